@@ -1,0 +1,43 @@
+//! `project`: one CRM implementation project.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "project")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    /// IANA time zone name, e.g. `Asia/Shanghai`.
+    pub time_zone: String,
+    pub planned_start: Option<Date>,
+    pub target_go_live: Option<Date>,
+    /// Exact decimal text, e.g. `1250000.00`.
+    pub budget_amount: Option<String>,
+    /// ISO 4217 code.
+    pub budget_currency: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// The status to resume to when the project leaves `ON_HOLD`.
+    pub status_before_hold: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::project_member::Entity")]
+    ProjectMember,
+}
+
+impl Related<super::project_member::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ProjectMember.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

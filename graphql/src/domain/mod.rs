@@ -1,0 +1,19 @@
+//! Pure domain rules: plain types and functions, no database, no GraphQL, no I/O.
+//!
+//! Value types parse raw input once (`EmailAddress`, `ProjectCode`, ...), lifecycles are one
+//! exhaustive `match` per aggregate, and refusals are data ([`Refusal`]) so that the service
+//! layer can return every problem at once.
+
+pub mod audit;
+pub mod authz;
+pub mod clock;
+pub mod credential;
+pub mod error;
+pub mod event;
+pub mod money;
+pub mod project;
+pub mod role;
+pub mod text;
+pub mod user;
+
+pub use error::{Refusal, RefusalCode, Refusals};

@@ -1,0 +1,6 @@
+//! Steerco's application: pure domain rules ([`domain`]), transactional services
+//! ([`service`]) and the GraphQL schema over them ([`schema`]).
+
+pub mod domain;
+pub mod schema;
+pub mod service;

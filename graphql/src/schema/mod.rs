@@ -1,0 +1,82 @@
+//! The GraphQL API: object types, queries and mutations over the services.
+//!
+//! Resolvers stay thin: read the caller from the context, turn input into a command, call one
+//! service function, map the result. Conventions: opaque global ids ([`id`]), Relay
+//! connections capped at 100 ([`page`]), `userErrors` in every payload ([`error`]).
+
+pub mod audit;
+pub mod context;
+pub mod error;
+pub mod id;
+pub mod loader;
+pub mod member;
+pub mod node;
+pub mod page;
+pub mod project;
+pub mod user;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+pub use context::RequestContext;
+
+use crate::service::{Actor, AppState};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(user::UserQuery, project::ProjectQuery, audit::AuditQuery, node::NodeQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(user::UserMutation, project::ProjectMutation, member::MemberMutation);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Request limits, enforced before any resolver runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Operations in one batched HTTP request.
+    pub max_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // Depth 16 fits GraphiQL's introspection query; complexity 5,000 fits a dashboard
+        // of 100 projects with their members and users.
+        Self { max_depth: 16, max_complexity: 5_000, max_batch: 10 }
+    }
+}
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .register_output_type::<node::Node>()
+}
+
+/// The schema with its data and limits. `production` hides introspection and suggestions.
+pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
+    let mut builder = builder()
+        .data(state)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(8);
+    if production {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The SDL of the public API, as checked in at `graphql/schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// Attaches what resolvers need for one request: the caller and fresh DataLoaders.
+pub fn prepare(
+    request: async_graphql::Request,
+    state: &AppState,
+    actor: Option<Actor>,
+    request_id: String,
+) -> async_graphql::Request {
+    let (users, members) = loader::for_request(state);
+    request.data(RequestContext { actor, request_id }).data(users).data(members)
+}

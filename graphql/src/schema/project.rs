@@ -1,0 +1,342 @@
+//! Projects: the object, its queries and its mutations.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use steerco_entity::project;
+
+use super::context::{actor, caller, state};
+use super::error::{payload, respond, to_top_level};
+use super::id::{Kind, decode, encode};
+use super::loader::MembersLoader;
+use super::member::ProjectMember;
+use super::page::{Conn, PageArgs, connection};
+use crate::domain::authz::{ProjectOperation, Subject, permits};
+use crate::domain::project::{self as rules, ProjectAction as DomainAction, ProjectStatus as DomainStatus};
+use crate::domain::role::RoleSet;
+use crate::service::project::{MoneyInput as MoneyCommand, NewProject, Patch, ProjectChanges, ProjectFilter};
+use crate::service::{self, ServiceError, access::stored_roles};
+
+/// The project lifecycle (DOMAIN §12.1).
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::project::ProjectStatus")]
+pub enum ProjectStatus {
+    Proposed,
+    Initiated,
+    InExecution,
+    LiveHypercare,
+    Optimization,
+    Closed,
+    OnHold,
+    Cancelled,
+}
+
+/// Commands of the project lifecycle.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::project::ProjectAction")]
+pub enum ProjectAction {
+    /// PROPOSED → INITIATED; needs a SPONSOR and a PROJECT_MANAGER.
+    Initiate,
+    /// INITIATED → IN_EXECUTION.
+    StartExecution,
+    /// IN_EXECUTION → LIVE_HYPERCARE.
+    GoLive,
+    /// LIVE_HYPERCARE → OPTIMIZATION.
+    StartOptimization,
+    /// OPTIMIZATION → CLOSED.
+    Close,
+    /// Any open state → ON_HOLD; needs a reason.
+    Hold,
+    /// ON_HOLD → the state it was held in.
+    Resume,
+    /// Any open state or ON_HOLD → CANCELLED; needs a reason.
+    Cancel,
+}
+
+/// An exact amount of money.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Money {
+    /// Decimal, as a string, e.g. "1250000.00".
+    pub amount: Decimal,
+    /// ISO 4217 code, e.g. "CNY".
+    pub currency: String,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct MoneyInput {
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+impl From<MoneyInput> for MoneyCommand {
+    fn from(input: MoneyInput) -> Self {
+        Self { amount: input.amount, currency: input.currency }
+    }
+}
+
+/// A CRM implementation project.
+#[derive(Clone, Debug)]
+pub struct Project(pub project::Model);
+
+impl Project {
+    async fn members_of(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<steerco_entity::project_member::Model>> {
+        let loader = ctx.data_unchecked::<DataLoader<MembersLoader>>();
+        loader
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, ServiceError::Internal(e.to_string())))
+            .map(Option::unwrap_or_default)
+    }
+
+    async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Subject> {
+        let viewer = actor(ctx)?;
+        let members = self.members_of(ctx).await?;
+        let roles = match members.iter().find(|m| m.user_id == viewer.user_id) {
+            Some(member) => stored_roles(&member.roles).map_err(|e| to_top_level(ctx, e))?,
+            None => RoleSet::none(),
+        };
+        Ok(Subject { admin: viewer.admin, roles })
+    }
+
+    fn status_value(&self) -> DomainStatus {
+        self.0.status.parse().unwrap_or(DomainStatus::Proposed)
+    }
+}
+
+#[Object]
+impl Project {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Project, self.0.id)
+    }
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// IANA time zone in which the project's dates and deadlines are meant.
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
+    async fn planned_start(&self) -> Option<NaiveDate> {
+        self.0.planned_start
+    }
+    async fn target_go_live(&self) -> Option<NaiveDate> {
+        self.0.target_go_live
+    }
+    async fn budget(&self) -> Option<Money> {
+        let (amount, currency) = (self.0.budget_amount.as_deref()?, self.0.budget_currency.as_deref()?);
+        Some(Money { amount: amount.parse().ok()?, currency: currency.to_owned() })
+    }
+    async fn status(&self) -> ProjectStatus {
+        self.status_value().into()
+    }
+    /// Why the project is on hold or cancelled, or the note of its last transition.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+    /// Increases with every change; pass it as `expectedVersion` when editing.
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Everyone on the project, in joining order.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectMember>> {
+        Ok(self.members_of(ctx).await?.into_iter().map(ProjectMember).collect())
+    }
+    /// The signed-in user's roles on this project.
+    async fn my_roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::member::ProjectRole>> {
+        Ok(self.subject(ctx).await?.roles.iter().map(Into::into).collect())
+    }
+    /// The lifecycle actions the signed-in user may take now (guards aside).
+    async fn allowed_actions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectAction>> {
+        let subject = self.subject(ctx).await?;
+        let held_from = self.0.status_before_hold.as_deref().and_then(|s| s.parse().ok());
+        Ok(rules::allowed_actions(self.status_value(), held_from)
+            .into_iter()
+            .filter(|action| permits(&subject, ProjectOperation::Transition(*action)))
+            .map(Into::into)
+            .collect())
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ProjectFilterInput {
+    /// Only projects in one of these states.
+    #[graphql(default)]
+    pub status: Vec<ProjectStatus>,
+    /// Part of the code or name, case-insensitive.
+    pub search: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ProjectQuery;
+
+#[Object]
+impl ProjectQuery {
+    /// A project by id or code (exactly one of them). Null when it does not exist or the
+    /// signed-in user is not a member.
+    async fn project(&self, ctx: &Context<'_>, id: Option<ID>, code: Option<String>) -> async_graphql::Result<Option<Project>> {
+        let viewer = actor(ctx)?;
+        let app = state(ctx);
+        let found = match (id, code) {
+            (Some(id), None) => match decode(&id, Kind::Project, &["id"]) {
+                Ok(uuid) => service::project::by_id(app, viewer, uuid).await,
+                Err(_) => Ok(None),
+            },
+            (None, Some(code)) => service::project::by_code(app, viewer, &code).await,
+            _ => {
+                return Err(super::error::top_level(
+                    super::error::codes::BAD_REQUEST,
+                    "pass exactly one of id and code",
+                ));
+            }
+        };
+        Ok(found.map_err(|e| to_top_level(ctx, e))?.map(Project))
+    }
+
+    /// The projects the signed-in user is a member of (admins: all), oldest first.
+    #[graphql(complexity = "super::page::cost(first, last, child_complexity)")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProjectFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Project>> {
+        let viewer = actor(ctx)?;
+        let window = PageArgs { first, after, last, before }.window()?;
+        let filter = filter.unwrap_or_default();
+        let filter = ProjectFilter {
+            statuses: filter.status.into_iter().map(Into::into).collect(),
+            search: filter.search,
+        };
+        let page = service::project::list(state(ctx), viewer, &filter, &window)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(connection(page, |p| p.id, Project))
+    }
+}
+
+#[derive(InputObject)]
+pub struct ProjectCreateInput {
+    /// Unique short code, e.g. "CRM-2027"; upper-cased.
+    pub code: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// IANA time zone; defaults to "UTC".
+    pub time_zone: Option<String>,
+    pub planned_start: Option<NaiveDate>,
+    pub target_go_live: Option<NaiveDate>,
+    pub budget: Option<MoneyInput>,
+}
+
+payload!(ProjectCreatePayload { project: Project });
+
+/// Fields left out keep their value; `null` clears an optional one.
+#[derive(InputObject)]
+pub struct ProjectUpdateInput {
+    pub id: ID,
+    /// The `version` read before editing; a stale one is refused with `CONFLICT`.
+    pub expected_version: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub time_zone: Option<String>,
+    pub planned_start: MaybeUndefined<NaiveDate>,
+    pub target_go_live: MaybeUndefined<NaiveDate>,
+    pub budget: MaybeUndefined<MoneyInput>,
+}
+
+payload!(ProjectUpdatePayload { project: Project });
+
+#[derive(InputObject)]
+pub struct ProjectTransitionInput {
+    pub id: ID,
+    pub action: ProjectAction,
+    /// Required for HOLD and CANCEL.
+    pub reason: Option<String>,
+    /// When given, the transition is refused with `CONFLICT` if the project changed since.
+    pub expected_version: Option<i64>,
+}
+
+payload!(ProjectTransitionPayload { project: Project });
+
+fn patch<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Patch<U> {
+    match value {
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(value) => Patch::Set(map(value)),
+    }
+}
+
+#[derive(Default)]
+pub struct ProjectMutation;
+
+#[Object]
+impl ProjectMutation {
+    /// Proposes a project; the caller becomes its PROJECT_MANAGER.
+    async fn project_create(&self, ctx: &Context<'_>, input: ProjectCreateInput) -> async_graphql::Result<ProjectCreatePayload> {
+        let caller = caller(ctx)?;
+        let command = NewProject {
+            code: input.code,
+            name: input.name,
+            description: input.description,
+            time_zone: input.time_zone,
+            planned_start: input.planned_start,
+            target_go_live: input.target_go_live,
+            budget: input.budget.map(Into::into),
+        };
+        let result = service::project::create(state(ctx), &caller, command).await;
+        respond(ctx, result.map(|change| Project(change.project)))
+    }
+
+    /// Edits a project's attributes. PROJECT_MANAGER or admin.
+    async fn project_update(&self, ctx: &Context<'_>, input: ProjectUpdateInput) -> async_graphql::Result<ProjectUpdatePayload> {
+        let caller = caller(ctx)?;
+        let result = match decode(&input.id, Kind::Project, &["id"]) {
+            Ok(id) => {
+                let changes = ProjectChanges {
+                    name: input.name,
+                    description: input.description,
+                    time_zone: input.time_zone,
+                    planned_start: patch(input.planned_start, |d| d),
+                    target_go_live: patch(input.target_go_live, |d| d),
+                    budget: patch(input.budget, Into::into),
+                };
+                service::project::update(state(ctx), &caller, id, input.expected_version, changes).await
+            }
+            Err(refusal) => Err(refusal.into()),
+        };
+        respond(ctx, result.map(|change| Project(change.project)))
+    }
+
+    /// Moves a project through its lifecycle. PROJECT_MANAGER or admin; the SPONSOR may
+    /// initiate, hold, resume, cancel and close.
+    async fn project_transition(
+        &self,
+        ctx: &Context<'_>,
+        input: ProjectTransitionInput,
+    ) -> async_graphql::Result<ProjectTransitionPayload> {
+        let caller = caller(ctx)?;
+        let result = match decode(&input.id, Kind::Project, &["id"]) {
+            Ok(id) => {
+                let action: DomainAction = input.action.into();
+                service::project::transition(state(ctx), &caller, id, action, input.reason.as_deref(), input.expected_version)
+                    .await
+            }
+            Err(refusal) => Err(refusal.into()),
+        };
+        respond(ctx, result.map(|change| Project(change.project)))
+    }
+}

@@ -1,0 +1,220 @@
+//! Project membership: who is on a project, with which roles.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use steerco_entity::{project, project_member};
+use uuid::Uuid;
+
+use super::access::{self, stored_roles};
+use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::project::parse_status;
+use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as};
+use crate::domain::authz::ProjectOperation;
+use crate::domain::event::DomainEvent;
+use crate::domain::role::{ProjectRole, RoleSet};
+use crate::domain::{Refusal, Refusals};
+
+/// A member and the events their change emitted.
+#[derive(Debug, Clone)]
+pub struct MemberChange {
+    pub member: project_member::Model,
+    pub events: Vec<DomainEvent>,
+}
+
+/// Inserts a membership inside an open transaction, with its audit event.
+pub(crate) async fn insert_in_txn(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    project_id: Uuid,
+    user_id: Uuid,
+    roles: &RoleSet,
+) -> ServiceResult<project_member::Model> {
+    let member = project_member::Model {
+        id: Uuid::now_v7(),
+        project_id,
+        user_id,
+        roles: roles.to_stored(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    project_member::Entity::insert(project_member::ActiveModel::from(member.clone()).reset_all())
+        .exec_without_returning(txn)
+        .await
+        .map_err(unique_violation_as(&["userId"], "this user is already a member of the project"))?;
+    append_in_txn(txn, origin, now, member_entry(&member, "project.member_added", None)).await?;
+    Ok(member)
+}
+
+fn member_entry<'a>(
+    member: &project_member::Model,
+    action: &'a str,
+    before: Option<&project_member::Model>,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        project_id: Some(member.project_id),
+        entity_type: "ProjectMember",
+        entity_id: member.id,
+        action,
+        before: before.map(snapshot),
+        after: (action != "project.member_removed").then(|| snapshot(member)),
+    }
+}
+
+fn snapshot(member: &project_member::Model) -> serde_json::Value {
+    json!({ "userId": member.user_id, "roles": member.roles, "version": member.version })
+}
+
+fn parse_roles(refusals: &mut Refusals, roles: &[ProjectRole]) -> Option<RoleSet> {
+    refusals.field(&["roles"], RoleSet::from_input(roles))
+}
+
+/// Refuses to change a closed or cancelled project.
+fn ensure_open(project: &project::Model) -> ServiceResult<()> {
+    let status = parse_status(&project.status)?;
+    if status.is_terminal() {
+        return Err(Refusal::precondition(&["projectId"], format!("a {status} project can no longer be changed")).into());
+    }
+    Ok(())
+}
+
+/// Adds an active user to a project.
+pub async fn add(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    user_id: Uuid,
+    roles: &[ProjectRole],
+) -> ServiceResult<MemberChange> {
+    let mut refusals = Refusals::default();
+    let roles = parse_roles(&mut refusals, roles);
+    refusals.finish()?;
+    let roles = roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
+
+    let txn = begin_write(&state.db).await?;
+    let (project, _) =
+        access::project_for(&txn, &caller.actor, project_id, &["projectId"], ProjectOperation::ManageMembers).await?;
+    ensure_open(&project)?;
+    let user = super::user::find_by_id(&txn, user_id).await?.ok_or_else(|| Refusal::not_found(&["userId"], "user"))?;
+    if !user.active {
+        return Err(Refusal::bad_input(&["userId"], "this user is deactivated").into());
+    }
+    let existing = project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(project_id))
+        .filter(project_member::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?;
+    if existing.is_some() {
+        return Err(Refusal::conflict(&["userId"], "this user is already a member of the project").into());
+    }
+    let member = insert_in_txn(&txn, Origin::from(caller), state.clock.now(), project_id, user_id, &roles).await?;
+    commit(txn).await?;
+    Ok(MemberChange { events: vec![DomainEvent::MemberAdded { user_id, roles: roles.iter().collect() }], member })
+}
+
+/// Loads a membership for a command, checking the caller manages its project.
+async fn member_for(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    member_id: Uuid,
+) -> ServiceResult<(project_member::Model, project::Model)> {
+    let member = project_member::Entity::find_by_id(member_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["id"], "member"))?;
+    let (project, _) =
+        access::project_for(conn, &caller.actor, member.project_id, &["id"], ProjectOperation::ManageMembers).await?;
+    ensure_open(&project)?;
+    Ok((member, project))
+}
+
+/// Refuses a change that would leave the project without a project manager.
+async fn ensure_another_manager(conn: &impl ConnectionTrait, member: &project_member::Model) -> ServiceResult<()> {
+    let others = project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(member.project_id))
+        .filter(project_member::Column::Id.ne(member.id))
+        .all(conn)
+        .await?;
+    for other in &others {
+        if stored_roles(&other.roles)?.contains(ProjectRole::ProjectManager) {
+            return Ok(());
+        }
+    }
+    Err(Refusal::precondition(&["id"], "a project keeps at least one PROJECT_MANAGER; name another one first").into())
+}
+
+/// Replaces a member's roles, if nobody changed them since `expected_version`.
+pub async fn update_roles(
+    state: &AppState,
+    caller: &Caller,
+    member_id: Uuid,
+    expected_version: i64,
+    roles: &[ProjectRole],
+) -> ServiceResult<MemberChange> {
+    let mut refusals = Refusals::default();
+    let roles = parse_roles(&mut refusals, roles);
+    refusals.finish()?;
+    let roles = roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
+
+    let txn = begin_write(&state.db).await?;
+    let (current, _) = member_for(&txn, caller, member_id).await?;
+    if current.version != expected_version {
+        return Err(Refusal::stale_version(current.version).into());
+    }
+    if stored_roles(&current.roles)?.contains(ProjectRole::ProjectManager) && !roles.contains(ProjectRole::ProjectManager)
+    {
+        ensure_another_manager(&txn, &current).await?;
+    }
+    let now = state.clock.now();
+    let next = project_member::Model {
+        roles: roles.to_stored(),
+        updated_at: now,
+        version: current.version + 1,
+        ..current.clone()
+    };
+    project_member::ActiveModel::from(next.clone()).reset_all().update(&txn).await?;
+    append_in_txn(&txn, Origin::from(caller), now, member_entry(&next, "project.member_roles_changed", Some(&current)))
+        .await?;
+    commit(txn).await?;
+    Ok(MemberChange {
+        events: vec![DomainEvent::MemberRolesChanged { user_id: next.user_id, roles: roles.iter().collect() }],
+        member: next,
+    })
+}
+
+/// Removes a member from a project.
+pub async fn remove(state: &AppState, caller: &Caller, member_id: Uuid) -> ServiceResult<MemberChange> {
+    let txn = begin_write(&state.db).await?;
+    let (member, _) = member_for(&txn, caller, member_id).await?;
+    if stored_roles(&member.roles)?.contains(ProjectRole::ProjectManager) {
+        ensure_another_manager(&txn, &member).await?;
+    }
+    project_member::Entity::delete_by_id(member.id).exec(&txn).await?;
+    append_in_txn(&txn, Origin::from(caller), state.clock.now(), member_entry(&member, "project.member_removed", Some(&member)))
+        .await?;
+    commit(txn).await?;
+    Ok(MemberChange { events: vec![DomainEvent::MemberRemoved { user_id: member.user_id }], member })
+}
+
+/// Members of several projects at once (for loaders), in joining order.
+pub async fn of_projects(state: &AppState, project_ids: &[Uuid]) -> ServiceResult<Vec<project_member::Model>> {
+    Ok(project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(project_member::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
+/// A membership, if the viewer may see its project.
+pub async fn visible(
+    state: &AppState,
+    viewer: &super::Actor,
+    member_id: Uuid,
+) -> ServiceResult<Option<project_member::Model>> {
+    let Some(member) = project_member::Entity::find_by_id(member_id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, member.project_id).await?.map(|_| member))
+}

@@ -1,0 +1,137 @@
+//! Transactional services: the only code that knows both the entities and the domain.
+//!
+//! Each command opens one write transaction ([`begin_write`]), loads and locks what it
+//! changes, asks the domain to decide, then writes the new state and its audit event before
+//! committing. Refusals roll everything back.
+
+pub mod access;
+pub mod audit;
+pub mod member;
+pub mod page;
+pub mod project;
+pub mod token;
+pub mod user;
+
+use std::sync::Arc;
+
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::domain::clock::Clock;
+use crate::domain::{Refusal, RefusalCode};
+
+/// What every service call needs: the database and the clock.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub admin: bool,
+    /// The token the request was authenticated with.
+    pub token_id: Uuid,
+}
+
+/// The caller of one request and the request's id, carried into the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// Expected refusals: returned to the caller as `userErrors`.
+    #[error("refused: {0:?}")]
+    Refused(Vec<Refusal>),
+    /// The caller is a member but their roles do not allow the operation.
+    #[error("forbidden")]
+    Forbidden,
+    /// A failure that is not the caller's doing; logged, never shown.
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<Vec<Refusal>> for ServiceError {
+    fn from(refusals: Vec<Refusal>) -> Self {
+        Self::Refused(refusals)
+    }
+}
+
+impl From<Refusal> for ServiceError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(vec![refusal])
+    }
+}
+
+impl ServiceError {
+    /// The refusal codes, for tests and logs.
+    pub fn refusal_codes(&self) -> Vec<RefusalCode> {
+        match self {
+            Self::Refused(refusals) => refusals.iter().map(|r| r.code).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Maps a unique-index violation (a race lost to a concurrent insert) to a `CONFLICT`.
+pub(crate) fn unique_violation_as(field: &[&str], message: &str) -> impl FnOnce(DbErr) -> ServiceError {
+    let refusal = Refusal::conflict(field, message);
+    move |error| match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ServiceError::Refused(vec![refusal]),
+        _ => ServiceError::Database(error),
+    }
+}
+
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that
+/// reads and then writes fails with `SQLITE_BUSY` in WAL mode whatever the busy timeout, while
+/// an immediate one waits its turn for the write lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let sqlite_transaction_mode = match db.get_database_backend() {
+        DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
+        _ => None,
+    };
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: Some(AccessMode::ReadWrite).filter(|_| sqlite_transaction_mode.is_none()),
+        sqlite_transaction_mode,
+    })
+    .await
+}
+
+/// Adds `FOR UPDATE` on PostgreSQL, so that concurrent commands on one row queue up. SQLite
+/// needs no row lock: its write transactions are already serialised by [`begin_write`].
+pub(crate) fn for_update<E: EntityTrait>(select: Select<E>, backend: DbBackend) -> Select<E> {
+    match backend {
+        DbBackend::Postgres => select.lock_exclusive(),
+        _ => select,
+    }
+}
+
+/// Commits, mapping nothing: the one place a command's transaction ends well.
+pub(crate) async fn commit(txn: DatabaseTransaction) -> ServiceResult<()> {
+    txn.commit().await.map_err(ServiceError::from)
+}
+
+/// The database backend of a connection or transaction.
+pub(crate) fn backend_of(conn: &impl ConnectionTrait) -> DbBackend {
+    conn.get_database_backend()
+}

@@ -1,0 +1,228 @@
+//! Bearer tokens: issuing, authenticating, revoking.
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use steerco_entity::{api_token, user};
+use uuid::Uuid;
+
+use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::{Actor, AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
+use crate::domain::credential::{TokenKind, display_prefix, format_token, token_digest};
+use crate::domain::text::single_line;
+use crate::domain::{Refusal, RefusalCode, Refusals};
+
+/// How long a password sign-in lasts.
+pub const SESSION_LIFETIME: Duration = Duration::hours(12);
+
+/// `last_used_at` is refreshed at most this often, so reads do not turn into writes.
+const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
+
+/// A token shown once, with its stored record.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub record: api_token::Model,
+}
+
+/// Issues a token inside an open transaction.
+async fn issue_in_txn(
+    txn: &impl sea_orm::ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    user_id: Uuid,
+    name: String,
+    kind: TokenKind,
+    expires_at: Option<DateTime<Utc>>,
+) -> ServiceResult<IssuedToken> {
+    let mut random = [0_u8; 32];
+    OsRng.fill_bytes(&mut random);
+    let token = format_token(&random);
+    let record = api_token::Model {
+        id: Uuid::now_v7(),
+        user_id,
+        name,
+        kind: kind.as_str().to_owned(),
+        token_hash: token_digest(&token),
+        display_prefix: display_prefix(&token),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    api_token::ActiveModel::from(record.clone())
+        .reset_all()
+    .insert(txn)
+    .await?;
+    append_in_txn(
+        txn,
+        origin,
+        now,
+        AuditEntry {
+            project_id: None,
+            entity_type: "ApiToken",
+            entity_id: record.id,
+            action: "api_token.created",
+            before: None,
+            after: Some(snapshot(&record)),
+        },
+    )
+    .await?;
+    Ok(IssuedToken { token, record })
+}
+
+fn snapshot(token: &api_token::Model) -> serde_json::Value {
+    json!({
+        "userId": token.user_id,
+        "name": token.name,
+        "kind": token.kind,
+        "displayPrefix": token.display_prefix,
+        "expiresAt": token.expires_at,
+        "revokedAt": token.revoked_at,
+    })
+}
+
+/// Issues an API token for a user, from the command line (after `user create`).
+pub async fn issue_for_operator(state: &AppState, user_id: Uuid, name: &str) -> ServiceResult<IssuedToken> {
+    let txn = begin_write(&state.db).await?;
+    let issued = issue_in_txn(
+        &txn,
+        Origin::OPERATOR,
+        state.clock.now(),
+        user_id,
+        name.to_owned(),
+        TokenKind::Api,
+        None,
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(issued)
+}
+
+/// Issues an API token to the caller themselves.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> ServiceResult<IssuedToken> {
+    let now = state.clock.now();
+    let mut refusals = Refusals::default();
+    let name = refusals.field(&["name"], single_line(name, 200));
+    if expires_at.is_some_and(|at| at <= now) {
+        refusals.push(Refusal::bad_input(&["expiresAt"], "must be in the future"));
+    }
+    let Some(name) = name.filter(|_| refusals.is_empty()) else {
+        return Err(refusals.finish().err().unwrap_or_default().into());
+    };
+    let txn = begin_write(&state.db).await?;
+    let issued = issue_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        caller.actor.user_id,
+        name,
+        TokenKind::Api,
+        expires_at.map(crate::domain::clock::to_micros),
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(issued)
+}
+
+/// Signs in with email and password; returns a session token.
+pub async fn create_session(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    request_id: Option<&str>,
+) -> ServiceResult<IssuedToken> {
+    let Some(user) = super::user::check_password(&state.db, email, password).await? else {
+        return Err(Refusal::new(RefusalCode::InvalidCredentials, &[], "email or password is wrong").into());
+    };
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let origin = Origin { actor_id: Some(user.id), request_id };
+    let issued =
+        issue_in_txn(&txn, origin, now, user.id, "session".to_owned(), TokenKind::Session, Some(now + SESSION_LIFETIME))
+            .await?;
+    commit(txn).await?;
+    Ok(issued)
+}
+
+/// Revokes one of the caller's tokens (admins may revoke anyone's).
+pub async fn revoke(state: &AppState, caller: &Caller, token_id: Uuid) -> ServiceResult<api_token::Model> {
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let token = api_token::Entity::find_by_id(token_id)
+        .one(&txn)
+        .await?
+        .filter(|token| caller.actor.admin || token.user_id == caller.actor.user_id)
+        .ok_or_else(|| Refusal::not_found(&["id"], "API token"))?;
+    if token.revoked_at.is_some() {
+        return Err(Refusal::conflict(&["id"], "this token is already revoked").into());
+    }
+    let before = snapshot(&token);
+    let mut revoked: api_token::ActiveModel = token.into();
+    revoked.revoked_at = Set(Some(now));
+    let revoked = revoked.update(&txn).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        AuditEntry {
+            project_id: None,
+            entity_type: "ApiToken",
+            entity_id: revoked.id,
+            action: "api_token.revoked",
+            before: Some(before),
+            after: Some(snapshot(&revoked)),
+        },
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(revoked)
+}
+
+/// The actor a bearer token stands for, or `None` when it is unknown, revoked, expired or its
+/// user is inactive.
+pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option<Actor>> {
+    let found = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(token_digest(token)))
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?;
+    let Some((record, Some(user))) = found else { return Ok(None) };
+    let now = state.clock.now();
+    let usable = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| at > now) && user.active;
+    if !usable {
+        return Ok(None);
+    }
+    if record.last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+        api_token::Entity::update_many()
+            .col_expr(api_token::Column::LastUsedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(api_token::Column::Id.eq(record.id))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(Some(Actor { user_id: user.id, admin: user.admin, token_id: record.id }))
+}
+
+/// A user's tokens, newest first.
+pub async fn of_user(state: &AppState, user_id: Uuid) -> ServiceResult<Vec<api_token::Model>> {
+    api_token::Entity::find()
+        .filter(api_token::Column::UserId.eq(user_id))
+        .order_by_desc(api_token::Column::Id)
+        .all(&state.db)
+        .await
+        .map_err(ServiceError::from)
+}
+
+/// A token by id, if the viewer owns it or is an admin.
+pub async fn visible(state: &AppState, viewer: &Actor, id: Uuid) -> ServiceResult<Option<api_token::Model>> {
+    Ok(api_token::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|token| viewer.admin || token.user_id == viewer.user_id))
+}

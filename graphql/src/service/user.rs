@@ -1,0 +1,174 @@
+//! Users: creation by an admin or the operator, and sign-in with a password.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use steerco_entity::user;
+use uuid::Uuid;
+
+use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as};
+use crate::domain::user::{EmailAddress, Locale, Password, PersonName};
+use crate::domain::{Refusal, Refusals};
+
+/// Input for a new user, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub locale: Option<String>,
+    pub admin: bool,
+    pub password: Option<String>,
+}
+
+/// Creates a user. `caller` is `None` for the operator at the command line; otherwise it must
+/// be an admin.
+pub async fn create(state: &AppState, caller: Option<&Caller>, input: NewUser) -> ServiceResult<user::Model> {
+    if caller.is_some_and(|caller| !caller.actor.admin) {
+        return Err(ServiceError::Forbidden);
+    }
+    let mut refusals = Refusals::default();
+    let email = refusals.field(&["email"], EmailAddress::parse(&input.email));
+    let name = refusals.field(&["name"], PersonName::parse(&input.name));
+    let locale = refusals.field(&["locale"], input.locale.as_deref().map_or(Ok(Locale::En), str::parse));
+    let password = match input.password.as_deref() {
+        Some(raw) => refusals.field(&["password"], Password::parse(raw)).map(Some),
+        None => Some(None),
+    };
+    let (Some(email), Some(name), Some(locale), Some(password)) = (email, name, locale, password) else {
+        return Err(refusals.finish().err().unwrap_or_default().into());
+    };
+    let password_hash = password.as_ref().map(hash_password).transpose()?;
+
+    let txn = begin_write(&state.db).await?;
+    if find_by_email(&txn, &email).await?.is_some() {
+        return Err(Refusal::conflict(&["email"], "a user with this email already exists").into());
+    }
+    let now = state.clock.now();
+    let model = user::Model {
+        id: Uuid::now_v7(),
+        email: email.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        locale: locale.as_str().to_owned(),
+        active: true,
+        admin: input.admin,
+        password_hash,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    user::Entity::insert(user::ActiveModel::from(model.clone()).reset_all())
+        .exec_without_returning(&txn)
+        .await
+        .map_err(unique_violation_as(&["email"], "a user with this email already exists"))?;
+    let origin = caller.map_or(Origin::OPERATOR, Origin::from);
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        AuditEntry {
+            project_id: None,
+            entity_type: "User",
+            entity_id: model.id,
+            action: "user.created",
+            before: None,
+            after: Some(snapshot(&model)),
+        },
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(model)
+}
+
+/// What the audit trail records of a user (never the password hash).
+pub fn snapshot(user: &user::Model) -> serde_json::Value {
+    json!({
+        "email": user.email,
+        "name": user.name,
+        "locale": user.locale,
+        "active": user.active,
+        "admin": user.admin,
+        "hasPassword": user.password_hash.is_some(),
+        "version": user.version,
+    })
+}
+
+pub async fn find_by_email(conn: &impl ConnectionTrait, email: &EmailAddress) -> ServiceResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(conn)
+        .await?)
+}
+
+pub async fn find_by_id(conn: &impl ConnectionTrait, id: Uuid) -> ServiceResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id).one(conn).await?)
+}
+
+fn hash_password(password: &Password) -> ServiceResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| ServiceError::Internal(format!("password hashing: {e}")))
+}
+
+/// A hash to verify against when no user matches, so that the answer takes as long for an
+/// unknown email as for a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"steerco decoy password", &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The active user whose password this is, or `None`.
+pub async fn check_password(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    password: &str,
+) -> ServiceResult<Option<user::Model>> {
+    let user = match EmailAddress::parse(email) {
+        Ok(email) => find_by_email(conn, &email).await?,
+        Err(_) => None,
+    };
+    let stored: &str = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
+        Some(hash) => hash,
+        None => decoy_hash(),
+    };
+    let matches = PasswordHash::new(stored)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false);
+    Ok(user.filter(|u| matches && u.active && u.password_hash.is_some()))
+}
+
+/// Users by id, for loaders.
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> ServiceResult<Vec<user::Model>> {
+    Ok(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(conn).await?)
+}
+
+/// Whether `viewer` may see `user`: themselves, admins, and people sharing a project.
+pub async fn can_see(conn: &impl ConnectionTrait, viewer: &super::Actor, user_id: Uuid) -> ServiceResult<bool> {
+    if viewer.admin || viewer.user_id == user_id {
+        return Ok(true);
+    }
+    use sea_orm::{QuerySelect, sea_query::Query};
+    use steerco_entity::project_member;
+    let viewer_projects = Query::select()
+        .column(project_member::Column::ProjectId)
+        .from(project_member::Entity)
+        .and_where(project_member::Column::UserId.eq(viewer.user_id))
+        .to_owned();
+    let shared = project_member::Entity::find()
+        .filter(project_member::Column::UserId.eq(user_id))
+        .filter(project_member::Column::ProjectId.in_subquery(viewer_projects))
+        .limit(1)
+        .one(conn)
+        .await?;
+    Ok(shared.is_some())
+}

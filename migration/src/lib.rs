@@ -1,0 +1,29 @@
+//! Steerco's schema migrations.
+//!
+//! One change per file, applied in order, each reversible. A released migration is never
+//! edited: a later change gets a new file. The same statements build an identical schema on
+//! SQLite and PostgreSQL; where the backends differ (triggers), the file says so.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_user;
+mod m20261125_000002_create_api_token;
+mod m20261125_000003_create_project;
+mod m20261125_000004_create_project_member;
+mod m20261125_000005_create_audit_event;
+
+/// Applies Steerco's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_user::Migration),
+            Box::new(m20261125_000002_create_api_token::Migration),
+            Box::new(m20261125_000003_create_project::Migration),
+            Box::new(m20261125_000004_create_project_member::Migration),
+            Box::new(m20261125_000005_create_audit_event::Migration),
+        ]
+    }
+}

@@ -1,0 +1,220 @@
+//! The `steerco` command line.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use steerco_graphql::domain::clock::SystemClock;
+use steerco_graphql::schema::Limits;
+use steerco_graphql::service::{self, AppState, ServiceError};
+use steerco_migration::{Migrator, MigratorTrait};
+
+use crate::config::{DEFAULT_ADDR, DEFAULT_DATABASE_URL, ServerConfig, redact_url};
+use crate::server::{BoundServer, shutdown_signal};
+
+/// Steerco: governance and change control for CRM implementation projects.
+#[derive(Debug, Parser)]
+#[command(name = "steerco", version, about, long_about = None)]
+pub struct Cli {
+    /// Database URL: `sqlite://FILE?mode=rwc` (created on first run) or `postgres://…`.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve the GraphQL API (the default).
+    Serve(ServeArgs),
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Load sample data.
+    Seed {
+        #[command(subcommand)]
+        dataset: SeedDataset,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STEERCO_ADDR", default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// The URL people use to reach this server, for links in emails. Defaults to http://ADDR.
+    #[arg(long, env = "STEERCO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Production mode: no GraphiQL, no introspection, no field suggestions.
+    #[arg(long, env = "STEERCO_PRODUCTION", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub production: bool,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "STEERCO_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Deepest query accepted.
+    #[arg(long, env = "STEERCO_MAX_DEPTH", default_value_t = Limits::default().max_depth)]
+    pub max_depth: usize,
+    /// Highest query complexity accepted (list fields count once per item asked).
+    #[arg(long, env = "STEERCO_MAX_COMPLEXITY", default_value_t = Limits::default().max_complexity)]
+    pub max_complexity: usize,
+    /// Most operations in one batched request.
+    #[arg(long, env = "STEERCO_MAX_BATCH", default_value_t = Limits::default().max_batch)]
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply pending migrations.
+    Up,
+    /// Revert migrations (the last one unless --steps says more).
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations again. Destroys all data.
+    Fresh,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create a user and print a new API token for them (shown once).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// `en` or `zh-CN`.
+        #[arg(long, default_value = "en")]
+        locale: String,
+        /// Read a password from the first line of standard input (enables `sessionCreate`).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeedDataset {
+    /// A demo CRM project with its team, for trying the API.
+    Demo,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::parse_defaults())) {
+        Command::Schema => {
+            print!("{}", steerco_graphql::schema::sdl());
+            Ok(())
+        }
+        Command::Serve(args) => serve(&cli.database_url, args).await,
+        Command::Migrate { action } => migrate(&cli.database_url, action).await,
+        Command::User { action: UserAction::Create { email, name, admin, locale, password_stdin } } => {
+            let password = if password_stdin { Some(read_password()?) } else { None };
+            let state = open(&cli.database_url).await?;
+            let input = service::user::NewUser { email, name, locale: Some(locale), admin, password };
+            let user = service::user::create(&state, None, input).await.map_err(explain)?;
+            let issued = service::token::issue_for_operator(&state, user.id, "command line").await.map_err(explain)?;
+            println!("Created {} <{}>{}.", user.name, user.email, if user.admin { " (admin)" } else { "" });
+            println!("API token (shown once; send it as `Authorization: Bearer <token>`):");
+            println!("{}", issued.token);
+            Ok(())
+        }
+        Command::Seed { dataset: SeedDataset::Demo } => {
+            let state = open(&cli.database_url).await?;
+            crate::seed::demo(&state).await.map_err(explain)?;
+            Ok(())
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The defaults and environment, as if `serve` had been typed with no flags.
+    fn parse_defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Only::parse_from(["steerco"]).serve
+    }
+}
+
+fn read_password() -> Result<String, Box<dyn std::error::Error>> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Turns refusals into a readable error for the terminal.
+fn explain(error: ServiceError) -> Box<dyn std::error::Error> {
+    match error {
+        ServiceError::Refused(refusals) => refusals
+            .iter()
+            .map(|r| if r.field.is_empty() { r.message.clone() } else { format!("{}: {}", r.field.join("."), r.message) })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into(),
+        other => other.to_string().into(),
+    }
+}
+
+/// Connects and migrates.
+async fn open(database_url: &str) -> Result<AppState, Box<dyn std::error::Error>> {
+    let db = crate::db::connect(database_url).await?;
+    crate::db::migrate(&db).await?;
+    Ok(AppState::new(db, Arc::new(SystemClock)))
+}
+
+async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    tracing::info!(database = %redact_url(database_url), "opening database");
+    let state = open(database_url).await?;
+    let config = ServerConfig {
+        addr: args.addr,
+        public_url: args.public_url.unwrap_or_else(|| format!("http://{}", args.addr)),
+        production: args.production,
+        body_limit: args.body_limit,
+        limits: Limits { max_depth: args.max_depth, max_complexity: args.max_complexity, max_batch: args.max_batch },
+        ..ServerConfig::local(args.addr)
+    };
+    let production = config.production;
+    let server = BoundServer::bind(config, state).await?;
+    let addr = server.local_addr();
+    if production {
+        tracing::info!(%addr, "serving the GraphQL API at http://{addr}/graphql (production mode)");
+    } else {
+        tracing::info!(%addr, "serving GraphiQL and the GraphQL API at http://{addr}/graphql");
+    }
+    server.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(database_url: &str, action: MigrateAction) -> Result<(), Box<dyn std::error::Error>> {
+    let db = crate::db::connect(database_url).await?;
+    match action {
+        MigrateAction::Up => Migrator::up(&db, None).await?,
+        MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+        MigrateAction::Fresh => Migrator::fresh(&db).await?,
+        MigrateAction::Status => {
+            for migration in Migrator::get_migration_with_status(&db).await? {
+                println!("{:<10} {}", format!("{:?}", migration.status()), migration.name());
+            }
+        }
+    }
+    Ok(())
+}

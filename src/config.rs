@@ -1,0 +1,62 @@
+//! Runtime configuration, read from flags and the environment by [`crate::cli`].
+
+use std::net::SocketAddr;
+
+use steerco_graphql::schema::Limits;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://steerco.db?mode=rwc";
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// What `steerco serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    /// Where people reach this server; used in links. Defaults to `http://{addr}`.
+    pub public_url: String,
+    /// Hides GraphiQL, introspection and field suggestions.
+    pub production: bool,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub limits: Limits,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl ServerConfig {
+    /// Settings for a local server on `addr` (port 0 picks a free port).
+    pub fn local(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            public_url: format!("http://{addr}"),
+            production: false,
+            body_limit: 1024 * 1024,
+            limits: Limits::default(),
+            shutdown_grace: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// A database URL fit for a log line: any password is replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(redact_url("postgres://steerco:s3cret@db:5432/steerco"), "postgres://steerco:***@db:5432/steerco");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres:***@127.0.0.1/x");
+        assert_eq!(redact_url("sqlite://steerco.db?mode=rwc"), "sqlite://steerco.db?mode=rwc");
+    }
+}

@@ -1,0 +1,302 @@
+//! The HTTP server: `/graphql` (POST JSON), GraphiQL, `/graphql/ws`, `/health`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::{BatchRequest, BatchResponse, Data, ErrorExtensions, ServerError};
+use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::websocket::WebSocket;
+use poem::web::{Data as PoemData, Html, Json};
+use poem::error::ReadBodyError;
+use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use serde_json::json;
+use steerco_graphql::domain::credential::bearer_token;
+use steerco_graphql::schema::error::codes;
+use steerco_graphql::schema::{self, AppSchema};
+use steerco_graphql::service::{self, Actor, AppState};
+use tracing::Instrument;
+
+use crate::config::ServerConfig;
+
+/// Everything the handlers share.
+struct Shared {
+    state: AppState,
+    schema: AppSchema,
+    config: ServerConfig,
+}
+
+/// The id of one HTTP request, in logs, responses (`x-request-id`) and audit events.
+#[derive(Clone)]
+struct RequestId(String);
+
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A bound, not yet running server.
+pub struct BoundServer {
+    acceptor: poem::listener::TcpAcceptor,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl BoundServer {
+    /// Binds `config.addr` (port 0 picks a free port).
+    pub async fn bind(config: ServerConfig, state: AppState) -> std::io::Result<Self> {
+        let acceptor = TcpListener::bind(config.addr).into_acceptor().await?;
+        let local_addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .ok_or_else(|| std::io::Error::other("the listener has no address"))?;
+        let schema = schema::build(state.clone(), config.limits, config.production);
+        Ok(Self { acceptor, local_addr, shared: Arc::new(Shared { state, schema, config }) })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let grace = self.shared.config.shutdown_grace;
+        let app = routes(self.shared);
+        poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(grace))
+            .await
+    }
+}
+
+fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
+    let graphql = if shared.config.production {
+        poem::post(graphql_post)
+    } else {
+        get(graphiql).post(graphql_post)
+    };
+    Route::new()
+        .at("/graphql", graphql)
+        .at("/graphql/ws", get(graphql_ws))
+        .at("/health", get(health))
+        .data(shared)
+        .around(|endpoint, request| async move { with_request_id(endpoint, request).await })
+}
+
+/// Names each request, logs it, and echoes its id in the response.
+async fn with_request_id<E: poem::Endpoint>(endpoint: Arc<E>, mut request: Request) -> poem::Result<Response> {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            !value.is_empty()
+                && value.len() <= 64
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    async move {
+        let started = Instant::now();
+        let mut response = match endpoint.call(request).await {
+            Ok(output) => output.into_response(),
+            Err(error) => error.into_response(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+/// Who sent the request: `Ok(None)` without a token, `Err` with a bad one.
+async fn authenticate(state: &AppState, authorization: Option<&str>) -> Result<Option<Actor>, Response> {
+    let Some(header) = authorization else { return Ok(None) };
+    let unauthenticated =
+        || error_body(StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED, "the bearer token is invalid, expired or revoked");
+    let Some(token) = bearer_token(header) else { return Err(unauthenticated()) };
+    match service::token::authenticate(state, token).await {
+        Ok(Some(actor)) => Ok(Some(actor)),
+        Ok(None) => Err(unauthenticated()),
+        Err(error) => {
+            tracing::error!(%error, "authentication failed");
+            Err(error_body(StatusCode::SERVICE_UNAVAILABLE, codes::INTERNAL, "internal error"))
+        }
+    }
+}
+
+#[handler]
+async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Shared>>) -> Response {
+    let is_json = request
+        .content_type()
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        // Only JSON: a form or text/plain POST is what a cross-site page can send unasked.
+        return error_body(StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::BAD_REQUEST, "send application/json");
+    }
+    // Counted while reading, so neither a false Content-Length nor a chunked body gets past.
+    let bytes = match body.into_bytes_limit(shared.config.body_limit).await {
+        Ok(bytes) => bytes,
+        Err(ReadBodyError::PayloadTooLarge) => {
+            return error_body(StatusCode::PAYLOAD_TOO_LARGE, codes::LIMIT_EXCEEDED, "request body too large");
+        }
+        Err(_) => return error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "the request body could not be read"),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(batch) => batch,
+        Err(_) => return error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "the body is not a GraphQL request"),
+    };
+    let requests = match batch {
+        BatchRequest::Single(single) => vec![single],
+        BatchRequest::Batch(many) => {
+            let max = shared.config.limits.max_batch;
+            if many.len() > max {
+                let message = format!("a batch holds at most {max} operations");
+                return error_body(StatusCode::BAD_REQUEST, codes::LIMIT_EXCEEDED, &message);
+            }
+            if many.is_empty() {
+                return error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "the batch is empty");
+            }
+            many
+        }
+    };
+    let is_batch = matches!(serde_json::from_slice::<serde_json::Value>(&bytes), Ok(serde_json::Value::Array(_)));
+    let authorization = request.header(header::AUTHORIZATION);
+    let actor = match authenticate(&shared.state, authorization).await {
+        Ok(actor) => actor,
+        Err(response) => return response,
+    };
+    let request_id = request.extensions().get::<RequestId>().map_or_else(String::new, |id| id.0.clone());
+
+    // Operations of a batch run one after another, never concurrently: a batch must not
+    // multiply the load one request can put on the database.
+    let mut responses = Vec::with_capacity(requests.len());
+    for single in requests {
+        let prepared = schema::prepare(single, &shared.state, actor.clone(), request_id.clone());
+        let mut response = shared.schema.execute(prepared).await;
+        classify_errors(&mut response.errors);
+        responses.push(response);
+    }
+    let body = if is_batch {
+        BatchResponse::Batch(responses)
+    } else {
+        BatchResponse::Single(responses.remove(0))
+    };
+    Json(body).into_response()
+}
+
+/// Gives every top-level error a stable `extensions.code`: errors raised by resolvers carry
+/// one already; those of the parser and validator do not.
+fn classify_errors(errors: &mut [ServerError]) {
+    for error in errors {
+        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let code = if error.message.contains("nested too deep")
+            || error.message.contains("too complex")
+            || error.message.contains("recursion")
+            || error.message.contains("directives")
+        {
+            codes::LIMIT_EXCEEDED
+        } else {
+            "GRAPHQL_VALIDATION_FAILED"
+        };
+        let extended = async_graphql::Error::new(error.message.clone()).extend_with(|_, ext| ext.set("code", code));
+        error.extensions = extended.extensions;
+    }
+}
+
+#[handler]
+fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Steerco GraphQL")
+            .finish(),
+    )
+}
+
+/// graphql-transport-ws: the token travels in the `connection_init` payload
+/// (`{"Authorization": "Bearer stc_…"}`), since browsers cannot set headers on WebSockets.
+#[handler]
+async fn graphql_ws(request: &Request, websocket: WebSocket, protocol: GraphQLProtocol, shared: PoemData<&Arc<Shared>>) -> impl IntoResponse {
+    let shared = Arc::clone(&shared);
+    let request_id = request.extensions().get::<RequestId>().map_or_else(String::new, |id| id.0.clone());
+    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+        let schema = shared.schema.clone();
+        GraphQLWebSocket::new(stream, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let header = payload
+                    .get("Authorization")
+                    .or_else(|| payload.get("authorization"))
+                    .and_then(|value| value.as_str())
+                    .map(str::to_owned);
+                let actor = authenticate(&shared.state, header.as_deref())
+                    .await
+                    .map_err(|_| async_graphql::Error::new("the bearer token is invalid, expired or revoked"))?
+                    .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
+                let (users, members) = steerco_graphql::schema::loader::for_request(&shared.state);
+                let mut data = Data::default();
+                data.insert(schema::RequestContext { actor: Some(actor), request_id });
+                data.insert(users);
+                data.insert(members);
+                Ok(data)
+            })
+            .serve()
+    })
+}
+
+#[handler]
+async fn health(shared: PoemData<&Arc<Shared>>) -> Response {
+    match shared.state.db.ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "database": "up" })).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check: database unreachable");
+            let body = Json(json!({ "status": "unavailable", "database": "down" }));
+            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

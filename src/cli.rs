@@ -116,25 +116,58 @@ pub enum SeedDataset {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::parse_defaults())) {
+    match cli
+        .command
+        .unwrap_or(Command::Serve(ServeArgs::parse_defaults()))
+    {
         Command::Schema => {
             print!("{}", steerco_graphql::schema::sdl());
             Ok(())
         }
         Command::Serve(args) => serve(&cli.database_url, args).await,
         Command::Migrate { action } => migrate(&cli.database_url, action).await,
-        Command::User { action: UserAction::Create { email, name, admin, locale, password_stdin } } => {
-            let password = if password_stdin { Some(read_password()?) } else { None };
+        Command::User {
+            action:
+                UserAction::Create {
+                    email,
+                    name,
+                    admin,
+                    locale,
+                    password_stdin,
+                },
+        } => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
             let state = open(&cli.database_url).await?;
-            let input = service::user::NewUser { email, name, locale: Some(locale), admin, password };
-            let user = service::user::create(&state, None, input).await.map_err(explain)?;
-            let issued = service::token::issue_for_operator(&state, user.id, "command line").await.map_err(explain)?;
-            println!("Created {} <{}>{}.", user.name, user.email, if user.admin { " (admin)" } else { "" });
+            let input = service::user::NewUser {
+                email,
+                name,
+                locale: Some(locale),
+                admin,
+                password,
+            };
+            let user = service::user::create(&state, None, input)
+                .await
+                .map_err(explain)?;
+            let issued = service::token::issue_for_operator(&state, user.id, "command line")
+                .await
+                .map_err(explain)?;
+            println!(
+                "Created {} <{}>{}.",
+                user.name,
+                user.email,
+                if user.admin { " (admin)" } else { "" }
+            );
             println!("API token (shown once; send it as `Authorization: Bearer <token>`):");
             println!("{}", issued.token);
             Ok(())
         }
-        Command::Seed { dataset: SeedDataset::Demo } => {
+        Command::Seed {
+            dataset: SeedDataset::Demo,
+        } => {
             let state = open(&cli.database_url).await?;
             crate::seed::demo(&state).await.map_err(explain)?;
             Ok(())
@@ -165,7 +198,13 @@ fn explain(error: ServiceError) -> Box<dyn std::error::Error> {
     match error {
         ServiceError::Refused(refusals) => refusals
             .iter()
-            .map(|r| if r.field.is_empty() { r.message.clone() } else { format!("{}: {}", r.field.join("."), r.message) })
+            .map(|r| {
+                if r.field.is_empty() {
+                    r.message.clone()
+                } else {
+                    format!("{}: {}", r.field.join("."), r.message)
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
             .into(),
@@ -185,10 +224,16 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
     let state = open(database_url).await?;
     let config = ServerConfig {
         addr: args.addr,
-        public_url: args.public_url.unwrap_or_else(|| format!("http://{}", args.addr)),
+        public_url: args
+            .public_url
+            .unwrap_or_else(|| format!("http://{}", args.addr)),
         production: args.production,
         body_limit: args.body_limit,
-        limits: Limits { max_depth: args.max_depth, max_complexity: args.max_complexity, max_batch: args.max_batch },
+        limits: Limits {
+            max_depth: args.max_depth,
+            max_complexity: args.max_complexity,
+            max_batch: args.max_batch,
+        },
         ..ServerConfig::local(args.addr)
     };
     let production = config.production;
@@ -204,7 +249,10 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
     Ok(())
 }
 
-async fn migrate(database_url: &str, action: MigrateAction) -> Result<(), Box<dyn std::error::Error>> {
+async fn migrate(
+    database_url: &str,
+    action: MigrateAction,
+) -> Result<(), Box<dyn std::error::Error>> {
     let db = crate::db::connect(database_url).await?;
     match action {
         MigrateAction::Up => Migrator::up(&db, None).await?,
@@ -212,7 +260,11 @@ async fn migrate(database_url: &str, action: MigrateAction) -> Result<(), Box<dy
         MigrateAction::Fresh => Migrator::fresh(&db).await?,
         MigrateAction::Status => {
             for migration in Migrator::get_migration_with_status(&db).await? {
-                println!("{:<10} {}", format!("{:?}", migration.status()), migration.name());
+                println!(
+                    "{:<10} {}",
+                    format!("{:?}", migration.status()),
+                    migration.name()
+                );
             }
         }
     }

@@ -38,7 +38,9 @@ impl ServerConfig {
 
 /// A database URL fit for a log line: any password is replaced.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
@@ -55,8 +57,17 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_log() {
-        assert_eq!(redact_url("postgres://steerco:s3cret@db:5432/steerco"), "postgres://steerco:***@db:5432/steerco");
-        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres:***@127.0.0.1/x");
-        assert_eq!(redact_url("sqlite://steerco.db?mode=rwc"), "sqlite://steerco.db?mode=rwc");
+        assert_eq!(
+            redact_url("postgres://steerco:s3cret@db:5432/steerco"),
+            "postgres://steerco:***@db:5432/steerco"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres:***@127.0.0.1/x"
+        );
+        assert_eq!(
+            redact_url("sqlite://steerco.db?mode=rwc"),
+            "sqlite://steerco.db?mode=rwc"
+        );
     }
 }

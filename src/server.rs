@@ -7,11 +7,11 @@ use std::time::Instant;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::{BatchRequest, BatchResponse, Data, ErrorExtensions, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
+use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::websocket::WebSocket;
 use poem::web::{Data as PoemData, Html, Json};
-use poem::error::ReadBodyError;
 use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 use serde_json::json;
 use steerco_graphql::domain::credential::bearer_token;
@@ -52,7 +52,15 @@ impl BoundServer {
             .and_then(|addr| addr.as_socket_addr().copied())
             .ok_or_else(|| std::io::Error::other("the listener has no address"))?;
         let schema = schema::build(state.clone(), config.limits, config.production);
-        Ok(Self { acceptor, local_addr, shared: Arc::new(Shared { state, schema, config }) })
+        Ok(Self {
+            acceptor,
+            local_addr,
+            shared: Arc::new(Shared {
+                state,
+                schema,
+                config,
+            }),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -60,7 +68,10 @@ impl BoundServer {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let grace = self.shared.config.shutdown_grace;
         let app = routes(self.shared);
         poem::Server::new_with_acceptor(self.acceptor)
@@ -84,7 +95,10 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
 }
 
 /// Names each request, logs it, and echoes its id in the response.
-async fn with_request_id<E: poem::Endpoint>(endpoint: Arc<E>, mut request: Request) -> poem::Result<Response> {
+async fn with_request_id<E: poem::Endpoint>(
+    endpoint: Arc<E>,
+    mut request: Request,
+) -> poem::Result<Response> {
     let id = request
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -92,7 +106,9 @@ async fn with_request_id<E: poem::Endpoint>(endpoint: Arc<E>, mut request: Reque
         .filter(|value| {
             !value.is_empty()
                 && value.len() <= 64
-                && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
@@ -106,7 +122,11 @@ async fn with_request_id<E: poem::Endpoint>(endpoint: Arc<E>, mut request: Reque
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
-        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "handled"
+        );
         Ok(response)
     }
     .instrument(span)
@@ -122,17 +142,33 @@ fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// Who sent the request: `Ok(None)` without a token, `Err` with a bad one.
-async fn authenticate(state: &AppState, authorization: Option<&str>) -> Result<Option<Actor>, Response> {
-    let Some(header) = authorization else { return Ok(None) };
-    let unauthenticated =
-        || error_body(StatusCode::UNAUTHORIZED, codes::UNAUTHENTICATED, "the bearer token is invalid, expired or revoked");
-    let Some(token) = bearer_token(header) else { return Err(unauthenticated()) };
+async fn authenticate(
+    state: &AppState,
+    authorization: Option<&str>,
+) -> Result<Option<Actor>, Response> {
+    let Some(header) = authorization else {
+        return Ok(None);
+    };
+    let unauthenticated = || {
+        error_body(
+            StatusCode::UNAUTHORIZED,
+            codes::UNAUTHENTICATED,
+            "the bearer token is invalid, expired or revoked",
+        )
+    };
+    let Some(token) = bearer_token(header) else {
+        return Err(unauthenticated());
+    };
     match service::token::authenticate(state, token).await {
         Ok(Some(actor)) => Ok(Some(actor)),
         Ok(None) => Err(unauthenticated()),
         Err(error) => {
             tracing::error!(%error, "authentication failed");
-            Err(error_body(StatusCode::SERVICE_UNAVAILABLE, codes::INTERNAL, "internal error"))
+            Err(error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::INTERNAL,
+                "internal error",
+            ))
         }
     }
 }
@@ -145,19 +181,39 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         // Only JSON: a form or text/plain POST is what a cross-site page can send unasked.
-        return error_body(StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::BAD_REQUEST, "send application/json");
+        return error_body(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::BAD_REQUEST,
+            "send application/json",
+        );
     }
     // Counted while reading, so neither a false Content-Length nor a chunked body gets past.
     let bytes = match body.into_bytes_limit(shared.config.body_limit).await {
         Ok(bytes) => bytes,
         Err(ReadBodyError::PayloadTooLarge) => {
-            return error_body(StatusCode::PAYLOAD_TOO_LARGE, codes::LIMIT_EXCEEDED, "request body too large");
+            return error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::LIMIT_EXCEEDED,
+                "request body too large",
+            );
         }
-        Err(_) => return error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "the request body could not be read"),
+        Err(_) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                codes::BAD_REQUEST,
+                "the request body could not be read",
+            );
+        }
     };
     let batch: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(batch) => batch,
-        Err(_) => return error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "the body is not a GraphQL request"),
+        Err(_) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                codes::BAD_REQUEST,
+                "the body is not a GraphQL request",
+            );
+        }
     };
     let requests = match batch {
         BatchRequest::Single(single) => vec![single],
@@ -168,18 +224,28 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
                 return error_body(StatusCode::BAD_REQUEST, codes::LIMIT_EXCEEDED, &message);
             }
             if many.is_empty() {
-                return error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, "the batch is empty");
+                return error_body(
+                    StatusCode::BAD_REQUEST,
+                    codes::BAD_REQUEST,
+                    "the batch is empty",
+                );
             }
             many
         }
     };
-    let is_batch = matches!(serde_json::from_slice::<serde_json::Value>(&bytes), Ok(serde_json::Value::Array(_)));
+    let is_batch = matches!(
+        serde_json::from_slice::<serde_json::Value>(&bytes),
+        Ok(serde_json::Value::Array(_))
+    );
     let authorization = request.header(header::AUTHORIZATION);
     let actor = match authenticate(&shared.state, authorization).await {
         Ok(actor) => actor,
         Err(response) => return response,
     };
-    let request_id = request.extensions().get::<RequestId>().map_or_else(String::new, |id| id.0.clone());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(String::new, |id| id.0.clone());
 
     // Operations of a batch run one after another, never concurrently: a batch must not
     // multiply the load one request can put on the database.
@@ -202,7 +268,10 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
 /// one already; those of the parser and validator do not.
 fn classify_errors(errors: &mut [ServerError]) {
     for error in errors {
-        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
         if has_code {
             continue;
         }
@@ -215,7 +284,8 @@ fn classify_errors(errors: &mut [ServerError]) {
         } else {
             "GRAPHQL_VALIDATION_FAILED"
         };
-        let extended = async_graphql::Error::new(error.message.clone()).extend_with(|_, ext| ext.set("code", code));
+        let extended = async_graphql::Error::new(error.message.clone())
+            .extend_with(|_, ext| ext.set("code", code));
         error.extensions = extended.extensions;
     }
 }
@@ -234,31 +304,49 @@ fn graphiql() -> Html<String> {
 /// graphql-transport-ws: the token travels in the `connection_init` payload
 /// (`{"Authorization": "Bearer stc_…"}`), since browsers cannot set headers on WebSockets.
 #[handler]
-async fn graphql_ws(request: &Request, websocket: WebSocket, protocol: GraphQLProtocol, shared: PoemData<&Arc<Shared>>) -> impl IntoResponse {
+async fn graphql_ws(
+    request: &Request,
+    websocket: WebSocket,
+    protocol: GraphQLProtocol,
+    shared: PoemData<&Arc<Shared>>,
+) -> impl IntoResponse {
     let shared = Arc::clone(&shared);
-    let request_id = request.extensions().get::<RequestId>().map_or_else(String::new, |id| id.0.clone());
-    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
-        let schema = shared.schema.clone();
-        GraphQLWebSocket::new(stream, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let header = payload
-                    .get("Authorization")
-                    .or_else(|| payload.get("authorization"))
-                    .and_then(|value| value.as_str())
-                    .map(str::to_owned);
-                let actor = authenticate(&shared.state, header.as_deref())
-                    .await
-                    .map_err(|_| async_graphql::Error::new("the bearer token is invalid, expired or revoked"))?
-                    .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
-                let (users, members) = steerco_graphql::schema::loader::for_request(&shared.state);
-                let mut data = Data::default();
-                data.insert(schema::RequestContext { actor: Some(actor), request_id });
-                data.insert(users);
-                data.insert(members);
-                Ok(data)
-            })
-            .serve()
-    })
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(String::new, |id| id.0.clone());
+    websocket
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            let schema = shared.schema.clone();
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let header = payload
+                        .get("Authorization")
+                        .or_else(|| payload.get("authorization"))
+                        .and_then(|value| value.as_str())
+                        .map(str::to_owned);
+                    let actor = authenticate(&shared.state, header.as_deref())
+                        .await
+                        .map_err(|_| {
+                            async_graphql::Error::new(
+                                "the bearer token is invalid, expired or revoked",
+                            )
+                        })?
+                        .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
+                    let (users, members) =
+                        steerco_graphql::schema::loader::for_request(&shared.state);
+                    let mut data = Data::default();
+                    data.insert(schema::RequestContext {
+                        actor: Some(actor),
+                        request_id,
+                    });
+                    data.insert(users);
+                    data.insert(members);
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 #[handler]

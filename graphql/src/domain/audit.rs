@@ -49,7 +49,9 @@ impl AuditRecord<'_> {
         let actor_id = self.actor_id.map(|id| id.to_string());
         let entity_id = self.entity_id.to_string();
         let seq = self.seq.to_string();
-        let occurred_at = self.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let occurred_at = self
+            .occurred_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true);
         field(Some("steerco-audit-v1"));
         field(Some(self.chain_key));
         field(Some(&seq));
@@ -96,14 +98,20 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self { expected_seq: 1, prev_hash: GENESIS_HASH.to_owned() }
+        Self {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+        }
     }
 }
 
 impl ChainVerifier {
     pub fn check(&mut self, record: &AuditRecord<'_>, stored_hash: &str) -> Result<(), ChainBreak> {
         if record.seq != self.expected_seq {
-            return Err(ChainBreak::Gap { expected_seq: self.expected_seq, found_seq: record.seq });
+            return Err(ChainBreak::Gap {
+                expected_seq: self.expected_seq,
+                found_seq: record.seq,
+            });
         }
         if record.prev_hash != self.prev_hash {
             return Err(ChainBreak::Unlinked { seq: record.seq });
@@ -168,7 +176,10 @@ mod tests {
         events[1].0.after = Some("{\"a\":999}");
         let mut verifier = ChainVerifier::default();
         verifier.check(&events[0].0, &events[0].1).unwrap();
-        assert_eq!(verifier.check(&events[1].0, &events[1].1), Err(ChainBreak::Altered { seq: 2 }));
+        assert_eq!(
+            verifier.check(&events[1].0, &events[1].1),
+            Err(ChainBreak::Altered { seq: 2 })
+        );
     }
 
     #[test]
@@ -177,7 +188,10 @@ mod tests {
         let mut verifier = ChainVerifier::default();
         assert_eq!(
             verifier.check(&events[1].0, &events[1].1),
-            Err(ChainBreak::Gap { expected_seq: 1, found_seq: 2 })
+            Err(ChainBreak::Gap {
+                expected_seq: 1,
+                found_seq: 2
+            })
         );
     }
 

@@ -45,10 +45,11 @@ pub fn permits(subject: &Subject, operation: ProjectOperation) -> bool {
     let has = |role| subject.roles.contains(role);
     match operation {
         ProjectOperation::Read => subject.is_member(),
-        ProjectOperation::Update | ProjectOperation::ManageMembers => has(ProjectRole::ProjectManager),
-        ProjectOperation::Transition(action) => {
+        ProjectOperation::Update | ProjectOperation::ManageMembers => {
             has(ProjectRole::ProjectManager)
-                || (has(ProjectRole::Sponsor) && sponsor_may(action))
+        }
+        ProjectOperation::Transition(action) => {
+            has(ProjectRole::ProjectManager) || (has(ProjectRole::Sponsor) && sponsor_may(action))
         }
     }
 }
@@ -62,7 +63,9 @@ fn sponsor_may(action: ProjectAction) -> bool {
         | ProjectAction::Resume
         | ProjectAction::Cancel
         | ProjectAction::Close => true,
-        ProjectAction::StartExecution | ProjectAction::GoLive | ProjectAction::StartOptimization => false,
+        ProjectAction::StartExecution
+        | ProjectAction::GoLive
+        | ProjectAction::StartOptimization => false,
     }
 }
 
@@ -71,19 +74,28 @@ mod tests {
     use super::*;
 
     fn member(roles: &[ProjectRole]) -> Subject {
-        Subject { admin: false, roles: RoleSet::from_input(roles).unwrap() }
+        Subject {
+            admin: false,
+            roles: RoleSet::from_input(roles).unwrap(),
+        }
     }
 
     #[test]
     fn non_members_may_do_nothing() {
-        let stranger = Subject { admin: false, roles: RoleSet::none() };
+        let stranger = Subject {
+            admin: false,
+            roles: RoleSet::none(),
+        };
         assert!(!stranger.can_see_project());
         assert!(!permits(&stranger, ProjectOperation::Read));
     }
 
     #[test]
     fn admins_may_do_everything() {
-        let admin = Subject { admin: true, roles: RoleSet::none() };
+        let admin = Subject {
+            admin: true,
+            roles: RoleSet::none(),
+        };
         assert!(admin.can_see_project());
         for action in ProjectAction::ALL {
             assert!(permits(&admin, ProjectOperation::Transition(action)));
@@ -97,18 +109,38 @@ mod tests {
             let subject = member(&[role]);
             assert!(permits(&subject, ProjectOperation::Read), "{role:?}");
             let manages = role == ProjectRole::ProjectManager;
-            assert_eq!(permits(&subject, ProjectOperation::Update), manages, "{role:?}");
-            assert_eq!(permits(&subject, ProjectOperation::ManageMembers), manages, "{role:?}");
+            assert_eq!(
+                permits(&subject, ProjectOperation::Update),
+                manages,
+                "{role:?}"
+            );
+            assert_eq!(
+                permits(&subject, ProjectOperation::ManageMembers),
+                manages,
+                "{role:?}"
+            );
         }
     }
 
     #[test]
     fn the_sponsor_approves_initiation_but_does_not_run_the_plan() {
         let sponsor = member(&[ProjectRole::Sponsor]);
-        assert!(permits(&sponsor, ProjectOperation::Transition(ProjectAction::Initiate)));
-        assert!(permits(&sponsor, ProjectOperation::Transition(ProjectAction::Cancel)));
-        assert!(!permits(&sponsor, ProjectOperation::Transition(ProjectAction::StartExecution)));
+        assert!(permits(
+            &sponsor,
+            ProjectOperation::Transition(ProjectAction::Initiate)
+        ));
+        assert!(permits(
+            &sponsor,
+            ProjectOperation::Transition(ProjectAction::Cancel)
+        ));
+        assert!(!permits(
+            &sponsor,
+            ProjectOperation::Transition(ProjectAction::StartExecution)
+        ));
         let committee = member(&[ProjectRole::SteeringCommittee]);
-        assert!(!permits(&committee, ProjectOperation::Transition(ProjectAction::Initiate)));
+        assert!(!permits(
+            &committee,
+            ProjectOperation::Transition(ProjectAction::Initiate)
+        ));
     }
 }

@@ -81,7 +81,9 @@ impl Refusal {
             current_version: Some(current_version),
             ..Self::conflict(
                 &["expectedVersion"],
-                format!("the object changed since it was read; its version is now {current_version}"),
+                format!(
+                    "the object changed since it was read; its version is now {current_version}"
+                ),
             )
         }
     }
@@ -136,7 +138,11 @@ impl Refusals {
 
     /// `Ok(())` when nothing was refused, or every refusal.
     pub fn finish(self) -> Result<(), Vec<Refusal>> {
-        if self.0.is_empty() { Ok(()) } else { Err(self.0) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
     }
 }
 

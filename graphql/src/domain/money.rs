@@ -33,7 +33,9 @@ impl Money {
             return Err(MoneyError::Negative);
         }
         if amount.normalize().scale() > Self::MAX_SCALE {
-            return Err(MoneyError::TooPrecise { max: Self::MAX_SCALE });
+            return Err(MoneyError::TooPrecise {
+                max: Self::MAX_SCALE,
+            });
         }
         if amount >= Decimal::from(1_000_000_000_000_000_i64) {
             return Err(MoneyError::TooLarge);
@@ -104,7 +106,10 @@ mod tests {
         let money = Money::new(Decimal::from_str("1250000.50").unwrap(), eur()).unwrap();
         assert_eq!(money.amount_text(), "1250000.50");
         assert_eq!(Money::from_stored("1250000.50", "EUR"), Ok(money));
-        assert_eq!(Money::new(Decimal::from_str("-1").unwrap(), eur()), Err(MoneyError::Negative));
+        assert_eq!(
+            Money::new(Decimal::from_str("-1").unwrap(), eur()),
+            Err(MoneyError::Negative)
+        );
         assert_eq!(
             Money::new(Decimal::from_str("0.00001").unwrap(), eur()),
             Err(MoneyError::TooPrecise { max: 4 })

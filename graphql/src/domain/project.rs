@@ -69,7 +69,10 @@ pub struct TimeZoneError;
 
 impl TimeZone {
     pub fn parse(raw: &str) -> Result<Self, TimeZoneError> {
-        raw.trim().parse::<chrono_tz::Tz>().map(Self).map_err(|_| TimeZoneError)
+        raw.trim()
+            .parse::<chrono_tz::Tz>()
+            .map(Self)
+            .map_err(|_| TimeZoneError)
     }
 
     pub fn name(&self) -> &'static str {
@@ -82,7 +85,10 @@ impl TimeZone {
 }
 
 /// The planned start must not come after the target go-live.
-pub fn check_schedule(planned_start: Option<NaiveDate>, target_go_live: Option<NaiveDate>) -> Result<(), Refusal> {
+pub fn check_schedule(
+    planned_start: Option<NaiveDate>,
+    target_go_live: Option<NaiveDate>,
+) -> Result<(), Refusal> {
     match (planned_start, target_go_live) {
         (Some(start), Some(go_live)) if go_live < start => Err(Refusal::bad_input(
             &["targetGoLive"],
@@ -138,7 +144,11 @@ impl ProjectStatus {
     fn can_be_held(self) -> bool {
         matches!(
             self,
-            Self::Proposed | Self::Initiated | Self::InExecution | Self::LiveHypercare | Self::Optimization
+            Self::Proposed
+                | Self::Initiated
+                | Self::InExecution
+                | Self::LiveHypercare
+                | Self::Optimization
         )
     }
 }
@@ -228,7 +238,11 @@ pub struct ProjectTransition {
 }
 
 /// The target of `action` from `from`, or `None` when the lifecycle has no such edge.
-fn target(from: ProjectStatus, held_from: Option<ProjectStatus>, action: ProjectAction) -> Option<ProjectStatus> {
+fn target(
+    from: ProjectStatus,
+    held_from: Option<ProjectStatus>,
+    action: ProjectAction,
+) -> Option<ProjectStatus> {
     use ProjectAction as A;
     use ProjectStatus as S;
     match (from, action) {
@@ -241,8 +255,14 @@ fn target(from: ProjectStatus, held_from: Option<ProjectStatus>, action: Project
         (S::OnHold, A::Resume) => held_from.filter(|s| s.can_be_held()),
         (s, A::Cancel) if s.can_be_held() || s == S::OnHold => Some(S::Cancelled),
         (
-            S::Proposed | S::Initiated | S::InExecution | S::LiveHypercare | S::Optimization | S::Closed
-            | S::OnHold | S::Cancelled,
+            S::Proposed
+            | S::Initiated
+            | S::InExecution
+            | S::LiveHypercare
+            | S::Optimization
+            | S::Closed
+            | S::OnHold
+            | S::Cancelled,
             A::Initiate
             | A::StartExecution
             | A::GoLive
@@ -256,7 +276,10 @@ fn target(from: ProjectStatus, held_from: Option<ProjectStatus>, action: Project
 }
 
 /// The actions the lifecycle allows from a state, whatever the guards say.
-pub fn allowed_actions(from: ProjectStatus, held_from: Option<ProjectStatus>) -> Vec<ProjectAction> {
+pub fn allowed_actions(
+    from: ProjectStatus,
+    held_from: Option<ProjectStatus>,
+) -> Vec<ProjectAction> {
     ProjectAction::ALL
         .into_iter()
         .filter(|action| target(from, held_from, *action).is_some())
@@ -290,18 +313,25 @@ pub fn decide(
             }
         },
         (true, None) => {
-            refusals.push(Refusal::bad_input(&["reason"], format!("{} needs a reason", action.as_str())));
+            refusals.push(Refusal::bad_input(
+                &["reason"],
+                format!("{} needs a reason", action.as_str()),
+            ));
             None
         }
-        (false, Some(raw)) if !raw.trim().is_empty() => Some(
-            super::text::multi_line(raw, 2_000)
-                .map_err(|error| vec![Refusal::bad_input(&["reason"], format!("reason {error}"))])?,
-        ),
+        (false, Some(raw)) if !raw.trim().is_empty() => {
+            Some(super::text::multi_line(raw, 2_000).map_err(|error| {
+                vec![Refusal::bad_input(&["reason"], format!("reason {error}"))]
+            })?)
+        }
         (false, _) => None,
     };
     if action == ProjectAction::Initiate {
         if !project.has_sponsor {
-            refusals.push(Refusal::precondition(&["action"], "initiation needs a member with the SPONSOR role"));
+            refusals.push(Refusal::precondition(
+                &["action"],
+                "initiation needs a member with the SPONSOR role",
+            ));
         }
         if !project.has_project_manager {
             refusals.push(Refusal::precondition(
@@ -325,7 +355,11 @@ pub fn decide(
         status: to,
         held_from,
         reason: reason.clone(),
-        events: vec![DomainEvent::ProjectStatusChanged { from: project.status, to, reason }],
+        events: vec![DomainEvent::ProjectStatusChanged {
+            from: project.status,
+            to,
+            reason,
+        }],
     })
 }
 
@@ -355,12 +389,22 @@ mod tests {
                 (S::InExecution, A::GoLive) => Some(S::LiveHypercare),
                 (S::LiveHypercare, A::StartOptimization) => Some(S::Optimization),
                 (S::Optimization, A::Close) => Some(S::Closed),
-                (S::Proposed | S::Initiated | S::InExecution | S::LiveHypercare | S::Optimization, A::Hold) => {
-                    Some(S::OnHold)
-                }
+                (
+                    S::Proposed
+                    | S::Initiated
+                    | S::InExecution
+                    | S::LiveHypercare
+                    | S::Optimization,
+                    A::Hold,
+                ) => Some(S::OnHold),
                 (S::OnHold, A::Resume) => Some(S::InExecution),
                 (
-                    S::Proposed | S::Initiated | S::InExecution | S::LiveHypercare | S::Optimization | S::OnHold,
+                    S::Proposed
+                    | S::Initiated
+                    | S::InExecution
+                    | S::LiveHypercare
+                    | S::Optimization
+                    | S::OnHold,
                     A::Cancel,
                 ) => Some(S::Cancelled),
                 _ => None,
@@ -372,7 +416,8 @@ mod tests {
                 let outcome = decide(&snapshot(from), action, reason);
                 match expected(from, action) {
                     Some(to) => {
-                        let transition = outcome.unwrap_or_else(|e| panic!("{from} {action:?}: {e:?}"));
+                        let transition =
+                            outcome.unwrap_or_else(|e| panic!("{from} {action:?}: {e:?}"));
                         assert_eq!(transition.status, to, "{from} {action:?}");
                         assert_eq!(
                             transition.events,
@@ -386,9 +431,17 @@ mod tests {
                     None => {
                         let refusals = outcome.expect_err("must be refused");
                         assert_eq!(refusals.len(), 1);
-                        assert_eq!(refusals[0].code, RefusalCode::InvalidTransition, "{from} {action:?}");
+                        assert_eq!(
+                            refusals[0].code,
+                            RefusalCode::InvalidTransition,
+                            "{from} {action:?}"
+                        );
                         assert_eq!(refusals[0].current_state.as_deref(), Some(from.as_str()));
-                        assert!(!refusals[0].allowed_actions.contains(&action.as_str().to_owned()));
+                        assert!(
+                            !refusals[0]
+                                .allowed_actions
+                                .contains(&action.as_str().to_owned())
+                        );
                     }
                 }
             }
@@ -397,10 +450,19 @@ mod tests {
 
     #[test]
     fn hold_remembers_the_state_and_resume_returns_to_it() {
-        let held = decide(&snapshot(ProjectStatus::Initiated), ProjectAction::Hold, Some("funding")).unwrap();
+        let held = decide(
+            &snapshot(ProjectStatus::Initiated),
+            ProjectAction::Hold,
+            Some("funding"),
+        )
+        .unwrap();
         assert_eq!(held.status, ProjectStatus::OnHold);
         assert_eq!(held.held_from, Some(ProjectStatus::Initiated));
-        let on_hold = ProjectSnapshot { status: ProjectStatus::OnHold, held_from: held.held_from, ..snapshot(ProjectStatus::OnHold) };
+        let on_hold = ProjectSnapshot {
+            status: ProjectStatus::OnHold,
+            held_from: held.held_from,
+            ..snapshot(ProjectStatus::OnHold)
+        };
         let resumed = decide(&on_hold, ProjectAction::Resume, None).unwrap();
         assert_eq!(resumed.status, ProjectStatus::Initiated);
         assert_eq!(resumed.held_from, None);
@@ -408,17 +470,26 @@ mod tests {
 
     #[test]
     fn initiation_lists_every_missing_role_at_once() {
-        let bare = ProjectSnapshot { has_sponsor: false, has_project_manager: false, ..snapshot(ProjectStatus::Proposed) };
+        let bare = ProjectSnapshot {
+            has_sponsor: false,
+            has_project_manager: false,
+            ..snapshot(ProjectStatus::Proposed)
+        };
         let refusals = decide(&bare, ProjectAction::Initiate, None).unwrap_err();
         assert_eq!(refusals.len(), 2);
-        assert!(refusals.iter().all(|r| r.code == RefusalCode::PreconditionFailed));
+        assert!(
+            refusals
+                .iter()
+                .all(|r| r.code == RefusalCode::PreconditionFailed)
+        );
     }
 
     #[test]
     fn hold_and_cancel_need_a_reason() {
         for action in [ProjectAction::Hold, ProjectAction::Cancel] {
             for reason in [None, Some("   ")] {
-                let refusals = decide(&snapshot(ProjectStatus::InExecution), action, reason).unwrap_err();
+                let refusals =
+                    decide(&snapshot(ProjectStatus::InExecution), action, reason).unwrap_err();
                 assert_eq!(refusals[0].code, RefusalCode::BadUserInput);
                 assert_eq!(refusals[0].field, vec!["reason"]);
             }
@@ -427,15 +498,29 @@ mod tests {
 
     #[test]
     fn project_codes_are_normalised_and_checked() {
-        assert_eq!(ProjectCode::parse(" crm-2027 ").unwrap().as_str(), "CRM-2027");
-        for bad in ["", "C", "1CRM", "CRM 2027", "CRM_2027", "CRM-", &"C".repeat(33)] {
+        assert_eq!(
+            ProjectCode::parse(" crm-2027 ").unwrap().as_str(),
+            "CRM-2027"
+        );
+        for bad in [
+            "",
+            "C",
+            "1CRM",
+            "CRM 2027",
+            "CRM_2027",
+            "CRM-",
+            &"C".repeat(33),
+        ] {
             assert_eq!(ProjectCode::parse(bad), Err(ProjectCodeError), "{bad:?}");
         }
     }
 
     #[test]
     fn time_zones_are_iana_names() {
-        assert_eq!(TimeZone::parse("Asia/Shanghai").unwrap().name(), "Asia/Shanghai");
+        assert_eq!(
+            TimeZone::parse("Asia/Shanghai").unwrap().name(),
+            "Asia/Shanghai"
+        );
         assert!(TimeZone::parse("Mars/Olympus").is_err());
     }
 

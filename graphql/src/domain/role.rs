@@ -109,7 +109,11 @@ impl RoleSet {
 
     /// The stored form: sorted codes joined by commas.
     pub fn to_stored(&self) -> String {
-        self.0.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|role| role.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn contains(&self, role: ProjectRole) -> bool {

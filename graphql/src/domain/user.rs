@@ -25,7 +25,8 @@ impl EmailAddress {
         if value.len() > 254 {
             return Err(EmailError::TooLong);
         }
-        let parsed = email_address::EmailAddress::from_str(&value).map_err(|_| EmailError::Malformed)?;
+        let parsed =
+            email_address::EmailAddress::from_str(&value).map_err(|_| EmailError::Malformed)?;
         // Display names ("Ann <ann@x.org>") and bare hosts without a dot are not delivery
         // addresses for a project tool.
         if parsed.email() != value || !parsed.domain().contains('.') {
@@ -113,10 +114,14 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, PasswordError> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
-            return Err(PasswordError::TooShort { min: Self::MIN_CHARS });
+            return Err(PasswordError::TooShort {
+                min: Self::MIN_CHARS,
+            });
         }
         if chars > Self::MAX_CHARS {
-            return Err(PasswordError::TooLong { max: Self::MAX_CHARS });
+            return Err(PasswordError::TooLong {
+                max: Self::MAX_CHARS,
+            });
         }
         Ok(Self(raw.to_owned()))
     }
@@ -138,9 +143,26 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(EmailAddress::parse(" Ann.Lee@Example.COM ").unwrap().as_str(), "ann.lee@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@localhost", "Ann <ann@example.com>", "a b@example.com"] {
-            assert_eq!(EmailAddress::parse(bad), Err(EmailError::Malformed), "{bad:?}");
+        assert_eq!(
+            EmailAddress::parse(" Ann.Lee@Example.COM ")
+                .unwrap()
+                .as_str(),
+            "ann.lee@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@localhost",
+            "Ann <ann@example.com>",
+            "a b@example.com",
+        ] {
+            assert_eq!(
+                EmailAddress::parse(bad),
+                Err(EmailError::Malformed),
+                "{bad:?}"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(EmailAddress::parse(&long), Err(EmailError::TooLong));
@@ -157,9 +179,15 @@ mod tests {
 
     #[test]
     fn passwords_have_bounds_and_never_print() {
-        assert_eq!(Password::parse("short"), Err(PasswordError::TooShort { min: 12 }));
+        assert_eq!(
+            Password::parse("short"),
+            Err(PasswordError::TooShort { min: 12 })
+        );
         assert!(Password::parse("correct horse battery").is_ok());
-        assert_eq!(Password::parse(&"x".repeat(129)), Err(PasswordError::TooLong { max: 128 }));
+        assert_eq!(
+            Password::parse(&"x".repeat(129)),
+            Err(PasswordError::TooLong { max: 128 })
+        );
         let password = Password::parse("correct horse battery").unwrap();
         assert!(!format!("{password:?}").contains("horse"));
     }

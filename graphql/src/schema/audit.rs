@@ -11,8 +11,8 @@ use super::id::{Kind, decode, encode};
 use super::loader::UserLoader;
 use super::page::{Conn, PageArgs, connection};
 use super::user::User;
-use crate::domain::audit::ChainBreak;
 use crate::domain::RefusalCode;
+use crate::domain::audit::ChainBreak;
 use crate::service::{self, ServiceError};
 
 /// One recorded change. Append-only: the database refuses to alter or delete it.
@@ -20,7 +20,8 @@ use crate::service::{self, ServiceError};
 pub struct AuditEvent(pub audit_event::Model);
 
 fn parse_json(text: Option<&str>) -> Option<Json<serde_json::Value>> {
-    text.and_then(|text| serde_json::from_str(text).ok()).map(Json)
+    text.and_then(|text| serde_json::from_str(text).ok())
+        .map(Json)
 }
 
 #[Object]
@@ -34,7 +35,9 @@ impl AuditEvent {
     }
     /// Who made the change; null for the operator at the command line.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(actor_id) = self.0.actor_id else { return Ok(None) };
+        let Some(actor_id) = self.0.actor_id else {
+            return Ok(None);
+        };
         let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
         let user = loader
             .load_one(actor_id)
@@ -94,7 +97,11 @@ pub struct AuditQuery;
 
 fn missing_project(ctx: &Context<'_>, error: ServiceError) -> Option<async_graphql::Error> {
     match error {
-        ServiceError::Refused(refusals) if refusals.iter().all(|r| r.code == RefusalCode::NotFound) => None,
+        ServiceError::Refused(refusals)
+            if refusals.iter().all(|r| r.code == RefusalCode::NotFound) =>
+        {
+            None
+        }
         other => Some(to_top_level(ctx, other)),
     }
 }
@@ -113,8 +120,16 @@ impl AuditQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Option<Conn<AuditEvent>>> {
         let viewer = actor(ctx)?;
-        let window = PageArgs { first, after, last, before }.window()?;
-        let Ok(project_id) = decode(&project_id, Kind::Project, &["projectId"]) else { return Ok(None) };
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window()?;
+        let Ok(project_id) = decode(&project_id, Kind::Project, &["projectId"]) else {
+            return Ok(None);
+        };
         match service::audit::project_events(&state(ctx).db, viewer, project_id, &window).await {
             Ok(page) => Ok(Some(connection(page, |e| e.seq, AuditEvent))),
             Err(error) => missing_project(ctx, error).map_or(Ok(None), Err),
@@ -128,7 +143,9 @@ impl AuditQuery {
         project_id: ID,
     ) -> async_graphql::Result<Option<AuditChainVerification>> {
         let viewer = actor(ctx)?;
-        let Ok(project_id) = decode(&project_id, Kind::Project, &["projectId"]) else { return Ok(None) };
+        let Ok(project_id) = decode(&project_id, Kind::Project, &["projectId"]) else {
+            return Ok(None);
+        };
         match service::audit::verify_project_chain(&state(ctx).db, viewer, project_id).await {
             Ok(report) => Ok(Some(AuditChainVerification {
                 valid: report.is_valid(),

@@ -17,7 +17,8 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 }
 
 pub fn request_id<'a>(ctx: &Context<'a>) -> &'a str {
-    ctx.data_opt::<RequestContext>().map_or("-", |request| request.request_id.as_str())
+    ctx.data_opt::<RequestContext>()
+        .map_or("-", |request| request.request_id.as_str())
 }
 
 /// The authenticated actor, or an `UNAUTHENTICATED` error.
@@ -29,5 +30,8 @@ pub fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
 
 /// The authenticated caller with the request id, for commands.
 pub fn caller(ctx: &Context<'_>) -> async_graphql::Result<Caller> {
-    Ok(Caller { actor: actor(ctx)?.clone(), request_id: Some(request_id(ctx).to_owned()) })
+    Ok(Caller {
+        actor: actor(ctx)?.clone(),
+        request_id: Some(request_id(ctx).to_owned()),
+    })
 }

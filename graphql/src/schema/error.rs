@@ -47,7 +47,9 @@ impl UserError {
         let field = if refusal.field.is_empty() {
             Vec::new()
         } else {
-            std::iter::once("input".to_owned()).chain(refusal.field).collect()
+            std::iter::once("input".to_owned())
+                .chain(refusal.field)
+                .collect()
         };
         Self {
             code: refusal.code.into(),
@@ -88,7 +90,10 @@ pub fn limit_exceeded(message: &str) -> async_graphql::Error {
 /// Logs the real cause with the request id; the caller sees only that something failed.
 pub fn internal(cause: &dyn std::fmt::Display, request_id: &str) -> async_graphql::Error {
     tracing::error!(request_id, error = %cause, "internal error");
-    top_level(codes::INTERNAL, "internal error; the request id is in the server log")
+    top_level(
+        codes::INTERNAL,
+        "internal error; the request id is in the server log",
+    )
 }
 
 /// A mutation's payload: the changed object, or the reasons nothing changed.
@@ -107,9 +112,12 @@ pub fn respond<P: Payload>(
     match result {
         Ok(value) => Ok(P::ok(value)),
         Err(error) => match error {
-            ServiceError::Refused(refusals) => {
-                Ok(P::refused(refusals.into_iter().map(UserError::from_input_refusal).collect()))
-            }
+            ServiceError::Refused(refusals) => Ok(P::refused(
+                refusals
+                    .into_iter()
+                    .map(UserError::from_input_refusal)
+                    .collect(),
+            )),
             other => Err(to_top_level(ctx, other)),
         },
     }
@@ -120,8 +128,13 @@ pub fn to_top_level(ctx: &async_graphql::Context<'_>, error: ServiceError) -> as
     match error {
         ServiceError::Forbidden => forbidden(),
         ServiceError::Refused(refusals) => {
-            let message = refusals.first().map_or("refused", |r| r.message.as_str()).to_owned();
-            let code = refusals.first().map_or(RefusalCode::BadUserInput, |r| r.code);
+            let message = refusals
+                .first()
+                .map_or("refused", |r| r.message.as_str())
+                .to_owned();
+            let code = refusals
+                .first()
+                .map_or(RefusalCode::BadUserInput, |r| r.code);
             top_level(code.as_str(), &message)
         }
         ServiceError::Database(cause) => internal(&cause, super::context::request_id(ctx)),

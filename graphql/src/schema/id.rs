@@ -19,7 +19,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [Kind::User, Kind::ApiToken, Kind::Project, Kind::ProjectMember, Kind::AuditEvent];
+    const ALL: [Kind; 5] = [
+        Kind::User,
+        Kind::ApiToken,
+        Kind::Project,
+        Kind::ProjectMember,
+        Kind::AuditEvent,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -51,9 +57,16 @@ pub fn decode(id: &ID, kind: Kind, field: &[&str]) -> Result<Uuid, Refusal> {
         Some((found, uuid)) if found == kind => Ok(uuid),
         Some((found, _)) => Err(Refusal::bad_input(
             field,
-            format!("expected the id of a {}, got the id of a {}", kind.name(), found.name()),
+            format!(
+                "expected the id of a {}, got the id of a {}",
+                kind.name(),
+                found.name()
+            ),
         )),
-        None => Err(Refusal::bad_input(field, format!("not a valid {} id", kind.name()))),
+        None => Err(Refusal::bad_input(
+            field,
+            format!("not a valid {} id", kind.name()),
+        )),
     }
 }
 
@@ -68,6 +81,13 @@ mod tests {
         assert_eq!(decode(&id, Kind::Project, &["id"]), Ok(uuid));
         assert!(decode(&id, Kind::User, &["id"]).is_err());
         assert!(decode(&ID("garbage".into()), Kind::User, &["id"]).is_err());
-        assert!(decode(&ID(URL_SAFE_NO_PAD.encode("Project:nope")), Kind::Project, &["id"]).is_err());
+        assert!(
+            decode(
+                &ID(URL_SAFE_NO_PAD.encode("Project:nope")),
+                Kind::Project,
+                &["id"]
+            )
+            .is_err()
+        );
     }
 }

@@ -18,7 +18,9 @@ impl Loader<Uuid> for UserLoader {
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, user::Model>, Self::Error> {
-        let users = service::user::by_ids(&self.0.db, keys).await.map_err(Arc::new)?;
+        let users = service::user::by_ids(&self.0.db, keys)
+            .await
+            .map_err(Arc::new)?;
         Ok(users.into_iter().map(|user| (user.id, user)).collect())
     }
 }
@@ -31,10 +33,16 @@ impl Loader<Uuid> for MembersLoader {
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let members = service::member::of_projects(&self.0, keys).await.map_err(Arc::new)?;
-        let mut by_project: HashMap<Uuid, Self::Value> = keys.iter().map(|key| (*key, Vec::new())).collect();
+        let members = service::member::of_projects(&self.0, keys)
+            .await
+            .map_err(Arc::new)?;
+        let mut by_project: HashMap<Uuid, Self::Value> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
         for member in members {
-            by_project.entry(member.project_id).or_default().push(member);
+            by_project
+                .entry(member.project_id)
+                .or_default()
+                .push(member);
         }
         Ok(by_project)
     }

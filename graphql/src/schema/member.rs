@@ -10,8 +10,8 @@ use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
 use super::loader::UserLoader;
 use super::user::User;
-use crate::domain::role::ProjectRole as DomainRole;
 use crate::domain::Refusals;
+use crate::domain::role::ProjectRole as DomainRole;
 use crate::service::{self, ServiceError};
 
 /// A member's role on a project (DOMAIN §2.1). A member may hold several.
@@ -77,7 +77,9 @@ pub struct ProjectMemberAddInput {
     pub roles: Vec<ProjectRole>,
 }
 
-payload!(ProjectMemberAddPayload { member: ProjectMember });
+payload!(ProjectMemberAddPayload {
+    member: ProjectMember
+});
 
 #[derive(InputObject)]
 pub struct ProjectMemberUpdateInput {
@@ -87,14 +89,18 @@ pub struct ProjectMemberUpdateInput {
     pub roles: Vec<ProjectRole>,
 }
 
-payload!(ProjectMemberUpdatePayload { member: ProjectMember });
+payload!(ProjectMemberUpdatePayload {
+    member: ProjectMember
+});
 
 #[derive(InputObject)]
 pub struct ProjectMemberRemoveInput {
     pub id: ID,
 }
 
-payload!(ProjectMemberRemovePayload { member: ProjectMember });
+payload!(ProjectMemberRemovePayload {
+    member: ProjectMember
+});
 
 fn roles(input: &[ProjectRole]) -> Vec<DomainRole> {
     input.iter().map(|role| (*role).into()).collect()
@@ -113,13 +119,26 @@ impl MemberMutation {
     ) -> async_graphql::Result<ProjectMemberAddPayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let project_id = decode(&input.project_id, Kind::Project, &["projectId"]).map_err(|r| refusals.push(r)).ok();
-        let user_id = decode(&input.user_id, Kind::User, &["userId"]).map_err(|r| refusals.push(r)).ok();
+        let project_id = decode(&input.project_id, Kind::Project, &["projectId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
+        let user_id = decode(&input.user_id, Kind::User, &["userId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let result = match (project_id, user_id) {
             (Some(project_id), Some(user_id)) => {
-                service::member::add(state(ctx), &caller, project_id, user_id, &roles(&input.roles)).await
+                service::member::add(
+                    state(ctx),
+                    &caller,
+                    project_id,
+                    user_id,
+                    &roles(&input.roles),
+                )
+                .await
             }
-            _ => Err(ServiceError::Refused(refusals.finish().err().unwrap_or_default())),
+            _ => Err(ServiceError::Refused(
+                refusals.finish().err().unwrap_or_default(),
+            )),
         };
         respond(ctx, result.map(|change| ProjectMember(change.member)))
     }
@@ -134,7 +153,14 @@ impl MemberMutation {
         let caller = caller(ctx)?;
         let result = match decode(&input.id, Kind::ProjectMember, &["id"]) {
             Ok(id) => {
-                service::member::update_roles(state(ctx), &caller, id, input.expected_version, &roles(&input.roles)).await
+                service::member::update_roles(
+                    state(ctx),
+                    &caller,
+                    id,
+                    input.expected_version,
+                    &roles(&input.roles),
+                )
+                .await
             }
             Err(refusal) => Err(refusal.into()),
         };

@@ -22,10 +22,19 @@ pub use context::RequestContext;
 use crate::service::{Actor, AppState};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(user::UserQuery, project::ProjectQuery, audit::AuditQuery, node::NodeQuery);
+pub struct QueryRoot(
+    user::UserQuery,
+    project::ProjectQuery,
+    audit::AuditQuery,
+    node::NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(user::UserMutation, project::ProjectMutation, member::MemberMutation);
+pub struct MutationRoot(
+    user::UserMutation,
+    project::ProjectMutation,
+    member::MemberMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -42,13 +51,21 @@ impl Default for Limits {
     fn default() -> Self {
         // Depth 16 fits GraphiQL's introspection query; complexity 5,000 fits a dashboard
         // of 100 projects with their members and users.
-        Self { max_depth: 16, max_complexity: 5_000, max_batch: 10 }
+        Self {
+            max_depth: 16,
+            max_complexity: 5_000,
+            max_batch: 10,
+        }
     }
 }
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .register_output_type::<node::Node>()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .register_output_type::<node::Node>()
 }
 
 /// The schema with its data and limits. `production` hides introspection and suggestions.
@@ -78,5 +95,8 @@ pub fn prepare(
     request_id: String,
 ) -> async_graphql::Request {
     let (users, members) = loader::for_request(state);
-    request.data(RequestContext { actor, request_id }).data(users).data(members)
+    request
+        .data(RequestContext { actor, request_id })
+        .data(users)
+        .data(members)
 }

@@ -26,23 +26,31 @@ pub enum Node {
 /// Resolves a global id to an object the viewer may see; everything else is `None`, so a
 /// hidden object looks exactly like a missing one.
 async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Option<Node>> {
-    let Some((kind, uuid)) = decode_any(id) else { return Ok(None) };
+    let Some((kind, uuid)) = decode_any(id) else {
+        return Ok(None);
+    };
     Ok(match kind {
         Kind::User => {
             if service::user::can_see(&app.db, viewer, uuid).await? {
-                service::user::find_by_id(&app.db, uuid).await?.map(|u| Node::User(User(u)))
+                service::user::find_by_id(&app.db, uuid)
+                    .await?
+                    .map(|u| Node::User(User(u)))
             } else {
                 None
             }
         }
-        Kind::ApiToken => service::token::visible(app, viewer, uuid).await?.map(|t| Node::ApiToken(ApiToken(t))),
-        Kind::Project => service::project::by_id(app, viewer, uuid).await?.map(|p| Node::Project(Project(p))),
-        Kind::ProjectMember => {
-            service::member::visible(app, viewer, uuid).await?.map(|m| Node::ProjectMember(ProjectMember(m)))
-        }
-        Kind::AuditEvent => {
-            service::audit::visible_event(&app.db, viewer, uuid).await?.map(|e| Node::AuditEvent(AuditEvent(e)))
-        }
+        Kind::ApiToken => service::token::visible(app, viewer, uuid)
+            .await?
+            .map(|t| Node::ApiToken(ApiToken(t))),
+        Kind::Project => service::project::by_id(app, viewer, uuid)
+            .await?
+            .map(|p| Node::Project(Project(p))),
+        Kind::ProjectMember => service::member::visible(app, viewer, uuid)
+            .await?
+            .map(|m| Node::ProjectMember(ProjectMember(m))),
+        Kind::AuditEvent => service::audit::visible_event(&app.db, viewer, uuid)
+            .await?
+            .map(|e| Node::AuditEvent(AuditEvent(e))),
     })
 }
 
@@ -54,19 +62,31 @@ impl NodeQuery {
     /// Any object by its global id; null when it does not exist or is not visible.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let viewer = actor(ctx)?;
-        resolve(state(ctx), viewer, &id).await.map_err(|e| to_top_level(ctx, e))
+        resolve(state(ctx), viewer, &id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))
     }
 
     /// Several objects by global id, in the order asked (at most 100); null where not found.
     #[graphql(complexity = "ids.len().max(1) * child_complexity")]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
         let viewer = actor(ctx)?;
         if ids.len() > MAX_PAGE_SIZE as usize {
-            return Err(limit_exceeded(&format!("nodes takes at most {MAX_PAGE_SIZE} ids")));
+            return Err(limit_exceeded(&format!(
+                "nodes takes at most {MAX_PAGE_SIZE} ids"
+            )));
         }
         let mut found = Vec::with_capacity(ids.len());
         for id in &ids {
-            found.push(resolve(state(ctx), viewer, id).await.map_err(|e| to_top_level(ctx, e))?);
+            found.push(
+                resolve(state(ctx), viewer, id)
+                    .await
+                    .map_err(|e| to_top_level(ctx, e))?,
+            );
         }
         Ok(found)
     }

@@ -5,7 +5,7 @@ use async_graphql::{OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::error::{limit_exceeded, top_level, codes};
+use super::error::{codes, limit_exceeded, top_level};
 use crate::service::page::{Page, Window};
 
 /// The largest page a client may ask for.
@@ -22,9 +22,20 @@ pub struct ConnectionFields {
 
 pub type Conn<T> = Connection<String, T, ConnectionFields>;
 
+/// What an unpaginated list (members, tokens) is assumed to hold when costing a query.
+pub const UNBOUNDED_LIST_ESTIMATE: usize = 10;
+
+/// The cost of an unpaginated list field.
+pub fn list_cost(child_complexity: usize) -> usize {
+    UNBOUNDED_LIST_ESTIMATE * child_complexity + 1
+}
+
 /// The cost of a list field for the complexity limit: its children times the page size asked.
 pub fn cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let size = first.or(last).unwrap_or(DEFAULT_PAGE_SIZE).clamp(0, MAX_PAGE_SIZE) as usize;
+    let size = first
+        .or(last)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(0, MAX_PAGE_SIZE) as usize;
     size.max(1) * child_complexity + 1
 }
 
@@ -67,18 +78,29 @@ impl PageArgs {
     /// Checks the arguments: sizes within 0..=100, not both `first` and `last`, cursors ours.
     pub fn window<K: CursorKey>(&self) -> async_graphql::Result<Window<K>> {
         if self.first.is_some() && self.last.is_some() {
-            return Err(top_level(codes::BAD_REQUEST, "pass either first or last, not both"));
+            return Err(top_level(
+                codes::BAD_REQUEST,
+                "pass either first or last, not both",
+            ));
         }
         let size = self.first.or(self.last).unwrap_or(DEFAULT_PAGE_SIZE);
         if size < 0 {
-            return Err(top_level(codes::BAD_REQUEST, "first and last must not be negative"));
+            return Err(top_level(
+                codes::BAD_REQUEST,
+                "first and last must not be negative",
+            ));
         }
         if size > MAX_PAGE_SIZE {
-            return Err(limit_exceeded(&format!("a page holds at most {MAX_PAGE_SIZE} items")));
+            return Err(limit_exceeded(&format!(
+                "a page holds at most {MAX_PAGE_SIZE} items"
+            )));
         }
         let cursor = |text: &Option<String>| -> async_graphql::Result<Option<K>> {
             text.as_deref()
-                .map(|text| K::from_cursor(text).ok_or_else(|| top_level(codes::BAD_REQUEST, "invalid cursor")))
+                .map(|text| {
+                    K::from_cursor(text)
+                        .ok_or_else(|| top_level(codes::BAD_REQUEST, "invalid cursor"))
+                })
                 .transpose()
         };
         Ok(Window {
@@ -99,10 +121,14 @@ pub fn connection<M, T: OutputType, K: CursorKey>(
     let mut connection = Connection::with_additional_fields(
         page.has_previous_page,
         page.has_next_page,
-        ConnectionFields { total_count: page.total_count },
+        ConnectionFields {
+            total_count: page.total_count,
+        },
     );
-    connection
-        .edges
-        .extend(page.items.into_iter().map(|item| Edge::new(key(&item).to_cursor(), node(item))));
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|item| Edge::new(key(&item).to_cursor(), node(item))),
+    );
     connection
 }

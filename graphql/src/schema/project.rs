@@ -13,9 +13,13 @@ use super::loader::MembersLoader;
 use super::member::ProjectMember;
 use super::page::{Conn, PageArgs, connection};
 use crate::domain::authz::{ProjectOperation, Subject, permits};
-use crate::domain::project::{self as rules, ProjectAction as DomainAction, ProjectStatus as DomainStatus};
+use crate::domain::project::{
+    self as rules, ProjectAction as DomainAction, ProjectStatus as DomainStatus,
+};
 use crate::domain::role::RoleSet;
-use crate::service::project::{MoneyInput as MoneyCommand, NewProject, Patch, ProjectChanges, ProjectFilter};
+use crate::service::project::{
+    MoneyInput as MoneyCommand, NewProject, Patch, ProjectChanges, ProjectFilter,
+};
 use crate::service::{self, ServiceError, access::stored_roles};
 
 /// The project lifecycle (DOMAIN §12.1).
@@ -71,7 +75,10 @@ pub struct MoneyInput {
 
 impl From<MoneyInput> for MoneyCommand {
     fn from(input: MoneyInput) -> Self {
-        Self { amount: input.amount, currency: input.currency }
+        Self {
+            amount: input.amount,
+            currency: input.currency,
+        }
     }
 }
 
@@ -80,7 +87,10 @@ impl From<MoneyInput> for MoneyCommand {
 pub struct Project(pub project::Model);
 
 impl Project {
-    async fn members_of(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<steerco_entity::project_member::Model>> {
+    async fn members_of(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<steerco_entity::project_member::Model>> {
         let loader = ctx.data_unchecked::<DataLoader<MembersLoader>>();
         loader
             .load_one(self.0.id)
@@ -96,7 +106,10 @@ impl Project {
             Some(member) => stored_roles(&member.roles).map_err(|e| to_top_level(ctx, e))?,
             None => RoleSet::none(),
         };
-        Ok(Subject { admin: viewer.admin, roles })
+        Ok(Subject {
+            admin: viewer.admin,
+            roles,
+        })
     }
 
     fn status_value(&self) -> DomainStatus {
@@ -129,8 +142,14 @@ impl Project {
         self.0.target_go_live
     }
     async fn budget(&self) -> Option<Money> {
-        let (amount, currency) = (self.0.budget_amount.as_deref()?, self.0.budget_currency.as_deref()?);
-        Some(Money { amount: amount.parse().ok()?, currency: currency.to_owned() })
+        let (amount, currency) = (
+            self.0.budget_amount.as_deref()?,
+            self.0.budget_currency.as_deref()?,
+        );
+        Some(Money {
+            amount: amount.parse().ok()?,
+            currency: currency.to_owned(),
+        })
     }
     async fn status(&self) -> ProjectStatus {
         self.status_value().into()
@@ -150,17 +169,39 @@ impl Project {
         self.0.updated_at
     }
     /// Everyone on the project, in joining order.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectMember>> {
-        Ok(self.members_of(ctx).await?.into_iter().map(ProjectMember).collect())
+        Ok(self
+            .members_of(ctx)
+            .await?
+            .into_iter()
+            .map(ProjectMember)
+            .collect())
     }
     /// The signed-in user's roles on this project.
-    async fn my_roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::member::ProjectRole>> {
-        Ok(self.subject(ctx).await?.roles.iter().map(Into::into).collect())
+    async fn my_roles(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::member::ProjectRole>> {
+        Ok(self
+            .subject(ctx)
+            .await?
+            .roles
+            .iter()
+            .map(Into::into)
+            .collect())
     }
     /// The lifecycle actions the signed-in user may take now (guards aside).
-    async fn allowed_actions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProjectAction>> {
+    async fn allowed_actions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ProjectAction>> {
         let subject = self.subject(ctx).await?;
-        let held_from = self.0.status_before_hold.as_deref().and_then(|s| s.parse().ok());
+        let held_from = self
+            .0
+            .status_before_hold
+            .as_deref()
+            .and_then(|s| s.parse().ok());
         Ok(rules::allowed_actions(self.status_value(), held_from)
             .into_iter()
             .filter(|action| permits(&subject, ProjectOperation::Transition(*action)))
@@ -185,7 +226,12 @@ pub struct ProjectQuery;
 impl ProjectQuery {
     /// A project by id or code (exactly one of them). Null when it does not exist or the
     /// signed-in user is not a member.
-    async fn project(&self, ctx: &Context<'_>, id: Option<ID>, code: Option<String>) -> async_graphql::Result<Option<Project>> {
+    async fn project(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        code: Option<String>,
+    ) -> async_graphql::Result<Option<Project>> {
         let viewer = actor(ctx)?;
         let app = state(ctx);
         let found = match (id, code) {
@@ -216,7 +262,13 @@ impl ProjectQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Project>> {
         let viewer = actor(ctx)?;
-        let window = PageArgs { first, after, last, before }.window()?;
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window()?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilter {
             statuses: filter.status.into_iter().map(Into::into).collect(),
@@ -286,7 +338,11 @@ pub struct ProjectMutation;
 #[Object]
 impl ProjectMutation {
     /// Proposes a project; the caller becomes its PROJECT_MANAGER.
-    async fn project_create(&self, ctx: &Context<'_>, input: ProjectCreateInput) -> async_graphql::Result<ProjectCreatePayload> {
+    async fn project_create(
+        &self,
+        ctx: &Context<'_>,
+        input: ProjectCreateInput,
+    ) -> async_graphql::Result<ProjectCreatePayload> {
         let caller = caller(ctx)?;
         let command = NewProject {
             code: input.code,
@@ -302,7 +358,11 @@ impl ProjectMutation {
     }
 
     /// Edits a project's attributes. PROJECT_MANAGER or admin.
-    async fn project_update(&self, ctx: &Context<'_>, input: ProjectUpdateInput) -> async_graphql::Result<ProjectUpdatePayload> {
+    async fn project_update(
+        &self,
+        ctx: &Context<'_>,
+        input: ProjectUpdateInput,
+    ) -> async_graphql::Result<ProjectUpdatePayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.id, Kind::Project, &["id"]) {
             Ok(id) => {
@@ -314,7 +374,8 @@ impl ProjectMutation {
                     target_go_live: patch(input.target_go_live, |d| d),
                     budget: patch(input.budget, Into::into),
                 };
-                service::project::update(state(ctx), &caller, id, input.expected_version, changes).await
+                service::project::update(state(ctx), &caller, id, input.expected_version, changes)
+                    .await
             }
             Err(refusal) => Err(refusal.into()),
         };
@@ -332,8 +393,15 @@ impl ProjectMutation {
         let result = match decode(&input.id, Kind::Project, &["id"]) {
             Ok(id) => {
                 let action: DomainAction = input.action.into();
-                service::project::transition(state(ctx), &caller, id, action, input.reason.as_deref(), input.expected_version)
-                    .await
+                service::project::transition(
+                    state(ctx),
+                    &caller,
+                    id,
+                    action,
+                    input.reason.as_deref(),
+                    input.expected_version,
+                )
+                .await
             }
             Err(refusal) => Err(refusal.into()),
         };

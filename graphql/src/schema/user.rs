@@ -37,7 +37,11 @@ impl User {
         &self.0.name
     }
     async fn locale(&self) -> Locale {
-        self.0.locale.parse::<DomainLocale>().unwrap_or_default().into()
+        self.0
+            .locale
+            .parse::<DomainLocale>()
+            .unwrap_or_default()
+            .into()
     }
     async fn active(&self) -> bool {
         self.0.active
@@ -49,12 +53,15 @@ impl User {
         self.0.created_at
     }
     /// The user's tokens, newest first; visible to the user and to admins.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
         let viewer = actor(ctx)?;
         if !(viewer.admin || viewer.user_id == self.0.id) {
             return Ok(Vec::new());
         }
-        let tokens = service::token::of_user(state(ctx), self.0.id).await.map_err(|e| to_top_level(ctx, e))?;
+        let tokens = service::token::of_user(state(ctx), self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
         Ok(tokens.into_iter().map(ApiToken).collect())
     }
 }
@@ -81,7 +88,9 @@ impl ApiToken {
         &self.0.name
     }
     async fn kind(&self) -> ApiTokenKind {
-        TokenKind::parse(&self.0.kind).unwrap_or(TokenKind::Api).into()
+        TokenKind::parse(&self.0.kind)
+            .unwrap_or(TokenKind::Api)
+            .into()
     }
     /// The first characters of the token, to tell tokens apart.
     async fn display_prefix(&self) -> &str {
@@ -151,10 +160,18 @@ pub struct ApiTokenCreatePayload {
 impl Payload for ApiTokenCreatePayload {
     type Value = service::token::IssuedToken;
     fn ok(issued: Self::Value) -> Self {
-        Self { token: Some(issued.token), api_token: Some(ApiToken(issued.record)), user_errors: Vec::new() }
+        Self {
+            token: Some(issued.token),
+            api_token: Some(ApiToken(issued.record)),
+            user_errors: Vec::new(),
+        }
     }
     fn refused(user_errors: Vec<UserError>) -> Self {
-        Self { token: None, api_token: None, user_errors }
+        Self {
+            token: None,
+            api_token: None,
+            user_errors,
+        }
     }
 }
 
@@ -163,7 +180,9 @@ pub struct ApiTokenRevokeInput {
     pub id: ID,
 }
 
-payload!(ApiTokenRevokePayload { api_token: ApiToken });
+payload!(ApiTokenRevokePayload {
+    api_token: ApiToken
+});
 
 #[derive(InputObject)]
 pub struct SessionCreateInput {
@@ -192,7 +211,12 @@ impl Payload for SessionCreatePayload {
         }
     }
     fn refused(user_errors: Vec<UserError>) -> Self {
-        Self { token: None, expires_at: None, user: None, user_errors }
+        Self {
+            token: None,
+            expires_at: None,
+            user: None,
+            user_errors,
+        }
     }
 }
 
@@ -202,7 +226,11 @@ pub struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Creates a user. Admins only.
-    async fn user_create(&self, ctx: &Context<'_>, input: UserCreateInput) -> async_graphql::Result<UserCreatePayload> {
+    async fn user_create(
+        &self,
+        ctx: &Context<'_>,
+        input: UserCreateInput,
+    ) -> async_graphql::Result<UserCreatePayload> {
         let caller = caller(ctx)?;
         let result = service::user::create(
             state(ctx),
@@ -210,7 +238,9 @@ impl UserMutation {
             service::user::NewUser {
                 email: input.email,
                 name: input.name,
-                locale: input.locale.map(|l| DomainLocale::from(l).as_str().to_owned()),
+                locale: input
+                    .locale
+                    .map(|l| DomainLocale::from(l).as_str().to_owned()),
                 admin: input.admin,
                 password: input.password,
             },
@@ -226,7 +256,8 @@ impl UserMutation {
         input: ApiTokenCreateInput,
     ) -> async_graphql::Result<ApiTokenCreatePayload> {
         let caller = caller(ctx)?;
-        let result = service::token::create(state(ctx), &caller, &input.name, input.expires_at).await;
+        let result =
+            service::token::create(state(ctx), &caller, &input.name, input.expires_at).await;
         respond(ctx, result)
     }
 
@@ -252,7 +283,13 @@ impl UserMutation {
     ) -> async_graphql::Result<SessionCreatePayload> {
         let app = state(ctx);
         let result: Result<_, ServiceError> = async {
-            let issued = service::token::create_session(app, &input.email, &input.password, Some(request_id(ctx))).await?;
+            let issued = service::token::create_session(
+                app,
+                &input.email,
+                &input.password,
+                Some(request_id(ctx)),
+            )
+            .await?;
             let user = service::user::find_by_id(&app.db, issued.record.user_id).await?;
             Ok((issued, user))
         }

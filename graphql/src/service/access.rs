@@ -5,12 +5,16 @@ use steerco_entity::{project, project_member};
 use uuid::Uuid;
 
 use super::{Actor, ServiceError, ServiceResult, backend_of, for_update};
+use crate::domain::Refusal;
 use crate::domain::authz::{ProjectOperation, Subject, permits};
 use crate::domain::role::RoleSet;
-use crate::domain::Refusal;
 
 /// The caller's roles on a project (empty when not a member).
-pub async fn subject_on(conn: &impl ConnectionTrait, actor: &Actor, project_id: Uuid) -> ServiceResult<Subject> {
+pub async fn subject_on(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    project_id: Uuid,
+) -> ServiceResult<Subject> {
     let membership = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .filter(project_member::Column::UserId.eq(actor.user_id))
@@ -20,7 +24,10 @@ pub async fn subject_on(conn: &impl ConnectionTrait, actor: &Actor, project_id: 
         Some(member) => stored_roles(&member.roles)?,
         None => RoleSet::none(),
     };
-    Ok(Subject { admin: actor.admin, roles })
+    Ok(Subject {
+        admin: actor.admin,
+        roles,
+    })
 }
 
 /// Parses a stored role list; a bad one is data corruption, not the caller's fault.

@@ -1,16 +1,16 @@
 //! Appending to and verifying the audit trail.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde_json::Value;
 use steerco_entity::audit_event;
 use uuid::Uuid;
 
 use super::{Actor, Caller, ServiceResult, access, backend_of};
-use crate::domain::audit::{AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, chain_key};
 use crate::domain::Refusal;
+use crate::domain::audit::{AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, chain_key};
 use crate::service::ServiceError;
 use chrono::{DateTime, Utc};
 
@@ -34,13 +34,19 @@ pub struct Origin<'a> {
 
 impl<'a> From<&'a Caller> for Origin<'a> {
     fn from(caller: &'a Caller) -> Self {
-        Self { actor_id: Some(caller.actor.user_id), request_id: caller.request_id.as_deref() }
+        Self {
+            actor_id: Some(caller.actor.user_id),
+            request_id: caller.request_id.as_deref(),
+        }
     }
 }
 
 impl Origin<'static> {
     /// A change made by the operator through the command line.
-    pub const OPERATOR: Origin<'static> = Origin { actor_id: None, request_id: None };
+    pub const OPERATOR: Origin<'static> = Origin {
+        actor_id: None,
+        request_id: None,
+    };
 }
 
 /// Appends an event to its chain, inside the caller's transaction.
@@ -67,7 +73,9 @@ pub async fn append_in_txn(
         .limit(1)
         .one(txn)
         .await?;
-    let (seq, prev_hash) = tail.map_or((1, GENESIS_HASH.to_owned()), |tail| (tail.seq + 1, tail.hash));
+    let (seq, prev_hash) = tail.map_or((1, GENESIS_HASH.to_owned()), |tail| {
+        (tail.seq + 1, tail.hash)
+    });
     let before = entry.before.map(|value| value.to_string());
     let after = entry.after.map(|value| value.to_string());
     let record = AuditRecord {
@@ -128,7 +136,10 @@ pub async fn verify_project_chain(
     actor: &Actor,
     project_id: Uuid,
 ) -> ServiceResult<ChainReport> {
-    if access::visible_project(conn, actor, project_id).await?.is_none() {
+    if access::visible_project(conn, actor, project_id)
+        .await?
+        .is_none()
+    {
         return Err(Refusal::not_found(&["projectId"], "project").into());
     }
     verify_chain(conn, &chain_key(Some(project_id))).await
@@ -160,7 +171,11 @@ pub async fn verify_chain(conn: &impl ConnectionTrait, chain: &str) -> ServiceRe
             }
         }
     }
-    Ok(ChainReport { event_count, verified_count: verifier.verified(), first_break })
+    Ok(ChainReport {
+        event_count,
+        verified_count: verifier.verified(),
+        first_break,
+    })
 }
 
 fn record_of(event: &audit_event::Model) -> AuditRecord<'_> {
@@ -187,10 +202,14 @@ pub async fn project_events(
     project_id: Uuid,
     window: &super::page::Window<i64>,
 ) -> ServiceResult<super::page::Page<audit_event::Model>> {
-    if access::visible_project(conn, actor, project_id).await?.is_none() {
+    if access::visible_project(conn, actor, project_id)
+        .await?
+        .is_none()
+    {
         return Err(Refusal::not_found(&["projectId"], "project").into());
     }
-    let select = audit_event::Entity::find().filter(audit_event::Column::ChainKey.eq(chain_key(Some(project_id))));
+    let select = audit_event::Entity::find()
+        .filter(audit_event::Column::ChainKey.eq(chain_key(Some(project_id))));
     super::page::fetch(conn, select, audit_event::Column::Seq, window)
         .await
         .map_err(ServiceError::from)
@@ -202,9 +221,13 @@ pub async fn visible_event(
     viewer: &Actor,
     id: Uuid,
 ) -> ServiceResult<Option<audit_event::Model>> {
-    let Some(event) = audit_event::Entity::find_by_id(id).one(conn).await? else { return Ok(None) };
+    let Some(event) = audit_event::Entity::find_by_id(id).one(conn).await? else {
+        return Ok(None);
+    };
     let visible = match event.project_id {
-        Some(project_id) => access::visible_project(conn, viewer, project_id).await?.is_some(),
+        Some(project_id) => access::visible_project(conn, viewer, project_id)
+            .await?
+            .is_some(),
         None => viewer.admin,
     };
     Ok(visible.then_some(event))

@@ -1,7 +1,9 @@
 //! Project membership: who is on a project, with which roles.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
 use steerco_entity::{project, project_member};
 use uuid::Uuid;
@@ -9,7 +11,9 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::project::parse_status;
-use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
+};
 use crate::domain::authz::ProjectOperation;
 use crate::domain::event::DomainEvent;
 use crate::domain::role::{ProjectRole, RoleSet};
@@ -43,8 +47,17 @@ pub(crate) async fn insert_in_txn(
     project_member::Entity::insert(project_member::ActiveModel::from(member.clone()).reset_all())
         .exec_without_returning(txn)
         .await
-        .map_err(unique_violation_as(&["userId"], "this user is already a member of the project"))?;
-    append_in_txn(txn, origin, now, member_entry(&member, "project.member_added", None)).await?;
+        .map_err(unique_violation_as(
+            &["userId"],
+            "this user is already a member of the project",
+        ))?;
+    append_in_txn(
+        txn,
+        origin,
+        now,
+        member_entry(&member, "project.member_added", None),
+    )
+    .await?;
     Ok(member)
 }
 
@@ -75,7 +88,11 @@ fn parse_roles(refusals: &mut Refusals, roles: &[ProjectRole]) -> Option<RoleSet
 fn ensure_open(project: &project::Model) -> ServiceResult<()> {
     let status = parse_status(&project.status)?;
     if status.is_terminal() {
-        return Err(Refusal::precondition(&["projectId"], format!("a {status} project can no longer be changed")).into());
+        return Err(Refusal::precondition(
+            &["projectId"],
+            format!("a {status} project can no longer be changed"),
+        )
+        .into());
     }
     Ok(())
 }
@@ -91,13 +108,22 @@ pub async fn add(
     let mut refusals = Refusals::default();
     let roles = parse_roles(&mut refusals, roles);
     refusals.finish()?;
-    let roles = roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
+    let roles =
+        roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
 
     let txn = begin_write(&state.db).await?;
-    let (project, _) =
-        access::project_for(&txn, &caller.actor, project_id, &["projectId"], ProjectOperation::ManageMembers).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::ManageMembers,
+    )
+    .await?;
     ensure_open(&project)?;
-    let user = super::user::find_by_id(&txn, user_id).await?.ok_or_else(|| Refusal::not_found(&["userId"], "user"))?;
+    let user = super::user::find_by_id(&txn, user_id)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["userId"], "user"))?;
     if !user.active {
         return Err(Refusal::bad_input(&["userId"], "this user is deactivated").into());
     }
@@ -107,11 +133,27 @@ pub async fn add(
         .one(&txn)
         .await?;
     if existing.is_some() {
-        return Err(Refusal::conflict(&["userId"], "this user is already a member of the project").into());
+        return Err(
+            Refusal::conflict(&["userId"], "this user is already a member of the project").into(),
+        );
     }
-    let member = insert_in_txn(&txn, Origin::from(caller), state.clock.now(), project_id, user_id, &roles).await?;
+    let member = insert_in_txn(
+        &txn,
+        Origin::from(caller),
+        state.clock.now(),
+        project_id,
+        user_id,
+        &roles,
+    )
+    .await?;
     commit(txn).await?;
-    Ok(MemberChange { events: vec![DomainEvent::MemberAdded { user_id, roles: roles.iter().collect() }], member })
+    Ok(MemberChange {
+        events: vec![DomainEvent::MemberAdded {
+            user_id,
+            roles: roles.iter().collect(),
+        }],
+        member,
+    })
 }
 
 /// Loads a membership for a command, checking the caller manages its project.
@@ -124,14 +166,23 @@ async fn member_for(
         .one(conn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["id"], "member"))?;
-    let (project, _) =
-        access::project_for(conn, &caller.actor, member.project_id, &["id"], ProjectOperation::ManageMembers).await?;
+    let (project, _) = access::project_for(
+        conn,
+        &caller.actor,
+        member.project_id,
+        &["id"],
+        ProjectOperation::ManageMembers,
+    )
+    .await?;
     ensure_open(&project)?;
     Ok((member, project))
 }
 
 /// Refuses a change that would leave the project without a project manager.
-async fn ensure_another_manager(conn: &impl ConnectionTrait, member: &project_member::Model) -> ServiceResult<()> {
+async fn ensure_another_manager(
+    conn: &impl ConnectionTrait,
+    member: &project_member::Model,
+) -> ServiceResult<()> {
     let others = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(member.project_id))
         .filter(project_member::Column::Id.ne(member.id))
@@ -142,7 +193,11 @@ async fn ensure_another_manager(conn: &impl ConnectionTrait, member: &project_me
             return Ok(());
         }
     }
-    Err(Refusal::precondition(&["id"], "a project keeps at least one PROJECT_MANAGER; name another one first").into())
+    Err(Refusal::precondition(
+        &["id"],
+        "a project keeps at least one PROJECT_MANAGER; name another one first",
+    )
+    .into())
 }
 
 /// Replaces a member's roles, if nobody changed them since `expected_version`.
@@ -156,14 +211,16 @@ pub async fn update_roles(
     let mut refusals = Refusals::default();
     let roles = parse_roles(&mut refusals, roles);
     refusals.finish()?;
-    let roles = roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
+    let roles =
+        roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
 
     let txn = begin_write(&state.db).await?;
     let (current, _) = member_for(&txn, caller, member_id).await?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
-    if stored_roles(&current.roles)?.contains(ProjectRole::ProjectManager) && !roles.contains(ProjectRole::ProjectManager)
+    if stored_roles(&current.roles)?.contains(ProjectRole::ProjectManager)
+        && !roles.contains(ProjectRole::ProjectManager)
     {
         ensure_another_manager(&txn, &current).await?;
     }
@@ -174,32 +231,62 @@ pub async fn update_roles(
         version: current.version + 1,
         ..current.clone()
     };
-    project_member::ActiveModel::from(next.clone()).reset_all().update(&txn).await?;
-    append_in_txn(&txn, Origin::from(caller), now, member_entry(&next, "project.member_roles_changed", Some(&current)))
+    project_member::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
         .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        member_entry(&next, "project.member_roles_changed", Some(&current)),
+    )
+    .await?;
     commit(txn).await?;
     Ok(MemberChange {
-        events: vec![DomainEvent::MemberRolesChanged { user_id: next.user_id, roles: roles.iter().collect() }],
+        events: vec![DomainEvent::MemberRolesChanged {
+            user_id: next.user_id,
+            roles: roles.iter().collect(),
+        }],
         member: next,
     })
 }
 
 /// Removes a member from a project.
-pub async fn remove(state: &AppState, caller: &Caller, member_id: Uuid) -> ServiceResult<MemberChange> {
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    member_id: Uuid,
+) -> ServiceResult<MemberChange> {
     let txn = begin_write(&state.db).await?;
     let (member, _) = member_for(&txn, caller, member_id).await?;
     if stored_roles(&member.roles)?.contains(ProjectRole::ProjectManager) {
         ensure_another_manager(&txn, &member).await?;
     }
-    project_member::Entity::delete_by_id(member.id).exec(&txn).await?;
-    append_in_txn(&txn, Origin::from(caller), state.clock.now(), member_entry(&member, "project.member_removed", Some(&member)))
+    project_member::Entity::delete_by_id(member.id)
+        .exec(&txn)
         .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        state.clock.now(),
+        member_entry(&member, "project.member_removed", Some(&member)),
+    )
+    .await?;
     commit(txn).await?;
-    Ok(MemberChange { events: vec![DomainEvent::MemberRemoved { user_id: member.user_id }], member })
+    Ok(MemberChange {
+        events: vec![DomainEvent::MemberRemoved {
+            user_id: member.user_id,
+        }],
+        member,
+    })
 }
 
 /// Members of several projects at once (for loaders), in joining order.
-pub async fn of_projects(state: &AppState, project_ids: &[Uuid]) -> ServiceResult<Vec<project_member::Model>> {
+pub async fn of_projects(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<project_member::Model>> {
     Ok(project_member::Entity::find()
         .filter(project_member::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(project_member::Column::Id)
@@ -213,8 +300,15 @@ pub async fn visible(
     viewer: &super::Actor,
     member_id: Uuid,
 ) -> ServiceResult<Option<project_member::Model>> {
-    let Some(member) = project_member::Entity::find_by_id(member_id).one(&state.db).await? else {
+    let Some(member) = project_member::Entity::find_by_id(member_id)
+        .one(&state.db)
+        .await?
+    else {
         return Ok(None);
     };
-    Ok(access::visible_project(&state.db, viewer, member.project_id).await?.map(|_| member))
+    Ok(
+        access::visible_project(&state.db, viewer, member.project_id)
+            .await?
+            .map(|_| member),
+    )
 }

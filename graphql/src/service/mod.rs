@@ -15,8 +15,8 @@ pub mod user;
 use std::sync::Arc;
 
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -93,7 +93,10 @@ impl ServiceError {
 }
 
 /// Maps a unique-index violation (a race lost to a concurrent insert) to a `CONFLICT`.
-pub(crate) fn unique_violation_as(field: &[&str], message: &str) -> impl FnOnce(DbErr) -> ServiceError {
+pub(crate) fn unique_violation_as(
+    field: &[&str],
+    message: &str,
+) -> impl FnOnce(DbErr) -> ServiceError {
     let refusal = Refusal::conflict(field, message);
     move |error| match error.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ServiceError::Refused(vec![refusal]),

@@ -1,8 +1,8 @@
 //! Keyset pagination over one unique, ordered column.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Value,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Value,
 };
 
 /// Which slice of an ordered list to read, already checked against the page-size cap.
@@ -17,7 +17,12 @@ pub struct Window<K> {
 
 impl<K> Window<K> {
     pub fn first(limit: u64) -> Self {
-        Self { limit, after: None, before: None, from_end: false }
+        Self {
+            limit,
+            after: None,
+            before: None,
+            from_end: false,
+        }
     }
 }
 
@@ -62,7 +67,11 @@ where
     if let Some(before) = &window.before {
         ranged = ranged.filter(key.lt(before.clone()));
     }
-    let ordered = if window.from_end { ranged.order_by_desc(key) } else { ranged.order_by_asc(key) };
+    let ordered = if window.from_end {
+        ranged.order_by_desc(key)
+    } else {
+        ranged.order_by_asc(key)
+    };
     let mut items = ordered.limit(window.limit + 1).all(conn).await?;
     let more = items.len() as u64 > window.limit;
     items.truncate(window.limit as usize);
@@ -74,5 +83,10 @@ where
     } else {
         (window.after.is_some(), more)
     };
-    Ok(Page { items, has_previous_page, has_next_page, total_count })
+    Ok(Page {
+        items,
+        has_previous_page,
+        has_next_page,
+        total_count,
+    })
 }

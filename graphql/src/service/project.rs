@@ -13,12 +13,15 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::page::{Page, Window};
-use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
+};
 use crate::domain::authz::ProjectOperation;
 use crate::domain::event::DomainEvent;
 use crate::domain::money::{CurrencyCode, Money};
 use crate::domain::project::{
-    self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, TimeZone, check_schedule,
+    self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, TimeZone,
+    check_schedule,
 };
 use crate::domain::role::{ProjectRole, RoleSet};
 use crate::domain::{Refusal, Refusals};
@@ -80,31 +83,56 @@ pub struct ProjectChange {
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
 
 fn parse_money(refusals: &mut Refusals, input: &MoneyInput) -> Option<Money> {
-    let currency = refusals.field(&["budget", "currency"], CurrencyCode::parse(&input.currency))?;
+    let currency = refusals.field(
+        &["budget", "currency"],
+        CurrencyCode::parse(&input.currency),
+    )?;
     refusals.field(&["budget", "amount"], Money::new(input.amount, currency))
 }
 
 /// Creates a project in `PROPOSED`; the creator becomes its project manager.
-pub async fn create(state: &AppState, caller: &Caller, input: NewProject) -> ServiceResult<ProjectChange> {
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: NewProject,
+) -> ServiceResult<ProjectChange> {
     let mut refusals = Refusals::default();
     let code = refusals.field(&["code"], ProjectCode::parse(&input.code));
     let name = refusals.field(&["name"], rules::parse_name(&input.name));
-    let description = refusals.field(&["description"], rules::parse_description(input.description.as_deref().unwrap_or("")));
-    let time_zone = refusals.field(&["timeZone"], TimeZone::parse(input.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)));
-    let budget = input.budget.as_ref().map(|money| parse_money(&mut refusals, money));
+    let description = refusals.field(
+        &["description"],
+        rules::parse_description(input.description.as_deref().unwrap_or("")),
+    );
+    let time_zone = refusals.field(
+        &["timeZone"],
+        TimeZone::parse(input.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE)),
+    );
+    let budget = input
+        .budget
+        .as_ref()
+        .map(|money| parse_money(&mut refusals, money));
     if let Err(refusal) = check_schedule(input.planned_start, input.target_go_live) {
         refusals.push(refusal);
     }
-    let (Some(code), Some(name), Some(description), Some(time_zone)) = (code, name, description, time_zone) else {
+    let (Some(code), Some(name), Some(description), Some(time_zone)) =
+        (code, name, description, time_zone)
+    else {
         return Err(refusals.finish().err().unwrap_or_default().into());
     };
     refusals.finish()?;
     let budget = budget.flatten();
 
     let txn = begin_write(&state.db).await?;
-    let taken = project::Entity::find().filter(project::Column::Code.eq(code.as_str())).one(&txn).await?;
+    let taken = project::Entity::find()
+        .filter(project::Column::Code.eq(code.as_str()))
+        .one(&txn)
+        .await?;
     if taken.is_some() {
-        return Err(Refusal::conflict(&["code"], format!("the project code {} is taken", code.as_str())).into());
+        return Err(Refusal::conflict(
+            &["code"],
+            format!("the project code {} is taken", code.as_str()),
+        )
+        .into());
     }
     let now = state.clock.now();
     let model = project::Model {
@@ -129,15 +157,27 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewProject) -> Ser
         .await
         .map_err(unique_violation_as(&["code"], "the project code is taken"))?;
     let origin = Origin::from(caller);
-    append_in_txn(&txn, origin, now, project_entry(&model, "project.created", None)).await?;
-    let roles = RoleSet::from_input(&[ProjectRole::ProjectManager]).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let member = super::member::insert_in_txn(&txn, origin, now, model.id, caller.actor.user_id, &roles).await?;
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        project_entry(&model, "project.created", None),
+    )
+    .await?;
+    let roles = RoleSet::from_input(&[ProjectRole::ProjectManager])
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let member =
+        super::member::insert_in_txn(&txn, origin, now, model.id, caller.actor.user_id, &roles)
+            .await?;
     commit(txn).await?;
     Ok(ProjectChange {
         project: model,
         events: vec![
             DomainEvent::ProjectCreated,
-            DomainEvent::MemberAdded { user_id: member.user_id, roles: roles.iter().collect() },
+            DomainEvent::MemberAdded {
+                user_id: member.user_id,
+                roles: roles.iter().collect(),
+            },
         ],
     })
 }
@@ -151,10 +191,18 @@ pub async fn update(
     changes: ProjectChanges,
 ) -> ServiceResult<ProjectChange> {
     let mut refusals = Refusals::default();
-    let name = changes.name.as_deref().map(|raw| refusals.field(&["name"], rules::parse_name(raw)));
-    let description =
-        changes.description.as_deref().map(|raw| refusals.field(&["description"], rules::parse_description(raw)));
-    let time_zone = changes.time_zone.as_deref().map(|raw| refusals.field(&["timeZone"], TimeZone::parse(raw)));
+    let name = changes
+        .name
+        .as_deref()
+        .map(|raw| refusals.field(&["name"], rules::parse_name(raw)));
+    let description = changes
+        .description
+        .as_deref()
+        .map(|raw| refusals.field(&["description"], rules::parse_description(raw)));
+    let time_zone = changes
+        .time_zone
+        .as_deref()
+        .map(|raw| refusals.field(&["timeZone"], TimeZone::parse(raw)));
     let budget = match &changes.budget {
         Patch::Keep => Patch::Keep,
         Patch::Clear => Patch::Clear,
@@ -163,19 +211,36 @@ pub async fn update(
     refusals.finish()?;
 
     let txn = begin_write(&state.db).await?;
-    let (current, _) = access::project_for(&txn, &caller.actor, project_id, &["id"], ProjectOperation::Update).await?;
+    let (current, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["id"],
+        ProjectOperation::Update,
+    )
+    .await?;
+    let status = parse_status(&current.status)?;
+    if status.is_terminal() {
+        return Err(Refusal::precondition(
+            &["id"],
+            format!("a {status} project can no longer be edited"),
+        )
+        .into());
+    }
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
-    let status = parse_status(&current.status)?;
-    if status.is_terminal() {
-        return Err(Refusal::precondition(&["id"], format!("a {status} project can no longer be edited")).into());
-    }
     let planned_start = apply(current.planned_start, &changes.planned_start);
     let target_go_live = apply(current.target_go_live, &changes.target_go_live);
-    let field_at_fault = if changes.target_go_live == Patch::Keep { "plannedStart" } else { "targetGoLive" };
-    check_schedule(planned_start, target_go_live)
-        .map_err(|refusal| Refusal { field: vec![field_at_fault.to_owned()], ..refusal })?;
+    let field_at_fault = if changes.target_go_live == Patch::Keep {
+        "plannedStart"
+    } else {
+        "targetGoLive"
+    };
+    check_schedule(planned_start, target_go_live).map_err(|refusal| Refusal {
+        field: vec![field_at_fault.to_owned()],
+        ..refusal
+    })?;
 
     let now = state.clock.now();
     let mut next = current.clone();
@@ -201,9 +266,18 @@ pub async fn update(
     next.updated_at = now;
     next.version = current.version + 1;
     save(&txn, &next).await?;
-    append_in_txn(&txn, Origin::from(caller), now, project_entry(&next, "project.updated", Some(&current))).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        project_entry(&next, "project.updated", Some(&current)),
+    )
+    .await?;
     commit(txn).await?;
-    Ok(ProjectChange { project: next, events: vec![DomainEvent::ProjectUpdated] })
+    Ok(ProjectChange {
+        project: next,
+        events: vec![DomainEvent::ProjectUpdated],
+    })
 }
 
 fn apply<T: Copy>(current: Option<T>, patch: &Patch<T>) -> Option<T> {
@@ -224,8 +298,14 @@ pub async fn transition(
     expected_version: Option<i64>,
 ) -> ServiceResult<ProjectChange> {
     let txn = begin_write(&state.db).await?;
-    let (current, _) =
-        access::project_for(&txn, &caller.actor, project_id, &["id"], ProjectOperation::Transition(action)).await?;
+    let (current, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["id"],
+        ProjectOperation::Transition(action),
+    )
+    .await?;
     if expected_version.is_some_and(|expected| expected != current.version) {
         return Err(Refusal::stale_version(current.version).into());
     }
@@ -241,13 +321,25 @@ pub async fn transition(
     next.version = current.version + 1;
     save(&txn, &next).await?;
     let action_name = format!("project.{}", action.as_str().to_ascii_lowercase());
-    append_in_txn(&txn, Origin::from(caller), now, project_entry(&next, &action_name, Some(&current))).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        project_entry(&next, &action_name, Some(&current)),
+    )
+    .await?;
     commit(txn).await?;
-    Ok(ProjectChange { project: next, events: decided.events })
+    Ok(ProjectChange {
+        project: next,
+        events: decided.events,
+    })
 }
 
 /// What the lifecycle needs to know of a project.
-async fn snapshot_of(conn: &impl ConnectionTrait, project: &project::Model) -> ServiceResult<ProjectSnapshot> {
+async fn snapshot_of(
+    conn: &impl ConnectionTrait,
+    project: &project::Model,
+) -> ServiceResult<ProjectSnapshot> {
     let members = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project.id))
         .all(conn)
@@ -261,23 +353,35 @@ async fn snapshot_of(conn: &impl ConnectionTrait, project: &project::Model) -> S
     }
     Ok(ProjectSnapshot {
         status: parse_status(&project.status)?,
-        held_from: project.status_before_hold.as_deref().map(parse_status).transpose()?,
+        held_from: project
+            .status_before_hold
+            .as_deref()
+            .map(parse_status)
+            .transpose()?,
         has_sponsor,
         has_project_manager,
     })
 }
 
 pub fn parse_status(code: &str) -> ServiceResult<ProjectStatus> {
-    code.parse().map_err(|e| ServiceError::Internal(format!("stored project status: {e}")))
+    code.parse()
+        .map_err(|e| ServiceError::Internal(format!("stored project status: {e}")))
 }
 
 async fn save(conn: &impl ConnectionTrait, project: &project::Model) -> ServiceResult<()> {
     // Every column is rewritten: one full UPDATE, whatever changed.
-    project::ActiveModel::from(project.clone()).reset_all().update(conn).await?;
+    project::ActiveModel::from(project.clone())
+        .reset_all()
+        .update(conn)
+        .await?;
     Ok(())
 }
 
-fn project_entry<'a>(project: &project::Model, action: &'a str, before: Option<&project::Model>) -> AuditEntry<'a> {
+fn project_entry<'a>(
+    project: &project::Model,
+    action: &'a str,
+    before: Option<&project::Model>,
+) -> AuditEntry<'a> {
     AuditEntry {
         project_id: Some(project.id),
         entity_type: "Project",
@@ -307,13 +411,26 @@ pub fn snapshot(project: &project::Model) -> serde_json::Value {
 
 /// Whether a project with this code exists, visible or not (for the command line).
 pub async fn code_taken(conn: &impl ConnectionTrait, code: &str) -> ServiceResult<bool> {
-    Ok(project::Entity::find().filter(project::Column::Code.eq(code)).one(conn).await?.is_some())
+    Ok(project::Entity::find()
+        .filter(project::Column::Code.eq(code))
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// A project by code, if the caller may see it.
-pub async fn by_code(state: &AppState, actor: &super::Actor, code: &str) -> ServiceResult<Option<project::Model>> {
-    let Ok(code) = ProjectCode::parse(code) else { return Ok(None) };
-    let Some(found) = project::Entity::find().filter(project::Column::Code.eq(code.as_str())).one(&state.db).await?
+pub async fn by_code(
+    state: &AppState,
+    actor: &super::Actor,
+    code: &str,
+) -> ServiceResult<Option<project::Model>> {
+    let Ok(code) = ProjectCode::parse(code) else {
+        return Ok(None);
+    };
+    let Some(found) = project::Entity::find()
+        .filter(project::Column::Code.eq(code.as_str()))
+        .one(&state.db)
+        .await?
     else {
         return Ok(None);
     };
@@ -321,7 +438,11 @@ pub async fn by_code(state: &AppState, actor: &super::Actor, code: &str) -> Serv
 }
 
 /// A project by id, if the caller may see it.
-pub async fn by_id(state: &AppState, actor: &super::Actor, id: Uuid) -> ServiceResult<Option<project::Model>> {
+pub async fn by_id(
+    state: &AppState,
+    actor: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<project::Model>> {
     access::visible_project(&state.db, actor, id).await
 }
 
@@ -342,20 +463,45 @@ pub async fn list(
         select = select.filter(project::Column::Id.in_subquery(mine));
     }
     if !filter.statuses.is_empty() {
-        select = select.filter(project::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+        select = select
+            .filter(project::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = format!("%{}%", search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = format!(
+            "%{}%",
+            search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         select = select.filter(
             Condition::any()
-                .add(Expr::expr(Func::lower(Expr::col(project::Column::Code))).like(LikeExpr::new(pattern.clone()).escape('\\')))
-                .add(Expr::expr(Func::lower(Expr::col(project::Column::Name))).like(LikeExpr::new(pattern).escape('\\'))),
+                .add(
+                    Expr::expr(Func::lower(Expr::col(project::Column::Code)))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col(project::Column::Name)))
+                        .like(LikeExpr::new(pattern).escape('\\')),
+                ),
         );
     }
     Ok(super::page::fetch(&state.db, select, project::Column::Id, window).await?)
 }
 
 /// The caller's roles on a project, for a project they can see.
-pub async fn my_roles(state: &AppState, actor: &super::Actor, project_id: Uuid) -> ServiceResult<RoleSet> {
-    Ok(access::subject_on(&state.db, actor, project_id).await?.roles)
+pub async fn my_roles(
+    state: &AppState,
+    actor: &super::Actor,
+    project_id: Uuid,
+) -> ServiceResult<RoleSet> {
+    Ok(access::subject_on(&state.db, actor, project_id)
+        .await?
+        .roles)
 }

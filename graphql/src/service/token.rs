@@ -2,7 +2,9 @@
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
 use steerco_entity::{api_token, user};
 use uuid::Uuid;
@@ -53,8 +55,8 @@ async fn issue_in_txn(
     };
     api_token::ActiveModel::from(record.clone())
         .reset_all()
-    .insert(txn)
-    .await?;
+        .insert(txn)
+        .await?;
     append_in_txn(
         txn,
         origin,
@@ -84,7 +86,11 @@ fn snapshot(token: &api_token::Model) -> serde_json::Value {
 }
 
 /// Issues an API token for a user, from the command line (after `user create`).
-pub async fn issue_for_operator(state: &AppState, user_id: Uuid, name: &str) -> ServiceResult<IssuedToken> {
+pub async fn issue_for_operator(
+    state: &AppState,
+    user_id: Uuid,
+    name: &str,
+) -> ServiceResult<IssuedToken> {
     let txn = begin_write(&state.db).await?;
     let issued = issue_in_txn(
         &txn,
@@ -139,20 +145,39 @@ pub async fn create_session(
     request_id: Option<&str>,
 ) -> ServiceResult<IssuedToken> {
     let Some(user) = super::user::check_password(&state.db, email, password).await? else {
-        return Err(Refusal::new(RefusalCode::InvalidCredentials, &[], "email or password is wrong").into());
+        return Err(Refusal::new(
+            RefusalCode::InvalidCredentials,
+            &[],
+            "email or password is wrong",
+        )
+        .into());
     };
     let now = state.clock.now();
     let txn = begin_write(&state.db).await?;
-    let origin = Origin { actor_id: Some(user.id), request_id };
-    let issued =
-        issue_in_txn(&txn, origin, now, user.id, "session".to_owned(), TokenKind::Session, Some(now + SESSION_LIFETIME))
-            .await?;
+    let origin = Origin {
+        actor_id: Some(user.id),
+        request_id,
+    };
+    let issued = issue_in_txn(
+        &txn,
+        origin,
+        now,
+        user.id,
+        "session".to_owned(),
+        TokenKind::Session,
+        Some(now + SESSION_LIFETIME),
+    )
+    .await?;
     commit(txn).await?;
     Ok(issued)
 }
 
 /// Revokes one of the caller's tokens (admins may revoke anyone's).
-pub async fn revoke(state: &AppState, caller: &Caller, token_id: Uuid) -> ServiceResult<api_token::Model> {
+pub async fn revoke(
+    state: &AppState,
+    caller: &Caller,
+    token_id: Uuid,
+) -> ServiceResult<api_token::Model> {
     let now = state.clock.now();
     let txn = begin_write(&state.db).await?;
     let token = api_token::Entity::find_by_id(token_id)
@@ -193,20 +218,33 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
         .find_also_related(user::Entity)
         .one(&state.db)
         .await?;
-    let Some((record, Some(user))) = found else { return Ok(None) };
+    let Some((record, Some(user))) = found else {
+        return Ok(None);
+    };
     let now = state.clock.now();
-    let usable = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| at > now) && user.active;
+    let usable =
+        record.revoked_at.is_none() && record.expires_at.is_none_or(|at| at > now) && user.active;
     if !usable {
         return Ok(None);
     }
-    if record.last_used_at.is_none_or(|at| now - at >= LAST_USED_GRANULARITY) {
+    if record
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
+    {
         api_token::Entity::update_many()
-            .col_expr(api_token::Column::LastUsedAt, sea_orm::sea_query::Expr::value(now))
+            .col_expr(
+                api_token::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
             .filter(api_token::Column::Id.eq(record.id))
             .exec(&state.db)
             .await?;
     }
-    Ok(Some(Actor { user_id: user.id, admin: user.admin, token_id: record.id }))
+    Ok(Some(Actor {
+        user_id: user.id,
+        admin: user.admin,
+        token_id: record.id,
+    }))
 }
 
 /// A user's tokens, newest first.
@@ -220,7 +258,11 @@ pub async fn of_user(state: &AppState, user_id: Uuid) -> ServiceResult<Vec<api_t
 }
 
 /// A token by id, if the viewer owns it or is an admin.
-pub async fn visible(state: &AppState, viewer: &Actor, id: Uuid) -> ServiceResult<Option<api_token::Model>> {
+pub async fn visible(
+    state: &AppState,
+    viewer: &Actor,
+    id: Uuid,
+) -> ServiceResult<Option<api_token::Model>> {
     Ok(api_token::Entity::find_by_id(id)
         .one(&state.db)
         .await?

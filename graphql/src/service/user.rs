@@ -1,15 +1,17 @@
 //! Users: creation by an admin or the operator, and sign-in with a password.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use steerco_entity::user;
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
-use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
+};
 use crate::domain::user::{EmailAddress, Locale, Password, PersonName};
 use crate::domain::{Refusal, Refusals};
 
@@ -25,19 +27,29 @@ pub struct NewUser {
 
 /// Creates a user. `caller` is `None` for the operator at the command line; otherwise it must
 /// be an admin.
-pub async fn create(state: &AppState, caller: Option<&Caller>, input: NewUser) -> ServiceResult<user::Model> {
+pub async fn create(
+    state: &AppState,
+    caller: Option<&Caller>,
+    input: NewUser,
+) -> ServiceResult<user::Model> {
     if caller.is_some_and(|caller| !caller.actor.admin) {
         return Err(ServiceError::Forbidden);
     }
     let mut refusals = Refusals::default();
     let email = refusals.field(&["email"], EmailAddress::parse(&input.email));
     let name = refusals.field(&["name"], PersonName::parse(&input.name));
-    let locale = refusals.field(&["locale"], input.locale.as_deref().map_or(Ok(Locale::En), str::parse));
+    let locale = refusals.field(
+        &["locale"],
+        input.locale.as_deref().map_or(Ok(Locale::En), str::parse),
+    );
     let password = match input.password.as_deref() {
-        Some(raw) => refusals.field(&["password"], Password::parse(raw)).map(Some),
+        Some(raw) => refusals
+            .field(&["password"], Password::parse(raw))
+            .map(Some),
         None => Some(None),
     };
-    let (Some(email), Some(name), Some(locale), Some(password)) = (email, name, locale, password) else {
+    let (Some(email), Some(name), Some(locale), Some(password)) = (email, name, locale, password)
+    else {
         return Err(refusals.finish().err().unwrap_or_default().into());
     };
     let password_hash = password.as_ref().map(hash_password).transpose()?;
@@ -62,7 +74,10 @@ pub async fn create(state: &AppState, caller: Option<&Caller>, input: NewUser) -
     user::Entity::insert(user::ActiveModel::from(model.clone()).reset_all())
         .exec_without_returning(&txn)
         .await
-        .map_err(unique_violation_as(&["email"], "a user with this email already exists"))?;
+        .map_err(unique_violation_as(
+            &["email"],
+            "a user with this email already exists",
+        ))?;
     let origin = caller.map_or(Origin::OPERATOR, Origin::from);
     append_in_txn(
         &txn,
@@ -95,14 +110,20 @@ pub fn snapshot(user: &user::Model) -> serde_json::Value {
     })
 }
 
-pub async fn find_by_email(conn: &impl ConnectionTrait, email: &EmailAddress) -> ServiceResult<Option<user::Model>> {
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &EmailAddress,
+) -> ServiceResult<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(conn)
         .await?)
 }
 
-pub async fn find_by_id(conn: &impl ConnectionTrait, id: Uuid) -> ServiceResult<Option<user::Model>> {
+pub async fn find_by_id(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> ServiceResult<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(conn).await?)
 }
 
@@ -142,18 +163,29 @@ pub async fn check_password(
         None => decoy_hash(),
     };
     let matches = PasswordHash::new(stored)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false);
     Ok(user.filter(|u| matches && u.active && u.password_hash.is_some()))
 }
 
 /// Users by id, for loaders.
 pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> ServiceResult<Vec<user::Model>> {
-    Ok(user::Entity::find().filter(user::Column::Id.is_in(ids.iter().copied())).all(conn).await?)
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?)
 }
 
 /// Whether `viewer` may see `user`: themselves, admins, and people sharing a project.
-pub async fn can_see(conn: &impl ConnectionTrait, viewer: &super::Actor, user_id: Uuid) -> ServiceResult<bool> {
+pub async fn can_see(
+    conn: &impl ConnectionTrait,
+    viewer: &super::Actor,
+    user_id: Uuid,
+) -> ServiceResult<bool> {
     if viewer.admin || viewer.user_id == user_id {
         return Ok(true);
     }

@@ -1,0 +1,165 @@
+//! The audit trail: written with every change, append-only, hash-chained.
+
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::json;
+
+use crate::support::TestApp;
+
+const VERIFY: &str = "query($id: ID!) { auditChainVerify(projectId: $id) { valid eventCount verifiedCount brokenAtSeq problem } }";
+
+async fn project_with_history(app: &TestApp) -> (crate::support::TestUser, String) {
+    let pm = app.user("Anna Berg", false).await;
+    let id = app.project(&pm, "CRM-1").await;
+    for name in ["First", "Second", "Third"] {
+        let data = app
+            .ok(
+                &pm,
+                "query($id: ID!) { project(id: $id) { version } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let version = data["project"]["version"].clone();
+        app.ok(
+            &pm,
+            "mutation($input: ProjectUpdateInput!) { projectUpdate(input: $input) { userErrors { code } } }",
+            json!({ "input": { "id": id, "expectedVersion": version, "name": name } }),
+        )
+        .await;
+    }
+    (pm, id)
+}
+
+#[tokio::test]
+async fn every_change_is_recorded_with_actor_request_id_and_before_after() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let id = app.project(&pm, "CRM-1").await;
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&pm.token)
+        .header("x-request-id", "req-rename-42")
+        .json(&json!({
+            "query": "mutation($input: ProjectUpdateInput!) { projectUpdate(input: $input) { userErrors { code } } }",
+            "variables": { "input": { "id": id, "expectedVersion": 1, "name": "Renamed" } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-rename-42");
+
+    let data = app
+        .ok(
+            &pm,
+            "query($id: ID!) { auditEvents(projectId: $id, first: 10) { totalCount edges { node {
+                seq action entityType actor { email } requestId before after prevHash hash } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let events = data["auditEvents"]["edges"].as_array().unwrap();
+    assert_eq!(data["auditEvents"]["totalCount"], 3);
+    let actions: Vec<_> = events
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["project.created", "project.member_added", "project.updated"]
+    );
+    let update = &events[2]["node"];
+    assert_eq!(update["seq"], 3);
+    assert_eq!(update["actor"]["email"], pm.email);
+    assert_eq!(update["requestId"], "req-rename-42");
+    assert_eq!(update["before"]["name"], "Project CRM-1");
+    assert_eq!(update["after"]["name"], "Renamed");
+    assert_eq!(update["prevHash"], events[1]["node"]["hash"]);
+    assert_eq!(
+        events[0]["node"]["prevHash"],
+        steerco_graphql::domain::audit::GENESIS_HASH
+    );
+
+    let data = app.ok(&pm, VERIFY, json!({ "id": id })).await;
+    assert_eq!(
+        data["auditChainVerify"],
+        json!({ "valid": true, "eventCount": 3, "verifiedCount": 3, "brokenAtSeq": null, "problem": null })
+    );
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_update_or_delete_audit_rows() {
+    let app = TestApp::spawn().await;
+    let (pm, id) = project_with_history(&app).await;
+    for statement in [
+        "UPDATE audit_event SET action = 'forged'",
+        "DELETE FROM audit_event",
+    ] {
+        let result = app.db().execute_unprepared(statement).await;
+        assert!(result.is_err(), "{statement} must fail");
+    }
+    if app.database.postgres {
+        assert!(
+            app.db()
+                .execute_unprepared("TRUNCATE audit_event")
+                .await
+                .is_err()
+        );
+    }
+    let data = app.ok(&pm, VERIFY, json!({ "id": id })).await;
+    assert_eq!(data["auditChainVerify"]["valid"], true);
+    assert_eq!(data["auditChainVerify"]["eventCount"], 5);
+}
+
+/// Someone with the database owner's rights lifts the guard and rewrites history; the chain
+/// tells.
+#[tokio::test]
+async fn a_tampered_audit_row_is_found_by_chain_verification() {
+    let app = TestApp::spawn().await;
+    let (pm, id) = project_with_history(&app).await;
+    let (disable, enable) = if app.database.postgres {
+        (
+            "ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_update_delete",
+            "ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_update_delete",
+        )
+    } else {
+        (
+            "DROP TRIGGER audit_event_no_update",
+            "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event \
+             BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END",
+        )
+    };
+    // One connection, one transaction: DDL is transactional on both backends.
+    let txn = app.db().begin().await.unwrap();
+    txn.execute_unprepared(disable).await.unwrap();
+    txn.execute_unprepared("UPDATE audit_event SET after = '{\"name\":\"Forged\"}' WHERE seq = 4 AND project_id IS NOT NULL")
+        .await
+        .unwrap();
+    txn.execute_unprepared(enable).await.unwrap();
+    txn.commit().await.unwrap();
+
+    let data = app.ok(&pm, VERIFY, json!({ "id": id })).await;
+    assert_eq!(
+        data["auditChainVerify"],
+        json!({ "valid": false, "eventCount": 5, "verifiedCount": 3, "brokenAtSeq": 4, "problem": "ALTERED" })
+    );
+}
+
+#[tokio::test]
+async fn a_refused_mutation_leaves_no_audit_row() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let id = app.project(&pm, "CRM-1").await;
+    let before = app.count("audit_event").await;
+    app.ok(
+        &pm,
+        "mutation($id: ID!) { projectTransition(input: { id: $id, action: INITIATE }) { userErrors { code } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.ok(
+        &pm,
+        "mutation($id: ID!) { projectUpdate(input: { id: $id, expectedVersion: 5, name: \"x\" }) { userErrors { code } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(app.count("audit_event").await, before);
+}

@@ -1,0 +1,340 @@
+//! Authentication and authorization probes.
+
+use serde_json::json;
+
+use crate::support::{TestApp, assert_refused, error_code};
+
+const PROJECT: &str = "query($id: ID!) { project(id: $id) { code members { user { email } } } }";
+
+#[tokio::test]
+async fn requests_without_a_token_are_unauthenticated() {
+    let app = TestApp::spawn().await;
+    for query in [
+        "{ me { email } }",
+        "{ projects { totalCount } }",
+        "{ node(id: \"x\") { id } }",
+    ] {
+        let response = app.gql(None, query, json!({})).await;
+        assert_eq!(
+            error_code(&response),
+            Some("UNAUTHENTICATED"),
+            "{query}: {response}"
+        );
+    }
+    let response = app
+        .gql(None, "mutation { projectCreate(input: { code: \"CRM-1\", name: \"x\" }) { project { id } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
+    assert_eq!(app.count("project").await, 0);
+}
+
+#[tokio::test]
+async fn a_malformed_or_unknown_token_is_refused_with_401() {
+    let app = TestApp::spawn().await;
+    for header in ["Bearer stc_unknown", "Bearer nonsense", "Basic abc"] {
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.base_url))
+            .header("authorization", header)
+            .json(&json!({ "query": "{ me { email } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{header}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_at_once() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let data = app
+        .ok(&user, "mutation { apiTokenCreate(input: { name: \"CI\" }) { token apiToken { id kind displayPrefix } userErrors { code } } }", json!({}))
+        .await;
+    let token = data["apiTokenCreate"]["token"].as_str().unwrap().to_owned();
+    let token_id = data["apiTokenCreate"]["apiToken"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(data["apiTokenCreate"]["apiToken"]["kind"], "API");
+    assert!(
+        token.starts_with(
+            data["apiTokenCreate"]["apiToken"]["displayPrefix"]
+                .as_str()
+                .unwrap()
+        )
+    );
+    assert_eq!(
+        app.gql(Some(&token), "{ me { email } }", json!({})).await["data"]["me"]["email"],
+        user.email
+    );
+
+    let revoke = "mutation($id: ID!) { apiTokenRevoke(input: { id: $id }) { apiToken { revokedAt } userErrors { code field } } }";
+    let data = app.ok(&user, revoke, json!({ "id": token_id })).await;
+    assert!(data["apiTokenRevoke"]["apiToken"]["revokedAt"].is_string());
+    let response = app.gql(Some(&token), "{ me { email } }", json!({})).await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
+    // Revoking twice is a conflict; someone else's token is not found.
+    let data = app.ok(&user, revoke, json!({ "id": token_id })).await;
+    assert_refused(&data["apiTokenRevoke"], "CONFLICT", &["input", "id"]);
+    let stranger = app.user("Stranger", false).await;
+    let data = app.ok(&stranger, revoke, json!({ "id": token_id })).await;
+    assert_refused(&data["apiTokenRevoke"], "NOT_FOUND", &["input", "id"]);
+}
+
+#[tokio::test]
+async fn tokens_are_stored_only_as_digests() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    use sea_orm::EntityTrait;
+    let stored = steerco_entity::api_token::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].token_hash, user.token);
+    assert!(!stored[0].token_hash.contains(&user.token[4..]));
+    assert_eq!(
+        stored[0].token_hash,
+        steerco_graphql::domain::credential::token_digest(&user.token)
+    );
+}
+
+#[tokio::test]
+async fn a_password_session_signs_in_and_expires() {
+    let app = TestApp::spawn().await;
+    let admin = app.user("Ada Admin", true).await;
+    let create = "mutation($input: UserCreateInput!) { userCreate(input: $input) { user { id email locale } userErrors { code field } } }";
+    let data = app
+        .ok(&admin, create, json!({ "input": { "email": "Li.Wei@Example.com", "name": "Li Wei", "locale": "ZH_CN", "password": "correct horse battery" } }))
+        .await;
+    assert_eq!(data["userCreate"]["user"]["email"], "li.wei@example.com");
+    assert_eq!(data["userCreate"]["user"]["locale"], "ZH_CN");
+
+    let session = "mutation($email: String!, $password: String!) { sessionCreate(input: { email: $email, password: $password }) {
+        token expiresAt user { email } userErrors { code field } } }";
+    let wrong = app
+        .gql(
+            None,
+            session,
+            json!({ "email": "li.wei@example.com", "password": "wrong password!!" }),
+        )
+        .await;
+    assert_refused(&wrong["data"]["sessionCreate"], "INVALID_CREDENTIALS", &[]);
+    let unknown = app
+        .gql(
+            None,
+            session,
+            json!({ "email": "nobody@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_refused(
+        &unknown["data"]["sessionCreate"],
+        "INVALID_CREDENTIALS",
+        &[],
+    );
+
+    let ok = app
+        .gql(
+            None,
+            session,
+            json!({ "email": "LI.WEI@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+    let token = ok["data"]["sessionCreate"]["token"]
+        .as_str()
+        .expect("a session token")
+        .to_owned();
+    assert_eq!(
+        app.gql(Some(&token), "{ me { name } }", json!({})).await["data"]["me"]["name"],
+        "Li Wei"
+    );
+    app.clock.advance(chrono::Duration::hours(13));
+    let response = app.gql(Some(&token), "{ me { name } }", json!({})).await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn only_admins_create_users_and_bad_user_input_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.user("Ada Admin", true).await;
+    let someone = app.user("Some One", false).await;
+    let create = "mutation($input: UserCreateInput!) { userCreate(input: $input) { user { id } userErrors { code field } } }";
+    let response = app
+        .gql(
+            Some(&someone.token),
+            create,
+            json!({ "input": { "email": "x@example.com", "name": "X" } }),
+        )
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"));
+
+    let before = app.snapshot().await;
+    let cases = [
+        (
+            json!({ "email": "not-an-email", "name": "X" }),
+            "BAD_USER_INPUT",
+            vec!["input", "email"],
+        ),
+        (
+            json!({ "email": "SOME.ONE@example.com", "name": "X" }),
+            "CONFLICT",
+            vec!["input", "email"],
+        ),
+        (
+            json!({ "email": "x@example.com", "name": "" }),
+            "BAD_USER_INPUT",
+            vec!["input", "name"],
+        ),
+        (
+            json!({ "email": "x@example.com", "name": "X", "password": "short" }),
+            "BAD_USER_INPUT",
+            vec!["input", "password"],
+        ),
+    ];
+    for (input, code, field) in cases {
+        let data = app.ok(&admin, create, json!({ "input": input })).await;
+        assert_refused(&data["userCreate"], code, &field);
+    }
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_non_member_cannot_see_or_touch_a_project() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let outsider = app.user("Out Sider", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    let data = app
+        .ok(
+            &pm,
+            "query($id: ID!) { project(id: $id) { members { id } } }",
+            json!({ "id": project }),
+        )
+        .await;
+    let member = data["project"]["members"][0]["id"].clone();
+
+    let data = app.ok(&outsider, PROJECT, json!({ "id": project })).await;
+    assert!(data["project"].is_null());
+    let data = app
+        .ok(
+            &outsider,
+            "{ project(code: \"CRM-1\") { id } projects { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(data["project"].is_null());
+    assert_eq!(data["projects"]["totalCount"], 0);
+    let data = app
+        .ok(
+            &outsider,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": [project, member, pm.id] }),
+        )
+        .await;
+    assert_eq!(data["nodes"], json!([null, null, null]));
+    let data = app
+        .ok(&outsider, "query($id: ID!) { auditEvents(projectId: $id) { totalCount } auditChainVerify(projectId: $id) { valid } }", json!({ "id": project }))
+        .await;
+    assert!(data["auditEvents"].is_null() && data["auditChainVerify"].is_null());
+
+    // Writes answer exactly as for a project that does not exist.
+    let before = app.snapshot().await;
+    let data = app
+        .ok(&outsider, "mutation($id: ID!) { projectUpdate(input: { id: $id, expectedVersion: 1, name: \"x\" }) { userErrors { code field } } }", json!({ "id": project }))
+        .await;
+    assert_refused(&data["projectUpdate"], "NOT_FOUND", &["input", "id"]);
+    let data = app
+        .ok(&outsider, "mutation($id: ID!) { projectTransition(input: { id: $id, action: CANCEL, reason: \"x\" }) { userErrors { code field } } }", json!({ "id": project }))
+        .await;
+    assert_refused(&data["projectTransition"], "NOT_FOUND", &["input", "id"]);
+    let data = app
+        .ok(&outsider, "mutation($p: ID!, $u: ID!) { projectMemberAdd(input: { projectId: $p, userId: $u, roles: [SPONSOR] }) { userErrors { code field } } }", json!({ "p": project, "u": outsider.id }))
+        .await;
+    assert_refused(
+        &data["projectMemberAdd"],
+        "NOT_FOUND",
+        &["input", "projectId"],
+    );
+    let data = app
+        .ok(&outsider, "mutation($id: ID!) { projectMemberRemove(input: { id: $id }) { userErrors { code field } } }", json!({ "id": member }))
+        .await;
+    assert_refused(&data["projectMemberRemove"], "NOT_FOUND", &["input", "id"]);
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn an_admin_sees_and_manages_every_project() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let admin = app.user("Ada Admin", true).await;
+    let project = app.project(&pm, "CRM-1").await;
+    let data = app.ok(&admin, PROJECT, json!({ "id": project })).await;
+    assert_eq!(data["project"]["code"], "CRM-1");
+    let data = app
+        .ok(&admin, "mutation($id: ID!) { projectUpdate(input: { id: $id, expectedVersion: 1, name: \"By admin\" }) { project { name } } }", json!({ "id": project }))
+        .await;
+    assert_eq!(data["projectUpdate"]["project"]["name"], "By admin");
+}
+
+/// Every role against every project operation, as the README's permission table states it.
+#[tokio::test]
+async fn each_role_may_do_exactly_what_the_permission_table_says() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let target = app.user("Tar Get", false).await;
+    let roles = [
+        "SPONSOR",
+        "PROJECT_MANAGER",
+        "STEERING_COMMITTEE",
+        "BUSINESS_REP",
+        "IT_REP",
+        "FINANCE_REP",
+        "QA",
+        "SUPER_USER",
+        "VENDOR",
+        "VIEWER",
+    ];
+    for (n, role) in roles.iter().enumerate() {
+        let project = app.project(&pm, &format!("CRM-{n}")).await;
+        let person = app.user(&format!("Role {n}"), false).await;
+        app.add_member(&pm, &project, &person, &[role]).await;
+        let manages = *role == "PROJECT_MANAGER";
+
+        let read = app.ok(&person, PROJECT, json!({ "id": project })).await;
+        assert_eq!(read["project"]["code"], format!("CRM-{n}"), "{role} reads");
+
+        let response = app
+            .gql(Some(&person.token), "mutation($id: ID!) { projectUpdate(input: { id: $id, expectedVersion: 1, name: \"x\" }) { project { name } userErrors { code } } }", json!({ "id": project }))
+            .await;
+        assert_eq!(
+            error_code(&response).is_none(),
+            manages,
+            "{role} updates: {response}"
+        );
+
+        let response = app
+            .gql(Some(&person.token), "mutation($p: ID!, $u: ID!) { projectMemberAdd(input: { projectId: $p, userId: $u, roles: [VIEWER] }) { member { id } } }", json!({ "p": project, "u": target.id }))
+            .await;
+        assert_eq!(
+            error_code(&response).is_none(),
+            manages,
+            "{role} adds members: {response}"
+        );
+
+        let response = app
+            .gql(Some(&person.token), "mutation($id: ID!) { projectTransition(input: { id: $id, action: HOLD, reason: \"x\" }) { project { status } } }", json!({ "id": project }))
+            .await;
+        let may_hold = manages || *role == "SPONSOR";
+        assert_eq!(
+            error_code(&response).is_none(),
+            may_hold,
+            "{role} holds: {response}"
+        );
+        if !may_hold {
+            assert_eq!(error_code(&response), Some("FORBIDDEN"));
+        }
+    }
+}

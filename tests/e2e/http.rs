@@ -1,0 +1,208 @@
+//! The HTTP surface: health, content types, limits, GraphiQL, production mode.
+
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, error_code};
+
+async fn post(
+    app: &TestApp,
+    token: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/graphql", app.base_url))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn health_reports_the_database() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(format!("{}/health", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({ "status": "ok", "database": "up" })
+    );
+
+    app.state.db.clone().close().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/health", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.json::<Value>().await.unwrap()["database"], "down");
+}
+
+#[tokio::test]
+async fn only_json_posts_are_executed() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let create = json!({ "query": "mutation { projectCreate(input: { code: \"CRM-1\", name: \"x\" }) { project { id } } }" });
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let (status, _) = post(&app, Some(&user.token), content_type, create.to_string()).await;
+        assert_eq!(status, 415, "{content_type}");
+    }
+    let (status, body) = post(
+        &app,
+        Some(&user.token),
+        "application/json",
+        "{not json".into(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, Some("BAD_REQUEST")));
+    // GET never executes operations.
+    let response = app
+        .client
+        .get(format!("{}/graphql?query={{me{{email}}}}", app.base_url))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(app.count("project").await, 0);
+}
+
+#[tokio::test]
+async fn batches_run_up_to_ten_operations() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let op = json!({ "query": "{ me { email } }" });
+    let (status, body) = post(
+        &app,
+        Some(&user.token),
+        "application/json",
+        json!([op, op]).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(2));
+    assert_eq!(body[1]["data"]["me"]["email"], user.email);
+    let eleven: Vec<_> = (0..11).map(|_| op.clone()).collect();
+    let (status, body) = post(
+        &app,
+        Some(&user.token),
+        "application/json",
+        json!(eleven).to_string(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, Some("LIMIT_EXCEEDED")));
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = TestApp::spawn_with(|config| config.body_limit = 4096).await;
+    let user = app.user("Anna Berg", false).await;
+    let padding = " ".repeat(5000);
+    let body = format!("{{\"query\": \"{{ me {{ email }} }}{padding}\"}}");
+    let (status, body) = post(&app, Some(&user.token), "application/json", body).await;
+    assert_eq!((status, error_code(&body)), (413, Some("LIMIT_EXCEEDED")));
+}
+
+#[tokio::test]
+async fn deep_and_costly_queries_are_refused_before_they_run() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let mut deep = String::from("email");
+    for _ in 0..20 {
+        deep = format!("projects {{ edges {{ node {{ members {{ user {{ {deep} }} }} }} }} }}");
+    }
+    let response = app
+        .gql(
+            Some(&user.token),
+            &format!("{{ me {{ email }} {deep} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+    let costly = "{ a: projects(first: 100) { edges { node { members { user { apiTokens { name } } } } } }
+                    b: projects(first: 100) { edges { node { members { user { apiTokens { name } } } } } } }";
+    let response = app.gql(Some(&user.token), costly, json!({})).await;
+    assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+}
+
+#[tokio::test]
+async fn invalid_documents_get_a_code_and_no_internals() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let response = app
+        .gql(Some(&user.token), "{ me { nosuchfield } }", json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("GRAPHQL_VALIDATION_FAILED"));
+    let response = app.gql(Some(&user.token), "{ me {", json!({})).await;
+    assert_eq!(error_code(&response), Some("GRAPHQL_VALIDATION_FAILED"));
+}
+
+#[tokio::test]
+async fn development_mode_serves_graphiql_and_introspection() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .client
+        .get(format!("{}/graphql", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("graphiql"));
+    let response = app
+        .gql(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        response["data"]["__schema"]["queryType"]["name"],
+        "QueryRoot"
+    );
+}
+
+#[tokio::test]
+async fn production_mode_hides_graphiql_introspection_and_suggestions() {
+    let app = TestApp::spawn_with(|config| config.production = true).await;
+    let user = app.user("Anna Berg", false).await;
+    let page = app
+        .client
+        .get(format!("{}/graphql", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 405);
+    let response = app
+        .gql(
+            Some(&user.token),
+            "{ __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        response["data"].is_null() || response["data"]["__schema"].is_null(),
+        "{response}"
+    );
+    let response = app
+        .gql(Some(&user.token), "{ me { emial } }", json!({}))
+        .await;
+    let message = response["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("Did you mean"), "{message}");
+}

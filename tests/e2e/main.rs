@@ -1,0 +1,12 @@
+//! End-to-end tests: a real server over HTTP on a fresh database per test (SQLite, or
+//! PostgreSQL when `TEST_DATABASE_URL` is set).
+
+mod audit;
+mod auth;
+mod concurrency;
+mod http;
+mod members;
+mod migrations;
+mod projects;
+mod seed;
+mod support;

@@ -1,0 +1,218 @@
+//! Project membership.
+
+use serde_json::json;
+
+use crate::support::{TestApp, assert_refused};
+
+const ADD: &str = "mutation($input: ProjectMemberAddInput!) { projectMemberAdd(input: $input) {
+    member { id roles version user { email } } userErrors { code field message } } }";
+const UPDATE: &str =
+    "mutation($input: ProjectMemberUpdateInput!) { projectMemberUpdate(input: $input) {
+    member { roles version } userErrors { code field message currentVersion } } }";
+const REMOVE: &str =
+    "mutation($input: ProjectMemberRemoveInput!) { projectMemberRemove(input: $input) {
+    member { id } userErrors { code field message } } }";
+
+#[tokio::test]
+async fn members_are_added_with_roles_changed_and_removed() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let qa = app.user("Sofia Rossi", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+
+    let data = app
+        .ok(&pm, ADD, json!({ "input": { "projectId": project, "userId": qa.id, "roles": ["VIEWER", "QA"] } }))
+        .await;
+    let member = &data["projectMemberAdd"]["member"];
+    assert_eq!(member["roles"], json!(["QA", "VIEWER"]));
+    assert_eq!(member["user"]["email"], qa.email);
+    let member_id = member["id"].as_str().unwrap().to_owned();
+
+    let data = app.ok(&pm, UPDATE, json!({ "input": { "id": member_id, "expectedVersion": 1, "roles": ["BUSINESS_REP"] } })).await;
+    assert_eq!(
+        data["projectMemberUpdate"]["member"],
+        json!({ "roles": ["BUSINESS_REP"], "version": 2 })
+    );
+    let data = app
+        .ok(
+            &pm,
+            UPDATE,
+            json!({ "input": { "id": member_id, "expectedVersion": 1, "roles": ["QA"] } }),
+        )
+        .await;
+    assert_refused(
+        &data["projectMemberUpdate"],
+        "CONFLICT",
+        &["input", "expectedVersion"],
+    );
+    assert_eq!(
+        data["projectMemberUpdate"]["userErrors"][0]["currentVersion"],
+        2
+    );
+
+    let data = app
+        .ok(&pm, REMOVE, json!({ "input": { "id": member_id } }))
+        .await;
+    assert_eq!(
+        data["projectMemberRemove"]["member"]["id"],
+        member_id.as_str()
+    );
+    assert_eq!(app.count("project_member").await, 1);
+    // The removed member no longer sees the project.
+    let data = app
+        .ok(
+            &qa,
+            "query($id: ID!) { project(id: $id) { code } }",
+            json!({ "id": project }),
+        )
+        .await;
+    assert!(data["project"].is_null());
+}
+
+#[tokio::test]
+async fn bad_member_input_is_refused_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let qa = app.user("Sofia Rossi", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    app.add_member(&pm, &project, &qa, &["QA"]).await;
+    let before = app.snapshot().await;
+    let ghost = steerco_graphql::schema::id::encode(
+        steerco_graphql::schema::id::Kind::User,
+        uuid::Uuid::now_v7(),
+    )
+    .to_string();
+
+    let cases = [
+        (
+            json!({ "projectId": project, "userId": qa.id, "roles": ["QA"] }),
+            "CONFLICT",
+            vec!["input", "userId"],
+        ),
+        (
+            json!({ "projectId": project, "userId": ghost, "roles": ["QA"] }),
+            "NOT_FOUND",
+            vec!["input", "userId"],
+        ),
+        (
+            json!({ "projectId": project, "userId": qa.id, "roles": [] }),
+            "BAD_USER_INPUT",
+            vec!["input", "roles"],
+        ),
+        (
+            json!({ "projectId": project, "userId": qa.id, "roles": ["QA", "QA"] }),
+            "BAD_USER_INPUT",
+            vec!["input", "roles"],
+        ),
+        (
+            json!({ "projectId": qa.id, "userId": qa.id, "roles": ["QA"] }),
+            "BAD_USER_INPUT",
+            vec!["input", "projectId"],
+        ),
+        (
+            json!({ "projectId": project, "userId": project, "roles": ["QA"] }),
+            "BAD_USER_INPUT",
+            vec!["input", "userId"],
+        ),
+    ];
+    for (input, code, field) in cases {
+        let data = app.ok(&pm, ADD, json!({ "input": input })).await;
+        assert_refused(&data["projectMemberAdd"], code, &field);
+    }
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn the_last_project_manager_cannot_be_removed_or_demoted() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    let data = app
+        .ok(
+            &pm,
+            "query($id: ID!) { project(id: $id) { members { id } } }",
+            json!({ "id": project }),
+        )
+        .await;
+    let pm_member = data["project"]["members"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.snapshot().await;
+
+    let data = app
+        .ok(&pm, REMOVE, json!({ "input": { "id": pm_member } }))
+        .await;
+    assert_refused(
+        &data["projectMemberRemove"],
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    let data = app
+        .ok(
+            &pm,
+            UPDATE,
+            json!({ "input": { "id": pm_member, "expectedVersion": 1, "roles": ["VIEWER"] } }),
+        )
+        .await;
+    assert_refused(
+        &data["projectMemberUpdate"],
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    // With a second project manager, the first may step down.
+    let deputy = app.user("Deputy Pm", false).await;
+    app.add_member(&pm, &project, &deputy, &["PROJECT_MANAGER"])
+        .await;
+    let data = app
+        .ok(
+            &pm,
+            UPDATE,
+            json!({ "input": { "id": pm_member, "expectedVersion": 1, "roles": ["VIEWER"] } }),
+        )
+        .await;
+    assert_eq!(
+        data["projectMemberUpdate"]["member"]["roles"],
+        json!(["VIEWER"])
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_user_cannot_be_added() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let gone = app.user("Gone User", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let user = steerco_entity::user::Entity::find_by_id(gone.uuid)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut user: steerco_entity::user::ActiveModel = user.into();
+    user.active = Set(false);
+    user.update(app.db()).await.unwrap();
+
+    let data = app
+        .ok(
+            &pm,
+            ADD,
+            json!({ "input": { "projectId": project, "userId": gone.id, "roles": ["QA"] } }),
+        )
+        .await;
+    assert_refused(
+        &data["projectMemberAdd"],
+        "BAD_USER_INPUT",
+        &["input", "userId"],
+    );
+    // And their token no longer works.
+    let response = app
+        .gql(Some(&gone.token), "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(
+        crate::support::error_code(&response),
+        Some("UNAUTHENTICATED")
+    );
+}

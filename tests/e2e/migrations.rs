@@ -1,0 +1,57 @@
+//! Migrations apply, revert to nothing, and apply again on the backend under test.
+
+use sea_orm::ConnectionTrait;
+use steerco_migration::{Migrator, MigratorTrait};
+
+use crate::support::TestDatabase;
+
+#[tokio::test]
+async fn migrations_go_up_down_to_zero_and_up_again() {
+    let database = TestDatabase::create().await;
+    let db = steerco::db::connect(&database.url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let total = Migrator::migrations().len();
+    assert_eq!(
+        Migrator::get_applied_migrations(&db).await.unwrap().len(),
+        total
+    );
+
+    Migrator::down(&db, None).await.unwrap();
+    assert!(
+        Migrator::get_applied_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for table in [
+        "\"user\"",
+        "api_token",
+        "project",
+        "project_member",
+        "audit_event",
+    ] {
+        let probe = db
+            .execute_unprepared(&format!("SELECT 1 FROM {table}"))
+            .await;
+        assert!(probe.is_err(), "{table} should be gone");
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        0
+    );
+    // The append-only guard came back with the table.
+    db.execute_unprepared(
+        "INSERT INTO audit_event (id, chain_key, seq, entity_type, entity_id, action, occurred_at, prev_hash, hash) \
+         VALUES ('00000000-0000-0000-0000-000000000001', 'global', 1, 'X', '00000000-0000-0000-0000-000000000002', 'x', \
+                 '2027-01-01T00:00:00Z', '0', '0')",
+    )
+    .await
+    .unwrap();
+    assert!(
+        db.execute_unprepared("DELETE FROM audit_event")
+            .await
+            .is_err()
+    );
+}

@@ -1,0 +1,275 @@
+//! The spawn-app helper: a real server on port 0 over a fresh database.
+//!
+//! SQLite (a temporary file) by default; a new PostgreSQL database on the server named by
+//! `TEST_DATABASE_URL` when that is set.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use steerco::config::ServerConfig;
+use steerco::server::BoundServer;
+use steerco_graphql::domain::clock::ManualClock;
+use steerco_graphql::service::user::NewUser;
+use steerco_graphql::service::{self, AppState};
+use tempfile::TempDir;
+
+/// A fresh, empty database and the URL to reach it.
+pub struct TestDatabase {
+    pub url: String,
+    pub postgres: bool,
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        {
+            Some(server_url) => {
+                let admin = Database::connect(&server_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                let name = format!("steerco_test_{}", uuid::Uuid::new_v4().simple());
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let mut url = reqwest::Url::parse(&server_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                Self {
+                    url: url.to_string(),
+                    postgres: true,
+                    _dir: None,
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("steerco.db").display()
+                );
+                Self {
+                    url,
+                    postgres: false,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+/// A signed-up user with an API token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// Global id.
+    pub id: String,
+    pub uuid: uuid::Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let database = TestDatabase::create().await;
+        let db = steerco::db::connect(&database.url).await.expect("connect");
+        steerco::db::migrate(&db).await.expect("migrate");
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap(),
+        ));
+        let state = AppState::new(db, clock.clone());
+        let mut config = ServerConfig::local("127.0.0.1:0".parse().unwrap());
+        configure(&mut config);
+        let server = BoundServer::bind(config, state.clone())
+            .await
+            .expect("bind");
+        let base_url = format!("http://{}", server.local_addr());
+        tokio::spawn(server.run(std::future::pending()));
+        Self {
+            base_url,
+            client: reqwest::Client::new(),
+            state,
+            clock,
+            database,
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    /// Creates a user as the operator would, with an API token.
+    pub async fn user(&self, name: &str, admin: bool) -> TestUser {
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        let input = NewUser {
+            email: email.clone(),
+            name: name.to_owned(),
+            admin,
+            ..NewUser::default()
+        };
+        let user = service::user::create(&self.state, None, input)
+            .await
+            .expect("create user");
+        let issued = service::token::issue_for_operator(&self.state, user.id, "test")
+            .await
+            .expect("token");
+        TestUser {
+            id: steerco_graphql::schema::id::encode(
+                steerco_graphql::schema::id::Kind::User,
+                user.id,
+            )
+            .to_string(),
+            uuid: user.id,
+            email,
+            token: issued.token,
+        }
+    }
+
+    /// POSTs a GraphQL operation and returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json body")
+    }
+
+    /// Runs an operation as `user`, expecting no top-level errors; returns `data`.
+    pub async fn ok(&self, user: &TestUser, query: &str, variables: Value) -> Value {
+        let response = self.gql(Some(&user.token), query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Counts rows of a table, to prove a refused mutation wrote nothing.
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db()
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db().get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
+    /// Row counts of every table, to compare before and after a refused mutation.
+    pub async fn snapshot(&self) -> Vec<(String, i64)> {
+        let mut counts = Vec::new();
+        for table in [
+            "\"user\"",
+            "api_token",
+            "project",
+            "project_member",
+            "audit_event",
+        ] {
+            counts.push((table.to_owned(), self.count(table).await));
+        }
+        counts
+    }
+
+    /// Creates a project as `pm` and returns its global id.
+    pub async fn project(&self, pm: &TestUser, code: &str) -> String {
+        let data = self
+            .ok(
+                pm,
+                "mutation($input: ProjectCreateInput!) { projectCreate(input: $input) { project { id } userErrors { code } } }",
+                json!({ "input": { "code": code, "name": format!("Project {code}") } }),
+            )
+            .await;
+        data["projectCreate"]["project"]["id"]
+            .as_str()
+            .expect("project id")
+            .to_owned()
+    }
+
+    /// Adds `user` to a project with `roles`, as `pm`; returns the member's global id.
+    pub async fn add_member(
+        &self,
+        pm: &TestUser,
+        project_id: &str,
+        user: &TestUser,
+        roles: &[&str],
+    ) -> String {
+        let data = self
+            .ok(
+                pm,
+                "mutation($input: ProjectMemberAddInput!) { projectMemberAdd(input: $input) { member { id } userErrors { code message } } }",
+                json!({ "input": { "projectId": project_id, "userId": user.id, "roles": roles } }),
+            )
+            .await;
+        assert_eq!(data["projectMemberAdd"]["userErrors"], json!([]), "{data}");
+        data["projectMemberAdd"]["member"]["id"]
+            .as_str()
+            .expect("member id")
+            .to_owned()
+    }
+}
+
+/// The `userErrors` of a payload as (code, field path) pairs.
+pub fn user_errors(payload: &Value) -> Vec<(String, Vec<String>)> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|error| {
+            let code = error["code"].as_str().unwrap_or_default().to_owned();
+            let field = error["field"]
+                .as_array()
+                .map(|path| {
+                    path.iter()
+                        .filter_map(|p| p.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (code, field)
+        })
+        .collect()
+}
+
+/// Asserts a payload was refused with exactly one error of `code` on `field`.
+pub fn assert_refused(payload: &Value, code: &str, field: &[&str]) {
+    let errors = user_errors(payload);
+    let expected = (
+        code.to_owned(),
+        field.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>(),
+    );
+    assert!(
+        errors.contains(&expected),
+        "expected {expected:?} in {errors:?}: {payload:#}"
+    );
+}
+
+/// The `extensions.code` of the first top-level error.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}

@@ -4,6 +4,7 @@
 
 use rust_decimal::Decimal;
 use steerco_entity::user;
+use steerco_graphql::domain::phase_template::TemplateKey;
 use steerco_graphql::domain::project::ProjectAction;
 use steerco_graphql::domain::role::ProjectRole;
 use steerco_graphql::service::project::{MoneyInput, NewProject};
@@ -94,6 +95,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
                 amount: Decimal::new(185_000_000, 2),
                 currency: "CNY".to_owned(),
             }),
+            template: Some(TemplateKey::EightStage),
         },
     )
     .await?

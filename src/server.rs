@@ -334,15 +334,12 @@ async fn graphql_ws(
                             )
                         })?
                         .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
-                    let (users, members) =
-                        steerco_graphql::schema::loader::for_request(&shared.state);
                     let mut data = Data::default();
                     data.insert(schema::RequestContext {
                         actor: Some(actor),
                         request_id,
                     });
-                    data.insert(users);
-                    data.insert(members);
+                    steerco_graphql::schema::loader::insert_all(&mut data, &shared.state);
                     Ok(data)
                 })
                 .serve()

@@ -5,6 +5,16 @@
 
 pub mod api_token;
 pub mod audit_event;
+pub mod decision;
+pub mod decision_vote;
+pub mod deliverable;
+pub mod exit_criterion;
+pub mod gate_condition;
+pub mod milestone;
+pub mod milestone_dependency;
+pub mod phase;
 pub mod project;
 pub mod project_member;
+pub mod schedule_baseline;
+pub mod schedule_baseline_entry;
 pub mod user;

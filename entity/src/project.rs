@@ -23,6 +23,14 @@ pub struct Model {
     pub status_reason: Option<String>,
     /// The status to resume to when the project leaves `ON_HOLD`.
     pub status_before_hold: Option<String>,
+    /// How the steering committee decides: `UNANIMOUS`, `MAJORITY`, `QUORUM` or `ANY_ONE`.
+    pub decision_rule: String,
+    /// The quorum when `decision_rule` is `QUORUM`.
+    pub decision_quorum: Option<i32>,
+    /// Milestone slip, in days, from which a milestone is AMBER.
+    pub amber_slip_days: i32,
+    /// Milestone slip, in days, from which a milestone is RED.
+    pub red_slip_days: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

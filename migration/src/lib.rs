@@ -11,6 +11,11 @@ mod m20261125_000002_create_api_token;
 mod m20261125_000003_create_project;
 mod m20261125_000004_create_project_member;
 mod m20261125_000005_create_audit_event;
+mod m20261125_000006_add_project_governance_settings;
+mod m20261125_000007_create_phase;
+mod m20261125_000008_create_milestone;
+mod m20261125_000009_create_schedule_baseline;
+mod m20261125_000010_create_decision;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -24,6 +29,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_project::Migration),
             Box::new(m20261125_000004_create_project_member::Migration),
             Box::new(m20261125_000005_create_audit_event::Migration),
+            Box::new(m20261125_000006_add_project_governance_settings::Migration),
+            Box::new(m20261125_000007_create_phase::Migration),
+            Box::new(m20261125_000008_create_milestone::Migration),
+            Box::new(m20261125_000009_create_schedule_baseline::Migration),
+            Box::new(m20261125_000010_create_decision::Migration),
         ]
     }
 }

@@ -60,7 +60,8 @@ async fn sixteen_concurrent_updates_with_one_version_let_exactly_one_through() {
 async fn concurrent_creations_all_land_with_intact_chains() {
     let app = TestApp::spawn().await;
     let pm = app.user("Anna Berg", false).await;
-    let create = "mutation($code: String!) { projectCreate(input: { code: $code, name: \"x\" }) { project { id } userErrors { code } } }";
+    let create = "mutation($code: String!) { projectCreate(input: { code: $code, name: \"x\", template: SIX_PHASE }) {
+        project { id } userErrors { code } } }";
     let responses = join_all((0..12).map(|n| {
         app.gql(
             Some(&pm.token),
@@ -82,7 +83,8 @@ async fn concurrent_creations_all_land_with_intact_chains() {
             .await;
         assert_eq!(
             data["auditChainVerify"],
-            json!({ "valid": true, "eventCount": 2 })
+            // Creation, membership, six phases.
+            json!({ "valid": true, "eventCount": 8 })
         );
     }
 }

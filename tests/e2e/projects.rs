@@ -52,11 +52,24 @@ async fn a_project_is_created_proposed_with_its_creator_as_project_manager() {
         project["allowedActions"],
         json!(["INITIATE", "HOLD", "CANCEL"])
     );
-    // The creation and the membership are both in the audit trail.
-    assert_eq!(
-        app.count("audit_event WHERE project_id IS NOT NULL").await,
-        2
-    );
+    // The eight-stage template is the default: its phases come with exit criteria and
+    // deliverables, none started.
+    let data = app
+        .ok(
+            &pm,
+            "query($id: ID!) { project(id: $id) { phases { position name status
+                exitCriteria { text status } deliverables { name status } } } }",
+            json!({ "id": project["id"] }),
+        )
+        .await;
+    let phases = data["project"]["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 8);
+    assert_eq!(phases[0]["position"], 1);
+    assert!(phases.iter().all(|p| p["status"] == "NOT_STARTED"));
+    assert!(phases.iter().all(|p| p["exitCriteria"].as_array().unwrap().len() >= 2));
+    assert!(phases.iter().all(|p| !p["deliverables"].as_array().unwrap().is_empty()));
+    // The creation, the membership and each phase are in the audit trail.
+    assert_eq!(app.count("audit_event WHERE project_id IS NOT NULL").await, 10);
 }
 
 #[tokio::test]

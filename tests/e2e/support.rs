@@ -203,7 +203,7 @@ impl TestApp {
             .ok(
                 pm,
                 "mutation($input: ProjectCreateInput!) { projectCreate(input: $input) { project { id } userErrors { code } } }",
-                json!({ "input": { "code": code, "name": format!("Project {code}") } }),
+                json!({ "input": { "code": code, "name": format!("Project {code}"), "template": null } }),
             )
             .await;
         data["projectCreate"]["project"]["id"]

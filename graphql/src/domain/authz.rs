@@ -17,6 +17,9 @@ pub enum ProjectOperation {
     Transition(ProjectAction),
     /// Add, change or remove members.
     ManageMembers,
+    /// Edit the plan: phases, exit criteria, deliverables, milestones, dependencies,
+    /// baselines, and requests for gate and skip decisions.
+    ManagePlan,
 }
 
 /// The caller as the policy sees them on one project.
@@ -45,7 +48,7 @@ pub fn permits(subject: &Subject, operation: ProjectOperation) -> bool {
     let has = |role| subject.roles.contains(role);
     match operation {
         ProjectOperation::Read => subject.is_member(),
-        ProjectOperation::Update | ProjectOperation::ManageMembers => {
+        ProjectOperation::Update | ProjectOperation::ManageMembers | ProjectOperation::ManagePlan => {
             has(ProjectRole::ProjectManager)
         }
         ProjectOperation::Transition(action) => {

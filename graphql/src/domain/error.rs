@@ -17,6 +17,8 @@ pub enum RefusalCode {
     PreconditionFailed,
     /// Email and password do not match an active user.
     InvalidCredentials,
+    /// The caller is not among those who may vote on this ballot.
+    NotEligible,
 }
 
 impl RefusalCode {
@@ -28,6 +30,7 @@ impl RefusalCode {
             Self::InvalidTransition => "INVALID_TRANSITION",
             Self::PreconditionFailed => "PRECONDITION_FAILED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::NotEligible => "NOT_ELIGIBLE",
         }
     }
 }

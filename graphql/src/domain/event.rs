@@ -1,8 +1,12 @@
 //! Domain events: what happened, as facts other parts (audit, notifications, subscriptions)
 //! react to. Each accepted lifecycle command emits at least one.
 
+use uuid::Uuid;
+
+use super::decision::{DecisionChoice, DecisionSubject};
 use super::project::ProjectStatus;
 use super::role::ProjectRole;
+use super::schedule::Health;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
@@ -24,6 +28,60 @@ pub enum DomainEvent {
     MemberRemoved {
         user_id: uuid::Uuid,
     },
+    PhaseStarted {
+        phase_id: Uuid,
+    },
+    /// The PM asked the committee to pass a phase's gate.
+    GateRequested {
+        phase_id: Uuid,
+        decision_id: Uuid,
+    },
+    /// The committee decided a gate; `None` when it deadlocked.
+    GateDecided {
+        phase_id: Uuid,
+        outcome: Option<DecisionChoice>,
+    },
+    PhaseCompleted {
+        phase_id: Uuid,
+    },
+    PhaseSkipped {
+        phase_id: Uuid,
+    },
+    /// A ballot opened: its voters are needed.
+    DecisionOpened {
+        decision_id: Uuid,
+        subject: DecisionSubject,
+    },
+    VoteCast {
+        decision_id: Uuid,
+        voter_id: Uuid,
+    },
+    /// A ballot closed, decided (`Some`) or deadlocked (`None`).
+    DecisionClosed {
+        decision_id: Uuid,
+        subject: DecisionSubject,
+        outcome: Option<DecisionChoice>,
+    },
+    MilestoneAchieved {
+        milestone_id: Uuid,
+    },
+    MilestoneMissed {
+        milestone_id: Uuid,
+    },
+    /// A milestone's health got worse (to AMBER or RED) or recovered.
+    MilestoneHealthChanged {
+        milestone_id: Uuid,
+        from: Health,
+        to: Health,
+    },
+    MilestoneOverdue {
+        milestone_id: Uuid,
+    },
+    /// A new schedule baseline version exists.
+    ScheduleBaselined {
+        baseline_id: Uuid,
+        number: i32,
+    },
 }
 
 impl DomainEvent {
@@ -36,6 +94,19 @@ impl DomainEvent {
             Self::MemberAdded { .. } => "project.member_added",
             Self::MemberRolesChanged { .. } => "project.member_roles_changed",
             Self::MemberRemoved { .. } => "project.member_removed",
+            Self::PhaseStarted { .. } => "phase.started",
+            Self::GateRequested { .. } => "phase.gate_requested",
+            Self::GateDecided { .. } => "phase.gate_decided",
+            Self::PhaseCompleted { .. } => "phase.completed",
+            Self::PhaseSkipped { .. } => "phase.skipped",
+            Self::DecisionOpened { .. } => "decision.opened",
+            Self::VoteCast { .. } => "decision.vote_cast",
+            Self::DecisionClosed { .. } => "decision.closed",
+            Self::MilestoneAchieved { .. } => "milestone.achieved",
+            Self::MilestoneMissed { .. } => "milestone.missed",
+            Self::MilestoneHealthChanged { .. } => "milestone.health_changed",
+            Self::MilestoneOverdue { .. } => "milestone.overdue",
+            Self::ScheduleBaselined { .. } => "schedule.baselined",
         }
     }
 }

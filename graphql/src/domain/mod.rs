@@ -7,12 +7,17 @@
 pub mod audit;
 pub mod authz;
 pub mod clock;
+pub mod committee;
 pub mod credential;
+pub mod decision;
 pub mod error;
 pub mod event;
 pub mod money;
+pub mod phase;
+pub mod phase_template;
 pub mod project;
 pub mod role;
+pub mod schedule;
 pub mod text;
 pub mod user;
 

@@ -1,6 +1,5 @@
 //! The audit trail: reading it and verifying its hash chain.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use steerco_entity::audit_event;
@@ -8,7 +7,6 @@ use steerco_entity::audit_event;
 use super::context::{actor, state};
 use super::error::to_top_level;
 use super::id::{Kind, decode, encode};
-use super::loader::UserLoader;
 use super::page::{Conn, PageArgs, connection};
 use super::user::User;
 use crate::domain::RefusalCode;
@@ -38,12 +36,7 @@ impl AuditEvent {
         let Some(actor_id) = self.0.actor_id else {
             return Ok(None);
         };
-        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
-        let user = loader
-            .load_one(actor_id)
-            .await
-            .map_err(|e| to_top_level(ctx, ServiceError::Internal(e.to_string())))?;
-        Ok(user.map(User))
+        Ok(super::loader::user(ctx, actor_id).await?.map(User))
     }
     /// The changed object's type, e.g. "Project".
     async fn entity_type(&self) -> &str {

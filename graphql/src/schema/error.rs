@@ -24,6 +24,8 @@ pub enum UserErrorCode {
     PreconditionFailed,
     /// Email and password do not match an active user.
     InvalidCredentials,
+    /// The caller may not vote on this ballot (not on the committee when it opened).
+    NotEligible,
 }
 
 /// Why a mutation changed nothing. A payload lists every problem found, not only the first.

@@ -16,6 +16,14 @@ pub enum Kind {
     Project,
     ProjectMember,
     AuditEvent,
+    Phase,
+    ExitCriterion,
+    Deliverable,
+    GateCondition,
+    Milestone,
+    MilestoneDependency,
+    ScheduleBaseline,
+    Decision,
 }
 
 impl Kind {
@@ -34,6 +42,14 @@ impl Kind {
             Kind::Project => "Project",
             Kind::ProjectMember => "ProjectMember",
             Kind::AuditEvent => "AuditEvent",
+            Kind::Phase => "Phase",
+            Kind::ExitCriterion => "ExitCriterion",
+            Kind::Deliverable => "Deliverable",
+            Kind::GateCondition => "GateCondition",
+            Kind::Milestone => "Milestone",
+            Kind::MilestoneDependency => "MilestoneDependency",
+            Kind::ScheduleBaseline => "ScheduleBaseline",
+            Kind::Decision => "Decision",
         }
     }
 }

@@ -1,14 +1,12 @@
 //! Project members and their roles.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use steerco_entity::project_member;
 
 use super::context::{caller, state};
-use super::error::{payload, respond, to_top_level};
+use super::error::{payload, respond};
 use super::id::{Kind, decode, encode};
-use super::loader::UserLoader;
 use super::user::User;
 use crate::domain::Refusals;
 use crate::domain::role::ProjectRole as DomainRole;
@@ -45,12 +43,7 @@ impl ProjectMember {
         encode(Kind::ProjectMember, self.0.id)
     }
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
-        let user = loader
-            .load_one(self.0.user_id)
-            .await
-            .map_err(|e| to_top_level(ctx, ServiceError::Internal(e.to_string())))?;
-        Ok(user.map(User))
+        Ok(super::loader::user(ctx, self.0.user_id).await?.map(User))
     }
     async fn project_id(&self) -> ID {
         encode(Kind::Project, self.0.project_id)

@@ -6,12 +6,15 @@
 
 pub mod audit;
 pub mod context;
+pub mod decision;
 pub mod error;
 pub mod id;
 pub mod loader;
 pub mod member;
+pub mod milestone;
 pub mod node;
 pub mod page;
+pub mod phase;
 pub mod project;
 pub mod user;
 
@@ -94,9 +97,7 @@ pub fn prepare(
     actor: Option<Actor>,
     request_id: String,
 ) -> async_graphql::Request {
-    let (users, members) = loader::for_request(state);
+    let mut request = request.data(RequestContext { actor, request_id });
+    loader::insert_all(&mut request.data, state);
     request
-        .data(RequestContext { actor, request_id })
-        .data(users)
-        .data(members)
 }

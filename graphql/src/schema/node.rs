@@ -9,6 +9,9 @@ use super::id::{Kind, decode_any};
 use super::member::ProjectMember;
 use super::page::MAX_PAGE_SIZE;
 use super::project::Project;
+use super::decision::Decision;
+use super::milestone::{Milestone, MilestoneDependency, ScheduleBaseline};
+use super::phase::{Deliverable, ExitCriterion, GateCondition, Phase};
 use super::user::{ApiToken, User};
 use crate::service::{self, Actor, AppState, ServiceResult};
 
@@ -21,6 +24,14 @@ pub enum Node {
     Project(Project),
     ProjectMember(ProjectMember),
     AuditEvent(AuditEvent),
+    Phase(Phase),
+    Milestone(Milestone),
+    MilestoneDependency(MilestoneDependency),
+    ScheduleBaseline(ScheduleBaseline),
+    Decision(Decision),
+    ExitCriterion(ExitCriterion),
+    Deliverable(Deliverable),
+    GateCondition(GateCondition),
 }
 
 /// Resolves a global id to an object the viewer may see; everything else is `None`, so a
@@ -51,6 +62,24 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
         Kind::AuditEvent => service::audit::visible_event(&app.db, viewer, uuid)
             .await?
             .map(|e| Node::AuditEvent(AuditEvent(e))),
+        Kind::Phase => service::phase::visible(app, viewer, uuid).await?.map(|p| Node::Phase(Phase(p))),
+        Kind::Milestone => service::milestone::visible(app, viewer, uuid).await?.map(|m| Node::Milestone(Milestone(m))),
+        Kind::MilestoneDependency => service::milestone::visible_link(app, viewer, uuid)
+            .await?
+            .map(|l| Node::MilestoneDependency(MilestoneDependency(l))),
+        Kind::ScheduleBaseline => {
+            service::baseline::visible(app, viewer, uuid).await?.map(|b| Node::ScheduleBaseline(ScheduleBaseline(b)))
+        }
+        Kind::Decision => service::decision::visible(app, viewer, uuid).await?.map(|d| Node::Decision(Decision(d))),
+        Kind::ExitCriterion => service::phase::visible_criterion(app, viewer, uuid)
+            .await?
+            .map(|c| Node::ExitCriterion(ExitCriterion(c))),
+        Kind::Deliverable => service::phase::visible_deliverable(app, viewer, uuid)
+            .await?
+            .map(|d| Node::Deliverable(Deliverable(d))),
+        Kind::GateCondition => service::phase::visible_condition(app, viewer, uuid)
+            .await?
+            .map(|c| Node::GateCondition(GateCondition(c))),
     })
 }
 

@@ -1,6 +1,5 @@
 //! Projects: the object, its queries and its mutations.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -16,11 +15,12 @@ use crate::domain::authz::{ProjectOperation, Subject, permits};
 use crate::domain::project::{
     self as rules, ProjectAction as DomainAction, ProjectStatus as DomainStatus,
 };
+use crate::domain::phase_template::TemplateKey;
 use crate::domain::role::RoleSet;
 use crate::service::project::{
     MoneyInput as MoneyCommand, NewProject, Patch, ProjectChanges, ProjectFilter,
 };
-use crate::service::{self, ServiceError, access::stored_roles};
+use crate::service::{self, access::stored_roles};
 
 /// The project lifecycle (DOMAIN §12.1).
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -91,12 +91,7 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<steerco_entity::project_member::Model>> {
-        let loader = ctx.data_unchecked::<DataLoader<MembersLoader>>();
-        loader
-            .load_one(self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, ServiceError::Internal(e.to_string())))
-            .map(Option::unwrap_or_default)
+        super::loader::children::<MembersLoader>(ctx, self.0.id).await
     }
 
     async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Subject> {
@@ -190,6 +185,70 @@ impl Project {
             .iter()
             .map(Into::into)
             .collect())
+    }
+    /// How the steering committee decides ballots on this project.
+    async fn decision_rule(&self) -> super::decision::VotingRuleKind {
+        super::decision::VotingRuleKind::from_code(&self.0.decision_rule)
+    }
+    /// The quorum, with the QUORUM rule.
+    async fn decision_quorum(&self) -> Option<i32> {
+        self.0.decision_quorum
+    }
+    async fn health_thresholds(&self) -> HealthThresholds {
+        HealthThresholds { amber_slip_days: self.0.amber_slip_days, red_slip_days: self.0.red_slip_days }
+    }
+    /// The phases, in order.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn phases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::phase::Phase>> {
+        Ok(super::loader::children::<super::loader::PhasesLoader>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(super::phase::Phase)
+            .collect())
+    }
+    /// The project's milestones by forecast date, filtered.
+    #[graphql(complexity = "super::page::cost(first, last, child_complexity)")]
+    async fn milestones(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::milestone::MilestoneFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<super::milestone::Milestone>> {
+        let window = PageArgs { first, after, last, before }.window::<i64>()?;
+        let filter = filter.unwrap_or_default().into_filter();
+        let all = service::milestone::filtered(state(ctx), &self.0, &filter).await.map_err(|e| to_top_level(ctx, e))?;
+        Ok(connection(super::page::in_memory(all, &window), |(position, _)| *position, |(_, m)| super::milestone::Milestone(m)))
+    }
+    /// Every finish-to-start link between the project's milestones.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn milestone_dependencies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::milestone::MilestoneDependency>> {
+        let links = service::milestone::links_of(&state(ctx).db, self.0.id).await.map_err(|e| to_top_level(ctx, e))?;
+        Ok(links.into_iter().map(super::milestone::MilestoneDependency).collect())
+    }
+    /// Counts by health, total slip, the next milestone and the current phase.
+    async fn schedule_health(&self, ctx: &Context<'_>) -> async_graphql::Result<super::milestone::ScheduleHealth> {
+        let summary = service::milestone::schedule_health(state(ctx), &self.0).await.map_err(|e| to_top_level(ctx, e))?;
+        Ok(summary.into())
+    }
+    /// The schedule baseline versions, oldest first.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn schedule_baselines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::milestone::ScheduleBaseline>> {
+        let baselines = service::baseline::of_project(state(ctx), self.0.id).await.map_err(|e| to_top_level(ctx, e))?;
+        Ok(baselines.into_iter().map(super::milestone::ScheduleBaseline).collect())
+    }
+    /// Committee ballots of the project (gates, skips, re-baselines), newest first.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn decisions(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<super::decision::DecisionStatus>,
+    ) -> async_graphql::Result<Vec<super::decision::Decision>> {
+        let status = status.map(|s| crate::domain::decision::DecisionStatus::from(s).as_str());
+        let decisions = service::decision::of_project(state(ctx), self.0.id, status).await.map_err(|e| to_top_level(ctx, e))?;
+        Ok(decisions.into_iter().map(super::decision::Decision).collect())
     }
     /// The lifecycle actions the signed-in user may take now (guards aside).
     async fn allowed_actions(
@@ -292,6 +351,8 @@ pub struct ProjectCreateInput {
     pub planned_start: Option<NaiveDate>,
     pub target_go_live: Option<NaiveDate>,
     pub budget: Option<MoneyInput>,
+    /// The phases to start from: EIGHT_STAGE when left out, none when null.
+    pub template: MaybeUndefined<super::phase::PhaseTemplateKey>,
 }
 
 payload!(ProjectCreatePayload { project: Project });
@@ -308,6 +369,26 @@ pub struct ProjectUpdateInput {
     pub planned_start: MaybeUndefined<NaiveDate>,
     pub target_go_live: MaybeUndefined<NaiveDate>,
     pub budget: MaybeUndefined<MoneyInput>,
+    /// How the steering committee decides gates and other ballots.
+    pub decision_rule: Option<super::decision::VotingRuleKind>,
+    /// Required with `decisionRule: QUORUM`.
+    pub decision_quorum: Option<i32>,
+    /// Milestone slip thresholds.
+    pub health_thresholds: Option<HealthThresholdsInput>,
+}
+
+/// Slip, in days, from which a milestone turns AMBER and RED (0 ≤ amber ≤ red ≤ 3650).
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct HealthThresholdsInput {
+    pub amber_slip_days: i32,
+    pub red_slip_days: i32,
+}
+
+/// Slip, in days, from which a milestone turns AMBER and RED.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct HealthThresholds {
+    pub amber_slip_days: i32,
+    pub red_slip_days: i32,
 }
 
 payload!(ProjectUpdatePayload { project: Project });
@@ -352,6 +433,11 @@ impl ProjectMutation {
             planned_start: input.planned_start,
             target_go_live: input.target_go_live,
             budget: input.budget.map(Into::into),
+            template: match input.template {
+                MaybeUndefined::Undefined => Some(TemplateKey::default()),
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(key) => Some(key.into()),
+            },
         };
         let result = service::project::create(state(ctx), &caller, command).await;
         respond(ctx, result.map(|change| Project(change.project)))
@@ -373,6 +459,8 @@ impl ProjectMutation {
                     planned_start: patch(input.planned_start, |d| d),
                     target_go_live: patch(input.target_go_live, |d| d),
                     budget: patch(input.budget, Into::into),
+                    decision_rule: input.decision_rule.map(|rule| (rule.code().to_owned(), input.decision_quorum)),
+                    health_thresholds: input.health_thresholds.map(|t| (t.amber_slip_days, t.red_slip_days)),
                 };
                 service::project::update(state(ctx), &caller, id, input.expected_version, changes)
                     .await

@@ -85,7 +85,7 @@ fn parse_roles(refusals: &mut Refusals, roles: &[ProjectRole]) -> Option<RoleSet
 }
 
 /// Refuses to change a closed or cancelled project.
-fn ensure_open(project: &project::Model) -> ServiceResult<()> {
+pub(crate) fn ensure_open(project: &project::Model) -> ServiceResult<()> {
     let status = parse_status(&project.status)?;
     if status.is_terminal() {
         return Err(Refusal::precondition(
@@ -311,4 +311,29 @@ pub async fn visible(
             .await?
             .map(|_| member),
     )
+}
+
+/// Whether `user_id` is a member of the project.
+pub async fn is_member(conn: &impl ConnectionTrait, project_id: Uuid, user_id: Uuid) -> ServiceResult<bool> {
+    Ok(project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(project_id))
+        .filter(project_member::Column::UserId.eq(user_id))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Refuses an owner who is not a member of the project.
+pub async fn check_owner(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    owner_id: Option<Uuid>,
+    field: &[&str],
+) -> ServiceResult<()> {
+    match owner_id {
+        Some(owner) if !is_member(conn, project_id, owner).await? => {
+            Err(Refusal::bad_input(field, "the owner must be a member of the project").into())
+        }
+        _ => Ok(()),
+    }
 }

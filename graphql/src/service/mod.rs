@@ -6,8 +6,12 @@
 
 pub mod access;
 pub mod audit;
+pub mod baseline;
+pub mod decision;
 pub mod member;
+pub mod milestone;
 pub mod page;
+pub mod phase;
 pub mod project;
 pub mod token;
 pub mod user;

@@ -23,7 +23,9 @@ use crate::domain::project::{
     self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, TimeZone,
     check_schedule,
 };
+use crate::domain::committee::VotingRule;
 use crate::domain::role::{ProjectRole, RoleSet};
+use crate::domain::schedule::HealthThresholds;
 use crate::domain::{Refusal, Refusals};
 
 /// A money amount as typed.
@@ -43,6 +45,8 @@ pub struct NewProject {
     pub planned_start: Option<NaiveDate>,
     pub target_go_live: Option<NaiveDate>,
     pub budget: Option<MoneyInput>,
+    /// The phases to start from; `None` for an empty plan.
+    pub template: Option<crate::domain::phase_template::TemplateKey>,
 }
 
 /// A change to an optional attribute: leave it, clear it, or set it.
@@ -63,6 +67,10 @@ pub struct ProjectChanges {
     pub planned_start: Patch<NaiveDate>,
     pub target_go_live: Patch<NaiveDate>,
     pub budget: Patch<MoneyInput>,
+    /// How the steering committee decides, with the quorum for `QUORUM`.
+    pub decision_rule: Option<(String, Option<i32>)>,
+    /// Milestone slip thresholds (amber, red), in days.
+    pub health_thresholds: Option<(i32, i32)>,
 }
 
 /// Filters for listing projects.
@@ -148,6 +156,10 @@ pub async fn create(
         status: ProjectStatus::Proposed.as_str().to_owned(),
         status_reason: None,
         status_before_hold: None,
+        decision_rule: "MAJORITY".to_owned(),
+        decision_quorum: None,
+        amber_slip_days: HealthThresholds::default().amber_slip_days as i32,
+        red_slip_days: HealthThresholds::default().red_slip_days as i32,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -169,6 +181,9 @@ pub async fn create(
     let member =
         super::member::insert_in_txn(&txn, origin, now, model.id, caller.actor.user_id, &roles)
             .await?;
+    if let Some(key) = input.template {
+        super::phase::create_from_template_in_txn(&txn, origin, now, model.id, key).await?;
+    }
     commit(txn).await?;
     Ok(ProjectChange {
         project: model,
@@ -208,6 +223,16 @@ pub async fn update(
         Patch::Clear => Patch::Clear,
         Patch::Set(money) => parse_money(&mut refusals, money).map_or(Patch::Keep, Patch::Set),
     };
+    let rule = changes.decision_rule.as_ref().and_then(|(code, quorum)| {
+        let rule = super::decision::parse_rule(code, *quorum);
+        if rule.is_none() {
+            refusals.push(Refusal::bad_input(&["decisionQuorum"], "QUORUM needs a quorum of at least 1"));
+        }
+        rule
+    });
+    let thresholds = changes.health_thresholds.and_then(|(amber, red)| {
+        refusals.field(&["healthThresholds"], HealthThresholds::new(i64::from(amber), i64::from(red)))
+    });
     refusals.finish()?;
 
     let txn = begin_write(&state.db).await?;
@@ -262,6 +287,27 @@ pub async fn update(
             next.budget_amount = Some(money.amount_text());
             next.budget_currency = Some(money.currency().as_str().to_owned());
         }
+    }
+    if let Some(rule) = rule {
+        let committee = super::decision::committee_of(&txn, current.id).await?.len();
+        if let VotingRule::Quorum(n) = rule
+            && n as usize > committee
+        {
+            return Err(Refusal::bad_input(
+                &["decisionQuorum"],
+                format!("the quorum {n} is larger than the steering committee ({committee})"),
+            )
+            .into());
+        }
+        next.decision_rule = rule.as_str().to_owned();
+        next.decision_quorum = match rule {
+            VotingRule::Quorum(n) => Some(n as i32),
+            _ => None,
+        };
+    }
+    if let Some(thresholds) = thresholds {
+        next.amber_slip_days = thresholds.amber_slip_days as i32;
+        next.red_slip_days = thresholds.red_slip_days as i32;
     }
     next.updated_at = now;
     next.version = current.version + 1;
@@ -405,6 +451,10 @@ pub fn snapshot(project: &project::Model) -> serde_json::Value {
         "budgetCurrency": project.budget_currency,
         "status": project.status,
         "statusReason": project.status_reason,
+        "decisionRule": project.decision_rule,
+        "decisionQuorum": project.decision_quorum,
+        "amberSlipDays": project.amber_slip_days,
+        "redSlipDays": project.red_slip_days,
         "version": project.version,
     })
 }
@@ -504,4 +554,25 @@ pub async fn my_roles(
     Ok(access::subject_on(&state.db, actor, project_id)
         .await?
         .roles)
+}
+
+/// Today's date where the project is: deadlines and actual dates are the project's local days.
+pub fn today_in(project: &project::Model, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    let zone = TimeZone::parse(&project.time_zone).map(|tz| tz.tz()).unwrap_or(chrono_tz::UTC);
+    now.with_timezone(&zone).date_naive()
+}
+
+/// Whether the project's schedule has been baselined at least once.
+pub async fn is_baselined(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<bool> {
+    use steerco_entity::schedule_baseline;
+    Ok(schedule_baseline::Entity::find()
+        .filter(schedule_baseline::Column::ProjectId.eq(project_id))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Projects by id, for loaders (visibility is checked by whoever reached them).
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> ServiceResult<Vec<project::Model>> {
+    Ok(project::Entity::find().filter(project::Column::Id.is_in(ids.iter().copied())).all(conn).await?)
 }

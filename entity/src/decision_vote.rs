@@ -1,0 +1,23 @@
+//! `decision_vote`: one voter's vote on a decision.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "decision_vote")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub decision_id: Uuid,
+    pub voter_id: Uuid,
+    /// One of the decision's choices, or `ABSTAIN`.
+    pub choice: String,
+    pub comment: String,
+    /// Choice-specific detail as JSON (the conditions of GO_WITH_CONDITIONS).
+    pub detail: Option<String>,
+    pub cast_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

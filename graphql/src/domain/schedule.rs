@@ -1,0 +1,998 @@
+//! Milestone scheduling rules: the milestone lifecycle, finish-to-start dependencies (cycle
+//! refusal and forecast propagation), slip, overdue, health, and baseline variance.
+//!
+//! ```text
+//! PLANNED ─start─▶ IN_PROGRESS ─achieve─▶ ACHIEVED
+//! PLANNED ─achieve─▶ ACHIEVED                  (the date passes without a recorded start)
+//! PLANNED or IN_PROGRESS ─miss─▶ MISSED ─achieve─▶ ACHIEVED   (achieved late)
+//! ```
+//!
+//! **Dependencies** are finish-to-start: the successor may not be forecast before the
+//! predecessor's date plus the lag. The lag may be negative, down to −365 days, because CRM
+//! plans overlap on purpose (training starts a week before UAT ends); it may be at most
+//! 3,650 days. A link that would close a cycle, including a link from a milestone to itself,
+//! is refused.
+//!
+//! **Propagation.** When a forecast moves, each dependant's forecast becomes at least the
+//! latest of its predecessors' dates plus lags, where an achieved predecessor counts by its
+//! actual date. Dependants are only ever pushed later, never pulled earlier, and achieved
+//! milestones never move.
+//!
+//! **Slip** is the forecast minus the baseline, in days; 0 before the schedule is first
+//! baselined. A milestone is **overdue** when it is not achieved and its forecast is before
+//! today in the project's time zone.
+//!
+//! **Health**, the first rule that applies:
+//!
+//! 1. ACHIEVED on or before its baseline, or with no baseline → GREEN; achieved after its
+//!    baseline → rules 4–6 applied to the slip of the actual date against the baseline.
+//! 2. MISSED → RED.
+//! 3. Overdue → RED.
+//! 4. Slip ≥ the red threshold → RED.
+//! 5. Slip ≥ the amber threshold → AMBER.
+//! 6. Otherwise → GREEN.
+//!
+//! The thresholds are per project, default AMBER from 1 day and RED from 10 days, and must
+//! satisfy 0 ≤ amber ≤ red ≤ 3,650. An amber threshold of 0 makes every open milestone that is
+//! not ahead of its baseline AMBER, unbaselined ones included.
+//!
+//! A milestone counts as achieved when it has an actual date or its status is ACHIEVED; the
+//! service records both together, and should they ever disagree, moving or flagging as overdue
+//! a milestone that was done is the worse mistake.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, TimeDelta};
+use thiserror::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MilestoneStatus {
+    Planned,
+    InProgress,
+    Achieved,
+    Missed,
+}
+
+impl MilestoneStatus {
+    pub const ALL: [MilestoneStatus; 4] = [
+        Self::Planned,
+        Self::InProgress,
+        Self::Achieved,
+        Self::Missed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "PLANNED",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Achieved => "ACHIEVED",
+            Self::Missed => "MISSED",
+        }
+    }
+}
+
+impl fmt::Display for MilestoneStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown milestone status {0:?}")]
+pub struct UnknownMilestoneStatus(pub String);
+
+impl FromStr for MilestoneStatus {
+    type Err = UnknownMilestoneStatus;
+
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == code)
+            .ok_or_else(|| UnknownMilestoneStatus(code.to_owned()))
+    }
+}
+
+/// A finish-to-start link: `successor` may not be forecast before `predecessor`'s date + lag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    pub predecessor: Uuid,
+    pub successor: Uuid,
+    pub lag_days: i32,
+}
+
+/// The most a successor may lead its predecessor by: overlaps longer than a year are a sign
+/// the link is wrong rather than a plan.
+pub const MIN_LAG_DAYS: i32 = -365;
+/// The longest wait a link may impose, ten years.
+pub const MAX_LAG_DAYS: i32 = 3_650;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("lag must be between {MIN_LAG_DAYS} and {MAX_LAG_DAYS} days, got {0}")]
+pub struct LagError(pub i32);
+
+/// Accepts a lag within [`MIN_LAG_DAYS`]..=[`MAX_LAG_DAYS`].
+pub fn check_lag(lag_days: i32) -> Result<i32, LagError> {
+    if (MIN_LAG_DAYS..=MAX_LAG_DAYS).contains(&lag_days) {
+        Ok(lag_days)
+    } else {
+        Err(LagError(lag_days))
+    }
+}
+
+/// What the rules need of a milestone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MilestoneDates {
+    pub id: Uuid,
+    pub baseline: Option<NaiveDate>,
+    pub forecast: NaiveDate,
+    pub actual: Option<NaiveDate>,
+    pub status: MilestoneStatus,
+}
+
+/// The date the milestone was achieved, or `None` while it is open. An ACHIEVED status without
+/// an actual date counts as achieved on its forecast.
+pub fn achieved_on(m: &MilestoneDates) -> Option<NaiveDate> {
+    match (m.actual, m.status) {
+        (Some(actual), _) => Some(actual),
+        (None, MilestoneStatus::Achieved) => Some(m.forecast),
+        (
+            None,
+            MilestoneStatus::Planned | MilestoneStatus::InProgress | MilestoneStatus::Missed,
+        ) => None,
+    }
+}
+
+/// Refuses a link that would close a cycle; returns the cycle as the list of milestone ids
+/// from the new link's successor back round to it, e.g. [b, c, a, b] when adding a→b while
+/// b→c and c→a exist. Also refuses a self-link (cycle [a, a]).
+///
+/// When several cycles would close, the shortest is named.
+pub fn find_cycle(existing: &[Dependency], new_link: Dependency) -> Option<Vec<Uuid>> {
+    let start = new_link.successor;
+    let target = new_link.predecessor;
+    if start == target {
+        return Some(vec![start, start]);
+    }
+
+    // Sorted successor lists make the named cycle the same whatever order links are loaded in.
+    let mut successors: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+    for link in existing {
+        successors
+            .entry(link.predecessor)
+            .or_default()
+            .insert(link.successor);
+    }
+
+    let mut reached_from: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for &next in successors.get(&node).into_iter().flatten() {
+            if next == start || reached_from.contains_key(&next) {
+                continue;
+            }
+            reached_from.insert(next, node);
+            if next == target {
+                let mut cycle = vec![start, target];
+                let mut cursor = target;
+                while let Some(&previous) = reached_from.get(&cursor) {
+                    cycle.push(previous);
+                    cursor = previous;
+                }
+                // Built backwards from the closing link: start, target, ..., start.
+                cycle.reverse();
+                return Some(cycle);
+            }
+            queue.push_back(next);
+        }
+    }
+    None
+}
+
+/// One milestone whose forecast moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForecastShift {
+    pub id: Uuid,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// Applies a new forecast to `changed` and pushes dependants that would otherwise start early:
+/// each successor's forecast becomes at least max over its predecessors of (predecessor's
+/// effective date + lag), where a predecessor's effective date is its actual date when achieved,
+/// else its forecast. Dependants are never pulled earlier. Achieved milestones (actual set) are
+/// never moved. Returns every milestone that moved, the changed one first, then in topological
+/// order; the changed one is listed only if its forecast differs. Works for chains and diamonds
+/// (each milestone moved once, to the max of its constraints). Assumes the graph is acyclic.
+///
+/// The direct successors of `changed` are re-checked even when its forecast stays the same, so
+/// passing its current forecast enforces a newly added link. Milestones on a cycle, and links
+/// to milestones not in `milestones`, are left alone. Ties in the topological order follow the
+/// order of `milestones`.
+pub fn propagate(
+    milestones: &[MilestoneDates],
+    links: &[Dependency],
+    changed: Uuid,
+    new_forecast: NaiveDate,
+) -> Vec<ForecastShift> {
+    let mut index: HashMap<Uuid, usize> = HashMap::new();
+    for (position, milestone) in milestones.iter().enumerate() {
+        index.entry(milestone.id).or_insert(position);
+    }
+    let Some(&changed_at) = index.get(&changed) else {
+        return Vec::new();
+    };
+
+    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); milestones.len()];
+    let mut predecessors: Vec<Vec<(usize, i32)>> = vec![Vec::new(); milestones.len()];
+    for link in links {
+        if let (Some(&from), Some(&to)) = (index.get(&link.predecessor), index.get(&link.successor))
+        {
+            successors[from].push(to);
+            predecessors[to].push((from, link.lag_days));
+        }
+    }
+
+    let mut forecasts: Vec<NaiveDate> = milestones.iter().map(|m| m.forecast).collect();
+    let mut shifts = Vec::new();
+    if forecasts[changed_at] != new_forecast {
+        shifts.push(ForecastShift {
+            id: changed,
+            from: forecasts[changed_at],
+            to: new_forecast,
+        });
+        forecasts[changed_at] = new_forecast;
+    }
+
+    // A milestone needs re-checking only when one of its predecessors may have a new date.
+    let mut may_have_moved = vec![false; milestones.len()];
+    may_have_moved[changed_at] = true;
+
+    for node in topological_order(&successors, &predecessors) {
+        let milestone = &milestones[node];
+        if node == changed_at
+            || achieved_on(milestone).is_some()
+            || !predecessors[node]
+                .iter()
+                .any(|&(predecessor, _)| may_have_moved[predecessor])
+        {
+            continue;
+        }
+        let earliest_allowed = predecessors[node]
+            .iter()
+            .filter_map(|&(predecessor, lag_days)| {
+                let effective =
+                    achieved_on(&milestones[predecessor]).unwrap_or(forecasts[predecessor]);
+                effective.checked_add_signed(TimeDelta::days(i64::from(lag_days)))
+            })
+            .max();
+        if let Some(earliest_allowed) = earliest_allowed
+            && earliest_allowed > forecasts[node]
+        {
+            shifts.push(ForecastShift {
+                id: milestone.id,
+                from: forecasts[node],
+                to: earliest_allowed,
+            });
+            forecasts[node] = earliest_allowed;
+            may_have_moved[node] = true;
+        }
+    }
+    shifts
+}
+
+/// Kahn's algorithm, lowest index first among the ready; nodes on a cycle are left out.
+fn topological_order(successors: &[Vec<usize>], predecessors: &[Vec<(usize, i32)>]) -> Vec<usize> {
+    let mut pending: Vec<usize> = predecessors.iter().map(Vec::len).collect();
+    let mut ready: BTreeSet<usize> = (0..pending.len()).filter(|&n| pending[n] == 0).collect();
+    let mut order = Vec::with_capacity(pending.len());
+    while let Some(node) = ready.pop_first() {
+        order.push(node);
+        for &next in &successors[node] {
+            pending[next] -= 1;
+            if pending[next] == 0 {
+                ready.insert(next);
+            }
+        }
+    }
+    order
+}
+
+/// Per-project thresholds for health, in days of slip (forecast − baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthThresholds {
+    pub amber_slip_days: i64,
+    pub red_slip_days: i64,
+}
+
+impl Default for HealthThresholds {
+    fn default() -> Self {
+        Self {
+            amber_slip_days: 1,
+            red_slip_days: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ThresholdError {
+    #[error("the amber threshold must not be negative")]
+    NegativeAmber,
+    #[error("the amber threshold ({amber}) must not exceed the red threshold ({red})")]
+    AmberAboveRed { amber: i64, red: i64 },
+    #[error("the red threshold must be at most {max} days")]
+    RedTooLarge { max: i64 },
+}
+
+impl HealthThresholds {
+    pub const MAX_RED_SLIP_DAYS: i64 = 3_650;
+
+    /// Requires 0 ≤ amber ≤ red ≤ 3,650.
+    pub fn new(amber_slip_days: i64, red_slip_days: i64) -> Result<Self, ThresholdError> {
+        if amber_slip_days < 0 {
+            return Err(ThresholdError::NegativeAmber);
+        }
+        if amber_slip_days > red_slip_days {
+            return Err(ThresholdError::AmberAboveRed {
+                amber: amber_slip_days,
+                red: red_slip_days,
+            });
+        }
+        if red_slip_days > Self::MAX_RED_SLIP_DAYS {
+            return Err(ThresholdError::RedTooLarge {
+                max: Self::MAX_RED_SLIP_DAYS,
+            });
+        }
+        Ok(Self {
+            amber_slip_days,
+            red_slip_days,
+        })
+    }
+
+    fn classify(self, slip_days: i64) -> Health {
+        if slip_days >= self.red_slip_days {
+            Health::Red
+        } else if slip_days >= self.amber_slip_days {
+            Health::Amber
+        } else {
+            Health::Green
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Health {
+    Green,
+    Amber,
+    Red,
+}
+
+impl Health {
+    pub const ALL: [Health; 3] = [Self::Green, Self::Amber, Self::Red];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Green => "GREEN",
+            Self::Amber => "AMBER",
+            Self::Red => "RED",
+        }
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown health {0:?}")]
+pub struct UnknownHealth(pub String);
+
+impl FromStr for Health {
+    type Err = UnknownHealth;
+
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|health| health.as_str() == code)
+            .ok_or_else(|| UnknownHealth(code.to_owned()))
+    }
+}
+
+/// slip = forecast − baseline in days; 0 without a baseline.
+pub fn slip_days(m: &MilestoneDates) -> i64 {
+    m.baseline
+        .map_or(0, |baseline| (m.forecast - baseline).num_days())
+}
+
+/// Not achieved and its forecast date is before `today` (today in the project's time zone).
+pub fn is_overdue(m: &MilestoneDates, today: NaiveDate) -> bool {
+    achieved_on(m).is_none() && m.forecast < today
+}
+
+/// Documented rules, in this order: ACHIEVED → GREEN when achieved (actual) on or before the baseline
+/// (or no baseline), else by the slip of actual vs baseline using the thresholds; MISSED → RED; overdue → RED;
+/// slip ≥ red → RED; slip ≥ amber → AMBER; else GREEN.
+pub fn health(m: &MilestoneDates, today: NaiveDate, thresholds: HealthThresholds) -> Health {
+    if let Some(achieved) = achieved_on(m) {
+        return match m.baseline {
+            Some(baseline) if achieved > baseline => {
+                thresholds.classify((achieved - baseline).num_days())
+            }
+            Some(_) | None => Health::Green,
+        };
+    }
+    if m.status == MilestoneStatus::Missed || is_overdue(m, today) {
+        return Health::Red;
+    }
+    thresholds.classify(slip_days(m))
+}
+
+/// The variance of one milestone between two baseline versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variance {
+    pub id: Uuid,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub days: Option<i64>,
+}
+
+/// Compares two baseline snapshots (milestone id → baseline date); one row per milestone in
+/// either, ordered by id; days = to − from when both exist.
+pub fn compare_baselines(
+    from: &BTreeMap<Uuid, NaiveDate>,
+    to: &BTreeMap<Uuid, NaiveDate>,
+) -> Vec<Variance> {
+    let ids: BTreeSet<Uuid> = from.keys().chain(to.keys()).copied().collect();
+    ids.into_iter()
+        .map(|id| {
+            let before = from.get(&id).copied();
+            let after = to.get(&id).copied();
+            Variance {
+                id,
+                from: before,
+                to: after,
+                days: before
+                    .zip(after)
+                    .map(|(before, after)| (after - before).num_days()),
+            }
+        })
+        .collect()
+}
+
+/// The commands of the milestone lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MilestoneAction {
+    Start,
+    Achieve,
+    Miss,
+}
+
+impl MilestoneAction {
+    pub const ALL: [MilestoneAction; 3] = [Self::Start, Self::Achieve, Self::Miss];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "START",
+            Self::Achieve => "ACHIEVE",
+            Self::Miss => "MISS",
+        }
+    }
+}
+
+impl fmt::Display for MilestoneAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown milestone action {0:?}")]
+pub struct UnknownMilestoneAction(pub String);
+
+impl FromStr for MilestoneAction {
+    type Err = UnknownMilestoneAction;
+
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|action| action.as_str() == code)
+            .ok_or_else(|| UnknownMilestoneAction(code.to_owned()))
+    }
+}
+
+/// Milestone lifecycle: PLANNED → IN_PROGRESS → ACHIEVED; PLANNED or IN_PROGRESS → MISSED;
+/// MISSED → ACHIEVED (achieved late). PLANNED → ACHIEVED is allowed too (a date passes).
+///
+/// The next status, or None when the lifecycle has no such edge.
+pub fn milestone_target(from: MilestoneStatus, action: MilestoneAction) -> Option<MilestoneStatus> {
+    use MilestoneAction as A;
+    use MilestoneStatus as S;
+    match (from, action) {
+        (S::Planned, A::Start) => Some(S::InProgress),
+        (S::Planned | S::InProgress | S::Missed, A::Achieve) => Some(S::Achieved),
+        (S::Planned | S::InProgress, A::Miss) => Some(S::Missed),
+        (S::InProgress | S::Achieved | S::Missed, A::Start)
+        | (S::Achieved, A::Achieve)
+        | (S::Achieved | S::Missed, A::Miss) => None,
+    }
+}
+
+/// The actions the lifecycle allows from a status, in [`MilestoneAction::ALL`] order.
+pub fn milestone_allowed_actions(from: MilestoneStatus) -> Vec<MilestoneAction> {
+    MilestoneAction::ALL
+        .into_iter()
+        .filter(|action| milestone_target(from, *action).is_some())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(offset: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 1, 1).unwrap() + TimeDelta::days(offset)
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn link(predecessor: Uuid, successor: Uuid, lag_days: i32) -> Dependency {
+        Dependency {
+            predecessor,
+            successor,
+            lag_days,
+        }
+    }
+
+    fn open(id: Uuid, forecast: NaiveDate) -> MilestoneDates {
+        MilestoneDates {
+            id,
+            baseline: None,
+            forecast,
+            actual: None,
+            status: MilestoneStatus::Planned,
+        }
+    }
+
+    fn baselined(baseline: i64, forecast: i64, status: MilestoneStatus) -> MilestoneDates {
+        MilestoneDates {
+            id: id(1),
+            baseline: Some(day(baseline)),
+            forecast: day(forecast),
+            actual: None,
+            status,
+        }
+    }
+
+    fn achieved(baseline: Option<i64>, actual: i64) -> MilestoneDates {
+        MilestoneDates {
+            id: id(1),
+            baseline: baseline.map(day),
+            forecast: day(actual),
+            actual: Some(day(actual)),
+            status: MilestoneStatus::Achieved,
+        }
+    }
+
+    fn shift(id: Uuid, from: i64, to: i64) -> ForecastShift {
+        ForecastShift {
+            id,
+            from: day(from),
+            to: day(to),
+        }
+    }
+
+    #[test]
+    fn every_status_and_action_pair_follows_the_lifecycle_table() {
+        use MilestoneAction as A;
+        use MilestoneStatus as S;
+        let table = [
+            (S::Planned, A::Start, Some(S::InProgress)),
+            (S::Planned, A::Achieve, Some(S::Achieved)),
+            (S::Planned, A::Miss, Some(S::Missed)),
+            (S::InProgress, A::Start, None),
+            (S::InProgress, A::Achieve, Some(S::Achieved)),
+            (S::InProgress, A::Miss, Some(S::Missed)),
+            (S::Achieved, A::Start, None),
+            (S::Achieved, A::Achieve, None),
+            (S::Achieved, A::Miss, None),
+            (S::Missed, A::Start, None),
+            (S::Missed, A::Achieve, Some(S::Achieved)),
+            (S::Missed, A::Miss, None),
+        ];
+        assert_eq!(
+            table.len(),
+            MilestoneStatus::ALL.len() * MilestoneAction::ALL.len()
+        );
+        for (from, action, expected) in table {
+            assert_eq!(milestone_target(from, action), expected, "{from} {action}");
+        }
+    }
+
+    #[test]
+    fn allowed_actions_list_exactly_the_edges_out_of_a_status() {
+        use MilestoneAction as A;
+        use MilestoneStatus as S;
+        assert_eq!(
+            milestone_allowed_actions(S::Planned),
+            vec![A::Start, A::Achieve, A::Miss]
+        );
+        assert_eq!(
+            milestone_allowed_actions(S::InProgress),
+            vec![A::Achieve, A::Miss]
+        );
+        assert_eq!(milestone_allowed_actions(S::Achieved), vec![]);
+        assert_eq!(milestone_allowed_actions(S::Missed), vec![A::Achieve]);
+    }
+
+    #[test]
+    fn codes_round_trip_and_unknown_codes_are_refused() {
+        for status in MilestoneStatus::ALL {
+            assert_eq!(status.as_str().parse::<MilestoneStatus>(), Ok(status));
+        }
+        for action in MilestoneAction::ALL {
+            assert_eq!(action.as_str().parse::<MilestoneAction>(), Ok(action));
+        }
+        for health in Health::ALL {
+            assert_eq!(health.as_str().parse::<Health>(), Ok(health));
+        }
+        assert_eq!(
+            "planned".parse::<MilestoneStatus>(),
+            Err(UnknownMilestoneStatus("planned".to_owned()))
+        );
+        assert_eq!(MilestoneStatus::InProgress.as_str(), "IN_PROGRESS");
+        assert_eq!(Health::Amber.to_string(), "AMBER");
+    }
+
+    #[test]
+    fn a_self_link_is_a_cycle_of_one() {
+        let a = id(1);
+        assert_eq!(find_cycle(&[], link(a, a, 0)), Some(vec![a, a]));
+    }
+
+    #[test]
+    fn a_link_back_along_an_existing_link_is_a_two_cycle() {
+        let (a, b) = (id(1), id(2));
+        assert_eq!(
+            find_cycle(&[link(b, a, 0)], link(a, b, 3)),
+            Some(vec![b, a, b])
+        );
+    }
+
+    #[test]
+    fn a_three_cycle_is_named_from_the_new_successor_round_to_it() {
+        let (a, b, c) = (id(1), id(2), id(3));
+        let existing = [link(b, c, 0), link(c, a, 2)];
+        assert_eq!(find_cycle(&existing, link(a, b, 1)), Some(vec![b, c, a, b]));
+    }
+
+    #[test]
+    fn a_diamond_is_not_a_cycle() {
+        let (a, b, c, d) = (id(1), id(2), id(3), id(4));
+        let existing = [link(a, b, 0), link(a, c, 0), link(b, d, 0)];
+        assert_eq!(find_cycle(&existing, link(c, d, 0)), None);
+        // A shortcut across a chain is also no cycle.
+        assert_eq!(find_cycle(&existing, link(a, d, 5)), None);
+    }
+
+    #[test]
+    fn the_shortest_cycle_is_named_when_several_would_close() {
+        let (a, b, c, d) = (id(1), id(2), id(3), id(4));
+        let existing = [link(b, c, 0), link(c, d, 0), link(d, a, 0), link(b, a, 0)];
+        assert_eq!(find_cycle(&existing, link(a, b, 0)), Some(vec![b, a, b]));
+    }
+
+    #[test]
+    fn lags_from_a_year_of_lead_to_ten_years_of_wait_are_accepted() {
+        assert_eq!(check_lag(0), Ok(0));
+        assert_eq!(check_lag(-365), Ok(-365));
+        assert_eq!(check_lag(3_650), Ok(3_650));
+        assert_eq!(check_lag(-366), Err(LagError(-366)));
+        assert_eq!(check_lag(3_651), Err(LagError(3_651)));
+    }
+
+    #[test]
+    fn a_later_forecast_pushes_a_chain_by_its_lags() {
+        let (a, b, c) = (id(1), id(2), id(3));
+        let milestones = [open(a, day(0)), open(b, day(5)), open(c, day(10))];
+        let links = [link(a, b, 5), link(b, c, 5)];
+        assert_eq!(
+            propagate(&milestones, &links, a, day(3)),
+            vec![shift(a, 0, 3), shift(b, 5, 8), shift(c, 10, 13)]
+        );
+    }
+
+    #[test]
+    fn a_diamond_moves_its_sink_once_to_the_latest_constraint() {
+        let (a, b, c, d) = (id(1), id(2), id(3), id(4));
+        let milestones = [
+            open(d, day(20)),
+            open(c, day(4)),
+            open(b, day(2)),
+            open(a, day(0)),
+        ];
+        let links = [link(a, b, 2), link(a, c, 4), link(b, d, 18), link(c, d, 3)];
+        let shifts = propagate(&milestones, &links, a, day(10));
+        // b: 10+2 = 12; c: 10+4 = 14; d: max(12+18, 14+3) = 30.
+        assert_eq!(
+            shifts,
+            vec![
+                shift(a, 0, 10),
+                shift(c, 4, 14),
+                shift(b, 2, 12),
+                shift(d, 20, 30)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_earlier_forecast_never_pulls_dependants_back() {
+        let (a, b) = (id(1), id(2));
+        let milestones = [open(a, day(10)), open(b, day(15))];
+        assert_eq!(
+            propagate(&milestones, &[link(a, b, 5)], a, day(2)),
+            vec![shift(a, 10, 2)]
+        );
+    }
+
+    #[test]
+    fn achieved_milestones_are_not_moved_and_count_by_their_actual_date() {
+        let (a, b, c, d) = (id(1), id(2), id(3), id(4));
+        let done = MilestoneDates {
+            actual: Some(day(3)),
+            status: MilestoneStatus::Achieved,
+            ..open(b, day(3))
+        };
+        let other_predecessor = MilestoneDates {
+            actual: Some(day(9)),
+            status: MilestoneStatus::Achieved,
+            ..open(c, day(1))
+        };
+        let milestones = [open(a, day(0)), done, other_predecessor, open(d, day(5))];
+        let links = [link(a, b, 5), link(b, d, 1), link(c, d, 1)];
+        // b stays at day 3 although a+5 = 25; d then needs max(b's actual 3, c's actual 9) + 1.
+        assert_eq!(
+            propagate(&milestones, &links, a, day(20)),
+            vec![shift(a, 0, 20)]
+        );
+        assert_eq!(
+            propagate(&milestones, &links, c, day(2)),
+            vec![shift(c, 1, 2), shift(d, 5, 10)]
+        );
+    }
+
+    #[test]
+    fn a_dependant_already_late_enough_is_not_moved_nor_its_own_dependants() {
+        let (a, b, c) = (id(1), id(2), id(3));
+        let milestones = [open(a, day(0)), open(b, day(30)), open(c, day(31))];
+        let links = [link(a, b, 5), link(b, c, 1)];
+        assert_eq!(
+            propagate(&milestones, &links, a, day(25)),
+            vec![shift(a, 0, 25)]
+        );
+    }
+
+    #[test]
+    fn an_unchanged_forecast_still_enforces_links_to_its_direct_dependants() {
+        let (a, b) = (id(1), id(2));
+        let milestones = [open(a, day(10)), open(b, day(5))];
+        assert_eq!(
+            propagate(&milestones, &[link(a, b, -2)], a, day(10)),
+            vec![shift(b, 5, 8)]
+        );
+    }
+
+    #[test]
+    fn an_unknown_milestone_moves_nothing() {
+        let milestones = [open(id(1), day(0))];
+        assert_eq!(propagate(&milestones, &[], id(9), day(4)), vec![]);
+    }
+
+    #[test]
+    fn slip_is_forecast_minus_baseline_and_zero_without_a_baseline() {
+        assert_eq!(slip_days(&baselined(10, 14, MilestoneStatus::Planned)), 4);
+        assert_eq!(slip_days(&baselined(10, 7, MilestoneStatus::Planned)), -3);
+        assert_eq!(slip_days(&open(id(1), day(40))), 0);
+    }
+
+    #[test]
+    fn overdue_means_open_with_a_forecast_before_today() {
+        assert!(is_overdue(&open(id(1), day(9)), day(10)));
+        assert!(!is_overdue(&open(id(1), day(10)), day(10)));
+        assert!(!is_overdue(&achieved(None, 9), day(10)));
+        let achieved_without_actual = MilestoneDates {
+            status: MilestoneStatus::Achieved,
+            ..open(id(1), day(9))
+        };
+        assert!(!is_overdue(&achieved_without_actual, day(10)));
+    }
+
+    #[test]
+    fn achieved_on_or_before_the_baseline_or_without_one_is_green() {
+        let thresholds = HealthThresholds::default();
+        let long_after = day(400);
+        assert_eq!(
+            health(&achieved(Some(10), 10), long_after, thresholds),
+            Health::Green
+        );
+        assert_eq!(
+            health(&achieved(Some(10), 4), long_after, thresholds),
+            Health::Green
+        );
+        assert_eq!(
+            health(&achieved(None, 90), long_after, thresholds),
+            Health::Green
+        );
+    }
+
+    #[test]
+    fn achieved_late_is_judged_by_the_slip_of_the_actual_date() {
+        let thresholds = HealthThresholds::new(3, 10).unwrap();
+        let today = day(400);
+        assert_eq!(
+            health(&achieved(Some(10), 12), today, thresholds),
+            Health::Green
+        );
+        assert_eq!(
+            health(&achieved(Some(10), 13), today, thresholds),
+            Health::Amber
+        );
+        assert_eq!(
+            health(&achieved(Some(10), 19), today, thresholds),
+            Health::Amber
+        );
+        assert_eq!(
+            health(&achieved(Some(10), 20), today, thresholds),
+            Health::Red
+        );
+        // Achieved after being missed: the miss no longer counts, only the lateness.
+        let late = MilestoneDates {
+            actual: Some(day(11)),
+            ..baselined(10, 11, MilestoneStatus::Achieved)
+        };
+        assert_eq!(
+            health(&late, today, HealthThresholds::default()),
+            Health::Amber
+        );
+    }
+
+    #[test]
+    fn missed_is_red_even_when_on_baseline_and_not_overdue() {
+        let missed = baselined(10, 10, MilestoneStatus::Missed);
+        assert_eq!(
+            health(&missed, day(0), HealthThresholds::default()),
+            Health::Red
+        );
+    }
+
+    #[test]
+    fn overdue_is_red_even_without_slip() {
+        let overdue = baselined(10, 10, MilestoneStatus::InProgress);
+        assert_eq!(
+            health(&overdue, day(11), HealthThresholds::default()),
+            Health::Red
+        );
+        assert_eq!(
+            health(&overdue, day(10), HealthThresholds::default()),
+            Health::Green
+        );
+    }
+
+    #[test]
+    fn open_milestones_turn_amber_and_red_exactly_at_the_thresholds() {
+        let thresholds = HealthThresholds::new(3, 10).unwrap();
+        let today = day(0);
+        let by_slip = |slip: i64| {
+            health(
+                &baselined(20, 20 + slip, MilestoneStatus::Planned),
+                today,
+                thresholds,
+            )
+        };
+        assert_eq!(by_slip(-5), Health::Green);
+        assert_eq!(by_slip(2), Health::Green);
+        assert_eq!(by_slip(3), Health::Amber);
+        assert_eq!(by_slip(9), Health::Amber);
+        assert_eq!(by_slip(10), Health::Red);
+        assert_eq!(by_slip(60), Health::Red);
+    }
+
+    #[test]
+    fn default_thresholds_are_amber_from_one_day_and_red_from_ten() {
+        let thresholds = HealthThresholds::default();
+        assert_eq!(
+            thresholds,
+            HealthThresholds {
+                amber_slip_days: 1,
+                red_slip_days: 10
+            }
+        );
+        let today = day(0);
+        let by_slip = |slip: i64| {
+            health(
+                &baselined(20, 20 + slip, MilestoneStatus::Planned),
+                today,
+                thresholds,
+            )
+        };
+        assert_eq!(by_slip(0), Health::Green);
+        assert_eq!(by_slip(1), Health::Amber);
+        assert_eq!(by_slip(10), Health::Red);
+        assert_eq!(
+            health(&open(id(1), day(5)), today, thresholds),
+            Health::Green
+        );
+    }
+
+    #[test]
+    fn equal_thresholds_go_straight_from_green_to_red() {
+        let thresholds = HealthThresholds::new(5, 5).unwrap();
+        let slipped = |slip: i64| baselined(20, 20 + slip, MilestoneStatus::Planned);
+        assert_eq!(health(&slipped(4), day(0), thresholds), Health::Green);
+        assert_eq!(health(&slipped(5), day(0), thresholds), Health::Red);
+    }
+
+    #[test]
+    fn thresholds_need_zero_at_most_amber_at_most_red_at_most_ten_years() {
+        assert_eq!(
+            HealthThresholds::new(0, 0),
+            Ok(HealthThresholds {
+                amber_slip_days: 0,
+                red_slip_days: 0
+            })
+        );
+        assert!(HealthThresholds::new(1, 3_650).is_ok());
+        assert_eq!(
+            HealthThresholds::new(-1, 10),
+            Err(ThresholdError::NegativeAmber)
+        );
+        assert_eq!(
+            HealthThresholds::new(11, 10),
+            Err(ThresholdError::AmberAboveRed { amber: 11, red: 10 })
+        );
+        assert_eq!(
+            HealthThresholds::new(1, 3_651),
+            Err(ThresholdError::RedTooLarge { max: 3_650 })
+        );
+    }
+
+    #[test]
+    fn baseline_comparison_has_a_row_per_milestone_in_either_ordered_by_id() {
+        let (kept, removed, added) = (id(1), id(2), id(3));
+        let from = BTreeMap::from([(kept, day(10)), (removed, day(20))]);
+        let to = BTreeMap::from([(added, day(30)), (kept, day(14))]);
+        assert_eq!(
+            compare_baselines(&from, &to),
+            vec![
+                Variance {
+                    id: kept,
+                    from: Some(day(10)),
+                    to: Some(day(14)),
+                    days: Some(4)
+                },
+                Variance {
+                    id: removed,
+                    from: Some(day(20)),
+                    to: None,
+                    days: None
+                },
+                Variance {
+                    id: added,
+                    from: None,
+                    to: Some(day(30)),
+                    days: None
+                },
+            ]
+        );
+        assert_eq!(compare_baselines(&to, &from)[0].days, Some(-4));
+        assert_eq!(
+            compare_baselines(&BTreeMap::new(), &BTreeMap::new()),
+            vec![]
+        );
+    }
+}

@@ -35,12 +35,22 @@ impl MigrationTrait for Migration {
                             .to(Project::Table, Project::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
-                    .foreign_key(ForeignKey::create().from(Phase::Table, Phase::OwnerId).to(User::Table, User::Id))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Phase::Table, Phase::OwnerId)
+                            .to(User::Table, User::Id),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_phase_project").table(Phase::Table).col(Phase::ProjectId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_phase_project")
+                    .table(Phase::Table)
+                    .col(Phase::ProjectId)
+                    .to_owned(),
+            )
             .await?;
 
         manager
@@ -68,7 +78,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_exit_criterion_phase").table(ExitCriterion::Table).col(ExitCriterion::PhaseId).to_owned(),
+                Index::create()
+                    .name("idx_exit_criterion_phase")
+                    .table(ExitCriterion::Table)
+                    .col(ExitCriterion::PhaseId)
+                    .to_owned(),
             )
             .await?;
 
@@ -91,13 +105,21 @@ impl MigrationTrait for Migration {
                             .to(Phase::Table, Phase::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
-                    .foreign_key(ForeignKey::create().from(Deliverable::Table, Deliverable::OwnerId).to(User::Table, User::Id))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Deliverable::Table, Deliverable::OwnerId)
+                            .to(User::Table, User::Id),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_deliverable_phase").table(Deliverable::Table).col(Deliverable::PhaseId).to_owned(),
+                Index::create()
+                    .name("idx_deliverable_phase")
+                    .table(Deliverable::Table)
+                    .col(Deliverable::PhaseId)
+                    .to_owned(),
             )
             .await?;
 
@@ -126,16 +148,28 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_gate_condition_phase").table(GateCondition::Table).col(GateCondition::PhaseId).to_owned(),
+                Index::create()
+                    .name("idx_gate_condition_phase")
+                    .table(GateCondition::Table)
+                    .col(GateCondition::PhaseId)
+                    .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [GateCondition::Table.into_iden(), Deliverable::Table.into_iden(), ExitCriterion::Table.into_iden()] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        for table in [
+            GateCondition::Table.into_iden(),
+            Deliverable::Table.into_iden(),
+            ExitCriterion::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
-        manager.drop_table(Table::drop().table(Phase::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Phase::Table).to_owned())
+            .await
     }
 }
 

@@ -42,15 +42,31 @@ impl MigrationTrait for Migration {
                             .to(Phase::Table, Phase::Id)
                             .on_delete(ForeignKeyAction::Restrict),
                     )
-                    .foreign_key(ForeignKey::create().from(Milestone::Table, Milestone::OwnerId).to(User::Table, User::Id))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Milestone::Table, Milestone::OwnerId)
+                            .to(User::Table, User::Id),
+                    )
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_milestone_project").table(Milestone::Table).col(Milestone::ProjectId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_milestone_project")
+                    .table(Milestone::Table)
+                    .col(Milestone::ProjectId)
+                    .to_owned(),
+            )
             .await?;
         manager
-            .create_index(Index::create().name("idx_milestone_phase").table(Milestone::Table).col(Milestone::PhaseId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_milestone_phase")
+                    .table(Milestone::Table)
+                    .col(Milestone::PhaseId)
+                    .to_owned(),
+            )
             .await?;
 
         manager
@@ -64,7 +80,10 @@ impl MigrationTrait for Migration {
                     .col(integer(MilestoneDependency::LagDays))
                     .foreign_key(
                         ForeignKey::create()
-                            .from(MilestoneDependency::Table, MilestoneDependency::PredecessorId)
+                            .from(
+                                MilestoneDependency::Table,
+                                MilestoneDependency::PredecessorId,
+                            )
                             .to(Milestone::Table, Milestone::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -100,8 +119,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(MilestoneDependency::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Milestone::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(MilestoneDependency::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Milestone::Table).to_owned())
+            .await
     }
 }
 

@@ -54,7 +54,10 @@ impl MigrationTrait for Migration {
                     .col(date(ScheduleBaselineEntry::BaselineDate))
                     .foreign_key(
                         ForeignKey::create()
-                            .from(ScheduleBaselineEntry::Table, ScheduleBaselineEntry::BaselineId)
+                            .from(
+                                ScheduleBaselineEntry::Table,
+                                ScheduleBaselineEntry::BaselineId,
+                            )
                             .to(ScheduleBaseline::Table, ScheduleBaseline::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -73,8 +76,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(ScheduleBaselineEntry::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(ScheduleBaseline::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(ScheduleBaselineEntry::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ScheduleBaseline::Table).to_owned())
+            .await
     }
 }
 

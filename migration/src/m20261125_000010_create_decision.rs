@@ -52,7 +52,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_decision_project").table(Decision::Table).col(Decision::ProjectId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_decision_project")
+                    .table(Decision::Table)
+                    .col(Decision::ProjectId)
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -89,8 +95,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(DecisionVote::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Decision::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(DecisionVote::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Decision::Table).to_owned())
+            .await
     }
 }
 

@@ -7,6 +7,8 @@ mod concurrency;
 mod http;
 mod members;
 mod migrations;
+mod milestones;
+mod phases;
 mod projects;
 mod seed;
 mod support;

@@ -66,10 +66,21 @@ async fn a_project_is_created_proposed_with_its_creator_as_project_manager() {
     assert_eq!(phases.len(), 8);
     assert_eq!(phases[0]["position"], 1);
     assert!(phases.iter().all(|p| p["status"] == "NOT_STARTED"));
-    assert!(phases.iter().all(|p| p["exitCriteria"].as_array().unwrap().len() >= 2));
-    assert!(phases.iter().all(|p| !p["deliverables"].as_array().unwrap().is_empty()));
+    assert!(
+        phases
+            .iter()
+            .all(|p| p["exitCriteria"].as_array().unwrap().len() >= 2)
+    );
+    assert!(
+        phases
+            .iter()
+            .all(|p| !p["deliverables"].as_array().unwrap().is_empty())
+    );
     // The creation, the membership and each phase are in the audit trail.
-    assert_eq!(app.count("audit_event WHERE project_id IS NOT NULL").await, 10);
+    assert_eq!(
+        app.count("audit_event WHERE project_id IS NOT NULL").await,
+        10
+    );
 }
 
 #[tokio::test]

@@ -48,9 +48,9 @@ pub fn permits(subject: &Subject, operation: ProjectOperation) -> bool {
     let has = |role| subject.roles.contains(role);
     match operation {
         ProjectOperation::Read => subject.is_member(),
-        ProjectOperation::Update | ProjectOperation::ManageMembers | ProjectOperation::ManagePlan => {
-            has(ProjectRole::ProjectManager)
-        }
+        ProjectOperation::Update
+        | ProjectOperation::ManageMembers
+        | ProjectOperation::ManagePlan => has(ProjectRole::ProjectManager),
         ProjectOperation::Transition(action) => {
             has(ProjectRole::ProjectManager) || (has(ProjectRole::Sponsor) && sponsor_may(action))
         }

@@ -18,7 +18,8 @@ pub enum DecisionSubject {
 }
 
 impl DecisionSubject {
-    pub const ALL: [DecisionSubject; 3] = [Self::PhaseGate, Self::PhaseSkip, Self::ScheduleRebaseline];
+    pub const ALL: [DecisionSubject; 3] =
+        [Self::PhaseGate, Self::PhaseSkip, Self::ScheduleRebaseline];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,8 +32,14 @@ impl DecisionSubject {
     /// The choices voters pick from (besides abstaining).
     pub fn choices(self) -> &'static [DecisionChoice] {
         match self {
-            Self::PhaseGate => &[DecisionChoice::Go, DecisionChoice::NoGo, DecisionChoice::GoWithConditions],
-            Self::PhaseSkip | Self::ScheduleRebaseline => &[DecisionChoice::Approve, DecisionChoice::Reject],
+            Self::PhaseGate => &[
+                DecisionChoice::Go,
+                DecisionChoice::NoGo,
+                DecisionChoice::GoWithConditions,
+            ],
+            Self::PhaseSkip | Self::ScheduleRebaseline => {
+                &[DecisionChoice::Approve, DecisionChoice::Reject]
+            }
         }
     }
 }
@@ -41,7 +48,10 @@ impl FromStr for DecisionSubject {
     type Err = UnknownCode;
 
     fn from_str(code: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|s| s.as_str() == code).ok_or_else(|| UnknownCode(code.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == code)
+            .ok_or_else(|| UnknownCode(code.to_owned()))
     }
 }
 
@@ -56,8 +66,13 @@ pub enum DecisionChoice {
 }
 
 impl DecisionChoice {
-    pub const ALL: [DecisionChoice; 5] =
-        [Self::Go, Self::NoGo, Self::GoWithConditions, Self::Approve, Self::Reject];
+    pub const ALL: [DecisionChoice; 5] = [
+        Self::Go,
+        Self::NoGo,
+        Self::GoWithConditions,
+        Self::Approve,
+        Self::Reject,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,7 +100,10 @@ impl FromStr for DecisionChoice {
     type Err = UnknownCode;
 
     fn from_str(code: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|c| c.as_str() == code).ok_or_else(|| UnknownCode(code.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == code)
+            .ok_or_else(|| UnknownCode(code.to_owned()))
     }
 }
 

@@ -29,8 +29,13 @@ pub enum PhaseStatus {
 }
 
 impl PhaseStatus {
-    pub const ALL: [PhaseStatus; 5] =
-        [Self::NotStarted, Self::InProgress, Self::AwaitingGateReview, Self::Completed, Self::Skipped];
+    pub const ALL: [PhaseStatus; 5] = [
+        Self::NotStarted,
+        Self::InProgress,
+        Self::AwaitingGateReview,
+        Self::Completed,
+        Self::Skipped,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,7 +63,10 @@ impl FromStr for PhaseStatus {
     type Err = UnknownCode;
 
     fn from_str(code: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|s| s.as_str() == code).ok_or_else(|| UnknownCode(code.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == code)
+            .ok_or_else(|| UnknownCode(code.to_owned()))
     }
 }
 
@@ -94,12 +102,18 @@ pub fn target(from: PhaseStatus, command: PhaseCommand) -> Option<PhaseStatus> {
     match (from, command) {
         (S::NotStarted, C::Start) => Some(S::InProgress),
         (S::InProgress, C::RequestGate) => Some(S::AwaitingGateReview),
-        (S::AwaitingGateReview, C::DecideGate(DecisionChoice::Go | DecisionChoice::GoWithConditions)) => {
-            Some(S::Completed)
+        (
+            S::AwaitingGateReview,
+            C::DecideGate(DecisionChoice::Go | DecisionChoice::GoWithConditions),
+        ) => Some(S::Completed),
+        (S::AwaitingGateReview, C::DecideGate(DecisionChoice::NoGo) | C::GateDeadlocked) => {
+            Some(S::InProgress)
         }
-        (S::AwaitingGateReview, C::DecideGate(DecisionChoice::NoGo) | C::GateDeadlocked) => Some(S::InProgress),
         (S::NotStarted | S::InProgress, C::Skip) => Some(S::Skipped),
-        (S::AwaitingGateReview, C::DecideGate(DecisionChoice::Approve | DecisionChoice::Reject)) => None,
+        (
+            S::AwaitingGateReview,
+            C::DecideGate(DecisionChoice::Approve | DecisionChoice::Reject),
+        ) => None,
         (S::NotStarted, C::RequestGate | C::DecideGate(_) | C::GateDeadlocked)
         | (S::InProgress, C::Start | C::DecideGate(_) | C::GateDeadlocked)
         | (S::AwaitingGateReview, C::Start | C::RequestGate | C::Skip)
@@ -110,10 +124,14 @@ pub fn target(from: PhaseStatus, command: PhaseCommand) -> Option<PhaseStatus> {
 /// Applies a command, or refuses it naming the state and what it allows.
 pub fn transition(from: PhaseStatus, command: PhaseCommand) -> Result<PhaseStatus, Refusal> {
     target(from, command).ok_or_else(|| {
-        let allowed = [PhaseCommand::Start, PhaseCommand::RequestGate, PhaseCommand::Skip]
-            .into_iter()
-            .filter(|c| target(from, *c).is_some())
-            .map(|c| c.name().to_owned());
+        let allowed = [
+            PhaseCommand::Start,
+            PhaseCommand::RequestGate,
+            PhaseCommand::Skip,
+        ]
+        .into_iter()
+        .filter(|c| target(from, *c).is_some())
+        .map(|c| c.name().to_owned());
         Refusal::invalid_transition(&["phaseId"], from.as_str(), command.name(), allowed)
     })
 }
@@ -121,19 +139,41 @@ pub fn transition(from: PhaseStatus, command: PhaseCommand) -> Result<PhaseStatu
 /// Something that keeps a phase from its gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenItem {
-    CriterionNotMet { id: Uuid, text: String },
-    DeliverableNotApproved { id: Uuid, name: String, status: String },
-    MilestoneNotAchieved { id: Uuid, name: String, status: String },
-    ConditionOpen { id: Uuid, text: String },
+    CriterionNotMet {
+        id: Uuid,
+        text: String,
+    },
+    DeliverableNotApproved {
+        id: Uuid,
+        name: String,
+        status: String,
+    },
+    MilestoneNotAchieved {
+        id: Uuid,
+        name: String,
+        status: String,
+    },
+    ConditionOpen {
+        id: Uuid,
+        text: String,
+    },
 }
 
 impl OpenItem {
     pub fn describe(&self) -> String {
         match self {
-            Self::CriterionNotMet { text, .. } => format!("exit criterion not met or waived: {text}"),
-            Self::DeliverableNotApproved { name, status, .. } => format!("deliverable not approved ({status}): {name}"),
-            Self::MilestoneNotAchieved { name, status, .. } => format!("milestone not achieved ({status}): {name}"),
-            Self::ConditionOpen { text, .. } => format!("condition of the previous gate still open: {text}"),
+            Self::CriterionNotMet { text, .. } => {
+                format!("exit criterion not met or waived: {text}")
+            }
+            Self::DeliverableNotApproved { name, status, .. } => {
+                format!("deliverable not approved ({status}): {name}")
+            }
+            Self::MilestoneNotAchieved { name, status, .. } => {
+                format!("milestone not achieved ({status}): {name}")
+            }
+            Self::ConditionOpen { text, .. } => {
+                format!("condition of the previous gate still open: {text}")
+            }
         }
     }
 
@@ -166,20 +206,40 @@ pub fn open_items(facts: &GateFacts) -> Vec<OpenItem> {
         .criteria
         .iter()
         .filter(|(_, _, status)| !matches!(status.as_str(), "MET" | "WAIVED"))
-        .map(|(id, text, _)| OpenItem::CriterionNotMet { id: *id, text: text.clone() });
+        .map(|(id, text, _)| OpenItem::CriterionNotMet {
+            id: *id,
+            text: text.clone(),
+        });
     let deliverables = facts
         .deliverables
         .iter()
         .filter(|(_, _, status)| status != "APPROVED")
-        .map(|(id, name, status)| OpenItem::DeliverableNotApproved { id: *id, name: name.clone(), status: status.clone() });
+        .map(|(id, name, status)| OpenItem::DeliverableNotApproved {
+            id: *id,
+            name: name.clone(),
+            status: status.clone(),
+        });
     let milestones = facts
         .milestones
         .iter()
         .filter(|(_, _, status)| status != "ACHIEVED")
-        .map(|(id, name, status)| OpenItem::MilestoneNotAchieved { id: *id, name: name.clone(), status: status.clone() });
-    let conditions =
-        facts.open_conditions.iter().map(|(id, text)| OpenItem::ConditionOpen { id: *id, text: text.clone() });
-    criteria.chain(deliverables).chain(milestones).chain(conditions).collect()
+        .map(|(id, name, status)| OpenItem::MilestoneNotAchieved {
+            id: *id,
+            name: name.clone(),
+            status: status.clone(),
+        });
+    let conditions = facts
+        .open_conditions
+        .iter()
+        .map(|(id, text)| OpenItem::ConditionOpen {
+            id: *id,
+            text: text.clone(),
+        });
+    criteria
+        .chain(deliverables)
+        .chain(milestones)
+        .chain(conditions)
+        .collect()
 }
 
 /// Exit criterion states.
@@ -232,7 +292,9 @@ impl DeliverableStatus {
     pub fn may_become(self, to: DeliverableStatus) -> bool {
         matches!(
             (self, to),
-            (Self::Draft, Self::InReview) | (Self::InReview, Self::Approved) | (Self::InReview, Self::Draft)
+            (Self::Draft, Self::InReview)
+                | (Self::InReview, Self::Approved)
+                | (Self::InReview, Self::Draft)
         )
     }
 }
@@ -272,14 +334,22 @@ mod tests {
         let expected = |from: S, command: C| match (from, command) {
             (S::NotStarted, C::Start) => Some(S::InProgress),
             (S::InProgress, C::RequestGate) => Some(S::AwaitingGateReview),
-            (S::AwaitingGateReview, C::DecideGate(D::Go) | C::DecideGate(D::GoWithConditions)) => Some(S::Completed),
-            (S::AwaitingGateReview, C::DecideGate(D::NoGo) | C::GateDeadlocked) => Some(S::InProgress),
+            (S::AwaitingGateReview, C::DecideGate(D::Go) | C::DecideGate(D::GoWithConditions)) => {
+                Some(S::Completed)
+            }
+            (S::AwaitingGateReview, C::DecideGate(D::NoGo) | C::GateDeadlocked) => {
+                Some(S::InProgress)
+            }
             (S::NotStarted | S::InProgress, C::Skip) => Some(S::Skipped),
             _ => None,
         };
         for from in PhaseStatus::ALL {
             for command in commands {
-                assert_eq!(target(from, command), expected(from, command), "{from} {command:?}");
+                assert_eq!(
+                    target(from, command),
+                    expected(from, command),
+                    "{from} {command:?}"
+                );
                 match transition(from, command) {
                     Ok(to) => assert_eq!(Some(to), expected(from, command)),
                     Err(refusal) => {
@@ -300,8 +370,14 @@ mod tests {
                 (id(), "Budget approved".into(), "WAIVED".into()),
                 (id(), "Team staffed".into(), "MET".into()),
             ],
-            deliverables: vec![(id(), "Spec".into(), "IN_REVIEW".into()), (id(), "Plan".into(), "APPROVED".into())],
-            milestones: vec![(id(), "Kick-off".into(), "ACHIEVED".into()), (id(), "Sign-off".into(), "MISSED".into())],
+            deliverables: vec![
+                (id(), "Spec".into(), "IN_REVIEW".into()),
+                (id(), "Plan".into(), "APPROVED".into()),
+            ],
+            milestones: vec![
+                (id(), "Kick-off".into(), "ACHIEVED".into()),
+                (id(), "Sign-off".into(), "MISSED".into()),
+            ],
             open_conditions: vec![(id(), "Hire a data owner".into())],
         };
         let items = open_items(&facts);

@@ -86,7 +86,11 @@ impl Decision {
         encode(Kind::Decision, self.0.id)
     }
     async fn subject_type(&self) -> Option<DecisionSubject> {
-        self.0.subject_type.parse::<crate::domain::decision::DecisionSubject>().ok().map(Into::into)
+        self.0
+            .subject_type
+            .parse::<crate::domain::decision::DecisionSubject>()
+            .ok()
+            .map(Into::into)
     }
     /// The global id of what is decided (a Phase or a Project).
     async fn subject_id(&self) -> ID {
@@ -97,7 +101,12 @@ impl Decision {
     }
     /// The choices offered (abstaining is always possible).
     async fn choices(&self) -> Vec<DecisionChoice> {
-        self.0.choices.split(',').filter_map(|c| c.parse::<crate::domain::decision::DecisionChoice>().ok()).map(Into::into).collect()
+        self.0
+            .choices
+            .split(',')
+            .filter_map(|c| c.parse::<crate::domain::decision::DecisionChoice>().ok())
+            .map(Into::into)
+            .collect()
     }
     async fn rule(&self) -> VotingRuleKind {
         VotingRuleKind::from_code(&self.0.rule)
@@ -117,10 +126,18 @@ impl Decision {
         Ok(voters)
     }
     async fn status(&self) -> DecisionStatus {
-        self.0.status.parse::<crate::domain::decision::DecisionStatus>().map(Into::into).unwrap_or(DecisionStatus::Open)
+        self.0
+            .status
+            .parse::<crate::domain::decision::DecisionStatus>()
+            .map(Into::into)
+            .unwrap_or(DecisionStatus::Open)
     }
     async fn outcome(&self) -> Option<DecisionChoice> {
-        self.0.outcome.as_deref().and_then(|c| c.parse::<crate::domain::decision::DecisionChoice>().ok()).map(Into::into)
+        self.0
+            .outcome
+            .as_deref()
+            .and_then(|c| c.parse::<crate::domain::decision::DecisionChoice>().ok())
+            .map(Into::into)
     }
     /// Why the ballot was opened, as written by whoever asked.
     async fn note(&self) -> &str {
@@ -134,12 +151,18 @@ impl Decision {
     }
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn votes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Vote>> {
-        Ok(super::loader::children::<VotesLoader>(ctx, self.0.id).await?.into_iter().map(Vote).collect())
+        Ok(super::loader::children::<VotesLoader>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Vote)
+            .collect())
     }
     /// Whether the signed-in user may still vote here.
     async fn can_i_vote(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let viewer = actor(ctx)?;
-        if self.0.status != "OPEN" || !eligible_of(&self.0).is_ok_and(|ids| ids.contains(&viewer.user_id)) {
+        if self.0.status != "OPEN"
+            || !eligible_of(&self.0).is_ok_and(|ids| ids.contains(&viewer.user_id))
+        {
             return Ok(false);
         }
         let votes = super::loader::children::<VotesLoader>(ctx, self.0.id).await?;
@@ -158,7 +181,11 @@ impl Vote {
     }
     /// Null for an abstention.
     async fn choice(&self) -> Option<DecisionChoice> {
-        self.0.choice.parse::<crate::domain::decision::DecisionChoice>().ok().map(Into::into)
+        self.0
+            .choice
+            .parse::<crate::domain::decision::DecisionChoice>()
+            .ok()
+            .map(Into::into)
     }
     async fn abstained(&self) -> bool {
         self.0.choice == "ABSTAIN"
@@ -209,7 +236,9 @@ impl DecisionMutation {
     ) -> async_graphql::Result<DecisionVoteCastPayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let decision_id = decode(&input.decision_id, Kind::Decision, &["decisionId"]).map_err(|r| refusals.push(r)).ok();
+        let decision_id = decode(&input.decision_id, Kind::Decision, &["decisionId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let mut conditions = Vec::with_capacity(input.conditions.len());
         for (index, condition) in input.conditions.into_iter().enumerate() {
             let index = index.to_string();
@@ -220,14 +249,26 @@ impl DecisionMutation {
                 .map_err(|r| refusals.push(r))
                 .ok()
                 .flatten();
-            conditions.push(ProposedCondition { text: condition.text, owner_id, due_date: condition.due_date });
+            conditions.push(ProposedCondition {
+                text: condition.text,
+                owner_id,
+                due_date: condition.due_date,
+            });
         }
         let result = match decision_id.filter(|_| refusals.is_empty()) {
             Some(id) => {
-                let vote = VoteInput { choice: input.choice.map(Into::into), comment: input.comment, conditions };
-                service::decision::cast(state(ctx), &caller, id, vote).await.map(|outcome| Decision(outcome.decision))
+                let vote = VoteInput {
+                    choice: input.choice.map(Into::into),
+                    comment: input.comment,
+                    conditions,
+                };
+                service::decision::cast(state(ctx), &caller, id, vote)
+                    .await
+                    .map(|outcome| Decision(outcome.decision))
             }
-            None => Err(ServiceError::Refused(refusals.finish().err().unwrap_or_default())),
+            None => Err(ServiceError::Refused(
+                refusals.finish().err().unwrap_or_default(),
+            )),
         };
         respond(ctx, result)
     }

@@ -27,12 +27,20 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 13] = [
         Kind::User,
         Kind::ApiToken,
         Kind::Project,
         Kind::ProjectMember,
         Kind::AuditEvent,
+        Kind::Phase,
+        Kind::ExitCriterion,
+        Kind::Deliverable,
+        Kind::GateCondition,
+        Kind::Milestone,
+        Kind::MilestoneDependency,
+        Kind::ScheduleBaseline,
+        Kind::Decision,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +97,14 @@ pub fn decode(id: &ID, kind: Kind, field: &[&str]) -> Result<Uuid, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_decodes() {
+        for kind in Kind::ALL {
+            let uuid = Uuid::now_v7();
+            assert_eq!(decode_any(&encode(kind, uuid)), Some((kind, uuid)));
+        }
+    }
 
     #[test]
     fn ids_round_trip_and_keep_their_type() {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use steerco_entity::{
-    decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase, project, project_member, user,
+    decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase,
+    project, project_member, user,
 };
 use uuid::Uuid;
 
@@ -20,7 +21,9 @@ impl Loader<Uuid> for UserLoader {
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, user::Model>, Self::Error> {
-        let users = service::user::by_ids(&self.0.db, keys).await.map_err(Arc::new)?;
+        let users = service::user::by_ids(&self.0.db, keys)
+            .await
+            .map_err(Arc::new)?;
         Ok(users.into_iter().map(|user| (user.id, user)).collect())
     }
 }
@@ -33,8 +36,13 @@ impl Loader<Uuid> for ProjectLoader {
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, project::Model>, Self::Error> {
-        let projects = service::project::by_ids(&self.0.db, keys).await.map_err(Arc::new)?;
-        Ok(projects.into_iter().map(|project| (project.id, project)).collect())
+        let projects = service::project::by_ids(&self.0.db, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(projects
+            .into_iter()
+            .map(|project| (project.id, project))
+            .collect())
     }
 }
 
@@ -117,7 +125,10 @@ pub fn insert_all(data: &mut async_graphql::Data, state: &AppState) {
 }
 
 /// Loads the children of `parent` through the loader `T`.
-pub async fn children<T>(ctx: &async_graphql::Context<'_>, parent: Uuid) -> async_graphql::Result<T::Value>
+pub async fn children<T>(
+    ctx: &async_graphql::Context<'_>,
+    parent: Uuid,
+) -> async_graphql::Result<T::Value>
 where
     T: Loader<Uuid, Error = Arc<ServiceError>>,
     T::Value: Default,
@@ -130,16 +141,24 @@ where
 }
 
 /// Loads one project by id (the caller has already seen something of it).
-pub async fn project(ctx: &async_graphql::Context<'_>, id: Uuid) -> async_graphql::Result<project::Model> {
+pub async fn project(
+    ctx: &async_graphql::Context<'_>,
+    id: Uuid,
+) -> async_graphql::Result<project::Model> {
     ctx.data_unchecked::<DataLoader<ProjectLoader>>()
         .load_one(id)
         .await
         .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))?
-        .ok_or_else(|| super::error::to_top_level(ctx, ServiceError::Internal("project vanished".into())))
+        .ok_or_else(|| {
+            super::error::to_top_level(ctx, ServiceError::Internal("project vanished".into()))
+        })
 }
 
 /// Loads one user by id.
-pub async fn user(ctx: &async_graphql::Context<'_>, id: Uuid) -> async_graphql::Result<Option<user::Model>> {
+pub async fn user(
+    ctx: &async_graphql::Context<'_>,
+    id: Uuid,
+) -> async_graphql::Result<Option<user::Model>> {
     ctx.data_unchecked::<DataLoader<UserLoader>>()
         .load_one(id)
         .await

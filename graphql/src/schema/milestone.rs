@@ -12,7 +12,9 @@ use super::phase::Phase;
 use super::user::User;
 use crate::domain::schedule::{self as rules, MilestoneStatus as DomainStatus};
 use crate::domain::{Refusal, Refusals};
-use crate::service::milestone::{MilestoneChange, MilestoneChanges, NewMilestone, dates_of, thresholds_of};
+use crate::service::milestone::{
+    MilestoneChange, MilestoneChanges, NewMilestone, dates_of, thresholds_of,
+};
 use crate::service::project::today_in;
 use crate::service::{self, ServiceError};
 
@@ -50,10 +52,17 @@ pub enum Health {
 pub struct Milestone(pub milestone::Model);
 
 impl Milestone {
-    async fn dates_and_today(&self, ctx: &Context<'_>) -> async_graphql::Result<(rules::MilestoneDates, NaiveDate, rules::HealthThresholds)> {
+    async fn dates_and_today(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<(rules::MilestoneDates, NaiveDate, rules::HealthThresholds)> {
         let project = super::loader::project(ctx, self.0.project_id).await?;
         let dates = dates_of(&self.0).map_err(|e| to_top_level(ctx, e))?;
-        Ok((dates, today_in(&project, state(ctx).clock.now()), thresholds_of(&project)))
+        Ok((
+            dates,
+            today_in(&project, state(ctx).clock.now()),
+            thresholds_of(&project),
+        ))
     }
 }
 
@@ -69,7 +78,9 @@ impl Milestone {
         encode(Kind::Phase, self.0.phase_id)
     }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.owner_id else { return Ok(None) };
+        let Some(id) = self.0.owner_id else {
+            return Ok(None);
+        };
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
     /// Set by schedule baselines; null until the first one (or as planned before it).
@@ -87,7 +98,9 @@ impl Milestone {
     }
     /// Forecast minus baseline, in days (0 without a baseline).
     async fn slip_days(&self) -> async_graphql::Result<i64> {
-        Ok(rules::slip_days(&dates_of(&self.0).map_err(|e| async_graphql::Error::new(e.to_string()))?))
+        Ok(rules::slip_days(
+            &dates_of(&self.0).map_err(|e| async_graphql::Error::new(e.to_string()))?,
+        ))
     }
     /// Not achieved and forecast before today (in the project's time zone).
     async fn overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
@@ -102,7 +115,12 @@ impl Milestone {
         self.0
             .status
             .parse::<DomainStatus>()
-            .map(|s| rules::milestone_allowed_actions(s).into_iter().map(Into::into).collect())
+            .map(|s| {
+                rules::milestone_allowed_actions(s)
+                    .into_iter()
+                    .map(Into::into)
+                    .collect()
+            })
             .unwrap_or_default()
     }
     async fn version(&self) -> i64 {
@@ -142,7 +160,14 @@ pub struct MilestoneShift {
 }
 
 fn shifts(moved: Vec<service::milestone::Moved>) -> Vec<MilestoneShift> {
-    moved.into_iter().map(|m| MilestoneShift { milestone: Milestone(m.milestone), from: m.from, to: m.to }).collect()
+    moved
+        .into_iter()
+        .map(|m| MilestoneShift {
+            milestone: Milestone(m.milestone),
+            from: m.from,
+            to: m.to,
+        })
+        .collect()
 }
 
 /// The schedule at a glance.
@@ -214,7 +239,9 @@ impl ScheduleBaseline {
         })
     }
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.created_by else { return Ok(None) };
+        let Some(id) = self.0.created_by else {
+            return Ok(None);
+        };
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
     async fn created_at(&self) -> DateTime<Utc> {
@@ -222,10 +249,16 @@ impl ScheduleBaseline {
     }
     /// Each milestone's baseline date in this version.
     async fn entries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BaselineEntry>> {
-        let entries = service::baseline::entries_of(state(ctx), self.0.id).await.map_err(|e| to_top_level(ctx, e))?;
+        let entries = service::baseline::entries_of(state(ctx), self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
         Ok(entries
             .into_iter()
-            .map(|e| BaselineEntry { milestone_id: encode(Kind::Milestone, e.milestone_id), milestone_name: e.milestone_name, baseline_date: e.baseline_date })
+            .map(|e| BaselineEntry {
+                milestone_id: encode(Kind::Milestone, e.milestone_id),
+                milestone_name: e.milestone_name,
+                baseline_date: e.baseline_date,
+            })
             .collect())
     }
 }
@@ -267,7 +300,9 @@ impl MilestoneFilterInput {
             statuses: self.status.into_iter().map(Into::into).collect(),
             health: self.health.into_iter().map(Into::into).collect(),
             // An id that is not a user's matches nobody.
-            owner_id: self.owner_id.map(|id| decode(&id, Kind::User, &["ownerId"]).unwrap_or_default()),
+            owner_id: self
+                .owner_id
+                .map(|id| decode(&id, Kind::User, &["ownerId"]).unwrap_or_default()),
             due_before: self.due_before,
             overdue: self.overdue,
         }
@@ -281,11 +316,17 @@ pub struct MilestoneQuery;
 impl MilestoneQuery {
     /// The variance per milestone between two baseline versions of a project. Null when a
     /// baseline is not visible.
-    async fn baseline_compare(&self, ctx: &Context<'_>, from_id: ID, to_id: ID) -> async_graphql::Result<Option<Vec<BaselineVariance>>> {
+    async fn baseline_compare(
+        &self,
+        ctx: &Context<'_>,
+        from_id: ID,
+        to_id: ID,
+    ) -> async_graphql::Result<Option<Vec<BaselineVariance>>> {
         let viewer = actor(ctx)?;
-        let (Ok(from), Ok(to)) =
-            (decode(&from_id, Kind::ScheduleBaseline, &["fromId"]), decode(&to_id, Kind::ScheduleBaseline, &["toId"]))
-        else {
+        let (Ok(from), Ok(to)) = (
+            decode(&from_id, Kind::ScheduleBaseline, &["fromId"]),
+            decode(&to_id, Kind::ScheduleBaseline, &["toId"]),
+        ) else {
             return Ok(None);
         };
         match service::baseline::compare(state(ctx), viewer, from, to).await {
@@ -300,7 +341,13 @@ impl MilestoneQuery {
                     })
                     .collect(),
             )),
-            Err(ServiceError::Refused(refusals)) if refusals.iter().all(|r| r.code == crate::domain::RefusalCode::NotFound) => Ok(None),
+            Err(ServiceError::Refused(refusals))
+                if refusals
+                    .iter()
+                    .all(|r| r.code == crate::domain::RefusalCode::NotFound) =>
+            {
+                Ok(None)
+            }
             Err(error) => Err(to_top_level(ctx, error)),
         }
     }
@@ -329,10 +376,18 @@ pub struct MilestoneChangePayload {
 impl Payload for MilestoneChangePayload {
     type Value = MilestoneChange;
     fn ok(change: MilestoneChange) -> Self {
-        Self { milestone: Some(Milestone(change.milestone)), moved: shifts(change.moved), user_errors: Vec::new() }
+        Self {
+            milestone: Some(Milestone(change.milestone)),
+            moved: shifts(change.moved),
+            user_errors: Vec::new(),
+        }
     }
     fn refused(user_errors: Vec<UserError>) -> Self {
-        Self { milestone: None, moved: Vec::new(), user_errors }
+        Self {
+            milestone: None,
+            moved: Vec::new(),
+            user_errors,
+        }
     }
 }
 
@@ -378,10 +433,18 @@ pub struct MilestoneDependencyAddPayload {
 impl Payload for MilestoneDependencyAddPayload {
     type Value = (milestone_dependency::Model, Vec<service::milestone::Moved>);
     fn ok((link, moved): Self::Value) -> Self {
-        Self { dependency: Some(MilestoneDependency(link)), moved: shifts(moved), user_errors: Vec::new() }
+        Self {
+            dependency: Some(MilestoneDependency(link)),
+            moved: shifts(moved),
+            user_errors: Vec::new(),
+        }
     }
     fn refused(user_errors: Vec<UserError>) -> Self {
-        Self { dependency: None, moved: Vec::new(), user_errors }
+        Self {
+            dependency: None,
+            moved: Vec::new(),
+            user_errors,
+        }
     }
 }
 
@@ -390,7 +453,9 @@ pub struct MilestoneDependencyRemoveInput {
     pub id: ID,
 }
 
-super::error::payload!(MilestoneDependencyRemovePayload { dependency: MilestoneDependency });
+super::error::payload!(MilestoneDependencyRemovePayload {
+    dependency: MilestoneDependency
+});
 
 #[derive(InputObject)]
 pub struct ScheduleBaselineCreateInput {
@@ -418,12 +483,21 @@ impl Payload for ScheduleBaselineCreatePayload {
         }
     }
     fn refused(user_errors: Vec<UserError>) -> Self {
-        Self { baseline: None, decision: None, user_errors }
+        Self {
+            baseline: None,
+            decision: None,
+            user_errors,
+        }
     }
 }
 
 fn refused<T>(refusals: Refusals) -> Result<T, ServiceError> {
-    Err(ServiceError::Refused(refusals.finish().err().unwrap_or_else(|| vec![Refusal::bad_input(&[], "bad id")])))
+    Err(ServiceError::Refused(
+        refusals
+            .finish()
+            .err()
+            .unwrap_or_else(|| vec![Refusal::bad_input(&[], "bad id")]),
+    ))
 }
 
 #[derive(Default)]
@@ -432,11 +506,21 @@ pub struct MilestoneMutation;
 #[Object]
 impl MilestoneMutation {
     /// Adds a milestone to a phase. PROJECT_MANAGER.
-    async fn milestone_create(&self, ctx: &Context<'_>, input: MilestoneCreateInput) -> async_graphql::Result<MilestoneChangePayload> {
+    async fn milestone_create(
+        &self,
+        ctx: &Context<'_>,
+        input: MilestoneCreateInput,
+    ) -> async_graphql::Result<MilestoneChangePayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let phase_id = decode(&input.phase_id, Kind::Phase, &["phaseId"]).map_err(|r| refusals.push(r)).ok();
-        let owner_id = input.owner_id.as_ref().and_then(|id| decode(id, Kind::User, &["ownerId"]).map_err(|r| refusals.push(r)).ok());
+        let phase_id = decode(&input.phase_id, Kind::Phase, &["phaseId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
+        let owner_id = input.owner_id.as_ref().and_then(|id| {
+            decode(id, Kind::User, &["ownerId"])
+                .map_err(|r| refusals.push(r))
+                .ok()
+        });
         let result = match phase_id.filter(|_| refusals.is_empty()) {
             Some(phase_id) => {
                 let command = NewMilestone {
@@ -455,16 +539,29 @@ impl MilestoneMutation {
 
     /// Edits a milestone; a new forecast pushes dependants that would start early, and the
     /// payload lists every milestone that moved. PROJECT_MANAGER.
-    async fn milestone_update(&self, ctx: &Context<'_>, input: MilestoneUpdateInput) -> async_graphql::Result<MilestoneChangePayload> {
+    async fn milestone_update(
+        &self,
+        ctx: &Context<'_>,
+        input: MilestoneUpdateInput,
+    ) -> async_graphql::Result<MilestoneChangePayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let id = decode(&input.id, Kind::Milestone, &["id"]).map_err(|r| refusals.push(r)).ok();
+        let id = decode(&input.id, Kind::Milestone, &["id"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let owner_id = match input.owner_id {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(id) => decode(&id, Kind::User, &["ownerId"]).map_err(|r| refusals.push(r)).ok().map(Some),
+            MaybeUndefined::Value(id) => decode(&id, Kind::User, &["ownerId"])
+                .map_err(|r| refusals.push(r))
+                .ok()
+                .map(Some),
         };
-        let phase_id = input.phase_id.as_ref().and_then(|id| decode(id, Kind::Phase, &["phaseId"]).map_err(|r| refusals.push(r)).ok());
+        let phase_id = input.phase_id.as_ref().and_then(|id| {
+            decode(id, Kind::Phase, &["phaseId"])
+                .map_err(|r| refusals.push(r))
+                .ok()
+        });
         let baseline_date = match input.baseline_date {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
@@ -472,8 +569,15 @@ impl MilestoneMutation {
         };
         let result = match id.filter(|_| refusals.is_empty()) {
             Some(id) => {
-                let changes = MilestoneChanges { name: input.name, owner_id, phase_id, forecast_date: input.forecast_date, baseline_date };
-                service::milestone::update(state(ctx), &caller, id, input.expected_version, changes).await
+                let changes = MilestoneChanges {
+                    name: input.name,
+                    owner_id,
+                    phase_id,
+                    forecast_date: input.forecast_date,
+                    baseline_date,
+                };
+                service::milestone::update(state(ctx), &caller, id, input.expected_version, changes)
+                    .await
             }
             None => refused(refusals),
         };
@@ -481,10 +585,23 @@ impl MilestoneMutation {
     }
 
     /// Moves a milestone through its lifecycle. PROJECT_MANAGER or the milestone's owner.
-    async fn milestone_transition(&self, ctx: &Context<'_>, input: MilestoneTransitionInput) -> async_graphql::Result<MilestoneChangePayload> {
+    async fn milestone_transition(
+        &self,
+        ctx: &Context<'_>,
+        input: MilestoneTransitionInput,
+    ) -> async_graphql::Result<MilestoneChangePayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.id, Kind::Milestone, &["id"]) {
-            Ok(id) => service::milestone::transition(state(ctx), &caller, id, input.action.into(), input.actual_date).await,
+            Ok(id) => {
+                service::milestone::transition(
+                    state(ctx),
+                    &caller,
+                    id,
+                    input.action.into(),
+                    input.actual_date,
+                )
+                .await
+            }
             Err(refusal) => Err(refusal.into()),
         };
         respond(ctx, result)
@@ -499,10 +616,16 @@ impl MilestoneMutation {
     ) -> async_graphql::Result<MilestoneDependencyAddPayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let predecessor = decode(&input.predecessor_id, Kind::Milestone, &["predecessorId"]).map_err(|r| refusals.push(r)).ok();
-        let successor = decode(&input.successor_id, Kind::Milestone, &["successorId"]).map_err(|r| refusals.push(r)).ok();
+        let predecessor = decode(&input.predecessor_id, Kind::Milestone, &["predecessorId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
+        let successor = decode(&input.successor_id, Kind::Milestone, &["successorId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let result = match (predecessor, successor) {
-            (Some(p), Some(s)) if refusals.is_empty() => service::milestone::link(state(ctx), &caller, p, s, input.lag_days).await,
+            (Some(p), Some(s)) if refusals.is_empty() => {
+                service::milestone::link(state(ctx), &caller, p, s, input.lag_days).await
+            }
             _ => refused(refusals),
         };
         respond(ctx, result)

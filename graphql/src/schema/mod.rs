@@ -28,6 +28,8 @@ use crate::service::{Actor, AppState};
 pub struct QueryRoot(
     user::UserQuery,
     project::ProjectQuery,
+    phase::PhaseQuery,
+    milestone::MilestoneQuery,
     audit::AuditQuery,
     node::NodeQuery,
 );
@@ -37,6 +39,9 @@ pub struct MutationRoot(
     user::UserMutation,
     project::ProjectMutation,
     member::MemberMutation,
+    phase::PhaseMutation,
+    milestone::MilestoneMutation,
+    decision::DecisionMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -4,14 +4,14 @@ use async_graphql::{Context, ID, Interface, Object};
 
 use super::audit::AuditEvent;
 use super::context::{actor, state};
+use super::decision::Decision;
 use super::error::{limit_exceeded, to_top_level};
 use super::id::{Kind, decode_any};
 use super::member::ProjectMember;
-use super::page::MAX_PAGE_SIZE;
-use super::project::Project;
-use super::decision::Decision;
 use super::milestone::{Milestone, MilestoneDependency, ScheduleBaseline};
+use super::page::MAX_PAGE_SIZE;
 use super::phase::{Deliverable, ExitCriterion, GateCondition, Phase};
+use super::project::Project;
 use super::user::{ApiToken, User};
 use crate::service::{self, Actor, AppState, ServiceResult};
 
@@ -62,15 +62,21 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
         Kind::AuditEvent => service::audit::visible_event(&app.db, viewer, uuid)
             .await?
             .map(|e| Node::AuditEvent(AuditEvent(e))),
-        Kind::Phase => service::phase::visible(app, viewer, uuid).await?.map(|p| Node::Phase(Phase(p))),
-        Kind::Milestone => service::milestone::visible(app, viewer, uuid).await?.map(|m| Node::Milestone(Milestone(m))),
+        Kind::Phase => service::phase::visible(app, viewer, uuid)
+            .await?
+            .map(|p| Node::Phase(Phase(p))),
+        Kind::Milestone => service::milestone::visible(app, viewer, uuid)
+            .await?
+            .map(|m| Node::Milestone(Milestone(m))),
         Kind::MilestoneDependency => service::milestone::visible_link(app, viewer, uuid)
             .await?
             .map(|l| Node::MilestoneDependency(MilestoneDependency(l))),
-        Kind::ScheduleBaseline => {
-            service::baseline::visible(app, viewer, uuid).await?.map(|b| Node::ScheduleBaseline(ScheduleBaseline(b)))
-        }
-        Kind::Decision => service::decision::visible(app, viewer, uuid).await?.map(|d| Node::Decision(Decision(d))),
+        Kind::ScheduleBaseline => service::baseline::visible(app, viewer, uuid)
+            .await?
+            .map(|b| Node::ScheduleBaseline(ScheduleBaseline(b))),
+        Kind::Decision => service::decision::visible(app, viewer, uuid)
+            .await?
+            .map(|d| Node::Decision(Decision(d))),
         Kind::ExitCriterion => service::phase::visible_criterion(app, viewer, uuid)
             .await?
             .map(|c| Node::ExitCriterion(ExitCriterion(c))),

@@ -136,10 +136,17 @@ pub fn connection<M, T: OutputType, K: CursorKey>(
 /// Pages a list already in memory; each item's cursor is its position in the list.
 pub fn in_memory<M>(items: Vec<M>, window: &Window<i64>) -> Page<(i64, M)> {
     let total_count = items.len() as u64;
-    let numbered: Vec<(i64, M)> = items.into_iter().enumerate().map(|(i, m)| (i as i64, m)).collect();
+    let numbered: Vec<(i64, M)> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| (i as i64, m))
+        .collect();
     let in_range: Vec<(i64, M)> = numbered
         .into_iter()
-        .filter(|(i, _)| window.after.is_none_or(|after| *i > after) && window.before.is_none_or(|before| *i < before))
+        .filter(|(i, _)| {
+            window.after.is_none_or(|after| *i > after)
+                && window.before.is_none_or(|before| *i < before)
+        })
         .collect();
     let limit = window.limit as usize;
     let more = in_range.len() > limit;
@@ -149,7 +156,15 @@ pub fn in_memory<M>(items: Vec<M>, window: &Window<i64>) -> Page<(i64, M)> {
     } else {
         in_range.into_iter().take(limit).collect()
     };
-    let (has_previous_page, has_next_page) =
-        if window.from_end { (more, window.before.is_some()) } else { (window.after.is_some(), more) };
-    Page { items, has_previous_page, has_next_page, total_count }
+    let (has_previous_page, has_next_page) = if window.from_end {
+        (more, window.before.is_some())
+    } else {
+        (window.after.is_some(), more)
+    };
+    Page {
+        items,
+        has_previous_page,
+        has_next_page,
+        total_count,
+    }
 }

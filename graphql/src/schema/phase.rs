@@ -8,10 +8,14 @@ use super::context::{caller, state};
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond};
 use super::id::{Kind, decode, encode};
-use super::loader::{ConditionsLoader, CriteriaLoader, DecisionsLoader, DeliverablesLoader, MilestonesLoader};
+use super::loader::{
+    ConditionsLoader, CriteriaLoader, DecisionsLoader, DeliverablesLoader, MilestonesLoader,
+};
 use super::milestone::Milestone;
 use super::user::User;
-use crate::domain::phase::{CriterionStatus as DomainCriterion, DeliverableStatus as DomainDeliverable};
+use crate::domain::phase::{
+    CriterionStatus as DomainCriterion, DeliverableStatus as DomainDeliverable,
+};
 use crate::domain::{Refusal, Refusals, phase_template};
 use crate::service::phase::{PhaseChange, PhaseFields};
 use crate::service::{self, ServiceError};
@@ -97,11 +101,17 @@ impl Phase {
         &self.0.name
     }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(owner) = self.0.owner_id else { return Ok(None) };
+        let Some(owner) = self.0.owner_id else {
+            return Ok(None);
+        };
         Ok(super::loader::user(ctx, owner).await?.map(User))
     }
     async fn status(&self) -> Option<PhaseStatus> {
-        self.0.status.parse::<crate::domain::phase::PhaseStatus>().ok().map(Into::into)
+        self.0
+            .status
+            .parse::<crate::domain::phase::PhaseStatus>()
+            .ok()
+            .map(Into::into)
     }
     /// Why the phase was skipped, or why its last gate said NO_GO.
     async fn status_reason(&self) -> Option<&str> {
@@ -124,26 +134,48 @@ impl Phase {
     }
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn exit_criteria(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExitCriterion>> {
-        Ok(super::loader::children::<CriteriaLoader>(ctx, self.0.id).await?.into_iter().map(ExitCriterion).collect())
+        Ok(super::loader::children::<CriteriaLoader>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(ExitCriterion)
+            .collect())
     }
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn deliverables(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Deliverable>> {
-        Ok(super::loader::children::<DeliverablesLoader>(ctx, self.0.id).await?.into_iter().map(Deliverable).collect())
+        Ok(
+            super::loader::children::<DeliverablesLoader>(ctx, self.0.id)
+                .await?
+                .into_iter()
+                .map(Deliverable)
+                .collect(),
+        )
     }
     /// The milestones of this phase, by forecast date.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Milestone>> {
-        Ok(super::loader::children::<MilestonesLoader>(ctx, self.0.id).await?.into_iter().map(Milestone).collect())
+        Ok(super::loader::children::<MilestonesLoader>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Milestone)
+            .collect())
     }
     /// Conditions set by this phase's GO_WITH_CONDITIONS gate; open ones block the next gate.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn conditions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GateCondition>> {
-        Ok(super::loader::children::<ConditionsLoader>(ctx, self.0.id).await?.into_iter().map(GateCondition).collect())
+        Ok(super::loader::children::<ConditionsLoader>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(GateCondition)
+            .collect())
     }
     /// Gate and skip ballots about this phase, oldest first.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn decisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Decision>> {
-        Ok(super::loader::children::<DecisionsLoader>(ctx, self.0.id).await?.into_iter().map(Decision).collect())
+        Ok(super::loader::children::<DecisionsLoader>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Decision)
+            .collect())
     }
 }
 
@@ -169,7 +201,11 @@ impl ExitCriterion {
         &self.0.text
     }
     async fn status(&self) -> Option<CriterionStatus> {
-        self.0.status.parse::<DomainCriterion>().ok().map(Into::into)
+        self.0
+            .status
+            .parse::<DomainCriterion>()
+            .ok()
+            .map(Into::into)
     }
     async fn waiver_reason(&self) -> Option<&str> {
         self.0.waiver_reason.as_deref()
@@ -179,7 +215,9 @@ impl ExitCriterion {
     }
     /// Who set the status last.
     async fn decided_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.decided_by else { return Ok(None) };
+        let Some(id) = self.0.decided_by else {
+            return Ok(None);
+        };
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
@@ -211,11 +249,17 @@ impl Deliverable {
         &self.0.name
     }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.owner_id else { return Ok(None) };
+        let Some(id) = self.0.owner_id else {
+            return Ok(None);
+        };
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
     async fn status(&self) -> Option<DeliverableStatus> {
-        self.0.status.parse::<DomainDeliverable>().ok().map(Into::into)
+        self.0
+            .status
+            .parse::<DomainDeliverable>()
+            .ok()
+            .map(Into::into)
     }
     async fn link(&self) -> Option<&str> {
         self.0.link.as_deref()
@@ -238,7 +282,9 @@ impl GateCondition {
         &self.0.text
     }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.owner_id else { return Ok(None) };
+        let Some(id) = self.0.owner_id else {
+            return Ok(None);
+        };
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
     async fn due_date(&self) -> Option<NaiveDate> {
@@ -260,7 +306,10 @@ pub struct PhaseQuery;
 impl PhaseQuery {
     /// The shipped phase templates.
     async fn phase_templates(&self) -> Vec<PhaseTemplate> {
-        phase_template::all().into_iter().map(PhaseTemplate).collect()
+        phase_template::all()
+            .into_iter()
+            .map(PhaseTemplate)
+            .collect()
     }
 }
 
@@ -306,10 +355,16 @@ pub struct PhaseReorderPayload {
 impl Payload for PhaseReorderPayload {
     type Value = Vec<Phase>;
     fn ok(phases: Vec<Phase>) -> Self {
-        Self { phases: Some(phases), user_errors: Vec::new() }
+        Self {
+            phases: Some(phases),
+            user_errors: Vec::new(),
+        }
     }
     fn refused(user_errors: Vec<UserError>) -> Self {
-        Self { phases: None, user_errors }
+        Self {
+            phases: None,
+            user_errors,
+        }
     }
 }
 
@@ -346,10 +401,18 @@ pub struct PhaseDecisionRequestPayload {
 impl Payload for PhaseDecisionRequestPayload {
     type Value = PhaseChange;
     fn ok(change: PhaseChange) -> Self {
-        Self { phase: Some(Phase(change.phase)), decision: change.decision.map(Decision), user_errors: Vec::new() }
+        Self {
+            phase: Some(Phase(change.phase)),
+            decision: change.decision.map(Decision),
+            user_errors: Vec::new(),
+        }
     }
     fn refused(user_errors: Vec<UserError>) -> Self {
-        Self { phase: None, decision: None, user_errors }
+        Self {
+            phase: None,
+            decision: None,
+            user_errors,
+        }
     }
 }
 
@@ -359,7 +422,9 @@ pub struct ExitCriterionAddInput {
     pub text: String,
 }
 
-payload!(ExitCriterionAddPayload { exit_criterion: ExitCriterion });
+payload!(ExitCriterionAddPayload {
+    exit_criterion: ExitCriterion
+});
 
 #[derive(InputObject)]
 pub struct ExitCriterionSetInput {
@@ -371,7 +436,9 @@ pub struct ExitCriterionSetInput {
     pub evidence_url: Option<String>,
 }
 
-payload!(ExitCriterionSetPayload { exit_criterion: ExitCriterion });
+payload!(ExitCriterionSetPayload {
+    exit_criterion: ExitCriterion
+});
 
 #[derive(InputObject)]
 pub struct DeliverableAddInput {
@@ -380,7 +447,9 @@ pub struct DeliverableAddInput {
     pub owner_id: Option<ID>,
 }
 
-payload!(DeliverableAddPayload { deliverable: Deliverable });
+payload!(DeliverableAddPayload {
+    deliverable: Deliverable
+});
 
 #[derive(InputObject)]
 pub struct DeliverableUpdateInput {
@@ -392,25 +461,40 @@ pub struct DeliverableUpdateInput {
     pub owner_id: MaybeUndefined<ID>,
 }
 
-payload!(DeliverableUpdatePayload { deliverable: Deliverable });
+payload!(DeliverableUpdatePayload {
+    deliverable: Deliverable
+});
 
 #[derive(InputObject)]
 pub struct GateConditionCloseInput {
     pub id: ID,
 }
 
-payload!(GateConditionClosePayload { condition: GateCondition });
+payload!(GateConditionClosePayload {
+    condition: GateCondition
+});
 
 /// Decodes an optional user id, recording a refusal when it is not one.
 fn optional_user(refusals: &mut Refusals, id: Option<&ID>, field: &str) -> Option<uuid::Uuid> {
-    id.and_then(|id| decode(id, Kind::User, &[field]).map_err(|r| refusals.push(r)).ok())
+    id.and_then(|id| {
+        decode(id, Kind::User, &[field])
+            .map_err(|r| refusals.push(r))
+            .ok()
+    })
 }
 
-fn maybe_user(refusals: &mut Refusals, id: MaybeUndefined<ID>, field: &str) -> Option<Option<uuid::Uuid>> {
+fn maybe_user(
+    refusals: &mut Refusals,
+    id: MaybeUndefined<ID>,
+    field: &str,
+) -> Option<Option<uuid::Uuid>> {
     match id {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(id) => decode(&id, Kind::User, &[field]).map_err(|r| refusals.push(r)).ok().map(Some),
+        MaybeUndefined::Value(id) => decode(&id, Kind::User, &[field])
+            .map_err(|r| refusals.push(r))
+            .ok()
+            .map(Some),
     }
 }
 
@@ -424,7 +508,12 @@ fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
 
 /// The refusals gathered while decoding ids.
 fn refused<T>(refusals: Refusals) -> Result<T, ServiceError> {
-    Err(ServiceError::Refused(refusals.finish().err().unwrap_or_else(|| vec![Refusal::bad_input(&[], "bad id")])))
+    Err(ServiceError::Refused(
+        refusals
+            .finish()
+            .err()
+            .unwrap_or_else(|| vec![Refusal::bad_input(&[], "bad id")]),
+    ))
 }
 
 #[derive(Default)]
@@ -433,10 +522,16 @@ pub struct PhaseMutation;
 #[Object]
 impl PhaseMutation {
     /// Adds a phase at the end of the plan. PROJECT_MANAGER; before the first baseline.
-    async fn phase_create(&self, ctx: &Context<'_>, input: PhaseCreateInput) -> async_graphql::Result<PhaseCreatePayload> {
+    async fn phase_create(
+        &self,
+        ctx: &Context<'_>,
+        input: PhaseCreateInput,
+    ) -> async_graphql::Result<PhaseCreatePayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let project_id = decode(&input.project_id, Kind::Project, &["projectId"]).map_err(|r| refusals.push(r)).ok();
+        let project_id = decode(&input.project_id, Kind::Project, &["projectId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let owner = optional_user(&mut refusals, input.owner_id.as_ref(), "ownerId");
         let fields = PhaseFields {
             name: Some(input.name),
@@ -452,10 +547,16 @@ impl PhaseMutation {
     }
 
     /// Edits a phase. PROJECT_MANAGER; renaming only before the first baseline.
-    async fn phase_update(&self, ctx: &Context<'_>, input: PhaseUpdateInput) -> async_graphql::Result<PhaseUpdatePayload> {
+    async fn phase_update(
+        &self,
+        ctx: &Context<'_>,
+        input: PhaseUpdateInput,
+    ) -> async_graphql::Result<PhaseUpdatePayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let id = decode(&input.id, Kind::Phase, &["id"]).map_err(|r| refusals.push(r)).ok();
+        let id = decode(&input.id, Kind::Phase, &["id"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let fields = PhaseFields {
             name: input.name,
             owner_id: maybe_user(&mut refusals, input.owner_id, "ownerId"),
@@ -471,26 +572,43 @@ impl PhaseMutation {
     }
 
     /// Puts the phases in a new order. PROJECT_MANAGER; before the first baseline.
-    async fn phase_reorder(&self, ctx: &Context<'_>, input: PhaseReorderInput) -> async_graphql::Result<PhaseReorderPayload> {
+    async fn phase_reorder(
+        &self,
+        ctx: &Context<'_>,
+        input: PhaseReorderInput,
+    ) -> async_graphql::Result<PhaseReorderPayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let project_id = decode(&input.project_id, Kind::Project, &["projectId"]).map_err(|r| refusals.push(r)).ok();
+        let project_id = decode(&input.project_id, Kind::Project, &["projectId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let order: Vec<uuid::Uuid> = input
             .phase_ids
             .iter()
             .enumerate()
-            .filter_map(|(i, id)| decode(id, Kind::Phase, &["phaseIds", &i.to_string()]).map_err(|r| refusals.push(r)).ok())
+            .filter_map(|(i, id)| {
+                decode(id, Kind::Phase, &["phaseIds", &i.to_string()])
+                    .map_err(|r| refusals.push(r))
+                    .ok()
+            })
             .collect();
         let result = match project_id.filter(|_| refusals.is_empty()) {
             Some(id) => service::phase::reorder(state(ctx), &caller, id, &order).await,
             None => refused(refusals),
         };
-        respond(ctx, result.map(|phases| phases.into_iter().map(Phase).collect()))
+        respond(
+            ctx,
+            result.map(|phases| phases.into_iter().map(Phase).collect()),
+        )
     }
 
     /// Removes a phase that has not started and holds no milestones. PROJECT_MANAGER; before
     /// the first baseline.
-    async fn phase_remove(&self, ctx: &Context<'_>, input: PhaseIdInput) -> async_graphql::Result<PhaseRemovePayload> {
+    async fn phase_remove(
+        &self,
+        ctx: &Context<'_>,
+        input: PhaseIdInput,
+    ) -> async_graphql::Result<PhaseRemovePayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.phase_id, Kind::Phase, &["phaseId"]) {
             Ok(id) => service::phase::remove(state(ctx), &caller, id).await,
@@ -500,7 +618,11 @@ impl PhaseMutation {
     }
 
     /// Starts a phase once every earlier phase is completed or skipped. PROJECT_MANAGER.
-    async fn phase_start(&self, ctx: &Context<'_>, input: PhaseIdInput) -> async_graphql::Result<PhaseStartPayload> {
+    async fn phase_start(
+        &self,
+        ctx: &Context<'_>,
+        input: PhaseIdInput,
+    ) -> async_graphql::Result<PhaseStartPayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.phase_id, Kind::Phase, &["phaseId"]) {
             Ok(id) => service::phase::start(state(ctx), &caller, id).await,
@@ -518,7 +640,9 @@ impl PhaseMutation {
     ) -> async_graphql::Result<PhaseDecisionRequestPayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.phase_id, Kind::Phase, &["phaseId"]) {
-            Ok(id) => service::phase::request_gate(state(ctx), &caller, id, input.note.as_deref()).await,
+            Ok(id) => {
+                service::phase::request_gate(state(ctx), &caller, id, input.note.as_deref()).await
+            }
             Err(refusal) => Err(refusal.into()),
         };
         respond(ctx, result)
@@ -532,14 +656,20 @@ impl PhaseMutation {
     ) -> async_graphql::Result<PhaseDecisionRequestPayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.phase_id, Kind::Phase, &["phaseId"]) {
-            Ok(id) => service::phase::request_skip(state(ctx), &caller, id, Some(&input.reason)).await,
+            Ok(id) => {
+                service::phase::request_skip(state(ctx), &caller, id, Some(&input.reason)).await
+            }
             Err(refusal) => Err(refusal.into()),
         };
         respond(ctx, result)
     }
 
     /// Adds an exit criterion. PROJECT_MANAGER.
-    async fn exit_criterion_add(&self, ctx: &Context<'_>, input: ExitCriterionAddInput) -> async_graphql::Result<ExitCriterionAddPayload> {
+    async fn exit_criterion_add(
+        &self,
+        ctx: &Context<'_>,
+        input: ExitCriterionAddInput,
+    ) -> async_graphql::Result<ExitCriterionAddPayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.phase_id, Kind::Phase, &["phaseId"]) {
             Ok(id) => service::phase::criterion_add(state(ctx), &caller, id, &input.text).await,
@@ -549,7 +679,11 @@ impl PhaseMutation {
     }
 
     /// Sets an exit criterion MET, NOT_MET or WAIVED (with a reason). PROJECT_MANAGER.
-    async fn exit_criterion_set(&self, ctx: &Context<'_>, input: ExitCriterionSetInput) -> async_graphql::Result<ExitCriterionSetPayload> {
+    async fn exit_criterion_set(
+        &self,
+        ctx: &Context<'_>,
+        input: ExitCriterionSetInput,
+    ) -> async_graphql::Result<ExitCriterionSetPayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.id, Kind::ExitCriterion, &["id"]) {
             Ok(id) => {
@@ -569,29 +703,56 @@ impl PhaseMutation {
     }
 
     /// Adds a required deliverable. PROJECT_MANAGER.
-    async fn deliverable_add(&self, ctx: &Context<'_>, input: DeliverableAddInput) -> async_graphql::Result<DeliverableAddPayload> {
+    async fn deliverable_add(
+        &self,
+        ctx: &Context<'_>,
+        input: DeliverableAddInput,
+    ) -> async_graphql::Result<DeliverableAddPayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let phase_id = decode(&input.phase_id, Kind::Phase, &["phaseId"]).map_err(|r| refusals.push(r)).ok();
+        let phase_id = decode(&input.phase_id, Kind::Phase, &["phaseId"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let owner = optional_user(&mut refusals, input.owner_id.as_ref(), "ownerId");
         let name = input.name;
         let result = match phase_id.filter(|_| refusals.is_empty()) {
-            Some(id) => service::phase::deliverable_add(state(ctx), &caller, id, &name, owner).await,
+            Some(id) => {
+                service::phase::deliverable_add(state(ctx), &caller, id, &name, owner).await
+            }
             None => refused(refusals),
         };
         respond(ctx, result.map(Deliverable))
     }
 
     /// Moves a deliverable through review, sets its link or owner. PROJECT_MANAGER.
-    async fn deliverable_update(&self, ctx: &Context<'_>, input: DeliverableUpdateInput) -> async_graphql::Result<DeliverableUpdatePayload> {
+    async fn deliverable_update(
+        &self,
+        ctx: &Context<'_>,
+        input: DeliverableUpdateInput,
+    ) -> async_graphql::Result<DeliverableUpdatePayload> {
         let caller = caller(ctx)?;
         let mut refusals = Refusals::default();
-        let id = decode(&input.id, Kind::Deliverable, &["id"]).map_err(|r| refusals.push(r)).ok();
+        let id = decode(&input.id, Kind::Deliverable, &["id"])
+            .map_err(|r| refusals.push(r))
+            .ok();
         let owner = maybe_user(&mut refusals, input.owner_id, "ownerId");
-        let (version, status, link) = (input.expected_version, input.status.map(Into::into), input.link);
+        let (version, status, link) = (
+            input.expected_version,
+            input.status.map(Into::into),
+            input.link,
+        );
         let result = match id.filter(|_| refusals.is_empty()) {
             Some(id) => {
-                service::phase::deliverable_update(state(ctx), &caller, id, version, status, link.as_deref(), owner).await
+                service::phase::deliverable_update(
+                    state(ctx),
+                    &caller,
+                    id,
+                    version,
+                    status,
+                    link.as_deref(),
+                    owner,
+                )
+                .await
             }
             None => refused(refusals),
         };
@@ -599,7 +760,11 @@ impl PhaseMutation {
     }
 
     /// Closes a gate condition. PROJECT_MANAGER or the condition's owner.
-    async fn gate_condition_close(&self, ctx: &Context<'_>, input: GateConditionCloseInput) -> async_graphql::Result<GateConditionClosePayload> {
+    async fn gate_condition_close(
+        &self,
+        ctx: &Context<'_>,
+        input: GateConditionCloseInput,
+    ) -> async_graphql::Result<GateConditionClosePayload> {
         let caller = caller(ctx)?;
         let result = match decode(&input.id, Kind::GateCondition, &["id"]) {
             Ok(id) => service::phase::condition_close(state(ctx), &caller, id).await,

@@ -12,10 +12,10 @@ use super::loader::MembersLoader;
 use super::member::ProjectMember;
 use super::page::{Conn, PageArgs, connection};
 use crate::domain::authz::{ProjectOperation, Subject, permits};
+use crate::domain::phase_template::TemplateKey;
 use crate::domain::project::{
     self as rules, ProjectAction as DomainAction, ProjectStatus as DomainStatus,
 };
-use crate::domain::phase_template::TemplateKey;
 use crate::domain::role::RoleSet;
 use crate::service::project::{
     MoneyInput as MoneyCommand, NewProject, Patch, ProjectChanges, ProjectFilter,
@@ -195,16 +195,21 @@ impl Project {
         self.0.decision_quorum
     }
     async fn health_thresholds(&self) -> HealthThresholds {
-        HealthThresholds { amber_slip_days: self.0.amber_slip_days, red_slip_days: self.0.red_slip_days }
+        HealthThresholds {
+            amber_slip_days: self.0.amber_slip_days,
+            red_slip_days: self.0.red_slip_days,
+        }
     }
     /// The phases, in order.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn phases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::phase::Phase>> {
-        Ok(super::loader::children::<super::loader::PhasesLoader>(ctx, self.0.id)
-            .await?
-            .into_iter()
-            .map(super::phase::Phase)
-            .collect())
+        Ok(
+            super::loader::children::<super::loader::PhasesLoader>(ctx, self.0.id)
+                .await?
+                .into_iter()
+                .map(super::phase::Phase)
+                .collect(),
+        )
     }
     /// The project's milestones by forecast date, filtered.
     #[graphql(complexity = "super::page::cost(first, last, child_complexity)")]
@@ -217,27 +222,60 @@ impl Project {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<super::milestone::Milestone>> {
-        let window = PageArgs { first, after, last, before }.window::<i64>()?;
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window::<i64>()?;
         let filter = filter.unwrap_or_default().into_filter();
-        let all = service::milestone::filtered(state(ctx), &self.0, &filter).await.map_err(|e| to_top_level(ctx, e))?;
-        Ok(connection(super::page::in_memory(all, &window), |(position, _)| *position, |(_, m)| super::milestone::Milestone(m)))
+        let all = service::milestone::filtered(state(ctx), &self.0, &filter)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(connection(
+            super::page::in_memory(all, &window),
+            |(position, _)| *position,
+            |(_, m)| super::milestone::Milestone(m),
+        ))
     }
     /// Every finish-to-start link between the project's milestones.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
-    async fn milestone_dependencies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::milestone::MilestoneDependency>> {
-        let links = service::milestone::links_of(&state(ctx).db, self.0.id).await.map_err(|e| to_top_level(ctx, e))?;
-        Ok(links.into_iter().map(super::milestone::MilestoneDependency).collect())
+    async fn milestone_dependencies(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::milestone::MilestoneDependency>> {
+        let links = service::milestone::links_of(&state(ctx).db, self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(links
+            .into_iter()
+            .map(super::milestone::MilestoneDependency)
+            .collect())
     }
     /// Counts by health, total slip, the next milestone and the current phase.
-    async fn schedule_health(&self, ctx: &Context<'_>) -> async_graphql::Result<super::milestone::ScheduleHealth> {
-        let summary = service::milestone::schedule_health(state(ctx), &self.0).await.map_err(|e| to_top_level(ctx, e))?;
+    async fn schedule_health(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::milestone::ScheduleHealth> {
+        let summary = service::milestone::schedule_health(state(ctx), &self.0)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
         Ok(summary.into())
     }
     /// The schedule baseline versions, oldest first.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
-    async fn schedule_baselines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::milestone::ScheduleBaseline>> {
-        let baselines = service::baseline::of_project(state(ctx), self.0.id).await.map_err(|e| to_top_level(ctx, e))?;
-        Ok(baselines.into_iter().map(super::milestone::ScheduleBaseline).collect())
+    async fn schedule_baselines(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::milestone::ScheduleBaseline>> {
+        let baselines = service::baseline::of_project(state(ctx), self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(baselines
+            .into_iter()
+            .map(super::milestone::ScheduleBaseline)
+            .collect())
     }
     /// Committee ballots of the project (gates, skips, re-baselines), newest first.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
@@ -247,8 +285,13 @@ impl Project {
         status: Option<super::decision::DecisionStatus>,
     ) -> async_graphql::Result<Vec<super::decision::Decision>> {
         let status = status.map(|s| crate::domain::decision::DecisionStatus::from(s).as_str());
-        let decisions = service::decision::of_project(state(ctx), self.0.id, status).await.map_err(|e| to_top_level(ctx, e))?;
-        Ok(decisions.into_iter().map(super::decision::Decision).collect())
+        let decisions = service::decision::of_project(state(ctx), self.0.id, status)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(decisions
+            .into_iter()
+            .map(super::decision::Decision)
+            .collect())
     }
     /// The lifecycle actions the signed-in user may take now (guards aside).
     async fn allowed_actions(
@@ -459,8 +502,12 @@ impl ProjectMutation {
                     planned_start: patch(input.planned_start, |d| d),
                     target_go_live: patch(input.target_go_live, |d| d),
                     budget: patch(input.budget, Into::into),
-                    decision_rule: input.decision_rule.map(|rule| (rule.code().to_owned(), input.decision_quorum)),
-                    health_thresholds: input.health_thresholds.map(|t| (t.amber_slip_days, t.red_slip_days)),
+                    decision_rule: input
+                        .decision_rule
+                        .map(|rule| (rule.code().to_owned(), input.decision_quorum)),
+                    health_thresholds: input
+                        .health_thresholds
+                        .map(|t| (t.amber_slip_days, t.red_slip_days)),
                 };
                 service::project::update(state(ctx), &caller, id, input.expected_version, changes)
                     .await

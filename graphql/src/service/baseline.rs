@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
 use steerco_entity::{decision, milestone, project, schedule_baseline, schedule_baseline_entry};
 use uuid::Uuid;
@@ -14,11 +16,11 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
+use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
 use crate::domain::decision::{DecisionChoice, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::schedule::{Variance, compare_baselines};
-use crate::domain::Refusal;
 
 /// What caused a baseline version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,31 +56,70 @@ pub struct BaselineRequest {
 }
 
 /// Takes the first baseline, or asks the committee for a re-baseline on current forecasts.
-pub async fn create(state: &AppState, caller: &Caller, project_id: Uuid, reason: &str) -> ServiceResult<BaselineRequest> {
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    reason: &str,
+) -> ServiceResult<BaselineRequest> {
     let reason = super::decision::parse_note(Some(reason), true)?;
     let txn = begin_write(&state.db).await?;
-    let (project, _) =
-        access::project_for(&txn, &caller.actor, project_id, &["projectId"], ProjectOperation::ManagePlan).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_open(&project)?;
     let milestones = super::milestone::milestones_of(&txn, project.id).await?;
     if milestones.is_empty() {
-        return Err(Refusal::precondition(&["projectId"], "there are no milestones to baseline").into());
+        return Err(
+            Refusal::precondition(&["projectId"], "there are no milestones to baseline").into(),
+        );
     }
     let now = state.clock.now();
     let origin = Origin::from(caller);
     let request = if super::project::is_baselined(&txn, project.id).await? {
-        let ballot =
-            super::decision::open_in_txn(&txn, origin, now, &project, DecisionSubject::ScheduleRebaseline, project.id, &reason)
-                .await?;
+        let ballot = super::decision::open_in_txn(
+            &txn,
+            origin,
+            now,
+            &project,
+            DecisionSubject::ScheduleRebaseline,
+            project.id,
+            &reason,
+        )
+        .await?;
         BaselineRequest {
             baseline: None,
-            events: vec![DomainEvent::DecisionOpened { decision_id: ballot.id, subject: DecisionSubject::ScheduleRebaseline }],
+            events: vec![DomainEvent::DecisionOpened {
+                decision_id: ballot.id,
+                subject: DecisionSubject::ScheduleRebaseline,
+            }],
             decision: Some(ballot),
         }
     } else {
-        let dates = milestones.iter().map(|m| (m.id, m.baseline_date.unwrap_or(m.forecast_date))).collect();
-        let (baseline, events) = create_version_in_txn(&txn, origin, now, &project, &reason, BaselineCause::Initial, &dates).await?;
-        BaselineRequest { baseline: Some(baseline), decision: None, events }
+        let dates = milestones
+            .iter()
+            .map(|m| (m.id, m.baseline_date.unwrap_or(m.forecast_date)))
+            .collect();
+        let (baseline, events) = create_version_in_txn(
+            &txn,
+            origin,
+            now,
+            &project,
+            &reason,
+            BaselineCause::Initial,
+            &dates,
+        )
+        .await?;
+        BaselineRequest {
+            baseline: Some(baseline),
+            decision: None,
+            events,
+        }
     };
     commit(txn).await?;
     Ok(request)
@@ -110,12 +151,18 @@ pub(crate) async fn create_version_in_txn(
         created_by: origin.actor_id,
         created_at: now,
     };
-    schedule_baseline::Entity::insert(schedule_baseline::ActiveModel::from(baseline.clone()).reset_all())
-        .exec_without_returning(txn)
-        .await?;
+    schedule_baseline::Entity::insert(
+        schedule_baseline::ActiveModel::from(baseline.clone()).reset_all(),
+    )
+    .exec_without_returning(txn)
+    .await?;
     let mut events = Vec::new();
     for m in super::milestone::milestones_of(txn, project.id).await? {
-        let date = dates.get(&m.id).copied().or(m.baseline_date).unwrap_or(m.forecast_date);
+        let date = dates
+            .get(&m.id)
+            .copied()
+            .or(m.baseline_date)
+            .unwrap_or(m.forecast_date);
         let row = schedule_baseline_entry::Model {
             id: Uuid::now_v7(),
             baseline_id: baseline.id,
@@ -123,18 +170,32 @@ pub(crate) async fn create_version_in_txn(
             milestone_name: m.name.clone(),
             baseline_date: date,
         };
-        schedule_baseline_entry::Entity::insert(schedule_baseline_entry::ActiveModel::from(row).reset_all())
-            .exec_without_returning(txn)
-            .await?;
+        schedule_baseline_entry::Entity::insert(
+            schedule_baseline_entry::ActiveModel::from(row).reset_all(),
+        )
+        .exec_without_returning(txn)
+        .await?;
         if m.baseline_date != Some(date) {
-            let mut next = milestone::Model { baseline_date: Some(date), updated_at: now, version: m.version + 1, ..m.clone() };
+            let mut next = milestone::Model {
+                baseline_date: Some(date),
+                updated_at: now,
+                version: m.version + 1,
+                ..m.clone()
+            };
             let health = super::milestone::health_of(&next, project, now)?;
             let previous = next.last_health.parse().unwrap_or(health);
             if health != previous {
-                events.push(DomainEvent::MilestoneHealthChanged { milestone_id: m.id, from: previous, to: health });
+                events.push(DomainEvent::MilestoneHealthChanged {
+                    milestone_id: m.id,
+                    from: previous,
+                    to: health,
+                });
                 next.last_health = health.as_str().to_owned();
             }
-            milestone::ActiveModel::from(next).reset_all().update(txn).await?;
+            milestone::ActiveModel::from(next)
+                .reset_all()
+                .update(txn)
+                .await?;
         }
     }
     append_in_txn(
@@ -157,7 +218,10 @@ pub(crate) async fn create_version_in_txn(
         },
     )
     .await?;
-    events.push(DomainEvent::ScheduleBaselined { baseline_id: baseline.id, number: baseline.number });
+    events.push(DomainEvent::ScheduleBaselined {
+        baseline_id: baseline.id,
+        number: baseline.number,
+    });
     Ok((baseline, events))
 }
 
@@ -183,11 +247,15 @@ pub(crate) async fn apply_rebaseline_in_txn(
         .map(|m| (m.id, m.forecast_date))
         .collect();
     let cause = BaselineCause::CommitteeDecision(decision.id);
-    let (_, events) = create_version_in_txn(txn, origin, now, &project, &decision.note, cause, &dates).await?;
+    let (_, events) =
+        create_version_in_txn(txn, origin, now, &project, &decision.note, cause, &dates).await?;
     Ok(events)
 }
 
-pub async fn of_project(state: &AppState, project_id: Uuid) -> ServiceResult<Vec<schedule_baseline::Model>> {
+pub async fn of_project(
+    state: &AppState,
+    project_id: Uuid,
+) -> ServiceResult<Vec<schedule_baseline::Model>> {
     Ok(schedule_baseline::Entity::find()
         .filter(schedule_baseline::Column::ProjectId.eq(project_id))
         .order_by_asc(schedule_baseline::Column::Number)
@@ -195,7 +263,10 @@ pub async fn of_project(state: &AppState, project_id: Uuid) -> ServiceResult<Vec
         .await?)
 }
 
-pub async fn entries_of(state: &AppState, baseline_id: Uuid) -> ServiceResult<Vec<schedule_baseline_entry::Model>> {
+pub async fn entries_of(
+    state: &AppState,
+    baseline_id: Uuid,
+) -> ServiceResult<Vec<schedule_baseline_entry::Model>> {
     Ok(schedule_baseline_entry::Entity::find()
         .filter(schedule_baseline_entry::Column::BaselineId.eq(baseline_id))
         .order_by_asc(schedule_baseline_entry::Column::BaselineDate)
@@ -204,9 +275,20 @@ pub async fn entries_of(state: &AppState, baseline_id: Uuid) -> ServiceResult<Ve
 }
 
 /// A baseline, if the viewer may see its project.
-pub async fn visible(state: &AppState, viewer: &super::Actor, id: Uuid) -> ServiceResult<Option<schedule_baseline::Model>> {
-    let Some(found) = schedule_baseline::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(access::visible_project(&state.db, viewer, found.project_id).await?.map(|_| found))
+pub async fn visible(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<schedule_baseline::Model>> {
+    let Some(found) = schedule_baseline::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
 }
 
 /// One row of a baseline comparison, with the milestone's name.
@@ -217,11 +299,24 @@ pub struct NamedVariance {
 }
 
 /// The variance per milestone between two baseline versions of one project.
-pub async fn compare(state: &AppState, viewer: &super::Actor, from: Uuid, to: Uuid) -> ServiceResult<Vec<NamedVariance>> {
-    let from_baseline = visible(state, viewer, from).await?.ok_or_else(|| Refusal::not_found(&["fromId"], "baseline"))?;
-    let to_baseline = visible(state, viewer, to).await?.ok_or_else(|| Refusal::not_found(&["toId"], "baseline"))?;
+pub async fn compare(
+    state: &AppState,
+    viewer: &super::Actor,
+    from: Uuid,
+    to: Uuid,
+) -> ServiceResult<Vec<NamedVariance>> {
+    let from_baseline = visible(state, viewer, from)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["fromId"], "baseline"))?;
+    let to_baseline = visible(state, viewer, to)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["toId"], "baseline"))?;
     if from_baseline.project_id != to_baseline.project_id {
-        return Err(Refusal::bad_input(&["toId"], "both baselines must belong to the same project").into());
+        return Err(Refusal::bad_input(
+            &["toId"],
+            "both baselines must belong to the same project",
+        )
+        .into());
     }
     let from_entries = entries_of(state, from).await?;
     let to_entries = entries_of(state, to).await?;
@@ -230,10 +325,18 @@ pub async fn compare(state: &AppState, viewer: &super::Actor, from: Uuid, to: Uu
         names.insert(entry.milestone_id, entry.milestone_name.clone());
     }
     let dates = |entries: &[schedule_baseline_entry::Model]| -> BTreeMap<Uuid, NaiveDate> {
-        entries.iter().map(|e| (e.milestone_id, e.baseline_date)).collect()
+        entries
+            .iter()
+            .map(|e| (e.milestone_id, e.baseline_date))
+            .collect()
     };
-    Ok(compare_baselines(&dates(&from_entries), &dates(&to_entries))
-        .into_iter()
-        .map(|variance| NamedVariance { name: names.get(&variance.id).cloned().unwrap_or_default(), variance })
-        .collect())
+    Ok(
+        compare_baselines(&dates(&from_entries), &dates(&to_entries))
+            .into_iter()
+            .map(|variance| NamedVariance {
+                name: names.get(&variance.id).cloned().unwrap_or_default(),
+                variance,
+            })
+            .collect(),
+    )
 }

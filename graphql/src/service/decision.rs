@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{decision, decision_vote, project, project_member, user};
@@ -12,7 +14,9 @@ use uuid::Uuid;
 
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
-use super::{AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+};
 use crate::domain::committee::{Ballot, Tally, Vote, VoteRefusal, VotingRule};
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
@@ -30,8 +34,9 @@ pub struct ProposedCondition {
 
 /// The project's voting rule as stored.
 pub fn rule_of(project: &project::Model) -> ServiceResult<VotingRule> {
-    parse_rule(&project.decision_rule, project.decision_quorum)
-        .ok_or_else(|| ServiceError::Internal(format!("stored decision rule {:?}", project.decision_rule)))
+    parse_rule(&project.decision_rule, project.decision_quorum).ok_or_else(|| {
+        ServiceError::Internal(format!("stored decision rule {:?}", project.decision_rule))
+    })
 }
 
 /// Reads a rule code and its quorum.
@@ -46,7 +51,10 @@ pub fn parse_rule(code: &str, quorum: Option<i32>) -> Option<VotingRule> {
 }
 
 fn join_ids(ids: &BTreeSet<Uuid>) -> String {
-    ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn eligible_of(decision: &decision::Model) -> ServiceResult<BTreeSet<Uuid>> {
@@ -54,12 +62,17 @@ pub fn eligible_of(decision: &decision::Model) -> ServiceResult<BTreeSet<Uuid>> 
         .eligible_voters
         .split(',')
         .filter(|id| !id.is_empty())
-        .map(|id| Uuid::try_parse(id).map_err(|e| ServiceError::Internal(format!("stored voter id: {e}"))))
+        .map(|id| {
+            Uuid::try_parse(id).map_err(|e| ServiceError::Internal(format!("stored voter id: {e}")))
+        })
         .collect()
 }
 
 /// The active members holding the STEERING_COMMITTEE role.
-pub(crate) async fn committee_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<BTreeSet<Uuid>> {
+pub(crate) async fn committee_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<BTreeSet<Uuid>> {
     let members = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .find_also_related(user::Entity)
@@ -67,7 +80,9 @@ pub(crate) async fn committee_of(conn: &impl ConnectionTrait, project_id: Uuid) 
         .await?;
     let mut committee = BTreeSet::new();
     for (member, person) in members {
-        if stored_roles(&member.roles)?.contains(ProjectRole::SteeringCommittee) && person.is_some_and(|u| u.active) {
+        if stored_roles(&member.roles)?.contains(ProjectRole::SteeringCommittee)
+            && person.is_some_and(|u| u.active)
+        {
             committee.insert(member.user_id);
         }
     }
@@ -96,17 +111,26 @@ pub(crate) async fn open_in_txn(
     let eligible = committee_of(txn, project.id).await?;
     let rule = rule_of(project)?;
     Ballot::<DecisionChoice>::open(eligible.clone(), rule).map_err(|refusal| match refusal {
-        VoteRefusal::NoVoters => {
-            Refusal::precondition(&[], "the project has no active STEERING_COMMITTEE member to decide")
-        }
-        other => Refusal::precondition(&[], format!("the project's decision rule cannot be applied: {other}")),
+        VoteRefusal::NoVoters => Refusal::precondition(
+            &[],
+            "the project has no active STEERING_COMMITTEE member to decide",
+        ),
+        other => Refusal::precondition(
+            &[],
+            format!("the project's decision rule cannot be applied: {other}"),
+        ),
     })?;
     let model = decision::Model {
         id: Uuid::now_v7(),
         project_id: project.id,
         subject_type: subject.as_str().to_owned(),
         subject_id,
-        choices: subject.choices().iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","),
+        choices: subject
+            .choices()
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         rule: rule.as_str().to_owned(),
         quorum: match rule {
             VotingRule::Quorum(n) => Some(n as i32),
@@ -141,7 +165,11 @@ fn snapshot(decision: &decision::Model) -> serde_json::Value {
     })
 }
 
-fn entry<'a>(decision: &decision::Model, action: &'a str, before: Option<&decision::Model>) -> AuditEntry<'a> {
+fn entry<'a>(
+    decision: &decision::Model,
+    action: &'a str,
+    before: Option<&decision::Model>,
+) -> AuditEntry<'a> {
     AuditEntry {
         project_id: Some(decision.project_id),
         entity_type: "Decision",
@@ -173,20 +201,28 @@ fn vote_code(choice: Option<DecisionChoice>) -> &'static str {
 }
 
 /// Reads stored votes back into the engine's form.
-pub fn stored_votes(votes: &[decision_vote::Model]) -> ServiceResult<BTreeMap<Uuid, Vote<DecisionChoice>>> {
+pub fn stored_votes(
+    votes: &[decision_vote::Model],
+) -> ServiceResult<BTreeMap<Uuid, Vote<DecisionChoice>>> {
     votes
         .iter()
         .map(|vote| {
             let choice = match vote.choice.as_str() {
                 "ABSTAIN" => Vote::Abstain,
-                code => Vote::For(code.parse().map_err(|e| ServiceError::Internal(format!("stored vote: {e}")))?),
+                code => Vote::For(
+                    code.parse()
+                        .map_err(|e| ServiceError::Internal(format!("stored vote: {e}")))?,
+                ),
             };
             Ok((vote.voter_id, choice))
         })
         .collect()
 }
 
-pub async fn votes_of(conn: &impl ConnectionTrait, decision_id: Uuid) -> ServiceResult<Vec<decision_vote::Model>> {
+pub async fn votes_of(
+    conn: &impl ConnectionTrait,
+    decision_id: Uuid,
+) -> ServiceResult<Vec<decision_vote::Model>> {
     Ok(decision_vote::Entity::find()
         .filter(decision_vote::Column::DecisionId.eq(decision_id))
         .order_by_asc(decision_vote::Column::CastAt)
@@ -196,32 +232,62 @@ pub async fn votes_of(conn: &impl ConnectionTrait, decision_id: Uuid) -> Service
 }
 
 /// Casts the caller's vote; closes the ballot and applies its outcome when the rule is met.
-pub async fn cast(state: &AppState, caller: &Caller, decision_id: Uuid, input: VoteInput) -> ServiceResult<VoteOutcome> {
+pub async fn cast(
+    state: &AppState,
+    caller: &Caller,
+    decision_id: Uuid,
+    input: VoteInput,
+) -> ServiceResult<VoteOutcome> {
     let now = state.clock.now();
     let txn = begin_write(&state.db).await?;
     let current = for_update(decision::Entity::find_by_id(decision_id), backend_of(&txn))
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["decisionId"], "decision"))?;
-    if access::visible_project(&txn, &caller.actor, current.project_id).await?.is_none() {
+    if access::visible_project(&txn, &caller.actor, current.project_id)
+        .await?
+        .is_none()
+    {
         return Err(Refusal::not_found(&["decisionId"], "decision").into());
     }
-    let subject: DecisionSubject =
-        current.subject_type.parse().map_err(|e| ServiceError::Internal(format!("stored subject: {e}")))?;
+    let subject: DecisionSubject = current
+        .subject_type
+        .parse()
+        .map_err(|e| ServiceError::Internal(format!("stored subject: {e}")))?;
 
     let mut refusals = Refusals::default();
     if let Some(choice) = input.choice.filter(|c| !subject.choices().contains(c)) {
-        let offered = subject.choices().iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
-        refusals.push(Refusal::bad_input(&["choice"], format!("{choice} is not a choice here; choose {offered} or abstain")));
+        let offered = subject
+            .choices()
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        refusals.push(Refusal::bad_input(
+            &["choice"],
+            format!("{choice} is not a choice here; choose {offered} or abstain"),
+        ));
     }
     let comment = match input.comment.as_deref() {
-        Some(raw) => refusals.field(&["comment"], crate::domain::text::multi_line(raw, 4_000)).unwrap_or_default(),
+        Some(raw) => refusals
+            .field(&["comment"], crate::domain::text::multi_line(raw, 4_000))
+            .unwrap_or_default(),
         None => String::new(),
     };
     if input.choice.is_some_and(DecisionChoice::needs_comment) && comment.is_empty() {
-        refusals.push(Refusal::bad_input(&["comment"], format!("{} needs a comment", vote_code(input.choice))));
+        refusals.push(Refusal::bad_input(
+            &["comment"],
+            format!("{} needs a comment", vote_code(input.choice)),
+        ));
     }
-    let conditions = check_conditions(&txn, &mut refusals, current.project_id, input.choice, &input.conditions).await?;
+    let conditions = check_conditions(
+        &txn,
+        &mut refusals,
+        current.project_id,
+        input.choice,
+        &input.conditions,
+    )
+    .await?;
     refusals.finish()?;
 
     let eligible = eligible_of(&current)?;
@@ -231,22 +297,28 @@ pub async fn cast(state: &AppState, caller: &Caller, decision_id: Uuid, input: V
     let mut ballot = Ballot::restore(eligible, rule, stored_votes(&existing)?)
         .map_err(|e| ServiceError::Internal(format!("stored ballot: {e}")))?;
     let vote = input.choice.map_or(Vote::Abstain, Vote::For);
-    let tally = ballot.cast(caller.actor.user_id, vote).map_err(|refusal| match refusal {
-        VoteRefusal::NotEligible => Refusal::new(
-            RefusalCode::NotEligible,
-            &["decisionId"],
-            "only the steering committee members named when the ballot opened may vote",
-        ),
-        VoteRefusal::AlreadyVoted => Refusal::conflict(&["decisionId"], "you have already voted on this ballot"),
-        VoteRefusal::Closed => Refusal::new(
-            RefusalCode::InvalidTransition,
-            &["decisionId"],
-            format!("the ballot is closed ({})", current.status),
-        ),
-        other => Refusal::precondition(&["decisionId"], other.to_string()),
-    })?;
+    let tally = ballot
+        .cast(caller.actor.user_id, vote)
+        .map_err(|refusal| match refusal {
+            VoteRefusal::NotEligible => Refusal::new(
+                RefusalCode::NotEligible,
+                &["decisionId"],
+                "only the steering committee members named when the ballot opened may vote",
+            ),
+            VoteRefusal::AlreadyVoted => {
+                Refusal::conflict(&["decisionId"], "you have already voted on this ballot")
+            }
+            VoteRefusal::Closed => Refusal::new(
+                RefusalCode::InvalidTransition,
+                &["decisionId"],
+                format!("the ballot is closed ({})", current.status),
+            ),
+            other => Refusal::precondition(&["decisionId"], other.to_string()),
+        })?;
 
-    let detail = (!conditions.is_empty()).then(|| serde_json::to_string(&conditions)).transpose()
+    let detail = (!conditions.is_empty())
+        .then(|| serde_json::to_string(&conditions))
+        .transpose()
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let vote_row = decision_vote::Model {
         id: Uuid::now_v7(),
@@ -260,7 +332,10 @@ pub async fn cast(state: &AppState, caller: &Caller, decision_id: Uuid, input: V
     decision_vote::Entity::insert(decision_vote::ActiveModel::from(vote_row.clone()).reset_all())
         .exec_without_returning(&txn)
         .await
-        .map_err(super::unique_violation_as(&["decisionId"], "you have already voted on this ballot"))?;
+        .map_err(super::unique_violation_as(
+            &["decisionId"],
+            "you have already voted on this ballot",
+        ))?;
     let origin = Origin::from(caller);
     append_in_txn(
         &txn,
@@ -276,7 +351,10 @@ pub async fn cast(state: &AppState, caller: &Caller, decision_id: Uuid, input: V
         },
     )
     .await?;
-    let mut events = vec![DomainEvent::VoteCast { decision_id: current.id, voter_id: caller.actor.user_id }];
+    let mut events = vec![DomainEvent::VoteCast {
+        decision_id: current.id,
+        voter_id: caller.actor.user_id,
+    }];
 
     let (status, outcome) = match tally {
         Tally::Open => (DecisionStatus::Open, None),
@@ -289,22 +367,44 @@ pub async fn cast(state: &AppState, caller: &Caller, decision_id: Uuid, input: V
         decided.outcome = outcome.map(|c| c.as_str().to_owned());
         decided.decided_at = Some(now);
         decided.version += 1;
-        decision::ActiveModel::from(decided.clone()).reset_all().update(&txn).await?;
-        append_in_txn(&txn, origin, now, entry(&decided, "decision.closed", Some(&current))).await?;
-        events.push(DomainEvent::DecisionClosed { decision_id: decided.id, subject, outcome });
+        decision::ActiveModel::from(decided.clone())
+            .reset_all()
+            .update(&txn)
+            .await?;
+        append_in_txn(
+            &txn,
+            origin,
+            now,
+            entry(&decided, "decision.closed", Some(&current)),
+        )
+        .await?;
+        events.push(DomainEvent::DecisionClosed {
+            decision_id: decided.id,
+            subject,
+            outcome,
+        });
         let mut votes = existing;
         votes.push(vote_row);
         let effects = match subject {
-            DecisionSubject::PhaseGate => super::phase::apply_gate_in_txn(&txn, origin, now, &decided, outcome, &votes).await?,
-            DecisionSubject::PhaseSkip => super::phase::apply_skip_in_txn(&txn, origin, now, &decided, outcome).await?,
+            DecisionSubject::PhaseGate => {
+                super::phase::apply_gate_in_txn(&txn, origin, now, &decided, outcome, &votes)
+                    .await?
+            }
+            DecisionSubject::PhaseSkip => {
+                super::phase::apply_skip_in_txn(&txn, origin, now, &decided, outcome).await?
+            }
             DecisionSubject::ScheduleRebaseline => {
-                super::baseline::apply_rebaseline_in_txn(&txn, origin, now, &decided, outcome).await?
+                super::baseline::apply_rebaseline_in_txn(&txn, origin, now, &decided, outcome)
+                    .await?
             }
         };
         events.extend(effects);
     }
     commit(txn).await?;
-    Ok(VoteOutcome { decision: decided, events })
+    Ok(VoteOutcome {
+        decision: decided,
+        events,
+    })
 }
 
 /// Checks the conditions of a GO_WITH_CONDITIONS vote: at least one, each with text, an owner
@@ -318,37 +418,63 @@ async fn check_conditions(
 ) -> ServiceResult<Vec<ProposedCondition>> {
     if choice != Some(DecisionChoice::GoWithConditions) {
         if !conditions.is_empty() {
-            refusals.push(Refusal::bad_input(&["conditions"], "conditions go with GO_WITH_CONDITIONS only"));
+            refusals.push(Refusal::bad_input(
+                &["conditions"],
+                "conditions go with GO_WITH_CONDITIONS only",
+            ));
         }
         return Ok(Vec::new());
     }
     if conditions.is_empty() {
-        refusals.push(Refusal::bad_input(&["conditions"], "GO_WITH_CONDITIONS needs at least one condition"));
+        refusals.push(Refusal::bad_input(
+            &["conditions"],
+            "GO_WITH_CONDITIONS needs at least one condition",
+        ));
     }
     let mut checked = Vec::new();
     for (index, condition) in conditions.iter().enumerate() {
         let index = index.to_string();
-        let text = refusals.field(&["conditions", &index, "text"], single_line(&condition.text, 500));
+        let text = refusals.field(
+            &["conditions", &index, "text"],
+            single_line(&condition.text, 500),
+        );
         if let Some(owner) = condition.owner_id
             && !super::member::is_member(conn, project_id, owner).await?
         {
-            refusals.push(Refusal::bad_input(&["conditions", &index, "ownerId"], "the owner must be a project member"));
+            refusals.push(Refusal::bad_input(
+                &["conditions", &index, "ownerId"],
+                "the owner must be a project member",
+            ));
         }
         if let Some(text) = text {
-            checked.push(ProposedCondition { text, ..condition.clone() });
+            checked.push(ProposedCondition {
+                text,
+                ..condition.clone()
+            });
         }
     }
     Ok(checked)
 }
 
 /// A decision, if the viewer may see its project.
-pub async fn visible(state: &AppState, viewer: &super::Actor, id: Uuid) -> ServiceResult<Option<decision::Model>> {
-    let Some(found) = decision::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(access::visible_project(&state.db, viewer, found.project_id).await?.map(|_| found))
+pub async fn visible(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<decision::Model>> {
+    let Some(found) = decision::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
 }
 
 /// Decisions about several subjects at once (for loaders), newest last.
-pub async fn of_subjects(state: &AppState, subject_ids: &[Uuid]) -> ServiceResult<Vec<decision::Model>> {
+pub async fn of_subjects(
+    state: &AppState,
+    subject_ids: &[Uuid],
+) -> ServiceResult<Vec<decision::Model>> {
     Ok(decision::Entity::find()
         .filter(decision::Column::SubjectId.is_in(subject_ids.iter().copied()))
         .order_by_asc(decision::Column::Id)
@@ -359,7 +485,8 @@ pub async fn of_subjects(state: &AppState, subject_ids: &[Uuid]) -> ServiceResul
 /// A reason text for gate and skip requests.
 pub fn parse_note(raw: Option<&str>, required: bool) -> Result<String, Refusal> {
     match (raw, required) {
-        (Some(raw), true) => required_multi_line(raw, 4_000).map_err(|e| Refusal::bad_input(&["reason"], format!("reason {e}"))),
+        (Some(raw), true) => required_multi_line(raw, 4_000)
+            .map_err(|e| Refusal::bad_input(&["reason"], format!("reason {e}"))),
         (None, true) => Err(Refusal::bad_input(&["reason"], "a reason is required")),
         (raw, false) => crate::domain::text::multi_line(raw.unwrap_or(""), 4_000)
             .map_err(|e| Refusal::bad_input(&["note"], format!("note {e}"))),
@@ -367,7 +494,10 @@ pub fn parse_note(raw: Option<&str>, required: bool) -> Result<String, Refusal> 
 }
 
 /// The votes of several ballots at once (for loaders).
-pub async fn votes_of_many(state: &AppState, decision_ids: &[Uuid]) -> ServiceResult<Vec<decision_vote::Model>> {
+pub async fn votes_of_many(
+    state: &AppState,
+    decision_ids: &[Uuid],
+) -> ServiceResult<Vec<decision_vote::Model>> {
     Ok(decision_vote::Entity::find()
         .filter(decision_vote::Column::DecisionId.is_in(decision_ids.iter().copied()))
         .order_by_asc(decision_vote::Column::CastAt)
@@ -377,10 +507,17 @@ pub async fn votes_of_many(state: &AppState, decision_ids: &[Uuid]) -> ServiceRe
 }
 
 /// A project's ballots, newest first, optionally in one status.
-pub async fn of_project(state: &AppState, project_id: Uuid, status: Option<&str>) -> ServiceResult<Vec<decision::Model>> {
+pub async fn of_project(
+    state: &AppState,
+    project_id: Uuid,
+    status: Option<&str>,
+) -> ServiceResult<Vec<decision::Model>> {
     let mut select = decision::Entity::find().filter(decision::Column::ProjectId.eq(project_id));
     if let Some(status) = status {
         select = select.filter(decision::Column::Status.eq(status));
     }
-    Ok(select.order_by_desc(decision::Column::Id).all(&state.db).await?)
+    Ok(select
+        .order_by_desc(decision::Column::Id)
+        .all(&state.db)
+        .await?)
 }

@@ -314,7 +314,11 @@ pub async fn visible(
 }
 
 /// Whether `user_id` is a member of the project.
-pub async fn is_member(conn: &impl ConnectionTrait, project_id: Uuid, user_id: Uuid) -> ServiceResult<bool> {
+pub async fn is_member(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> ServiceResult<bool> {
     Ok(project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .filter(project_member::Column::UserId.eq(user_id))

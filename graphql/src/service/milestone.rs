@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
 use steerco_entity::{milestone, milestone_dependency, phase, project};
 use uuid::Uuid;
@@ -12,11 +14,14 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
-use super::{AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+};
 use crate::domain::authz::{ProjectOperation, permits};
 use crate::domain::event::DomainEvent;
 use crate::domain::schedule::{
-    self as rules, Dependency, ForecastShift, Health, HealthThresholds, MilestoneAction, MilestoneDates, MilestoneStatus,
+    self as rules, Dependency, ForecastShift, Health, HealthThresholds, MilestoneAction,
+    MilestoneDates, MilestoneStatus,
 };
 use crate::domain::text::single_line;
 use crate::domain::{Refusal, Refusals};
@@ -48,17 +53,31 @@ pub fn dates_of(m: &milestone::Model) -> ServiceResult<MilestoneDates> {
 }
 
 pub fn status_of(m: &milestone::Model) -> ServiceResult<MilestoneStatus> {
-    m.status.parse().map_err(|e| ServiceError::Internal(format!("stored milestone status: {e:?}")))
+    m.status
+        .parse()
+        .map_err(|e| ServiceError::Internal(format!("stored milestone status: {e:?}")))
 }
 
 /// The project's health thresholds as stored.
 pub fn thresholds_of(project: &project::Model) -> HealthThresholds {
-    HealthThresholds::new(i64::from(project.amber_slip_days), i64::from(project.red_slip_days)).unwrap_or_default()
+    HealthThresholds::new(
+        i64::from(project.amber_slip_days),
+        i64::from(project.red_slip_days),
+    )
+    .unwrap_or_default()
 }
 
 /// The health of a milestone today, where the project is.
-pub fn health_of(m: &milestone::Model, project: &project::Model, now: DateTime<Utc>) -> ServiceResult<Health> {
-    Ok(rules::health(&dates_of(m)?, today_in(project, now), thresholds_of(project)))
+pub fn health_of(
+    m: &milestone::Model,
+    project: &project::Model,
+    now: DateTime<Utc>,
+) -> ServiceResult<Health> {
+    Ok(rules::health(
+        &dates_of(m)?,
+        today_in(project, now),
+        thresholds_of(project),
+    ))
 }
 
 fn snapshot(m: &milestone::Model) -> serde_json::Value {
@@ -74,7 +93,11 @@ fn snapshot(m: &milestone::Model) -> serde_json::Value {
     })
 }
 
-fn entry<'a>(m: &milestone::Model, action: &'a str, before: Option<&milestone::Model>) -> AuditEntry<'a> {
+fn entry<'a>(
+    m: &milestone::Model,
+    action: &'a str,
+    before: Option<&milestone::Model>,
+) -> AuditEntry<'a> {
     AuditEntry {
         project_id: Some(m.project_id),
         entity_type: "Milestone",
@@ -96,14 +119,24 @@ async fn save(
     let health = health_of(next, project, now)?;
     let previous: Health = next.last_health.parse().unwrap_or(Health::Green);
     if health != previous {
-        events.push(DomainEvent::MilestoneHealthChanged { milestone_id: next.id, from: previous, to: health });
+        events.push(DomainEvent::MilestoneHealthChanged {
+            milestone_id: next.id,
+            from: previous,
+            to: health,
+        });
         next.last_health = health.as_str().to_owned();
     }
-    milestone::ActiveModel::from(next.clone()).reset_all().update(conn).await?;
+    milestone::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(conn)
+        .await?;
     Ok(())
 }
 
-pub async fn milestones_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Vec<milestone::Model>> {
+pub async fn milestones_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<milestone::Model>> {
     Ok(milestone::Entity::find()
         .filter(milestone::Column::ProjectId.eq(project_id))
         .order_by_asc(milestone::Column::ForecastDate)
@@ -112,7 +145,10 @@ pub async fn milestones_of(conn: &impl ConnectionTrait, project_id: Uuid) -> Ser
         .await?)
 }
 
-pub async fn links_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Vec<milestone_dependency::Model>> {
+pub async fn links_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<milestone_dependency::Model>> {
     Ok(milestone_dependency::Entity::find()
         .filter(milestone_dependency::Column::ProjectId.eq(project_id))
         .order_by_asc(milestone_dependency::Column::Id)
@@ -121,7 +157,11 @@ pub async fn links_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceR
 }
 
 fn as_dependency(link: &milestone_dependency::Model) -> Dependency {
-    Dependency { predecessor: link.predecessor_id, successor: link.successor_id, lag_days: link.lag_days }
+    Dependency {
+        predecessor: link.predecessor_id,
+        successor: link.successor_id,
+        lag_days: link.lag_days,
+    }
 }
 
 /// Loads a milestone and its project for a command; `operation` is checked on the project.
@@ -132,11 +172,15 @@ async fn milestone_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(milestone::Model, project::Model)> {
-    let found = for_update(milestone::Entity::find_by_id(milestone_id), backend_of(conn))
-        .one(conn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(field, "milestone"))?;
-    let (project, _) = access::project_for(conn, &caller.actor, found.project_id, field, operation).await?;
+    let found = for_update(
+        milestone::Entity::find_by_id(milestone_id),
+        backend_of(conn),
+    )
+    .one(conn)
+    .await?
+    .ok_or_else(|| Refusal::not_found(field, "milestone"))?;
+    let (project, _) =
+        access::project_for(conn, &caller.actor, found.project_id, field, operation).await?;
     ensure_open(&project)?;
     Ok((found, project))
 }
@@ -153,23 +197,38 @@ pub struct NewMilestone {
 }
 
 /// Adds a milestone to a phase. Its forecast defaults to its planned (baseline) date.
-pub async fn create(state: &AppState, caller: &Caller, input: NewMilestone) -> ServiceResult<MilestoneChange> {
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: NewMilestone,
+) -> ServiceResult<MilestoneChange> {
     let mut refusals = Refusals::default();
     let name = refusals.field(&["name"], single_line(&input.name, 200));
     let forecast = input.forecast_date.or(input.baseline_date);
     if forecast.is_none() {
-        refusals.push(Refusal::bad_input(&["forecastDate"], "give a forecast date (or a planned baseline date)"));
+        refusals.push(Refusal::bad_input(
+            &["forecastDate"],
+            "give a forecast date (or a planned baseline date)",
+        ));
     }
     refusals.finish()?;
-    let (Some(name), Some(forecast)) = (name, forecast) else { return Err(ServiceError::Internal("checked above".into())) };
+    let (Some(name), Some(forecast)) = (name, forecast) else {
+        return Err(ServiceError::Internal("checked above".into()));
+    };
 
     let txn = begin_write(&state.db).await?;
     let phase = phase::Entity::find_by_id(input.phase_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["phaseId"], "phase"))?;
-    let (project, _) =
-        access::project_for(&txn, &caller.actor, phase.project_id, &["phaseId"], ProjectOperation::ManagePlan).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        phase.project_id,
+        &["phaseId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_open(&project)?;
     if input.baseline_date.is_some() && is_baselined(&txn, project.id).await? {
         return Err(baselined_refusal().into());
@@ -192,10 +251,22 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewMilestone) -> S
         version: 1,
     };
     created.last_health = health_of(&created, &project, now)?.as_str().to_owned();
-    milestone::Entity::insert(milestone::ActiveModel::from(created.clone()).reset_all()).exec_without_returning(&txn).await?;
-    append_in_txn(&txn, Origin::from(caller), now, entry(&created, "milestone.created", None)).await?;
+    milestone::Entity::insert(milestone::ActiveModel::from(created.clone()).reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        entry(&created, "milestone.created", None),
+    )
+    .await?;
     commit(txn).await?;
-    Ok(MilestoneChange { milestone: created, moved: Vec::new(), events: Vec::new() })
+    Ok(MilestoneChange {
+        milestone: created,
+        moved: Vec::new(),
+        events: Vec::new(),
+    })
 }
 
 fn baselined_refusal() -> Refusal {
@@ -225,14 +296,28 @@ pub async fn update(
     changes: MilestoneChanges,
 ) -> ServiceResult<MilestoneChange> {
     let mut refusals = Refusals::default();
-    let name = changes.name.as_deref().map(|raw| refusals.field(&["name"], single_line(raw, 200)));
+    let name = changes
+        .name
+        .as_deref()
+        .map(|raw| refusals.field(&["name"], single_line(raw, 200)));
     refusals.finish()?;
     let txn = begin_write(&state.db).await?;
-    let (current, project) = milestone_for(&txn, caller, milestone_id, &["id"], ProjectOperation::ManagePlan).await?;
+    let (current, project) = milestone_for(
+        &txn,
+        caller,
+        milestone_id,
+        &["id"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
-    if changes.baseline_date.is_some_and(|d| d != current.baseline_date) && is_baselined(&txn, project.id).await? {
+    if changes
+        .baseline_date
+        .is_some_and(|d| d != current.baseline_date)
+        && is_baselined(&txn, project.id).await?
+    {
         return Err(baselined_refusal().into());
     }
     let mut next = current.clone();
@@ -257,30 +342,66 @@ pub async fn update(
     let origin = Origin::from(caller);
     let mut events = Vec::new();
     let mut moved = Vec::new();
-    if let Some(forecast) = changes.forecast_date.filter(|d| *d != current.forecast_date) {
+    if let Some(forecast) = changes
+        .forecast_date
+        .filter(|d| *d != current.forecast_date)
+    {
         if status_of(&current)? == MilestoneStatus::Achieved {
-            return Err(Refusal::precondition(&["forecastDate"], "an achieved milestone keeps its dates").into());
+            return Err(Refusal::precondition(
+                &["forecastDate"],
+                "an achieved milestone keeps its dates",
+            )
+            .into());
         }
         let all = milestones_of(&txn, project.id).await?;
         let links = links_of(&txn, project.id).await?;
         let shifts = rules::propagate(
-            &all.iter().map(dates_of).collect::<ServiceResult<Vec<_>>>()?,
+            &all.iter()
+                .map(dates_of)
+                .collect::<ServiceResult<Vec<_>>>()?,
             &links.iter().map(as_dependency).collect::<Vec<_>>(),
             current.id,
             forecast,
         );
         next.forecast_date = forecast;
-        moved = apply_shifts(&txn, origin, now, &project, &all, &shifts, current.id, &mut events).await?;
+        moved = apply_shifts(
+            &txn,
+            origin,
+            now,
+            &project,
+            &all,
+            &shifts,
+            current.id,
+            &mut events,
+        )
+        .await?;
     }
     next.updated_at = now;
     next.version += 1;
     save(&txn, &project, now, &mut next, &mut events).await?;
-    append_in_txn(&txn, origin, now, entry(&next, "milestone.updated", Some(&current))).await?;
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        entry(&next, "milestone.updated", Some(&current)),
+    )
+    .await?;
     if current.forecast_date != next.forecast_date {
-        moved.insert(0, Moved { milestone: next.clone(), from: current.forecast_date, to: next.forecast_date });
+        moved.insert(
+            0,
+            Moved {
+                milestone: next.clone(),
+                from: current.forecast_date,
+                to: next.forecast_date,
+            },
+        );
     }
     commit(txn).await?;
-    Ok(MilestoneChange { milestone: next, moved, events })
+    Ok(MilestoneChange {
+        milestone: next,
+        moved,
+        events,
+    })
 }
 
 /// Writes the forecasts that propagation moved (all but `except`, which the caller saves).
@@ -298,7 +419,9 @@ async fn apply_shifts(
     let by_id: HashMap<Uuid, &milestone::Model> = all.iter().map(|m| (m.id, m)).collect();
     let mut moved = Vec::new();
     for shift in shifts.iter().filter(|s| s.id != except) {
-        let Some(before) = by_id.get(&shift.id) else { continue };
+        let Some(before) = by_id.get(&shift.id) else {
+            continue;
+        };
         let mut next = milestone::Model {
             forecast_date: shift.to,
             updated_at: now,
@@ -306,8 +429,18 @@ async fn apply_shifts(
             ..(*before).clone()
         };
         save(txn, project, now, &mut next, events).await?;
-        append_in_txn(txn, origin, now, entry(&next, "milestone.pushed", Some(before))).await?;
-        moved.push(Moved { milestone: next, from: shift.from, to: shift.to });
+        append_in_txn(
+            txn,
+            origin,
+            now,
+            entry(&next, "milestone.pushed", Some(before)),
+        )
+        .await?;
+        moved.push(Moved {
+            milestone: next,
+            from: shift.from,
+            to: shift.to,
+        });
     }
     Ok(moved)
 }
@@ -322,15 +455,26 @@ pub async fn transition(
     actual_date: Option<NaiveDate>,
 ) -> ServiceResult<MilestoneChange> {
     let txn = begin_write(&state.db).await?;
-    let (current, project) = milestone_for(&txn, caller, milestone_id, &["id"], ProjectOperation::Read).await?;
+    let (current, project) =
+        milestone_for(&txn, caller, milestone_id, &["id"], ProjectOperation::Read).await?;
     let subject = access::subject_on(&txn, &caller.actor, project.id).await?;
-    if !(permits(&subject, ProjectOperation::ManagePlan) || current.owner_id == Some(caller.actor.user_id)) {
+    if !(permits(&subject, ProjectOperation::ManagePlan)
+        || current.owner_id == Some(caller.actor.user_id))
+    {
         return Err(ServiceError::Forbidden);
     }
     let from = status_of(&current)?;
     let Some(to) = rules::milestone_target(from, action) else {
-        let allowed = rules::milestone_allowed_actions(from).into_iter().map(|a| a.as_str().to_owned());
-        return Err(Refusal::invalid_transition(&["action"], from.as_str(), action.as_str(), allowed).into());
+        let allowed = rules::milestone_allowed_actions(from)
+            .into_iter()
+            .map(|a| a.as_str().to_owned());
+        return Err(Refusal::invalid_transition(
+            &["action"],
+            from.as_str(),
+            action.as_str(),
+            allowed,
+        )
+        .into());
     };
     let now = state.clock.now();
     let today = today_in(&project, now);
@@ -338,39 +482,74 @@ pub async fn transition(
     if action == MilestoneAction::Achieve {
         let actual = actual_date.unwrap_or(today);
         if actual > today {
-            return Err(Refusal::bad_input(&["actualDate"], "an actual date cannot be in the future").into());
+            return Err(Refusal::bad_input(
+                &["actualDate"],
+                "an actual date cannot be in the future",
+            )
+            .into());
         }
         next.actual_date = Some(actual);
     } else if actual_date.is_some() {
-        return Err(Refusal::bad_input(&["actualDate"], "an actual date goes with ACHIEVE only").into());
+        return Err(
+            Refusal::bad_input(&["actualDate"], "an actual date goes with ACHIEVE only").into(),
+        );
     }
     next.status = to.as_str().to_owned();
     next.updated_at = now;
     next.version += 1;
     let origin = Origin::from(caller);
     let mut events = match to {
-        MilestoneStatus::Achieved => vec![DomainEvent::MilestoneAchieved { milestone_id: next.id }],
-        MilestoneStatus::Missed => vec![DomainEvent::MilestoneMissed { milestone_id: next.id }],
+        MilestoneStatus::Achieved => vec![DomainEvent::MilestoneAchieved {
+            milestone_id: next.id,
+        }],
+        MilestoneStatus::Missed => vec![DomainEvent::MilestoneMissed {
+            milestone_id: next.id,
+        }],
         MilestoneStatus::Planned | MilestoneStatus::InProgress => Vec::new(),
     };
     save(&txn, &project, now, &mut next, &mut events).await?;
-    append_in_txn(&txn, origin, now, entry(&next, &format!("milestone.{}", action.as_str().to_ascii_lowercase()), Some(&current)))
-        .await?;
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        entry(
+            &next,
+            &format!("milestone.{}", action.as_str().to_ascii_lowercase()),
+            Some(&current),
+        ),
+    )
+    .await?;
     // An achievement earlier or later than forecast moves what waits on it.
     let mut moved = Vec::new();
     if to == MilestoneStatus::Achieved {
         let all = milestones_of(&txn, project.id).await?;
         let links = links_of(&txn, project.id).await?;
         let shifts = rules::propagate(
-            &all.iter().map(dates_of).collect::<ServiceResult<Vec<_>>>()?,
+            &all.iter()
+                .map(dates_of)
+                .collect::<ServiceResult<Vec<_>>>()?,
             &links.iter().map(as_dependency).collect::<Vec<_>>(),
             next.id,
             next.forecast_date,
         );
-        moved = apply_shifts(&txn, origin, now, &project, &all, &shifts, next.id, &mut events).await?;
+        moved = apply_shifts(
+            &txn,
+            origin,
+            now,
+            &project,
+            &all,
+            &shifts,
+            next.id,
+            &mut events,
+        )
+        .await?;
     }
     commit(txn).await?;
-    Ok(MilestoneChange { milestone: next, moved, events })
+    Ok(MilestoneChange {
+        milestone: next,
+        moved,
+        events,
+    })
 }
 
 /// A new finish-to-start link, refused when it would close a cycle; the successor (and what
@@ -382,25 +561,52 @@ pub async fn link(
     successor_id: Uuid,
     lag_days: i32,
 ) -> ServiceResult<(milestone_dependency::Model, Vec<Moved>)> {
-    let lag_days = rules::check_lag(lag_days).map_err(|e| Refusal::bad_input(&["lagDays"], e.to_string()))?;
+    let lag_days =
+        rules::check_lag(lag_days).map_err(|e| Refusal::bad_input(&["lagDays"], e.to_string()))?;
     let txn = begin_write(&state.db).await?;
-    let (predecessor, project) =
-        milestone_for(&txn, caller, predecessor_id, &["predecessorId"], ProjectOperation::ManagePlan).await?;
+    let (predecessor, project) = milestone_for(
+        &txn,
+        caller,
+        predecessor_id,
+        &["predecessorId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     let successor = milestone::Entity::find_by_id(successor_id)
         .one(&txn)
         .await?
         .filter(|m| m.project_id == project.id)
         .ok_or_else(|| Refusal::not_found(&["successorId"], "milestone in the same project"))?;
     let links = links_of(&txn, project.id).await?;
-    if links.iter().any(|l| l.predecessor_id == predecessor.id && l.successor_id == successor.id) {
-        return Err(Refusal::conflict(&["successorId"], "these milestones are already linked").into());
+    if links
+        .iter()
+        .any(|l| l.predecessor_id == predecessor.id && l.successor_id == successor.id)
+    {
+        return Err(
+            Refusal::conflict(&["successorId"], "these milestones are already linked").into(),
+        );
     }
-    let new_link = Dependency { predecessor: predecessor.id, successor: successor.id, lag_days };
+    let new_link = Dependency {
+        predecessor: predecessor.id,
+        successor: successor.id,
+        lag_days,
+    };
     let all = milestones_of(&txn, project.id).await?;
-    if let Some(cycle) = rules::find_cycle(&links.iter().map(as_dependency).collect::<Vec<_>>(), new_link) {
+    if let Some(cycle) = rules::find_cycle(
+        &links.iter().map(as_dependency).collect::<Vec<_>>(),
+        new_link,
+    ) {
         let names: HashMap<Uuid, &str> = all.iter().map(|m| (m.id, m.name.as_str())).collect();
-        let path = cycle.iter().map(|id| names.get(id).copied().unwrap_or("?")).collect::<Vec<_>>().join(" → ");
-        return Err(Refusal::bad_input(&["successorId"], format!("this link would close a cycle: {path}")).into());
+        let path = cycle
+            .iter()
+            .map(|id| names.get(id).copied().unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join(" → ");
+        return Err(Refusal::bad_input(
+            &["successorId"],
+            format!("this link would close a cycle: {path}"),
+        )
+        .into());
     }
     let row = milestone_dependency::Model {
         id: Uuid::now_v7(),
@@ -409,10 +615,15 @@ pub async fn link(
         successor_id: successor.id,
         lag_days,
     };
-    milestone_dependency::Entity::insert(milestone_dependency::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await
-        .map_err(super::unique_violation_as(&["successorId"], "these milestones are already linked"))?;
+    milestone_dependency::Entity::insert(
+        milestone_dependency::ActiveModel::from(row.clone()).reset_all(),
+    )
+    .exec_without_returning(&txn)
+    .await
+    .map_err(super::unique_violation_as(
+        &["successorId"],
+        "these milestones are already linked",
+    ))?;
     let now = state.clock.now();
     let origin = Origin::from(caller);
     append_in_txn(
@@ -432,27 +643,52 @@ pub async fn link(
     let mut all_links: Vec<Dependency> = links.iter().map(as_dependency).collect();
     all_links.push(new_link);
     let shifts = rules::propagate(
-        &all.iter().map(dates_of).collect::<ServiceResult<Vec<_>>>()?,
+        &all.iter()
+            .map(dates_of)
+            .collect::<ServiceResult<Vec<_>>>()?,
         &all_links,
         predecessor.id,
         predecessor.forecast_date,
     );
     let mut events = Vec::new();
-    let moved = apply_shifts(&txn, origin, now, &project, &all, &shifts, predecessor.id, &mut events).await?;
+    let moved = apply_shifts(
+        &txn,
+        origin,
+        now,
+        &project,
+        &all,
+        &shifts,
+        predecessor.id,
+        &mut events,
+    )
+    .await?;
     commit(txn).await?;
     Ok((row, moved))
 }
 
 /// Removes a link.
-pub async fn unlink(state: &AppState, caller: &Caller, link_id: Uuid) -> ServiceResult<milestone_dependency::Model> {
+pub async fn unlink(
+    state: &AppState,
+    caller: &Caller,
+    link_id: Uuid,
+) -> ServiceResult<milestone_dependency::Model> {
     let txn = begin_write(&state.db).await?;
     let link = milestone_dependency::Entity::find_by_id(link_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["id"], "milestone dependency"))?;
-    let (project, _) = access::project_for(&txn, &caller.actor, link.project_id, &["id"], ProjectOperation::ManagePlan).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        link.project_id,
+        &["id"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_open(&project)?;
-    milestone_dependency::Entity::delete_by_id(link.id).exec(&txn).await?;
+    milestone_dependency::Entity::delete_by_id(link.id)
+        .exec(&txn)
+        .await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -497,10 +733,19 @@ pub async fn filtered(
     for m in milestones_of(&state.db, project.id).await? {
         let dates = dates_of(&m)?;
         let keep = (filter.statuses.is_empty() || filter.statuses.contains(&dates.status))
-            && (filter.health.is_empty() || filter.health.contains(&rules::health(&dates, today, thresholds)))
-            && filter.owner_id.is_none_or(|owner| m.owner_id == Some(owner))
-            && filter.due_before.is_none_or(|before| m.forecast_date <= before)
-            && filter.overdue.is_none_or(|overdue| rules::is_overdue(&dates, today) == overdue);
+            && (filter.health.is_empty()
+                || filter
+                    .health
+                    .contains(&rules::health(&dates, today, thresholds)))
+            && filter
+                .owner_id
+                .is_none_or(|owner| m.owner_id == Some(owner))
+            && filter
+                .due_before
+                .is_none_or(|before| m.forecast_date <= before)
+            && filter
+                .overdue
+                .is_none_or(|overdue| rules::is_overdue(&dates, today) == overdue);
         if keep {
             matching.push(m);
         }
@@ -508,7 +753,10 @@ pub async fn filtered(
     Ok(matching)
 }
 
-pub async fn of_phases(state: &AppState, phase_ids: &[Uuid]) -> ServiceResult<Vec<milestone::Model>> {
+pub async fn of_phases(
+    state: &AppState,
+    phase_ids: &[Uuid],
+) -> ServiceResult<Vec<milestone::Model>> {
     Ok(milestone::Entity::find()
         .filter(milestone::Column::PhaseId.is_in(phase_ids.iter().copied()))
         .order_by_asc(milestone::Column::ForecastDate)
@@ -518,9 +766,17 @@ pub async fn of_phases(state: &AppState, phase_ids: &[Uuid]) -> ServiceResult<Ve
 }
 
 /// A milestone, if the viewer may see its project.
-pub async fn visible(state: &AppState, viewer: &super::Actor, id: Uuid) -> ServiceResult<Option<milestone::Model>> {
-    let Some(found) = milestone::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(access::visible_project(&state.db, viewer, found.project_id).await?.map(|_| found))
+pub async fn visible(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<milestone::Model>> {
+    let Some(found) = milestone::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
 }
 
 /// The schedule at a glance.
@@ -536,7 +792,10 @@ pub struct ScheduleHealth {
     pub current_phase: Option<phase::Model>,
 }
 
-pub async fn schedule_health(state: &AppState, project: &project::Model) -> ServiceResult<ScheduleHealth> {
+pub async fn schedule_health(
+    state: &AppState,
+    project: &project::Model,
+) -> ServiceResult<ScheduleHealth> {
     let now = state.clock.now();
     let today = today_in(project, now);
     let thresholds = thresholds_of(project);
@@ -554,7 +813,10 @@ pub async fn schedule_health(state: &AppState, project: &project::Model) -> Serv
         }
         if open {
             summary.total_slip_days += rules::slip_days(&dates).max(0);
-            let sooner = summary.next_milestone.as_ref().is_none_or(|n| m.forecast_date < n.forecast_date);
+            let sooner = summary
+                .next_milestone
+                .as_ref()
+                .is_none_or(|n| m.forecast_date < n.forecast_date);
             if sooner && dates.status != MilestoneStatus::Missed {
                 summary.next_milestone = Some(m.clone());
             }
@@ -573,6 +835,13 @@ pub async fn visible_link(
     viewer: &super::Actor,
     id: Uuid,
 ) -> ServiceResult<Option<milestone_dependency::Model>> {
-    let Some(found) = milestone_dependency::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(access::visible_project(&state.db, viewer, found.project_id).await?.map(|_| found))
+    let Some(found) = milestone_dependency::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
 }

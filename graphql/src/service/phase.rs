@@ -2,9 +2,13 @@
 //! the effect of the committee's decisions.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
-use steerco_entity::{decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase, project};
+use steerco_entity::{
+    decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase, project,
+};
 use uuid::Uuid;
 
 use super::access;
@@ -12,11 +16,15 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::decision::ProposedCondition;
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
-use super::{AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+};
 use crate::domain::authz::ProjectOperation;
 use crate::domain::decision::{DecisionChoice, DecisionSubject};
 use crate::domain::event::DomainEvent;
-use crate::domain::phase::{self as rules, CriterionStatus, DeliverableStatus, GateFacts, PhaseCommand, PhaseStatus};
+use crate::domain::phase::{
+    self as rules, CriterionStatus, DeliverableStatus, GateFacts, PhaseCommand, PhaseStatus,
+};
 use crate::domain::phase_template::{TemplateKey, template};
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, Refusals};
@@ -44,7 +52,11 @@ fn snapshot(phase: &phase::Model) -> serde_json::Value {
     })
 }
 
-fn entry<'a>(phase: &phase::Model, action: &'a str, before: Option<&phase::Model>) -> AuditEntry<'a> {
+fn entry<'a>(
+    phase: &phase::Model,
+    action: &'a str,
+    before: Option<&phase::Model>,
+) -> AuditEntry<'a> {
     AuditEntry {
         project_id: Some(phase.project_id),
         entity_type: "Phase",
@@ -56,15 +68,24 @@ fn entry<'a>(phase: &phase::Model, action: &'a str, before: Option<&phase::Model
 }
 
 async fn save(conn: &impl ConnectionTrait, phase: &phase::Model) -> ServiceResult<()> {
-    phase::ActiveModel::from(phase.clone()).reset_all().update(conn).await?;
+    phase::ActiveModel::from(phase.clone())
+        .reset_all()
+        .update(conn)
+        .await?;
     Ok(())
 }
 
 pub fn status_of(phase: &phase::Model) -> ServiceResult<PhaseStatus> {
-    phase.status.parse().map_err(|e| ServiceError::Internal(format!("stored phase status: {e}")))
+    phase
+        .status
+        .parse()
+        .map_err(|e| ServiceError::Internal(format!("stored phase status: {e}")))
 }
 
-pub async fn phases_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Vec<phase::Model>> {
+pub async fn phases_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<phase::Model>> {
     Ok(phase::Entity::find()
         .filter(phase::Column::ProjectId.eq(project_id))
         .order_by_asc(phase::Column::Position)
@@ -84,12 +105,17 @@ async fn phase_for(
         .one(conn)
         .await?
         .ok_or_else(|| Refusal::not_found(field, "phase"))?;
-    let (project, _) = access::project_for(conn, &caller.actor, found.project_id, field, operation).await?;
+    let (project, _) =
+        access::project_for(conn, &caller.actor, found.project_id, field, operation).await?;
     ensure_open(&project)?;
     Ok((found, project))
 }
 
-async fn ensure_not_baselined(conn: &impl ConnectionTrait, project_id: Uuid, what: &str) -> ServiceResult<()> {
+async fn ensure_not_baselined(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    what: &str,
+) -> ServiceResult<()> {
     if is_baselined(conn, project_id).await? {
         return Err(Refusal::precondition(
             &[],
@@ -128,14 +154,29 @@ pub(crate) async fn create_from_template_in_txn(
     key: TemplateKey,
 ) -> ServiceResult<()> {
     for (index, definition) in template(key).phases.iter().enumerate() {
-        let phase = new_phase(project_id, index as i32 + 1, definition.name.to_owned(), now);
-        phase::Entity::insert(phase::ActiveModel::from(phase.clone()).reset_all()).exec_without_returning(txn).await?;
+        let phase = new_phase(
+            project_id,
+            index as i32 + 1,
+            definition.name.to_owned(),
+            now,
+        );
+        phase::Entity::insert(phase::ActiveModel::from(phase.clone()).reset_all())
+            .exec_without_returning(txn)
+            .await?;
         append_in_txn(txn, origin, now, entry(&phase, "phase.created", None)).await?;
         for (position, text) in definition.exit_criteria.iter().enumerate() {
             insert_criterion(txn, phase.id, position as i32 + 1, (*text).to_owned()).await?;
         }
         for (position, name) in definition.deliverables.iter().enumerate() {
-            insert_deliverable(txn, phase.id, position as i32 + 1, (*name).to_owned(), None, now).await?;
+            insert_deliverable(
+                txn,
+                phase.id,
+                position as i32 + 1,
+                (*name).to_owned(),
+                None,
+                now,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -152,17 +193,26 @@ pub struct PhaseFields {
 
 fn check_dates(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Result<(), Refusal> {
     match (start, end) {
-        (Some(start), Some(end)) if end < start => {
-            Err(Refusal::bad_input(&["plannedEnd"], format!("the planned end {end} is before the planned start {start}")))
-        }
+        (Some(start), Some(end)) if end < start => Err(Refusal::bad_input(
+            &["plannedEnd"],
+            format!("the planned end {end} is before the planned start {start}"),
+        )),
         _ => Ok(()),
     }
 }
 
 /// Adds a phase at the end of the plan (before the first baseline only).
-pub async fn add(state: &AppState, caller: &Caller, project_id: Uuid, fields: PhaseFields) -> ServiceResult<PhaseChange> {
+pub async fn add(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    fields: PhaseFields,
+) -> ServiceResult<PhaseChange> {
     let mut refusals = Refusals::default();
-    let name = refusals.field(&["name"], single_line(fields.name.as_deref().unwrap_or(""), 200));
+    let name = refusals.field(
+        &["name"],
+        single_line(fields.name.as_deref().unwrap_or(""), 200),
+    );
     let (start, end) = (fields.planned_start.flatten(), fields.planned_end.flatten());
     if let Err(refusal) = check_dates(start, end) {
         refusals.push(refusal);
@@ -170,25 +220,45 @@ pub async fn add(state: &AppState, caller: &Caller, project_id: Uuid, fields: Ph
     refusals.finish()?;
     let name = name.unwrap_or_default();
     let txn = begin_write(&state.db).await?;
-    let (project, _) =
-        access::project_for(&txn, &caller.actor, project_id, &["projectId"], ProjectOperation::ManagePlan).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_open(&project)?;
     ensure_not_baselined(&txn, project_id, "adding a phase").await?;
     let owner = fields.owner_id.flatten();
     check_owner(&txn, project_id, owner, &["ownerId"]).await?;
     let existing = phases_of(&txn, project_id).await?;
     if existing.iter().any(|p| p.name.eq_ignore_ascii_case(&name)) {
-        return Err(Refusal::conflict(&["name"], "the project already has a phase with this name").into());
+        return Err(
+            Refusal::conflict(&["name"], "the project already has a phase with this name").into(),
+        );
     }
     let now = state.clock.now();
     let mut phase = new_phase(project_id, existing.len() as i32 + 1, name, now);
     phase.owner_id = owner;
     phase.planned_start = start;
     phase.planned_end = end;
-    phase::Entity::insert(phase::ActiveModel::from(phase.clone()).reset_all()).exec_without_returning(&txn).await?;
-    append_in_txn(&txn, Origin::from(caller), now, entry(&phase, "phase.created", None)).await?;
+    phase::Entity::insert(phase::ActiveModel::from(phase.clone()).reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        entry(&phase, "phase.created", None),
+    )
+    .await?;
     commit(txn).await?;
-    Ok(PhaseChange { phase, decision: None, events: Vec::new() })
+    Ok(PhaseChange {
+        phase,
+        decision: None,
+        events: Vec::new(),
+    })
 }
 
 /// Edits a phase: its name only before the first baseline; owner and planned dates always.
@@ -200,10 +270,20 @@ pub async fn update(
     fields: PhaseFields,
 ) -> ServiceResult<PhaseChange> {
     let mut refusals = Refusals::default();
-    let name = fields.name.as_deref().map(|raw| refusals.field(&["name"], single_line(raw, 200)));
+    let name = fields
+        .name
+        .as_deref()
+        .map(|raw| refusals.field(&["name"], single_line(raw, 200)));
     refusals.finish()?;
     let txn = begin_write(&state.db).await?;
-    let (current, project) = phase_for(&txn, caller, phase_id, &["id"], ProjectOperation::ManagePlan).await?;
+    let (current, project) = phase_for(
+        &txn,
+        caller,
+        phase_id,
+        &["id"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
@@ -211,8 +291,15 @@ pub async fn update(
     if let Some(Some(name)) = name.filter(|n| n.as_deref() != Some(current.name.as_str())) {
         ensure_not_baselined(&txn, project.id, "renaming a phase").await?;
         let siblings = phases_of(&txn, project.id).await?;
-        if siblings.iter().any(|p| p.id != current.id && p.name.eq_ignore_ascii_case(&name)) {
-            return Err(Refusal::conflict(&["name"], "the project already has a phase with this name").into());
+        if siblings
+            .iter()
+            .any(|p| p.id != current.id && p.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(Refusal::conflict(
+                &["name"],
+                "the project already has a phase with this name",
+            )
+            .into());
         }
         next.name = name;
     }
@@ -231,16 +318,37 @@ pub async fn update(
     next.updated_at = now;
     next.version += 1;
     save(&txn, &next).await?;
-    append_in_txn(&txn, Origin::from(caller), now, entry(&next, "phase.updated", Some(&current))).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        entry(&next, "phase.updated", Some(&current)),
+    )
+    .await?;
     commit(txn).await?;
-    Ok(PhaseChange { phase: next, decision: None, events: Vec::new() })
+    Ok(PhaseChange {
+        phase: next,
+        decision: None,
+        events: Vec::new(),
+    })
 }
 
 /// Puts the project's phases in the given order (every phase, once; before the first baseline).
-pub async fn reorder(state: &AppState, caller: &Caller, project_id: Uuid, order: &[Uuid]) -> ServiceResult<Vec<phase::Model>> {
+pub async fn reorder(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    order: &[Uuid],
+) -> ServiceResult<Vec<phase::Model>> {
     let txn = begin_write(&state.db).await?;
-    let (project, _) =
-        access::project_for(&txn, &caller.actor, project_id, &["projectId"], ProjectOperation::ManagePlan).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_open(&project)?;
     ensure_not_baselined(&txn, project_id, "reordering phases").await?;
     let phases = phases_of(&txn, project_id).await?;
@@ -249,20 +357,37 @@ pub async fn reorder(state: &AppState, caller: &Caller, project_id: Uuid, order:
     let mut actual: Vec<Uuid> = phases.iter().map(|p| p.id).collect();
     actual.sort();
     if given != actual {
-        return Err(Refusal::bad_input(&["phaseIds"], "list every phase of the project exactly once").into());
+        return Err(Refusal::bad_input(
+            &["phaseIds"],
+            "list every phase of the project exactly once",
+        )
+        .into());
     }
     let now = state.clock.now();
     let mut reordered = Vec::with_capacity(phases.len());
     for (index, id) in order.iter().enumerate() {
-        let Some(current) = phases.iter().find(|p| p.id == *id) else { continue };
+        let Some(current) = phases.iter().find(|p| p.id == *id) else {
+            continue;
+        };
         let position = index as i32 + 1;
         if current.position == position {
             reordered.push(current.clone());
             continue;
         }
-        let next = phase::Model { position, updated_at: now, version: current.version + 1, ..current.clone() };
+        let next = phase::Model {
+            position,
+            updated_at: now,
+            version: current.version + 1,
+            ..current.clone()
+        };
         save(&txn, &next).await?;
-        append_in_txn(&txn, Origin::from(caller), now, entry(&next, "phase.reordered", Some(current))).await?;
+        append_in_txn(
+            &txn,
+            Origin::from(caller),
+            now,
+            entry(&next, "phase.reordered", Some(current)),
+        )
+        .await?;
         reordered.push(next);
     }
     commit(txn).await?;
@@ -270,34 +395,84 @@ pub async fn reorder(state: &AppState, caller: &Caller, project_id: Uuid, order:
 }
 
 /// Removes a phase that has not started and holds no milestones (before the first baseline).
-pub async fn remove(state: &AppState, caller: &Caller, phase_id: Uuid) -> ServiceResult<PhaseChange> {
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    phase_id: Uuid,
+) -> ServiceResult<PhaseChange> {
     let txn = begin_write(&state.db).await?;
-    let (current, project) = phase_for(&txn, caller, phase_id, &["id"], ProjectOperation::ManagePlan).await?;
+    let (current, project) = phase_for(
+        &txn,
+        caller,
+        phase_id,
+        &["id"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_not_baselined(&txn, project.id, "removing a phase").await?;
     if status_of(&current)? != PhaseStatus::NotStarted {
-        return Err(Refusal::precondition(&["id"], "only a phase that has not started can be removed").into());
+        return Err(Refusal::precondition(
+            &["id"],
+            "only a phase that has not started can be removed",
+        )
+        .into());
     }
-    let holds_milestones =
-        milestone::Entity::find().filter(milestone::Column::PhaseId.eq(current.id)).one(&txn).await?.is_some();
+    let holds_milestones = milestone::Entity::find()
+        .filter(milestone::Column::PhaseId.eq(current.id))
+        .one(&txn)
+        .await?
+        .is_some();
     if holds_milestones {
-        return Err(Refusal::precondition(&["id"], "move or remove the phase's milestones first").into());
+        return Err(
+            Refusal::precondition(&["id"], "move or remove the phase's milestones first").into(),
+        );
     }
     phase::Entity::delete_by_id(current.id).exec(&txn).await?;
     let now = state.clock.now();
     let origin = Origin::from(caller);
-    append_in_txn(&txn, origin, now, entry(&current, "phase.removed", Some(&current))).await?;
-    for later in phases_of(&txn, project.id).await?.into_iter().filter(|p| p.position > current.position) {
-        let next = phase::Model { position: later.position - 1, updated_at: now, version: later.version + 1, ..later.clone() };
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        entry(&current, "phase.removed", Some(&current)),
+    )
+    .await?;
+    for later in phases_of(&txn, project.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.position > current.position)
+    {
+        let next = phase::Model {
+            position: later.position - 1,
+            updated_at: now,
+            version: later.version + 1,
+            ..later.clone()
+        };
         save(&txn, &next).await?;
     }
     commit(txn).await?;
-    Ok(PhaseChange { phase: current, decision: None, events: Vec::new() })
+    Ok(PhaseChange {
+        phase: current,
+        decision: None,
+        events: Vec::new(),
+    })
 }
 
 /// Starts a phase once every phase before it is completed or skipped.
-pub async fn start(state: &AppState, caller: &Caller, phase_id: Uuid) -> ServiceResult<PhaseChange> {
+pub async fn start(
+    state: &AppState,
+    caller: &Caller,
+    phase_id: Uuid,
+) -> ServiceResult<PhaseChange> {
     let txn = begin_write(&state.db).await?;
-    let (current, project) = phase_for(&txn, caller, phase_id, &["phaseId"], ProjectOperation::ManagePlan).await?;
+    let (current, project) = phase_for(
+        &txn,
+        caller,
+        phase_id,
+        &["phaseId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     let status = rules::transition(status_of(&current)?, PhaseCommand::Start)?;
     let earlier_open: Vec<String> = phases_of(&txn, project.id)
         .await?
@@ -309,7 +484,12 @@ pub async fn start(state: &AppState, caller: &Caller, phase_id: Uuid) -> Service
     if !earlier_open.is_empty() {
         let refusals: Vec<Refusal> = earlier_open
             .iter()
-            .map(|name| Refusal::precondition(&["phaseId"], format!("the earlier phase {name} is not completed or skipped")))
+            .map(|name| {
+                Refusal::precondition(
+                    &["phaseId"],
+                    format!("the earlier phase {name} is not completed or skipped"),
+                )
+            })
             .collect();
         return Err(refusals.into());
     }
@@ -323,9 +503,19 @@ pub async fn start(state: &AppState, caller: &Caller, phase_id: Uuid) -> Service
         ..current.clone()
     };
     save(&txn, &next).await?;
-    append_in_txn(&txn, Origin::from(caller), now, entry(&next, "phase.started", Some(&current))).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        entry(&next, "phase.started", Some(&current)),
+    )
+    .await?;
     commit(txn).await?;
-    Ok(PhaseChange { events: vec![DomainEvent::PhaseStarted { phase_id: next.id }], phase: next, decision: None })
+    Ok(PhaseChange {
+        events: vec![DomainEvent::PhaseStarted { phase_id: next.id }],
+        phase: next,
+        decision: None,
+    })
 }
 
 /// What keeps a phase from its gate, loaded for the domain's check.
@@ -362,22 +552,47 @@ async fn gate_facts(conn: &impl ConnectionTrait, phase: &phase::Model) -> Servic
         None => Vec::new(),
     };
     Ok(GateFacts {
-        criteria: criteria.into_iter().map(|c| (c.id, c.text, c.status)).collect(),
-        deliverables: deliverables.into_iter().map(|d| (d.id, d.name, d.status)).collect(),
-        milestones: milestones.into_iter().map(|m| (m.id, m.name, m.status)).collect(),
+        criteria: criteria
+            .into_iter()
+            .map(|c| (c.id, c.text, c.status))
+            .collect(),
+        deliverables: deliverables
+            .into_iter()
+            .map(|d| (d.id, d.name, d.status))
+            .collect(),
+        milestones: milestones
+            .into_iter()
+            .map(|m| (m.id, m.name, m.status))
+            .collect(),
         open_conditions,
     })
 }
 
 /// The PM asks the committee to pass the phase's gate; refused while anything is open.
-pub async fn request_gate(state: &AppState, caller: &Caller, phase_id: Uuid, note: Option<&str>) -> ServiceResult<PhaseChange> {
+pub async fn request_gate(
+    state: &AppState,
+    caller: &Caller,
+    phase_id: Uuid,
+    note: Option<&str>,
+) -> ServiceResult<PhaseChange> {
     let note = super::decision::parse_note(note, false)?;
     let txn = begin_write(&state.db).await?;
-    let (current, project) = phase_for(&txn, caller, phase_id, &["phaseId"], ProjectOperation::ManagePlan).await?;
+    let (current, project) = phase_for(
+        &txn,
+        caller,
+        phase_id,
+        &["phaseId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     let status = rules::transition(status_of(&current)?, PhaseCommand::RequestGate)?;
     let open = rules::open_items(&gate_facts(&txn, &current).await?);
     if !open.is_empty() {
-        return Err(open.iter().map(|item| Refusal::precondition(&["phaseId"], item.describe())).collect::<Vec<_>>().into());
+        return Err(open
+            .iter()
+            .map(|item| Refusal::precondition(&["phaseId"], item.describe()))
+            .collect::<Vec<_>>()
+            .into());
     }
     let now = state.clock.now();
     let origin = Origin::from(caller);
@@ -389,13 +604,34 @@ pub async fn request_gate(state: &AppState, caller: &Caller, phase_id: Uuid, not
         ..current.clone()
     };
     save(&txn, &next).await?;
-    append_in_txn(&txn, origin, now, entry(&next, "phase.gate_requested", Some(&current))).await?;
-    let ballot = super::decision::open_in_txn(&txn, origin, now, &project, DecisionSubject::PhaseGate, next.id, &note).await?;
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        entry(&next, "phase.gate_requested", Some(&current)),
+    )
+    .await?;
+    let ballot = super::decision::open_in_txn(
+        &txn,
+        origin,
+        now,
+        &project,
+        DecisionSubject::PhaseGate,
+        next.id,
+        &note,
+    )
+    .await?;
     commit(txn).await?;
     Ok(PhaseChange {
         events: vec![
-            DomainEvent::GateRequested { phase_id: next.id, decision_id: ballot.id },
-            DomainEvent::DecisionOpened { decision_id: ballot.id, subject: DecisionSubject::PhaseGate },
+            DomainEvent::GateRequested {
+                phase_id: next.id,
+                decision_id: ballot.id,
+            },
+            DomainEvent::DecisionOpened {
+                decision_id: ballot.id,
+                subject: DecisionSubject::PhaseGate,
+            },
         ],
         phase: next,
         decision: Some(ballot),
@@ -403,18 +639,40 @@ pub async fn request_gate(state: &AppState, caller: &Caller, phase_id: Uuid, not
 }
 
 /// The PM asks the committee to skip a phase that has not completed, with a reason.
-pub async fn request_skip(state: &AppState, caller: &Caller, phase_id: Uuid, reason: Option<&str>) -> ServiceResult<PhaseChange> {
+pub async fn request_skip(
+    state: &AppState,
+    caller: &Caller,
+    phase_id: Uuid,
+    reason: Option<&str>,
+) -> ServiceResult<PhaseChange> {
     let reason = super::decision::parse_note(reason, true)?;
     let txn = begin_write(&state.db).await?;
-    let (current, project) = phase_for(&txn, caller, phase_id, &["phaseId"], ProjectOperation::ManagePlan).await?;
+    let (current, project) = phase_for(
+        &txn,
+        caller,
+        phase_id,
+        &["phaseId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     rules::transition(status_of(&current)?, PhaseCommand::Skip)?;
     let now = state.clock.now();
-    let ballot =
-        super::decision::open_in_txn(&txn, Origin::from(caller), now, &project, DecisionSubject::PhaseSkip, current.id, &reason)
-            .await?;
+    let ballot = super::decision::open_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        &project,
+        DecisionSubject::PhaseSkip,
+        current.id,
+        &reason,
+    )
+    .await?;
     commit(txn).await?;
     Ok(PhaseChange {
-        events: vec![DomainEvent::DecisionOpened { decision_id: ballot.id, subject: DecisionSubject::PhaseSkip }],
+        events: vec![DomainEvent::DecisionOpened {
+            decision_id: ballot.id,
+            subject: DecisionSubject::PhaseSkip,
+        }],
         phase: current,
         decision: Some(ballot),
     })
@@ -424,10 +682,13 @@ async fn load_for_effect(
     txn: &impl ConnectionTrait,
     decision: &decision::Model,
 ) -> ServiceResult<(phase::Model, project::Model)> {
-    let phase = for_update(phase::Entity::find_by_id(decision.subject_id), backend_of(txn))
-        .one(txn)
-        .await?
-        .ok_or_else(|| ServiceError::Internal("decided phase is gone".into()))?;
+    let phase = for_update(
+        phase::Entity::find_by_id(decision.subject_id),
+        backend_of(txn),
+    )
+    .one(txn)
+    .await?
+    .ok_or_else(|| ServiceError::Internal("decided phase is gone".into()))?;
     let project = project::Entity::find_by_id(phase.project_id)
         .one(txn)
         .await?
@@ -465,17 +726,33 @@ pub(crate) async fn apply_gate_in_txn(
     let next = phase::Model {
         status: status.as_str().to_owned(),
         status_reason: reason,
-        actual_end: if completed { Some(today) } else { current.actual_end },
+        actual_end: if completed {
+            Some(today)
+        } else {
+            current.actual_end
+        },
         updated_at: now,
         version: current.version + 1,
         ..current.clone()
     };
     save(txn, &next).await?;
-    append_in_txn(txn, origin, now, entry(&next, "phase.gate_decided", Some(&current))).await?;
-    let mut events = vec![DomainEvent::GateDecided { phase_id: next.id, outcome }];
+    append_in_txn(
+        txn,
+        origin,
+        now,
+        entry(&next, "phase.gate_decided", Some(&current)),
+    )
+    .await?;
+    let mut events = vec![DomainEvent::GateDecided {
+        phase_id: next.id,
+        outcome,
+    }];
 
     if outcome == Some(DecisionChoice::GoWithConditions) {
-        for vote in votes.iter().filter(|v| v.choice == DecisionChoice::GoWithConditions.as_str()) {
+        for vote in votes
+            .iter()
+            .filter(|v| v.choice == DecisionChoice::GoWithConditions.as_str())
+        {
             let proposed: Vec<ProposedCondition> = vote
                 .detail
                 .as_deref()
@@ -496,10 +773,18 @@ pub(crate) async fn apply_gate_in_txn(
                     closed_at: None,
                     version: 1,
                 };
-                gate_condition::Entity::insert(gate_condition::ActiveModel::from(row.clone()).reset_all())
-                    .exec_without_returning(txn)
-                    .await?;
-                append_in_txn(txn, origin, now, condition_entry(&row, project.id, "gate_condition.created", None)).await?;
+                gate_condition::Entity::insert(
+                    gate_condition::ActiveModel::from(row.clone()).reset_all(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+                append_in_txn(
+                    txn,
+                    origin,
+                    now,
+                    condition_entry(&row, project.id, "gate_condition.created", None),
+                )
+                .await?;
             }
         }
     }
@@ -534,8 +819,16 @@ async fn start_next_in_txn(
         ..following.clone()
     };
     save(txn, &started).await?;
-    append_in_txn(txn, origin, now, entry(&started, "phase.started", Some(&following))).await?;
-    Ok(vec![DomainEvent::PhaseStarted { phase_id: started.id }])
+    append_in_txn(
+        txn,
+        origin,
+        now,
+        entry(&started, "phase.started", Some(&following)),
+    )
+    .await?;
+    Ok(vec![DomainEvent::PhaseStarted {
+        phase_id: started.id,
+    }])
 }
 
 /// Applies a closed skip ballot: APPROVE skips the phase (and starts the next one if this one
@@ -564,7 +857,13 @@ pub(crate) async fn apply_skip_in_txn(
         ..current.clone()
     };
     save(txn, &next).await?;
-    append_in_txn(txn, origin, now, entry(&next, "phase.skipped", Some(&current))).await?;
+    append_in_txn(
+        txn,
+        origin,
+        now,
+        entry(&next, "phase.skipped", Some(&current)),
+    )
+    .await?;
     let mut events = vec![DomainEvent::PhaseSkipped { phase_id: next.id }];
     if was == PhaseStatus::InProgress {
         events.extend(start_next_in_txn(txn, origin, now, &project, &next).await?);
@@ -574,7 +873,12 @@ pub(crate) async fn apply_skip_in_txn(
 
 // ---- exit criteria -------------------------------------------------------------------
 
-async fn insert_criterion(conn: &impl ConnectionTrait, phase_id: Uuid, position: i32, text: String) -> ServiceResult<exit_criterion::Model> {
+async fn insert_criterion(
+    conn: &impl ConnectionTrait,
+    phase_id: Uuid,
+    position: i32,
+    text: String,
+) -> ServiceResult<exit_criterion::Model> {
     let row = exit_criterion::Model {
         id: Uuid::now_v7(),
         phase_id,
@@ -593,30 +897,69 @@ async fn insert_criterion(conn: &impl ConnectionTrait, phase_id: Uuid, position:
     Ok(row)
 }
 
-fn criterion_entry<'a>(c: &exit_criterion::Model, project_id: Uuid, action: &'a str, before: Option<&exit_criterion::Model>) -> AuditEntry<'a> {
-    let snap = |c: &exit_criterion::Model| {
-        json!({ "phaseId": c.phase_id, "text": c.text, "status": c.status, "waiverReason": c.waiver_reason, "evidenceUrl": c.evidence_url, "version": c.version })
-    };
-    AuditEntry { project_id: Some(project_id), entity_type: "ExitCriterion", entity_id: c.id, action, before: before.map(snap), after: Some(snap(c)) }
+fn criterion_entry<'a>(
+    c: &exit_criterion::Model,
+    project_id: Uuid,
+    action: &'a str,
+    before: Option<&exit_criterion::Model>,
+) -> AuditEntry<'a> {
+    let snap = |c: &exit_criterion::Model| json!({ "phaseId": c.phase_id, "text": c.text, "status": c.status, "waiverReason": c.waiver_reason, "evidenceUrl": c.evidence_url, "version": c.version });
+    AuditEntry {
+        project_id: Some(project_id),
+        entity_type: "ExitCriterion",
+        entity_id: c.id,
+        action,
+        before: before.map(snap),
+        after: Some(snap(c)),
+    }
 }
 
 /// Phases whose gate is decided no longer take changes to what the gate checked.
 fn ensure_gate_open(phase: &phase::Model) -> ServiceResult<()> {
     let status = status_of(phase)?;
-    if matches!(status, PhaseStatus::Completed | PhaseStatus::Skipped | PhaseStatus::AwaitingGateReview) {
-        return Err(Refusal::precondition(&["phaseId"], format!("the phase is {status}; its gate items are frozen")).into());
+    if matches!(
+        status,
+        PhaseStatus::Completed | PhaseStatus::Skipped | PhaseStatus::AwaitingGateReview
+    ) {
+        return Err(Refusal::precondition(
+            &["phaseId"],
+            format!("the phase is {status}; its gate items are frozen"),
+        )
+        .into());
     }
     Ok(())
 }
 
-pub async fn criterion_add(state: &AppState, caller: &Caller, phase_id: Uuid, text: &str) -> ServiceResult<exit_criterion::Model> {
+pub async fn criterion_add(
+    state: &AppState,
+    caller: &Caller,
+    phase_id: Uuid,
+    text: &str,
+) -> ServiceResult<exit_criterion::Model> {
     let text = single_line(text, 500).map_err(|e| Refusal::bad_input(&["text"], e.to_string()))?;
     let txn = begin_write(&state.db).await?;
-    let (phase, project) = phase_for(&txn, caller, phase_id, &["phaseId"], ProjectOperation::ManagePlan).await?;
+    let (phase, project) = phase_for(
+        &txn,
+        caller,
+        phase_id,
+        &["phaseId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_gate_open(&phase)?;
-    let count = exit_criterion::Entity::find().filter(exit_criterion::Column::PhaseId.eq(phase.id)).all(&txn).await?.len();
+    let count = exit_criterion::Entity::find()
+        .filter(exit_criterion::Column::PhaseId.eq(phase.id))
+        .all(&txn)
+        .await?
+        .len();
     let row = insert_criterion(&txn, phase.id, count as i32 + 1, text).await?;
-    append_in_txn(&txn, Origin::from(caller), state.clock.now(), criterion_entry(&row, project.id, "exit_criterion.created", None)).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        state.clock.now(),
+        criterion_entry(&row, project.id, "exit_criterion.created", None),
+    )
+    .await?;
     commit(txn).await?;
     Ok(row)
 }
@@ -632,21 +975,34 @@ pub async fn criterion_set(
 ) -> ServiceResult<exit_criterion::Model> {
     let mut refusals = Refusals::default();
     let reason = match (status, waiver_reason) {
-        (CriterionStatus::Waived, raw) => refusals.field(&["waiverReason"], required_multi_line(raw.unwrap_or(""), 2_000)),
+        (CriterionStatus::Waived, raw) => refusals.field(
+            &["waiverReason"],
+            required_multi_line(raw.unwrap_or(""), 2_000),
+        ),
         (_, Some(raw)) if !raw.trim().is_empty() => {
-            refusals.push(Refusal::bad_input(&["waiverReason"], "a waiver reason goes with WAIVED only"));
+            refusals.push(Refusal::bad_input(
+                &["waiverReason"],
+                "a waiver reason goes with WAIVED only",
+            ));
             None
         }
         _ => None,
     };
-    let evidence = evidence_url.map(|raw| refusals.field(&["evidenceUrl"], parse_link(raw))).flatten();
+    let evidence = evidence_url.and_then(|raw| refusals.field(&["evidenceUrl"], parse_link(raw)));
     refusals.finish()?;
     let txn = begin_write(&state.db).await?;
     let current = exit_criterion::Entity::find_by_id(criterion_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["id"], "exit criterion"))?;
-    let (phase, project) = phase_for(&txn, caller, current.phase_id, &["id"], ProjectOperation::ManagePlan).await?;
+    let (phase, project) = phase_for(
+        &txn,
+        caller,
+        current.phase_id,
+        &["id"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_gate_open(&phase)?;
     let now = state.clock.now();
     let next = exit_criterion::Model {
@@ -658,8 +1014,17 @@ pub async fn criterion_set(
         version: current.version + 1,
         ..current.clone()
     };
-    exit_criterion::ActiveModel::from(next.clone()).reset_all().update(&txn).await?;
-    append_in_txn(&txn, Origin::from(caller), now, criterion_entry(&next, project.id, "exit_criterion.set", Some(&current))).await?;
+    exit_criterion::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        criterion_entry(&next, project.id, "exit_criterion.set", Some(&current)),
+    )
+    .await?;
     commit(txn).await?;
     Ok(next)
 }
@@ -698,15 +1063,27 @@ async fn insert_deliverable(
         updated_at: now,
         version: 1,
     };
-    deliverable::Entity::insert(deliverable::ActiveModel::from(row.clone()).reset_all()).exec_without_returning(conn).await?;
+    deliverable::Entity::insert(deliverable::ActiveModel::from(row.clone()).reset_all())
+        .exec_without_returning(conn)
+        .await?;
     Ok(row)
 }
 
-fn deliverable_entry<'a>(d: &deliverable::Model, project_id: Uuid, action: &'a str, before: Option<&deliverable::Model>) -> AuditEntry<'a> {
-    let snap = |d: &deliverable::Model| {
-        json!({ "phaseId": d.phase_id, "name": d.name, "ownerId": d.owner_id, "status": d.status, "link": d.link, "version": d.version })
-    };
-    AuditEntry { project_id: Some(project_id), entity_type: "Deliverable", entity_id: d.id, action, before: before.map(snap), after: Some(snap(d)) }
+fn deliverable_entry<'a>(
+    d: &deliverable::Model,
+    project_id: Uuid,
+    action: &'a str,
+    before: Option<&deliverable::Model>,
+) -> AuditEntry<'a> {
+    let snap = |d: &deliverable::Model| json!({ "phaseId": d.phase_id, "name": d.name, "ownerId": d.owner_id, "status": d.status, "link": d.link, "version": d.version });
+    AuditEntry {
+        project_id: Some(project_id),
+        entity_type: "Deliverable",
+        entity_id: d.id,
+        action,
+        before: before.map(snap),
+        after: Some(snap(d)),
+    }
 }
 
 pub async fn deliverable_add(
@@ -718,13 +1095,30 @@ pub async fn deliverable_add(
 ) -> ServiceResult<deliverable::Model> {
     let name = single_line(name, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string()))?;
     let txn = begin_write(&state.db).await?;
-    let (phase, project) = phase_for(&txn, caller, phase_id, &["phaseId"], ProjectOperation::ManagePlan).await?;
+    let (phase, project) = phase_for(
+        &txn,
+        caller,
+        phase_id,
+        &["phaseId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_gate_open(&phase)?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
-    let count = deliverable::Entity::find().filter(deliverable::Column::PhaseId.eq(phase.id)).all(&txn).await?.len();
+    let count = deliverable::Entity::find()
+        .filter(deliverable::Column::PhaseId.eq(phase.id))
+        .all(&txn)
+        .await?
+        .len();
     let now = state.clock.now();
     let row = insert_deliverable(&txn, phase.id, count as i32 + 1, name, owner_id, now).await?;
-    append_in_txn(&txn, Origin::from(caller), now, deliverable_entry(&row, project.id, "deliverable.created", None)).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        deliverable_entry(&row, project.id, "deliverable.created", None),
+    )
+    .await?;
     commit(txn).await?;
     Ok(row)
 }
@@ -740,23 +1134,41 @@ pub async fn deliverable_update(
     link: Option<&str>,
     owner_id: Option<Option<Uuid>>,
 ) -> ServiceResult<deliverable::Model> {
-    let link = link.map(parse_link).transpose().map_err(|e| Refusal::bad_input(&["link"], e))?;
+    let link = link
+        .map(parse_link)
+        .transpose()
+        .map_err(|e| Refusal::bad_input(&["link"], e))?;
     let txn = begin_write(&state.db).await?;
     let current = deliverable::Entity::find_by_id(deliverable_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["id"], "deliverable"))?;
-    let (phase, project) = phase_for(&txn, caller, current.phase_id, &["id"], ProjectOperation::ManagePlan).await?;
+    let (phase, project) = phase_for(
+        &txn,
+        caller,
+        current.phase_id,
+        &["id"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_gate_open(&phase)?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
     let mut next = current.clone();
     if let Some(to) = status {
-        let from: DeliverableStatus =
-            current.status.parse().map_err(|e| ServiceError::Internal(format!("stored deliverable status: {e:?}")))?;
+        let from: DeliverableStatus = current
+            .status
+            .parse()
+            .map_err(|e| ServiceError::Internal(format!("stored deliverable status: {e:?}")))?;
         if from != to && !from.may_become(to) {
-            return Err(Refusal::invalid_transition(&["status"], from.as_str(), to.as_str(), Vec::new()).into());
+            return Err(Refusal::invalid_transition(
+                &["status"],
+                from.as_str(),
+                to.as_str(),
+                Vec::new(),
+            )
+            .into());
         }
         next.status = to.as_str().to_owned();
     }
@@ -770,8 +1182,17 @@ pub async fn deliverable_update(
     let now = state.clock.now();
     next.updated_at = now;
     next.version += 1;
-    deliverable::ActiveModel::from(next.clone()).reset_all().update(&txn).await?;
-    append_in_txn(&txn, Origin::from(caller), now, deliverable_entry(&next, project.id, "deliverable.updated", Some(&current))).await?;
+    deliverable::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        deliverable_entry(&next, project.id, "deliverable.updated", Some(&current)),
+    )
+    .await?;
     commit(txn).await?;
     Ok(next)
 }
@@ -784,14 +1205,23 @@ fn condition_entry<'a>(
     action: &'a str,
     before: Option<&gate_condition::Model>,
 ) -> AuditEntry<'a> {
-    let snap = |c: &gate_condition::Model| {
-        json!({ "phaseId": c.phase_id, "decisionId": c.decision_id, "text": c.text, "ownerId": c.owner_id, "dueDate": c.due_date, "status": c.status })
-    };
-    AuditEntry { project_id: Some(project_id), entity_type: "GateCondition", entity_id: c.id, action, before: before.map(snap), after: Some(snap(c)) }
+    let snap = |c: &gate_condition::Model| json!({ "phaseId": c.phase_id, "decisionId": c.decision_id, "text": c.text, "ownerId": c.owner_id, "dueDate": c.due_date, "status": c.status });
+    AuditEntry {
+        project_id: Some(project_id),
+        entity_type: "GateCondition",
+        entity_id: c.id,
+        action,
+        before: before.map(snap),
+        after: Some(snap(c)),
+    }
 }
 
 /// Closes a gate condition: the PM or the condition's owner.
-pub async fn condition_close(state: &AppState, caller: &Caller, condition_id: Uuid) -> ServiceResult<gate_condition::Model> {
+pub async fn condition_close(
+    state: &AppState,
+    caller: &Caller,
+    condition_id: Uuid,
+) -> ServiceResult<gate_condition::Model> {
     let txn = begin_write(&state.db).await?;
     let current = gate_condition::Entity::find_by_id(condition_id)
         .one(&txn)
@@ -802,11 +1232,18 @@ pub async fn condition_close(state: &AppState, caller: &Caller, condition_id: Uu
         .await?
         .ok_or_else(|| ServiceError::Internal("condition without phase".into()))?;
     let is_owner = current.owner_id == Some(caller.actor.user_id);
-    let operation = if is_owner { ProjectOperation::Read } else { ProjectOperation::ManagePlan };
-    let (project, _) = access::project_for(&txn, &caller.actor, phase.project_id, &["id"], operation).await?;
+    let operation = if is_owner {
+        ProjectOperation::Read
+    } else {
+        ProjectOperation::ManagePlan
+    };
+    let (project, _) =
+        access::project_for(&txn, &caller.actor, phase.project_id, &["id"], operation).await?;
     ensure_open(&project)?;
     if current.status != "OPEN" {
-        return Err(Refusal::invalid_transition(&["id"], &current.status, "CLOSE", Vec::new()).into());
+        return Err(
+            Refusal::invalid_transition(&["id"], &current.status, "CLOSE", Vec::new()).into(),
+        );
     }
     let now = state.clock.now();
     let next = gate_condition::Model {
@@ -816,7 +1253,10 @@ pub async fn condition_close(state: &AppState, caller: &Caller, condition_id: Uu
         version: current.version + 1,
         ..current.clone()
     };
-    gate_condition::ActiveModel::from(next.clone()).reset_all().update(&txn).await?;
+    gate_condition::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
+        .await?;
     let audit = condition_entry(&next, project.id, "gate_condition.closed", Some(&current));
     append_in_txn(&txn, Origin::from(caller), now, audit).await?;
     commit(txn).await?;
@@ -825,7 +1265,10 @@ pub async fn condition_close(state: &AppState, caller: &Caller, condition_id: Uu
 
 // ---- reads -----------------------------------------------------------------------------
 
-pub async fn of_projects(state: &AppState, project_ids: &[Uuid]) -> ServiceResult<Vec<phase::Model>> {
+pub async fn of_projects(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<phase::Model>> {
     Ok(phase::Entity::find()
         .filter(phase::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(phase::Column::Position)
@@ -833,7 +1276,10 @@ pub async fn of_projects(state: &AppState, project_ids: &[Uuid]) -> ServiceResul
         .await?)
 }
 
-pub async fn criteria_of(state: &AppState, phase_ids: &[Uuid]) -> ServiceResult<Vec<exit_criterion::Model>> {
+pub async fn criteria_of(
+    state: &AppState,
+    phase_ids: &[Uuid],
+) -> ServiceResult<Vec<exit_criterion::Model>> {
     Ok(exit_criterion::Entity::find()
         .filter(exit_criterion::Column::PhaseId.is_in(phase_ids.iter().copied()))
         .order_by_asc(exit_criterion::Column::Position)
@@ -841,7 +1287,10 @@ pub async fn criteria_of(state: &AppState, phase_ids: &[Uuid]) -> ServiceResult<
         .await?)
 }
 
-pub async fn deliverables_of(state: &AppState, phase_ids: &[Uuid]) -> ServiceResult<Vec<deliverable::Model>> {
+pub async fn deliverables_of(
+    state: &AppState,
+    phase_ids: &[Uuid],
+) -> ServiceResult<Vec<deliverable::Model>> {
     Ok(deliverable::Entity::find()
         .filter(deliverable::Column::PhaseId.is_in(phase_ids.iter().copied()))
         .order_by_asc(deliverable::Column::Position)
@@ -849,7 +1298,10 @@ pub async fn deliverables_of(state: &AppState, phase_ids: &[Uuid]) -> ServiceRes
         .await?)
 }
 
-pub async fn conditions_of(state: &AppState, phase_ids: &[Uuid]) -> ServiceResult<Vec<gate_condition::Model>> {
+pub async fn conditions_of(
+    state: &AppState,
+    phase_ids: &[Uuid],
+) -> ServiceResult<Vec<gate_condition::Model>> {
     Ok(gate_condition::Entity::find()
         .filter(gate_condition::Column::PhaseId.is_in(phase_ids.iter().copied()))
         .order_by_asc(gate_condition::Column::Id)
@@ -858,9 +1310,17 @@ pub async fn conditions_of(state: &AppState, phase_ids: &[Uuid]) -> ServiceResul
 }
 
 /// A phase, if the viewer may see its project.
-pub async fn visible(state: &AppState, viewer: &super::Actor, id: Uuid) -> ServiceResult<Option<phase::Model>> {
-    let Some(found) = phase::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(access::visible_project(&state.db, viewer, found.project_id).await?.map(|_| found))
+pub async fn visible(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<phase::Model>> {
+    let Some(found) = phase::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
 }
 
 /// Checks that `text` is a usable multi-line note.
@@ -869,24 +1329,60 @@ pub fn parse_comment(raw: &str) -> Result<String, Refusal> {
 }
 
 /// The phase's project, if the viewer may see it.
-async fn visible_phase_project(state: &AppState, viewer: &super::Actor, phase_id: Uuid) -> ServiceResult<bool> {
+async fn visible_phase_project(
+    state: &AppState,
+    viewer: &super::Actor,
+    phase_id: Uuid,
+) -> ServiceResult<bool> {
     match phase::Entity::find_by_id(phase_id).one(&state.db).await? {
-        Some(found) => Ok(access::visible_project(&state.db, viewer, found.project_id).await?.is_some()),
+        Some(found) => Ok(access::visible_project(&state.db, viewer, found.project_id)
+            .await?
+            .is_some()),
         None => Ok(false),
     }
 }
 
-pub async fn visible_criterion(state: &AppState, viewer: &super::Actor, id: Uuid) -> ServiceResult<Option<exit_criterion::Model>> {
-    let Some(found) = exit_criterion::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(visible_phase_project(state, viewer, found.phase_id).await?.then_some(found))
+pub async fn visible_criterion(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<exit_criterion::Model>> {
+    let Some(found) = exit_criterion::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(visible_phase_project(state, viewer, found.phase_id)
+        .await?
+        .then_some(found))
 }
 
-pub async fn visible_deliverable(state: &AppState, viewer: &super::Actor, id: Uuid) -> ServiceResult<Option<deliverable::Model>> {
-    let Some(found) = deliverable::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(visible_phase_project(state, viewer, found.phase_id).await?.then_some(found))
+pub async fn visible_deliverable(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<deliverable::Model>> {
+    let Some(found) = deliverable::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(visible_phase_project(state, viewer, found.phase_id)
+        .await?
+        .then_some(found))
 }
 
-pub async fn visible_condition(state: &AppState, viewer: &super::Actor, id: Uuid) -> ServiceResult<Option<gate_condition::Model>> {
-    let Some(found) = gate_condition::Entity::find_by_id(id).one(&state.db).await? else { return Ok(None) };
-    Ok(visible_phase_project(state, viewer, found.phase_id).await?.then_some(found))
+pub async fn visible_condition(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<gate_condition::Model>> {
+    let Some(found) = gate_condition::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(visible_phase_project(state, viewer, found.phase_id)
+        .await?
+        .then_some(found))
 }

@@ -17,13 +17,13 @@ use super::{
     AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
 };
 use crate::domain::authz::ProjectOperation;
+use crate::domain::committee::VotingRule;
 use crate::domain::event::DomainEvent;
 use crate::domain::money::{CurrencyCode, Money};
 use crate::domain::project::{
     self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, TimeZone,
     check_schedule,
 };
-use crate::domain::committee::VotingRule;
 use crate::domain::role::{ProjectRole, RoleSet};
 use crate::domain::schedule::HealthThresholds;
 use crate::domain::{Refusal, Refusals};
@@ -226,12 +226,18 @@ pub async fn update(
     let rule = changes.decision_rule.as_ref().and_then(|(code, quorum)| {
         let rule = super::decision::parse_rule(code, *quorum);
         if rule.is_none() {
-            refusals.push(Refusal::bad_input(&["decisionQuorum"], "QUORUM needs a quorum of at least 1"));
+            refusals.push(Refusal::bad_input(
+                &["decisionQuorum"],
+                "QUORUM needs a quorum of at least 1",
+            ));
         }
         rule
     });
     let thresholds = changes.health_thresholds.and_then(|(amber, red)| {
-        refusals.field(&["healthThresholds"], HealthThresholds::new(i64::from(amber), i64::from(red)))
+        refusals.field(
+            &["healthThresholds"],
+            HealthThresholds::new(i64::from(amber), i64::from(red)),
+        )
     });
     refusals.finish()?;
 
@@ -558,7 +564,9 @@ pub async fn my_roles(
 
 /// Today's date where the project is: deadlines and actual dates are the project's local days.
 pub fn today_in(project: &project::Model, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-    let zone = TimeZone::parse(&project.time_zone).map(|tz| tz.tz()).unwrap_or(chrono_tz::UTC);
+    let zone = TimeZone::parse(&project.time_zone)
+        .map(|tz| tz.tz())
+        .unwrap_or(chrono_tz::UTC);
     now.with_timezone(&zone).date_naive()
 }
 
@@ -573,6 +581,12 @@ pub async fn is_baselined(conn: &impl ConnectionTrait, project_id: Uuid) -> Serv
 }
 
 /// Projects by id, for loaders (visibility is checked by whoever reached them).
-pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> ServiceResult<Vec<project::Model>> {
-    Ok(project::Entity::find().filter(project::Column::Id.is_in(ids.iter().copied())).all(conn).await?)
+pub async fn by_ids(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> ServiceResult<Vec<project::Model>> {
+    Ok(project::Entity::find()
+        .filter(project::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?)
 }

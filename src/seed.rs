@@ -2,11 +2,17 @@
 //!
 //! Re-running it changes nothing once the demo project exists.
 
+use chrono::Duration;
 use rust_decimal::Decimal;
 use steerco_entity::user;
+use steerco_graphql::domain::decision::DecisionChoice;
+use steerco_graphql::domain::phase::{CriterionStatus, DeliverableStatus};
 use steerco_graphql::domain::phase_template::TemplateKey;
 use steerco_graphql::domain::project::ProjectAction;
 use steerco_graphql::domain::role::ProjectRole;
+use steerco_graphql::domain::schedule::MilestoneAction;
+use steerco_graphql::service::decision::VoteInput;
+use steerco_graphql::service::milestone::{MilestoneChanges, NewMilestone};
 use steerco_graphql::service::project::{MoneyInput, NewProject};
 use steerco_graphql::service::user::NewUser;
 use steerco_graphql::service::{self, Actor, AppState, Caller, ServiceResult};
@@ -62,21 +68,70 @@ const TEAM: &[(&str, &str, &str, &[ProjectRole])] = &[
 
 const PROJECT_MANAGER: (&str, &str) = ("anna.berg@demo.steerco.dev", "Anna Berg");
 
-/// Loads the demo, printing what it made.
+/// Acting as one person of the demo.
+fn as_user(user_id: Uuid) -> Caller {
+    Caller {
+        actor: Actor {
+            user_id,
+            admin: false,
+            token_id: Uuid::nil(),
+        },
+        request_id: Some("seed-demo".to_owned()),
+    }
+}
+
+/// Milestones of the plan: (phase position, name, owner's email or the PM, days from the
+/// start, days after its predecessor in the chain).
+const MILESTONES: &[(i32, &str, Option<&str>, i64)] = &[
+    (
+        1,
+        "Stakeholder interviews done",
+        Some("mei.lin@demo.steerco.dev"),
+        10,
+    ),
+    (1, "Requirements specification signed", None, 24),
+    (2, "Project charter approved", None, 35),
+    (3, "Vendor selected", Some("raj.patel@demo.steerco.dev"), 60),
+    (
+        4,
+        "Lead-to-contract flow configured",
+        Some("raj.patel@demo.steerco.dev"),
+        95,
+    ),
+    (
+        4,
+        "ERP integration in test",
+        Some("raj.patel@demo.steerco.dev"),
+        110,
+    ),
+    (
+        5,
+        "Customer master data migrated",
+        Some("raj.patel@demo.steerco.dev"),
+        130,
+    ),
+    (
+        6,
+        "UAT signed off",
+        Some("sofia.rossi@demo.steerco.dev"),
+        155,
+    ),
+    (7, "Go-live", None, 170),
+    (8, "3-month value review", None, 260),
+];
+
+/// Loads the demo, printing what it made: a project in execution on the 8-stage template,
+/// its first phase through its gate, a baselined schedule, and a slip in the second phase.
 pub async fn demo(state: &AppState) -> ServiceResult<()> {
     if service::project::code_taken(&state.db, DEMO_PROJECT_CODE).await? {
         println!("The demo project {DEMO_PROJECT_CODE} exists already; nothing to do.");
         return Ok(());
     }
     let pm = ensure_user(state, PROJECT_MANAGER.0, PROJECT_MANAGER.1, "en").await?;
-    let caller = Caller {
-        actor: Actor {
-            user_id: pm.id,
-            admin: false,
-            token_id: Uuid::nil(),
-        },
-        request_id: Some("seed-demo".to_owned()),
-    };
+    let caller = as_user(pm.id);
+    // The plan started five weeks ago, so that its first phase can be behind it.
+    let today = state.clock.now().date_naive();
+    let start = today - Duration::days(35);
     let project = service::project::create(
         state,
         &caller,
@@ -89,8 +144,8 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
                     .to_owned(),
             ),
             time_zone: Some("Asia/Shanghai".to_owned()),
-            planned_start: chrono::NaiveDate::from_ymd_opt(2027, 1, 11),
-            target_go_live: chrono::NaiveDate::from_ymd_opt(2027, 9, 6),
+            planned_start: Some(start),
+            target_go_live: Some(start + Duration::days(170)),
             budget: Some(MoneyInput {
                 amount: Decimal::new(185_000_000, 2),
                 currency: "CNY".to_owned(),
@@ -100,9 +155,44 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
     )
     .await?
     .project;
+    let mut committee = Vec::new();
+    let mut people = std::collections::HashMap::new();
     for (email, name, locale, roles) in TEAM {
         let person = ensure_user(state, email, name, locale).await?;
         service::member::add(state, &caller, project.id, person.id, roles).await?;
+        if roles.contains(&ProjectRole::SteeringCommittee) {
+            committee.push(person.id);
+        }
+        people.insert(*email, person.id);
+    }
+
+    let phases = service::phase::phases_of(&state.db, project.id).await?;
+    let mut previous = None;
+    let mut milestones = Vec::new();
+    for (position, name, owner, day) in MILESTONES {
+        let Some(phase) = phases.iter().find(|p| p.position == *position) else {
+            continue;
+        };
+        let created = service::milestone::create(
+            state,
+            &caller,
+            NewMilestone {
+                phase_id: phase.id,
+                name: (*name).to_owned(),
+                owner_id: owner
+                    .and_then(|email| people.get(email).copied())
+                    .or(Some(pm.id)),
+                forecast_date: None,
+                baseline_date: Some(start + Duration::days(*day)),
+            },
+        )
+        .await?
+        .milestone;
+        if let Some(before) = previous {
+            service::milestone::link(state, &caller, before, created.id, 0).await?;
+        }
+        previous = Some(created.id);
+        milestones.push(created);
     }
     service::project::transition(
         state,
@@ -122,11 +212,111 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         None,
     )
     .await?;
+    service::baseline::create(
+        state,
+        &caller,
+        project.id,
+        "Plan approved at the kick-off meeting",
+    )
+    .await?;
+
+    // The first phase is done: criteria met, deliverables approved, milestones achieved, and
+    // the committee passes its gate.
+    let first = &phases[0];
+    service::phase::start(state, &caller, first.id).await?;
+    for criterion in service::phase::criteria_of(state, &[first.id]).await? {
+        service::phase::criterion_set(
+            state,
+            &caller,
+            criterion.id,
+            CriterionStatus::Met,
+            None,
+            None,
+        )
+        .await?;
+    }
+    for deliverable in service::phase::deliverables_of(state, &[first.id]).await? {
+        let reviewed = service::phase::deliverable_update(
+            state,
+            &caller,
+            deliverable.id,
+            deliverable.version,
+            Some(DeliverableStatus::InReview),
+            Some("https://wiki.example.com/crm/requirements"),
+            None,
+        )
+        .await?;
+        service::phase::deliverable_update(
+            state,
+            &caller,
+            reviewed.id,
+            reviewed.version,
+            Some(DeliverableStatus::Approved),
+            None,
+            None,
+        )
+        .await?;
+    }
+    for (milestone, (_, _, _, day)) in milestones
+        .iter()
+        .zip(MILESTONES)
+        .filter(|(m, _)| m.phase_id == first.id)
+    {
+        let achieved = (start + Duration::days(*day)).min(today);
+        service::milestone::transition(
+            state,
+            &caller,
+            milestone.id,
+            MilestoneAction::Achieve,
+            Some(achieved),
+        )
+        .await?;
+    }
+    let gate = service::phase::request_gate(
+        state,
+        &caller,
+        first.id,
+        Some("Requirements signed by sales, marketing and service"),
+    )
+    .await?;
+    if let Some(ballot) = gate.decision {
+        for voter in committee.iter().take(2) {
+            let vote = VoteInput {
+                choice: Some(DecisionChoice::Go),
+                comment: Some("Ready".to_owned()),
+                conditions: Vec::new(),
+            };
+            service::decision::cast(state, &as_user(*voter), ballot.id, vote).await?;
+        }
+    }
+
+    // The charter slips twelve days; everything after it moves with it.
+    if let Some(charter) = milestones
+        .iter()
+        .find(|m| m.name == "Project charter approved")
+    {
+        let charter = service::milestone::update(
+            state,
+            &caller,
+            charter.id,
+            charter.version,
+            MilestoneChanges {
+                forecast_date: Some(charter.forecast_date + Duration::days(12)),
+                ..MilestoneChanges::default()
+            },
+        )
+        .await?;
+        println!(
+            "The charter slipped 12 days; {} milestones moved with it.",
+            charter.moved.len()
+        );
+    }
     let token = service::token::issue_for_operator(state, pm.id, "demo").await?;
 
     println!(
-        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (IN_EXECUTION) with {} members.",
-        TEAM.len() + 1
+        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (IN_EXECUTION): {} members, 8 phases, {} milestones, baseline 1.",
+        TEAM.len() + 1,
+        milestones.len()
     );
     println!(
         "Project manager: {} <{}>",

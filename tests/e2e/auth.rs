@@ -325,6 +325,32 @@ async fn each_role_may_do_exactly_what_the_permission_table_says() {
         );
 
         let response = app
+            .gql(
+                Some(&person.token),
+                "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Extra\" }) { phase { id } } }",
+                json!({ "p": project }),
+            )
+            .await;
+        assert_eq!(
+            error_code(&response).is_none(),
+            manages,
+            "{role} edits the plan: {response}"
+        );
+
+        let response = app
+            .gql(
+                Some(&person.token),
+                "mutation($p: ID!) { scheduleBaselineCreate(input: { projectId: $p, reason: \"x\" }) { userErrors { code } } }",
+                json!({ "p": project }),
+            )
+            .await;
+        assert_eq!(
+            error_code(&response).is_none(),
+            manages,
+            "{role} baselines: {response}"
+        );
+
+        let response = app
             .gql(Some(&person.token), "mutation($id: ID!) { projectTransition(input: { id: $id, action: HOLD, reason: \"x\" }) { project { status } } }", json!({ "id": project }))
             .await;
         let may_hold = manages || *role == "SPONSOR";

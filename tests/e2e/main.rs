@@ -12,3 +12,4 @@ mod phases;
 mod projects;
 mod seed;
 mod support;
+mod walkthrough;

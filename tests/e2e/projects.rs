@@ -358,6 +358,33 @@ async fn the_lifecycle_runs_from_proposal_to_closure_with_guards() {
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
 
+    // Execution needs a plan with a milestone.
+    let data = app
+        .ok(
+            &pm,
+            TRANSITION,
+            json!({ "input": { "id": id, "action": "START_EXECUTION" } }),
+        )
+        .await;
+    assert_refused(
+        &data["projectTransition"],
+        "PRECONDITION_FAILED",
+        &["input", "action"],
+    );
+    let phase = app
+        .ok(
+            &pm,
+            "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Build\" }) { phase { id } } }",
+            json!({ "p": id }),
+        )
+        .await;
+    app.ok(
+        &pm,
+        "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Pilot\", baselineDate: \"2027-06-01\" }) { userErrors { code } } }",
+        json!({ "p": phase["phaseCreate"]["phase"]["id"] }),
+    )
+    .await;
+
     for (action, status) in [
         ("START_EXECUTION", "IN_EXECUTION"),
         ("GO_LIVE", "LIVE_HYPERCARE"),

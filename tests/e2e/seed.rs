@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::support::TestApp;
 
 #[tokio::test]
-async fn the_demo_seed_builds_a_running_project_once() {
+async fn the_demo_seed_builds_a_running_phased_project_once() {
     let app = TestApp::spawn().await;
     steerco::seed::demo(&app.state).await.unwrap();
     let rows = app.snapshot().await;
@@ -16,13 +16,39 @@ async fn the_demo_seed_builds_a_running_project_once() {
     let data = app
         .ok(
             &admin,
-            "{ project(code: \"CRM-DEMO\") { id status members { roles user { email locale } } } }",
+            "{ project(code: \"CRM-DEMO\") { id status members { roles }
+                phases { name status milestones { name health slipDays } }
+                scheduleBaselines { number cause }
+                decisions { subjectType status outcome votes { choice } }
+                scheduleHealth { red totalSlipDays currentPhase { position } } } }",
             json!({}),
         )
         .await;
     let project = &data["project"];
     assert_eq!(project["status"], "IN_EXECUTION");
     assert_eq!(project["members"].as_array().unwrap().len(), 8);
+    let phases = project["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 8);
+    assert_eq!(phases[0]["status"], "COMPLETED");
+    assert_eq!(phases[1]["status"], "IN_PROGRESS");
+    let milestone_count: usize = phases
+        .iter()
+        .map(|p| p["milestones"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(milestone_count, 10);
+    assert_eq!(
+        project["scheduleBaselines"],
+        json!([{ "number": 1, "cause": "INITIAL" }])
+    );
+    assert_eq!(
+        project["decisions"],
+        json!([{ "subjectType": "PHASE_GATE", "status": "DECIDED", "outcome": "GO",
+                 "votes": [{ "choice": "GO" }, { "choice": "GO" }] }])
+    );
+    assert_eq!(phases[1]["milestones"][0]["slipDays"], 12);
+    assert_eq!(phases[1]["milestones"][0]["health"], "RED");
+    assert_eq!(project["scheduleHealth"]["currentPhase"]["position"], 2);
+
     let id = project["id"].as_str().unwrap();
     let data = app
         .ok(

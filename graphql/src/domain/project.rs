@@ -226,6 +226,8 @@ pub struct ProjectSnapshot {
     pub held_from: Option<ProjectStatus>,
     pub has_sponsor: bool,
     pub has_project_manager: bool,
+    /// Whether the plan holds at least one milestone.
+    pub has_milestones: bool,
 }
 
 /// The outcome of an accepted transition.
@@ -346,6 +348,12 @@ pub fn decide(
             "execution needs a member with the PROJECT_MANAGER role",
         ));
     }
+    if action == ProjectAction::StartExecution && !project.has_milestones {
+        refusals.push(Refusal::precondition(
+            &["action"],
+            "execution needs a plan with at least one milestone",
+        ));
+    }
     if !refusals.is_empty() {
         return Err(refusals);
     }
@@ -374,6 +382,7 @@ mod tests {
             held_from: (status == ProjectStatus::OnHold).then_some(ProjectStatus::InExecution),
             has_sponsor: true,
             has_project_manager: true,
+            has_milestones: true,
         }
     }
 
@@ -482,6 +491,17 @@ mod tests {
                 .iter()
                 .all(|r| r.code == RefusalCode::PreconditionFailed)
         );
+    }
+
+    #[test]
+    fn execution_needs_a_plan_with_milestones() {
+        let empty = ProjectSnapshot {
+            has_milestones: false,
+            ..snapshot(ProjectStatus::Initiated)
+        };
+        let refusals = decide(&empty, ProjectAction::StartExecution, None).unwrap_err();
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(refusals[0].code, RefusalCode::PreconditionFailed);
     }
 
     #[test]

@@ -403,7 +403,13 @@ async fn snapshot_of(
         has_sponsor |= roles.contains(ProjectRole::Sponsor);
         has_project_manager |= roles.contains(ProjectRole::ProjectManager);
     }
+    let has_milestones = steerco_entity::milestone::Entity::find()
+        .filter(steerco_entity::milestone::Column::ProjectId.eq(project.id))
+        .one(conn)
+        .await?
+        .is_some();
     Ok(ProjectSnapshot {
+        has_milestones,
         status: parse_status(&project.status)?,
         held_from: project
             .status_before_hold

@@ -11,6 +11,9 @@ use steerco_graphql::domain::phase_template::TemplateKey;
 use steerco_graphql::domain::project::ProjectAction;
 use steerco_graphql::domain::role::ProjectRole;
 use steerco_graphql::domain::schedule::MilestoneAction;
+use steerco_graphql::domain::scope::{
+    DocumentInput, ItemCategory, ItemInput, ObjectiveInput, ScopeDocument, StatementInput,
+};
 use steerco_graphql::service::decision::VoteInput;
 use steerco_graphql::service::milestone::{MilestoneChanges, NewMilestone};
 use steerco_graphql::service::project::{MoneyInput, NewProject};
@@ -165,6 +168,64 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         }
         people.insert(*email, person.id);
     }
+
+    // Who does what, from the standard CRM template and the members' roles.
+    service::raci::seed(state, &caller, project.id).await?;
+    // The scope, signed by the sponsor and the business; then a second version in review.
+    let sponsor = people
+        .get("wei.zhang@demo.steerco.dev")
+        .copied()
+        .unwrap_or(pm.id);
+    let business = people
+        .get("mei.lin@demo.steerco.dev")
+        .copied()
+        .unwrap_or(pm.id);
+    let first = service::scope::draft(state, &caller, project.id)
+        .await?
+        .version;
+    let first = service::scope::update_draft(
+        state,
+        &caller,
+        first.id,
+        first.version,
+        scope_document(None),
+    )
+    .await?
+    .version;
+    let first = service::scope::submit(
+        state,
+        &caller,
+        first.id,
+        first.version,
+        &[sponsor, business],
+    )
+    .await?
+    .version;
+    service::scope::sign(state, &as_user(sponsor), first.id).await?;
+    let baseline = service::scope::sign(state, &as_user(business), first.id)
+        .await?
+        .version;
+    let second = service::scope::draft(state, &caller, project.id)
+        .await?
+        .version;
+    let document = service::scope::document_of(&baseline)?;
+    let second = service::scope::update_draft(
+        state,
+        &caller,
+        second.id,
+        second.version,
+        scope_document(Some(&document)),
+    )
+    .await?
+    .version;
+    service::scope::submit(
+        state,
+        &caller,
+        second.id,
+        second.version,
+        &[sponsor, business],
+    )
+    .await?;
 
     let phases = service::phase::phases_of(&state.db, project.id).await?;
     let mut previous = None;
@@ -325,6 +386,83 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
     println!("Her API token (shown once):");
     println!("{}", token.token);
     Ok(())
+}
+
+/// The demo's scope statement; given the first baseline, the second version: service
+/// ticketing joins the scope and the marketing automation module leaves it.
+fn scope_document(previous: Option<&ScopeDocument>) -> DocumentInput {
+    let keep = |text: &str| {
+        previous
+            .and_then(|doc| doc.in_scope.iter().find(|i| i.text == text))
+            .map(|i| i.id)
+    };
+    let item = |category, text: &str| ItemInput {
+        id: keep(text),
+        category,
+        text: text.to_owned(),
+    };
+    let mut in_scope = vec![
+        item(ItemCategory::Module, "Lead and opportunity management"),
+        item(ItemCategory::Process, "Lead to contract"),
+        item(ItemCategory::Integration, "ERP order and invoice sync"),
+        item(ItemCategory::DataObject, "Customer master data"),
+    ];
+    if previous.is_some() {
+        in_scope.push(item(ItemCategory::Process, "Service ticketing"));
+    } else {
+        in_scope.push(item(ItemCategory::Module, "Marketing automation"));
+    }
+    let objective = previous
+        .and_then(|doc| doc.objectives.first())
+        .map(|o| o.id);
+    let statement = |text: &str| StatementInput {
+        id: None,
+        text: text.to_owned(),
+    };
+    let keep_statement = |list: Option<&Vec<steerco_graphql::domain::scope::Statement>>,
+                          text: &str| StatementInput {
+        id: list
+            .and_then(|l| l.iter().find(|s| s.text == text))
+            .map(|s| s.id),
+        text: text.to_owned(),
+    };
+    DocumentInput {
+        objectives: vec![ObjectiveInput {
+            id: objective,
+            text: "Raise lead-to-order conversion".to_owned(),
+            kpi: Some("lead conversion rate".to_owned()),
+            baseline: Some("8%".to_owned()),
+            target: Some("12% within 12 months".to_owned()),
+        }],
+        in_scope,
+        out_of_scope: vec![ItemInput {
+            id: previous
+                .and_then(|doc| doc.out_of_scope.first())
+                .map(|i| i.id),
+            category: ItemCategory::Department,
+            text: "Field service".to_owned(),
+        }],
+        deliverables: vec![keep_statement(
+            previous.map(|d| &d.deliverables),
+            "Configured CRM with migrated customer data",
+        )],
+        assumptions: vec![keep_statement(
+            previous.map(|d| &d.assumptions),
+            "ERP keeps its current order API",
+        )],
+        constraints: vec![keep_statement(
+            previous.map(|d| &d.constraints),
+            "Go-live before the autumn sales campaign",
+        )],
+        acceptance_criteria: vec![if previous.is_some() {
+            keep_statement(
+                previous.map(|d| &d.acceptance_criteria),
+                "Core business processes pass UAT 100%",
+            )
+        } else {
+            statement("Core business processes pass UAT 100%")
+        }],
+    }
 }
 
 async fn ensure_user(

@@ -16,6 +16,8 @@ mod m20261125_000007_create_phase;
 mod m20261125_000008_create_milestone;
 mod m20261125_000009_create_schedule_baseline;
 mod m20261125_000010_create_decision;
+mod m20261125_000011_create_raci;
+mod m20261125_000012_create_scope;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_create_milestone::Migration),
             Box::new(m20261125_000009_create_schedule_baseline::Migration),
             Box::new(m20261125_000010_create_decision::Migration),
+            Box::new(m20261125_000011_create_raci::Migration),
+            Box::new(m20261125_000012_create_scope::Migration),
         ]
     }
 }

@@ -10,6 +10,8 @@ mod migrations;
 mod milestones;
 mod phases;
 mod projects;
+mod raci;
+mod scope;
 mod seed;
 mod support;
 mod walkthrough;

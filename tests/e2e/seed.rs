@@ -53,6 +53,42 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
     let data = app
         .ok(
             &admin,
+            "query($id: ID!) { raciMatrix(projectId: $id) { valid activities { id } }
+                project(id: $id) { scope { id number status } scopeVersions { id number status } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data["raciMatrix"]["valid"], true);
+    assert_eq!(
+        data["raciMatrix"]["activities"].as_array().unwrap().len(),
+        18
+    );
+    assert_eq!(data["project"]["scope"]["number"], 1);
+    let versions = data["project"]["scopeVersions"].as_array().unwrap();
+    assert_eq!(versions[1]["status"], "IN_REVIEW");
+    let diff = app
+        .ok(
+            &admin,
+            "query($a: ID!, $b: ID!) { scopeDiff(fromId: $a, toId: $b) { section change after before } }",
+            json!({ "a": versions[0]["id"], "b": versions[1]["id"] }),
+        )
+        .await;
+    let changes: Vec<(&str, &str)> = diff["scopeDiff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["section"].as_str().unwrap(),
+                d["change"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(changes, vec![("inScope", "ADDED"), ("inScope", "REMOVED")]);
+
+    let data = app
+        .ok(
+            &admin,
             "query($id: ID!) { auditChainVerify(projectId: $id) { valid } }",
             json!({ "id": id }),
         )

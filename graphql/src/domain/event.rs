@@ -82,6 +82,29 @@ pub enum DomainEvent {
         baseline_id: Uuid,
         number: i32,
     },
+    /// A scope version went to its signatories.
+    ScopeReviewOpened {
+        version_id: Uuid,
+    },
+    ScopeSigned {
+        version_id: Uuid,
+        signer_id: Uuid,
+    },
+    /// A signatory sent the version back to draft.
+    ScopeRejected {
+        version_id: Uuid,
+        by: Uuid,
+    },
+    /// Every signatory signed: the version is the scope baseline.
+    ScopeBaselined {
+        version_id: Uuid,
+        number: i32,
+    },
+    /// A baseline was replaced by a newer one.
+    ScopeSuperseded {
+        version_id: Uuid,
+        successor_id: Uuid,
+    },
 }
 
 impl DomainEvent {
@@ -107,6 +130,11 @@ impl DomainEvent {
             Self::MilestoneHealthChanged { .. } => "milestone.health_changed",
             Self::MilestoneOverdue { .. } => "milestone.overdue",
             Self::ScheduleBaselined { .. } => "schedule.baselined",
+            Self::ScopeReviewOpened { .. } => "scope.review_opened",
+            Self::ScopeSigned { .. } => "scope.signed",
+            Self::ScopeRejected { .. } => "scope.rejected",
+            Self::ScopeBaselined { .. } => "scope.baselined",
+            Self::ScopeSuperseded { .. } => "scope.superseded",
         }
     }
 }

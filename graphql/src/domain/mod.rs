@@ -16,8 +16,10 @@ pub mod money;
 pub mod phase;
 pub mod phase_template;
 pub mod project;
+pub mod raci;
 pub mod role;
 pub mod schedule;
+pub mod scope;
 pub mod text;
 pub mod user;
 

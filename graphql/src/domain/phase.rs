@@ -157,6 +157,12 @@ pub enum OpenItem {
         id: Uuid,
         text: String,
     },
+    /// An activity tied to the phase breaks a RACI rule.
+    RaciViolation {
+        id: Uuid,
+        activity: String,
+        problem: String,
+    },
 }
 
 impl OpenItem {
@@ -174,6 +180,11 @@ impl OpenItem {
             Self::ConditionOpen { text, .. } => {
                 format!("condition of the previous gate still open: {text}")
             }
+            Self::RaciViolation {
+                activity, problem, ..
+            } => {
+                format!("RACI of the activity \"{activity}\": {problem}")
+            }
         }
     }
 
@@ -182,7 +193,8 @@ impl OpenItem {
             Self::CriterionNotMet { id, .. }
             | Self::DeliverableNotApproved { id, .. }
             | Self::MilestoneNotAchieved { id, .. }
-            | Self::ConditionOpen { id, .. } => *id,
+            | Self::ConditionOpen { id, .. }
+            | Self::RaciViolation { id, .. } => *id,
         }
     }
 }
@@ -198,6 +210,9 @@ pub struct GateFacts {
     pub milestones: Vec<(Uuid, String, String)>,
     /// (id, text) of each open condition from the previous gate.
     pub open_conditions: Vec<(Uuid, String)>,
+    /// (activity id, activity name, problem) for each RACI rule broken by an activity tied to
+    /// the phase.
+    pub raci_violations: Vec<(Uuid, String, String)>,
 }
 
 /// Every item that keeps the phase from its gate; empty when it may be requested.
@@ -235,10 +250,20 @@ pub fn open_items(facts: &GateFacts) -> Vec<OpenItem> {
             id: *id,
             text: text.clone(),
         });
+    let raci =
+        facts
+            .raci_violations
+            .iter()
+            .map(|(id, activity, problem)| OpenItem::RaciViolation {
+                id: *id,
+                activity: activity.clone(),
+                problem: problem.clone(),
+            });
     criteria
         .chain(deliverables)
         .chain(milestones)
         .chain(conditions)
+        .chain(raci)
         .collect()
 }
 

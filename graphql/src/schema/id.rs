@@ -24,10 +24,12 @@ pub enum Kind {
     MilestoneDependency,
     ScheduleBaseline,
     Decision,
+    RaciActivity,
+    ScopeVersion,
 }
 
 impl Kind {
-    const ALL: [Kind; 13] = [
+    const ALL: [Kind; 15] = [
         Kind::User,
         Kind::ApiToken,
         Kind::Project,
@@ -41,6 +43,8 @@ impl Kind {
         Kind::MilestoneDependency,
         Kind::ScheduleBaseline,
         Kind::Decision,
+        Kind::RaciActivity,
+        Kind::ScopeVersion,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +62,8 @@ impl Kind {
             Kind::MilestoneDependency => "MilestoneDependency",
             Kind::ScheduleBaseline => "ScheduleBaseline",
             Kind::Decision => "Decision",
+            Kind::RaciActivity => "RaciActivity",
+            Kind::ScopeVersion => "ScopeVersion",
         }
     }
 }

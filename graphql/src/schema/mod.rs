@@ -16,6 +16,8 @@ pub mod node;
 pub mod page;
 pub mod phase;
 pub mod project;
+pub mod raci;
+pub mod scope;
 pub mod user;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -30,6 +32,8 @@ pub struct QueryRoot(
     project::ProjectQuery,
     phase::PhaseQuery,
     milestone::MilestoneQuery,
+    raci::RaciQuery,
+    scope::ScopeQuery,
     audit::AuditQuery,
     node::NodeQuery,
 );
@@ -42,6 +46,8 @@ pub struct MutationRoot(
     phase::PhaseMutation,
     milestone::MilestoneMutation,
     decision::DecisionMutation,
+    raci::RaciMutation,
+    scope::ScopeMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -12,6 +12,8 @@ use super::milestone::{Milestone, MilestoneDependency, ScheduleBaseline};
 use super::page::MAX_PAGE_SIZE;
 use super::phase::{Deliverable, ExitCriterion, GateCondition, Phase};
 use super::project::Project;
+use super::raci::RaciActivity;
+use super::scope::ScopeVersion;
 use super::user::{ApiToken, User};
 use crate::service::{self, Actor, AppState, ServiceResult};
 
@@ -32,6 +34,8 @@ pub enum Node {
     ExitCriterion(ExitCriterion),
     Deliverable(Deliverable),
     GateCondition(GateCondition),
+    RaciActivity(RaciActivity),
+    ScopeVersion(ScopeVersion),
 }
 
 /// Resolves a global id to an object the viewer may see; everything else is `None`, so a
@@ -86,6 +90,12 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
         Kind::GateCondition => service::phase::visible_condition(app, viewer, uuid)
             .await?
             .map(|c| Node::GateCondition(GateCondition(c))),
+        Kind::RaciActivity => service::raci::visible_activity(app, viewer, uuid)
+            .await?
+            .map(|row| Node::RaciActivity(RaciActivity(row))),
+        Kind::ScopeVersion => service::scope::visible(app, viewer, uuid)
+            .await?
+            .map(|v| Node::ScopeVersion(ScopeVersion(v))),
     })
 }
 

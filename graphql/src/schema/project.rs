@@ -293,6 +293,30 @@ impl Project {
             .map(super::decision::Decision)
             .collect())
     }
+    /// The current scope baseline, if the scope has been signed off.
+    async fn scope(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::scope::ScopeVersion>> {
+        let baseline = service::scope::current_baseline(&state(ctx).db, self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(baseline.map(super::scope::ScopeVersion))
+    }
+    /// Every scope version, oldest first.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn scope_versions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::scope::ScopeVersion>> {
+        let versions = service::scope::versions_of(&state(ctx).db, self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(versions
+            .into_iter()
+            .map(super::scope::ScopeVersion)
+            .collect())
+    }
     /// The lifecycle actions the signed-in user may take now (guards aside).
     async fn allowed_actions(
         &self,

@@ -52,6 +52,24 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// The user's RACI assignments across the projects the viewer can see.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn raci(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::raci::MyRaciAssignment>> {
+        let viewer = actor(ctx)?;
+        let rows = service::raci::of_user(state(ctx), viewer, self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(assignment, activity)| super::raci::MyRaciAssignment {
+                assignment,
+                activity,
+            })
+            .collect())
+    }
     /// The user's tokens, newest first; visible to the user and to admins.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {

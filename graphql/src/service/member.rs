@@ -263,6 +263,23 @@ pub async fn remove(
     if stored_roles(&member.roles)?.contains(ProjectRole::ProjectManager) {
         ensure_another_manager(&txn, &member).await?;
     }
+    let sole = super::raci::sole_holder_activities(&txn, member.project_id, member.user_id).await?;
+    if !sole.is_empty() {
+        return Err(Refusal::precondition(
+            &["id"],
+            format!(
+                "this member is the only accountable or responsible person of: {}; reassign first",
+                sole.join(", ")
+            ),
+        )
+        .into());
+    }
+    // Their consulted and informed letters go with them.
+    steerco_entity::raci_assignment::Entity::delete_many()
+        .filter(steerco_entity::raci_assignment::Column::ProjectId.eq(member.project_id))
+        .filter(steerco_entity::raci_assignment::Column::UserId.eq(member.user_id))
+        .exec(&txn)
+        .await?;
     project_member::Entity::delete_by_id(member.id)
         .exec(&txn)
         .await?;

@@ -13,6 +13,8 @@ pub mod milestone;
 pub mod page;
 pub mod phase;
 pub mod project;
+pub mod raci;
+pub mod scope;
 pub mod token;
 pub mod user;
 

@@ -551,7 +551,13 @@ async fn gate_facts(conn: &impl ConnectionTrait, phase: &phase::Model) -> Servic
             .collect(),
         None => Vec::new(),
     };
+    let raci_violations = super::raci::phase_violations(conn, phase)
+        .await?
+        .into_iter()
+        .map(|(id, activity, violation)| (id, activity, violation.describe()))
+        .collect();
     Ok(GateFacts {
+        raci_violations,
         criteria: criteria
             .into_iter()
             .map(|c| (c.id, c.text, c.status))

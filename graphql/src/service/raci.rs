@@ -1,0 +1,560 @@
+//! The RACI matrix: activities, who holds which letter, and the rules' violations.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde_json::json;
+use steerco_entity::{phase, project_member, raci_activity, raci_assignment, user};
+use uuid::Uuid;
+
+use super::access::{self, stored_roles};
+use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::member::ensure_open;
+use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
+use crate::domain::Refusal;
+use crate::domain::authz::ProjectOperation;
+use crate::domain::raci::{self as rules, AssignRefusal, Assignment, RaciLetter, Violation};
+use crate::domain::text::single_line;
+
+/// An activity with its assignments and what is wrong with them.
+#[derive(Debug, Clone)]
+pub struct ActivityRow {
+    pub activity: raci_activity::Model,
+    pub assignments: Vec<raci_assignment::Model>,
+    pub violations: Vec<Violation>,
+}
+
+fn letter_of(row: &raci_assignment::Model) -> ServiceResult<RaciLetter> {
+    row.letter
+        .parse()
+        .map_err(|e| ServiceError::Internal(format!("stored RACI letter: {e:?}")))
+}
+
+/// The users who are active members of a project.
+async fn active_members(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<HashSet<Uuid>> {
+    let members = project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(project_id))
+        .find_also_related(user::Entity)
+        .all(conn)
+        .await?;
+    Ok(members
+        .into_iter()
+        .filter(|(_, person)| person.as_ref().is_some_and(|u| u.active))
+        .map(|(member, _)| member.user_id)
+        .collect())
+}
+
+fn as_rule_rows(
+    assignments: &[raci_assignment::Model],
+    active: &HashSet<Uuid>,
+) -> ServiceResult<Vec<Assignment>> {
+    assignments
+        .iter()
+        .map(|a| {
+            Ok(Assignment {
+                user_id: a.user_id,
+                letter: letter_of(a)?,
+                active_member: active.contains(&a.user_id),
+            })
+        })
+        .collect()
+}
+
+/// The whole matrix of a project, activities in order, with violations.
+pub async fn matrix(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<ActivityRow>> {
+    let activities = raci_activity::Entity::find()
+        .filter(raci_activity::Column::ProjectId.eq(project_id))
+        .order_by_asc(raci_activity::Column::Position)
+        .all(conn)
+        .await?;
+    let assignments = raci_assignment::Entity::find()
+        .filter(raci_assignment::Column::ProjectId.eq(project_id))
+        .order_by_asc(raci_assignment::Column::AssignedAt)
+        .order_by_asc(raci_assignment::Column::Id)
+        .all(conn)
+        .await?;
+    let active = active_members(conn, project_id).await?;
+    let mut by_activity: HashMap<Uuid, Vec<raci_assignment::Model>> = HashMap::new();
+    for assignment in assignments {
+        by_activity
+            .entry(assignment.activity_id)
+            .or_default()
+            .push(assignment);
+    }
+    activities
+        .into_iter()
+        .map(|activity| {
+            let assignments = by_activity.remove(&activity.id).unwrap_or_default();
+            let violations = rules::violations(&as_rule_rows(&assignments, &active)?);
+            Ok(ActivityRow {
+                activity,
+                assignments,
+                violations,
+            })
+        })
+        .collect()
+}
+
+/// The activities of a phase that break the rules, for its gate: (id, name, violation).
+pub async fn phase_violations(
+    conn: &impl ConnectionTrait,
+    phase: &phase::Model,
+) -> ServiceResult<Vec<(Uuid, String, Violation)>> {
+    Ok(matrix(conn, phase.project_id)
+        .await?
+        .into_iter()
+        .filter(|row| row.activity.phase_id == Some(phase.id))
+        .flat_map(|row| {
+            let (id, name) = (row.activity.id, row.activity.name.clone());
+            row.violations
+                .into_iter()
+                .map(move |v| (id, name.clone(), v))
+        })
+        .collect())
+}
+
+/// The activities where `user_id` is the only A or the only R, by name.
+pub async fn sole_holder_activities(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> ServiceResult<Vec<String>> {
+    let rows = matrix(conn, project_id).await?;
+    let active = active_members(conn, project_id).await?;
+    let mut rule_rows = Vec::with_capacity(rows.len());
+    for row in &rows {
+        rule_rows.push((row.activity.id, as_rule_rows(&row.assignments, &active)?));
+    }
+    let blocked = rules::sole_holder_of(&rule_rows, user_id);
+    Ok(rows
+        .into_iter()
+        .filter(|row| blocked.contains(&row.activity.id))
+        .map(|row| row.activity.name)
+        .collect())
+}
+
+fn activity_entry<'a>(
+    a: &raci_activity::Model,
+    action: &'a str,
+    before: Option<&raci_activity::Model>,
+) -> AuditEntry<'a> {
+    let snap = |a: &raci_activity::Model| json!({ "name": a.name, "phaseId": a.phase_id, "position": a.position, "version": a.version });
+    AuditEntry {
+        project_id: Some(a.project_id),
+        entity_type: "RaciActivity",
+        entity_id: a.id,
+        action,
+        before: before.map(snap),
+        after: (action != "raci.activity_removed").then(|| snap(a)),
+    }
+}
+
+async fn insert_activity(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    phase_id: Option<Uuid>,
+    position: i32,
+    name: String,
+    now: chrono::DateTime<Utc>,
+) -> ServiceResult<raci_activity::Model> {
+    let row = raci_activity::Model {
+        id: Uuid::now_v7(),
+        project_id,
+        phase_id,
+        position,
+        name,
+        updated_at: now,
+        version: 1,
+    };
+    raci_activity::Entity::insert(raci_activity::ActiveModel::from(row.clone()).reset_all())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(row)
+}
+
+async fn insert_assignment(
+    conn: &impl ConnectionTrait,
+    activity: &raci_activity::Model,
+    user_id: Uuid,
+    letter: RaciLetter,
+    now: chrono::DateTime<Utc>,
+) -> ServiceResult<raci_assignment::Model> {
+    let row = raci_assignment::Model {
+        id: Uuid::now_v7(),
+        activity_id: activity.id,
+        project_id: activity.project_id,
+        user_id,
+        letter: letter.as_str().to_owned(),
+        assigned_at: now,
+    };
+    raci_assignment::Entity::insert(raci_assignment::ActiveModel::from(row.clone()).reset_all())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(row)
+}
+
+/// Fills an empty matrix from the DOMAIN §2.2 template, giving each current member the
+/// letters their roles earn.
+pub async fn seed(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+) -> ServiceResult<Vec<ActivityRow>> {
+    let txn = begin_write(&state.db).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
+    ensure_open(&project)?;
+    let existing = raci_activity::Entity::find()
+        .filter(raci_activity::Column::ProjectId.eq(project_id))
+        .one(&txn)
+        .await?;
+    if existing.is_some() {
+        return Err(
+            Refusal::conflict(&["projectId"], "the project already has a RACI matrix").into(),
+        );
+    }
+    let members = project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(project_id))
+        .order_by_asc(project_member::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut people = Vec::with_capacity(members.len());
+    for member in &members {
+        people.push((member.user_id, stored_roles(&member.roles)?));
+    }
+    let now = state.clock.now();
+    let origin = Origin::from(caller);
+    for (index, template) in rules::template().iter().enumerate() {
+        let activity = insert_activity(
+            &txn,
+            project_id,
+            None,
+            index as i32 + 1,
+            template.name.to_owned(),
+            now,
+        )
+        .await?;
+        let mut letters = Vec::new();
+        for (user_id, letter) in rules::seed_letters(template, &people) {
+            insert_assignment(&txn, &activity, user_id, letter, now).await?;
+            letters.push(json!({ "userId": user_id, "letter": letter.as_str() }));
+        }
+        let mut audit = activity_entry(&activity, "raci.activity_created", None);
+        audit.after = Some(
+            json!({ "name": activity.name, "position": activity.position, "assignments": letters }),
+        );
+        append_in_txn(&txn, origin, now, audit).await?;
+    }
+    let rows = matrix(&txn, project_id).await?;
+    commit(txn).await?;
+    Ok(rows)
+}
+
+/// Checks that a phase belongs to the project.
+async fn check_phase(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    phase_id: Option<Uuid>,
+) -> ServiceResult<()> {
+    if let Some(phase_id) = phase_id {
+        let found = phase::Entity::find_by_id(phase_id).one(conn).await?;
+        if found.is_none_or(|p| p.project_id != project_id) {
+            return Err(Refusal::not_found(&["phaseId"], "phase").into());
+        }
+    }
+    Ok(())
+}
+
+pub async fn activity_add(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    name: &str,
+    phase_id: Option<Uuid>,
+) -> ServiceResult<raci_activity::Model> {
+    let name = single_line(name, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string()))?;
+    let txn = begin_write(&state.db).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
+    ensure_open(&project)?;
+    check_phase(&txn, project_id, phase_id).await?;
+    let existing = raci_activity::Entity::find()
+        .filter(raci_activity::Column::ProjectId.eq(project_id))
+        .all(&txn)
+        .await?;
+    if existing.iter().any(|a| a.name.eq_ignore_ascii_case(&name)) {
+        return Err(Refusal::conflict(
+            &["name"],
+            "the matrix already has an activity with this name",
+        )
+        .into());
+    }
+    let position = existing.iter().map(|a| a.position).max().unwrap_or(0) + 1;
+    let now = state.clock.now();
+    let activity = insert_activity(&txn, project_id, phase_id, position, name, now).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        activity_entry(&activity, "raci.activity_created", None),
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(activity)
+}
+
+/// Loads an activity for a command, checking the caller manages the plan.
+async fn activity_for(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    activity_id: Uuid,
+    field: &[&str],
+) -> ServiceResult<raci_activity::Model> {
+    let activity = raci_activity::Entity::find_by_id(activity_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(field, "activity"))?;
+    let (project, _) = access::project_for(
+        conn,
+        &caller.actor,
+        activity.project_id,
+        field,
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
+    ensure_open(&project)?;
+    Ok(activity)
+}
+
+/// Renames an activity and/or ties it to a phase (`Some(None)` unties it).
+pub async fn activity_update(
+    state: &AppState,
+    caller: &Caller,
+    activity_id: Uuid,
+    expected_version: i64,
+    name: Option<&str>,
+    phase_id: Option<Option<Uuid>>,
+) -> ServiceResult<raci_activity::Model> {
+    let name = name
+        .map(|raw| single_line(raw, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string())))
+        .transpose()?;
+    let txn = begin_write(&state.db).await?;
+    let current = activity_for(&txn, caller, activity_id, &["id"]).await?;
+    if current.version != expected_version {
+        return Err(Refusal::stale_version(current.version).into());
+    }
+    let mut next = current.clone();
+    if let Some(name) = name {
+        next.name = name;
+    }
+    if let Some(phase_id) = phase_id {
+        check_phase(&txn, current.project_id, phase_id).await?;
+        next.phase_id = phase_id;
+    }
+    let now = state.clock.now();
+    next.updated_at = now;
+    next.version += 1;
+    raci_activity::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        activity_entry(&next, "raci.activity_updated", Some(&current)),
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(next)
+}
+
+pub async fn activity_remove(
+    state: &AppState,
+    caller: &Caller,
+    activity_id: Uuid,
+) -> ServiceResult<raci_activity::Model> {
+    let txn = begin_write(&state.db).await?;
+    let current = activity_for(&txn, caller, activity_id, &["id"]).await?;
+    raci_activity::Entity::delete_by_id(current.id)
+        .exec(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        state.clock.now(),
+        activity_entry(&current, "raci.activity_removed", Some(&current)),
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(current)
+}
+
+/// Gives a member a letter on an activity, replacing the letter they had there.
+pub async fn assign(
+    state: &AppState,
+    caller: &Caller,
+    activity_id: Uuid,
+    user_id: Uuid,
+    letter: RaciLetter,
+) -> ServiceResult<ActivityRow> {
+    let txn = begin_write(&state.db).await?;
+    let activity = activity_for(&txn, caller, activity_id, &["activityId"]).await?;
+    let active = active_members(&txn, activity.project_id).await?;
+    let current = raci_assignment::Entity::find()
+        .filter(raci_assignment::Column::ActivityId.eq(activity.id))
+        .all(&txn)
+        .await?;
+    rules::check_assignment(&as_rule_rows(&current, &active)?, user_id, letter, active.contains(&user_id)).map_err(
+        |refusal| match refusal {
+            AssignRefusal::SecondAccountable { current } => Refusal::conflict(
+                &["letter"],
+                format!("the activity is already accountable to user {current}; change that assignment first"),
+            ),
+            AssignRefusal::NotActiveMember => Refusal::bad_input(&["userId"], refusal.to_string()),
+        },
+    )?;
+    let now = state.clock.now();
+    let before = current.iter().find(|a| a.user_id == user_id).cloned();
+    if let Some(previous) = &before {
+        raci_assignment::Entity::delete_by_id(previous.id)
+            .exec(&txn)
+            .await?;
+    }
+    let row = insert_assignment(&txn, &activity, user_id, letter, now).await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        AuditEntry {
+            project_id: Some(activity.project_id),
+            entity_type: "RaciActivity",
+            entity_id: activity.id,
+            action: "raci.assigned",
+            before: before.map(|b| json!({ "userId": b.user_id, "letter": b.letter })),
+            after: Some(json!({ "userId": row.user_id, "letter": row.letter })),
+        },
+    )
+    .await?;
+    let result = matrix(&txn, activity.project_id)
+        .await?
+        .into_iter()
+        .find(|r| r.activity.id == activity.id);
+    commit(txn).await?;
+    result.ok_or_else(|| ServiceError::Internal("assigned activity vanished".into()))
+}
+
+/// Takes a person's letter off an activity.
+pub async fn unassign(
+    state: &AppState,
+    caller: &Caller,
+    activity_id: Uuid,
+    user_id: Uuid,
+) -> ServiceResult<ActivityRow> {
+    let txn = begin_write(&state.db).await?;
+    let activity = activity_for(&txn, caller, activity_id, &["activityId"]).await?;
+    let existing = raci_assignment::Entity::find()
+        .filter(raci_assignment::Column::ActivityId.eq(activity.id))
+        .filter(raci_assignment::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["userId"], "assignment of this person"))?;
+    raci_assignment::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        state.clock.now(),
+        AuditEntry {
+            project_id: Some(activity.project_id),
+            entity_type: "RaciActivity",
+            entity_id: activity.id,
+            action: "raci.unassigned",
+            before: Some(json!({ "userId": existing.user_id, "letter": existing.letter })),
+            after: None,
+        },
+    )
+    .await?;
+    let result = matrix(&txn, activity.project_id)
+        .await?
+        .into_iter()
+        .find(|r| r.activity.id == activity.id);
+    commit(txn).await?;
+    result.ok_or_else(|| ServiceError::Internal("activity vanished".into()))
+}
+
+/// An activity with its row, if the viewer may see its project.
+pub async fn visible_activity(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<ActivityRow>> {
+    let Some(activity) = raci_activity::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    if access::visible_project(&state.db, viewer, activity.project_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(matrix(&state.db, activity.project_id)
+        .await?
+        .into_iter()
+        .find(|row| row.activity.id == id))
+}
+
+/// A user's assignments across the projects the viewer can see, with their activities.
+pub async fn of_user(
+    state: &AppState,
+    viewer: &super::Actor,
+    user_id: Uuid,
+) -> ServiceResult<Vec<(raci_assignment::Model, raci_activity::Model)>> {
+    let rows = raci_assignment::Entity::find()
+        .filter(raci_assignment::Column::UserId.eq(user_id))
+        .find_also_related(raci_activity::Entity)
+        .order_by_asc(raci_assignment::Column::ProjectId)
+        .all(&state.db)
+        .await?;
+    let mut visible_projects: HashMap<Uuid, bool> = HashMap::new();
+    let mut result = Vec::new();
+    for (assignment, activity) in rows {
+        let Some(activity) = activity else { continue };
+        let visible = match visible_projects.get(&activity.project_id) {
+            Some(visible) => *visible,
+            None => {
+                let visible = access::visible_project(&state.db, viewer, activity.project_id)
+                    .await?
+                    .is_some();
+                visible_projects.insert(activity.project_id, visible);
+                visible
+            }
+        };
+        if visible {
+            result.push((assignment, activity));
+        }
+    }
+    Ok(result)
+}

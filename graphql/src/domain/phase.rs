@@ -404,13 +404,15 @@ mod tests {
                 (id(), "Sign-off".into(), "MISSED".into()),
             ],
             open_conditions: vec![(id(), "Hire a data owner".into())],
+            raci_violations: vec![(id(), "Data migration".into(), "no one is accountable".into())],
         };
         let items = open_items(&facts);
-        assert_eq!(items.len(), 4, "{items:?}");
+        assert_eq!(items.len(), 5, "{items:?}");
         assert!(matches!(items[0], OpenItem::CriterionNotMet { .. }));
         assert!(matches!(items[1], OpenItem::DeliverableNotApproved { .. }));
         assert!(matches!(items[2], OpenItem::MilestoneNotAchieved { .. }));
         assert!(matches!(items[3], OpenItem::ConditionOpen { .. }));
+        assert!(matches!(items[4], OpenItem::RaciViolation { .. }));
         assert!(open_items(&GateFacts::default()).is_empty());
     }
 

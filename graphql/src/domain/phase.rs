@@ -404,7 +404,11 @@ mod tests {
                 (id(), "Sign-off".into(), "MISSED".into()),
             ],
             open_conditions: vec![(id(), "Hire a data owner".into())],
-            raci_violations: vec![(id(), "Data migration".into(), "no one is accountable".into())],
+            raci_violations: vec![(
+                id(),
+                "Data migration".into(),
+                "no one is accountable".into(),
+            )],
         };
         let items = open_items(&facts);
         assert_eq!(items.len(), 5, "{items:?}");

@@ -130,7 +130,7 @@ async fn the_rules_hold_one_accountable_and_report_violations() {
         data["raciAssign"]["userErrors"][0]["message"]
             .as_str()
             .unwrap()
-            .contains(&plan.pm.uuid.to_string())
+            .contains(&plan.pm.email)
     );
     let data = app
         .ok(

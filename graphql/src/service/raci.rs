@@ -426,15 +426,32 @@ pub async fn assign(
         .filter(raci_assignment::Column::ActivityId.eq(activity.id))
         .all(&txn)
         .await?;
-    rules::check_assignment(&as_rule_rows(&current, &active)?, user_id, letter, active.contains(&user_id)).map_err(
-        |refusal| match refusal {
-            AssignRefusal::SecondAccountable { current } => Refusal::conflict(
+    let checked = rules::check_assignment(
+        &as_rule_rows(&current, &active)?,
+        user_id,
+        letter,
+        active.contains(&user_id),
+    );
+    match checked {
+        Ok(()) => {}
+        Err(AssignRefusal::SecondAccountable { current }) => {
+            let holder = super::user::find_by_id(&txn, current).await?;
+            let name = holder.map_or_else(
+                || current.to_string(),
+                |u| format!("{} <{}>", u.name, u.email),
+            );
+            return Err(Refusal::conflict(
                 &["letter"],
-                format!("the activity is already accountable to user {current}; change that assignment first"),
-            ),
-            AssignRefusal::NotActiveMember => Refusal::bad_input(&["userId"], refusal.to_string()),
-        },
-    )?;
+                format!(
+                    "{name} is already accountable for this activity; change that assignment first"
+                ),
+            )
+            .into());
+        }
+        Err(refusal @ AssignRefusal::NotActiveMember) => {
+            return Err(Refusal::bad_input(&["userId"], refusal.to_string()).into());
+        }
+    }
     let now = state.clock.now();
     let before = current.iter().find(|a| a.user_id == user_id).cloned();
     if let Some(previous) = &before {

@@ -346,6 +346,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
                 choice: Some(DecisionChoice::Go),
                 comment: Some("Ready".to_owned()),
                 conditions: Vec::new(),
+                on_behalf_of: None,
             };
             service::decision::cast(state, &as_user(*voter), ballot.id, vote).await?;
         }

@@ -15,6 +15,8 @@ pub struct Model {
     /// Choice-specific detail as JSON (the conditions of GO_WITH_CONDITIONS).
     pub detail: Option<String>,
     pub cast_at: DateTimeUtc,
+    /// Who cast it, when a delegate voted on the voter's behalf.
+    pub cast_by: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,9 @@
 
 pub mod api_token;
 pub mod audit_event;
+pub mod change_request;
+pub mod change_request_comment;
+pub mod cost_baseline;
 pub mod decision;
 pub mod decision_vote;
 pub mod deliverable;
@@ -22,3 +25,4 @@ pub mod schedule_baseline_entry;
 pub mod scope_signatory;
 pub mod scope_version;
 pub mod user;
+pub mod vote_delegation;

@@ -31,6 +31,12 @@ pub struct Model {
     pub amber_slip_days: i32,
     /// Milestone slip, in days, from which a milestone is RED.
     pub red_slip_days: i32,
+    /// Change requests shifting the schedule by fewer days than this may be decided by the PM.
+    pub red_line_schedule_days: i32,
+    /// ... costing less than this (exact decimal text, the budget's currency) ...
+    pub red_line_cost: String,
+    /// ... and carrying a risk below this level.
+    pub red_line_risk: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,

@@ -18,6 +18,8 @@ mod m20261125_000009_create_schedule_baseline;
 mod m20261125_000010_create_decision;
 mod m20261125_000011_create_raci;
 mod m20261125_000012_create_scope;
+mod m20261125_000013_create_change_request;
+mod m20261125_000014_add_change_control_settings;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_create_decision::Migration),
             Box::new(m20261125_000011_create_raci::Migration),
             Box::new(m20261125_000012_create_scope::Migration),
+            Box::new(m20261125_000013_create_change_request::Migration),
+            Box::new(m20261125_000014_add_change_control_settings::Migration),
         ]
     }
 }

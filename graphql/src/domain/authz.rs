@@ -20,6 +20,8 @@ pub enum ProjectOperation {
     /// Edit the plan: phases, exit criteria, deliverables, milestones, dependencies,
     /// baselines, and requests for gate and skip decisions.
     ManagePlan,
+    /// Raise a change request or comment on one: any member but a mere VIEWER.
+    RaiseChange,
 }
 
 /// The caller as the policy sees them on one project.
@@ -51,6 +53,9 @@ pub fn permits(subject: &Subject, operation: ProjectOperation) -> bool {
         ProjectOperation::Update
         | ProjectOperation::ManageMembers
         | ProjectOperation::ManagePlan => has(ProjectRole::ProjectManager),
+        ProjectOperation::RaiseChange => {
+            subject.roles.iter().any(|role| role != ProjectRole::Viewer)
+        }
         ProjectOperation::Transition(action) => {
             has(ProjectRole::ProjectManager) || (has(ProjectRole::Sponsor) && sponsor_may(action))
         }

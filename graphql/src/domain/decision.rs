@@ -15,17 +15,24 @@ pub enum DecisionSubject {
     PhaseSkip,
     /// Take the current forecasts as a new schedule baseline.
     ScheduleRebaseline,
+    /// Approve or reject a change request above the red line.
+    ChangeRequest,
 }
 
 impl DecisionSubject {
-    pub const ALL: [DecisionSubject; 3] =
-        [Self::PhaseGate, Self::PhaseSkip, Self::ScheduleRebaseline];
+    pub const ALL: [DecisionSubject; 4] = [
+        Self::PhaseGate,
+        Self::PhaseSkip,
+        Self::ScheduleRebaseline,
+        Self::ChangeRequest,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PhaseGate => "PHASE_GATE",
             Self::PhaseSkip => "PHASE_SKIP",
             Self::ScheduleRebaseline => "SCHEDULE_REBASELINE",
+            Self::ChangeRequest => "CHANGE_REQUEST",
         }
     }
 
@@ -37,7 +44,7 @@ impl DecisionSubject {
                 DecisionChoice::NoGo,
                 DecisionChoice::GoWithConditions,
             ],
-            Self::PhaseSkip | Self::ScheduleRebaseline => {
+            Self::PhaseSkip | Self::ScheduleRebaseline | Self::ChangeRequest => {
                 &[DecisionChoice::Approve, DecisionChoice::Reject]
             }
         }
@@ -117,6 +124,8 @@ pub enum DecisionStatus {
     Open,
     Decided,
     Deadlocked,
+    /// Replaced by a new round after a material edit; its votes no longer count.
+    Superseded,
 }
 
 impl DecisionStatus {
@@ -125,6 +134,7 @@ impl DecisionStatus {
             Self::Open => "OPEN",
             Self::Decided => "DECIDED",
             Self::Deadlocked => "DEADLOCKED",
+            Self::Superseded => "SUPERSEDED",
         }
     }
 }
@@ -133,10 +143,15 @@ impl FromStr for DecisionStatus {
     type Err = UnknownCode;
 
     fn from_str(code: &str) -> Result<Self, Self::Err> {
-        [Self::Open, Self::Decided, Self::Deadlocked]
-            .into_iter()
-            .find(|s| s.as_str() == code)
-            .ok_or_else(|| UnknownCode(code.to_owned()))
+        [
+            Self::Open,
+            Self::Decided,
+            Self::Deadlocked,
+            Self::Superseded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == code)
+        .ok_or_else(|| UnknownCode(code.to_owned()))
     }
 }
 

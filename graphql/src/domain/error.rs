@@ -19,6 +19,8 @@ pub enum RefusalCode {
     InvalidCredentials,
     /// The caller is not among those who may vote on this ballot.
     NotEligible,
+    /// The caller is party to what is decided (requester, assessor) and may not decide it.
+    ForbiddenSeparationOfDuties,
 }
 
 impl RefusalCode {
@@ -31,6 +33,7 @@ impl RefusalCode {
             Self::PreconditionFailed => "PRECONDITION_FAILED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::NotEligible => "NOT_ELIGIBLE",
+            Self::ForbiddenSeparationOfDuties => "FORBIDDEN_SEPARATION_OF_DUTIES",
         }
     }
 }

@@ -105,6 +105,24 @@ pub enum DomainEvent {
         version_id: Uuid,
         successor_id: Uuid,
     },
+    ChangeRequestStatusChanged {
+        change_request_id: Uuid,
+        from: super::change_request::CrStatus,
+        to: super::change_request::CrStatus,
+    },
+    ChangeRequestImpactAssessed {
+        change_request_id: Uuid,
+    },
+    /// A material edit while awaiting the decision: the votes cast no longer count and a new
+    /// round opened (or the PM now decides alone).
+    ChangeRequestVotesSuperseded {
+        change_request_id: Uuid,
+        decision_id: Uuid,
+    },
+    /// An approved change moved the baselines it touches.
+    ChangeRequestApplied {
+        change_request_id: Uuid,
+    },
 }
 
 impl DomainEvent {
@@ -135,6 +153,10 @@ impl DomainEvent {
             Self::ScopeRejected { .. } => "scope.rejected",
             Self::ScopeBaselined { .. } => "scope.baselined",
             Self::ScopeSuperseded { .. } => "scope.superseded",
+            Self::ChangeRequestStatusChanged { .. } => "change_request.status_changed",
+            Self::ChangeRequestImpactAssessed { .. } => "change_request.impact_assessed",
+            Self::ChangeRequestVotesSuperseded { .. } => "change_request.votes_superseded",
+            Self::ChangeRequestApplied { .. } => "change_request.applied",
         }
     }
 }

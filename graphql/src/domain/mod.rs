@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod change_request;
 pub mod clock;
 pub mod committee;
 pub mod credential;

@@ -65,6 +65,7 @@ pub enum DecisionSubject {
     PhaseGate,
     PhaseSkip,
     ScheduleRebaseline,
+    ChangeRequest,
 }
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -74,6 +75,8 @@ pub enum DecisionStatus {
     Decided,
     /// Closed without a decision: the rule could no longer be met.
     Deadlocked,
+    /// Replaced by a new round after a material edit of what is decided.
+    Superseded,
 }
 
 /// A steering committee ballot.
@@ -96,6 +99,7 @@ impl Decision {
     async fn subject_id(&self) -> ID {
         match self.0.subject_type.as_str() {
             "SCHEDULE_REBASELINE" => encode(Kind::Project, self.0.subject_id),
+            "CHANGE_REQUEST" => encode(Kind::ChangeRequest, self.0.subject_id),
             _ => encode(Kind::Phase, self.0.subject_id),
         }
     }
@@ -187,6 +191,13 @@ impl Vote {
             .ok()
             .map(Into::into)
     }
+    /// Who actually cast it, when a delegate voted on the voter's behalf.
+    async fn cast_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = self.0.cast_by else {
+            return Ok(None);
+        };
+        Ok(super::loader::user(ctx, id).await?.map(User))
+    }
     async fn abstained(&self) -> bool {
         self.0.choice == "ABSTAIN"
     }
@@ -217,6 +228,8 @@ pub struct DecisionVoteCastInput {
     /// Required (at least one) with GO_WITH_CONDITIONS.
     #[graphql(default)]
     pub conditions: Vec<ConditionInput>,
+    /// Vote in the seat of a committee member who delegated their vote to you.
+    pub on_behalf_of: Option<ID>,
 }
 
 payload!(DecisionVoteCastPayload { decision: Decision });
@@ -255,12 +268,18 @@ impl DecisionMutation {
                 due_date: condition.due_date,
             });
         }
+        let on_behalf_of = input.on_behalf_of.as_ref().and_then(|id| {
+            decode(id, Kind::User, &["onBehalfOf"])
+                .map_err(|r| refusals.push(r))
+                .ok()
+        });
         let result = match decision_id.filter(|_| refusals.is_empty()) {
             Some(id) => {
                 let vote = VoteInput {
                     choice: input.choice.map(Into::into),
                     comment: input.comment,
                     conditions,
+                    on_behalf_of,
                 };
                 service::decision::cast(state(ctx), &caller, id, vote)
                     .await

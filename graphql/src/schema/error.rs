@@ -26,6 +26,8 @@ pub enum UserErrorCode {
     InvalidCredentials,
     /// The caller may not vote on this ballot (not on the committee when it opened).
     NotEligible,
+    /// The caller is party to what is decided (the requester, or who assessed the impact).
+    ForbiddenSeparationOfDuties,
 }
 
 /// Why a mutation changed nothing. A payload lists every problem found, not only the first.

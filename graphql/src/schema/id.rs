@@ -26,10 +26,11 @@ pub enum Kind {
     Decision,
     RaciActivity,
     ScopeVersion,
+    ChangeRequest,
 }
 
 impl Kind {
-    const ALL: [Kind; 15] = [
+    const ALL: [Kind; 16] = [
         Kind::User,
         Kind::ApiToken,
         Kind::Project,
@@ -45,6 +46,7 @@ impl Kind {
         Kind::Decision,
         Kind::RaciActivity,
         Kind::ScopeVersion,
+        Kind::ChangeRequest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +66,7 @@ impl Kind {
             Kind::Decision => "Decision",
             Kind::RaciActivity => "RaciActivity",
             Kind::ScopeVersion => "ScopeVersion",
+            Kind::ChangeRequest => "ChangeRequest",
         }
     }
 }

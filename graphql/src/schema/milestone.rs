@@ -235,6 +235,7 @@ impl ScheduleBaseline {
         let id = self.0.cause_id?;
         Some(match self.0.cause_kind.as_str() {
             "COMMITTEE_DECISION" => encode(Kind::Decision, id),
+            "CHANGE_REQUEST" => encode(Kind::ChangeRequest, id),
             _ => ID(id.to_string()),
         })
     }

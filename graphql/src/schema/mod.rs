@@ -5,6 +5,7 @@
 //! connections capped at 100 ([`page`]), `userErrors` in every payload ([`error`]).
 
 pub mod audit;
+pub mod change_request;
 pub mod context;
 pub mod decision;
 pub mod error;
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     milestone::MilestoneQuery,
     raci::RaciQuery,
     scope::ScopeQuery,
+    change_request::ChangeRequestQuery,
     audit::AuditQuery,
     node::NodeQuery,
 );
@@ -48,6 +50,7 @@ pub struct MutationRoot(
     decision::DecisionMutation,
     raci::RaciMutation,
     scope::ScopeMutation,
+    change_request::ChangeRequestMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

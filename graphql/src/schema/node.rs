@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface, Object};
 
 use super::audit::AuditEvent;
+use super::change_request::ChangeRequest;
 use super::context::{actor, state};
 use super::decision::Decision;
 use super::error::{limit_exceeded, to_top_level};
@@ -36,6 +37,7 @@ pub enum Node {
     GateCondition(GateCondition),
     RaciActivity(RaciActivity),
     ScopeVersion(ScopeVersion),
+    ChangeRequest(ChangeRequest),
 }
 
 /// Resolves a global id to an object the viewer may see; everything else is `None`, so a
@@ -96,6 +98,9 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
         Kind::ScopeVersion => service::scope::visible(app, viewer, uuid)
             .await?
             .map(|v| Node::ScopeVersion(ScopeVersion(v))),
+        Kind::ChangeRequest => service::change_request::visible(app, viewer, uuid)
+            .await?
+            .map(|c| Node::ChangeRequest(ChangeRequest(c))),
     })
 }
 

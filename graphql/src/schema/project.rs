@@ -12,6 +12,7 @@ use super::loader::MembersLoader;
 use super::member::ProjectMember;
 use super::page::{Conn, PageArgs, connection};
 use crate::domain::authz::{ProjectOperation, Subject, permits};
+use crate::domain::change_request::RedLine;
 use crate::domain::phase_template::TemplateKey;
 use crate::domain::project::{
     self as rules, ProjectAction as DomainAction, ProjectStatus as DomainStatus,
@@ -293,6 +294,77 @@ impl Project {
             .map(super::decision::Decision)
             .collect())
     }
+    /// The project's change requests by number, filtered.
+    #[graphql(complexity = "super::page::cost(first, last, child_complexity)")]
+    async fn change_requests(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::change_request::ChangeRequestFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<super::change_request::ChangeRequest>> {
+        let viewer = actor(ctx)?;
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window::<i64>()?;
+        let filter = filter.unwrap_or_default();
+        let filter = service::change_request::CrFilter {
+            statuses: filter.status.into_iter().map(Into::into).collect(),
+            categories: filter.category.into_iter().map(Into::into).collect(),
+            requester_id: filter
+                .requester_id
+                .map(|id| decode(&id, Kind::User, &["requesterId"]).unwrap_or_default()),
+            awaiting_my_vote: filter.awaiting_my_vote,
+        };
+        let all = service::change_request::list(state(ctx), viewer, self.0.id, &filter)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(connection(
+            super::page::in_memory(all, &window),
+            |(position, _)| *position,
+            |(_, cr)| super::change_request::ChangeRequest(cr),
+        ))
+    }
+    /// Counts by state, approved totals, and how far the baselines drifted from the first.
+    async fn change_summary(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::change_request::ChangeSummary> {
+        let summary = service::change_request::summary(state(ctx), &self.0)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(summary.into())
+    }
+    /// The budget's baseline versions, oldest first (the first records the budget before any
+    /// approved change).
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn cost_baselines(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::change_request::CostBaseline>> {
+        let versions = service::change_request::cost_baselines_of(&state(ctx).db, self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(versions
+            .into_iter()
+            .map(super::change_request::CostBaseline)
+            .collect())
+    }
+    /// Below this line the PM decides change requests alone.
+    async fn red_line(&self) -> super::change_request::RedLineView {
+        let (schedule_days, cost, risk) = service::change_request::red_line(&self.0);
+        super::change_request::RedLineView {
+            schedule_days,
+            cost,
+            risk: risk.into(),
+        }
+    }
     /// The current scope baseline, if the scope has been signed off.
     async fn scope(
         &self,
@@ -442,6 +514,16 @@ pub struct ProjectUpdateInput {
     pub decision_quorum: Option<i32>,
     /// Milestone slip thresholds.
     pub health_thresholds: Option<HealthThresholdsInput>,
+    /// The red line below which the PM decides change requests alone.
+    pub red_line: Option<RedLineInput>,
+}
+
+/// Change requests strictly below every threshold are decided by the PM.
+#[derive(InputObject, Clone, Debug)]
+pub struct RedLineInput {
+    pub schedule_days: i32,
+    pub cost: Decimal,
+    pub risk: super::change_request::RiskLevel,
 }
 
 /// Slip, in days, from which a milestone turns AMBER and RED (0 ≤ amber ≤ red ≤ 3650).
@@ -532,6 +614,11 @@ impl ProjectMutation {
                     health_thresholds: input
                         .health_thresholds
                         .map(|t| (t.amber_slip_days, t.red_slip_days)),
+                    red_line: input.red_line.map(|r| RedLine {
+                        schedule_days: r.schedule_days,
+                        cost: r.cost,
+                        risk: r.risk.into(),
+                    }),
                 };
                 service::project::update(state(ctx), &caller, id, input.expected_version, changes)
                     .await

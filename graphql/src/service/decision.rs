@@ -17,6 +17,7 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
 };
+use crate::domain::change_request::seat;
 use crate::domain::committee::{Ballot, Tally, Vote, VoteRefusal, VotingRule};
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
@@ -99,6 +100,25 @@ pub(crate) async fn open_in_txn(
     subject_id: Uuid,
     note: &str,
 ) -> ServiceResult<decision::Model> {
+    let eligible = committee_of(txn, project.id).await?;
+    open_with_electorate_in_txn(
+        txn, origin, now, project, subject, subject_id, note, eligible,
+    )
+    .await
+}
+
+/// Opens a ballot whose voters are `eligible` (the committee less anyone recused).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn open_with_electorate_in_txn(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    project: &project::Model,
+    subject: DecisionSubject,
+    subject_id: Uuid,
+    note: &str,
+    eligible: BTreeSet<Uuid>,
+) -> ServiceResult<decision::Model> {
     let open = decision::Entity::find()
         .filter(decision::Column::SubjectId.eq(subject_id))
         .filter(decision::Column::SubjectType.eq(subject.as_str()))
@@ -108,12 +128,11 @@ pub(crate) async fn open_in_txn(
     if open.is_some() {
         return Err(Refusal::conflict(&[], "a committee decision on this is already open").into());
     }
-    let eligible = committee_of(txn, project.id).await?;
     let rule = rule_of(project)?;
     Ballot::<DecisionChoice>::open(eligible.clone(), rule).map_err(|refusal| match refusal {
         VoteRefusal::NoVoters => Refusal::precondition(
             &[],
-            "the project has no active STEERING_COMMITTEE member to decide",
+            "the project has no active STEERING_COMMITTEE member who may decide this",
         ),
         other => Refusal::precondition(
             &[],
@@ -187,6 +206,8 @@ pub struct VoteInput {
     pub choice: Option<DecisionChoice>,
     pub comment: Option<String>,
     pub conditions: Vec<ProposedCondition>,
+    /// Vote in the seat of a committee member who delegated their vote to the caller.
+    pub on_behalf_of: Option<Uuid>,
 }
 
 /// The ballot after a vote, and what its closing changed.
@@ -296,25 +317,60 @@ pub async fn cast(
     let existing = votes_of(&txn, current.id).await?;
     let mut ballot = Ballot::restore(eligible, rule, stored_votes(&existing)?)
         .map_err(|e| ServiceError::Internal(format!("stored ballot: {e}")))?;
+    if current.status != DecisionStatus::Open.as_str() {
+        return Err(Refusal::new(
+            RefusalCode::InvalidTransition,
+            &["decisionId"],
+            format!("the ballot is closed ({})", current.status),
+        )
+        .into());
+    }
+    let seat = match input.on_behalf_of {
+        None => caller.actor.user_id,
+        Some(delegator) => {
+            let project = super::project::by_ids(&txn, &[current.project_id])
+                .await?
+                .pop()
+                .ok_or_else(|| ServiceError::Internal("decision without project".into()))?;
+            let today = super::project::today_in(&project, now);
+            let delegations =
+                super::change_request::delegations_of(&txn, current.project_id).await?;
+            seat(caller.actor.user_id, Some(delegator), &delegations, today).map_err(|e| {
+                Refusal::new(RefusalCode::NotEligible, &["onBehalfOf"], e.to_string())
+            })?
+        }
+    };
+    // A recused person may not vote in their own seat, nor in someone else's by proxy.
+    if subject == DecisionSubject::ChangeRequest
+        && super::change_request::recused_for(&txn, current.subject_id)
+            .await?
+            .iter()
+            .any(|recused| *recused == seat || *recused == caller.actor.user_id)
+    {
+        return Err(Refusal::new(
+            RefusalCode::ForbiddenSeparationOfDuties,
+            &["decisionId"],
+            "the requester and whoever last assessed the impact do not vote on this change",
+        )
+        .into());
+    }
     let vote = input.choice.map_or(Vote::Abstain, Vote::For);
-    let tally = ballot
-        .cast(caller.actor.user_id, vote)
-        .map_err(|refusal| match refusal {
-            VoteRefusal::NotEligible => Refusal::new(
-                RefusalCode::NotEligible,
-                &["decisionId"],
-                "only the steering committee members named when the ballot opened may vote",
-            ),
-            VoteRefusal::AlreadyVoted => {
-                Refusal::conflict(&["decisionId"], "you have already voted on this ballot")
-            }
-            VoteRefusal::Closed => Refusal::new(
-                RefusalCode::InvalidTransition,
-                &["decisionId"],
-                format!("the ballot is closed ({})", current.status),
-            ),
-            other => Refusal::precondition(&["decisionId"], other.to_string()),
-        })?;
+    let tally = ballot.cast(seat, vote).map_err(|refusal| match refusal {
+        VoteRefusal::NotEligible => Refusal::new(
+            RefusalCode::NotEligible,
+            &["decisionId"],
+            "only the steering committee members named when the ballot opened may vote",
+        ),
+        VoteRefusal::AlreadyVoted => {
+            Refusal::conflict(&["decisionId"], "you have already voted on this ballot")
+        }
+        VoteRefusal::Closed => Refusal::new(
+            RefusalCode::InvalidTransition,
+            &["decisionId"],
+            format!("the ballot is closed ({})", current.status),
+        ),
+        other => Refusal::precondition(&["decisionId"], other.to_string()),
+    })?;
 
     let detail = (!conditions.is_empty())
         .then(|| serde_json::to_string(&conditions))
@@ -323,11 +379,12 @@ pub async fn cast(
     let vote_row = decision_vote::Model {
         id: Uuid::now_v7(),
         decision_id: current.id,
-        voter_id: caller.actor.user_id,
+        voter_id: seat,
         choice: vote_code(input.choice).to_owned(),
         comment,
         detail,
         cast_at: now,
+        cast_by: input.on_behalf_of.map(|_| caller.actor.user_id),
     };
     decision_vote::Entity::insert(decision_vote::ActiveModel::from(vote_row.clone()).reset_all())
         .exec_without_returning(&txn)
@@ -353,7 +410,7 @@ pub async fn cast(
     .await?;
     let mut events = vec![DomainEvent::VoteCast {
         decision_id: current.id,
-        voter_id: caller.actor.user_id,
+        voter_id: seat,
     }];
 
     let (status, outcome) = match tally {
@@ -395,6 +452,10 @@ pub async fn cast(
             }
             DecisionSubject::ScheduleRebaseline => {
                 super::baseline::apply_rebaseline_in_txn(&txn, origin, now, &decided, outcome)
+                    .await?
+            }
+            DecisionSubject::ChangeRequest => {
+                super::change_request::apply_decision_in_txn(&txn, origin, now, &decided, outcome)
                     .await?
             }
         };

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod baseline;
+pub mod change_request;
 pub mod decision;
 pub mod member;
 pub mod milestone;

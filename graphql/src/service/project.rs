@@ -17,6 +17,7 @@ use super::{
     AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
 };
 use crate::domain::authz::ProjectOperation;
+use crate::domain::change_request::RedLine;
 use crate::domain::committee::VotingRule;
 use crate::domain::event::DomainEvent;
 use crate::domain::money::{CurrencyCode, Money};
@@ -71,6 +72,8 @@ pub struct ProjectChanges {
     pub decision_rule: Option<(String, Option<i32>)>,
     /// Milestone slip thresholds (amber, red), in days.
     pub health_thresholds: Option<(i32, i32)>,
+    /// The change-request red line.
+    pub red_line: Option<RedLine>,
 }
 
 /// Filters for listing projects.
@@ -160,6 +163,9 @@ pub async fn create(
         decision_quorum: None,
         amber_slip_days: HealthThresholds::default().amber_slip_days as i32,
         red_slip_days: HealthThresholds::default().red_slip_days as i32,
+        red_line_schedule_days: RedLine::default().schedule_days,
+        red_line_cost: RedLine::default().cost.to_string(),
+        red_line_risk: RedLine::default().risk.as_str().to_owned(),
         created_at: now,
         updated_at: now,
         version: 1,
@@ -310,6 +316,18 @@ pub async fn update(
             VotingRule::Quorum(n) => Some(n as i32),
             _ => None,
         };
+    }
+    if let Some(line) = &changes.red_line {
+        if line.schedule_days < 0 || line.cost.is_sign_negative() {
+            return Err(Refusal::bad_input(
+                &["redLine"],
+                "red-line thresholds must not be negative",
+            )
+            .into());
+        }
+        next.red_line_schedule_days = line.schedule_days;
+        next.red_line_cost = line.cost.to_string();
+        next.red_line_risk = line.risk.as_str().to_owned();
     }
     if let Some(thresholds) = thresholds {
         next.amber_slip_days = thresholds.amber_slip_days as i32;

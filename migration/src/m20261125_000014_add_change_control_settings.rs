@@ -12,11 +12,11 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let columns = [
-            integer(Settings::RedLineScheduleDays).default(5).to_owned(),
-            string_len(Settings::RedLineCost, 40)
+            integer(RedLine::RedLineScheduleDays).default(5).to_owned(),
+            string_len(RedLine::RedLineCost, 40)
                 .default("10000")
                 .to_owned(),
-            string_len(Settings::RedLineRisk, 16)
+            string_len(RedLine::RedLineRisk, 16)
                 .default("MEDIUM")
                 .to_owned(),
         ];
@@ -34,7 +34,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(DecisionVote::Table)
-                    .add_column(&mut uuid_null(DecisionVote::CastBy).to_owned())
+                    .add_column(uuid_null(DecisionVote::CastBy).to_owned())
                     .to_owned(),
             )
             .await
@@ -50,9 +50,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for column in [
-            Settings::RedLineRisk,
-            Settings::RedLineCost,
-            Settings::RedLineScheduleDays,
+            RedLine::RedLineRisk,
+            RedLine::RedLineCost,
+            RedLine::RedLineScheduleDays,
         ] {
             manager
                 .alter_table(
@@ -68,7 +68,8 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Settings {
+#[allow(clippy::enum_variant_names)] // the column names are the variants' names
+enum RedLine {
     RedLineScheduleDays,
     RedLineCost,
     RedLineRisk,

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod change_requests;
 mod concurrency;
 mod http;
 mod members;

@@ -98,7 +98,7 @@ pub const GATE: &str = "mutation($id: ID!) { phaseGateRequest(input: { phaseId: 
     phase { status } decision { id status choices rule eligibleVoters { email } } userErrors { code field message } } }";
 
 pub const VOTE: &str = "mutation($input: DecisionVoteCastInput!) { decisionVoteCast(input: $input) {
-    decision { id status outcome votes { choice abstained comment voter { email } } } userErrors { code field message } } }";
+    decision { id status outcome votes { choice abstained comment voter { email } castBy { email } } } userErrors { code field message } } }";
 
 pub async fn vote(app: &TestApp, voter: &TestUser, decision: &str, input: Value) -> Value {
     let mut input = input;

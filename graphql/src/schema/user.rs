@@ -52,6 +52,21 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Open ballots of every kind that wait for this user's vote (visible to the user only).
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn pending_votes(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::decision::Decision>> {
+        let viewer = actor(ctx)?;
+        if viewer.user_id != self.0.id {
+            return Ok(Vec::new());
+        }
+        let pending = service::change_request::pending_decisions(state(ctx), viewer.user_id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(pending.into_iter().map(super::decision::Decision).collect())
+    }
     /// The user's RACI assignments across the projects the viewer can see.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn raci(

@@ -1,0 +1,751 @@
+//! Change requests: assessment, committee approval with recusal and delegation, the red-line
+//! fast path, and the approved change moving the schedule, scope and cost baselines.
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use crate::phases::vote;
+use crate::support::{TestApp, TestUser, assert_refused, error_code, user_errors};
+
+pub const CR: &str = "id code status version withinRedLine missingImpact
+    ballot { recused { email } decision { id status outcome eligibleVoters { email } votes { choice voter { email } castBy { email } } } }
+    scheduleBaseline { number cause causeId } scopeVersion { number status cause causeId } costBaseline { number amount currency causedBy }";
+
+pub struct Setup {
+    pub pm: TestUser,
+    pub requester: TestUser,
+    pub committee: Vec<TestUser>,
+    pub viewer: TestUser,
+    pub project: String,
+    pub milestone: String,
+    pub scope_item: String,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let pm = app.user("Anna Berg", false).await;
+    let data = app
+        .ok(&pm, "mutation { projectCreate(input: { code: \"CRM-1\", name: \"CRM\", template: null, budget: { amount: \"1000000\", currency: \"CNY\" } }) { project { id } } }", json!({}))
+        .await;
+    let project = data["projectCreate"]["project"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let requester = app.user("Lin Mei", false).await;
+    app.add_member(
+        &pm,
+        &project,
+        &requester,
+        &["BUSINESS_REP", "STEERING_COMMITTEE"],
+    )
+    .await;
+    let mut committee = Vec::new();
+    for name in ["Zhang Wei", "Lena Fischer", "Omar Haddad"] {
+        let member = app.user(name, false).await;
+        app.add_member(&pm, &project, &member, &["STEERING_COMMITTEE"])
+            .await;
+        committee.push(member);
+    }
+    let sponsor = &committee[0];
+    let data = app.ok(&pm, "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Build\" }) { phase { id } } }", json!({ "p": project })).await;
+    let phase = data["phaseCreate"]["phase"]["id"].clone();
+    let data = app
+        .ok(&pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Pilot live\", baselineDate: \"2027-06-01\" }) { milestone { id } } }", json!({ "p": phase }))
+        .await;
+    let milestone = data["milestoneCreate"]["milestone"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(&pm, "mutation($p: ID!) { scheduleBaselineCreate(input: { projectId: $p, reason: \"Plan\" }) { userErrors { code } } }", json!({ "p": project })).await;
+    // A signed scope baseline with two in-scope items.
+    app.ok(&pm, "mutation($p: ID!, $u: ID!) { projectMemberUpdate: projectMemberAdd(input: { projectId: $p, userId: $u, roles: [SPONSOR] }) { userErrors { code } } }", json!({ "p": project, "u": app.user("Sponsor Person", false).await.id })).await;
+    let data = app
+        .ok(
+            &pm,
+            "query($p: ID!) { project(id: $p) { members { user { id email } roles } } }",
+            json!({ "p": project }),
+        )
+        .await;
+    let sponsor_id = data["project"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["roles"] == json!(["SPONSOR"]))
+        .unwrap()["user"]["id"]
+        .clone();
+    let _ = sponsor;
+    let draft = app.ok(&pm, "mutation($p: ID!) { scopeDraftCreate(input: { projectId: $p }) { scope { id version } } }", json!({ "p": project })).await;
+    let scope = &draft["scopeDraftCreate"]["scope"];
+    let filled = app
+        .ok(&pm, "mutation($id: ID!, $v: Int!) { scopeDraftUpdate(input: { id: $id, expectedVersion: $v, objectives: [{ text: \"Sell more\" }],
+            inScope: [{ category: MODULE, text: \"Leads\" }, { category: MODULE, text: \"Marketing automation\" }] }) { scope { id version inScope { id text } } userErrors { message } } }", json!({ "id": scope["id"], "v": scope["version"] }))
+        .await;
+    let scope = &filled["scopeDraftUpdate"]["scope"];
+    let scope_item = scope["inScope"][1]["id"].as_str().unwrap().to_owned();
+    app.ok(&pm, "mutation($id: ID!, $v: Int!, $s: [ID!]!) { scopeReviewSubmit(input: { id: $id, expectedVersion: $v, signatoryIds: $s }) { userErrors { message } } }", json!({ "id": scope["id"], "v": scope["version"], "s": [sponsor_id, requester.id] })).await;
+    let sponsor_user = TestUser {
+        id: sponsor_id.as_str().unwrap().to_owned(),
+        uuid: uuid::Uuid::nil(),
+        email: String::new(),
+        token: String::new(),
+    };
+    let _ = sponsor_user;
+    let viewer = app.user("View Only", false).await;
+    app.add_member(&pm, &project, &viewer, &["VIEWER"]).await;
+    Setup {
+        pm,
+        requester,
+        committee,
+        viewer,
+        project,
+        milestone,
+        scope_item,
+    }
+}
+
+pub async fn raise(app: &TestApp, who: &TestUser, project: &str, title: &str) -> Value {
+    let data = app
+        .ok(who, &format!("mutation($p: ID!, $t: String!) {{ changeRequestCreate(input: {{ projectId: $p, title: $t, justification: \"Sales asked for it\", category: SCOPE, priority: MUST }}) {{ changeRequest {{ {CR} }} userErrors {{ code field message }} }} }}"), json!({ "p": project, "t": title }))
+        .await;
+    assert_eq!(
+        data["changeRequestCreate"]["userErrors"],
+        json!([]),
+        "{data}"
+    );
+    data["changeRequestCreate"]["changeRequest"].clone()
+}
+
+pub async fn act(
+    app: &TestApp,
+    who: &TestUser,
+    cr: &Value,
+    action: &str,
+    note: Option<&str>,
+) -> Value {
+    let data = app
+        .ok(who, &format!("mutation($id: ID!, $a: ChangeRequestAction!, $n: String) {{ changeRequestTransition(input: {{ id: $id, action: $a, note: $n }}) {{ changeRequest {{ {CR} }} userErrors {{ code field message }} }} }}"), json!({ "id": cr["id"], "a": action, "n": note }))
+        .await;
+    data["changeRequestTransition"].clone()
+}
+
+pub async fn assess(app: &TestApp, pm: &TestUser, cr: &Value, impact: Value) -> Value {
+    let version = app
+        .ok(
+            pm,
+            "query($id: ID!) { node(id: $id) { ... on ChangeRequest { version } } }",
+            json!({ "id": cr["id"] }),
+        )
+        .await;
+    let mut input = impact;
+    input["id"] = cr["id"].clone();
+    input["expectedVersion"] = version["node"]["version"].clone();
+    let data = app
+        .ok(pm, &format!("mutation($input: ChangeRequestAssessInput!) {{ changeRequestAssess(input: $input) {{ changeRequest {{ {CR} }} userErrors {{ code field message }} }} }}"), json!({ "input": input }))
+        .await;
+    data["changeRequestAssess"].clone()
+}
+
+fn big_impact(milestone: &str, scope_item: &str) -> Value {
+    json!({
+        "schedule": { "days": 14, "milestoneShifts": [{ "milestoneId": milestone, "days": 14 }] },
+        "cost": { "amount": "50000", "currency": "CNY", "budgetLine": "Implementation services" },
+        "effort": { "personDays": "30", "roles": ["Consultant"] },
+        "risk": { "level": "HIGH", "description": "Touches the ERP interface" },
+        "scope": { "add": [{ "category": "PROCESS", "text": "Service ticketing" }], "remove": [scope_item] }
+    })
+}
+
+fn small_impact() -> Value {
+    json!({
+        "schedule": { "days": 1 },
+        "cost": { "amount": "2000", "currency": "CNY", "budgetLine": "Config" },
+        "effort": { "personDays": "2" },
+        "risk": { "level": "LOW", "description": "A report layout" }
+    })
+}
+
+/// Signs the pending scope baseline (sponsor and requester were named).
+async fn sign_scope(app: &TestApp, s: &Setup) {
+    let data = app.ok(&s.pm, "query($p: ID!) { project(id: $p) { scopeVersions { id } members { user { id } roles } } }", json!({ "p": s.project })).await;
+    let id = data["project"]["scopeVersions"][0]["id"].clone();
+    app.ok(
+        &s.requester,
+        "mutation($id: ID!) { scopeSign(input: { id: $id }) { userErrors { code } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    // The sponsor signs through the service, as they are not one of the test's tokens.
+    let sponsor = data["project"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["roles"] == json!(["SPONSOR"]))
+        .unwrap()["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sponsor = steerco_graphql::schema::id::decode(
+        &async_graphql::ID(sponsor),
+        steerco_graphql::schema::id::Kind::User,
+        &[],
+    )
+    .unwrap();
+    let version = steerco_graphql::schema::id::decode(
+        &async_graphql::ID(id.as_str().unwrap().to_owned()),
+        steerco_graphql::schema::id::Kind::ScopeVersion,
+        &[],
+    )
+    .unwrap();
+    let caller = steerco_graphql::service::Caller {
+        actor: steerco_graphql::service::Actor {
+            user_id: sponsor,
+            admin: false,
+            token_id: uuid::Uuid::nil(),
+        },
+        request_id: None,
+    };
+    steerco_graphql::service::scope::sign(&app.state, &caller, version)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_committee_approves_a_change_that_moves_schedule_scope_and_budget() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    sign_scope(&app, &s).await;
+    let cr = raise(&app, &s.requester, &s.project, "Add service ticketing").await;
+    assert_eq!(cr["code"], "CR-001");
+    assert_eq!(cr["status"], "DRAFT");
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+
+    // A decision needs all four dimensions.
+    let refused = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    assert_eq!(user_errors(&refused).len(), 4, "{refused}");
+    assert!(
+        user_errors(&refused)
+            .iter()
+            .all(|(code, _)| code == "PRECONDITION_FAILED")
+    );
+
+    let assessed = assess(&app, &s.pm, &cr, big_impact(&s.milestone, &s.scope_item)).await;
+    assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+    assert_eq!(assessed["changeRequest"]["withinRedLine"], false);
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let ballot = &waiting["changeRequest"]["ballot"];
+    assert_eq!(
+        waiting["changeRequest"]["status"], "AWAITING_DECISION",
+        "{waiting}"
+    );
+    // The requester sits on the committee but is recused.
+    let mut recused: Vec<&str> = ballot["recused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    recused.sort_unstable();
+    assert_eq!(
+        recused,
+        vec![s.pm.email.as_str(), s.requester.email.as_str()]
+    );
+    assert_eq!(
+        ballot["decision"]["eligibleVoters"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let decision = ballot["decision"]["id"].as_str().unwrap().to_owned();
+
+    let stranger = app.user("Out Sider", false).await;
+    let before = app.snapshot().await;
+    let recused = vote(
+        &app,
+        &s.requester,
+        &decision,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert_refused(
+        &recused,
+        "FORBIDDEN_SEPARATION_OF_DUTIES",
+        &["input", "decisionId"],
+    );
+    let reject = vote(
+        &app,
+        &s.committee[0],
+        &decision,
+        json!({ "choice": "REJECT" }),
+    )
+    .await;
+    assert_refused(&reject, "BAD_USER_INPUT", &["input", "comment"]);
+    let outside = vote(&app, &stranger, &decision, json!({ "choice": "APPROVE" })).await;
+    assert_refused(&outside, "NOT_FOUND", &["input", "decisionId"]);
+    assert_eq!(app.snapshot().await, before);
+
+    let pending = app
+        .ok(
+            &s.committee[0],
+            "{ me { pendingVotes { id subjectType } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        pending["me"]["pendingVotes"],
+        json!([{ "id": decision, "subjectType": "CHANGE_REQUEST" }])
+    );
+    let mine = app
+        .ok(
+            &s.committee[0],
+            "query($p: ID!) { project(id: $p) { changeRequests(filter: { awaitingMyVote: true }) { totalCount } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    assert_eq!(mine["project"]["changeRequests"]["totalCount"], 1);
+    vote(
+        &app,
+        &s.committee[0],
+        &decision,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    let pending = app
+        .ok(&s.committee[0], "{ me { pendingVotes { id } } }", json!({}))
+        .await;
+    assert_eq!(pending["me"]["pendingVotes"], json!([]));
+    let decided = vote(
+        &app,
+        &s.committee[1],
+        &decision,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert_eq!(decided["decision"]["outcome"], "APPROVE", "{decided}");
+    let late = vote(
+        &app,
+        &s.committee[2],
+        &decision,
+        json!({ "choice": "REJECT", "comment": "late" }),
+    )
+    .await;
+    assert_refused(&late, "INVALID_TRANSITION", &["input", "decisionId"]);
+
+    let data = app.ok(&s.pm, &format!("query($id: ID!) {{ node(id: $id) {{ ... on ChangeRequest {{ {CR} decidedBy }} }} }}"), json!({ "id": cr["id"] })).await;
+    let approved = &data["node"];
+    assert_eq!(approved["status"], "APPROVED");
+    assert_eq!(approved["decidedBy"], "COMMITTEE");
+    assert_eq!(
+        approved["scheduleBaseline"],
+        json!({ "number": 2, "cause": "CHANGE_REQUEST", "causeId": cr["id"] })
+    );
+    assert_eq!(approved["scopeVersion"]["cause"], "CHANGE_REQUEST");
+    assert_eq!(approved["scopeVersion"]["status"], "BASELINED");
+    assert_eq!(
+        approved["costBaseline"],
+        json!({ "number": 2, "amount": "1050000", "currency": "CNY", "causedBy": cr["id"] })
+    );
+
+    let data = app
+        .ok(&s.pm, "query($p: ID!, $m: ID!) { project(id: $p) { budget { amount } scope { inScope { text } } costBaselines { number amount cause }
+            changeSummary { approvedScheduleDays approvedCost scheduleDriftDays costDrift scopeItemsAdded scopeItemsRemoved byStatus { status count } } }
+            node(id: $m) { ... on Milestone { baselineDate forecastDate } } }", json!({ "p": s.project, "m": s.milestone }))
+        .await;
+    let project = &data["project"];
+    assert_eq!(project["budget"]["amount"], "1050000");
+    let texts: Vec<&str> = project["scope"]["inScope"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["Leads", "Service ticketing"]);
+    assert_eq!(project["costBaselines"][0]["cause"], "INITIAL");
+    assert_eq!(
+        data["node"],
+        json!({ "baselineDate": "2027-06-15", "forecastDate": "2027-06-15" })
+    );
+    let summary = &project["changeSummary"];
+    assert_eq!(summary["approvedScheduleDays"], 14);
+    assert_eq!(summary["approvedCost"], "50000");
+    assert_eq!(summary["scheduleDriftDays"], 14);
+    assert_eq!(summary["costDrift"], "50000");
+    assert_eq!(
+        (
+            summary["scopeItemsAdded"].clone(),
+            summary["scopeItemsRemoved"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+
+    // After the decision, edits are refused; implementation runs to closure.
+    let version = app
+        .ok(
+            &s.pm,
+            "query($id: ID!) { node(id: $id) { ... on ChangeRequest { version } } }",
+            json!({ "id": cr["id"] }),
+        )
+        .await["node"]["version"]
+        .clone();
+    let edit = app
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!) { changeRequestUpdate(input: { id: $id, expectedVersion: $v, title: \"x\" }) { userErrors { code field } } }", json!({ "id": cr["id"], "v": version }))
+        .await;
+    assert_refused(
+        &edit["changeRequestUpdate"],
+        "INVALID_TRANSITION",
+        &["input", "id"],
+    );
+    for action in ["START_IMPLEMENTATION", "COMPLETE_IMPLEMENTATION", "CLOSE"] {
+        let moved = act(&app, &s.pm, &cr, action, None).await;
+        assert_eq!(moved["userErrors"], json!([]), "{action}: {moved}");
+    }
+}
+
+#[tokio::test]
+async fn below_the_red_line_the_project_manager_decides_alone() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let cr = raise(&app, &s.requester, &s.project, "Tweak a report").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let assessed = assess(&app, &s.pm, &cr, small_impact()).await;
+    assert_eq!(assessed["changeRequest"]["withinRedLine"], true);
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    assert!(
+        waiting["changeRequest"]["ballot"].is_null(),
+        "no committee ballot below the red line"
+    );
+    let refused = act(&app, &s.pm, &cr, "REJECT", None).await;
+    assert_refused(&refused, "BAD_USER_INPUT", &["input", "note"]);
+    // The requester is not the decider.
+    let response = app
+        .gql(Some(&s.requester.token), "mutation($id: ID!) { changeRequestTransition(input: { id: $id, action: APPROVE }) { userErrors { code } } }", json!({ "id": cr["id"] }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"));
+    let approved = act(&app, &s.pm, &cr, "APPROVE", Some("Small and safe")).await;
+    assert_eq!(approved["changeRequest"]["status"], "APPROVED");
+    assert_eq!(
+        approved["changeRequest"]["costBaseline"]["amount"],
+        "1002000"
+    );
+
+    // Above the line, the PM cannot.
+    let big = raise(&app, &s.requester, &s.project, "Big one").await;
+    act(&app, &s.requester, &big, "SUBMIT", None).await;
+    act(&app, &s.pm, &big, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["risk"]["level"] = json!("CRITICAL");
+    assess(&app, &s.pm, &big, impact).await;
+    act(&app, &s.pm, &big, "REQUEST_DECISION", None).await;
+    let refused = act(&app, &s.pm, &big, "APPROVE", None).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+}
+
+#[tokio::test]
+async fn a_rejection_closes_and_a_material_edit_supersedes_the_votes() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let cr = raise(&app, &s.requester, &s.project, "Change the ERP sync").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["cost"]["amount"] = json!("90000");
+    assess(&app, &s.pm, &cr, impact.clone()).await;
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let first = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    vote(
+        &app,
+        &s.committee[0],
+        &first,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+
+    impact["cost"]["amount"] = json!("95000");
+    let reassessed = assess(&app, &s.pm, &cr, impact).await;
+    let ballot = &reassessed["changeRequest"]["ballot"]["decision"];
+    assert_ne!(ballot["id"], json!(first));
+    assert_eq!(ballot["status"], "OPEN");
+    assert_eq!(ballot["votes"], json!([]));
+    let data = app
+        .ok(
+            &s.pm,
+            "query($id: ID!) { node(id: $id) { ... on Decision { status votes { choice } } } }",
+            json!({ "id": first }),
+        )
+        .await;
+    assert_eq!(
+        data["node"],
+        json!({ "status": "SUPERSEDED", "votes": [{ "choice": "APPROVE" }] })
+    );
+    let stale = vote(
+        &app,
+        &s.committee[1],
+        &first,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert_refused(&stale, "INVALID_TRANSITION", &["input", "decisionId"]);
+
+    let second = ballot["id"].as_str().unwrap().to_owned();
+    vote(
+        &app,
+        &s.committee[0],
+        &second,
+        json!({ "choice": "REJECT", "comment": "Too expensive" }),
+    )
+    .await;
+    let decided = vote(
+        &app,
+        &s.committee[1],
+        &second,
+        json!({ "choice": "REJECT", "comment": "Agree" }),
+    )
+    .await;
+    assert_eq!(decided["decision"]["outcome"], "REJECT");
+    let closed = act(&app, &s.pm, &cr, "CLOSE", None).await;
+    assert_eq!(closed["changeRequest"]["status"], "CLOSED");
+    assert!(closed["changeRequest"]["costBaseline"].is_null());
+}
+
+#[tokio::test]
+async fn a_delegate_votes_on_behalf_of_a_member_and_chains_are_refused() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let deputy = app.user("Dep Uty", false).await;
+    app.add_member(&s.pm, &s.project, &deputy, &["BUSINESS_REP"])
+        .await;
+    let delegate = "mutation($p: ID!, $d: ID!, $from: NaiveDate!, $to: NaiveDate!) { voteDelegationCreate(input: { projectId: $p, delegateId: $d, startsOn: $from, endsOn: $to }) { delegation { delegateId } userErrors { code field message } } }";
+    let data = app
+        .ok(
+            &s.committee[0],
+            delegate,
+            json!({ "p": s.project, "d": deputy.id, "from": "2027-02-01", "to": "2027-03-31" }),
+        )
+        .await;
+    assert_eq!(
+        data["voteDelegationCreate"]["userErrors"],
+        json!([]),
+        "{data}"
+    );
+    let data = app.ok(&deputy, delegate, json!({ "p": s.project, "d": s.committee[1].id, "from": "2027-02-01", "to": "2027-03-31" })).await;
+    assert_refused(
+        &data["voteDelegationCreate"],
+        "NOT_ELIGIBLE",
+        &["input", "projectId"],
+    );
+    let data = app.ok(&s.committee[1], delegate, json!({ "p": s.project, "d": s.committee[0].id, "from": "2027-03-01", "to": "2027-03-02" })).await;
+    assert_refused(
+        &data["voteDelegationCreate"],
+        "BAD_USER_INPUT",
+        &["input", "delegateId"],
+    );
+
+    let cr = raise(&app, &s.requester, &s.project, "Delegated").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["schedule"]["days"] = json!(20);
+    assess(&app, &s.pm, &cr, impact).await;
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let decision = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let not_delegated = vote(
+        &app,
+        &deputy,
+        &decision,
+        json!({ "choice": "APPROVE", "onBehalfOf": s.committee[1].id }),
+    )
+    .await;
+    assert_refused(&not_delegated, "NOT_ELIGIBLE", &["input", "onBehalfOf"]);
+    let own = vote(&app, &deputy, &decision, json!({ "choice": "APPROVE" })).await;
+    assert_refused(&own, "NOT_ELIGIBLE", &["input", "decisionId"]);
+    let proxy = vote(
+        &app,
+        &deputy,
+        &decision,
+        json!({ "choice": "APPROVE", "onBehalfOf": s.committee[0].id }),
+    )
+    .await;
+    assert_eq!(proxy["userErrors"], json!([]), "{proxy}");
+    let cast = &proxy["decision"]["votes"][0];
+    assert_eq!(cast["voter"]["email"], s.committee[0].email, "{proxy}");
+    assert_eq!(cast["castBy"]["email"], deputy.email);
+    let twice = vote(
+        &app,
+        &s.committee[0],
+        &decision,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert_refused(&twice, "CONFLICT", &["input", "decisionId"]);
+}
+
+#[tokio::test]
+async fn bad_change_input_is_refused_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let response = app
+        .gql(Some(&s.viewer.token), "mutation($p: ID!) { changeRequestCreate(input: { projectId: $p, title: \"x\", justification: \"y\", category: DATA, priority: COULD }) { userErrors { code } } }", json!({ "p": s.project }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"));
+    let cr = raise(&app, &s.requester, &s.project, "Bad inputs").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let before = app.snapshot().await;
+    let mut impact = small_impact();
+    impact["effort"]["personDays"] = json!("-3");
+    impact["cost"]["currency"] = json!("EUR");
+    let refused = assess(&app, &s.pm, &cr, impact).await;
+    let errors = user_errors(&refused);
+    assert!(
+        errors.iter().any(|(_, f)| f.join(".").contains("effort")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|(_, f)| f.join(".").contains("currency")),
+        "{errors:?}"
+    );
+    // Only the PM asks for the decision.
+    let response = app
+        .gql(Some(&s.requester.token), "mutation($id: ID!) { changeRequestTransition(input: { id: $id, action: REQUEST_DECISION }) { userErrors { code } } }", json!({ "id": cr["id"] }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"));
+    assert_eq!(app.snapshot().await, before);
+}
+
+/// Thirty-two committee members vote at once: one outcome, one "closed" audit event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_concurrent_votes_reach_exactly_one_outcome() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    let requester = app.user("Lin Mei", false).await;
+    app.add_member(&pm, &project, &requester, &["BUSINESS_REP"])
+        .await;
+    let mut voters = Vec::new();
+    for n in 0..32 {
+        let member = app.user(&format!("Member {n}"), false).await;
+        app.add_member(&pm, &project, &member, &["STEERING_COMMITTEE"])
+            .await;
+        voters.push(member);
+    }
+    let cr = raise(&app, &requester, &project, "Raced").await;
+    act(&app, &requester, &cr, "SUBMIT", None).await;
+    act(&app, &pm, &cr, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["schedule"]["days"] = json!(30);
+    impact["cost"]["currency"] = json!("EUR");
+    assess(&app, &pm, &cr, impact).await;
+    let waiting = act(&app, &pm, &cr, "REQUEST_DECISION", None).await;
+    let decision = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let responses = join_all(
+        voters
+            .iter()
+            .map(|voter| vote(&app, voter, &decision, json!({ "choice": "APPROVE" }))),
+    )
+    .await;
+    let accepted = responses
+        .iter()
+        .filter(|r| r["userErrors"] == json!([]))
+        .count();
+    let refused = responses
+        .iter()
+        .filter(|r| {
+            user_errors(r)
+                == vec![(
+                    "INVALID_TRANSITION".to_owned(),
+                    vec!["input".to_owned(), "decisionId".to_owned()],
+                )]
+        })
+        .count();
+    assert_eq!((accepted, refused), (17, 15));
+    assert_eq!(
+        app.count("audit_event WHERE action = 'decision.closed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("audit_event WHERE action = 'change_request.approve'")
+            .await,
+        1
+    );
+}
+
+/// The decisive vote would apply a change whose scope item is already gone: nothing is applied,
+/// the vote is refused, the change stays undecided.
+#[tokio::test]
+async fn an_approval_that_cannot_be_applied_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    sign_scope(&app, &s).await;
+    let remove = |title: &str| title.to_owned();
+    let mut crs = Vec::new();
+    for title in [remove("Drop marketing automation"), remove("Also drop it")] {
+        let cr = raise(&app, &s.requester, &s.project, &title).await;
+        act(&app, &s.requester, &cr, "SUBMIT", None).await;
+        act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+        let mut impact = small_impact();
+        impact["risk"]["level"] = json!("HIGH");
+        impact["scope"] = json!({ "remove": [s.scope_item] });
+        assess(&app, &s.pm, &cr, impact).await;
+        let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+        crs.push((
+            cr,
+            waiting["changeRequest"]["ballot"]["decision"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    vote(
+        &app,
+        &s.committee[0],
+        &crs[0].1,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    vote(
+        &app,
+        &s.committee[1],
+        &crs[0].1,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    vote(
+        &app,
+        &s.committee[0],
+        &crs[1].1,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    let before = app.snapshot().await;
+    let scope_versions = app.count("scope_version").await;
+    let failed = vote(
+        &app,
+        &s.committee[1],
+        &crs[1].1,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert_refused(&failed, "PRECONDITION_FAILED", &["input", "decisionId"]);
+    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.count("scope_version").await, scope_versions);
+    let data = app
+        .ok(
+            &s.pm,
+            "query($id: ID!) { node(id: $id) { ... on ChangeRequest { status } } }",
+            json!({ "id": crs[1].0["id"] }),
+        )
+        .await;
+    assert_eq!(data["node"]["status"], "AWAITING_DECISION");
+}

@@ -5,6 +5,10 @@
 use chrono::Duration;
 use rust_decimal::Decimal;
 use steerco_entity::user;
+use steerco_graphql::domain::change_request::{
+    CostImpact, CrAction, CrCategory, CrPriority, EffortImpact, Impact, MilestoneShift, RiskImpact,
+    RiskLevel, ScheduleImpact, ScopeAddition, ScopeImpact,
+};
 use steerco_graphql::domain::decision::DecisionChoice;
 use steerco_graphql::domain::phase::{CriterionStatus, DeliverableStatus};
 use steerco_graphql::domain::phase_template::TemplateKey;
@@ -14,6 +18,7 @@ use steerco_graphql::domain::schedule::MilestoneAction;
 use steerco_graphql::domain::scope::{
     DocumentInput, ItemCategory, ItemInput, ObjectiveInput, ScopeDocument, StatementInput,
 };
+use steerco_graphql::service::change_request::CrFields;
 use steerco_graphql::service::decision::VoteInput;
 use steerco_graphql::service::milestone::{MilestoneChanges, NewMilestone};
 use steerco_graphql::service::project::{MoneyInput, NewProject};
@@ -373,10 +378,15 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
             charter.moved.len()
         );
     }
+    let integration = milestones
+        .iter()
+        .find(|m| m.name == "ERP integration in test")
+        .map(|m| m.id);
+    change_requests(state, &caller, project.id, &people, &committee, integration).await?;
     let token = service::token::issue_for_operator(state, pm.id, "demo").await?;
 
     println!(
-        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (IN_EXECUTION): {} members, 8 phases, {} milestones, baseline 1.",
+        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (IN_EXECUTION): {} members, 8 phases, {} milestones, 4 change requests.",
         TEAM.len() + 1,
         milestones.len()
     );
@@ -386,6 +396,197 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
     );
     println!("Her API token (shown once):");
     println!("{}", token.token);
+    Ok(())
+}
+
+/// Change requests in several states: one approved by the committee and applied to the
+/// schedule, scope and cost baselines, one waiting for the committee, one rejected by the PM
+/// below the red line, one draft.
+async fn change_requests(
+    state: &AppState,
+    pm: &Caller,
+    project_id: Uuid,
+    people: &std::collections::HashMap<&str, Uuid>,
+    committee: &[Uuid],
+    integration_milestone: Option<Uuid>,
+) -> ServiceResult<()> {
+    let requester = as_user(
+        people
+            .get("mei.lin@demo.steerco.dev")
+            .copied()
+            .unwrap_or(pm.actor.user_id),
+    );
+    let raise = |title: &str, category: CrCategory, priority: CrPriority| CrFields {
+        title: Some(title.to_owned()),
+        description: Some(format!(
+            "{title}, asked for by the sales and service leads."
+        )),
+        justification: Some(
+            "Without it the teams keep working in spreadsheets next to the CRM.".to_owned(),
+        ),
+        category: Some(category),
+        priority: Some(priority),
+        links: None,
+    };
+    let assessed =
+        |days: i32, cost: i64, person_days: i64, risk: RiskLevel, shift: bool, scope: bool| {
+            Impact {
+                schedule: Some(ScheduleImpact {
+                    days,
+                    milestone_shifts: integration_milestone
+                        .filter(|_| shift)
+                        .map(|milestone_id| vec![MilestoneShift { milestone_id, days }])
+                        .unwrap_or_default(),
+                }),
+                cost: Some(CostImpact {
+                    amount: Decimal::from(cost),
+                    currency: "CNY".to_owned(),
+                    budget_line: "Implementation services".to_owned(),
+                }),
+                effort: Some(EffortImpact {
+                    person_days: Decimal::from(person_days),
+                    roles: vec!["Integration consultant".to_owned()],
+                }),
+                risk: Some(RiskImpact {
+                    level: risk,
+                    description: "Touches the ERP order interface".to_owned(),
+                }),
+                scope: scope.then(|| ScopeImpact {
+                    add: vec![ScopeAddition {
+                        category: ItemCategory::Integration,
+                        text: "WeChat lead capture".to_owned(),
+                    }],
+                    remove: Vec::new(),
+                }),
+            }
+        };
+    let prepare = |cr: steerco_entity::change_request::Model, impact: Impact| {
+        let requester = requester.clone();
+        async move {
+            let cr = service::change_request::transition(
+                state,
+                &requester,
+                cr.id,
+                CrAction::Submit,
+                None,
+            )
+            .await?
+            .change_request;
+            let cr = service::change_request::transition(
+                state,
+                pm,
+                cr.id,
+                CrAction::StartAssessment,
+                None,
+            )
+            .await?
+            .change_request;
+            let cr = service::change_request::assess(state, pm, cr.id, cr.version, impact)
+                .await?
+                .change_request;
+            let waiting = service::change_request::transition(
+                state,
+                pm,
+                cr.id,
+                CrAction::RequestDecision,
+                None,
+            )
+            .await?;
+            ServiceResult::Ok(waiting.change_request)
+        }
+    };
+    let approve = |decision_id: Uuid, voter: Uuid| async move {
+        let vote = VoteInput {
+            choice: Some(DecisionChoice::Approve),
+            comment: None,
+            conditions: Vec::new(),
+            on_behalf_of: None,
+        };
+        service::decision::cast(state, &as_user(voter), decision_id, vote).await
+    };
+
+    // CR-001: WeChat lead capture, approved by the committee and applied.
+    let cr = service::change_request::create(
+        state,
+        &requester,
+        project_id,
+        raise(
+            "Add WeChat lead capture",
+            CrCategory::Integration,
+            CrPriority::Must,
+        ),
+    )
+    .await?
+    .change_request;
+    let cr = prepare(cr, assessed(10, 120_000, 40, RiskLevel::High, true, true)).await?;
+    if let Some(ballot) = service::change_request::ballots_of(&state.db, cr.id)
+        .await?
+        .pop()
+    {
+        for voter in committee.iter().take(2) {
+            approve(ballot.id, *voter).await?;
+        }
+    }
+    // CR-002: offline mobile app, waiting for the committee with one vote in.
+    let cr = service::change_request::create(
+        state,
+        &requester,
+        project_id,
+        raise(
+            "Offline mode for the mobile app",
+            CrCategory::Technical,
+            CrPriority::Should,
+        ),
+    )
+    .await?
+    .change_request;
+    let cr = prepare(
+        cr,
+        assessed(15, 80_000, 30, RiskLevel::Medium, false, false),
+    )
+    .await?;
+    if let (Some(ballot), Some(voter)) = (
+        service::change_request::ballots_of(&state.db, cr.id)
+            .await?
+            .pop(),
+        committee.get(1),
+    ) {
+        approve(ballot.id, *voter).await?;
+    }
+    // CR-003: a small cosmetic change the PM rejects below the red line.
+    let cr = service::change_request::create(
+        state,
+        &requester,
+        project_id,
+        raise(
+            "Custom colours for the dashboards",
+            CrCategory::Process,
+            CrPriority::Could,
+        ),
+    )
+    .await?
+    .change_request;
+    let cr = prepare(cr, assessed(1, 3_000, 2, RiskLevel::Low, false, false)).await?;
+    service::change_request::transition(
+        state,
+        pm,
+        cr.id,
+        CrAction::Reject,
+        Some("Use the standard theme; revisit after go-live"),
+    )
+    .await?;
+    // CR-004: still a draft.
+    service::change_request::create(
+        state,
+        &requester,
+        project_id,
+        raise(
+            "Migrate the 2019 archives",
+            CrCategory::Data,
+            CrPriority::Could,
+        ),
+    )
+    .await?;
     Ok(())
 }
 

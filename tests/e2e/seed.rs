@@ -38,12 +38,12 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
     assert_eq!(milestone_count, 10);
     assert_eq!(
         project["scheduleBaselines"],
-        json!([{ "number": 1, "cause": "INITIAL" }])
+        json!([{ "number": 1, "cause": "INITIAL" }, { "number": 2, "cause": "CHANGE_REQUEST" }])
     );
     assert_eq!(
-        project["decisions"],
-        json!([{ "subjectType": "PHASE_GATE", "status": "DECIDED", "outcome": "GO",
-                 "votes": [{ "choice": "GO" }, { "choice": "GO" }] }])
+        project["decisions"].as_array().unwrap().last().unwrap(),
+        &json!({ "subjectType": "PHASE_GATE", "status": "DECIDED", "outcome": "GO",
+                 "votes": [{ "choice": "GO" }, { "choice": "GO" }] })
     );
     assert_eq!(phases[1]["milestones"][0]["slipDays"], 12);
     assert_eq!(phases[1]["milestones"][0]["health"], "RED");
@@ -63,7 +63,8 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
         data["raciMatrix"]["activities"].as_array().unwrap().len(),
         18
     );
-    assert_eq!(data["project"]["scope"]["number"], 1);
+    // CR-001 baselined version 3 of the scope; version 2 is still in review.
+    assert_eq!(data["project"]["scope"]["number"], 3);
     let versions = data["project"]["scopeVersions"].as_array().unwrap();
     assert_eq!(versions[1]["status"], "IN_REVIEW");
     let diff = app
@@ -85,6 +86,42 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
         })
         .collect();
     assert_eq!(changes, vec![("inScope", "ADDED"), ("inScope", "REMOVED")]);
+    let data = app
+        .ok(
+            &admin,
+            "query($id: ID!) { project(id: $id) { budget { amount }
+                changeRequests { edges { node { code status decidedBy scheduleBaseline { number } scopeVersion { number } costBaseline { amount } } } }
+                changeSummary { approvedCost costDrift scheduleDriftDays } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let crs: Vec<(&str, &str)> = data["project"]["changeRequests"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["code"].as_str().unwrap(),
+                e["node"]["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        crs,
+        vec![
+            ("CR-001", "APPROVED"),
+            ("CR-002", "AWAITING_DECISION"),
+            ("CR-003", "REJECTED"),
+            ("CR-004", "DRAFT")
+        ]
+    );
+    let applied = &data["project"]["changeRequests"]["edges"][0]["node"];
+    assert_eq!(applied["decidedBy"], "COMMITTEE");
+    assert_eq!(applied["scheduleBaseline"]["number"], 2);
+    assert_eq!(applied["scopeVersion"]["number"], 3);
+    assert_eq!(applied["costBaseline"]["amount"], "1970000.00");
+    assert_eq!(data["project"]["budget"]["amount"], "1970000.00");
+    assert_eq!(data["project"]["changeSummary"]["scheduleDriftDays"], 10);
 
     let data = app
         .ok(

@@ -9,7 +9,7 @@ use crate::support::{TestApp, TestUser, assert_refused, error_code, user_errors}
 
 pub const CR: &str = "id code status version withinRedLine missingImpact
     ballot { recused { email } decision { id status outcome eligibleVoters { email } votes { choice voter { email } castBy { email } } } }
-    scheduleBaseline { number cause causeId } scopeVersion { number status cause causeId } costBaseline { number amount currency causedBy }";
+    scheduleBaseline { number cause causeId } scopeVersion { number status cause causeId } costBaseline { number amount currency causedBy { id } }";
 
 pub struct Setup {
     pub pm: TestUser,
@@ -343,7 +343,7 @@ async fn the_committee_approves_a_change_that_moves_schedule_scope_and_budget() 
     assert_eq!(approved["scopeVersion"]["status"], "BASELINED");
     assert_eq!(
         approved["costBaseline"],
-        json!({ "number": 2, "amount": "1050000", "currency": "CNY", "causedBy": cr["id"] })
+        json!({ "number": 2, "amount": "1050000", "currency": "CNY", "causedBy": { "id": cr["id"] } })
     );
 
     let data = app

@@ -295,13 +295,26 @@ impl CostBaseline {
     async fn cause(&self) -> &str {
         &self.0.cause_kind
     }
-    /// The change request that made it.
-    async fn caused_by(&self) -> Option<ID> {
-        self.0.cause_id.map(|id| encode(Kind::ChangeRequest, id))
+    /// The approved change request that made it.
+    async fn caused_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ChangeRequest>> {
+        caused_by(ctx, self.0.cause_id).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// The change request behind a baseline version, for a viewer who can see it.
+pub async fn caused_by(
+    ctx: &Context<'_>,
+    id: Option<uuid::Uuid>,
+) -> async_graphql::Result<Option<ChangeRequest>> {
+    let Some(id) = id else { return Ok(None) };
+    let viewer = actor(ctx)?;
+    let found = service::change_request::visible(state(ctx), viewer, id)
+        .await
+        .map_err(|e| to_top_level(ctx, e))?;
+    Ok(found.map(ChangeRequest))
 }
 
 /// A proposed change to the baselined scope, schedule or budget.

@@ -239,6 +239,19 @@ impl ScheduleBaseline {
             _ => ID(id.to_string()),
         })
     }
+    /// The approved change request that produced this version, if one did.
+    async fn caused_by(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::change_request::ChangeRequest>> {
+        super::change_request::caused_by(
+            ctx,
+            self.0
+                .cause_id
+                .filter(|_| self.0.cause_kind == "CHANGE_REQUEST"),
+        )
+        .await
+    }
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(id) = self.0.created_by else {
             return Ok(None);

@@ -183,7 +183,24 @@ impl ScopeVersion {
         &self.0.cause_kind
     }
     async fn cause_id(&self) -> Option<ID> {
-        self.0.cause_id.map(|id| ID(id.to_string()))
+        let id = self.0.cause_id?;
+        Some(match self.0.cause_kind.as_str() {
+            "CHANGE_REQUEST" => encode(Kind::ChangeRequest, id),
+            _ => ID(id.to_string()),
+        })
+    }
+    /// The approved change request that produced this version, if one did.
+    async fn caused_by(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::change_request::ChangeRequest>> {
+        super::change_request::caused_by(
+            ctx,
+            self.0
+                .cause_id
+                .filter(|_| self.0.cause_kind == "CHANGE_REQUEST"),
+        )
+        .await
     }
     /// Why the last signatory who rejected it did so.
     async fn rejection_comment(&self) -> Option<&str> {

@@ -20,6 +20,7 @@ mod m20261125_000011_create_raci;
 mod m20261125_000012_create_scope;
 mod m20261125_000013_create_change_request;
 mod m20261125_000014_add_change_control_settings;
+mod m20261125_000015_create_uat;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000012_create_scope::Migration),
             Box::new(m20261125_000013_create_change_request::Migration),
             Box::new(m20261125_000014_add_change_control_settings::Migration),
+            Box::new(m20261125_000015_create_uat::Migration),
         ]
     }
 }

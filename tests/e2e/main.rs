@@ -15,4 +15,5 @@ mod raci;
 mod scope;
 mod seed;
 mod support;
+mod uat;
 mod walkthrough;

@@ -22,6 +22,9 @@ pub enum ProjectOperation {
     ManagePlan,
     /// Raise a change request or comment on one: any member but a mere VIEWER.
     RaiseChange,
+    /// Manage test scenarios and cycles and record executions: PM, QA, business
+    /// representatives and super users (the people who run UAT).
+    ManageTests,
 }
 
 /// The caller as the policy sees them on one project.
@@ -55,6 +58,12 @@ pub fn permits(subject: &Subject, operation: ProjectOperation) -> bool {
         | ProjectOperation::ManagePlan => has(ProjectRole::ProjectManager),
         ProjectOperation::RaiseChange => {
             subject.roles.iter().any(|role| role != ProjectRole::Viewer)
+        }
+        ProjectOperation::ManageTests => {
+            has(ProjectRole::ProjectManager)
+                || has(ProjectRole::Qa)
+                || has(ProjectRole::BusinessRep)
+                || has(ProjectRole::SuperUser)
         }
         ProjectOperation::Transition(action) => {
             has(ProjectRole::ProjectManager) || (has(ProjectRole::Sponsor) && sponsor_may(action))

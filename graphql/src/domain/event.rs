@@ -123,6 +123,34 @@ pub enum DomainEvent {
     ChangeRequestApplied {
         change_request_id: Uuid,
     },
+    /// A defect was logged; `critical` says it must reach the PM and QA at once.
+    DefectLogged {
+        defect_id: Uuid,
+        critical: bool,
+    },
+    DefectStatusChanged {
+        defect_id: Uuid,
+        from: super::uat::DefectStatus,
+        to: super::uat::DefectStatus,
+    },
+    DefectAssigned {
+        defect_id: Uuid,
+        assignee_id: Uuid,
+    },
+    DefectReadyForRetest {
+        defect_id: Uuid,
+    },
+    DefectReopened {
+        defect_id: Uuid,
+    },
+    TestCycleStatusChanged {
+        cycle_id: Uuid,
+        from: super::uat::CycleStatus,
+        to: super::uat::CycleStatus,
+    },
+    TestExecutionRecorded {
+        execution_id: Uuid,
+    },
 }
 
 impl DomainEvent {
@@ -157,6 +185,13 @@ impl DomainEvent {
             Self::ChangeRequestImpactAssessed { .. } => "change_request.impact_assessed",
             Self::ChangeRequestVotesSuperseded { .. } => "change_request.votes_superseded",
             Self::ChangeRequestApplied { .. } => "change_request.applied",
+            Self::DefectLogged { .. } => "defect.logged",
+            Self::DefectStatusChanged { .. } => "defect.status_changed",
+            Self::DefectAssigned { .. } => "defect.assigned",
+            Self::DefectReadyForRetest { .. } => "defect.ready_for_retest",
+            Self::DefectReopened { .. } => "defect.reopened",
+            Self::TestCycleStatusChanged { .. } => "test_cycle.status_changed",
+            Self::TestExecutionRecorded { .. } => "test_execution.recorded",
         }
     }
 }

@@ -22,6 +22,8 @@ pub mod role;
 pub mod schedule;
 pub mod scope;
 pub mod text;
+pub mod uat;
+pub mod uat_csv;
 pub mod user;
 
 pub use error::{Refusal, RefusalCode, Refusals};

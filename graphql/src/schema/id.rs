@@ -27,10 +27,14 @@ pub enum Kind {
     RaciActivity,
     ScopeVersion,
     ChangeRequest,
+    TestScenario,
+    TestCycle,
+    TestExecution,
+    Defect,
 }
 
 impl Kind {
-    const ALL: [Kind; 16] = [
+    const ALL: [Kind; 20] = [
         Kind::User,
         Kind::ApiToken,
         Kind::Project,
@@ -47,6 +51,10 @@ impl Kind {
         Kind::RaciActivity,
         Kind::ScopeVersion,
         Kind::ChangeRequest,
+        Kind::TestScenario,
+        Kind::TestCycle,
+        Kind::TestExecution,
+        Kind::Defect,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +75,10 @@ impl Kind {
             Kind::RaciActivity => "RaciActivity",
             Kind::ScopeVersion => "ScopeVersion",
             Kind::ChangeRequest => "ChangeRequest",
+            Kind::TestScenario => "TestScenario",
+            Kind::TestCycle => "TestCycle",
+            Kind::TestExecution => "TestExecution",
+            Kind::Defect => "Defect",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod phase;
 pub mod project;
 pub mod raci;
 pub mod scope;
+pub mod uat;
 pub mod user;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -36,6 +37,7 @@ pub struct QueryRoot(
     raci::RaciQuery,
     scope::ScopeQuery,
     change_request::ChangeRequestQuery,
+    uat::UatQuery,
     audit::AuditQuery,
     node::NodeQuery,
 );
@@ -51,6 +53,7 @@ pub struct MutationRoot(
     raci::RaciMutation,
     scope::ScopeMutation,
     change_request::ChangeRequestMutation,
+    uat::UatMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

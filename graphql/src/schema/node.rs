@@ -15,6 +15,7 @@ use super::phase::{Deliverable, ExitCriterion, GateCondition, Phase};
 use super::project::Project;
 use super::raci::RaciActivity;
 use super::scope::ScopeVersion;
+use super::uat::{Defect, TestCycle, TestScenario};
 use super::user::{ApiToken, User};
 use crate::service::{self, Actor, AppState, ServiceResult};
 
@@ -38,6 +39,9 @@ pub enum Node {
     RaciActivity(RaciActivity),
     ScopeVersion(ScopeVersion),
     ChangeRequest(ChangeRequest),
+    TestScenario(TestScenario),
+    TestCycle(TestCycle),
+    Defect(Defect),
 }
 
 /// Resolves a global id to an object the viewer may see; everything else is `None`, so a
@@ -101,6 +105,17 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
         Kind::ChangeRequest => service::change_request::visible(app, viewer, uuid)
             .await?
             .map(|c| Node::ChangeRequest(ChangeRequest(c))),
+        Kind::TestScenario => service::uat::visible_scenario(app, viewer, uuid)
+            .await?
+            .map(|x| Node::TestScenario(TestScenario(x))),
+        Kind::TestCycle => service::uat::visible_cycle(app, viewer, uuid)
+            .await?
+            .map(|x| Node::TestCycle(TestCycle(x))),
+        Kind::Defect => service::uat::visible_defect(app, viewer, uuid)
+            .await?
+            .map(|x| Node::Defect(Defect(x))),
+        // Executions are reached through their cycle.
+        Kind::TestExecution => None,
     })
 }
 

@@ -365,6 +365,60 @@ impl Project {
             risk: risk.into(),
         }
     }
+    /// The project's UAT scenarios.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn test_scenarios(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::uat::TestScenario>> {
+        super::uat::project_scenarios(ctx, self.0.id).await
+    }
+    /// The project's scenarios as CSV (the import format).
+    async fn test_scenarios_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        service::uat::csv_export(state(ctx), self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))
+    }
+    /// Test cycles, oldest first.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn test_cycles(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::uat::TestCycle>> {
+        super::uat::project_cycles(ctx, self.0.id).await
+    }
+    /// Defects by key, filtered.
+    #[graphql(complexity = "super::page::cost(first, last, child_complexity)")]
+    async fn defects(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::uat::DefectFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<super::uat::Defect>> {
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window::<i64>()?;
+        let all = super::uat::project_defects(ctx, self.0.id, filter.unwrap_or_default()).await?;
+        Ok(connection(
+            super::page::in_memory(all, &window),
+            |(position, _)| *position,
+            |(_, d)| super::uat::Defect(d),
+        ))
+    }
+    /// UAT in figures: open defects by severity and status, ageing, reopen and go-live bug rates.
+    async fn uat_metrics(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::uat::UatMetrics> {
+        super::uat::project_metrics(ctx, &self.0).await
+    }
     /// The current scope baseline, if the scope has been signed off.
     async fn scope(
         &self,

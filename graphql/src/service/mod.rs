@@ -17,6 +17,7 @@ pub mod project;
 pub mod raci;
 pub mod scope;
 pub mod token;
+pub mod uat;
 pub mod user;
 
 use std::sync::Arc;

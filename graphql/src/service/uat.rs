@@ -1,0 +1,1240 @@
+//! User acceptance testing: scenarios (with the built-in library and CSV), cycles, executions,
+//! defects through their fix–retest loop, metrics and the readiness verdict.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use steerco_entity::{defect, defect_comment, project, test_cycle, test_execution, test_scenario};
+use uuid::Uuid;
+
+use super::access::{self};
+use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::member::ensure_open;
+use super::phase::parse_link;
+use super::project::today_in;
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+};
+use crate::domain::authz::{ProjectOperation, Subject, permits};
+use crate::domain::event::DomainEvent;
+use crate::domain::text::{multi_line, required_multi_line, single_line};
+use crate::domain::uat::{
+    self as rules, AcceptanceStage, CycleAction, CycleStatus, DefectCategory, DefectCommand,
+    DefectFacts, DefectRow, DefectStatus, ExecutionResult, ExecutionRow, Priority, ScenarioDraft,
+    Severity, StepDraft,
+};
+use crate::domain::uat_csv;
+use crate::domain::{Refusal, RefusalCode, Refusals};
+
+/// A stored step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredStep {
+    pub action: String,
+    pub expected_result: String,
+}
+
+fn internal(what: &str) -> impl Fn(String) -> ServiceError + '_ {
+    move |e| ServiceError::Internal(format!("stored {what}: {e}"))
+}
+
+pub fn steps_of(scenario: &test_scenario::Model) -> ServiceResult<Vec<StoredStep>> {
+    serde_json::from_str(&scenario.steps).map_err(|e| internal("steps")(e.to_string()))
+}
+
+/// The stored scenario as the domain's draft (for CSV export).
+pub fn draft_of(scenario: &test_scenario::Model) -> ServiceResult<ScenarioDraft> {
+    Ok(ScenarioDraft {
+        name: scenario.name.clone(),
+        area: scenario.area.parse().map_err(
+            |e: <rules::ProcessArea as std::str::FromStr>::Err| internal("area")(e.to_string()),
+        )?,
+        is_core: scenario.is_core,
+        scenario_type: scenario.scenario_type.parse().map_err(
+            |e: <rules::ScenarioType as std::str::FromStr>::Err| {
+                internal("scenario type")(e.to_string())
+            },
+        )?,
+        steps: steps_of(scenario)?
+            .into_iter()
+            .map(|s| StepDraft {
+                action: s.action,
+                expected_result: s.expected_result,
+            })
+            .collect(),
+    })
+}
+
+/// Loads the project and checks the caller may manage tests there.
+async fn project_for_tests(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    project_id: Uuid,
+    field: &[&str],
+) -> ServiceResult<(project::Model, Subject)> {
+    let (project, subject) = access::project_for(
+        conn,
+        &caller.actor,
+        project_id,
+        field,
+        ProjectOperation::ManageTests,
+    )
+    .await?;
+    ensure_open(&project)?;
+    Ok((project, subject))
+}
+
+async fn insert_scenario(
+    conn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    project_id: Uuid,
+    draft: &ScenarioDraft,
+    owner_id: Option<Uuid>,
+) -> ServiceResult<test_scenario::Model> {
+    let steps: Vec<StoredStep> = draft
+        .steps
+        .iter()
+        .map(|s| StoredStep {
+            action: s.action.clone(),
+            expected_result: s.expected_result.clone(),
+        })
+        .collect();
+    let row = test_scenario::Model {
+        id: Uuid::now_v7(),
+        project_id,
+        name: draft.name.clone(),
+        area: draft.area.as_str().to_owned(),
+        is_core: draft.is_core,
+        scenario_type: draft.scenario_type.as_str().to_owned(),
+        steps: serde_json::to_string(&steps).map_err(|e| ServiceError::Internal(e.to_string()))?,
+        owner_id,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    test_scenario::Entity::insert(test_scenario::ActiveModel::from(row.clone()).reset_all())
+        .exec_without_returning(conn)
+        .await
+        .map_err(super::unique_violation_as(
+            &["name"],
+            "the project already has a scenario with this name",
+        ))?;
+    append_in_txn(
+        conn,
+        origin,
+        now,
+        AuditEntry {
+            project_id: Some(project_id),
+            entity_type: "TestScenario",
+            entity_id: row.id,
+            action: "test_scenario.created",
+            before: None,
+            after: Some(json!({ "name": row.name, "area": row.area, "isCore": row.is_core, "type": row.scenario_type, "steps": steps })),
+        },
+    )
+    .await?;
+    Ok(row)
+}
+
+pub async fn scenarios_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<test_scenario::Model>> {
+    Ok(test_scenario::Entity::find()
+        .filter(test_scenario::Column::ProjectId.eq(project_id))
+        .order_by_asc(test_scenario::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Adds a scenario. PM, QA, business representatives, super users.
+pub async fn scenario_create(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    draft: ScenarioDraft,
+    owner_id: Option<Uuid>,
+) -> ServiceResult<test_scenario::Model> {
+    let draft = rules::check_scenario(&draft)?;
+    let txn = begin_write(&state.db).await?;
+    project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
+    super::member::check_owner(&txn, project_id, owner_id, &["ownerId"]).await?;
+    if scenarios_of(&txn, project_id)
+        .await?
+        .iter()
+        .any(|s| s.name.eq_ignore_ascii_case(&draft.name))
+    {
+        return Err(Refusal::conflict(
+            &["name"],
+            "the project already has a scenario with this name",
+        )
+        .into());
+    }
+    let row = insert_scenario(
+        &txn,
+        Origin::from(caller),
+        state.clock.now(),
+        project_id,
+        &draft,
+        owner_id,
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(row)
+}
+
+/// Imports the built-in library; scenarios whose name the project already uses are skipped.
+pub async fn library_import(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+) -> ServiceResult<Vec<test_scenario::Model>> {
+    let txn = begin_write(&state.db).await?;
+    project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
+    let existing: Vec<String> = scenarios_of(&txn, project_id)
+        .await?
+        .into_iter()
+        .map(|s| s.name.to_lowercase())
+        .collect();
+    let now = state.clock.now();
+    let mut created = Vec::new();
+    for draft in rules::library() {
+        if existing.contains(&draft.name.to_lowercase()) {
+            continue;
+        }
+        created.push(
+            insert_scenario(&txn, Origin::from(caller), now, project_id, &draft, None).await?,
+        );
+    }
+    commit(txn).await?;
+    Ok(created)
+}
+
+/// Imports scenarios from CSV: all of them, or none with every bad row reported as a
+/// BAD_USER_INPUT on `["csv", line, column]`.
+pub async fn csv_import(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    file: &str,
+) -> ServiceResult<Vec<test_scenario::Model>> {
+    let drafts = uat_csv::parse(file).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| {
+                let line = e.line.to_string();
+                let mut field = vec!["csv", line.as_str()];
+                if let Some(column) = e.column {
+                    field.push(column);
+                }
+                Refusal::bad_input(&field, e.reason)
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let txn = begin_write(&state.db).await?;
+    project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
+    let existing: Vec<String> = scenarios_of(&txn, project_id)
+        .await?
+        .into_iter()
+        .map(|s| s.name.to_lowercase())
+        .collect();
+    let taken: Vec<Refusal> = drafts
+        .iter()
+        .filter(|d| existing.contains(&d.name.to_lowercase()))
+        .map(|d| {
+            Refusal::conflict(
+                &["csv", "scenario"],
+                format!("the project already has a scenario named {}", d.name),
+            )
+        })
+        .collect();
+    if !taken.is_empty() {
+        return Err(taken.into());
+    }
+    let now = state.clock.now();
+    let mut created = Vec::with_capacity(drafts.len());
+    for draft in &drafts {
+        created
+            .push(insert_scenario(&txn, Origin::from(caller), now, project_id, draft, None).await?);
+    }
+    commit(txn).await?;
+    Ok(created)
+}
+
+/// The project's scenarios as CSV.
+pub async fn csv_export(state: &AppState, project_id: Uuid) -> ServiceResult<String> {
+    let drafts = scenarios_of(&state.db, project_id)
+        .await?
+        .iter()
+        .map(draft_of)
+        .collect::<ServiceResult<Vec<_>>>()?;
+    Ok(uat_csv::write(&drafts))
+}
+
+fn cycle_status(cycle: &test_cycle::Model) -> ServiceResult<CycleStatus> {
+    cycle
+        .status
+        .parse()
+        .map_err(|e: <CycleStatus as std::str::FromStr>::Err| {
+            internal("cycle status")(e.to_string())
+        })
+}
+
+/// Plans a test cycle. PM, QA, business representatives, super users.
+pub async fn cycle_create(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    name: &str,
+    stage: AcceptanceStage,
+    environment: &str,
+    planned_start: Option<NaiveDate>,
+    planned_end: Option<NaiveDate>,
+) -> ServiceResult<test_cycle::Model> {
+    let mut refusals = Refusals::default();
+    let name = refusals.field(&["name"], single_line(name, 200));
+    let environment = refusals.field(&["environment"], single_line(environment, 200));
+    if let (Some(start), Some(end)) = (planned_start, planned_end)
+        && end < start
+    {
+        refusals.push(Refusal::bad_input(
+            &["plannedEnd"],
+            "the planned end is before the planned start",
+        ));
+    }
+    refusals.finish()?;
+    let txn = begin_write(&state.db).await?;
+    project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
+    let now = state.clock.now();
+    let row = test_cycle::Model {
+        id: Uuid::now_v7(),
+        project_id,
+        name: name.unwrap_or_default(),
+        stage: stage.as_str().to_owned(),
+        environment: environment.unwrap_or_default(),
+        planned_start,
+        planned_end,
+        status: CycleStatus::Planned.as_str().to_owned(),
+        signed_off_by: None,
+        signed_off_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    test_cycle::Entity::insert(test_cycle::ActiveModel::from(row.clone()).reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        cycle_entry(&row, "test_cycle.created", None),
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(row)
+}
+
+fn cycle_entry<'a>(
+    c: &test_cycle::Model,
+    action: &'a str,
+    before: Option<&test_cycle::Model>,
+) -> AuditEntry<'a> {
+    let snap = |c: &test_cycle::Model| json!({ "name": c.name, "stage": c.stage, "environment": c.environment, "status": c.status, "signedOffBy": c.signed_off_by });
+    AuditEntry {
+        project_id: Some(c.project_id),
+        entity_type: "TestCycle",
+        entity_id: c.id,
+        action,
+        before: before.map(snap),
+        after: Some(snap(c)),
+    }
+}
+
+/// Moves a cycle: start, complete and fail for those who manage tests; sign-off for a
+/// business representative (or an admin).
+pub async fn cycle_transition(
+    state: &AppState,
+    caller: &Caller,
+    cycle_id: Uuid,
+    action: CycleAction,
+) -> ServiceResult<(test_cycle::Model, Vec<DomainEvent>)> {
+    let txn = begin_write(&state.db).await?;
+    let current = for_update(test_cycle::Entity::find_by_id(cycle_id), backend_of(&txn))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["id"], "test cycle"))?;
+    let (_, subject) = access::project_for(
+        &txn,
+        &caller.actor,
+        current.project_id,
+        &["id"],
+        ProjectOperation::Read,
+    )
+    .await?;
+    let allowed = match action {
+        CycleAction::SignOff => subject.admin || rules::may_sign_off(&subject.roles),
+        CycleAction::Start | CycleAction::Complete | CycleAction::Fail => {
+            permits(&subject, ProjectOperation::ManageTests)
+        }
+    };
+    if !allowed {
+        return Err(ServiceError::Forbidden);
+    }
+    let from = cycle_status(&current)?;
+    let to = rules::cycle_transition(from, action)?;
+    let now = state.clock.now();
+    let mut next = test_cycle::Model {
+        status: to.as_str().to_owned(),
+        updated_at: now,
+        version: current.version + 1,
+        ..current.clone()
+    };
+    if action == CycleAction::SignOff {
+        next.signed_off_by = Some(caller.actor.user_id);
+        next.signed_off_at = Some(now);
+    }
+    test_cycle::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
+        .await?;
+    let audit_action = format!("test_cycle.{}", action.as_str().to_ascii_lowercase());
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        cycle_entry(&next, &audit_action, Some(&current)),
+    )
+    .await?;
+    commit(txn).await?;
+    let events = vec![DomainEvent::TestCycleStatusChanged {
+        cycle_id: next.id,
+        from,
+        to,
+    }];
+    Ok((next, events))
+}
+
+/// A defect as reported.
+#[derive(Debug, Clone, Default)]
+pub struct NewDefect {
+    pub title: String,
+    pub steps_to_reproduce: String,
+    pub expected_result: String,
+    pub actual_result: String,
+    pub category: Option<DefectCategory>,
+    pub severity: Option<Severity>,
+    pub priority: Option<Priority>,
+    pub environment: String,
+    pub found_in_cycle_id: Option<Uuid>,
+    pub scenario_id: Option<Uuid>,
+    pub found_after_go_live: bool,
+}
+
+struct CheckedDefect {
+    title: String,
+    steps: String,
+    expected: String,
+    actual: String,
+    environment: String,
+}
+
+fn check_defect(input: &NewDefect, prefix: &str) -> Result<CheckedDefect, Vec<Refusal>> {
+    let path = |field: &'static str| -> Vec<String> {
+        if prefix.is_empty() {
+            vec![field.to_owned()]
+        } else {
+            vec![prefix.to_owned(), field.to_owned()]
+        }
+    };
+    let mut refusals = Vec::new();
+    let mut take = |field: &'static str, result: Result<String, crate::domain::text::TextError>| {
+        match result {
+            Ok(value) => value,
+            Err(error) => {
+                let p = path(field);
+                let p: Vec<&str> = p.iter().map(String::as_str).collect();
+                refusals.push(Refusal::bad_input(&p, error.to_string()));
+                String::new()
+            }
+        }
+    };
+    let title = take("title", single_line(&input.title, 200));
+    let steps = take(
+        "stepsToReproduce",
+        required_multi_line(&input.steps_to_reproduce, 10_000),
+    );
+    let expected = take("expectedResult", multi_line(&input.expected_result, 10_000));
+    let actual = take(
+        "actualResult",
+        required_multi_line(&input.actual_result, 10_000),
+    );
+    let environment = take("environment", multi_line(&input.environment, 200));
+    if refusals.is_empty() {
+        Ok(CheckedDefect {
+            title,
+            steps,
+            expected,
+            actual,
+            environment,
+        })
+    } else {
+        Err(refusals)
+    }
+}
+
+async fn insert_defect(
+    conn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    project_id: Uuid,
+    reporter: Uuid,
+    input: &NewDefect,
+    checked: CheckedDefect,
+    execution_id: Option<Uuid>,
+) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
+    let last = defect::Entity::find()
+        .filter(defect::Column::ProjectId.eq(project_id))
+        .order_by_desc(defect::Column::Number)
+        .one(conn)
+        .await?;
+    let row = defect::Model {
+        id: Uuid::now_v7(),
+        project_id,
+        number: last.map_or(1, |d| d.number + 1),
+        title: checked.title,
+        steps_to_reproduce: checked.steps,
+        expected_result: checked.expected,
+        actual_result: checked.actual,
+        category: input
+            .category
+            .unwrap_or(DefectCategory::Other)
+            .as_str()
+            .to_owned(),
+        severity: input.severity.map(|s| s.as_str().to_owned()),
+        priority: input.priority.map(|p| p.as_str().to_owned()),
+        environment: checked.environment,
+        found_in_cycle_id: input.found_in_cycle_id,
+        scenario_id: input.scenario_id,
+        execution_id,
+        reporter_id: reporter,
+        assignee_id: None,
+        found_after_go_live: input.found_after_go_live,
+        status: DefectStatus::New.as_str().to_owned(),
+        reject_reason: None,
+        duplicate_of: None,
+        status_reason: None,
+        reopen_count: 0,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+        version: 1,
+    };
+    defect::Entity::insert(defect::ActiveModel::from(row.clone()).reset_all())
+        .exec_without_returning(conn)
+        .await
+        .map_err(super::unique_violation_as(
+            &["projectId"],
+            "another defect took this number; try again",
+        ))?;
+    append_in_txn(conn, origin, now, defect_entry(&row, "defect.logged", None)).await?;
+    let critical = input.severity == Some(Severity::Critical);
+    Ok((
+        row.clone(),
+        vec![DomainEvent::DefectLogged {
+            defect_id: row.id,
+            critical,
+        }],
+    ))
+}
+
+fn defect_entry<'a>(
+    d: &defect::Model,
+    action: &'a str,
+    before: Option<&defect::Model>,
+) -> AuditEntry<'a> {
+    let snap = |d: &defect::Model| {
+        json!({
+            "number": d.number, "title": d.title, "category": d.category, "severity": d.severity, "priority": d.priority,
+            "status": d.status, "assigneeId": d.assignee_id, "rejectReason": d.reject_reason, "duplicateOf": d.duplicate_of,
+            "statusReason": d.status_reason, "reopenCount": d.reopen_count, "foundAfterGoLive": d.found_after_go_live,
+        })
+    };
+    AuditEntry {
+        project_id: Some(d.project_id),
+        entity_type: "Defect",
+        entity_id: d.id,
+        action,
+        before: before.map(snap),
+        after: Some(snap(d)),
+    }
+}
+
+/// Checks the cycle and scenario a defect or execution points at belong to the project.
+async fn check_targets(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    cycle_id: Option<Uuid>,
+    scenario_id: Option<Uuid>,
+    prefix: &[&str],
+) -> ServiceResult<()> {
+    let mut refusals = Refusals::default();
+    let with = |field: &str| -> Vec<String> {
+        prefix
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain([field.to_owned()])
+            .collect()
+    };
+    if let Some(id) = cycle_id {
+        let found = test_cycle::Entity::find_by_id(id).one(conn).await?;
+        if found.is_none_or(|c| c.project_id != project_id) {
+            let p = with("foundInCycleId");
+            refusals.push(Refusal::not_found(
+                &p.iter().map(String::as_str).collect::<Vec<_>>(),
+                "test cycle",
+            ));
+        }
+    }
+    if let Some(id) = scenario_id {
+        let found = test_scenario::Entity::find_by_id(id).one(conn).await?;
+        if found.is_none_or(|s| s.project_id != project_id) {
+            let p = with("scenarioId");
+            refusals.push(Refusal::not_found(
+                &p.iter().map(String::as_str).collect::<Vec<_>>(),
+                "test scenario",
+            ));
+        }
+    }
+    refusals.finish().map_err(Into::into)
+}
+
+/// Logs a defect (NEW). Any member but a mere VIEWER.
+pub async fn defect_create(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    input: NewDefect,
+) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
+    let checked = check_defect(&input, "")?;
+    let txn = begin_write(&state.db).await?;
+    let (project, _) = access::project_for(
+        &txn,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::RaiseChange,
+    )
+    .await?;
+    ensure_open(&project)?;
+    check_targets(
+        &txn,
+        project_id,
+        input.found_in_cycle_id,
+        input.scenario_id,
+        &[],
+    )
+    .await?;
+    let result = insert_defect(
+        &txn,
+        Origin::from(caller),
+        state.clock.now(),
+        project_id,
+        caller.actor.user_id,
+        &input,
+        checked,
+        None,
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(result)
+}
+
+/// One tester's result for a scenario in a running cycle; a failure may log a linked defect in
+/// the same transaction.
+pub async fn execution_record(
+    state: &AppState,
+    caller: &Caller,
+    cycle_id: Uuid,
+    scenario_id: Uuid,
+    result: ExecutionResult,
+    notes: Option<&str>,
+    evidence_url: Option<&str>,
+    defect: Option<NewDefect>,
+) -> ServiceResult<(
+    test_execution::Model,
+    Option<defect::Model>,
+    Vec<DomainEvent>,
+)> {
+    let mut refusals = Refusals::default();
+    let notes = refusals
+        .field(&["notes"], multi_line(notes.unwrap_or(""), 10_000))
+        .unwrap_or_default();
+    let evidence = evidence_url.and_then(|raw| refusals.field(&["evidenceUrl"], parse_link(raw)));
+    if defect.is_some() && result != ExecutionResult::Failed {
+        refusals.push(Refusal::bad_input(
+            &["defect"],
+            "a defect goes with a FAILED execution",
+        ));
+    }
+    let checked = match &defect {
+        Some(input) => match check_defect(input, "defect") {
+            Ok(checked) => Some(checked),
+            Err(found) => {
+                for refusal in found {
+                    refusals.push(refusal);
+                }
+                None
+            }
+        },
+        None => None,
+    };
+    refusals.finish()?;
+    let txn = begin_write(&state.db).await?;
+    let cycle = test_cycle::Entity::find_by_id(cycle_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["cycleId"], "test cycle"))?;
+    project_for_tests(&txn, caller, cycle.project_id, &["cycleId"]).await?;
+    let scenario = test_scenario::Entity::find_by_id(scenario_id)
+        .one(&txn)
+        .await?
+        .filter(|s| s.project_id == cycle.project_id)
+        .ok_or_else(|| {
+            Refusal::not_found(&["scenarioId"], "test scenario of the cycle's project")
+        })?;
+    if cycle_status(&cycle)? != CycleStatus::Running {
+        return Err(Refusal::precondition(
+            &["cycleId"],
+            format!(
+                "results are recorded while the cycle is RUNNING; it is {}",
+                cycle.status
+            ),
+        )
+        .into());
+    }
+    let now = state.clock.now();
+    let existing = test_execution::Entity::find()
+        .filter(test_execution::Column::CycleId.eq(cycle.id))
+        .filter(test_execution::Column::ScenarioId.eq(scenario.id))
+        .filter(test_execution::Column::TesterId.eq(caller.actor.user_id))
+        .one(&txn)
+        .await?;
+    let execution = match existing {
+        Some(previous) => {
+            let next = test_execution::Model {
+                result: result.as_str().to_owned(),
+                notes,
+                evidence_url: evidence,
+                executed_at: now,
+                version: previous.version + 1,
+                ..previous
+            };
+            test_execution::ActiveModel::from(next.clone())
+                .reset_all()
+                .update(&txn)
+                .await?;
+            next
+        }
+        None => {
+            let row = test_execution::Model {
+                id: Uuid::now_v7(),
+                project_id: cycle.project_id,
+                cycle_id: cycle.id,
+                scenario_id: scenario.id,
+                tester_id: caller.actor.user_id,
+                result: result.as_str().to_owned(),
+                notes,
+                evidence_url: evidence,
+                executed_at: now,
+                version: 1,
+            };
+            test_execution::Entity::insert(
+                test_execution::ActiveModel::from(row.clone()).reset_all(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+            row
+        }
+    };
+    let origin = Origin::from(caller);
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        AuditEntry {
+            project_id: Some(cycle.project_id),
+            entity_type: "TestExecution",
+            entity_id: execution.id,
+            action: "test_execution.recorded",
+            before: None,
+            after: Some(json!({ "cycleId": cycle.id, "scenarioId": scenario.id, "result": execution.result, "notes": execution.notes })),
+        },
+    )
+    .await?;
+    let mut events = vec![DomainEvent::TestExecutionRecorded {
+        execution_id: execution.id,
+    }];
+    let mut logged = None;
+    if let (Some(mut input), Some(checked)) = (defect, checked) {
+        input.found_in_cycle_id = Some(cycle.id);
+        input.scenario_id = Some(scenario.id);
+        let (row, defect_events) = insert_defect(
+            &txn,
+            origin,
+            now,
+            cycle.project_id,
+            caller.actor.user_id,
+            &input,
+            checked,
+            Some(execution.id),
+        )
+        .await?;
+        events.extend(defect_events);
+        logged = Some(row);
+    }
+    commit(txn).await?;
+    Ok((execution, logged, events))
+}
+
+pub fn defect_status(d: &defect::Model) -> ServiceResult<DefectStatus> {
+    d.status
+        .parse()
+        .map_err(|e: <DefectStatus as std::str::FromStr>::Err| {
+            internal("defect status")(e.to_string())
+        })
+}
+
+/// `DEF-12`.
+pub fn key_of(d: &defect::Model) -> String {
+    format!("DEF-{}", d.number)
+}
+
+/// Grades a defect: severity and priority, by the PM or QA (or the reporter while it is NEW).
+pub async fn defect_grade(
+    state: &AppState,
+    caller: &Caller,
+    defect_id: Uuid,
+    expected_version: i64,
+    severity: Option<Severity>,
+    priority: Option<Priority>,
+    category: Option<DefectCategory>,
+) -> ServiceResult<defect::Model> {
+    let txn = begin_write(&state.db).await?;
+    let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(&txn))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["id"], "defect"))?;
+    let (project, subject) = access::project_for(
+        &txn,
+        &caller.actor,
+        current.project_id,
+        &["id"],
+        ProjectOperation::Read,
+    )
+    .await?;
+    ensure_open(&project)?;
+    let triager = subject.admin
+        || subject
+            .roles
+            .contains(crate::domain::role::ProjectRole::ProjectManager)
+        || subject.roles.contains(crate::domain::role::ProjectRole::Qa);
+    let status = defect_status(&current)?;
+    if !(triager || (current.reporter_id == caller.actor.user_id && status == DefectStatus::New)) {
+        return Err(ServiceError::Forbidden);
+    }
+    if current.version != expected_version {
+        return Err(Refusal::stale_version(current.version).into());
+    }
+    let now = state.clock.now();
+    let next = defect::Model {
+        severity: severity
+            .map(|s| s.as_str().to_owned())
+            .or(current.severity.clone()),
+        priority: priority
+            .map(|p| p.as_str().to_owned())
+            .or(current.priority.clone()),
+        category: category.map_or(current.category.clone(), |c| c.as_str().to_owned()),
+        updated_at: now,
+        version: current.version + 1,
+        ..current.clone()
+    };
+    defect::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        defect_entry(&next, "defect.graded", Some(&current)),
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(next)
+}
+
+/// Moves a defect through its fix–retest loop; the domain decides and checks who may.
+pub async fn defect_transition(
+    state: &AppState,
+    caller: &Caller,
+    defect_id: Uuid,
+    command: DefectCommand,
+) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
+    let txn = begin_write(&state.db).await?;
+    let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(&txn))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["id"], "defect"))?;
+    let (project, subject) = access::project_for(
+        &txn,
+        &caller.actor,
+        current.project_id,
+        &["id"],
+        ProjectOperation::Read,
+    )
+    .await?;
+    ensure_open(&project)?;
+    let from = defect_status(&current)?;
+    let facts = DefectFacts {
+        status: from,
+        severity: current.severity.as_deref().and_then(|s| s.parse().ok()),
+        priority: current.priority.as_deref().and_then(|p| p.parse().ok()),
+        reporter: current.reporter_id,
+        assignee: current.assignee_id,
+    };
+    let who = rules::Caller {
+        user_id: caller.actor.user_id,
+        roles: subject.roles.clone(),
+        admin: subject.admin,
+    };
+    let decided = match rules::defect_decide(&facts, &who, &command) {
+        Ok(decided) => decided,
+        Err(refusals)
+            if refusals
+                .iter()
+                .any(|r| r.code == RefusalCode::NotEligible && r.field.is_empty()) =>
+        {
+            return Err(ServiceError::Forbidden);
+        }
+        Err(refusals) => return Err(refusals.into()),
+    };
+    match &command {
+        DefectCommand::Assign { assignee }
+            if !super::member::is_member(&txn, current.project_id, *assignee).await? =>
+        {
+            return Err(Refusal::bad_input(
+                &["assigneeId"],
+                "the assignee must be a member of the project",
+            )
+            .into());
+        }
+        DefectCommand::Reject {
+            duplicate_of: Some(other),
+            ..
+        } => {
+            let found = defect::Entity::find_by_id(*other).one(&txn).await?;
+            if found.is_none_or(|d| d.project_id != current.project_id) {
+                return Err(
+                    Refusal::not_found(&["duplicateOf"], "defect of the same project").into(),
+                );
+            }
+        }
+        _ => {}
+    }
+    let now = state.clock.now();
+    let mut next = defect::Model {
+        status: decided.status.as_str().to_owned(),
+        reopen_count: current.reopen_count + i32::from(decided.reopened),
+        updated_at: now,
+        version: current.version + 1,
+        ..current.clone()
+    };
+    let mut events = vec![DomainEvent::DefectStatusChanged {
+        defect_id: current.id,
+        from,
+        to: decided.status,
+    }];
+    match &command {
+        DefectCommand::Assign { assignee } => {
+            next.assignee_id = Some(*assignee);
+            events.push(DomainEvent::DefectAssigned {
+                defect_id: current.id,
+                assignee_id: *assignee,
+            });
+        }
+        DefectCommand::MarkReadyForRetest => events.push(DomainEvent::DefectReadyForRetest {
+            defect_id: current.id,
+        }),
+        DefectCommand::Reopen { reason } => {
+            next.status_reason = Some(reason.clone());
+            events.push(DomainEvent::DefectReopened {
+                defect_id: current.id,
+            });
+        }
+        DefectCommand::Defer { reason } => next.status_reason = Some(reason.clone()),
+        DefectCommand::Reject {
+            reason,
+            duplicate_of,
+            ..
+        } => {
+            next.reject_reason = Some(reason.as_str().to_owned());
+            next.duplicate_of = *duplicate_of;
+        }
+        DefectCommand::Close => next.closed_at = Some(now),
+        DefectCommand::Triage | DefectCommand::StartFix | DefectCommand::Verify => {}
+    }
+    defect::ActiveModel::from(next.clone())
+        .reset_all()
+        .update(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        defect_entry(&next, "defect.transitioned", Some(&current)),
+    )
+    .await?;
+    commit(txn).await?;
+    Ok((next, events))
+}
+
+/// Comments on a defect. Any member but a mere VIEWER.
+pub async fn defect_comment(
+    state: &AppState,
+    caller: &Caller,
+    defect_id: Uuid,
+    body: &str,
+) -> ServiceResult<defect::Model> {
+    let body = required_multi_line(body, 10_000)
+        .map_err(|e| Refusal::bad_input(&["body"], e.to_string()))?;
+    let txn = begin_write(&state.db).await?;
+    let found = defect::Entity::find_by_id(defect_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["id"], "defect"))?;
+    access::project_for(
+        &txn,
+        &caller.actor,
+        found.project_id,
+        &["id"],
+        ProjectOperation::RaiseChange,
+    )
+    .await?;
+    let now = state.clock.now();
+    let row = defect_comment::Model {
+        id: Uuid::now_v7(),
+        defect_id,
+        author_id: caller.actor.user_id,
+        body,
+        created_at: now,
+    };
+    defect_comment::Entity::insert(defect_comment::ActiveModel::from(row.clone()).reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        AuditEntry {
+            project_id: Some(found.project_id),
+            entity_type: "DefectComment",
+            entity_id: row.id,
+            action: "defect.commented",
+            before: None,
+            after: Some(json!({ "defectId": defect_id, "body": row.body })),
+        },
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(found)
+}
+
+pub async fn comments_of(
+    state: &AppState,
+    defect_id: Uuid,
+) -> ServiceResult<Vec<defect_comment::Model>> {
+    Ok(defect_comment::Entity::find()
+        .filter(defect_comment::Column::DefectId.eq(defect_id))
+        .order_by_asc(defect_comment::Column::CreatedAt)
+        .all(&state.db)
+        .await?)
+}
+
+pub async fn cycles_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<test_cycle::Model>> {
+    Ok(test_cycle::Entity::find()
+        .filter(test_cycle::Column::ProjectId.eq(project_id))
+        .order_by_asc(test_cycle::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+pub async fn executions_of(
+    conn: &impl ConnectionTrait,
+    cycle_id: Uuid,
+) -> ServiceResult<Vec<test_execution::Model>> {
+    Ok(test_execution::Entity::find()
+        .filter(test_execution::Column::CycleId.eq(cycle_id))
+        .order_by_asc(test_execution::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+pub async fn defects_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<defect::Model>> {
+    Ok(defect::Entity::find()
+        .filter(defect::Column::ProjectId.eq(project_id))
+        .order_by_asc(defect::Column::Number)
+        .all(conn)
+        .await?)
+}
+
+/// The executions of a cycle as the metrics see them: one row per scenario (the worst result
+/// among its testers), NOT_RUN for scenarios nobody ran.
+pub async fn execution_rows(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    cycle_id: Uuid,
+) -> ServiceResult<Vec<ExecutionRow>> {
+    let scenarios = scenarios_of(conn, project_id).await?;
+    let mut worst: HashMap<Uuid, ExecutionResult> = HashMap::new();
+    for execution in executions_of(conn, cycle_id).await? {
+        let result: ExecutionResult = execution.result.parse().map_err(
+            |e: <ExecutionResult as std::str::FromStr>::Err| {
+                internal("execution result")(e.to_string())
+            },
+        )?;
+        let rank = |r: ExecutionResult| match r {
+            ExecutionResult::Failed => 3,
+            ExecutionResult::Blocked => 2,
+            ExecutionResult::NotRun => 1,
+            ExecutionResult::Passed => 0,
+        };
+        worst
+            .entry(execution.scenario_id)
+            .and_modify(|current| {
+                if rank(result) > rank(*current) {
+                    *current = result;
+                }
+            })
+            .or_insert(result);
+    }
+    Ok(scenarios
+        .iter()
+        .map(|s| ExecutionRow {
+            scenario_id: s.id,
+            is_core: s.is_core,
+            result: worst.get(&s.id).copied().unwrap_or(ExecutionResult::NotRun),
+        })
+        .collect())
+}
+
+/// Defects as the metrics see them.
+pub async fn defect_rows(
+    conn: &impl ConnectionTrait,
+    project: &project::Model,
+) -> ServiceResult<Vec<DefectRow>> {
+    let core: BTreeMap<Uuid, bool> = scenarios_of(conn, project.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.is_core))
+        .collect();
+    defects_of(conn, project.id)
+        .await?
+        .iter()
+        .map(|d| {
+            Ok(DefectRow {
+                status: defect_status(d)?,
+                severity: d.severity.as_deref().and_then(|s| s.parse().ok()),
+                created_on: today_in(project, d.created_at),
+                closed_on: d.closed_at.map(|at| today_in(project, at)),
+                reopen_count: u32::try_from(d.reopen_count).unwrap_or(0),
+                found_after_go_live: d.found_after_go_live,
+                on_core_scenario: d
+                    .scenario_id
+                    .and_then(|id| core.get(&id).copied())
+                    .unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// DOMAIN §6.2 readiness of a project's UAT, computed from live data.
+pub async fn readiness(
+    state: &AppState,
+    project: &project::Model,
+) -> ServiceResult<rules::Readiness> {
+    let cycles = cycles_of(&state.db, project.id).await?;
+    let core: Vec<Uuid> = scenarios_of(&state.db, project.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_core)
+        .map(|s| s.id)
+        .collect();
+    let defects = defect_rows(&state.db, project).await?;
+    let latest = match cycles.last() {
+        Some(cycle) => Some((
+            cycle_status(cycle)?,
+            execution_rows(&state.db, project.id, cycle.id).await?,
+        )),
+        None => None,
+    };
+    Ok(rules::readiness(
+        &core,
+        latest
+            .as_ref()
+            .map(|(status, rows)| (*status, rows.as_slice())),
+        &defects,
+    ))
+}
+
+/// A scenario, cycle or defect, if the viewer may see its project.
+pub async fn visible_scenario(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<test_scenario::Model>> {
+    let Some(found) = test_scenario::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
+}
+
+pub async fn visible_cycle(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<test_cycle::Model>> {
+    let Some(found) = test_cycle::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
+}
+
+pub async fn visible_defect(
+    state: &AppState,
+    viewer: &super::Actor,
+    id: Uuid,
+) -> ServiceResult<Option<defect::Model>> {
+    let Some(found) = defect::Entity::find_by_id(id).one(&state.db).await? else {
+        return Ok(None);
+    };
+    Ok(access::visible_project(&state.db, viewer, found.project_id)
+        .await?
+        .map(|_| found))
+}

@@ -1,0 +1,402 @@
+//! UAT: the scenario library and CSV, cycles, executions, the defect fix–retest loop, metrics
+//! and readiness.
+
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, TestUser, assert_refused, error_code, user_errors};
+
+struct Team {
+    pm: TestUser,
+    qa: TestUser,
+    business: TestUser,
+    dev: TestUser,
+    project: String,
+}
+
+async fn team(app: &TestApp) -> Team {
+    let pm = app.user("Anna Berg", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    let qa = app.user("Sofia Rossi", false).await;
+    app.add_member(&pm, &project, &qa, &["QA"]).await;
+    let business = app.user("Lin Mei", false).await;
+    app.add_member(&pm, &project, &business, &["BUSINESS_REP"])
+        .await;
+    let dev = app.user("Raj Patel", false).await;
+    app.add_member(&pm, &project, &dev, &["VENDOR"]).await;
+    Team {
+        pm,
+        qa,
+        business,
+        dev,
+        project,
+    }
+}
+
+const SCENARIOS: &str =
+    "query($p: ID!) { project(id: $p) { testScenarios { id name isCore area } testScenariosCsv } }";
+
+async fn import_library(app: &TestApp, t: &Team) -> Vec<Value> {
+    let data = app
+        .ok(&t.qa, "mutation($p: ID!) { testScenarioLibraryImport(input: { projectId: $p }) { scenarios { id name isCore } userErrors { code } } }", json!({ "p": t.project }))
+        .await;
+    data["testScenarioLibraryImport"]["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .clone()
+}
+
+async fn cycle(app: &TestApp, t: &Team, name: &str) -> String {
+    let data = app
+        .ok(&t.qa, "mutation($p: ID!, $n: String!) { testCycleCreate(input: { projectId: $p, name: $n, stage: USER_TRIAL, environment: \"UAT sandbox\" }) { cycle { id status } userErrors { code field } } }", json!({ "p": t.project, "n": name }))
+        .await;
+    data["testCycleCreate"]["cycle"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn cycle_action(app: &TestApp, who: &TestUser, id: &str, action: &str) -> Value {
+    app.gql(Some(&who.token), "mutation($id: ID!, $a: TestCycleAction!) { testCycleTransition(input: { id: $id, action: $a }) { cycle { status } userErrors { code field } } }", json!({ "id": id, "a": action }))
+        .await
+}
+
+async fn record(
+    app: &TestApp,
+    who: &TestUser,
+    cycle: &str,
+    scenario: &Value,
+    result: &str,
+    defect: Option<Value>,
+) -> Value {
+    let data = app
+        .ok(who, "mutation($input: TestExecutionRecordInput!) { testExecutionRecord(input: $input) { execution { id result } defect { id key status scenarioId foundInCycleId } userErrors { code field message } } }", json!({ "input": { "cycleId": cycle, "scenarioId": scenario["id"], "result": result, "defect": defect } }))
+        .await;
+    data["testExecutionRecord"].clone()
+}
+
+const DEFECT: &str =
+    "id key status severity priority reopenCount assignee { email } statusReason version";
+
+async fn defect_act(app: &TestApp, who: &TestUser, id: &Value, input: Value) -> Value {
+    let mut input = input;
+    input["id"] = id.clone();
+    app.gql(Some(&who.token), &format!("mutation($input: DefectTransitionInput!) {{ defectTransition(input: $input) {{ defect {{ {DEFECT} }} userErrors {{ code field message }} }} }}"), json!({ "input": input }))
+        .await
+}
+
+async fn grade(
+    app: &TestApp,
+    who: &TestUser,
+    id: &Value,
+    version: &Value,
+    severity: &str,
+    priority: &str,
+) -> Value {
+    app.ok(who, &format!("mutation($id: ID!, $v: Int!, $s: Severity, $p: Priority) {{ defectGrade(input: {{ id: $id, expectedVersion: $v, severity: $s, priority: $p }}) {{ defect {{ {DEFECT} }} userErrors {{ code field }} }} }}"), json!({ "id": id, "v": version, "s": severity, "p": priority }))
+        .await["defectGrade"]
+        .clone()
+}
+
+const READINESS: &str = "query($p: ID!) { uatReadiness(projectId: $p) { ready criteria { key value threshold holds } } }";
+
+#[tokio::test]
+async fn the_library_imports_and_round_trips_through_csv() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let scenarios = import_library(&app, &t).await;
+    assert!(scenarios.len() >= 8);
+    assert!(scenarios.iter().any(|s| s["isCore"] == true));
+    // Importing again skips what exists.
+    assert!(import_library(&app, &t).await.is_empty());
+    let data = app.ok(&t.qa, SCENARIOS, json!({ "p": t.project })).await;
+    let csv = data["project"]["testScenariosCsv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(csv.starts_with("scenario,area,core,type,step,action,expected_result"));
+
+    let other = app.project(&t.pm, "CRM-2").await;
+    app.add_member(&t.pm, &other, &t.qa, &["QA"]).await;
+    let import = "mutation($p: ID!, $csv: String!) { testScenarioCsvImport(input: { projectId: $p, csv: $csv }) { scenarios { name } userErrors { code field message } } }";
+    let data = app
+        .ok(&t.qa, import, json!({ "p": other, "csv": csv }))
+        .await;
+    assert_eq!(
+        data["testScenarioCsvImport"]["scenarios"]
+            .as_array()
+            .unwrap()
+            .len(),
+        scenarios.len()
+    );
+    let copy = app.ok(&t.qa, SCENARIOS, json!({ "p": other })).await;
+    assert_eq!(copy["project"]["testScenariosCsv"], csv.as_str());
+
+    // A bad file: every bad row reported with line and column, nothing imported.
+    let third = app.project(&t.pm, "CRM-3").await;
+    app.add_member(&t.pm, &third, &t.qa, &["QA"]).await;
+    let before = app.count("test_scenario").await;
+    let bad = "scenario,area,core,type,step,action,expected_result\nLead flow,SALES,true,TYPICAL,1,Create lead,Lead saved\nLead flow,SALEZ,true,TYPICAL,2,Follow up,Logged\nOther,SERVICE,maybe,TYPICAL,1,,Done\n";
+    let data = app
+        .ok(&t.qa, import, json!({ "p": third, "csv": bad }))
+        .await;
+    let errors = user_errors(&data["testScenarioCsvImport"]);
+    assert!(
+        errors.contains(&(
+            "BAD_USER_INPUT".into(),
+            vec!["input".into(), "csv".into(), "3".into(), "area".into()]
+        )),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains(&(
+            "BAD_USER_INPUT".into(),
+            vec!["input".into(), "csv".into(), "4".into(), "core".into()]
+        )),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains(&(
+            "BAD_USER_INPUT".into(),
+            vec!["input".into(), "csv".into(), "4".into(), "action".into()]
+        )),
+        "{errors:?}"
+    );
+    let data = app
+        .ok(
+            &t.qa,
+            import,
+            json!({ "p": third, "csv": "name,area\nx,SALES\n" }),
+        )
+        .await;
+    assert_refused(
+        &data["testScenarioCsvImport"],
+        "BAD_USER_INPUT",
+        &["input", "csv", "1"],
+    );
+    let huge = format!(
+        "scenario,area,core,type,step,action,expected_result\n{}",
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let response = app
+        .gql(
+            Some(&t.qa.token),
+            import,
+            json!({ "p": third, "csv": huge }),
+        )
+        .await;
+    assert!(
+        error_code(&response) == Some("LIMIT_EXCEEDED")
+            || !user_errors(&response["data"]["testScenarioCsvImport"]).is_empty()
+    );
+    assert_eq!(app.count("test_scenario").await, before);
+}
+
+#[tokio::test]
+async fn a_defect_goes_through_the_fix_retest_loop() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let scenarios = import_library(&app, &t).await;
+    let cycle_id = cycle(&app, &t, "UAT 1").await;
+    let early = record(&app, &t.qa, &cycle_id, &scenarios[0], "PASSED", None).await;
+    assert_refused(&early, "PRECONDITION_FAILED", &["input", "cycleId"]);
+    assert_eq!(
+        cycle_action(&app, &t.qa, &cycle_id, "START").await["data"]["testCycleTransition"]["cycle"]
+            ["status"],
+        "RUNNING"
+    );
+
+    let failed = record(
+        &app,
+        &t.qa,
+        &cycle_id,
+        &scenarios[0],
+        "FAILED",
+        Some(json!({ "title": "Quote total ignores discount", "stepsToReproduce": "Create a quote with 10% discount", "actualResult": "Total unchanged", "expectedResult": "Total reduced", "category": "LOGIC_DEVIATION" })),
+    )
+    .await;
+    assert_eq!(failed["userErrors"], json!([]), "{failed}");
+    let defect = failed["defect"].clone();
+    assert_eq!(defect["key"], "DEF-1");
+    assert_eq!(defect["status"], "NEW");
+    assert_eq!(defect["scenarioId"], scenarios[0]["id"]);
+    let id = defect["id"].clone();
+
+    // Severity and priority are required to leave NEW.
+    let response = defect_act(&app, &t.qa, &id, json!({ "action": "TRIAGE" })).await;
+    let errors = user_errors(&response["data"]["defectTransition"]);
+    assert_eq!(errors.len(), 2, "{response}");
+    let graded = grade(&app, &t.qa, &id, &json!(1), "MAJOR", "P1").await;
+    assert_eq!(graded["defect"]["severity"], "MAJOR");
+    let step = |who: &TestUser, input: Value| {
+        let id = id.clone();
+        let app = &app;
+        let who = who.clone();
+        async move {
+            let response = defect_act(app, &who, &id, input).await;
+            assert!(response.get("errors").is_none(), "{response}");
+            response["data"]["defectTransition"].clone()
+        }
+    };
+    step(&t.qa, json!({ "action": "TRIAGE" })).await;
+    // Deferring a MAJOR defect is the PM's call.
+    let response = defect_act(
+        &app,
+        &t.qa,
+        &id,
+        json!({ "action": "DEFER", "reason": "later" }),
+    )
+    .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"));
+    let rejected = defect_act(
+        &app,
+        &t.qa,
+        &id,
+        json!({ "action": "REJECT", "rejectReason": "DUPLICATE", "duplicateOf": id }),
+    )
+    .await;
+    assert!(
+        !user_errors(&rejected["data"]["defectTransition"]).is_empty(),
+        "{rejected}"
+    );
+    let assigned = step(&t.qa, json!({ "action": "ASSIGN", "assigneeId": t.dev.id })).await;
+    assert_eq!(assigned["defect"]["assignee"]["email"], t.dev.email);
+    let response = defect_act(&app, &t.qa, &id, json!({ "action": "START_FIX" })).await;
+    assert_eq!(
+        error_code(&response),
+        Some("FORBIDDEN"),
+        "only the assignee starts the fix"
+    );
+    step(&t.dev, json!({ "action": "START_FIX" })).await;
+    step(&t.dev, json!({ "action": "MARK_READY_FOR_RETEST" })).await;
+    let response = defect_act(&app, &t.dev, &id, json!({ "action": "VERIFY" })).await;
+    assert_eq!(
+        error_code(&response),
+        Some("FORBIDDEN"),
+        "the assignee does not verify their own fix"
+    );
+    let reopened = step(
+        &t.business,
+        json!({ "action": "REOPEN", "reason": "Still wrong with 15%" }),
+    )
+    .await;
+    assert_eq!(reopened["defect"]["status"], "REOPENED");
+    assert_eq!(reopened["defect"]["reopenCount"], 1);
+    step(&t.qa, json!({ "action": "ASSIGN", "assigneeId": t.dev.id })).await;
+    step(&t.dev, json!({ "action": "START_FIX" })).await;
+    step(&t.dev, json!({ "action": "MARK_READY_FOR_RETEST" })).await;
+    step(&t.qa, json!({ "action": "VERIFY" })).await;
+    let closed = step(&t.qa, json!({ "action": "CLOSE" })).await;
+    assert_eq!(closed["defect"]["status"], "CLOSED");
+    let illegal = defect_act(
+        &app,
+        &t.qa,
+        &id,
+        json!({ "action": "REOPEN", "reason": "x" }),
+    )
+    .await;
+    assert_eq!(
+        illegal["data"]["defectTransition"]["userErrors"][0]["code"],
+        "INVALID_TRANSITION"
+    );
+
+    let metrics = app
+        .ok(&t.pm, "query($p: ID!) { project(id: $p) { uatMetrics { reopenRatePercent goLiveBugRatePercent defectsByStatus { status count } } defects(filter: { open: false }) { totalCount } } }", json!({ "p": t.project }))
+        .await;
+    assert_eq!(metrics["project"]["uatMetrics"]["reopenRatePercent"], 100);
+    assert_eq!(metrics["project"]["defects"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn readiness_flips_exactly_when_every_criterion_holds() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let scenarios = import_library(&app, &t).await;
+    let data = app.ok(&t.pm, READINESS, json!({ "p": t.project })).await;
+    assert_eq!(data["uatReadiness"]["ready"], false);
+    let cycle_id = cycle(&app, &t, "UAT final").await;
+    cycle_action(&app, &t.qa, &cycle_id, "START").await;
+    let core: Vec<&Value> = scenarios.iter().filter(|s| s["isCore"] == true).collect();
+    for scenario in &core {
+        record(&app, &t.qa, &cycle_id, scenario, "PASSED", None).await;
+    }
+    // An open MAJOR defect on a core scenario blocks.
+    let data = app
+        .ok(&t.qa, "mutation($p: ID!, $s: ID!) { defectCreate(input: { projectId: $p, scenarioId: $s, defect: { title: \"Slow\", stepsToReproduce: \"Open\", actualResult: \"Slow\", severity: MAJOR, priority: P2 } }) { defect { id version } userErrors { code field } } }", json!({ "p": t.project, "s": core[0]["id"] }))
+        .await;
+    let blocker = data["defectCreate"]["defect"]["id"].clone();
+    cycle_action(&app, &t.qa, &cycle_id, "COMPLETE").await;
+    let response = cycle_action(&app, &t.qa, &cycle_id, "SIGN_OFF").await;
+    assert_eq!(
+        error_code(&response),
+        Some("FORBIDDEN"),
+        "a business representative signs off"
+    );
+    cycle_action(&app, &t.business, &cycle_id, "SIGN_OFF").await;
+    let data = app.ok(&t.pm, READINESS, json!({ "p": t.project })).await;
+    let readiness = &data["uatReadiness"];
+    assert_eq!(readiness["ready"], false, "{readiness}");
+    let holds: Vec<bool> = readiness["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["holds"].as_bool().unwrap())
+        .collect();
+    assert_eq!(holds.iter().filter(|h| **h).count(), 2, "{readiness}");
+
+    // Rejecting the blocker as not a defect makes it ready.
+    defect_act(&app, &t.qa, &blocker, json!({ "action": "TRIAGE" })).await;
+    let response = defect_act(
+        &app,
+        &t.qa,
+        &blocker,
+        json!({ "action": "REJECT", "rejectReason": "WORKS_AS_DESIGNED" }),
+    )
+    .await;
+    assert_eq!(
+        response["data"]["defectTransition"]["defect"]["status"], "REJECTED",
+        "{response}"
+    );
+    let data = app.ok(&t.pm, READINESS, json!({ "p": t.project })).await;
+    assert_eq!(data["uatReadiness"]["ready"], true, "{data}");
+}
+
+#[tokio::test]
+async fn bad_uat_input_is_refused_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let scenarios = import_library(&app, &t).await;
+    let other = app.project(&t.pm, "CRM-2").await;
+    app.add_member(&t.pm, &other, &t.qa, &["QA"]).await;
+    let foreign_cycle = {
+        let data = app
+            .ok(&t.qa, "mutation($p: ID!) { testCycleCreate(input: { projectId: $p, name: \"Other\", stage: FUNCTIONAL, environment: \"x\" }) { cycle { id } } }", json!({ "p": other }))
+            .await;
+        data["testCycleCreate"]["cycle"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    cycle_action(&app, &t.qa, &foreign_cycle, "START").await;
+    let before = app.snapshot().await;
+    let refused = record(&app, &t.qa, &foreign_cycle, &scenarios[0], "PASSED", None).await;
+    assert_refused(&refused, "NOT_FOUND", &["input", "scenarioId"]);
+    let refused = record(
+        &app,
+        &t.qa,
+        &foreign_cycle,
+        &json!({ "id": t.project }),
+        "PASSED",
+        None,
+    )
+    .await;
+    assert_refused(&refused, "BAD_USER_INPUT", &["input", "scenarioId"]);
+    let data = app
+        .ok(&t.qa, "mutation($p: ID!) { testScenarioCreate(input: { projectId: $p, name: \"\", area: SALES, scenarioType: TYPICAL, steps: [] }) { userErrors { code field } } }", json!({ "p": t.project }))
+        .await;
+    assert!(user_errors(&data["testScenarioCreate"]).len() >= 2);
+    let response = app
+        .gql(Some(&t.dev.token), "mutation($p: ID!) { testCycleCreate(input: { projectId: $p, name: \"x\", stage: FUNCTIONAL, environment: \"x\" }) { userErrors { code } } }", json!({ "p": t.project }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"));
+    assert_eq!(app.snapshot().await, before);
+}

@@ -222,11 +222,7 @@ pub struct PassRate {
 }
 
 fn pass_rate(rate: rules::PassRate) -> PassRate {
-    let percent = if rate.total == 0 {
-        0
-    } else {
-        rate.passed * 100 / rate.total
-    };
+    let percent = (rate.passed * 100).checked_div(rate.total).unwrap_or(0);
     PassRate {
         passed: rate.passed,
         executed: rate.executed,
@@ -1026,11 +1022,13 @@ impl UatMutation {
                     state(ctx),
                     &caller,
                     id,
-                    &input.name,
-                    input.stage.into(),
-                    &input.environment,
-                    input.planned_start,
-                    input.planned_end,
+                    service::uat::NewCycle {
+                        name: input.name,
+                        stage: input.stage.into(),
+                        environment: input.environment,
+                        planned_start: input.planned_start,
+                        planned_end: input.planned_end,
+                    },
                 )
                 .await
             }
@@ -1075,12 +1073,14 @@ impl UatMutation {
                 service::uat::execution_record(
                     state(ctx),
                     &caller,
-                    cycle_id,
-                    scenario_id,
-                    input.result.into(),
-                    input.notes.as_deref(),
-                    input.evidence_url.as_deref(),
-                    input.defect.map(DefectInput::into_new),
+                    service::uat::ExecutionInput {
+                        cycle_id,
+                        scenario_id,
+                        result: input.result.into(),
+                        notes: input.notes,
+                        evidence_url: input.evidence_url,
+                        defect: input.defect.map(DefectInput::into_new),
+                    },
                 )
                 .await
                 .map(|(execution, defect, _)| (execution, defect))

@@ -286,17 +286,31 @@ fn cycle_status(cycle: &test_cycle::Model) -> ServiceResult<CycleStatus> {
         })
 }
 
+/// A test cycle as typed.
+#[derive(Debug, Clone)]
+pub struct NewCycle {
+    pub name: String,
+    pub stage: AcceptanceStage,
+    pub environment: String,
+    pub planned_start: Option<NaiveDate>,
+    pub planned_end: Option<NaiveDate>,
+}
+
 /// Plans a test cycle. PM, QA, business representatives, super users.
 pub async fn cycle_create(
     state: &AppState,
     caller: &Caller,
     project_id: Uuid,
-    name: &str,
-    stage: AcceptanceStage,
-    environment: &str,
-    planned_start: Option<NaiveDate>,
-    planned_end: Option<NaiveDate>,
+    input: NewCycle,
 ) -> ServiceResult<test_cycle::Model> {
+    let NewCycle {
+        name,
+        stage,
+        environment,
+        planned_start,
+        planned_end,
+    } = input;
+    let (name, environment) = (name.as_str(), environment.as_str());
     let mut refusals = Refusals::default();
     let name = refusals.field(&["name"], single_line(name, 200));
     let environment = refusals.field(&["environment"], single_line(environment, 200));
@@ -489,6 +503,7 @@ fn check_defect(input: &NewDefect, prefix: &str) -> Result<CheckedDefect, Vec<Re
     }
 }
 
+#[allow(clippy::too_many_arguments)] // every way a defect is born passes through here
 async fn insert_defect(
     conn: &impl ConnectionTrait,
     origin: Origin<'_>,
@@ -658,20 +673,36 @@ pub async fn defect_create(
 
 /// One tester's result for a scenario in a running cycle; a failure may log a linked defect in
 /// the same transaction.
+/// One execution result as typed.
+#[derive(Debug, Clone)]
+pub struct ExecutionInput {
+    pub cycle_id: Uuid,
+    pub scenario_id: Uuid,
+    pub result: ExecutionResult,
+    pub notes: Option<String>,
+    pub evidence_url: Option<String>,
+    /// A defect to log with a FAILED result.
+    pub defect: Option<NewDefect>,
+}
+
 pub async fn execution_record(
     state: &AppState,
     caller: &Caller,
-    cycle_id: Uuid,
-    scenario_id: Uuid,
-    result: ExecutionResult,
-    notes: Option<&str>,
-    evidence_url: Option<&str>,
-    defect: Option<NewDefect>,
+    input: ExecutionInput,
 ) -> ServiceResult<(
     test_execution::Model,
     Option<defect::Model>,
     Vec<DomainEvent>,
 )> {
+    let ExecutionInput {
+        cycle_id,
+        scenario_id,
+        result,
+        notes,
+        evidence_url,
+        defect,
+    } = input;
+    let (notes, evidence_url) = (notes.as_deref(), evidence_url.as_deref());
     let mut refusals = Refusals::default();
     let notes = refusals
         .field(&["notes"], multi_line(notes.unwrap_or(""), 10_000))

@@ -18,10 +18,15 @@ use steerco_graphql::domain::schedule::MilestoneAction;
 use steerco_graphql::domain::scope::{
     DocumentInput, ItemCategory, ItemInput, ObjectiveInput, ScopeDocument, StatementInput,
 };
+use steerco_graphql::domain::uat::{
+    AcceptanceStage, CycleAction, DefectCategory, DefectCommand, ExecutionResult, Priority,
+    RejectReason, Severity,
+};
 use steerco_graphql::service::change_request::CrFields;
 use steerco_graphql::service::decision::VoteInput;
 use steerco_graphql::service::milestone::{MilestoneChanges, NewMilestone};
 use steerco_graphql::service::project::{MoneyInput, NewProject};
+use steerco_graphql::service::uat::{ExecutionInput, NewCycle, NewDefect};
 use steerco_graphql::service::user::NewUser;
 use steerco_graphql::service::{self, Actor, AppState, Caller, ServiceResult};
 use uuid::Uuid;
@@ -383,6 +388,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         .find(|m| m.name == "ERP integration in test")
         .map(|m| m.id);
     change_requests(state, &caller, project.id, &people, &committee, integration).await?;
+    uat(state, &caller, project.id, &people).await?;
     let token = service::token::issue_for_operator(state, pm.id, "demo").await?;
 
     println!(
@@ -585,6 +591,207 @@ async fn change_requests(
             CrCategory::Data,
             CrPriority::Could,
         ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// UAT: the library imported, a running cycle with results, and a defect in every state of
+/// its lifecycle.
+async fn uat(
+    state: &AppState,
+    pm: &Caller,
+    project_id: Uuid,
+    people: &std::collections::HashMap<&str, Uuid>,
+) -> ServiceResult<()> {
+    let person = |email: &str| as_user(people.get(email).copied().unwrap_or(pm.actor.user_id));
+    let qa = person("sofia.rossi@demo.steerco.dev");
+    let business = person("mei.lin@demo.steerco.dev");
+    let vendor = person("vendor@demo.steerco.dev");
+    let scenarios = service::uat::library_import(state, &qa, project_id).await?;
+    let cycle = service::uat::cycle_create(
+        state,
+        &qa,
+        project_id,
+        NewCycle {
+            name: "UAT round 1".to_owned(),
+            stage: AcceptanceStage::UserTrial,
+            environment: "UAT sandbox".to_owned(),
+            planned_start: None,
+            planned_end: None,
+        },
+    )
+    .await?;
+    service::uat::cycle_transition(state, &qa, cycle.id, CycleAction::Start).await?;
+    for (index, scenario) in scenarios.iter().enumerate() {
+        let result = match index % 4 {
+            1 => ExecutionResult::Failed,
+            3 => ExecutionResult::Blocked,
+            _ => ExecutionResult::Passed,
+        };
+        let defect = (result == ExecutionResult::Failed).then(|| NewDefect {
+            title: format!("{} does not complete", scenario.name),
+            steps_to_reproduce: "Follow the scenario's steps in the UAT sandbox.".to_owned(),
+            expected_result: "The last step's expected result.".to_owned(),
+            actual_result: "The flow stops with an error.".to_owned(),
+            category: Some(DefectCategory::LogicDeviation),
+            ..NewDefect::default()
+        });
+        let input = ExecutionInput {
+            cycle_id: cycle.id,
+            scenario_id: scenario.id,
+            result,
+            notes: Some("Run by QA with the sales team".to_owned()),
+            evidence_url: None,
+            defect,
+        };
+        service::uat::execution_record(state, &business, input).await?;
+    }
+
+    // One defect parked in each state of the fix–retest loop.
+    use DefectCommand as C;
+    let assign = C::Assign {
+        assignee: vendor.actor.user_id,
+    };
+    let paths: Vec<(&str, Severity, Vec<(&Caller, DefectCommand)>)> = vec![
+        ("Lead owner not set on import", Severity::Minor, vec![]),
+        (
+            "Quote PDF shows the wrong logo",
+            Severity::Trivial,
+            vec![(&qa, C::Triage)],
+        ),
+        (
+            "Opportunity stage skips approval",
+            Severity::Major,
+            vec![(&qa, C::Triage), (&qa, assign.clone())],
+        ),
+        (
+            "Ticket routing ignores region",
+            Severity::Major,
+            vec![
+                (&qa, C::Triage),
+                (&qa, assign.clone()),
+                (&vendor, C::StartFix),
+            ],
+        ),
+        (
+            "Contract number duplicates",
+            Severity::Critical,
+            vec![
+                (&qa, C::Triage),
+                (&qa, assign.clone()),
+                (&vendor, C::StartFix),
+                (&vendor, C::MarkReadyForRetest),
+            ],
+        ),
+        (
+            "Discount rounding off by one cent",
+            Severity::Minor,
+            vec![
+                (&qa, C::Triage),
+                (&qa, assign.clone()),
+                (&vendor, C::StartFix),
+                (&vendor, C::MarkReadyForRetest),
+                (&business, C::Verify),
+            ],
+        ),
+        (
+            "Follow-up reminder sent twice",
+            Severity::Minor,
+            vec![
+                (&qa, C::Triage),
+                (&qa, assign.clone()),
+                (&vendor, C::StartFix),
+                (&vendor, C::MarkReadyForRetest),
+                (&business, C::Verify),
+                (&qa, C::Close),
+            ],
+        ),
+        (
+            "Sales sees finance margin field",
+            Severity::Critical,
+            vec![
+                (&qa, C::Triage),
+                (&qa, assign.clone()),
+                (&vendor, C::StartFix),
+                (&vendor, C::MarkReadyForRetest),
+                (
+                    &business,
+                    C::Reopen {
+                        reason: "Still visible in the mobile app".to_owned(),
+                    },
+                ),
+            ],
+        ),
+        (
+            "Dashboard loads slowly on Mondays",
+            Severity::Minor,
+            vec![
+                (&qa, C::Triage),
+                (
+                    &qa,
+                    C::Defer {
+                        reason: "After go-live".to_owned(),
+                    },
+                ),
+            ],
+        ),
+    ];
+    for (title, severity, steps) in paths {
+        let (found, _) = service::uat::defect_create(
+            state,
+            &qa,
+            project_id,
+            NewDefect {
+                title: title.to_owned(),
+                steps_to_reproduce: "See the UAT round 1 notes.".to_owned(),
+                actual_result: title.to_owned(),
+                category: Some(DefectCategory::Other),
+                severity: Some(severity),
+                priority: Some(if severity <= Severity::Major {
+                    Priority::P1
+                } else {
+                    Priority::P3
+                }),
+                found_in_cycle_id: Some(cycle.id),
+                scenario_id: scenarios.first().map(|s| s.id),
+                ..NewDefect::default()
+            },
+        )
+        .await?;
+        for (who, command) in steps {
+            service::uat::defect_transition(state, who, found.id, command).await?;
+        }
+    }
+    let (duplicate, _) = service::uat::defect_create(
+        state,
+        &business,
+        project_id,
+        NewDefect {
+            title: "Contract numbers repeat".to_owned(),
+            steps_to_reproduce: "Create two contracts quickly.".to_owned(),
+            actual_result: "Same number twice".to_owned(),
+            severity: Some(Severity::Major),
+            priority: Some(Priority::P2),
+            ..NewDefect::default()
+        },
+    )
+    .await?;
+    let original = service::uat::defects_of(&state.db, project_id)
+        .await?
+        .into_iter()
+        .find(|d| d.title == "Contract number duplicates")
+        .map(|d| d.id);
+    service::uat::defect_transition(state, &qa, duplicate.id, C::Triage).await?;
+    service::uat::defect_transition(
+        state,
+        &qa,
+        duplicate.id,
+        C::Reject {
+            reason: RejectReason::Duplicate,
+            duplicate_of: original,
+            defect_id: duplicate.id,
+        },
     )
     .await?;
     Ok(())

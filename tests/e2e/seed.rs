@@ -122,6 +122,25 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
     assert_eq!(applied["costBaseline"]["amount"], "1970000.00");
     assert_eq!(data["project"]["budget"]["amount"], "1970000.00");
     assert_eq!(data["project"]["changeSummary"]["scheduleDriftDays"], 10);
+    let data = app
+        .ok(
+            &admin,
+            "query($id: ID!) { project(id: $id) { testScenarios { id } testCycles { status passRate { passed total } }
+                uatMetrics { defectsByStatus { status count } } } uatReadiness(projectId: $id) { ready } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(data["project"]["testScenarios"].as_array().unwrap().len() >= 8);
+    assert_eq!(data["project"]["testCycles"][0]["status"], "RUNNING");
+    let empty: Vec<&str> = data["project"]["uatMetrics"]["defectsByStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["count"] == 0)
+        .map(|row| row["status"].as_str().unwrap())
+        .collect();
+    assert!(empty.is_empty(), "every defect state is shown: {empty:?}");
+    assert_eq!(data["uatReadiness"]["ready"], false);
 
     let data = app
         .ok(

@@ -650,10 +650,12 @@ async fn uat(
 
     // One defect parked in each state of the fix–retest loop.
     use DefectCommand as C;
+    /// Who moves the defect, and how.
+    type Step<'a> = (&'a Caller, DefectCommand);
     let assign = C::Assign {
         assignee: vendor.actor.user_id,
     };
-    let paths: Vec<(&str, Severity, Vec<(&Caller, DefectCommand)>)> = vec![
+    let paths: Vec<(&str, Severity, Vec<Step>)> = vec![
         ("Lead owner not set on import", Severity::Minor, vec![]),
         (
             "Quote PDF shows the wrong logo",

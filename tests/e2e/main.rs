@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod change_requests;
 mod concurrency;
+mod go_live;
 mod http;
 mod members;
 mod migrations;

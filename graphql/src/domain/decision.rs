@@ -17,14 +17,17 @@ pub enum DecisionSubject {
     ScheduleRebaseline,
     /// Approve or reject a change request above the red line.
     ChangeRequest,
+    /// GO or NO_GO for a go-live plan, on the frozen evaluation of its criteria.
+    GoLive,
 }
 
 impl DecisionSubject {
-    pub const ALL: [DecisionSubject; 4] = [
+    pub const ALL: [DecisionSubject; 5] = [
         Self::PhaseGate,
         Self::PhaseSkip,
         Self::ScheduleRebaseline,
         Self::ChangeRequest,
+        Self::GoLive,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl DecisionSubject {
             Self::PhaseSkip => "PHASE_SKIP",
             Self::ScheduleRebaseline => "SCHEDULE_REBASELINE",
             Self::ChangeRequest => "CHANGE_REQUEST",
+            Self::GoLive => "GO_LIVE",
         }
     }
 
@@ -44,6 +48,7 @@ impl DecisionSubject {
                 DecisionChoice::NoGo,
                 DecisionChoice::GoWithConditions,
             ],
+            Self::GoLive => &[DecisionChoice::Go, DecisionChoice::NoGo],
             Self::PhaseSkip | Self::ScheduleRebaseline | Self::ChangeRequest => {
                 &[DecisionChoice::Approve, DecisionChoice::Reject]
             }

@@ -151,6 +151,19 @@ pub enum DomainEvent {
     TestExecutionRecorded {
         execution_id: Uuid,
     },
+    GoLiveStatusChanged {
+        plan_id: Uuid,
+        from: super::go_live::PlanStatus,
+        to: super::go_live::PlanStatus,
+    },
+    /// Rolling back to the old system has begun: the most urgent news there is.
+    RollbackStarted {
+        plan_id: Uuid,
+        forced: bool,
+    },
+    HypercareMetricBreached {
+        metric_id: Uuid,
+    },
 }
 
 impl DomainEvent {
@@ -192,6 +205,9 @@ impl DomainEvent {
             Self::DefectReopened { .. } => "defect.reopened",
             Self::TestCycleStatusChanged { .. } => "test_cycle.status_changed",
             Self::TestExecutionRecorded { .. } => "test_execution.recorded",
+            Self::GoLiveStatusChanged { .. } => "go_live.status_changed",
+            Self::RollbackStarted { .. } => "go_live.rollback_started",
+            Self::HypercareMetricBreached { .. } => "go_live.metric_breached",
         }
     }
 }

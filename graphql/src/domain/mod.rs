@@ -13,6 +13,7 @@ pub mod credential;
 pub mod decision;
 pub mod error;
 pub mod event;
+pub mod go_live;
 pub mod money;
 pub mod phase;
 pub mod phase_template;

@@ -66,6 +66,7 @@ pub enum DecisionSubject {
     PhaseSkip,
     ScheduleRebaseline,
     ChangeRequest,
+    GoLive,
 }
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -100,6 +101,7 @@ impl Decision {
         match self.0.subject_type.as_str() {
             "SCHEDULE_REBASELINE" => encode(Kind::Project, self.0.subject_id),
             "CHANGE_REQUEST" => encode(Kind::ChangeRequest, self.0.subject_id),
+            "GO_LIVE" => encode(Kind::GoLivePlan, self.0.subject_id),
             _ => encode(Kind::Phase, self.0.subject_id),
         }
     }

@@ -31,10 +31,12 @@ pub enum Kind {
     TestCycle,
     TestExecution,
     Defect,
+    GoLivePlan,
+    CutoverTask,
 }
 
 impl Kind {
-    const ALL: [Kind; 20] = [
+    const ALL: [Kind; 22] = [
         Kind::User,
         Kind::ApiToken,
         Kind::Project,
@@ -55,6 +57,8 @@ impl Kind {
         Kind::TestCycle,
         Kind::TestExecution,
         Kind::Defect,
+        Kind::GoLivePlan,
+        Kind::CutoverTask,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +83,8 @@ impl Kind {
             Kind::TestCycle => "TestCycle",
             Kind::TestExecution => "TestExecution",
             Kind::Defect => "Defect",
+            Kind::GoLivePlan => "GoLivePlan",
+            Kind::CutoverTask => "CutoverTask",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod change_request;
 pub mod context;
 pub mod decision;
 pub mod error;
+pub mod go_live;
 pub mod id;
 pub mod loader;
 pub mod member;
@@ -54,6 +55,7 @@ pub struct MutationRoot(
     scope::ScopeMutation,
     change_request::ChangeRequestMutation,
     uat::UatMutation,
+    go_live::GoLiveMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

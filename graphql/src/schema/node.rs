@@ -7,6 +7,7 @@ use super::change_request::ChangeRequest;
 use super::context::{actor, state};
 use super::decision::Decision;
 use super::error::{limit_exceeded, to_top_level};
+use super::go_live::GoLivePlan;
 use super::id::{Kind, decode_any};
 use super::member::ProjectMember;
 use super::milestone::{Milestone, MilestoneDependency, ScheduleBaseline};
@@ -42,6 +43,7 @@ pub enum Node {
     TestScenario(TestScenario),
     TestCycle(TestCycle),
     Defect(Defect),
+    GoLivePlan(GoLivePlan),
 }
 
 /// Resolves a global id to an object the viewer may see; everything else is `None`, so a
@@ -114,8 +116,11 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
         Kind::Defect => service::uat::visible_defect(app, viewer, uuid)
             .await?
             .map(|x| Node::Defect(Defect(x))),
-        // Executions are reached through their cycle.
-        Kind::TestExecution => None,
+        Kind::GoLivePlan => service::go_live::visible(app, viewer, uuid)
+            .await?
+            .map(|p| Node::GoLivePlan(GoLivePlan(p))),
+        // Executions are reached through their cycle, runbook tasks through their plan.
+        Kind::TestExecution | Kind::CutoverTask => None,
     })
 }
 

@@ -365,6 +365,17 @@ impl Project {
             risk: risk.into(),
         }
     }
+    /// Go-live plans, oldest first; the last is the current one.
+    #[graphql(complexity = "super::page::list_cost(child_complexity)")]
+    async fn go_live_plans(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::go_live::GoLivePlan>> {
+        let plans = service::go_live::plans_of(&state(ctx).db, self.0.id)
+            .await
+            .map_err(|e| to_top_level(ctx, e))?;
+        Ok(plans.into_iter().map(super::go_live::GoLivePlan).collect())
+    }
     /// The project's UAT scenarios.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn test_scenarios(

@@ -454,6 +454,10 @@ pub async fn cast(
                 super::baseline::apply_rebaseline_in_txn(&txn, origin, now, &decided, outcome)
                     .await?
             }
+            DecisionSubject::GoLive => {
+                super::go_live::apply_decision_in_txn(&txn, origin, now, &decided, outcome, &votes)
+                    .await?
+            }
             DecisionSubject::ChangeRequest => {
                 super::change_request::apply_decision_in_txn(&txn, origin, now, &decided, outcome)
                     .await?

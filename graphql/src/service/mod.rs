@@ -9,6 +9,7 @@ pub mod audit;
 pub mod baseline;
 pub mod change_request;
 pub mod decision;
+pub mod go_live;
 pub mod member;
 pub mod milestone;
 pub mod page;

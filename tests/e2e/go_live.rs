@@ -1,0 +1,499 @@
+//! Go-live: a NO_GO then a GO on evidence, cutover, hypercare closing; and a rollback.
+
+use serde_json::{Value, json};
+
+use crate::phases::vote;
+use crate::support::{TestApp, TestUser, assert_refused, error_code};
+
+struct Setup {
+    pm: TestUser,
+    sponsor: TestUser,
+    committee: Vec<TestUser>,
+    outsider_member: TestUser,
+    project: String,
+}
+
+async fn setup(app: &TestApp, code: &str) -> Setup {
+    let pm = app.user(&format!("Pm {code}"), false).await;
+    let project = app.project(&pm, code).await;
+    let sponsor = app.user(&format!("Sponsor {code}"), false).await;
+    app.add_member(&pm, &project, &sponsor, &["SPONSOR"]).await;
+    let mut committee = Vec::new();
+    for n in 0..3 {
+        let member = app.user(&format!("Committee {code} {n}"), false).await;
+        app.add_member(&pm, &project, &member, &["STEERING_COMMITTEE"])
+            .await;
+        committee.push(member);
+    }
+    let outsider_member = app.user(&format!("Viewer {code}"), false).await;
+    app.add_member(&pm, &project, &outsider_member, &["VIEWER"])
+        .await;
+    let data = app.ok(&pm, "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Build\" }) { phase { id } } }", json!({ "p": project })).await;
+    let phase = data["phaseCreate"]["phase"]["id"].clone();
+    app.ok(&pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Hypercare exit\", baselineDate: \"2027-12-01\" }) { userErrors { code } } }", json!({ "p": phase })).await;
+    for action in ["INITIATE", "START_EXECUTION"] {
+        let data = app
+            .ok(&pm, "mutation($p: ID!, $a: ProjectAction!) { projectTransition(input: { id: $p, action: $a }) { userErrors { code message } } }", json!({ "p": project, "a": action }))
+            .await;
+        assert_eq!(data["projectTransition"]["userErrors"], json!([]), "{data}");
+    }
+    Setup {
+        pm,
+        sponsor,
+        committee,
+        outsider_member,
+        project,
+    }
+}
+
+const PLAN: &str = "plan { id status attempt statusReason overrideReason rollbackForced plannedGoLive
+    criteria { key holds value } decisionSnapshot { key holds value } runbook { id name critical earliestStartMinutes status } plannedCutoverEnd }
+    decision { id } userErrors { code field message }";
+
+async fn create_plan(
+    app: &TestApp,
+    s: &Setup,
+    go_live: &str,
+    freeze: Option<(&str, &str)>,
+) -> Value {
+    let (freeze_start, freeze_end) = freeze.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+    app.ok(
+        &s.pm,
+        &format!("mutation($input: GoLivePlanCreateInput!) {{ goLivePlanCreate(input: $input) {{ {PLAN} }} }}"),
+        json!({ "input": { "projectId": s.project, "strategy": "BIG_BANG", "plannedGoLive": go_live,
+                           "cutoverStart": "2027-03-27T18:00:00Z", "cutoverEnd": "2027-03-28T18:00:00Z",
+                           "freezeStart": freeze_start, "freezeEnd": freeze_end } }),
+    )
+    .await["goLivePlanCreate"]
+        .clone()
+}
+
+async fn plan_call(app: &TestApp, who: &TestUser, mutation: &str, input: Value) -> Value {
+    let response = app
+        .gql(
+            Some(&who.token),
+            &format!(
+                "mutation($input: {}Input!) {{ {}(input: $input) {{ {PLAN} }} }}",
+                upper(mutation),
+                mutation
+            ),
+            json!({ "input": input }),
+        )
+        .await;
+    if response.get("errors").is_some() {
+        return response;
+    }
+    response["data"][mutation].clone()
+}
+
+fn upper(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+async fn prepare(app: &TestApp, s: &Setup, plan: &str) {
+    let prepared = plan_call(
+        app,
+        &s.pm,
+        "goLivePlanPrepare",
+        json!({ "planId": plan,
+                "rollbackPlan": { "authorityIds": [s.pm.id], "maxMinutes": 240, "rehearsedOn": "2027-02-20", "rehearsalPassed": true,
+                                  "triggers": [{ "condition": "Orders cannot be created", "metric": "order errors", "threshold": "> 1%" }],
+                                  "steps": [{ "text": "Switch DNS back to the legacy CRM", "ownerId": s.pm.id }],
+                                  "reconciliationSteps": [{ "text": "Re-key orders created in the new CRM" }] },
+                "warRoom": [{ "userId": s.pm.id, "shift": "Day 1 08:00-20:00", "contact": "+86 10 0000" }],
+                "hypercareExit": ["Login rate above 90% for 3 days"] }),
+    )
+    .await;
+    assert_eq!(prepared["userErrors"], json!([]), "{prepared}");
+    let approved = plan_call(
+        app,
+        &s.sponsor,
+        "goLiveRollbackApprove",
+        json!({ "planId": plan }),
+    )
+    .await;
+    assert_eq!(approved["userErrors"], json!([]), "{approved}");
+}
+
+fn holds(plan: &Value, key: &str) -> bool {
+    plan["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("{key} in {plan}"))["holds"]
+        .as_bool()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-GO").await;
+    let created = create_plan(
+        &app,
+        &s,
+        "2027-03-28T00:00:00Z",
+        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
+    )
+    .await;
+    assert_eq!(created["userErrors"], json!([]), "{created}");
+    let plan = created["plan"]["id"].as_str().unwrap().to_owned();
+    assert!(!holds(&created["plan"], "ROLLBACK_APPROVED_AND_REHEARSED"));
+    assert!(!holds(&created["plan"], "WAR_ROOM_STAFFED"));
+
+    // The first ballot: NO_GO, with the evaluation frozen.
+    let requested = plan_call(
+        &app,
+        &s.pm,
+        "goLiveDecisionRequest",
+        json!({ "planId": plan }),
+    )
+    .await;
+    assert_eq!(
+        requested["plan"]["status"], "READY_FOR_DECISION",
+        "{requested}"
+    );
+    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
+    let refused = vote(&app, &s.outsider_member, &ballot, json!({ "choice": "GO" })).await;
+    assert_refused(&refused, "NOT_ELIGIBLE", &["input", "decisionId"]);
+    vote(
+        &app,
+        &s.committee[0],
+        &ballot,
+        json!({ "choice": "NO_GO", "comment": "No rollback plan" }),
+    )
+    .await;
+    vote(
+        &app,
+        &s.committee[1],
+        &ballot,
+        json!({ "choice": "NO_GO", "comment": "War Room empty" }),
+    )
+    .await;
+    let data = app.ok(&s.pm, &format!("query($id: ID!) {{ node(id: $id) {{ ... on GoLivePlan {{ status statusReason decisionSnapshot {{ key holds }} }} }} }}"), json!({ "id": plan })).await;
+    assert_eq!(data["node"]["status"], "NO_GO");
+    assert!(
+        data["node"]["statusReason"]
+            .as_str()
+            .unwrap()
+            .contains("No rollback plan")
+    );
+    let frozen = data["node"]["decisionSnapshot"].clone();
+    assert!(
+        frozen
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "WAR_ROOM_STAFFED" && c["holds"] == false)
+    );
+
+    // Rescheduled and prepared.
+    let rescheduled = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "RESCHEDULE", "newGoLive": "2027-04-04T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(rescheduled["plan"]["status"], "DRAFT", "{rescheduled}");
+    prepare(&app, &s, &plan).await;
+    let task = |name: &str, minutes: u32, depends: Vec<Value>, pnr: bool| json!({ "planId": plan, "name": name, "durationMinutes": minutes, "dependsOn": depends, "pointOfNoReturn": pnr, "ownerId": s.pm.id });
+    let add = "mutation($input: CutoverTaskAddInput!) { cutoverTaskAdd(input: $input) { taskId userErrors { code field message } } }";
+    let freeze = app
+        .ok(
+            &s.pm,
+            add,
+            json!({ "input": task("Freeze legacy CRM", 60, vec![], false) }),
+        )
+        .await["cutoverTaskAdd"]["taskId"]
+        .clone();
+    let migrate = app
+        .ok(
+            &s.pm,
+            add,
+            json!({ "input": task("Final data migration", 240, vec![freeze.clone()], true) }),
+        )
+        .await["cutoverTaskAdd"]["taskId"]
+        .clone();
+    let smoke = app
+        .ok(
+            &s.pm,
+            add,
+            json!({ "input": task("Smoke test", 30, vec![migrate.clone()], false) }),
+        )
+        .await["cutoverTaskAdd"]["taskId"]
+        .clone();
+    let stranger = app.user("Out Sider", false).await;
+    let data = app.ok(&s.pm, add, json!({ "input": { "planId": plan, "name": "x", "durationMinutes": 5, "ownerId": stranger.id } })).await;
+    assert_refused(
+        &data["cutoverTaskAdd"],
+        "BAD_USER_INPUT",
+        &["input", "ownerId"],
+    );
+    let data = app.ok(&s.pm, &format!("query($id: ID!) {{ node(id: $id) {{ ... on GoLivePlan {{ plannedCutoverEnd runbook {{ name critical earliestStartMinutes }} }} }} }}"), json!({ "id": plan })).await;
+    assert_eq!(
+        data["node"]["plannedCutoverEnd"],
+        "2027-04-03T23:30:00+00:00"
+    );
+    assert_eq!(
+        data["node"]["runbook"][2],
+        json!({ "name": "Smoke test", "critical": true, "earliestStartMinutes": 300 })
+    );
+
+    // Second ballot: GO, but criteria fail (no UAT, no scope baseline): refused without an override.
+    let requested = plan_call(
+        &app,
+        &s.pm,
+        "goLiveDecisionRequest",
+        json!({ "planId": plan }),
+    )
+    .await;
+    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
+    vote(&app, &s.committee[0], &ballot, json!({ "choice": "GO" })).await;
+    let before = app.snapshot().await;
+    let refused = vote(&app, &s.committee[1], &ballot, json!({ "choice": "GO" })).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "decisionId"]);
+    assert_eq!(app.snapshot().await, before);
+    let overridden = plan_call(
+        &app,
+        &s.sponsor,
+        "goLiveOverride",
+        json!({ "planId": plan, "reason": "Pilot region only; UAT continues in parallel" }),
+    )
+    .await;
+    assert_eq!(overridden["userErrors"], json!([]), "{overridden}");
+    let decided = vote(&app, &s.committee[1], &ballot, json!({ "choice": "GO" })).await;
+    assert_eq!(decided["decision"]["outcome"], "GO", "{decided}");
+    let data = app.ok(&s.pm, "query($id: ID!) { node(id: $id) { ... on GoLivePlan { status overrideReason decisionSnapshot { key holds } } } }", json!({ "id": plan })).await;
+    assert_eq!(data["node"]["status"], "APPROVED_GO");
+    assert!(
+        data["node"]["overrideReason"]
+            .as_str()
+            .unwrap()
+            .contains("Pilot")
+    );
+    let snapshot = data["node"]["decisionSnapshot"].clone();
+    assert_eq!(
+        app.count("audit_event WHERE action = 'go_live.override_recorded'")
+            .await,
+        1
+    );
+
+    // Cutover: tasks in order; going live needs every task done.
+    plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "START_CUTOVER" }),
+    )
+    .await;
+    let set = "mutation($id: ID!, $s: CutoverTaskStatus!) { cutoverTaskSetStatus(input: { id: $id, status: $s }) { status userErrors { code field message } } }";
+    let early = app
+        .ok(&s.pm, set, json!({ "id": smoke, "s": "IN_PROGRESS" }))
+        .await;
+    assert_refused(
+        &early["cutoverTaskSetStatus"],
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    let premature = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "GO_LIVE" }),
+    )
+    .await;
+    assert_refused(&premature, "PRECONDITION_FAILED", &["input", "action"]);
+    for id in [&freeze, &migrate, &smoke] {
+        app.ok(&s.pm, set, json!({ "id": id, "s": "IN_PROGRESS" }))
+            .await;
+        let done = app.ok(&s.pm, set, json!({ "id": id, "s": "DONE" })).await;
+        assert_eq!(done["cutoverTaskSetStatus"]["status"], "DONE");
+    }
+    let live = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "GO_LIVE" }),
+    )
+    .await;
+    assert_eq!(live["plan"]["status"], "LIVE", "{live}");
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { status } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    assert_eq!(data["project"]["status"], "LIVE_HYPERCARE");
+
+    // Hypercare: a breached metric keeps it open.
+    let metric = app
+        .ok(&s.pm, "mutation($p: ID!) { hypercareMetricAdd(input: { planId: $p, name: \"Login rate\", unit: \"%\", target: \"90\", direction: AT_LEAST }) { metric { id } userErrors { code } } }", json!({ "p": plan }))
+        .await["hypercareMetricAdd"]["metric"]["id"]
+        .clone();
+    let read = "mutation($m: ID!, $v: Decimal!) { hypercareReadingRecord(input: { metricId: $m, value: $v }) { reading { breached } userErrors { code } } }";
+    let low = app
+        .ok(&s.pm, read, json!({ "m": metric, "v": "72.5" }))
+        .await;
+    assert_eq!(low["hypercareReadingRecord"]["reading"]["breached"], true);
+    let refused = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "CLOSE_HYPERCARE" }),
+    )
+    .await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+    app.ok(&s.pm, read, json!({ "m": metric, "v": "93" })).await;
+    let closed = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "CLOSE_HYPERCARE" }),
+    )
+    .await;
+    assert_eq!(closed["plan"]["status"], "CLOSED", "{closed}");
+    let data = app.ok(&s.pm, "query($p: ID!, $id: ID!) { project(id: $p) { status } node(id: $id) { ... on GoLivePlan { decisionSnapshot { key holds } } } }", json!({ "p": s.project, "id": plan })).await;
+    assert_eq!(data["project"]["status"], "OPTIMIZATION");
+    // The frozen evaluation did not move with later data.
+    assert_eq!(data["node"]["decisionSnapshot"], snapshot);
+}
+
+#[tokio::test]
+async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_project() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-RB").await;
+    let created = create_plan(&app, &s, "2027-03-28T00:00:00Z", None).await;
+    let plan = created["plan"]["id"].as_str().unwrap().to_owned();
+    prepare(&app, &s, &plan).await;
+    let add = "mutation($input: CutoverTaskAddInput!) { cutoverTaskAdd(input: $input) { taskId userErrors { code field message } } }";
+    let pnr = app
+        .ok(&s.pm, add, json!({ "input": { "planId": plan, "name": "Switch DNS", "durationMinutes": 10, "pointOfNoReturn": true } }))
+        .await["cutoverTaskAdd"]["taskId"]
+        .clone();
+    // Not during preparation.
+    let early = plan_call(
+        &app,
+        &s.pm,
+        "rollbackStart",
+        json!({ "planId": plan, "reason": "nerves" }),
+    )
+    .await;
+    assert_refused(&early, "INVALID_TRANSITION", &["input", "action"]);
+    let requested = plan_call(
+        &app,
+        &s.pm,
+        "goLiveDecisionRequest",
+        json!({ "planId": plan }),
+    )
+    .await;
+    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
+    plan_call(
+        &app,
+        &s.sponsor,
+        "goLiveOverride",
+        json!({ "planId": plan, "reason": "Accepted risk" }),
+    )
+    .await;
+    vote(&app, &s.committee[0], &ballot, json!({ "choice": "GO" })).await;
+    vote(&app, &s.committee[2], &ballot, json!({ "choice": "GO" })).await;
+    plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "START_CUTOVER" }),
+    )
+    .await;
+    let set = "mutation($id: ID!, $s: CutoverTaskStatus!) { cutoverTaskSetStatus(input: { id: $id, status: $s }) { status userErrors { code } } }";
+    app.ok(&s.pm, set, json!({ "id": pnr, "s": "IN_PROGRESS" }))
+        .await;
+    app.ok(&s.pm, set, json!({ "id": pnr, "s": "DONE" })).await;
+
+    let before = app.snapshot().await;
+    let not_authority = plan_call(
+        &app,
+        &s.committee[0],
+        "rollbackStart",
+        json!({ "planId": plan, "reason": "Orders fail" }),
+    )
+    .await;
+    assert_refused(&not_authority, "NOT_ELIGIBLE", &["input", "planId"]);
+    let unforced = plan_call(
+        &app,
+        &s.pm,
+        "rollbackStart",
+        json!({ "planId": plan, "reason": "Orders fail" }),
+    )
+    .await;
+    assert_refused(&unforced, "PRECONDITION_FAILED", &["input", "force"]);
+    assert_eq!(app.snapshot().await, before);
+    let started = plan_call(
+        &app,
+        &s.pm,
+        "rollbackStart",
+        json!({ "planId": plan, "reason": "Orders fail", "force": true }),
+    )
+    .await;
+    assert_eq!(
+        started["plan"]["status"], "ROLLBACK_IN_PROGRESS",
+        "{started}"
+    );
+    assert_eq!(started["plan"]["rollbackForced"], true);
+    let done = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "COMPLETE_ROLLBACK" }),
+    )
+    .await;
+    assert_eq!(done["plan"]["status"], "ROLLED_BACK");
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { status } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    assert_eq!(data["project"]["status"], "IN_EXECUTION");
+    let replanned = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "REPLAN", "newGoLive": "2027-05-02T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(replanned["plan"]["status"], "DRAFT", "{replanned}");
+    assert_eq!(replanned["plan"]["attempt"], 2);
+    assert_eq!(replanned["plan"]["runbook"][0]["status"], "PENDING");
+}
+
+#[tokio::test]
+async fn bad_go_live_dates_and_permissions_are_refused() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-A").await;
+    let before = app.snapshot().await;
+    let past = create_plan(&app, &s, "2027-01-01T00:00:00Z", None).await;
+    assert_refused(&past, "BAD_USER_INPUT", &["input", "plannedGoLive"]);
+    assert_eq!(app.snapshot().await, before);
+    let first = create_plan(
+        &app,
+        &s,
+        "2027-03-28T00:00:00Z",
+        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
+    )
+    .await;
+    assert_eq!(first["userErrors"], json!([]));
+    let other = setup(&app, "CRM-B").await;
+    let clash = create_plan(&app, &other, "2027-04-01T00:00:00Z", None).await;
+    assert_refused(&clash, "CONFLICT", &["input", "plannedGoLive"]);
+    let response = app
+        .gql(Some(&s.committee[0].token), "mutation($p: ID!) { goLiveDecisionRequest(input: { planId: $p }) { userErrors { code } } }", json!({ "p": first["plan"]["id"] }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"));
+}

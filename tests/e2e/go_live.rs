@@ -175,7 +175,7 @@ async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
         json!({ "choice": "NO_GO", "comment": "War Room empty" }),
     )
     .await;
-    let data = app.ok(&s.pm, &format!("query($id: ID!) {{ node(id: $id) {{ ... on GoLivePlan {{ status statusReason decisionSnapshot {{ key holds }} }} }} }}"), json!({ "id": plan })).await;
+    let data = app.ok(&s.pm, "query($id: ID!) { node(id: $id) { ... on GoLivePlan { status statusReason decisionSnapshot { key holds } } } }", json!({ "id": plan })).await;
     assert_eq!(data["node"]["status"], "NO_GO");
     assert!(
         data["node"]["statusReason"]
@@ -235,7 +235,7 @@ async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
         "BAD_USER_INPUT",
         &["input", "ownerId"],
     );
-    let data = app.ok(&s.pm, &format!("query($id: ID!) {{ node(id: $id) {{ ... on GoLivePlan {{ plannedCutoverEnd runbook {{ name critical earliestStartMinutes }} }} }} }}"), json!({ "id": plan })).await;
+    let data = app.ok(&s.pm, "query($id: ID!) { node(id: $id) { ... on GoLivePlan { plannedCutoverEnd runbook { name critical earliestStartMinutes } } } }", json!({ "id": plan })).await;
     assert_eq!(
         data["node"]["plannedCutoverEnd"],
         "2027-04-03T23:30:00+00:00"

@@ -10,6 +10,7 @@ use steerco_graphql::domain::change_request::{
     RiskLevel, ScheduleImpact, ScopeAddition, ScopeImpact,
 };
 use steerco_graphql::domain::decision::DecisionChoice;
+use steerco_graphql::domain::go_live::{Direction, PlanAction, Strategy};
 use steerco_graphql::domain::phase::{CriterionStatus, DeliverableStatus};
 use steerco_graphql::domain::phase_template::TemplateKey;
 use steerco_graphql::domain::project::ProjectAction;
@@ -24,6 +25,9 @@ use steerco_graphql::domain::uat::{
 };
 use steerco_graphql::service::change_request::CrFields;
 use steerco_graphql::service::decision::VoteInput;
+use steerco_graphql::service::go_live::{
+    NewTask, OwnedStep, PlanInput, Preparation, RollbackPlan, RollbackTrigger, WarRoomSeat,
+};
 use steerco_graphql::service::milestone::{MilestoneChanges, NewMilestone};
 use steerco_graphql::service::project::{MoneyInput, NewProject};
 use steerco_graphql::service::uat::{ExecutionInput, NewCycle, NewDefect};
@@ -134,7 +138,8 @@ const MILESTONES: &[(i32, &str, Option<&str>, i64)] = &[
 ];
 
 /// Loads the demo, printing what it made: a project in execution on the 8-stage template,
-/// its first phase through its gate, a baselined schedule, and a slip in the second phase.
+/// its first phase through its gate, a baselined schedule, a slip in the second phase, change
+/// requests in several states, a running UAT cycle, and a go-live plan before the committee.
 pub async fn demo(state: &AppState) -> ServiceResult<()> {
     if service::project::code_taken(&state.db, DEMO_PROJECT_CODE).await? {
         println!("The demo project {DEMO_PROJECT_CODE} exists already; nothing to do.");
@@ -389,10 +394,11 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         .map(|m| m.id);
     change_requests(state, &caller, project.id, &people, &committee, integration).await?;
     uat(state, &caller, project.id, &people).await?;
+    go_live(state, &caller, project.id, &people, &committee).await?;
     let token = service::token::issue_for_operator(state, pm.id, "demo").await?;
 
     println!(
-        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (IN_EXECUTION): {} members, 8 phases, {} milestones, 4 change requests.",
+        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (IN_EXECUTION): {} members, 8 phases, {} milestones, 4 change requests, a UAT cycle running and a go-live plan before the committee.",
         TEAM.len() + 1,
         milestones.len()
     );
@@ -593,6 +599,175 @@ async fn change_requests(
         ),
     )
     .await?;
+    Ok(())
+}
+
+/// The go-live plan: a first ballot said NO_GO (no rollback plan, War Room empty); the plan was
+/// rescheduled a week, prepared and its rollback approved by the sponsor, the runbook built,
+/// and the second ballot waits for the committee with one GO in. Criteria computed from the
+/// live UAT data still fail, which the committee sees before it votes.
+async fn go_live(
+    state: &AppState,
+    pm: &Caller,
+    project_id: Uuid,
+    people: &std::collections::HashMap<&str, Uuid>,
+    committee: &[Uuid],
+) -> ServiceResult<()> {
+    let person = |email: &str| people.get(email).copied().unwrap_or(pm.actor.user_id);
+    let sponsor = person("wei.zhang@demo.steerco.dev");
+    let it = person("raj.patel@demo.steerco.dev");
+    let business = person("mei.lin@demo.steerco.dev");
+    let go_live_day = state.clock.now() + Duration::days(135);
+    let plan = service::go_live::create(
+        state,
+        pm,
+        project_id,
+        PlanInput {
+            strategy: Strategy::PilotThenFull,
+            planned_go_live: go_live_day,
+            cutover: (
+                go_live_day - Duration::hours(54),
+                go_live_day - Duration::hours(6),
+            ),
+            freeze: Some((go_live_day - Duration::days(14), go_live_day)),
+            communications: "Go-live mail to all users a week before; daily War Room note \
+                             during hypercare."
+                .to_owned(),
+            max_open_critical: 0,
+            max_open_major: 3,
+        },
+    )
+    .await?
+    .plan;
+    let first = service::go_live::request_decision(state, pm, plan.id).await?;
+    if let Some(ballot) = first.decision {
+        for (voter, comment) in committee
+            .iter()
+            .zip(["No rollback plan yet", "The War Room is empty"])
+        {
+            let vote = VoteInput {
+                choice: Some(DecisionChoice::NoGo),
+                comment: Some(comment.to_owned()),
+                conditions: Vec::new(),
+                on_behalf_of: None,
+            };
+            service::decision::cast(state, &as_user(*voter), ballot.id, vote).await?;
+        }
+    }
+    let go_live_day = go_live_day + Duration::days(7);
+    service::go_live::transition(
+        state,
+        pm,
+        plan.id,
+        PlanAction::Reschedule,
+        Some(go_live_day),
+    )
+    .await?;
+    let step = |text: &str, owner: Uuid| OwnedStep {
+        text: text.to_owned(),
+        owner_id: Some(owner),
+    };
+    service::go_live::prepare(
+        state,
+        pm,
+        plan.id,
+        Preparation {
+            rollback: Some(RollbackPlan {
+                triggers: vec![RollbackTrigger {
+                    condition: "Orders cannot be created for 30 minutes".to_owned(),
+                    metric: Some("Order errors".to_owned()),
+                    threshold: Some("> 1%".to_owned()),
+                }],
+                authority_ids: vec![pm.actor.user_id, sponsor],
+                max_minutes: 240,
+                steps: vec![
+                    step("Point users back to the legacy call-centre tool", it),
+                    step("Re-enable the nightly ERP export to the legacy tool", it),
+                ],
+                reconciliation_steps: vec![step(
+                    "Re-key leads and tickets created in the new CRM",
+                    business,
+                )],
+                // Rehearsed with the dress rehearsal of the migration, not yet run.
+                rehearsed_on: None,
+                rehearsal_passed: None,
+                approved_by: None,
+            }),
+            war_room: Some(vec![
+                WarRoomSeat {
+                    user_id: pm.actor.user_id,
+                    shift: "Days 1-5, 08:00-20:00".to_owned(),
+                    contact: "+86 21 5555 0101".to_owned(),
+                },
+                WarRoomSeat {
+                    user_id: it,
+                    shift: "Days 1-5, 20:00-08:00".to_owned(),
+                    contact: "+86 21 5555 0102".to_owned(),
+                },
+            ]),
+            hypercare_exit: Some(vec![
+                "Daily logins above 90% of licensed users for 5 working days".to_owned(),
+                "No open critical incident".to_owned(),
+            ]),
+            communications: None,
+        },
+    )
+    .await?;
+    service::go_live::approve_rollback(state, &as_user(sponsor), plan.id).await?;
+    let mut previous: Option<Uuid> = None;
+    for (name, owner, minutes, point_of_no_return) in [
+        ("Freeze the legacy call-centre tool", it, 60, false),
+        ("Final customer and order migration", it, 480, true),
+        ("Reconcile record counts with finance", business, 120, false),
+        ("Smoke test lead-to-contract", business, 90, false),
+        (
+            "Open the new CRM to the pilot region",
+            pm.actor.user_id,
+            30,
+            false,
+        ),
+    ] {
+        let task = service::go_live::task_add(
+            state,
+            pm,
+            plan.id,
+            NewTask {
+                name: name.to_owned(),
+                owner_id: Some(owner),
+                duration_minutes: minutes,
+                dependencies: previous.into_iter().collect(),
+                point_of_no_return,
+            },
+        )
+        .await?;
+        previous = Some(task.id);
+    }
+    for (name, unit, target, direction) in [
+        (
+            "Daily active users",
+            "%",
+            Decimal::new(90, 0),
+            Direction::AtLeast,
+        ),
+        (
+            "Open critical incidents",
+            "count",
+            Decimal::ZERO,
+            Direction::AtMost,
+        ),
+    ] {
+        service::go_live::metric_add(state, pm, plan.id, name, unit, target, direction).await?;
+    }
+    let second = service::go_live::request_decision(state, pm, plan.id).await?;
+    if let (Some(ballot), Some(voter)) = (second.decision, committee.first()) {
+        let vote = VoteInput {
+            choice: Some(DecisionChoice::Go),
+            comment: Some("Go once UAT round 1 closes and the rollback is rehearsed".to_owned()),
+            conditions: Vec::new(),
+            on_behalf_of: None,
+        };
+        service::decision::cast(state, &as_user(*voter), ballot.id, vote).await?;
+    }
     Ok(())
 }
 

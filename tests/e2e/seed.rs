@@ -142,6 +142,47 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
     assert!(empty.is_empty(), "every defect state is shown: {empty:?}");
     assert_eq!(data["uatReadiness"]["ready"], false);
 
+    // The go-live plan: NO_GO, rescheduled and prepared, back before the committee.
+    let data = app
+        .ok(
+            &admin,
+            "query($id: ID!) { project(id: $id) { goLivePlans { status attempt rollbackPlan { approvedBy }
+                runbook { critical } metrics { name } criteria { key holds }
+                decisions { status votes { choice } } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let plans = data["project"]["goLivePlans"].as_array().unwrap();
+    assert_eq!(plans.len(), 1, "{data}");
+    let plan = &plans[0];
+    assert_eq!(plan["status"], "READY_FOR_DECISION");
+    assert_eq!(plan["attempt"], 1);
+    assert!(plan["rollbackPlan"]["approvedBy"].is_string());
+    assert_eq!(plan["runbook"].as_array().unwrap().len(), 5);
+    assert_eq!(plan["metrics"].as_array().unwrap().len(), 2);
+    let decisions = plan["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 2);
+    assert_eq!(decisions[0]["status"], "DECIDED");
+    assert_eq!(
+        decisions[0]["votes"],
+        json!([{ "choice": "NO_GO" }, { "choice": "NO_GO" }])
+    );
+    assert_eq!(decisions[1]["status"], "OPEN");
+    assert_eq!(decisions[1]["votes"], json!([{ "choice": "GO" }]));
+    let failing: Vec<&str> = plan["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["holds"] == false)
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert!(failing.contains(&"UAT_READY"), "{failing:?}");
+    assert!(
+        failing.contains(&"ROLLBACK_APPROVED_AND_REHEARSED"),
+        "{failing:?}"
+    );
+    assert!(!failing.contains(&"WAR_ROOM_STAFFED"), "{failing:?}");
+
     let data = app
         .ok(
             &admin,

@@ -497,3 +497,54 @@ async fn bad_go_live_dates_and_permissions_are_refused() {
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
 }
+
+#[tokio::test]
+async fn a_manual_criterion_holds_once_its_owner_ticks_it() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-M").await;
+    let plan = create_plan(&app, &s, "2027-03-28T00:00:00Z", None).await["plan"]["id"].clone();
+    let add = "mutation($p: ID!, $o: ID) { goLiveCriterionAdd(input: { planId: $p, name: \"Call-centre staff trained\", ownerId: $o }) { criterion { id done } userErrors { code field message } } }";
+    let added = app
+        .ok(&s.pm, add, json!({ "p": plan, "o": s.sponsor.id }))
+        .await;
+    let criterion = added["goLiveCriterionAdd"]["criterion"]["id"].clone();
+    assert_eq!(added["goLiveCriterionAdd"]["criterion"]["done"], false);
+    let manual = |data: &Value| {
+        data["node"]["criteria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == "MANUAL")
+            .cloned()
+            .unwrap_or_else(|| panic!("a manual criterion in {data}"))
+    };
+    let read = "query($id: ID!) { node(id: $id) { ... on GoLivePlan { criteria { key description automatic holds } } } }";
+    let data = app.ok(&s.pm, read, json!({ "id": plan })).await;
+    assert_eq!(
+        manual(&data),
+        json!({ "key": "MANUAL", "description": "Call-centre staff trained", "automatic": false, "holds": false })
+    );
+
+    // Only its owner or the PM ticks it; an id of another kind is refused by name.
+    let set = "mutation($id: ID!, $d: Boolean!) { goLiveCriterionSet(input: { id: $id, done: $d }) { criterion { done } userErrors { code field message } } }";
+    let response = app
+        .gql(
+            Some(&s.committee[0].token),
+            set,
+            json!({ "id": criterion, "d": true }),
+        )
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
+    let wrong = app.ok(&s.pm, set, json!({ "id": plan, "d": true })).await;
+    assert_refused(
+        &wrong["goLiveCriterionSet"],
+        "BAD_USER_INPUT",
+        &["input", "id"],
+    );
+    let ticked = app
+        .ok(&s.sponsor, set, json!({ "id": criterion, "d": true }))
+        .await;
+    assert_eq!(ticked["goLiveCriterionSet"]["criterion"]["done"], true);
+    let data = app.ok(&s.pm, read, json!({ "id": plan })).await;
+    assert_eq!(manual(&data)["holds"], true);
+}

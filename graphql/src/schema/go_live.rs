@@ -212,7 +212,7 @@ pub struct ManualCriterion(go_live_criterion::Model);
 #[Object]
 impl ManualCriterion {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        encode(Kind::ManualCriterion, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -250,7 +250,7 @@ impl From<metric_reading::Model> for MetricReading {
 #[Object]
 impl HypercareMetric {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        encode(Kind::HypercareMetric, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -921,11 +921,11 @@ impl GoLiveMutation {
         input: GoLiveCriterionSetInput,
     ) -> async_graphql::Result<GoLiveCriterionPayload> {
         let caller = caller(ctx)?;
-        let result = match uuid::Uuid::try_parse(&input.id) {
+        let result = match decode(&input.id, Kind::ManualCriterion, &["id"]) {
             Ok(id) => {
                 service::go_live::manual_criterion_set(state(ctx), &caller, id, input.done).await
             }
-            Err(_) => Err(Refusal::bad_input(&["id"], "not a criterion id").into()),
+            Err(refusal) => Err(refusal.into()),
         };
         respond(ctx, result.map(ManualCriterion))
     }
@@ -1038,11 +1038,11 @@ impl GoLiveMutation {
         input: HypercareReadingRecordInput,
     ) -> async_graphql::Result<HypercareReadingPayload> {
         let caller = caller(ctx)?;
-        let result = match uuid::Uuid::try_parse(&input.metric_id) {
+        let result = match decode(&input.metric_id, Kind::HypercareMetric, &["metricId"]) {
             Ok(id) => service::go_live::reading_record(state(ctx), &caller, id, input.value)
                 .await
                 .map(|(r, _)| MetricReading::from(r)),
-            Err(_) => Err(Refusal::bad_input(&["metricId"], "not a metric id").into()),
+            Err(refusal) => Err(refusal.into()),
         };
         respond(ctx, result)
     }

@@ -33,10 +33,12 @@ pub enum Kind {
     Defect,
     GoLivePlan,
     CutoverTask,
+    ManualCriterion,
+    HypercareMetric,
 }
 
 impl Kind {
-    const ALL: [Kind; 22] = [
+    const ALL: [Kind; 24] = [
         Kind::User,
         Kind::ApiToken,
         Kind::Project,
@@ -59,6 +61,8 @@ impl Kind {
         Kind::Defect,
         Kind::GoLivePlan,
         Kind::CutoverTask,
+        Kind::ManualCriterion,
+        Kind::HypercareMetric,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +89,8 @@ impl Kind {
             Kind::Defect => "Defect",
             Kind::GoLivePlan => "GoLivePlan",
             Kind::CutoverTask => "CutoverTask",
+            Kind::ManualCriterion => "ManualCriterion",
+            Kind::HypercareMetric => "HypercareMetric",
         }
     }
 }

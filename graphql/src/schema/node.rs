@@ -119,8 +119,11 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
         Kind::GoLivePlan => service::go_live::visible(app, viewer, uuid)
             .await?
             .map(|p| Node::GoLivePlan(GoLivePlan(p))),
-        // Executions are reached through their cycle, runbook tasks through their plan.
-        Kind::TestExecution | Kind::CutoverTask => None,
+        // Executions are reached through their cycle; runbook tasks, manual criteria and
+        // metrics through their plan.
+        Kind::TestExecution | Kind::CutoverTask | Kind::ManualCriterion | Kind::HypercareMetric => {
+            None
+        }
     })
 }
 

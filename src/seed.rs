@@ -2,6 +2,8 @@
 //!
 //! Re-running it changes nothing once the demo project exists.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use rust_decimal::Decimal;
 use steerco_entity::user;
@@ -10,7 +12,9 @@ use steerco_graphql::domain::change_request::{
     RiskLevel, ScheduleImpact, ScopeAddition, ScopeImpact,
 };
 use steerco_graphql::domain::decision::DecisionChoice;
-use steerco_graphql::domain::go_live::{Direction, PlanAction, Strategy};
+
+use steerco_graphql::domain::clock::{Clock, ManualClock};
+use steerco_graphql::domain::go_live::{Direction, PlanAction, Strategy, TaskStatus};
 use steerco_graphql::domain::phase::{CriterionStatus, DeliverableStatus};
 use steerco_graphql::domain::phase_template::TemplateKey;
 use steerco_graphql::domain::project::ProjectAction;
@@ -139,7 +143,7 @@ const MILESTONES: &[(i32, &str, Option<&str>, i64)] = &[
 
 /// Loads the demo, printing what it made: a project in execution on the 8-stage template,
 /// its first phase through its gate, a baselined schedule, a slip in the second phase, change
-/// requests in several states, a running UAT cycle, and a go-live plan before the committee.
+/// requests in several states, a running UAT cycle, and the pilot region's go-live a week ago.
 pub async fn demo(state: &AppState) -> ServiceResult<()> {
     if service::project::code_taken(&state.db, DEMO_PROJECT_CODE).await? {
         println!("The demo project {DEMO_PROJECT_CODE} exists already; nothing to do.");
@@ -384,7 +388,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         )
         .await?;
         println!(
-            "The charter slipped 12 days; {} milestones moved with it.",
+            "The charter slipped 12 days; milestones moved with it: {}.",
             charter.moved.len()
         );
     }
@@ -398,7 +402,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
     let token = service::token::issue_for_operator(state, pm.id, "demo").await?;
 
     println!(
-        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (IN_EXECUTION): {} members, 8 phases, {} milestones, 4 change requests, a UAT cycle running and a go-live plan before the committee.",
+        "Seeded {DEMO_PROJECT_CODE} \"Sales Cloud roll-out\" (LIVE_HYPERCARE for its pilot region): {} members, 8 phases, {} milestones, 4 change requests, a UAT cycle running, a go-live a week ago.",
         TEAM.len() + 1,
         milestones.len()
     );
@@ -602,10 +606,11 @@ async fn change_requests(
     Ok(())
 }
 
-/// The go-live plan: a first ballot said NO_GO (no rollback plan, War Room empty); the plan was
-/// rescheduled a week, prepared and its rollback approved by the sponsor, the runbook built,
-/// and the second ballot waits for the committee with one GO in. Criteria computed from the
-/// live UAT data still fail, which the committee sees before it votes.
+/// The go-live, replayed on a clock set two weeks back so that a hypercare week lies behind it:
+/// a first ballot said NO_GO (no rollback plan, War Room empty); the plan was rescheduled three
+/// days, prepared, its rollback approved by the sponsor and its runbook built; the committee
+/// said GO with a recorded override (UAT and the schedule are not done: the pilot region goes
+/// first); cutover ran, the project went live, and the War Room took a reading a day.
 async fn go_live(
     state: &AppState,
     pm: &Caller,
@@ -617,7 +622,17 @@ async fn go_live(
     let sponsor = person("wei.zhang@demo.steerco.dev");
     let it = person("raj.patel@demo.steerco.dev");
     let business = person("mei.lin@demo.steerco.dev");
-    let go_live_day = state.clock.now() + Duration::days(135);
+    let clock = Arc::new(ManualClock::new(state.clock.now() - Duration::days(14)));
+    let past = AppState::new(state.db.clone(), clock.clone());
+    let state = &past;
+    let vote = |choice: DecisionChoice, comment: &str| VoteInput {
+        choice: Some(choice),
+        comment: Some(comment.to_owned()),
+        conditions: Vec::new(),
+        on_behalf_of: None,
+    };
+
+    let go_live_day = clock.now() + Duration::days(3);
     let plan = service::go_live::create(
         state,
         pm,
@@ -626,12 +641,12 @@ async fn go_live(
             strategy: Strategy::PilotThenFull,
             planned_go_live: go_live_day,
             cutover: (
-                go_live_day - Duration::hours(54),
+                go_live_day - Duration::hours(30),
                 go_live_day - Duration::hours(6),
             ),
-            freeze: Some((go_live_day - Duration::days(14), go_live_day)),
-            communications: "Go-live mail to all users a week before; daily War Room note \
-                             during hypercare."
+            freeze: Some((go_live_day - Duration::days(2), go_live_day)),
+            communications: "Go-live mail to the pilot region's users two days before; daily \
+                             War Room note during hypercare."
                 .to_owned(),
             max_open_critical: 0,
             max_open_major: 3,
@@ -645,16 +660,11 @@ async fn go_live(
             .iter()
             .zip(["No rollback plan yet", "The War Room is empty"])
         {
-            let vote = VoteInput {
-                choice: Some(DecisionChoice::NoGo),
-                comment: Some(comment.to_owned()),
-                conditions: Vec::new(),
-                on_behalf_of: None,
-            };
-            service::decision::cast(state, &as_user(*voter), ballot.id, vote).await?;
+            let no_go = vote(DecisionChoice::NoGo, comment);
+            service::decision::cast(state, &as_user(*voter), ballot.id, no_go).await?;
         }
     }
-    let go_live_day = go_live_day + Duration::days(7);
+    let go_live_day = go_live_day + Duration::days(3);
     service::go_live::transition(
         state,
         pm,
@@ -688,9 +698,8 @@ async fn go_live(
                     "Re-key leads and tickets created in the new CRM",
                     business,
                 )],
-                // Rehearsed with the dress rehearsal of the migration, not yet run.
-                rehearsed_on: None,
-                rehearsal_passed: None,
+                rehearsed_on: Some(clock.now().date_naive() - Duration::days(1)),
+                rehearsal_passed: Some(true),
                 approved_by: None,
             }),
             war_room: Some(vec![
@@ -706,7 +715,7 @@ async fn go_live(
                 },
             ]),
             hypercare_exit: Some(vec![
-                "Daily logins above 90% of licensed users for 5 working days".to_owned(),
+                "Daily active users above 90% for 5 working days".to_owned(),
                 "No open critical incident".to_owned(),
             ]),
             communications: None,
@@ -714,7 +723,7 @@ async fn go_live(
     )
     .await?;
     service::go_live::approve_rollback(state, &as_user(sponsor), plan.id).await?;
-    let mut previous: Option<Uuid> = None;
+    let mut runbook = Vec::new();
     for (name, owner, minutes, point_of_no_return) in [
         ("Freeze the legacy call-centre tool", it, 60, false),
         ("Final customer and order migration", it, 480, true),
@@ -735,38 +744,80 @@ async fn go_live(
                 name: name.to_owned(),
                 owner_id: Some(owner),
                 duration_minutes: minutes,
-                dependencies: previous.into_iter().collect(),
+                dependencies: runbook.last().map(|(id, _)| *id).into_iter().collect(),
                 point_of_no_return,
             },
         )
         .await?;
-        previous = Some(task.id);
+        runbook.push((task.id, i64::from(minutes)));
     }
-    for (name, unit, target, direction) in [
+    let metrics = [
         (
             "Daily active users",
             "%",
-            Decimal::new(90, 0),
+            90,
             Direction::AtLeast,
+            [62, 71, 78, 84, 88, 91, 93],
         ),
         (
             "Open critical incidents",
             "count",
-            Decimal::ZERO,
+            0,
             Direction::AtMost,
+            [3, 2, 1, 1, 0, 0, 0],
         ),
-    ] {
-        service::go_live::metric_add(state, pm, plan.id, name, unit, target, direction).await?;
+    ];
+    let mut watched = Vec::new();
+    for (name, unit, target, direction, readings) in metrics {
+        let metric = service::go_live::metric_add(
+            state,
+            pm,
+            plan.id,
+            name,
+            unit,
+            Decimal::from(target),
+            direction,
+        )
+        .await?;
+        watched.push((metric.id, readings));
     }
+
+    // The second ballot: criteria computed from the UAT data fail, so the GO needs an override.
+    clock.advance(Duration::days(1));
     let second = service::go_live::request_decision(state, pm, plan.id).await?;
-    if let (Some(ballot), Some(voter)) = (second.decision, committee.first()) {
-        let vote = VoteInput {
-            choice: Some(DecisionChoice::Go),
-            comment: Some("Go once UAT round 1 closes and the rollback is rehearsed".to_owned()),
-            conditions: Vec::new(),
-            on_behalf_of: None,
-        };
-        service::decision::cast(state, &as_user(*voter), ballot.id, vote).await?;
+    service::go_live::set_override(
+        state,
+        pm,
+        plan.id,
+        "Pilot region only (120 sales users); UAT round 1 continues for the service module and \
+         the full roll-out waits for its sign-off.",
+    )
+    .await?;
+    if let Some(ballot) = second.decision {
+        for voter in committee.iter().take(2) {
+            let go = vote(DecisionChoice::Go, "Go for the pilot region");
+            service::decision::cast(state, &as_user(*voter), ballot.id, go).await?;
+        }
+    }
+
+    // Cutover, task by task, then live.
+    clock.advance(go_live_day - Duration::hours(30) - clock.now());
+    service::go_live::transition(state, pm, plan.id, PlanAction::StartCutover, None).await?;
+    for (task, minutes) in runbook {
+        service::go_live::task_set_status(state, pm, task, TaskStatus::InProgress).await?;
+        clock.advance(Duration::minutes(minutes));
+        service::go_live::task_set_status(state, pm, task, TaskStatus::Done).await?;
+    }
+    clock.advance(go_live_day - clock.now());
+    service::go_live::transition(state, pm, plan.id, PlanAction::GoLive, None).await?;
+
+    // A hypercare week: one reading a day per metric.
+    for day in 0..7 {
+        clock.advance(Duration::days(1));
+        for (metric, readings) in &watched {
+            let value = Decimal::from(readings[day]);
+            service::go_live::reading_record(state, pm, *metric, value).await?;
+        }
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
         )
         .await;
     let project = &data["project"];
-    assert_eq!(project["status"], "IN_EXECUTION");
+    assert_eq!(project["status"], "LIVE_HYPERCARE");
     assert_eq!(project["members"].as_array().unwrap().len(), 8);
     let phases = project["phases"].as_array().unwrap();
     assert_eq!(phases.len(), 8);
@@ -142,34 +142,33 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
     assert!(empty.is_empty(), "every defect state is shown: {empty:?}");
     assert_eq!(data["uatReadiness"]["ready"], false);
 
-    // The go-live plan: NO_GO, rescheduled and prepared, back before the committee.
+    // The go-live: NO_GO, rescheduled and prepared, GO with an override, live, a hypercare week.
     let data = app
         .ok(
             &admin,
-            "query($id: ID!) { project(id: $id) { goLivePlans { status attempt rollbackPlan { approvedBy }
-                runbook { critical } metrics { name } criteria { key holds }
-                decisions { status votes { choice } } } } }",
+            "query($id: ID!) { project(id: $id) { goLivePlans { status attempt overrideReason
+                rollbackPlan { approvedBy } runbook { status } metrics { name readings { breached } }
+                decisionSnapshot { key holds } decisions { status outcome votes { choice } } } } }",
             json!({ "id": id }),
         )
         .await;
     let plans = data["project"]["goLivePlans"].as_array().unwrap();
     assert_eq!(plans.len(), 1, "{data}");
     let plan = &plans[0];
-    assert_eq!(plan["status"], "READY_FOR_DECISION");
+    assert_eq!(plan["status"], "LIVE");
     assert_eq!(plan["attempt"], 1);
+    assert!(plan["overrideReason"].as_str().unwrap().contains("Pilot"));
     assert!(plan["rollbackPlan"]["approvedBy"].is_string());
-    assert_eq!(plan["runbook"].as_array().unwrap().len(), 5);
-    assert_eq!(plan["metrics"].as_array().unwrap().len(), 2);
+    let runbook = plan["runbook"].as_array().unwrap();
+    assert_eq!(runbook.len(), 5);
+    assert!(runbook.iter().all(|task| task["status"] == "DONE"));
     let decisions = plan["decisions"].as_array().unwrap();
-    assert_eq!(decisions.len(), 2);
-    assert_eq!(decisions[0]["status"], "DECIDED");
-    assert_eq!(
-        decisions[0]["votes"],
-        json!([{ "choice": "NO_GO" }, { "choice": "NO_GO" }])
-    );
-    assert_eq!(decisions[1]["status"], "OPEN");
-    assert_eq!(decisions[1]["votes"], json!([{ "choice": "GO" }]));
-    let failing: Vec<&str> = plan["criteria"]
+    let outcomes: Vec<_> = decisions
+        .iter()
+        .map(|d| (d["outcome"].clone(), d["votes"].as_array().unwrap().len()))
+        .collect();
+    assert_eq!(outcomes, [(json!("NO_GO"), 2), (json!("GO"), 2)]);
+    let failing: Vec<&str> = plan["decisionSnapshot"]
         .as_array()
         .unwrap()
         .iter()
@@ -178,10 +177,30 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
         .collect();
     assert!(failing.contains(&"UAT_READY"), "{failing:?}");
     assert!(
-        failing.contains(&"ROLLBACK_APPROVED_AND_REHEARSED"),
+        !failing.contains(&"ROLLBACK_APPROVED_AND_REHEARSED"),
         "{failing:?}"
     );
     assert!(!failing.contains(&"WAR_ROOM_STAFFED"), "{failing:?}");
+    let breaches: Vec<Vec<bool>> = plan["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["readings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["breached"].as_bool().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(breaches.len(), 2);
+    assert!(
+        breaches
+            .iter()
+            .all(|week| week.len() == 7 && week[0] && !week[6]),
+        "{breaches:?}"
+    );
 
     let data = app
         .ok(

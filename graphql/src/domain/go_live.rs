@@ -20,78 +20,18 @@
 //! criterion fails is allowed, but only as a recorded override with a reason.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 use uuid::Uuid;
 
+use super::coded::coded_enum;
 use crate::domain::error::{Refusal, RefusalCode, Refusals};
 use crate::domain::text::{self, TextError};
 
 /// The longest override or rollback reason, in characters.
 pub const MAX_REASON_CHARS: usize = 2_000;
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{code:?} is not a known {kind}; expected one of {}", .expected.join(", "))]
-pub struct UnknownGoLiveCode {
-    /// What was being read, in words ("plan status").
-    pub kind: &'static str,
-    pub code: String,
-    pub expected: &'static [&'static str],
-}
-
-/// Defines a fieldless enum with its stable SCREAMING_SNAKE codes: `ALL`, `as_str`, `Display`
-/// and `FromStr`; one definition keeps the codes and their parsing from drifting apart.
-macro_rules! coded_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident, $kind:literal {
-            $( $(#[$variant_meta:meta])* $variant:ident => $code:literal ),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $( $(#[$variant_meta])* $variant ),+
-        }
-
-        impl $name {
-            pub const ALL: [Self; [$($code),+].len()] = [$(Self::$variant),+];
-            const CODES: &'static [&'static str] = &[$($code),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $code),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownGoLiveCode;
-
-            fn from_str(code: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .into_iter()
-                    .find(|value| value.as_str() == code)
-                    .ok_or_else(|| UnknownGoLiveCode {
-                        kind: $kind,
-                        code: code.to_owned(),
-                        expected: Self::CODES,
-                    })
-            }
-        }
-    };
-}
 
 coded_enum! {
     /// How the new system reaches its users (§9.1: S2 pilots with seed users first).

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod change_request;
 pub mod clock;
+pub mod coded;
 pub mod committee;
 pub mod credential;
 pub mod decision;

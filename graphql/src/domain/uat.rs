@@ -16,13 +16,11 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::NaiveDate;
-use thiserror::Error;
 use uuid::Uuid;
 
+use super::coded::coded_enum;
 use super::error::{Refusal, RefusalCode, Refusals};
 use super::role::{ProjectRole, RoleSet};
 use super::text::{TextError, multi_line, required_multi_line, single_line};
@@ -35,66 +33,6 @@ pub const MAX_STEPS: usize = 50;
 pub const MAX_STEP_TEXT_CHARS: usize = 1000;
 /// Longest reason given to reopen, defer or reject a defect.
 pub const MAX_REASON_CHARS: usize = 2000;
-
-/// A code that names none of an enum's values.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{code:?} is not a known {kind}; expected one of {}", .expected.join(", "))]
-pub struct UnknownUatCode {
-    /// What was being read, in words ("process area").
-    pub kind: &'static str,
-    pub code: String,
-    pub expected: &'static [&'static str],
-}
-
-/// Defines a fieldless enum with its stable SCREAMING_SNAKE codes: `ALL`, `as_str`, `Display`
-/// and `FromStr`. Every enum here shares this shape; one definition keeps their codes and their
-/// parsing from drifting apart.
-macro_rules! coded_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident, $kind:literal {
-            $( $(#[$variant_meta:meta])* $variant:ident => $code:literal ),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $( $(#[$variant_meta])* $variant ),+
-        }
-
-        impl $name {
-            pub const ALL: [Self; [$($code),+].len()] = [$(Self::$variant),+];
-            const CODES: &'static [&'static str] = &[$($code),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $code),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownUatCode;
-
-            fn from_str(code: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .into_iter()
-                    .find(|value| value.as_str() == code)
-                    .ok_or_else(|| UnknownUatCode {
-                        kind: $kind,
-                        code: code.to_owned(),
-                        expected: Self::CODES,
-                    })
-            }
-        }
-    };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios
@@ -1094,8 +1032,11 @@ pub fn readiness(
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+    use std::fmt;
+    use std::str::FromStr;
 
     use super::*;
+    use crate::domain::coded::UnknownCode;
 
     fn roles(roles: &[ProjectRole]) -> RoleSet {
         RoleSet::from_input(roles).unwrap()
@@ -1107,7 +1048,7 @@ mod tests {
 
     fn codes_round_trip<T>(all: &[T])
     where
-        T: Copy + fmt::Debug + PartialEq + FromStr<Err = UnknownUatCode> + fmt::Display,
+        T: Copy + fmt::Debug + PartialEq + FromStr<Err = UnknownCode> + fmt::Display,
     {
         for &value in all {
             assert_eq!(value.to_string().parse::<T>(), Ok(value));

@@ -141,6 +141,20 @@ async fn save(conn: &impl ConnectionTrait, plan: &go_live_plan::Model) -> Servic
     Ok(())
 }
 
+/// Saves a changed plan with its audit record (the plan before and after).
+async fn save_audited(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    before: &go_live_plan::Model,
+    after: &go_live_plan::Model,
+    action: &str,
+) -> ServiceResult<()> {
+    save(txn, after).await?;
+    append_in_txn(txn, origin, now, entry(after, action, Some(before))).await?;
+    Ok(())
+}
+
 /// Freeze windows of every other plan still heading for or in go-live.
 async fn other_freezes(
     conn: &impl ConnectionTrait,
@@ -388,12 +402,13 @@ pub async fn prepare(
     let now = state.clock.now();
     next.updated_at = now;
     next.version += 1;
-    save(&txn, &next).await?;
-    append_in_txn(
+    save_audited(
         &txn,
         Origin::from(caller),
         now,
-        entry(&next, "go_live.prepared", Some(&current)),
+        &current,
+        &next,
+        "go_live.prepared",
     )
     .await?;
     commit(txn).await?;
@@ -436,12 +451,13 @@ pub async fn approve_rollback(
         version: current.version + 1,
         ..current.clone()
     };
-    save(&txn, &next).await?;
-    append_in_txn(
+    save_audited(
         &txn,
         Origin::from(caller),
         now,
-        entry(&next, "go_live.rollback_approved", Some(&current)),
+        &current,
+        &next,
+        "go_live.rollback_approved",
     )
     .await?;
     commit(txn).await?;
@@ -877,12 +893,13 @@ pub async fn request_decision(
         version: current.version + 1,
         ..current.clone()
     };
-    save(&txn, &next).await?;
-    append_in_txn(
+    save_audited(
         &txn,
         origin,
         now,
-        entry(&next, "go_live.decision_requested", Some(&current)),
+        &current,
+        &next,
+        "go_live.decision_requested",
     )
     .await?;
     let note = format!(
@@ -955,12 +972,13 @@ pub async fn set_override(
         version: current.version + 1,
         ..current.clone()
     };
-    save(&txn, &next).await?;
-    append_in_txn(
+    save_audited(
         &txn,
         Origin::from(caller),
         now,
-        entry(&next, "go_live.override_recorded", Some(&current)),
+        &current,
+        &next,
+        "go_live.override_recorded",
     )
     .await?;
     commit(txn).await?;
@@ -1021,14 +1039,7 @@ pub(crate) async fn apply_decision_in_txn(
             rules::plan_transition(from, PlanAction::DecideNoGo)?
         };
     next.status = to.as_str().to_owned();
-    save(txn, &next).await?;
-    append_in_txn(
-        txn,
-        origin,
-        now,
-        entry(&next, "go_live.decided", Some(&current)),
-    )
-    .await?;
+    save_audited(txn, origin, now, &current, &next, "go_live.decided").await?;
     Ok(vec![DomainEvent::GoLiveStatusChanged {
         plan_id: next.id,
         from,
@@ -1213,15 +1224,8 @@ pub async fn transition(
         | PlanAction::DecideNoGo
         | PlanAction::StartRollback => {}
     }
-    save(&txn, &next).await?;
     let audit_action = format!("go_live.{}", action.as_str().to_ascii_lowercase());
-    append_in_txn(
-        &txn,
-        origin,
-        now,
-        entry(&next, &audit_action, Some(&current)),
-    )
-    .await?;
+    save_audited(&txn, origin, now, &current, &next, &audit_action).await?;
     commit(txn).await?;
     Ok(PlanChange {
         plan: next,
@@ -1277,12 +1281,13 @@ pub async fn rollback_start(
         version: current.version + 1,
         ..current.clone()
     };
-    save(&txn, &next).await?;
-    append_in_txn(
+    save_audited(
         &txn,
         Origin::from(caller),
         now,
-        entry(&next, "go_live.rollback_started", Some(&current)),
+        &current,
+        &next,
+        "go_live.rollback_started",
     )
     .await?;
     commit(txn).await?;

@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod go_live;
 pub mod money;
+pub mod notification;
 pub mod phase;
 pub mod phase_template;
 pub mod project;

@@ -496,6 +496,116 @@ async fn bad_go_live_dates_and_permissions_are_refused() {
         .gql(Some(&s.committee[0].token), "mutation($p: ID!) { goLiveDecisionRequest(input: { planId: $p }) { userErrors { code } } }", json!({ "p": first["plan"]["id"] }))
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
+
+    // A freeze with one end only is refused rather than dropped.
+    let before = app.snapshot().await;
+    let half = app
+        .ok(
+            &other.pm,
+            &format!("mutation($input: GoLivePlanCreateInput!) {{ goLivePlanCreate(input: $input) {{ {PLAN} }} }}"),
+            json!({ "input": { "projectId": other.project, "strategy": "BIG_BANG", "plannedGoLive": "2027-06-01T00:00:00Z",
+                               "cutoverStart": "2027-05-30T00:00:00Z", "cutoverEnd": "2027-05-31T00:00:00Z",
+                               "freezeStart": "2027-05-20T00:00:00Z" } }),
+        )
+        .await;
+    assert_refused(
+        &half["goLivePlanCreate"],
+        "BAD_USER_INPUT",
+        &["input", "freezeEnd"],
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    // Step owners are named by list and index; resending an unchanged rollback plan keeps its
+    // approval, a changed one needs approving again.
+    let plan = first["plan"]["id"].as_str().unwrap().to_owned();
+    let stranger = app.user("Not Amember", false).await;
+    let rollback = |owner: &str, minutes: u32| {
+        json!({ "authorityIds": [s.pm.id], "maxMinutes": minutes,
+                "steps": [{ "text": "Switch back", "ownerId": s.pm.id }],
+                "reconciliationSteps": [{ "text": "Re-key orders", "ownerId": owner }] })
+    };
+    let refused = plan_call(
+        &app,
+        &s.pm,
+        "goLivePlanPrepare",
+        json!({ "planId": plan, "rollbackPlan": rollback(&stranger.id, 60) }),
+    )
+    .await;
+    assert_refused(
+        &refused,
+        "BAD_USER_INPUT",
+        &[
+            "input",
+            "rollbackPlan",
+            "reconciliationSteps",
+            "0",
+            "ownerId",
+        ],
+    );
+    let approved_by =
+        "query($id: ID!) { node(id: $id) { ... on GoLivePlan { rollbackPlan { approvedBy } } } }";
+    let prepare_with = |minutes: u32| {
+        plan_call(
+            &app,
+            &s.pm,
+            "goLivePlanPrepare",
+            json!({ "planId": plan, "rollbackPlan": rollback(&s.pm.id, minutes) }),
+        )
+    };
+    let is_approved = || async {
+        let data = app.ok(&s.pm, approved_by, json!({ "id": plan })).await;
+        data["node"]["rollbackPlan"]["approvedBy"].is_string()
+    };
+    assert_eq!(prepare_with(60).await["userErrors"], json!([]));
+    assert!(!is_approved().await);
+    plan_call(
+        &app,
+        &s.sponsor,
+        "goLiveRollbackApprove",
+        json!({ "planId": plan }),
+    )
+    .await;
+    assert!(is_approved().await);
+    assert_eq!(prepare_with(60).await["userErrors"], json!([]));
+    assert!(is_approved().await, "an unchanged plan keeps its approval");
+    assert_eq!(prepare_with(90).await["userErrors"], json!([]));
+    assert!(!is_approved().await, "a changed plan needs approving again");
+
+    // After a NO_GO the old date has gone by: rescheduling must name a new one.
+    let requested = plan_call(
+        &app,
+        &s.pm,
+        "goLiveDecisionRequest",
+        json!({ "planId": plan }),
+    )
+    .await;
+    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
+    for member in &s.committee[..2] {
+        vote(
+            &app,
+            member,
+            &ballot,
+            json!({ "choice": "NO_GO", "comment": "Not ready" }),
+        )
+        .await;
+    }
+    app.clock.advance(chrono::Duration::days(30));
+    let kept = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "RESCHEDULE" }),
+    )
+    .await;
+    assert_refused(&kept, "BAD_USER_INPUT", &["input", "newGoLive"]);
+    let moved = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "RESCHEDULE", "newGoLive": "2027-05-15T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(moved["plan"]["status"], "DRAFT", "{moved}");
 }
 
 #[tokio::test]

@@ -698,24 +698,31 @@ fn refused<T>(refusals: Refusals) -> Result<T, ServiceError> {
     ))
 }
 
-fn user_ids(refusals: &mut Refusals, ids: &[ID], field: &str) -> Vec<uuid::Uuid> {
+fn user_ids(refusals: &mut Refusals, ids: &[ID], field: &[&str]) -> Vec<uuid::Uuid> {
     ids.iter()
         .enumerate()
         .filter_map(|(i, id)| {
-            decode(id, Kind::User, &[field, &i.to_string()])
+            let index = i.to_string();
+            let path: Vec<&str> = field.iter().copied().chain([index.as_str()]).collect();
+            decode(id, Kind::User, &path)
                 .map_err(|r| refusals.push(r))
                 .ok()
         })
         .collect()
 }
 
-fn owned_steps(refusals: &mut Refusals, list: Vec<OwnedStepInput>) -> Vec<OwnedStep> {
+fn owned_steps(refusals: &mut Refusals, list: Vec<OwnedStepInput>, field: &str) -> Vec<OwnedStep> {
     list.into_iter()
-        .map(|s| OwnedStep {
+        .enumerate()
+        .map(|(i, s)| OwnedStep {
             owner_id: s.owner_id.and_then(|id| {
-                decode(&id, Kind::User, &["ownerId"])
-                    .map_err(|r| refusals.push(r))
-                    .ok()
+                decode(
+                    &id,
+                    Kind::User,
+                    &["rollbackPlan", field, &i.to_string(), "ownerId"],
+                )
+                .map_err(|r| refusals.push(r))
+                .ok()
             }),
             text: s.text,
         })
@@ -740,13 +747,26 @@ impl GoLiveMutation {
         input: GoLivePlanCreateInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
-        let result = match decode(&input.project_id, Kind::Project, &["projectId"]) {
-            Ok(id) => {
+        let freeze = match (input.freeze_start, input.freeze_end) {
+            (Some(start), Some(end)) => Ok(Some((start, end))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(Refusal::bad_input(
+                &["freezeEnd"],
+                "a change freeze needs both its start and its end",
+            )),
+            (None, Some(_)) => Err(Refusal::bad_input(
+                &["freezeStart"],
+                "a change freeze needs both its start and its end",
+            )),
+        };
+        let project = decode(&input.project_id, Kind::Project, &["projectId"]);
+        let result = match project.and_then(|id| freeze.map(|freeze| (id, freeze))) {
+            Ok((id, freeze)) => {
                 let plan = PlanInput {
                     strategy: input.strategy.into(),
                     planned_go_live: input.planned_go_live,
                     cutover: (input.cutover_start, input.cutover_end),
-                    freeze: input.freeze_start.zip(input.freeze_end),
+                    freeze,
                     communications: input.communications,
                     max_open_critical: input.max_open_critical,
                     max_open_major: input.max_open_major,
@@ -778,10 +798,18 @@ impl GoLiveMutation {
                     threshold: t.threshold,
                 })
                 .collect(),
-            authority_ids: user_ids(&mut refusals, &r.authority_ids, "authorityIds"),
+            authority_ids: user_ids(
+                &mut refusals,
+                &r.authority_ids,
+                &["rollbackPlan", "authorityIds"],
+            ),
             max_minutes: r.max_minutes,
-            steps: owned_steps(&mut refusals, r.steps),
-            reconciliation_steps: owned_steps(&mut refusals, r.reconciliation_steps),
+            steps: owned_steps(&mut refusals, r.steps, "steps"),
+            reconciliation_steps: owned_steps(
+                &mut refusals,
+                r.reconciliation_steps,
+                "reconciliationSteps",
+            ),
             rehearsed_on: r.rehearsed_on,
             rehearsal_passed: r.rehearsal_passed,
             approved_by: None,
@@ -789,10 +817,15 @@ impl GoLiveMutation {
         let war_room = input.war_room.map(|seats| {
             seats
                 .into_iter()
-                .filter_map(|s| {
-                    let user_id = decode(&s.user_id, Kind::User, &["warRoom", "userId"])
-                        .map_err(|r| refusals.push(r))
-                        .ok()?;
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let user_id = decode(
+                        &s.user_id,
+                        Kind::User,
+                        &["warRoom", &i.to_string(), "userId"],
+                    )
+                    .map_err(|r| refusals.push(r))
+                    .ok()?;
                     Some(WarRoomSeat {
                         user_id,
                         shift: s.shift,

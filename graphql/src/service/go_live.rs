@@ -119,7 +119,9 @@ fn entry<'a>(
         json!({
             "status": p.status, "strategy": p.strategy, "plannedGoLive": p.planned_go_live, "cutoverStart": p.cutover_start,
             "cutoverEnd": p.cutover_end, "freezeStart": p.freeze_start, "freezeEnd": p.freeze_end, "rollback": p.rollback,
-            "warRoom": p.war_room, "overrideReason": p.override_reason, "statusReason": p.status_reason,
+            "warRoom": p.war_room, "hypercareExit": p.hypercare_exit, "communications": p.communications,
+            "maxOpenCritical": p.max_open_critical, "maxOpenMajor": p.max_open_major,
+            "overrideReason": p.override_reason, "statusReason": p.status_reason,
             "decisionSnapshot": p.decision_snapshot, "attempt": p.attempt, "version": p.version,
         })
     };
@@ -324,39 +326,45 @@ pub async fn prepare(
     if let Some(mut rollback) = input.rollback {
         for (i, trigger) in rollback.triggers.iter().enumerate() {
             refusals.field(
-                &["rollback", "triggers", &i.to_string(), "condition"],
+                &["rollbackPlan", "triggers", &i.to_string(), "condition"],
                 single_line(&trigger.condition, 500),
             );
         }
-        for (i, step) in rollback
+        let steps = rollback
             .steps
             .iter()
-            .chain(&rollback.reconciliation_steps)
             .enumerate()
-        {
+            .map(|(i, step)| ("steps", i, step));
+        let reconciliation = rollback
+            .reconciliation_steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| ("reconciliationSteps", i, step));
+        for (list, i, step) in steps.chain(reconciliation) {
+            let index = i.to_string();
             refusals.field(
-                &["rollback", "steps", &i.to_string(), "text"],
+                &["rollbackPlan", list, &index, "text"],
                 single_line(&step.text, 500),
             );
-            check_owner(
+            match check_owner(
                 &txn,
                 project.id,
                 step.owner_id,
-                &["rollback", "steps", &i.to_string(), "ownerId"],
+                &["rollbackPlan", list, &index, "ownerId"],
             )
             .await
-            .err()
-            .into_iter()
-            .for_each(|e| {
-                if let ServiceError::Refused(found) = e {
-                    found.into_iter().for_each(|r| refusals.push(r));
+            {
+                Ok(_) => {}
+                Err(ServiceError::Refused(found)) => {
+                    found.into_iter().for_each(|r| refusals.push(r))
                 }
-            });
+                Err(other) => return Err(other),
+            }
         }
         for (i, authority) in rollback.authority_ids.iter().enumerate() {
             if !super::member::is_member(&txn, project.id, *authority).await? {
                 refusals.push(Refusal::bad_input(
-                    &["rollback", "authorityIds", &i.to_string()],
+                    &["rollbackPlan", "authorityIds", &i.to_string()],
                     "the decision authority must be a project member",
                 ));
             }
@@ -364,11 +372,13 @@ pub async fn prepare(
         // A changed rollback plan needs approving again.
         let previous = rollback_of(&current);
         rollback.approved_by = previous.approved_by.filter(|_| {
-            rollback
-                == RollbackPlan {
-                    approved_by: previous.approved_by,
-                    ..previous.clone()
-                }
+            RollbackPlan {
+                approved_by: None,
+                ..rollback.clone()
+            } == RollbackPlan {
+                approved_by: None,
+                ..previous.clone()
+            }
         });
         next.rollback = to_json(&rollback)?;
     }
@@ -602,6 +612,11 @@ pub async fn task_set_status(
         .ok_or_else(|| Refusal::not_found(&["id"], "cutover task"))?;
     let (plan, project, subject) =
         plan_for(&txn, caller, task.plan_id, ProjectOperation::Read).await?;
+    // Read again under the plan's lock: a concurrent move of the same task committed first.
+    let task = for_update(cutover_task::Entity::find_by_id(task_id), backend_of(&txn))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(&["id"], "cutover task"))?;
     if !(crate::domain::authz::permits(&subject, ProjectOperation::ManagePlan)
         || task.owner_id == Some(caller.actor.user_id))
     {
@@ -746,6 +761,14 @@ pub async fn manual_criterion_set(
         .ok_or_else(|| Refusal::not_found(&["id"], "criterion"))?;
     let (plan, project, subject) =
         plan_for(&txn, caller, row.plan_id, ProjectOperation::Read).await?;
+    // Read again under the plan's lock so the audit's "before" is what this change replaced.
+    let row = for_update(
+        go_live_criterion::Entity::find_by_id(criterion_id),
+        backend_of(&txn),
+    )
+    .one(&txn)
+    .await?
+    .ok_or_else(|| Refusal::not_found(&["id"], "criterion"))?;
     if !(crate::domain::authz::permits(&subject, ProjectOperation::ManagePlan)
         || row.owner_id == Some(caller.actor.user_id))
     {
@@ -1144,24 +1167,36 @@ pub async fn transition(
     }];
     match action {
         PlanAction::Reschedule | PlanAction::Replan => {
-            if let Some(go_live) = new_go_live {
-                let shift = go_live - current.planned_go_live;
-                rules::check_dates(
-                    go_live,
-                    now,
-                    (current.cutover_start + shift, current.cutover_end + shift),
-                    current
-                        .freeze_start
-                        .zip(current.freeze_end)
-                        .map(|(s, e)| (s + shift, e + shift)),
-                    &other_freezes(&txn, Some(current.id)).await?,
-                )?;
-                next.planned_go_live = go_live;
-                next.cutover_start = current.cutover_start + shift;
-                next.cutover_end = current.cutover_end + shift;
-                next.freeze_start = current.freeze_start.map(|s| s + shift);
-                next.freeze_end = current.freeze_end.map(|e| e + shift);
-            }
+            // Keeping the date is allowed, but it must still pass the checks of a new one:
+            // after a NO_GO or a rollback the old date has often gone by.
+            let go_live = new_go_live.unwrap_or(current.planned_go_live);
+            let shift = go_live - current.planned_go_live;
+            rules::check_dates(
+                go_live,
+                now,
+                (current.cutover_start + shift, current.cutover_end + shift),
+                current
+                    .freeze_start
+                    .zip(current.freeze_end)
+                    .map(|(s, e)| (s + shift, e + shift)),
+                &other_freezes(&txn, Some(current.id)).await?,
+            )
+            .map_err(|refusals| {
+                refusals
+                    .into_iter()
+                    .map(|mut refusal| {
+                        if refusal.field == ["plannedGoLive"] {
+                            refusal.field = vec!["newGoLive".to_owned()];
+                        }
+                        refusal
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+            next.planned_go_live = go_live;
+            next.cutover_start = current.cutover_start + shift;
+            next.cutover_end = current.cutover_end + shift;
+            next.freeze_start = current.freeze_start.map(|s| s + shift);
+            next.freeze_end = current.freeze_end.map(|e| e + shift);
             next.decision_snapshot = None;
             next.override_reason = None;
             if action == PlanAction::Replan {
@@ -1365,8 +1400,15 @@ pub async fn metric_add(
     refusals.finish()?;
     let txn = begin_write(&state.db).await?;
     let (plan, project, _) = plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
-    if matches!(plan.status.as_str(), "CLOSED") {
-        return Err(Refusal::precondition(&["planId"], "hypercare is closed").into());
+    if matches!(
+        status_of(&plan)?,
+        PlanStatus::Closed | PlanStatus::RollbackInProgress | PlanStatus::RolledBack
+    ) {
+        return Err(Refusal::precondition(
+            &["planId"],
+            "metrics are for a plan heading for or in hypercare",
+        )
+        .into());
     }
     let row = hypercare_metric::Model {
         id: Uuid::now_v7(),

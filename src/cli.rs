@@ -71,6 +71,9 @@ pub struct ServeArgs {
     /// Most operations in one batched request.
     #[arg(long, env = "STEERCO_MAX_BATCH", default_value_t = Limits::default().max_batch)]
     pub max_batch: usize,
+    /// Most aliased fields in one document.
+    #[arg(long, env = "STEERCO_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
+    pub max_aliases: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +236,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
             max_depth: args.max_depth,
             max_complexity: args.max_complexity,
             max_batch: args.max_batch,
+            max_aliases: args.max_aliases,
         },
         ..ServerConfig::local(args.addr)
     };

@@ -147,6 +147,35 @@ async fn deep_and_costly_queries_are_refused_before_they_run() {
 }
 
 #[tokio::test]
+async fn alias_overloading_is_refused_before_anything_runs() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let aliased = |n: usize| {
+        let fields: Vec<String> = (0..n).map(|i| format!("a{i}: me {{ email }}")).collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    let response = app.gql(Some(&user.token), &aliased(30), json!({})).await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(response["data"]["a29"]["email"], user.email);
+    let response = app.gql(Some(&user.token), &aliased(31), json!({})).await;
+    assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+    assert!(
+        response.get("data").is_none_or(Value::is_null),
+        "{response}"
+    );
+    // Aliases hidden in a fragment count too.
+    let fragment = format!(
+        "{{ me {{ ...F }} }} fragment F on User {{ {} }}",
+        (0..31)
+            .map(|i| format!("e{i}: email"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let response = app.gql(Some(&user.token), &fragment, json!({})).await;
+    assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+}
+
+#[tokio::test]
 async fn invalid_documents_get_a_code_and_no_internals() {
     let app = TestApp::spawn().await;
     let user = app.user("Anna Berg", false).await;

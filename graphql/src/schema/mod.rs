@@ -4,6 +4,7 @@
 //! service function, map the result. Conventions: opaque global ids ([`id`]), Relay
 //! connections capped at 100 ([`page`]), `userErrors` in every payload ([`error`]).
 
+pub mod alias_limit;
 pub mod audit;
 pub mod change_request;
 pub mod context;
@@ -67,6 +68,8 @@ pub struct Limits {
     pub max_complexity: usize,
     /// Operations in one batched HTTP request.
     pub max_batch: usize,
+    /// Aliased fields in one document.
+    pub max_aliases: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +80,7 @@ impl Default for Limits {
             max_depth: 16,
             max_complexity: 5_000,
             max_batch: 10,
+            max_aliases: 30,
         }
     }
 }
@@ -97,7 +101,8 @@ pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(8);
+        .limit_directives(8)
+        .extension(alias_limit::AliasLimit(limits.max_aliases));
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -14,6 +14,7 @@ mod phases;
 mod projects;
 mod raci;
 mod scope;
+mod security;
 mod seed;
 mod support;
 mod uat;

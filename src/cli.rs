@@ -71,6 +71,9 @@ pub struct ServeArgs {
     /// Most operations in one batched request.
     #[arg(long, env = "STEERCO_MAX_BATCH", default_value_t = Limits::default().max_batch)]
     pub max_batch: usize,
+    /// Longest an operation may run, in seconds, before it is cancelled and rolled back.
+    #[arg(long, env = "STEERCO_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
     /// Most aliased fields in one document.
     #[arg(long, env = "STEERCO_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
     pub max_aliases: usize,
@@ -238,6 +241,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
             max_batch: args.max_batch,
             max_aliases: args.max_aliases,
         },
+        request_timeout: std::time::Duration::from_secs(args.request_timeout),
         ..ServerConfig::local(args.addr)
     };
     let production = config.production;

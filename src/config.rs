@@ -20,6 +20,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_grace: std::time::Duration,
+    /// How long one operation may run; past it the operation is dropped (its transaction
+    /// rolls back) and the caller gets `LIMIT_EXCEEDED`.
+    pub request_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -32,6 +35,7 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             limits: Limits::default(),
             shutdown_grace: std::time::Duration::from_secs(30),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -14,6 +14,10 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// SQLite is tuned for a server: WAL (readers never block the writer), `synchronous=NORMAL`
 /// (durable at checkpoints, about 300 times the write rate of the default here), foreign keys
 /// on, and a busy timeout so that writers queue instead of failing.
+/// The longest one SQL statement may run on PostgreSQL before the server cancels it; a query
+/// that slow is a bug or an attack, and must not hold locks other writers wait for.
+pub const STATEMENT_TIMEOUT_POSTGRES: &str = "30s";
+
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -31,7 +35,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .foreign_keys(true)
             });
     } else {
-        options.max_connections(16).min_connections(1);
+        options
+            .max_connections(16)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(|opts| {
+                opts.options([("statement_timeout", STATEMENT_TIMEOUT_POSTGRES)])
+            });
     }
     Database::connect(options).await
 }

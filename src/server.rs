@@ -252,7 +252,11 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
     let mut responses = Vec::with_capacity(requests.len());
     for single in requests {
         let prepared = schema::prepare(single, &shared.state, actor.clone(), request_id.clone());
-        let mut response = shared.schema.execute(prepared).await;
+        let mut response = execute_within(
+            shared.config.request_timeout,
+            shared.schema.execute(prepared),
+        )
+        .await;
         classify_errors(&mut response.errors);
         responses.push(response);
     }
@@ -262,6 +266,28 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         BatchResponse::Single(responses.remove(0))
     };
     Json(body).into_response()
+}
+
+/// Runs one operation, or answers `LIMIT_EXCEEDED` once `timeout` has passed. Dropping the
+/// operation's future drops its open transaction, which rolls it back.
+async fn execute_within(
+    timeout: std::time::Duration,
+    operation: impl std::future::Future<Output = async_graphql::Response>,
+) -> async_graphql::Response {
+    match tokio::time::timeout(timeout, operation).await {
+        Ok(response) => response,
+        Err(_) => {
+            let message = format!(
+                "the operation ran longer than {} ms and was cancelled",
+                timeout.as_millis()
+            );
+            let coded = async_graphql::Error::new(message.clone())
+                .extend_with(|_, ext| ext.set("code", codes::LIMIT_EXCEEDED));
+            let mut error = ServerError::new(message, None);
+            error.extensions = coded.extensions;
+            async_graphql::Response::from_errors(vec![error])
+        }
+    }
 }
 
 /// Gives every top-level error a stable `extensions.code`: errors raised by resolvers carry
@@ -383,5 +409,34 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_operation_past_its_time_is_cancelled_with_a_code() {
+        let response = execute_within(Duration::from_millis(10), std::future::pending()).await;
+        assert_eq!(response.errors.len(), 1);
+        let code = response.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code").cloned());
+        assert_eq!(
+            code,
+            Some(async_graphql::Value::from(codes::LIMIT_EXCEEDED))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_operation_in_time_is_answered_as_it_is() {
+        let answered = async_graphql::Response::new(async_graphql::Value::from("done"));
+        let response = execute_within(Duration::from_secs(10), async { answered }).await;
+        assert!(response.errors.is_empty());
+        assert_eq!(response.data, async_graphql::Value::from("done"));
     }
 }

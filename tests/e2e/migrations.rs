@@ -55,3 +55,22 @@ async fn migrations_go_up_down_to_zero_and_up_again() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn postgres_sessions_cancel_slow_statements() {
+    let database = TestDatabase::create().await;
+    let db = steerco::db::connect(&database.url).await.unwrap();
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SHOW statement_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let timeout: String = row.try_get_by_index(0).unwrap();
+    assert_eq!(timeout, steerco::db::STATEMENT_TIMEOUT_POSTGRES);
+}

@@ -101,3 +101,128 @@ async fn a_mutation_sent_over_get_is_never_executed() {
     );
     assert_eq!(app.count("project").await, 0);
 }
+
+/// A small deterministic generator, so a failing case can be replayed from its index.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[tokio::test]
+async fn mangled_documents_and_variables_never_fail_internally() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let corpus = [
+        "{ me { id email name } }",
+        "query($c: String!) { project(code: $c) { id name phases { name milestones { name } } } }",
+        "query($n: Int) { projects(first: $n) { totalCount edges { cursor node { code } } } }",
+        "mutation($i: ProjectCreateInput!) { projectCreate(input: $i) { project { id } userErrors { code field } } }",
+        "query($id: ID!) { node(id: $id) { id ... on Project { code } } }",
+        "{ __type(name: \"Project\") { fields { name } } }",
+    ];
+    let tokens = [
+        "{",
+        "}",
+        "(",
+        ")",
+        ":",
+        "$c",
+        "$n",
+        "...",
+        "@include(if: true)",
+        "@skip(if: $x)",
+        "1e309",
+        "-1",
+        "\"\\u0000\"",
+        "null",
+        "[",
+        "]",
+        "first: 1000000000",
+        "__typename",
+        "on",
+        "fragment",
+        "!",
+        "=",
+        "#",
+        "\u{1F600}",
+        "\"unterminated",
+    ];
+    let values = [
+        json!(null),
+        json!(-1),
+        json!(1_000_000_000_000u64),
+        json!(1.5),
+        json!("CRM-1"),
+        json!(""),
+        json!("x".repeat(5_000)),
+        json!([1, 2]),
+        json!({ "code": "CRM-\u{0}", "name": "\u{202e}" }),
+        json!({ "code": "CRM-2", "name": "Ok", "budget": { "amount": "1e400", "currency": "XX" } }),
+        json!(true),
+    ];
+    let mut random = XorShift(0x5EED_CAFE_F00D_D00D);
+    for case in 0..300 {
+        let mut document: Vec<char> = corpus[random.below(corpus.len())].chars().collect();
+        for _ in 0..1 + random.below(4) {
+            let at = random.below(document.len() + 1);
+            match random.below(3) {
+                0 if at < document.len() => {
+                    let end = (at + 1 + random.below(8)).min(document.len());
+                    document.drain(at..end);
+                }
+                1 => {
+                    let token = tokens[random.below(tokens.len())];
+                    document.splice(at..at, format!(" {token} ").chars());
+                }
+                _ => {
+                    let end = (at + random.below(12)).min(document.len());
+                    let copy: Vec<char> = document[at..end].to_vec();
+                    document.splice(at..at, copy);
+                }
+            }
+        }
+        let document: String = document.into_iter().collect();
+        let variables = json!({
+            "c": values[random.below(values.len())],
+            "n": values[random.below(values.len())],
+            "i": values[random.below(values.len())],
+            "id": values[random.below(values.len())],
+            "x": values[random.below(values.len())],
+        });
+        let response = app.gql(Some(&user.token), &document, variables).await;
+        let codes: Vec<&str> = response["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["extensions"]["code"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            !codes.contains(&"INTERNAL"),
+            "case {case}: {document}\n{response}"
+        );
+        let errors = response["errors"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            codes.len(),
+            errors,
+            "case {case}: every error has a code\n{response}"
+        );
+    }
+    // Still serving.
+    let response = app
+        .gql(Some(&user.token), "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(response["data"]["me"]["email"], user.email);
+}

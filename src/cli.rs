@@ -11,6 +11,7 @@ use steerco_graphql::service::{self, AppState, ServiceError};
 use steerco_migration::{Migrator, MigratorTrait};
 
 use crate::config::{DEFAULT_ADDR, DEFAULT_DATABASE_URL, ServerConfig, redact_url};
+use crate::rate_limit::RateLimit;
 use crate::server::{BoundServer, shutdown_signal};
 
 /// Steerco: governance and change control for CRM implementation projects.
@@ -74,6 +75,13 @@ pub struct ServeArgs {
     /// Longest an operation may run, in seconds, before it is cancelled and rolled back.
     #[arg(long, env = "STEERCO_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Requests per second one caller (a user, or an address without a token) may sustain;
+    /// 0 turns the limit off.
+    #[arg(long, env = "STEERCO_RATE_LIMIT", default_value_t = 20)]
+    pub rate_limit: u32,
+    /// Requests one caller may send at once above the sustained rate.
+    #[arg(long, env = "STEERCO_RATE_BURST", default_value_t = 60)]
+    pub rate_burst: u32,
     /// Most aliased fields in one document.
     #[arg(long, env = "STEERCO_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
     pub max_aliases: usize,
@@ -242,6 +250,10 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
             max_aliases: args.max_aliases,
         },
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        rate_limit: std::num::NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
+            per_second,
+            burst: std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_second),
+        }),
         ..ServerConfig::local(args.addr)
     };
     let production = config.production;

@@ -23,6 +23,8 @@ pub struct ServerConfig {
     /// How long one operation may run; past it the operation is dropped (its transaction
     /// rolls back) and the caller gets `LIMIT_EXCEEDED`.
     pub request_timeout: std::time::Duration,
+    /// Requests per caller; `None` for no limit.
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 impl ServerConfig {
@@ -36,6 +38,7 @@ impl ServerConfig {
             limits: Limits::default(),
             shutdown_grace: std::time::Duration::from_secs(30),
             request_timeout: std::time::Duration::from_secs(30),
+            rate_limit: None,
         }
     }
 }

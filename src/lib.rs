@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod rate_limit;
 pub mod seed;
 pub mod server;

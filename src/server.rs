@@ -21,12 +21,14 @@ use steerco_graphql::service::{self, Actor, AppState};
 use tracing::Instrument;
 
 use crate::config::ServerConfig;
+use crate::rate_limit::{RateKey, RateLimiter};
 
 /// Everything the handlers share.
 struct Shared {
     state: AppState,
     schema: AppSchema,
     config: ServerConfig,
+    rate_limiter: Option<RateLimiter>,
 }
 
 /// The id of one HTTP request, in logs, responses (`x-request-id`) and audit events.
@@ -58,6 +60,7 @@ impl BoundServer {
             shared: Arc::new(Shared {
                 state,
                 schema,
+                rate_limiter: config.rate_limit.map(RateLimiter::new),
                 config,
             }),
         })
@@ -242,6 +245,25 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         Ok(actor) => actor,
         Err(response) => return response,
     };
+    if let Some(limiter) = &shared.rate_limiter {
+        let key = match (&actor, request.remote_addr().as_socket_addr()) {
+            (Some(actor), _) => Some(RateKey::User(actor.user_id)),
+            (None, Some(address)) => Some(RateKey::Address(address.ip())),
+            (None, None) => None,
+        };
+        if let Some(Err(wait)) = key.map(|key| limiter.check(key)) {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut response = error_body(
+                StatusCode::TOO_MANY_REQUESTS,
+                codes::RATE_LIMITED,
+                &format!("too many requests; retry in {seconds} s"),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            return response;
+        }
+    }
     let request_id = request
         .extensions()
         .get::<RequestId>()

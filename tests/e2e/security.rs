@@ -7,6 +7,10 @@
 
 use serde_json::{Value, json};
 
+use std::num::NonZeroU32;
+
+use steerco::rate_limit::RateLimit;
+
 use crate::support::{TestApp, error_code};
 
 fn refused(response: &Value) -> bool {
@@ -225,4 +229,42 @@ async fn mangled_documents_and_variables_never_fail_internally() {
         .gql(Some(&user.token), "{ me { email } }", json!({}))
         .await;
     assert_eq!(response["data"]["me"]["email"], user.email);
+}
+
+#[tokio::test]
+async fn each_caller_is_held_to_its_own_rate() {
+    let app = TestApp::spawn_with(|config| {
+        config.rate_limit = Some(RateLimit {
+            per_second: NonZeroU32::MIN,
+            burst: NonZeroU32::new(3).unwrap(),
+        })
+    })
+    .await;
+    let anna = app.user("Anna Berg", false).await;
+    let omar = app.user("Omar Haddad", false).await;
+    for _ in 0..3 {
+        let response = app
+            .gql(Some(&anna.token), "{ me { email } }", json!({}))
+            .await;
+        assert_eq!(response["data"]["me"]["email"], anna.email, "{response}");
+    }
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&anna.token)
+        .json(&json!({ "query": "{ me { email } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
+    // Another user, and a caller without a token, draw from their own buckets.
+    let response = app
+        .gql(Some(&omar.token), "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(response["data"]["me"]["email"], omar.email, "{response}");
+    let response = app.gql(None, "{ __typename }", json!({})).await;
+    assert!(response["errors"].is_null(), "{response}");
 }

@@ -71,6 +71,7 @@ pub mod codes {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
     pub const INTERNAL: &str = "INTERNAL";
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -155,6 +156,24 @@ async fn save_audited(
     save(txn, after).await?;
     append_in_txn(txn, origin, now, entry(after, action, Some(before))).await?;
     Ok(())
+}
+
+/// Commits a change of the plan's settings (no status change, so no event) with its audit.
+async fn commit_setting(
+    txn: DatabaseTransaction,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    before: &go_live_plan::Model,
+    after: go_live_plan::Model,
+    action: &str,
+) -> ServiceResult<PlanChange> {
+    save_audited(&txn, origin, now, before, &after, action).await?;
+    commit(txn).await?;
+    Ok(PlanChange {
+        plan: after,
+        decision: None,
+        events: Vec::new(),
+    })
 }
 
 /// Freeze windows of every other plan still heading for or in go-live.
@@ -412,21 +431,15 @@ pub async fn prepare(
     let now = state.clock.now();
     next.updated_at = now;
     next.version += 1;
-    save_audited(
-        &txn,
+    commit_setting(
+        txn,
         Origin::from(caller),
         now,
         &current,
-        &next,
+        next,
         "go_live.prepared",
     )
-    .await?;
-    commit(txn).await?;
-    Ok(PlanChange {
-        plan: next,
-        decision: None,
-        events: Vec::new(),
-    })
+    .await
 }
 
 /// The sponsor (or an admin) approves the rollback plan as it stands.
@@ -461,21 +474,15 @@ pub async fn approve_rollback(
         version: current.version + 1,
         ..current.clone()
     };
-    save_audited(
-        &txn,
+    commit_setting(
+        txn,
         Origin::from(caller),
         now,
         &current,
-        &next,
+        next,
         "go_live.rollback_approved",
     )
-    .await?;
-    commit(txn).await?;
-    Ok(PlanChange {
-        plan: next,
-        decision: None,
-        events: Vec::new(),
-    })
+    .await
 }
 
 pub async fn tasks_of(
@@ -995,21 +1002,15 @@ pub async fn set_override(
         version: current.version + 1,
         ..current.clone()
     };
-    save_audited(
-        &txn,
+    commit_setting(
+        txn,
         Origin::from(caller),
         now,
         &current,
-        &next,
+        next,
         "go_live.override_recorded",
     )
-    .await?;
-    commit(txn).await?;
-    Ok(PlanChange {
-        plan: next,
-        decision: None,
-        events: Vec::new(),
-    })
+    .await
 }
 
 /// Applies a closed GO_LIVE ballot: the evaluation is frozen into the plan; GO needs every

@@ -2,5 +2,6 @@
 //! ([`service`]) and the GraphQL schema over them ([`schema`]).
 
 pub mod domain;
+pub mod mail;
 pub mod schema;
 pub mod service;

@@ -77,6 +77,14 @@ pub enum DomainEvent {
     MilestoneOverdue {
         milestone_id: Uuid,
     },
+    /// Reminder: a milestone falls due in a few days.
+    MilestoneDueSoon {
+        milestone_id: Uuid,
+    },
+    /// Reminder: a ballot has waited for votes longer than it should.
+    VotePending {
+        decision_id: Uuid,
+    },
     /// A new schedule baseline version exists.
     ScheduleBaselined {
         baseline_id: Uuid,
@@ -188,6 +196,8 @@ impl DomainEvent {
             Self::MilestoneMissed { .. } => "milestone.missed",
             Self::MilestoneHealthChanged { .. } => "milestone.health_changed",
             Self::MilestoneOverdue { .. } => "milestone.overdue",
+            Self::MilestoneDueSoon { .. } => "milestone.due_soon",
+            Self::VotePending { .. } => "decision.vote_pending",
             Self::ScheduleBaselined { .. } => "schedule.baselined",
             Self::ScopeReviewOpened { .. } => "scope.review_opened",
             Self::ScopeSigned { .. } => "scope.signed",
@@ -209,5 +219,59 @@ impl DomainEvent {
             Self::RollbackStarted { .. } => "go_live.rollback_started",
             Self::HypercareMetricBreached { .. } => "go_live.metric_breached",
         }
+    }
+
+    /// The object the event is about, as (type, id); `None` for the project itself.
+    pub fn aggregate(&self) -> Option<(&'static str, Uuid)> {
+        let aggregate = match self {
+            Self::ProjectCreated | Self::ProjectUpdated | Self::ProjectStatusChanged { .. } => {
+                return None;
+            }
+            Self::MemberAdded { user_id, .. }
+            | Self::MemberRolesChanged { user_id, .. }
+            | Self::MemberRemoved { user_id } => ("User", *user_id),
+            Self::PhaseStarted { phase_id }
+            | Self::GateRequested { phase_id, .. }
+            | Self::GateDecided { phase_id, .. }
+            | Self::PhaseCompleted { phase_id }
+            | Self::PhaseSkipped { phase_id } => ("Phase", *phase_id),
+            Self::DecisionOpened { decision_id, .. }
+            | Self::VoteCast { decision_id, .. }
+            | Self::DecisionClosed { decision_id, .. }
+            | Self::VotePending { decision_id } => ("Decision", *decision_id),
+            Self::MilestoneAchieved { milestone_id }
+            | Self::MilestoneMissed { milestone_id }
+            | Self::MilestoneHealthChanged { milestone_id, .. }
+            | Self::MilestoneOverdue { milestone_id }
+            | Self::MilestoneDueSoon { milestone_id } => ("Milestone", *milestone_id),
+            Self::ScheduleBaselined { baseline_id, .. } => ("ScheduleBaseline", *baseline_id),
+            Self::ScopeReviewOpened { version_id }
+            | Self::ScopeSigned { version_id, .. }
+            | Self::ScopeRejected { version_id, .. }
+            | Self::ScopeBaselined { version_id, .. }
+            | Self::ScopeSuperseded { version_id, .. } => ("ScopeVersion", *version_id),
+            Self::ChangeRequestStatusChanged {
+                change_request_id, ..
+            }
+            | Self::ChangeRequestImpactAssessed { change_request_id }
+            | Self::ChangeRequestVotesSuperseded {
+                change_request_id, ..
+            }
+            | Self::ChangeRequestApplied { change_request_id } => {
+                ("ChangeRequest", *change_request_id)
+            }
+            Self::DefectLogged { defect_id, .. }
+            | Self::DefectStatusChanged { defect_id, .. }
+            | Self::DefectAssigned { defect_id, .. }
+            | Self::DefectReadyForRetest { defect_id }
+            | Self::DefectReopened { defect_id } => ("Defect", *defect_id),
+            Self::TestCycleStatusChanged { cycle_id, .. } => ("TestCycle", *cycle_id),
+            Self::TestExecutionRecorded { execution_id } => ("TestExecution", *execution_id),
+            Self::GoLiveStatusChanged { plan_id, .. } | Self::RollbackStarted { plan_id, .. } => {
+                ("GoLivePlan", *plan_id)
+            }
+            Self::HypercareMetricBreached { metric_id } => ("HypercareMetric", *metric_id),
+        };
+        Some(aggregate)
     }
 }

@@ -5,10 +5,9 @@
 //! | event | audience | |
 //! |---|---|---|
 //! | change request SUBMITTED | project managers | |
-//! | change request APPROVED / REJECTED / DEFERRED | requester, project managers | |
+//! | change request APPROVED / REJECTED / DEFERRED (by the PM or the committee's ballot) | requester, project managers, steering committee, Informed on the affected activities | |
 //! | ballot opened (any subject) | its eligible voters | action required |
 //! | vote cast | requester, project managers | |
-//! | change-request ballot closed | steering committee, Informed on the affected activities | |
 //! | re-baseline or skip ballot closed | project managers, steering committee | |
 //! | scope review opened | signatories | action required |
 //! | scope rejected | project managers | |
@@ -25,15 +24,19 @@
 //! | rollback started | all members, sponsors | urgent, before anything else |
 //! | hypercare metric breached | project managers, the War Room | urgent |
 //! | milestone AMBER / RED, overdue or missed | its owner, project managers | |
+//! | reminder: milestone due in N days | its owner | |
+//! | reminder: vote pending for N hours | the voters who have not voted | action required |
 //!
-//! Every other event is recorded and streamed but not mailed. Gate and go-live ballots close
-//! with their own phase and plan events, so their `DecisionClosed` is not mailed twice.
+//! Every other event is recorded and streamed but not mailed. Change-request, gate and go-live
+//! ballots close with their own change-request, phase and plan events, so their
+//! `DecisionClosed` is not mailed twice.
 
 use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
 use super::change_request::CrStatus;
+use super::coded::coded_enum;
 use super::decision::DecisionSubject;
 use super::event::DomainEvent;
 use super::go_live::PlanStatus;
@@ -59,6 +62,8 @@ pub enum Audience {
     MilestoneOwner,
     /// The plan's War Room roster.
     WarRoom,
+    /// The eligible voters who have not voted yet.
+    PendingVoters,
 }
 
 /// How soon a message must go out.
@@ -72,9 +77,22 @@ pub enum Urgency {
     Normal,
 }
 
-/// Where an event goes.
+impl Urgency {
+    /// The outbox's claim order: lower goes first.
+    pub fn priority(self) -> i16 {
+        match self {
+            Self::Critical => 0,
+            Self::Urgent => 1,
+            Self::Normal => 2,
+        }
+    }
+}
+
+/// Where an event goes, and as which message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// The message kind: names the template and, by its prefix, the [`NotificationClass`].
+    pub kind: &'static str,
     pub audiences: Vec<Audience>,
     pub urgency: Urgency,
     /// The recipient must act (vote, sign, fix, retest): such messages cannot be turned off.
@@ -82,12 +100,18 @@ pub struct Route {
 }
 
 impl Route {
-    fn to(audiences: &[Audience]) -> Self {
+    fn to(kind: &'static str, audiences: &[Audience]) -> Self {
         Self {
+            kind,
             audiences: audiences.to_vec(),
             urgency: Urgency::Normal,
             action_required: false,
         }
+    }
+
+    /// The preference class the message falls under.
+    pub fn class(&self) -> NotificationClass {
+        NotificationClass::of_kind(self.kind)
     }
 
     fn action_required(mut self) -> Self {
@@ -106,41 +130,72 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
     use Audience::*;
     use ProjectRole::{ProjectManager, Qa, Sponsor, SteeringCommittee};
     let route = match event {
-        DomainEvent::ChangeRequestStatusChanged { to, .. } => match to {
-            CrStatus::Submitted => Route::to(&[Role(ProjectManager)]),
-            CrStatus::Approved | CrStatus::Rejected | CrStatus::Deferred => {
-                Route::to(&[Requester, Role(ProjectManager)])
+        DomainEvent::ChangeRequestStatusChanged { to, .. } => {
+            let decided = [
+                Requester,
+                Role(ProjectManager),
+                Role(SteeringCommittee),
+                Informed,
+            ];
+            match to {
+                CrStatus::Submitted => {
+                    Route::to("change_request.submitted", &[Role(ProjectManager)])
+                }
+                CrStatus::Approved => Route::to("change_request.approved", &decided),
+                CrStatus::Rejected => Route::to("change_request.rejected", &decided),
+                CrStatus::Deferred => Route::to("change_request.deferred", &decided),
+                _ => return None,
             }
-            _ => return None,
-        },
-        DomainEvent::DecisionOpened { .. } => Route::to(&[EligibleVoters]).action_required(),
-        DomainEvent::VoteCast { .. } => Route::to(&[Requester, Role(ProjectManager)]),
-        DomainEvent::DecisionClosed { subject, .. } => match subject {
-            DecisionSubject::ChangeRequest => Route::to(&[Role(SteeringCommittee), Informed]),
-            DecisionSubject::ScheduleRebaseline | DecisionSubject::PhaseSkip => {
-                Route::to(&[Role(ProjectManager), Role(SteeringCommittee)])
-            }
-            DecisionSubject::PhaseGate | DecisionSubject::GoLive => return None,
-        },
-        DomainEvent::ScopeReviewOpened { .. } => Route::to(&[Signatories]).action_required(),
-        DomainEvent::ScopeRejected { .. } => Route::to(&[Role(ProjectManager)]),
-        DomainEvent::ScopeBaselined { .. } => Route::to(&[AllMembers]),
-        DomainEvent::GateRequested { .. } => Route::to(&[Role(SteeringCommittee)]),
-        DomainEvent::GateDecided { .. } => Route::to(&[AllMembers]),
-        DomainEvent::DefectLogged { critical: true, .. } => {
-            Route::to(&[Role(ProjectManager), Role(Qa)]).urgency(Urgency::Urgent)
         }
-        DomainEvent::DefectAssigned { .. } => Route::to(&[DefectAssignee]).action_required(),
-        DomainEvent::DefectReadyForRetest { .. } => Route::to(&[DefectReporter]).action_required(),
-        DomainEvent::DefectReopened { .. } => Route::to(&[DefectAssignee, Role(ProjectManager)]),
-        DomainEvent::GoLiveStatusChanged { to, .. } => match to {
-            PlanStatus::ApprovedGo
-            | PlanStatus::Live
-            | PlanStatus::RolledBack
-            | PlanStatus::Closed => Route::to(&[AllMembers]),
-            PlanStatus::NoGo => {
-                Route::to(&[Role(ProjectManager), Role(Sponsor), Role(SteeringCommittee)])
+        DomainEvent::DecisionOpened { .. } => {
+            Route::to("decision.opened", &[EligibleVoters]).action_required()
+        }
+        DomainEvent::VoteCast { .. } => {
+            Route::to("decision.vote_cast", &[Requester, Role(ProjectManager)])
+        }
+        DomainEvent::DecisionClosed { subject, .. } => match subject {
+            DecisionSubject::ScheduleRebaseline | DecisionSubject::PhaseSkip => Route::to(
+                "decision.closed",
+                &[Role(ProjectManager), Role(SteeringCommittee)],
+            ),
+            // Announced by the change request's, the phase's or the plan's own event.
+            DecisionSubject::ChangeRequest
+            | DecisionSubject::PhaseGate
+            | DecisionSubject::GoLive => {
+                return None;
             }
+        },
+        DomainEvent::ScopeReviewOpened { .. } => {
+            Route::to("scope.review_opened", &[Signatories]).action_required()
+        }
+        DomainEvent::ScopeRejected { .. } => Route::to("scope.rejected", &[Role(ProjectManager)]),
+        DomainEvent::ScopeBaselined { .. } => Route::to("scope.baselined", &[AllMembers]),
+        DomainEvent::GateRequested { .. } => {
+            Route::to("phase.gate_requested", &[Role(SteeringCommittee)])
+        }
+        DomainEvent::GateDecided { .. } => Route::to("phase.gate_decided", &[AllMembers]),
+        DomainEvent::DefectLogged { critical: true, .. } => {
+            Route::to("defect.critical_logged", &[Role(ProjectManager), Role(Qa)])
+                .urgency(Urgency::Urgent)
+        }
+        DomainEvent::DefectAssigned { .. } => {
+            Route::to("defect.assigned", &[DefectAssignee]).action_required()
+        }
+        DomainEvent::DefectReadyForRetest { .. } => {
+            Route::to("defect.ready_for_retest", &[DefectReporter]).action_required()
+        }
+        DomainEvent::DefectReopened { .. } => {
+            Route::to("defect.reopened", &[DefectAssignee, Role(ProjectManager)])
+        }
+        DomainEvent::GoLiveStatusChanged { to, .. } => match to {
+            PlanStatus::ApprovedGo => Route::to("go_live.approved_go", &[AllMembers]),
+            PlanStatus::Live => Route::to("go_live.live", &[AllMembers]),
+            PlanStatus::RolledBack => Route::to("go_live.rolled_back", &[AllMembers]),
+            PlanStatus::Closed => Route::to("go_live.closed", &[AllMembers]),
+            PlanStatus::NoGo => Route::to(
+                "go_live.no_go",
+                &[Role(ProjectManager), Role(Sponsor), Role(SteeringCommittee)],
+            ),
             // The rollback has its own, louder event.
             PlanStatus::RollbackInProgress
             | PlanStatus::Draft
@@ -148,17 +203,32 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             | PlanStatus::CutoverInProgress => return None,
         },
         DomainEvent::RollbackStarted { .. } => {
-            Route::to(&[AllMembers, Role(Sponsor)]).urgency(Urgency::Critical)
+            Route::to("go_live.rollback_started", &[AllMembers, Role(Sponsor)])
+                .urgency(Urgency::Critical)
         }
-        DomainEvent::HypercareMetricBreached { .. } => {
-            Route::to(&[Role(ProjectManager), WarRoom]).urgency(Urgency::Urgent)
-        }
+        DomainEvent::HypercareMetricBreached { .. } => Route::to(
+            "hypercare.metric_breached",
+            &[Role(ProjectManager), WarRoom],
+        )
+        .urgency(Urgency::Urgent),
         DomainEvent::MilestoneHealthChanged { to, .. } => match to {
-            Health::Amber | Health::Red => Route::to(&[MilestoneOwner, Role(ProjectManager)]),
+            Health::Amber | Health::Red => Route::to(
+                "milestone.health_changed",
+                &[MilestoneOwner, Role(ProjectManager)],
+            ),
             Health::Green => return None,
         },
-        DomainEvent::MilestoneOverdue { .. } | DomainEvent::MilestoneMissed { .. } => {
-            Route::to(&[MilestoneOwner, Role(ProjectManager)])
+        DomainEvent::MilestoneOverdue { .. } => {
+            Route::to("milestone.overdue", &[MilestoneOwner, Role(ProjectManager)])
+        }
+        DomainEvent::MilestoneMissed { .. } => {
+            Route::to("milestone.missed", &[MilestoneOwner, Role(ProjectManager)])
+        }
+        DomainEvent::MilestoneDueSoon { .. } => {
+            Route::to("reminder.milestone_due", &[MilestoneOwner])
+        }
+        DomainEvent::VotePending { .. } => {
+            Route::to("reminder.vote_pending", &[PendingVoters]).action_required()
         }
         DomainEvent::ProjectCreated
         | DomainEvent::ProjectUpdated
@@ -186,6 +256,175 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
     Some(route)
 }
 
+coded_enum! {
+    /// The groups of messages a user sets a delivery preference for.
+    NotificationClass, "notification class" {
+        ChangeRequest => "CHANGE_REQUEST",
+        /// Ballots of every subject, and reminders of votes still due.
+        Decision => "DECISION",
+        Scope => "SCOPE",
+        PhaseGate => "PHASE_GATE",
+        Defect => "DEFECT",
+        GoLive => "GO_LIVE",
+        /// Milestone health, overdue and due-soon reminders.
+        Milestone => "MILESTONE",
+    }
+}
+
+impl NotificationClass {
+    /// The class of a message kind, by the kind's prefix.
+    pub fn of_kind(kind: &str) -> Self {
+        match kind.split('.').next().unwrap_or_default() {
+            "change_request" => Self::ChangeRequest,
+            "scope" => Self::Scope,
+            "phase" => Self::PhaseGate,
+            "defect" => Self::Defect,
+            "go_live" | "hypercare" => Self::GoLive,
+            "milestone" => Self::Milestone,
+            "reminder" if kind.ends_with("milestone_due") => Self::Milestone,
+            _ => Self::Decision,
+        }
+    }
+}
+
+coded_enum! {
+    /// How a user wants a class of messages.
+    Delivery, "delivery" {
+        /// One email per message, as it happens.
+        Immediate => "IMMEDIATE",
+        /// Held, then sent with the day's others in one email.
+        DailyDigest => "DAILY_DIGEST",
+        /// Not sent. Messages that ask for action still come.
+        Off => "OFF",
+    }
+}
+
+/// How one message reaches one recipient, given their preference for its class: urgent news is
+/// never held or dropped, and a message that asks the recipient to act is never dropped.
+pub fn delivery(route: &Route, preference: Delivery) -> Delivery {
+    match (route.urgency, preference) {
+        (Urgency::Critical | Urgency::Urgent, _) => Delivery::Immediate,
+        (Urgency::Normal, Delivery::Off) if route.action_required => Delivery::Immediate,
+        (Urgency::Normal, preference) => preference,
+    }
+}
+
+coded_enum! {
+    /// Where an outbox row stands.
+    NotificationStatus, "notification status" {
+        /// Waiting for its next attempt.
+        Pending => "PENDING",
+        /// Claimed by a worker until its lease runs out.
+        Sending => "SENDING",
+        Sent => "SENT",
+        /// Refused for good, or out of attempts: only `notificationRetry` sends it again.
+        Dead => "DEAD",
+    }
+}
+
+/// How a send attempt failed, as the SMTP answer tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// 4xx, a timeout, a refused or dropped connection: worth another try.
+    Transient,
+    /// 5xx: the server will never take this message.
+    Permanent,
+}
+
+/// What becomes of a row after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AfterFailure {
+    RetryIn(std::time::Duration),
+    Dead,
+}
+
+/// Exponential backoff with jitter, up to a number of attempts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: i32,
+    /// The wait after the first failure; it doubles with each further one.
+    pub base: std::time::Duration,
+    pub cap: std::time::Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base: std::time::Duration::from_secs(30),
+            cap: std::time::Duration::from_secs(3_600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The fate of a row whose attempt number `attempts` (1 for the first) failed.
+    /// `jitter` in [0, 1) spreads retries of one outage over the back half of the wait, so
+    /// that many rows do not hammer a recovering server in the same second.
+    pub fn after_failure(&self, attempts: i32, failure: SendFailure, jitter: f64) -> AfterFailure {
+        if failure == SendFailure::Permanent || attempts >= self.max_attempts {
+            return AfterFailure::Dead;
+        }
+        let doublings = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let wait = self.base.saturating_mul(1 << doublings).min(self.cap);
+        AfterFailure::RetryIn(wait.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
+    }
+}
+
+/// When the scheduler reminds people, read from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderPolicy {
+    /// A milestone's owner hears this many days before it falls due.
+    pub milestone_due_days: i64,
+    /// Voters who have not voted hear once a day after a ballot waited this many hours.
+    pub vote_pending_hours: i64,
+    /// Daily digests go out from this hour (UTC) on.
+    pub digest_hour: u32,
+}
+
+impl Default for ReminderPolicy {
+    fn default() -> Self {
+        Self {
+            milestone_due_days: 3,
+            vote_pending_hours: 48,
+            digest_hour: 7,
+        }
+    }
+}
+
+/// A reminder the scheduler owes for an open milestone due on `due`, as of `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MilestoneReminder {
+    DueSoon,
+    Overdue { days_late: i64 },
+}
+
+/// Due-soon exactly `milestone_due_days` before; overdue on the first day late, then weekly,
+/// so a slipping milestone nags without flooding.
+pub fn milestone_reminder(
+    policy: &ReminderPolicy,
+    due: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> Option<MilestoneReminder> {
+    let days_left = (due - today).num_days();
+    if days_left == policy.milestone_due_days && days_left > 0 {
+        return Some(MilestoneReminder::DueSoon);
+    }
+    let days_late = -days_left;
+    (days_late >= 1 && (days_late - 1) % 7 == 0).then_some(MilestoneReminder::Overdue { days_late })
+}
+
+/// Whether the voters of a ballot opened at `opened_at` are due a reminder at `now`.
+pub fn vote_reminder_due(
+    policy: &ReminderPolicy,
+    opened_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    now - opened_at >= chrono::Duration::hours(policy.vote_pending_hours)
+}
+
 /// A project member as routing sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -206,6 +445,7 @@ pub struct Parties {
     pub defect_reporter: Option<Uuid>,
     pub milestone_owner: Option<Uuid>,
     pub war_room: Vec<Uuid>,
+    pub pending_voters: Vec<Uuid>,
     /// Users who may not receive mail: deactivated accounts.
     pub inactive: BTreeSet<Uuid>,
 }
@@ -231,6 +471,7 @@ pub fn recipients(route: &Route, parties: &Parties) -> BTreeSet<Uuid> {
             Audience::DefectReporter => people.extend(parties.defect_reporter),
             Audience::MilestoneOwner => people.extend(parties.milestone_owner),
             Audience::WarRoom => people.extend(&parties.war_room),
+            Audience::PendingVoters => people.extend(&parties.pending_voters),
         }
     }
     people.retain(|id| !parties.inactive.contains(id));
@@ -301,7 +542,10 @@ mod tests {
             to,
         };
         assert_eq!(reached(changed(CrStatus::Submitted)), [PM]);
-        assert_eq!(reached(changed(CrStatus::Approved)), [PM, QA]);
+        assert_eq!(
+            reached(changed(CrStatus::Approved)),
+            [PM, SPONSOR, COMMITTEE, QA]
+        );
         assert_eq!(reached(changed(CrStatus::UnderAssessment)), [] as [u128; 0]);
     }
 
@@ -317,7 +561,11 @@ mod tests {
 
     #[test]
     fn gate_and_go_live_ballots_are_announced_once_by_their_own_events() {
-        for subject in [DecisionSubject::PhaseGate, DecisionSubject::GoLive] {
+        for subject in [
+            DecisionSubject::ChangeRequest,
+            DecisionSubject::PhaseGate,
+            DecisionSubject::GoLive,
+        ] {
             let closed = DomainEvent::DecisionClosed {
                 decision_id: id(99),
                 subject,
@@ -428,17 +676,129 @@ mod tests {
     #[test]
     fn nobody_hears_twice_and_inactive_users_never() {
         // The requester is also QA and the PM a War Room member: each appears once.
-        let route = Route::to(&[
-            Audience::Requester,
-            Audience::Role(ProjectRole::Qa),
-            Audience::WarRoom,
-            Audience::Role(ProjectRole::ProjectManager),
-            Audience::EligibleVoters,
-        ]);
+        let route = Route::to(
+            "test",
+            &[
+                Audience::Requester,
+                Audience::Role(ProjectRole::Qa),
+                Audience::WarRoom,
+                Audience::Role(ProjectRole::ProjectManager),
+                Audience::EligibleVoters,
+            ],
+        );
         let people: Vec<u128> = recipients(&route, &parties())
             .iter()
             .map(Uuid::as_u128)
             .collect();
         assert_eq!(people, [PM, SPONSOR, COMMITTEE, QA, DEVELOPER]);
+    }
+
+    #[test]
+    fn every_routed_kind_falls_in_the_class_of_its_prefix() {
+        use NotificationClass::*;
+        let cases = [
+            ("change_request.approved", ChangeRequest),
+            ("decision.opened", Decision),
+            ("reminder.vote_pending", Decision),
+            ("reminder.milestone_due", Milestone),
+            ("milestone.overdue", Milestone),
+            ("scope.baselined", Scope),
+            ("phase.gate_decided", PhaseGate),
+            ("defect.assigned", Defect),
+            ("go_live.rollback_started", GoLive),
+            ("hypercare.metric_breached", GoLive),
+        ];
+        for (kind, class) in cases {
+            assert_eq!(NotificationClass::of_kind(kind), class, "{kind}");
+        }
+    }
+
+    #[test]
+    fn preferences_hold_or_drop_only_what_may_wait() {
+        let normal = Route::to("scope.baselined", &[]);
+        let action = Route::to("decision.opened", &[]).action_required();
+        let urgent = Route::to("defect.critical_logged", &[]).urgency(Urgency::Urgent);
+        let rollback = Route::to("go_live.rollback_started", &[]).urgency(Urgency::Critical);
+        for preference in Delivery::ALL {
+            assert_eq!(delivery(&normal, preference), preference);
+            assert_eq!(delivery(&urgent, preference), Delivery::Immediate);
+            assert_eq!(delivery(&rollback, preference), Delivery::Immediate);
+        }
+        assert_eq!(delivery(&action, Delivery::Off), Delivery::Immediate);
+        assert_eq!(
+            delivery(&action, Delivery::DailyDigest),
+            Delivery::DailyDigest
+        );
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_then_give_up() {
+        use std::time::Duration;
+        let policy = RetryPolicy::default();
+        let wait =
+            |attempts, jitter| match policy.after_failure(attempts, SendFailure::Transient, jitter)
+            {
+                AfterFailure::RetryIn(wait) => wait,
+                AfterFailure::Dead => panic!("dead after {attempts}"),
+            };
+        assert_eq!(wait(1, 1.0), Duration::from_secs(30));
+        assert_eq!(wait(1, 0.0), Duration::from_secs(15));
+        assert_eq!(wait(2, 1.0), Duration::from_secs(60));
+        assert_eq!(wait(3, 1.0), Duration::from_secs(120));
+        assert_eq!(wait(7, 1.0), Duration::from_secs(1_920));
+        assert_eq!(
+            policy.after_failure(8, SendFailure::Transient, 0.5),
+            AfterFailure::Dead
+        );
+        assert_eq!(
+            policy.after_failure(1, SendFailure::Permanent, 0.5),
+            AfterFailure::Dead
+        );
+        let capped = RetryPolicy {
+            max_attempts: 100,
+            ..policy
+        };
+        assert_eq!(
+            capped.after_failure(40, SendFailure::Transient, 1.0),
+            AfterFailure::RetryIn(Duration::from_secs(3_600))
+        );
+    }
+
+    #[test]
+    fn milestones_remind_before_and_nag_weekly_after() {
+        let policy = ReminderPolicy::default();
+        let due = chrono::NaiveDate::from_ymd_opt(2027, 3, 10).unwrap();
+        let on = |day: u32| {
+            milestone_reminder(
+                &policy,
+                due,
+                chrono::NaiveDate::from_ymd_opt(2027, 3, day).unwrap(),
+            )
+        };
+        assert_eq!(on(7), Some(MilestoneReminder::DueSoon));
+        assert_eq!(on(6), None);
+        assert_eq!(on(8), None);
+        assert_eq!(on(10), None);
+        assert_eq!(on(11), Some(MilestoneReminder::Overdue { days_late: 1 }));
+        assert_eq!(on(12), None);
+        assert_eq!(on(18), Some(MilestoneReminder::Overdue { days_late: 8 }));
+    }
+
+    #[test]
+    fn voters_are_reminded_once_the_ballot_has_waited_long_enough() {
+        let policy = ReminderPolicy::default();
+        let opened = chrono::DateTime::parse_from_rfc3339("2027-03-01T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert!(!vote_reminder_due(
+            &policy,
+            opened,
+            opened + chrono::Duration::hours(47)
+        ));
+        assert!(vote_reminder_due(
+            &policy,
+            opened,
+            opened + chrono::Duration::hours(48)
+        ));
     }
 }

@@ -1,0 +1,424 @@
+//! Email rendering: the message catalogs (one JSON file per locale, each entry a MiniJinja
+//! template for a subject and a summary) and the text and HTML layouts around them. The HTML
+//! layout escapes everything it is given; nothing here reads a database or sends anything.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::user::Locale;
+
+const CATALOGS: [(Locale, &str); 2] = [
+    (Locale::En, include_str!("../templates/messages.en.json")),
+    (
+        Locale::ZhCn,
+        include_str!("../templates/messages.zh-CN.json"),
+    ),
+];
+const LAYOUT_KEYS: [&str; 7] = [
+    "greeting",
+    "action_required",
+    "open_link",
+    "reason",
+    "manage_preferences",
+    "unsubscribe",
+    "signature",
+];
+/// The message kind of the daily digest.
+pub const DIGEST_KIND: &str = "digest.daily";
+
+#[derive(Debug, Error)]
+pub enum RenderError {
+    #[error("no message {kind:?} in the {locale} catalog")]
+    UnknownKind { kind: String, locale: &'static str },
+    #[error("template: {0}")]
+    Template(#[from] minijinja::Error),
+    #[error("catalog: {0}")]
+    Catalog(String),
+}
+
+/// What a message says, for its templates. Fields that do not apply stay empty.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facts {
+    pub project: ProjectFacts,
+    pub object: ObjectFacts,
+    pub actor: Person,
+    pub recipient: Person,
+    pub decision_subject: Option<String>,
+    /// An outcome code (APPROVE, GO, ...); empty when a ballot deadlocked.
+    pub outcome: Option<String>,
+    pub health: Option<String>,
+    pub severity: Option<String>,
+    pub due_date: Option<String>,
+    pub days: Option<i64>,
+    pub hours: Option<i64>,
+    pub forced: Option<bool>,
+    pub count: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProjectFacts {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ObjectFacts {
+    pub code: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Person {
+    pub name: String,
+}
+
+/// The links a message carries.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    /// The object the message is about.
+    pub object: Option<String>,
+    pub preferences: String,
+    /// One-click unsubscribe from the message's class; none for messages that cannot be
+    /// turned off.
+    pub unsubscribe: Option<String>,
+}
+
+/// A line of a digest: a message held for the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestLine {
+    pub subject: String,
+    pub summary: String,
+    pub link: String,
+}
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    /// The subject and summary alone, as a digest line shows them.
+    pub summary: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    subject: String,
+    summary: String,
+}
+
+struct Templates {
+    env: Environment<'static>,
+}
+
+static TEMPLATES: LazyLock<Result<Templates, String>> =
+    LazyLock::new(|| Templates::load().map_err(|e| e.to_string()));
+
+impl Templates {
+    fn load() -> Result<Self, RenderError> {
+        let mut env = Environment::new();
+        env.add_template("mail.txt", include_str!("../templates/mail.txt"))?;
+        env.add_template("mail.html", include_str!("../templates/mail.html"))?;
+        for (locale, source) in CATALOGS {
+            let catalog: BTreeMap<String, serde_json::Value> = serde_json::from_str(source)
+                .map_err(|e| RenderError::Catalog(format!("{}: {e}", locale.as_str())))?;
+            for (kind, entry) in catalog {
+                if kind == "_layout" {
+                    let layout: BTreeMap<String, String> = serde_json::from_value(entry)
+                        .map_err(|e| RenderError::Catalog(format!("_layout: {e}")))?;
+                    for (key, source) in layout {
+                        env.add_template_owned(name(locale, "_layout", &key), source)?;
+                    }
+                } else {
+                    let entry: Entry = serde_json::from_value(entry)
+                        .map_err(|e| RenderError::Catalog(format!("{kind}: {e}")))?;
+                    env.add_template_owned(name(locale, &kind, "subject"), entry.subject)?;
+                    env.add_template_owned(name(locale, &kind, "summary"), entry.summary)?;
+                }
+            }
+        }
+        Ok(Self { env })
+    }
+
+    fn piece(
+        &self,
+        locale: Locale,
+        kind: &str,
+        part: &str,
+        facts: &Value,
+    ) -> Result<String, RenderError> {
+        let template = self
+            .env
+            .get_template(&name(locale, kind, part))
+            .map_err(|_| RenderError::UnknownKind {
+                kind: kind.to_owned(),
+                locale: locale.as_str(),
+            })?;
+        Ok(template.render(facts)?.trim().to_owned())
+    }
+}
+
+fn name(locale: Locale, kind: &str, part: &str) -> String {
+    format!("{}/{kind}/{part}", locale.as_str())
+}
+
+fn templates() -> Result<&'static Templates, RenderError> {
+    TEMPLATES
+        .as_ref()
+        .map_err(|e| RenderError::Catalog(e.clone()))
+}
+
+/// Whether the catalogs have a message of this kind (in every locale).
+pub fn knows(kind: &str) -> bool {
+    templates().is_ok_and(|t| {
+        CATALOGS
+            .iter()
+            .all(|(locale, _)| t.env.get_template(&name(*locale, kind, "subject")).is_ok())
+    })
+}
+
+/// Renders one message of `kind` in `locale`.
+pub fn render(
+    locale: Locale,
+    kind: &str,
+    facts: &Facts,
+    action_required: bool,
+    links: &Links,
+) -> Result<Rendered, RenderError> {
+    render_with_items(locale, kind, facts, action_required, links, &[])
+}
+
+/// Renders a digest of `lines` in `locale`.
+pub fn render_digest(
+    locale: Locale,
+    recipient: &Person,
+    lines: &[DigestLine],
+    links: &Links,
+) -> Result<Rendered, RenderError> {
+    let facts = Facts {
+        recipient: recipient.clone(),
+        count: Some(lines.len()),
+        ..Facts::default()
+    };
+    render_with_items(locale, DIGEST_KIND, &facts, false, links, lines)
+}
+
+fn render_with_items(
+    locale: Locale,
+    kind: &str,
+    facts: &Facts,
+    action_required: bool,
+    links: &Links,
+    items: &[DigestLine],
+) -> Result<Rendered, RenderError> {
+    let templates = templates()?;
+    let values = Value::from(Serde(facts));
+    let subject = templates.piece(locale, kind, "subject", &values)?;
+    let summary = templates.piece(locale, kind, "summary", &values)?;
+    let mut layout = BTreeMap::new();
+    for key in LAYOUT_KEYS {
+        layout.insert(key, templates.piece(locale, "_layout", key, &values)?);
+    }
+    let is_digest = kind == DIGEST_KIND;
+    let summary_lines: Vec<String> = summary
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    let ctx = context! {
+        lang => locale.as_str(),
+        subject => &subject,
+        summary => &summary,
+        summary_lines => summary_lines,
+        items => Value::from(Serde(items)),
+        link => &links.object,
+        preferences_url => &links.preferences,
+        unsubscribe_url => &links.unsubscribe,
+        greeting => &layout["greeting"],
+        action_required => action_required.then(|| layout["action_required"].clone()),
+        open_link => &layout["open_link"],
+        // A digest spans projects: the per-project reason would mislead.
+        reason => (!is_digest).then(|| layout["reason"].clone()),
+        manage_preferences => &layout["manage_preferences"],
+        unsubscribe => &layout["unsubscribe"],
+        signature => &layout["signature"],
+    };
+    let text = templates.env.get_template("mail.txt")?.render(&ctx)?;
+    let html = templates.env.get_template("mail.html")?.render(&ctx)?;
+    Ok(Rendered {
+        subject,
+        summary,
+        text,
+        html,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::decision::DecisionSubject;
+    use crate::domain::event::DomainEvent;
+    use crate::domain::notification::route;
+
+    fn facts() -> Facts {
+        Facts {
+            project: ProjectFacts {
+                code: "CRM".into(),
+                name: "CRM rollout".into(),
+            },
+            object: ObjectFacts {
+                code: "CR-007".into(),
+                title: "Add <script>alert(1)</script> & more".into(),
+            },
+            actor: Person { name: "Ada".into() },
+            recipient: Person { name: "Lin".into() },
+            decision_subject: Some("CHANGE_REQUEST".into()),
+            ..Facts::default()
+        }
+    }
+
+    fn links() -> Links {
+        Links {
+            object: Some("https://steerco.example/objects/Q1I6MQ".into()),
+            preferences: "https://steerco.example/preferences".into(),
+            unsubscribe: Some("https://steerco.example/unsubscribe?token=t".into()),
+        }
+    }
+
+    #[test]
+    fn both_catalogs_load_with_the_same_messages() {
+        let catalog = |source: &str| {
+            serde_json::from_str::<BTreeMap<String, serde_json::Value>>(source)
+                .unwrap()
+                .into_keys()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(catalog(CATALOGS[0].1), catalog(CATALOGS[1].1));
+        assert!(templates().is_ok());
+    }
+
+    #[test]
+    fn every_routed_event_has_a_message_in_every_locale() {
+        let id = uuid::Uuid::nil();
+        let samples = [
+            DomainEvent::DecisionOpened {
+                decision_id: id,
+                subject: DecisionSubject::GoLive,
+            },
+            DomainEvent::ScopeReviewOpened { version_id: id },
+            DomainEvent::MilestoneDueSoon { milestone_id: id },
+            DomainEvent::VotePending { decision_id: id },
+        ];
+        for event in samples {
+            let kind = route(&event).unwrap().kind;
+            assert!(knows(kind), "{kind}");
+        }
+        for locale in [Locale::En, Locale::ZhCn] {
+            for kind in KINDS {
+                render(locale, kind, &facts(), false, &links()).unwrap();
+            }
+        }
+    }
+
+    /// Every kind the routing table names (kept in step by the unit test below).
+    const KINDS: [&str; 28] = [
+        "change_request.submitted",
+        "change_request.approved",
+        "change_request.rejected",
+        "change_request.deferred",
+        "decision.opened",
+        "decision.vote_cast",
+        "decision.closed",
+        "scope.review_opened",
+        "scope.rejected",
+        "scope.baselined",
+        "phase.gate_requested",
+        "phase.gate_decided",
+        "defect.critical_logged",
+        "defect.assigned",
+        "defect.ready_for_retest",
+        "defect.reopened",
+        "go_live.approved_go",
+        "go_live.no_go",
+        "go_live.live",
+        "go_live.rolled_back",
+        "go_live.closed",
+        "go_live.rollback_started",
+        "hypercare.metric_breached",
+        "milestone.health_changed",
+        "milestone.overdue",
+        "milestone.missed",
+        "reminder.milestone_due",
+        "reminder.vote_pending",
+    ];
+
+    #[test]
+    fn the_routing_table_names_only_kinds_the_catalog_knows() {
+        let source = include_str!("domain/notification.rs");
+        for kind in source
+            .split("Route::to(\n")
+            .skip(1)
+            .chain(source.split("Route::to(").skip(1))
+            .filter_map(|rest| rest.trim_start().strip_prefix('"'))
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|kind| *kind != "test" && !kind.is_empty())
+        {
+            assert!(KINDS.contains(&kind), "{kind} is routed but not listed");
+            assert!(knows(kind), "{kind} has no message");
+        }
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not() {
+        let mail = render(Locale::En, "decision.opened", &facts(), true, &links()).unwrap();
+        assert!(mail.subject.contains("CR-007 Add <script>"));
+        assert!(mail.text.contains("<script>alert(1)</script>"));
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.html.contains("&lt;script&gt;"));
+        assert!(mail.text.contains("https://steerco.example/objects/Q1I6MQ"));
+        assert!(
+            mail.text
+                .contains("https://steerco.example/unsubscribe?token=t")
+        );
+        assert!(mail.text.starts_with("Hello Lin,"));
+    }
+
+    #[test]
+    fn chinese_recipients_read_chinese() {
+        let mail = render(Locale::ZhCn, "decision.opened", &facts(), true, &links()).unwrap();
+        assert!(mail.subject.starts_with("[CRM]"));
+        assert!(
+            mail.subject
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+        );
+        assert!(mail.html.contains("lang=\"zh-CN\""));
+    }
+
+    #[test]
+    fn a_digest_lists_its_lines() {
+        let lines = vec![
+            DigestLine {
+                subject: "[CRM] Scope v2 baselined".into(),
+                summary: "All signed.".into(),
+                link: "https://steerco.example/objects/a".into(),
+            },
+            DigestLine {
+                subject: "[CRM] Gate decided".into(),
+                summary: "GO.".into(),
+                link: "https://steerco.example/objects/b".into(),
+            },
+        ];
+        let mail =
+            render_digest(Locale::En, &Person { name: "Lin".into() }, &lines, &links()).unwrap();
+        assert!(mail.subject.contains('2'));
+        assert!(mail.text.contains("[CRM] Scope v2 baselined"));
+        // MiniJinja escapes `/` in HTML too, harmlessly for an href.
+        assert!(mail.html.contains("objects&#x2f;b"), "{}", mail.html);
+    }
+}

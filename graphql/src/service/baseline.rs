@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
-use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
+use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit_with_events};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
 use crate::domain::decision::{DecisionChoice, DecisionSubject};
@@ -121,7 +121,7 @@ pub async fn create(
             events,
         }
     };
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, project.id, &request.events).await?;
     Ok(request)
 }
 

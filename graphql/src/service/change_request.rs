@@ -21,7 +21,8 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
+    commit_with_events, for_update,
 };
 use crate::domain::authz::{ProjectOperation, permits};
 use crate::domain::change_request::{
@@ -512,7 +513,7 @@ pub async fn update(
     } else {
         Vec::new()
     };
-    commit(txn).await?;
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(CrChange {
         change_request: next,
         events,
@@ -576,7 +577,7 @@ pub async fn assess(
     if status == CrStatus::AwaitingDecision && next.impact != current.impact {
         events.extend(restart_ballot_in_txn(&txn, origin, now, &project, &next).await?);
     }
-    commit(txn).await?;
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(CrChange {
         change_request: next,
         events,
@@ -745,7 +746,7 @@ pub async fn transition(
             subject: DecisionSubject::ChangeRequest,
         });
     }
-    commit(txn).await?;
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(CrChange {
         change_request: next,
         events,

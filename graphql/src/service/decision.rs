@@ -15,7 +15,8 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit_with_events,
+    for_update,
 };
 use crate::domain::change_request::seat;
 use crate::domain::committee::{Ballot, Tally, Vote, VoteRefusal, VotingRule};
@@ -465,7 +466,7 @@ pub async fn cast(
         };
         events.extend(effects);
     }
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, current.project_id, &events).await?;
     Ok(VoteOutcome {
         decision: decided,
         events,

@@ -21,7 +21,8 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::{check_owner, ensure_open};
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
+    commit_with_events, for_update,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::decision::{DecisionChoice, DecisionSubject};
@@ -947,19 +948,20 @@ pub async fn request_decision(
         &note,
     )
     .await?;
-    commit(txn).await?;
+    let events = vec![
+        DomainEvent::GoLiveStatusChanged {
+            plan_id: next.id,
+            from,
+            to,
+        },
+        DomainEvent::DecisionOpened {
+            decision_id: ballot.id,
+            subject: DecisionSubject::GoLive,
+        },
+    ];
+    commit_with_events(state, txn, origin, project.id, &events).await?;
     Ok(PlanChange {
-        events: vec![
-            DomainEvent::GoLiveStatusChanged {
-                plan_id: next.id,
-                from,
-                to,
-            },
-            DomainEvent::DecisionOpened {
-                decision_id: ballot.id,
-                subject: DecisionSubject::GoLive,
-            },
-        ],
+        events,
         plan: next,
         decision: Some(ballot),
     })
@@ -1262,7 +1264,7 @@ pub async fn transition(
     }
     let audit_action = format!("go_live.{}", action.as_str().to_ascii_lowercase());
     save_audited(&txn, origin, now, &current, &next, &audit_action).await?;
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, project.id, &events).await?;
     Ok(PlanChange {
         plan: next,
         decision: None,
@@ -1326,19 +1328,21 @@ pub async fn rollback_start(
         "go_live.rollback_started",
     )
     .await?;
-    commit(txn).await?;
+    // The rollback's own, louder event goes first.
+    let events = vec![
+        DomainEvent::RollbackStarted {
+            plan_id: next.id,
+            forced: next.rollback_forced,
+        },
+        DomainEvent::GoLiveStatusChanged {
+            plan_id: next.id,
+            from,
+            to,
+        },
+    ];
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(PlanChange {
-        events: vec![
-            DomainEvent::RollbackStarted {
-                plan_id: next.id,
-                forced: next.rollback_forced,
-            },
-            DomainEvent::GoLiveStatusChanged {
-                plan_id: next.id,
-                from,
-                to,
-            },
-        ],
+        events,
         plan: next,
         decision: None,
     })
@@ -1504,12 +1508,12 @@ pub async fn reading_record(
         },
     )
     .await?;
-    commit(txn).await?;
     let events = if row.breached {
         vec![DomainEvent::HypercareMetricBreached { metric_id }]
     } else {
         Vec::new()
     };
+    commit_with_events(state, txn, Origin::from(caller), project.id, &events).await?;
     Ok((row, events))
 }
 

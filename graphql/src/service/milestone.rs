@@ -15,7 +15,8 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
+    commit_with_events, for_update,
 };
 use crate::domain::authz::{ProjectOperation, permits};
 use crate::domain::event::DomainEvent;
@@ -396,7 +397,7 @@ pub async fn update(
             },
         );
     }
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, project.id, &events).await?;
     Ok(MilestoneChange {
         milestone: next,
         moved,
@@ -544,7 +545,7 @@ pub async fn transition(
         )
         .await?;
     }
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, project.id, &events).await?;
     Ok(MilestoneChange {
         milestone: next,
         moved,
@@ -662,7 +663,7 @@ pub async fn link(
         &mut events,
     )
     .await?;
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, project.id, &events).await?;
     Ok((row, moved))
 }
 

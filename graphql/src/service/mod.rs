@@ -12,6 +12,8 @@ pub mod decision;
 pub mod go_live;
 pub mod member;
 pub mod milestone;
+pub mod notify;
+pub mod outbox;
 pub mod page;
 pub mod phase;
 pub mod project;
@@ -31,19 +33,49 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::domain::clock::Clock;
+use crate::domain::event::DomainEvent;
 use crate::domain::{Refusal, RefusalCode};
+use audit::Origin;
+use chrono::{DateTime, Utc};
+use notify::{MailSettings, Occurrence, notify_in_txn};
+use tokio::sync::{Notify, broadcast};
 
-/// What every service call needs: the database and the clock.
+/// What every service call needs: the database, the clock, the mail settings, and the
+/// channels that tell this process's worker and subscribers that something happened.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub clock: Arc<dyn Clock>,
+    pub mail: Arc<MailSettings>,
+    /// Committed domain events, for `projectEvents` subscribers of this server.
+    pub events: broadcast::Sender<ProjectEvent>,
+    /// Woken when a commit wrote to the outbox, so the worker sends without waiting to poll.
+    pub outbox_written: Arc<Notify>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            mail: Arc::new(MailSettings::local()),
+            events: broadcast::channel(1_024).0,
+            outbox_written: Arc::new(Notify::new()),
+        }
     }
+
+    pub fn with_mail(mut self, mail: MailSettings) -> Self {
+        self.mail = Arc::new(mail);
+        self
+    }
+}
+
+/// A committed domain event of one project, as subscribers receive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectEvent {
+    pub project_id: Uuid,
+    pub event: DomainEvent,
+    pub occurred_at: DateTime<Utc>,
 }
 
 /// The authenticated caller.
@@ -141,6 +173,39 @@ pub(crate) fn for_update<E: EntityTrait>(select: Select<E>, backend: DbBackend) 
 /// Commits, mapping nothing: the one place a command's transaction ends well.
 pub(crate) async fn commit(txn: DatabaseTransaction) -> ServiceResult<()> {
     txn.commit().await.map_err(ServiceError::from)
+}
+
+/// Writes the emails `events` call for into the outbox, commits them with the change, then
+/// tells this process's worker and subscribers. A rollback leaves no email behind.
+pub(crate) async fn commit_with_events(
+    state: &AppState,
+    txn: DatabaseTransaction,
+    origin: Origin<'_>,
+    project_id: Uuid,
+    events: &[DomainEvent],
+) -> ServiceResult<()> {
+    let now = state.clock.now();
+    notify_in_txn(
+        &txn,
+        &state.mail,
+        origin.actor_id,
+        now,
+        project_id,
+        events,
+        Occurrence::Event,
+    )
+    .await?;
+    commit(txn).await?;
+    state.outbox_written.notify_one();
+    for event in events {
+        // No subscriber is no error.
+        let _ = state.events.send(ProjectEvent {
+            project_id,
+            event: event.clone(),
+            occurred_at: now,
+        });
+    }
+    Ok(())
 }
 
 /// The database backend of a connection or transaction.

@@ -17,7 +17,8 @@ use super::decision::ProposedCondition;
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
+    commit_with_events, for_update,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::decision::{DecisionChoice, DecisionSubject};
@@ -510,9 +511,10 @@ pub async fn start(
         entry(&next, "phase.started", Some(&current)),
     )
     .await?;
-    commit(txn).await?;
+    let events = vec![DomainEvent::PhaseStarted { phase_id: next.id }];
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(PhaseChange {
-        events: vec![DomainEvent::PhaseStarted { phase_id: next.id }],
+        events,
         phase: next,
         decision: None,
     })
@@ -627,18 +629,19 @@ pub async fn request_gate(
         &note,
     )
     .await?;
-    commit(txn).await?;
+    let events = vec![
+        DomainEvent::GateRequested {
+            phase_id: next.id,
+            decision_id: ballot.id,
+        },
+        DomainEvent::DecisionOpened {
+            decision_id: ballot.id,
+            subject: DecisionSubject::PhaseGate,
+        },
+    ];
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(PhaseChange {
-        events: vec![
-            DomainEvent::GateRequested {
-                phase_id: next.id,
-                decision_id: ballot.id,
-            },
-            DomainEvent::DecisionOpened {
-                decision_id: ballot.id,
-                subject: DecisionSubject::PhaseGate,
-            },
-        ],
+        events,
         phase: next,
         decision: Some(ballot),
     })
@@ -673,12 +676,20 @@ pub async fn request_skip(
         &reason,
     )
     .await?;
-    commit(txn).await?;
+    let events = vec![DomainEvent::DecisionOpened {
+        decision_id: ballot.id,
+        subject: DecisionSubject::PhaseSkip,
+    }];
+    commit_with_events(
+        state,
+        txn,
+        Origin::from(caller),
+        current.project_id,
+        &events,
+    )
+    .await?;
     Ok(PhaseChange {
-        events: vec![DomainEvent::DecisionOpened {
-            decision_id: ballot.id,
-            subject: DecisionSubject::PhaseSkip,
-        }],
+        events,
         phase: current,
         decision: Some(ballot),
     })

@@ -14,7 +14,8 @@ use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::page::{Page, Window};
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit_with_events,
+    unique_violation_as,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::change_request::RedLine;
@@ -190,16 +191,17 @@ pub async fn create(
     if let Some(key) = input.template {
         super::phase::create_from_template_in_txn(&txn, origin, now, model.id, key).await?;
     }
-    commit(txn).await?;
+    let events = vec![
+        DomainEvent::ProjectCreated,
+        DomainEvent::MemberAdded {
+            user_id: member.user_id,
+            roles: roles.iter().collect(),
+        },
+    ];
+    commit_with_events(state, txn, origin, model.id, &events).await?;
     Ok(ProjectChange {
         project: model,
-        events: vec![
-            DomainEvent::ProjectCreated,
-            DomainEvent::MemberAdded {
-                user_id: member.user_id,
-                roles: roles.iter().collect(),
-            },
-        ],
+        events,
     })
 }
 
@@ -343,10 +345,11 @@ pub async fn update(
         project_entry(&next, "project.updated", Some(&current)),
     )
     .await?;
-    commit(txn).await?;
+    let events = vec![DomainEvent::ProjectUpdated];
+    commit_with_events(state, txn, Origin::from(caller), next.id, &events).await?;
     Ok(ProjectChange {
         project: next,
-        events: vec![DomainEvent::ProjectUpdated],
+        events,
     })
 }
 
@@ -398,7 +401,7 @@ pub async fn transition(
         project_entry(&next, &action_name, Some(&current)),
     )
     .await?;
-    commit(txn).await?;
+    commit_with_events(state, txn, Origin::from(caller), next.id, &decided.events).await?;
     Ok(ProjectChange {
         project: next,
         events: decided.events,

@@ -12,7 +12,8 @@ use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
+    commit_with_events, for_update,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::event::DomainEvent;
@@ -307,11 +308,12 @@ pub async fn submit(
         ),
     )
     .await?;
-    commit(txn).await?;
+    let events = vec![DomainEvent::ScopeReviewOpened {
+        version_id: next.id,
+    }];
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(ScopeChange {
-        events: vec![DomainEvent::ScopeReviewOpened {
-            version_id: next.id,
-        }],
+        events,
         version: next,
     })
 }
@@ -392,7 +394,7 @@ pub async fn sign(
     if rules::all_signed(&required, &done) {
         events.extend(baseline_in_txn(&txn, origin, now, &mut next).await?);
     }
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, next.project_id, &events).await?;
     Ok(ScopeChange {
         version: next,
         events,
@@ -490,12 +492,13 @@ pub async fn reject(
         entry(&next, "scope.rejected", json!({ "comment": comment })),
     )
     .await?;
-    commit(txn).await?;
+    let events = vec![DomainEvent::ScopeRejected {
+        version_id: next.id,
+        by: caller.actor.user_id,
+    }];
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok(ScopeChange {
-        events: vec![DomainEvent::ScopeRejected {
-            version_id: next.id,
-            by: caller.actor.user_id,
-        }],
+        events,
         version: next,
     })
 }

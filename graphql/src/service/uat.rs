@@ -18,7 +18,8 @@ use super::member::ensure_open;
 use super::phase::parse_link;
 use super::project::today_in;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
+    commit_with_events, for_update,
 };
 use crate::domain::authz::{ProjectOperation, Subject, permits};
 use crate::domain::event::DomainEvent;
@@ -426,12 +427,12 @@ pub async fn cycle_transition(
         cycle_entry(&next, &audit_action, Some(&current)),
     )
     .await?;
-    commit(txn).await?;
     let events = vec![DomainEvent::TestCycleStatusChanged {
         cycle_id: next.id,
         from,
         to,
     }];
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok((next, events))
 }
 
@@ -667,7 +668,14 @@ pub async fn defect_create(
         None,
     )
     .await?;
-    commit(txn).await?;
+    commit_with_events(
+        state,
+        txn,
+        Origin::from(caller),
+        result.0.project_id,
+        &result.1,
+    )
+    .await?;
     Ok(result)
 }
 
@@ -830,7 +838,7 @@ pub async fn execution_record(
         events.extend(defect_events);
         logged = Some(row);
     }
-    commit(txn).await?;
+    commit_with_events(state, txn, origin, cycle.project_id, &events).await?;
     Ok((execution, logged, events))
 }
 
@@ -1032,7 +1040,7 @@ pub async fn defect_transition(
         defect_entry(&next, "defect.transitioned", Some(&current)),
     )
     .await?;
-    commit(txn).await?;
+    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
     Ok((next, events))
 }
 

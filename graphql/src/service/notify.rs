@@ -1,0 +1,569 @@
+//! The outbox writer: turns a command's domain events into emails inside the command's own
+//! transaction, so that a change and the news of it commit or roll back together. It reads who
+//! the parties are, asks the domain's routing table who must hear and each recipient's
+//! preference how, renders the message in the recipient's language, and writes an outbox row
+//! (or a digest item). Delivery is the worker's business.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use hmac::{Hmac, Mac};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sha2::Sha256;
+use steerco_entity::{
+    change_request, decision, decision_vote, defect, digest_item, go_live_plan, hypercare_metric,
+    milestone, notification, notification_preference, phase, project, project_member,
+    raci_activity, raci_assignment, scope_signatory, scope_version, user,
+};
+use uuid::Uuid;
+
+use super::access::stored_roles;
+use super::{ServiceError, ServiceResult};
+use crate::domain::decision::DecisionSubject;
+use crate::domain::event::DomainEvent;
+use crate::domain::notification::{
+    Delivery, Member, NotificationClass, NotificationStatus, Parties, ReminderPolicy, Route,
+    delivery, recipients, route,
+};
+use crate::domain::user::Locale;
+use crate::mail::{self, Facts, Links, ObjectFacts, Person, ProjectFacts};
+use crate::schema::id::{Kind, encode};
+
+/// What outbound mail needs to know about the deployment.
+#[derive(Clone)]
+pub struct MailSettings {
+    /// The address people reach Steerco at, for links in emails.
+    pub public_url: String,
+    /// Signs unsubscribe links; shared by every server of a deployment.
+    pub link_key: Vec<u8>,
+    pub reminders: ReminderPolicy,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("public_url", &self.public_url)
+            .field("reminders", &self.reminders)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MailSettings {
+    /// Settings for a single local server: links to localhost and a key of its own.
+    pub fn local() -> Self {
+        Self {
+            public_url: "http://localhost:8080".to_owned(),
+            link_key: Uuid::new_v4().as_bytes().repeat(2),
+            reminders: ReminderPolicy::default(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The page where a user changes how a class of messages reaches them, and whose POST
+    /// unsubscribes in one click (RFC 8058).
+    pub fn preferences_url(&self, user_id: Uuid, class: NotificationClass) -> String {
+        self.url(&format!(
+            "/notifications/preferences?token={}",
+            self.link_token(user_id, class)
+        ))
+    }
+
+    /// A token naming a user and a class, signed so that nobody can forge another's.
+    pub fn link_token(&self, user_id: Uuid, class: NotificationClass) -> String {
+        let claim = format!("{}.{}", user_id.simple(), class.as_str());
+        format!("{claim}.{}", URL_SAFE_NO_PAD.encode(self.sign(&claim)))
+    }
+
+    /// The user and class a token names, when its signature holds.
+    pub fn verify_link_token(&self, token: &str) -> Option<(Uuid, NotificationClass)> {
+        let (claim, signature) = token.rsplit_once('.')?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.link_key).ok()?;
+        mac.update(claim.as_bytes());
+        mac.verify_slice(&signature).ok()?;
+        let (user_id, class) = claim.split_once('.')?;
+        Some((Uuid::try_parse(user_id).ok()?, class.parse().ok()?))
+    }
+
+    fn sign(&self, claim: &str) -> Vec<u8> {
+        // An HMAC takes a key of any length, so this cannot fail.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.link_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(claim.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The link to an object, by its global id.
+    pub fn object_url(&self, kind: Kind, id: Uuid) -> String {
+        self.url(&format!("/objects/{}", encode(kind, id).as_str()))
+    }
+}
+
+/// What makes one message unique in the outbox.
+#[derive(Debug, Clone, Copy)]
+pub enum Occurrence<'a> {
+    /// A command's event: unique per event and recipient.
+    Event,
+    /// A scheduler rule: at most once per rule, object, day and recipient, however many
+    /// servers run the scheduler and however often.
+    Scheduled { rule: &'a str, day: NaiveDate },
+}
+
+/// Writes the emails (and digest items) `events` call for, in the caller's transaction.
+pub async fn notify_in_txn(
+    txn: &impl ConnectionTrait,
+    settings: &MailSettings,
+    actor_id: Option<Uuid>,
+    now: DateTime<Utc>,
+    project_id: Uuid,
+    events: &[DomainEvent],
+    occurrence: Occurrence<'_>,
+) -> ServiceResult<()> {
+    let routed: Vec<(&DomainEvent, Route)> = events
+        .iter()
+        .filter_map(|event| route(event).map(|route| (event, route)))
+        .collect();
+    if routed.is_empty() {
+        return Ok(());
+    }
+    let Some(project) = project::Entity::find_by_id(project_id).one(txn).await? else {
+        return Ok(());
+    };
+    let members = members_of(txn, project_id).await?;
+    let actor_name = match actor_id {
+        Some(id) => user::Entity::find_by_id(id).one(txn).await?.map(|u| u.name),
+        None => None,
+    };
+    for (event, route) in routed {
+        let Some(context) = context_of(txn, settings, now, event).await? else {
+            continue;
+        };
+        let parties = Parties {
+            members: members.clone(),
+            ..context.parties
+        };
+        let people = recipients(&route, &parties);
+        if people.is_empty() {
+            continue;
+        }
+        let users = users_by_id(txn, &people).await?;
+        let preferences = preferences_of(txn, &people, route.class()).await?;
+        let event_key = Uuid::now_v7();
+        let (aggregate_type, aggregate_id) = event
+            .aggregate()
+            .map_or(("Project", project_id), |(kind, id)| (kind, id));
+        for recipient in users.values().filter(|u| u.active) {
+            let preference = preferences
+                .get(&recipient.id)
+                .copied()
+                .unwrap_or(Delivery::Immediate);
+            let how = delivery(&route, preference);
+            if how == Delivery::Off {
+                continue;
+            }
+            let locale: Locale = recipient.locale.parse().unwrap_or_default();
+            let facts = Facts {
+                project: ProjectFacts {
+                    code: project.code.clone(),
+                    name: project.name.clone(),
+                },
+                actor: Person {
+                    name: actor_name.clone().unwrap_or_default(),
+                },
+                recipient: Person {
+                    name: recipient.name.clone(),
+                },
+                ..context.facts.clone()
+            };
+            let links = Links {
+                object: Some(context.link.clone()),
+                preferences: settings.preferences_url(recipient.id, route.class()),
+                unsubscribe: (!route.action_required)
+                    .then(|| settings.preferences_url(recipient.id, route.class())),
+            };
+            let rendered = mail::render(locale, route.kind, &facts, route.action_required, &links)
+                .map_err(|e| ServiceError::Internal(format!("render {}: {e}", route.kind)))?;
+            let dedupe_key = match occurrence {
+                Occurrence::Event => format!("event:{event_key}:{}", recipient.id),
+                Occurrence::Scheduled { rule, day } => {
+                    format!("{rule}:{aggregate_id}:{day}:{}", recipient.id)
+                }
+            };
+            match how {
+                Delivery::Immediate => {
+                    let row = notification::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        project_id: Set(Some(project_id)),
+                        recipient_id: Set(recipient.id),
+                        recipient_email: Set(recipient.email.clone()),
+                        locale: Set(locale.as_str().to_owned()),
+                        kind: Set(route.kind.to_owned()),
+                        aggregate_type: Set(aggregate_type.to_owned()),
+                        aggregate_id: Set(Some(aggregate_id)),
+                        dedupe_key: Set(dedupe_key),
+                        subject: Set(rendered.subject),
+                        body_text: Set(rendered.text),
+                        body_html: Set(rendered.html),
+                        unsubscribe_url: Set(links.unsubscribe),
+                        priority: Set(route.urgency.priority()),
+                        status: Set(NotificationStatus::Pending.as_str().to_owned()),
+                        attempts: Set(0),
+                        next_attempt_at: Set(now),
+                        lease_until: Set(None),
+                        last_error: Set(None),
+                        created_at: Set(now),
+                        sent_at: Set(None),
+                    };
+                    insert_once(txn, row).await?;
+                }
+                Delivery::DailyDigest => {
+                    digest_item::Entity::insert(digest_item::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        user_id: Set(recipient.id),
+                        project_id: Set(Some(project_id)),
+                        kind: Set(route.kind.to_owned()),
+                        subject: Set(rendered.subject),
+                        summary: Set(rendered.summary),
+                        link: Set(context.link.clone()),
+                        created_at: Set(now),
+                        notification_id: Set(None),
+                    })
+                    .exec_without_returning(txn)
+                    .await?;
+                }
+                Delivery::Off => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inserts an outbox row unless one with its dedupe key exists.
+pub(crate) async fn insert_once(
+    txn: &impl ConnectionTrait,
+    row: notification::ActiveModel,
+) -> ServiceResult<u64> {
+    let inserted = notification::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(notification::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(inserted)
+}
+
+/// The parties and wording of one event, read from the rows it is about.
+struct EventContext {
+    parties: Parties,
+    facts: Facts,
+    link: String,
+}
+
+async fn members_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Vec<Member>> {
+    project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(project_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| {
+            Ok(Member {
+                user_id: m.user_id,
+                roles: stored_roles(&m.roles)?,
+            })
+        })
+        .collect()
+}
+
+async fn users_by_id(
+    conn: &impl ConnectionTrait,
+    ids: &BTreeSet<Uuid>,
+) -> ServiceResult<BTreeMap<Uuid, user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect())
+}
+
+async fn preferences_of(
+    conn: &impl ConnectionTrait,
+    ids: &BTreeSet<Uuid>,
+    class: NotificationClass,
+) -> ServiceResult<HashMap<Uuid, Delivery>> {
+    Ok(notification_preference::Entity::find()
+        .filter(notification_preference::Column::UserId.is_in(ids.iter().copied()))
+        .filter(notification_preference::Column::Class.eq(class.as_str()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.user_id, p.delivery.parse().ok()?)))
+        .collect())
+}
+
+fn object(code: impl Into<String>, title: impl Into<String>) -> ObjectFacts {
+    ObjectFacts {
+        code: code.into(),
+        title: title.into(),
+    }
+}
+
+async fn context_of(
+    conn: &impl ConnectionTrait,
+    settings: &MailSettings,
+    now: DateTime<Utc>,
+    event: &DomainEvent,
+) -> ServiceResult<Option<EventContext>> {
+    let mut parties = Parties::default();
+    let mut facts = Facts::default();
+    let link;
+    match event {
+        DomainEvent::ChangeRequestStatusChanged {
+            change_request_id, ..
+        } => {
+            let Some(cr) = change_request::Entity::find_by_id(*change_request_id)
+                .one(conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            parties.requester = Some(cr.requester_id);
+            parties.informed = informed_on(conn, &cr).await?;
+            facts.object = object(super::change_request::code_of(&cr), &cr.title);
+            link = settings.object_url(Kind::ChangeRequest, cr.id);
+        }
+        DomainEvent::DecisionOpened { decision_id, .. }
+        | DomainEvent::VoteCast { decision_id, .. }
+        | DomainEvent::DecisionClosed { decision_id, .. }
+        | DomainEvent::VotePending { decision_id } => {
+            let Some(ballot) = decision::Entity::find_by_id(*decision_id).one(conn).await? else {
+                return Ok(None);
+            };
+            let eligible = super::decision::eligible_of(&ballot)?;
+            let voted: BTreeSet<Uuid> = decision_vote::Entity::find()
+                .filter(decision_vote::Column::DecisionId.eq(ballot.id))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|v| v.voter_id)
+                .collect();
+            parties.pending_voters = eligible.difference(&voted).copied().collect();
+            parties.eligible_voters = eligible.into_iter().collect();
+            facts.decision_subject = Some(ballot.subject_type.clone());
+            facts.outcome = Some(ballot.outcome.clone().unwrap_or_default());
+            facts.hours = Some((now - ballot.opened_at).num_hours());
+            let subject: DecisionSubject = ballot
+                .subject_type
+                .parse()
+                .map_err(|e| ServiceError::Internal(format!("stored subject: {e:?}")))?;
+            match subject {
+                DecisionSubject::ChangeRequest => {
+                    if let Some(cr) = change_request::Entity::find_by_id(ballot.subject_id)
+                        .one(conn)
+                        .await?
+                    {
+                        parties.requester = Some(cr.requester_id);
+                        facts.object = object(super::change_request::code_of(&cr), &cr.title);
+                    }
+                }
+                DecisionSubject::PhaseGate | DecisionSubject::PhaseSkip => {
+                    if let Some(phase) = phase::Entity::find_by_id(ballot.subject_id)
+                        .one(conn)
+                        .await?
+                    {
+                        facts.object = object("", phase.name);
+                    }
+                }
+                DecisionSubject::GoLive => {
+                    if let Some(plan) = go_live_plan::Entity::find_by_id(ballot.subject_id)
+                        .one(conn)
+                        .await?
+                    {
+                        facts.object = plan_object(&plan);
+                    }
+                }
+                DecisionSubject::ScheduleRebaseline => {
+                    facts.object = object("", "");
+                }
+            }
+            link = settings.object_url(Kind::Decision, ballot.id);
+        }
+        DomainEvent::ScopeReviewOpened { version_id }
+        | DomainEvent::ScopeRejected { version_id, .. }
+        | DomainEvent::ScopeBaselined { version_id, .. } => {
+            let Some(version) = scope_version::Entity::find_by_id(*version_id)
+                .one(conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let signatories = scope_signatory::Entity::find()
+                .filter(scope_signatory::Column::ScopeVersionId.eq(version.id))
+                .all(conn)
+                .await?;
+            parties.signatories = signatories
+                .into_iter()
+                .filter(|s| s.signed_at.is_none())
+                .map(|s| s.user_id)
+                .collect();
+            facts.object = object(format!("v{}", version.number), "");
+            link = settings.object_url(Kind::ScopeVersion, version.id);
+        }
+        DomainEvent::GateRequested { phase_id, .. } | DomainEvent::GateDecided { phase_id, .. } => {
+            let Some(phase) = phase::Entity::find_by_id(*phase_id).one(conn).await? else {
+                return Ok(None);
+            };
+            if let DomainEvent::GateDecided { outcome, .. } = event {
+                facts.outcome = Some(outcome.map(|o| o.as_str().to_owned()).unwrap_or_default());
+            }
+            facts.object = object("", phase.name);
+            link = settings.object_url(Kind::Phase, phase.id);
+        }
+        DomainEvent::DefectLogged { defect_id, .. }
+        | DomainEvent::DefectAssigned { defect_id, .. }
+        | DomainEvent::DefectReadyForRetest { defect_id }
+        | DomainEvent::DefectReopened { defect_id } => {
+            let Some(found) = defect::Entity::find_by_id(*defect_id).one(conn).await? else {
+                return Ok(None);
+            };
+            parties.defect_assignee = found.assignee_id;
+            parties.defect_reporter = Some(found.reporter_id);
+            facts.severity = found.severity.clone();
+            facts.object = object(super::uat::key_of(&found), &found.title);
+            link = settings.object_url(Kind::Defect, found.id);
+        }
+        DomainEvent::GoLiveStatusChanged { plan_id, .. }
+        | DomainEvent::RollbackStarted { plan_id, .. } => {
+            let Some(plan) = go_live_plan::Entity::find_by_id(*plan_id).one(conn).await? else {
+                return Ok(None);
+            };
+            if let DomainEvent::RollbackStarted { forced, .. } = event {
+                facts.forced = Some(*forced);
+            }
+            facts.object = plan_object(&plan);
+            link = settings.object_url(Kind::GoLivePlan, plan.id);
+        }
+        DomainEvent::HypercareMetricBreached { metric_id } => {
+            let Some(metric) = hypercare_metric::Entity::find_by_id(*metric_id)
+                .one(conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            if let Some(plan) = go_live_plan::Entity::find_by_id(metric.plan_id)
+                .one(conn)
+                .await?
+            {
+                parties.war_room = super::go_live::war_room_of(&plan)
+                    .into_iter()
+                    .map(|seat| seat.user_id)
+                    .collect();
+            }
+            facts.object = object("", &metric.name);
+            link = settings.object_url(Kind::GoLivePlan, metric.plan_id);
+        }
+        DomainEvent::MilestoneHealthChanged { milestone_id, .. }
+        | DomainEvent::MilestoneOverdue { milestone_id }
+        | DomainEvent::MilestoneMissed { milestone_id }
+        | DomainEvent::MilestoneDueSoon { milestone_id } => {
+            let Some(found) = milestone::Entity::find_by_id(*milestone_id)
+                .one(conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            parties.milestone_owner = found.owner_id;
+            if let DomainEvent::MilestoneHealthChanged { to, .. } = event {
+                facts.health = Some(to.as_str().to_owned());
+            }
+            let today = now.date_naive();
+            facts.due_date = Some(found.forecast_date.to_string());
+            facts.days = Some((found.forecast_date - today).num_days().abs());
+            facts.object = object("", &found.name);
+            link = settings.object_url(Kind::Milestone, found.id);
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(EventContext {
+        parties,
+        facts,
+        link,
+    }))
+}
+
+fn plan_object(plan: &go_live_plan::Model) -> ObjectFacts {
+    object(
+        "",
+        plan.planned_go_live
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+    )
+}
+
+/// The members Informed (RACI I) on the activities a change request touches: those of the
+/// phase it names and of the phases of the milestones it links.
+async fn informed_on(
+    conn: &impl ConnectionTrait,
+    cr: &change_request::Model,
+) -> ServiceResult<Vec<Uuid>> {
+    let links = super::change_request::links_of(cr)?;
+    let mut phases: BTreeSet<Uuid> = links.phase_id.into_iter().collect();
+    if !links.milestone_ids.is_empty() {
+        phases.extend(
+            milestone::Entity::find()
+                .filter(milestone::Column::Id.is_in(links.milestone_ids.iter().copied()))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|m| m.phase_id),
+        );
+    }
+    if phases.is_empty() {
+        return Ok(Vec::new());
+    }
+    let activities: Vec<Uuid> = raci_activity::Entity::find()
+        .filter(raci_activity::Column::ProjectId.eq(cr.project_id))
+        .filter(raci_activity::Column::PhaseId.is_in(phases))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    Ok(raci_assignment::Entity::find()
+        .filter(raci_assignment::Column::ActivityId.is_in(activities))
+        .filter(raci_assignment::Column::Letter.eq("I"))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| a.user_id)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_name_their_user_and_class_and_cannot_be_forged() {
+        let settings = MailSettings::local();
+        let user = Uuid::now_v7();
+        let token = settings.link_token(user, NotificationClass::Defect);
+        assert_eq!(
+            settings.verify_link_token(&token),
+            Some((user, NotificationClass::Defect))
+        );
+        let other = token.replacen("DEFECT", "SCOPE", 1);
+        assert_eq!(settings.verify_link_token(&other), None);
+        assert_eq!(MailSettings::local().verify_link_token(&token), None);
+        assert_eq!(settings.verify_link_token("garbage"), None);
+    }
+}

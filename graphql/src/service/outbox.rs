@@ -1,0 +1,631 @@
+//! The outbox's life after commit: workers claim due rows under a lease, record each attempt's
+//! outcome, and the scheduler adds reminders and daily digests. Also what people do with their
+//! mail: the PM's view of a project's outbox, retrying a dead row, and delivery preferences.
+//!
+//! Claims are safe with any number of workers: on PostgreSQL `FOR UPDATE SKIP LOCKED` hands each
+//! row to one claimer; on SQLite the write transaction itself is exclusive. A row whose worker
+//! died mid-send is claimed again once its lease runs out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use steerco_entity::{
+    decision, digest_item, milestone, notification, notification_preference, server_secret, user,
+};
+use uuid::Uuid;
+
+use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::notify::{MailSettings, Occurrence, insert_once, notify_in_txn};
+use super::page::{Page, Window};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, access, backend_of, begin_write, commit,
+};
+use crate::domain::Refusal;
+use crate::domain::authz::ProjectOperation;
+use crate::domain::decision::DecisionStatus;
+use crate::domain::event::DomainEvent;
+use crate::domain::notification::{
+    AfterFailure, Delivery, MilestoneReminder, NotificationClass, NotificationStatus, RetryPolicy,
+    SendFailure, Urgency, milestone_reminder, vote_reminder_due,
+};
+use crate::domain::schedule::MilestoneStatus;
+use crate::domain::user::Locale;
+use crate::mail::{self, DigestLine, Links, Person};
+
+// ---- delivery ---------------------------------------------------------------------------
+
+/// Claims up to `limit` due rows for `lease`: pending rows whose time has come and rows whose
+/// previous claimer's lease ran out, most urgent first. Each claim counts as an attempt.
+pub async fn claim(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: u64,
+) -> ServiceResult<Vec<notification::Model>> {
+    let txn = begin_write(db).await?;
+    let due = Condition::any()
+        .add(
+            Condition::all()
+                .add(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
+                .add(notification::Column::NextAttemptAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
+                .add(notification::Column::LeaseUntil.lt(now)),
+        );
+    let mut select = notification::Entity::find()
+        .filter(due)
+        .order_by_asc(notification::Column::Priority)
+        .order_by_asc(notification::Column::NextAttemptAt)
+        .order_by_asc(notification::Column::Id)
+        .limit(limit);
+    if backend_of(&txn) == DbBackend::Postgres {
+        select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let rows = select.all(&txn).await?;
+    if rows.is_empty() {
+        commit(txn).await?;
+        return Ok(rows);
+    }
+    let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    notification::Entity::update_many()
+        .col_expr(
+            notification::Column::Status,
+            Expr::value(NotificationStatus::Sending.as_str()),
+        )
+        .col_expr(notification::Column::LeaseUntil, Expr::value(lease_until))
+        .col_expr(
+            notification::Column::Attempts,
+            Expr::col(notification::Column::Attempts).add(1),
+        )
+        .filter(notification::Column::Id.is_in(rows.iter().map(|r| r.id)))
+        .exec(&txn)
+        .await?;
+    commit(txn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| notification::Model {
+            status: NotificationStatus::Sending.as_str().to_owned(),
+            lease_until: Some(lease_until),
+            attempts: row.attempts + 1,
+            ..row
+        })
+        .collect())
+}
+
+/// Only the claimer still holding the row may record its outcome: a worker that outlived its
+/// lease must not overwrite the row another worker took over.
+fn still_ours(claimed: &notification::Model) -> Condition {
+    Condition::all()
+        .add(notification::Column::Id.eq(claimed.id))
+        .add(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
+        .add(notification::Column::Attempts.eq(claimed.attempts))
+}
+
+pub async fn record_sent(
+    db: &DatabaseConnection,
+    claimed: &notification::Model,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    notification::Entity::update_many()
+        .col_expr(
+            notification::Column::Status,
+            Expr::value(NotificationStatus::Sent.as_str()),
+        )
+        .col_expr(notification::Column::SentAt, Expr::value(Some(now)))
+        .col_expr(
+            notification::Column::LeaseUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(notification::Column::LastError, Expr::value(None::<String>))
+        .filter(still_ours(claimed))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: back to PENDING after a backoff, or DEAD.
+pub async fn record_failure(
+    db: &DatabaseConnection,
+    claimed: &notification::Model,
+    failure: SendFailure,
+    error: &str,
+    now: DateTime<Utc>,
+    policy: &RetryPolicy,
+    jitter: f64,
+) -> ServiceResult<NotificationStatus> {
+    let (status, next_attempt_at) = match policy.after_failure(claimed.attempts, failure, jitter) {
+        AfterFailure::RetryIn(wait) => (
+            NotificationStatus::Pending,
+            now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
+        ),
+        AfterFailure::Dead => (NotificationStatus::Dead, claimed.next_attempt_at),
+    };
+    let error: String = error.chars().take(2_000).collect();
+    notification::Entity::update_many()
+        .col_expr(notification::Column::Status, Expr::value(status.as_str()))
+        .col_expr(
+            notification::Column::NextAttemptAt,
+            Expr::value(next_attempt_at),
+        )
+        .col_expr(
+            notification::Column::LeaseUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(notification::Column::LastError, Expr::value(Some(error)))
+        .filter(still_ours(claimed))
+        .exec(db)
+        .await?;
+    Ok(status)
+}
+
+/// When the next row falls due, so an idle worker knows how long it may sleep.
+pub async fn next_due(db: &DatabaseConnection) -> ServiceResult<Option<DateTime<Utc>>> {
+    let pending = notification::Entity::find()
+        .filter(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .order_by_asc(notification::Column::NextAttemptAt)
+        .one(db)
+        .await?
+        .map(|row| row.next_attempt_at);
+    let leased = notification::Entity::find()
+        .filter(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
+        .order_by_asc(notification::Column::LeaseUntil)
+        .one(db)
+        .await?
+        .and_then(|row| row.lease_until);
+    Ok(pending.into_iter().chain(leased).min())
+}
+
+// ---- what people see and do -------------------------------------------------------------
+
+/// A project's outbox, newest last, for its PMs and admins.
+pub async fn of_project(
+    state: &AppState,
+    caller: &Caller,
+    project_id: Uuid,
+    status: Option<NotificationStatus>,
+    window: &Window<Uuid>,
+) -> ServiceResult<Page<notification::Model>> {
+    access::project_for(
+        &state.db,
+        &caller.actor,
+        project_id,
+        &["projectId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
+    let mut select =
+        notification::Entity::find().filter(notification::Column::ProjectId.eq(project_id));
+    if let Some(status) = status {
+        select = select.filter(notification::Column::Status.eq(status.as_str()));
+    }
+    Ok(super::page::fetch(&state.db, select, notification::Column::Id, window).await?)
+}
+
+/// Sends a DEAD row again: PENDING now, with a fresh count of attempts.
+pub async fn retry(
+    state: &AppState,
+    caller: &Caller,
+    notification_id: Uuid,
+) -> ServiceResult<notification::Model> {
+    let txn = begin_write(&state.db).await?;
+    let not_found = || Refusal::not_found(&["id"], "notification");
+    let row = notification::Entity::find_by_id(notification_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    match row.project_id {
+        Some(project_id) => {
+            access::project_for(
+                &txn,
+                &caller.actor,
+                project_id,
+                &["id"],
+                ProjectOperation::ManagePlan,
+            )
+            .await
+            .map_err(|error| match error {
+                ServiceError::Refused(_) => not_found().into(),
+                other => other,
+            })?;
+        }
+        None if caller.actor.admin => {}
+        None => return Err(not_found().into()),
+    }
+    let status: NotificationStatus = row
+        .status
+        .parse()
+        .map_err(|e| ServiceError::Internal(format!("stored status: {e}")))?;
+    if status != NotificationStatus::Dead {
+        return Err(
+            Refusal::invalid_transition(&["id"], status.as_str(), "RETRY", Vec::new()).into(),
+        );
+    }
+    let now = state.clock.now();
+    let next = notification::Model {
+        status: NotificationStatus::Pending.as_str().to_owned(),
+        attempts: 0,
+        next_attempt_at: now,
+        lease_until: None,
+        ..row.clone()
+    };
+    notification::Entity::update(notification::ActiveModel {
+        id: Set(next.id),
+        status: Set(next.status.clone()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(None),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    append_in_txn(
+        &txn,
+        Origin::from(caller),
+        now,
+        AuditEntry {
+            project_id: row.project_id,
+            entity_type: "Notification",
+            entity_id: row.id,
+            action: "notification.retried",
+            before: Some(json!({ "status": row.status, "attempts": row.attempts, "lastError": row.last_error })),
+            after: Some(json!({ "status": next.status, "attempts": 0 })),
+        },
+    )
+    .await?;
+    commit(txn).await?;
+    state.outbox_written.notify_one();
+    Ok(next)
+}
+
+/// A user's delivery preference for every class (IMMEDIATE where they set none).
+pub async fn preferences_of(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> ServiceResult<Vec<(NotificationClass, Delivery)>> {
+    let stored: BTreeMap<String, String> = notification_preference::Entity::find()
+        .filter(notification_preference::Column::UserId.eq(user_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.class, p.delivery))
+        .collect();
+    Ok(NotificationClass::ALL
+        .into_iter()
+        .map(|class| {
+            let delivery = stored
+                .get(class.as_str())
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(Delivery::Immediate);
+            (class, delivery)
+        })
+        .collect())
+}
+
+/// Sets some of a user's preferences; the others keep their value.
+pub async fn set_preferences(
+    state: &AppState,
+    origin: Origin<'_>,
+    user_id: Uuid,
+    changes: &[(NotificationClass, Delivery)],
+) -> ServiceResult<Vec<(NotificationClass, Delivery)>> {
+    let classes: BTreeSet<&str> = changes.iter().map(|(c, _)| c.as_str()).collect();
+    if classes.len() != changes.len() {
+        return Err(Refusal::bad_input(&["preferences"], "name each class at most once").into());
+    }
+    let txn = begin_write(&state.db).await?;
+    let before = preferences_of(&txn, user_id).await?;
+    let now = state.clock.now();
+    for (class, delivery) in changes {
+        notification_preference::Entity::insert(notification_preference::ActiveModel {
+            user_id: Set(user_id),
+            class: Set(class.as_str().to_owned()),
+            delivery: Set(delivery.as_str().to_owned()),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                notification_preference::Column::UserId,
+                notification_preference::Column::Class,
+            ])
+            .update_columns([
+                notification_preference::Column::Delivery,
+                notification_preference::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    let after = preferences_of(&txn, user_id).await?;
+    let as_json = |prefs: &[(NotificationClass, Delivery)]| {
+        prefs
+            .iter()
+            .map(|(c, d)| (c.as_str().to_owned(), json!(d.as_str())))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    append_in_txn(
+        &txn,
+        origin,
+        now,
+        AuditEntry {
+            project_id: None,
+            entity_type: "User",
+            entity_id: user_id,
+            action: "user.notification_preferences_updated",
+            before: Some(json!(as_json(&before))),
+            after: Some(json!(as_json(&after))),
+        },
+    )
+    .await?;
+    commit(txn).await?;
+    Ok(after)
+}
+
+// ---- the scheduler ----------------------------------------------------------------------
+
+/// What one scheduler pass wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedulerPass {
+    pub reminders: u64,
+    pub digests: u64,
+}
+
+/// One pass of the scheduler: milestone and vote reminders owed today, then the daily digests
+/// once the digest hour has come. Idempotent per (rule, object, day, recipient) through the
+/// outbox's dedupe keys, so every server may run it as often as it likes.
+pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
+    let now = state.clock.now();
+    let before = outbox_size(&state.db).await?;
+    remind_milestones(state, now).await?;
+    remind_votes(state, now).await?;
+    let reminders = outbox_size(&state.db).await? - before;
+    let digests = if now.time()
+        >= NaiveTime::from_hms_opt(state.mail.reminders.digest_hour, 0, 0).unwrap_or(NaiveTime::MIN)
+    {
+        send_digests(state, now).await?
+    } else {
+        0
+    };
+    if reminders + digests > 0 {
+        state.outbox_written.notify_one();
+    }
+    Ok(SchedulerPass { reminders, digests })
+}
+
+async fn outbox_size(db: &DatabaseConnection) -> ServiceResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(notification::Entity::find().count(db).await?)
+}
+
+async fn remind_milestones(state: &AppState, now: DateTime<Utc>) -> ServiceResult<()> {
+    let today = now.date_naive();
+    let policy = state.mail.reminders;
+    let open = milestone::Entity::find()
+        .filter(milestone::Column::ActualDate.is_null())
+        .filter(milestone::Column::Status.is_not_in([
+            MilestoneStatus::Achieved.as_str(),
+            MilestoneStatus::Missed.as_str(),
+        ]))
+        .filter(milestone::Column::ForecastDate.gte(today - chrono::Duration::days(366)))
+        .filter(
+            milestone::Column::ForecastDate
+                .lte(today + chrono::Duration::days(policy.milestone_due_days)),
+        )
+        .all(&state.db)
+        .await?;
+    for found in open {
+        let Some(reminder) = milestone_reminder(&policy, found.forecast_date, today) else {
+            continue;
+        };
+        let (rule, event) = match reminder {
+            MilestoneReminder::DueSoon => (
+                "reminder.milestone_due",
+                DomainEvent::MilestoneDueSoon {
+                    milestone_id: found.id,
+                },
+            ),
+            MilestoneReminder::Overdue { .. } => (
+                "milestone.overdue",
+                DomainEvent::MilestoneOverdue {
+                    milestone_id: found.id,
+                },
+            ),
+        };
+        scheduled(state, now, found.project_id, rule, event).await?;
+    }
+    Ok(())
+}
+
+async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<()> {
+    let policy = state.mail.reminders;
+    let open = decision::Entity::find()
+        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
+        .filter(
+            decision::Column::OpenedAt
+                .lte(now - chrono::Duration::hours(policy.vote_pending_hours)),
+        )
+        .all(&state.db)
+        .await?;
+    for ballot in open {
+        if !vote_reminder_due(&policy, ballot.opened_at, now) {
+            continue;
+        }
+        let event = DomainEvent::VotePending {
+            decision_id: ballot.id,
+        };
+        scheduled(
+            state,
+            now,
+            ballot.project_id,
+            "reminder.vote_pending",
+            event,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn scheduled(
+    state: &AppState,
+    now: DateTime<Utc>,
+    project_id: Uuid,
+    rule: &str,
+    event: DomainEvent,
+) -> ServiceResult<()> {
+    let txn = begin_write(&state.db).await?;
+    notify_in_txn(
+        &txn,
+        &state.mail,
+        None,
+        now,
+        project_id,
+        &[event],
+        Occurrence::Scheduled {
+            rule,
+            day: now.date_naive(),
+        },
+    )
+    .await?;
+    commit(txn).await
+}
+
+/// Turns each user's waiting digest items into one email; an empty digest is never sent.
+async fn send_digests(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64> {
+    let waiting: BTreeSet<Uuid> = digest_item::Entity::find()
+        .filter(digest_item::Column::NotificationId.is_null())
+        .filter(digest_item::Column::CreatedAt.lt(now))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|item| item.user_id)
+        .collect();
+    let mut sent = 0;
+    for user_id in waiting {
+        sent += digest_for(state, &state.mail, now, user_id).await?;
+    }
+    Ok(sent)
+}
+
+async fn digest_for(
+    state: &AppState,
+    settings: &MailSettings,
+    now: DateTime<Utc>,
+    user_id: Uuid,
+) -> ServiceResult<u64> {
+    let txn = begin_write(&state.db).await?;
+    let Some(person) = user::Entity::find_by_id(user_id).one(&txn).await? else {
+        return Ok(0);
+    };
+    let items = digest_item::Entity::find()
+        .filter(digest_item::Column::UserId.eq(user_id))
+        .filter(digest_item::Column::NotificationId.is_null())
+        .filter(digest_item::Column::CreatedAt.lt(now))
+        .order_by_asc(digest_item::Column::Id)
+        .all(&txn)
+        .await?;
+    if items.is_empty() || !person.active {
+        return Ok(0);
+    }
+    let locale: Locale = person.locale.parse().unwrap_or_default();
+    let lines: Vec<DigestLine> = items
+        .iter()
+        .map(|item| DigestLine {
+            subject: item.subject.clone(),
+            summary: item.summary.clone(),
+            link: item.link.clone(),
+        })
+        .collect();
+    let links = Links {
+        object: None,
+        preferences: settings.preferences_url(user_id, NotificationClass::ChangeRequest),
+        unsubscribe: None,
+    };
+    let rendered = mail::render_digest(
+        locale,
+        &Person {
+            name: person.name.clone(),
+        },
+        &lines,
+        &links,
+    )
+    .map_err(|e| ServiceError::Internal(format!("render digest: {e}")))?;
+    let id = Uuid::now_v7();
+    let inserted = insert_once(
+        &txn,
+        notification::ActiveModel {
+            id: Set(id),
+            project_id: Set(None),
+            recipient_id: Set(user_id),
+            recipient_email: Set(person.email.clone()),
+            locale: Set(locale.as_str().to_owned()),
+            kind: Set(mail::DIGEST_KIND.to_owned()),
+            aggregate_type: Set("User".to_owned()),
+            aggregate_id: Set(Some(user_id)),
+            dedupe_key: Set(format!(
+                "{}:{}:{user_id}",
+                mail::DIGEST_KIND,
+                now.date_naive()
+            )),
+            subject: Set(rendered.subject),
+            body_text: Set(rendered.text),
+            body_html: Set(rendered.html),
+            unsubscribe_url: Set(None),
+            priority: Set(Urgency::Normal.priority()),
+            status: Set(NotificationStatus::Pending.as_str().to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            lease_until: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            sent_at: Set(None),
+        },
+    )
+    .await?;
+    if inserted == 0 {
+        // Today's digest already went out (another server, or an earlier pass): the items
+        // wait for tomorrow's.
+        commit(txn).await?;
+        return Ok(0);
+    }
+    digest_item::Entity::update_many()
+        .col_expr(digest_item::Column::NotificationId, Expr::value(Some(id)))
+        .filter(digest_item::Column::Id.is_in(items.iter().map(|i| i.id)))
+        .exec(&txn)
+        .await?;
+    commit(txn).await?;
+    Ok(1)
+}
+
+// ---- the shared secret ------------------------------------------------------------------
+
+/// The key that signs links in emails, created by the first server to start and shared by
+/// every server after it.
+pub async fn link_key(db: &DatabaseConnection) -> ServiceResult<Vec<u8>> {
+    const NAME: &str = "email_link_key";
+    let candidate = hex::encode([*Uuid::new_v4().as_bytes(), *Uuid::new_v4().as_bytes()].concat());
+    server_secret::Entity::insert(server_secret::ActiveModel {
+        name: Set(NAME.to_owned()),
+        value: Set(candidate),
+    })
+    .on_conflict(
+        OnConflict::column(server_secret::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let stored = server_secret::Entity::find_by_id(NAME.to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::Internal("the link key vanished".to_owned()))?;
+    hex::decode(stored.value).map_err(|e| ServiceError::Internal(format!("stored link key: {e}")))
+}

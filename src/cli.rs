@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use steerco_graphql::domain::clock::SystemClock;
+use steerco_graphql::domain::notification::{ReminderPolicy, RetryPolicy};
 use steerco_graphql::schema::Limits;
-use steerco_graphql::service::{self, AppState, ServiceError};
+use steerco_graphql::service::notify::MailSettings;
+use steerco_graphql::service::{self, AppState, ServiceError, outbox};
 use steerco_migration::{Migrator, MigratorTrait};
 
 use crate::config::{DEFAULT_ADDR, DEFAULT_DATABASE_URL, ServerConfig, redact_url};
 use crate::rate_limit::RateLimit;
 use crate::server::{BoundServer, shutdown_signal};
+use crate::worker::{Worker, WorkerConfig};
 
 /// Steerco: governance and change control for CRM implementation projects.
 #[derive(Debug, Parser)]
@@ -42,6 +45,8 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Deliver email and run the reminder scheduler, without serving the API.
+    Worker(WorkerArgs),
     /// Load sample data.
     Seed {
         #[command(subcommand)]
@@ -54,9 +59,6 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "STEERCO_ADDR", default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
-    /// The URL people use to reach this server, for links in emails. Defaults to http://ADDR.
-    #[arg(long, env = "STEERCO_PUBLIC_URL")]
-    pub public_url: Option<String>,
     /// Production mode: no GraphiQL, no introspection, no field suggestions.
     #[arg(long, env = "STEERCO_PRODUCTION", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub production: bool,
@@ -85,6 +87,89 @@ pub struct ServeArgs {
     /// Most aliased fields in one document.
     #[arg(long, env = "STEERCO_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
     pub max_aliases: usize,
+    /// Run the mail worker and scheduler in this process (turn off when separate
+    /// `steerco worker` processes deliver).
+    #[arg(long, env = "STEERCO_WORKER", default_value_t = true, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub worker: bool,
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// Outbound mail: where it goes, how it is paced, and when reminders fire.
+#[derive(Debug, Args)]
+pub struct MailArgs {
+    /// The URL people use to reach Steerco, for links in emails. Defaults to http://ADDR.
+    #[arg(long, env = "STEERCO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// SMTP server: `smtp://host:25` (plain), `smtp://host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:password@host:465`. Unset: emails are written as .eml files instead.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every email.
+    #[arg(long, env = "MAIL_FROM", default_value = "Steerco <steerco@localhost>")]
+    pub mail_from: String,
+    /// Where emails go as .eml files when no SMTP_URL is set.
+    #[arg(long, env = "STEERCO_MAIL_DIR", default_value = "mail-outbox")]
+    pub mail_dir: std::path::PathBuf,
+    /// Longest one SMTP exchange may take, in seconds.
+    #[arg(long, env = "SMTP_TIMEOUT", default_value_t = 30)]
+    pub smtp_timeout: u64,
+    /// Emails sent at once by one worker (and pooled SMTP connections).
+    #[arg(long, env = "STEERCO_MAIL_CONCURRENCY", default_value_t = 4)]
+    pub mail_concurrency: usize,
+    /// Attempts before a transiently failing email is given up as DEAD.
+    #[arg(long, env = "STEERCO_MAIL_MAX_ATTEMPTS", default_value_t = 8)]
+    pub mail_max_attempts: i32,
+    /// Days before a milestone falls due that its owner is reminded.
+    #[arg(long, env = "STEERCO_REMIND_MILESTONE_DAYS", default_value_t = 3)]
+    pub remind_milestone_days: i64,
+    /// Hours a ballot may wait before its missing voters are reminded (then daily).
+    #[arg(long, env = "STEERCO_REMIND_VOTE_HOURS", default_value_t = 48)]
+    pub remind_vote_hours: i64,
+    /// Hour of the day (UTC) from which daily digests go out.
+    #[arg(long, env = "STEERCO_DIGEST_HOUR", default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..24))]
+    pub digest_hour: u32,
+}
+
+impl MailArgs {
+    fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            smtp_url: self.smtp_url.clone().filter(|url| !url.is_empty()),
+            mail_from: self.mail_from.clone(),
+            mail_dir: self.mail_dir.clone(),
+            smtp_timeout: std::time::Duration::from_secs(self.smtp_timeout),
+            concurrency: self.mail_concurrency.max(1),
+            retry: RetryPolicy {
+                max_attempts: self.mail_max_attempts.max(1),
+                ..RetryPolicy::default()
+            },
+            ..WorkerConfig::default()
+        }
+    }
+
+    /// The mail settings every server of a deployment shares (the link key is in the
+    /// database).
+    async fn settings(
+        &self,
+        state: &AppState,
+        default_public_url: String,
+    ) -> Result<MailSettings, Box<dyn std::error::Error>> {
+        Ok(MailSettings {
+            public_url: self.public_url.clone().unwrap_or(default_public_url),
+            link_key: outbox::link_key(&state.db).await?,
+            reminders: ReminderPolicy {
+                milestone_due_days: self.remind_milestone_days,
+                vote_pending_hours: self.remind_vote_hours,
+                digest_hour: self.digest_hour,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub mail: MailArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +224,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Serve(args) => serve(&cli.database_url, args).await,
+        Command::Worker(args) => worker(&cli.database_url, args).await,
         Command::Migrate { action } => migrate(&cli.database_url, action).await,
         Command::User {
             action:
@@ -230,17 +316,24 @@ fn explain(error: ServiceError) -> Box<dyn std::error::Error> {
 async fn open(database_url: &str) -> Result<AppState, Box<dyn std::error::Error>> {
     let db = crate::db::connect(database_url).await?;
     crate::db::migrate(&db).await?;
-    Ok(AppState::new(db, Arc::new(SystemClock)))
+    let mail = MailSettings {
+        link_key: outbox::link_key(&db).await?,
+        ..MailSettings::local()
+    };
+    Ok(AppState::new(db, Arc::new(SystemClock)).with_mail(mail))
 }
 
 async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(database = %redact_url(database_url), "opening database");
     let state = open(database_url).await?;
+    let mail = args
+        .mail
+        .settings(&state, format!("http://{}", args.addr))
+        .await?;
+    let state = state.with_mail(mail);
     let config = ServerConfig {
         addr: args.addr,
-        public_url: args
-            .public_url
-            .unwrap_or_else(|| format!("http://{}", args.addr)),
+        public_url: state.mail.public_url.clone(),
         production: args.production,
         body_limit: args.body_limit,
         limits: Limits {
@@ -257,6 +350,16 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
         ..ServerConfig::local(args.addr)
     };
     let production = config.production;
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = if args.worker {
+        let worker = Worker::new(state.clone(), args.mail.worker_config())?;
+        tracing::info!(to = %worker.destination(), "mail worker started");
+        Some(tokio::spawn(worker.run(async {
+            let _ = worker_stopped.await;
+        })))
+    } else {
+        None
+    };
     let server = BoundServer::bind(config, state).await?;
     let addr = server.local_addr();
     if production {
@@ -265,7 +368,25 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
         tracing::info!(%addr, "serving GraphiQL and the GraphQL API at http://{addr}/graphql");
     }
     server.run(shutdown_signal()).await?;
+    // The API has stopped taking changes: let the worker finish the sends in flight.
+    let _ = stop_worker.send(());
+    if let Some(worker) = worker {
+        worker.await?;
+    }
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(database_url: &str, args: WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    tracing::info!(database = %redact_url(database_url), "opening database");
+    let state = open(database_url).await?;
+    let mail = args
+        .mail
+        .settings(&state, format!("http://{DEFAULT_ADDR}"))
+        .await?;
+    let worker = Worker::new(state.with_mail(mail), args.mail.worker_config())?;
+    tracing::info!(to = %worker.destination(), "mail worker started");
+    worker.run(shutdown_signal()).await;
     Ok(())
 }
 

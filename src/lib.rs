@@ -6,6 +6,8 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod links;
 pub mod rate_limit;
 pub mod seed;
 pub mod server;
+pub mod worker;

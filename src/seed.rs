@@ -623,7 +623,10 @@ async fn go_live(
     let it = person("raj.patel@demo.steerco.dev");
     let business = person("mei.lin@demo.steerco.dev");
     let clock = Arc::new(ManualClock::new(state.clock.now() - Duration::days(14)));
-    let past = AppState::new(state.db.clone(), clock.clone());
+    let past = AppState {
+        clock: clock.clone(),
+        ..state.clone()
+    };
     let state = &past;
     let vote = |choice: DecisionChoice, comment: &str| VoteInput {
         choice: Some(choice),

@@ -1,4 +1,5 @@
-//! The HTTP server: `/graphql` (POST JSON), GraphiQL, `/graphql/ws`, `/health`.
+//! The HTTP server: `/graphql` (POST JSON), GraphiQL, `/graphql/ws`, `/health`, and the
+//! pages email links open (`/notifications/preferences`, `/objects/{id}`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -93,6 +94,12 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
         .at("/graphql", graphql)
         .at("/graphql/ws", get(graphql_ws))
         .at("/health", get(health))
+        .at(
+            "/notifications/preferences",
+            get(crate::links::preferences_page).post(crate::links::preferences_update),
+        )
+        .at("/objects/:id", get(crate::links::object_page))
+        .data(shared.state.clone())
         .data(shared)
         .around(|endpoint, request| async move { with_request_id(endpoint, request).await })
 }

@@ -35,10 +35,11 @@ pub enum Kind {
     CutoverTask,
     ManualCriterion,
     HypercareMetric,
+    Notification,
 }
 
 impl Kind {
-    const ALL: [Kind; 24] = [
+    const ALL: [Kind; 25] = [
         Kind::User,
         Kind::ApiToken,
         Kind::Project,
@@ -63,6 +64,7 @@ impl Kind {
         Kind::CutoverTask,
         Kind::ManualCriterion,
         Kind::HypercareMetric,
+        Kind::Notification,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +93,7 @@ impl Kind {
             Kind::CutoverTask => "CutoverTask",
             Kind::ManualCriterion => "ManualCriterion",
             Kind::HypercareMetric => "HypercareMetric",
+            Kind::Notification => "Notification",
         }
     }
 }
@@ -100,6 +103,15 @@ pub fn encode(kind: Kind, id: Uuid) -> ID {
 }
 
 /// The kind and UUID behind a global ID, or `None` when it is not one of ours.
+/// The global id of an object named by its type name (as domain events and the outbox name
+/// them), or `None` for a type without global ids.
+pub fn encode_named(type_name: &str, id: Uuid) -> Option<ID> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == type_name)
+        .map(|kind| encode(kind, id))
+}
+
 pub fn decode_any(id: &str) -> Option<(Kind, Uuid)> {
     let bytes = URL_SAFE_NO_PAD.decode(id.as_bytes()).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;

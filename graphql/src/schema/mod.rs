@@ -16,6 +16,7 @@ pub mod loader;
 pub mod member;
 pub mod milestone;
 pub mod node;
+pub mod notification;
 pub mod page;
 pub mod phase;
 pub mod project;
@@ -24,7 +25,8 @@ pub mod scope;
 pub mod uat;
 pub mod user;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use notification::SubscriptionRoot;
 
 pub use context::RequestContext;
 
@@ -41,6 +43,7 @@ pub struct QueryRoot(
     change_request::ChangeRequestQuery,
     uat::UatQuery,
     audit::AuditQuery,
+    notification::NotificationQuery,
     node::NodeQuery,
 );
 
@@ -57,9 +60,10 @@ pub struct MutationRoot(
     change_request::ChangeRequestMutation,
     uat::UatMutation,
     go_live::GoLiveMutation,
+    notification::NotificationMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Request limits, enforced before any resolver runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,11 +89,11 @@ impl Default for Limits {
     }
 }
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .register_output_type::<node::Node>()
 }

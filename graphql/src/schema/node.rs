@@ -121,9 +121,12 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
             .map(|p| Node::GoLivePlan(GoLivePlan(p))),
         // Executions are reached through their cycle; runbook tasks, manual criteria and
         // metrics through their plan.
-        Kind::TestExecution | Kind::CutoverTask | Kind::ManualCriterion | Kind::HypercareMetric => {
-            None
-        }
+        // Emails through their project's `notifications`.
+        Kind::TestExecution
+        | Kind::CutoverTask
+        | Kind::ManualCriterion
+        | Kind::HypercareMetric
+        | Kind::Notification => None,
     })
 }
 

@@ -85,6 +85,17 @@ impl User {
             })
             .collect())
     }
+    /// How each class of email reaches the user; visible to the user only.
+    async fn notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::notification::NotificationPreference>> {
+        let viewer = actor(ctx)?;
+        if viewer.user_id != self.0.id {
+            return Ok(Vec::new());
+        }
+        super::notification::preferences_of(ctx, self.0.id).await
+    }
     /// The user's tokens, newest first; visible to the user and to admins.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {

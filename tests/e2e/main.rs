@@ -16,6 +16,7 @@ mod raci;
 mod scope;
 mod security;
 mod seed;
+mod smtp;
 mod support;
 mod uat;
 mod walkthrough;

@@ -194,7 +194,12 @@ impl Worker {
             .to(to)
             .subject(&row.subject)
             // Stable across retries, so a receiver that got a message twice can tell.
-            .message_id(Some(format!("<{}@{domain}>", row.id)));
+            .message_id(Some(format!("<{}@{domain}>", row.id)))
+            // Lets people filter by kind, and tests assert on it.
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Steerco-Kind"),
+                row.kind.clone(),
+            ));
         if let Some(url) = &row.unsubscribe_url {
             builder = builder
                 .raw_header(HeaderValue::new(

@@ -10,6 +10,7 @@ mod http;
 mod members;
 mod migrations;
 mod milestones;
+mod notifications;
 mod phases;
 mod projects;
 mod raci;

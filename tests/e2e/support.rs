@@ -10,10 +10,14 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use steerco::config::ServerConfig;
 use steerco::server::BoundServer;
+use steerco::worker::{Worker, WorkerConfig};
 use steerco_graphql::domain::clock::ManualClock;
+use steerco_graphql::service::notify::MailSettings;
 use steerco_graphql::service::user::NewUser;
 use steerco_graphql::service::{self, AppState};
 use tempfile::TempDir;
+
+use crate::smtp::SmtpServer;
 
 /// A fresh, empty database and the URL to reach it.
 pub struct TestDatabase {
@@ -92,7 +96,14 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap(),
         ));
-        let state = AppState::new(db, clock.clone());
+        let mail = MailSettings {
+            public_url: "http://steerco.test".to_owned(),
+            link_key: steerco_graphql::service::outbox::link_key(&db)
+                .await
+                .expect("link key"),
+            ..MailSettings::local()
+        };
+        let state = AppState::new(db, clock.clone()).with_mail(mail);
         let mut config = ServerConfig::local("127.0.0.1:0".parse().unwrap());
         configure(&mut config);
         let server = BoundServer::bind(config, state.clone())
@@ -115,11 +126,17 @@ impl TestApp {
 
     /// Creates a user as the operator would, with an API token.
     pub async fn user(&self, name: &str, admin: bool) -> TestUser {
+        self.user_speaking(name, admin, "en").await
+    }
+
+    /// Creates a user who reads `locale` (`en` or `zh-CN`).
+    pub async fn user_speaking(&self, name: &str, admin: bool, locale: &str) -> TestUser {
         let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
         let input = NewUser {
             email: email.clone(),
             name: name.to_owned(),
             admin,
+            locale: Some(locale.to_owned()),
             ..NewUser::default()
         };
         let user = service::user::create(&self.state, None, input)
@@ -272,4 +289,55 @@ pub fn assert_refused(payload: &Value, code: &str, field: &[&str]) {
 /// The `extensions.code` of the first top-level error.
 pub fn error_code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// A real SMTP server on loopback and a worker that delivers to it.
+pub struct Mail {
+    pub smtp: SmtpServer,
+    pub worker: Worker,
+}
+
+impl Mail {
+    /// Sends every email due now; returns how many rows were claimed.
+    pub async fn deliver(&self) -> usize {
+        self.worker.drain().await.expect("deliver")
+    }
+
+    /// What arrived since `seen` messages: (recipient, kind) pairs, sorted.
+    pub fn since(&self, seen: usize) -> Vec<(String, String)> {
+        let mut got: Vec<(String, String)> = self.smtp.received()[seen..]
+            .iter()
+            .flat_map(|mail| {
+                let kind = mail.header("X-Steerco-Kind").unwrap_or_default();
+                mail.rcpt_to
+                    .iter()
+                    .map(move |to| (to.clone(), kind.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        got.sort();
+        got
+    }
+}
+
+impl TestApp {
+    /// Starts an SMTP server and a worker for this app.
+    pub async fn mail(&self) -> Mail {
+        let smtp = SmtpServer::start().await;
+        let worker = self.worker_to(&smtp.url());
+        Mail { smtp, worker }
+    }
+
+    pub fn worker_to(&self, smtp_url: &str) -> Worker {
+        Worker::new(
+            self.state.clone(),
+            WorkerConfig {
+                smtp_url: Some(smtp_url.to_owned()),
+                mail_from: "Steerco <steerco@steerco.test>".to_owned(),
+                smtp_timeout: std::time::Duration::from_secs(5),
+                ..WorkerConfig::default()
+            },
+        )
+        .expect("worker")
+    }
 }

@@ -1,0 +1,529 @@
+//! Email notifications end to end: the routing table at a real SMTP server, languages,
+//! delivery faults (421, 550, an SMTP outage, a worker that dies mid-send, two workers on one
+//! database), preferences and digests, reminders, unsubscribe links and live events.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::Duration as Days;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use steerco_entity::notification;
+use steerco_graphql::domain::clock::Clock;
+use steerco_graphql::service::outbox;
+
+use crate::change_requests::{act, assess};
+use crate::phases::{GATE, complete_gate_items, vote};
+use crate::support::{Mail, TestApp, TestUser, error_code};
+
+struct Team {
+    pm: TestUser,
+    /// Reads Chinese.
+    chair: TestUser,
+    member: TestUser,
+    qa: TestUser,
+    dev: TestUser,
+    /// Informed (RACI I) on the requirements activity.
+    informed: TestUser,
+    project: String,
+    phase: String,
+}
+
+async fn team(app: &TestApp) -> Team {
+    let pm = app.user("Anna Berg", false).await;
+    let data = app
+        .ok(&pm, "mutation { projectCreate(input: { code: \"CRM-MAIL\", name: \"CRM rollout\", template: null, budget: { amount: \"1000000\", currency: \"CNY\" } }) { project { id } } }", json!({}))
+        .await;
+    let project = data["projectCreate"]["project"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chair = app.user_speaking("Zhang Wei", false, "zh-CN").await;
+    let member = app.user("Lena Fischer", false).await;
+    for who in [&chair, &member] {
+        app.add_member(&pm, &project, who, &["STEERING_COMMITTEE"])
+            .await;
+    }
+    let qa = app.user("Sofia Rossi", false).await;
+    app.add_member(&pm, &project, &qa, &["QA"]).await;
+    let dev = app.user("Raj Patel", false).await;
+    app.add_member(&pm, &project, &dev, &["VENDOR"]).await;
+    let informed = app.user("Mei Lin", false).await;
+    app.add_member(&pm, &project, &informed, &["BUSINESS_REP"])
+        .await;
+    let data = app
+        .ok(&pm, "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Requirements\" }) { phase { id } } }", json!({ "p": project }))
+        .await;
+    let phase = data["phaseCreate"]["phase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(&pm, "mutation($p: ID!) { exitCriterionAdd(input: { phaseId: $p, text: \"Signed off\" }) { userErrors { code } } }", json!({ "p": phase })).await;
+    app.ok(&pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Requirements signed\", baselineDate: \"2027-04-01\" }) { userErrors { code } } }", json!({ "p": phase })).await;
+    app.ok(&pm, "mutation($p: ID!) { scheduleBaselineCreate(input: { projectId: $p, reason: \"Plan\" }) { userErrors { code } } }", json!({ "p": project })).await;
+    let data = app
+        .ok(&pm, "mutation($p: ID!, $ph: ID!) { raciActivityAdd(input: { projectId: $p, name: \"Gather requirements\", phaseId: $ph }) { activity { id } userErrors { code message } } }", json!({ "p": project, "ph": phase }))
+        .await;
+    let activity = data["raciActivityAdd"]["activity"]["id"].clone();
+    for (who, letter) in [
+        (&pm, "ACCOUNTABLE"),
+        (&dev, "RESPONSIBLE"),
+        (&informed, "INFORMED"),
+    ] {
+        let assigned = app
+            .ok(&pm, "mutation($a: ID!, $u: ID!, $l: RaciLetter!) { raciAssign(input: { activityId: $a, userId: $u, letter: $l }) { userErrors { code message } } }", json!({ "a": activity, "u": who.id, "l": letter }))
+            .await;
+        assert_eq!(
+            assigned["raciAssign"]["userErrors"],
+            json!([]),
+            "{assigned}"
+        );
+    }
+    Team {
+        pm,
+        chair,
+        member,
+        qa,
+        dev,
+        informed,
+        project,
+        phase,
+    }
+}
+
+fn got(pairs: &[(&TestUser, &str)]) -> Vec<(String, String)> {
+    let mut expected: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(who, kind)| (who.email.clone(), (*kind).to_owned()))
+        .collect();
+    expected.sort();
+    expected
+}
+
+/// Delivers what is due and returns what arrived since the last call.
+async fn step(mail: &Mail, seen: &mut usize) -> Vec<(String, String)> {
+    mail.deliver().await;
+    let arrived = mail.since(*seen);
+    *seen = mail.smtp.received().len();
+    arrived
+}
+
+async fn raise(app: &TestApp, t: &Team, title: &str) -> Value {
+    let data = app
+        .ok(&t.qa, "mutation($p: ID!, $t: String!, $ph: ID!) { changeRequestCreate(input: { projectId: $p, title: $t, justification: \"Needed\", category: SCOPE, priority: MUST, links: { phaseId: $ph } }) { changeRequest { id } userErrors { code message } } }", json!({ "p": t.project, "t": title, "ph": t.phase }))
+        .await;
+    assert_eq!(
+        data["changeRequestCreate"]["userErrors"],
+        json!([]),
+        "{data}"
+    );
+    data["changeRequestCreate"]["changeRequest"].clone()
+}
+
+const DEFECT_CREATE: &str = "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Orders lost on save\", stepsToReproduce: \"Save an order\", actualResult: \"Gone\", severity: CRITICAL, priority: P1 } }) { defect { id version } userErrors { code message } } }";
+
+async fn defect_act(app: &TestApp, who: &TestUser, id: &Value, input: Value) {
+    let mut input = input;
+    input["id"] = id.clone();
+    let data = app
+        .ok(who, "mutation($input: DefectTransitionInput!) { defectTransition(input: $input) { userErrors { code message } } }", json!({ "input": input }))
+        .await;
+    assert_eq!(data["defectTransition"]["userErrors"], json!([]), "{data}");
+}
+
+#[tokio::test]
+async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let mut seen = 0;
+    assert_eq!(step(&mail, &mut seen).await, [], "setting up mails nobody");
+
+    // Change request: submitted → the PM; decided → requester, PM, committee, Informed.
+    let cr = raise(&app, &t, "Add lead scoring").await;
+    act(&app, &t.qa, &cr, "SUBMIT", None).await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.pm, "change_request.submitted")])
+    );
+    act(&app, &t.pm, &cr, "START_ASSESSMENT", None).await;
+    let impact = json!({
+        "schedule": { "days": 1 },
+        "cost": { "amount": "2000", "currency": "CNY", "budgetLine": "Config" },
+        "effort": { "personDays": "2" },
+        "risk": { "level": "LOW", "description": "A field" }
+    });
+    let assessed = assess(&app, &t.pm, &cr, impact).await;
+    assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+    act(&app, &t.pm, &cr, "REQUEST_DECISION", None).await;
+    let approved = act(&app, &t.pm, &cr, "APPROVE", Some("Small and safe")).await;
+    assert_eq!(
+        approved["changeRequest"]["status"], "APPROVED",
+        "{approved}"
+    );
+    let kind = "change_request.approved";
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[
+            (&t.qa, kind),
+            (&t.pm, kind),
+            (&t.chair, kind),
+            (&t.member, kind),
+            (&t.informed, kind)
+        ])
+    );
+    let received = mail.smtp.received();
+    let to_chair = received
+        .iter()
+        .rev()
+        .find(|m| m.rcpt_to == [t.chair.email.clone()])
+        .unwrap();
+    assert!(to_chair.subject().starts_with("[CRM-MAIL]"));
+    assert!(
+        to_chair.subject().contains("变更请求"),
+        "{}",
+        to_chair.subject()
+    );
+    let to_pm = received
+        .iter()
+        .rev()
+        .find(|m| m.rcpt_to == [t.pm.email.clone()])
+        .unwrap();
+    assert!(to_pm.subject().contains("CR-001"), "{}", to_pm.subject());
+    assert!(to_pm.text_body().starts_with("Hello Anna Berg,"));
+    assert!(to_pm.text_body().contains("http://steerco.test/objects/"));
+    assert!(
+        to_pm
+            .header("List-Unsubscribe")
+            .unwrap()
+            .contains("http://steerco.test/notifications/preferences?token=")
+    );
+
+    // Gate: requested → the committee; the ballot → its voters; each vote → the PM;
+    // decided → every member.
+    app.ok(
+        &t.pm,
+        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
+        json!({ "id": t.phase }),
+    )
+    .await;
+    complete_gate_items(&app, &t.pm, &t.phase).await;
+    assert_eq!(step(&mail, &mut seen).await, [], "gate items mail nobody");
+    let data = app.ok(&t.pm, GATE, json!({ "id": t.phase })).await;
+    assert_eq!(data["phaseGateRequest"]["userErrors"], json!([]), "{data}");
+    let decision = data["phaseGateRequest"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[
+            (&t.chair, "decision.opened"),
+            (&t.chair, "phase.gate_requested"),
+            (&t.member, "decision.opened"),
+            (&t.member, "phase.gate_requested"),
+        ])
+    );
+    let ballot = mail.smtp.received();
+    let vote_needed = ballot
+        .iter()
+        .find(|m| {
+            m.rcpt_to == [t.member.email.clone()]
+                && m.header("X-Steerco-Kind").as_deref() == Some("decision.opened")
+        })
+        .unwrap();
+    assert!(
+        vote_needed.header("List-Unsubscribe").is_none(),
+        "a vote cannot be unsubscribed from"
+    );
+    let first = vote(&app, &t.chair, &decision, json!({ "choice": "GO" })).await;
+    assert_eq!(first["userErrors"], json!([]), "{first}");
+    let mut expected = vec![(&t.pm, "decision.vote_cast")];
+    if first["decision"]["status"] == "OPEN" {
+        assert_eq!(step(&mail, &mut seen).await, got(&expected));
+        let second = vote(&app, &t.member, &decision, json!({ "choice": "GO" })).await;
+        assert_eq!(second["decision"]["status"], "DECIDED", "{second}");
+        expected = vec![(&t.pm, "decision.vote_cast")];
+    }
+    let everyone = [&t.pm, &t.chair, &t.member, &t.qa, &t.dev, &t.informed];
+    expected.extend(everyone.iter().map(|who| (*who, "phase.gate_decided")));
+    assert_eq!(step(&mail, &mut seen).await, got(&expected));
+
+    // Defect: CRITICAL → PM and QA; assigned → assignee; ready → reporter;
+    // reopened → assignee and PM.
+    let data = app
+        .ok(&t.qa, DEFECT_CREATE, json!({ "p": t.project }))
+        .await;
+    assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+    let defect = data["defectCreate"]["defect"]["id"].clone();
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[
+            (&t.pm, "defect.critical_logged"),
+            (&t.qa, "defect.critical_logged")
+        ])
+    );
+    defect_act(&app, &t.qa, &defect, json!({ "action": "TRIAGE" })).await;
+    defect_act(
+        &app,
+        &t.qa,
+        &defect,
+        json!({ "action": "ASSIGN", "assigneeId": t.dev.id }),
+    )
+    .await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.dev, "defect.assigned")])
+    );
+    defect_act(&app, &t.dev, &defect, json!({ "action": "START_FIX" })).await;
+    defect_act(
+        &app,
+        &t.dev,
+        &defect,
+        json!({ "action": "MARK_READY_FOR_RETEST" }),
+    )
+    .await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.qa, "defect.ready_for_retest")])
+    );
+    defect_act(
+        &app,
+        &t.qa,
+        &defect,
+        json!({ "action": "REOPEN", "reason": "Still lost" }),
+    )
+    .await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.dev, "defect.reopened"), (&t.pm, "defect.reopened")])
+    );
+
+    // Each message was sent once, with a stable id naming its outbox row.
+    let all = mail.smtp.received();
+    let ids: BTreeSet<String> = all.iter().map(|m| m.message_id()).collect();
+    assert_eq!(ids.len(), all.len());
+    assert!(ids.iter().all(|id| id.ends_with("@steerco.test")));
+    let sent = notification::Entity::find()
+        .filter(notification::Column::Status.eq("SENT"))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), all.len());
+}
+
+#[tokio::test]
+async fn a_refused_mutation_writes_and_sends_no_email() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let cr = raise(&app, &t, "Add lead scoring").await;
+    // Only the requester submits; the PM's attempt is refused.
+    let response = app
+        .gql(Some(&t.pm.token), "mutation($id: ID!) { changeRequestTransition(input: { id: $id, action: SUBMIT }) { userErrors { code } } }", json!({ "id": cr["id"] }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
+    // A gate with open items is refused with user errors.
+    let refused = app.ok(&t.pm, GATE, json!({ "id": t.phase })).await;
+    assert!(refused["phaseGateRequest"]["decision"].is_null());
+    assert_eq!(app.count("notification").await, 0);
+    assert_eq!(mail.deliver().await, 0);
+    assert!(mail.smtp.received().is_empty());
+}
+
+/// One email to the PM: a change request submitted.
+async fn one_email(app: &TestApp, t: &Team) {
+    let cr = raise(app, t, "Add lead scoring").await;
+    act(app, &t.qa, &cr, "SUBMIT", None).await;
+}
+
+async fn rows(app: &TestApp) -> Vec<notification::Model> {
+    notification::Entity::find().all(app.db()).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_421_is_retried_after_a_backoff_and_then_delivered() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    mail.smtp.fail_next(1, 421);
+    one_email(&app, &t).await;
+    assert_eq!(mail.deliver().await, 1);
+    assert!(mail.smtp.received().is_empty());
+    let row = &rows(&app).await[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("PENDING", 1));
+    assert!(row.last_error.as_deref().unwrap().contains("421"));
+    assert!(row.next_attempt_at > app.clock.now());
+    // Not before its time.
+    assert_eq!(mail.deliver().await, 0);
+    app.clock.advance(Days::minutes(1));
+    assert_eq!(mail.deliver().await, 1);
+    assert_eq!(mail.smtp.received().len(), 1);
+    let row = &rows(&app).await[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("SENT", 2));
+    assert_eq!(mail.smtp.refused(), 1);
+}
+
+const DEAD: &str = "query($p: ID!) { notifications(projectId: $p, status: DEAD) { totalCount edges { node { id kind status attempts lastError recipientEmail } } } }";
+const RETRY: &str = "mutation($id: ID!) { notificationRetry(input: { id: $id }) { notification { status attempts } userErrors { code field } } }";
+
+#[tokio::test]
+async fn a_550_is_dead_at_once_and_a_retry_delivers_it_once_fixed() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    mail.smtp.fail_next(1, 550);
+    one_email(&app, &t).await;
+    assert_eq!(mail.deliver().await, 1);
+    app.clock.advance(Days::hours(2));
+    assert_eq!(mail.deliver().await, 0, "a dead email is not retried");
+    let data = app.ok(&t.pm, DEAD, json!({ "p": t.project })).await;
+    assert_eq!(data["notifications"]["totalCount"], 1, "{data}");
+    let dead = &data["notifications"]["edges"][0]["node"];
+    assert_eq!(dead["attempts"], 1);
+    assert_eq!(dead["recipientEmail"], t.pm.email);
+    assert!(dead["lastError"].as_str().unwrap().contains("550"));
+
+    // Only the PM (or an admin) sees and retries the outbox.
+    let response = app
+        .gql(Some(&t.qa.token), DEAD, json!({ "p": t.project }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
+    let response = app
+        .gql(Some(&t.qa.token), RETRY, json!({ "id": dead["id"] }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
+    let stranger = app.user("Out Sider", false).await;
+    let response = app
+        .gql(Some(&stranger.token), RETRY, json!({ "id": dead["id"] }))
+        .await;
+    assert_eq!(
+        response["data"]["notificationRetry"]["userErrors"][0]["code"], "NOT_FOUND",
+        "a stranger cannot tell the row exists: {response}"
+    );
+
+    let retried = app.ok(&t.pm, RETRY, json!({ "id": dead["id"] })).await;
+    assert_eq!(
+        retried["notificationRetry"]["notification"],
+        json!({ "status": "PENDING", "attempts": 0 })
+    );
+    let again = app.ok(&t.pm, RETRY, json!({ "id": dead["id"] })).await;
+    assert_eq!(
+        again["notificationRetry"]["userErrors"][0]["code"],
+        "INVALID_TRANSITION"
+    );
+    assert_eq!(mail.deliver().await, 1);
+    assert_eq!(mail.since(0), got(&[(&t.pm, "change_request.submitted")]));
+}
+
+#[tokio::test]
+async fn mail_written_while_smtp_is_down_is_delivered_once_when_it_returns() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    mail.smtp.go_down().await;
+    for n in 0..3 {
+        let cr = raise(&app, &t, &format!("Change {n}")).await;
+        act(&app, &t.qa, &cr, "SUBMIT", None).await;
+    }
+    assert_eq!(mail.deliver().await, 3);
+    app.clock.advance(Days::minutes(5));
+    assert_eq!(mail.deliver().await, 3, "still down: tried again");
+    assert!(
+        rows(&app)
+            .await
+            .iter()
+            .all(|r| r.status == "PENDING" && r.attempts == 2)
+    );
+    mail.smtp.resume().await;
+    app.clock.advance(Days::hours(1));
+    assert_eq!(mail.deliver().await, 3);
+    assert_eq!(mail.deliver().await, 0);
+    assert_eq!(mail.smtp.received().len(), 3);
+    assert!(rows(&app).await.iter().all(|r| r.status == "SENT"));
+}
+
+#[tokio::test]
+async fn a_worker_killed_between_claim_and_send_loses_its_rows_when_the_lease_ends() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    one_email(&app, &t).await;
+    // A worker claims, then dies before sending.
+    let claimed = outbox::claim(app.db(), app.clock.now(), Duration::from_secs(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(mail.deliver().await, 0, "leased to the dead worker");
+    app.clock.advance(Days::seconds(121));
+    assert_eq!(mail.deliver().await, 1);
+    assert_eq!(mail.smtp.received().len(), 1);
+    let row = &rows(&app).await[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("SENT", 2));
+    // The dead worker's late report changes nothing.
+    outbox::record_failure(
+        app.db(),
+        &claimed[0],
+        steerco_graphql::domain::notification::SendFailure::Permanent,
+        "late",
+        app.clock.now(),
+        &Default::default(),
+        0.5,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows(&app).await[0].status, "SENT");
+}
+
+#[tokio::test]
+async fn two_workers_drain_a_thousand_emails_each_exactly_once() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let pm = app.user("Anna Berg", false).await;
+    let now = app.clock.now();
+    // Bulk-load the outbox as a busy day would leave it.
+    for chunk in 0..10 {
+        let batch = (0..100).map(|n| notification::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            project_id: Set(None),
+            recipient_id: Set(pm.uuid),
+            recipient_email: Set(pm.email.clone()),
+            locale: Set("en".to_owned()),
+            kind: Set("test.bulk".to_owned()),
+            aggregate_type: Set("User".to_owned()),
+            aggregate_id: Set(None),
+            dedupe_key: Set(format!("bulk:{chunk}:{n}")),
+            subject: Set(format!("Bulk {chunk}-{n}")),
+            body_text: Set("text".to_owned()),
+            body_html: Set("<p>html</p>".to_owned()),
+            unsubscribe_url: Set(None),
+            priority: Set(2),
+            status: Set("PENDING".to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            lease_until: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            sent_at: Set(None),
+        });
+        notification::Entity::insert_many(batch)
+            .exec_without_returning(app.db())
+            .await
+            .unwrap();
+    }
+    let second = app.worker_to(&mail.smtp.url());
+    let (a, b) = tokio::join!(mail.worker.drain(), second.drain());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a + b, 1_000, "each row claimed once: {a} + {b}");
+    let received = mail.smtp.wait_for(1_000, Duration::from_secs(30)).await;
+    assert_eq!(received.len(), 1_000);
+    let ids: BTreeSet<String> = received.iter().map(|m| m.message_id()).collect();
+    assert_eq!(ids.len(), 1_000, "no message twice");
+    let rows = rows(&app).await;
+    assert!(rows.iter().all(|r| r.status == "SENT" && r.attempts == 1));
+    let expected: BTreeSet<String> = rows
+        .iter()
+        .map(|r| format!("{}@steerco.test", r.id))
+        .collect();
+    assert_eq!(ids, expected);
+}

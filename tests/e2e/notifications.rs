@@ -527,3 +527,321 @@ async fn two_workers_drain_a_thousand_emails_each_exactly_once() {
         .collect();
     assert_eq!(ids, expected);
 }
+
+/// Starts the phase, meets its gate items and asks the committee; returns the ballot's id.
+async fn open_gate(app: &TestApp, t: &Team) -> String {
+    app.ok(
+        &t.pm,
+        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
+        json!({ "id": t.phase }),
+    )
+    .await;
+    complete_gate_items(app, &t.pm, &t.phase).await;
+    let data = app.ok(&t.pm, GATE, json!({ "id": t.phase })).await;
+    data["phaseGateRequest"]["decision"]["id"]
+        .as_str()
+        .expect("a ballot")
+        .to_owned()
+}
+
+const PREFERENCES: &str = "mutation($p: [NotificationPreferenceInput!]!) { notificationPreferencesUpdate(input: { preferences: $p }) { preferences { class delivery } userErrors { code field } } }";
+
+#[tokio::test]
+async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let twice = app
+        .ok(&t.member, PREFERENCES, json!({ "p": [{ "class": "PHASE_GATE", "delivery": "OFF" }, { "class": "PHASE_GATE", "delivery": "IMMEDIATE" }] }))
+        .await;
+    assert_eq!(
+        twice["notificationPreferencesUpdate"]["userErrors"][0]["code"],
+        "BAD_USER_INPUT"
+    );
+    let set = app
+        .ok(&t.member, PREFERENCES, json!({ "p": [{ "class": "PHASE_GATE", "delivery": "DAILY_DIGEST" }, { "class": "DECISION", "delivery": "OFF" }] }))
+        .await;
+    let prefs = &set["notificationPreferencesUpdate"]["preferences"];
+    assert_eq!(prefs.as_array().unwrap().len(), 7, "{set}");
+    let mine = app
+        .ok(
+            &t.member,
+            "{ me { notificationPreferences { class delivery } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(&mine["me"]["notificationPreferences"], prefs);
+    assert!(
+        prefs
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "class": "PHASE_GATE", "delivery": "DAILY_DIGEST" }))
+    );
+
+    open_gate(&app, &t).await;
+    mail.deliver().await;
+    assert_eq!(
+        mail.since(0),
+        got(&[
+            (&t.chair, "decision.opened"),
+            (&t.chair, "phase.gate_requested"),
+            // OFF cannot silence a vote that is needed; the gate news waits for the digest.
+            (&t.member, "decision.opened"),
+        ])
+    );
+    let seen = mail.smtp.received().len();
+
+    // Nothing before the digest hour, one digest after it, never a second one that day.
+    app.clock.advance(Days::hours(20)); // 05:00 the next day
+    assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 0);
+    app.clock.advance(Days::hours(3));
+    assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 1);
+    assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 0);
+    mail.deliver().await;
+    assert_eq!(mail.since(seen), got(&[(&t.member, "digest.daily")]));
+    let digest = mail.smtp.received().pop().unwrap();
+    assert!(digest.subject().contains('1'), "{}", digest.subject());
+    assert!(
+        digest.text_body().contains("Requirements"),
+        "{}",
+        digest.text_body()
+    );
+
+    // An empty digest is never sent.
+    app.clock.advance(Days::days(1));
+    assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 0);
+}
+
+#[tokio::test]
+async fn reminders_fire_once_per_day_however_many_servers_run_the_scheduler() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let created = app
+        .ok(&t.pm, "mutation($p: ID!, $o: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Data migrated\", ownerId: $o, forecastDate: \"2027-03-04\" }) { userErrors { code message } } }", json!({ "p": t.phase, "o": t.dev.id }))
+        .await;
+    assert_eq!(
+        created["milestoneCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    // Another server sharing the database runs the same scheduler.
+    let other = steerco_graphql::service::AppState {
+        mail: app.state.mail.clone(),
+        ..steerco_graphql::service::AppState::new(app.db().clone(), app.clock.clone())
+    };
+    for state in [&app.state, &other, &app.state] {
+        outbox::run_scheduler(state).await.unwrap();
+    }
+    mail.deliver().await;
+    assert_eq!(mail.since(0), got(&[(&t.dev, "reminder.milestone_due")]));
+
+    // The day after it was due: overdue, to the owner and the PM; not again the next day.
+    app.clock.advance(Days::days(4));
+    outbox::run_scheduler(&app.state).await.unwrap();
+    outbox::run_scheduler(&other).await.unwrap();
+    mail.deliver().await;
+    assert_eq!(
+        mail.since(1),
+        got(&[(&t.dev, "milestone.overdue"), (&t.pm, "milestone.overdue")])
+    );
+    let overdue = mail.smtp.received().pop().unwrap();
+    assert!(
+        overdue.text_body().contains("2027-03-04"),
+        "{}",
+        overdue.text_body()
+    );
+    app.clock.advance(Days::days(1));
+    outbox::run_scheduler(&app.state).await.unwrap();
+    assert_eq!(mail.deliver().await, 0);
+}
+
+#[tokio::test]
+async fn voters_who_have_not_voted_are_reminded_once_a_day() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let decision = open_gate(&app, &t).await;
+    vote(&app, &t.chair, &decision, json!({ "choice": "GO" })).await;
+    mail.deliver().await;
+    let seen = mail.smtp.received().len();
+    app.clock.advance(Days::hours(47));
+    outbox::run_scheduler(&app.state).await.unwrap();
+    assert_eq!(mail.deliver().await, 0, "not yet");
+    app.clock.advance(Days::hours(1));
+    outbox::run_scheduler(&app.state).await.unwrap();
+    outbox::run_scheduler(&app.state).await.unwrap();
+    mail.deliver().await;
+    let reminded = mail.since(seen);
+    if reminded.is_empty() {
+        // The chair's vote alone decided the ballot: nobody is left to remind.
+        let state = app
+            .ok(
+                &t.pm,
+                "query($id: ID!) { node(id: $id) { ... on Decision { status } } }",
+                json!({ "id": decision }),
+            )
+            .await;
+        assert_eq!(state["node"]["status"], "DECIDED");
+    } else {
+        assert_eq!(reminded, got(&[(&t.member, "reminder.vote_pending")]));
+    }
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_turns_a_class_off_and_forged_links_are_refused() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    one_email(&app, &t).await;
+    mail.deliver().await;
+    let link = mail.smtp.received()[0]
+        .header("List-Unsubscribe")
+        .unwrap()
+        .trim_matches(['<', '>'])
+        .replace("http://steerco.test", &app.base_url);
+    assert_eq!(
+        mail.smtp.received()[0]
+            .header("List-Unsubscribe-Post")
+            .as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let page = app.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("change requests"));
+    let forged = link.replace("CHANGE_REQUEST", "DEFECT");
+    let refused = app
+        .client
+        .post(&forged)
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let done = app
+        .client
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let mine = app
+        .ok(
+            &t.pm,
+            "{ me { notificationPreferences { class delivery } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        mine["me"]["notificationPreferences"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "class": "CHANGE_REQUEST", "delivery": "OFF" }))
+    );
+    one_email(&app, &t).await;
+    assert_eq!(
+        mail.deliver().await,
+        0,
+        "nothing more about change requests"
+    );
+}
+
+#[tokio::test]
+async fn inactive_users_never_receive_email() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let pm = steerco_entity::user::Entity::find_by_id(t.pm.uuid)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut pm: steerco_entity::user::ActiveModel = pm.into();
+    pm.active = Set(false);
+    pm.update(app.db()).await.unwrap();
+    one_email(&app, &t).await;
+    assert_eq!(app.count("notification").await, 0);
+    assert_eq!(mail.deliver().await, 0);
+}
+
+#[tokio::test]
+async fn without_smtp_mail_is_written_as_eml_files() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let worker = steerco::worker::Worker::new(
+        app.state.clone(),
+        steerco::worker::WorkerConfig {
+            mail_dir: dir.path().to_owned(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(worker.destination().contains(".eml"));
+    one_email(&app, &t).await;
+    assert_eq!(worker.drain().await.unwrap(), 1);
+    let row = &rows(&app).await[0];
+    assert_eq!(row.status, "SENT");
+    let file = std::fs::read_to_string(dir.path().join(format!("{}.eml", row.id))).unwrap();
+    assert!(file.contains(&format!("To: {}", t.pm.email)), "{file}");
+    assert!(file.contains("X-Steerco-Kind: change_request.submitted"));
+}
+
+#[tokio::test]
+async fn members_see_the_project_events_as_they_commit() {
+    use futures_util::StreamExt;
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let schema = steerco_graphql::schema::build(
+        app.state.clone(),
+        steerco_graphql::schema::Limits::default(),
+        false,
+    );
+    let as_user = |who: &TestUser, query: &str| {
+        let actor = steerco_graphql::service::Actor {
+            user_id: who.uuid,
+            admin: false,
+            token_id: uuid::Uuid::nil(),
+        };
+        steerco_graphql::schema::prepare(
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(
+                json!({ "p": t.project }),
+            )),
+            &app.state,
+            Some(actor),
+            "test".to_owned(),
+        )
+    };
+    let subscription = "subscription($p: ID!) { projectEvents(projectId: $p) { kind projectId subjectType subjectId } }";
+    let mut events = schema.execute_stream(as_user(&t.qa, subscription));
+    let stranger = app.user("Out Sider", false).await;
+    let mut refused = schema.execute_stream(as_user(&stranger, subscription));
+    let response = refused.next().await.unwrap();
+    assert_eq!(
+        response.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(|c| c.to_string()),
+        Some("\"NOT_FOUND\"".to_owned())
+    );
+    // The subscription starts listening when first polled.
+    let listening = tokio::spawn(async move { events.next().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    one_email(&app, &t).await;
+    let next = tokio::time::timeout(Duration::from_secs(5), listening)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(next.errors.is_empty(), "{:?}", next.errors);
+    let event = next.data.into_json().unwrap();
+    assert_eq!(
+        event["projectEvents"]["kind"], "change_request.status_changed",
+        "{event}"
+    );
+    assert_eq!(event["projectEvents"]["subjectType"], "ChangeRequest");
+}

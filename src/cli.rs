@@ -115,7 +115,7 @@ pub struct MailArgs {
     #[arg(long, env = "SMTP_TIMEOUT", default_value_t = 30)]
     pub smtp_timeout: u64,
     /// Emails sent at once by one worker (and pooled SMTP connections).
-    #[arg(long, env = "STEERCO_MAIL_CONCURRENCY", default_value_t = 4)]
+    #[arg(long, env = "STEERCO_MAIL_CONCURRENCY", default_value_t = 8)]
     pub mail_concurrency: usize,
     /// Attempts before a transiently failing email is given up as DEAD.
     #[arg(long, env = "STEERCO_MAIL_MAX_ATTEMPTS", default_value_t = 8)]

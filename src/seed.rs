@@ -15,6 +15,7 @@ use steerco_graphql::domain::decision::DecisionChoice;
 
 use steerco_graphql::domain::clock::{Clock, ManualClock};
 use steerco_graphql::domain::go_live::{Direction, PlanAction, Strategy, TaskStatus};
+use steerco_graphql::domain::notification::{Delivery, NotificationClass};
 use steerco_graphql::domain::phase::{CriterionStatus, DeliverableStatus};
 use steerco_graphql::domain::phase_template::TemplateKey;
 use steerco_graphql::domain::project::ProjectAction;
@@ -199,6 +200,20 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         .get("mei.lin@demo.steerco.dev")
         .copied()
         .unwrap_or(pm.id);
+    // The sponsor reads gate and milestone news once a day; votes still reach her at once.
+    service::outbox::set_preferences(
+        state,
+        service::audit::Origin {
+            actor_id: Some(sponsor),
+            request_id: None,
+        },
+        sponsor,
+        &[
+            (NotificationClass::PhaseGate, Delivery::DailyDigest),
+            (NotificationClass::Milestone, Delivery::DailyDigest),
+        ],
+    )
+    .await?;
     let first = service::scope::draft(state, &caller, project.id)
         .await?
         .version;
@@ -409,6 +424,9 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
     println!(
         "Project manager: {} <{}>",
         PROJECT_MANAGER.1, PROJECT_MANAGER.0
+    );
+    println!(
+        "Every step wrote its emails to the outbox: `steerco serve` delivers them (to SMTP_URL, or as .eml files in mail-outbox/)."
     );
     println!("Her API token (shown once):");
     println!("{}", token.token);

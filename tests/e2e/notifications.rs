@@ -845,3 +845,57 @@ async fn members_see_the_project_events_as_they_commit() {
     );
     assert_eq!(event["projectEvents"]["subjectType"], "ChangeRequest");
 }
+
+#[tokio::test]
+async fn a_running_worker_sends_on_commit_and_stops_when_told() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(mail.worker.clone().run(async {
+        let _ = stopped.await;
+    }));
+    // The commit wakes the worker: no polling interval to wait out.
+    one_email(&app, &t).await;
+    mail.smtp.wait_for(1, Duration::from_secs(5)).await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("stops promptly")
+        .unwrap();
+    assert_eq!(rows(&app).await[0].status, "SENT");
+}
+
+#[tokio::test]
+async fn steerco_worker_delivers_from_the_shared_database() {
+    use sea_orm::sea_query::Expr;
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    one_email(&app, &t).await;
+    // The process runs on the real clock, years before the tests' clock: make the row due.
+    notification::Entity::update_many()
+        .col_expr(
+            notification::Column::NextAttemptAt,
+            Expr::value(chrono::Utc::now() - Days::minutes(1)),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_steerco"))
+        .arg("worker")
+        .env("DATABASE_URL", &app.database.url)
+        .env("SMTP_URL", mail.smtp.url())
+        .env("MAIL_FROM", "Steerco <steerco@steerco.test>")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start steerco worker");
+    let received = mail.smtp.wait_for(1, Duration::from_secs(20)).await;
+    worker.kill().ok();
+    worker.wait().ok();
+    assert_eq!(received[0].rcpt_to, std::slice::from_ref(&t.pm.email));
+    assert_eq!(
+        received[0].header("X-Steerco-Kind").as_deref(),
+        Some("change_request.submitted")
+    );
+}

@@ -49,6 +49,55 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
     assert_eq!(phases[1]["milestones"][0]["health"], "RED");
     assert_eq!(project["scheduleHealth"]["currentPhase"]["position"], 2);
 
+    // Every step wrote its emails, each in its recipient's language; the sponsor's gate news
+    // waits for her digest.
+    let data = app
+        .ok(
+            &admin,
+            "query($id: ID!) { notifications(projectId: $id, first: 100) { totalCount edges { node { kind locale recipientEmail } } } }",
+            json!({ "id": project["id"] }),
+        )
+        .await;
+    let emails = data["notifications"]["edges"].as_array().unwrap();
+    assert!(
+        data["notifications"]["totalCount"].as_u64().unwrap() > 20,
+        "{data}"
+    );
+    let kinds: std::collections::BTreeSet<&str> = emails
+        .iter()
+        .map(|e| e["node"]["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "change_request.submitted",
+        "decision.opened",
+        "phase.gate_decided",
+    ] {
+        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
+    }
+    let locale_of = |email: &str| {
+        emails
+            .iter()
+            .filter(|e| e["node"]["recipientEmail"] == email)
+            .map(|e| e["node"]["locale"].as_str().unwrap())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        locale_of("mei.lin@demo.steerco.dev"),
+        std::collections::BTreeSet::from(["zh-CN"])
+    );
+    assert_eq!(
+        locale_of("anna.berg@demo.steerco.dev"),
+        std::collections::BTreeSet::from(["en"])
+    );
+    assert!(
+        !emails.iter().any(
+            |e| e["node"]["recipientEmail"] == "wei.zhang@demo.steerco.dev"
+                && e["node"]["kind"] == "phase.gate_decided"
+        ),
+        "held for the digest"
+    );
+    assert!(app.count("digest_item").await > 0);
+
     let id = project["id"].as_str().unwrap();
     let data = app
         .ok(

@@ -237,6 +237,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    // Replies are small writes: without this, Nagle's algorithm meets the
+                    // client's delayed ACKs and every message waits ~40 ms.
+                    let _ = stream.set_nodelay(true);
                     sessions.spawn(session(stream, Arc::clone(&shared)));
                 }
                 // Such errors (e.g. out of file descriptors) are transient; a short pause keeps

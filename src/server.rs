@@ -16,6 +16,7 @@ use poem::web::{Data as PoemData, Html, Json};
 use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 use serde_json::json;
 use steerco_graphql::domain::credential::bearer_token;
+use steerco_graphql::domain::idempotency::{IdempotencyKey, Verdict};
 use steerco_graphql::schema::error::codes;
 use steerco_graphql::schema::{self, AppSchema};
 use steerco_graphql::service::{self, Actor, AppState};
@@ -275,6 +276,13 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         .extensions()
         .get::<RequestId>()
         .map_or_else(String::new, |id| id.0.clone());
+    let reserved = match request.header(IDEMPOTENCY_KEY_HEADER) {
+        None => None,
+        Some(raw) => match reserve(&shared.state, actor.as_ref(), raw, &bytes).await {
+            Ok(reservation) => Some(reservation),
+            Err(answer) => return answer,
+        },
+    };
 
     // Operations of a batch run one after another, never concurrently: a batch must not
     // multiply the load one request can put on the database.
@@ -289,12 +297,103 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         classify_errors(&mut response.errors);
         responses.push(response);
     }
+    // Our failures (a timeout, an internal error) leave a retry free to run again.
+    let ours = responses.iter().flat_map(|r| &r.errors).any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|code| {
+                *code == async_graphql::Value::from(codes::INTERNAL)
+                    || *code == async_graphql::Value::from(codes::LIMIT_EXCEEDED)
+            })
+    });
     let body = if is_batch {
         BatchResponse::Batch(responses)
     } else {
         BatchResponse::Single(responses.remove(0))
     };
-    Json(body).into_response()
+    let Ok(json) = serde_json::to_string(&body) else {
+        return error_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            "the response could not be written",
+        );
+    };
+    if let Some((user_id, key)) = reserved {
+        let db = &shared.state.db;
+        let kept = if ours {
+            service::idempotency::abandon(db, user_id, &key).await
+        } else {
+            service::idempotency::finish(db, user_id, &key, &json).await
+        };
+        if let Err(error) = kept {
+            tracing::error!(%error, "recording an idempotency key");
+        }
+    }
+    json_response(json)
+}
+
+fn json_response(json: String) -> Response {
+    Response::builder()
+        .content_type("application/json")
+        .body(json)
+}
+
+const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// Reserves an `Idempotency-Key` for this request, or answers for it: the first answer again
+/// for a retry, `CONFLICT` for a key in use.
+async fn reserve(
+    state: &AppState,
+    actor: Option<&Actor>,
+    raw: &str,
+    body: &[u8],
+) -> Result<(uuid::Uuid, IdempotencyKey), Response> {
+    let Some(actor) = actor else {
+        return Err(error_body(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_REQUEST,
+            "an Idempotency-Key needs a bearer token",
+        ));
+    };
+    let key = IdempotencyKey::parse(raw)
+        .map_err(|e| error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, &e.to_string()))?;
+    let fingerprint = hex_sha256(body);
+    let now = state.clock.now();
+    match service::idempotency::begin(&state.db, actor.user_id, &key, &fingerprint, now).await {
+        Ok(Verdict::Run) => Ok((actor.user_id, key)),
+        Ok(Verdict::Replay(json)) => {
+            let mut response = json_response(json);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Err(response)
+        }
+        Ok(Verdict::InProgress) => Err(error_body(
+            StatusCode::CONFLICT,
+            codes::CONFLICT,
+            "the first request with this Idempotency-Key has not finished",
+        )),
+        Ok(Verdict::Reused) => Err(error_body(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::CONFLICT,
+            "this Idempotency-Key was used for a different request",
+        )),
+        Err(error) => {
+            tracing::error!(%error, "reserving an idempotency key");
+            Err(error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                codes::INTERNAL,
+                "internal error; the request id is in the server log",
+            ))
+        }
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Runs one operation, or answers `LIMIT_EXCEEDED` once `timeout` has passed. Dropping the

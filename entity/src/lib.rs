@@ -20,6 +20,7 @@ pub mod gate_condition;
 pub mod go_live_criterion;
 pub mod go_live_plan;
 pub mod hypercare_metric;
+pub mod idempotency_key;
 pub mod metric_reading;
 pub mod milestone;
 pub mod milestone_dependency;

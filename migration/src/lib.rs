@@ -23,6 +23,7 @@ mod m20261125_000014_add_change_control_settings;
 mod m20261125_000015_create_uat;
 mod m20261125_000016_create_go_live;
 mod m20261125_000017_create_notification;
+mod m20261125_000018_create_idempotency_key;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000015_create_uat::Migration),
             Box::new(m20261125_000016_create_go_live::Migration),
             Box::new(m20261125_000017_create_notification::Migration),
+            Box::new(m20261125_000018_create_idempotency_key::Migration),
         ]
     }
 }

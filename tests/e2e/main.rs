@@ -7,6 +7,7 @@ mod change_requests;
 mod concurrency;
 mod go_live;
 mod http;
+mod idempotency;
 mod members;
 mod migrations;
 mod milestones;

@@ -15,6 +15,7 @@ pub mod decision;
 pub mod error;
 pub mod event;
 pub mod go_live;
+pub mod idempotency;
 pub mod money;
 pub mod notification;
 pub mod phase;

@@ -73,6 +73,8 @@ pub mod codes {
     pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// An `Idempotency-Key` reused for another request, or whose first request still runs.
+    pub const CONFLICT: &str = "CONFLICT";
     pub const INTERNAL: &str = "INTERNAL";
 }
 

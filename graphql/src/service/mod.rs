@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod change_request;
 pub mod decision;
 pub mod go_live;
+pub mod idempotency;
 pub mod member;
 pub mod milestone;
 pub mod notify;

@@ -379,11 +379,12 @@ pub struct SchedulerPass {
     pub digests: u64,
 }
 
-/// One pass of the scheduler: milestone and vote reminders owed today, then the daily digests
-/// once the digest hour has come. Idempotent per (rule, object, day, recipient) through the
+/// One pass of the scheduler: expired idempotency keys go, milestone and vote reminders owed
+/// today are written, then the daily digests once the digest hour has come. Idempotent per (rule, object, day, recipient) through the
 /// outbox's dedupe keys, so every server may run it as often as it likes.
 pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let now = state.clock.now();
+    super::idempotency::purge(&state.db, now).await?;
     let before = outbox_size(&state.db).await?;
     remind_milestones(state, now).await?;
     remind_votes(state, now).await?;

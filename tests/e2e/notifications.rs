@@ -899,3 +899,228 @@ async fn steerco_worker_delivers_from_the_shared_database() {
         Some("change_request.submitted")
     );
 }
+
+/// A demo person, with a token issued as the operator would.
+async fn demo_person(app: &TestApp, email: &str) -> TestUser {
+    let address = steerco_graphql::domain::user::EmailAddress::parse(email).unwrap();
+    let user = steerco_graphql::service::user::find_by_email(app.db(), &address)
+        .await
+        .unwrap()
+        .unwrap();
+    let issued = steerco_graphql::service::token::issue_for_operator(&app.state, user.id, "test")
+        .await
+        .unwrap();
+    TestUser {
+        id: steerco_graphql::schema::id::encode(steerco_graphql::schema::id::Kind::User, user.id)
+            .to_string(),
+        uuid: user.id,
+        email: email.to_owned(),
+        token: issued.token,
+    }
+}
+
+fn pairs(emails: &[&str], kind: &str) -> Vec<(String, String)> {
+    emails
+        .iter()
+        .map(|email| ((*email).to_owned(), kind.to_owned()))
+        .collect()
+}
+
+fn sorted(mut pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    pairs.sort();
+    pairs
+}
+
+#[tokio::test]
+async fn walking_the_demo_through_a_change_a_gate_and_a_defect_mails_the_routing_table() {
+    const PM: &str = "anna.berg@demo.steerco.dev";
+    const SPONSOR: &str = "wei.zhang@demo.steerco.dev";
+    const LENA: &str = "lena.fischer@demo.steerco.dev";
+    const OMAR: &str = "omar.haddad@demo.steerco.dev";
+    const BUSINESS: &str = "mei.lin@demo.steerco.dev";
+    const IT: &str = "raj.patel@demo.steerco.dev";
+    const QA: &str = "sofia.rossi@demo.steerco.dev";
+    const VENDOR: &str = "vendor@demo.steerco.dev";
+    const COMMITTEE: [&str; 3] = [SPONSOR, LENA, OMAR];
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    steerco::seed::demo(&app.state).await.unwrap();
+    mail.deliver().await;
+    let mut seen = mail.smtp.received().len();
+    assert!(seen > 20, "the seed's own emails went out: {seen}");
+    let pm = demo_person(&app, PM).await;
+    let business = demo_person(&app, BUSINESS).await;
+    let qa = demo_person(&app, QA).await;
+    let vendor = demo_person(&app, VENDOR).await;
+    let data = app
+        .ok(
+            &pm,
+            "{ project(code: \"CRM-DEMO\") { id phases { id status } } }",
+            json!({}),
+        )
+        .await;
+    let project = data["project"]["id"].as_str().unwrap().to_owned();
+    let phase = data["project"]["phases"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(data["project"]["phases"][1]["status"], "IN_PROGRESS");
+    let matrix = app
+        .ok(&pm, "query($p: ID!) { raciMatrix(projectId: $p) { activities { phaseId informed { email } } } }", json!({ "p": project }))
+        .await;
+    let informed: BTreeSet<String> = matrix["raciMatrix"]["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["phaseId"] == phase.as_str())
+        .flat_map(|a| a["informed"].as_array().unwrap().clone())
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect();
+
+    // A change request from the business (who reads Chinese), decided by the PM.
+    let data = app
+        .ok(&business, "mutation($p: ID!, $ph: ID!) { changeRequestCreate(input: { projectId: $p, title: \"WeChat sign-in\", justification: \"Field sales ask for it\", category: SCOPE, priority: SHOULD, links: { phaseId: $ph } }) { changeRequest { id } userErrors { code message } } }", json!({ "p": project, "ph": phase }))
+        .await;
+    let cr = data["changeRequestCreate"]["changeRequest"].clone();
+    act(&app, &business, &cr, "SUBMIT", None).await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        pairs(&[PM], "change_request.submitted")
+    );
+    act(&app, &pm, &cr, "START_ASSESSMENT", None).await;
+    let impact = json!({
+        "schedule": { "days": 1 },
+        "cost": { "amount": "2000", "currency": "CNY", "budgetLine": "Config" },
+        "effort": { "personDays": "2" },
+        "risk": { "level": "LOW", "description": "A login option" }
+    });
+    assert_eq!(
+        assess(&app, &pm, &cr, impact).await["userErrors"],
+        json!([])
+    );
+    act(&app, &pm, &cr, "REQUEST_DECISION", None).await;
+    let approved = act(&app, &pm, &cr, "APPROVE", Some("Small and safe")).await;
+    assert_eq!(
+        approved["changeRequest"]["status"], "APPROVED",
+        "{approved}"
+    );
+    let mut expected: BTreeSet<String> = [BUSINESS, PM]
+        .into_iter()
+        .chain(COMMITTEE)
+        .map(str::to_owned)
+        .collect();
+    expected.extend(informed);
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        sorted(pairs(&expected, "change_request.approved"))
+    );
+    let to_business = mail
+        .smtp
+        .received()
+        .into_iter()
+        .rev()
+        .find(|m| m.rcpt_to == [BUSINESS])
+        .unwrap();
+    assert!(
+        to_business.subject().contains("变更请求"),
+        "{}",
+        to_business.subject()
+    );
+
+    // The gate of the phase in progress; the sponsor reads gate news in her digest, but the
+    // ballot reaches her at once.
+    complete_gate_items(&app, &pm, &phase).await;
+    mail.deliver().await;
+    seen = mail.smtp.received().len();
+    let data = app.ok(&pm, GATE, json!({ "id": phase })).await;
+    assert_eq!(data["phaseGateRequest"]["userErrors"], json!([]), "{data}");
+    let decision = data["phaseGateRequest"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        sorted(
+            [
+                pairs(&COMMITTEE, "decision.opened"),
+                pairs(&[LENA, OMAR], "phase.gate_requested")
+            ]
+            .concat()
+        )
+    );
+    let to_sponsor = mail
+        .smtp
+        .received()
+        .into_iter()
+        .rev()
+        .find(|m| m.rcpt_to == [SPONSOR])
+        .unwrap();
+    assert!(to_sponsor.subject().starts_with("[CRM-DEMO]"));
+    assert!(
+        to_sponsor.text_body().contains("您好") && to_sponsor.text_body().contains("表决"),
+        "{}",
+        to_sponsor.text_body()
+    );
+    let mut decided = false;
+    for voter in COMMITTEE {
+        let voter = demo_person(&app, voter).await;
+        let cast = vote(&app, &voter, &decision, json!({ "choice": "GO" })).await;
+        assert_eq!(cast["userErrors"], json!([]), "{cast}");
+        let mut expected = pairs(&[PM], "decision.vote_cast");
+        if cast["decision"]["status"] == "DECIDED" {
+            let everyone = [PM, LENA, OMAR, BUSINESS, IT, QA, VENDOR];
+            expected.extend(pairs(&everyone, "phase.gate_decided"));
+            decided = true;
+        }
+        assert_eq!(step(&mail, &mut seen).await, sorted(expected));
+        if decided {
+            break;
+        }
+    }
+    assert!(decided);
+
+    // A critical defect through its fix-retest loop.
+    let data = app.ok(&qa, DEFECT_CREATE, json!({ "p": project })).await;
+    assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+    let defect = data["defectCreate"]["defect"]["id"].clone();
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        sorted(pairs(&[PM, QA], "defect.critical_logged"))
+    );
+    defect_act(&app, &qa, &defect, json!({ "action": "TRIAGE" })).await;
+    defect_act(
+        &app,
+        &qa,
+        &defect,
+        json!({ "action": "ASSIGN", "assigneeId": vendor.id }),
+    )
+    .await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        pairs(&[VENDOR], "defect.assigned")
+    );
+    defect_act(&app, &vendor, &defect, json!({ "action": "START_FIX" })).await;
+    defect_act(
+        &app,
+        &vendor,
+        &defect,
+        json!({ "action": "MARK_READY_FOR_RETEST" }),
+    )
+    .await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        pairs(&[QA], "defect.ready_for_retest")
+    );
+    defect_act(
+        &app,
+        &qa,
+        &defect,
+        json!({ "action": "REOPEN", "reason": "Still lost" }),
+    )
+    .await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        sorted(pairs(&[PM, VENDOR], "defect.reopened"))
+    );
+}

@@ -1124,3 +1124,80 @@ async fn walking_the_demo_through_a_change_a_gate_and_a_defect_mails_the_routing
         sorted(pairs(&[PM, VENDOR], "defect.reopened"))
     );
 }
+
+#[tokio::test]
+async fn project_events_stream_over_the_websocket_to_members_only() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let connect = |who: &TestUser| {
+        let url = format!("{}/graphql/ws", app.base_url.replacen("http", "ws", 1));
+        let token = who.token.clone();
+        async move {
+            let mut request = url.into_client_request().unwrap();
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                "graphql-transport-ws".parse().unwrap(),
+            );
+            let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+            let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+            socket
+                .send(Message::Text(init.to_string().into()))
+                .await
+                .unwrap();
+            socket
+        }
+    };
+    async fn next_json<S>(socket: &mut S) -> Value
+    where
+        S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+            + Unpin,
+    {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+                .await
+                .expect("a message in time")
+                .expect("open")
+                .expect("readable");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($p: ID!) { projectEvents(projectId: $p) { kind subjectType } }",
+        "variables": { "p": t.project } } })
+    .to_string();
+
+    let mut member = connect(&t.qa).await;
+    assert_eq!(next_json(&mut member).await["type"], "connection_ack");
+    member
+        .send(Message::Text(subscribe.clone().into()))
+        .await
+        .unwrap();
+    let stranger = app.user("Out Sider", false).await;
+    let mut outsider = connect(&stranger).await;
+    assert_eq!(next_json(&mut outsider).await["type"], "connection_ack");
+    outsider
+        .send(Message::Text(subscribe.into()))
+        .await
+        .unwrap();
+    let refused = next_json(&mut outsider).await;
+    assert!(
+        refused.to_string().contains("NOT_FOUND"),
+        "a stranger learns nothing: {refused}"
+    );
+
+    // Give the subscription a moment to start listening, then change something.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    one_email(&app, &t).await;
+    let event = next_json(&mut member).await;
+    assert_eq!(event["type"], "next", "{event}");
+    assert_eq!(
+        event["payload"]["data"]["projectEvents"],
+        json!({ "kind": "change_request.status_changed", "subjectType": "ChangeRequest" })
+    );
+}

@@ -88,3 +88,101 @@ async fn concurrent_creations_all_land_with_intact_chains() {
         );
     }
 }
+
+/// Thirty-two testers log critical defects on one project at once: every one lands with its
+/// own number, its audit event and its two emails; nobody sees a busy or locked error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_concurrent_defects_each_get_a_number_an_audit_event_and_their_emails() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    let qa = app.user("Sofia Rossi", false).await;
+    app.add_member(&pm, &project, &qa, &["QA"]).await;
+    let audit_before = app.count("audit_event").await;
+    let create = "mutation($p: ID!, $t: String!) { defectCreate(input: { projectId: $p, defect: { title: $t, stepsToReproduce: \"Save\", actualResult: \"Lost\", severity: CRITICAL, priority: P1 } }) { defect { key } userErrors { code } } }";
+    let responses = join_all((0..32).map(|n| {
+        app.gql(
+            Some(&qa.token),
+            create,
+            json!({ "p": project, "t": format!("Defect {n}") }),
+        )
+    }))
+    .await;
+    let mut keys: Vec<String> = responses
+        .iter()
+        .map(|response| {
+            assert_eq!(error_code(response), None, "{response}");
+            response["data"]["defectCreate"]["defect"]["key"]
+                .as_str()
+                .expect("created")
+                .to_owned()
+        })
+        .collect();
+    keys.sort_by_key(|key| key[4..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (1..=32).map(|n| format!("DEF-{n}")).collect();
+    assert_eq!(keys, expected);
+    assert_eq!(app.count("audit_event").await, audit_before + 32);
+    assert_eq!(app.count("notification").await, 64, "PM and QA, once each");
+}
+
+/// Thirty-two project managers' clicks on one change request: one transition wins, the others
+/// are told it moved on, and exactly one audit event and one email are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_concurrent_transitions_of_one_change_request_apply_once() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    let data = app
+        .ok(&pm, "mutation($p: ID!) { changeRequestCreate(input: { projectId: $p, title: \"Lead scoring\", justification: \"Sales\", category: SCOPE, priority: MUST }) { changeRequest { id } } }", json!({ "p": project }))
+        .await;
+    let cr = data["changeRequestCreate"]["changeRequest"]["id"].clone();
+    let audit_before = app.count("audit_event").await;
+    let submit = "mutation($id: ID!) { changeRequestTransition(input: { id: $id, action: SUBMIT }) { changeRequest { status } userErrors { code } } }";
+    let responses =
+        join_all((0..32).map(|_| app.gql(Some(&pm.token), submit, json!({ "id": cr })))).await;
+    let mut applied = 0;
+    for response in &responses {
+        assert_eq!(error_code(response), None, "{response}");
+        let payload = &response["data"]["changeRequestTransition"];
+        if payload["changeRequest"].is_object() {
+            applied += 1;
+        } else {
+            assert_eq!(
+                payload["userErrors"][0]["code"], "INVALID_TRANSITION",
+                "{payload}"
+            );
+        }
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(app.count("audit_event").await, audit_before + 1);
+    assert_eq!(app.count("notification").await, 1, "the PM hears once");
+}
+
+/// Thirty-two writers on thirty-two different projects all land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_writers_on_different_projects_all_land() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let mut projects = Vec::new();
+    for n in 0..32 {
+        projects.push(app.project(&pm, &format!("CRM-{n}")).await);
+    }
+    let audit_before = app.count("audit_event").await;
+    let update = "mutation($id: ID!, $n: String!) { projectUpdate(input: { id: $id, expectedVersion: 1, name: $n }) { project { version } userErrors { code } } }";
+    let responses = join_all(projects.iter().enumerate().map(|(n, id)| {
+        app.gql(
+            Some(&pm.token),
+            update,
+            json!({ "id": id, "n": format!("Renamed {n}") }),
+        )
+    }))
+    .await;
+    for response in &responses {
+        assert_eq!(error_code(response), None, "{response}");
+        assert_eq!(
+            response["data"]["projectUpdate"]["project"]["version"], 2,
+            "{response}"
+        );
+    }
+    assert_eq!(app.count("audit_event").await, audit_before + 32);
+}

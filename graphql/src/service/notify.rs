@@ -391,8 +391,9 @@ async fn context_of(
                         facts.object = plan_object(&plan);
                     }
                 }
+                // A re-baseline has no object of its own: its reason names it.
                 DecisionSubject::ScheduleRebaseline => {
-                    facts.object = object("", "");
+                    facts.object = object("", &ballot.note);
                 }
             }
             link = settings.object_url(Kind::Decision, ballot.id);

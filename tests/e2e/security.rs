@@ -268,3 +268,26 @@ async fn each_caller_is_held_to_its_own_rate() {
     let response = app.gql(None, "{ __typename }", json!({})).await;
     assert!(response["errors"].is_null(), "{response}");
 }
+
+#[tokio::test]
+async fn each_answer_reports_its_cost_and_depth_scaled_by_page_size() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let cost = |first: u32| {
+        let app = &app;
+        let token = user.token.clone();
+        async move {
+            let query =
+                format!("{{ projects(first: {first}) {{ edges {{ node {{ code name }} }} }} }}");
+            let response = app.gql(Some(&token), &query, json!({})).await;
+            let analyzer = response["extensions"]["analyzer"].clone();
+            assert!(analyzer["depth"].as_u64().is_some(), "{response}");
+            analyzer["complexity"].as_u64().expect("a cost")
+        }
+    };
+    let (one, fifty) = (cost(1).await, cost(50).await);
+    assert!(
+        fifty > one * 10,
+        "a page of 50 costs more than one of 1: {one} vs {fifty}"
+    );
+}

@@ -106,7 +106,10 @@ pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(8)
-        .extension(alias_limit::AliasLimit(limits.max_aliases));
+        .extension(alias_limit::AliasLimit(limits.max_aliases))
+        // Reports each operation's cost and depth in `extensions.analyzer`, so clients see
+        // how close they are to the limits.
+        .extension(async_graphql::extensions::Analyzer);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -291,3 +291,124 @@ async fn each_answer_reports_its_cost_and_depth_scaled_by_page_size() {
         "a page of 50 costs more than one of 1: {one} vs {fifty}"
     );
 }
+
+/// Nothing of a project reaches a non-member: not through `node` or `nodes` for any object the
+/// project's audit trail names, not through any root that takes the project, not by its code,
+/// not in `projects`, not in `pendingVotes`; and the answers for real objects are exactly the
+/// answers for made-up ones, so not even existence leaks.
+#[tokio::test]
+async fn a_non_member_reaches_nothing_of_a_project() {
+    use steerco_graphql::schema::id::encode_named;
+    let app = TestApp::spawn().await;
+    steerco::seed::demo(&app.state).await.unwrap();
+    let admin = app.user("Ada Admin", true).await;
+    let stranger = app.user("Out Sider", false).await;
+    let data = app
+        .ok(&admin, "{ project(code: \"CRM-DEMO\") { id } }", json!({}))
+        .await;
+    let project = data["project"]["id"].as_str().unwrap().to_owned();
+
+    // Every object of the project, as the audit trail names them.
+    let mut ids = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app
+            .ok(&admin, "query($p: ID!, $a: String) { auditEvents(projectId: $p, first: 100, after: $a) { pageInfo { hasNextPage endCursor } edges { node { entityType entityId } } } }", json!({ "p": project, "a": after }))
+            .await;
+        for edge in page["auditEvents"]["edges"].as_array().unwrap() {
+            let uuid = uuid::Uuid::parse_str(edge["node"]["entityId"].as_str().unwrap()).unwrap();
+            if let Some(id) = encode_named(edge["node"]["entityType"].as_str().unwrap(), uuid) {
+                ids.insert(id.to_string());
+            }
+        }
+        let info = &page["auditEvents"]["pageInfo"];
+        if info["hasNextPage"] != true {
+            break;
+        }
+        after = info["endCursor"].as_str().map(str::to_owned);
+    }
+    assert!(
+        ids.len() > 100,
+        "the demo names many objects: {}",
+        ids.len()
+    );
+    let visible = app
+        .ok(
+            &admin,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": ids.iter().take(100).collect::<Vec<_>>() }),
+        )
+        .await;
+    assert!(
+        visible["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| !n.is_null()),
+        "the admin sees them"
+    );
+
+    for id in &ids {
+        let response = app
+            .gql(
+                Some(&stranger.token),
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert!(
+            response["data"]["node"].is_null() && response.get("errors").is_none(),
+            "{id}: {response}"
+        );
+    }
+    let all: Vec<&String> = ids.iter().collect();
+    for chunk in all.chunks(100) {
+        let response = app
+            .gql(
+                Some(&stranger.token),
+                "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+                json!({ "ids": chunk }),
+            )
+            .await;
+        assert!(
+            response["data"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(Value::is_null),
+            "{response}"
+        );
+    }
+
+    let made_up = steerco_graphql::schema::id::encode(
+        steerco_graphql::schema::id::Kind::Project,
+        uuid::Uuid::now_v7(),
+    )
+    .to_string();
+    let roots = [
+        "query($p: ID!) { project(id: $p) { id } }",
+        "query($p: ID!) { raciMatrix(projectId: $p) { valid } }",
+        "query($p: ID!) { uatReadiness(projectId: $p) { ready } }",
+        "query($p: ID!) { auditEvents(projectId: $p, first: 1) { totalCount } }",
+        "query($p: ID!) { auditChainVerify(projectId: $p) { valid } }",
+        "query($p: ID!) { notifications(projectId: $p, first: 1) { totalCount } }",
+    ];
+    for query in roots {
+        let real = app
+            .gql(Some(&stranger.token), query, json!({ "p": project }))
+            .await;
+        let fake = app
+            .gql(Some(&stranger.token), query, json!({ "p": made_up }))
+            .await;
+        assert_eq!(real, fake, "{query}");
+        assert!(real.get("errors").is_none(), "{query}: {real}");
+    }
+    let by_code = app
+        .gql(Some(&stranger.token), "{ project(code: \"CRM-DEMO\") { id } projects(first: 100) { totalCount } pendingVotes { id } }", json!({}))
+        .await;
+    assert_eq!(
+        by_code["data"],
+        json!({ "project": null, "projects": { "totalCount": 0 }, "pendingVotes": [] }),
+        "{by_code}"
+    );
+}

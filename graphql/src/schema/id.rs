@@ -67,6 +67,11 @@ impl Kind {
         Kind::Notification,
     ];
 
+    /// The kind a type name names, if any.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::User => "User",
@@ -106,18 +111,14 @@ pub fn encode(kind: Kind, id: Uuid) -> ID {
 /// The global id of an object named by its type name (as domain events and the outbox name
 /// them), or `None` for a type without global ids.
 pub fn encode_named(type_name: &str, id: Uuid) -> Option<ID> {
-    Kind::ALL
-        .into_iter()
-        .find(|k| k.name() == type_name)
-        .map(|kind| encode(kind, id))
+    Kind::named(type_name).map(|kind| encode(kind, id))
 }
 
 pub fn decode_any(id: &str) -> Option<(Kind, Uuid)> {
     let bytes = URL_SAFE_NO_PAD.decode(id.as_bytes()).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     let (kind, uuid) = text.split_once(':')?;
-    let kind = Kind::ALL.into_iter().find(|k| k.name() == kind)?;
-    Some((kind, Uuid::try_parse(uuid).ok()?))
+    Some((Kind::named(kind)?, Uuid::try_parse(uuid).ok()?))
 }
 
 /// The UUID behind a global ID of `kind`, or a `BAD_USER_INPUT` refusal on `field`.

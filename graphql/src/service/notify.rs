@@ -26,7 +26,7 @@ use crate::domain::decision::DecisionSubject;
 use crate::domain::event::DomainEvent;
 use crate::domain::notification::{
     Delivery, Member, NotificationClass, NotificationStatus, Parties, ReminderPolicy, Route,
-    delivery, recipients, route,
+    Urgency, delivery, recipients, route,
 };
 use crate::domain::user::Locale;
 use crate::mail::{self, Facts, Links, ObjectFacts, Person, ProjectFacts};
@@ -115,7 +115,8 @@ pub enum Occurrence<'a> {
     Scheduled { rule: &'a str, day: NaiveDate },
 }
 
-/// Writes the emails (and digest items) `events` call for, in the caller's transaction.
+/// Writes the emails (and digest items) `events` call for, in the caller's transaction;
+/// returns how many outbox rows it wrote.
 pub async fn notify_in_txn(
     txn: &impl ConnectionTrait,
     settings: &MailSettings,
@@ -124,17 +125,18 @@ pub async fn notify_in_txn(
     project_id: Uuid,
     events: &[DomainEvent],
     occurrence: Occurrence<'_>,
-) -> ServiceResult<()> {
+) -> ServiceResult<u64> {
     let routed: Vec<(&DomainEvent, Route)> = events
         .iter()
         .filter_map(|event| route(event).map(|route| (event, route)))
         .collect();
     if routed.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let Some(project) = project::Entity::find_by_id(project_id).one(txn).await? else {
-        return Ok(());
+        return Ok(0);
     };
+    let mut written = 0;
     let members = members_of(txn, project_id).await?;
     let actor_name = match actor_id {
         Some(id) => user::Entity::find_by_id(id).one(txn).await?.map(|u| u.name),
@@ -155,9 +157,7 @@ pub async fn notify_in_txn(
         let users = users_by_id(txn, &people).await?;
         let preferences = preferences_of(txn, &people, route.class()).await?;
         let event_key = Uuid::now_v7();
-        let (aggregate_type, aggregate_id) = event
-            .aggregate()
-            .map_or(("Project", project_id), |(kind, id)| (kind, id));
+        let (aggregate_type, aggregate_id) = event.aggregate().unwrap_or(("Project", project_id));
         for recipient in users.values().filter(|u| u.active) {
             let preference = preferences
                 .get(&recipient.id)
@@ -181,11 +181,11 @@ pub async fn notify_in_txn(
                 },
                 ..context.facts.clone()
             };
+            let preferences = settings.preferences_url(recipient.id, route.class());
             let links = Links {
                 object: Some(context.link.clone()),
-                preferences: settings.preferences_url(recipient.id, route.class()),
-                unsubscribe: (!route.action_required)
-                    .then(|| settings.preferences_url(recipient.id, route.class())),
+                unsubscribe: (!route.action_required).then(|| preferences.clone()),
+                preferences,
             };
             let rendered = mail::render(locale, route.kind, &facts, route.action_required, &links)
                 .map_err(|e| ServiceError::Internal(format!("render {}: {e}", route.kind)))?;
@@ -197,30 +197,21 @@ pub async fn notify_in_txn(
             };
             match how {
                 Delivery::Immediate => {
-                    let row = notification::ActiveModel {
-                        id: Set(Uuid::now_v7()),
-                        project_id: Set(Some(project_id)),
-                        recipient_id: Set(recipient.id),
-                        recipient_email: Set(recipient.email.clone()),
-                        locale: Set(locale.as_str().to_owned()),
-                        kind: Set(route.kind.to_owned()),
-                        aggregate_type: Set(aggregate_type.to_owned()),
-                        aggregate_id: Set(Some(aggregate_id)),
-                        dedupe_key: Set(dedupe_key),
-                        subject: Set(rendered.subject),
-                        body_text: Set(rendered.text),
-                        body_html: Set(rendered.html),
-                        unsubscribe_url: Set(links.unsubscribe),
-                        priority: Set(route.urgency.priority()),
-                        status: Set(NotificationStatus::Pending.as_str().to_owned()),
-                        attempts: Set(0),
-                        next_attempt_at: Set(now),
-                        lease_until: Set(None),
-                        last_error: Set(None),
-                        created_at: Set(now),
-                        sent_at: Set(None),
-                    };
-                    insert_once(txn, row).await?;
+                    let row =
+                        pending_row(Uuid::now_v7(), recipient, locale, dedupe_key, rendered, now);
+                    written += insert_once(
+                        txn,
+                        notification::ActiveModel {
+                            project_id: Set(Some(project_id)),
+                            kind: Set(route.kind.to_owned()),
+                            aggregate_type: Set(aggregate_type.to_owned()),
+                            aggregate_id: Set(Some(aggregate_id)),
+                            unsubscribe_url: Set(links.unsubscribe),
+                            priority: Set(route.urgency.priority()),
+                            ..row
+                        },
+                    )
+                    .await?;
                 }
                 Delivery::DailyDigest => {
                     digest_item::Entity::insert(digest_item::ActiveModel {
@@ -241,7 +232,42 @@ pub async fn notify_in_txn(
             }
         }
     }
-    Ok(())
+    Ok(written)
+}
+
+/// A PENDING outbox row to `recipient`, due `now`, about no project or object, at normal
+/// priority; callers set what differs.
+pub(crate) fn pending_row(
+    id: Uuid,
+    recipient: &user::Model,
+    locale: Locale,
+    dedupe_key: String,
+    rendered: mail::Rendered,
+    now: DateTime<Utc>,
+) -> notification::ActiveModel {
+    notification::ActiveModel {
+        id: Set(id),
+        project_id: Set(None),
+        recipient_id: Set(recipient.id),
+        recipient_email: Set(recipient.email.clone()),
+        locale: Set(locale.as_str().to_owned()),
+        kind: Set(String::new()),
+        aggregate_type: Set("User".to_owned()),
+        aggregate_id: Set(Some(recipient.id)),
+        dedupe_key: Set(dedupe_key),
+        subject: Set(rendered.subject),
+        body_text: Set(rendered.text),
+        body_html: Set(rendered.html),
+        unsubscribe_url: Set(None),
+        priority: Set(Urgency::Normal.priority()),
+        status: Set(NotificationStatus::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+    }
 }
 
 /// Inserts an outbox row unless one with its dedupe key exists.

@@ -22,7 +22,7 @@ use steerco_entity::{
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
-use super::notify::{MailSettings, Occurrence, insert_once, notify_in_txn};
+use super::notify::{MailSettings, Occurrence, insert_once, notify_in_txn, pending_row};
 use super::page::{Page, Window};
 use super::{
     AppState, Caller, ServiceError, ServiceResult, access, backend_of, begin_write, commit,
@@ -33,7 +33,7 @@ use crate::domain::decision::DecisionStatus;
 use crate::domain::event::DomainEvent;
 use crate::domain::notification::{
     AfterFailure, Delivery, MilestoneReminder, NotificationClass, NotificationStatus, RetryPolicy,
-    SendFailure, Urgency, milestone_reminder, vote_reminder_due,
+    SendFailure, milestone_reminder, vote_reminder_due,
 };
 use crate::domain::schedule::MilestoneStatus;
 use crate::domain::user::Locale;
@@ -380,15 +380,13 @@ pub struct SchedulerPass {
 }
 
 /// One pass of the scheduler: expired idempotency keys go, milestone and vote reminders owed
-/// today are written, then the daily digests once the digest hour has come. Idempotent per (rule, object, day, recipient) through the
-/// outbox's dedupe keys, so every server may run it as often as it likes.
+/// today are written, then the daily digests once the digest hour has come. Idempotent per
+/// (rule, object, day, recipient) through the outbox's dedupe keys, so every server may run
+/// it as often as it likes.
 pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let now = state.clock.now();
     super::idempotency::purge(&state.db, now).await?;
-    let before = outbox_size(&state.db).await?;
-    remind_milestones(state, now).await?;
-    remind_votes(state, now).await?;
-    let reminders = outbox_size(&state.db).await? - before;
+    let reminders = remind_milestones(state, now).await? + remind_votes(state, now).await?;
     let digests = if now.time()
         >= NaiveTime::from_hms_opt(state.mail.reminders.digest_hour, 0, 0).unwrap_or(NaiveTime::MIN)
     {
@@ -402,12 +400,8 @@ pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     Ok(SchedulerPass { reminders, digests })
 }
 
-async fn outbox_size(db: &DatabaseConnection) -> ServiceResult<u64> {
-    use sea_orm::PaginatorTrait;
-    Ok(notification::Entity::find().count(db).await?)
-}
-
-async fn remind_milestones(state: &AppState, now: DateTime<Utc>) -> ServiceResult<()> {
+/// Writes the milestone reminders owed today; returns how many emails that made.
+async fn remind_milestones(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64> {
     let today = now.date_naive();
     let policy = state.mail.reminders;
     let open = milestone::Entity::find()
@@ -423,6 +417,7 @@ async fn remind_milestones(state: &AppState, now: DateTime<Utc>) -> ServiceResul
         )
         .all(&state.db)
         .await?;
+    let mut written = 0;
     for found in open {
         let Some(reminder) = milestone_reminder(&policy, found.forecast_date, today) else {
             continue;
@@ -441,12 +436,13 @@ async fn remind_milestones(state: &AppState, now: DateTime<Utc>) -> ServiceResul
                 },
             ),
         };
-        scheduled(state, now, found.project_id, rule, event).await?;
+        written += scheduled(state, now, found.project_id, rule, event).await?;
     }
-    Ok(())
+    Ok(written)
 }
 
-async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<()> {
+/// Writes the vote reminders owed today; returns how many emails that made.
+async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64> {
     let policy = state.mail.reminders;
     let open = decision::Entity::find()
         .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
@@ -456,6 +452,7 @@ async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<()>
         )
         .all(&state.db)
         .await?;
+    let mut written = 0;
     for ballot in open {
         if !vote_reminder_due(&policy, ballot.opened_at, now) {
             continue;
@@ -463,7 +460,7 @@ async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<()>
         let event = DomainEvent::VotePending {
             decision_id: ballot.id,
         };
-        scheduled(
+        written += scheduled(
             state,
             now,
             ballot.project_id,
@@ -472,7 +469,7 @@ async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<()>
         )
         .await?;
     }
-    Ok(())
+    Ok(written)
 }
 
 async fn scheduled(
@@ -481,9 +478,9 @@ async fn scheduled(
     project_id: Uuid,
     rule: &str,
     event: DomainEvent,
-) -> ServiceResult<()> {
+) -> ServiceResult<u64> {
     let txn = begin_write(&state.db).await?;
-    notify_in_txn(
+    let written = notify_in_txn(
         &txn,
         &state.mail,
         None,
@@ -496,7 +493,8 @@ async fn scheduled(
         },
     )
     .await?;
-    commit(txn).await
+    commit(txn).await?;
+    Ok(written)
 }
 
 /// Turns each user's waiting digest items into one email; an empty digest is never sent.
@@ -560,34 +558,13 @@ async fn digest_for(
     )
     .map_err(|e| ServiceError::Internal(format!("render digest: {e}")))?;
     let id = Uuid::now_v7();
+    let dedupe_key = format!("{}:{}:{user_id}", mail::DIGEST_KIND, now.date_naive());
+    let row = pending_row(id, &person, locale, dedupe_key, rendered, now);
     let inserted = insert_once(
         &txn,
         notification::ActiveModel {
-            id: Set(id),
-            project_id: Set(None),
-            recipient_id: Set(user_id),
-            recipient_email: Set(person.email.clone()),
-            locale: Set(locale.as_str().to_owned()),
             kind: Set(mail::DIGEST_KIND.to_owned()),
-            aggregate_type: Set("User".to_owned()),
-            aggregate_id: Set(Some(user_id)),
-            dedupe_key: Set(format!(
-                "{}:{}:{user_id}",
-                mail::DIGEST_KIND,
-                now.date_naive()
-            )),
-            subject: Set(rendered.subject),
-            body_text: Set(rendered.text),
-            body_html: Set(rendered.html),
-            unsubscribe_url: Set(None),
-            priority: Set(Urgency::Normal.priority()),
-            status: Set(NotificationStatus::Pending.as_str().to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            lease_until: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            sent_at: Set(None),
+            ..row
         },
     )
     .await?;

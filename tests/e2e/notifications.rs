@@ -402,15 +402,24 @@ async fn a_550_is_dead_at_once_and_a_retry_delivers_it_once_fixed() {
         "a stranger cannot tell the row exists: {response}"
     );
 
+    let retried_rows = "audit_event WHERE action = 'notification.retried'";
+    assert_eq!(app.count(retried_rows).await, 0, "refusals wrote nothing");
     let retried = app.ok(&t.pm, RETRY, json!({ "id": dead["id"] })).await;
     assert_eq!(
         retried["notificationRetry"]["notification"],
         json!({ "status": "PENDING", "attempts": 0 })
     );
+    assert_eq!(app.count(retried_rows).await, 1, "the retry is audited");
+    let audit = app.count("audit_event").await;
     let again = app.ok(&t.pm, RETRY, json!({ "id": dead["id"] })).await;
     assert_eq!(
         again["notificationRetry"]["userErrors"][0]["code"],
         "INVALID_TRANSITION"
+    );
+    assert_eq!(
+        app.count("audit_event").await,
+        audit,
+        "a refused retry writes nothing"
     );
     assert_eq!(mail.deliver().await, 1);
     assert_eq!(mail.since(0), got(&[(&t.pm, "change_request.submitted")]));
@@ -558,11 +567,37 @@ async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
         twice["notificationPreferencesUpdate"]["userErrors"][0]["code"],
         "BAD_USER_INPUT"
     );
+    let updated_rows = "audit_event WHERE action = 'user.notification_preferences_updated'";
+    assert_eq!(
+        app.count("notification_preference").await,
+        0,
+        "nothing written"
+    );
+    assert_eq!(app.count(updated_rows).await, 0);
+    let empty = app.ok(&t.member, PREFERENCES, json!({ "p": [] })).await;
+    assert_eq!(
+        empty["notificationPreferencesUpdate"]["userErrors"][0]["code"],
+        "BAD_USER_INPUT"
+    );
+    let anonymous = app
+        .gql(
+            None,
+            PREFERENCES,
+            json!({ "p": [{ "class": "SCOPE", "delivery": "OFF" }] }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&anonymous),
+        Some("UNAUTHENTICATED"),
+        "{anonymous}"
+    );
     let set = app
         .ok(&t.member, PREFERENCES, json!({ "p": [{ "class": "PHASE_GATE", "delivery": "DAILY_DIGEST" }, { "class": "DECISION", "delivery": "OFF" }] }))
         .await;
     let prefs = &set["notificationPreferencesUpdate"]["preferences"];
     assert_eq!(prefs.as_array().unwrap().len(), 7, "{set}");
+    assert_eq!(app.count(updated_rows).await, 1, "the change is audited");
+    assert_eq!(app.count("notification_preference").await, 2);
     let mine = app
         .ok(
             &t.member,

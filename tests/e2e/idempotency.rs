@@ -97,3 +97,214 @@ async fn concurrent_retries_run_the_mutation_once() {
         }
     }
 }
+
+// The `idempotencyKey` argument: the same, per mutation field.
+
+const CREATE_KEYED: &str = "mutation($key: IdempotencyKey, $input: ProjectCreateInput!) {
+    projectCreate(idempotencyKey: $key, input: $input) { project { id code } userErrors { code } } }";
+
+const TRANSITION_KEYED: &str = "mutation($key: IdempotencyKey, $input: ProjectTransitionInput!) {
+    projectTransition(idempotencyKey: $key, input: $input) {
+        project { status version } userErrors { code currentState } } }";
+
+/// Row counts of what a mutation writes: its object, its audit event, its emails.
+async fn written(app: &TestApp) -> [i64; 3] {
+    [
+        app.count("project").await,
+        app.count("audit_event").await,
+        app.count("notification").await,
+    ]
+}
+
+#[tokio::test]
+async fn a_mutation_retried_with_its_key_answers_the_same_and_writes_nothing_more() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let input = json!({ "code": "CRM-1", "name": "Retry me" });
+    let first = app
+        .gql(
+            Some(&pm.token),
+            CREATE_KEYED,
+            json!({ "key": "create-1", "input": input }),
+        )
+        .await;
+    assert_eq!(first["data"]["projectCreate"]["userErrors"], json!([]));
+    let after_first = written(&app).await;
+
+    // The same call, written differently (literal input, fields in another order), is a retry.
+    let literal = app
+        .gql(
+            Some(&pm.token),
+            r#"mutation { projectCreate(input: { name: "Retry me", code: "CRM-1" },
+                idempotencyKey: "create-1") { project { id code } userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(literal["data"], first["data"]);
+    let again = app
+        .gql(
+            Some(&pm.token),
+            CREATE_KEYED,
+            json!({ "key": "create-1", "input": input }),
+        )
+        .await;
+    assert_eq!(again, first);
+    assert_eq!(written(&app).await, after_first);
+
+    // The same key with other arguments, or another selection, is refused and writes nothing.
+    let other = app
+        .gql(
+            Some(&pm.token),
+            CREATE_KEYED,
+            json!({ "key": "create-1", "input": { "code": "CRM-2", "name": "Retry me" } }),
+        )
+        .await;
+    assert_eq!(
+        other["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{other}"
+    );
+    let reselected = app
+        .gql(
+            Some(&pm.token),
+            "mutation($key: IdempotencyKey, $input: ProjectCreateInput!) {
+                projectCreate(idempotencyKey: $key, input: $input) { project { name } } }",
+            json!({ "key": "create-1", "input": input }),
+        )
+        .await;
+    assert_eq!(reselected["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert_eq!(written(&app).await, after_first);
+
+    // Keys are per user, and free again after a day.
+    let other_user = app.user("Lin Mei", false).await;
+    let theirs = app
+        .gql(
+            Some(&other_user.token),
+            CREATE_KEYED,
+            json!({ "key": "create-1", "input": { "code": "CRM-3", "name": "Theirs" } }),
+        )
+        .await;
+    assert_eq!(theirs["data"]["projectCreate"]["project"]["code"], "CRM-3");
+    app.clock.advance(chrono::Duration::hours(24));
+    let later = app
+        .gql(
+            Some(&pm.token),
+            CREATE_KEYED,
+            json!({ "key": "create-1", "input": { "code": "CRM-4", "name": "Later" } }),
+        )
+        .await;
+    assert_eq!(later["data"]["projectCreate"]["project"]["code"], "CRM-4");
+}
+
+#[tokio::test]
+async fn a_retried_transition_is_not_applied_twice() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let sponsor = app.user("Lin Mei", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    // Initiation needs a sponsor.
+    app.add_member(&pm, &project, &sponsor, &["SPONSOR"]).await;
+    let initiate = json!({ "key": "initiate", "input": { "id": project, "action": "INITIATE" } });
+    let first = app.ok(&pm, TRANSITION_KEYED, initiate.clone()).await;
+    assert_eq!(first["projectTransition"]["project"]["status"], "INITIATED");
+    let audit = app.count("audit_event").await;
+    // Without its key the retry would be refused as an invalid transition; with it, the
+    // client sees the success it missed.
+    let retry = app.ok(&pm, TRANSITION_KEYED, initiate).await;
+    assert_eq!(retry, first);
+    assert_eq!(app.count("audit_event").await, audit);
+    let unkeyed = app
+        .ok(
+            &pm,
+            TRANSITION_KEYED,
+            json!({ "input": { "id": project, "action": "INITIATE" } }),
+        )
+        .await;
+    assert_eq!(
+        unkeyed["projectTransition"]["userErrors"][0]["code"],
+        "INVALID_TRANSITION"
+    );
+}
+
+#[tokio::test]
+async fn each_mutation_of_a_document_has_its_own_key_and_a_refused_one_keeps_none() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let sponsor = app.user("Lin Mei", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    const TWO: &str = r#"mutation {
+        a: projectCreate(idempotencyKey: "a", input: { code: "CRM-A", name: "A" }) { project { code } }
+        b: projectCreate(idempotencyKey: "b", input: { code: "CRM-B", name: "B" }) { project { code } } }"#;
+    let first = app.ok(&pm, TWO, json!({})).await;
+    let projects = app.count("project").await;
+    assert_eq!(app.ok(&pm, TWO, json!({})).await, first);
+    assert_eq!(app.count("project").await, projects);
+    assert_eq!(app.count("idempotency_key").await, 2);
+
+    // A call refused with a top-level error (here: a sponsor may not edit the project) does
+    // not hold its key: the key is free for the caller's next call.
+    app.add_member(&pm, &project, &sponsor, &["SPONSOR"]).await;
+    let update =
+        json!({ "key": "k", "input": { "id": project, "expectedVersion": 1, "name": "Renamed" } });
+    const UPDATE_KEYED: &str = "mutation($key: IdempotencyKey, $input: ProjectUpdateInput!) {
+        projectUpdate(idempotencyKey: $key, input: $input) { project { name } userErrors { code } } }";
+    let refused = app.gql(Some(&sponsor.token), UPDATE_KEYED, update).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    assert_eq!(app.count("idempotency_key").await, 2);
+    let created = app
+        .ok(
+            &sponsor,
+            CREATE_KEYED,
+            json!({ "key": "k", "input": { "code": "CRM-S", "name": "Sponsored" } }),
+        )
+        .await;
+    assert_eq!(created["projectCreate"]["project"]["code"], "CRM-S");
+}
+
+#[tokio::test]
+async fn a_malformed_key_is_refused_before_anything_runs() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let before = written(&app).await;
+    for key in [
+        json!(""),
+        json!("has space"),
+        json!("k".repeat(256)),
+        json!(7),
+    ] {
+        let response = app
+            .gql(
+                Some(&pm.token),
+                CREATE_KEYED,
+                json!({ "key": key, "input": { "code": "CRM-1", "name": "Bad key" } }),
+            )
+            .await;
+        assert!(response["errors"][0]["message"].is_string(), "{response}");
+        assert!(response["data"].is_null(), "{response}");
+    }
+    assert_eq!(written(&app).await, before);
+}
+
+#[tokio::test]
+async fn concurrent_calls_with_one_key_create_once() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let variables = json!({ "key": "race", "input": { "code": "CRM-RACE", "name": "Race" } });
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| app.gql(Some(&pm.token), CREATE_KEYED, variables.clone())),
+    )
+    .await;
+    assert_eq!(app.count("project").await, 1);
+    let created = answers
+        .iter()
+        .find(|answer| answer.get("errors").is_none())
+        .expect("one call ran");
+    for answer in &answers {
+        match answer.get("errors") {
+            None => assert_eq!(answer, created),
+            Some(errors) => assert_eq!(errors[0]["extensions"]["code"], "CONFLICT", "{answer}"),
+        }
+    }
+}

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, ServerError, ServerResult, Variables};
+use async_graphql::{ServerResult, Variables};
+
+use super::error::{codes, top_level_server_error};
 
 /// Refuses documents with more than this many aliased fields, counted over every operation
 /// and fragment definition as written.
@@ -37,11 +39,7 @@ impl Extension for AliasLimitExtension {
                 "the document uses {aliases} aliases; at most {} are allowed",
                 self.0
             );
-            let coded = async_graphql::Error::new(message.clone())
-                .extend_with(|_, ext| ext.set("code", "LIMIT_EXCEEDED"));
-            let mut error = ServerError::new(message, None);
-            error.extensions = coded.extensions;
-            return Err(error);
+            return Err(top_level_server_error(codes::LIMIT_EXCEEDED, &message));
         }
         Ok(document)
     }

@@ -9,6 +9,7 @@ use super::context::{actor, caller, state};
 use super::decision::Decision;
 use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::change_request::{
     self as rules, CostImpact, CrAction as DomainAction, EffortImpact, Impact, MilestoneShift,
@@ -911,6 +912,7 @@ impl ChangeRequestMutation {
     async fn change_request_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ChangeRequestCreateInput,
     ) -> async_graphql::Result<ChangeRequestPayload> {
         let caller = caller(ctx)?;
@@ -939,6 +941,7 @@ impl ChangeRequestMutation {
     async fn change_request_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ChangeRequestUpdateInput,
     ) -> async_graphql::Result<ChangeRequestPayload> {
         let caller = caller(ctx)?;
@@ -976,6 +979,7 @@ impl ChangeRequestMutation {
     async fn change_request_assess(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ChangeRequestAssessInput,
     ) -> async_graphql::Result<ChangeRequestPayload> {
         let caller = caller(ctx)?;
@@ -998,6 +1002,7 @@ impl ChangeRequestMutation {
     async fn change_request_transition(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ChangeRequestTransitionInput,
     ) -> async_graphql::Result<ChangeRequestPayload> {
         let caller = caller(ctx)?;
@@ -1022,6 +1027,7 @@ impl ChangeRequestMutation {
     async fn change_request_comment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ChangeRequestCommentInput,
     ) -> async_graphql::Result<ChangeRequestCommentPayload> {
         let caller = caller(ctx)?;
@@ -1046,6 +1052,7 @@ impl ChangeRequestMutation {
     async fn vote_delegation_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: VoteDelegationCreateInput,
     ) -> async_graphql::Result<VoteDelegationCreatePayload> {
         let caller = caller(ctx)?;

@@ -7,6 +7,7 @@ use steerco_entity::{decision, decision_vote};
 use super::context::{actor, caller, state};
 use super::error::{payload, respond};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::loader::VotesLoader;
 use super::user::User;
 use crate::domain::Refusals;
@@ -247,6 +248,7 @@ impl DecisionMutation {
     async fn decision_vote_cast(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: DecisionVoteCastInput,
     ) -> async_graphql::Result<DecisionVoteCastPayload> {
         let caller = caller(ctx)?;

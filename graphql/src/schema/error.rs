@@ -82,6 +82,13 @@ pub fn top_level(code: &'static str, message: &str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
 }
 
+/// The same, for the extensions that refuse a request before or around its resolvers.
+pub fn top_level_server_error(code: &'static str, message: &str) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(message, None);
+    error.extensions = top_level(code, message).extensions;
+    error
+}
+
 pub fn unauthenticated() -> async_graphql::Error {
     top_level(codes::UNAUTHENTICATED, "a valid bearer token is required")
 }

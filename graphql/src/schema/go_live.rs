@@ -11,6 +11,7 @@ use super::context::{caller, state};
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::go_live::{self as rules, Criterion};
 use crate::domain::{Refusal, Refusals};
@@ -744,6 +745,7 @@ impl GoLiveMutation {
     async fn go_live_plan_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLivePlanCreateInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
@@ -783,6 +785,7 @@ impl GoLiveMutation {
     async fn go_live_plan_prepare(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLivePlanPrepareInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
@@ -851,6 +854,7 @@ impl GoLiveMutation {
     async fn go_live_rollback_approve(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLiveRollbackApproveInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
@@ -865,6 +869,7 @@ impl GoLiveMutation {
     async fn cutover_task_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: CutoverTaskAddInput,
     ) -> async_graphql::Result<CutoverTaskPayload> {
         let caller = caller(ctx)?;
@@ -910,6 +915,7 @@ impl GoLiveMutation {
     async fn cutover_task_set_status(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: CutoverTaskSetStatusInput,
     ) -> async_graphql::Result<CutoverTaskPayload> {
         let caller = caller(ctx)?;
@@ -927,6 +933,7 @@ impl GoLiveMutation {
     async fn go_live_criterion_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLiveCriterionAddInput,
     ) -> async_graphql::Result<GoLiveCriterionPayload> {
         let caller = caller(ctx)?;
@@ -951,6 +958,7 @@ impl GoLiveMutation {
     async fn go_live_criterion_set(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLiveCriterionSetInput,
     ) -> async_graphql::Result<GoLiveCriterionPayload> {
         let caller = caller(ctx)?;
@@ -967,6 +975,7 @@ impl GoLiveMutation {
     async fn go_live_decision_request(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLiveDecisionRequestInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
@@ -982,6 +991,7 @@ impl GoLiveMutation {
     async fn go_live_override(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLiveOverrideInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
@@ -996,6 +1006,7 @@ impl GoLiveMutation {
     async fn go_live_transition(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GoLiveTransitionInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
@@ -1020,6 +1031,7 @@ impl GoLiveMutation {
     async fn rollback_start(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: RollbackStartInput,
     ) -> async_graphql::Result<GoLivePlanPayload> {
         let caller = caller(ctx)?;
@@ -1043,6 +1055,7 @@ impl GoLiveMutation {
     async fn hypercare_metric_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: HypercareMetricAddInput,
     ) -> async_graphql::Result<HypercareMetricPayload> {
         let caller = caller(ctx)?;
@@ -1068,6 +1081,7 @@ impl GoLiveMutation {
     async fn hypercare_reading_record(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: HypercareReadingRecordInput,
     ) -> async_graphql::Result<HypercareReadingPayload> {
         let caller = caller(ctx)?;

@@ -7,6 +7,7 @@ use steerco_entity::project_member;
 use super::context::{caller, state};
 use super::error::{payload, respond};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::Refusals;
 use crate::domain::role::ProjectRole as DomainRole;
@@ -108,6 +109,7 @@ impl MemberMutation {
     async fn project_member_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ProjectMemberAddInput,
     ) -> async_graphql::Result<ProjectMemberAddPayload> {
         let caller = caller(ctx)?;
@@ -141,6 +143,7 @@ impl MemberMutation {
     async fn project_member_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ProjectMemberUpdateInput,
     ) -> async_graphql::Result<ProjectMemberUpdatePayload> {
         let caller = caller(ctx)?;
@@ -164,6 +167,7 @@ impl MemberMutation {
     async fn project_member_remove(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ProjectMemberRemoveInput,
     ) -> async_graphql::Result<ProjectMemberRemovePayload> {
         let caller = caller(ctx)?;

@@ -8,6 +8,7 @@ use super::context::{actor, caller, state};
 use super::decision::Decision;
 use super::error::{Payload, UserError, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::phase::Phase;
 use super::user::User;
 use crate::domain::schedule::{self as rules, MilestoneStatus as DomainStatus};
@@ -523,6 +524,7 @@ impl MilestoneMutation {
     async fn milestone_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: MilestoneCreateInput,
     ) -> async_graphql::Result<MilestoneChangePayload> {
         let caller = caller(ctx)?;
@@ -556,6 +558,7 @@ impl MilestoneMutation {
     async fn milestone_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: MilestoneUpdateInput,
     ) -> async_graphql::Result<MilestoneChangePayload> {
         let caller = caller(ctx)?;
@@ -602,6 +605,7 @@ impl MilestoneMutation {
     async fn milestone_transition(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: MilestoneTransitionInput,
     ) -> async_graphql::Result<MilestoneChangePayload> {
         let caller = caller(ctx)?;
@@ -626,6 +630,7 @@ impl MilestoneMutation {
     async fn milestone_dependency_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: MilestoneDependencyAddInput,
     ) -> async_graphql::Result<MilestoneDependencyAddPayload> {
         let caller = caller(ctx)?;
@@ -649,6 +654,7 @@ impl MilestoneMutation {
     async fn milestone_dependency_remove(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: MilestoneDependencyRemoveInput,
     ) -> async_graphql::Result<MilestoneDependencyRemovePayload> {
         let caller = caller(ctx)?;
@@ -664,6 +670,7 @@ impl MilestoneMutation {
     async fn schedule_baseline_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ScheduleBaselineCreateInput,
     ) -> async_graphql::Result<ScheduleBaselineCreatePayload> {
         let caller = caller(ctx)?;

@@ -12,6 +12,7 @@ pub mod decision;
 pub mod error;
 pub mod go_live;
 pub mod id;
+pub mod idempotency;
 pub mod loader;
 pub mod member;
 pub mod milestone;
@@ -107,6 +108,7 @@ pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
         .limit_recursive_depth(32)
         .limit_directives(8)
         .extension(alias_limit::AliasLimit(limits.max_aliases))
+        .extension(idempotency::IdempotentMutations)
         // Reports each operation's cost and depth in `extensions.analyzer`, so clients see
         // how close they are to the limits.
         .extension(async_graphql::extensions::Analyzer);

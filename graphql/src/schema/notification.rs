@@ -13,6 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::context::{actor, caller, state};
 use super::error::{Payload, UserError, payload, respond, to_top_level};
 use super::id::{Kind, decode, decode_any, encode, encode_named};
+use super::idempotency::IdempotencyKeyArg;
 use super::page::{Conn, PageArgs, connection};
 use super::user::User;
 use crate::domain::notification::{
@@ -257,6 +258,7 @@ impl NotificationMutation {
     async fn notification_retry(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: NotificationRetryInput,
     ) -> async_graphql::Result<NotificationRetryPayload> {
         let caller = caller(ctx)?;
@@ -273,6 +275,7 @@ impl NotificationMutation {
     async fn notification_preferences_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: NotificationPreferencesUpdateInput,
     ) -> async_graphql::Result<NotificationPreferencesUpdatePayload> {
         let caller = caller(ctx)?;

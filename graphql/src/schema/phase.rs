@@ -8,6 +8,7 @@ use super::context::{caller, state};
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::loader::{
     ConditionsLoader, CriteriaLoader, DecisionsLoader, DeliverablesLoader, MilestonesLoader,
 };
@@ -525,6 +526,7 @@ impl PhaseMutation {
     async fn phase_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: PhaseCreateInput,
     ) -> async_graphql::Result<PhaseCreatePayload> {
         let caller = caller(ctx)?;
@@ -550,6 +552,7 @@ impl PhaseMutation {
     async fn phase_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: PhaseUpdateInput,
     ) -> async_graphql::Result<PhaseUpdatePayload> {
         let caller = caller(ctx)?;
@@ -575,6 +578,7 @@ impl PhaseMutation {
     async fn phase_reorder(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: PhaseReorderInput,
     ) -> async_graphql::Result<PhaseReorderPayload> {
         let caller = caller(ctx)?;
@@ -607,6 +611,7 @@ impl PhaseMutation {
     async fn phase_remove(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: PhaseIdInput,
     ) -> async_graphql::Result<PhaseRemovePayload> {
         let caller = caller(ctx)?;
@@ -621,6 +626,7 @@ impl PhaseMutation {
     async fn phase_start(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: PhaseIdInput,
     ) -> async_graphql::Result<PhaseStartPayload> {
         let caller = caller(ctx)?;
@@ -636,6 +642,7 @@ impl PhaseMutation {
     async fn phase_gate_request(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: PhaseGateRequestInput,
     ) -> async_graphql::Result<PhaseDecisionRequestPayload> {
         let caller = caller(ctx)?;
@@ -652,6 +659,7 @@ impl PhaseMutation {
     async fn phase_skip_request(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: PhaseSkipRequestInput,
     ) -> async_graphql::Result<PhaseDecisionRequestPayload> {
         let caller = caller(ctx)?;
@@ -668,6 +676,7 @@ impl PhaseMutation {
     async fn exit_criterion_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ExitCriterionAddInput,
     ) -> async_graphql::Result<ExitCriterionAddPayload> {
         let caller = caller(ctx)?;
@@ -682,6 +691,7 @@ impl PhaseMutation {
     async fn exit_criterion_set(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ExitCriterionSetInput,
     ) -> async_graphql::Result<ExitCriterionSetPayload> {
         let caller = caller(ctx)?;
@@ -706,6 +716,7 @@ impl PhaseMutation {
     async fn deliverable_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: DeliverableAddInput,
     ) -> async_graphql::Result<DeliverableAddPayload> {
         let caller = caller(ctx)?;
@@ -728,6 +739,7 @@ impl PhaseMutation {
     async fn deliverable_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: DeliverableUpdateInput,
     ) -> async_graphql::Result<DeliverableUpdatePayload> {
         let caller = caller(ctx)?;
@@ -763,6 +775,7 @@ impl PhaseMutation {
     async fn gate_condition_close(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: GateConditionCloseInput,
     ) -> async_graphql::Result<GateConditionClosePayload> {
         let caller = caller(ctx)?;

@@ -8,6 +8,7 @@ use steerco_entity::project;
 use super::context::{actor, caller, state};
 use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::loader::MembersLoader;
 use super::member::ProjectMember;
 use super::page::{Conn, PageArgs, connection};
@@ -636,6 +637,7 @@ impl ProjectMutation {
     async fn project_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ProjectCreateInput,
     ) -> async_graphql::Result<ProjectCreatePayload> {
         let caller = caller(ctx)?;
@@ -661,6 +663,7 @@ impl ProjectMutation {
     async fn project_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ProjectUpdateInput,
     ) -> async_graphql::Result<ProjectUpdatePayload> {
         let caller = caller(ctx)?;
@@ -698,6 +701,7 @@ impl ProjectMutation {
     async fn project_transition(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ProjectTransitionInput,
     ) -> async_graphql::Result<ProjectTransitionPayload> {
         let caller = caller(ctx)?;

@@ -6,6 +6,7 @@ use steerco_entity::{raci_activity, raci_assignment};
 use super::context::{actor, caller, state};
 use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::raci::RaciLetter as DomainLetter;
 use crate::domain::{Refusal, Refusals};
@@ -329,6 +330,7 @@ impl RaciMutation {
     async fn raci_seed(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: RaciSeedInput,
     ) -> async_graphql::Result<RaciSeedPayload> {
         let caller = caller(ctx)?;
@@ -343,6 +345,7 @@ impl RaciMutation {
     async fn raci_activity_add(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: RaciActivityAddInput,
     ) -> async_graphql::Result<RaciActivityPayload> {
         let caller = caller(ctx)?;
@@ -373,6 +376,7 @@ impl RaciMutation {
     async fn raci_activity_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: RaciActivityUpdateInput,
     ) -> async_graphql::Result<RaciActivityPayload> {
         let caller = caller(ctx)?;
@@ -413,6 +417,7 @@ impl RaciMutation {
     async fn raci_activity_remove(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: RaciActivityRemoveInput,
     ) -> async_graphql::Result<RaciActivityPayload> {
         let caller = caller(ctx)?;
@@ -434,6 +439,7 @@ impl RaciMutation {
     async fn raci_assign(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: RaciAssignInput,
     ) -> async_graphql::Result<RaciActivityPayload> {
         let caller = caller(ctx)?;
@@ -464,6 +470,7 @@ impl RaciMutation {
     async fn raci_unassign(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: RaciUnassignInput,
     ) -> async_graphql::Result<RaciActivityPayload> {
         let caller = caller(ctx)?;

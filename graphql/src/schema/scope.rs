@@ -7,6 +7,7 @@ use steerco_entity::{scope_signatory, scope_version};
 use super::context::{actor, caller, state};
 use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::scope::{
     self as rules, DocumentInput, ItemInput, ObjectiveInput, ScopeDocument, StatementInput,
@@ -436,6 +437,7 @@ impl ScopeMutation {
     async fn scope_draft_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ScopeDraftCreateInput,
     ) -> async_graphql::Result<ScopeVersionPayload> {
         let caller = caller(ctx)?;
@@ -450,6 +452,7 @@ impl ScopeMutation {
     async fn scope_draft_update(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ScopeDraftUpdateInput,
     ) -> async_graphql::Result<ScopeVersionPayload> {
         let caller = caller(ctx)?;
@@ -472,6 +475,7 @@ impl ScopeMutation {
     async fn scope_review_submit(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ScopeReviewSubmitInput,
     ) -> async_graphql::Result<ScopeVersionPayload> {
         let caller = caller(ctx)?;
@@ -510,6 +514,7 @@ impl ScopeMutation {
     async fn scope_sign(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ScopeSignInput,
     ) -> async_graphql::Result<ScopeVersionPayload> {
         let caller = caller(ctx)?;
@@ -525,6 +530,7 @@ impl ScopeMutation {
     async fn scope_reject(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ScopeRejectInput,
     ) -> async_graphql::Result<ScopeVersionPayload> {
         let caller = caller(ctx)?;

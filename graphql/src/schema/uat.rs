@@ -7,6 +7,7 @@ use steerco_entity::{defect, defect_comment, test_cycle, test_execution, test_sc
 use super::context::{actor, caller, state};
 use super::error::{Payload, UserError, payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::uat::{self as rules, DefectCommand};
 use crate::domain::{Refusal, Refusals};
@@ -948,6 +949,7 @@ impl UatMutation {
     async fn test_scenario_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: TestScenarioCreateInput,
     ) -> async_graphql::Result<TestScenarioCreatePayload> {
         let caller = caller(ctx)?;
@@ -985,6 +987,7 @@ impl UatMutation {
     async fn test_scenario_library_import(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ProjectIdInput,
     ) -> async_graphql::Result<TestScenariosPayload> {
         let caller = caller(ctx)?;
@@ -999,6 +1002,7 @@ impl UatMutation {
     async fn test_scenario_csv_import(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: TestScenarioCsvImportInput,
     ) -> async_graphql::Result<TestScenariosPayload> {
         let caller = caller(ctx)?;
@@ -1013,6 +1017,7 @@ impl UatMutation {
     async fn test_cycle_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: TestCycleCreateInput,
     ) -> async_graphql::Result<TestCyclePayload> {
         let caller = caller(ctx)?;
@@ -1041,6 +1046,7 @@ impl UatMutation {
     async fn test_cycle_transition(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: TestCycleTransitionInput,
     ) -> async_graphql::Result<TestCyclePayload> {
         let caller = caller(ctx)?;
@@ -1058,6 +1064,7 @@ impl UatMutation {
     async fn test_execution_record(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: TestExecutionRecordInput,
     ) -> async_graphql::Result<TestExecutionRecordPayload> {
         let caller = caller(ctx)?;
@@ -1094,6 +1101,7 @@ impl UatMutation {
     async fn defect_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: DefectCreateInput,
     ) -> async_graphql::Result<DefectPayload> {
         let caller = caller(ctx)?;
@@ -1127,6 +1135,7 @@ impl UatMutation {
     async fn defect_grade(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: DefectGradeInput,
     ) -> async_graphql::Result<DefectPayload> {
         let caller = caller(ctx)?;
@@ -1152,6 +1161,7 @@ impl UatMutation {
     async fn defect_transition(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: DefectTransitionInput,
     ) -> async_graphql::Result<DefectPayload> {
         let caller = caller(ctx)?;
@@ -1175,6 +1185,7 @@ impl UatMutation {
     async fn defect_comment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: DefectCommentInput,
     ) -> async_graphql::Result<DefectPayload> {
         let caller = caller(ctx)?;

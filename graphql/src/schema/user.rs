@@ -7,6 +7,7 @@ use steerco_entity::{api_token, user};
 use super::context::{actor, caller, request_id, state};
 use super::error::{Payload, UserError, payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
+use super::idempotency::IdempotencyKeyArg;
 use crate::domain::credential::TokenKind;
 use crate::domain::user::Locale as DomainLocale;
 use crate::service::{self, ServiceError};
@@ -273,6 +274,7 @@ impl UserMutation {
     async fn user_create(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: UserCreateInput,
     ) -> async_graphql::Result<UserCreatePayload> {
         let caller = caller(ctx)?;
@@ -309,6 +311,7 @@ impl UserMutation {
     async fn api_token_revoke(
         &self,
         ctx: &Context<'_>,
+        #[graphql(name = "idempotencyKey")] _idempotency_key: Option<IdempotencyKeyArg>,
         input: ApiTokenRevokeInput,
     ) -> async_graphql::Result<ApiTokenRevokePayload> {
         let caller = caller(ctx)?;

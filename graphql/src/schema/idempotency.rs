@@ -1,0 +1,363 @@
+//! The `idempotencyKey` argument of mutations: a retried mutation gets its first answer
+//! instead of running again.
+//!
+//! Resolvers only declare the argument (so it is typed, bounded and documented in the SDL);
+//! this extension does the work around each top-level mutation field, the same way the HTTP
+//! layer does for a whole request with an `Idempotency-Key` header, and in the same table:
+//! the key is reserved before the field runs, holds the field's answer afterwards, and a
+//! field refused by a top-level error (permission, timeout, internal) frees it again.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::{
+    InputValueError, InputValueResult, Name, Scalar, ScalarType, ServerError, ServerResult, Value,
+    Variables,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::context::RequestContext;
+use super::error::{codes, top_level_server_error};
+use crate::domain::idempotency::{IdempotencyKey, Verdict};
+use crate::service::{self, AppState};
+
+/// The argument's name on every mutation that takes one.
+pub const ARGUMENT: &str = "idempotencyKey";
+
+/// A client-chosen key, 1 to 255 visible ASCII characters (a UUID is customary). Sent again
+/// by the same user within 24 hours with the same arguments and selection, the mutation
+/// answers what it answered the first time without writing anything; with other arguments,
+/// or while the first call still runs, it is refused with `CONFLICT`.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKeyArg(pub IdempotencyKey);
+
+#[Scalar(name = "IdempotencyKey")]
+impl ScalarType for IdempotencyKeyArg {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(raw) => IdempotencyKey::parse(raw)
+                .map(Self)
+                .map_err(|e| InputValueError::custom(e.to_string())),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.as_str().to_owned())
+    }
+}
+
+/// Installs the idempotency handling of mutation fields.
+pub struct IdempotentMutations;
+
+impl ExtensionFactory for IdempotentMutations {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerRequest::default())
+    }
+}
+
+/// One request's variables, kept from parsing so that a field's arguments can be read with
+/// their values.
+#[derive(Default)]
+struct PerRequest {
+    variables: Mutex<Variables>,
+}
+
+#[async_trait::async_trait]
+impl Extension for PerRequest {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        *self.variables.lock().unwrap_or_else(|e| e.into_inner()) = variables.clone();
+        next.run(ctx, query, variables).await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let top_level_mutation =
+            info.parent_type == "MutationRoot" && info.path_node.parent.is_none();
+        let user_id = ctx
+            .data_opt::<RequestContext>()
+            .and_then(|request| request.actor.as_ref())
+            .map(|actor| actor.user_id);
+        let (Some(user_id), Some(state), true) =
+            (user_id, ctx.data_opt::<AppState>(), top_level_mutation)
+        else {
+            return next.run(ctx, info).await;
+        };
+        let keyed = {
+            let variables = self.variables.lock().unwrap_or_else(|e| e.into_inner());
+            key_and_fingerprint(info.field, &variables)
+        };
+        // Without a (well-formed) key the field runs as usual; a malformed one is then
+        // refused by the argument's own type.
+        let Some((key, fingerprint)) = keyed else {
+            return next.run(ctx, info).await;
+        };
+        let now = state.clock.now();
+        let verdict = service::idempotency::begin(&state.db, user_id, &key, &fingerprint, now)
+            .await
+            .map_err(internal)?;
+        match verdict {
+            Verdict::Run => {
+                let reservation = Reservation {
+                    state,
+                    user_id,
+                    key,
+                    settled: false,
+                };
+                let answer = next.run(ctx, info).await;
+                reservation.settle(&answer).await;
+                answer
+            }
+            Verdict::Replay(json) => serde_json::from_str(&json).map(Some).map_err(internal),
+            Verdict::InProgress => Err(conflict(
+                "the first call with this idempotencyKey has not finished",
+            )),
+            Verdict::Reused => Err(conflict(
+                "this idempotencyKey was used for a different call",
+            )),
+        }
+    }
+}
+
+/// A reserved key. Settled with the field's answer; a reservation dropped unsettled (the
+/// request was cancelled by its timeout) is freed so that the client's retry runs.
+struct Reservation<'a> {
+    state: &'a AppState,
+    user_id: Uuid,
+    key: IdempotencyKey,
+    settled: bool,
+}
+
+impl Reservation<'_> {
+    async fn settle(mut self, answer: &ServerResult<Option<Value>>) {
+        self.settled = true;
+        let db = &self.state.db;
+        let kept = match answer
+            .as_ref()
+            .map(|value| value.as_ref().map(serde_json::to_string))
+        {
+            Ok(Some(Ok(json))) => {
+                service::idempotency::finish(db, self.user_id, &self.key, &json).await
+            }
+            _ => service::idempotency::abandon(db, self.user_id, &self.key).await,
+        };
+        if let Err(error) = kept {
+            tracing::error!(%error, "recording an idempotency key");
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let db = self.state.db.clone();
+        let (user_id, key) = (self.user_id, self.key.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = service::idempotency::abandon(&db, user_id, &key).await {
+                    tracing::error!(%error, "freeing an idempotency key");
+                }
+            });
+        }
+    }
+}
+
+/// The field's key, and a fingerprint of everything else that makes the call: its name,
+/// its other arguments with their values, and what it selects (a replay answers the first
+/// call's selection, so another selection is another call).
+fn key_and_fingerprint(field: &Field, variables: &Variables) -> Option<(IdempotencyKey, String)> {
+    let mut key = None;
+    let mut arguments = serde_json::Map::new();
+    for (name, value) in &field.arguments {
+        let value = value
+            .node
+            .clone()
+            .into_const_with(|name: Name| {
+                Ok::<_, std::convert::Infallible>(
+                    variables.get(&name).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .unwrap_or(Value::Null);
+        if name.node == ARGUMENT {
+            key = match value {
+                Value::String(raw) => IdempotencyKey::parse(&raw).ok(),
+                _ => None,
+            };
+        } else {
+            // serde_json's map is ordered by key: the same arguments in another order, or
+            // an input object's fields in another order, give the same fingerprint.
+            arguments.insert(name.node.to_string(), serde_json::to_value(value).ok()?);
+        }
+    }
+    let mut call = format!(
+        "{}{}",
+        field.name.node,
+        serde_json::Value::Object(arguments)
+    );
+    write_selection(&field.selection_set.node, &mut call);
+    let fingerprint = hex::encode(Sha256::digest(call.as_bytes()));
+    Some((key?, fingerprint))
+}
+
+/// Writes a selection set without positions or whitespace, so that only what is asked counts.
+fn write_selection(set: &SelectionSet, out: &mut String) {
+    out.push('{');
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                let field = &field.node;
+                if let Some(alias) = &field.alias {
+                    let _ = write!(out, "{}:", alias.node);
+                }
+                out.push_str(&field.name.node);
+                for (name, value) in &field.arguments {
+                    let _ = write!(out, "({}={})", name.node, value.node);
+                }
+                if !field.selection_set.node.items.is_empty() {
+                    write_selection(&field.selection_set.node, out);
+                }
+            }
+            Selection::FragmentSpread(spread) => {
+                let _ = write!(out, "...{}", spread.node.fragment_name.node);
+            }
+            Selection::InlineFragment(fragment) => {
+                out.push_str("...");
+                if let Some(condition) = &fragment.node.type_condition {
+                    let _ = write!(out, "on {}", condition.node.on.node);
+                }
+                write_selection(&fragment.node.selection_set.node, out);
+            }
+        }
+        out.push(' ');
+    }
+    out.push('}');
+}
+
+fn conflict(message: &str) -> ServerError {
+    top_level_server_error(codes::CONFLICT, message)
+}
+
+fn internal(error: impl std::fmt::Display) -> ServerError {
+    tracing::error!(%error, "idempotency key");
+    top_level_server_error(
+        codes::INTERNAL,
+        "internal error; the request id is in the server log",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::types::{Selection, TypeSystemDefinition};
+    use async_graphql::parser::{parse_query, parse_schema};
+
+    use super::*;
+
+    /// Mutations that take no key: signing in creates no shared state worth replaying, and an
+    /// API token's answer holds its secret, which must not be stored.
+    const UNKEYED: [&str; 2] = ["sessionCreate", "apiTokenCreate"];
+
+    #[test]
+    fn every_other_mutation_takes_an_idempotency_key() {
+        let document = parse_schema(super::super::sdl()).expect("the SDL parses");
+        let mutation = document
+            .definitions
+            .iter()
+            .find_map(|definition| match definition {
+                TypeSystemDefinition::Type(ty) if ty.node.name.node == "MutationRoot" => {
+                    Some(ty.node.clone())
+                }
+                _ => None,
+            })
+            .expect("a mutation root");
+        let async_graphql::parser::types::TypeKind::Object(object) = mutation.kind else {
+            panic!("the mutation root is an object");
+        };
+        for field in &object.fields {
+            let name = field.node.name.node.as_str();
+            let keyed = field.node.arguments.iter().any(|argument| {
+                argument.node.name.node == ARGUMENT
+                    && argument.node.ty.node.to_string() == "IdempotencyKey"
+            });
+            assert_eq!(keyed, !UNKEYED.contains(&name), "{name}");
+        }
+    }
+
+    fn fingerprint(document: &str, variables: serde_json::Value) -> Option<String> {
+        let document = parse_query(document).expect("the document parses");
+        let (_, operation) = document.operations.iter().next().expect("an operation");
+        let Selection::Field(field) = &operation.node.selection_set.node.items[0].node else {
+            panic!("a field");
+        };
+        let variables = Variables::from_json(variables);
+        key_and_fingerprint(&field.node, &variables).map(|(key, print)| {
+            assert_eq!(key.as_str(), "k");
+            print
+        })
+    }
+
+    #[test]
+    fn the_fingerprint_is_what_is_asked_not_how_it_is_written() {
+        let literal = fingerprint(
+            r#"mutation { m(idempotencyKey: "k", input: { b: 2, a: "x" }) { x { y } } }"#,
+            serde_json::json!({}),
+        );
+        let reordered = fingerprint(
+            r#"mutation($in: I!, $k: IdempotencyKey) { m(input: $in, idempotencyKey: $k) {
+                x {
+                    y
+                }
+            } }"#,
+            serde_json::json!({ "k": "k", "in": { "a": "x", "b": 2 } }),
+        );
+        assert!(literal.is_some());
+        assert_eq!(literal, reordered);
+        let other_input = fingerprint(
+            r#"mutation { m(idempotencyKey: "k", input: { b: 3, a: "x" }) { x { y } } }"#,
+            serde_json::json!({}),
+        );
+        let other_selection = fingerprint(
+            r#"mutation { m(idempotencyKey: "k", input: { b: 2, a: "x" }) { x { z } } }"#,
+            serde_json::json!({}),
+        );
+        let other_field = fingerprint(
+            r#"mutation { n(idempotencyKey: "k", input: { b: 2, a: "x" }) { x { y } } }"#,
+            serde_json::json!({}),
+        );
+        for other in [other_input, other_selection, other_field] {
+            assert!(other.is_some());
+            assert_ne!(other, literal);
+        }
+    }
+
+    #[test]
+    fn a_call_without_a_well_formed_key_is_not_keyed() {
+        assert_eq!(
+            fingerprint("mutation { m { x } }", serde_json::json!({})),
+            None
+        );
+        assert_eq!(
+            fingerprint(
+                r#"mutation($k: IdempotencyKey) { m(idempotencyKey: $k) { x } }"#,
+                serde_json::json!({ "k": "two words" })
+            ),
+            None
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod milestones;
 mod notifications;
 mod phases;
 mod projects;
+mod property;
 mod raci;
 mod scope;
 mod security;

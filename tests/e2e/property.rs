@@ -149,9 +149,26 @@ const INTS: &[i64] = &[
     i32::MIN as i64,
     1 << 40,
 ];
-const DECIMALS: &[&str] = &["0", "1.5", "-3", "1e400", "NaN", "99999999999999999999999999999.99"];
-const DATES: &[&str] = &["2027-03-01", "2027-02-30", "0000-00-00", "+275760-09-13", "today"];
-const INSTANTS: &[&str] = &["2027-03-01T09:00:00Z", "2027-03-01", "9999-12-31T23:59:59+14:00"];
+const DECIMALS: &[&str] = &[
+    "0",
+    "1.5",
+    "-3",
+    "1e400",
+    "NaN",
+    "99999999999999999999999999999.99",
+];
+const DATES: &[&str] = &[
+    "2027-03-01",
+    "2027-02-30",
+    "0000-00-00",
+    "+275760-09-13",
+    "today",
+];
+const INSTANTS: &[&str] = &[
+    "2027-03-01T09:00:00Z",
+    "2027-03-01",
+    "9999-12-31T23:59:59+14:00",
+];
 
 /// Builds one operation from choices.
 struct Builder<'a> {
@@ -327,7 +344,10 @@ impl Builder<'_> {
         if depth < 3 {
             for index in 0..self.choices.pick(4) {
                 let field = &fields[self.choices.pick(fields.len())];
-                items.push(format!("s{depth}_{index}: {}", self.field(field, depth + 1)));
+                items.push(format!(
+                    "s{depth}_{index}: {}",
+                    self.field(field, depth + 1)
+                ));
             }
         }
         format!(" {{ {} }}", items.join(" "))

@@ -412,3 +412,43 @@ async fn a_non_member_reaches_nothing_of_a_project() {
         "{by_code}"
     );
 }
+
+#[tokio::test]
+async fn oversized_arguments_are_refused_before_anything_runs() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let before = app.snapshot().await;
+    let create =
+        "mutation($input: ProjectCreateInput!) { projectCreate(input: $input) { project { id } } }";
+    let long_name = json!({ "input": { "code": "CRM-1", "name": "x".repeat(10_001) } });
+    let long_literal = format!(
+        r#"mutation {{ projectCreate(input: {{ code: "CRM-1", name: "{}" }}) {{ project {{ id }} }} }}"#,
+        "x".repeat(10_001)
+    );
+    let many_ids = json!({ "ids": vec!["UHJvamVjdDo="; 201] });
+    let long_list = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+    for (document, variables) in [
+        (create, long_name),
+        (long_literal.as_str(), json!({})),
+        (long_list, many_ids),
+    ] {
+        let response = app.gql(Some(&pm.token), document, variables).await;
+        assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+        assert!(response["data"].is_null(), "{response}");
+    }
+    assert_eq!(app.snapshot().await, before);
+
+    // Within the ceiling, the field's own bound answers as a user error.
+    let response = app
+        .gql(
+            Some(&pm.token),
+            "mutation($input: ProjectCreateInput!) { projectCreate(input: $input) { userErrors { code field } } }",
+            json!({ "input": { "code": "CRM-1", "name": "x".repeat(10_000) } }),
+        )
+        .await;
+    assert_eq!(
+        response["data"]["projectCreate"]["userErrors"][0]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(app.snapshot().await, before);
+}

@@ -4,11 +4,11 @@
 //! service function, map the result. Conventions: opaque global ids ([`id`]), Relay
 //! connections capped at 100 ([`page`]), `userErrors` in every payload ([`error`]).
 
-pub mod alias_limit;
 pub mod audit;
 pub mod change_request;
 pub mod context;
 pub mod decision;
+pub mod document_limits;
 pub mod error;
 pub mod go_live;
 pub mod id;
@@ -107,7 +107,9 @@ pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(8)
-        .extension(alias_limit::AliasLimit(limits.max_aliases))
+        .extension(document_limits::DocumentLimits {
+            max_aliases: limits.max_aliases,
+        })
         .extension(idempotency::IdempotentMutations)
         // Reports each operation's cost and depth in `extensions.analyzer`, so clients see
         // how close they are to the limits.

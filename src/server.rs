@@ -278,6 +278,17 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         .map_or_else(String::new, |id| id.0.clone());
     let reserved = match request.header(IDEMPOTENCY_KEY_HEADER) {
         None => None,
+        Some(_)
+            if requests
+                .iter()
+                .any(|r| schema::idempotency::asks_for_a_secret(&r.query)) =>
+        {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                codes::BAD_REQUEST,
+                "an Idempotency-Key cannot be used with sessionCreate or apiTokenCreate: their answers hold a token, which is never stored",
+            );
+        }
         Some(raw) => match reserve(&shared.state, actor.as_ref(), raw, &bytes).await {
             Ok(reservation) => Some(reservation),
             Err(answer) => return answer,

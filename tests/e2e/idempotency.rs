@@ -308,3 +308,23 @@ async fn concurrent_calls_with_one_key_create_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_token_is_never_kept_as_an_answer() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&pm.token)
+        .header("idempotency-key", "token-1")
+        .json(&json!({ "query": "mutation { apiTokenCreate(input: { name: \"CI\" }) { token } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert_eq!(app.count("idempotency_key").await, 0);
+    assert_eq!(app.count("api_token").await, 1, "only the fixture's token");
+}

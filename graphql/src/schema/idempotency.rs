@@ -52,6 +52,35 @@ impl ScalarType for IdempotencyKeyArg {
     }
 }
 
+/// Mutations that take no key, by header or argument: their answer holds a secret (a session
+/// or API token), which must not be stored.
+pub const SECRET_ANSWERS: [&str; 2] = ["sessionCreate", "apiTokenCreate"];
+
+/// Whether a document asks for a field whose answer holds a secret (see [`SECRET_ANSWERS`]);
+/// a document that does not parse asks for nothing.
+pub fn asks_for_a_secret(query: &str) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|selection| match &selection.node {
+            Selection::Field(field) => {
+                SECRET_ANSWERS.contains(&field.node.name.node.as_str())
+                    || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    async_graphql::parser::parse_query(query).is_ok_and(|document| {
+        document
+            .operations
+            .iter()
+            .any(|(_, operation)| in_set(&operation.node.selection_set.node))
+            || document
+                .fragments
+                .values()
+                .any(|fragment| in_set(&fragment.node.selection_set.node))
+    })
+}
+
 /// Installs the idempotency handling of mutation fields.
 pub struct IdempotentMutations;
 
@@ -269,10 +298,6 @@ mod tests {
 
     use super::*;
 
-    /// Mutations that take no key: signing in creates no shared state worth replaying, and an
-    /// API token's answer holds its secret, which must not be stored.
-    const UNKEYED: [&str; 2] = ["sessionCreate", "apiTokenCreate"];
-
     #[test]
     fn every_other_mutation_takes_an_idempotency_key() {
         let document = parse_schema(super::super::sdl()).expect("the SDL parses");
@@ -295,7 +320,7 @@ mod tests {
                 argument.node.name.node == ARGUMENT
                     && argument.node.ty.node.to_string() == "IdempotencyKey"
             });
-            assert_eq!(keyed, !UNKEYED.contains(&name), "{name}");
+            assert_eq!(keyed, !SECRET_ANSWERS.contains(&name), "{name}");
         }
     }
 
@@ -344,6 +369,20 @@ mod tests {
             assert!(other.is_some());
             assert_ne!(other, literal);
         }
+    }
+
+    #[test]
+    fn documents_asking_for_a_token_are_recognised() {
+        assert!(asks_for_a_secret(
+            "mutation { sessionCreate(input: {}) { token } }"
+        ));
+        assert!(asks_for_a_secret(
+            "mutation M { ...F } fragment F on MutationRoot { apiTokenCreate(input: {}) { token } }"
+        ));
+        assert!(!asks_for_a_secret(
+            "mutation { projectCreate(input: {}) { project { id } } }"
+        ));
+        assert!(!asks_for_a_secret("not graphql"));
     }
 
     #[test]

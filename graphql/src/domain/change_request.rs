@@ -1959,3 +1959,258 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary command sequences driven through the change request lifecycle from DRAFT, and
+    //! arbitrary delegations registered one after another, with their invariants checked after
+    //! every step.
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    use CrAction as A;
+    use CrStatus as S;
+
+    /// The lifecycle of the module diagram, edge by edge, written independently of `target`.
+    const EDGES: [(CrStatus, CrAction, CrStatus); 19] = [
+        (S::Draft, A::Submit, S::Submitted),
+        (S::Submitted, A::StartAssessment, S::UnderAssessment),
+        (S::UnderAssessment, A::RequestInfo, S::InfoRequested),
+        (S::AwaitingDecision, A::RequestInfo, S::InfoRequested),
+        (S::InfoRequested, A::ProvideInfo, S::UnderAssessment),
+        (S::UnderAssessment, A::RequestDecision, S::AwaitingDecision),
+        (S::AwaitingDecision, A::Approve, S::Approved),
+        (S::AwaitingDecision, A::Reject, S::Rejected),
+        (S::AwaitingDecision, A::Defer, S::Deferred),
+        (S::Approved, A::StartImplementation, S::InImplementation),
+        (
+            S::InImplementation,
+            A::CompleteImplementation,
+            S::Implemented,
+        ),
+        (S::Implemented, A::Close, S::Closed),
+        (S::Rejected, A::Close, S::Closed),
+        (S::Deferred, A::Resubmit, S::Submitted),
+        (S::Draft, A::Withdraw, S::Withdrawn),
+        (S::Submitted, A::Withdraw, S::Withdrawn),
+        (S::UnderAssessment, A::Withdraw, S::Withdrawn),
+        (S::InfoRequested, A::Withdraw, S::Withdrawn),
+        (S::AwaitingDecision, A::Withdraw, S::Withdrawn),
+    ];
+
+    fn expected_target(from: CrStatus, action: CrAction) -> Option<CrStatus> {
+        EDGES
+            .iter()
+            .find(|(edge_from, edge_action, _)| *edge_from == from && *edge_action == action)
+            .map(|(_, _, to)| *to)
+    }
+
+    /// An arbitrary action, or (when `steer` is set) one the current state allows other than
+    /// WITHDRAW, so that sequences reach implementation and closing rather than dying early.
+    fn steps() -> impl Strategy<Value = Vec<(CrAction, Option<Index>)>> {
+        let action = prop::sample::select(CrAction::ALL.to_vec());
+        prop::collection::vec((action, prop::option::of(any::<Index>())), 0..40)
+    }
+
+    /// Each step applied from DRAFT: (before, action, outcome).
+    fn replay(
+        steps: &[(CrAction, Option<Index>)],
+    ) -> Vec<(CrStatus, CrAction, Result<CrStatus, Refusal>)> {
+        let mut status = S::Draft;
+        steps
+            .iter()
+            .map(|&(arbitrary, steer)| {
+                // Steering never withdraws, or few sequences would get past DRAFT; arbitrary
+                // actions still do.
+                let allowed: Vec<CrAction> = allowed_actions(status)
+                    .into_iter()
+                    .filter(|action| *action != A::Withdraw)
+                    .collect();
+                let action = match steer {
+                    Some(index) if !allowed.is_empty() => allowed[index.index(allowed.len())],
+                    _ => arbitrary,
+                };
+                let before = status;
+                let outcome = transition(before, action);
+                if let Ok(after) = outcome {
+                    status = after;
+                }
+                (before, action, outcome)
+            })
+            .collect()
+    }
+
+    const PEOPLE: u128 = 5;
+    const DAYS: i64 = 20;
+
+    fn person() -> impl Strategy<Value = Uuid> {
+        (1..=PEOPLE).prop_map(Uuid::from_u128)
+    }
+
+    fn day(offset: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 3, 1).expect("valid date") + chrono::Duration::days(offset)
+    }
+
+    /// Delegations among a handful of people over a few weeks, so that they often overlap,
+    /// and sometimes run backwards or to oneself.
+    fn delegation() -> impl Strategy<Value = Delegation> {
+        (person(), person(), 0..DAYS, -2..10_i64).prop_map(
+            |(delegator, delegate, start, length)| Delegation {
+                delegator,
+                delegate,
+                from: day(start),
+                to: day(start + length),
+            },
+        )
+    }
+
+    /// Registers the candidates in order as the service does, keeping those accepted. The
+    /// registry only grows and its rules are about pairs of delegations, so what holds for the
+    /// final registry held after every step.
+    fn register(candidates: &[Delegation]) -> Vec<Delegation> {
+        let mut registry: Vec<Delegation> = Vec::new();
+        for candidate in candidates {
+            if check_delegation(candidate, &registry).is_ok() {
+                registry.push(candidate.clone());
+            }
+        }
+        registry
+    }
+
+    proptest! {
+        /// Every accepted action follows an edge of the lifecycle table; every other action is
+        /// refused as an invalid transition that offers exactly the actions with an edge.
+        #[test]
+        fn accepted_actions_follow_the_lifecycle_table(steps in steps()) {
+            for (before, action, outcome) in replay(&steps) {
+                match outcome {
+                    Ok(after) => prop_assert_eq!(Some(after), expected_target(before, action)),
+                    Err(refusal) => {
+                        let expected = expected_target(before, action);
+                        prop_assert_eq!(expected, None, "{} {}", before, action);
+                        prop_assert_eq!(refusal.code, RefusalCode::InvalidTransition);
+                        let offered: Vec<String> = CrAction::ALL
+                            .into_iter()
+                            .filter(|a| expected_target(before, *a).is_some())
+                            .map(|a| a.as_str().to_owned())
+                            .collect();
+                        prop_assert_eq!(refusal.allowed_actions, offered);
+                    }
+                }
+            }
+        }
+
+        /// CLOSED and WITHDRAWN are the end: a change request there refuses every action.
+        #[test]
+        fn closed_and_withdrawn_requests_accept_no_action(steps in steps()) {
+            for (before, _, outcome) in replay(&steps) {
+                if matches!(before, S::Closed | S::Withdrawn) {
+                    prop_assert!(outcome.is_err());
+                    prop_assert!(allowed_actions(before).is_empty());
+                }
+            }
+        }
+
+        /// A decision is never undone: once decided, a change request stays decided, except
+        /// that a deferred one may be resubmitted for a new decision. Only an undecided change
+        /// can be withdrawn, and only an approved one gets implemented, so work never starts
+        /// on a change the committee did not approve.
+        #[test]
+        fn a_decision_is_never_undone(steps in steps()) {
+            for (before, action, outcome) in replay(&steps) {
+                let Ok(after) = outcome else {
+                    prop_assert!(action != A::Withdraw || !before.is_pre_decision());
+                    continue;
+                };
+                if before.is_decided() && !after.is_decided() {
+                    let resubmitted = (S::Deferred, A::Resubmit, S::Submitted);
+                    prop_assert_eq!((before, action, after), resubmitted);
+                }
+                if after == S::Withdrawn {
+                    prop_assert!(before.is_pre_decision());
+                }
+                if after == S::InImplementation {
+                    prop_assert_eq!(before, S::Approved);
+                }
+                prop_assert!(!parties(action).is_empty());
+                if after.is_decided() && !before.is_decided() {
+                    prop_assert_eq!(parties(action), &[CrParty::Decider]);
+                }
+            }
+        }
+
+        /// Delegations never chain and never double up: among the accepted ones, no delegate
+        /// passes on a vote it holds for an overlapping period, and no member lends their seat
+        /// twice for the same day, so on any day each seat has at most one proxy, found from a
+        /// single delegation.
+        #[test]
+        fn accepted_delegations_give_each_seat_at_most_one_proxy(
+            candidates in prop::collection::vec(delegation(), 0..40)
+        ) {
+            let registry = register(&candidates);
+            for (position, one) in registry.iter().enumerate() {
+                prop_assert_ne!(one.delegator, one.delegate);
+                prop_assert!(one.from <= one.to);
+                for other in &registry[position + 1..] {
+                    if one.overlaps(other) {
+                        prop_assert_ne!(one.delegate, other.delegator);
+                        prop_assert_ne!(other.delegate, one.delegator);
+                        prop_assert_ne!(one.delegator, other.delegator);
+                    }
+                }
+            }
+            for offset in 0..DAYS + 10 {
+                for seat_holder in (1..=PEOPLE).map(Uuid::from_u128) {
+                    let proxies = (1..=PEOPLE)
+                        .map(Uuid::from_u128)
+                        .filter(|&voter| voter != seat_holder)
+                        .filter(|&voter| {
+                            seat(voter, Some(seat_holder), &registry, day(offset)).is_ok()
+                        })
+                        .count();
+                    prop_assert!(proxies <= 1, "{} proxies on day {}", proxies, offset);
+                }
+            }
+        }
+
+        /// Separation of duties survives any set of delegations: the requester and the impact's
+        /// last editor never vote on the change, neither in their own seat nor by proxy, and
+        /// nobody votes in their seat either; and a proxy vote always rests on a delegation
+        /// covering that day.
+        #[test]
+        fn the_requester_and_the_assessor_never_vote_even_by_proxy(
+            candidates in prop::collection::vec(delegation(), 0..20),
+            requester in person(),
+            impact_editor in prop::option::of(person()),
+            offset in 0..DAYS,
+        ) {
+            let registry = register(&candidates);
+            let today = day(offset);
+            let is_recused = |person: Uuid| person == requester || impact_editor == Some(person);
+            let people = || (1..=PEOPLE).map(Uuid::from_u128);
+            for voter in people() {
+                for on_behalf_of in std::iter::once(None).chain(people().map(Some)) {
+                    let seat = voting_seat(
+                        voter,
+                        on_behalf_of,
+                        &registry,
+                        today,
+                        requester,
+                        impact_editor,
+                    );
+                    let Ok(seat) = seat else { continue };
+                    prop_assert!(!is_recused(voter) && !is_recused(seat));
+                    if seat != voter {
+                        let lent = registry.iter().any(|d| {
+                            d.delegator == seat && d.delegate == voter && d.covers(today)
+                        });
+                        prop_assert!(lent, "{} votes for {} without a delegation", voter, seat);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -703,3 +703,270 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary sequences of votes cast on ballots of up to nine voters (beyond the exhaustive
+    //! tests, which stop at four), each voter drawn from the electorate or from a few strangers,
+    //! with the engine checked after every cast against the rules recomputed naively.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    enum Choice {
+        A,
+        B,
+        C,
+    }
+
+    const CHOICES: [Choice; 3] = [Choice::A, Choice::B, Choice::C];
+    const MAX_ELECTORATE: u128 = 9;
+    /// People outside the electorate who try to vote anyway.
+    const STRANGERS: u128 = 2;
+
+    fn voter(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn vote() -> impl Strategy<Value = Vote<Choice>> {
+        prop_oneof![
+            prop::sample::select(CHOICES.to_vec()).prop_map(Vote::For),
+            Just(Vote::Abstain),
+        ]
+    }
+
+    /// Any rule, with any quorum the electorate allows.
+    fn rule(electorate: u128) -> impl Strategy<Value = VotingRule> {
+        let largest_quorum = u32::try_from(electorate).expect("small electorate");
+        prop_oneof![
+            Just(VotingRule::Unanimous),
+            Just(VotingRule::Majority),
+            Just(VotingRule::AnyOne),
+            (1..=largest_quorum).prop_map(VotingRule::Quorum),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    struct Session {
+        electorate: u128,
+        rule: VotingRule,
+        /// Voter numbers 1..=electorate sit on the ballot; higher ones are strangers.
+        casts: Vec<(u128, Vote<Choice>)>,
+    }
+
+    fn session() -> impl Strategy<Value = Session> {
+        (1..=MAX_ELECTORATE)
+            .prop_flat_map(|electorate| {
+                let cast = (1..=electorate + STRANGERS, vote());
+                (
+                    Just(electorate),
+                    rule(electorate),
+                    prop::collection::vec(cast, 0..40),
+                )
+            })
+            .prop_map(|(electorate, rule, casts)| Session {
+                electorate,
+                rule,
+                casts,
+            })
+    }
+
+    /// One cast: the ballot before it, who voted what, and the engine's answer.
+    struct Cast {
+        before: Ballot<Choice>,
+        voter: u128,
+        vote: Vote<Choice>,
+        outcome: Result<Tally<Choice>, VoteRefusal>,
+        after: Ballot<Choice>,
+        /// The accepted votes so far, in the order they were cast (this one included).
+        history: Vec<Vote<Choice>>,
+    }
+
+    fn replay(session: &Session) -> Vec<Cast> {
+        let eligible = (1..=session.electorate).map(voter).collect();
+        let mut ballot = Ballot::open(eligible, session.rule).expect("a valid ballot");
+        let mut history = Vec::new();
+        session
+            .casts
+            .iter()
+            .map(|&(n, vote)| {
+                let before = ballot.clone();
+                let outcome = ballot.cast(voter(n), vote);
+                if outcome.is_ok() {
+                    history.push(vote);
+                }
+                Cast {
+                    before,
+                    voter: n,
+                    vote,
+                    outcome,
+                    after: ballot.clone(),
+                    history: history.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// The rule's verdict on the votes cast so far, in cast order, from raw counts.
+    fn naive_verdict(
+        rule: VotingRule,
+        electorate: usize,
+        history: &[Vote<Choice>],
+    ) -> Option<Choice> {
+        let votes_for = |choice| history.iter().filter(|v| **v == Vote::For(choice)).count();
+        let non_abstaining = history.iter().filter(|v| **v != Vote::Abstain).count();
+        match rule {
+            VotingRule::Unanimous => {
+                let backed: Vec<Choice> =
+                    CHOICES.into_iter().filter(|&c| votes_for(c) > 0).collect();
+                match backed[..] {
+                    [only] if history.len() == electorate => Some(only),
+                    _ => None,
+                }
+            }
+            VotingRule::Majority => CHOICES.into_iter().find(|&c| 2 * votes_for(c) > electorate),
+            VotingRule::Quorum(quorum) => {
+                let quorum = usize::try_from(quorum).expect("small quorum");
+                CHOICES
+                    .into_iter()
+                    .find(|&c| history.len() >= quorum && 2 * votes_for(c) > non_abstaining)
+            }
+            VotingRule::AnyOne => history.iter().find_map(|vote| match vote {
+                Vote::For(choice) => Some(*choice),
+                Vote::Abstain => None,
+            }),
+        }
+    }
+
+    /// Whether the voters still pending could decide the ballot. A choice's best chance is
+    /// every pending voter backing it (that adds the most votes to it, none to its rivals and
+    /// reaches any quorum), so it is enough to try, for each choice, each number of pending
+    /// voters backing it in turn.
+    fn could_still_be_decided(
+        rule: VotingRule,
+        electorate: usize,
+        history: &[Vote<Choice>],
+    ) -> bool {
+        let pending = electorate - history.len();
+        CHOICES.into_iter().any(|choice| {
+            let mut completed = history.to_vec();
+            (0..pending).any(|_| {
+                completed.push(Vote::For(choice));
+                naive_verdict(rule, electorate, &completed).is_some()
+            })
+        })
+    }
+
+    fn electorate_size(session: &Session) -> usize {
+        usize::try_from(session.electorate).expect("small electorate")
+    }
+
+    proptest! {
+        /// A voter counts once: a cast is accepted only from an eligible voter who has not
+        /// voted, on an open ballot, and then adds exactly that one vote; a refused cast
+        /// changes nothing and says which rule refused it, checked in that order.
+        #[test]
+        fn a_voter_counts_once_and_a_refused_vote_changes_nothing(session in session()) {
+            for cast in replay(&session) {
+                let id = voter(cast.voter);
+                let expected_refusal = if !cast.before.eligible().contains(&id) {
+                    Some(VoteRefusal::NotEligible)
+                } else if cast.before.votes().contains_key(&id) {
+                    Some(VoteRefusal::AlreadyVoted)
+                } else if cast.before.tally() != Tally::Open {
+                    Some(VoteRefusal::Closed)
+                } else {
+                    None
+                };
+                prop_assert_eq!(cast.outcome.as_ref().err(), expected_refusal.as_ref());
+                if cast.outcome.is_err() {
+                    prop_assert_eq!(&cast.after, &cast.before);
+                } else {
+                    let mut expected_votes = cast.before.votes().clone();
+                    expected_votes.insert(id, cast.vote);
+                    prop_assert_eq!(cast.after.votes(), &expected_votes);
+                }
+            }
+        }
+
+        /// The tally agrees with the rule recomputed from the votes: DECIDED for exactly the
+        /// choice the rule is met for, DEADLOCKED exactly when it is met for none and the
+        /// pending voters can no longer change that, OPEN otherwise; and a cast reports the
+        /// tally the ballot then shows.
+        #[test]
+        fn the_tally_agrees_with_the_rule_recomputed_from_the_votes(session in session()) {
+            let (rule, electorate) = (session.rule, electorate_size(&session));
+            for cast in replay(&session) {
+                let tally = cast.after.tally();
+                if let Ok(reported) = &cast.outcome {
+                    prop_assert_eq!(reported, &tally);
+                }
+                let history = &cast.history;
+                let expected = match naive_verdict(rule, electorate, history) {
+                    Some(choice) => Tally::Decided(choice),
+                    None if could_still_be_decided(rule, electorate, history) => Tally::Open,
+                    None => Tally::Deadlocked,
+                };
+                prop_assert_eq!(tally, expected, "{:?} of {}: {:?}", rule, electorate, history);
+            }
+        }
+
+        /// DECIDED and DEADLOCKED are final: once a ballot leaves OPEN its tally never changes
+        /// again and no later vote is accepted, so a decision acted upon cannot be overturned
+        /// by a late voter. And once everyone has voted, the ballot is no longer open.
+        #[test]
+        fn a_closed_ballot_stays_closed(session in session()) {
+            let mut closed_as: Option<Tally<Choice>> = None;
+            for cast in replay(&session) {
+                if let Some(closed) = &closed_as {
+                    prop_assert!(cast.outcome.is_err());
+                    prop_assert_eq!(&cast.after.tally(), closed);
+                }
+                let tally = cast.after.tally();
+                if tally != Tally::Open {
+                    closed_as.get_or_insert(tally.clone());
+                }
+                if cast.after.pending_voters().is_empty() {
+                    prop_assert_ne!(tally, Tally::Open);
+                }
+            }
+        }
+
+        /// Abstentions never supply the winning votes: a ballot where only abstentions were
+        /// cast is never decided, and under MAJORITY and ANY_ONE an abstention never turns an
+        /// open ballot decided. (Under UNANIMOUS and QUORUM it may, by completing the turnout
+        /// those rules wait for.)
+        #[test]
+        fn abstentions_never_decide(session in session()) {
+            for cast in replay(&session) {
+                let tally = cast.after.tally();
+                if cast.history.iter().all(|vote| *vote == Vote::Abstain) {
+                    prop_assert!(!matches!(tally, Tally::Decided(_)));
+                }
+                let counts_only_choices =
+                    matches!(session.rule, VotingRule::Majority | VotingRule::AnyOne);
+                let abstained_on_open_ballot =
+                    cast.vote == Vote::Abstain && cast.before.tally() == Tally::Open;
+                if counts_only_choices && abstained_on_open_ballot {
+                    prop_assert!(!matches!(tally, Tally::Decided(_)));
+                }
+            }
+        }
+
+        /// What is stored is what was cast: restoring a ballot from its stored votes, at any
+        /// point, gives back the same ballot, so a decision survives a reload unchanged.
+        #[test]
+        fn restoring_the_stored_votes_gives_back_the_same_ballot(session in session()) {
+            for cast in replay(&session) {
+                let restored = Ballot::restore(
+                    cast.after.eligible().clone(),
+                    cast.after.rule(),
+                    cast.after.votes().clone(),
+                );
+                prop_assert_eq!(restored, Ok(cast.after));
+            }
+        }
+    }
+}

@@ -184,3 +184,121 @@ mod tests {
         assert!(!DecisionChoice::GoWithConditions.needs_comment());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Ballots of every subject voted to their end with arbitrary votes among the subject's
+    //! choices, checking that whatever the committee ends up with is something the subject's
+    //! lifecycle can act on.
+
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    use super::super::change_request::{self, CrStatus};
+    use super::super::committee::{Ballot, Tally, Vote, VotingRule};
+    use super::super::go_live::{self, PlanAction, PlanStatus};
+    use super::super::phase::{self, PhaseCommand, PhaseStatus};
+    use super::*;
+
+    const MAX_ELECTORATE: u32 = 7;
+
+    fn subject() -> impl Strategy<Value = DecisionSubject> {
+        prop::sample::select(DecisionSubject::ALL.to_vec())
+    }
+
+    fn rule(electorate: u32) -> impl Strategy<Value = VotingRule> {
+        prop_oneof![
+            Just(VotingRule::Unanimous),
+            Just(VotingRule::Majority),
+            Just(VotingRule::AnyOne),
+            (1..=electorate).prop_map(VotingRule::Quorum),
+        ]
+    }
+
+    /// A vote as the service takes it: one of the subject's choices, or an abstention.
+    fn vote(subject: DecisionSubject) -> impl Strategy<Value = Vote<DecisionChoice>> {
+        prop_oneof![
+            prop::sample::select(subject.choices().to_vec()).prop_map(Vote::For),
+            Just(Vote::Abstain),
+        ]
+    }
+
+    /// A subject's ballot: its rule and one vote per eligible voter, cast in order.
+    fn ballot() -> impl Strategy<Value = (DecisionSubject, VotingRule, Vec<Vote<DecisionChoice>>)> {
+        (subject(), 1..=MAX_ELECTORATE).prop_flat_map(|(subject, electorate)| {
+            let size = usize::try_from(electorate).expect("small electorate");
+            (
+                Just(subject),
+                rule(electorate),
+                prop::collection::vec(vote(subject), size),
+            )
+        })
+    }
+
+    /// Whether the subject's lifecycle accepts what the closed ballot calls for, applied the
+    /// way each subject's decision is applied.
+    fn lifecycle_accepts(subject: DecisionSubject, tally: &Tally<DecisionChoice>) -> bool {
+        let outcome = match tally {
+            Tally::Decided(choice) => Some(*choice),
+            Tally::Deadlocked => None,
+            Tally::Open => return false,
+        };
+        match subject {
+            DecisionSubject::PhaseGate => {
+                let command =
+                    outcome.map_or(PhaseCommand::GateDeadlocked, PhaseCommand::DecideGate);
+                phase::transition(PhaseStatus::AwaitingGateReview, command).is_ok()
+            }
+            // Only an approval skips; the phase may be waiting to start or running.
+            DecisionSubject::PhaseSkip => match outcome {
+                Some(DecisionChoice::Approve) => [PhaseStatus::NotStarted, PhaseStatus::InProgress]
+                    .into_iter()
+                    .all(|from| phase::transition(from, PhaseCommand::Skip).is_ok()),
+                _ => true,
+            },
+            // A rebaseline has no lifecycle: APPROVE takes a baseline, anything else nothing.
+            DecisionSubject::ScheduleRebaseline => true,
+            DecisionSubject::GoLive => {
+                let action = if outcome == Some(DecisionChoice::Go) {
+                    PlanAction::DecideGo
+                } else {
+                    PlanAction::DecideNoGo
+                };
+                go_live::plan_transition(PlanStatus::ReadyForDecision, action).is_ok()
+            }
+            DecisionSubject::ChangeRequest => {
+                change_request::outcome_action(tally).is_some_and(|action| {
+                    change_request::transition(CrStatus::AwaitingDecision, action).is_ok()
+                })
+            }
+        }
+    }
+
+    proptest! {
+        /// Whatever a subject's ballot ends with is a choice of that subject, and the
+        /// subject's lifecycle accepts it from the state it waits in: a decided or deadlocked
+        /// ballot that its phase, go-live plan or change request refused would leave the
+        /// decision taken but never applied.
+        #[test]
+        fn every_closed_ballot_can_be_applied_to_its_subject((subject, rule, votes) in ballot()) {
+            let eligible: BTreeSet<Uuid> = (1..=votes.len())
+                .map(|n| Uuid::from_u128(u128::try_from(n).expect("small")))
+                .collect();
+            let voters: Vec<Uuid> = eligible.iter().copied().collect();
+            let mut ballot = Ballot::open(eligible, rule).expect("a valid ballot");
+            for (voter, vote) in voters.into_iter().zip(votes) {
+                if ballot.cast(voter, vote).is_err() {
+                    break;
+                }
+            }
+            let tally = ballot.tally();
+            prop_assert_ne!(&tally, &Tally::Open, "everyone has voted");
+            if let Tally::Decided(choice) = tally {
+                prop_assert!(subject.choices().contains(&choice));
+            }
+            prop_assert!(lifecycle_accepts(subject, &tally), "{:?} {:?}", subject, tally);
+        }
+    }
+}

@@ -1293,3 +1293,496 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary command sequences driven through the go-live plan lifecycle (GO through its
+    //! criteria guard, rollback through its own guard, as the service applies them), through
+    //! runbook tasks, and arbitrary runbooks scheduled, with the invariants checked after
+    //! every step.
+
+    // Explicit imports: the module's go-live `Strategy` would clash with proptest's.
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use uuid::Uuid;
+
+    use super::{
+        CriteriaFacts, MAX_REASON_CHARS, PlanAction, PlanStatus, Task, TaskStatus, all_hold,
+        check_go, check_rollback_start, evaluate, plan_allowed_actions, plan_transition,
+        schedule_runbook, task_may_become,
+    };
+    use crate::domain::error::{Refusal, RefusalCode};
+
+    use PlanAction as A;
+    use PlanStatus as S;
+
+    /// The plan lifecycle of the module diagram, edge by edge, independently of `plan_target`.
+    const EDGES: [(PlanStatus, PlanAction, PlanStatus); 11] = [
+        (S::Draft, A::SubmitForDecision, S::ReadyForDecision),
+        (S::ReadyForDecision, A::DecideGo, S::ApprovedGo),
+        (S::ReadyForDecision, A::DecideNoGo, S::NoGo),
+        (S::NoGo, A::Reschedule, S::Draft),
+        (S::ApprovedGo, A::StartCutover, S::CutoverInProgress),
+        (S::CutoverInProgress, A::GoLive, S::Live),
+        (S::Live, A::CloseHypercare, S::Closed),
+        (
+            S::CutoverInProgress,
+            A::StartRollback,
+            S::RollbackInProgress,
+        ),
+        (S::Live, A::StartRollback, S::RollbackInProgress),
+        (S::RollbackInProgress, A::CompleteRollback, S::RolledBack),
+        (S::RolledBack, A::Replan, S::Draft),
+    ];
+
+    fn expected_target(from: PlanStatus, action: PlanAction) -> Option<PlanStatus> {
+        EDGES
+            .iter()
+            .find(|(edge_from, edge_action, _)| *edge_from == from && *edge_action == action)
+            .map(|(_, _, to)| *to)
+    }
+
+    /// Facts around each threshold, so that every automatic criterion both holds and fails.
+    fn criteria_facts() -> impl Strategy<Value = CriteriaFacts> {
+        // Usually nothing is listed, so that every criterion holding is not a rare case.
+        let names = |name: &'static str| {
+            prop::option::weighted(0.2, Just(name.to_owned())).prop_map(Vec::from_iter)
+        };
+        let defects = (0_u32..3, 0_u32..3, 0_u32..3, 0_u32..3);
+        let readiness = (
+            prop::bool::weighted(0.8),
+            prop::bool::weighted(0.8),
+            prop::bool::weighted(0.8),
+            prop::bool::weighted(0.8),
+            0_u32..3,
+        );
+        let manual = prop::collection::vec(
+            (
+                prop::sample::select(vec!["Hypercare roster signed", "Key users trained"])
+                    .prop_map(str::to_owned),
+                prop::bool::weighted(0.8),
+            ),
+            0..3,
+        );
+        (
+            defects,
+            readiness,
+            names("Data migration signed off"),
+            names("CR-7"),
+            manual,
+        )
+            .prop_map(
+                |(
+                    (open_critical, max_open_critical, open_major, max_open_major),
+                    (
+                        scope_baselined,
+                        rollback_approved,
+                        rollback_rehearsed,
+                        uat_ready,
+                        war_room_size,
+                    ),
+                    milestones_not_achieved,
+                    pending_changes,
+                    manual,
+                )| CriteriaFacts {
+                    uat_ready,
+                    open_critical,
+                    open_major,
+                    max_open_critical,
+                    max_open_major,
+                    milestones_not_achieved,
+                    scope_baselined,
+                    pending_changes,
+                    rollback_approved,
+                    rollback_rehearsed,
+                    war_room_size,
+                    manual,
+                },
+            )
+    }
+
+    /// Whether every criterion holds, recomputed from the facts.
+    fn naive_all_hold(facts: &CriteriaFacts) -> bool {
+        facts.uat_ready
+            && facts.open_critical <= facts.max_open_critical
+            && facts.open_major <= facts.max_open_major
+            && facts.milestones_not_achieved.is_empty()
+            && facts.scope_baselined
+            && facts.pending_changes.is_empty()
+            && facts.rollback_approved
+            && facts.rollback_rehearsed
+            && facts.war_room_size >= 1
+            && facts.manual.iter().all(|(_, done)| *done)
+    }
+
+    /// No reason, blank ones, a real one, and malformed ones (too long, a control character).
+    fn reason() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            1 => Just(None),
+            1 => Just(Some(String::new())),
+            1 => Just(Some("   ".to_owned())),
+            4 => Just(Some(
+                "the payment interface is late; we go with manual exports".to_owned()
+            )),
+            1 => Just(Some("x".repeat(MAX_REASON_CHARS + 1))),
+            1 => Just(Some("line\u{7}bell".to_owned())),
+        ]
+    }
+
+    fn is_blank(reason: Option<&str>) -> bool {
+        reason.is_none_or(|r| r.trim().is_empty())
+    }
+
+    fn is_well_formed(reason: &str) -> bool {
+        let reason = reason.trim();
+        reason.chars().count() <= MAX_REASON_CHARS
+            && !reason
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    }
+
+    /// Who asks for a rollback, and in which circumstances.
+    #[derive(Debug, Clone)]
+    struct RollbackRequest {
+        is_authority: bool,
+        /// A point-of-no-return task of the runbook is done.
+        no_return_task_done: bool,
+        force: bool,
+        reason: Option<String>,
+    }
+
+    fn rollback_request() -> impl Strategy<Value = RollbackRequest> {
+        (any::<bool>(), any::<bool>(), any::<bool>(), reason()).prop_map(
+            |(is_authority, no_return_task_done, force, reason)| RollbackRequest {
+                is_authority,
+                no_return_task_done,
+                force,
+                reason,
+            },
+        )
+    }
+
+    #[derive(Debug, Clone)]
+    struct Step {
+        action: PlanAction,
+        /// When set, the action is replaced by one the current status allows, so that
+        /// sequences get to cutover, hypercare and rollback.
+        steer: Option<Index>,
+        /// The evaluation frozen when a GO ballot closes, and the override reason on record.
+        criteria: CriteriaFacts,
+        override_reason: Option<String>,
+        rollback: RollbackRequest,
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        let step = (
+            prop::sample::select(PlanAction::ALL.to_vec()),
+            prop::option::weighted(0.7, any::<Index>()),
+            criteria_facts(),
+            reason(),
+            rollback_request(),
+        )
+            .prop_map(
+                |(action, steer, criteria, override_reason, rollback)| Step {
+                    action,
+                    steer,
+                    criteria,
+                    override_reason,
+                    rollback,
+                },
+            );
+        prop::collection::vec(step, 0..40)
+    }
+
+    /// One step applied: the status before, what was asked and what came of it.
+    struct Visit {
+        before: PlanStatus,
+        action: PlanAction,
+        step: Step,
+        /// For a GO: whether it went ahead as an override of failing criteria.
+        overridden: Option<bool>,
+        /// For a rollback: whether the point of no return had passed.
+        past_point_of_no_return: bool,
+        outcome: Result<PlanStatus, Vec<Refusal>>,
+    }
+
+    /// Applies the steps from DRAFT as the service does: a GO from a plan awaiting it must
+    /// pass `check_go` on the frozen evaluation, a rollback `check_rollback_start` (which also
+    /// checks the state), where LIVE counts as past the point of no return.
+    fn replay(steps: &[Step]) -> Vec<Visit> {
+        let mut status = S::Draft;
+        let mut visits = Vec::with_capacity(steps.len());
+        for step in steps {
+            let allowed = plan_allowed_actions(status);
+            let action = match step.steer {
+                Some(index) if !allowed.is_empty() => allowed[index.index(allowed.len())],
+                _ => step.action,
+            };
+            let mut overridden = None;
+            let past_point_of_no_return = step.rollback.no_return_task_done || status == S::Live;
+            let outcome = match action {
+                // The ballot is applied to a plan awaiting its decision; only then does the
+                // frozen evaluation matter.
+                A::DecideGo => plan_transition(status, action)
+                    .map_err(|refusal| vec![refusal])
+                    .and_then(|approved| {
+                        let criteria = evaluate(&step.criteria);
+                        let went_over = check_go(&criteria, step.override_reason.as_deref())
+                            .map_err(|refusal| vec![refusal])?;
+                        overridden = Some(went_over);
+                        Ok(approved)
+                    }),
+                A::StartRollback => {
+                    let request = &step.rollback;
+                    check_rollback_start(
+                        status,
+                        request.is_authority,
+                        past_point_of_no_return,
+                        request.force,
+                        request.reason.as_deref().unwrap_or(""),
+                    )
+                    .and_then(|()| plan_transition(status, action).map_err(|refusal| vec![refusal]))
+                }
+                _ => plan_transition(status, action).map_err(|refusal| vec![refusal]),
+            };
+            let before = status;
+            if let Ok(after) = outcome {
+                status = after;
+            }
+            visits.push(Visit {
+                before,
+                action,
+                step: step.clone(),
+                overridden,
+                past_point_of_no_return,
+                outcome,
+            });
+        }
+        visits
+    }
+
+    // --- runbooks --------------------------------------------------------------------------
+
+    fn task_id(position: usize) -> Uuid {
+        Uuid::from_u128(u128::try_from(position).expect("small") + 1)
+    }
+
+    /// Up to seven tasks, each depending on a few others; when `acyclic`, only on earlier
+    /// tasks, which rules out cycles.
+    fn runbook(acyclic: bool) -> impl Strategy<Value = Vec<Task>> {
+        let task = (0_u32..=120, prop::collection::vec(any::<Index>(), 0..3));
+        prop::collection::vec(task, 1..=7).prop_map(move |specs| {
+            specs
+                .iter()
+                .enumerate()
+                .map(|(position, (duration_minutes, dependencies))| {
+                    let candidates = if acyclic { position } else { specs.len() };
+                    Task {
+                        id: task_id(position),
+                        duration_minutes: *duration_minutes,
+                        depends_on: if candidates == 0 {
+                            Vec::new()
+                        } else {
+                            dependencies
+                                .iter()
+                                .map(|d| task_id(d.index(candidates)))
+                                .collect()
+                        },
+                    }
+                })
+                .collect()
+        })
+    }
+
+    fn task_named<'a>(tasks: &'a [Task], id: &Uuid) -> &'a Task {
+        tasks
+            .iter()
+            .find(|task| task.id == *id)
+            .expect("a task of the runbook")
+    }
+
+    /// Whether the dependencies close a cycle: peel off tasks whose dependencies are all
+    /// peeled until none is left (no cycle) or none can be peeled (a cycle).
+    fn has_cycle(tasks: &[Task]) -> bool {
+        let mut peeled: Vec<Uuid> = Vec::new();
+        loop {
+            let ready: Vec<Uuid> = tasks
+                .iter()
+                .filter(|t| {
+                    !peeled.contains(&t.id) && t.depends_on.iter().all(|d| peeled.contains(d))
+                })
+                .map(|t| t.id)
+                .collect();
+            if ready.is_empty() {
+                return peeled.len() < tasks.len();
+            }
+            peeled.extend(ready);
+        }
+    }
+
+    fn task_status() -> impl Strategy<Value = TaskStatus> {
+        prop::sample::select(TaskStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Every accepted command follows an edge of the lifecycle table (whatever its guard
+        /// said); a command without an edge is refused as an invalid transition, and
+        /// `plan_allowed_actions` offers exactly the actions with an edge. CLOSED is final.
+        #[test]
+        fn accepted_commands_follow_the_lifecycle_table(steps in steps()) {
+            for visit in replay(&steps) {
+                let (before, action) = (visit.before, visit.action);
+                let expected = expected_target(before, action);
+                let offered = plan_allowed_actions(before);
+                prop_assert_eq!(offered.contains(&action), expected.is_some());
+                match &visit.outcome {
+                    Ok(after) => prop_assert_eq!(Some(*after), expected),
+                    Err(refusals) => {
+                        let invalid = refusals
+                            .iter()
+                            .any(|r| r.code == RefusalCode::InvalidTransition);
+                        let context = format!("{before} {action}: {refusals:?}");
+                        prop_assert_eq!(invalid, expected.is_none(), "{}", context);
+                    }
+                }
+                if before == S::Closed {
+                    prop_assert!(visit.outcome.is_err());
+                    prop_assert!(offered.is_empty());
+                }
+            }
+        }
+
+        /// GO requires the criteria unless overridden: a plan is approved only when every
+        /// criterion held or a non-blank, well-formed override reason was on record, and the
+        /// decision is flagged as an override exactly when some criterion failed. With every
+        /// criterion holding, the guard never stands in the way of a GO.
+        #[test]
+        fn go_requires_the_criteria_unless_overridden(steps in steps()) {
+            for visit in replay(&steps) {
+                if visit.action != A::DecideGo {
+                    continue;
+                }
+                let criteria_hold = naive_all_hold(&visit.step.criteria);
+                prop_assert_eq!(all_hold(&evaluate(&visit.step.criteria)), criteria_hold);
+                let reason = visit.step.override_reason.as_deref();
+                let malformed = !is_blank(reason) && !reason.is_some_and(is_well_formed);
+                let guard_passes = !malformed && (criteria_hold || !is_blank(reason));
+                let has_edge = expected_target(visit.before, visit.action).is_some();
+                let approved = visit.outcome.is_ok();
+                prop_assert_eq!(approved, guard_passes && has_edge, "{:?}", visit.outcome);
+                if guard_passes && has_edge {
+                    prop_assert_eq!(visit.overridden, Some(!criteria_hold));
+                }
+            }
+        }
+
+        /// Rolling back switches everyone back to the old system, so it starts only during
+        /// cutover or hypercare, by the decision authority, with a reason, and once the point
+        /// of no return has passed (a point-of-no-return task done, or the plan LIVE) only
+        /// with force. When all of that holds, nothing else stops it.
+        #[test]
+        fn a_rollback_starts_only_when_its_rules_allow(steps in steps()) {
+            for visit in replay(&steps) {
+                if visit.action != A::StartRollback {
+                    continue;
+                }
+                let request = &visit.step.rollback;
+                let reason = request.reason.as_deref();
+                let allowed = matches!(visit.before, S::CutoverInProgress | S::Live)
+                    && request.is_authority
+                    && (!visit.past_point_of_no_return || request.force)
+                    && !is_blank(reason)
+                    && reason.is_some_and(is_well_formed);
+                let context = format!("{} {request:?}: {:?}", visit.before, visit.outcome);
+                prop_assert_eq!(visit.outcome.is_ok(), allowed, "{}", context);
+                if visit.before == S::Live {
+                    prop_assert!(visit.past_point_of_no_return);
+                }
+            }
+        }
+
+        /// A cutover always rests on a GO taken since the plan was last (re)drafted: after a
+        /// NO_GO or a rollback, the plan goes back through DRAFT and a new decision before the
+        /// old system can be switched off again.
+        #[test]
+        fn every_cutover_follows_a_fresh_go(steps in steps()) {
+            let mut go_since_draft = false;
+            for visit in replay(&steps) {
+                let Ok(after) = visit.outcome else { continue };
+                match after {
+                    S::Draft => go_since_draft = false,
+                    S::ApprovedGo => go_since_draft = true,
+                    S::CutoverInProgress => prop_assert!(go_since_draft),
+                    _ => {}
+                }
+            }
+        }
+
+        /// Runbook tasks move only forward (a failed task may be retried): a task is DONE only
+        /// from IN_PROGRESS, and DONE and SKIPPED are final, so a finished cutover step cannot
+        /// be silently reopened.
+        #[test]
+        fn runbook_tasks_finish_only_after_running_and_stay_finished(
+            targets in prop::collection::vec(task_status(), 0..40)
+        ) {
+            let mut status = TaskStatus::Pending;
+            for to in targets {
+                if !task_may_become(status, to) {
+                    continue;
+                }
+                prop_assert!(!matches!(status, TaskStatus::Done | TaskStatus::Skipped));
+                prop_assert_ne!(status, to);
+                if to == TaskStatus::Done {
+                    prop_assert_eq!(status, TaskStatus::InProgress);
+                }
+                status = to;
+            }
+        }
+
+        /// The runbook schedule respects every dependency: each task starts exactly when the
+        /// last of its dependencies has finished (at 0 with none), the runbook lasts until the
+        /// last task ends, and the critical path is a chain of dependencies whose durations add
+        /// up to that total.
+        #[test]
+        fn the_schedule_respects_every_dependency(tasks in runbook(true)) {
+            let schedule = schedule_runbook(&tasks);
+            prop_assert!(schedule.is_ok(), "{:?}", schedule);
+            let schedule = schedule.expect("checked above");
+            let task = |id: &Uuid| task_named(&tasks, id);
+            let finish = |id: &Uuid| schedule.earliest_start[id] + task(id).duration_minutes;
+            for t in &tasks {
+                let ready_at = t.depends_on.iter().map(finish).max().unwrap_or(0);
+                prop_assert_eq!(schedule.earliest_start[&t.id], ready_at);
+            }
+            let last_finish = tasks.iter().map(|t| finish(&t.id)).max().unwrap_or(0);
+            prop_assert_eq!(schedule.total_minutes, last_finish);
+            let path = &schedule.critical_path;
+            prop_assert!(!path.is_empty());
+            prop_assert_eq!(schedule.earliest_start[&path[0]], 0);
+            for pair in path.windows(2) {
+                prop_assert!(task(&pair[1]).depends_on.contains(&pair[0]));
+            }
+            let path_minutes: u32 = path.iter().map(|id| task(id).duration_minutes).sum();
+            prop_assert_eq!(path_minutes, schedule.total_minutes);
+        }
+
+        /// A runbook with a dependency cycle cannot be scheduled, and the refusal names a real
+        /// cycle, each task before its dependant and ending where it began; one without a
+        /// cycle is always scheduled.
+        #[test]
+        fn a_dependency_cycle_is_refused_and_named(tasks in runbook(false)) {
+            match schedule_runbook(&tasks) {
+                Ok(_) => prop_assert!(!has_cycle(&tasks)),
+                Err(cycle) => {
+                    prop_assert!(has_cycle(&tasks));
+                    prop_assert!(cycle.len() >= 2, "{:?}", cycle);
+                    prop_assert_eq!(cycle.first(), cycle.last());
+                    for pair in cycle.windows(2) {
+                        let dependant = task_named(&tasks, &pair[1]);
+                        prop_assert!(dependant.depends_on.contains(&pair[0]), "{:?}", cycle);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -430,3 +430,295 @@ mod tests {
         assert!(!D::Approved.may_become(D::Draft));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary command sequences driven through the phase lifecycle, alone and as a project's
+    //! ordered list of phases, with the lifecycle's invariants checked after every step.
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    use PhaseStatus as S;
+
+    /// The lifecycle of the module diagram, written out independently of `target`.
+    fn expected_target(from: PhaseStatus, command: PhaseCommand) -> Option<PhaseStatus> {
+        use DecisionChoice as D;
+        use PhaseCommand as C;
+        match (from, command) {
+            (S::NotStarted, C::Start) => Some(S::InProgress),
+            (S::InProgress, C::RequestGate) => Some(S::AwaitingGateReview),
+            (S::AwaitingGateReview, C::DecideGate(D::Go | D::GoWithConditions)) => {
+                Some(S::Completed)
+            }
+            (S::AwaitingGateReview, C::DecideGate(D::NoGo) | C::GateDeadlocked) => {
+                Some(S::InProgress)
+            }
+            (S::NotStarted | S::InProgress, C::Skip) => Some(S::Skipped),
+            _ => None,
+        }
+    }
+
+    fn decision_choice() -> impl Strategy<Value = DecisionChoice> {
+        prop::sample::select(DecisionChoice::ALL.to_vec())
+    }
+
+    /// Every command, gate decisions with any choice a ballot may carry. Skipping is rarer, so
+    /// that sequences also reach the gate.
+    fn command() -> impl Strategy<Value = PhaseCommand> {
+        prop_oneof![
+            3 => Just(PhaseCommand::Start),
+            3 => Just(PhaseCommand::RequestGate),
+            3 => decision_choice().prop_map(PhaseCommand::DecideGate),
+            3 => Just(PhaseCommand::GateDeadlocked),
+            1 => Just(PhaseCommand::Skip),
+        ]
+    }
+
+    fn commands() -> impl Strategy<Value = Vec<PhaseCommand>> {
+        prop::collection::vec(command(), 0..40)
+    }
+
+    /// Each command applied to one phase from NOT_STARTED: (before, command, outcome).
+    fn replay(
+        commands: &[PhaseCommand],
+    ) -> Vec<(PhaseStatus, PhaseCommand, Result<PhaseStatus, Refusal>)> {
+        let mut status = S::NotStarted;
+        commands
+            .iter()
+            .map(|&command| {
+                let before = status;
+                let outcome = transition(before, command);
+                if let Ok(after) = outcome {
+                    status = after;
+                }
+                (before, command, outcome)
+            })
+            .collect()
+    }
+
+    /// The commands people send; gate outcomes come from the committee's ballot.
+    const USER_COMMANDS: [PhaseCommand; 3] = [
+        PhaseCommand::Start,
+        PhaseCommand::RequestGate,
+        PhaseCommand::Skip,
+    ];
+
+    fn is_active(status: PhaseStatus) -> bool {
+        matches!(status, S::InProgress | S::AwaitingGateReview)
+    }
+
+    /// A command aimed at one phase of the project's ordered list.
+    fn plan_steps() -> impl Strategy<Value = (usize, Vec<(Index, PhaseCommand)>)> {
+        (
+            1_usize..=5,
+            prop::collection::vec((any::<Index>(), command()), 0..40),
+        )
+    }
+
+    /// Drives a project's phases as the service does: a phase starts only when every earlier
+    /// phase is closed (`is_closed`), every other command goes straight to the lifecycle.
+    /// Returns the statuses of all phases after each step.
+    fn replay_plan(phase_count: usize, steps: &[(Index, PhaseCommand)]) -> Vec<Vec<PhaseStatus>> {
+        let mut phases = vec![S::NotStarted; phase_count];
+        let mut history = Vec::with_capacity(steps.len());
+        for (index, command) in steps {
+            let at = index.index(phase_count);
+            let earlier_closed = phases[..at].iter().all(|status| status.is_closed());
+            let may_try = *command != PhaseCommand::Start || earlier_closed;
+            if may_try && let Ok(after) = transition(phases[at], *command) {
+                phases[at] = after;
+            }
+            history.push(phases.clone());
+        }
+        history
+    }
+
+    /// A status code as stored: the ones each rule looks for, their neighbours, and junk.
+    fn status_code() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "MET",
+            "WAIVED",
+            "NOT_MET",
+            "APPROVED",
+            "IN_REVIEW",
+            "DRAFT",
+            "ACHIEVED",
+            "MISSED",
+            "PLANNED",
+            "met",
+            "",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    fn entries() -> impl Strategy<Value = Vec<(Uuid, String, String)>> {
+        prop::collection::vec(
+            (any::<u128>().prop_map(Uuid::from_u128), status_code()),
+            0..6,
+        )
+        .prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|(id, status)| (id, format!("entry {id}"), status))
+                .collect()
+        })
+    }
+
+    /// The ids of the entries whose status is none of `closed`, in order.
+    fn not_in(entries: &[(Uuid, String, String)], closed: &[&str]) -> Vec<Uuid> {
+        entries
+            .iter()
+            .filter(|(_, _, status)| !closed.contains(&status.as_str()))
+            .map(|(id, _, _)| *id)
+            .collect()
+    }
+
+    fn gate_facts() -> impl Strategy<Value = GateFacts> {
+        let ids = || prop::collection::vec(any::<u128>().prop_map(Uuid::from_u128), 0..3);
+        (entries(), entries(), entries(), ids(), ids()).prop_map(
+            |(criteria, deliverables, milestones, conditions, violations)| GateFacts {
+                criteria,
+                deliverables,
+                milestones,
+                open_conditions: conditions
+                    .into_iter()
+                    .map(|id| (id, "condition".to_owned()))
+                    .collect(),
+                raci_violations: violations
+                    .into_iter()
+                    .map(|id| {
+                        (
+                            id,
+                            "activity".to_owned(),
+                            "no one is accountable".to_owned(),
+                        )
+                    })
+                    .collect(),
+            },
+        )
+    }
+
+    fn deliverable_status() -> impl Strategy<Value = DeliverableStatus> {
+        prop::sample::select(vec![
+            DeliverableStatus::Draft,
+            DeliverableStatus::InReview,
+            DeliverableStatus::Approved,
+        ])
+    }
+
+    proptest! {
+        /// Every accepted command follows an edge of the lifecycle table and every other one is
+        /// refused as an invalid transition naming the current state; the commands a refusal
+        /// offers instead are all accepted from that state. COMPLETED and SKIPPED accept none.
+        #[test]
+        fn accepted_commands_follow_the_lifecycle_table(commands in commands()) {
+            for (before, command, outcome) in replay(&commands) {
+                let expected = expected_target(before, command);
+                match outcome {
+                    Ok(after) => prop_assert_eq!(Some(after), expected),
+                    Err(refusal) => {
+                        prop_assert_eq!(expected, None, "{} {:?}", before, command);
+                        prop_assert_eq!(refusal.current_state.as_deref(), Some(before.as_str()));
+                        for offered in &refusal.allowed_actions {
+                            let accepted = USER_COMMANDS.into_iter().any(|c| {
+                                c.name() == offered && expected_target(before, c).is_some()
+                            });
+                            prop_assert!(accepted, "{} offers {}", before, offered);
+                        }
+                    }
+                }
+                if before.is_closed() {
+                    prop_assert_eq!(expected_target(before, command), None);
+                }
+            }
+        }
+
+        /// A phase is completed only by passing its gate: the step into COMPLETED is always a
+        /// GO or GO_WITH_CONDITIONS from AWAITING_GATE_REVIEW, and a gate that is not passed
+        /// (NO_GO, deadlock) sends the phase back to work rather than closing it. A gate review
+        /// cannot be dodged by skipping the phase while it is under review either.
+        #[test]
+        fn a_phase_completes_only_through_a_passed_gate(commands in commands()) {
+            for (before, command, outcome) in replay(&commands) {
+                let Ok(after) = outcome else { continue };
+                let passed = matches!(
+                    command,
+                    PhaseCommand::DecideGate(DecisionChoice::Go | DecisionChoice::GoWithConditions)
+                );
+                let not_passed = matches!(
+                    command,
+                    PhaseCommand::DecideGate(DecisionChoice::NoGo) | PhaseCommand::GateDeadlocked
+                );
+                if after == S::Completed {
+                    prop_assert_eq!(before, S::AwaitingGateReview);
+                    prop_assert!(passed);
+                }
+                if not_passed {
+                    prop_assert_eq!(after, S::InProgress);
+                }
+                if after == S::Skipped {
+                    prop_assert_ne!(before, S::AwaitingGateReview);
+                }
+            }
+        }
+
+        /// Phases are worked in order: whenever a phase has been started (in progress, at its
+        /// gate or completed), every earlier phase is completed or skipped, so at most one phase
+        /// is under way at a time. This is what `is_closed` guards when a phase starts.
+        #[test]
+        fn phases_are_passed_in_order((phase_count, steps) in plan_steps()) {
+            for phases in replay_plan(phase_count, &steps) {
+                for (at, status) in phases.iter().enumerate() {
+                    if is_active(*status) || *status == S::Completed {
+                        prop_assert!(
+                            phases[..at].iter().all(|earlier| earlier.is_closed()),
+                            "{:?}", phases
+                        );
+                    }
+                }
+                prop_assert!(phases.iter().filter(|status| is_active(**status)).count() <= 1);
+            }
+        }
+
+        /// The gate may be requested only when nothing is open: `open_items` is empty exactly
+        /// when every criterion is MET or WAIVED, every deliverable APPROVED, every milestone
+        /// ACHIEVED and no condition or RACI violation remains, and otherwise it names each
+        /// open entry once, by its id, so the refusal lists every one at once.
+        #[test]
+        fn the_gate_opens_only_when_every_item_is_closed(facts in gate_facts()) {
+            let mut expected_open = not_in(&facts.criteria, &["MET", "WAIVED"]);
+            expected_open.extend(not_in(&facts.deliverables, &["APPROVED"]));
+            expected_open.extend(not_in(&facts.milestones, &["ACHIEVED"]));
+            expected_open.extend(facts.open_conditions.iter().map(|(id, _)| *id));
+            expected_open.extend(facts.raci_violations.iter().map(|(id, _, _)| *id));
+            let open: Vec<Uuid> = open_items(&facts).iter().map(OpenItem::id).collect();
+            prop_assert_eq!(open, expected_open);
+        }
+
+        /// A deliverable is approved only after review, and an approved one stays approved:
+        /// arbitrary moves from DRAFT never reach APPROVED without passing IN_REVIEW, and
+        /// nothing leaves APPROVED.
+        #[test]
+        fn deliverables_are_approved_only_through_review(
+            targets in prop::collection::vec(deliverable_status(), 0..40)
+        ) {
+            let mut status = DeliverableStatus::Draft;
+            for to in targets {
+                let allowed = status.may_become(to);
+                if status == DeliverableStatus::Approved {
+                    prop_assert!(!allowed);
+                }
+                if allowed {
+                    if to == DeliverableStatus::Approved {
+                        prop_assert_eq!(status, DeliverableStatus::InReview);
+                    }
+                    prop_assert_ne!(status, to);
+                    status = to;
+                }
+            }
+        }
+    }
+}

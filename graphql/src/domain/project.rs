@@ -552,3 +552,280 @@ mod tests {
         assert!(check_schedule(None, Some(day(1))).is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary command sequences driven through the project lifecycle from PROPOSED, with the
+    //! lifecycle's invariants checked after every step.
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+    use crate::domain::RefusalCode;
+
+    use ProjectAction as A;
+    use ProjectStatus as S;
+
+    /// The lifecycle of the module diagram, written out edge by edge and independently of
+    /// `target`. RESUME is not listed: it returns to whichever state was held.
+    const EDGES: [(ProjectStatus, ProjectAction, ProjectStatus); 16] = [
+        (S::Proposed, A::Initiate, S::Initiated),
+        (S::Initiated, A::StartExecution, S::InExecution),
+        (S::InExecution, A::GoLive, S::LiveHypercare),
+        (S::LiveHypercare, A::StartOptimization, S::Optimization),
+        (S::Optimization, A::Close, S::Closed),
+        (S::Proposed, A::Hold, S::OnHold),
+        (S::Initiated, A::Hold, S::OnHold),
+        (S::InExecution, A::Hold, S::OnHold),
+        (S::LiveHypercare, A::Hold, S::OnHold),
+        (S::Optimization, A::Hold, S::OnHold),
+        (S::Proposed, A::Cancel, S::Cancelled),
+        (S::Initiated, A::Cancel, S::Cancelled),
+        (S::InExecution, A::Cancel, S::Cancelled),
+        (S::LiveHypercare, A::Cancel, S::Cancelled),
+        (S::Optimization, A::Cancel, S::Cancelled),
+        (S::OnHold, A::Cancel, S::Cancelled),
+    ];
+
+    /// Where the lifecycle leads from `from`, per the table above.
+    fn expected_target(
+        from: ProjectStatus,
+        held_from: Option<ProjectStatus>,
+        action: ProjectAction,
+    ) -> Option<ProjectStatus> {
+        if from == S::OnHold && action == A::Resume {
+            return held_from;
+        }
+        EDGES
+            .iter()
+            .find(|(edge_from, edge_action, _)| *edge_from == from && *edge_action == action)
+            .map(|(_, _, to)| *to)
+    }
+
+    /// How far along the forward path a status is; ON_HOLD and CANCELLED are off the path.
+    fn progress(status: ProjectStatus) -> Option<usize> {
+        [
+            S::Proposed,
+            S::Initiated,
+            S::InExecution,
+            S::LiveHypercare,
+            S::Optimization,
+            S::Closed,
+        ]
+        .iter()
+        .position(|on_path| *on_path == status)
+    }
+
+    /// One command as a caller sends it, with the facts its guards read at that moment.
+    #[derive(Debug, Clone)]
+    struct Step {
+        action: ProjectAction,
+        /// When set, the action is replaced by one the current state allows (if any, CANCEL
+        /// aside), so that sequences get deep into the lifecycle instead of being refused at
+        /// PROPOSED.
+        steer: Option<Index>,
+        reason: Option<&'static str>,
+        has_sponsor: bool,
+        has_project_manager: bool,
+        has_milestones: bool,
+    }
+
+    fn action() -> impl Strategy<Value = ProjectAction> {
+        prop::sample::select(ProjectAction::ALL.to_vec())
+    }
+
+    /// No reason, a blank one or a real one: the three cases the reason rule tells apart.
+    fn reason() -> impl Strategy<Value = Option<&'static str>> {
+        prop_oneof![Just(None), Just(Some("   ")), Just(Some("budget review"))]
+    }
+
+    /// Guards usually hold, so that refusals by a guard stay the exception they are.
+    fn usually() -> impl Strategy<Value = bool> {
+        prop::bool::weighted(0.85)
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        (
+            action(),
+            prop::option::of(any::<Index>()),
+            reason(),
+            usually(),
+            usually(),
+            usually(),
+        )
+            .prop_map(
+                |(action, steer, reason, has_sponsor, has_project_manager, has_milestones)| Step {
+                    action,
+                    steer,
+                    reason,
+                    has_sponsor,
+                    has_project_manager,
+                    has_milestones,
+                },
+            )
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        prop::collection::vec(step(), 0..40)
+    }
+
+    /// One command applied: the state before it, what was asked and what came of it.
+    struct Visit {
+        before: ProjectSnapshot,
+        action: ProjectAction,
+        reason: Option<&'static str>,
+        outcome: Result<ProjectTransition, Vec<Refusal>>,
+    }
+
+    /// Applies the steps from PROPOSED, keeping refused ones out of the state.
+    fn replay(steps: &[Step]) -> Vec<Visit> {
+        let mut status = S::Proposed;
+        let mut held_from = None;
+        let mut visits = Vec::with_capacity(steps.len());
+        for step in steps {
+            // Steering never cancels, or few sequences would get far; arbitrary commands
+            // still do.
+            let allowed: Vec<ProjectAction> = allowed_actions(status, held_from)
+                .into_iter()
+                .filter(|action| *action != A::Cancel)
+                .collect();
+            let action = match step.steer {
+                Some(index) if !allowed.is_empty() => allowed[index.index(allowed.len())],
+                _ => step.action,
+            };
+            let before = ProjectSnapshot {
+                status,
+                held_from,
+                has_sponsor: step.has_sponsor,
+                has_project_manager: step.has_project_manager,
+                has_milestones: step.has_milestones,
+            };
+            let outcome = decide(&before, action, step.reason);
+            if let Ok(transition) = &outcome {
+                status = transition.status;
+                held_from = transition.held_from;
+            }
+            visits.push(Visit {
+                before,
+                action,
+                reason: step.reason,
+                outcome,
+            });
+        }
+        visits
+    }
+
+    fn is_invalid_transition(refusals: &[Refusal]) -> bool {
+        refusals
+            .iter()
+            .any(|refusal| refusal.code == RefusalCode::InvalidTransition)
+    }
+
+    proptest! {
+        /// Every accepted command follows an edge of the lifecycle table, every command the
+        /// table has no edge for is refused as an invalid transition, and `allowed_actions`
+        /// (what clients offer as buttons) names exactly the actions with an edge. A project
+        /// jumping a stage, or a button that always fails, would break this.
+        #[test]
+        fn accepted_commands_follow_the_lifecycle_table(steps in steps()) {
+            for visit in replay(&steps) {
+                let from = visit.before.status;
+                let expected = expected_target(from, visit.before.held_from, visit.action);
+                let offered = allowed_actions(from, visit.before.held_from).contains(&visit.action);
+                prop_assert_eq!(offered, expected.is_some(), "{} {:?}", from, visit.action);
+                match &visit.outcome {
+                    Ok(transition) => prop_assert_eq!(Some(transition.status), expected),
+                    Err(refusals) => prop_assert_eq!(
+                        is_invalid_transition(refusals),
+                        expected.is_none(),
+                        "{} {:?}: {:?}", from, visit.action, refusals
+                    ),
+                }
+            }
+        }
+
+        /// CLOSED and CANCELLED projects are read-only: once there, every later command is
+        /// refused as an invalid transition and no action is offered.
+        #[test]
+        fn closed_and_cancelled_projects_accept_no_command(steps in steps()) {
+            for visit in replay(&steps) {
+                let before = &visit.before;
+                if before.status.is_terminal() {
+                    prop_assert!(allowed_actions(before.status, before.held_from).is_empty());
+                    let refused = visit.outcome.as_ref().err();
+                    prop_assert!(refused.is_some_and(|r| is_invalid_transition(r)));
+                }
+            }
+        }
+
+        /// A project on hold remembers exactly where it was held, and RESUME takes it back
+        /// there and nowhere else; outside ON_HOLD nothing is remembered. Otherwise a hold
+        /// could be used to skip (or repeat) a stage.
+        #[test]
+        fn resume_returns_to_the_state_the_project_was_held_in(steps in steps()) {
+            for visit in replay(&steps) {
+                let Ok(transition) = &visit.outcome else { continue };
+                prop_assert_eq!(transition.held_from.is_some(), transition.status == S::OnHold);
+                if transition.status == S::OnHold {
+                    prop_assert_eq!(transition.held_from, Some(visit.before.status));
+                }
+                if visit.action == A::Resume {
+                    prop_assert_eq!(Some(transition.status), visit.before.held_from);
+                }
+            }
+        }
+
+        /// The guards hold for every accepted command: initiation needs a sponsor and a PM,
+        /// execution a PM and a plan with milestones, hold and cancel a non-blank reason. And
+        /// they are the only obstacles: an edge of the table whose guards hold is accepted.
+        #[test]
+        fn guards_decide_whether_an_edge_is_taken(steps in steps()) {
+            for visit in replay(&steps) {
+                let snapshot = &visit.before;
+                let has_reason = visit.reason.is_some_and(|r| !r.trim().is_empty());
+                let guards_hold = match visit.action {
+                    A::Initiate => snapshot.has_sponsor && snapshot.has_project_manager,
+                    A::StartExecution => snapshot.has_project_manager && snapshot.has_milestones,
+                    A::Hold | A::Cancel => has_reason,
+                    A::GoLive | A::StartOptimization | A::Close | A::Resume => true,
+                };
+                let has_edge =
+                    expected_target(snapshot.status, snapshot.held_from, visit.action).is_some();
+                prop_assert_eq!(
+                    visit.outcome.is_ok(),
+                    has_edge && guards_hold,
+                    "{} {:?} {:?}", snapshot.status, visit.action, visit.outcome.as_ref().err()
+                );
+            }
+        }
+
+        /// The project only moves forward: the stage it is at (or was held at) never goes
+        /// back, and each accepted command emits exactly one status change naming both ends,
+        /// which the audit trail and notifications depend on.
+        #[test]
+        fn the_project_never_moves_back_and_reports_each_move(steps in steps()) {
+            for visit in replay(&steps) {
+                let Ok(transition) = &visit.outcome else { continue };
+                let from = visit.before.status;
+                let stage = |status: ProjectStatus, held_from: Option<ProjectStatus>| {
+                    progress(held_from.unwrap_or(status))
+                };
+                if let (Some(before), Some(after)) = (
+                    stage(from, visit.before.held_from),
+                    stage(transition.status, transition.held_from),
+                ) {
+                    prop_assert!(before <= after, "{} -> {}", from, transition.status);
+                }
+                prop_assert_eq!(
+                    &transition.events,
+                    &vec![DomainEvent::ProjectStatusChanged {
+                        from,
+                        to: transition.status,
+                        reason: transition.reason.clone(),
+                    }]
+                );
+            }
+        }
+    }
+}

@@ -996,3 +996,333 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary command sequences driven through the milestone lifecycle, and through a plan
+    //! of milestones as the service runs it: links added (refused when they would close a
+    //! cycle), forecasts moved and milestones achieved, each pushing dependants along. The
+    //! invariants are checked after every step.
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    use MilestoneAction as A;
+    use MilestoneStatus as S;
+
+    /// The lifecycle of the module diagram, written independently of `milestone_target`.
+    fn expected_target(from: MilestoneStatus, action: MilestoneAction) -> Option<MilestoneStatus> {
+        match (from, action) {
+            (S::Planned, A::Start) => Some(S::InProgress),
+            (S::Planned | S::InProgress | S::Missed, A::Achieve) => Some(S::Achieved),
+            (S::Planned | S::InProgress, A::Miss) => Some(S::Missed),
+            _ => None,
+        }
+    }
+
+    fn day(offset: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 1, 1).expect("valid date") + TimeDelta::days(offset)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Link {
+            predecessor: Index,
+            successor: Index,
+            lag_days: i32,
+        },
+        /// The forecast is edited, earlier or later.
+        Reforecast { milestone: Index, day: i64 },
+        /// The milestone is achieved on a date, early or late.
+        Achieve { milestone: Index, day: i64 },
+    }
+
+    fn link() -> impl Strategy<Value = Step> {
+        (any::<Index>(), any::<Index>(), -5_i32..=15).prop_map(
+            |(predecessor, successor, lag_days)| Step::Link {
+                predecessor,
+                successor,
+                lag_days,
+            },
+        )
+    }
+
+    fn reforecast() -> impl Strategy<Value = Step> {
+        (any::<Index>(), 0_i64..90).prop_map(|(milestone, day)| Step::Reforecast { milestone, day })
+    }
+
+    fn achieve() -> impl Strategy<Value = Step> {
+        (any::<Index>(), 0_i64..90).prop_map(|(milestone, day)| Step::Achieve { milestone, day })
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![3 => link(), 2 => reforecast(), 1 => achieve()]
+    }
+
+    fn actions() -> impl Strategy<Value = Vec<MilestoneAction>> {
+        prop::collection::vec(prop::sample::select(MilestoneAction::ALL.to_vec()), 0..40)
+    }
+
+    /// Two to six open milestones with forecasts within a quarter, and the steps to apply.
+    fn plan() -> impl Strategy<Value = (Vec<MilestoneDates>, Vec<Step>)> {
+        let forecasts = prop::collection::vec(0_i64..60, 2..=6);
+        (forecasts, prop::collection::vec(step(), 0..40)).prop_map(|(forecasts, steps)| {
+            let milestones = (1..)
+                .zip(forecasts)
+                .map(|(n, forecast)| MilestoneDates {
+                    id: Uuid::from_u128(n),
+                    baseline: None,
+                    forecast: day(forecast),
+                    actual: None,
+                    status: MilestoneStatus::Planned,
+                })
+                .collect();
+            (milestones, steps)
+        })
+    }
+
+    /// What one step did to the plan.
+    struct Visit {
+        milestones_before: Vec<MilestoneDates>,
+        links_before: Vec<Dependency>,
+        milestones_after: Vec<MilestoneDates>,
+        links_after: Vec<Dependency>,
+        /// The milestone whose change was propagated, with the shifts it caused.
+        propagated: Option<(Uuid, Vec<ForecastShift>)>,
+        /// A link refused as closing a cycle, with the cycle named.
+        refused: Option<(Dependency, Vec<Uuid>)>,
+    }
+
+    /// Applies the steps as the service does: a link closing a cycle is refused, a link
+    /// between an already linked pair is a conflict; a new link propagates from its
+    /// predecessor's current forecast, an edited forecast from its new date, an achievement
+    /// from the achieved milestone. An achieved milestone keeps its dates.
+    fn replay(mut milestones: Vec<MilestoneDates>, steps: &[Step]) -> Vec<Visit> {
+        let mut links: Vec<Dependency> = Vec::new();
+        let mut visits = Vec::with_capacity(steps.len());
+        for step in steps {
+            let milestones_before = milestones.clone();
+            let links_before = links.clone();
+            let mut propagated = None;
+            let mut refused = None;
+            let pick = |index: &Index| index.index(milestones.len());
+            match step {
+                Step::Link {
+                    predecessor,
+                    successor,
+                    lag_days,
+                } => {
+                    let new_link = Dependency {
+                        predecessor: milestones[pick(predecessor)].id,
+                        successor: milestones[pick(successor)].id,
+                        lag_days: *lag_days,
+                    };
+                    let already_linked = links.iter().any(|l| {
+                        l.predecessor == new_link.predecessor && l.successor == new_link.successor
+                    });
+                    if !already_linked {
+                        match find_cycle(&links, new_link) {
+                            Some(cycle) => refused = Some((new_link, cycle)),
+                            None => {
+                                links.push(new_link);
+                                let forecast = milestones[pick(predecessor)].forecast;
+                                propagated = Some((
+                                    new_link.predecessor,
+                                    propagate(&milestones, &links, new_link.predecessor, forecast),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Step::Reforecast {
+                    milestone,
+                    day: offset,
+                } => {
+                    let at = pick(milestone);
+                    if achieved_on(&milestones[at]).is_none() {
+                        let id = milestones[at].id;
+                        propagated = Some((id, propagate(&milestones, &links, id, day(*offset))));
+                    }
+                }
+                Step::Achieve {
+                    milestone,
+                    day: offset,
+                } => {
+                    let at = pick(milestone);
+                    if let Some(to) = milestone_target(milestones[at].status, A::Achieve) {
+                        milestones[at].status = to;
+                        milestones[at].actual = Some(day(*offset));
+                        let (id, forecast) = (milestones[at].id, milestones[at].forecast);
+                        propagated = Some((id, propagate(&milestones, &links, id, forecast)));
+                    }
+                }
+            }
+            if let Some((_, shifts)) = &propagated {
+                for shift in shifts {
+                    if let Some(moved) = milestones.iter_mut().find(|m| m.id == shift.id) {
+                        moved.forecast = shift.to;
+                    }
+                }
+            }
+            visits.push(Visit {
+                milestones_before,
+                links_before,
+                milestones_after: milestones.clone(),
+                links_after: links.clone(),
+                propagated,
+                refused,
+            });
+        }
+        visits
+    }
+
+    /// Whether the links close a cycle: peel off milestones with no remaining predecessor
+    /// until none is left (acyclic) or none can be peeled (a cycle).
+    fn has_cycle(links: &[Dependency]) -> bool {
+        let mut remaining = links.to_vec();
+        loop {
+            let sources: Vec<Uuid> = remaining
+                .iter()
+                .map(|l| l.predecessor)
+                .filter(|p| !remaining.iter().any(|l| l.successor == *p))
+                .collect();
+            if remaining.is_empty() {
+                return false;
+            }
+            if sources.is_empty() {
+                return true;
+            }
+            remaining.retain(|l| !sources.contains(&l.predecessor));
+        }
+    }
+
+    /// The fewest links from `from` to `to`, by relaxing every link until nothing changes.
+    fn shortest_path_len(links: &[Dependency], from: Uuid, to: Uuid) -> Option<usize> {
+        let mut distance: BTreeMap<Uuid, usize> = BTreeMap::from([(from, 0)]);
+        for _ in 0..=links.len() {
+            for link in links {
+                if let Some(&d) = distance.get(&link.predecessor) {
+                    let entry = distance.entry(link.successor).or_insert(usize::MAX);
+                    *entry = (*entry).min(d + 1);
+                }
+            }
+        }
+        distance.get(&to).copied()
+    }
+
+    fn milestone_named(milestones: &[MilestoneDates], id: Uuid) -> &MilestoneDates {
+        milestones
+            .iter()
+            .find(|m| m.id == id)
+            .expect("a milestone of the plan")
+    }
+
+    fn effective_date(m: &MilestoneDates) -> NaiveDate {
+        achieved_on(m).unwrap_or(m.forecast)
+    }
+
+    proptest! {
+        /// Every accepted milestone action follows an edge of the lifecycle table; ACHIEVED is
+        /// final, and since no status is ever entered twice a milestone cannot be achieved (or
+        /// missed) twice, nor return to PLANNED.
+        #[test]
+        fn milestones_follow_their_lifecycle(actions in actions()) {
+            let mut status = S::Planned;
+            let mut entered = vec![S::Planned];
+            for action in actions {
+                let target = milestone_target(status, action);
+                prop_assert_eq!(target, expected_target(status, action));
+                let offered = milestone_allowed_actions(status);
+                prop_assert_eq!(offered.contains(&action), target.is_some());
+                if status == S::Achieved {
+                    prop_assert_eq!(target, None);
+                }
+                if let Some(to) = target {
+                    prop_assert!(!entered.contains(&to), "{} entered twice", to);
+                    entered.push(to);
+                    status = to;
+                }
+            }
+        }
+
+        /// The dependency graph stays acyclic whatever links are asked for, and a refused link
+        /// names a real cycle: from the new link's successor along existing links to its
+        /// predecessor, closed by the new link, and the shortest such cycle.
+        #[test]
+        fn links_never_close_a_cycle_and_a_refusal_names_the_shortest(
+            (milestones, steps) in plan()
+        ) {
+            for visit in replay(milestones, &steps) {
+                prop_assert!(!has_cycle(&visit.links_after));
+                let Some((link, cycle)) = visit.refused else { continue };
+                prop_assert_eq!(cycle.first(), Some(&link.successor));
+                prop_assert_eq!(cycle.last(), Some(&link.successor));
+                prop_assert!(cycle.len() >= 2);
+                prop_assert_eq!(cycle[cycle.len() - 2], link.predecessor);
+                let existing = &visit.links_before;
+                for pair in cycle[..cycle.len() - 1].windows(2) {
+                    let linked = existing
+                        .iter()
+                        .any(|l| l.predecessor == pair[0] && l.successor == pair[1]);
+                    prop_assert!(linked, "{:?} is not a link", pair);
+                }
+                let shortest = if link.predecessor == link.successor {
+                    Some(0)
+                } else {
+                    shortest_path_len(existing, link.successor, link.predecessor)
+                };
+                prop_assert_eq!(Some(cycle.len() - 2), shortest);
+            }
+        }
+
+        /// Propagation only ever pushes dependants later: achieved milestones never move,
+        /// nothing but the edited milestone moves earlier, each milestone moves at most once
+        /// (the edited one listed first), and every shift starts from where it was.
+        #[test]
+        fn propagation_only_pushes_open_dependants_later((milestones, steps) in plan()) {
+            for visit in replay(milestones, &steps) {
+                let Some((changed, shifts)) = &visit.propagated else { continue };
+                let mut seen = BTreeSet::new();
+                for (position, shift) in shifts.iter().enumerate() {
+                    prop_assert!(seen.insert(shift.id), "{} moved twice", shift.id);
+                    let before = milestone_named(&visit.milestones_before, shift.id);
+                    prop_assert_eq!(shift.from, before.forecast);
+                    prop_assert_ne!(shift.from, shift.to);
+                    if shift.id == *changed {
+                        prop_assert_eq!(position, 0);
+                    } else {
+                        prop_assert!(shift.to > shift.from, "{:?} pulled earlier", shift);
+                        prop_assert!(achieved_on(before).is_none(), "achieved {:?} moved", shift);
+                    }
+                }
+            }
+        }
+
+        /// After a change has propagated, every link out of the changed milestone or out of a
+        /// milestone it pushed holds: the open successor is not forecast before the
+        /// predecessor's date (its actual date once achieved) plus the lag.
+        #[test]
+        fn after_propagation_every_link_out_of_a_moved_milestone_holds(
+            (milestones, steps) in plan()
+        ) {
+            for visit in replay(milestones, &steps) {
+                let Some((changed, shifts)) = &visit.propagated else { continue };
+                let touched: BTreeSet<Uuid> =
+                    shifts.iter().map(|s| s.id).chain([*changed]).collect();
+                let find = |id: Uuid| milestone_named(&visit.milestones_after, id);
+                for link in visit.links_after.iter().filter(|l| touched.contains(&l.predecessor)) {
+                    let successor = find(link.successor);
+                    if achieved_on(successor).is_some() {
+                        continue;
+                    }
+                    let lag = TimeDelta::days(i64::from(link.lag_days));
+                    let earliest = effective_date(find(link.predecessor)) + lag;
+                    let forecast = successor.forecast;
+                    prop_assert!(forecast >= earliest, "{:?}: {} < {}", link, forecast, earliest);
+                }
+            }
+        }
+    }
+}

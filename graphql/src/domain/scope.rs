@@ -1367,3 +1367,215 @@ mod tests {
         assert_eq!(older, ScopeDocument::default());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary command sequences driven through a project's scope versions: drafts are
+    //! edited, submitted with their signatories, signed, rejected, and the last signature
+    //! baselines a version and supersedes the previous baseline, as the service does. The
+    //! sign-off invariants are checked after every step.
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    use ScopeCommand as C;
+    use ScopeStatus as S;
+
+    /// The lifecycle of the module diagram, written independently of `target`.
+    fn expected_target(from: ScopeStatus, command: ScopeCommand) -> Option<ScopeStatus> {
+        match (from, command) {
+            (S::Draft, C::Edit) | (S::InReview, C::Reject) => Some(S::Draft),
+            (S::Draft, C::SubmitForReview) | (S::InReview, C::Sign) => Some(S::InReview),
+            (S::Baselined, C::Supersede) => Some(S::Superseded),
+            _ => None,
+        }
+    }
+
+    const PEOPLE: u128 = 4;
+
+    fn person(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A new draft version is started.
+        NewVersion,
+        Edit(Index),
+        /// Submitted for review with these people (possibly none) required to sign.
+        SubmitForReview(Index, Vec<u128>),
+        Sign(Index, u128),
+        Reject(Index),
+    }
+
+    fn signatory() -> impl Strategy<Value = u128> {
+        1..=PEOPLE
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            2 => Just(Step::NewVersion),
+            1 => any::<Index>().prop_map(Step::Edit),
+            2 => (any::<Index>(), prop::collection::vec(signatory(), 0..=2))
+                .prop_map(|(at, required)| Step::SubmitForReview(at, required)),
+            4 => (any::<Index>(), signatory()).prop_map(|(at, signer)| Step::Sign(at, signer)),
+            1 => any::<Index>().prop_map(Step::Reject),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    struct Version {
+        status: ScopeStatus,
+        required: Vec<Uuid>,
+        signed: Vec<Uuid>,
+    }
+
+    /// The project's versions after each step, and the (before, command, outcome) of every
+    /// lifecycle command the steps asked for.
+    struct Run {
+        snapshots: Vec<Vec<Version>>,
+        commands: Vec<(ScopeStatus, ScopeCommand, Result<ScopeStatus, Refusal>)>,
+    }
+
+    fn replay(steps: &[Step]) -> Run {
+        let mut versions = vec![Version {
+            status: S::Draft,
+            required: Vec::new(),
+            signed: Vec::new(),
+        }];
+        let mut run = Run {
+            snapshots: Vec::new(),
+            commands: Vec::new(),
+        };
+        let apply = |run: &mut Run, version: &mut Version, command: ScopeCommand| {
+            let outcome = transition(version.status, command);
+            run.commands
+                .push((version.status, command, outcome.clone()));
+            outcome.ok().inspect(|after| version.status = *after)
+        };
+        for step in steps {
+            match step {
+                Step::NewVersion => versions.push(Version {
+                    status: S::Draft,
+                    required: Vec::new(),
+                    signed: Vec::new(),
+                }),
+                Step::Edit(at) => {
+                    let at = at.index(versions.len());
+                    apply(&mut run, &mut versions[at], C::Edit);
+                }
+                Step::SubmitForReview(at, required) => {
+                    let at = at.index(versions.len());
+                    if apply(&mut run, &mut versions[at], C::SubmitForReview).is_some() {
+                        versions[at].required = required.iter().copied().map(person).collect();
+                        versions[at].signed.clear();
+                    }
+                }
+                Step::Sign(at, signer) => {
+                    let at = at.index(versions.len());
+                    let signer = person(*signer);
+                    let version = &versions[at];
+                    // Only a named signatory signs, and only once.
+                    let may_sign =
+                        version.required.contains(&signer) && !version.signed.contains(&signer);
+                    if may_sign && apply(&mut run, &mut versions[at], C::Sign).is_some() {
+                        versions[at].signed.push(signer);
+                        if all_signed(&versions[at].required, &versions[at].signed) {
+                            let previous = versions.iter().position(|v| v.status == S::Baselined);
+                            if let Some(previous) = previous {
+                                apply(&mut run, &mut versions[previous], C::Supersede);
+                            }
+                            versions[at].status = S::Baselined;
+                        }
+                    }
+                }
+                Step::Reject(at) => {
+                    let at = at.index(versions.len());
+                    if apply(&mut run, &mut versions[at], C::Reject).is_some() {
+                        versions[at].signed.clear();
+                    }
+                }
+            }
+            run.snapshots.push(versions.clone());
+        }
+        run
+    }
+
+    /// Someone is required to sign and everyone required has signed.
+    fn is_fully_signed(version: &Version) -> bool {
+        !version.required.is_empty() && version.required.iter().all(|p| version.signed.contains(p))
+    }
+
+    fn steps() -> impl Strategy<Value = Vec<Step>> {
+        prop::collection::vec(step(), 0..40)
+    }
+
+    proptest! {
+        /// Every accepted command follows an edge of the lifecycle table and every other one
+        /// is refused; a superseded version accepts nothing, and a baseline nothing but being
+        /// superseded, so the signed scope cannot be edited in place.
+        #[test]
+        fn accepted_commands_follow_the_lifecycle_table(steps in steps()) {
+            for (before, command, outcome) in replay(&steps).commands {
+                let expected = expected_target(before, command);
+                prop_assert_eq!(outcome.ok(), expected, "{} {:?}", before, command);
+                let offered = allowed_commands(before);
+                prop_assert_eq!(offered.contains(&command), expected.is_some());
+                match before {
+                    S::Superseded => prop_assert!(offered.is_empty()),
+                    S::Baselined => prop_assert_eq!(offered, vec![C::Supersede]),
+                    S::Draft | S::InReview => {}
+                }
+            }
+        }
+
+        /// A version becomes the baseline only once every required signatory has signed it,
+        /// and a version nobody is required to sign never does: the baseline always carries
+        /// the stakeholders' signatures.
+        #[test]
+        fn a_baseline_carries_every_required_signature(steps in steps()) {
+            for versions in replay(&steps).snapshots {
+                for version in versions.iter().filter(|v| v.status == S::Baselined) {
+                    prop_assert!(is_fully_signed(version), "{:?}", version);
+                }
+                for version in versions.iter().filter(|v| v.status == S::InReview) {
+                    prop_assert!(!is_fully_signed(version), "signed but in review: {:?}", version);
+                }
+            }
+        }
+
+        /// Sign-off needs every required signature and at least one: `all_signed` holds
+        /// exactly when the required list is not empty and each required signatory is among
+        /// the signers, whatever the order and whoever else signed.
+        #[test]
+        fn sign_off_needs_every_required_signature(
+            required in prop::collection::vec(signatory().prop_map(person), 0..=3),
+            signed in prop::collection::vec(signatory().prop_map(person), 0..=4),
+        ) {
+            let expected = !required.is_empty() && required.iter().all(|p| signed.contains(p));
+            prop_assert_eq!(all_signed(&required, &signed), expected);
+            let mut reversed = signed.clone();
+            reversed.reverse();
+            prop_assert_eq!(all_signed(&required, &reversed), expected);
+        }
+
+        /// The project has one scope baseline at a time: a new baseline supersedes the
+        /// previous one, and a superseded version never comes back.
+        #[test]
+        fn there_is_at_most_one_baseline_and_superseded_stays_superseded(steps in steps()) {
+            let run = replay(&steps);
+            for versions in &run.snapshots {
+                prop_assert!(versions.iter().filter(|v| v.status == S::Baselined).count() <= 1);
+            }
+            for (before, after) in run.snapshots.iter().zip(run.snapshots.iter().skip(1)) {
+                for (was, is) in before.iter().zip(after) {
+                    if was.status == S::Superseded {
+                        prop_assert_eq!(is.status, S::Superseded);
+                    }
+                }
+            }
+        }
+    }
+}

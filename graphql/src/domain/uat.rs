@@ -1954,3 +1954,430 @@ mod tests {
         assert_eq!(readiness.criteria[0].value, "1/1");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Arbitrary command sequences driven through the test cycle lifecycle and through the
+    //! defect lifecycle (with arbitrary callers, roles and arguments), with the invariants
+    //! checked after every step.
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    // --- cycles ----------------------------------------------------------------------------
+
+    /// The cycle lifecycle of the module diagram, written independently of `cycle_target`.
+    fn expected_cycle_target(from: CycleStatus, action: CycleAction) -> Option<CycleStatus> {
+        use CycleAction as A;
+        use CycleStatus as S;
+        match (from, action) {
+            (S::Planned, A::Start) => Some(S::Running),
+            (S::Running, A::Complete) => Some(S::Completed),
+            (S::Completed, A::SignOff) => Some(S::SignedOff),
+            (S::Running | S::Completed, A::Fail) => Some(S::Failed),
+            _ => None,
+        }
+    }
+
+    fn cycle_actions() -> impl Strategy<Value = Vec<CycleAction>> {
+        prop::collection::vec(prop::sample::select(CycleAction::ALL.to_vec()), 0..40)
+    }
+
+    // --- defects ---------------------------------------------------------------------------
+
+    const REPORTER: u128 = 1;
+    const PEOPLE: u128 = 4;
+    const DEFECT: Uuid = Uuid::from_u128(100);
+    const OTHER_DEFECT: Uuid = Uuid::from_u128(101);
+
+    fn person() -> impl Strategy<Value = Uuid> {
+        (1..=PEOPLE).prop_map(Uuid::from_u128)
+    }
+
+    /// A project member with any mix of the roles the defect rules look at, or none; now and
+    /// then an administrator.
+    fn caller() -> impl Strategy<Value = Caller> {
+        let roles = prop::sample::subsequence(
+            vec![
+                ProjectRole::ProjectManager,
+                ProjectRole::Qa,
+                ProjectRole::BusinessRep,
+                ProjectRole::Vendor,
+            ],
+            0..=2,
+        );
+        (person(), roles, prop::bool::weighted(0.1)).prop_map(|(user_id, held, admin)| Caller {
+            user_id,
+            roles: if held.is_empty() {
+                RoleSet::none()
+            } else {
+                RoleSet::from_input(&held).expect("distinct roles")
+            },
+            admin,
+        })
+    }
+
+    /// A blank reason, or a real one.
+    fn reason() -> impl Strategy<Value = &'static str> {
+        prop_oneof![Just("  "), Just("fails again on the contract screen")]
+    }
+
+    /// Everything a command may carry; `command_for` picks what its action needs.
+    #[derive(Debug, Clone)]
+    struct Arguments {
+        assignee: Uuid,
+        reason: &'static str,
+        reject_reason: RejectReason,
+        duplicate_of: Option<Uuid>,
+    }
+
+    fn arguments() -> impl Strategy<Value = Arguments> {
+        (
+            person(),
+            reason(),
+            prop::sample::select(RejectReason::ALL.to_vec()),
+            prop_oneof![Just(None), Just(Some(OTHER_DEFECT)), Just(Some(DEFECT))],
+        )
+            .prop_map(
+                |(assignee, reason, reject_reason, duplicate_of)| Arguments {
+                    assignee,
+                    reason,
+                    reject_reason,
+                    duplicate_of,
+                },
+            )
+    }
+
+    fn command_for(action: DefectAction, arguments: &Arguments) -> DefectCommand {
+        let reason = arguments.reason.to_owned();
+        match action {
+            DefectAction::Triage => DefectCommand::Triage,
+            DefectAction::Assign => DefectCommand::Assign {
+                assignee: arguments.assignee,
+            },
+            DefectAction::StartFix => DefectCommand::StartFix,
+            DefectAction::MarkReadyForRetest => DefectCommand::MarkReadyForRetest,
+            DefectAction::Verify => DefectCommand::Verify,
+            DefectAction::Close => DefectCommand::Close,
+            DefectAction::Reopen => DefectCommand::Reopen { reason },
+            DefectAction::Defer => DefectCommand::Defer { reason },
+            DefectAction::Reject => DefectCommand::Reject {
+                reason: arguments.reject_reason,
+                duplicate_of: arguments.duplicate_of,
+                defect_id: DEFECT,
+            },
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Someone runs a lifecycle command. When `steer` is set, the action is replaced by
+        /// one the current status allows, so that sequences get past triage.
+        Command {
+            caller: Caller,
+            action: DefectAction,
+            steer: Option<Index>,
+            arguments: Arguments,
+        },
+        /// The defect is graded (or regraded), which the service allows at any time.
+        Grade(Severity, Priority),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let command = (
+            caller(),
+            prop::sample::select(DefectAction::ALL.to_vec()),
+            prop::option::weighted(0.7, any::<Index>()),
+            arguments(),
+        )
+            .prop_map(|(caller, action, steer, arguments)| Step::Command {
+                caller,
+                action,
+                steer,
+                arguments,
+            });
+        let grade = (
+            prop::sample::select(Severity::ALL.to_vec()),
+            prop::sample::select(Priority::ALL.to_vec()),
+        )
+            .prop_map(|(severity, priority)| Step::Grade(severity, priority));
+        prop_oneof![9 => command, 1 => grade]
+    }
+
+    /// A new defect from the reporter, graded on creation or not.
+    fn new_defect() -> impl Strategy<Value = DefectFacts> {
+        (
+            prop::option::weighted(0.8, prop::sample::select(Severity::ALL.to_vec())),
+            prop::option::weighted(0.8, prop::sample::select(Priority::ALL.to_vec())),
+        )
+            .prop_map(|(severity, priority)| DefectFacts {
+                status: DefectStatus::New,
+                severity,
+                priority,
+                reporter: Uuid::from_u128(REPORTER),
+                assignee: None,
+            })
+    }
+
+    /// One command applied to the defect.
+    struct Visit {
+        before: DefectFacts,
+        caller: Caller,
+        command: DefectCommand,
+        outcome: Result<DefectTransition, Vec<Refusal>>,
+        reopens_before: u32,
+        reopens_after: u32,
+    }
+
+    /// Applies the steps as the service does: an accepted command sets the new status, an
+    /// assignment the assignee, a reopen bumps the counter.
+    fn replay(mut facts: DefectFacts, steps: &[Step]) -> Vec<Visit> {
+        let mut reopens = 0;
+        let mut visits = Vec::new();
+        for step in steps {
+            let (caller, action, steer, arguments) = match step {
+                Step::Grade(severity, priority) => {
+                    facts.severity = Some(*severity);
+                    facts.priority = Some(*priority);
+                    continue;
+                }
+                Step::Command {
+                    caller,
+                    action,
+                    steer,
+                    arguments,
+                } => (caller, action, steer, arguments),
+            };
+            let allowed = defect_allowed_actions(facts.status);
+            let action = match steer {
+                Some(index) if !allowed.is_empty() => allowed[index.index(allowed.len())],
+                _ => *action,
+            };
+            let command = command_for(action, arguments);
+            let outcome = defect_decide(&facts, caller, &command);
+            let before = facts.clone();
+            let reopens_before = reopens;
+            if let Ok(transition) = &outcome {
+                facts.status = transition.status;
+                if let DefectCommand::Assign { assignee } = &command {
+                    facts.assignee = Some(*assignee);
+                }
+                reopens += u32::from(transition.reopened);
+            }
+            visits.push(Visit {
+                before,
+                caller: caller.clone(),
+                command,
+                outcome,
+                reopens_before,
+                reopens_after: reopens,
+            });
+        }
+        visits
+    }
+
+    fn defect_steps() -> impl Strategy<Value = (DefectFacts, Vec<Step>)> {
+        (new_defect(), prop::collection::vec(step(), 0..40))
+    }
+
+    /// The defect lifecycle of the module diagram, written independently of `defect_target`.
+    fn expected_defect_target(from: DefectStatus, action: DefectAction) -> Option<DefectStatus> {
+        use DefectAction as A;
+        use DefectStatus as S;
+        match (from, action) {
+            (S::New | S::Deferred, A::Triage) => Some(S::Triaged),
+            (S::Triaged | S::Reopened, A::Assign) => Some(S::Assigned),
+            (S::Assigned, A::StartFix) => Some(S::InFix),
+            (S::InFix, A::MarkReadyForRetest) => Some(S::ReadyForRetest),
+            (S::ReadyForRetest, A::Verify) => Some(S::Verified),
+            (S::ReadyForRetest, A::Reopen) => Some(S::Reopened),
+            (S::Verified, A::Close) => Some(S::Closed),
+            (S::Triaged, A::Defer) => Some(S::Deferred),
+            (S::Triaged, A::Reject) => Some(S::Rejected),
+            _ => None,
+        }
+    }
+
+    fn holds(caller: &Caller, role: ProjectRole) -> bool {
+        caller.roles.contains(role)
+    }
+
+    proptest! {
+        /// Every accepted cycle action follows an edge of the lifecycle table; SIGNED_OFF and
+        /// FAILED are final, and a cycle is signed off only after it ran and was completed.
+        #[test]
+        fn cycles_are_signed_off_only_once_completed(actions in cycle_actions()) {
+            let mut status = CycleStatus::Planned;
+            let mut completed = false;
+            for action in actions {
+                let outcome = cycle_transition(status, action);
+                let expected = expected_cycle_target(status, action);
+                prop_assert_eq!(outcome.as_ref().ok().copied(), expected);
+                if matches!(status, CycleStatus::SignedOff | CycleStatus::Failed) {
+                    prop_assert!(outcome.is_err());
+                    prop_assert!(cycle_allowed_actions(status).is_empty());
+                }
+                if let Ok(after) = outcome {
+                    completed |= after == CycleStatus::Completed;
+                    if after == CycleStatus::SignedOff {
+                        prop_assert!(completed);
+                    }
+                    status = after;
+                }
+            }
+        }
+
+        /// Every accepted defect command follows an edge of the lifecycle table, whoever asks;
+        /// an impossible one is refused alone, as an invalid transition. CLOSED and REJECTED
+        /// accept nothing, not even from an administrator, and VERIFIED only CLOSE.
+        #[test]
+        fn defects_follow_their_lifecycle((defect, steps) in defect_steps()) {
+            for visit in replay(defect, &steps) {
+                let from = visit.before.status;
+                let action = visit.command.action();
+                let expected = expected_defect_target(from, action);
+                prop_assert_eq!(defect_allowed_actions(from).contains(&action), expected.is_some());
+                match &visit.outcome {
+                    Ok(transition) => prop_assert_eq!(Some(transition.status), expected),
+                    Err(refusals) if expected.is_none() => {
+                        prop_assert_eq!(refusals.len(), 1);
+                        prop_assert_eq!(refusals[0].code, RefusalCode::InvalidTransition);
+                    }
+                    Err(refusals) => prop_assert!(
+                        refusals.iter().all(|r| r.code != RefusalCode::InvalidTransition)
+                    ),
+                }
+                match from {
+                    DefectStatus::Closed | DefectStatus::Rejected => {
+                        prop_assert!(defect_allowed_actions(from).is_empty());
+                    }
+                    DefectStatus::Verified => {
+                        prop_assert_eq!(defect_allowed_actions(from), vec![DefectAction::Close]);
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        /// Nothing happens to a defect that is not graded: every accepted command found a
+        /// severity and a priority, since every later status (and the go-live verdict) relies
+        /// on them.
+        #[test]
+        fn only_graded_defects_move((defect, steps) in defect_steps()) {
+            for visit in replay(defect, &steps) {
+                if visit.outcome.is_ok() {
+                    prop_assert!(visit.before.severity.is_some());
+                    prop_assert!(visit.before.priority.is_some());
+                }
+            }
+        }
+
+        /// A CRITICAL or MAJOR defect pushed past go-live is a risk the project accepts: it is
+        /// deferred only by a PROJECT_MANAGER (or an administrator), and always with a reason.
+        /// A QA may defer only what does not block go-live.
+        #[test]
+        fn severe_defects_are_deferred_only_by_a_project_manager_with_a_reason(
+            (defect, steps) in defect_steps()
+        ) {
+            for visit in replay(defect, &steps) {
+                let DefectCommand::Defer { reason } = &visit.command else { continue };
+                if visit.outcome.is_err() {
+                    continue;
+                }
+                let caller = &visit.caller;
+                let is_pm = caller.admin || holds(caller, ProjectRole::ProjectManager);
+                let severe = visit.before.severity.is_none_or(Severity::blocks_go_live);
+                if severe {
+                    prop_assert!(is_pm, "{:?}", caller);
+                    prop_assert!(!reason.trim().is_empty());
+                } else {
+                    prop_assert!(is_pm || holds(caller, ProjectRole::Qa), "{:?}", caller);
+                }
+            }
+        }
+
+        /// Each command is taken only by its own parties: triage, assignment, closing and
+        /// rejecting by a PM or QA; the fix by the assignee or a PM; the retest verdict by a
+        /// tester, a business rep or the reporter, but never by the assignee on the strength
+        /// of having reported it, so whoever fixed a defect is not the only judge of the fix.
+        /// Administrators pass every role rule.
+        #[test]
+        fn each_command_is_taken_only_by_its_parties((defect, steps) in defect_steps()) {
+            for visit in replay(defect, &steps) {
+                if visit.outcome.is_err() || visit.caller.admin {
+                    continue;
+                }
+                let caller = &visit.caller;
+                let is_pm = holds(caller, ProjectRole::ProjectManager);
+                let is_assignee = visit.before.assignee == Some(caller.user_id);
+                let is_reporter = visit.before.reporter == caller.user_id;
+                use DefectAction as A;
+                let eligible = match visit.command.action() {
+                    A::Triage | A::Assign | A::Close | A::Reject | A::Defer => {
+                        is_pm || holds(caller, ProjectRole::Qa)
+                    }
+                    A::StartFix | A::MarkReadyForRetest => is_assignee || is_pm,
+                    A::Verify | A::Reopen => {
+                        holds(caller, ProjectRole::Qa)
+                            || holds(caller, ProjectRole::BusinessRep)
+                            || (is_reporter && !is_assignee)
+                    }
+                };
+                prop_assert!(eligible, "{:?} by {:?}", visit.command, caller);
+            }
+        }
+
+        /// The fix and retest loop: a defect reaches READY_FOR_RETEST only from IN_FIX, a
+        /// failed retest (REOPEN) counts exactly one reopen and needs a reason, and a reopened
+        /// defect goes back through assignment before anyone fixes it again. Nothing else
+        /// touches the reopen counter, which feeds the reopen rate.
+        #[test]
+        fn a_failed_retest_goes_back_through_assignment_and_counts_once(
+            (defect, steps) in defect_steps()
+        ) {
+            for visit in replay(defect, &steps) {
+                let reopened =
+                    visit.command.action() == DefectAction::Reopen && visit.outcome.is_ok();
+                prop_assert_eq!(visit.reopens_after, visit.reopens_before + u32::from(reopened));
+                let Ok(transition) = &visit.outcome else { continue };
+                if let DefectCommand::Reopen { reason } = &visit.command {
+                    prop_assert!(!reason.trim().is_empty());
+                }
+                if transition.status == DefectStatus::ReadyForRetest {
+                    prop_assert_eq!(visit.before.status, DefectStatus::InFix);
+                }
+                if visit.before.status == DefectStatus::Reopened {
+                    prop_assert_eq!(visit.command.action(), DefectAction::Assign);
+                }
+            }
+        }
+
+        /// A rejection as a duplicate names another defect, never the defect itself, and other
+        /// rejections name none: the link between duplicates stays meaningful.
+        #[test]
+        fn a_duplicate_names_another_defect((defect, steps) in defect_steps()) {
+            for visit in replay(defect, &steps) {
+                let DefectCommand::Reject {
+                    reason,
+                    duplicate_of,
+                    defect_id,
+                } = &visit.command
+                else {
+                    continue;
+                };
+                if visit.outcome.is_ok() {
+                    match reason {
+                        RejectReason::Duplicate => {
+                            prop_assert!(duplicate_of.is_some_and(|other| other != *defect_id));
+                        }
+                        RejectReason::NotADefect | RejectReason::WorksAsDesigned => {
+                            prop_assert_eq!(*duplicate_of, None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -112,6 +112,32 @@ async fn a_slipping_forecast_pushes_a_chain_and_a_diamond_once() {
 }
 
 #[tokio::test]
+async fn a_successor_cannot_be_forecast_before_its_link_allows() {
+    let app = TestApp::spawn().await;
+    let plan = plan(&app).await;
+    let phase = &plan.phases[1];
+    let build = milestone(&app, &plan.pm, phase, "Build", "2027-05-01").await;
+    let uat = milestone(&app, &plan.pm, phase, "UAT", "2027-05-10").await;
+    app.ok(&plan.pm, LINK, json!({ "p": build, "s": uat, "lag": 5 }))
+        .await;
+    let before = app.snapshot().await;
+    let payload = move_to(&app, &plan.pm, &uat, "2027-05-05").await;
+    assert_refused(&payload, "PRECONDITION_FAILED", &["input", "forecastDate"]);
+    assert!(
+        payload["userErrors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2027-05-06, set by its link from Build"),
+        "{payload}"
+    );
+    assert_eq!(app.snapshot().await, before);
+    // The earliest date the link allows is accepted.
+    let payload = move_to(&app, &plan.pm, &uat, "2027-05-06").await;
+    assert_eq!(payload["userErrors"], json!([]), "{payload}");
+    assert_eq!(payload["milestone"]["forecastDate"], "2027-05-06");
+}
+
+#[tokio::test]
 async fn a_link_that_would_close_a_cycle_is_refused_and_named() {
     let app = TestApp::spawn().await;
     let plan = plan(&app).await;

@@ -283,6 +283,27 @@ pub fn propagate(
     shifts
 }
 
+/// The earliest forecast `id` may have under its links, with the predecessor that sets it:
+/// the latest of its predecessors' dates (an achieved one by its actual date) plus lags.
+/// `None` when nothing constrains it.
+pub fn earliest_forecast(
+    milestones: &[MilestoneDates],
+    links: &[Dependency],
+    id: Uuid,
+) -> Option<(NaiveDate, Uuid)> {
+    links
+        .iter()
+        .filter(|link| link.successor == id)
+        .filter_map(|link| {
+            let predecessor = milestones.iter().find(|m| m.id == link.predecessor)?;
+            let effective = achieved_on(predecessor).unwrap_or(predecessor.forecast);
+            let earliest =
+                effective.checked_add_signed(TimeDelta::days(i64::from(link.lag_days)))?;
+            Some((earliest, predecessor.id))
+        })
+        .max()
+}
+
 /// Kahn's algorithm, lowest index first among the ready; nodes on a cycle are left out.
 fn topological_order(successors: &[Vec<usize>], predecessors: &[Vec<(usize, i32)>]) -> Vec<usize> {
     let mut pending: Vec<usize> = predecessors.iter().map(Vec::len).collect();
@@ -557,6 +578,27 @@ mod tests {
             actual: None,
             status: MilestoneStatus::Planned,
         }
+    }
+
+    #[test]
+    fn the_earliest_forecast_is_set_by_the_latest_predecessor_plus_lag() {
+        let (build, training, uat) = (id(1), id(2), id(3));
+        let mut done = open(training, day(20));
+        done.status = MilestoneStatus::Achieved;
+        done.actual = Some(day(4));
+        let milestones = [open(build, day(10)), done, open(uat, day(30))];
+        let links = [link(build, uat, 5), link(training, uat, 2)];
+        assert_eq!(
+            earliest_forecast(&milestones, &links, uat),
+            Some((day(15), build))
+        );
+        // An achieved predecessor counts by its actual date; a negative lag allows overlap.
+        let links = [link(training, uat, -3)];
+        assert_eq!(
+            earliest_forecast(&milestones, &links, uat),
+            Some((day(1), training))
+        );
+        assert_eq!(earliest_forecast(&milestones, &links, build), None);
     }
 
     fn baselined(baseline: i64, forecast: i64, status: MilestoneStatus) -> MilestoneDates {

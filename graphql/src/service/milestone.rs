@@ -356,14 +356,25 @@ pub async fn update(
         }
         let all = milestones_of(&txn, project.id).await?;
         let links = links_of(&txn, project.id).await?;
-        let shifts = rules::propagate(
-            &all.iter()
-                .map(dates_of)
-                .collect::<ServiceResult<Vec<_>>>()?,
-            &links.iter().map(as_dependency).collect::<Vec<_>>(),
-            current.id,
-            forecast,
-        );
+        let dates = all
+            .iter()
+            .map(dates_of)
+            .collect::<ServiceResult<Vec<_>>>()?;
+        let links = links.iter().map(as_dependency).collect::<Vec<_>>();
+        if let Some((earliest, predecessor)) = rules::earliest_forecast(&dates, &links, current.id)
+            && forecast < earliest
+        {
+            let name = all
+                .iter()
+                .find(|m| m.id == predecessor)
+                .map_or("a predecessor", |m| m.name.as_str());
+            return Err(Refusal::precondition(
+                &["forecastDate"],
+                &format!("the forecast may not be before {earliest}, set by its link from {name}"),
+            )
+            .into());
+        }
+        let shifts = rules::propagate(&dates, &links, current.id, forecast);
         next.forecast_date = forecast;
         moved = apply_shifts(
             &txn,

@@ -1,5 +1,7 @@
 //! Connecting to SQLite or PostgreSQL and applying migrations.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -9,15 +11,15 @@ use steerco_migration::{Migrator, MigratorTrait};
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest one SQL statement may run on PostgreSQL before the server cancels it; a query
+/// that slow is a bug or an attack, and must not hold locks other writers wait for.
+pub const STATEMENT_TIMEOUT_POSTGRES: &str = "30s";
+
 /// Opens a connection pool for `url` (`sqlite://…` or `postgres://…`).
 ///
 /// SQLite is tuned for a server: WAL (readers never block the writer), `synchronous=NORMAL`
 /// (durable at checkpoints, about 300 times the write rate of the default here), foreign keys
 /// on, and a busy timeout so that writers queue instead of failing.
-/// The longest one SQL statement may run on PostgreSQL before the server cancels it; a query
-/// that slow is a bug or an attack, and must not hold locks other writers wait for.
-pub const STATEMENT_TIMEOUT_POSTGRES: &str = "30s";
-
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -48,4 +50,26 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
+}
+
+/// Counts the SQL statements run through a connection (and its transactions), for the
+/// statement budgets of the benchmarks and of the N+1 test.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Starts counting every statement `db` runs from now on.
+    pub fn attach(db: &mut DatabaseConnection) -> Self {
+        let counter = Self::default();
+        let total = counter.0.clone();
+        db.set_metric_callback(move |_| {
+            total.fetch_add(1, Ordering::Relaxed);
+        });
+        counter
+    }
+
+    /// Statements run since counting started.
+    pub fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }

@@ -82,6 +82,8 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub database: TestDatabase,
+    /// SQL statements the server has run, for statement budgets.
+    pub statements: steerco::db::StatementCounter,
 }
 
 impl TestApp {
@@ -91,7 +93,8 @@ impl TestApp {
 
     pub async fn spawn_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
         let database = TestDatabase::create().await;
-        let db = steerco::db::connect(&database.url).await.expect("connect");
+        let mut db = steerco::db::connect(&database.url).await.expect("connect");
+        let statements = steerco::db::StatementCounter::attach(&mut db);
         steerco::db::migrate(&db).await.expect("migrate");
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap(),
@@ -117,6 +120,7 @@ impl TestApp {
             state,
             clock,
             database,
+            statements,
         }
     }
 

@@ -114,6 +114,11 @@ impl CrStatus {
         )
     }
 
+    /// Raised and not yet decided: what a portfolio counts as an open change.
+    pub fn is_open(self) -> bool {
+        self.is_pre_decision() && self != Self::Draft
+    }
+
     /// Still on its way to a decision; the requester may withdraw it.
     pub fn is_pre_decision(self) -> bool {
         matches!(

@@ -98,6 +98,14 @@ children_loader!(
     MilestonesLoader, milestone::Model, phase_id, service::milestone::of_phases
 );
 children_loader!(
+    /// The milestones of each project, by forecast date.
+    ProjectMilestonesLoader, milestone::Model, project_id, service::milestone::of_projects
+);
+children_loader!(
+    /// What the UAT metrics read of each project's defects.
+    DefectMetricsLoader, service::uat::DefectMetricRow, project_id, service::uat::defect_metric_rows_for
+);
+children_loader!(
     /// The ballots about each subject (phase, project), oldest first.
     DecisionsLoader, decision::Model, subject_id, service::decision::of_subjects
 );
@@ -105,6 +113,21 @@ children_loader!(
     /// The votes of each ballot, in casting order.
     VotesLoader, decision_vote::Model, decision_id, service::decision::votes_of_many
 );
+
+/// How many open change requests each project has.
+pub struct OpenChangeRequestCountLoader(pub AppState);
+
+impl Loader<Uuid> for OpenChangeRequestCountLoader {
+    type Value = i64;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, Self::Error> {
+        let counts = service::change_request::open_counts_of(&self.0, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(counts.into_iter().collect())
+    }
+}
 
 /// Adds fresh loaders for one request or subscription. A delay of zero: batching happens
 /// per resolver level anyway, and a delay would be paid on every level.
@@ -120,6 +143,9 @@ pub fn insert_all(data: &mut async_graphql::Data, state: &AppState) {
     data.insert(loader(DeliverablesLoader(state.clone())));
     data.insert(loader(ConditionsLoader(state.clone())));
     data.insert(loader(MilestonesLoader(state.clone())));
+    data.insert(loader(ProjectMilestonesLoader(state.clone())));
+    data.insert(loader(DefectMetricsLoader(state.clone())));
+    data.insert(loader(OpenChangeRequestCountLoader(state.clone())));
     data.insert(loader(DecisionsLoader(state.clone())));
     data.insert(loader(VotesLoader(state.clone())));
 }

@@ -173,7 +173,10 @@ fn shifts(moved: Vec<service::milestone::Moved>) -> Vec<MilestoneShift> {
 
 /// The schedule at a glance.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct ScheduleHealth {
+    #[graphql(skip)]
+    pub project_id: uuid::Uuid,
     pub green: u32,
     pub amber: u32,
     pub red: u32,
@@ -182,20 +185,31 @@ pub struct ScheduleHealth {
     pub total_slip_days: i64,
     /// The open milestone forecast soonest.
     pub next_milestone: Option<Milestone>,
-    /// The phase in progress or awaiting its gate.
-    pub current_phase: Option<Phase>,
 }
 
-impl From<service::milestone::ScheduleHealth> for ScheduleHealth {
-    fn from(summary: service::milestone::ScheduleHealth) -> Self {
+#[async_graphql::ComplexObject]
+impl ScheduleHealth {
+    /// The phase in progress or awaiting its gate.
+    async fn current_phase(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Phase>> {
+        let phases =
+            super::loader::children::<super::loader::PhasesLoader>(ctx, self.project_id).await?;
+        Ok(phases
+            .into_iter()
+            .find(|p| matches!(p.status.as_str(), "IN_PROGRESS" | "AWAITING_GATE_REVIEW"))
+            .map(Phase))
+    }
+}
+
+impl ScheduleHealth {
+    pub fn of(project_id: uuid::Uuid, summary: service::milestone::ScheduleHealth) -> Self {
         Self {
+            project_id,
             green: summary.green,
             amber: summary.amber,
             red: summary.red,
             overdue: summary.overdue,
             total_slip_days: summary.total_slip_days,
             next_milestone: summary.next_milestone.map(Milestone),
-            current_phase: summary.current_phase.map(Phase),
         }
     }
 }

@@ -260,10 +260,13 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<super::milestone::ScheduleHealth> {
-        let summary = service::milestone::schedule_health(state(ctx), &self.0)
-            .await
+        let milestones =
+            super::loader::children::<super::loader::ProjectMilestonesLoader>(ctx, self.0.id)
+                .await?;
+        let now = state(ctx).clock.now();
+        let summary = service::milestone::schedule_health(&self.0, &milestones, now)
             .map_err(|e| to_top_level(ctx, e))?;
-        Ok(summary.into())
+        Ok(super::milestone::ScheduleHealth::of(self.0.id, summary))
     }
     /// The schedule baseline versions, oldest first.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
@@ -331,6 +334,11 @@ impl Project {
             |(position, _)| *position,
             |(_, cr)| super::change_request::ChangeRequest(cr),
         ))
+    }
+    /// Change requests raised and not yet decided (submitted, under assessment, waiting for
+    /// information or for the decision).
+    async fn open_change_request_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        super::loader::children::<super::loader::OpenChangeRequestCountLoader>(ctx, self.0.id).await
     }
     /// Counts by state, approved totals, and how far the baselines drifted from the first.
     async fn change_summary(

@@ -658,9 +658,10 @@ pub async fn project_metrics(
     project: &steerco_entity::project::Model,
 ) -> async_graphql::Result<UatMetrics> {
     let app = state(ctx);
-    let rows = service::uat::defect_rows(&app.db, project)
-        .await
-        .map_err(|e| to_top_level(ctx, e))?;
+    let stored =
+        super::loader::children::<super::loader::DefectMetricsLoader>(ctx, project.id).await?;
+    let rows =
+        service::uat::defect_rows_from(project, &stored).map_err(|e| to_top_level(ctx, e))?;
     let today = service::project::today_in(project, app.clock.now());
     let mut by_severity: Vec<SeverityCount> = Vec::new();
     for severity in rules::Severity::ALL.into_iter().map(Some).chain([None]) {

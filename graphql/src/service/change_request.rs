@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1442,4 +1443,26 @@ pub async fn summary(state: &AppState, project: &project::Model) -> ServiceResul
 pub fn red_line(project: &project::Model) -> (i32, Decimal, RiskLevel) {
     let line = red_line_of(project);
     (line.schedule_days, line.cost, line.risk)
+}
+
+/// How many open change requests (raised, not yet decided) each project has, in one
+/// statement; projects without any are left out.
+pub async fn open_counts_of(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<(Uuid, i64)>> {
+    let open = CrStatus::ALL
+        .into_iter()
+        .filter(|status| status.is_open())
+        .map(CrStatus::as_str);
+    Ok(change_request::Entity::find()
+        .select_only()
+        .column(change_request::Column::ProjectId)
+        .column_as(change_request::Column::Id.count(), "open")
+        .filter(change_request::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .filter(change_request::Column::Status.is_in(open))
+        .group_by(change_request::Column::ProjectId)
+        .into_tuple()
+        .all(&state.db)
+        .await?)
 }

@@ -765,6 +765,19 @@ pub async fn filtered(
     Ok(matching)
 }
 
+/// The milestones of many projects at once, by forecast date.
+pub async fn of_projects(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<milestone::Model>> {
+    Ok(milestone::Entity::find()
+        .filter(milestone::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(milestone::Column::ForecastDate)
+        .order_by_asc(milestone::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
 pub async fn of_phases(
     state: &AppState,
     phase_ids: &[Uuid],
@@ -801,19 +814,20 @@ pub struct ScheduleHealth {
     /// Sum of positive slips of open milestones, in days.
     pub total_slip_days: i64,
     pub next_milestone: Option<milestone::Model>,
-    pub current_phase: Option<phase::Model>,
 }
 
-pub async fn schedule_health(
-    state: &AppState,
+/// The health of a project's schedule from its milestones (as loaded in batches by the
+/// caller), today in the project's time zone.
+pub fn schedule_health(
     project: &project::Model,
+    milestones: &[milestone::Model],
+    now: DateTime<Utc>,
 ) -> ServiceResult<ScheduleHealth> {
-    let now = state.clock.now();
     let today = today_in(project, now);
     let thresholds = thresholds_of(project);
     let mut summary = ScheduleHealth::default();
-    for m in milestones_of(&state.db, project.id).await? {
-        let dates = dates_of(&m)?;
+    for m in milestones {
+        let dates = dates_of(m)?;
         match rules::health(&dates, today, thresholds) {
             Health::Green => summary.green += 1,
             Health::Amber => summary.amber += 1,
@@ -834,10 +848,6 @@ pub async fn schedule_health(
             }
         }
     }
-    summary.current_phase = super::phase::phases_of(&state.db, project.id)
-        .await?
-        .into_iter()
-        .find(|p| matches!(p.status.as_str(), "IN_PROGRESS" | "AWAITING_GATE_REVIEW"));
     Ok(summary)
 }
 

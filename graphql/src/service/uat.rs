@@ -1,11 +1,12 @@
 //! User acceptance testing: scenarios (with the built-in library and CSV), cycles, executions,
 //! defects through their fix–retest loop, metrics and the readiness verdict.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1184,26 +1185,120 @@ pub async fn defect_rows(
     conn: &impl ConnectionTrait,
     project: &project::Model,
 ) -> ServiceResult<Vec<DefectRow>> {
-    let core: BTreeMap<Uuid, bool> = scenarios_of(conn, project.id)
-        .await?
+    let stored = defect_metric_rows_of(conn, &[project.id]).await?;
+    defect_rows_from(project, &stored)
+}
+
+/// What the UAT metrics read of a stored defect: its state and dates, not its texts.
+#[derive(Debug, Clone)]
+pub struct DefectMetricRow {
+    pub project_id: Uuid,
+    status: String,
+    severity: Option<String>,
+    created_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    reopen_count: i32,
+    found_after_go_live: bool,
+    on_core_scenario: bool,
+}
+
+/// The metric rows of the defects of many projects, in one statement whatever their number.
+pub async fn defect_metric_rows_of(
+    conn: &impl ConnectionTrait,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<DefectMetricRow>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let core_scenarios = Query::select()
+        .column(test_scenario::Column::Id)
+        .from(test_scenario::Entity)
+        .and_where(Expr::col(test_scenario::Column::ProjectId).is_in(project_ids.iter().copied()))
+        .and_where(Expr::col(test_scenario::Column::IsCore).eq(true))
+        .to_owned();
+    type Stored = (
+        Uuid,
+        String,
+        Option<String>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        i32,
+        bool,
+        Option<bool>,
+    );
+    let stored: Vec<Stored> = defect::Entity::find()
+        .select_only()
+        .columns([
+            defect::Column::ProjectId,
+            defect::Column::Status,
+            defect::Column::Severity,
+            defect::Column::CreatedAt,
+            defect::Column::ClosedAt,
+            defect::Column::ReopenCount,
+            defect::Column::FoundAfterGoLive,
+        ])
+        .column_as(
+            Expr::col((defect::Entity, defect::Column::ScenarioId)).in_subquery(core_scenarios),
+            "on_core_scenario",
+        )
+        .filter(defect::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(stored
         .into_iter()
-        .map(|s| (s.id, s.is_core))
-        .collect();
-    defects_of(conn, project.id)
-        .await?
+        .map(
+            |(
+                project_id,
+                status,
+                severity,
+                created_at,
+                closed_at,
+                reopen_count,
+                found_after_go_live,
+                on_core,
+            )| {
+                DefectMetricRow {
+                    project_id,
+                    status,
+                    severity,
+                    created_at,
+                    closed_at,
+                    reopen_count,
+                    found_after_go_live,
+                    on_core_scenario: on_core == Some(true),
+                }
+            },
+        )
+        .collect())
+}
+
+/// [`defect_metric_rows_of`] on the state's connection, for the loader.
+pub async fn defect_metric_rows_for(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<DefectMetricRow>> {
+    defect_metric_rows_of(&state.db, project_ids).await
+}
+
+/// The metrics' view of a project's defects, with dates as days in its time zone.
+pub fn defect_rows_from(
+    project: &project::Model,
+    stored: &[DefectMetricRow],
+) -> ServiceResult<Vec<DefectRow>> {
+    stored
         .iter()
         .map(|d| {
             Ok(DefectRow {
-                status: defect_status(d)?,
+                status: d.status.parse().map_err(
+                    |e: <DefectStatus as std::str::FromStr>::Err| {
+                        internal("defect status")(e.to_string())
+                    },
+                )?,
                 severity: d.severity.as_deref().and_then(|s| s.parse().ok()),
                 created_on: today_in(project, d.created_at),
                 closed_on: d.closed_at.map(|at| today_in(project, at)),
                 reopen_count: u32::try_from(d.reopen_count).unwrap_or(0),
                 found_after_go_live: d.found_after_go_live,
-                on_core_scenario: d
-                    .scenario_id
-                    .and_then(|id| core.get(&id).copied())
-                    .unwrap_or(false),
+                on_core_scenario: d.on_core_scenario,
             })
         })
         .collect()

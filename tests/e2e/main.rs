@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod authz_matrix;
 mod change_requests;
 mod concurrency;
 mod go_live;

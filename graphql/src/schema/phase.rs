@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, NaiveDate, Utc};
 use steerco_entity::{deliverable, exit_criterion, gate_condition, phase};
 
-use super::context::{caller, state};
+use super::context::{actor, caller, state};
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond};
 use super::id::{Kind, decode, encode};
@@ -306,11 +306,15 @@ pub struct PhaseQuery;
 #[Object]
 impl PhaseQuery {
     /// The shipped phase templates.
-    async fn phase_templates(&self) -> Vec<PhaseTemplate> {
-        phase_template::all()
+    async fn phase_templates(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<PhaseTemplate>> {
+        actor(ctx)?;
+        Ok(phase_template::all()
             .into_iter()
             .map(PhaseTemplate)
-            .collect()
+            .collect())
     }
 }
 

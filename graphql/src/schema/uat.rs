@@ -550,8 +550,12 @@ fn steps(list: Vec<rules::StepDraft>) -> Vec<ScenarioStep> {
 #[Object]
 impl UatQuery {
     /// The built-in scenario library a project can import.
-    async fn scenario_library(&self) -> Vec<LibraryScenario> {
-        rules::library()
+    async fn scenario_library(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<LibraryScenario>> {
+        actor(ctx)?;
+        Ok(rules::library()
             .into_iter()
             .map(|d| LibraryScenario {
                 name: d.name,
@@ -560,7 +564,7 @@ impl UatQuery {
                 scenario_type: d.scenario_type.into(),
                 steps: steps(d.steps),
             })
-            .collect()
+            .collect())
     }
 
     /// UAT exit criteria (DOMAIN §6.2) computed from live data. Null when the project is not

@@ -370,7 +370,7 @@ pub async fn update(
                 .map_or("a predecessor", |m| m.name.as_str());
             return Err(Refusal::precondition(
                 &["forecastDate"],
-                &format!("the forecast may not be before {earliest}, set by its link from {name}"),
+                format!("the forecast may not be before {earliest}, set by its link from {name}"),
             )
             .into());
         }

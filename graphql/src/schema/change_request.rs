@@ -422,16 +422,14 @@ impl ChangeRequest {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<ChangeRequestBallot>> {
-        let app = state(ctx);
-        let ballots = service::change_request::ballots_of(&app.db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        let Some(latest) = ballots.into_iter().last() else {
+        let Some(latest) = self.ballots(ctx).await?.pop() else {
             return Ok(None);
         };
-        let recused = service::change_request::recused_for(&app.db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let recused: std::collections::BTreeSet<uuid::Uuid> =
+            [Some(self.0.requester_id), self.0.impact_edited_by]
+                .into_iter()
+                .flatten()
+                .collect();
         Ok(Some(ChangeRequestBallot {
             decision: latest,
             recused: recused.into_iter().collect(),
@@ -439,10 +437,7 @@ impl ChangeRequest {
     }
     /// Every round, oldest first; earlier ones were superseded by material edits.
     async fn ballot_history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Decision>> {
-        let ballots = service::change_request::ballots_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(ballots.into_iter().map(Decision).collect())
+        Ok(self.ballots(ctx).await?.into_iter().map(Decision).collect())
     }
     /// COMMITTEE or PROJECT_MANAGER, once decided.
     async fn decided_by(&self) -> Option<&str> {
@@ -1078,5 +1073,21 @@ impl ChangeRequestMutation {
             _ => refused(refusals),
         };
         respond(ctx, result.map(VoteDelegation::from))
+    }
+}
+
+impl ChangeRequest {
+    /// The change's ballots, oldest first, loaded with those of its siblings.
+    async fn ballots(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<steerco_entity::decision::Model>> {
+        let subject = crate::domain::decision::DecisionSubject::ChangeRequest.as_str();
+        let ballots =
+            super::loader::children::<super::loader::DecisionsLoader>(ctx, self.0.id).await?;
+        Ok(ballots
+            .into_iter()
+            .filter(|ballot| ballot.subject_type == subject)
+            .collect())
     }
 }

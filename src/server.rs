@@ -299,10 +299,15 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
     // multiply the load one request can put on the database.
     let mut responses = Vec::with_capacity(requests.len());
     for single in requests {
-        let prepared = schema::prepare(single, &shared.state, actor.clone(), request_id.clone());
         let mut response = execute_within(
             shared.config.request_timeout,
-            shared.schema.execute(prepared),
+            schema::execute(
+                &shared.schema,
+                single,
+                &shared.state,
+                actor.clone(),
+                request_id.clone(),
+            ),
         )
         .await;
         classify_errors(&mut response.errors);
@@ -504,7 +509,11 @@ async fn graphql_ws(
                         actor: Some(actor),
                         request_id,
                     });
-                    steerco_graphql::schema::loader::insert_all(&mut data, &shared.state);
+                    steerco_graphql::schema::loader::insert_all(
+                        &mut data,
+                        &shared.state,
+                        &steerco_graphql::schema::loader::Batching::Spawned,
+                    );
                     Ok(data)
                 })
                 .serve()

@@ -841,7 +841,7 @@ async fn members_see_the_project_events_as_they_commit() {
             admin: false,
             token_id: uuid::Uuid::nil(),
         };
-        steerco_graphql::schema::prepare(
+        steerco_graphql::schema::prepare_subscription(
             async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(
                 json!({ "p": t.project }),
             )),

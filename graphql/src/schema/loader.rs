@@ -1,14 +1,19 @@
 //! DataLoaders: one batched query per relation and request level, never one per parent.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use steerco_entity::{
     decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase,
     project, project_member, user,
 };
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
 use crate::service::{self, AppState, ServiceError, ServiceResult};
@@ -129,25 +134,129 @@ impl Loader<Uuid> for OpenChangeRequestCountLoader {
     }
 }
 
-/// Adds fresh loaders for one request or subscription. A delay of zero: batching happens
-/// per resolver level anyway, and a delay would be paid on every level.
-pub fn insert_all(data: &mut async_graphql::Data, state: &AppState) {
-    fn loader<T: Loader<Uuid>>(loader: T) -> DataLoader<T> {
-        DataLoader::new(loader, tokio::spawn).delay(Duration::ZERO)
+/// Where the loaders of a request run their batches.
+#[derive(Clone)]
+pub enum Batching {
+    /// As runtime tasks: for subscriptions, whose resolvers run as events arrive.
+    Spawned,
+    /// Inside the request's own task, run by [`Batches::drive`] only once the resolvers have
+    /// gone as far as they can without data. Every resolver of a level has then asked for its
+    /// keys, so a level is one statement however the runtime schedules; a batch spawned on
+    /// the runtime could start on the other core while its siblings still register keys, and
+    /// split a list of fifty into batches of two.
+    InRequest(UnboundedSender<BoxFuture<'static, ()>>),
+}
+
+impl Batching {
+    /// Batching in the request's task, and the batches to drive beside it.
+    pub fn in_request() -> (Self, Batches) {
+        let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
+        (Self::InRequest(queue), Batches(queued))
     }
-    data.insert(loader(UserLoader(state.clone())));
-    data.insert(loader(ProjectLoader(state.clone())));
-    data.insert(loader(MembersLoader(state.clone())));
-    data.insert(loader(PhasesLoader(state.clone())));
-    data.insert(loader(CriteriaLoader(state.clone())));
-    data.insert(loader(DeliverablesLoader(state.clone())));
-    data.insert(loader(ConditionsLoader(state.clone())));
-    data.insert(loader(MilestonesLoader(state.clone())));
-    data.insert(loader(ProjectMilestonesLoader(state.clone())));
-    data.insert(loader(DefectMetricsLoader(state.clone())));
-    data.insert(loader(OpenChangeRequestCountLoader(state.clone())));
-    data.insert(loader(DecisionsLoader(state.clone())));
-    data.insert(loader(VotesLoader(state.clone())));
+
+    fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
+        let queue = match self {
+            Self::Spawned => None,
+            Self::InRequest(queue) => Some(queue.clone()),
+        };
+        move |batch| match &queue {
+            None => drop(tokio::spawn(batch)),
+            // The receiver lives as long as the request it serves; a batch queued after it
+            // ended has nobody waiting for it.
+            Some(queue) => drop(queue.send(batch)),
+        }
+    }
+}
+
+/// The batches a request's loaders queued, not yet run.
+pub struct Batches(UnboundedReceiver<BoxFuture<'static, ()>>);
+
+/// Times a request that keeps waking itself is polled again before its batches run: a list
+/// resolves its items in a `FuturesUnordered`, which yields after every two items that wake
+/// themselves, and a page holds at most 100.
+const MAX_REPOLLS: usize = 1_000;
+
+impl Batches {
+    /// Runs `request` to its end, running the queued batches whenever it waits for them.
+    pub async fn drive<F: Future>(mut self, request: F) -> F::Output {
+        let mut request = std::pin::pin!(request);
+        let mut running = FuturesUnordered::new();
+        let noticing = Arc::new(NoticingWaker::default());
+        std::future::poll_fn(move |cx| {
+            noticing.wake_also(cx.waker());
+            let waker = Waker::from(noticing.clone());
+            let mut request_cx = Context::from_waker(&waker);
+            for _ in 0..MAX_REPOLLS {
+                noticing.woken.store(false, Ordering::SeqCst);
+                if let Poll::Ready(output) = request.as_mut().poll(&mut request_cx) {
+                    return Poll::Ready(output);
+                }
+                if !noticing.woken.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+            while let Poll::Ready(Some(batch)) = self.0.poll_recv(cx) {
+                running.push(batch);
+            }
+            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Wakes the task, and notes that it did: a request that woke itself while being polled has
+/// more to do before it needs its batches.
+#[derive(Default)]
+struct NoticingWaker {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl NoticingWaker {
+    fn wake_also(&self, task: &Waker) {
+        let mut current = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if !current.as_ref().is_some_and(|known| known.will_wake(task)) {
+            *current = Some(task.clone());
+        }
+    }
+}
+
+impl Wake for NoticingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        if let Some(task) = self.task.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+/// Adds fresh loaders for one request or subscription. A delay of zero: a delay would be paid
+/// on every level, and [`Batching::InRequest`] batches a level without one.
+pub fn insert_all(data: &mut async_graphql::Data, state: &AppState, batching: &Batching) {
+    fn loader<T: Loader<Uuid>>(batching: &Batching, loader: T) -> DataLoader<T> {
+        DataLoader::new(loader, batching.spawner()).delay(Duration::ZERO)
+    }
+    data.insert(loader(batching, UserLoader(state.clone())));
+    data.insert(loader(batching, ProjectLoader(state.clone())));
+    data.insert(loader(batching, MembersLoader(state.clone())));
+    data.insert(loader(batching, PhasesLoader(state.clone())));
+    data.insert(loader(batching, CriteriaLoader(state.clone())));
+    data.insert(loader(batching, DeliverablesLoader(state.clone())));
+    data.insert(loader(batching, ConditionsLoader(state.clone())));
+    data.insert(loader(batching, MilestonesLoader(state.clone())));
+    data.insert(loader(batching, ProjectMilestonesLoader(state.clone())));
+    data.insert(loader(batching, DefectMetricsLoader(state.clone())));
+    data.insert(loader(
+        batching,
+        OpenChangeRequestCountLoader(state.clone()),
+    ));
+    data.insert(loader(batching, DecisionsLoader(state.clone())));
+    data.insert(loader(batching, VotesLoader(state.clone())));
 }
 
 /// Loads the children of `parent` through the loader `T`.

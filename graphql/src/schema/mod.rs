@@ -125,14 +125,29 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// Attaches what resolvers need for one request: the caller and fresh DataLoaders.
-pub fn prepare(
+/// Attaches the caller and fresh DataLoaders to a subscription, whose resolvers run as events
+/// arrive (its loaders' batches are spawned on the runtime).
+pub fn prepare_subscription(
     request: async_graphql::Request,
     state: &AppState,
     actor: Option<Actor>,
     request_id: String,
 ) -> async_graphql::Request {
     let mut request = request.data(RequestContext { actor, request_id });
-    loader::insert_all(&mut request.data, state);
+    loader::insert_all(&mut request.data, state, &loader::Batching::Spawned);
     request
+}
+
+/// Runs one operation for `actor`, with fresh DataLoaders whose batches run in this task.
+pub async fn execute(
+    schema: &AppSchema,
+    request: async_graphql::Request,
+    state: &AppState,
+    actor: Option<Actor>,
+    request_id: String,
+) -> async_graphql::Response {
+    let (batching, batches) = loader::Batching::in_request();
+    let mut request = request.data(RequestContext { actor, request_id });
+    loader::insert_all(&mut request.data, state, &batching);
+    batches.drive(schema.execute(request)).await
 }

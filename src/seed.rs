@@ -1,6 +1,12 @@
-//! `steerco seed demo`: a CRM roll-out with its governance team, to try the API on.
+//! Sample data.
 //!
-//! Re-running it changes nothing once the demo project exists.
+//! `steerco seed demo` (here): a CRM roll-out with its governance team, to try the API on,
+//! built through the services. Re-running it changes nothing once the demo project exists.
+//!
+//! `steerco seed bench` ([`bench`]): a large deterministic portfolio for benchmarks, written
+//! directly in bulk.
+
+pub mod bench;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod authz_matrix;
+mod budget;
 mod change_requests;
 mod concurrency;
 mod go_live;

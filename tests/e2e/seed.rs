@@ -1,6 +1,13 @@
-//! `seed demo` builds a usable project, and a second run changes nothing.
+//! `seed demo` builds a usable project, and a second run changes nothing. `seed bench` writes
+//! its specified rows, the same ones for the same seed, once, and the API reads them.
 
-use serde_json::json;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
+use serde_json::{Value, json};
+use steerco::seed::bench::{BenchError, BenchReport, BenchSize, bench};
+use steerco_entity::{
+    change_request, decision, decision_vote, defect, go_live_plan, milestone, phase, project,
+    project_member, raci_assignment, user,
+};
 
 use crate::support::TestApp;
 
@@ -259,4 +266,362 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
         )
         .await;
     assert_eq!(data["auditChainVerify"]["valid"], true);
+}
+
+/// One deck of statuses: 14 projects in execution and one each proposed, initiated, live in
+/// hypercare, in optimisation, on hold and cancelled.
+const DECK: usize = 20;
+/// Of a deck, the projects that went live and so hold a GO ballot of three votes.
+const WENT_LIVE_PER_DECK: u64 = 2;
+
+/// The rows the specification asks for, per table, for one deck of projects.
+fn specified_rows() -> Vec<(&'static str, u64)> {
+    let projects = DECK as u64;
+    vec![
+        ("user", 330),
+        ("project", projects),
+        ("project_member", 10 * projects),
+        ("phase", 10 * projects),
+        ("milestone", 50 * projects),
+        ("raci_activity", 20 * projects),
+        ("raci_assignment", 4 * 20 * projects),
+        ("change_request", 30 * projects),
+        // 25 change requests per project went to the committee (22 decided with 3 votes,
+        // 3 open with 0, 1 and 2 votes), plus the GO ballot of each project that went live.
+        ("decision", 25 * projects + WENT_LIVE_PER_DECK),
+        (
+            "decision_vote",
+            (22 * 3 + 3) * projects + 3 * WENT_LIVE_PER_DECK,
+        ),
+        ("defect", 100 * projects),
+        ("go_live_plan", projects),
+    ]
+}
+
+async fn seed_bench(app: &TestApp, projects: usize, seed: u64) -> BenchReport {
+    bench(app.db(), BenchSize { projects, seed })
+        .await
+        .expect("bench data")
+}
+
+/// Row counts of the bench tables and of the records of mutations.
+async fn counts(app: &TestApp) -> Vec<(&'static str, i64)> {
+    let mut counts = Vec::new();
+    for (table, _) in specified_rows() {
+        let quoted = if table == "user" { "\"user\"" } else { table };
+        counts.push((table, app.count(quoted).await));
+    }
+    for table in ["audit_event", "notification"] {
+        counts.push((table, app.count(table).await));
+    }
+    counts
+}
+
+#[tokio::test]
+async fn the_bench_seed_writes_the_specified_rows_once() {
+    let app = TestApp::spawn().await;
+    let report = seed_bench(&app, DECK, 42).await;
+
+    let mut expected: Vec<(&str, i64)> = specified_rows()
+        .into_iter()
+        .map(|(table, rows)| (table, rows as i64))
+        .collect();
+    for (table, rows) in &expected {
+        assert_eq!(report.rows_in(table), *rows as u64, "{table} in the report");
+    }
+    // No audit events and no emails: nothing was done to the data, it was loaded.
+    expected.extend([("audit_event", 0), ("notification", 0)]);
+    assert_eq!(counts(&app).await, expected);
+
+    // Exactly 5 / 15 / 40 / 40 % of every project's defects.
+    let rows = app
+        .db()
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db().get_database_backend(),
+            "SELECT severity, COUNT(*) AS n FROM defect GROUP BY project_id, severity",
+        ))
+        .await
+        .expect("severities");
+    let mut split: Vec<(String, i64)> = rows
+        .iter()
+        .map(|row| {
+            let severity: String = row.try_get("", "severity").expect("severity");
+            (severity, row.try_get::<i64>("", "n").expect("n"))
+        })
+        .collect();
+    split.sort();
+    split.dedup();
+    assert_eq!(
+        split,
+        [
+            ("CRITICAL".to_owned(), 5),
+            ("MAJOR".to_owned(), 15),
+            ("MINOR".to_owned(), 40),
+            ("TRIVIAL".to_owned(), 40)
+        ]
+    );
+
+    // A second run is refused before it writes anything.
+    let before = (app.snapshot().await, counts(&app).await);
+    let again = bench(
+        app.db(),
+        BenchSize {
+            projects: 1,
+            seed: 7,
+        },
+    )
+    .await;
+    assert!(
+        matches!(&again, Err(BenchError::AlreadySeeded(what)) if what == "project BENCH-0001"),
+        "{again:?}"
+    );
+    assert_eq!((app.snapshot().await, counts(&app).await), before);
+}
+
+/// Every row of the tables that hold ids drawn from the seed, in id order.
+async fn bench_rows(db: &DatabaseConnection) -> Value {
+    async fn all<E>(db: &DatabaseConnection, id: E::Column) -> Vec<String>
+    where
+        E: EntityTrait,
+        E::Model: std::fmt::Debug,
+    {
+        E::find()
+            .order_by_asc(id)
+            .all(db)
+            .await
+            .expect("rows")
+            .iter()
+            .map(|row| format!("{row:?}"))
+            .collect()
+    }
+    json!({
+        "user": all::<user::Entity>(db, user::Column::Id).await,
+        "project": all::<project::Entity>(db, project::Column::Id).await,
+        "member": all::<project_member::Entity>(db, project_member::Column::Id).await,
+        "phase": all::<phase::Entity>(db, phase::Column::Id).await,
+        "milestone": all::<milestone::Entity>(db, milestone::Column::Id).await,
+        "raci": all::<raci_assignment::Entity>(db, raci_assignment::Column::Id).await,
+        "change_request": all::<change_request::Entity>(db, change_request::Column::Id).await,
+        "decision": all::<decision::Entity>(db, decision::Column::Id).await,
+        "vote": all::<decision_vote::Entity>(db, decision_vote::Column::Id).await,
+        "defect": all::<defect::Entity>(db, defect::Column::Id).await,
+        "go_live_plan": all::<go_live_plan::Entity>(db, go_live_plan::Column::Id).await,
+    })
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_rows_and_another_seed_others() {
+    let (first, second, other) = tokio::join!(TestApp::spawn(), TestApp::spawn(), TestApp::spawn());
+    seed_bench(&first, 3, 42).await;
+    seed_bench(&second, 3, 42).await;
+    seed_bench(&other, 3, 43).await;
+    let rows = bench_rows(first.db()).await;
+    assert_eq!(rows["defect"].as_array().map(Vec::len), Some(300));
+    assert_eq!(bench_rows(second.db()).await, rows, "ids included");
+    let others = bench_rows(other.db()).await;
+    for table in ["user", "project", "defect", "vote"] {
+        assert_ne!(others[table], rows[table], "{table}");
+    }
+}
+
+const PLAN_AND_SCHEDULE: &str = "query($code: String!) { project(code: $code) {
+    id status members { roles user { email locale } }
+    phases { position status plannedStart actualStart actualEnd owner { id }
+      milestones { status health slipDays overdue baselineDate forecastDate actualDate } }
+    scheduleHealth { green amber red overdue totalSlipDays currentPhase { position } nextMilestone { name } } } }";
+
+const CHANGES: &str = "query($code: String!) { project(code: $code) {
+    changeRequests(first: 30) { totalCount edges { node { code status decidedBy withinRedLine
+      missingImpact impact { cost { amount currency } risk { level } }
+      ballot { recused { id } tally { approve reject abstain }
+        decision { status outcome eligibleVoters { id } votes { choice abstained comment } } } } } }
+    changeSummary { byStatus { status count } approvedCost approvedScheduleDays byCategory { category count } } } }";
+
+const QUALITY_AND_GO_LIVE: &str = "query($code: String!) { project(code: $code) {
+    uatMetrics { openDefectsBySeverity { severity count } defectsByStatus { status count }
+      oldestOpenDefectDays averageOpenDefectDays reopenRatePercent goLiveBugRatePercent }
+    goLivePlans { status strategy plannedGoLive cutoverStart freezeEnd
+      rollbackPlan { maxMinutes approvedBy rehearsedOn rehearsalPassed authorityIds
+        triggers { condition } steps { text ownerId } reconciliationSteps { text } }
+      warRoom { userId shift } hypercareExit criteria { key holds } decisionSnapshot { key holds }
+      decisions { status outcome votes { choice } } } } }";
+
+const RACI: &str = "query($id: ID!) { raciMatrix(projectId: $id) { valid violations { rule message }
+    activities { position phaseId accountable { id } responsible { id } consulted { id } informed { id } } } }";
+
+#[tokio::test]
+async fn every_bench_project_reads_through_the_api() {
+    let app = TestApp::spawn().await;
+    seed_bench(&app, DECK, 42).await;
+    let admin = app.user("Ada Admin", true).await;
+    let mut statuses = std::collections::BTreeSet::new();
+    for number in 1..=DECK {
+        let code = json!({ "code": format!("BENCH-{number:04}") });
+        let data = app.ok(&admin, PLAN_AND_SCHEDULE, code.clone()).await;
+        let project = &data["project"];
+        statuses.insert(project["status"].as_str().unwrap().to_owned());
+        assert_consistent_plan(project);
+
+        let data = app.ok(&admin, CHANGES, code.clone()).await;
+        assert_consistent_changes(&data["project"]);
+
+        let data = app.ok(&admin, QUALITY_AND_GO_LIVE, code).await;
+        assert_consistent_quality(&data["project"], project["status"].as_str().unwrap());
+
+        let data = app.ok(&admin, RACI, json!({ "id": project["id"] })).await;
+        let matrix = &data["raciMatrix"];
+        assert_eq!(matrix["valid"], true, "{matrix:#}");
+        assert_eq!(matrix["activities"].as_array().unwrap().len(), 20);
+    }
+    assert_eq!(
+        statuses.len(),
+        7,
+        "one deck shows every status: {statuses:?}"
+    );
+}
+
+fn count_of(rows: &Value, key: &str, value: &str) -> i64 {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row[key] == value)
+        .map_or(0, |row| row["count"].as_i64().unwrap())
+}
+
+/// Ten members, ten phases in order (completed, then one in progress, then not started), and
+/// fifty milestones whose counts by health add up.
+fn assert_consistent_plan(project: &Value) {
+    assert_eq!(
+        project["members"].as_array().unwrap().len(),
+        10,
+        "{project:#}"
+    );
+    let phases = project["phases"].as_array().unwrap();
+    let statuses: Vec<&str> = phases
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    let completed = statuses.iter().take_while(|s| **s == "COMPLETED").count();
+    let rest = &statuses[completed..];
+    match rest.first() {
+        Some(&"IN_PROGRESS") => assert!(rest[1..].iter().all(|s| *s == "NOT_STARTED")),
+        _ => assert!(rest.iter().all(|s| *s == "NOT_STARTED"), "{statuses:?}"),
+    }
+    let milestones: Vec<&Value> = phases
+        .iter()
+        .flat_map(|p| p["milestones"].as_array().unwrap())
+        .collect();
+    assert_eq!(milestones.len(), 50);
+    let health = &project["scheduleHealth"];
+    let by_health: i64 = ["green", "amber", "red"]
+        .iter()
+        .map(|key| health[*key].as_i64().unwrap())
+        .sum();
+    assert_eq!(by_health, 50, "{health:#}");
+    let current = phases.iter().find(|p| p["status"] == "IN_PROGRESS");
+    if let Some(current) = current {
+        assert_eq!(health["currentPhase"]["position"], current["position"]);
+    }
+}
+
+/// Thirty change requests; open ballots hold fewer than three votes, closed ones exactly three.
+fn assert_consistent_changes(project: &Value) {
+    let requests = &project["changeRequests"];
+    assert_eq!(requests["totalCount"], 30);
+    for edge in requests["edges"].as_array().unwrap() {
+        let request = &edge["node"];
+        let Some(ballot) = request["ballot"].as_object() else {
+            continue;
+        };
+        let votes = ballot["decision"]["votes"].as_array().unwrap().len();
+        assert_eq!(
+            ballot["decision"]["eligibleVoters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        match ballot["decision"]["status"].as_str().unwrap() {
+            "OPEN" => {
+                assert_eq!(request["status"], "AWAITING_DECISION", "{request:#}");
+                assert!(votes < 3, "{request:#}");
+            }
+            _ => {
+                assert_eq!(votes, 3, "{request:#}");
+                assert_eq!(request["decidedBy"], "COMMITTEE", "{request:#}");
+                assert_eq!(request["withinRedLine"], false, "{request:#}");
+            }
+        }
+    }
+    let by_status = project["changeSummary"]["byStatus"].as_array().unwrap();
+    let total: i64 = by_status
+        .iter()
+        .map(|row| row["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 30);
+    assert_eq!(
+        count_of(
+            &project["changeSummary"]["byStatus"],
+            "status",
+            "AWAITING_DECISION"
+        ),
+        3
+    );
+}
+
+/// A hundred defects, a little over half of them open; one go-live plan with its rollback plan,
+/// decided GO and frozen for a project that went live.
+fn assert_consistent_quality(project: &Value, status: &str) {
+    let metrics = &project["uatMetrics"];
+    let all: i64 = metrics["defectsByStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(all, 100, "{metrics:#}");
+    let open: i64 = metrics["openDefectsBySeverity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["count"].as_i64().unwrap())
+        .sum();
+    assert!((30..=80).contains(&open), "{metrics:#}");
+    // Every defect is graded: none is counted without a severity.
+    let ungraded = metrics["openDefectsBySeverity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["severity"].is_null());
+    assert_eq!(ungraded.map(|row| row["count"].clone()), Some(json!(0)));
+
+    let plans = project["goLivePlans"].as_array().unwrap();
+    assert_eq!(plans.len(), 1);
+    let plan = &plans[0];
+    let rollback = &plan["rollbackPlan"];
+    assert!(
+        !rollback["steps"].as_array().unwrap().is_empty(),
+        "{plan:#}"
+    );
+    assert_eq!(rollback["authorityIds"].as_array().unwrap().len(), 2);
+    let went_live = matches!(status, "LIVE_HYPERCARE" | "OPTIMIZATION");
+    if went_live {
+        assert!(rollback["approvedBy"].is_string(), "{plan:#}");
+        assert_eq!(rollback["rehearsalPassed"], true);
+        assert!(
+            plan["decisionSnapshot"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["holds"] == true)
+        );
+        let decisions = plan["decisions"].as_array().unwrap();
+        assert_eq!(decisions.len(), 1);
+        assert_eq!(decisions[0]["outcome"], "GO");
+        assert_eq!(decisions[0]["votes"].as_array().unwrap().len(), 3);
+    } else {
+        assert_eq!(plan["status"], "DRAFT");
+        assert!(plan["decisionSnapshot"].is_null());
+        assert_eq!(plan["decisions"], json!([]));
+    }
 }

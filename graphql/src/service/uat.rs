@@ -1190,7 +1190,7 @@ pub async fn defect_rows(
 }
 
 /// What the UAT metrics read of a stored defect: its state and dates, not its texts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
 pub struct DefectMetricRow {
     pub project_id: Uuid,
     status: String,
@@ -1199,7 +1199,8 @@ pub struct DefectMetricRow {
     closed_at: Option<DateTime<Utc>>,
     reopen_count: i32,
     found_after_go_live: bool,
-    on_core_scenario: bool,
+    /// Null when the defect names no scenario.
+    on_core_scenario: Option<bool>,
 }
 
 /// The metric rows of the defects of many projects, in one statement whatever their number.
@@ -1214,17 +1215,7 @@ pub async fn defect_metric_rows_of(
         .and_where(Expr::col(test_scenario::Column::ProjectId).is_in(project_ids.iter().copied()))
         .and_where(Expr::col(test_scenario::Column::IsCore).eq(true))
         .to_owned();
-    type Stored = (
-        Uuid,
-        String,
-        Option<String>,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        i32,
-        bool,
-        Option<bool>,
-    );
-    let stored: Vec<Stored> = defect::Entity::find()
+    Ok(defect::Entity::find()
         .select_only()
         .columns([
             defect::Column::ProjectId,
@@ -1240,35 +1231,9 @@ pub async fn defect_metric_rows_of(
             "on_core_scenario",
         )
         .filter(defect::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .into_tuple()
+        .into_model::<DefectMetricRow>()
         .all(conn)
-        .await?;
-    Ok(stored
-        .into_iter()
-        .map(
-            |(
-                project_id,
-                status,
-                severity,
-                created_at,
-                closed_at,
-                reopen_count,
-                found_after_go_live,
-                on_core,
-            )| {
-                DefectMetricRow {
-                    project_id,
-                    status,
-                    severity,
-                    created_at,
-                    closed_at,
-                    reopen_count,
-                    found_after_go_live,
-                    on_core_scenario: on_core == Some(true),
-                }
-            },
-        )
-        .collect())
+        .await?)
 }
 
 /// [`defect_metric_rows_of`] on the state's connection, for the loader.
@@ -1298,7 +1263,7 @@ pub fn defect_rows_from(
                 closed_on: d.closed_at.map(|at| today_in(project, at)),
                 reopen_count: u32::try_from(d.reopen_count).unwrap_or(0),
                 found_after_go_live: d.found_after_go_live,
-                on_core_scenario: d.on_core_scenario,
+                on_core_scenario: d.on_core_scenario == Some(true),
             })
         })
         .collect()

@@ -517,7 +517,8 @@ pub async fn by_code(
     else {
         return Ok(None);
     };
-    access::visible_project(&state.db, actor, found.id).await
+    let subject = access::subject_on(&state.db, actor, found.id).await?;
+    Ok(subject.can_see_project().then_some(found))
 }
 
 /// A project by id, if the caller may see it.

@@ -191,7 +191,10 @@ impl Batches {
                 if let Poll::Ready(output) = request.as_mut().poll(&mut request_cx) {
                     return Poll::Ready(output);
                 }
-                if !noticing.woken.load(Ordering::SeqCst) {
+                // Woken by the runtime's budget running out, it would only be woken again.
+                if !noticing.woken.load(Ordering::SeqCst)
+                    || !tokio::task::coop::has_budget_remaining()
+                {
                     break;
                 }
             }

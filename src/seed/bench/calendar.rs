@@ -3,7 +3,7 @@
 //! Nothing reads the clock: every date is an offset from [`AS_OF`], so that one seed always
 //! gives the same rows. Read on a later day, more open milestones simply look overdue.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 /// The day the portfolio is a snapshot of: every achieved date, vote and defect lies before it.
 pub const AS_OF: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 30) {
@@ -13,9 +13,7 @@ pub const AS_OF: NaiveDate = match NaiveDate::from_ymd_opt(2026, 11, 30) {
 
 /// `day` at `hour`:00 UTC.
 pub fn at(day: NaiveDate, hour: u32) -> DateTime<Utc> {
-    day.and_hms_opt(hour, 0, 0)
-        .expect("an hour of the day")
-        .and_utc()
+    (day.and_time(NaiveTime::MIN) + Duration::hours(i64::from(hour))).and_utc()
 }
 
 /// The end of the snapshot: the evening of [`AS_OF`].

@@ -73,11 +73,9 @@ impl Seat {
         }
     }
 
+    /// The seat's place in [`Seat::ALL`], which lists the seats in declaration order.
     fn index(self) -> usize {
-        Self::ALL
-            .iter()
-            .position(|seat| *seat == self)
-            .expect("every seat is listed")
+        self as usize
     }
 }
 
@@ -173,5 +171,17 @@ impl Team {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_seat_is_listed_once_in_declaration_order() {
+        for (position, seat) in Seat::ALL.into_iter().enumerate() {
+            assert_eq!(seat.index(), position, "{seat:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql::{BatchRequest, BatchResponse, Data, ErrorExtensions, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, StatusCode, header};
@@ -504,17 +504,11 @@ async fn graphql_ws(
                             )
                         })?
                         .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
-                    let mut data = Data::default();
-                    data.insert(schema::RequestContext {
-                        actor: Some(actor),
-                        request_id,
-                    });
-                    steerco_graphql::schema::loader::insert_all(
-                        &mut data,
+                    Ok(schema::subscription_data(
                         &shared.state,
-                        &steerco_graphql::schema::loader::Batching::Spawned,
-                    );
-                    Ok(data)
+                        Some(actor),
+                        request_id,
+                    ))
                 })
                 .serve()
         })

@@ -425,14 +425,11 @@ impl ChangeRequest {
         let Some(latest) = self.ballots(ctx).await?.pop() else {
             return Ok(None);
         };
-        let recused: std::collections::BTreeSet<uuid::Uuid> =
-            [Some(self.0.requester_id), self.0.impact_edited_by]
-                .into_iter()
-                .flatten()
-                .collect();
         Ok(Some(ChangeRequestBallot {
             decision: latest,
-            recused: recused.into_iter().collect(),
+            recused: service::change_request::recused_of(&self.0)
+                .into_iter()
+                .collect(),
         }))
     }
     /// Every round, oldest first; earlier ones were superseded by material edits.

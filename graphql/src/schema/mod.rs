@@ -125,16 +125,27 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-/// Attaches the caller and fresh DataLoaders to a subscription, whose resolvers run as events
-/// arrive (its loaders' batches are spawned on the runtime).
+/// The caller and fresh DataLoaders for a subscription, whose resolvers run as events arrive
+/// (its loaders' batches are spawned on the runtime).
+pub fn subscription_data(
+    state: &AppState,
+    actor: Option<Actor>,
+    request_id: String,
+) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(RequestContext { actor, request_id });
+    loader::insert_all(&mut data, state, &loader::Batching::Spawned);
+    data
+}
+
+/// A subscription request with its [`subscription_data`].
 pub fn prepare_subscription(
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     state: &AppState,
     actor: Option<Actor>,
     request_id: String,
 ) -> async_graphql::Request {
-    let mut request = request.data(RequestContext { actor, request_id });
-    loader::insert_all(&mut request.data, state, &loader::Batching::Spawned);
+    request.data = subscription_data(state, actor, request_id);
     request
 }
 

@@ -371,10 +371,15 @@ pub async fn recused_for(
         .one(conn)
         .await?
         .ok_or_else(|| ServiceError::Internal("ballot without change request".into()))?;
-    Ok([Some(cr.requester_id), cr.impact_edited_by]
+    Ok(recused_of(&cr))
+}
+
+/// [`recused_for`] of a change request already loaded.
+pub fn recused_of(cr: &change_request::Model) -> BTreeSet<Uuid> {
+    [Some(cr.requester_id), cr.impact_edited_by]
         .into_iter()
         .flatten()
-        .collect())
+        .collect()
 }
 
 /// Marks the open ballot superseded and, when the change still needs the committee, opens a

@@ -57,7 +57,8 @@ impl Extension for DocumentLimitsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
+        let fields = fields(&document);
+        let aliases = count_aliases(&fields);
         if aliases > self.max_aliases {
             let message = format!(
                 "the document uses {aliases} aliases; at most {} are allowed",
@@ -65,14 +66,14 @@ impl Extension for DocumentLimitsExtension {
             );
             return Err(top_level_server_error(codes::LIMIT_EXCEEDED, &message));
         }
-        check_input_bounds(&document, variables)
+        check_input_bounds(&fields, variables)
             .map_err(|message| top_level_server_error(codes::LIMIT_EXCEEDED, &message))?;
         Ok(document)
     }
 }
 
 /// Every field of every operation and fragment definition of a document, as written.
-fn fields(document: &ExecutableDocument) -> Vec<&Field> {
+pub fn fields(document: &ExecutableDocument) -> Vec<&Field> {
     fn collect<'a>(set: &'a SelectionSet, out: &mut Vec<&'a Field>) {
         for selection in &set.items {
             match &selection.node {
@@ -97,21 +98,16 @@ fn fields(document: &ExecutableDocument) -> Vec<&Field> {
     out
 }
 
-/// Aliased fields in every operation and fragment definition of a document.
-pub fn count_aliases(document: &ExecutableDocument) -> usize {
-    fields(document)
-        .iter()
-        .filter(|field| field.alias.is_some())
-        .count()
+/// Aliased fields among a document's [`fields`].
+pub fn count_aliases(fields: &[&Field]) -> usize {
+    fields.iter().filter(|field| field.alias.is_some()).count()
 }
 
-/// Checks every argument written in the document and every variable against the bounds.
-pub fn check_input_bounds(
-    document: &ExecutableDocument,
-    variables: &Variables,
-) -> Result<(), String> {
+/// Checks every argument written on a document's [`fields`] and every variable against the
+/// bounds.
+pub fn check_input_bounds(fields: &[&Field], variables: &Variables) -> Result<(), String> {
     let mut file_variables = HashSet::new();
-    for field in fields(document) {
+    for field in fields {
         let file = FILE_FIELDS.contains(&field.name.node.as_str());
         for (name, value) in &field.arguments {
             // Variables are checked below, once, with the bound of where they are used.
@@ -181,7 +177,7 @@ mod tests {
     use super::*;
 
     fn aliases(query: &str) -> usize {
-        count_aliases(&parse_query(query).unwrap())
+        count_aliases(&fields(&parse_query(query).unwrap()))
     }
 
     #[test]
@@ -200,7 +196,7 @@ mod tests {
 
     fn bounded(query: &str, variables: serde_json::Value) -> Result<(), String> {
         check_input_bounds(
-            &parse_query(query).unwrap(),
+            &fields(&parse_query(query).unwrap()),
             &Variables::from_json(variables),
         )
     }

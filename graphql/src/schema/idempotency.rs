@@ -59,25 +59,10 @@ pub const SECRET_ANSWERS: [&str; 2] = ["sessionCreate", "apiTokenCreate"];
 /// Whether a document asks for a field whose answer holds a secret (see [`SECRET_ANSWERS`]);
 /// a document that does not parse asks for nothing.
 pub fn asks_for_a_secret(query: &str) -> bool {
-    fn in_set(set: &SelectionSet) -> bool {
-        set.items.iter().any(|selection| match &selection.node {
-            Selection::Field(field) => {
-                SECRET_ANSWERS.contains(&field.node.name.node.as_str())
-                    || in_set(&field.node.selection_set.node)
-            }
-            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
-            Selection::FragmentSpread(_) => false,
-        })
-    }
     async_graphql::parser::parse_query(query).is_ok_and(|document| {
-        document
-            .operations
+        super::document_limits::fields(&document)
             .iter()
-            .any(|(_, operation)| in_set(&operation.node.selection_set.node))
-            || document
-                .fragments
-                .values()
-                .any(|fragment| in_set(&fragment.node.selection_set.node))
+            .any(|field| SECRET_ANSWERS.contains(&field.name.node.as_str()))
     })
 }
 

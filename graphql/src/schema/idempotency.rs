@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, ResolveInfo,
 };
-use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
 use async_graphql::{
     InputValueError, InputValueResult, Name, Scalar, ScalarType, ServerError, ServerResult, Value,
     Variables,
@@ -91,8 +93,16 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        *self.variables.lock().unwrap_or_else(|e| e.into_inner()) = variables.clone();
-        next.run(ctx, query, variables).await
+        let document = next.run(ctx, query, variables).await?;
+        // Only mutation fields read them; a query need not pay for the copy.
+        let has_mutation = document
+            .operations
+            .iter()
+            .any(|(_, operation)| operation.node.ty == OperationType::Mutation);
+        if has_mutation {
+            *self.variables.lock().unwrap_or_else(|e| e.into_inner()) = variables.clone();
+        }
+        Ok(document)
     }
 
     async fn resolve(
@@ -197,18 +207,20 @@ impl Drop for Reservation<'_> {
 /// its other arguments with their values, and what it selects (a replay answers the first
 /// call's selection, so another selection is another call).
 fn key_and_fingerprint(field: &Field, variables: &Variables) -> Option<(IdempotencyKey, String)> {
+    // Most calls carry no key: they cost no fingerprint.
+    if !field
+        .arguments
+        .iter()
+        .any(|(name, _)| name.node == ARGUMENT)
+    {
+        return None;
+    }
     let mut key = None;
     let mut arguments = serde_json::Map::new();
     for (name, value) in &field.arguments {
-        let value = value
-            .node
-            .clone()
-            .into_const_with(|name: Name| {
-                Ok::<_, std::convert::Infallible>(
-                    variables.get(&name).cloned().unwrap_or(Value::Null),
-                )
-            })
-            .unwrap_or(Value::Null);
+        let Ok(value) = value.node.clone().into_const_with(|name: Name| {
+            Ok::<_, std::convert::Infallible>(variables.get(&name).cloned().unwrap_or(Value::Null))
+        });
         if name.node == ARGUMENT {
             key = match value {
                 Value::String(raw) => IdempotencyKey::parse(&raw).ok(),

@@ -51,6 +51,11 @@ impl PhaseStatus {
     pub fn is_closed(self) -> bool {
         matches!(self, Self::Completed | Self::Skipped)
     }
+
+    /// Under way or awaiting its gate: the project's current phase.
+    pub fn is_current(self) -> bool {
+        matches!(self, Self::InProgress | Self::AwaitingGateReview)
+    }
 }
 
 impl fmt::Display for PhaseStatus {

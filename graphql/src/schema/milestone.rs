@@ -193,10 +193,13 @@ impl ScheduleHealth {
     async fn current_phase(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Phase>> {
         let phases =
             super::loader::children::<super::loader::PhasesLoader>(ctx, self.project_id).await?;
-        Ok(phases
-            .into_iter()
-            .find(|p| matches!(p.status.as_str(), "IN_PROGRESS" | "AWAITING_GATE_REVIEW"))
-            .map(Phase))
+        for phase in phases {
+            let status = service::phase::status_of(&phase).map_err(|e| to_top_level(ctx, e))?;
+            if status.is_current() {
+                return Ok(Some(Phase(phase)));
+            }
+        }
+        Ok(None)
     }
 }
 

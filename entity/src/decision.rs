@@ -29,6 +29,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::decision_vote::Entity")]
+    DecisionVote,
+}
+
+impl Related<super::decision_vote::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::DecisionVote.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -20,6 +20,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::decision::Entity",
+        from = "Column::DecisionId",
+        to = "super::decision::Column::Id"
+    )]
+    Decision,
+}
+
+impl Related<super::decision::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Decision.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -25,6 +25,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::phase::Entity",
+        from = "Column::PhaseId",
+        to = "super::phase::Column::Id"
+    )]
+    Phase,
+}
+
+impl Related<super::phase::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Phase.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -26,6 +26,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::milestone::Entity")]
+    Milestone,
+}
+
+impl Related<super::milestone::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Milestone.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

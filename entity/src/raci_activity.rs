@@ -16,6 +16,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::raci_assignment::Entity")]
+    RaciAssignment,
+}
+
+impl Related<super::raci_assignment::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RaciAssignment.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

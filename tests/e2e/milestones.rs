@@ -508,3 +508,46 @@ async fn owners_report_their_milestones_and_achievement_is_checked() {
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
 }
+
+/// A document's mutations run one after another, and each payload reads the data as the
+/// mutations before it left it: what the request's loaders kept is forgotten between them.
+#[tokio::test]
+async fn a_later_mutation_in_one_document_sees_what_an_earlier_one_changed() {
+    let app = TestApp::spawn().await;
+    let plan = plan(&app).await;
+    let data = app
+        .ok(&plan.pm, CREATE, json!({ "input": { "phaseId": plan.phases[0], "name": "Slipping", "baselineDate": "2027-04-01", "forecastDate": "2027-04-15" } }))
+        .await;
+    let milestone = &data["milestoneCreate"]["milestone"];
+    assert_eq!(milestone["health"], "RED", "{data:#}");
+    let project_version = app
+        .ok(
+            &plan.pm,
+            "query($p: ID!) { project(id: $p) { version } }",
+            json!({ "p": plan.project }),
+        )
+        .await["project"]["version"]
+        .clone();
+    let document = "mutation($p: ID!, $pv: Int!, $m: ID!, $mv: Int!) {
+        before: milestoneUpdate(input: { id: $m, expectedVersion: $mv, name: \"Renamed\" }) {
+            milestone { health } userErrors { code } }
+        widen: projectUpdate(input: { id: $p, expectedVersion: $pv,
+            healthThresholds: { amberSlipDays: 30, redSlipDays: 60 } }) { userErrors { code } }
+        after: milestoneUpdate(input: { id: $m, expectedVersion: $mv2, name: \"Again\" }) {
+            milestone { health } userErrors { code } }
+    }"
+    .replace(
+        "$mv2",
+        &(milestone["version"].as_i64().unwrap() + 1).to_string(),
+    );
+    let data = app
+        .ok(
+            &plan.pm,
+            &document,
+            json!({ "p": plan.project, "pv": project_version, "m": milestone["id"], "mv": milestone["version"] }),
+        )
+        .await;
+    assert_eq!(data["before"]["milestone"]["health"], "RED", "{data:#}");
+    assert_eq!(data["widen"]["userErrors"], json!([]));
+    assert_eq!(data["after"]["milestone"]["health"], "GREEN", "{data:#}");
+}

@@ -1080,8 +1080,7 @@ impl ChangeRequest {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<steerco_entity::decision::Model>> {
         let subject = crate::domain::decision::DecisionSubject::ChangeRequest.as_str();
-        let ballots =
-            super::loader::children::<super::loader::DecisionsLoader>(ctx, self.0.id).await?;
+        let ballots = super::loader::ballots(ctx, self.0.id).await?;
         Ok(ballots
             .into_iter()
             .filter(|ballot| ballot.subject_type == subject)

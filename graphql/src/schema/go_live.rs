@@ -472,10 +472,11 @@ impl GoLivePlan {
     }
     /// The committee's GO/NO_GO ballots, oldest first.
     async fn decisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Decision>> {
-        let rows = service::decision::of_subjects(state(ctx), &[self.0.id])
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(rows.into_iter().map(Decision).collect())
+        Ok(super::loader::ballots(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Decision)
+            .collect())
     }
     async fn version(&self) -> i64 {
         self.0.version

@@ -1,4 +1,9 @@
 //! DataLoaders: one batched query per relation and request level, never one per parent.
+//!
+//! A request's loaders keep what they read until its end (a subscription's keep nothing), and
+//! [`FreshReadsPerMutation`] empties them before each mutation of a document. What is shown
+//! together is read together: a project with the caller's membership, a plan's phases with
+//! their milestones, ballots with their votes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,7 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{ServerResult, Value};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use steerco_entity::{
@@ -16,7 +25,8 @@ use steerco_entity::{
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use crate::service::{self, AppState, ServiceError, ServiceResult};
+use crate::service::access::Standing;
+use crate::service::{self, Actor, AppState, ServiceError, ServiceResult};
 
 /// Users by id.
 pub struct UserLoader(pub AppState);
@@ -33,20 +43,53 @@ impl Loader<Uuid> for UserLoader {
     }
 }
 
-/// Projects by id (for objects that need their project's settings, such as health).
-pub struct ProjectLoader(pub AppState);
+/// How a request names a project.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProjectKey {
+    Id(Uuid),
+    /// A code as stored (see [`service::project::stored_code`]).
+    Code(String),
+}
 
-impl Loader<Uuid> for ProjectLoader {
-    type Value = project::Model;
+/// Each project a request reaches, by id or by code, with the caller's standing on it, read
+/// once per request: the fields that name the same project (a dashboard's `project(code:)`
+/// and `raciMatrix(projectId:)`, the health of its milestones) share one statement, and every
+/// project read is kept under both its id and its code.
+pub struct ProjectAccessLoader {
+    state: AppState,
+    actor: Option<Actor>,
+}
+
+impl Loader<ProjectKey> for ProjectAccessLoader {
+    type Value = Standing;
     type Error = Arc<ServiceError>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, project::Model>, Self::Error> {
-        let projects = service::project::by_ids(&self.0.db, keys)
+    async fn load(
+        &self,
+        keys: &[ProjectKey],
+    ) -> Result<HashMap<ProjectKey, Standing>, Self::Error> {
+        let Some(actor) = &self.actor else {
+            return Ok(HashMap::new());
+        };
+        let mut ids = Vec::new();
+        let mut codes = Vec::new();
+        for key in keys {
+            match key {
+                ProjectKey::Id(id) => ids.push(*id),
+                ProjectKey::Code(code) => codes.push(code.clone()),
+            }
+        }
+        let standings = service::access::standings(&self.state.db, actor, &ids, &codes)
             .await
             .map_err(Arc::new)?;
-        Ok(projects
+        Ok(standings
             .into_iter()
-            .map(|project| (project.id, project))
+            .flat_map(|standing| {
+                [
+                    (ProjectKey::Id(standing.project.id), standing.clone()),
+                    (ProjectKey::Code(standing.project.code.clone()), standing),
+                ]
+            })
             .collect())
     }
 }
@@ -83,10 +126,6 @@ children_loader!(
     MembersLoader, project_member::Model, project_id, service::member::of_projects
 );
 children_loader!(
-    /// The phases of each project, in order.
-    PhasesLoader, phase::Model, project_id, service::phase::of_projects
-);
-children_loader!(
     /// The exit criteria of each phase.
     CriteriaLoader, exit_criterion::Model, phase_id, service::phase::criteria_of
 );
@@ -98,22 +137,79 @@ children_loader!(
     /// The conditions each phase's gate set.
     ConditionsLoader, gate_condition::Model, phase_id, service::phase::conditions_of
 );
-children_loader!(
-    /// The milestones of each phase, by forecast date.
-    MilestonesLoader, milestone::Model, phase_id, service::milestone::of_phases
-);
-children_loader!(
-    /// The milestones of each project, by forecast date.
-    ProjectMilestonesLoader, milestone::Model, project_id, service::milestone::of_projects
-);
+
+/// A project's plan: its phases in order, each with its milestones by forecast date.
+#[derive(Debug, Default)]
+pub struct Plan(Vec<(phase::Model, Vec<milestone::Model>)>);
+
+impl Plan {
+    pub fn phases(&self) -> impl Iterator<Item = &phase::Model> {
+        self.0.iter().map(|(phase, _)| phase)
+    }
+
+    /// The milestones of one phase, by forecast date.
+    pub fn milestones_of(&self, phase_id: Uuid) -> &[milestone::Model] {
+        self.0
+            .iter()
+            .find(|(phase, _)| phase.id == phase_id)
+            .map_or(&[], |(_, milestones)| milestones.as_slice())
+    }
+
+    /// Every milestone of the project, by forecast date.
+    pub fn milestones(&self) -> Vec<milestone::Model> {
+        let mut all: Vec<milestone::Model> = self
+            .0
+            .iter()
+            .flat_map(|(_, milestones)| milestones.iter().cloned())
+            .collect();
+        all.sort_by_key(|m| (m.forecast_date, m.id));
+        all
+    }
+}
+
+/// The plan of each project, phases and milestones in one statement: the dashboard, the
+/// portfolio's schedule health and the current phase all read from it.
+pub struct PlanLoader(pub AppState);
+
+impl Loader<Uuid> for PlanLoader {
+    type Value = Arc<Plan>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Arc<Plan>>, Self::Error> {
+        let rows = service::phase::plans_of(&self.0, keys)
+            .await
+            .map_err(Arc::new)?;
+        let mut plans: HashMap<Uuid, Vec<_>> = keys.iter().map(|key| (*key, Vec::new())).collect();
+        for (phase, milestones) in rows {
+            plans
+                .entry(phase.project_id)
+                .or_default()
+                .push((phase, milestones));
+        }
+        Ok(plans
+            .into_iter()
+            .map(|(project, phases)| (project, Arc::new(Plan(phases))))
+            .collect())
+    }
+}
 children_loader!(
     /// What the UAT metrics read of each project's defects.
     DefectMetricsLoader, service::uat::DefectMetricRow, project_id, service::uat::defect_metric_rows_for
 );
-children_loader!(
-    /// The ballots about each subject (phase, project), oldest first.
-    DecisionsLoader, decision::Model, subject_id, service::decision::of_subjects
-);
+/// The ballots about each subject (phase, change request), oldest first, with their votes.
+pub struct DecisionsLoader(pub AppState);
+
+impl Loader<Uuid> for DecisionsLoader {
+    type Value = Vec<(decision::Model, Vec<decision_vote::Model>)>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = service::decision::with_votes_of_subjects(&self.0, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(group(keys, rows, |(ballot, _)| ballot.subject_id))
+    }
+}
 children_loader!(
     /// The votes of each ballot, in casting order.
     VotesLoader, decision_vote::Model, decision_id, service::decision::votes_of_many
@@ -238,28 +334,94 @@ impl Wake for NoticingWaker {
     }
 }
 
-/// Adds fresh loaders for one request or subscription. A delay of zero: a delay would be paid
-/// on every level, and [`Batching::InRequest`] batches a level without one.
-pub fn insert_all(data: &mut async_graphql::Data, state: &AppState, batching: &Batching) {
-    fn loader<T: Loader<Uuid>>(batching: &Batching, loader: T) -> DataLoader<T> {
-        DataLoader::new(loader, batching.spawner()).delay(Duration::ZERO)
-    }
-    data.insert(loader(batching, UserLoader(state.clone())));
-    data.insert(loader(batching, ProjectLoader(state.clone())));
-    data.insert(loader(batching, MembersLoader(state.clone())));
-    data.insert(loader(batching, PhasesLoader(state.clone())));
-    data.insert(loader(batching, CriteriaLoader(state.clone())));
-    data.insert(loader(batching, DeliverablesLoader(state.clone())));
-    data.insert(loader(batching, ConditionsLoader(state.clone())));
-    data.insert(loader(batching, MilestonesLoader(state.clone())));
-    data.insert(loader(batching, ProjectMilestonesLoader(state.clone())));
-    data.insert(loader(batching, DefectMetricsLoader(state.clone())));
-    data.insert(loader(
+/// Every loader of a request, each built from the application state alone (the project
+/// access loader, which also needs the caller, is added beside them).
+macro_rules! request_loaders {
+    ($($name:ident),* $(,)?) => {
+        fn insert_state_loaders(data: &mut async_graphql::Data, state: &AppState, batching: &Batching) {
+            $(data.insert(cached::<Uuid, _>(batching, $name(state.clone())));)*
+        }
+
+        /// Empties every loader's cache.
+        fn forget_everything(ctx: &ExtensionContext<'_>) {
+            $(if let Some(loader) = ctx.data_opt::<DataLoader<$name, HashMapCache>>() {
+                loader.clear::<Uuid>();
+            })*
+            if let Some(loader) = ctx.data_opt::<DataLoader<ProjectAccessLoader, HashMapCache>>() {
+                loader.clear::<ProjectKey>();
+            }
+        }
+    };
+}
+
+request_loaders!(
+    UserLoader,
+    MembersLoader,
+    PlanLoader,
+    CriteriaLoader,
+    DeliverablesLoader,
+    ConditionsLoader,
+    DefectMetricsLoader,
+    OpenChangeRequestCountLoader,
+    DecisionsLoader,
+    VotesLoader,
+);
+
+/// A loader with a delay of zero, which keeps what it read for the rest of a request. No
+/// delay: it would be paid on every level, and [`Batching::InRequest`] batches a level without
+/// one. A subscription lives for hours and must see memberships and votes as they change: its
+/// loaders keep nothing.
+fn cached<K, T>(batching: &Batching, loader: T) -> DataLoader<T, HashMapCache>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
+    let loader = DataLoader::with_cache(loader, batching.spawner(), HashMapCache::default())
+        .delay(Duration::ZERO);
+    loader.enable_all_cache(matches!(batching, Batching::InRequest(_)));
+    loader
+}
+
+/// Adds fresh loaders for one request or subscription.
+pub fn insert_all(
+    data: &mut async_graphql::Data,
+    state: &AppState,
+    actor: Option<&Actor>,
+    batching: &Batching,
+) {
+    insert_state_loaders(data, state, batching);
+    data.insert(cached::<ProjectKey, _>(
         batching,
-        OpenChangeRequestCountLoader(state.clone()),
+        ProjectAccessLoader {
+            state: state.clone(),
+            actor: actor.cloned(),
+        },
     ));
-    data.insert(loader(batching, DecisionsLoader(state.clone())));
-    data.insert(loader(batching, VotesLoader(state.clone())));
+}
+
+/// Empties the request's loaders before each top-level mutation field: a mutation may change
+/// anything they read, and its payload must show it as it is now.
+pub struct FreshReadsPerMutation;
+
+impl ExtensionFactory for FreshReadsPerMutation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(FreshReadsPerMutation)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for FreshReadsPerMutation {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.parent_type == "MutationRoot" && info.path_node.parent.is_none() {
+            forget_everything(ctx);
+        }
+        next.run(ctx, info).await
+    }
 }
 
 /// Loads the children of `parent` through the loader `T`.
@@ -271,11 +433,36 @@ where
     T: Loader<Uuid, Error = Arc<ServiceError>>,
     T::Value: Default,
 {
-    ctx.data_unchecked::<DataLoader<T>>()
+    ctx.data_unchecked::<DataLoader<T, HashMapCache>>()
         .load_one(parent)
         .await
         .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))
         .map(Option::unwrap_or_default)
+}
+
+fn access_loader<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> &'a DataLoader<ProjectAccessLoader, HashMapCache> {
+    ctx.data_unchecked::<DataLoader<ProjectAccessLoader, HashMapCache>>()
+}
+
+/// The caller's standing on a project, read at most once per request.
+async fn standing(
+    ctx: &async_graphql::Context<'_>,
+    key: ProjectKey,
+) -> async_graphql::Result<Option<Standing>> {
+    access_loader(ctx)
+        .load_one(key)
+        .await
+        .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))
+}
+
+/// A project, when the caller may see it.
+pub async fn visible_project(
+    ctx: &async_graphql::Context<'_>,
+    key: ProjectKey,
+) -> async_graphql::Result<Option<project::Model>> {
+    Ok(standing(ctx, key).await?.and_then(Standing::visible))
 }
 
 /// Loads one project by id (the caller has already seen something of it).
@@ -283,13 +470,38 @@ pub async fn project(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
 ) -> async_graphql::Result<project::Model> {
-    ctx.data_unchecked::<DataLoader<ProjectLoader>>()
-        .load_one(id)
-        .await
-        .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))?
+    standing(ctx, ProjectKey::Id(id))
+        .await?
+        .map(|standing| standing.project)
         .ok_or_else(|| {
             super::error::to_top_level(ctx, ServiceError::Internal("project vanished".into()))
         })
+}
+
+/// The ballots about a subject, oldest first; their votes, read with them, are kept for the
+/// rest of the request.
+pub async fn ballots(
+    ctx: &async_graphql::Context<'_>,
+    subject_id: Uuid,
+) -> async_graphql::Result<Vec<decision::Model>> {
+    let ballots = children::<DecisionsLoader>(ctx, subject_id).await?;
+    let mut models = Vec::with_capacity(ballots.len());
+    let mut votes = Vec::with_capacity(ballots.len());
+    for (ballot, cast) in ballots {
+        votes.push((ballot.id, cast));
+        models.push(ballot);
+    }
+    ctx.data_unchecked::<DataLoader<VotesLoader, HashMapCache>>()
+        .feed_many(votes)
+        .await;
+    Ok(models)
+}
+
+/// Keeps users read some other way for the rest of the request.
+pub async fn remember_users(ctx: &async_graphql::Context<'_>, users: Vec<user::Model>) {
+    ctx.data_unchecked::<DataLoader<UserLoader, HashMapCache>>()
+        .feed_many(users.into_iter().map(|user| (user.id, user)))
+        .await;
 }
 
 /// Loads one user by id.
@@ -297,7 +509,7 @@ pub async fn user(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
 ) -> async_graphql::Result<Option<user::Model>> {
-    ctx.data_unchecked::<DataLoader<UserLoader>>()
+    ctx.data_unchecked::<DataLoader<UserLoader, HashMapCache>>()
         .load_one(id)
         .await
         .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))

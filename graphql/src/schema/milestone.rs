@@ -191,12 +191,12 @@ pub struct ScheduleHealth {
 impl ScheduleHealth {
     /// The phase in progress or awaiting its gate.
     async fn current_phase(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Phase>> {
-        let phases =
-            super::loader::children::<super::loader::PhasesLoader>(ctx, self.project_id).await?;
-        for phase in phases {
-            let status = service::phase::status_of(&phase).map_err(|e| to_top_level(ctx, e))?;
+        let plan =
+            super::loader::children::<super::loader::PlanLoader>(ctx, self.project_id).await?;
+        for phase in plan.phases() {
+            let status = service::phase::status_of(phase).map_err(|e| to_top_level(ctx, e))?;
             if status.is_current() {
-                return Ok(Some(Phase(phase)));
+                return Ok(Some(Phase(phase.clone())));
             }
         }
         Ok(None)

@@ -111,6 +111,7 @@ pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
             max_aliases: limits.max_aliases,
         })
         .extension(idempotency::IdempotentMutations)
+        .extension(loader::FreshReadsPerMutation)
         // Reports each operation's cost and depth in `extensions.analyzer`, so clients see
         // how close they are to the limits.
         .extension(async_graphql::extensions::Analyzer);
@@ -133,8 +134,8 @@ pub fn subscription_data(
     request_id: String,
 ) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
+    loader::insert_all(&mut data, state, actor.as_ref(), &loader::Batching::Spawned);
     data.insert(RequestContext { actor, request_id });
-    loader::insert_all(&mut data, state, &loader::Batching::Spawned);
     data
 }
 
@@ -158,7 +159,8 @@ pub async fn execute(
     request_id: String,
 ) -> async_graphql::Response {
     let (batching, batches) = loader::Batching::in_request();
-    let mut request = request.data(RequestContext { actor, request_id });
-    loader::insert_all(&mut request.data, state, &batching);
+    let mut request = request;
+    loader::insert_all(&mut request.data, state, actor.as_ref(), &batching);
+    let request = request.data(RequestContext { actor, request_id });
     batches.drive(schema.execute(request)).await
 }

@@ -9,9 +9,7 @@ use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond};
 use super::id::{Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
-use super::loader::{
-    ConditionsLoader, CriteriaLoader, DecisionsLoader, DeliverablesLoader, MilestonesLoader,
-};
+use super::loader::{ConditionsLoader, CriteriaLoader, DeliverablesLoader, PlanLoader};
 use super::milestone::Milestone;
 use super::user::User;
 use crate::domain::phase::{
@@ -154,11 +152,15 @@ impl Phase {
     /// The milestones of this phase, by forecast date.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Milestone>> {
-        Ok(super::loader::children::<MilestonesLoader>(ctx, self.0.id)
-            .await?
-            .into_iter()
-            .map(Milestone)
-            .collect())
+        Ok(
+            super::loader::children::<PlanLoader>(ctx, self.0.project_id)
+                .await?
+                .milestones_of(self.0.id)
+                .iter()
+                .cloned()
+                .map(Milestone)
+                .collect(),
+        )
     }
     /// Conditions set by this phase's GO_WITH_CONDITIONS gate; open ones block the next gate.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
@@ -172,7 +174,7 @@ impl Phase {
     /// Gate and skip ballots about this phase, oldest first.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn decisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Decision>> {
-        Ok(super::loader::children::<DecisionsLoader>(ctx, self.0.id)
+        Ok(super::loader::ballots(ctx, self.0.id)
             .await?
             .into_iter()
             .map(Decision)

@@ -9,7 +9,7 @@ use super::context::{actor, caller, state};
 use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
-use super::loader::MembersLoader;
+use super::loader::{MembersLoader, ProjectKey};
 use super::member::ProjectMember;
 use super::page::{Conn, PageArgs, connection};
 use crate::domain::authz::{ProjectOperation, Subject, permits};
@@ -206,9 +206,10 @@ impl Project {
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn phases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::phase::Phase>> {
         Ok(
-            super::loader::children::<super::loader::PhasesLoader>(ctx, self.0.id)
+            super::loader::children::<super::loader::PlanLoader>(ctx, self.0.id)
                 .await?
-                .into_iter()
+                .phases()
+                .cloned()
                 .map(super::phase::Phase)
                 .collect(),
         )
@@ -260,9 +261,9 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<super::milestone::ScheduleHealth> {
-        let milestones =
-            super::loader::children::<super::loader::ProjectMilestonesLoader>(ctx, self.0.id)
-                .await?;
+        let milestones = super::loader::children::<super::loader::PlanLoader>(ctx, self.0.id)
+            .await?
+            .milestones();
         let now = state(ctx).clock.now();
         let summary = service::milestone::schedule_health(&self.0, &milestones, now)
             .map_err(|e| to_top_level(ctx, e))?;
@@ -504,14 +505,10 @@ impl ProjectQuery {
         id: Option<ID>,
         code: Option<String>,
     ) -> async_graphql::Result<Option<Project>> {
-        let viewer = actor(ctx)?;
-        let app = state(ctx);
-        let found = match (id, code) {
-            (Some(id), None) => match decode(&id, Kind::Project, &["id"]) {
-                Ok(uuid) => service::project::by_id(app, viewer, uuid).await,
-                Err(_) => Ok(None),
-            },
-            (None, Some(code)) => service::project::by_code(app, viewer, &code).await,
+        actor(ctx)?;
+        let key = match (id, code) {
+            (Some(id), None) => decode(&id, Kind::Project, &["id"]).ok().map(ProjectKey::Id),
+            (None, Some(code)) => service::project::stored_code(&code).map(ProjectKey::Code),
             _ => {
                 return Err(super::error::top_level(
                     super::error::codes::BAD_REQUEST,
@@ -519,7 +516,10 @@ impl ProjectQuery {
                 ));
             }
         };
-        Ok(found.map_err(|e| to_top_level(ctx, e))?.map(Project))
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        Ok(super::loader::visible_project(ctx, key).await?.map(Project))
     }
 
     /// The projects the signed-in user is a member of (admins: all), oldest first.

@@ -198,22 +198,22 @@ impl RaciQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Option<RaciMatrix>> {
-        let viewer = actor(ctx)?;
+        actor(ctx)?;
         let Ok(project_id) = decode(&project_id, Kind::Project, &["projectId"]) else {
             return Ok(None);
         };
         let app = state(ctx);
-        if service::project::by_id(app, viewer, project_id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?
+        if super::loader::visible_project(ctx, super::loader::ProjectKey::Id(project_id))
+            .await?
             .is_none()
         {
             return Ok(None);
         }
-        let rows = service::raci::matrix(&app.db, project_id)
+        let matrix = service::raci::matrix_with_people(&app.db, project_id)
             .await
             .map_err(|e| to_top_level(ctx, e))?;
-        Ok(Some(RaciMatrix(rows)))
+        super::loader::remember_users(ctx, matrix.active_members).await;
+        Ok(Some(RaciMatrix(matrix.rows)))
     }
 
     /// One activity: who is responsible, accountable, consulted and informed.

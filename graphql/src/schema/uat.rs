@@ -574,14 +574,13 @@ impl UatQuery {
         ctx: &Context<'_>,
         project_id: ID,
     ) -> async_graphql::Result<Option<UatReadiness>> {
-        let viewer = actor(ctx)?;
+        actor(ctx)?;
         let Ok(project_id) = decode(&project_id, Kind::Project, &["projectId"]) else {
             return Ok(None);
         };
         let app = state(ctx);
-        let Some(project) = service::project::by_id(app, viewer, project_id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?
+        let Some(project) =
+            super::loader::visible_project(ctx, super::loader::ProjectKey::Id(project_id)).await?
         else {
             return Ok(None);
         };

@@ -537,15 +537,28 @@ pub async fn visible(
 }
 
 /// Decisions about several subjects at once (for loaders), newest last.
-pub async fn of_subjects(
+/// The ballots about the subjects, oldest first, each with its votes in casting order, in one
+/// statement: a ballot is hardly ever shown without its votes.
+pub async fn with_votes_of_subjects(
     state: &AppState,
     subject_ids: &[Uuid],
-) -> ServiceResult<Vec<decision::Model>> {
-    Ok(decision::Entity::find()
+) -> ServiceResult<Vec<(decision::Model, Vec<decision_vote::Model>)>> {
+    let rows = decision::Entity::find()
+        .find_also_related(decision_vote::Entity)
         .filter(decision::Column::SubjectId.is_in(subject_ids.iter().copied()))
         .order_by_asc(decision::Column::Id)
+        .order_by_asc(decision_vote::Column::CastAt)
+        .order_by_asc(decision_vote::Column::Id)
         .all(&state.db)
-        .await?)
+        .await?;
+    let mut ballots: Vec<(decision::Model, Vec<decision_vote::Model>)> = Vec::new();
+    for (ballot, vote) in rows {
+        match ballots.last_mut() {
+            Some((current, votes)) if current.id == ballot.id => votes.extend(vote),
+            _ => ballots.push((ballot, vote.into_iter().collect())),
+        }
+    }
+    Ok(ballots)
 }
 
 /// A reason text for gate and skip requests.

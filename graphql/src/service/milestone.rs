@@ -765,31 +765,6 @@ pub async fn filtered(
     Ok(matching)
 }
 
-/// The milestones of many projects at once, by forecast date.
-pub async fn of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<milestone::Model>> {
-    Ok(milestone::Entity::find()
-        .filter(milestone::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(milestone::Column::ForecastDate)
-        .order_by_asc(milestone::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
-pub async fn of_phases(
-    state: &AppState,
-    phase_ids: &[Uuid],
-) -> ServiceResult<Vec<milestone::Model>> {
-    Ok(milestone::Entity::find()
-        .filter(milestone::Column::PhaseId.is_in(phase_ids.iter().copied()))
-        .order_by_asc(milestone::Column::ForecastDate)
-        .order_by_asc(milestone::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 /// A milestone, if the viewer may see its project.
 pub async fn visible(
     state: &AppState,

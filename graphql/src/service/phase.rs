@@ -1282,15 +1282,32 @@ pub async fn condition_close(
 
 // ---- reads -----------------------------------------------------------------------------
 
-pub async fn of_projects(
+/// The phases of the projects, in order, each with its milestones by forecast date: a plan
+/// is read whole, in one statement, since its phases and milestones are shown together.
+pub async fn plans_of(
     state: &AppState,
     project_ids: &[Uuid],
-) -> ServiceResult<Vec<phase::Model>> {
-    Ok(phase::Entity::find()
+) -> ServiceResult<Vec<(phase::Model, Vec<milestone::Model>)>> {
+    let rows = phase::Entity::find()
+        .find_also_related(milestone::Entity)
         .filter(phase::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(phase::Column::ProjectId)
         .order_by_asc(phase::Column::Position)
+        .order_by_asc(phase::Column::Id)
+        .order_by_asc(milestone::Column::ForecastDate)
+        .order_by_asc(milestone::Column::Id)
         .all(&state.db)
-        .await?)
+        .await?;
+    let mut plans: Vec<(phase::Model, Vec<milestone::Model>)> = Vec::new();
+    for (phase, milestone) in rows {
+        match plans.last_mut() {
+            Some((current, milestones)) if current.id == phase.id => {
+                milestones.extend(milestone);
+            }
+            _ => plans.push((phase, milestone.into_iter().collect())),
+        }
+    }
+    Ok(plans)
 }
 
 pub async fn criteria_of(

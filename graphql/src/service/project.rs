@@ -501,24 +501,11 @@ pub async fn code_taken(conn: &impl ConnectionTrait, code: &str) -> ServiceResul
         .is_some())
 }
 
-/// A project by code, if the caller may see it.
-pub async fn by_code(
-    state: &AppState,
-    actor: &super::Actor,
-    code: &str,
-) -> ServiceResult<Option<project::Model>> {
-    let Ok(code) = ProjectCode::parse(code) else {
-        return Ok(None);
-    };
-    let Some(found) = project::Entity::find()
-        .filter(project::Column::Code.eq(code.as_str()))
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let subject = access::subject_on(&state.db, actor, found.id).await?;
-    Ok(subject.can_see_project().then_some(found))
+/// A project code as stored, or `None` for text that cannot be one (and so names no project).
+pub fn stored_code(code: &str) -> Option<String> {
+    ProjectCode::parse(code)
+        .ok()
+        .map(|code| code.as_str().to_owned())
 }
 
 /// A project by id, if the caller may see it.

@@ -3,8 +3,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic,
+    Iterable, QueryFilter, QueryOrder, QueryTrait,
 };
 use serde_json::json;
 use steerco_entity::{phase, project_member, raci_activity, raci_assignment, user};
@@ -66,42 +68,95 @@ fn as_rule_rows(
         .collect()
 }
 
+/// A project's matrix and the people it names who are active members.
+#[derive(Debug, Clone, Default)]
+pub struct Matrix {
+    pub rows: Vec<ActivityRow>,
+    /// The assignees who are active members of the project (others have no user here).
+    pub active_members: Vec<user::Model>,
+}
+
 /// The whole matrix of a project, activities in order, with violations.
 pub async fn matrix(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
 ) -> ServiceResult<Vec<ActivityRow>> {
-    let activities = raci_activity::Entity::find()
+    Ok(matrix_with_people(conn, project_id).await?.rows)
+}
+
+/// Prefix of the assignee's columns in [`matrix_with_people`]'s rows, after sea-orm's own
+/// `A_` (activity) and `B_` (assignment).
+const ASSIGNEE: &str = "C_";
+
+/// The whole matrix of a project with its active members, in one statement: each activity
+/// joined with its assignments, and each assignment with its person when that person is an
+/// active member of the project, which is what the rules ask of an assignee.
+pub async fn matrix_with_people(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Matrix> {
+    let member_of_project = Query::select()
+        .expr(Expr::val(1))
+        .from(project_member::Entity)
+        .and_where(
+            Expr::col((project_member::Entity, project_member::Column::ProjectId))
+                .equals((raci_assignment::Entity, raci_assignment::Column::ProjectId)),
+        )
+        .and_where(
+            Expr::col((project_member::Entity, project_member::Column::UserId))
+                .equals((raci_assignment::Entity, raci_assignment::Column::UserId)),
+        )
+        .to_owned();
+    let mut query = raci_activity::Entity::find()
+        .find_also_related(raci_assignment::Entity)
         .filter(raci_activity::Column::ProjectId.eq(project_id))
         .order_by_asc(raci_activity::Column::Position)
-        .all(conn)
-        .await?;
-    let assignments = raci_assignment::Entity::find()
-        .filter(raci_assignment::Column::ProjectId.eq(project_id))
+        .order_by_asc(raci_activity::Column::Id)
         .order_by_asc(raci_assignment::Column::AssignedAt)
         .order_by_asc(raci_assignment::Column::Id)
-        .all(conn)
-        .await?;
-    let active = active_members(conn, project_id).await?;
-    let mut by_activity: HashMap<Uuid, Vec<raci_assignment::Model>> = HashMap::new();
-    for assignment in assignments {
-        by_activity
-            .entry(assignment.activity_id)
-            .or_default()
-            .push(assignment);
+        .into_query();
+    query.join(
+        JoinType::LeftJoin,
+        user::Entity,
+        Condition::all()
+            .add(
+                Expr::col((user::Entity, user::Column::Id))
+                    .equals((raci_assignment::Entity, raci_assignment::Column::UserId)),
+            )
+            .add(Expr::col((user::Entity, user::Column::Active)).eq(true))
+            .add(Expr::exists(member_of_project)),
+    );
+    for column in user::Column::iter() {
+        query.expr_as(
+            Expr::col((user::Entity, column)),
+            Alias::new(format!("{ASSIGNEE}{}", column.as_str())),
+        );
     }
-    activities
-        .into_iter()
-        .map(|activity| {
-            let assignments = by_activity.remove(&activity.id).unwrap_or_default();
-            let violations = rules::violations(&as_rule_rows(&assignments, &active)?);
-            Ok(ActivityRow {
+    let mut rows: Vec<ActivityRow> = Vec::new();
+    let mut people: HashMap<Uuid, user::Model> = HashMap::new();
+    for result in conn.query_all(&query).await? {
+        let activity = raci_activity::Model::from_query_result(&result, "A_")?;
+        let assignment = raci_assignment::Model::from_query_result_optional(&result, "B_")?;
+        if let Some(person) = user::Model::from_query_result_optional(&result, ASSIGNEE)? {
+            people.insert(person.id, person);
+        }
+        match rows.last_mut() {
+            Some(row) if row.activity.id == activity.id => row.assignments.extend(assignment),
+            _ => rows.push(ActivityRow {
                 activity,
-                assignments,
-                violations,
-            })
-        })
-        .collect()
+                assignments: assignment.into_iter().collect(),
+                violations: Vec::new(),
+            }),
+        }
+    }
+    let active: HashSet<Uuid> = people.keys().copied().collect();
+    for row in &mut rows {
+        row.violations = rules::violations(&as_rule_rows(&row.assignments, &active)?);
+    }
+    Ok(Matrix {
+        rows,
+        active_members: people.into_values().collect(),
+    })
 }
 
 /// The activities of a phase that break the rules, for its gate: (id, name, violation).

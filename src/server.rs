@@ -226,7 +226,7 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
             );
         }
     };
-    let requests = match batch {
+    let mut requests = match batch {
         BatchRequest::Single(single) => vec![single],
         BatchRequest::Batch(many) => {
             let max = shared.config.limits.max_batch;
@@ -249,6 +249,27 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         Ok(serde_json::Value::Array(_))
     );
     let authorization = request.header(header::AUTHORIZATION);
+    // Operations that break a limit or do not validate are answered before the token is
+    // looked up, so refusing abuse costs no SQL. A request without a token costs none anyway,
+    // and is checked only once, as it runs.
+    if authorization.is_some() {
+        let mut refusals = Vec::with_capacity(requests.len());
+        for single in &mut requests {
+            match schema::refusal(&shared.schema, single).await {
+                Some(mut refusal) => {
+                    classify_errors(&mut refusal.errors);
+                    refusals.push(refusal);
+                }
+                None => break,
+            }
+        }
+        if refusals.len() == requests.len() {
+            return match answer_json(is_batch, refusals) {
+                Ok(json) => json_response(json),
+                Err(response) => response,
+            };
+        }
+    }
     let actor = match authenticate(&shared.state, authorization).await {
         Ok(actor) => actor,
         Err(response) => return response,
@@ -324,17 +345,9 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
                     || *code == async_graphql::Value::from(codes::LIMIT_EXCEEDED)
             })
     });
-    let body = if is_batch {
-        BatchResponse::Batch(responses)
-    } else {
-        BatchResponse::Single(responses.remove(0))
-    };
-    let Ok(json) = serde_json::to_string(&body) else {
-        return error_body(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            codes::INTERNAL,
-            "the response could not be written",
-        );
+    let json = match answer_json(is_batch, responses) {
+        Ok(json) => json,
+        Err(response) => return response,
     };
     if let Some((user_id, key)) = reserved {
         let db = &shared.state.db;
@@ -348,6 +361,25 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         }
     }
     json_response(json)
+}
+
+/// The JSON answer to a request's operations: one response, or a list for a batch.
+fn answer_json(
+    is_batch: bool,
+    mut responses: Vec<async_graphql::Response>,
+) -> Result<String, Response> {
+    let body = if is_batch {
+        BatchResponse::Batch(responses)
+    } else {
+        BatchResponse::Single(responses.remove(0))
+    };
+    serde_json::to_string(&body).map_err(|_| {
+        error_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            "the response could not be written",
+        )
+    })
 }
 
 fn json_response(json: String) -> Response {

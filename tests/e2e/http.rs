@@ -235,3 +235,65 @@ async fn production_mode_hides_graphiql_introspection_and_suggestions() {
     let message = response["errors"][0]["message"].as_str().unwrap();
     assert!(!message.contains("Did you mean"), "{message}");
 }
+
+/// Documents that break a limit or do not validate are answered before the token is looked
+/// up: a caller with a valid token costs the database nothing by sending them, alone or in a
+/// batch. A batch with one operation that may run is executed as before.
+#[tokio::test]
+async fn abusive_documents_cost_no_sql_even_with_a_valid_token() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let mut deep = String::from("email");
+    for _ in 0..20 {
+        deep = format!("projects {{ edges {{ node {{ members {{ user {{ {deep} }} }} }} }} }}");
+    }
+    let aliases: Vec<String> = (0..31).map(|i| format!("a{i}: me {{ email }}")).collect();
+    let abusive = [
+        (format!("{{ {deep} }}"), "LIMIT_EXCEEDED"),
+        (format!("{{ {} }}", aliases.join(" ")), "LIMIT_EXCEEDED"),
+        (
+            "{ projects(first: 100000000) { edges { node { members { user { apiTokens { name } } } } } } }".to_owned(),
+            "LIMIT_EXCEEDED",
+        ),
+        (
+            format!("{{ project(code: \"{}\") {{ id }} }}", "X".repeat(10_001)),
+            "LIMIT_EXCEEDED",
+        ),
+        ("{ me { noSuchField } }".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+        ("{ me { email ".to_owned(), "GRAPHQL_VALIDATION_FAILED"),
+    ];
+    for (document, code) in &abusive {
+        let before = app.statements.total();
+        let response = app.gql(Some(&user.token), document, json!({})).await;
+        assert_eq!(error_code(&response), Some(*code), "{response}");
+        assert_eq!(app.statements.total(), before, "SQL for {document:.80}");
+    }
+    let refused_batch: Vec<Value> = abusive
+        .iter()
+        .map(|(document, _)| json!({ "query": document }))
+        .collect();
+    let before = app.statements.total();
+    let (status, body) = post(
+        &app,
+        Some(&user.token),
+        "application/json",
+        json!(refused_batch).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(abusive.len()));
+    assert_eq!(app.statements.total(), before, "SQL for a refused batch");
+    // One operation that may run: the token is read and that operation answered.
+    let mixed = json!([{ "query": abusive[0].0 }, { "query": "{ me { email } }" }]);
+    let (status, body) = post(
+        &app,
+        Some(&user.token),
+        "application/json",
+        mixed.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&body[0]), Some("LIMIT_EXCEEDED"), "{body}");
+    assert_eq!(body[1]["data"]["me"]["email"], user.email, "{body}");
+    assert!(app.statements.total() > before);
+}

@@ -26,6 +26,9 @@ pub mod scope;
 pub mod uat;
 pub mod user;
 
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use notification::SubscriptionRoot;
 
@@ -112,6 +115,7 @@ pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
         })
         .extension(idempotency::IdempotentMutations)
         .extension(loader::FreshReadsPerMutation)
+        .extension(CheckOnlyGate)
         // Reports each operation's cost and depth in `extensions.analyzer`, so clients see
         // how close they are to the limits.
         .extension(async_graphql::extensions::Analyzer);
@@ -148,6 +152,52 @@ pub fn prepare_subscription(
 ) -> async_graphql::Request {
     request.data = subscription_data(state, actor, request_id);
     request
+}
+
+/// Marks an operation sent through the schema only to be checked.
+struct CheckOnly;
+
+/// Stops a [`CheckOnly`] operation once it has been parsed and validated.
+struct CheckOnlyGate;
+
+impl ExtensionFactory for CheckOnlyGate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CheckOnlyGate)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for CheckOnlyGate {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        if ctx.data_opt::<CheckOnly>().is_some() {
+            return async_graphql::Response::new(async_graphql::Value::Null);
+        }
+        next.run(ctx, operation_name).await
+    }
+}
+
+/// Parses and validates an operation against every limit (depth, complexity, aliases, input
+/// bounds, directives) without running it: the answer that refuses it, or `None` when it may
+/// run. Needs neither the caller nor the database, so the HTTP layer refuses abuse before it
+/// looks up a token. The parsed document is kept in `request` and not parsed again.
+pub async fn refusal(
+    schema: &AppSchema,
+    request: &mut async_graphql::Request,
+) -> Option<async_graphql::Response> {
+    let mut probe = async_graphql::Request::new(request.query.clone())
+        .variables(request.variables.clone())
+        .data(CheckOnly);
+    probe.operation_name.clone_from(&request.operation_name);
+    if let Ok(document) = request.parsed_query() {
+        probe.set_parsed_query(document.clone());
+    }
+    let answer = schema.execute(probe).await;
+    (!answer.errors.is_empty()).then_some(answer)
 }
 
 /// Runs one operation for `actor`, with fresh DataLoaders whose batches run in this task.

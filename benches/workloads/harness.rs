@@ -1,0 +1,349 @@
+//! The load driver and what it measures: N client tasks sending one operation after another
+//! for a fixed time, their latencies, the SQL statements the server ran meanwhile, the
+//! server's warnings and errors (busy or locked databases among them), and peak RSS.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use steerco::db::StatementCounter;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::Error;
+
+/// How a GraphQL endpoint is reached: one HTTP client (its connection pool shared by every
+/// client task), the URL, and the bearer token, if any.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub token: Option<String>,
+}
+
+/// An answer as the client saw it: HTTP status and JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The `extensions.code` of the first top-level error, if any.
+    pub fn error_code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+}
+
+impl Api {
+    pub fn new(http: reqwest::Client, base_url: &str, token: Option<String>) -> Self {
+        Self {
+            http,
+            url: format!("{base_url}/graphql"),
+            token,
+        }
+    }
+
+    /// The same endpoint with another token (or none).
+    pub fn with_token(&self, token: Option<String>) -> Self {
+        Self {
+            token,
+            ..self.clone()
+        }
+    }
+
+    /// POSTs any JSON body (one operation or a batch) and returns what came back.
+    pub async fn post(&self, body: &Value) -> Result<Answer, String> {
+        let mut request = self.http.post(&self.url).json(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| format!("send: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response
+            .json()
+            .await
+            .map_err(|e| format!("HTTP {status}, body: {e}"))?;
+        Ok(Answer { status, body })
+    }
+
+    /// Runs one operation and returns its `data`; transport failures, other statuses than
+    /// 200 and top-level errors are `Err`, named by their code.
+    pub async fn data(&self, query: &str, variables: Value) -> Result<Value, String> {
+        let answer = self
+            .post(&json!({ "query": query, "variables": variables }))
+            .await?;
+        if answer.status != 200 || answer.body.get("errors").is_some() {
+            let code = answer.error_code().unwrap_or("no code");
+            let message = answer.body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default();
+            return Err(format!("HTTP {} {code}: {message}", answer.status));
+        }
+        Ok(answer.body["data"].clone())
+    }
+
+    /// Runs a mutation and returns its payload (`data.<field>`), or `Err` with its first
+    /// user error.
+    pub async fn mutate(
+        &self,
+        field: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value, String> {
+        let data = self.data(query, variables).await?;
+        let payload = data[field].clone();
+        match payload["userErrors"].as_array() {
+            Some(errors) if !errors.is_empty() => Err(format!(
+                "{field}: {} {}",
+                errors[0]["code"].as_str().unwrap_or_default(),
+                errors[0]["message"].as_str().unwrap_or_default()
+            )),
+            _ => Ok(payload),
+        }
+    }
+}
+
+/// What one timed run measured.
+#[derive(Debug, Default)]
+pub struct Run {
+    pub clients: usize,
+    /// Operations completed, failed ones included.
+    pub ops: u64,
+    pub errors: u64,
+    /// A few distinct failure reasons, for the notes.
+    pub error_samples: Vec<String>,
+    /// From the first request to the last answer (requests sent before the deadline finish).
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+    /// SQL statements the server ran during the run.
+    pub statements: u64,
+}
+
+impl Run {
+    pub fn per_second(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    pub fn statements_per_op(&self) -> f64 {
+        self.statements as f64 / self.ops.max(1) as f64
+    }
+
+    /// Adds one failure reason to the samples (three distinct ones at most).
+    pub fn sample(samples: &mut Vec<String>, reason: String) {
+        if samples.len() < 3 && !samples.contains(&reason) {
+            samples.push(reason);
+        }
+    }
+}
+
+/// Runs `op(client, iteration)` from `clients` tasks, each sending its next operation as soon
+/// as the previous one is answered, until `duration` has passed. `Err` is a failed
+/// operation, with its reason.
+pub async fn drive<F, Fut>(
+    clients: usize,
+    duration: Duration,
+    statements: &StatementCounter,
+    op: F,
+) -> Result<Run, Error>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let before = statements.total();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let op = Arc::clone(&op);
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(4_096);
+                let mut errors = 0u64;
+                let mut samples = Vec::new();
+                let mut iteration = 0u64;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let outcome = op(client, iteration).await;
+                    latencies.push(sent.elapsed());
+                    if let Err(reason) = outcome {
+                        errors += 1;
+                        Run::sample(&mut samples, reason);
+                    }
+                    iteration += 1;
+                }
+                (latencies, errors, samples)
+            })
+        })
+        .collect();
+    let mut run = Run {
+        clients,
+        ..Run::default()
+    };
+    for task in tasks {
+        let (latencies, errors, samples) = task.await?;
+        run.latencies.extend(latencies);
+        run.errors += errors;
+        for reason in samples {
+            Run::sample(&mut run.error_samples, reason);
+        }
+    }
+    run.elapsed = started.elapsed();
+    run.ops = run.latencies.len() as u64;
+    run.statements = statements.total() - before;
+    Ok(run)
+}
+
+/// Latency percentiles, nearest rank.
+#[derive(Debug, Clone, Copy)]
+pub struct Percentiles {
+    pub p50: Duration,
+    pub p95: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Percentiles {
+    pub fn of(samples: &[Duration]) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let rank = |q: f64| {
+            let index = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+            sorted[index]
+        };
+        Some(Self {
+            p50: rank(0.50),
+            p95: rank(0.95),
+            p99: rank(0.99),
+            max: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+/// Starts a new peak for [`peak_rss_mb`] of this process (Linux: writing 5 to
+/// `/proc/self/clear_refs` resets VmHWM to the current RSS). `false` where that is refused,
+/// and the peak then covers the whole run so far.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Peak resident set (VmHWM) of this process, or of `pid`, in MiB.
+pub fn peak_rss_mb(pid: Option<u32>) -> Option<f64> {
+    status_kib(pid, "VmHWM:").map(|kib| kib as f64 / 1024.0)
+}
+
+/// A `kB` line of `/proc/<pid>/status`.
+fn status_kib(pid: Option<u32>, key: &str) -> Option<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    let status = std::fs::read_to_string(path).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The server's warnings and errors, caught from its `tracing` events: the in-process server
+/// logs every failure it hides behind `INTERNAL`, which is how a busy or locked database shows.
+#[derive(Clone, Default)]
+pub struct ServerLog(Arc<LogInner>);
+
+#[derive(Default)]
+struct LogInner {
+    events: AtomicU64,
+    busy: AtomicU64,
+    samples: Mutex<Vec<String>>,
+}
+
+/// Counts of [`ServerLog`] at one moment, to subtract.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogCount {
+    pub events: u64,
+    pub busy: u64,
+}
+
+impl ServerLog {
+    /// Installs the log as the process's subscriber, WARN and above only (so the server's
+    /// per-request INFO spans cost nothing).
+    pub fn install() -> Self {
+        let log = Self::default();
+        // Fails only if a subscriber is set already; the counts then stay at zero.
+        let _ = tracing_subscriber::registry()
+            .with(log.clone().with_filter(LevelFilter::WARN))
+            .try_init();
+        log
+    }
+
+    pub fn count(&self) -> LogCount {
+        LogCount {
+            events: self.0.events.load(Ordering::Relaxed),
+            busy: self.0.busy.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Up to three distinct messages logged so far.
+    pub fn samples(&self) -> Vec<String> {
+        self.0
+            .samples
+            .lock()
+            .map(|samples| samples.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl LogCount {
+    pub fn since(self, earlier: LogCount) -> LogCount {
+        LogCount {
+            events: self.events - earlier.events,
+            busy: self.busy - earlier.busy,
+        }
+    }
+}
+
+/// Whether a logged failure is the database refusing for contention.
+fn is_busy(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    [
+        "database is locked",
+        "busy",
+        "deadlock",
+        "could not serialize",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+impl<S: Subscriber> Layer<S> for ServerLog {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut text = String::new();
+        event.record(&mut Fields(&mut text));
+        self.0.events.fetch_add(1, Ordering::Relaxed);
+        if is_busy(&text) {
+            self.0.busy.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut samples) = self.0.samples.lock() {
+            let line = format!("{} {}", event.metadata().level(), text.trim_end());
+            Run::sample(&mut samples, line);
+        }
+    }
+}
+
+/// Writes an event's fields as `name=value` pairs.
+struct Fields<'a>(&'a mut String);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+}

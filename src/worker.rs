@@ -2,6 +2,9 @@
 //! writes it to an `.eml` file when no SMTP server is configured), records the outcome, and
 //! runs the reminder scheduler. It runs inside `steerco serve` or alone as `steerco worker`;
 //! any number may share one PostgreSQL database.
+//!
+//! Each worker owns its SMTP connections (the `smtp` module below): lettre speaks the protocol,
+//! the worker opens the sockets, so that they can have `TCP_NODELAY`.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -11,11 +14,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
 use steerco_entity::notification;
 use steerco_graphql::domain::notification::{NotificationStatus, RetryPolicy, SendFailure};
-use steerco_graphql::service::{AppState, ServiceResult, outbox};
+use steerco_graphql::service::{AppState, ServiceError, ServiceResult, outbox};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -29,9 +31,7 @@ pub struct WorkerConfig {
     pub mail_dir: PathBuf,
     /// Longest one SMTP exchange may take.
     pub smtp_timeout: Duration,
-    /// Messages sent at once (and pooled SMTP connections). Each connection carries about
-    /// 20 messages a second at most: lettre writes a message's end marker as a second small
-    /// write on a socket without TCP_NODELAY, which then waits out the server's delayed ACK.
+    /// Messages sent at once, and the most SMTP connections the worker keeps open.
     pub concurrency: usize,
     /// Rows claimed per round.
     pub batch: u64,
@@ -67,6 +67,8 @@ impl Default for WorkerConfig {
 pub enum WorkerError {
     #[error("SMTP_URL: {0}")]
     SmtpUrl(lettre::transport::smtp::Error),
+    #[error("SMTP_URL: {0}")]
+    SmtpEndpoint(String),
     #[error("MAIL_FROM {0:?} is not a mailbox")]
     MailFrom(String),
     #[error("mail folder {0}: {1}")]
@@ -74,9 +76,15 @@ pub enum WorkerError {
 }
 
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    // Boxed: the pool is large and a worker has one transport, so the box costs nothing.
+    Smtp(Box<smtp::Pool>),
     Files(PathBuf),
 }
+
+/// How long a row lettre's server accepted may wait to be marked sent while the rest of its
+/// batch is still in flight. Marks are written together, but a slow send must not hold back
+/// the others' marks for long: until marked, a row could be claimed again when its lease ends.
+const SENT_FLUSH_AFTER: Duration = Duration::from_secs(1);
 
 /// One delivery worker.
 #[derive(Clone)]
@@ -94,15 +102,18 @@ impl Worker {
             .parse()
             .map_err(|_| WorkerError::MailFrom(config.mail_from.clone()))?;
         let transport = match &config.smtp_url {
-            Some(url) => Transport::Smtp(
+            Some(url) => {
+                // lettre's own parser judges the URL, so that what it refused before is refused
+                // the same way now; ours then reads the same URL into connection settings.
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(WorkerError::SmtpUrl)?
-                    .timeout(Some(config.smtp_timeout))
-                    .pool_config(
-                        PoolConfig::new().max_size(u32::try_from(config.concurrency).unwrap_or(4)),
-                    )
-                    .build(),
-            ),
+                    .map_err(WorkerError::SmtpUrl)?;
+                let endpoint = smtp::Endpoint::parse(url).map_err(WorkerError::SmtpEndpoint)?;
+                Transport::Smtp(Box::new(smtp::Pool::new(
+                    endpoint,
+                    config.smtp_timeout,
+                    config.concurrency.max(1),
+                )))
+            }
             None => {
                 std::fs::create_dir_all(&config.mail_dir)
                     .map_err(|e| WorkerError::MailDir(config.mail_dir.clone(), e))?;
@@ -127,18 +138,56 @@ impl Worker {
     }
 
     /// Claims one batch and sends it; returns how many rows it claimed.
+    ///
+    /// Rows the server accepted are marked sent together, one statement per flush rather than
+    /// one write transaction per mail (SQLite serialises those); a row is never marked before
+    /// its server accepted it. Every outcome is recorded even when one record fails, so a
+    /// database hiccup does not leave accepted mail to be sent again.
     pub async fn deliver_once(&self) -> ServiceResult<usize> {
         let now = self.state.clock.now();
         let claimed =
             outbox::claim(&self.state.db, now, self.config.lease, self.config.batch).await?;
         let count = claimed.len();
-        let results: Vec<ServiceResult<()>> = futures_util::stream::iter(claimed)
-            .map(|row| self.deliver(row))
-            .buffer_unordered(self.config.concurrency.max(1))
-            .collect()
-            .await;
-        results.into_iter().collect::<ServiceResult<Vec<()>>>()?;
-        Ok(count)
+        let mut attempts = futures_util::stream::iter(claimed)
+            .map(|row| async move {
+                let outcome = self.attempt(&row).await;
+                (row, outcome)
+            })
+            .buffer_unordered(self.config.concurrency.max(1));
+        let mut sent: Vec<notification::Model> = Vec::new();
+        let mut flush_by: Option<tokio::time::Instant> = None;
+        let mut first_error: Option<ServiceError> = None;
+        loop {
+            let deadline = flush_by.unwrap_or_else(tokio::time::Instant::now);
+            tokio::select! {
+                next = attempts.next() => match next {
+                    Some((row, Ok(()))) => {
+                        tracing::debug!(id = %row.id, kind = %row.kind, "mail sent");
+                        flush_by.get_or_insert_with(|| tokio::time::Instant::now() + SENT_FLUSH_AFTER);
+                        sent.push(row);
+                    }
+                    Some((row, Err((failure, problem)))) => {
+                        if let Err(error) = self.record_failure(&row, failure, &problem).await {
+                            first_error.get_or_insert(error);
+                        }
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline), if flush_by.is_some() => {
+                    if let Err(error) = self.record_sent(&mut sent).await {
+                        first_error.get_or_insert(error);
+                    }
+                    flush_by = None;
+                }
+            }
+        }
+        if let Err(error) = self.record_sent(&mut sent).await {
+            first_error.get_or_insert(error);
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(count),
+        }
     }
 
     /// Sends until nothing is due; returns how many rows it claimed in all.
@@ -153,34 +202,44 @@ impl Worker {
         }
     }
 
-    async fn deliver(&self, row: notification::Model) -> ServiceResult<()> {
-        let outcome = match self.message(&row) {
-            Ok(message) => self.send(&row, message).await,
+    async fn attempt(&self, row: &notification::Model) -> Result<(), (SendFailure, String)> {
+        match self.message(row) {
+            Ok(message) => self.send(row, message).await,
             Err(problem) => Err((SendFailure::Permanent, problem)),
-        };
-        let now = self.state.clock.now();
-        match outcome {
-            Ok(()) => {
-                outbox::record_sent(&self.state.db, &row, now).await?;
-                tracing::debug!(id = %row.id, kind = %row.kind, "mail sent");
-            }
-            Err((failure, problem)) => {
-                let status = outbox::record_failure(
-                    &self.state.db,
-                    &row,
-                    failure,
-                    &problem,
-                    now,
-                    &self.config.retry,
-                    jitter(),
-                )
-                .await?;
-                if status == NotificationStatus::Dead {
-                    tracing::warn!(id = %row.id, attempts = row.attempts, error = %problem, "mail dead");
-                } else {
-                    tracing::info!(id = %row.id, attempts = row.attempts, error = %problem, "mail deferred");
-                }
-            }
+        }
+    }
+
+    /// Marks the accepted rows sent; they stay in `sent` when that fails, to be tried again at
+    /// the end of the batch.
+    async fn record_sent(&self, sent: &mut Vec<notification::Model>) -> ServiceResult<()> {
+        if sent.is_empty() {
+            return Ok(());
+        }
+        outbox::record_sent(&self.state.db, sent, self.state.clock.now()).await?;
+        sent.clear();
+        Ok(())
+    }
+
+    async fn record_failure(
+        &self,
+        row: &notification::Model,
+        failure: SendFailure,
+        problem: &str,
+    ) -> ServiceResult<()> {
+        let status = outbox::record_failure(
+            &self.state.db,
+            row,
+            failure,
+            problem,
+            self.state.clock.now(),
+            &self.config.retry,
+            jitter(),
+        )
+        .await?;
+        if status == NotificationStatus::Dead {
+            tracing::warn!(id = %row.id, attempts = row.attempts, error = %problem, "mail dead");
+        } else {
+            tracing::info!(id = %row.id, attempts = row.attempts, error = %problem, "mail deferred");
         }
         Ok(())
     }
@@ -227,14 +286,17 @@ impl Worker {
         message: Message,
     ) -> Result<(), (SendFailure, String)> {
         match &*self.transport {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| {
-                let failure = if e.is_permanent() {
-                    SendFailure::Permanent
-                } else {
-                    SendFailure::Transient
-                };
-                (failure, e.to_string())
-            }),
+            Transport::Smtp(pool) => pool
+                .send(message.envelope(), &message.formatted())
+                .await
+                .map_err(|e| {
+                    let failure = if e.is_permanent() {
+                        SendFailure::Permanent
+                    } else {
+                        SendFailure::Transient
+                    };
+                    (failure, e.to_string())
+                }),
             Transport::Files(dir) => {
                 let path = dir.join(format!("{}.eml", row.id));
                 tokio::fs::write(&path, message.formatted())
@@ -271,6 +333,459 @@ impl Worker {
             }
         }
         tracing::info!("mail worker stopped");
+    }
+}
+
+mod smtp {
+    //! The worker's SMTP connections: where they go (read from `SMTP_URL`), opening them, and
+    //! keeping up to the worker's concurrency of them open between messages.
+    //!
+    //! lettre speaks SMTP over them, but the worker opens the TCP socket itself and hands it to
+    //! lettre (`AsyncSmtpConnection::connect_with_transport`), because lettre 0.11 never sets
+    //! `TCP_NODELAY` and writes a message's end marker (`\r\n.\r\n`) as a second small write.
+    //! With Nagle's algorithm on, that write waits for the ACK of the body, which the server
+    //! delays (about 40 ms on Linux) since it has nothing to answer before the end marker: one
+    //! connection then carried about 23 messages a second. STARTTLS and implicit TLS run over
+    //! the same socket, so they keep the option.
+
+    use std::io;
+    use std::net::SocketAddr;
+    use std::pin::Pin;
+    use std::sync::{Mutex, PoisonError};
+    use std::task::{Context, Poll};
+    use std::time::{Duration, Instant};
+
+    use futures_util::io::{AsyncRead as FuturesRead, AsyncWrite as FuturesWrite};
+    use lettre::address::Envelope;
+    use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+    #[allow(deprecated)]
+    use lettre::transport::smtp::client::AsyncNetworkStream;
+    use lettre::transport::smtp::client::{
+        AsyncSmtpConnection, AsyncTokioStream, Tls, TlsParameters,
+    };
+    use lettre::transport::smtp::extension::ClientId;
+    use lettre::transport::smtp::{SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT};
+    use thiserror::Error;
+    use tokio::io::ReadBuf;
+    use tokio::net::TcpStream;
+    use tokio::sync::Semaphore;
+
+    /// An idle connection older than this is closed rather than reused: servers drop idle
+    /// clients after a while, and a connection silently lost in between (a NAT forgetting it)
+    /// would only show when a send timed out. lettre's pool used the same limit.
+    const IDLE_LIMIT: Duration = Duration::from_secs(60);
+
+    /// Where to connect and how, read from an `SMTP_URL` the way lettre's `from_url` reads it:
+    /// `smtp://` plain (port 25), `smtp://…?tls=required` or `?tls=opportunistic` STARTTLS
+    /// (587), `smtps://` TLS from the start (465); `user:password@` logs in (PLAIN, then
+    /// LOGIN), and a path names this host in EHLO.
+    pub(super) struct Endpoint {
+        host: String,
+        port: u16,
+        tls: Tls,
+        credentials: Option<Credentials>,
+        hello: ClientId,
+    }
+
+    impl Endpoint {
+        pub(super) fn parse(url: &str) -> Result<Self, String> {
+            let (scheme, rest) = url
+                .split_once("://")
+                .ok_or_else(|| "no scheme (smtp:// or smtps://)".to_owned())?;
+            let rest = rest.split('#').next().unwrap_or_default();
+            let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let (userinfo, host_port) = match authority.rsplit_once('@') {
+                Some((userinfo, host_port)) => (Some(userinfo), host_port),
+                None => (None, authority),
+            };
+            let (host, port) = split_host_port(host_port)?;
+            if host.is_empty() {
+                return Err("smtp host undefined".to_owned());
+            }
+            let tls_mode = query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(key, _)| *key == "tls")
+                .map(|(_, value)| value);
+            let tls_parameters =
+                || TlsParameters::new(host.clone()).map_err(|e| format!("TLS for {host}: {e}"));
+            let (tls, default_port) = match (scheme, tls_mode) {
+                ("smtp", None) => (Tls::None, SMTP_PORT),
+                ("smtp", Some("required")) => (Tls::Required(tls_parameters()?), SUBMISSION_PORT),
+                ("smtp", Some("opportunistic")) => {
+                    (Tls::Opportunistic(tls_parameters()?), SUBMISSION_PORT)
+                }
+                ("smtps", _) => (Tls::Wrapper(tls_parameters()?), SUBMISSIONS_PORT),
+                (scheme, tls) => {
+                    return Err(format!(
+                        "unknown scheme {scheme:?} or tls parameter {tls:?}"
+                    ));
+                }
+            };
+            let credentials = match userinfo.and_then(|u| u.split_once(':')) {
+                Some((user, password)) => Some(Credentials::new(
+                    percent_decode(user)?,
+                    percent_decode(password)?,
+                )),
+                None => None,
+            };
+            let name = path.trim_matches('/');
+            let hello = if name.is_empty() {
+                ClientId::default()
+            } else {
+                ClientId::Domain(name.to_owned())
+            };
+            Ok(Self {
+                host,
+                port: port.unwrap_or(default_port),
+                tls,
+                credentials,
+                hello,
+            })
+        }
+    }
+
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`; the host lower-cased and without brackets.
+    fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
+        let (host, port) = match text.strip_prefix('[') {
+            Some(v6) => {
+                let (host, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| format!("unclosed [ in {text:?}"))?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match text.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (text, None),
+            },
+        };
+        let port = match port {
+            Some(port) => Some(
+                port.parse::<u16>()
+                    .map_err(|_| format!("port {port:?} is not a number"))?,
+            ),
+            None => None,
+        };
+        Ok((host.to_ascii_lowercase(), port))
+    }
+
+    fn percent_decode(text: &str) -> Result<String, String> {
+        let bytes = text.as_bytes();
+        let mut decoded = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        while at < bytes.len() {
+            let hex = bytes
+                .get(at + 1..at + 3)
+                .and_then(|pair| std::str::from_utf8(pair).ok())
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+            match (bytes[at], hex) {
+                (b'%', Some(byte)) => {
+                    decoded.push(byte);
+                    at += 3;
+                }
+                (byte, _) => {
+                    decoded.push(byte);
+                    at += 1;
+                }
+            }
+        }
+        String::from_utf8(decoded).map_err(|_| "credentials are not UTF-8".to_owned())
+    }
+
+    /// Why a message did not go.
+    #[derive(Debug, Error)]
+    pub(super) enum Failure {
+        /// No TCP connection (refused, unreachable, unknown host).
+        #[error("Connection error: {0}")]
+        Connect(io::Error),
+        /// What lettre reports: the server's refusal (4xx, 5xx), a broken connection, TLS.
+        #[error(transparent)]
+        Smtp(#[from] lettre::transport::smtp::Error),
+        #[error("the SMTP server did not answer within {0:?}")]
+        TimedOut(Duration),
+    }
+
+    impl Failure {
+        /// Only the server's own 5xx says that trying again is pointless.
+        pub(super) fn is_permanent(&self) -> bool {
+            matches!(self, Self::Smtp(e) if e.is_permanent())
+        }
+
+        /// The connection failed without the server replying: on a connection that sat in the
+        /// pool, most likely because the server closed it meanwhile.
+        fn is_stale_connection(&self) -> bool {
+            matches!(self, Self::Smtp(e) if e.status().is_none() && !e.is_client())
+        }
+    }
+
+    /// A worker's SMTP connections.
+    pub(super) struct Pool {
+        endpoint: Endpoint,
+        /// Longest one connect, or one message's exchange, may take.
+        timeout: Duration,
+        /// One permit per connection that may be open, so clones of one worker sending at
+        /// once stay within its concurrency too.
+        slots: Semaphore,
+        /// Open connections not in use, the most recently used last.
+        idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    }
+
+    impl Pool {
+        pub(super) fn new(endpoint: Endpoint, timeout: Duration, size: usize) -> Self {
+            Self {
+                endpoint,
+                timeout,
+                slots: Semaphore::new(size),
+                idle: Mutex::new(Vec::with_capacity(size)),
+            }
+        }
+
+        /// Sends one message over an idle connection, or a new one.
+        ///
+        /// A pooled connection that fails before the server replied is replaced once and the
+        /// message sent again over a new connection: the server most likely closed it while it
+        /// was idle. (Had the server accepted the message just before the connection broke, it
+        /// arrives twice: the outbox promises at least once.) A reply (4xx, 5xx) is never
+        /// retried here; the outbox's retry policy decides.
+        pub(super) async fn send(&self, envelope: &Envelope, email: &[u8]) -> Result<(), Failure> {
+            // The semaphore is never closed, so acquiring fails never; without a permit the
+            // send would only be over the bound, not wrong.
+            let _slot = self.slots.acquire().await.ok();
+            if let Some(mut pooled) = self.checkout() {
+                match self.exchange(&mut pooled, envelope, email).await {
+                    Ok(()) => {
+                        self.park(pooled);
+                        return Ok(());
+                    }
+                    Err(failure) if failure.is_stale_connection() => {
+                        tracing::debug!(error = %failure, "pooled SMTP connection lost; reconnecting");
+                    }
+                    Err(failure) => return Err(failure),
+                }
+            }
+            let mut fresh = tokio::time::timeout(self.timeout, self.connect())
+                .await
+                .map_err(|_| Failure::TimedOut(self.timeout))??;
+            self.exchange(&mut fresh, envelope, email).await?;
+            self.park(fresh);
+            Ok(())
+        }
+
+        async fn exchange(
+            &self,
+            connection: &mut AsyncSmtpConnection,
+            envelope: &Envelope,
+            email: &[u8],
+        ) -> Result<(), Failure> {
+            // lettre itself bounds only the TCP connect; without this a server that stops
+            // answering would hold the row (and a connection) forever.
+            tokio::time::timeout(self.timeout, connection.send(envelope, email))
+                .await
+                .map_err(|_| Failure::TimedOut(self.timeout))??;
+            Ok(())
+        }
+
+        /// Opens a connection as lettre's transport did (TLS as the URL says, EHLO, login),
+        /// but over a socket with `TCP_NODELAY`.
+        async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+            let endpoint = &self.endpoint;
+            let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+                .await
+                .map_err(Failure::Connect)?;
+            tcp.set_nodelay(true).map_err(Failure::Connect)?;
+            let stream: Box<dyn AsyncTokioStream> = match &endpoint.tls {
+                Tls::Wrapper(parameters) => {
+                    Box::new(ImplicitTls::handshake(tcp, parameters.clone()).await?)
+                }
+                _ => Box::new(tcp),
+            };
+            let mut connection =
+                AsyncSmtpConnection::connect_with_transport(stream, &endpoint.hello).await?;
+            match &endpoint.tls {
+                Tls::Required(parameters) => {
+                    connection
+                        .starttls(parameters.clone(), &endpoint.hello)
+                        .await?;
+                }
+                Tls::Opportunistic(parameters) if connection.can_starttls() => {
+                    connection
+                        .starttls(parameters.clone(), &endpoint.hello)
+                        .await?;
+                }
+                _ => {}
+            }
+            if let Some(credentials) = &endpoint.credentials {
+                connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+            }
+            Ok(connection)
+        }
+
+        /// The most recently used idle connection still young enough; older ones are closed.
+        fn checkout(&self) -> Option<AsyncSmtpConnection> {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            while let Some((connection, since)) = idle.pop() {
+                if since.elapsed() < IDLE_LIMIT {
+                    return Some(connection);
+                }
+            }
+            None
+        }
+
+        /// Keeps a connection for the next message, unless lettre gave up on it (it quits a
+        /// connection on any error reply).
+        fn park(&self, connection: AsyncSmtpConnection) {
+            if !connection.has_broken() {
+                self.idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((connection, Instant::now()));
+            }
+        }
+    }
+
+    /// Implicit TLS (`smtps://`) over the worker's own socket. lettre sets up TLS only on its
+    /// own stream type (deprecated as public API, yet the only way to reuse its TLS settings
+    /// and certificate roots), which speaks futures-io; `connect_with_transport` takes a tokio
+    /// stream, so this wraps one in the other.
+    #[allow(deprecated)]
+    #[derive(Debug)]
+    struct ImplicitTls(AsyncNetworkStream);
+
+    impl ImplicitTls {
+        #[allow(deprecated)]
+        async fn handshake(
+            tcp: TcpStream,
+            parameters: TlsParameters,
+        ) -> Result<Self, lettre::transport::smtp::Error> {
+            let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
+            stream.upgrade_tls(parameters).await?;
+            Ok(Self(stream))
+        }
+    }
+
+    impl AsyncTokioStream for ImplicitTls {
+        fn peer_addr(&self) -> io::Result<SocketAddr> {
+            self.0.peer_addr()
+        }
+    }
+
+    impl tokio::io::AsyncRead for ImplicitTls {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let unfilled = buf.initialize_unfilled();
+            match Pin::new(&mut self.0).poll_read(cx, unfilled) {
+                Poll::Ready(Ok(read)) => {
+                    buf.advance(read);
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+
+    impl tokio::io::AsyncWrite for ImplicitTls {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_close(cx)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn endpoint(url: &str) -> Endpoint {
+            Endpoint::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
+        }
+
+        fn tls_name(tls: &Tls) -> &'static str {
+            match tls {
+                Tls::None => "none",
+                Tls::Opportunistic(_) => "opportunistic",
+                Tls::Required(_) => "required",
+                Tls::Wrapper(_) => "wrapper",
+            }
+        }
+
+        #[test]
+        fn urls_read_as_lettre_reads_them() {
+            for (url, host, port, tls) in [
+                ("smtp://127.0.0.1:2525", "127.0.0.1", 2525, "none"),
+                ("smtp://Mail.Internal", "mail.internal", 25, "none"),
+                (
+                    "smtp://smtp.example.com?tls=required",
+                    "smtp.example.com",
+                    587,
+                    "required",
+                ),
+                (
+                    "smtp://smtp.example.com:2587?tls=opportunistic",
+                    "smtp.example.com",
+                    2587,
+                    "opportunistic",
+                ),
+                (
+                    "smtps://smtp.example.com",
+                    "smtp.example.com",
+                    465,
+                    "wrapper",
+                ),
+                ("smtp://[::1]:2525", "::1", 2525, "none"),
+            ] {
+                let e = endpoint(url);
+                assert_eq!(
+                    (e.host.as_str(), e.port, tls_name(&e.tls)),
+                    (host, port, tls),
+                    "{url}"
+                );
+                assert!(e.credentials.is_none(), "{url}");
+            }
+        }
+
+        #[test]
+        fn credentials_are_percent_decoded_and_a_path_names_the_client() {
+            let e = endpoint(
+                "smtps://ada%40example.com:p%3Ass%2Fw@smtp.example.com:465/relay.example.com",
+            );
+            assert!(
+                e.credentials
+                    == Some(Credentials::new(
+                        "ada@example.com".to_owned(),
+                        "p:ss/w".to_owned()
+                    ))
+            );
+            assert_eq!(e.hello, ClientId::Domain("relay.example.com".to_owned()));
+            assert_eq!(endpoint("smtp://h").hello, ClientId::default());
+        }
+
+        #[test]
+        fn what_lettre_refuses_is_refused() {
+            for url in [
+                "smtp://",
+                "smtp://h?tls=sometimes",
+                "imap://h",
+                "h:25",
+                "smtp://h:port",
+            ] {
+                assert!(Endpoint::parse(url).is_err(), "{url}");
+            }
+        }
     }
 }
 

@@ -484,25 +484,21 @@ async fn a_worker_killed_between_claim_and_send_loses_its_rows_when_the_lease_en
     assert_eq!(rows(&app).await[0].status, "SENT");
 }
 
-#[tokio::test]
-async fn two_workers_drain_a_thousand_emails_each_exactly_once() {
-    let app = TestApp::spawn().await;
-    let mail = app.mail().await;
-    let pm = app.user("Anna Berg", false).await;
+/// Loads `count` due emails to `to` straight into the outbox, as a busy day would leave it.
+async fn bulk_load(app: &TestApp, to: &TestUser, tag: &str, count: usize) {
     let now = app.clock.now();
-    // Bulk-load the outbox as a busy day would leave it.
-    for chunk in 0..10 {
-        let batch = (0..100).map(|n| notification::ActiveModel {
+    let rows: Vec<notification::ActiveModel> = (0..count)
+        .map(|n| notification::ActiveModel {
             id: Set(uuid::Uuid::now_v7()),
             project_id: Set(None),
-            recipient_id: Set(pm.uuid),
-            recipient_email: Set(pm.email.clone()),
+            recipient_id: Set(to.uuid),
+            recipient_email: Set(to.email.clone()),
             locale: Set("en".to_owned()),
             kind: Set("test.bulk".to_owned()),
             aggregate_type: Set("User".to_owned()),
             aggregate_id: Set(None),
-            dedupe_key: Set(format!("bulk:{chunk}:{n}")),
-            subject: Set(format!("Bulk {chunk}-{n}")),
+            dedupe_key: Set(format!("bulk:{tag}:{n}")),
+            subject: Set(format!("Bulk {tag}-{n}")),
             body_text: Set("text".to_owned()),
             body_html: Set("<p>html</p>".to_owned()),
             unsubscribe_url: Set(None),
@@ -514,12 +510,22 @@ async fn two_workers_drain_a_thousand_emails_each_exactly_once() {
             last_error: Set(None),
             created_at: Set(now),
             sent_at: Set(None),
-        });
-        notification::Entity::insert_many(batch)
+        })
+        .collect();
+    for chunk in rows.chunks(100) {
+        notification::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(app.db())
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn two_workers_drain_a_thousand_emails_each_exactly_once() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let pm = app.user("Anna Berg", false).await;
+    bulk_load(&app, &pm, "day", 1_000).await;
     let second = app.worker_to(&mail.smtp.url());
     let (a, b) = tokio::join!(mail.worker.drain(), second.drain());
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -535,6 +541,96 @@ async fn two_workers_drain_a_thousand_emails_each_exactly_once() {
         .map(|r| format!("{}@steerco.test", r.id))
         .collect();
     assert_eq!(ids, expected);
+}
+
+#[tokio::test]
+async fn a_worker_keeps_its_smtp_connections_open_and_no_more_than_it_sends_at_once() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let pm = app.user("Anna Berg", false).await;
+    bulk_load(&app, &pm, "first", 40).await;
+    assert_eq!(mail.deliver().await, 40);
+    let opened = mail.smtp.connections();
+    let concurrency = steerco::worker::WorkerConfig::default().concurrency;
+    assert!(
+        (1..=concurrency).contains(&opened),
+        "{opened} connections for {concurrency} sends at once"
+    );
+    bulk_load(&app, &pm, "second", 40).await;
+    assert_eq!(mail.deliver().await, 40);
+    assert_eq!(mail.smtp.received().len(), 80);
+    assert_eq!(
+        mail.smtp.connections(),
+        opened,
+        "the open connections carried them"
+    );
+    assert!(
+        rows(&app)
+            .await
+            .iter()
+            .all(|r| r.status == "SENT" && r.attempts == 1)
+    );
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_and_the_mail_still_goes_at_once() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    one_email(&app, &t).await;
+    assert_eq!(mail.deliver().await, 1);
+    // The server restarts, closing the connection the worker kept open, as a server that
+    // times out idle clients also does.
+    mail.smtp.go_down().await;
+    mail.smtp.resume().await;
+    let cr = raise(&app, &t, "Add territory planning").await;
+    act(&app, &t.qa, &cr, "SUBMIT", None).await;
+    assert_eq!(mail.deliver().await, 1);
+    assert_eq!(mail.smtp.received().len(), 2);
+    assert!(
+        rows(&app)
+            .await
+            .iter()
+            .all(|r| r.status == "SENT" && r.attempts == 1),
+        "sent on the first attempt, over a new connection"
+    );
+    assert_eq!(mail.smtp.connections(), 2);
+}
+
+#[tokio::test]
+async fn marking_a_batch_sent_touches_only_the_rows_still_claimed() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    bulk_load(&app, &pm, "batch", 3).await;
+    let now = app.clock.now();
+    let claimed = outbox::claim(app.db(), now, Duration::from_secs(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    // A claim that has since passed to another worker (who claimed it once more).
+    let overtaken = notification::Model {
+        attempts: claimed[0].attempts - 1,
+        ..claimed[0].clone()
+    };
+    outbox::record_sent(app.db(), &[overtaken, claimed[1].clone()], now)
+        .await
+        .unwrap();
+    let db = app.db();
+    let status = |id| async move {
+        notification::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let first = status(claimed[0].id).await;
+    assert_eq!((first.status.as_str(), first.sent_at), ("SENDING", None));
+    let second = status(claimed[1].id).await;
+    assert_eq!(
+        (second.status.as_str(), second.sent_at, second.lease_until),
+        ("SENT", Some(now), None)
+    );
+    assert_eq!(status(claimed[2].id).await.status, "SENDING");
 }
 
 /// Starts the phase, meets its gate items and asks the committee; returns the ballot's id.

@@ -2,8 +2,9 @@
 //!
 //! It owns the listening socket, one task per client session, and the mailbox of what was
 //! accepted. Tests can script refusals at the end of DATA (`fail_next`), take the whole server
-//! down and bring it back on the same port (`go_down` / `resume`), and read accepted messages
-//! back decoded through mail-parser (`ReceivedMail`).
+//! down and bring it back on the same port (`go_down` / `resume`), count the connections
+//! clients opened (`connections`), and read accepted messages back decoded through mail-parser
+//! (`ReceivedMail`).
 //!
 //! It speaks just enough plain SMTP (RFC 5321) for lettre and similar clients: no TLS, no AUTH,
 //! and every address is accepted.
@@ -49,6 +50,8 @@ struct Mailbox {
     /// Codes for the next DATA transactions to be refused with, oldest first.
     scripted_failures: VecDeque<u16>,
     refused: usize,
+    /// Client connections accepted so far.
+    connections: usize,
 }
 
 /// The running accept loop. Sending on (or dropping) `stop` ends it.
@@ -169,6 +172,11 @@ impl SmtpServer {
         }
     }
 
+    /// How many client connections the server accepted so far, across `go_down` / `resume`.
+    pub fn connections(&self) -> usize {
+        self.shared.mailbox().connections
+    }
+
     /// How many DATA transactions were refused with a scripted code so far.
     pub fn refused(&self) -> usize {
         self.shared.mailbox().refused
@@ -237,6 +245,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.mailbox().connections += 1;
                     // Replies are small writes: without this, Nagle's algorithm meets the
                     // client's delayed ACKs and every message waits ~40 ms.
                     let _ = stream.set_nodelay(true);

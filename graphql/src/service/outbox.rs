@@ -110,25 +110,42 @@ fn still_ours(claimed: &notification::Model) -> Condition {
         .add(notification::Column::Attempts.eq(claimed.attempts))
 }
 
+/// Rows marked sent per statement: two bound values a row, well inside the parameter limits of
+/// SQLite and PostgreSQL.
+const SENT_PER_STATEMENT: usize = 500;
+
+/// Records that the SMTP server accepted these claimed rows. One statement (per 500 rows)
+/// marks them all, so a worker pays one write for a batch rather than one per email; each row
+/// is still marked only while its claim is ours (`still_ours`).
 pub async fn record_sent(
     db: &DatabaseConnection,
-    claimed: &notification::Model,
+    claimed: &[notification::Model],
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    notification::Entity::update_many()
-        .col_expr(
-            notification::Column::Status,
-            Expr::value(NotificationStatus::Sent.as_str()),
-        )
-        .col_expr(notification::Column::SentAt, Expr::value(Some(now)))
-        .col_expr(
-            notification::Column::LeaseUntil,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(notification::Column::LastError, Expr::value(None::<String>))
-        .filter(still_ours(claimed))
-        .exec(db)
-        .await?;
+    for chunk in claimed.chunks(SENT_PER_STATEMENT) {
+        let ours = chunk.iter().fold(Condition::any(), |ours, row| {
+            ours.add(
+                Condition::all()
+                    .add(notification::Column::Id.eq(row.id))
+                    .add(notification::Column::Attempts.eq(row.attempts)),
+            )
+        });
+        notification::Entity::update_many()
+            .col_expr(
+                notification::Column::Status,
+                Expr::value(NotificationStatus::Sent.as_str()),
+            )
+            .col_expr(notification::Column::SentAt, Expr::value(Some(now)))
+            .col_expr(
+                notification::Column::LeaseUntil,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .col_expr(notification::Column::LastError, Expr::value(None::<String>))
+            .filter(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
+            .filter(ours)
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 

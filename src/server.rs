@@ -264,10 +264,7 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
             }
         }
         if refusals.len() == requests.len() {
-            return match answer_json(is_batch, refusals) {
-                Ok(json) => json_response(json),
-                Err(response) => response,
-            };
+            return answer_json(is_batch, refusals).map_or_else(|_| unwritable(), json_response);
         }
     }
     let actor = match authenticate(&shared.state, authorization).await {
@@ -345,9 +342,8 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
                     || *code == async_graphql::Value::from(codes::LIMIT_EXCEEDED)
             })
     });
-    let json = match answer_json(is_batch, responses) {
-        Ok(json) => json,
-        Err(response) => return response,
+    let Ok(json) = answer_json(is_batch, responses) else {
+        return unwritable();
     };
     if let Some((user_id, key)) = reserved {
         let db = &shared.state.db;
@@ -367,19 +363,21 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
 fn answer_json(
     is_batch: bool,
     mut responses: Vec<async_graphql::Response>,
-) -> Result<String, Response> {
+) -> serde_json::Result<String> {
     let body = if is_batch {
         BatchResponse::Batch(responses)
     } else {
         BatchResponse::Single(responses.remove(0))
     };
-    serde_json::to_string(&body).map_err(|_| {
-        error_body(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            codes::INTERNAL,
-            "the response could not be written",
-        )
-    })
+    serde_json::to_string(&body)
+}
+
+fn unwritable() -> Response {
+    error_body(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        codes::INTERNAL,
+        "the response could not be written",
+    )
 }
 
 fn json_response(json: String) -> Response {

@@ -81,7 +81,7 @@ enum Transport {
     Files(PathBuf),
 }
 
-/// How long a row lettre's server accepted may wait to be marked sent while the rest of its
+/// How long a row the SMTP server accepted may wait to be marked sent while the rest of its
 /// batch is still in flight. Marks are written together, but a slow send must not hold back
 /// the others' marks for long: until marked, a row could be claimed again when its lease ends.
 const SENT_FLUSH_AFTER: Duration = Duration::from_secs(1);

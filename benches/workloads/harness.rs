@@ -2,12 +2,14 @@
 //! for a fixed time, their latencies, the SQL statements the server ran meanwhile, the
 //! server's warnings and errors (busy or locked databases among them), and peak RSS.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use steerco::db::StatementCounter;
 use tracing::field::{Field, Visit};
@@ -149,7 +151,7 @@ impl Run {
 pub async fn drive<F, Fut>(
     clients: usize,
     duration: Duration,
-    statements: &StatementCounter,
+    statements: &Statements,
     op: F,
 ) -> Result<Run, Error>
 where
@@ -198,6 +200,86 @@ where
     run.ops = run.latencies.len() as u64;
     run.statements = statements.total() - before;
     Ok(run)
+}
+
+/// The SQL statements the server runs: counted by the server's own [`StatementCounter`], or,
+/// with `BENCH_PROFILE_SQL`, counted and timed per statement text by a callback of the same
+/// kind (a connection has one metric callback).
+#[derive(Clone)]
+pub enum Statements {
+    Counter(StatementCounter),
+    Profile(Arc<Profile>),
+}
+
+/// Statements by SQL text: how many ran and how long they took in all.
+#[derive(Default)]
+pub struct Profile {
+    total: AtomicU64,
+    by_sql: Mutex<HashMap<String, (u64, Duration)>>,
+}
+
+impl Statements {
+    pub fn attach(db: &mut DatabaseConnection, profile: bool) -> Self {
+        if !profile {
+            return Self::Counter(StatementCounter::attach(db));
+        }
+        let kept = Arc::new(Profile::default());
+        let recorder = Arc::clone(&kept);
+        db.set_metric_callback(move |info| {
+            recorder.total.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut by_sql) = recorder.by_sql.lock() {
+                let entry = by_sql
+                    .entry(info.statement.sql.clone())
+                    .or_insert((0, Duration::ZERO));
+                entry.0 += 1;
+                entry.1 += info.elapsed;
+            }
+        });
+        Self::Profile(kept)
+    }
+
+    /// Statements run since counting started.
+    pub fn total(&self) -> u64 {
+        match self {
+            Self::Counter(counter) => counter.total(),
+            Self::Profile(profile) => profile.total.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Forgets the statements profiled so far.
+    pub fn reset_profile(&self) {
+        if let Self::Profile(profile) = self
+            && let Ok(mut by_sql) = profile.by_sql.lock()
+        {
+            by_sql.clear();
+        }
+    }
+
+    /// The `n` statements that took longest in all since the last reset, one line each:
+    /// runs per operation, mean time, and the SQL (shortened).
+    pub fn top(&self, n: usize, ops: u64) -> Vec<String> {
+        let Self::Profile(profile) = self else {
+            return Vec::new();
+        };
+        let Ok(by_sql) = profile.by_sql.lock() else {
+            return Vec::new();
+        };
+        let mut rows: Vec<_> = by_sql.iter().collect();
+        rows.sort_by_key(|(_, (_, time))| std::cmp::Reverse(*time));
+        rows.into_iter()
+            .take(n)
+            .map(|(sql, (count, time))| {
+                let sql: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+                let shown: String = sql.chars().take(150).collect();
+                format!(
+                    "{:>7.2}/op {:>8.0} us mean {:>8.0} ms total  {shown}",
+                    *count as f64 / ops.max(1) as f64,
+                    time.as_secs_f64() * 1e6 / (*count).max(1) as f64,
+                    time.as_secs_f64() * 1e3,
+                )
+            })
+            .collect()
+    }
 }
 
 /// Latency percentiles, nearest rank.

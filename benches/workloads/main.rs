@@ -81,6 +81,7 @@ async fn main() -> Result<(), Error> {
         )
         .await?;
         reset_peak_rss();
+        bench.statements.reset_profile();
         let run = reads::dashboards(
             &bench.api,
             &bench.projects,
@@ -99,6 +100,7 @@ async fn main() -> Result<(), Error> {
             format!("{:.1} MB peak", rss.unwrap_or_default()),
             rss.is_some_and(|mb| mb <= RSS_TARGET_MB),
         );
+        print_profile(&bench, &config, &table, table.rows.len() - 1);
     }
     if config.runs("SERVER") {
         process::dashboards(&bench, &config, &mut table).await?;
@@ -113,6 +115,7 @@ async fn main() -> Result<(), Error> {
         )
         .await?;
         reset_peak_rss();
+        bench.statements.reset_profile();
         let run = reads::portfolios(
             &bench.api,
             bench.projects.len(),
@@ -126,18 +129,31 @@ async fn main() -> Result<(), Error> {
             &run,
             peak_rss_mb(None),
         ));
+        print_profile(&bench, &config, &table, table.rows.len() - 1);
     }
     if config.runs("W5") {
+        let first = table.rows.len();
+        bench.statements.reset_profile();
         abuse::run(&bench, &config, w1_alone, &mut table).await?;
+        print_profile(&bench, &config, &table, first);
     }
     if config.runs("W3") {
+        let first = table.rows.len();
+        bench.statements.reset_profile();
         writes::defects(&bench, &config.w3_clients, config.duration, &mut table).await?;
+        print_profile(&bench, &config, &table, first);
     }
     if config.runs("W4") {
+        let first = table.rows.len();
+        bench.statements.reset_profile();
         writes::ballots(&bench, config.w4_rounds, &mut table).await?;
+        print_profile(&bench, &config, &table, first);
     }
     if config.runs("W6") {
+        let first = table.rows.len();
+        bench.statements.reset_profile();
         mail::drain(&bench, config.mails, &config.mail_concurrency, &mut table).await?;
+        print_profile(&bench, &config, &table, first);
     }
     let logged = bench.log.count();
     if logged.events > 0 {
@@ -150,4 +166,17 @@ async fn main() -> Result<(), Error> {
     }
     table.print(&title);
     Ok(())
+}
+
+/// With `BENCH_PROFILE_SQL`: the statements that took longest since the profile was reset,
+/// per operation of the rows from `first` on (rows without a rate are not operations).
+fn print_profile(bench: &Bench, config: &Config, table: &Table, first: usize) {
+    let ops = table.rows[first..]
+        .iter()
+        .filter(|row| row.rate.is_some())
+        .map(|row| row.ops)
+        .sum();
+    for line in bench.statements.top(config.profile_top, ops) {
+        println!("    sql {line}");
+    }
 }

@@ -6,11 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use steerco::db::StatementCounter;
 
 use crate::Error;
 use crate::documents::{W1_DASHBOARD, W2_PORTFOLIO};
-use crate::harness::{Api, Run, drive};
+use crate::harness::{Api, Run, Statements, drive};
 use crate::setup::BenchProject;
 
 /// W1: each request shows the dashboard of the next project in turn, across the portfolio.
@@ -19,7 +18,7 @@ pub async fn dashboards(
     projects: &[BenchProject],
     clients: usize,
     duration: Duration,
-    statements: &StatementCounter,
+    statements: &Statements,
 ) -> Result<Run, Error> {
     let api = api.clone();
     let projects: Arc<[BenchProject]> = projects.into();
@@ -49,7 +48,7 @@ pub async fn portfolios(
     projects: usize,
     clients: usize,
     duration: Duration,
-    statements: &StatementCounter,
+    statements: &Statements,
 ) -> Result<Run, Error> {
     let api = api.clone();
     let expected = projects.min(50);

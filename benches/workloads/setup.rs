@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use sea_orm::{EntityTrait, QueryOrder};
 use steerco::config::ServerConfig;
-use steerco::db::StatementCounter;
 use steerco::seed::bench::{BenchSize, bench};
 use steerco::server::BoundServer;
 use steerco_entity::project;
@@ -20,7 +19,7 @@ use steerco_graphql::service::{self, AppState, outbox};
 use tempfile::TempDir;
 
 use crate::Error;
-use crate::harness::{Api, ServerLog};
+use crate::harness::{Api, ServerLog, Statements};
 
 /// What to run and how hard, from `BENCH_*` variables (see `benches/README.md`).
 #[derive(Debug, Clone)]
@@ -39,6 +38,10 @@ pub struct Config {
     pub abuse_clients: usize,
     pub mails: usize,
     pub mail_concurrency: Vec<usize>,
+    /// Times every statement by its SQL and prints the costliest after each workload.
+    pub profile_sql: bool,
+    /// How many statements the profile prints per workload.
+    pub profile_top: usize,
     /// Upper-cased names of the workloads to run; empty runs them all.
     pub only: Vec<String>,
 }
@@ -75,6 +78,8 @@ impl Config {
             abuse_clients: number("BENCH_ABUSE_CLIENTS", 2)?,
             mails: number("BENCH_MAILS", 10_000)?,
             mail_concurrency: list("BENCH_MAIL_CONCURRENCY", &[8, 32])?,
+            profile_sql: var("BENCH_PROFILE_SQL").is_some_and(|value| value != "0"),
+            profile_top: number("BENCH_PROFILE_TOP", 8)?,
             only,
         })
     }
@@ -128,7 +133,7 @@ pub struct Bench {
     pub database_url: String,
     pub postgres: bool,
     pub state: AppState,
-    pub statements: StatementCounter,
+    pub statements: Statements,
     pub log: ServerLog,
     /// As the administrator.
     pub api: Api,
@@ -150,7 +155,7 @@ impl Bench {
         });
         let postgres = database_url.starts_with("postgres");
         let mut db = steerco::db::connect(&database_url).await?;
-        let statements = StatementCounter::attach(&mut db);
+        let statements = Statements::attach(&mut db, config.profile_sql);
         steerco::db::migrate(&db).await?;
         let mail = MailSettings {
             public_url: "http://steerco.bench".to_owned(),

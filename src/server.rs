@@ -18,7 +18,7 @@ use serde_json::json;
 use steerco_graphql::domain::credential::bearer_token;
 use steerco_graphql::domain::idempotency::{IdempotencyKey, Verdict};
 use steerco_graphql::schema::error::codes;
-use steerco_graphql::schema::{self, AppSchema};
+use steerco_graphql::schema::{self, Check, Schemas};
 use steerco_graphql::service::{self, Actor, AppState};
 use tracing::Instrument;
 
@@ -28,7 +28,7 @@ use crate::rate_limit::{RateKey, RateLimiter};
 /// Everything the handlers share.
 struct Shared {
     state: AppState,
-    schema: AppSchema,
+    schemas: Schemas,
     config: ServerConfig,
     rate_limiter: Option<RateLimiter>,
 }
@@ -55,13 +55,13 @@ impl BoundServer {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .ok_or_else(|| std::io::Error::other("the listener has no address"))?;
-        let schema = schema::build(state.clone(), config.limits, config.production);
+        let schemas = Schemas::build(state.clone(), config.limits, config.production);
         Ok(Self {
             acceptor,
             local_addr,
             shared: Arc::new(Shared {
                 state,
-                schema,
+                schemas,
                 rate_limiter: config.rate_limit.map(RateLimiter::new),
                 config,
             }),
@@ -252,19 +252,27 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
     // Operations that break a limit or do not validate are answered before the token is
     // looked up, so refusing abuse costs no SQL. A request without a token costs none anyway,
     // and is checked only once, as it runs.
+    let mut checks = Vec::with_capacity(requests.len());
     if authorization.is_some() {
-        let mut refusals = Vec::with_capacity(requests.len());
         for single in &mut requests {
-            match schema::refusal(&shared.schema, single).await {
-                Some(mut refusal) => {
+            checks.push(match shared.schemas.check(single).await {
+                Check::Refused(mut refusal) => {
                     classify_errors(&mut refusal.errors);
-                    refusals.push(refusal);
+                    Check::Refused(refusal)
                 }
-                None => break,
-            }
+                passed @ Check::Passed(_) => passed,
+            });
         }
-        if refusals.len() == requests.len() {
-            return answer_json(is_batch, refusals).map_or_else(|_| unwritable(), json_response);
+        if checks
+            .iter()
+            .all(|check| matches!(check, Check::Refused(_)))
+        {
+            let refusals = checks.into_iter().filter_map(|check| match check {
+                Check::Refused(refusal) => Some(refusal),
+                Check::Passed(_) => None,
+            });
+            return answer_json(is_batch, refusals.collect())
+                .map_or_else(|_| unwritable(), json_response);
         }
     }
     let actor = match authenticate(&shared.state, authorization).await {
@@ -316,20 +324,27 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
     // Operations of a batch run one after another, never concurrently: a batch must not
     // multiply the load one request can put on the database.
     let mut responses = Vec::with_capacity(requests.len());
+    let mut checks = checks.into_iter();
     for single in requests {
-        let mut response = execute_within(
-            shared.config.request_timeout,
-            schema::execute(
-                &shared.schema,
-                single,
-                &shared.state,
-                actor.clone(),
-                request_id.clone(),
-            ),
-        )
-        .await;
-        classify_errors(&mut response.errors);
+        let (state, actor, request_id) = (&shared.state, actor.clone(), request_id.clone());
+        let timeout = shared.config.request_timeout;
+        let response = match checks.next() {
+            Some(Check::Refused(refusal)) => refusal,
+            Some(Check::Passed(passed)) => {
+                let run = shared
+                    .schemas
+                    .execute_checked(single, passed, state, actor, request_id);
+                execute_within(timeout, run).await
+            }
+            None => {
+                let run = schema::execute(&shared.schemas.full, single, state, actor, request_id);
+                execute_within(timeout, run).await
+            }
+        };
         responses.push(response);
+    }
+    for response in &mut responses {
+        classify_errors(&mut response.errors);
     }
     // Our failures (a timeout, an internal error) leave a retry free to run again.
     let ours = responses.iter().flat_map(|r| &r.errors).any(|error| {
@@ -518,7 +533,7 @@ async fn graphql_ws(
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
-            let schema = shared.schema.clone();
+            let schema = shared.schemas.full.clone();
             GraphQLWebSocket::new(stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let header = payload

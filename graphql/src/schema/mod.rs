@@ -29,6 +29,7 @@ pub mod user;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use notification::SubscriptionRoot;
 
@@ -102,14 +103,10 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     .register_output_type::<node::Node>()
 }
 
-/// The schema with its data and limits. `production` hides introspection and suggestions.
+/// The schema with its data, limits and extensions. `production` hides introspection and
+/// suggestions.
 pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
-    let mut builder = builder()
-        .data(state)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(8)
+    limited(state, limits, production)
         .extension(document_limits::DocumentLimits {
             max_aliases: limits.max_aliases,
         })
@@ -118,11 +115,137 @@ pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
         .extension(CheckOnlyGate)
         // Reports each operation's cost and depth in `extensions.analyzer`, so clients see
         // how close they are to the limits.
-        .extension(async_graphql::extensions::Analyzer);
+        .extension(async_graphql::extensions::Analyzer)
+        .finish()
+}
+
+/// The builder with its data and the limits async-graphql enforces itself; no extension.
+fn limited(
+    state: AppState,
+    limits: Limits,
+    production: bool,
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let builder = builder()
+        .data(state)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(8);
     if production {
-        builder = builder.disable_introspection().disable_suggestions();
+        builder.disable_introspection().disable_suggestions()
+    } else {
+        builder
     }
-    builder.finish()
+}
+
+/// The schema twice, over the same types, data and limits.
+///
+/// Whenever a schema has an extension, async-graphql runs every field of every operation
+/// through the whole chain of extensions: on a project dashboard of a thousand fields that
+/// is a fifth of the server's CPU. A query that has passed [`Schemas::check`] needs none of
+/// them (its document limits were checked there, its analysis was made there, and the other
+/// extensions act on mutations only), so it runs on `reads`, which has no extension and
+/// does not repeat the full validation. Everything else (mutations, subscriptions,
+/// operations that were not checked) runs on `full`.
+#[derive(Clone)]
+pub struct Schemas {
+    /// Every extension: the schema of unchecked operations and of the WebSocket endpoint.
+    pub full: AppSchema,
+    reads: AppSchema,
+}
+
+/// What [`Schemas::check`] found.
+#[derive(Debug)]
+pub enum Check {
+    /// The answer that refuses the operation: it breaks a limit or does not validate.
+    Refused(async_graphql::Response),
+    /// The operation may run.
+    Passed(Passed),
+}
+
+/// An operation that passed [`Schemas::check`].
+#[derive(Debug)]
+pub struct Passed {
+    is_query: bool,
+    analysis: Option<async_graphql::Value>,
+}
+
+/// The key of an operation's analysis (cost and depth) in a response's `extensions`.
+const ANALYSIS: &str = "analyzer";
+
+impl Schemas {
+    pub fn build(state: AppState, limits: Limits, production: bool) -> Self {
+        let reads = limited(state.clone(), limits, production)
+            .validation_mode(async_graphql::ValidationMode::Fast)
+            .finish();
+        Self {
+            full: build(state, limits, production),
+            reads,
+        }
+    }
+
+    /// Parses and validates an operation against every limit (depth, complexity, aliases,
+    /// input bounds, directives) without running it. Needs neither the caller nor the
+    /// database, so the HTTP layer refuses abuse before it looks up a token. The parsed
+    /// document is kept in `request` and not parsed again.
+    pub async fn check(&self, request: &mut async_graphql::Request) -> Check {
+        let mut probe = async_graphql::Request::new(request.query.clone())
+            .variables(request.variables.clone())
+            .data(CheckOnly);
+        probe.operation_name.clone_from(&request.operation_name);
+        let is_query = match request.parsed_query() {
+            Ok(document) => {
+                probe.set_parsed_query(document.clone());
+                operation_type(document, probe.operation_name.as_deref())
+                    == Some(OperationType::Query)
+            }
+            Err(_) => false,
+        };
+        let mut answer = self.full.execute(probe).await;
+        if !answer.errors.is_empty() {
+            return Check::Refused(answer);
+        }
+        Check::Passed(Passed {
+            is_query,
+            analysis: answer.extensions.remove(ANALYSIS),
+        })
+    }
+
+    /// Runs an operation that passed [`Schemas::check`] for `actor`: a query on `reads`,
+    /// with the analysis the check made, anything else on `full`.
+    pub async fn execute_checked(
+        &self,
+        request: async_graphql::Request,
+        passed: Passed,
+        state: &AppState,
+        actor: Option<Actor>,
+        request_id: String,
+    ) -> async_graphql::Response {
+        if !passed.is_query {
+            return execute(&self.full, request, state, actor, request_id).await;
+        }
+        let mut response = execute(&self.reads, request, state, actor, request_id).await;
+        if let Some(analysis) = passed.analysis {
+            response.extensions.insert(ANALYSIS.to_owned(), analysis);
+        }
+        response
+    }
+}
+
+/// The type of the operation a request runs, when the document names it unambiguously.
+fn operation_type(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()?
+        }
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    Some(operation.node.ty)
 }
 
 /// The SDL of the public API, as checked in at `graphql/schema.graphql`.
@@ -181,25 +304,6 @@ impl Extension for CheckOnlyGate {
     }
 }
 
-/// Parses and validates an operation against every limit (depth, complexity, aliases, input
-/// bounds, directives) without running it: the answer that refuses it, or `None` when it may
-/// run. Needs neither the caller nor the database, so the HTTP layer refuses abuse before it
-/// looks up a token. The parsed document is kept in `request` and not parsed again.
-pub async fn refusal(
-    schema: &AppSchema,
-    request: &mut async_graphql::Request,
-) -> Option<async_graphql::Response> {
-    let mut probe = async_graphql::Request::new(request.query.clone())
-        .variables(request.variables.clone())
-        .data(CheckOnly);
-    probe.operation_name.clone_from(&request.operation_name);
-    if let Ok(document) = request.parsed_query() {
-        probe.set_parsed_query(document.clone());
-    }
-    let answer = schema.execute(probe).await;
-    (!answer.errors.is_empty()).then_some(answer)
-}
-
 /// Runs one operation for `actor`, with fresh DataLoaders whose batches run in this task.
 pub async fn execute(
     schema: &AppSchema,
@@ -213,4 +317,39 @@ pub async fn execute(
     loader::insert_all(&mut request.data, state, actor.as_ref(), &batching);
     let request = request.data(RequestContext { actor, request_id });
     batches.drive(schema.execute(request)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operation(query: &str, name: Option<&str>) -> Option<OperationType> {
+        let document = async_graphql::parser::parse_query(query).expect("a document");
+        operation_type(&document, name)
+    }
+
+    #[test]
+    fn a_lone_operation_runs_when_no_other_is_named() {
+        assert_eq!(operation("{ me { id } }", None), Some(OperationType::Query));
+        assert_eq!(
+            operation("{ me { id } }", Some("Q")),
+            Some(OperationType::Query)
+        );
+        let named = "mutation M { x }";
+        assert_eq!(operation(named, None), Some(OperationType::Mutation));
+        assert_eq!(operation(named, Some("M")), Some(OperationType::Mutation));
+        assert_eq!(operation(named, Some("Other")), None);
+    }
+
+    #[test]
+    fn among_several_operations_the_named_one_runs() {
+        let document = "query Q { me { id } } mutation M { x }";
+        assert_eq!(operation(document, Some("Q")), Some(OperationType::Query));
+        assert_eq!(
+            operation(document, Some("M")),
+            Some(OperationType::Mutation)
+        );
+        assert_eq!(operation(document, Some("Missing")), None);
+        assert_eq!(operation(document, None), None);
+    }
 }

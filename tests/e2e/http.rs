@@ -255,6 +255,12 @@ async fn abusive_documents_cost_no_sql_even_with_a_valid_token() {
             "{ projects(first: 100000000) { edges { node { members { user { apiTokens { name } } } } } } }".to_owned(),
             "LIMIT_EXCEEDED",
         ),
+        // A huge page of a cheap selection is within the complexity limit (a page costs at
+        // most a full one): its size is refused for itself.
+        (
+            "{ projects(first: 100000000) { edges { node { id name } } } }".to_owned(),
+            "LIMIT_EXCEEDED",
+        ),
         (
             format!("{{ project(code: \"{}\") {{ id }} }}", "X".repeat(10_001)),
             "LIMIT_EXCEEDED",

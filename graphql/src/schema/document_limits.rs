@@ -7,7 +7,10 @@
 //!   [`MAX_FILE_CHARS`]) and no list longer than [`MAX_LIST_ITEMS`], in literals and in
 //!   variables alike. Each field's own, tighter bound (a name's 200 characters, a scope
 //!   section's 200 entries) is checked by its domain rule and answered as a `userErrors`
-//!   entry; this ceiling keeps what no field accepts from reaching the rules at all.
+//!   entry; this ceiling keeps what no field accepts from reaching the rules at all;
+//! - **page sizes**: no `first` or `last` above [`MAX_PAGE_SIZE`], so that a huge page is
+//!   refused before the token is looked up, as its cost is counted as a full page (see
+//!   [`super::page::cost`]) and would pass the complexity limit.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -18,6 +21,7 @@ use async_graphql::parser::types::{ExecutableDocument, Field, Selection, Selecti
 use async_graphql::{Name, ServerResult, Value, Variables};
 
 use super::error::{codes, top_level_server_error};
+use super::page::MAX_PAGE_SIZE;
 use crate::domain::uat_csv::MAX_CSV_BYTES;
 
 /// Longest string argument, in characters: the longest text any field accepts.
@@ -103,6 +107,9 @@ pub fn count_aliases(fields: &[&Field]) -> usize {
     fields.iter().filter(|field| field.alias.is_some()).count()
 }
 
+/// Arguments that size a page of a connection.
+const PAGE_SIZE_ARGUMENTS: [&str; 2] = ["first", "last"];
+
 /// Checks every argument written on a document's [`fields`] and every variable against the
 /// bounds.
 pub fn check_input_bounds(fields: &[&Field], variables: &Variables) -> Result<(), String> {
@@ -110,6 +117,22 @@ pub fn check_input_bounds(fields: &[&Field], variables: &Variables) -> Result<()
     for field in fields {
         let file = FILE_FIELDS.contains(&field.name.node.as_str());
         for (name, value) in &field.arguments {
+            if PAGE_SIZE_ARGUMENTS.contains(&name.node.as_str()) {
+                let size = value.node.clone().into_const_with(|variable: Name| {
+                    Ok::<_, Infallible>(variables.get(&variable).cloned().unwrap_or(Value::Null))
+                });
+                let Ok(size) = size;
+                if let Value::Number(size) = size
+                    && size
+                        .as_f64()
+                        .is_some_and(|size| size > f64::from(MAX_PAGE_SIZE))
+                {
+                    return Err(format!(
+                        "argument `{}` of `{}`: {size}; a page holds at most {MAX_PAGE_SIZE} items",
+                        name.node, field.name.node
+                    ));
+                }
+            }
             // Variables are checked below, once, with the bound of where they are used.
             let literal = value.node.clone().into_const_with(|variable: Name| {
                 if file {
@@ -238,5 +261,31 @@ mod tests {
         assert!(bounded(other, json!({ "csv": file })).is_err());
         let too_big = "x".repeat(MAX_FILE_CHARS + 1);
         assert!(bounded(import, json!({ "csv": too_big })).is_err());
+    }
+
+    #[test]
+    fn a_page_is_at_most_a_hundred_items_asked_by_literal_or_variable() {
+        let literal = |size: i64| format!("{{ projects(first: {size}) {{ totalCount }} }}");
+        assert_eq!(
+            bounded(&literal(i64::from(MAX_PAGE_SIZE)), json!({})),
+            Ok(())
+        );
+        let refused = bounded(&literal(100_000_000), json!({})).unwrap_err();
+        assert!(
+            refused.contains("argument `first` of `projects`"),
+            "{refused}"
+        );
+        let by_variable =
+            "query($n: Int) { project(code: \"A\") { defects(last: $n) { totalCount } } }";
+        assert_eq!(bounded(by_variable, json!({ "n": 100 })), Ok(()));
+        assert_eq!(bounded(by_variable, json!({})), Ok(()));
+        let refused = bounded(by_variable, json!({ "n": 101 })).unwrap_err();
+        assert!(
+            refused.contains("argument `last` of `defects`"),
+            "{refused}"
+        );
+        // Other arguments named otherwise may be larger; negative sizes are the resolver's.
+        assert_eq!(bounded("{ m(days: 3650) { x } }", json!({})), Ok(()));
+        assert_eq!(bounded(&literal(-1), json!({})), Ok(()));
     }
 }

@@ -255,24 +255,23 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
     let mut checks = Vec::with_capacity(requests.len());
     if authorization.is_some() {
         for single in &mut requests {
-            checks.push(match shared.schemas.check(single).await {
-                Check::Refused(mut refusal) => {
-                    classify_errors(&mut refusal.errors);
-                    Check::Refused(refusal)
-                }
-                passed @ Check::Passed(_) => passed,
-            });
+            checks.push(shared.schemas.check(single).await);
         }
         if checks
             .iter()
             .all(|check| matches!(check, Check::Refused(_)))
         {
-            let refusals = checks.into_iter().filter_map(|check| match check {
-                Check::Refused(refusal) => Some(refusal),
-                Check::Passed(_) => None,
-            });
-            return answer_json(is_batch, refusals.collect())
-                .map_or_else(|_| unwritable(), json_response);
+            let mut refusals: Vec<_> = checks
+                .into_iter()
+                .filter_map(|check| match check {
+                    Check::Refused(refusal) => Some(refusal),
+                    Check::Passed(_) => None,
+                })
+                .collect();
+            for refusal in &mut refusals {
+                classify_errors(&mut refusal.errors);
+            }
+            return answer_json(is_batch, refusals).map_or_else(|_| unwritable(), json_response);
         }
     }
     let actor = match authenticate(&shared.state, authorization).await {
@@ -326,18 +325,27 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
     let mut responses = Vec::with_capacity(requests.len());
     let mut checks = checks.into_iter();
     for single in requests {
-        let (state, actor, request_id) = (&shared.state, actor.clone(), request_id.clone());
         let timeout = shared.config.request_timeout;
         let response = match checks.next() {
             Some(Check::Refused(refusal)) => refusal,
             Some(Check::Passed(passed)) => {
-                let run = shared
-                    .schemas
-                    .execute_checked(single, passed, state, actor, request_id);
+                let run = shared.schemas.execute_checked(
+                    single,
+                    passed,
+                    &shared.state,
+                    actor.clone(),
+                    request_id.clone(),
+                );
                 execute_within(timeout, run).await
             }
             None => {
-                let run = schema::execute(&shared.schemas.full, single, state, actor, request_id);
+                let run = schema::execute(
+                    &shared.schemas.full,
+                    single,
+                    &shared.state,
+                    actor.clone(),
+                    request_id.clone(),
+                );
                 execute_within(timeout, run).await
             }
         };

@@ -118,20 +118,15 @@ pub fn check_input_bounds(fields: &[&Field], variables: &Variables) -> Result<()
         let file = FILE_FIELDS.contains(&field.name.node.as_str());
         for (name, value) in &field.arguments {
             if PAGE_SIZE_ARGUMENTS.contains(&name.node.as_str()) {
-                let size = value.node.clone().into_const_with(|variable: Name| {
+                let Ok(size) = value.node.clone().into_const_with(|variable: Name| {
                     Ok::<_, Infallible>(variables.get(&variable).cloned().unwrap_or(Value::Null))
                 });
-                let Ok(size) = size;
-                if let Value::Number(size) = size
-                    && size
-                        .as_f64()
-                        .is_some_and(|size| size > f64::from(MAX_PAGE_SIZE))
-                {
-                    return Err(format!(
-                        "argument `{}` of `{}`: {size}; a page holds at most {MAX_PAGE_SIZE} items",
+                within_page_size(&size).map_err(|problem| {
+                    format!(
+                        "argument `{}` of `{}`: {problem}",
                         name.node, field.name.node
-                    ));
-                }
+                    )
+                })?;
             }
             // Variables are checked below, once, with the bound of where they are used.
             let literal = value.node.clone().into_const_with(|variable: Name| {
@@ -161,6 +156,22 @@ pub fn check_input_bounds(fields: &[&Field], variables: &Variables) -> Result<()
             .map_err(|problem| format!("variable `${name}`: {problem}"))?;
     }
     Ok(())
+}
+
+/// A page size is at most [`MAX_PAGE_SIZE`]; one that is not a number is left to validation.
+fn within_page_size(size: &Value) -> Result<(), String> {
+    match size {
+        Value::Number(size)
+            if size
+                .as_f64()
+                .is_some_and(|size| size > f64::from(MAX_PAGE_SIZE)) =>
+        {
+            Err(format!(
+                "{size}; a page holds at most {MAX_PAGE_SIZE} items"
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn within_bounds(value: &Value, max_chars: usize) -> Result<(), String> {

@@ -587,6 +587,20 @@ fn assert_consistent_quality(project: &Value, status: &str) {
         .map(|row| row["count"].as_i64().unwrap())
         .sum();
     assert!((30..=80).contains(&open), "{metrics:#}");
+    // The database's count by severity agrees with the statuses read row by row.
+    let open_by_status: i64 = metrics["defectsByStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| {
+            matches!(
+                row["status"].as_str(),
+                Some("NEW" | "TRIAGED" | "ASSIGNED" | "IN_FIX" | "READY_FOR_RETEST" | "REOPENED")
+            )
+        })
+        .map(|row| row["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(open, open_by_status, "{metrics:#}");
     // Every defect is graded: none is counted without a severity.
     let ungraded = metrics["openDefectsBySeverity"]
         .as_array()

@@ -307,6 +307,65 @@ async fn a_defect_goes_through_the_fix_retest_loop() {
 }
 
 #[tokio::test]
+async fn open_defects_are_counted_by_severity_and_closed_ones_are_not() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let mut logged = Vec::new();
+    for (title, severity, priority) in [
+        ("Lead import drops the phone", Some("CRITICAL"), Some("P1")),
+        ("Quote PDF misaligned", Some("MAJOR"), Some("P2")),
+        ("Renewal date off by one", Some("MAJOR"), Some("P2")),
+        ("Typo on the case form", Some("TRIVIAL"), Some("P4")),
+        ("Report is slow", None, None),
+    ] {
+        let data = app
+            .ok(&t.qa, "mutation($input: DefectCreateInput!) { defectCreate(input: $input) { defect { id } userErrors { code field } } }", json!({ "input": { "projectId": t.project, "defect": {
+                "title": title, "stepsToReproduce": "Open it", "expectedResult": "It works", "actualResult": "It does not",
+                "severity": severity, "priority": priority } } }))
+            .await;
+        assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+        logged.push(data["defectCreate"]["defect"]["id"].clone());
+    }
+    // The trivial one is rejected: it no longer counts as open.
+    for input in [
+        json!({ "action": "TRIAGE" }),
+        json!({ "action": "REJECT", "rejectReason": "NOT_A_DEFECT" }),
+    ] {
+        let response = defect_act(&app, &t.qa, &logged[3], input).await;
+        assert_eq!(
+            response["data"]["defectTransition"]["userErrors"],
+            json!([]),
+            "{response}"
+        );
+    }
+
+    let data = app
+        .ok(&t.pm, "query($p: ID!) { project(id: $p) { uatMetrics { openDefectsBySeverity { severity count } defectsByStatus { status count } } } }", json!({ "p": t.project }))
+        .await;
+    let metrics = &data["project"]["uatMetrics"];
+    assert_eq!(
+        metrics["openDefectsBySeverity"],
+        json!([
+            { "severity": "CRITICAL", "count": 1 },
+            { "severity": "MAJOR", "count": 2 },
+            { "severity": "MINOR", "count": 0 },
+            { "severity": "TRIVIAL", "count": 0 },
+            { "severity": null, "count": 1 },
+        ])
+    );
+    let by_status = |status: &str| {
+        metrics["defectsByStatus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["status"] == status)
+            .map(|row| row["count"].clone())
+    };
+    assert_eq!(by_status("NEW"), Some(json!(4)));
+    assert_eq!(by_status("REJECTED"), Some(json!(1)));
+}
+
+#[tokio::test]
 async fn readiness_flips_exactly_when_every_criterion_holds() {
     let app = TestApp::spawn().await;
     let t = team(&app).await;

@@ -895,6 +895,26 @@ pub struct DefectRow {
     pub on_core_scenario: bool,
 }
 
+/// Open defects by severity, most severe first and the untriaged (no severity) last, every
+/// severity listed even at zero. `counts` are counts of open defects by severity, as the
+/// database groups them; a severity may come more than once.
+pub fn open_by_severity(
+    counts: impl IntoIterator<Item = (Option<Severity>, u32)>,
+) -> Vec<(Option<Severity>, u32)> {
+    let mut breakdown: Vec<(Option<Severity>, u32)> = Severity::ALL
+        .into_iter()
+        .map(Some)
+        .chain([None])
+        .map(|severity| (severity, 0))
+        .collect();
+    for (severity, count) in counts {
+        if let Some((_, total)) = breakdown.iter_mut().find(|(s, _)| *s == severity) {
+            *total = total.saturating_add(count);
+        }
+    }
+    breakdown
+}
+
 /// Days open of the open defects (today − created): the oldest, and the average rounded down.
 /// `(0, 0)` with no open defect. A defect dated after `today` counts as zero days old.
 pub fn ageing(rows: &[DefectRow], today: NaiveDate) -> (i64, i64) {
@@ -1757,6 +1777,38 @@ mod tests {
             );
         }
         assert_eq!(pass_rate(&[], false), PassRate::default());
+    }
+
+    #[test]
+    fn open_by_severity_lists_every_severity_most_severe_first_and_sums_repeats() {
+        use Severity as V;
+        assert_eq!(
+            open_by_severity([]),
+            vec![
+                (Some(V::Critical), 0),
+                (Some(V::Major), 0),
+                (Some(V::Minor), 0),
+                (Some(V::Trivial), 0),
+                (None, 0),
+            ]
+        );
+        assert_eq!(
+            open_by_severity([
+                (Some(V::Minor), 4),
+                (None, 2),
+                (Some(V::Critical), 1),
+                (Some(V::Minor), 3),
+                (Some(V::Trivial), u32::MAX),
+                (Some(V::Trivial), 1),
+            ]),
+            vec![
+                (Some(V::Critical), 1),
+                (Some(V::Major), 0),
+                (Some(V::Minor), 7),
+                (Some(V::Trivial), u32::MAX),
+                (None, 2),
+            ]
+        );
     }
 
     #[test]

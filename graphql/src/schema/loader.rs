@@ -196,6 +196,10 @@ children_loader!(
     /// What the UAT metrics read of each project's defects.
     DefectMetricsLoader, service::uat::DefectMetricRow, project_id, service::uat::defect_metric_rows_for
 );
+children_loader!(
+    /// Each project's open defects counted by severity.
+    OpenDefectCountsLoader, service::uat::OpenDefectCount, project_id, service::uat::open_defect_counts_of
+);
 /// The ballots about each subject (phase, change request), oldest first, with their votes.
 pub struct DecisionsLoader(pub AppState);
 
@@ -362,6 +366,7 @@ request_loaders!(
     DeliverablesLoader,
     ConditionsLoader,
     DefectMetricsLoader,
+    OpenDefectCountsLoader,
     OpenChangeRequestCountLoader,
     DecisionsLoader,
     VotesLoader,

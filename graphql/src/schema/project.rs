@@ -434,11 +434,8 @@ impl Project {
         ))
     }
     /// UAT in figures: open defects by severity and status, ageing, reopen and go-live bug rates.
-    async fn uat_metrics(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<super::uat::UatMetrics> {
-        super::uat::project_metrics(ctx, &self.0).await
+    async fn uat_metrics(&self) -> super::uat::UatMetrics {
+        super::uat::UatMetrics::of(&self.0)
     }
     /// The current scope baseline, if the scope has been signed off.
     async fn scope(

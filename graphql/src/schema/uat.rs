@@ -491,18 +491,90 @@ pub struct DefectStatusCount {
     pub count: u32,
 }
 
-/// UAT in figures.
-#[derive(SimpleObject)]
+/// UAT in figures. Each figure reads what it needs when it is asked for: the open defects by
+/// severity are counted by the database, the others share the defects' metric rows, read
+/// once per request.
 pub struct UatMetrics {
-    pub open_defects_by_severity: Vec<SeverityCount>,
-    pub defects_by_status: Vec<DefectStatusCount>,
+    project: steerco_entity::project::Model,
+    rows: tokio::sync::OnceCell<Vec<rules::DefectRow>>,
+}
+
+impl UatMetrics {
+    /// The metrics of a project's UAT; nothing is read until a figure is asked for.
+    pub fn of(project: &steerco_entity::project::Model) -> Self {
+        Self {
+            project: project.clone(),
+            rows: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn today(&self, ctx: &Context<'_>) -> NaiveDate {
+        service::project::today_in(&self.project, state(ctx).clock.now())
+    }
+
+    async fn rows(&self, ctx: &Context<'_>) -> async_graphql::Result<&[rules::DefectRow]> {
+        let rows = self
+            .rows
+            .get_or_try_init(|| async {
+                let stored = super::loader::children::<super::loader::DefectMetricsLoader>(
+                    ctx,
+                    self.project.id,
+                )
+                .await?;
+                service::uat::defect_rows_from(&self.project, &stored)
+                    .map_err(|e| to_top_level(ctx, e))
+            })
+            .await?;
+        Ok(rows)
+    }
+}
+
+/// UAT in figures.
+#[Object]
+impl UatMetrics {
+    async fn open_defects_by_severity(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<SeverityCount>> {
+        let counts =
+            super::loader::children::<super::loader::OpenDefectCountsLoader>(ctx, self.project.id)
+                .await?;
+        Ok(service::uat::open_by_severity(&counts)
+            .into_iter()
+            .map(|(severity, count)| SeverityCount {
+                severity: severity.map(Into::into),
+                count,
+            })
+            .collect())
+    }
+    async fn defects_by_status(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<DefectStatusCount>> {
+        let rows = self.rows(ctx).await?;
+        Ok(rules::DefectStatus::ALL
+            .into_iter()
+            .map(|status| DefectStatusCount {
+                status: status.into(),
+                count: rows.iter().filter(|r| r.status == status).count() as u32,
+            })
+            .collect())
+    }
     /// Days the oldest open defect has been open.
-    pub oldest_open_defect_days: i64,
-    pub average_open_defect_days: i64,
+    async fn oldest_open_defect_days(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(rules::ageing(self.rows(ctx).await?, self.today(ctx)).0)
+    }
+    async fn average_open_defect_days(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(rules::ageing(self.rows(ctx).await?, self.today(ctx)).1)
+    }
     /// Defects reopened at least once, in percent.
-    pub reopen_rate_percent: u32,
+    async fn reopen_rate_percent(&self, ctx: &Context<'_>) -> async_graphql::Result<u32> {
+        Ok(rules::reopen_rate(self.rows(ctx).await?))
+    }
     /// Defects found after go-live, in percent of all defects.
-    pub go_live_bug_rate_percent: u32,
+    async fn go_live_bug_rate_percent(&self, ctx: &Context<'_>) -> async_graphql::Result<u32> {
+        Ok(rules::go_live_bug_rate(self.rows(ctx).await?))
+    }
 }
 
 /// One exit criterion of UAT (DOMAIN §6.2) with its current value.
@@ -654,45 +726,6 @@ pub async fn project_defects(
                     .is_none_or(|open| status.is_some_and(|s| rules::is_open(s) == open))
         })
         .collect())
-}
-
-pub async fn project_metrics(
-    ctx: &Context<'_>,
-    project: &steerco_entity::project::Model,
-) -> async_graphql::Result<UatMetrics> {
-    let app = state(ctx);
-    let stored =
-        super::loader::children::<super::loader::DefectMetricsLoader>(ctx, project.id).await?;
-    let rows =
-        service::uat::defect_rows_from(project, &stored).map_err(|e| to_top_level(ctx, e))?;
-    let today = service::project::today_in(project, app.clock.now());
-    let mut by_severity: Vec<SeverityCount> = Vec::new();
-    for severity in rules::Severity::ALL.into_iter().map(Some).chain([None]) {
-        let count = rows
-            .iter()
-            .filter(|r| rules::is_open(r.status) && r.severity == severity)
-            .count() as u32;
-        by_severity.push(SeverityCount {
-            severity: severity.map(Into::into),
-            count,
-        });
-    }
-    let by_status = rules::DefectStatus::ALL
-        .into_iter()
-        .map(|status| DefectStatusCount {
-            status: status.into(),
-            count: rows.iter().filter(|r| r.status == status).count() as u32,
-        })
-        .collect();
-    let (oldest, average) = rules::ageing(&rows, today);
-    Ok(UatMetrics {
-        open_defects_by_severity: by_severity,
-        defects_by_status: by_status,
-        oldest_open_defect_days: oldest,
-        average_open_defect_days: average,
-        reopen_rate_percent: rules::reopen_rate(&rows),
-        go_live_bug_rate_percent: rules::go_live_bug_rate(&rows),
-    })
 }
 
 #[derive(InputObject)]

@@ -1244,6 +1244,48 @@ pub async fn defect_metric_rows_for(
     defect_metric_rows_of(&state.db, project_ids).await
 }
 
+/// How many open defects of one stored severity a project has.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct OpenDefectCount {
+    pub project_id: Uuid,
+    severity: Option<String>,
+    count: i64,
+}
+
+/// The open defects of many projects counted by severity in the database, in one statement:
+/// a portfolio asks for them over thousands of defects, of which it needs a handful of numbers.
+pub async fn open_defect_counts_of(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<OpenDefectCount>> {
+    let open = DefectStatus::ALL
+        .into_iter()
+        .filter(|status| rules::is_open(*status))
+        .map(DefectStatus::as_str);
+    Ok(defect::Entity::find()
+        .select_only()
+        .columns([defect::Column::ProjectId, defect::Column::Severity])
+        .column_as(defect::Column::Id.count(), "count")
+        .filter(defect::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .filter(defect::Column::Status.is_in(open))
+        .group_by(defect::Column::ProjectId)
+        .group_by(defect::Column::Severity)
+        .into_model::<OpenDefectCount>()
+        .all(&state.db)
+        .await?)
+}
+
+/// A project's open defects by severity (see [`rules::open_by_severity`]); a severity no
+/// longer known counts as none, like an untriaged defect.
+pub fn open_by_severity(counts: &[OpenDefectCount]) -> Vec<(Option<Severity>, u32)> {
+    rules::open_by_severity(counts.iter().map(|row| {
+        (
+            row.severity.as_deref().and_then(|s| s.parse().ok()),
+            u32::try_from(row.count).unwrap_or(u32::MAX),
+        )
+    }))
+}
+
 /// The metrics' view of a project's defects, with dates as days in its time zone.
 pub fn defect_rows_from(
     project: &project::Model,

@@ -11,6 +11,12 @@ use steerco_migration::{Migrator, MigratorTrait};
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// SQLite's page cache per pooled connection, in KiB when negative. Each connection keeps its
+/// own copy of the pages it read, on top of the operating system's file cache: eight
+/// connections at SQLite's default of 2 MB held 16 MB of duplicate pages under the dashboard
+/// workload.
+const SQLITE_CACHE_SIZE: &str = "-256";
+
 /// The longest one SQL statement may run on PostgreSQL before the server cancels it; a query
 /// that slow is a bug or an attack, and must not hold locks other writers wait for.
 pub const STATEMENT_TIMEOUT_POSTGRES: &str = "30s";
@@ -35,6 +41,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
+                    .pragma("cache_size", SQLITE_CACHE_SIZE)
             });
     } else {
         options

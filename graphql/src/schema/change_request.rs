@@ -400,11 +400,12 @@ impl ChangeRequest {
     }
     /// True when the PM may decide alone (strictly below every red-line threshold).
     async fn within_red_line(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let project = super::loader::project(ctx, self.0.project_id).await?;
+        let standing = super::loader::project(ctx, self.0.project_id).await?;
+        let project = &standing.project;
         let impact = service::change_request::impact_of(&self.0).unwrap_or_default();
         Ok(rules::within_red_line(
             &impact,
-            &service::change_request::red_line_of(&project),
+            &service::change_request::red_line_of(project),
         ))
     }
     async fn impact_assessed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {

@@ -305,7 +305,8 @@ impl GoLivePlan {
     }
     /// The go-live in the project's time zone, e.g. "2027-09-06 08:00 Asia/Shanghai".
     async fn planned_go_live_local(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let project = super::loader::project(ctx, self.0.project_id).await?;
+        let standing = super::loader::project(ctx, self.0.project_id).await?;
+        let project = &standing.project;
         let zone = crate::domain::project::TimeZone::parse(&project.time_zone)
             .map(|tz| tz.tz())
             .unwrap_or(chrono_tz::UTC);

@@ -61,13 +61,13 @@ pub struct ProjectAccessLoader {
 }
 
 impl Loader<ProjectKey> for ProjectAccessLoader {
-    type Value = Standing;
+    type Value = Arc<Standing>;
     type Error = Arc<ServiceError>;
 
     async fn load(
         &self,
         keys: &[ProjectKey],
-    ) -> Result<HashMap<ProjectKey, Standing>, Self::Error> {
+    ) -> Result<HashMap<ProjectKey, Arc<Standing>>, Self::Error> {
         let Some(actor) = &self.actor else {
             return Ok(HashMap::new());
         };
@@ -85,8 +85,9 @@ impl Loader<ProjectKey> for ProjectAccessLoader {
         Ok(standings
             .into_iter()
             .flat_map(|standing| {
+                let standing = Arc::new(standing);
                 [
-                    (ProjectKey::Id(standing.project.id), standing.clone()),
+                    (ProjectKey::Id(standing.project.id), Arc::clone(&standing)),
                     (ProjectKey::Code(standing.project.code.clone()), standing),
                 ]
             })
@@ -155,15 +156,9 @@ impl Plan {
             .map_or(&[], |(_, milestones)| milestones.as_slice())
     }
 
-    /// Every milestone of the project, by forecast date.
-    pub fn milestones(&self) -> Vec<milestone::Model> {
-        let mut all: Vec<milestone::Model> = self
-            .0
-            .iter()
-            .flat_map(|(_, milestones)| milestones.iter().cloned())
-            .collect();
-        all.sort_by_key(|m| (m.forecast_date, m.id));
-        all
+    /// Every milestone of the project, phase by phase.
+    pub fn milestones(&self) -> impl Iterator<Item = &milestone::Model> {
+        self.0.iter().flat_map(|(_, milestones)| milestones)
     }
 }
 
@@ -451,11 +446,12 @@ fn access_loader<'a>(
     ctx.data_unchecked::<DataLoader<ProjectAccessLoader, HashMapCache>>()
 }
 
-/// The caller's standing on a project, read at most once per request.
+/// The caller's standing on a project, read at most once per request and shared by every
+/// field that asks (each milestone's health asks for its project).
 async fn standing(
     ctx: &async_graphql::Context<'_>,
     key: ProjectKey,
-) -> async_graphql::Result<Option<Standing>> {
+) -> async_graphql::Result<Option<Arc<Standing>>> {
     access_loader(ctx)
         .load_one(key)
         .await
@@ -467,17 +463,19 @@ pub async fn visible_project(
     ctx: &async_graphql::Context<'_>,
     key: ProjectKey,
 ) -> async_graphql::Result<Option<project::Model>> {
-    Ok(standing(ctx, key).await?.and_then(Standing::visible))
+    Ok(standing(ctx, key)
+        .await?
+        .and_then(|standing| Standing::visible(Arc::unwrap_or_clone(standing))))
 }
 
-/// Loads one project by id (the caller has already seen something of it).
+/// Loads one project by id (the caller has already seen something of it); its model is
+/// `.project` of the standing.
 pub async fn project(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
-) -> async_graphql::Result<project::Model> {
+) -> async_graphql::Result<Arc<Standing>> {
     standing(ctx, ProjectKey::Id(id))
         .await?
-        .map(|standing| standing.project)
         .ok_or_else(|| {
             super::error::to_top_level(ctx, ServiceError::Internal("project vanished".into()))
         })

@@ -57,12 +57,13 @@ impl Milestone {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<(rules::MilestoneDates, NaiveDate, rules::HealthThresholds)> {
-        let project = super::loader::project(ctx, self.0.project_id).await?;
+        let standing = super::loader::project(ctx, self.0.project_id).await?;
+        let project = &standing.project;
         let dates = dates_of(&self.0).map_err(|e| to_top_level(ctx, e))?;
         Ok((
             dates,
-            today_in(&project, state(ctx).clock.now()),
-            thresholds_of(&project),
+            today_in(project, state(ctx).clock.now()),
+            thresholds_of(project),
         ))
     }
 }

@@ -261,11 +261,9 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<super::milestone::ScheduleHealth> {
-        let milestones = super::loader::children::<super::loader::PlanLoader>(ctx, self.0.id)
-            .await?
-            .milestones();
+        let plan = super::loader::children::<super::loader::PlanLoader>(ctx, self.0.id).await?;
         let now = state(ctx).clock.now();
-        let summary = service::milestone::schedule_health(&self.0, &milestones, now)
+        let summary = service::milestone::schedule_health(&self.0, plan.milestones(), now)
             .map_err(|e| to_top_level(ctx, e))?;
         Ok(super::milestone::ScheduleHealth::of(self.0.id, summary))
     }

@@ -793,9 +793,9 @@ pub struct ScheduleHealth {
 
 /// The health of a project's schedule from its milestones (as loaded in batches by the
 /// caller), today in the project's time zone.
-pub fn schedule_health(
+pub fn schedule_health<'a>(
     project: &project::Model,
-    milestones: &[milestone::Model],
+    milestones: impl IntoIterator<Item = &'a milestone::Model>,
     now: DateTime<Utc>,
 ) -> ServiceResult<ScheduleHealth> {
     let today = today_in(project, now);
@@ -814,10 +814,11 @@ pub fn schedule_health(
         }
         if open {
             summary.total_slip_days += rules::slip_days(&dates).max(0);
+            // The earliest forecast, the first id among equals, in whatever order they come.
             let sooner = summary
                 .next_milestone
                 .as_ref()
-                .is_none_or(|n| m.forecast_date < n.forecast_date);
+                .is_none_or(|n| (m.forecast_date, m.id) < (n.forecast_date, n.id));
             if sooner && dates.status != MilestoneStatus::Missed {
                 summary.next_milestone = Some(m.clone());
             }

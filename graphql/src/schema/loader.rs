@@ -474,11 +474,9 @@ pub async fn project(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
 ) -> async_graphql::Result<Arc<Standing>> {
-    standing(ctx, ProjectKey::Id(id))
-        .await?
-        .ok_or_else(|| {
-            super::error::to_top_level(ctx, ServiceError::Internal("project vanished".into()))
-        })
+    standing(ctx, ProjectKey::Id(id)).await?.ok_or_else(|| {
+        super::error::to_top_level(ctx, ServiceError::Internal("project vanished".into()))
+    })
 }
 
 /// The ballots about a subject, oldest first; their votes, read with them, are kept for the

@@ -1,7 +1,7 @@
 //! W5: abusive requests (too deep, too many aliases, too big a batch, a page of 100,000,000),
 //! first on a quiet server, one after another, to count their SQL statements and time their
-//! refusal, then from a few clients flooding the server while W1 runs, to see what they cost
-//! the dashboard's throughput.
+//! refusal, then from a few clients flooding `steerco serve` while W1 runs, to time their
+//! refusal under load and see what they cost the dashboard's throughput.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Error;
-use crate::harness::{Percentiles, Run, drive, peak_rss_mb, reset_peak_rss};
+use crate::harness::{Api, Percentiles, Run, Statements, drive, peak_rss_mb};
+use crate::process::Server;
 use crate::reads;
 use crate::report::{Row, Table};
-use crate::setup::{Bench, Config};
+use crate::setup::{Bench, Config, http_client};
 
 /// Requests of each kind, with and without a token, on the quiet server.
 const QUIET_REQUESTS: usize = 200;
@@ -73,12 +74,7 @@ fn refused(answer: Result<crate::harness::Answer, String>) -> Result<String, Str
     }
 }
 
-pub async fn run(
-    bench: &Bench,
-    config: &Config,
-    w1_alone: Option<f64>,
-    table: &mut Table,
-) -> Result<(), Error> {
+pub async fn run(bench: &Bench, config: &Config, table: &mut Table) -> Result<(), Error> {
     let kinds = abuses();
     let mut worst = Duration::ZERO;
     let mut most_statements: f64 = 0.0;
@@ -130,62 +126,41 @@ pub async fn run(
         worst < TARGET && most_statements == 0.0 && failures == 0,
     );
 
-    // The flood: abusive clients cycle through the kinds, half with a token, while W1 runs.
-    let alone = match w1_alone {
-        Some(rate) => rate,
-        None => {
-            reads::dashboards(
-                &bench.api,
-                &bench.projects,
-                config.clients,
-                config.warmup,
-                &bench.statements,
-            )
-            .await?;
-            let run = reads::dashboards(
-                &bench.api,
-                &bench.projects,
-                config.clients,
-                config.duration,
-                &bench.statements,
-            )
-            .await?;
-            table.push(Row::from_run("W1 dashboard (baseline for W5)", &run, None));
-            run.per_second()
-        }
+    // The flood runs against `steerco serve` as deployed (operations on a runtime of their
+    // own, the HTTP runtime free to refuse), its abusive clients cycling through the kinds,
+    // half with a token, while W1 runs.
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(bench, dir.path()).await?;
+    let api = Api::new(http_client()?, &server.base_url, bench.api.token.clone());
+    let dashboards = |duration| {
+        reads::dashboards(
+            &api,
+            &bench.projects,
+            config.clients,
+            duration,
+            &bench.statements,
+        )
     };
-    reset_peak_rss();
-    let bodies: Arc<[Value]> = kinds.into_iter().map(|kind| kind.body).collect();
-    let anonymous = bench.api.with_token(None);
-    let signed_in = bench.api.clone();
-    let flood = drive(
+    dashboards(config.warmup).await?;
+    let alone = dashboards(config.duration).await?;
+    let mut alone_row = Row::from_run("W1 on `steerco serve` (baseline for W5)", &alone, None);
+    alone_row.statements = None;
+    table.push(alone_row);
+    let alone = alone.per_second();
+    let flood = flood(
+        server.base_url.clone(),
+        bench.api.token.clone(),
+        kinds.into_iter().map(|kind| kind.body).collect(),
         config.abuse_clients,
         config.duration,
-        &bench.statements,
-        move |client, iteration| {
-            let api = if (client + iteration as usize).is_multiple_of(2) {
-                anonymous.clone()
-            } else {
-                signed_in.clone()
-            };
-            let body = bodies[iteration as usize % bodies.len()].clone();
-            async move { refused(api.post(&body).await).map(drop) }
-        },
     );
-    let dashboards = reads::dashboards(
-        &bench.api,
-        &bench.projects,
-        config.clients,
-        config.duration,
-        &bench.statements,
-    );
+    let dashboards = dashboards(config.duration);
     let (flood, dashboards) = tokio::join!(flood, dashboards);
     let (flood, dashboards) = (flood?, dashboards?);
-    let rss = peak_rss_mb(None);
-    let mut flood_row =
-        Row::from_run("W5 abuse during W1", &flood, rss).note("all four kinds, half with a token");
-    // The statements of this run belong to W1 and the abuse together; the quiet rows count
-    // the abuse alone.
+    let rss = peak_rss_mb(Some(server.pid()));
+    let mut flood_row = Row::from_run("W5 abuse during W1", &flood, rss)
+        .note("all four kinds, half with a token; `steerco serve`");
+    // That server's statements are not counted here; the quiet rows count the abuse's.
     flood_row.statements = None;
     table.push(flood_row);
     let mut w1_row = Row::from_run("W1 dashboard during W5 abuse", &dashboards, rss).note(format!(
@@ -207,4 +182,38 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// The abusive clients, on a thread and a runtime of their own, as if on other machines: on
+/// the bench's runtime each refusal would wait behind the W1 clients decoding dashboards,
+/// and the figure would time the bench rather than the server.
+async fn flood(
+    base_url: String,
+    token: Option<String>,
+    bodies: Arc<[Value]>,
+    clients: usize,
+    duration: Duration,
+) -> Result<Run, Error> {
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let signed_in = Api::new(http_client()?, &base_url, token);
+            let anonymous = signed_in.with_token(None);
+            // Statements of the spawned server are not seen from here.
+            let unseen = Statements::Counter(Default::default());
+            drive(clients, duration, &unseen, move |client, iteration| {
+                let api = if (client + iteration as usize).is_multiple_of(2) {
+                    anonymous.clone()
+                } else {
+                    signed_in.clone()
+                };
+                let body = bodies[iteration as usize % bodies.len()].clone();
+                async move { refused(api.post(&body).await).map(drop) }
+            })
+            .await
+        })
+    })
+    .await?
 }

@@ -5,12 +5,12 @@
 //! PostgreSQL database of `BENCH_DATABASE_URL`, with `BENCH_PROJECTS` bench projects, rate
 //! limits off, and a statement counter on its connection. Client tasks drive it with reqwest
 //! ([`harness`]). The release binary is also started on its own ([`process`]) for the cold
-//! start and the server's own memory under W1.
+//! start, the server's own memory under W1, and W5's flood.
 //!
 //! - COLD: `steerco serve` from spawn to its first healthy answer, on a fresh SQLite file.
 //! - W1: project dashboards ([`reads`]); SERVER: W1 again, against `steerco serve`.
 //! - W2: the portfolio ([`reads`]).
-//! - W5: abusive requests, alone and while W1 runs ([`abuse`]).
+//! - W5: abusive requests, alone and while W1 runs against `steerco serve` ([`abuse`]).
 //! - W3: logging a critical defect from 1, 8 and 32 clients ([`writes`]).
 //! - W4: 32 committee members racing to approve a change request ([`writes`]).
 //! - W6: draining the outbox to an SMTP server on loopback ([`mail`]).
@@ -70,7 +70,6 @@ async fn main() -> Result<(), Error> {
     );
     println!("{title}");
 
-    let mut w1_alone = None;
     if config.runs("W1") {
         reads::dashboards(
             &bench.api,
@@ -91,7 +90,6 @@ async fn main() -> Result<(), Error> {
         )
         .await?;
         let rss = peak_rss_mb(None);
-        w1_alone = Some(run.per_second());
         table.push(
             Row::from_run("W1 dashboard", &run, rss).note("RSS: server and clients in one process"),
         );
@@ -134,7 +132,7 @@ async fn main() -> Result<(), Error> {
     if config.runs("W5") {
         let first = table.rows.len();
         bench.statements.reset_profile();
-        abuse::run(&bench, &config, w1_alone, &mut table).await?;
+        abuse::run(&bench, &config, &mut table).await?;
         print_profile(&bench, &config, &table, first);
     }
     if config.runs("W3") {

@@ -1,6 +1,7 @@
 //! The release binary, `steerco serve`, as a process of its own: its cold start (from spawn
 //! on a fresh SQLite file, migrations included, to the first 200 from `/health`) and its own
-//! peak RSS while W1 runs against it, without the bench's clients in the figure.
+//! peak RSS while W1 runs against it, without the bench's clients in the figure. W5's flood
+//! runs against it too ([`Server`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,9 +20,9 @@ const COLD_START_TARGET: Duration = Duration::from_millis(300);
 const RSS_TARGET_MB: f64 = 64.0;
 
 /// A running `steerco serve`, killed when dropped.
-struct Server {
+pub struct Server {
     child: std::process::Child,
-    base_url: String,
+    pub base_url: String,
     log: PathBuf,
 }
 
@@ -65,7 +66,16 @@ impl Server {
         })
     }
 
-    fn pid(&self) -> u32 {
+    /// Spawns `steerco serve` on the bench database and waits until it is healthy.
+    pub async fn start(bench: &Bench, dir: &Path) -> Result<Self, Error> {
+        let mut server = Self::spawn(&bench.database_url, dir)?;
+        server
+            .wait_healthy(&http_client()?, Duration::from_secs(30))
+            .await?;
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -139,10 +149,8 @@ pub async fn cold_start(table: &mut Table) -> Result<(), Error> {
 /// W1 against `steerco serve` on the bench database: the server's own peak RSS.
 pub async fn dashboards(bench: &Bench, config: &Config, table: &mut Table) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
-    let mut server = Server::spawn(&bench.database_url, dir.path())?;
-    let http = http_client()?;
-    server.wait_healthy(&http, Duration::from_secs(30)).await?;
-    let api = Api::new(http, &server.base_url, bench.api.token.clone());
+    let server = Server::start(bench, dir.path()).await?;
+    let api = Api::new(http_client()?, &server.base_url, bench.api.token.clone());
     reads::dashboards(
         &api,
         &bench.projects,

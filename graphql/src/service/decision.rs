@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -543,22 +544,19 @@ pub async fn with_votes_of_subjects(
     state: &AppState,
     subject_ids: &[Uuid],
 ) -> ServiceResult<Vec<(decision::Model, Vec<decision_vote::Model>)>> {
-    let rows = decision::Entity::find()
+    let select = decision::Entity::find()
         .find_also_related(decision_vote::Entity)
         .filter(decision::Column::SubjectId.is_in(subject_ids.iter().copied()))
         .order_by_asc(decision::Column::Id)
         .order_by_asc(decision_vote::Column::CastAt)
         .order_by_asc(decision_vote::Column::Id)
-        .all(&state.db)
-        .await?;
-    let mut ballots: Vec<(decision::Model, Vec<decision_vote::Model>)> = Vec::new();
-    for (ballot, vote) in rows {
-        match ballots.last_mut() {
-            Some((current, votes)) if current.id == ballot.id => votes.extend(vote),
-            _ => ballots.push((ballot, vote.into_iter().collect())),
-        }
-    }
-    Ok(ballots)
+        .into_query();
+    let rows = state.db.query_all(&select).await?;
+    Ok(super::rows::parents_with_children(
+        &rows,
+        decision::Column::Id,
+        |_| Ok(()),
+    )?)
 }
 
 /// A reason text for gate and skip requests.

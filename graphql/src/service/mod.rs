@@ -19,6 +19,7 @@ pub mod page;
 pub mod phase;
 pub mod project;
 pub mod raci;
+pub mod rows;
 pub mod scope;
 pub mod token;
 pub mod uat;

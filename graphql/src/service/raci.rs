@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
+use super::rows::parents_with_children;
 use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -132,34 +133,31 @@ pub async fn matrix_with_people(
             Alias::new(format!("{ASSIGNEE}{}", column.as_str())),
         );
     }
-    let mut rows: Vec<ActivityRow> = Vec::new();
     let mut people: HashMap<Uuid, user::Model> = HashMap::new();
-    // A row repeats its activity, and its person for every assignment they hold: each is
-    // decoded once, from the first row that names it (the dashboard's matrix is some 80 rows
-    // for 20 activities and 10 people, and decoding them was an eighth of its server time).
-    for result in conn.query_all(&query).await? {
-        let activity_id: Uuid = result.try_get("A_", raci_activity::Column::Id.as_str())?;
-        if rows.last().is_none_or(|row| row.activity.id != activity_id) {
-            rows.push(ActivityRow {
-                activity: raci_activity::Model::from_query_result(&result, "A_")?,
-                assignments: Vec::new(),
-                violations: Vec::new(),
-            });
-        }
-        if let (Some(row), Some(assignment)) = (
-            rows.last_mut(),
-            raci_assignment::Model::from_query_result_optional(&result, "B_")?,
-        ) {
-            row.assignments.push(assignment);
-        }
-        let person_id: Option<Uuid> = result.try_get(ASSIGNEE, user::Column::Id.as_str())?;
-        if let Some(id) = person_id
-            && !people.contains_key(&id)
-            && let Some(person) = user::Model::from_query_result_optional(&result, ASSIGNEE)?
-        {
-            people.insert(id, person);
-        }
-    }
+    // A row repeats its person for every assignment they hold: each is decoded once, from
+    // the first row that names them.
+    let grouped = parents_with_children(
+        &conn.query_all(&query).await?,
+        raci_activity::Column::Id,
+        |result| {
+            let person_id: Option<Uuid> = result.try_get(ASSIGNEE, user::Column::Id.as_str())?;
+            if let Some(id) = person_id
+                && !people.contains_key(&id)
+                && let Some(person) = user::Model::from_query_result_optional(result, ASSIGNEE)?
+            {
+                people.insert(id, person);
+            }
+            Ok(())
+        },
+    )?;
+    let mut rows: Vec<ActivityRow> = grouped
+        .into_iter()
+        .map(|(activity, assignments)| ActivityRow {
+            activity,
+            assignments,
+            violations: Vec::new(),
+        })
+        .collect();
     let active: HashSet<Uuid> = people.keys().copied().collect();
     for row in &mut rows {
         row.violations = rules::violations(&as_rule_rows(&row.assignments, &active)?);

@@ -136,8 +136,9 @@ pub async fn notify_in_txn(
     let Some(project) = project::Entity::find_by_id(project_id).one(txn).await? else {
         return Ok(0);
     };
-    let mut written = 0;
     let members = members_of(txn, project_id).await?;
+    // Every immediate email of the command, written at the end in one statement.
+    let mut outbox: Vec<notification::ActiveModel> = Vec::new();
     let actor_name = match actor_id {
         Some(id) => user::Entity::find_by_id(id).one(txn).await?.map(|u| u.name),
         None => None,
@@ -199,19 +200,15 @@ pub async fn notify_in_txn(
                 Delivery::Immediate => {
                     let row =
                         pending_row(Uuid::now_v7(), recipient, locale, dedupe_key, rendered, now);
-                    written += insert_once(
-                        txn,
-                        notification::ActiveModel {
-                            project_id: Set(Some(project_id)),
-                            kind: Set(route.kind.to_owned()),
-                            aggregate_type: Set(aggregate_type.to_owned()),
-                            aggregate_id: Set(Some(aggregate_id)),
-                            unsubscribe_url: Set(links.unsubscribe),
-                            priority: Set(route.urgency.priority()),
-                            ..row
-                        },
-                    )
-                    .await?;
+                    outbox.push(notification::ActiveModel {
+                        project_id: Set(Some(project_id)),
+                        kind: Set(route.kind.to_owned()),
+                        aggregate_type: Set(aggregate_type.to_owned()),
+                        aggregate_id: Set(Some(aggregate_id)),
+                        unsubscribe_url: Set(links.unsubscribe),
+                        priority: Set(route.urgency.priority()),
+                        ..row
+                    });
                 }
                 Delivery::DailyDigest => {
                     digest_item::Entity::insert(digest_item::ActiveModel {
@@ -232,7 +229,7 @@ pub async fn notify_in_txn(
             }
         }
     }
-    Ok(written)
+    insert_all_once(txn, outbox).await
 }
 
 /// A PENDING outbox row to `recipient`, due `now`, about no project or object, at normal
@@ -270,19 +267,28 @@ pub(crate) fn pending_row(
     }
 }
 
-/// Inserts an outbox row unless one with its dedupe key exists.
-pub(crate) async fn insert_once(
+/// Outbox rows per `INSERT`: a committee's ballot or a go-live decision emails every member
+/// of a project at once, and a statement holds a bounded number of values (about 20 a row).
+const OUTBOX_ROWS_PER_INSERT: usize = 500;
+
+/// Inserts outbox rows, each unless one with its dedupe key exists, a few hundred to a
+/// statement; returns how many were inserted.
+pub(crate) async fn insert_all_once(
     txn: &impl ConnectionTrait,
-    row: notification::ActiveModel,
+    rows: Vec<notification::ActiveModel>,
 ) -> ServiceResult<u64> {
-    let inserted = notification::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(notification::Column::DedupeKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+    let mut inserted = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        inserted += notification::Entity::insert_many(rows.by_ref().take(OUTBOX_ROWS_PER_INSERT))
+            .on_conflict(
+                OnConflict::column(notification::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
     Ok(inserted)
 }
 

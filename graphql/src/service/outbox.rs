@@ -22,7 +22,7 @@ use steerco_entity::{
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
-use super::notify::{MailSettings, Occurrence, insert_once, notify_in_txn, pending_row};
+use super::notify::{MailSettings, Occurrence, insert_all_once, notify_in_txn, pending_row};
 use super::page::{Page, Window};
 use super::{
     AppState, Caller, ServiceError, ServiceResult, access, backend_of, begin_write, commit,
@@ -577,12 +577,12 @@ async fn digest_for(
     let id = Uuid::now_v7();
     let dedupe_key = format!("{}:{}:{user_id}", mail::DIGEST_KIND, now.date_naive());
     let row = pending_row(id, &person, locale, dedupe_key, rendered, now);
-    let inserted = insert_once(
+    let inserted = insert_all_once(
         &txn,
-        notification::ActiveModel {
+        vec![notification::ActiveModel {
             kind: Set(mail::DIGEST_KIND.to_owned()),
             ..row
-        },
+        }],
     )
     .await?;
     if inserted == 0 {

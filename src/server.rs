@@ -378,9 +378,10 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         is_batch,
     );
     // On a server with an executor, operations run there and this runtime stays free to
-    // answer what needs no execution (refusals above all) without queueing behind them.
+    // answer what needs no execution (refusals above all) without queueing behind them. The
+    // request's span goes along, so that what they log carries the request id.
     let answered = match &shared.executor {
-        Some(executor) => match executor.spawn(run).await {
+        Some(executor) => match executor.spawn(run.in_current_span()).await {
             Ok(answered) => answered,
             Err(error) => {
                 tracing::error!(%error, "an operation's task failed");

@@ -14,7 +14,7 @@ use steerco_migration::{Migrator, MigratorTrait};
 
 use crate::config::{DEFAULT_ADDR, DEFAULT_DATABASE_URL, ServerConfig, redact_url};
 use crate::rate_limit::RateLimit;
-use crate::server::{BoundServer, OperationsRuntime, shutdown_signal};
+use crate::server::{BoundServer, shutdown_signal};
 use crate::worker::{Worker, WorkerConfig};
 
 /// Steerco: governance and change control for CRM implementation projects.
@@ -382,10 +382,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
     } else {
         None
     };
-    let executor = OperationsRuntime::start()?;
-    let server = BoundServer::bind(config, state)
-        .await?
-        .execute_on(executor.handle());
+    let server = BoundServer::bind(config, state).await?;
     let addr = server.local_addr();
     if production {
         tracing::info!(%addr, "serving the GraphQL API at http://{addr}/graphql (production mode)");

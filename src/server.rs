@@ -31,8 +31,6 @@ struct Shared {
     schemas: Schemas,
     config: ServerConfig,
     rate_limiter: Option<RateLimiter>,
-    /// Where operations run, if not on the runtime that serves HTTP.
-    executor: Option<tokio::runtime::Handle>,
 }
 
 /// The id of one HTTP request, in logs, responses (`x-request-id`) and audit events.
@@ -45,7 +43,7 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct BoundServer {
     acceptor: poem::listener::TcpAcceptor,
     local_addr: SocketAddr,
-    shared: Shared,
+    shared: Arc<Shared>,
 }
 
 impl BoundServer {
@@ -61,24 +59,13 @@ impl BoundServer {
         Ok(Self {
             acceptor,
             local_addr,
-            shared: Shared {
+            shared: Arc::new(Shared {
                 state,
                 schemas,
                 rate_limiter: config.rate_limit.map(RateLimiter::new),
                 config,
-                executor: None,
-            },
+            }),
         })
-    }
-
-    /// Runs GraphQL operations on `executor` (another runtime's handle) instead of the
-    /// runtime serving HTTP. The serving runtime then only reads requests, checks them
-    /// against the limits, authenticates and writes answers, so that a refusal or a health
-    /// check is answered at once even while operations keep every core busy.
-    #[must_use]
-    pub fn execute_on(mut self, executor: tokio::runtime::Handle) -> Self {
-        self.shared.executor = Some(executor);
-        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -91,7 +78,7 @@ impl BoundServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = self.shared.config.shutdown_grace;
-        let app = routes(Arc::new(self.shared));
+        let app = routes(self.shared);
         poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(grace))
             .await
@@ -116,42 +103,6 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
         .data(shared.state.clone())
         .data(shared)
         .around(|endpoint, request| async move { with_request_id(endpoint, request).await })
-}
-
-/// The runtime GraphQL operations run on, one worker thread per core, apart from the one
-/// serving HTTP (see [`BoundServer::execute_on`]).
-pub struct OperationsRuntime {
-    /// Taken only when dropped.
-    runtime: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
-}
-
-impl OperationsRuntime {
-    pub fn start() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("steerco-operations")
-            .enable_all()
-            .build()?;
-        Ok(Self {
-            handle: runtime.handle().clone(),
-            runtime: Some(runtime),
-        })
-    }
-
-    pub fn handle(&self) -> tokio::runtime::Handle {
-        self.handle.clone()
-    }
-}
-
-impl Drop for OperationsRuntime {
-    /// Dropped once the server (and, in `serve`, the mail worker) are done with the database
-    /// connections it may have opened. A runtime cannot be dropped the blocking way from
-    /// async code; nothing is left for it to wait on anyway.
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 /// Names each request, logs it, and echoes its id in the response.
@@ -369,62 +320,8 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         },
     };
 
-    let run = run_operations(
-        Arc::clone(shared.0),
-        requests,
-        checks,
-        actor,
-        request_id,
-        is_batch,
-    );
-    // On a server with an executor, operations run there and this runtime stays free to
-    // answer what needs no execution (refusals above all) without queueing behind them. The
-    // request's span goes along, so that what they log carries the request id.
-    let answered = match &shared.executor {
-        Some(executor) => match executor.spawn(run.in_current_span()).await {
-            Ok(answered) => answered,
-            Err(error) => {
-                tracing::error!(%error, "an operation's task failed");
-                Answered {
-                    json: None,
-                    ours: true,
-                }
-            }
-        },
-        None => run.await,
-    };
-    let Answered { json, ours } = answered;
-    if let Some((user_id, key)) = reserved {
-        let db = &shared.state.db;
-        let kept = match &json {
-            Some(json) if !ours => service::idempotency::finish(db, user_id, &key, json).await,
-            _ => service::idempotency::abandon(db, user_id, &key).await,
-        };
-        if let Err(error) = kept {
-            tracing::error!(%error, "recording an idempotency key");
-        }
-    }
-    json.map_or_else(unwritable, json_response)
-}
-
-/// What running a request's operations gave: the JSON answer (`None` if it could not be
-/// written) and whether one of them failed on our side (a timeout, an internal error, a
-/// limit), which leaves a retry free to run again.
-struct Answered {
-    json: Option<String>,
-    ours: bool,
-}
-
-/// Runs the operations of a request one after another, never concurrently: a batch must not
-/// multiply the load one request can put on the database.
-async fn run_operations(
-    shared: Arc<Shared>,
-    requests: Vec<async_graphql::Request>,
-    checks: Vec<Check>,
-    actor: Option<Actor>,
-    request_id: String,
-    is_batch: bool,
-) -> Answered {
+    // Operations of a batch run one after another, never concurrently: a batch must not
+    // multiply the load one request can put on the database.
     let mut responses = Vec::with_capacity(requests.len());
     let mut checks = checks.into_iter();
     for single in requests {
@@ -457,6 +354,7 @@ async fn run_operations(
     for response in &mut responses {
         classify_errors(&mut response.errors);
     }
+    // Our failures (a timeout, an internal error) leave a retry free to run again.
     let ours = responses.iter().flat_map(|r| &r.errors).any(|error| {
         error
             .extensions
@@ -467,10 +365,21 @@ async fn run_operations(
                     || *code == async_graphql::Value::from(codes::LIMIT_EXCEEDED)
             })
     });
-    Answered {
-        json: answer_json(is_batch, responses).ok(),
-        ours,
+    let Ok(json) = answer_json(is_batch, responses) else {
+        return unwritable();
+    };
+    if let Some((user_id, key)) = reserved {
+        let db = &shared.state.db;
+        let kept = if ours {
+            service::idempotency::abandon(db, user_id, &key).await
+        } else {
+            service::idempotency::finish(db, user_id, &key, &json).await
+        };
+        if let Err(error) = kept {
+            tracing::error!(%error, "recording an idempotency key");
+        }
     }
+    json_response(json)
 }
 
 /// The JSON answer to a request's operations: one response, or a list for a batch.

@@ -126,9 +126,8 @@ pub async fn run(bench: &Bench, config: &Config, table: &mut Table) -> Result<()
         worst < TARGET && most_statements == 0.0 && failures == 0,
     );
 
-    // The flood runs against `steerco serve` as deployed (operations on a runtime of their
-    // own, the HTTP runtime free to refuse), its abusive clients cycling through the kinds,
-    // half with a token, while W1 runs.
+    // The flood runs against `steerco serve` as deployed, its abusive clients cycling through
+    // the kinds, half with a token, while W1 runs.
     let dir = tempfile::tempdir()?;
     let server = Server::start(bench, dir.path()).await?;
     let api = Api::new(http_client()?, &server.base_url, bench.api.token.clone());

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sea_orm::{EntityTrait, QueryOrder};
 use steerco::config::ServerConfig;
 use steerco::seed::bench::{BenchSize, bench};
-use steerco::server::{BoundServer, OperationsRuntime};
+use steerco::server::BoundServer;
 use steerco_entity::project;
 use steerco_graphql::domain::clock::SystemClock;
 use steerco_graphql::schema::id::{Kind, encode};
@@ -142,8 +142,6 @@ pub struct Bench {
     /// What seeding wrote, for the header.
     pub seeded: String,
     _dir: TempDir,
-    /// Where the in-process server runs operations; dropped last.
-    _operations: OperationsRuntime,
 }
 
 impl Bench {
@@ -193,11 +191,8 @@ impl Bench {
             })
             .collect();
 
-        // Operations on a runtime of their own, as `steerco serve` runs them.
-        let operations = OperationsRuntime::start()?;
-        let server = BoundServer::bind(ServerConfig::local("127.0.0.1:0".parse()?), state.clone())
-            .await?
-            .execute_on(operations.handle());
+        let server =
+            BoundServer::bind(ServerConfig::local("127.0.0.1:0".parse()?), state.clone()).await?;
         let base_url = format!("http://{}", server.local_addr());
         tokio::spawn(server.run(std::future::pending()));
         let http = http_client()?;
@@ -212,7 +207,6 @@ impl Bench {
             projects,
             seeded,
             _dir: dir,
-            _operations: operations,
         })
     }
 

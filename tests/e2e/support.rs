@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use steerco::config::ServerConfig;
-use steerco::server::{BoundServer, OperationsRuntime};
+use steerco::server::BoundServer;
 use steerco::worker::{Worker, WorkerConfig};
 use steerco_graphql::domain::clock::ManualClock;
 use steerco_graphql::service::notify::MailSettings;
@@ -84,8 +84,6 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// SQL statements the server has run, for statement budgets.
     pub statements: steerco::db::StatementCounter,
-    /// Where the server runs operations, as `steerco serve` does; dropped last.
-    _operations: OperationsRuntime,
 }
 
 impl TestApp {
@@ -111,11 +109,9 @@ impl TestApp {
         let state = AppState::new(db, clock.clone()).with_mail(mail);
         let mut config = ServerConfig::local("127.0.0.1:0".parse().unwrap());
         configure(&mut config);
-        let operations = OperationsRuntime::start().expect("operations runtime");
         let server = BoundServer::bind(config, state.clone())
             .await
-            .expect("bind")
-            .execute_on(operations.handle());
+            .expect("bind");
         let base_url = format!("http://{}", server.local_addr());
         tokio::spawn(server.run(std::future::pending()));
         Self {
@@ -125,7 +121,6 @@ impl TestApp {
             clock,
             database,
             statements,
-            _operations: operations,
         }
     }
 

@@ -555,7 +555,6 @@ pub async fn with_votes_of_subjects(
     Ok(super::rows::parents_with_children(
         &rows,
         decision::Column::Id,
-        |_| Ok(()),
     )?)
 }
 

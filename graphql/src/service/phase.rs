@@ -1316,7 +1316,6 @@ pub async fn plans_of(
     Ok(super::rows::parents_with_children(
         &rows,
         phase::Column::Id,
-        |_| Ok(()),
     )?)
 }
 

@@ -133,23 +133,20 @@ pub async fn matrix_with_people(
             Alias::new(format!("{ASSIGNEE}{}", column.as_str())),
         );
     }
-    let mut people: HashMap<Uuid, user::Model> = HashMap::new();
+    let results = conn.query_all(&query).await?;
+    let grouped = parents_with_children(&results, raci_activity::Column::Id)?;
     // A row repeats its person for every assignment they hold: each is decoded once, from
     // the first row that names them.
-    let grouped = parents_with_children(
-        &conn.query_all(&query).await?,
-        raci_activity::Column::Id,
-        |result| {
-            let person_id: Option<Uuid> = result.try_get(ASSIGNEE, user::Column::Id.as_str())?;
-            if let Some(id) = person_id
-                && !people.contains_key(&id)
-                && let Some(person) = user::Model::from_query_result_optional(result, ASSIGNEE)?
-            {
-                people.insert(id, person);
-            }
-            Ok(())
-        },
-    )?;
+    let mut people: HashMap<Uuid, user::Model> = HashMap::new();
+    for result in &results {
+        let person_id: Option<Uuid> = result.try_get(ASSIGNEE, user::Column::Id.as_str())?;
+        if let Some(id) = person_id
+            && !people.contains_key(&id)
+            && let Some(person) = user::Model::from_query_result_optional(result, ASSIGNEE)?
+        {
+            people.insert(id, person);
+        }
+    }
     let mut rows: Vec<ActivityRow> = grouped
         .into_iter()
         .map(|(activity, assignments)| ActivityRow {

@@ -13,12 +13,9 @@ use uuid::Uuid;
 /// together (order by the parent first). The parent's columns carry sea-orm's `A_` prefix and
 /// the child's `B_`, as `select_also` and `find_also_related` name them; `parent_id` is the
 /// parent's id column. A parent without children (a left join's NULL side) gets none.
-///
-/// `with_row` sees every row after it was grouped, for what else the statement joined.
 pub fn parents_with_children<P, C>(
     rows: &[QueryResult],
     parent_id: impl IdenStatic,
-    mut with_row: impl FnMut(&QueryResult) -> Result<(), DbErr>,
 ) -> Result<Vec<(P, Vec<C>)>, DbErr>
 where
     P: FromQueryResult,
@@ -38,7 +35,6 @@ where
         ) {
             children.push(child);
         }
-        with_row(row)?;
     }
     Ok(grouped)
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::Error;
-use crate::harness::{Api, Percentiles, Run, Statements, drive, peak_rss_mb};
+use crate::harness::{Api, Percentiles, Run, Statements, drive, peak_rss_mb, reset_peak_rss};
 use crate::process::Server;
 use crate::reads;
 use crate::report::{Row, Table};
@@ -146,6 +146,7 @@ pub async fn run(bench: &Bench, config: &Config, table: &mut Table) -> Result<()
     alone_row.statements = None;
     table.push(alone_row);
     let alone = alone.per_second();
+    reset_peak_rss(Some(server.pid()));
     let flood = flood(
         server.base_url.clone(),
         bench.api.token.clone(),

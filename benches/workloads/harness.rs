@@ -311,11 +311,19 @@ impl Percentiles {
     }
 }
 
-/// Starts a new peak for [`peak_rss_mb`] of this process (Linux: writing 5 to
-/// `/proc/self/clear_refs` resets VmHWM to the current RSS). `false` where that is refused,
+/// Starts a new peak for [`peak_rss_mb`] of this process, or of `pid` (Linux: writing 5 to
+/// `/proc/<pid>/clear_refs` resets VmHWM to the current RSS). `false` where that is refused,
 /// and the peak then covers the whole run so far.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+pub fn reset_peak_rss(pid: Option<u32>) -> bool {
+    std::fs::write(proc_file(pid, "clear_refs"), "5").is_ok()
+}
+
+/// `/proc/<pid>/<name>`, or this process's.
+fn proc_file(pid: Option<u32>, name: &str) -> String {
+    match pid {
+        Some(pid) => format!("/proc/{pid}/{name}"),
+        None => format!("/proc/self/{name}"),
+    }
 }
 
 /// Peak resident set (VmHWM) of this process, or of `pid`, in MiB.
@@ -325,11 +333,7 @@ pub fn peak_rss_mb(pid: Option<u32>) -> Option<f64> {
 
 /// A `kB` line of `/proc/<pid>/status`.
 fn status_kib(pid: Option<u32>, key: &str) -> Option<u64> {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/status"),
-        None => "/proc/self/status".to_owned(),
-    };
-    let status = std::fs::read_to_string(path).ok()?;
+    let status = std::fs::read_to_string(proc_file(pid, "status")).ok()?;
     status
         .lines()
         .find_map(|line| line.strip_prefix(key))

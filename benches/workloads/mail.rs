@@ -51,7 +51,7 @@ pub async fn drain(
         )?;
         let received_before = server.received().len();
         let statements_before = bench.statements.total();
-        reset_peak_rss();
+        reset_peak_rss(None);
         let started = Instant::now();
         let sent = worker.drain().await.map_err(|e| e.to_string())?;
         let elapsed = started.elapsed();

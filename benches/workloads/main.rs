@@ -79,7 +79,7 @@ async fn main() -> Result<(), Error> {
             &bench.statements,
         )
         .await?;
-        reset_peak_rss();
+        reset_peak_rss(None);
         bench.statements.reset_profile();
         let run = reads::dashboards(
             &bench.api,
@@ -112,7 +112,7 @@ async fn main() -> Result<(), Error> {
             &bench.statements,
         )
         .await?;
-        reset_peak_rss();
+        reset_peak_rss(None);
         bench.statements.reset_profile();
         let run = reads::portfolios(
             &bench.api,

@@ -41,7 +41,7 @@ pub async fn defects(
     for &clients in client_counts {
         let counts_before = counts(bench).await?;
         let log_before = bench.log.count();
-        reset_peak_rss();
+        reset_peak_rss(None);
         let api = bench.api.clone();
         let list = Arc::clone(&projects);
         let run = drive(
@@ -196,7 +196,7 @@ pub async fn ballots(bench: &Bench, rounds: usize, table: &mut Table) -> Result<
         return Err(format!("W4 voter: {error}").into());
     }
 
-    reset_peak_rss();
+    reset_peak_rss(None);
     let mut votes = Run {
         clients: COMMITTEE,
         ..Run::default()

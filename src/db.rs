@@ -17,6 +17,11 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// workload.
 const SQLITE_CACHE_SIZE: &str = "-256";
 
+/// A pooled connection idle this long is pinged before it is handed out, in case the server
+/// (or something between) dropped it. A connection in steady use is not: pinging on every
+/// checkout, sqlx's default, cost a round trip per statement outside a transaction.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// The longest one SQL statement may run on PostgreSQL before the server cancels it; a query
 /// that slow is a bug or an attack, and must not hold locks other writers wait for.
 pub const STATEMENT_TIMEOUT_POSTGRES: &str = "30s";
@@ -31,7 +36,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     if url.starts_with("sqlite:") {
         options
             .max_connections(8)

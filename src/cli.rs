@@ -14,7 +14,7 @@ use steerco_migration::{Migrator, MigratorTrait};
 
 use crate::config::{DEFAULT_ADDR, DEFAULT_DATABASE_URL, ServerConfig, redact_url};
 use crate::rate_limit::RateLimit;
-use crate::server::{BoundServer, shutdown_signal};
+use crate::server::{BoundServer, FrontRuntime, shutdown_signal};
 use crate::worker::{Worker, WorkerConfig};
 
 /// Steerco: governance and change control for CRM implementation projects.
@@ -389,7 +389,8 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
     } else {
         tracing::info!(%addr, "serving GraphiQL and the GraphQL API at http://{addr}/graphql");
     }
-    server.run(shutdown_signal()).await?;
+    let front = FrontRuntime::start()?;
+    front.spawn(server, shutdown_signal()).await??;
     // The API has stopped taking changes: let the worker finish the sends in flight.
     let _ = stop_worker.send(());
     if let Some(worker) = worker {

@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use steerco::config::ServerConfig;
-use steerco::server::BoundServer;
+use steerco::server::{BoundServer, FrontRuntime};
 use steerco::worker::{Worker, WorkerConfig};
 use steerco_graphql::domain::clock::ManualClock;
 use steerco_graphql::service::notify::MailSettings;
@@ -84,6 +84,9 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// SQL statements the server has run, for statement budgets.
     pub statements: steerco::db::StatementCounter,
+    /// Where the server answers HTTP, as `steerco serve` does; the test's runtime runs the
+    /// operations.
+    _front: FrontRuntime,
 }
 
 impl TestApp {
@@ -113,7 +116,8 @@ impl TestApp {
             .await
             .expect("bind");
         let base_url = format!("http://{}", server.local_addr());
-        tokio::spawn(server.run(std::future::pending()));
+        let front = FrontRuntime::start().expect("HTTP runtime");
+        drop(front.spawn(server, std::future::pending()));
         Self {
             base_url,
             client: reqwest::Client::new(),
@@ -121,6 +125,7 @@ impl TestApp {
             clock,
             database,
             statements,
+            _front: front,
         }
     }
 

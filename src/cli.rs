@@ -342,7 +342,11 @@ async fn open(database_url: &str) -> Result<AppState, Box<dyn std::error::Error>
         link_key: outbox::link_key(&db).await?,
         ..MailSettings::local()
     };
-    Ok(AppState::new(db, Arc::new(SystemClock)).with_mail(mail))
+    let state = AppState::new(db, Arc::new(SystemClock)).with_mail(mail);
+    Ok(match crate::db::connect_writer(database_url).await? {
+        Some(writer) => state.with_writer(writer),
+        None => state,
+    })
 }
 
 async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {

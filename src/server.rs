@@ -552,7 +552,7 @@ async fn reserve(
     let key = IdempotencyKey::parse(raw)
         .map_err(|e| error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, &e.to_string()))?;
     let now = state.clock.now();
-    match service::idempotency::begin(&state.db, actor.user_id, &key, fingerprint, now).await {
+    match service::idempotency::begin(&state.writer, actor.user_id, &key, fingerprint, now).await {
         Ok(Verdict::Run) => Ok((actor.user_id, key)),
         Ok(Verdict::Replay(json)) => {
             let mut response = json_response(json);

@@ -145,8 +145,13 @@ impl Worker {
     /// database hiccup does not leave accepted mail to be sent again.
     pub async fn deliver_once(&self) -> ServiceResult<usize> {
         let now = self.state.clock.now();
-        let claimed =
-            outbox::claim(&self.state.db, now, self.config.lease, self.config.batch).await?;
+        let claimed = outbox::claim(
+            &self.state.writer,
+            now,
+            self.config.lease,
+            self.config.batch,
+        )
+        .await?;
         let count = claimed.len();
         let mut attempts = futures_util::stream::iter(claimed)
             .map(|row| async move {

@@ -220,11 +220,21 @@ pub struct Profile {
 
 impl Statements {
     pub fn attach(db: &mut DatabaseConnection, profile: bool) -> Self {
-        if !profile {
-            return Self::Counter(StatementCounter::attach(db));
-        }
-        let kept = Arc::new(Profile::default());
-        let recorder = Arc::clone(&kept);
+        let statements = if profile {
+            Self::Profile(Arc::default())
+        } else {
+            Self::Counter(StatementCounter::default())
+        };
+        statements.count_also(db);
+        statements
+    }
+
+    /// Counts (or profiles) the statements of another pool too: the server's writer.
+    pub fn count_also(&self, db: &mut DatabaseConnection) {
+        let recorder = match self {
+            Self::Counter(counter) => return counter.count_also(db),
+            Self::Profile(profile) => Arc::clone(profile),
+        };
         db.set_metric_callback(move |info| {
             recorder.total.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut by_sql) = recorder.by_sql.lock() {
@@ -235,7 +245,6 @@ impl Statements {
                 entry.1 += info.elapsed;
             }
         });
-        Self::Profile(kept)
     }
 
     /// Statements run since counting started.

@@ -162,7 +162,11 @@ impl Bench {
             link_key: outbox::link_key(&db).await.map_err(|e| e.to_string())?,
             ..MailSettings::local()
         };
-        let state = AppState::new(db, Arc::new(SystemClock)).with_mail(mail);
+        let mut state = AppState::new(db, Arc::new(SystemClock)).with_mail(mail);
+        if let Some(mut writer) = steerco::db::connect_writer(&database_url).await? {
+            statements.count_also(&mut writer);
+            state = state.with_writer(writer);
+        }
         let report = bench(
             &state.db,
             BenchSize {

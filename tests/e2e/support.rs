@@ -109,7 +109,14 @@ impl TestApp {
                 .expect("link key"),
             ..MailSettings::local()
         };
-        let state = AppState::new(db, clock.clone()).with_mail(mail);
+        let mut state = AppState::new(db, clock.clone()).with_mail(mail);
+        if let Some(mut writer) = steerco::db::connect_writer(&database.url)
+            .await
+            .expect("connect the writer")
+        {
+            statements.count_also(&mut writer);
+            state = state.with_writer(writer);
+        }
         let mut config = ServerConfig::local("127.0.0.1:0".parse().unwrap());
         configure(&mut config);
         let server = BoundServer::bind(config, state.clone())

@@ -132,7 +132,7 @@ impl Extension for PerRequest {
             return next.run(ctx, info).await;
         };
         let now = state.clock.now();
-        let verdict = service::idempotency::begin(&state.db, user_id, &key, &fingerprint, now)
+        let verdict = service::idempotency::begin(&state.writer, user_id, &key, &fingerprint, now)
             .await
             .map_err(internal)?;
         match verdict {

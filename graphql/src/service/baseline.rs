@@ -63,7 +63,7 @@ pub async fn create(
     reason: &str,
 ) -> ServiceResult<BaselineRequest> {
     let reason = super::decision::parse_note(Some(reason), true)?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,

@@ -230,7 +230,7 @@ pub async fn create(
     fields: CrFields,
 ) -> ServiceResult<CrChange> {
     let texts = check_texts(&fields, true)?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -468,7 +468,7 @@ pub async fn update(
     fields: CrFields,
 ) -> ServiceResult<CrChange> {
     let texts = check_texts(&fields, false)?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project, is_pm) = cr_for(&txn, caller, cr_id).await?;
     let status = ensure_undecided(&current)?;
     let is_requester = current.requester_id == caller.actor.user_id;
@@ -535,7 +535,7 @@ pub async fn assess(
     expected_version: i64,
     impact: Impact,
 ) -> ServiceResult<CrChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project, is_pm) = cr_for(&txn, caller, cr_id).await?;
     if !is_pm {
         return Err(ServiceError::Forbidden);
@@ -650,7 +650,7 @@ pub async fn transition(
     let note = note
         .map(|raw| multi_line(raw, 4_000).map_err(|e| Refusal::bad_input(&["note"], e.to_string())))
         .transpose()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project, is_pm) = cr_for(&txn, caller, cr_id).await?;
     let from = status_of(&current)?;
     let to = rules::transition(from, action)?;
@@ -1105,7 +1105,7 @@ pub async fn comment(
 ) -> ServiceResult<change_request_comment::Model> {
     let body = required_multi_line(body, 10_000)
         .map_err(|e| Refusal::bad_input(&["body"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let cr = change_request::Entity::find_by_id(cr_id)
         .one(&txn)
         .await?
@@ -1188,7 +1188,7 @@ pub async fn delegate(
     from: NaiveDate,
     to: NaiveDate,
 ) -> ServiceResult<vote_delegation::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,

@@ -262,7 +262,7 @@ pub async fn cast(
     input: VoteInput,
 ) -> ServiceResult<VoteOutcome> {
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = for_update(decision::Entity::find_by_id(decision_id), backend_of(&txn))
         .one(&txn)
         .await?

@@ -212,7 +212,7 @@ pub async fn create(
 ) -> ServiceResult<PlanChange> {
     let communications = multi_line(&input.communications, 10_000)
         .map_err(|e| Refusal::bad_input(&["communications"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -337,7 +337,7 @@ pub async fn prepare(
     plan_id: Uuid,
     input: Preparation,
 ) -> ServiceResult<PlanChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project, _) =
         plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
     ensure_editable(&current)?;
@@ -449,7 +449,7 @@ pub async fn approve_rollback(
     caller: &Caller,
     plan_id: Uuid,
 ) -> ServiceResult<PlanChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, _, subject) = plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
     if !(subject.admin
         || subject
@@ -541,7 +541,7 @@ pub async fn task_add(
         )
         .into());
     }
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (plan, project, _) = plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
     ensure_editable(&plan)?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
@@ -613,7 +613,7 @@ pub async fn task_set_status(
     task_id: Uuid,
     status: TaskStatus,
 ) -> ServiceResult<cutover_task::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let task = cutover_task::Entity::find_by_id(task_id)
         .one(&txn)
         .await?
@@ -721,7 +721,7 @@ pub async fn manual_criterion_add(
     owner_id: Option<Uuid>,
 ) -> ServiceResult<go_live_criterion::Model> {
     let name = single_line(name, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (plan, project, _) = plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
     ensure_editable(&plan)?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
@@ -762,7 +762,7 @@ pub async fn manual_criterion_set(
     criterion_id: Uuid,
     done: bool,
 ) -> ServiceResult<go_live_criterion::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let row = go_live_criterion::Entity::find_by_id(criterion_id)
         .one(&txn)
         .await?
@@ -910,7 +910,7 @@ pub async fn request_decision(
     caller: &Caller,
     plan_id: Uuid,
 ) -> ServiceResult<PlanChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project, _) =
         plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
     let from = status_of(&current)?;
@@ -976,7 +976,7 @@ pub async fn set_override(
 ) -> ServiceResult<PlanChange> {
     let reason = required_multi_line(reason, 2_000)
         .map_err(|e| Refusal::bad_input(&["reason"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, _, subject) = plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
     let may = subject.admin
         || subject
@@ -1139,7 +1139,7 @@ pub async fn transition(
     ) {
         return Err(Refusal::bad_input(&["action"], "this move has its own mutation").into());
     }
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project, subject) =
         plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
     let is_pm = crate::domain::authz::permits(&subject, ProjectOperation::ManagePlan);
@@ -1281,7 +1281,7 @@ pub async fn rollback_start(
     reason: &str,
     force: bool,
 ) -> ServiceResult<PlanChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, _, subject) = plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
     let from = status_of(&current)?;
     let is_authority = subject.admin
@@ -1403,7 +1403,7 @@ pub async fn metric_add(
     let name = refusals.field(&["name"], single_line(name, 200));
     let unit = refusals.field(&["unit"], single_line(unit, 32));
     refusals.finish()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (plan, project, _) = plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
     if matches!(
         status_of(&plan)?,
@@ -1454,7 +1454,7 @@ pub async fn reading_record(
     metric_id: Uuid,
     value: Decimal,
 ) -> ServiceResult<(metric_reading::Model, Vec<DomainEvent>)> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let metric = hypercare_metric::Entity::find_by_id(metric_id)
         .one(&txn)
         .await?

@@ -111,7 +111,7 @@ pub async fn add(
     let roles =
         roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
 
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -214,7 +214,7 @@ pub async fn update_roles(
     let roles =
         roles.ok_or_else(|| ServiceError::Internal("roles parsed without a value".into()))?;
 
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, _) = member_for(&txn, caller, member_id).await?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
@@ -258,7 +258,7 @@ pub async fn remove(
     caller: &Caller,
     member_id: Uuid,
 ) -> ServiceResult<MemberChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (member, _) = member_for(&txn, caller, member_id).await?;
     if stored_roles(&member.roles)?.contains(ProjectRole::ProjectManager) {
         ensure_another_manager(&txn, &member).await?;

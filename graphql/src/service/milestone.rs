@@ -217,7 +217,7 @@ pub async fn create(
         return Err(ServiceError::Internal("checked above".into()));
     };
 
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let phase = phase::Entity::find_by_id(input.phase_id)
         .one(&txn)
         .await?
@@ -302,7 +302,7 @@ pub async fn update(
         .as_deref()
         .map(|raw| refusals.field(&["name"], single_line(raw, 200)));
     refusals.finish()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project) = milestone_for(
         &txn,
         caller,
@@ -466,7 +466,7 @@ pub async fn transition(
     action: MilestoneAction,
     actual_date: Option<NaiveDate>,
 ) -> ServiceResult<MilestoneChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project) =
         milestone_for(&txn, caller, milestone_id, &["id"], ProjectOperation::Read).await?;
     let subject = access::subject_on(&txn, &caller.actor, project.id).await?;
@@ -575,7 +575,7 @@ pub async fn link(
 ) -> ServiceResult<(milestone_dependency::Model, Vec<Moved>)> {
     let lag_days =
         rules::check_lag(lag_days).map_err(|e| Refusal::bad_input(&["lagDays"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (predecessor, project) = milestone_for(
         &txn,
         caller,
@@ -684,7 +684,7 @@ pub async fn unlink(
     caller: &Caller,
     link_id: Uuid,
 ) -> ServiceResult<milestone_dependency::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let link = milestone_dependency::Entity::find_by_id(link_id)
         .one(&txn)
         .await?

@@ -47,6 +47,9 @@ use tokio::sync::{Notify, broadcast};
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where write transactions begin ([`begin_write`]): the same pool as `db`, or, on
+    /// SQLite, a pool of one connection of its own (see `steerco::db::connect_writer`).
+    pub writer: DatabaseConnection,
     pub clock: Arc<dyn Clock>,
     pub mail: Arc<MailSettings>,
     /// Committed domain events, for `projectEvents` subscribers of this server.
@@ -58,12 +61,19 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
         Self {
+            writer: db.clone(),
             db,
             clock,
             mail: Arc::new(MailSettings::local()),
             events: broadcast::channel(1_024).0,
             outbox_written: Arc::new(Notify::new()),
         }
+    }
+
+    /// Begins write transactions on `writer` instead of the pool that reads.
+    pub fn with_writer(mut self, writer: DatabaseConnection) -> Self {
+        self.writer = writer;
+        self
     }
 
     pub fn with_mail(mut self, mail: MailSettings) -> Self {
@@ -147,9 +157,9 @@ pub(crate) fn unique_violation_as(
     }
 }
 
-/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that
-/// reads and then writes fails with `SQLITE_BUSY` in WAL mode whatever the busy timeout, while
-/// an immediate one waits its turn for the write lock.
+/// Begins a write transaction, on [`AppState::writer`]. On SQLite it is `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads and then writes fails with `SQLITE_BUSY` in WAL mode
+/// whatever the busy timeout, while an immediate one waits its turn for the write lock.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let sqlite_transaction_mode = match db.get_database_backend() {
         DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),

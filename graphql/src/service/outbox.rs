@@ -233,7 +233,7 @@ pub async fn retry(
     caller: &Caller,
     notification_id: Uuid,
 ) -> ServiceResult<notification::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let not_found = || Refusal::not_found(&["id"], "notification");
     let row = notification::Entity::find_by_id(notification_id)
         .one(&txn)
@@ -338,7 +338,7 @@ pub async fn set_preferences(
     if classes.len() != changes.len() {
         return Err(Refusal::bad_input(&["preferences"], "name each class at most once").into());
     }
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let before = preferences_of(&txn, user_id).await?;
     let now = state.clock.now();
     for (class, delivery) in changes {
@@ -496,7 +496,7 @@ async fn scheduled(
     rule: &str,
     event: DomainEvent,
 ) -> ServiceResult<u64> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let written = notify_in_txn(
         &txn,
         &state.mail,
@@ -537,7 +537,7 @@ async fn digest_for(
     now: DateTime<Utc>,
     user_id: Uuid,
 ) -> ServiceResult<u64> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let Some(person) = user::Entity::find_by_id(user_id).one(&txn).await? else {
         return Ok(0);
     };

@@ -220,7 +220,7 @@ pub async fn add(
     }
     refusals.finish()?;
     let name = name.unwrap_or_default();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -276,7 +276,7 @@ pub async fn update(
         .as_deref()
         .map(|raw| refusals.field(&["name"], single_line(raw, 200)));
     refusals.finish()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project) = phase_for(
         &txn,
         caller,
@@ -341,7 +341,7 @@ pub async fn reorder(
     project_id: Uuid,
     order: &[Uuid],
 ) -> ServiceResult<Vec<phase::Model>> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -401,7 +401,7 @@ pub async fn remove(
     caller: &Caller,
     phase_id: Uuid,
 ) -> ServiceResult<PhaseChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project) = phase_for(
         &txn,
         caller,
@@ -465,7 +465,7 @@ pub async fn start(
     caller: &Caller,
     phase_id: Uuid,
 ) -> ServiceResult<PhaseChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project) = phase_for(
         &txn,
         caller,
@@ -584,7 +584,7 @@ pub async fn request_gate(
     note: Option<&str>,
 ) -> ServiceResult<PhaseChange> {
     let note = super::decision::parse_note(note, false)?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project) = phase_for(
         &txn,
         caller,
@@ -655,7 +655,7 @@ pub async fn request_skip(
     reason: Option<&str>,
 ) -> ServiceResult<PhaseChange> {
     let reason = super::decision::parse_note(reason, true)?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, project) = phase_for(
         &txn,
         caller,
@@ -954,7 +954,7 @@ pub async fn criterion_add(
     text: &str,
 ) -> ServiceResult<exit_criterion::Model> {
     let text = single_line(text, 500).map_err(|e| Refusal::bad_input(&["text"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (phase, project) = phase_for(
         &txn,
         caller,
@@ -1007,7 +1007,7 @@ pub async fn criterion_set(
     };
     let evidence = evidence_url.and_then(|raw| refusals.field(&["evidenceUrl"], parse_link(raw)));
     refusals.finish()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = exit_criterion::Entity::find_by_id(criterion_id)
         .one(&txn)
         .await?
@@ -1111,7 +1111,7 @@ pub async fn deliverable_add(
     owner_id: Option<Uuid>,
 ) -> ServiceResult<deliverable::Model> {
     let name = single_line(name, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (phase, project) = phase_for(
         &txn,
         caller,
@@ -1155,7 +1155,7 @@ pub async fn deliverable_update(
         .map(parse_link)
         .transpose()
         .map_err(|e| Refusal::bad_input(&["link"], e))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = deliverable::Entity::find_by_id(deliverable_id)
         .one(&txn)
         .await?
@@ -1239,7 +1239,7 @@ pub async fn condition_close(
     caller: &Caller,
     condition_id: Uuid,
 ) -> ServiceResult<gate_condition::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = gate_condition::Entity::find_by_id(condition_id)
         .one(&txn)
         .await?

@@ -134,7 +134,7 @@ pub async fn create(
     refusals.finish()?;
     let budget = budget.flatten();
 
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let taken = project::Entity::find()
         .filter(project::Column::Code.eq(code.as_str()))
         .one(&txn)
@@ -249,7 +249,7 @@ pub async fn update(
     });
     refusals.finish()?;
 
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -370,7 +370,7 @@ pub async fn transition(
     reason: Option<&str>,
     expected_version: Option<i64>,
 ) -> ServiceResult<ProjectChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (current, _) = access::project_for(
         &txn,
         &caller.actor,

@@ -270,7 +270,7 @@ pub async fn seed(
     caller: &Caller,
     project_id: Uuid,
 ) -> ServiceResult<Vec<ActivityRow>> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -349,7 +349,7 @@ pub async fn activity_add(
     phase_id: Option<Uuid>,
 ) -> ServiceResult<raci_activity::Model> {
     let name = single_line(name, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -420,7 +420,7 @@ pub async fn activity_update(
     let name = name
         .map(|raw| single_line(raw, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string())))
         .transpose()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = activity_for(&txn, caller, activity_id, &["id"]).await?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
@@ -456,7 +456,7 @@ pub async fn activity_remove(
     caller: &Caller,
     activity_id: Uuid,
 ) -> ServiceResult<raci_activity::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = activity_for(&txn, caller, activity_id, &["id"]).await?;
     raci_activity::Entity::delete_by_id(current.id)
         .exec(&txn)
@@ -480,7 +480,7 @@ pub async fn assign(
     user_id: Uuid,
     letter: RaciLetter,
 ) -> ServiceResult<ActivityRow> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let activity = activity_for(&txn, caller, activity_id, &["activityId"]).await?;
     let active = active_members(&txn, activity.project_id).await?;
     let current = raci_assignment::Entity::find()
@@ -550,7 +550,7 @@ pub async fn unassign(
     activity_id: Uuid,
     user_id: Uuid,
 ) -> ServiceResult<ActivityRow> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let activity = activity_for(&txn, caller, activity_id, &["activityId"]).await?;
     let existing = raci_assignment::Entity::find()
         .filter(raci_assignment::Column::ActivityId.eq(activity.id))

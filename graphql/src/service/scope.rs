@@ -124,7 +124,7 @@ pub async fn draft(
     caller: &Caller,
     project_id: Uuid,
 ) -> ServiceResult<ScopeChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -207,7 +207,7 @@ pub async fn update_draft(
     expected_version: i64,
     input: DocumentInput,
 ) -> ServiceResult<ScopeChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = version_for(&txn, caller, version_id, ProjectOperation::ManagePlan).await?;
     rules::transition(status_of(&current)?, ScopeCommand::Edit)?;
     if current.version != expected_version {
@@ -247,7 +247,7 @@ pub async fn submit(
     expected_version: i64,
     signatories: &[Uuid],
 ) -> ServiceResult<ScopeChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = version_for(&txn, caller, version_id, ProjectOperation::ManagePlan).await?;
     let status = rules::transition(status_of(&current)?, ScopeCommand::SubmitForReview)?;
     if current.version != expected_version {
@@ -354,7 +354,7 @@ pub async fn sign(
     caller: &Caller,
     version_id: Uuid,
 ) -> ServiceResult<ScopeChange> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
     rules::transition(status_of(&current)?, ScopeCommand::Sign)?;
     let rows = signatories_of(&txn, current.id).await?;
@@ -466,7 +466,7 @@ pub async fn reject(
 ) -> ServiceResult<ScopeChange> {
     let comment = required_multi_line(comment, 4_000)
         .map_err(|e| Refusal::bad_input(&["comment"], format!("comment {e}")))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
     let status = rules::transition(status_of(&current)?, ScopeCommand::Reject)?;
     let rows = signatories_of(&txn, current.id).await?;

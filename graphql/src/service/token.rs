@@ -91,7 +91,7 @@ pub async fn issue_for_operator(
     user_id: Uuid,
     name: &str,
 ) -> ServiceResult<IssuedToken> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let issued = issue_in_txn(
         &txn,
         Origin::OPERATOR,
@@ -122,7 +122,7 @@ pub async fn create(
     let Some(name) = name.filter(|_| refusals.is_empty()) else {
         return Err(refusals.finish().err().unwrap_or_default().into());
     };
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let issued = issue_in_txn(
         &txn,
         Origin::from(caller),
@@ -153,7 +153,7 @@ pub async fn create_session(
         .into());
     };
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let origin = Origin {
         actor_id: Some(user.id),
         request_id,
@@ -179,7 +179,7 @@ pub async fn revoke(
     token_id: Uuid,
 ) -> ServiceResult<api_token::Model> {
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let token = api_token::Entity::find_by_id(token_id)
         .one(&txn)
         .await?

@@ -164,7 +164,7 @@ pub async fn scenario_create(
     owner_id: Option<Uuid>,
 ) -> ServiceResult<test_scenario::Model> {
     let draft = rules::check_scenario(&draft)?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
     super::member::check_owner(&txn, project_id, owner_id, &["ownerId"]).await?;
     if scenarios_of(&txn, project_id)
@@ -197,7 +197,7 @@ pub async fn library_import(
     caller: &Caller,
     project_id: Uuid,
 ) -> ServiceResult<Vec<test_scenario::Model>> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
     let existing: Vec<String> = scenarios_of(&txn, project_id)
         .await?
@@ -239,7 +239,7 @@ pub async fn csv_import(
             })
             .collect::<Vec<_>>()
     })?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
     let existing: Vec<String> = scenarios_of(&txn, project_id)
         .await?
@@ -325,7 +325,7 @@ pub async fn cycle_create(
         ));
     }
     refusals.finish()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     project_for_tests(&txn, caller, project_id, &["projectId"]).await?;
     let now = state.clock.now();
     let row = test_cycle::Model {
@@ -381,7 +381,7 @@ pub async fn cycle_transition(
     cycle_id: Uuid,
     action: CycleAction,
 ) -> ServiceResult<(test_cycle::Model, Vec<DomainEvent>)> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = for_update(test_cycle::Entity::find_by_id(cycle_id), backend_of(&txn))
         .one(&txn)
         .await?
@@ -640,7 +640,7 @@ pub async fn defect_create(
     input: NewDefect,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
     let checked = check_defect(&input, "")?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
         &caller.actor,
@@ -736,7 +736,7 @@ pub async fn execution_record(
         None => None,
     };
     refusals.finish()?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let cycle = test_cycle::Entity::find_by_id(cycle_id)
         .one(&txn)
         .await?
@@ -866,7 +866,7 @@ pub async fn defect_grade(
     priority: Option<Priority>,
     category: Option<DefectCategory>,
 ) -> ServiceResult<defect::Model> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(&txn))
         .one(&txn)
         .await?
@@ -927,7 +927,7 @@ pub async fn defect_transition(
     defect_id: Uuid,
     command: DefectCommand,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(&txn))
         .one(&txn)
         .await?
@@ -1054,7 +1054,7 @@ pub async fn defect_comment(
 ) -> ServiceResult<defect::Model> {
     let body = required_multi_line(body, 10_000)
         .map_err(|e| Refusal::bad_input(&["body"], e.to_string()))?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let found = defect::Entity::find_by_id(defect_id)
         .one(&txn)
         .await?

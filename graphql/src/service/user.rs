@@ -54,7 +54,7 @@ pub async fn create(
     };
     let password_hash = password.as_ref().map(hash_password).transpose()?;
 
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     if find_by_email(&txn, &email).await?.is_some() {
         return Err(Refusal::conflict(&["email"], "a user with this email already exists").into());
     }

@@ -103,6 +103,17 @@ async fn batches_run_up_to_ten_operations() {
     assert_eq!(status, 200);
     assert_eq!(body.as_array().map(Vec::len), Some(2));
     assert_eq!(body[1]["data"]["me"]["email"], user.email);
+    // A batch of one, after whitespace, is answered as a list of one.
+    let (status, body) = post(
+        &app,
+        Some(&user.token),
+        "application/json",
+        format!(" \r\n\t{}", json!([op])),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body[0]["data"]["me"]["email"], user.email);
     let eleven: Vec<_> = (0..11).map(|_| op.clone()).collect();
     let (status, body) = post(
         &app,

@@ -157,6 +157,37 @@ async fn deep_and_costly_queries_are_refused_before_they_run() {
     assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
 }
 
+/// The server remembers the documents it has parsed and the queries that passed its checks;
+/// what passed with some variables is checked again with others, and answers the same each
+/// time.
+#[tokio::test]
+async fn a_query_seen_before_is_checked_again_with_other_variables() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let costly = "query Costly($n: Int) {
+        a: projects(first: $n) { edges { node { members { user { apiTokens { name } } } } } }
+        b: projects(first: $n) { edges { node { members { user { apiTokens { name } } } } } } }";
+    let first = app.gql(Some(&user.token), costly, json!({ "n": 1 })).await;
+    assert!(first.get("errors").is_none(), "{first}");
+    let again = app.gql(Some(&user.token), costly, json!({ "n": 1 })).await;
+    assert_eq!(again, first);
+    assert!(again["extensions"]["analyzer"]["complexity"].as_u64() > Some(0));
+    let response = app
+        .gql(Some(&user.token), costly, json!({ "n": 100 }))
+        .await;
+    assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+    let response = app
+        .gql(Some(&user.token), costly, json!({ "n": "many" }))
+        .await;
+    assert_eq!(
+        error_code(&response),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{response}"
+    );
+    let again = app.gql(Some(&user.token), costly, json!({ "n": 1 })).await;
+    assert_eq!(again, first);
+}
+
 #[tokio::test]
 async fn alias_overloading_is_refused_before_anything_runs() {
     let app = TestApp::spawn().await;

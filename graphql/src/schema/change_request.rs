@@ -222,7 +222,7 @@ pub struct ChangeRequestBallot {
     recused: Vec<uuid::Uuid>,
 }
 
-#[Object]
+#[Object(serial)]
 impl ChangeRequestBallot {
     /// The current round: policy, eligible voters, votes, status and outcome.
     async fn decision(&self) -> Decision {
@@ -322,7 +322,7 @@ pub async fn caused_by(
 #[derive(Clone, Debug)]
 pub struct ChangeRequest(pub change_request::Model);
 
-#[Object]
+#[Object(serial)]
 impl ChangeRequest {
     pub async fn id(&self) -> ID {
         encode(Kind::ChangeRequest, self.0.id)

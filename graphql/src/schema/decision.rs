@@ -85,7 +85,7 @@ pub enum DecisionStatus {
 #[derive(Clone, Debug)]
 pub struct Decision(pub decision::Model);
 
-#[Object]
+#[Object(serial)]
 impl Decision {
     pub async fn id(&self) -> ID {
         encode(Kind::Decision, self.0.id)
@@ -181,7 +181,7 @@ impl Decision {
 #[derive(Clone, Debug)]
 pub struct Vote(pub decision_vote::Model);
 
-#[Object]
+#[Object(serial)]
 impl Vote {
     async fn voter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(super::loader::user(ctx, self.0.voter_id).await?.map(User))

@@ -68,7 +68,7 @@ impl Milestone {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Milestone {
     pub async fn id(&self) -> ID {
         encode(Kind::Milestone, self.0.id)

@@ -3,9 +3,16 @@
 //! Resolvers stay thin: read the caller from the context, turn input into a command, call one
 //! service function, map the result. Conventions: opaque global ids ([`id`]), Relay
 //! connections capped at 100 ([`page`]), `userErrors` in every payload ([`error`]).
+//!
+//! The types that come in long lists (milestones, phases, change requests, ballots and their
+//! votes, RACI rows, users) resolve their fields one after another, `#[Object(serial)]`:
+//! resolving the fields of an object concurrently costs a task and a waker per field (4 % of
+//! the CPU of a project dashboard) for fields that read memory or one loader. The items of a
+//! list still resolve concurrently, so their loaders still batch across the list.
 
 pub mod audit;
 pub mod change_request;
+mod check_cache;
 pub mod context;
 pub mod decision;
 pub mod document_limits;
@@ -152,6 +159,7 @@ pub struct Schemas {
     /// Every extension: the schema of unchecked operations and of the WebSocket endpoint.
     pub full: AppSchema,
     reads: AppSchema,
+    checked: Arc<check_cache::CheckCache>,
 }
 
 /// What [`Schemas::check`] found.
@@ -164,7 +172,7 @@ pub enum Check {
 }
 
 /// An operation that passed [`Schemas::check`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Passed {
     is_query: bool,
     analysis: Option<async_graphql::Value>,
@@ -181,14 +189,36 @@ impl Schemas {
         Self {
             full: build(state, limits, production),
             reads,
+            checked: Arc::default(),
         }
     }
 
     /// Parses and validates an operation against every limit (depth, complexity, aliases,
     /// input bounds, directives) without running it. Needs neither the caller nor the
     /// database, so the HTTP layer refuses abuse before it looks up a token. The parsed
-    /// document is kept in `request` and not parsed again.
+    /// document is kept in `request` and not parsed again; a document seen before is not
+    /// parsed at all, and a query seen before with the same variables is not checked again
+    /// ([`check_cache`]).
     pub async fn check(&self, request: &mut async_graphql::Request) -> Check {
+        match self.checked.document(&request.query) {
+            Some(document) => request.set_parsed_query(document),
+            None => {
+                // A document that does not parse is parsed again below, for its error.
+                if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
+                    self.checked.keep_document(&request.query, &document);
+                    request.set_parsed_query(document);
+                }
+            }
+        }
+        let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+        let operation = check_cache::Operation {
+            query: &request.query,
+            operation_name: request.operation_name.as_deref(),
+            variables: &variables,
+        };
+        if let Some(passed) = self.checked.passed(&operation) {
+            return Check::Passed(passed);
+        }
         let mut probe = async_graphql::Request::new(request.query.clone())
             .variables(request.variables.clone())
             .data(CheckOnly);
@@ -205,10 +235,20 @@ impl Schemas {
         if !answer.errors.is_empty() {
             return Check::Refused(answer);
         }
-        Check::Passed(Passed {
+        let passed = Passed {
             is_query,
             analysis: answer.extensions.remove(ANALYSIS),
-        })
+        };
+        // Mutations are checked again as they run (on `full`): only queries skip that.
+        if is_query {
+            let operation = check_cache::Operation {
+                query: &request.query,
+                operation_name: request.operation_name.as_deref(),
+                variables: &variables,
+            };
+            self.checked.keep_passed(&operation, &passed);
+        }
+        Check::Passed(passed)
     }
 
     /// Runs an operation that passed [`Schemas::check`] for `actor`: a query on `reads`,

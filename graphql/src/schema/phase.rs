@@ -84,7 +84,7 @@ pub enum PhaseStatus {
 #[derive(Clone, Debug)]
 pub struct Phase(pub phase::Model);
 
-#[Object]
+#[Object(serial)]
 impl Phase {
     pub async fn id(&self) -> ID {
         encode(Kind::Phase, self.0.id)

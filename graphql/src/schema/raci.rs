@@ -31,7 +31,7 @@ pub enum RaciLetter {
 #[derive(Clone, Debug)]
 pub struct RaciAssignment(pub raci_assignment::Model);
 
-#[Object]
+#[Object(serial)]
 impl RaciAssignment {
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(super::loader::user(ctx, self.0.user_id).await?.map(User))
@@ -92,7 +92,7 @@ impl RaciActivity {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl RaciActivity {
     pub async fn id(&self) -> ID {
         encode(Kind::RaciActivity, self.0.activity.id)

@@ -26,7 +26,7 @@ pub enum Locale {
 #[derive(Clone, Debug)]
 pub struct User(pub user::Model);
 
-#[Object]
+#[Object(serial)]
 impl User {
     pub async fn id(&self) -> ID {
         encode(Kind::User, self.0.id)

@@ -39,10 +39,10 @@ impl Default for CheckCache {
 /// One operation of a request, as far as its check depends on it.
 #[derive(Hash)]
 pub struct Operation<'a> {
-    pub query: &'a str,
-    pub operation_name: Option<&'a str>,
+    query: &'a str,
+    operation_name: Option<&'a str>,
     /// The variables as JSON.
-    pub variables: &'a str,
+    variables: &'a str,
 }
 
 /// An [`Operation`] as a key of the cache; hashes as the operation it was made from.
@@ -61,7 +61,16 @@ impl Equivalent<PassedKey> for Operation<'_> {
     }
 }
 
-impl Operation<'_> {
+impl<'a> Operation<'a> {
+    /// The operation `request` runs, with its variables as JSON.
+    pub fn of(request: &'a async_graphql::Request, variables: &'a str) -> Self {
+        Self {
+            query: &request.query,
+            operation_name: request.operation_name.as_deref(),
+            variables,
+        }
+    }
+
     fn is_kept(&self) -> bool {
         self.query.len() <= LONGEST_KEPT && self.variables.len() <= LONGEST_KEPT
     }

@@ -38,6 +38,7 @@ use std::sync::Arc;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use check_cache::Operation;
 use notification::SubscriptionRoot;
 
 pub use context::RequestContext;
@@ -200,37 +201,38 @@ impl Schemas {
     /// parsed at all, and a query seen before with the same variables is not checked again
     /// ([`check_cache`]).
     pub async fn check(&self, request: &mut async_graphql::Request) -> Check {
-        match self.checked.document(&request.query) {
-            Some(document) => request.set_parsed_query(document),
-            None => {
-                // A document that does not parse is parsed again below, for its error.
-                if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
-                    self.checked.keep_document(&request.query, &document);
-                    request.set_parsed_query(document);
-                }
+        // A document that does not parse is left to the probe below, which reports its error.
+        let document = self.checked.document(&request.query).or_else(|| {
+            let parsed = async_graphql::parser::parse_query(&request.query).ok()?;
+            self.checked.keep_document(&request.query, &parsed);
+            Some(parsed)
+        });
+        let is_query = document.as_ref().is_some_and(|document| {
+            operation_type(document, request.operation_name.as_deref())
+                == Some(OperationType::Query)
+        });
+        // Mutations are checked again as they run (on `full`), so only queries are kept, by
+        // their variables as JSON.
+        let variables = is_query
+            .then(|| serde_json::to_string(&request.variables).ok())
+            .flatten();
+        let kept = variables
+            .as_deref()
+            .and_then(|variables| self.checked.passed(&Operation::of(request, variables)));
+        if let Some(passed) = kept {
+            if let Some(document) = document {
+                request.set_parsed_query(document);
             }
-        }
-        let variables = serde_json::to_string(&request.variables).unwrap_or_default();
-        let operation = check_cache::Operation {
-            query: &request.query,
-            operation_name: request.operation_name.as_deref(),
-            variables: &variables,
-        };
-        if let Some(passed) = self.checked.passed(&operation) {
             return Check::Passed(passed);
         }
         let mut probe = async_graphql::Request::new(request.query.clone())
             .variables(request.variables.clone())
             .data(CheckOnly);
         probe.operation_name.clone_from(&request.operation_name);
-        let is_query = match request.parsed_query() {
-            Ok(document) => {
-                probe.set_parsed_query(document.clone());
-                operation_type(document, probe.operation_name.as_deref())
-                    == Some(OperationType::Query)
-            }
-            Err(_) => false,
-        };
+        if let Some(document) = document {
+            probe.set_parsed_query(document.clone());
+            request.set_parsed_query(document);
+        }
         let mut answer = self.full.execute(probe).await;
         if !answer.errors.is_empty() {
             return Check::Refused(answer);
@@ -239,14 +241,9 @@ impl Schemas {
             is_query,
             analysis: answer.extensions.remove(ANALYSIS),
         };
-        // Mutations are checked again as they run (on `full`): only queries skip that.
-        if is_query {
-            let operation = check_cache::Operation {
-                query: &request.query,
-                operation_name: request.operation_name.as_deref(),
-                variables: &variables,
-            };
-            self.checked.keep_passed(&operation, &passed);
+        if let Some(variables) = &variables {
+            self.checked
+                .keep_passed(&Operation::of(request, variables), &passed);
         }
         Check::Passed(passed)
     }

@@ -12,11 +12,16 @@ use steerco_migration::{Migrator, MigratorTrait};
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// SQLite's page cache per pooled connection, in KiB when negative. Each connection keeps its
-/// own copy of the pages it read, on top of the operating system's file cache: eight
+/// SQLite's page cache per pooled reading connection, in KiB when negative. Each connection
+/// keeps its own copy of the pages it read, on top of the operating system's file cache: eight
 /// connections at SQLite's default of 2 MB held 16 MB of duplicate pages under the dashboard
 /// workload.
 const SQLITE_CACHE_SIZE: &str = "-256";
+
+/// The page cache of SQLite's one writing connection: SQLite's default of 2 MB. Every write
+/// transaction holds the write lock while it reads the pages it changes (an index's path, a
+/// table's last leaf), and with the readers' 256 KiB it read most of them from the file again.
+const SQLITE_WRITER_CACHE_SIZE: &str = "-2000";
 
 /// A pooled connection idle this long is pinged before it is handed out, in case the server
 /// (or something between) dropped it. A connection in steady use is not: pinging on every
@@ -48,7 +53,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     } else {
         POSTGRES_CONNECTIONS
     };
-    Database::connect(options(url, max_connections)).await
+    Database::connect(options(url, max_connections, SQLITE_CACHE_SIZE)).await
 }
 
 /// The pool write transactions begin on ([`AppState::writer`]): on SQLite, a pool of one
@@ -63,14 +68,17 @@ pub async fn connect_writer(url: &str) -> Result<Option<DatabaseConnection>, DbE
     if !is_sqlite(url) {
         return Ok(None);
     }
-    Database::connect(options(url, 1)).await.map(Some)
+    Database::connect(options(url, 1, SQLITE_WRITER_CACHE_SIZE))
+        .await
+        .map(Some)
 }
 
 fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
-fn options(url: &str, max_connections: u32) -> ConnectOptions {
+/// Pool options for `url`; `sqlite_cache_size` is SQLite's `cache_size` for each connection.
+fn options(url: &str, max_connections: u32, sqlite_cache_size: &'static str) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -79,12 +87,12 @@ fn options(url: &str, max_connections: u32) -> ConnectOptions {
         .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     options.max_connections(max_connections).min_connections(1);
     if is_sqlite(url) {
-        options.map_sqlx_sqlite_opts(|opts| {
+        options.map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-                .pragma("cache_size", SQLITE_CACHE_SIZE)
+                .pragma("cache_size", sqlite_cache_size)
         });
         options.map_sqlx_sqlite_pool_opts(|pool| {
             pool.after_connect(|conn, _| Box::pin(stable_query_plans(conn)))

@@ -39,6 +39,11 @@ use setup::{Bench, Config};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The server in this process allocates as `steerco` does (`src/main.rs`), so that its
+/// figures are the shipped server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The RSS target under W1, for the in-process figure.
 const RSS_TARGET_MB: f64 = 64.0;
 

@@ -14,6 +14,7 @@ use steerco_graphql::service::outbox;
 
 use crate::change_requests::{act, assess};
 use crate::phases::{GATE, complete_gate_items, vote};
+use crate::smtp::ReceivedMail;
 use crate::support::{Mail, TestApp, TestUser, error_code};
 
 struct Team {
@@ -106,6 +107,18 @@ async fn step(mail: &Mail, seen: &mut usize) -> Vec<(String, String)> {
     let arrived = mail.since(*seen);
     *seen = mail.smtp.received().len();
     arrived
+}
+
+/// The last email of `kind` to `who` alone.
+fn last_email(mail: &Mail, who: &TestUser, kind: &str) -> ReceivedMail {
+    mail.smtp
+        .received()
+        .into_iter()
+        .rev()
+        .find(|m| {
+            m.rcpt_to == [who.email.clone()] && m.header("X-Steerco-Kind").as_deref() == Some(kind)
+        })
+        .unwrap_or_else(|| panic!("no {kind} email to {}", who.email))
 }
 
 async fn raise(app: &TestApp, t: &Team, title: &str) -> Value {
@@ -241,6 +254,13 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
     let mut expected = vec![(&t.pm, "decision.vote_cast")];
     if first["decision"]["status"] == "OPEN" {
         assert_eq!(step(&mail, &mut seen).await, got(&expected));
+        // The voter, who is not among the recipients, is named.
+        let cast = last_email(&mail, &t.pm, "decision.vote_cast");
+        assert!(
+            !cast.text_body().contains("A committee member"),
+            "{}",
+            cast.text_body()
+        );
         let second = vote(&app, &t.member, &decision, json!({ "choice": "GO" })).await;
         assert_eq!(second["decision"]["status"], "DECIDED", "{second}");
         expected = vec![(&t.pm, "decision.vote_cast")];
@@ -263,6 +283,15 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
             (&t.qa, "defect.critical_logged")
         ])
     );
+    // The reporter is named, to others and to themselves (read with the recipients).
+    for who in [&t.pm, &t.qa] {
+        let critical = last_email(&mail, who, "defect.critical_logged");
+        assert!(
+            critical.text_body().contains("was logged in UAT by "),
+            "{}",
+            critical.text_body()
+        );
+    }
     defect_act(&app, &t.qa, &defect, json!({ "action": "TRIAGE" })).await;
     defect_act(
         &app,

@@ -1,14 +1,14 @@
 //! Who the caller is on a project: loads membership and applies [`crate::domain::authz`].
 
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, LockType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect,
-    RelationTrait, SelectTwo,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, QueryTrait, RelationTrait, SelectTwo,
 };
 use steerco_entity::{project, project_member};
 use uuid::Uuid;
 
-use super::{Actor, ServiceError, ServiceResult, backend_of, for_update};
+use super::{Actor, ServiceError, ServiceResult, backend_of};
 use crate::domain::Refusal;
 use crate::domain::authz::{ProjectOperation, Subject, permits};
 use crate::domain::role::RoleSet;
@@ -50,16 +50,35 @@ pub async fn project_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(project::Model, Subject)> {
-    let select = for_update(project::Entity::find_by_id(project_id), backend_of(conn));
-    let project = select.one(conn).await?;
-    let subject = subject_on(conn, actor, project_id).await?;
-    let Some(project) = project.filter(|_| subject.can_see_project()) else {
+    let select = project_locked_with_membership(actor, project_id, backend_of(conn));
+    let standing = match select.one(conn).await? {
+        Some(row) => Some(standing_of(actor, row)?),
+        None => None,
+    };
+    let Some(Standing { project, subject }) =
+        standing.filter(|standing| standing.subject.can_see_project())
+    else {
         return Err(Refusal::not_found(field, "project").into());
     };
     if !permits(&subject, operation) {
         return Err(ServiceError::Forbidden);
     }
     Ok((project, subject))
+}
+
+/// A project with the caller's membership row, in one statement; on PostgreSQL the project's
+/// row is locked until the transaction ends (`OF project`: PostgreSQL locks no row on the
+/// nullable side of an outer join).
+fn project_locked_with_membership(
+    actor: &Actor,
+    project_id: Uuid,
+    backend: DbBackend,
+) -> SelectTwo<project::Entity, project_member::Entity> {
+    let mut select = with_membership_of(actor).filter(project::Column::Id.eq(project_id));
+    if backend == DbBackend::Postgres {
+        QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [project::Entity]);
+    }
+    select
 }
 
 /// A project and who the caller is on it.
@@ -142,4 +161,30 @@ pub async fn visible_project(
         .into_iter()
         .next()
         .and_then(Standing::visible))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor() -> Actor {
+        Actor {
+            user_id: Uuid::now_v7(),
+            admin: false,
+            token_id: Uuid::now_v7(),
+        }
+    }
+
+    #[test]
+    fn a_command_locks_the_project_row_on_postgres_and_reads_membership_alongside() {
+        let sql = project_locked_with_membership(&actor(), Uuid::now_v7(), DbBackend::Postgres)
+            .build(DbBackend::Postgres)
+            .to_string();
+        assert!(sql.contains("LEFT JOIN \"project_member\""), "{sql}");
+        assert!(sql.ends_with("FOR UPDATE OF \"project\""), "{sql}");
+        let sql = project_locked_with_membership(&actor(), Uuid::now_v7(), DbBackend::Sqlite)
+            .build(DbBackend::Sqlite)
+            .to_string();
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
+    }
 }

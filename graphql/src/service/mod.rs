@@ -39,7 +39,7 @@ use crate::domain::event::DomainEvent;
 use crate::domain::{Refusal, RefusalCode};
 use audit::Origin;
 use chrono::{DateTime, Utc};
-use notify::{MailSettings, Occurrence, notify_in_txn};
+use notify::{About, MailSettings, Occurrence, notify_in_txn};
 use tokio::sync::{Notify, broadcast};
 
 /// What every service call needs: the database, the clock, the mail settings, and the
@@ -193,16 +193,18 @@ pub(crate) async fn commit_with_events(
     state: &AppState,
     txn: DatabaseTransaction,
     origin: Origin<'_>,
-    project_id: Uuid,
+    project: impl Into<About<'_>>,
     events: &[DomainEvent],
 ) -> ServiceResult<()> {
     let now = state.clock.now();
+    let project = project.into();
+    let project_id = project.id();
     notify_in_txn(
         &txn,
         &state.mail,
         origin.actor_id,
         now,
-        project_id,
+        project,
         events,
         Occurrence::Event,
     )

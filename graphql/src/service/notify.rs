@@ -4,6 +4,7 @@
 //! preference how, renders the message in the recipient's language, and writes an outbox row
 //! (or a digest item). Delivery is the worker's business.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine;
@@ -115,6 +116,35 @@ pub enum Occurrence<'a> {
     Scheduled { rule: &'a str, day: NaiveDate },
 }
 
+/// The project a command's events are about: its id, or its row as the command leaves it,
+/// which spares reading it again.
+#[derive(Debug, Clone, Copy)]
+pub enum About<'a> {
+    Id(Uuid),
+    Row(&'a project::Model),
+}
+
+impl From<Uuid> for About<'_> {
+    fn from(id: Uuid) -> Self {
+        About::Id(id)
+    }
+}
+
+impl<'a> From<&'a project::Model> for About<'a> {
+    fn from(row: &'a project::Model) -> Self {
+        About::Row(row)
+    }
+}
+
+impl About<'_> {
+    pub fn id(self) -> Uuid {
+        match self {
+            About::Id(id) => id,
+            About::Row(row) => row.id,
+        }
+    }
+}
+
 /// Writes the emails (and digest items) `events` call for, in the caller's transaction;
 /// returns how many outbox rows it wrote.
 pub async fn notify_in_txn(
@@ -122,7 +152,7 @@ pub async fn notify_in_txn(
     settings: &MailSettings,
     actor_id: Option<Uuid>,
     now: DateTime<Utc>,
-    project_id: Uuid,
+    project: About<'_>,
     events: &[DomainEvent],
     occurrence: Occurrence<'_>,
 ) -> ServiceResult<u64> {
@@ -133,16 +163,19 @@ pub async fn notify_in_txn(
     if routed.is_empty() {
         return Ok(0);
     }
-    let Some(project) = project::Entity::find_by_id(project_id).one(txn).await? else {
-        return Ok(0);
+    let project = match project {
+        About::Row(row) => Cow::Borrowed(row),
+        About::Id(id) => match project::Entity::find_by_id(id).one(txn).await? {
+            Some(row) => Cow::Owned(row),
+            None => return Ok(0),
+        },
     };
+    let project_id = project.id;
     let members = members_of(txn, project_id).await?;
     // Every immediate email of the command, written at the end in one statement.
     let mut outbox: Vec<notification::ActiveModel> = Vec::new();
-    let actor_name = match actor_id {
-        Some(id) => user::Entity::find_by_id(id).one(txn).await?.map(|u| u.name),
-        None => None,
-    };
+    // The actor's name is read with the first event's recipients, in the same statement.
+    let mut actor_name: Option<Option<String>> = actor_id.is_none().then_some(None);
     for (event, route) in routed {
         let Some(context) = context_of(txn, settings, now, event).await? else {
             continue;
@@ -155,7 +188,15 @@ pub async fn notify_in_txn(
         if people.is_empty() {
             continue;
         }
-        let users = users_by_id(txn, &people).await?;
+        let actor_to_read = actor_id.filter(|_| actor_name.is_none());
+        let mut users = users_by_id(txn, &people, actor_to_read).await?;
+        if let Some(id) = actor_to_read {
+            actor_name = Some(users.get(&id).map(|actor| actor.name.clone()));
+            if !people.contains(&id) {
+                users.remove(&id);
+            }
+        }
+        let actor_name = actor_name.clone().flatten();
         let preferences = preferences_of(txn, &people, route.class()).await?;
         let event_key = Uuid::now_v7();
         let (aggregate_type, aggregate_id) = event.aggregate().unwrap_or(("Project", project_id));
@@ -314,12 +355,14 @@ async fn members_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceRes
         .collect()
 }
 
+/// The users of `ids`, and `also` (an actor who may not be among them).
 async fn users_by_id(
     conn: &impl ConnectionTrait,
     ids: &BTreeSet<Uuid>,
+    also: Option<Uuid>,
 ) -> ServiceResult<BTreeMap<Uuid, user::Model>> {
     Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .filter(user::Column::Id.is_in(ids.iter().copied().chain(also)))
         .all(conn)
         .await?
         .into_iter()

@@ -502,7 +502,7 @@ async fn scheduled(
         &state.mail,
         None,
         now,
-        project_id,
+        project_id.into(),
         &[event],
         Occurrence::Scheduled {
             rule,

@@ -669,14 +669,7 @@ pub async fn defect_create(
         None,
     )
     .await?;
-    commit_with_events(
-        state,
-        txn,
-        Origin::from(caller),
-        result.0.project_id,
-        &result.1,
-    )
-    .await?;
+    commit_with_events(state, txn, Origin::from(caller), &project, &result.1).await?;
     Ok(result)
 }
 

@@ -174,7 +174,8 @@ pub async fn notify_in_txn(
     let members = members_of(txn, project_id).await?;
     // Every immediate email of the command, written at the end in one statement.
     let mut outbox: Vec<notification::ActiveModel> = Vec::new();
-    // The actor's name is read with the first event's recipients, in the same statement.
+    // The actor's name, read with the first event's recipients in the same statement: `None`
+    // until then, `Some(None)` when there is no actor (or no such user).
     let mut actor_name: Option<Option<String>> = actor_id.is_none().then_some(None);
     for (event, route) in routed {
         let Some(context) = context_of(txn, settings, now, event).await? else {
@@ -196,7 +197,7 @@ pub async fn notify_in_txn(
                 users.remove(&id);
             }
         }
-        let actor_name = actor_name.clone().flatten();
+        let actor_shown = actor_name.clone().flatten().unwrap_or_default();
         let preferences = preferences_of(txn, &people, route.class()).await?;
         let event_key = Uuid::now_v7();
         let (aggregate_type, aggregate_id) = event.aggregate().unwrap_or(("Project", project_id));
@@ -216,7 +217,7 @@ pub async fn notify_in_txn(
                     name: project.name.clone(),
                 },
                 actor: Person {
-                    name: actor_name.clone().unwrap_or_default(),
+                    name: actor_shown.clone(),
                 },
                 recipient: Person {
                     name: recipient.name.clone(),

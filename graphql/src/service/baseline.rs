@@ -121,7 +121,7 @@ pub async fn create(
             events,
         }
     };
-    commit_with_events(state, txn, origin, project.id, &request.events).await?;
+    commit_with_events(state, txn, origin, &project, &request.events).await?;
     Ok(request)
 }
 

@@ -408,7 +408,7 @@ pub async fn update(
             },
         );
     }
-    commit_with_events(state, txn, origin, project.id, &events).await?;
+    commit_with_events(state, txn, origin, &project, &events).await?;
     Ok(MilestoneChange {
         milestone: next,
         moved,
@@ -556,7 +556,7 @@ pub async fn transition(
         )
         .await?;
     }
-    commit_with_events(state, txn, origin, project.id, &events).await?;
+    commit_with_events(state, txn, origin, &project, &events).await?;
     Ok(MilestoneChange {
         milestone: next,
         moved,
@@ -674,7 +674,7 @@ pub async fn link(
         &mut events,
     )
     .await?;
-    commit_with_events(state, txn, origin, project.id, &events).await?;
+    commit_with_events(state, txn, origin, &project, &events).await?;
     Ok((row, moved))
 }
 

@@ -198,7 +198,7 @@ pub async fn create(
             roles: roles.iter().collect(),
         },
     ];
-    commit_with_events(state, txn, origin, model.id, &events).await?;
+    commit_with_events(state, txn, origin, &model, &events).await?;
     Ok(ProjectChange {
         project: model,
         events,
@@ -346,7 +346,7 @@ pub async fn update(
     )
     .await?;
     let events = vec![DomainEvent::ProjectUpdated];
-    commit_with_events(state, txn, Origin::from(caller), next.id, &events).await?;
+    commit_with_events(state, txn, Origin::from(caller), &next, &events).await?;
     Ok(ProjectChange {
         project: next,
         events,
@@ -401,7 +401,7 @@ pub async fn transition(
         project_entry(&next, &action_name, Some(&current)),
     )
     .await?;
-    commit_with_events(state, txn, Origin::from(caller), next.id, &decided.events).await?;
+    commit_with_events(state, txn, Origin::from(caller), &next, &decided.events).await?;
     Ok(ProjectChange {
         project: next,
         events: decided.events,

@@ -114,20 +114,36 @@ fn options(url: &str, max_connections: u32, sqlite_cache_size: &'static str) -> 
 /// under the bench's defect logging. With the guarantee a statement keeps its plan; ours
 /// never needed a plan that depends on a bound value.
 async fn stable_query_plans(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    use std::ffi::c_int;
+    if query_plan_stability(conn, 1).await? {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Configuration(
+            "SQLite kept its query planner stability guarantee off".into(),
+        ))
+    }
+}
+
+/// Sets SQLite's query planner stability guarantee on a connection (1: on, 0: off, -1: leave
+/// it) and returns whether it is on.
+async fn query_plan_stability(
+    conn: &mut SqliteConnection,
+    setting: std::ffi::c_int,
+) -> Result<bool, sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
+    let mut enabled: std::ffi::c_int = -1;
     // SAFETY: the locked handle is a valid open connection that no other thread uses while it
-    // is held; this option takes an `int` (1: on) and an optional `int*` for the new value.
+    // is held; this option takes an `int` and an `int*` that receives the setting in force,
+    // and `enabled` outlives the call.
     let status = unsafe {
         libsqlite3_sys::sqlite3_db_config(
             handle.as_raw_handle().as_ptr(),
             libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-            1 as c_int,
-            std::ptr::null_mut::<c_int>(),
+            setting,
+            &mut enabled as *mut std::ffi::c_int,
         )
     };
     if status == libsqlite3_sys::SQLITE_OK {
-        Ok(())
+        Ok(enabled == 1)
     } else {
         Err(sqlx::Error::Configuration(
             format!("SQLite refused its query planner stability guarantee (code {status})").into(),
@@ -169,26 +185,7 @@ impl StatementCounter {
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::c_int;
-
     use super::*;
-
-    /// Whether a connection keeps its plans whatever values are bound (-1 reads the setting).
-    async fn keeps_plans(conn: &mut SqliteConnection) -> bool {
-        let mut handle = conn.lock_handle().await.expect("the connection's handle");
-        let mut enabled: c_int = -1;
-        // SAFETY: as in `stable_query_plans`; `enabled` outlives the call.
-        let status = unsafe {
-            libsqlite3_sys::sqlite3_db_config(
-                handle.as_raw_handle().as_ptr(),
-                libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-                -1 as c_int,
-                &mut enabled as *mut c_int,
-            )
-        };
-        assert_eq!(status, libsqlite3_sys::SQLITE_OK);
-        enabled == 1
-    }
 
     #[tokio::test]
     async fn every_sqlite_connection_keeps_its_query_plans() {
@@ -208,7 +205,8 @@ mod tests {
                 .acquire()
                 .await
                 .expect("a pooled connection");
-            assert!(keeps_plans(&mut conn).await);
+            let kept = query_plan_stability(&mut conn, -1).await;
+            assert!(kept.expect("the setting, read back"));
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Statement budgets of the read workloads: the dashboard (W1) and the portfolio (W2) issue the
 //! same number of SQL statements on a small portfolio and on one ten times larger, with more
-//! change requests awaiting a decision, and stay within their budgets (no N+1 anywhere).
+//! change requests awaiting a decision, and stay within their budgets (no N+1 anywhere). So
+//! does logging a critical defect (W3), whose emails go to more people on a larger team.
 
+use sea_orm::DbBackend;
 use serde_json::{Value, json};
 use steerco::seed::bench::{BenchSize, bench};
 
@@ -18,6 +20,15 @@ const W2_BUDGET: u64 = 6;
 /// their ballots with votes, the defect rows, the go-live plans, and the RACI matrix with its
 /// active members.
 const W1_BUDGET: u64 = 8;
+/// Logging a critical defect's budget: the token, the project with the caller's membership,
+/// the project's last defect number, the defect, the audit chain's head and the new event, the
+/// project's members with their users and delivery preferences, and the outbox rows.
+/// PostgreSQL adds one: the audit chain's lock, which SQLite's one-at-a-time writers need not
+/// take.
+const W3_BUDGET: u64 = 8;
+
+const DEFECT_CREATE: &str = "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Orders lost on save\", stepsToReproduce: \"Save an order\", actualResult: \"Gone\", severity: CRITICAL, priority: P1 } }) { defect { id } userErrors { code message } } }";
+const PREFERENCES: &str = "mutation($p: [NotificationPreferenceInput!]!) { notificationPreferencesUpdate(input: { preferences: $p }) { userErrors { code field } } }";
 
 /// Runs `document` as `user` and returns how many statements it took.
 async fn statements(app: &TestApp, user: &TestUser, document: &str, variables: Value) -> u64 {
@@ -76,4 +87,63 @@ async fn the_dashboard_and_the_portfolio_cost_the_same_statements_at_ten_times_t
         w1_large <= W1_BUDGET,
         "the dashboard took {w1_large} statements"
     );
+}
+
+/// Statements of one critical defect logged by a QA member, on a project with `others` more
+/// members (QA, project managers and sponsors in turn, each with delivery preferences for
+/// several classes, which urgent news ignores), and the emails it wrote.
+async fn critical_defect(others: usize) -> (u64, i64, bool) {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Pam Manager", false).await;
+    let project = app.project(&pm, "W3").await;
+    let qa = app.user("Quinn Tester", false).await;
+    app.add_member(&pm, &project, &qa, &["QA"]).await;
+    // A token's first use stamps it; later ones, like those of the bench, do not.
+    app.ok(&qa, "{ me { id } }", json!({})).await;
+    let mut expected = 2;
+    for n in 0..others {
+        let member = app.user(&format!("Member {n}"), false).await;
+        let role = ["QA", "PROJECT_MANAGER", "SPONSOR"][n % 3];
+        app.add_member(&pm, &project, &member, &[role]).await;
+        if role != "SPONSOR" {
+            expected += 1;
+        }
+        let set = app
+            .ok(
+                &member,
+                PREFERENCES,
+                json!({ "p": [
+                    { "class": "DEFECT", "delivery": "OFF" },
+                    { "class": "SCOPE", "delivery": "DAILY_DIGEST" },
+                    { "class": "MILESTONE", "delivery": "OFF" },
+                ] }),
+            )
+            .await;
+        assert_eq!(
+            set["notificationPreferencesUpdate"]["userErrors"],
+            json!([])
+        );
+    }
+    let outbox_before = app.count("notification").await;
+    let before = app.statements.total();
+    let data = app.ok(&qa, DEFECT_CREATE, json!({ "p": project })).await;
+    let taken = app.statements.total() - before;
+    assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+    let written = app.count("notification").await - outbox_before;
+    assert_eq!(written, expected, "every project manager and QA member");
+    let postgres = app.db().get_database_backend() == DbBackend::Postgres;
+    (taken, written, postgres)
+}
+
+#[tokio::test]
+async fn logging_a_critical_defect_costs_the_same_statements_on_a_team_six_times_larger() {
+    let (small, small_emails, _) = critical_defect(2).await;
+    let (large, large_emails, postgres) = critical_defect(12).await;
+    let budget = W3_BUDGET + u64::from(postgres);
+    assert!(large_emails > small_emails);
+    assert_eq!(
+        small, large,
+        "the defect's emails read a statement per person"
+    );
+    assert!(large <= budget, "logging a defect took {large} statements");
 }

@@ -39,7 +39,7 @@ use crate::domain::event::DomainEvent;
 use crate::domain::{Refusal, RefusalCode};
 use audit::Origin;
 use chrono::{DateTime, Utc};
-use notify::{About, MailSettings, Occurrence, notify_in_txn};
+use notify::{Concerning, MailSettings, Occurrence, notify_in_txn};
 use tokio::sync::{Notify, broadcast};
 
 /// What every service call needs: the database, the clock, the mail settings, and the
@@ -193,18 +193,18 @@ pub(crate) async fn commit_with_events(
     state: &AppState,
     txn: DatabaseTransaction,
     origin: Origin<'_>,
-    project: impl Into<About<'_>>,
+    concerning: impl Into<Concerning<'_>>,
     events: &[DomainEvent],
 ) -> ServiceResult<()> {
     let now = state.clock.now();
-    let project = project.into();
-    let project_id = project.id();
+    let concerning = concerning.into();
+    let project_id = concerning.project.id();
     notify_in_txn(
         &txn,
         &state.mail,
         origin.actor_id,
         now,
-        project,
+        concerning,
         events,
         Occurrence::Event,
     )

@@ -11,8 +11,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, SelectStatement};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic,
+    Iterable, JoinType, QueryFilter, QueryResult, QueryTrait,
+};
 use sha2::Sha256;
 use steerco_entity::{
     change_request, decision, decision_vote, defect, digest_item, go_live_plan, hypercare_metric,
@@ -145,6 +148,36 @@ impl About<'_> {
     }
 }
 
+/// What a command's events are about: its project, and the rows the command holds as it
+/// leaves them, which spare the outbox writer reading them again.
+#[derive(Debug, Clone, Copy)]
+pub struct Concerning<'a> {
+    pub project: About<'a>,
+    /// The defect the events name, if the command holds it.
+    pub defect: Option<&'a defect::Model>,
+}
+
+impl From<Uuid> for Concerning<'_> {
+    fn from(id: Uuid) -> Self {
+        About::Id(id).into()
+    }
+}
+
+impl<'a> From<&'a project::Model> for Concerning<'a> {
+    fn from(row: &'a project::Model) -> Self {
+        About::Row(row).into()
+    }
+}
+
+impl<'a> From<About<'a>> for Concerning<'a> {
+    fn from(project: About<'a>) -> Self {
+        Concerning {
+            project,
+            defect: None,
+        }
+    }
+}
+
 /// Writes the emails (and digest items) `events` call for, in the caller's transaction;
 /// returns how many outbox rows it wrote.
 pub async fn notify_in_txn(
@@ -152,7 +185,7 @@ pub async fn notify_in_txn(
     settings: &MailSettings,
     actor_id: Option<Uuid>,
     now: DateTime<Utc>,
-    project: About<'_>,
+    concerning: Concerning<'_>,
     events: &[DomainEvent],
     occurrence: Occurrence<'_>,
 ) -> ServiceResult<u64> {
@@ -163,7 +196,8 @@ pub async fn notify_in_txn(
     if routed.is_empty() {
         return Ok(0);
     }
-    let project = match project {
+    let in_hand = concerning.defect;
+    let project = match concerning.project {
         About::Row(row) => Cow::Borrowed(row),
         About::Id(id) => match project::Entity::find_by_id(id).one(txn).await? {
             Some(row) => Cow::Owned(row),
@@ -171,40 +205,38 @@ pub async fn notify_in_txn(
         },
     };
     let project_id = project.id;
-    let members = members_of(txn, project_id).await?;
+    let mut directory = Directory::of_project(txn, project_id).await?;
     // Every immediate email of the command, written at the end in one statement.
     let mut outbox: Vec<notification::ActiveModel> = Vec::new();
-    // The actor's name, read with the first event's recipients in the same statement: `None`
-    // until then, `Some(None)` when there is no actor (or no such user).
-    let mut actor_name: Option<Option<String>> = actor_id.is_none().then_some(None);
     for (event, route) in routed {
-        let Some(context) = context_of(txn, settings, now, event).await? else {
+        let Some(context) = context_of(txn, settings, now, event, in_hand).await? else {
             continue;
         };
         let parties = Parties {
-            members: members.clone(),
+            members: directory.members.clone(),
             ..context.parties
         };
         let people = recipients(&route, &parties);
         if people.is_empty() {
             continue;
         }
-        let actor_to_read = actor_id.filter(|_| actor_name.is_none());
-        let mut users = users_by_id(txn, &people, actor_to_read).await?;
-        if let Some(id) = actor_to_read {
-            actor_name = Some(users.get(&id).map(|actor| actor.name.clone()));
-            if !people.contains(&id) {
-                users.remove(&id);
-            }
-        }
-        let actor_shown = actor_name.clone().flatten().unwrap_or_default();
-        let preferences = preferences_of(txn, &people, route.class()).await?;
+        directory
+            .read_others(txn, people.iter().copied().chain(actor_id))
+            .await?;
+        let actor_shown = actor_id
+            .and_then(|id| directory.users.get(&id))
+            .map(|actor| actor.name.clone())
+            .unwrap_or_default();
+        let class = route.class();
         let event_key = Uuid::now_v7();
         let (aggregate_type, aggregate_id) = event.aggregate().unwrap_or(("Project", project_id));
-        for recipient in users.values().filter(|u| u.active) {
-            let preference = preferences
-                .get(&recipient.id)
-                .copied()
+        for recipient in people
+            .iter()
+            .filter_map(|id| directory.users.get(id))
+            .filter(|u| u.active)
+        {
+            let preference = directory
+                .preference(recipient.id, class)
                 .unwrap_or(Delivery::Immediate);
             let how = delivery(&route, preference);
             if how == Delivery::Off {
@@ -341,49 +373,108 @@ struct EventContext {
     link: String,
 }
 
-async fn members_of(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Vec<Member>> {
-    project_member::Entity::find()
-        .filter(project_member::Column::ProjectId.eq(project_id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| {
-            Ok(Member {
-                user_id: m.user_id,
-                roles: stored_roles(&m.roles)?,
-            })
-        })
-        .collect()
+/// The people a command's emails may go to: the project's members with their roles, and every
+/// user read so far with their delivery preferences.
+#[derive(Debug, Default)]
+struct Directory {
+    members: Vec<Member>,
+    users: BTreeMap<Uuid, user::Model>,
+    /// Each user's chosen delivery per notification class; no entry is the default.
+    preferences: HashMap<(Uuid, NotificationClass), Delivery>,
 }
 
-/// The users of `ids`, and `also` (an actor who may not be among them).
-async fn users_by_id(
-    conn: &impl ConnectionTrait,
-    ids: &BTreeSet<Uuid>,
-    also: Option<Uuid>,
-) -> ServiceResult<BTreeMap<Uuid, user::Model>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().copied().chain(also)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect())
+/// Column aliases of the rows [`Directory`] reads: `SelectTwo`'s for the member and the user,
+/// and one of its own for the preference joined to them.
+const MEMBER_PREFIX: &str = "A_";
+const USER_PREFIX: &str = "B_";
+const PREFERENCE_PREFIX: &str = "C_";
+
+impl Directory {
+    /// The members of a project, their users and their preferences, in one statement.
+    async fn of_project(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Self> {
+        let members = project_member::Entity::find()
+            .filter(project_member::Column::ProjectId.eq(project_id))
+            .find_also_related(user::Entity)
+            .into_query();
+        let mut directory = Self::default();
+        for row in with_preferences(conn, members).await? {
+            let member = project_member::Model::from_query_result(&row, MEMBER_PREFIX)?;
+            if !directory.users.contains_key(&member.user_id) {
+                directory.members.push(Member {
+                    user_id: member.user_id,
+                    roles: stored_roles(&member.roles)?,
+                });
+            }
+            if let Some(user) = user::Model::from_query_result_optional(&row, USER_PREFIX)? {
+                directory.add(&row, user)?;
+            }
+        }
+        Ok(directory)
+    }
+
+    /// Reads those of `ids` not read yet (people an event names who are no longer members, an
+    /// administrator acting on a project), in one statement when there are any.
+    async fn read_others(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        ids: impl Iterator<Item = Uuid>,
+    ) -> ServiceResult<()> {
+        let others: BTreeSet<Uuid> = ids.filter(|id| !self.users.contains_key(id)).collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let users = user::Entity::find()
+            .filter(user::Column::Id.is_in(others))
+            .into_query();
+        for row in with_preferences(conn, users).await? {
+            let user = user::Model::from_query_result(&row, "")?;
+            self.add(&row, user)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a user and the preference on their row, if any.
+    fn add(&mut self, row: &QueryResult, user: user::Model) -> ServiceResult<()> {
+        if let Some(preference) =
+            notification_preference::Model::from_query_result_optional(row, PREFERENCE_PREFIX)?
+            && let (Ok(class), Ok(delivery)) =
+                (preference.class.parse(), preference.delivery.parse())
+        {
+            self.preferences
+                .insert((preference.user_id, class), delivery);
+        }
+        self.users.entry(user.id).or_insert(user);
+        Ok(())
+    }
+
+    /// How `user_id` chose to receive `class`, if they chose.
+    fn preference(&self, user_id: Uuid, class: NotificationClass) -> Option<Delivery> {
+        self.preferences.get(&(user_id, class)).copied()
+    }
 }
 
-async fn preferences_of(
+/// Runs a query of users (with whatever else it selects), each row joined to one of the user's
+/// preferences, if any, under [`PREFERENCE_PREFIX`].
+async fn with_preferences(
     conn: &impl ConnectionTrait,
-    ids: &BTreeSet<Uuid>,
-    class: NotificationClass,
-) -> ServiceResult<HashMap<Uuid, Delivery>> {
-    Ok(notification_preference::Entity::find()
-        .filter(notification_preference::Column::UserId.is_in(ids.iter().copied()))
-        .filter(notification_preference::Column::Class.eq(class.as_str()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter_map(|p| Some((p.user_id, p.delivery.parse().ok()?)))
-        .collect())
+    mut users: SelectStatement,
+) -> ServiceResult<Vec<QueryResult>> {
+    users.join(
+        JoinType::LeftJoin,
+        notification_preference::Entity,
+        Expr::col((
+            notification_preference::Entity,
+            notification_preference::Column::UserId,
+        ))
+        .equals((user::Entity, user::Column::Id)),
+    );
+    for column in notification_preference::Column::iter() {
+        users.expr_as(
+            Expr::col((notification_preference::Entity, column)),
+            format!("{PREFERENCE_PREFIX}{}", column.as_str()),
+        );
+    }
+    Ok(conn.query_all(&users).await?)
 }
 
 fn object(code: impl Into<String>, title: impl Into<String>) -> ObjectFacts {
@@ -398,6 +489,7 @@ async fn context_of(
     settings: &MailSettings,
     now: DateTime<Utc>,
     event: &DomainEvent,
+    in_hand: Option<&defect::Model>,
 ) -> ServiceResult<Option<EventContext>> {
     let mut parties = Parties::default();
     let mut facts = Facts::default();
@@ -509,8 +601,12 @@ async fn context_of(
         | DomainEvent::DefectAssigned { defect_id, .. }
         | DomainEvent::DefectReadyForRetest { defect_id }
         | DomainEvent::DefectReopened { defect_id } => {
-            let Some(found) = defect::Entity::find_by_id(*defect_id).one(conn).await? else {
-                return Ok(None);
+            let found = match in_hand.filter(|row| row.id == *defect_id) {
+                Some(row) => Cow::Borrowed(row),
+                None => match defect::Entity::find_by_id(*defect_id).one(conn).await? {
+                    Some(row) => Cow::Owned(row),
+                    None => return Ok(None),
+                },
             };
             parties.defect_assignee = found.assignee_id;
             parties.defect_reporter = Some(found.reporter_id);

@@ -21,6 +21,7 @@ use super::project::today_in;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
+    notify::{About, Concerning},
 };
 use crate::domain::authz::{ProjectOperation, Subject, permits};
 use crate::domain::event::DomainEvent;
@@ -669,7 +670,11 @@ pub async fn defect_create(
         None,
     )
     .await?;
-    commit_with_events(state, txn, Origin::from(caller), &project, &result.1).await?;
+    let concerning = Concerning {
+        project: About::Row(&project),
+        defect: Some(&result.0),
+    };
+    commit_with_events(state, txn, Origin::from(caller), concerning, &result.1).await?;
     Ok(result)
 }
 
@@ -832,7 +837,11 @@ pub async fn execution_record(
         events.extend(defect_events);
         logged = Some(row);
     }
-    commit_with_events(state, txn, origin, cycle.project_id, &events).await?;
+    let concerning = Concerning {
+        project: About::Id(cycle.project_id),
+        defect: logged.as_ref(),
+    };
+    commit_with_events(state, txn, origin, concerning, &events).await?;
     Ok((execution, logged, events))
 }
 
@@ -1034,7 +1043,11 @@ pub async fn defect_transition(
         defect_entry(&next, "defect.transitioned", Some(&current)),
     )
     .await?;
-    commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
+    let concerning = Concerning {
+        project: About::Id(next.project_id),
+        defect: Some(&next),
+    };
+    commit_with_events(state, txn, Origin::from(caller), concerning, &events).await?;
     Ok((next, events))
 }
 

@@ -21,11 +21,12 @@ const W2_BUDGET: u64 = 6;
 /// active members.
 const W1_BUDGET: u64 = 8;
 /// Logging a critical defect's budget: the token, the project with the caller's membership,
-/// the project's last defect number, the defect, the audit chain's head and the new event, the
-/// project's members with their users and delivery preferences, and the outbox rows.
+/// the defect (numbered after the project's last in the same statement), the audit chain's
+/// head and the new event, the project's members with their users and delivery preferences,
+/// and the outbox rows.
 /// PostgreSQL adds one: the audit chain's lock, which SQLite's one-at-a-time writers need not
 /// take.
-const W3_BUDGET: u64 = 8;
+const W3_BUDGET: u64 = 7;
 
 const DEFECT_CREATE: &str = "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Orders lost on save\", stepsToReproduce: \"Save an order\", actualResult: \"Gone\", severity: CRITICAL, priority: P1 } }) { defect { id } userErrors { code message } } }";
 const PREFERENCES: &str = "mutation($p: [NotificationPreferenceInput!]!) { notificationPreferencesUpdate(input: { preferences: $p }) { userErrors { code field } } }";

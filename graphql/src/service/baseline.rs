@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
+use super::numbering::insert_numbered;
 use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit_with_events};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -136,25 +137,22 @@ pub(crate) async fn create_version_in_txn(
     cause: BaselineCause,
     dates: &BTreeMap<Uuid, NaiveDate>,
 ) -> ServiceResult<(schedule_baseline::Model, Vec<DomainEvent>)> {
-    let last = schedule_baseline::Entity::find()
-        .filter(schedule_baseline::Column::ProjectId.eq(project.id))
-        .order_by_desc(schedule_baseline::Column::Number)
-        .one(txn)
-        .await?;
     let baseline = schedule_baseline::Model {
         id: Uuid::now_v7(),
         project_id: project.id,
-        number: last.map_or(1, |b| b.number + 1),
+        number: 0, // the insert numbers it
         reason: reason.to_owned(),
         cause_kind: cause.kind().to_owned(),
         cause_id: cause.id(),
         created_by: origin.actor_id,
         created_at: now,
     };
-    schedule_baseline::Entity::insert(
-        schedule_baseline::ActiveModel::from(baseline.clone()).reset_all(),
+    let baseline = insert_numbered(
+        txn,
+        baseline,
+        schedule_baseline::Column::ProjectId,
+        schedule_baseline::Column::Number,
     )
-    .exec_without_returning(txn)
     .await?;
     let mut events = Vec::new();
     for m in super::milestone::milestones_of(txn, project.id).await? {

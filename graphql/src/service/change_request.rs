@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
+use super::numbering::insert_numbered;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
@@ -242,16 +243,11 @@ pub async fn create(
     ensure_open(&project)?;
     let links = fields.links.clone().unwrap_or_default();
     check_links(&txn, project_id, &links).await?;
-    let last = change_request::Entity::find()
-        .filter(change_request::Column::ProjectId.eq(project_id))
-        .order_by_desc(change_request::Column::Number)
-        .one(&txn)
-        .await?;
     let now = state.clock.now();
     let cr = change_request::Model {
         id: Uuid::now_v7(),
         project_id,
-        number: last.map_or(1, |cr| cr.number + 1),
+        number: 0, // the insert numbers it
         title: texts.title.unwrap_or_default(),
         description: texts.description.unwrap_or_default(),
         justification: texts.justification.unwrap_or_default(),
@@ -281,13 +277,17 @@ pub async fn create(
         decided_at: None,
         version: 1,
     };
-    change_request::Entity::insert(change_request::ActiveModel::from(cr.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await
-        .map_err(super::unique_violation_as(
-            &["projectId"],
-            "another change request took this number; try again",
-        ))?;
+    let cr = insert_numbered(
+        &txn,
+        cr,
+        change_request::Column::ProjectId,
+        change_request::Column::Number,
+    )
+    .await
+    .map_err(super::unique_violation_as(
+        &["projectId"],
+        "another change request took this number; try again",
+    ))?;
     append_in_txn(
         &txn,
         Origin::from(caller),

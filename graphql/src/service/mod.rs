@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod member;
 pub mod milestone;
 pub mod notify;
+pub mod numbering;
 pub mod outbox;
 pub mod page;
 pub mod phase;

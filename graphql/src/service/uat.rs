@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::access::{self};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
+use super::numbering::insert_numbered;
 use super::phase::parse_link;
 use super::project::today_in;
 use super::{
@@ -517,15 +518,10 @@ async fn insert_defect(
     checked: CheckedDefect,
     execution_id: Option<Uuid>,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
-    let last = defect::Entity::find()
-        .filter(defect::Column::ProjectId.eq(project_id))
-        .order_by_desc(defect::Column::Number)
-        .one(conn)
-        .await?;
     let row = defect::Model {
         id: Uuid::now_v7(),
         project_id,
-        number: last.map_or(1, |d| d.number + 1),
+        number: 0, // the insert numbers it
         title: checked.title,
         steps_to_reproduce: checked.steps,
         expected_result: checked.expected,
@@ -554,8 +550,7 @@ async fn insert_defect(
         closed_at: None,
         version: 1,
     };
-    defect::Entity::insert(defect::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(conn)
+    let row = insert_numbered(conn, row, defect::Column::ProjectId, defect::Column::Number)
         .await
         .map_err(super::unique_violation_as(
             &["projectId"],

@@ -1,8 +1,9 @@
 //! Rows numbered in their project (DEF-12, CR-7, baseline 3): each insert takes the number
 //! after the project's highest in the same statement, instead of reading it first.
 //!
-//! On SQLite, where every statement of a transaction is a round trip to the thread that owns
-//! the one writing connection, the read was one statement in eight of a logged defect.
+//! The read was one statement in eight of a logged defect, run with the write lock held; the
+//! bench's rate did not move measurably without it (benches/README.md), but the lock is held
+//! for one round trip less.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IdenStatic, Iterable, ModelTrait};

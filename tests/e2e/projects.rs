@@ -498,6 +498,14 @@ async fn projects_are_listed_in_pages_with_filters() {
         data["projects"]["edges"],
         json!([{ "node": { "code": "CRM-3" } }])
     );
+    // No code or name holds a control character, so such a search finds nothing; PostgreSQL
+    // refuses a NUL in text, which must not reach it as an internal error.
+    for search in ["crm\u{0}3", "\u{0}", "crm\u{7}"] {
+        let data = app
+            .ok(&pm, query, json!({ "filter": { "search": search } }))
+            .await;
+        assert_eq!(data["projects"]["totalCount"], 0, "{search:?}");
+    }
     let data = app
         .ok(&pm, query, json!({ "filter": { "status": ["CLOSED"] } }))
         .await;

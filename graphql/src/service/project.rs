@@ -543,27 +543,35 @@ pub async fn list(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let pattern = format!(
-            "%{}%",
-            search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        select = select.filter(
-            Condition::any()
-                .add(
-                    Expr::expr(Func::lower(Expr::col(project::Column::Code)))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                )
-                .add(
-                    Expr::expr(Func::lower(Expr::col(project::Column::Name)))
-                        .like(LikeExpr::new(pattern).escape('\\')),
-                ),
-        );
+        select = select.filter(search_condition(search));
     }
     Ok(super::page::fetch(&state.db, select, project::Column::Id, window).await?)
+}
+
+/// Projects whose code or name holds `search`, ignoring case.
+fn search_condition(search: &str) -> Condition {
+    // No code or name holds a control character (both are checked on the way in), and
+    // PostgreSQL refuses a NUL in any text it is sent: such a search matches nothing.
+    if search.chars().any(char::is_control) {
+        return Condition::all().add(Expr::val(1).eq(0));
+    }
+    let pattern = format!(
+        "%{}%",
+        search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    Condition::any()
+        .add(
+            Expr::expr(Func::lower(Expr::col(project::Column::Code)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\')),
+        )
+        .add(
+            Expr::expr(Func::lower(Expr::col(project::Column::Name)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        )
 }
 
 /// The caller's roles on a project, for a project they can see.

@@ -66,12 +66,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options(url, max_connections, SQLITE_READER_PRAGMAS)).await
 }
 
-/// The pool write transactions begin on ([`AppState::writer`]): on SQLite, a pool of one
-/// connection of its own, so that this process's writers queue for it and each is handed the
-/// connection the moment the one before commits. Left to SQLite, a writer waiting for the
-/// lock polls it with sleeps that grow to 100 ms: eight clients logging defects had a p99 of
-/// half a second. PostgreSQL has row locks and needs no such queue: `None`, write on the
-/// shared pool.
+/// The connection write transactions run on ([`AppState::writer`]): on SQLite, a pool of one
+/// connection of its own, which `AppState::with_writer` puts behind a queue, so that this
+/// process's writers are handed it in turn and those that wait together commit together
+/// (`steerco_graphql::service::writer`). Left to SQLite, a writer waiting for the lock polls
+/// it with sleeps that grow to 100 ms: eight clients logging defects had a p99 of half a
+/// second. PostgreSQL has row locks and needs no such queue: `None`, write on the shared pool.
 ///
 /// The writer leaves checkpoints to a task of its own, spawned here on the current runtime,
 /// which runs for as long as the runtime does.

@@ -40,6 +40,7 @@ pub async fn defects(
     }
     for &clients in client_counts {
         let counts_before = counts(bench).await?;
+        let groups_before = bench.state.writer.group_stats();
         let log_before = bench.log.count();
         reset_peak_rss(None);
         let api = bench.api.clone();
@@ -78,9 +79,22 @@ pub async fn defects(
         let rss = peak_rss_mb(None);
         let log = bench.log.count().since(log_before);
         let written = counts(bench).await?.since(counts_before);
+        let grouped = bench
+            .state
+            .writer
+            .group_stats()
+            .zip(groups_before)
+            .map(|(now, before)| now.since(before))
+            .map(|done| {
+                format!(
+                    "; {:.1} commands per commit",
+                    done.commands as f64 / done.commits.max(1) as f64
+                )
+            })
+            .unwrap_or_default();
         let ok = run.ops - run.errors;
         let row = Row::from_run("W3 defectCreate (CRITICAL)", &run, rss).note(format!(
-            "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{}",
+            "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{grouped}{}",
             log.busy,
             written.defects as f64 / ok.max(1) as f64,
             written.audit as f64 / ok.max(1) as f64,

@@ -488,9 +488,14 @@ async fn a_worker_killed_between_claim_and_send_loses_its_rows_when_the_lease_en
     let t = team(&app).await;
     one_email(&app, &t).await;
     // A worker claims, then dies before sending.
-    let claimed = outbox::claim(app.db(), app.clock.now(), Duration::from_secs(120), 10)
-        .await
-        .unwrap();
+    let claimed = outbox::claim(
+        &app.state.writer,
+        app.clock.now(),
+        Duration::from_secs(120),
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(mail.deliver().await, 0, "leased to the dead worker");
     app.clock.advance(Days::seconds(121));
@@ -632,7 +637,7 @@ async fn marking_a_batch_sent_touches_only_the_rows_still_claimed() {
     let pm = app.user("Anna Berg", false).await;
     bulk_load(&app, &pm, "batch", 3).await;
     let now = app.clock.now();
-    let claimed = outbox::claim(app.db(), now, Duration::from_secs(120), 10)
+    let claimed = outbox::claim(&app.state.writer, now, Duration::from_secs(120), 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 3);

@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,7 +20,7 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::{check_owner, ensure_open};
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
+    AppState, Caller, ServiceError, ServiceResult, WriteTxn, backend_of, begin_write, commit,
     commit_with_events, for_update,
 };
 use crate::domain::authz::ProjectOperation;
@@ -161,7 +160,7 @@ async fn save_audited(
 
 /// Commits a change of the plan's settings (no status change, so no event) with its audit.
 async fn commit_setting(
-    txn: DatabaseTransaction,
+    txn: WriteTxn,
     origin: Origin<'_>,
     now: DateTime<Utc>,
     before: &go_live_plan::Model,

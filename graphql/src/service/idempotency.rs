@@ -7,12 +7,12 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use steerco_entity::idempotency_key;
 use uuid::Uuid;
 
-use super::{ServiceResult, begin_write, commit};
+use super::{ServiceResult, Writer, begin_write, commit};
 use crate::domain::idempotency::{IdempotencyKey, KEY_LIFETIME, Remembered, Verdict, verdict};
 
 /// Decides what a request with `key` gets; when it is to run, the key is reserved for it.
 pub async fn begin(
-    db: &DatabaseConnection,
+    db: &Writer,
     user_id: Uuid,
     key: &IdempotencyKey,
     fingerprint: &str,

@@ -25,12 +25,12 @@ pub mod scope;
 pub mod token;
 pub mod uat;
 pub mod user;
+pub mod writer;
 
 use std::sync::Arc;
 
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QuerySelect, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QuerySelect, Select,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -42,6 +42,7 @@ use audit::Origin;
 use chrono::{DateTime, Utc};
 use notify::{Concerning, MailSettings, Occurrence, notify_in_txn};
 use tokio::sync::{Notify, broadcast};
+pub use writer::{WriteTxn, Writer, begin_write};
 
 /// What every service call needs: the database, the clock, the mail settings, and the
 /// channels that tell this process's worker and subscribers that something happened.
@@ -49,8 +50,9 @@ use tokio::sync::{Notify, broadcast};
 pub struct AppState {
     pub db: DatabaseConnection,
     /// Where write transactions begin ([`begin_write`]): the same pool as `db`, or, on
-    /// SQLite, a pool of one connection of its own (see `steerco::db::connect_writer`).
-    pub writer: DatabaseConnection,
+    /// SQLite, a queue for one connection of its own where waiting commands commit together
+    /// (see [`writer`] and `steerco::db::connect_writer`).
+    pub writer: Writer,
     pub clock: Arc<dyn Clock>,
     pub mail: Arc<MailSettings>,
     /// Committed domain events, for `projectEvents` subscribers of this server.
@@ -62,7 +64,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
         Self {
-            writer: db.clone(),
+            writer: Writer::Pool(db.clone()),
             db,
             clock,
             mail: Arc::new(MailSettings::local()),
@@ -71,9 +73,10 @@ impl AppState {
         }
     }
 
-    /// Begins write transactions on `writer` instead of the pool that reads.
+    /// Queues write transactions for `writer`, a pool of one SQLite connection, instead of
+    /// beginning them on the pool that reads ([`Writer::queue`]: needs a Tokio runtime).
     pub fn with_writer(mut self, writer: DatabaseConnection) -> Self {
-        self.writer = writer;
+        self.writer = Writer::queue(writer);
         self
     }
 
@@ -158,22 +161,6 @@ pub(crate) fn unique_violation_as(
     }
 }
 
-/// Begins a write transaction, on [`AppState::writer`]. On SQLite it is `BEGIN IMMEDIATE`: a
-/// deferred transaction that reads and then writes fails with `SQLITE_BUSY` in WAL mode
-/// whatever the busy timeout, while an immediate one waits its turn for the write lock.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let sqlite_transaction_mode = match db.get_database_backend() {
-        DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
-        _ => None,
-    };
-    db.begin_with_options(TransactionOptions {
-        isolation_level: None,
-        access_mode: Some(AccessMode::ReadWrite).filter(|_| sqlite_transaction_mode.is_none()),
-        sqlite_transaction_mode,
-    })
-    .await
-}
-
 /// Adds `FOR UPDATE` on PostgreSQL, so that concurrent commands on one row queue up. SQLite
 /// needs no row lock: its write transactions are already serialised by [`begin_write`].
 pub(crate) fn for_update<E: EntityTrait>(select: Select<E>, backend: DbBackend) -> Select<E> {
@@ -184,7 +171,7 @@ pub(crate) fn for_update<E: EntityTrait>(select: Select<E>, backend: DbBackend) 
 }
 
 /// Commits, mapping nothing: the one place a command's transaction ends well.
-pub(crate) async fn commit(txn: DatabaseTransaction) -> ServiceResult<()> {
+pub(crate) async fn commit(txn: WriteTxn) -> ServiceResult<()> {
     txn.commit().await.map_err(ServiceError::from)
 }
 
@@ -192,7 +179,7 @@ pub(crate) async fn commit(txn: DatabaseTransaction) -> ServiceResult<()> {
 /// tells this process's worker and subscribers. A rollback leaves no email behind.
 pub(crate) async fn commit_with_events(
     state: &AppState,
-    txn: DatabaseTransaction,
+    txn: WriteTxn,
     origin: Origin<'_>,
     concerning: impl Into<Concerning<'_>>,
     events: &[DomainEvent],

@@ -25,7 +25,7 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::notify::{MailSettings, Occurrence, insert_all_once, notify_in_txn, pending_row};
 use super::page::{Page, Window};
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, access, backend_of, begin_write, commit,
+    AppState, Caller, ServiceError, ServiceResult, Writer, access, backend_of, begin_write, commit,
 };
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -44,7 +44,7 @@ use crate::mail::{self, DigestLine, Links, Person};
 /// Claims up to `limit` due rows for `lease`: pending rows whose time has come and rows whose
 /// previous claimer's lease ran out, most urgent first. Each claim counts as an attempt.
 pub async fn claim(
-    db: &DatabaseConnection,
+    db: &Writer,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u64,

@@ -1,0 +1,595 @@
+//! Where write transactions begin, and how SQLite's commands commit together.
+//!
+//! On PostgreSQL every command begins its own transaction on the shared pool: row locks order
+//! the commands that touch the same rows, the others run side by side.
+//!
+//! SQLite has one writer. Commands queue for it ([`Writer::queue`]) and a task of the queue's
+//! own hands the connection to each in turn, with **group commit**: the task opens one
+//! transaction (`BEGIN IMMEDIATE`) for the first command in line, runs every command that is
+//! waiting when it is done in a savepoint of that transaction, one after another, then commits
+//! them all at once (a lone command runs exactly as it would alone). A command's own refusal
+//! or failure rolls back its own work and nothing else. A command hears that it committed
+//! only when the whole transaction has: its answer, its emails' wake-up and its subscribers'
+//! events all wait for that, and a commit that fails fails every command of the group. So a
+//! command still commits atomically with its audit event and its outbox rows, and never
+//! reports a write that did not reach the database.
+//!
+//! What grouping saves is the work SQLite does once per transaction rather than once per
+//! change: taking the write lock, and at the commit writing every page the transaction
+//! touched to the WAL (the commands of a group mostly touch the same pages: the last leaf of
+//! the defect, audit and outbox tables and of their indexes). And the connection goes back to
+//! its pool, with the round trip sqlx makes to check it, once per group instead of once per
+//! command.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
+};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most commands one transaction commits: a bound on how long the first of a group waits for
+/// the others, and on how many commands one failed commit fails.
+pub const MOST_COMMANDS_PER_COMMIT: usize = 32;
+
+/// How long a command waits for its turn before it fails, as it would waiting for a pooled
+/// connection. Only a command that already holds the writer and asks for it again (a bug)
+/// or a writer stuck on a lock held by another process waits that long.
+const WAIT_FOR_TURN: Duration = Duration::from_secs(30);
+
+/// Commands that may wait to be handed the writer; more wait to queue.
+const QUEUE_DEPTH: usize = 256;
+
+/// Where write transactions begin ([`begin_write`]).
+#[derive(Clone)]
+pub enum Writer {
+    /// Each command begins its own transaction on this pool.
+    Pool(DatabaseConnection),
+    /// Commands queue for one connection and commit in groups (SQLite).
+    Queue(WriteQueue),
+}
+
+impl Writer {
+    /// Queues the commands for `connection`, a pool of one SQLite connection, and spawns the
+    /// task that runs them on the current Tokio runtime; it ends when the last clone of the
+    /// writer is dropped.
+    pub fn queue(connection: DatabaseConnection) -> Self {
+        let (requests, waiting) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(Counters::default());
+        tokio::spawn(run_groups(connection, waiting, Arc::clone(&stats)));
+        Writer::Queue(WriteQueue { requests, stats })
+    }
+
+    /// Transactions committed and commands they committed, for a queued writer.
+    pub fn group_stats(&self) -> Option<GroupStats> {
+        match self {
+            Writer::Pool(_) => None,
+            Writer::Queue(queue) => Some(queue.stats.snapshot()),
+        }
+    }
+}
+
+/// The handle of a queued writer: where commands ask for their turn.
+#[derive(Clone)]
+pub struct WriteQueue {
+    requests: mpsc::Sender<TurnRequest>,
+    stats: Arc<Counters>,
+}
+
+/// What a queued writer has committed so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Commands those transactions committed.
+    pub commands: u64,
+}
+
+impl GroupStats {
+    /// What was committed between `earlier` and `self`.
+    pub fn since(self, earlier: GroupStats) -> GroupStats {
+        GroupStats {
+            commits: self.commits - earlier.commits,
+            commands: self.commands - earlier.commands,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    commands: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> GroupStats {
+        GroupStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            commands: self.commands.load(Ordering::Relaxed),
+        }
+    }
+}
+
+type TurnRequest = oneshot::Sender<Result<WriteTxn, DbErr>>;
+
+/// One command's write transaction: a transaction of its own, or its savepoint in its group's.
+/// Dropped without [`WriteTxn::commit`], it rolls back.
+pub struct WriteTxn {
+    // Dropped first: a dropped savepoint queues its rollback on the connection before the
+    // group's task, told by the membership's drop, runs anything else there.
+    txn: DatabaseTransaction,
+    membership: Option<Membership>,
+}
+
+/// A grouped command's line to its group's task.
+struct Membership {
+    /// Whether the command works in the group's transaction itself, being its first: it saves
+    /// a savepoint's two round trips, and a lone command runs exactly as it would ungrouped.
+    leads_group: bool,
+    /// Sent when the command is done: its savepoint released, or the group's transaction
+    /// handed back by the command that led it. Dropped when the command rolled back.
+    done: oneshot::Sender<Option<DatabaseTransaction>>,
+    /// How the group's commit went.
+    outcome: oneshot::Receiver<Result<(), String>>,
+}
+
+impl WriteTxn {
+    /// Commits the command; grouped, waits until its group's transaction has committed.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        let WriteTxn { txn, membership } = self;
+        let Some(Membership {
+            leads_group,
+            done,
+            outcome,
+        }) = membership
+        else {
+            return txn.commit().await;
+        };
+        let handed_back = if leads_group {
+            Some(txn)
+        } else {
+            txn.commit().await?;
+            None
+        };
+        // The task waits for this before it runs anything else: it cannot be gone while the
+        // command holds its turn. Were it gone, the transaction handed back rolls back here.
+        let _ = done.send(handed_back);
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(DbErr::Custom(format!(
+                "the transaction of this command's group failed to commit: {error}"
+            ))),
+            Err(_) => Err(DbErr::Custom(
+                "the writer stopped before this command's group committed".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Begins a command's write transaction. On SQLite it is `BEGIN IMMEDIATE` (or a savepoint of
+/// a transaction begun so): a deferred transaction that reads and then writes fails with
+/// `SQLITE_BUSY` in WAL mode whatever the busy timeout, while an immediate one waits its turn
+/// for the write lock.
+pub async fn begin_write(writer: &Writer) -> Result<WriteTxn, DbErr> {
+    match writer {
+        Writer::Pool(pool) => Ok(WriteTxn {
+            txn: begin_alone(pool).await?,
+            membership: None,
+        }),
+        Writer::Queue(queue) => {
+            let (request, turn) = oneshot::channel();
+            queue
+                .requests
+                .send(request)
+                .await
+                .map_err(|_| writer_stopped())?;
+            match tokio::time::timeout(WAIT_FOR_TURN, turn).await {
+                Ok(Ok(handed)) => handed,
+                Ok(Err(_)) => Err(writer_stopped()),
+                Err(_) => Err(DbErr::Custom(format!(
+                    "waited {} s for the database's writer",
+                    WAIT_FOR_TURN.as_secs()
+                ))),
+            }
+        }
+    }
+}
+
+fn writer_stopped() -> DbErr {
+    DbErr::Custom("the database's writer has stopped".to_owned())
+}
+
+/// A transaction of its own on `pool`.
+async fn begin_alone(pool: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let sqlite_transaction_mode = match pool.get_database_backend() {
+        DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
+        _ => None,
+    };
+    pool.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: Some(AccessMode::ReadWrite).filter(|_| sqlite_transaction_mode.is_none()),
+        sqlite_transaction_mode,
+    })
+    .await
+}
+
+/// The queue's task: a transaction per group of waiting commands, until the queue closes.
+async fn run_groups(
+    connection: DatabaseConnection,
+    mut waiting: mpsc::Receiver<TurnRequest>,
+    stats: Arc<Counters>,
+) {
+    while let Some(first) = waiting.recv().await {
+        let group = match begin_alone(&connection).await {
+            Ok(group) => group,
+            Err(error) => {
+                let _ = first.send(Err(error));
+                continue;
+            }
+        };
+        let (group, leader) = match hand_turn(Turn::Lead(group), first).await {
+            Done::Led(group, leader) => (group, leader),
+            // The first command rolled back the group's transaction with its own work.
+            Done::Released(_) | Done::RolledBack => continue,
+        };
+        let mut committed_by_group = vec![leader];
+        while committed_by_group.len() < MOST_COMMANDS_PER_COMMIT {
+            let Ok(request) = waiting.try_recv() else {
+                break;
+            };
+            match hand_turn(Turn::Join(&group), request).await {
+                Done::Released(member) => committed_by_group.push(member),
+                // After a rollback the transaction may not be what the next command expects
+                // (SQLite rolls back the whole transaction on some errors): commit now.
+                Done::RolledBack | Done::Led(..) => break,
+            }
+        }
+        let outcome = group.commit().await.map_err(|error| error.to_string());
+        match &outcome {
+            Ok(()) => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .commands
+                    .fetch_add(committed_by_group.len() as u64, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::error!(%error, commands = committed_by_group.len(), "group commit failed");
+            }
+        }
+        for member in committed_by_group {
+            // A command that went away meanwhile committed all the same.
+            let _ = member.send(outcome.clone());
+        }
+    }
+}
+
+/// The turn a command is handed.
+enum Turn<'g> {
+    /// The group's transaction itself, for its first command.
+    Lead(DatabaseTransaction),
+    /// A savepoint of the group's transaction.
+    Join(&'g DatabaseTransaction),
+}
+
+/// How a command's turn ended.
+enum Done {
+    /// The first command handed the group's transaction back; it waits on the sender for the
+    /// group's outcome.
+    Led(DatabaseTransaction, oneshot::Sender<Result<(), String>>),
+    /// The command released its savepoint; it waits on the sender for the group's outcome.
+    Released(oneshot::Sender<Result<(), String>>),
+    /// The command rolled back, failed or went away; nothing of it remains.
+    RolledBack,
+}
+
+/// Hands one command its turn and waits until it is done with it.
+async fn hand_turn(turn: Turn<'_>, request: TurnRequest) -> Done {
+    let leads_group = matches!(turn, Turn::Lead(_));
+    let txn = match turn {
+        Turn::Lead(group) => group,
+        Turn::Join(group) => match group.begin().await {
+            Ok(savepoint) => savepoint,
+            Err(error) => {
+                let _ = request.send(Err(error));
+                return Done::RolledBack;
+            }
+        },
+    };
+    let (done, finished) = oneshot::channel();
+    let (outcome, heard) = oneshot::channel();
+    let handed = WriteTxn {
+        txn,
+        membership: Some(Membership {
+            leads_group,
+            done,
+            outcome: heard,
+        }),
+    };
+    // A command that stopped waiting drops its turn here, rolling back what it was handed.
+    if request.send(Ok(handed)).is_err() {
+        return Done::RolledBack;
+    }
+    match finished.await {
+        Ok(Some(group)) => Done::Led(group, outcome),
+        Ok(None) => Done::Released(outcome),
+        Err(_) => Done::RolledBack,
+    }
+}
+
+/// Commands run their statements on their write transaction as on any connection.
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.txn.is_mock_connection()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectOptions, Database};
+
+    /// A SQLite file in WAL mode with one table, the queue over a pool of one connection to it
+    /// (as `steerco::db::connect_writer` makes), and a reading pool beside it.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        writer: Writer,
+        reader: DatabaseConnection,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let mut options = ConnectOptions::new(url.clone());
+        options.max_connections(1).sqlx_logging(false);
+        let connection = Database::connect(options).await.unwrap();
+        connection
+            .execute_unprepared(
+                "PRAGMA journal_mode = WAL; CREATE TABLE note (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+            )
+            .await
+            .unwrap();
+        Fixture {
+            _dir: dir,
+            writer: Writer::queue(connection),
+            reader: Database::connect(url).await.unwrap(),
+        }
+    }
+
+    async fn write(txn: &WriteTxn, text: &str) {
+        txn.execute_unprepared(&format!("INSERT INTO note (text) VALUES ('{text}')"))
+            .await
+            .unwrap();
+    }
+
+    /// A command on another task that writes `text` and commits as soon as it has its turn.
+    fn write_and_commit(
+        writer: &Writer,
+        text: String,
+    ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let txn = begin_write(&writer).await?;
+            write(&txn, &text).await;
+            txn.commit().await
+        })
+    }
+
+    /// The notes committed, as another connection reads them.
+    async fn committed(reader: &DatabaseConnection) -> Vec<String> {
+        let rows = reader
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT text FROM note ORDER BY id",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "text").unwrap())
+            .collect()
+    }
+
+    /// Yields until `count` commands wait in the queue for their turn.
+    async fn until_waiting(writer: &Writer, count: usize) {
+        let Writer::Queue(queue) = writer else {
+            unreachable!("the fixture queues")
+        };
+        while QUEUE_DEPTH - queue.requests.capacity() < count {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn stats(writer: &Writer) -> GroupStats {
+        writer.group_stats().expect("a queued writer")
+    }
+
+    #[tokio::test]
+    async fn commands_that_wait_together_commit_in_one_transaction() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let others: Vec<_> = (0..10)
+            .map(|i| write_and_commit(&f.writer, format!("other {i}")))
+            .collect();
+        until_waiting(&f.writer, 10).await;
+        let before = stats(&f.writer);
+        first.commit().await.unwrap();
+        for other in others {
+            other.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            stats(&f.writer).since(before),
+            GroupStats {
+                commits: 1,
+                commands: 11
+            }
+        );
+        assert_eq!(committed(&f.reader).await.len(), 11);
+    }
+
+    #[tokio::test]
+    async fn a_command_hears_it_committed_only_when_its_group_has() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let (holding, held) = oneshot::channel::<()>();
+        let (go_on, hold) = oneshot::channel::<()>();
+        let second = {
+            let writer = f.writer.clone();
+            tokio::spawn(async move {
+                let txn = begin_write(&writer).await.unwrap();
+                write(&txn, "second").await;
+                holding.send(()).unwrap();
+                hold.await.unwrap();
+                txn.commit().await
+            })
+        };
+        until_waiting(&f.writer, 1).await;
+        let first_done = tokio::spawn(first.commit());
+        // The second command holds the group's transaction, so the first has released its
+        // savepoint: it must not hear of a commit that has not happened.
+        held.await.unwrap();
+        assert!(
+            !first_done.is_finished(),
+            "answered before its group committed"
+        );
+        assert!(committed(&f.reader).await.is_empty());
+        go_on.send(()).unwrap();
+        first_done.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(committed(&f.reader).await, ["first", "second"]);
+        assert_eq!(stats(&f.writer).commits, 1);
+    }
+
+    #[tokio::test]
+    async fn a_command_that_rolls_back_leaves_nothing_and_the_others_commit() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "kept 1").await;
+        let refused = {
+            let writer = f.writer.clone();
+            tokio::spawn(async move {
+                let txn = begin_write(&writer).await.unwrap();
+                write(&txn, "refused").await;
+                drop(txn);
+            })
+        };
+        until_waiting(&f.writer, 1).await;
+        let last = write_and_commit(&f.writer, "kept 2".to_owned());
+        until_waiting(&f.writer, 2).await;
+        first.commit().await.unwrap();
+        refused.await.unwrap();
+        last.await.unwrap().unwrap();
+        assert_eq!(committed(&f.reader).await, ["kept 1", "kept 2"]);
+        // The rollback closed the first group: what follows it starts a transaction anew.
+        assert_eq!(
+            stats(&f.writer),
+            GroupStats {
+                commits: 2,
+                commands: 2
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_first_command_that_rolls_back_takes_only_its_own_work_with_it() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "refused").await;
+        let others: Vec<_> = (0..2)
+            .map(|i| write_and_commit(&f.writer, format!("kept {i}")))
+            .collect();
+        until_waiting(&f.writer, 2).await;
+        drop(first);
+        for other in others {
+            other.await.unwrap().unwrap();
+        }
+        assert_eq!(committed(&f.reader).await, ["kept 0", "kept 1"]);
+        assert_eq!(
+            stats(&f.writer),
+            GroupStats {
+                commits: 1,
+                commands: 2
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_that_goes_away_holding_its_turn_rolls_back_and_the_queue_goes_on() {
+        let f = fixture().await;
+        let (holding, held) = oneshot::channel::<()>();
+        let abandoned = {
+            let writer = f.writer.clone();
+            tokio::spawn(async move {
+                let txn = begin_write(&writer).await.unwrap();
+                write(&txn, "abandoned").await;
+                holding.send(()).unwrap();
+                std::future::pending::<()>().await;
+                drop(txn);
+            })
+        };
+        held.await.unwrap();
+        let next = write_and_commit(&f.writer, "next".to_owned());
+        until_waiting(&f.writer, 1).await;
+        abandoned.abort();
+        next.await.unwrap().unwrap();
+        assert_eq!(committed(&f.reader).await, ["next"]);
+    }
+
+    #[tokio::test]
+    async fn a_command_that_stops_waiting_for_its_turn_takes_nobody_down() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        let impatient = {
+            let writer = f.writer.clone();
+            tokio::spawn(async move { begin_write(&writer).await.map(drop) })
+        };
+        until_waiting(&f.writer, 1).await;
+        impatient.abort();
+        write(&first, "first").await;
+        first.commit().await.unwrap();
+        let after = begin_write(&f.writer).await.unwrap();
+        write(&after, "after").await;
+        after.commit().await.unwrap();
+        assert_eq!(committed(&f.reader).await, ["first", "after"]);
+    }
+
+    #[tokio::test]
+    async fn a_pool_writer_commits_each_command_alone() {
+        let f = fixture().await;
+        let writer = Writer::Pool(f.reader.clone());
+        let txn = begin_write(&writer).await.unwrap();
+        write(&txn, "alone").await;
+        txn.commit().await.unwrap();
+        assert_eq!(committed(&f.reader).await, ["alone"]);
+        assert_eq!(writer.group_stats(), None);
+    }
+}

@@ -373,7 +373,10 @@ mod tests {
         let connection = Database::connect(options).await.unwrap();
         connection
             .execute_unprepared(
-                "PRAGMA journal_mode = WAL; CREATE TABLE note (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
+                 CREATE TABLE note (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+                 CREATE TABLE reply (note_id INTEGER NOT NULL
+                     REFERENCES note (id) DEFERRABLE INITIALLY DEFERRED)",
             )
             .await
             .unwrap();
@@ -487,6 +490,37 @@ mod tests {
         second.await.unwrap().unwrap();
         assert_eq!(committed(&f.reader).await, ["first", "second"]);
         assert_eq!(stats(&f.writer).commits, 1);
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_fails_fails_every_command_of_the_group() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let dangling = {
+            let writer = f.writer.clone();
+            tokio::spawn(async move {
+                let txn = begin_write(&writer).await?;
+                write(&txn, "second").await;
+                // Checked only when the group's transaction commits.
+                txn.execute_unprepared("INSERT INTO reply (note_id) VALUES (999)")
+                    .await?;
+                txn.commit().await
+            })
+        };
+        until_waiting(&f.writer, 1).await;
+        let first_outcome = first.commit().await;
+        let dangling_outcome = dangling.await.unwrap();
+        assert!(first_outcome.is_err(), "{first_outcome:?}");
+        assert!(dangling_outcome.is_err(), "{dangling_outcome:?}");
+        assert!(committed(&f.reader).await.is_empty());
+        assert_eq!(stats(&f.writer), GroupStats::default());
+        // The writer goes on.
+        write_and_commit(&f.writer, "after".to_owned())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(committed(&f.reader).await, ["after"]);
     }
 
     #[tokio::test]

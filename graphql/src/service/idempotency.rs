@@ -12,13 +12,13 @@ use crate::domain::idempotency::{IdempotencyKey, KEY_LIFETIME, Remembered, Verdi
 
 /// Decides what a request with `key` gets; when it is to run, the key is reserved for it.
 pub async fn begin(
-    db: &Writer,
+    writer: &Writer,
     user_id: Uuid,
     key: &IdempotencyKey,
     fingerprint: &str,
     now: DateTime<Utc>,
 ) -> ServiceResult<Verdict> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(writer).await?;
     let found = idempotency_key::Entity::find_by_id((user_id, key.as_str().to_owned()))
         .one(&txn)
         .await?;

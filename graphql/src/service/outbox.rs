@@ -44,12 +44,12 @@ use crate::mail::{self, DigestLine, Links, Person};
 /// Claims up to `limit` due rows for `lease`: pending rows whose time has come and rows whose
 /// previous claimer's lease ran out, most urgent first. Each claim counts as an attempt.
 pub async fn claim(
-    db: &Writer,
+    writer: &Writer,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u64,
 ) -> ServiceResult<Vec<notification::Model>> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(writer).await?;
     let due = Condition::any()
         .add(
             Condition::all()

@@ -430,6 +430,19 @@ mod tests {
         }
     }
 
+    /// `count` commands writing `"{prefix} {i}"`, queued behind the one holding the writer.
+    async fn queued_behind(
+        writer: &Writer,
+        count: usize,
+        prefix: &str,
+    ) -> Vec<tokio::task::JoinHandle<Result<(), DbErr>>> {
+        let commands = (0..count)
+            .map(|i| write_and_commit(writer, format!("{prefix} {i}")))
+            .collect();
+        until_waiting(writer, count).await;
+        commands
+    }
+
     fn stats(writer: &Writer) -> GroupStats {
         writer.group_stats().expect("a queued writer")
     }
@@ -439,10 +452,7 @@ mod tests {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "first").await;
-        let others: Vec<_> = (0..10)
-            .map(|i| write_and_commit(&f.writer, format!("other {i}")))
-            .collect();
-        until_waiting(&f.writer, 10).await;
+        let others = queued_behind(&f.writer, 10, "other").await;
         let before = stats(&f.writer);
         first.commit().await.unwrap();
         for other in others {
@@ -558,10 +568,7 @@ mod tests {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "refused").await;
-        let others: Vec<_> = (0..2)
-            .map(|i| write_and_commit(&f.writer, format!("kept {i}")))
-            .collect();
-        until_waiting(&f.writer, 2).await;
+        let others = queued_behind(&f.writer, 2, "kept").await;
         drop(first);
         for other in others {
             other.await.unwrap().unwrap();

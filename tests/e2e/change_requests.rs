@@ -619,6 +619,96 @@ async fn bad_change_input_is_refused_and_writes_nothing() {
     assert_eq!(app.snapshot().await, before);
 }
 
+/// A project's change requests filtered by state, category and requester, alone and together,
+/// with the count and the pages following the filter.
+#[tokio::test]
+async fn change_requests_are_filtered_by_state_category_and_requester() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let create = "mutation($p: ID!, $t: String!, $c: ChangeRequestCategory!) { changeRequestCreate(input: { projectId: $p, title: $t, justification: \"Asked for\", category: $c, priority: SHOULD }) { changeRequest { id code } userErrors { code } } }";
+    let mut codes = Vec::new();
+    for (who, title, category, submit) in [
+        (&s.requester, "Extra report", "SCOPE", true),
+        (&s.pm, "Later pilot", "SCHEDULE", true),
+        (&s.requester, "More licences", "BUDGET", false),
+        (&s.pm, "Wider scope", "SCOPE", false),
+        (&s.requester, "Pilot first", "SCHEDULE", true),
+    ] {
+        let data = app
+            .ok(
+                who,
+                create,
+                json!({ "p": s.project, "t": title, "c": category }),
+            )
+            .await;
+        let cr = data["changeRequestCreate"]["changeRequest"].clone();
+        if submit {
+            act(&app, who, &cr, "SUBMIT", None).await;
+        }
+        codes.push(cr["code"].as_str().unwrap().to_owned());
+    }
+    let listed = |filter: Value, first: Option<i64>| {
+        let app = &app;
+        let pm = &s.pm;
+        let project = &s.project;
+        async move {
+            let data = app
+                .ok(
+                    pm,
+                    "query($p: ID!, $f: ChangeRequestFilterInput, $n: Int) { project(id: $p) { changeRequests(filter: $f, first: $n) { totalCount edges { node { code } } pageInfo { hasNextPage } } } }",
+                    json!({ "p": project, "f": filter, "n": first }),
+                )
+                .await;
+            let connection = data["project"]["changeRequests"].clone();
+            let listed: Vec<String> = connection["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|edge| edge["node"]["code"].as_str().unwrap().to_owned())
+                .collect();
+            (
+                connection["totalCount"].as_i64().unwrap(),
+                listed,
+                connection["pageInfo"]["hasNextPage"].clone(),
+            )
+        }
+    };
+    let pick =
+        |indexes: &[usize]| -> Vec<String> { indexes.iter().map(|i| codes[*i].clone()).collect() };
+    assert_eq!(
+        listed(json!(null), None).await,
+        (5, pick(&[0, 1, 2, 3, 4]), json!(false))
+    );
+    assert_eq!(
+        listed(json!({ "status": ["SUBMITTED"] }), None).await,
+        (3, pick(&[0, 1, 4]), json!(false))
+    );
+    assert_eq!(
+        listed(json!({ "status": ["DRAFT", "APPROVED"] }), None).await,
+        (2, pick(&[2, 3]), json!(false))
+    );
+    assert_eq!(
+        listed(json!({ "category": ["SCHEDULE", "BUDGET"] }), None).await,
+        (3, pick(&[1, 2, 4]), json!(false))
+    );
+    assert_eq!(
+        listed(json!({ "requesterId": s.requester.id }), None).await,
+        (3, pick(&[0, 2, 4]), json!(false))
+    );
+    assert_eq!(
+        listed(json!({ "status": ["SUBMITTED"], "category": ["SCHEDULE"], "requesterId": s.requester.id }), None).await,
+        (1, pick(&[4]), json!(false))
+    );
+    assert_eq!(
+        listed(json!({ "status": ["SUBMITTED"] }), Some(2)).await,
+        (3, pick(&[0, 1]), json!(true))
+    );
+    assert_eq!(
+        listed(json!({ "status": ["CLOSED"] }), None).await,
+        (0, vec![], json!(false))
+    );
+}
+
 /// Thirty-two committee members vote at once: one outcome, one "closed" audit event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_two_concurrent_votes_reach_exactly_one_outcome() {

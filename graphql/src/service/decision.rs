@@ -551,11 +551,9 @@ pub async fn with_votes_of_subjects(
         .order_by_asc(decision_vote::Column::CastAt)
         .order_by_asc(decision_vote::Column::Id)
         .into_query();
-    let rows = state.db.query_all(&select).await?;
-    Ok(super::rows::parents_with_children(
-        &rows,
-        decision::Column::Id,
-    )?)
+    Ok(super::rows::JoinedRows::fetch(&state.db, select)
+        .await?
+        .parents_with_children(decision::Column::Id)?)
 }
 
 /// A reason text for gate and skip requests.

@@ -1312,11 +1312,9 @@ pub async fn plans_of(
         .order_by_asc(milestone::Column::ForecastDate)
         .order_by_asc(milestone::Column::Id)
         .into_query();
-    let rows = state.db.query_all(&select).await?;
-    Ok(super::rows::parents_with_children(
-        &rows,
-        phase::Column::Id,
-    )?)
+    Ok(super::rows::JoinedRows::fetch(&state.db, select)
+        .await?
+        .parents_with_children(phase::Column::Id)?)
 }
 
 pub async fn criteria_of(

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
-use super::rows::parents_with_children;
+use super::rows::JoinedRows;
 use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -133,13 +133,14 @@ pub async fn matrix_with_people(
             Alias::new(format!("{ASSIGNEE}{}", column.as_str())),
         );
     }
-    let results = conn.query_all(&query).await?;
-    let grouped = parents_with_children(&results, raci_activity::Column::Id)?;
+    let joined = JoinedRows::fetch(conn, query).await?;
+    let grouped = joined.parents_with_children(raci_activity::Column::Id)?;
     // A row repeats its person for every assignment they hold: each is decoded once, from
     // the first row that names them.
     let mut people: HashMap<Uuid, user::Model> = HashMap::new();
-    for result in &results {
-        let person_id: Option<Uuid> = result.try_get(ASSIGNEE, user::Column::Id.as_str())?;
+    let person_id_column = format!("{ASSIGNEE}{}", user::Column::Id.as_str());
+    for result in joined.rows() {
+        let person_id: Option<Uuid> = result.try_get("", &person_id_column)?;
         if let Some(id) = person_id
             && !people.contains_key(&id)
             && let Some(person) = user::Model::from_query_result_optional(result, ASSIGNEE)?

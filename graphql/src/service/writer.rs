@@ -393,14 +393,23 @@ mod tests {
             .unwrap();
     }
 
+    /// A command on another task: it waits for its turn, then `body` works in its
+    /// transaction.
+    fn spawn_command<F, Fut>(writer: &Writer, body: F) -> tokio::task::JoinHandle<Result<(), DbErr>>
+    where
+        F: FnOnce(WriteTxn) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), DbErr>> + Send + 'static,
+    {
+        let writer = writer.clone();
+        tokio::spawn(async move { body(begin_write(&writer).await?).await })
+    }
+
     /// A command on another task that writes `text` and commits as soon as it has its turn.
     fn write_and_commit(
         writer: &Writer,
         text: String,
     ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
-        let writer = writer.clone();
-        tokio::spawn(async move {
-            let txn = begin_write(&writer).await?;
+        spawn_command(writer, |txn| async move {
             write(&txn, &text).await;
             txn.commit().await
         })
@@ -475,16 +484,12 @@ mod tests {
         write(&first, "first").await;
         let (holding, held) = oneshot::channel::<()>();
         let (go_on, hold) = oneshot::channel::<()>();
-        let second = {
-            let writer = f.writer.clone();
-            tokio::spawn(async move {
-                let txn = begin_write(&writer).await.unwrap();
-                write(&txn, "second").await;
-                holding.send(()).unwrap();
-                hold.await.unwrap();
-                txn.commit().await
-            })
-        };
+        let second = spawn_command(&f.writer, |txn| async move {
+            write(&txn, "second").await;
+            holding.send(()).unwrap();
+            hold.await.unwrap();
+            txn.commit().await
+        });
         until_waiting(&f.writer, 1).await;
         let first_done = tokio::spawn(first.commit());
         // The second command holds the group's transaction, so the first has released its
@@ -507,17 +512,13 @@ mod tests {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "first").await;
-        let dangling = {
-            let writer = f.writer.clone();
-            tokio::spawn(async move {
-                let txn = begin_write(&writer).await?;
-                write(&txn, "second").await;
-                // Checked only when the group's transaction commits.
-                txn.execute_unprepared("INSERT INTO reply (note_id) VALUES (999)")
-                    .await?;
-                txn.commit().await
-            })
-        };
+        let dangling = spawn_command(&f.writer, |txn| async move {
+            write(&txn, "second").await;
+            // Checked only when the group's transaction commits.
+            txn.execute_unprepared("INSERT INTO reply (note_id) VALUES (999)")
+                .await?;
+            txn.commit().await
+        });
         until_waiting(&f.writer, 1).await;
         let first_outcome = first.commit().await;
         let dangling_outcome = dangling.await.unwrap();
@@ -538,19 +539,16 @@ mod tests {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "kept 1").await;
-        let refused = {
-            let writer = f.writer.clone();
-            tokio::spawn(async move {
-                let txn = begin_write(&writer).await.unwrap();
-                write(&txn, "refused").await;
-                drop(txn);
-            })
-        };
+        let refused = spawn_command(&f.writer, |txn| async move {
+            write(&txn, "refused").await;
+            drop(txn);
+            Ok(())
+        });
         until_waiting(&f.writer, 1).await;
         let last = write_and_commit(&f.writer, "kept 2".to_owned());
         until_waiting(&f.writer, 2).await;
         first.commit().await.unwrap();
-        refused.await.unwrap();
+        refused.await.unwrap().unwrap();
         last.await.unwrap().unwrap();
         assert_eq!(committed(&f.reader).await, ["kept 1", "kept 2"]);
         // The rollback closed the first group: what follows it starts a transaction anew.
@@ -587,16 +585,13 @@ mod tests {
     async fn a_command_that_goes_away_holding_its_turn_rolls_back_and_the_queue_goes_on() {
         let f = fixture().await;
         let (holding, held) = oneshot::channel::<()>();
-        let abandoned = {
-            let writer = f.writer.clone();
-            tokio::spawn(async move {
-                let txn = begin_write(&writer).await.unwrap();
-                write(&txn, "abandoned").await;
-                holding.send(()).unwrap();
-                std::future::pending::<()>().await;
-                drop(txn);
-            })
-        };
+        let abandoned = spawn_command(&f.writer, |txn| async move {
+            write(&txn, "abandoned").await;
+            holding.send(()).unwrap();
+            std::future::pending::<()>().await;
+            drop(txn);
+            Ok(())
+        });
         held.await.unwrap();
         let next = write_and_commit(&f.writer, "next".to_owned());
         until_waiting(&f.writer, 1).await;
@@ -609,10 +604,10 @@ mod tests {
     async fn a_command_that_stops_waiting_for_its_turn_takes_nobody_down() {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
-        let impatient = {
-            let writer = f.writer.clone();
-            tokio::spawn(async move { begin_write(&writer).await.map(drop) })
-        };
+        let impatient = spawn_command(&f.writer, |txn| async move {
+            drop(txn);
+            Ok(())
+        });
         until_waiting(&f.writer, 1).await;
         impatient.abort();
         write(&first, "first").await;

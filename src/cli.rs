@@ -156,7 +156,7 @@ impl MailArgs {
     ) -> Result<MailSettings, Box<dyn std::error::Error>> {
         Ok(MailSettings {
             public_url: self.public_url.clone().unwrap_or(default_public_url),
-            link_key: outbox::link_key(&state.db).await?,
+            link_key: outbox::link_key(state.db.pool()).await?,
             reminders: ReminderPolicy {
                 milestone_due_days: self.remind_milestone_days,
                 vote_pending_hours: self.remind_vote_hours,

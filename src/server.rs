@@ -409,7 +409,18 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
         request_id,
         idempotency,
     } = admitted;
-    let actor = match authenticate(&shared.state, authorization.as_deref()).await {
+    // A request of queries only reads, its token included, on one connection of the pool
+    // (`service::Db`); one with a mutation or a subscription reads on the pool.
+    let reads_only = checks.iter().all(|check| match check {
+        Check::Refused(_) => true,
+        Check::Passed(passed) => passed.is_query(),
+    });
+    let state = if reads_only {
+        shared.state.holding_one_connection()
+    } else {
+        shared.state.clone()
+    };
+    let actor = match authenticate(&state, authorization.as_deref()).await {
         Ok(actor) => actor,
         Err(response) => return response,
     };
@@ -464,7 +475,7 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
                 let run = shared.schemas.execute_checked(
                     single,
                     passed,
-                    &shared.state,
+                    &state,
                     actor.clone(),
                     request_id.clone(),
                 );
@@ -491,7 +502,7 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
         return unwritable();
     };
     if let Some((user_id, key)) = reserved {
-        let db = &shared.state.db;
+        let db = shared.state.db.pool();
         let kept = if ours {
             service::idempotency::abandon(db, user_id, &key).await
         } else {
@@ -690,7 +701,7 @@ async fn graphql_ws(
 
 #[handler]
 async fn health(shared: PoemData<&Arc<Shared>>) -> Response {
-    match shared.state.db.ping().await {
+    match shared.state.db.pool().ping().await {
         Ok(()) => Json(json!({ "status": "ok", "database": "up" })).into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check: database unreachable");

@@ -33,7 +33,7 @@ pub async fn drain(
     notification::Entity::update_many()
         .col_expr(notification::Column::NextAttemptAt, Expr::value(far))
         .filter(notification::Column::Status.eq("PENDING"))
-        .exec(&bench.state.db)
+        .exec(bench.state.db.pool())
         .await?;
     let server = SmtpServer::start().await;
     let mut best: f64 = 0.0;
@@ -114,7 +114,7 @@ async fn fill(bench: &Bench, count: usize) -> Result<(), Error> {
         .collect();
     for chunk in rows.chunks(500) {
         notification::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&bench.state.db)
+            .exec_without_returning(bench.state.db.pool())
             .await?;
     }
     Ok(())

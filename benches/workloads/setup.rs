@@ -168,7 +168,7 @@ impl Bench {
             state = state.with_writer(writer);
         }
         let report = bench(
-            &state.db,
+            state.db.pool(),
             BenchSize {
                 projects: config.projects,
                 seed: config.seed,

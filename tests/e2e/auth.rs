@@ -364,3 +364,44 @@ async fn each_role_may_do_exactly_what_the_permission_table_says() {
         }
     }
 }
+
+/// A request of queries reads on one connection that refuses writes; the token's last use,
+/// written on the way, still lands, at most once a minute, and the next request shows it.
+#[tokio::test]
+async fn a_query_records_when_its_token_was_last_used() {
+    use chrono::Duration;
+    use sea_orm::EntityTrait;
+    use steerco_graphql::domain::clock::Clock;
+
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let stored = || async {
+        steerco_entity::api_token::Entity::find()
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+    assert_eq!(stored().await, None);
+    let shown = "{ me { apiTokens { lastUsedAt } } }";
+    let first_use = app.clock.now();
+    app.ok(&user, shown, json!({})).await;
+    assert_eq!(stored().await, Some(first_use));
+    let data = app.ok(&user, shown, json!({})).await;
+    assert_eq!(
+        data["me"]["apiTokens"][0]["lastUsedAt"],
+        json!(first_use.to_rfc3339())
+    );
+
+    app.clock.advance(Duration::seconds(59));
+    app.ok(&user, shown, json!({})).await;
+    assert_eq!(
+        stored().await,
+        Some(first_use),
+        "refreshed within the minute"
+    );
+    app.clock.advance(Duration::seconds(1));
+    app.ok(&user, shown, json!({})).await;
+    assert_eq!(stored().await, Some(app.clock.now()));
+}

@@ -39,7 +39,7 @@ async fn health_reports_the_database() {
         json!({ "status": "ok", "database": "up" })
     );
 
-    app.state.db.clone().close().await.unwrap();
+    app.state.db.pool().clone().close().await.unwrap();
     let response = app
         .client
         .get(format!("{}/health", app.base_url))

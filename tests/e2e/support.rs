@@ -137,7 +137,7 @@ impl TestApp {
     }
 
     pub fn db(&self) -> &DatabaseConnection {
-        &self.state.db
+        self.state.db.pool()
     }
 
     /// Creates a user as the operator would, with an API token.

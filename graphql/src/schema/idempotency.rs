@@ -170,7 +170,7 @@ struct Reservation<'a> {
 impl Reservation<'_> {
     async fn settle(mut self, answer: &ServerResult<Option<Value>>) {
         self.settled = true;
-        let db = &self.state.db;
+        let db = self.state.db.pool();
         let kept = match answer
             .as_ref()
             .map(|value| value.as_ref().map(serde_json::to_string))
@@ -191,7 +191,7 @@ impl Drop for Reservation<'_> {
         if self.settled {
             return;
         }
-        let db = self.state.db.clone();
+        let db = self.state.db.pool().clone();
         let (user_id, key) = (self.user_id, self.key.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {

@@ -179,6 +179,13 @@ pub struct Passed {
     analysis: Option<async_graphql::Value>,
 }
 
+impl Passed {
+    /// Whether the operation is a query, which only reads.
+    pub fn is_query(&self) -> bool {
+        self.is_query
+    }
+}
+
 /// The key of an operation's analysis (cost and depth) in a response's `extensions`.
 const ANALYSIS: &str = "analyzer";
 
@@ -249,7 +256,9 @@ impl Schemas {
     }
 
     /// Runs an operation that passed [`Schemas::check`] for `actor`: a query on `reads`,
-    /// with the analysis the check made, anything else on `full`.
+    /// with the analysis the check made, anything else on `full`. Its resolvers read through
+    /// `state`: for a query, best a state that holds one connection
+    /// ([`AppState::holding_one_connection`]).
     pub async fn execute_checked(
         &self,
         request: async_graphql::Request,
@@ -341,7 +350,9 @@ impl Extension for CheckOnlyGate {
     }
 }
 
-/// Runs one operation for `actor`, with fresh DataLoaders whose batches run in this task.
+/// Runs one operation for `actor` on `state` (which stands for the schema's own, so that a
+/// query's resolvers and loaders read on the connection it holds), with fresh DataLoaders
+/// whose batches run in this task.
 pub async fn execute(
     schema: &AppSchema,
     request: async_graphql::Request,
@@ -352,7 +363,9 @@ pub async fn execute(
     let (batching, batches) = loader::Batching::in_request();
     let mut request = request;
     loader::insert_all(&mut request.data, state, actor.as_ref(), &batching);
-    let request = request.data(RequestContext { actor, request_id });
+    let request = request
+        .data(state.clone())
+        .data(RequestContext { actor, request_id });
     batches.drive(schema.execute(request)).await
 }
 

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod baseline;
 pub mod change_request;
+pub mod db;
 pub mod decision;
 pub mod go_live;
 pub mod idempotency;
@@ -29,6 +30,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
+pub use db::Db;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QuerySelect, Select,
 };
@@ -48,7 +50,9 @@ pub use writer::{WriteTxn, Writer, begin_write};
 /// channels that tell this process's worker and subscribers that something happened.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    /// Where reads go: the pool, or the one connection a query holds
+    /// ([`AppState::holding_one_connection`]).
+    pub db: Db,
     /// Where write transactions begin ([`begin_write`]): the same pool as `db`, or, on
     /// SQLite, a queue for one connection of its own where waiting commands commit together
     /// (see [`writer`] and `steerco::db::connect_writer`).
@@ -65,7 +69,7 @@ impl AppState {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
         Self {
             writer: Writer::Pool(db.clone()),
-            db,
+            db: db.into(),
             clock,
             mail: Arc::new(MailSettings::local()),
             events: broadcast::channel(1_024).0,
@@ -78,6 +82,14 @@ impl AppState {
     pub fn with_writer(mut self, writer: DatabaseConnection) -> Self {
         self.writer = Writer::queue(writer);
         self
+    }
+
+    /// This state for a request of queries: its reads share one connection ([`Db`]).
+    pub fn holding_one_connection(&self) -> Self {
+        Self {
+            db: self.db.holding_one_connection(),
+            ..self.clone()
+        }
     }
 
     pub fn with_mail(mut self, mail: MailSettings) -> Self {

@@ -402,7 +402,7 @@ pub struct SchedulerPass {
 /// it as often as it likes.
 pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let now = state.clock.now();
-    super::idempotency::purge(&state.db, now).await?;
+    super::idempotency::purge(state.db.pool(), now).await?;
     let reminders = remind_milestones(state, now).await? + remind_votes(state, now).await?;
     let digests = if now.time()
         >= NaiveTime::from_hms_opt(state.mail.reminders.digest_hour, 0, 0).unwrap_or(NaiveTime::MIN)

@@ -237,7 +237,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
                 sea_orm::sea_query::Expr::value(now),
             )
             .filter(api_token::Column::Id.eq(record.id))
-            .exec(&state.db)
+            // Not through `state.db`, which may be a query's read-only connection.
+            .exec(state.db.pool())
             .await?;
     }
     Ok(Some(Actor {

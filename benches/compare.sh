@@ -371,7 +371,7 @@ for workload in "${workloads[@]}"; do
   for server in steerco "${peers[@]}"; do body[$server-$workload]=$run/$server-$workload.json; done
 done
 
-declare -A statements=() db_ms=()
+declare -A statements=() control=() connections_used=() db_ms=()
 for workload in "${workloads[@]}"; do
   for server in steerco "${peers[@]}"; do
     post "$server" "${body[$server-$workload]}" "$run/$server-$workload.warm" # pools and caches warm
@@ -385,6 +385,8 @@ for workload in "${workloads[@]}"; do
       die "could not read the statements of $server $workload from $pg_log"
     statements[$server-$workload]=$(node -p 'JSON.parse(process.argv[1]).statements' "$summary")
     db_ms[$server-$workload]=$(node -p 'JSON.parse(process.argv[1]).total_ms' "$summary")
+    control[$server-$workload]=$(node -p 'JSON.parse(process.argv[1]).transaction_control' "$summary")
+    connections_used[$server-$workload]=$(node -p 'JSON.parse(process.argv[1]).connections' "$summary")
     ((statements[$server-$workload] > 0)) ||
       die "no statement of $server $workload in $pg_log (is log_line_prefix '%m [%p] %q%u@%d '?)"
     node "$here/check.mjs" "$workload" "$server" "$run/$server-$workload.out" >"$run/$server-$workload.summary" ||
@@ -492,13 +494,15 @@ stop_all
   echo
   node "$here/report.mjs" "$results" steerco "${peers[@]}" floor
   echo
-  echo "Statements per request (and their summed execution time in PostgreSQL, one request alone):"
+  echo "Statements per request, of them BEGIN/COMMIT/ROLLBACK, the connections they ran on and their"
+  echo "summed execution time in PostgreSQL (one request alone):"
   for workload in "${workloads[@]}"; do
     line="  $workload:"
     for server in steerco "${peers[@]}"; do
-      line+=" $server ${statements[$server-$workload]} (${db_ms[$server-$workload]} ms),"
+      key=$server-$workload
+      line+=" $server ${statements[$key]} (${control[$key]} tx) on ${connections_used[$key]} conn, ${db_ms[$key]} ms;"
     done
-    echo "${line%,}"
+    echo "${line%;}"
   done
   if [[ -f $run/transport.tsv ]]; then
     echo

@@ -97,6 +97,8 @@ if (!countOnly) {
 const totalMs = statements.reduce((sum, s) => sum + s.ms, 0);
 console.log(JSON.stringify({
   statements: statements.length,
+  // BEGIN, COMMIT, ROLLBACK: counted in `statements`, and told apart in the report.
+  transaction_control: statements.filter((s) => /^(BEGIN|COMMIT|ROLLBACK)\b/i.test(s.sql)).length,
   connections: new Set(statements.map((s) => s.pid)).size,
   parameters: variable,
   total_ms: Number(totalMs.toFixed(3)),

@@ -365,43 +365,85 @@ async fn each_role_may_do_exactly_what_the_permission_table_says() {
     }
 }
 
-/// A request of queries reads on one connection that refuses writes; the token's last use,
-/// written on the way, still lands, at most once a minute, and the next request shows it.
+/// A request of queries reads on one connection that refuses writes; the token's last use is
+/// written beside it on the pool, at most once a minute, and the next request shows it.
 #[tokio::test]
 async fn a_query_records_when_its_token_was_last_used() {
     use chrono::Duration;
-    use sea_orm::EntityTrait;
     use steerco_graphql::domain::clock::Clock;
 
     let app = TestApp::spawn().await;
     let user = app.user("Anna Berg", false).await;
-    let stored = || async {
-        steerco_entity::api_token::Entity::find()
-            .one(app.db())
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_at
-    };
-    assert_eq!(stored().await, None);
+    assert_eq!(last_use_recorded(&app, None).await, None);
     let shown = "{ me { apiTokens { lastUsedAt } } }";
     let first_use = app.clock.now();
     app.ok(&user, shown, json!({})).await;
-    assert_eq!(stored().await, Some(first_use));
+    assert_eq!(
+        last_use_recorded(&app, Some(first_use)).await,
+        Some(first_use)
+    );
     let data = app.ok(&user, shown, json!({})).await;
     assert_eq!(
         data["me"]["apiTokens"][0]["lastUsedAt"],
         json!(first_use.to_rfc3339())
     );
 
-    app.clock.advance(Duration::seconds(59));
-    app.ok(&user, shown, json!({})).await;
-    assert_eq!(
-        stored().await,
-        Some(first_use),
-        "refreshed within the minute"
-    );
     app.clock.advance(Duration::seconds(1));
     app.ok(&user, shown, json!({})).await;
-    assert_eq!(stored().await, Some(app.clock.now()));
+    app.clock.advance(Duration::seconds(59));
+    let a_minute_on = app.clock.now();
+    app.ok(&user, shown, json!({})).await;
+    // Had the use a second after the first been written, this one, 59 s after it, would not.
+    assert_eq!(
+        last_use_recorded(&app, Some(a_minute_on)).await,
+        Some(a_minute_on)
+    );
+}
+
+/// A request of queries holds a connection of the pool and records its token's last use on
+/// another: had it waited for that write, requests holding every connection would wait for
+/// each other. With a pool of one connection, the lookup must answer, and the use still lands.
+#[tokio::test]
+async fn a_token_lookup_holding_the_last_connection_does_not_wait_for_its_write() {
+    use sea_orm::{ConnectOptions, Database};
+    use steerco_graphql::domain::clock::Clock;
+    use steerco_graphql::service::{AppState, token};
+
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let mut options = ConnectOptions::new(app.database.url.clone());
+    options
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .sqlx_logging(false);
+    let one_connection = Database::connect(options).await.unwrap();
+    let state = AppState::new(one_connection, app.clock.clone()).holding_one_connection();
+    let actor = token::authenticate(&state, &user.token).await.unwrap();
+    assert_eq!(actor.map(|actor| actor.user_id), Some(user.uuid));
+    drop(state);
+    let now = app.clock.now();
+    assert_eq!(last_use_recorded(&app, Some(now)).await, Some(now));
+}
+
+/// The token's last use as stored, once it is `expected` (written on a task of its own) or
+/// after a few seconds.
+async fn last_use_recorded(
+    app: &TestApp,
+    expected: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    use sea_orm::EntityTrait;
+    let mut stored = None;
+    for _ in 0..100 {
+        stored = steerco_entity::api_token::Entity::find()
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at;
+        if stored == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stored
 }

@@ -13,6 +13,10 @@
 //! made. The dashboard now makes ten round trips: `BEGIN`, eight statements, `ROLLBACK` with
 //! the ping.
 //!
+//! A request that holds a connection never waits for a second one: were every connection
+//! held by such requests, none would come. What it writes on the way (a token's last use) goes
+//! to the pool on a task of its own.
+//!
 //! On PostgreSQL the transaction keeps the default isolation (READ COMMITTED: each statement
 //! sees what was committed when it began), as the pool did; asking for another level would
 //! cost a statement. On SQLite a read transaction sees one snapshot from its first read.

@@ -227,25 +227,37 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
     if !usable {
         return Ok(None);
     }
-    if record
-        .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
-    {
-        api_token::Entity::update_many()
-            .col_expr(
-                api_token::Column::LastUsedAt,
-                sea_orm::sea_query::Expr::value(now),
-            )
-            .filter(api_token::Column::Id.eq(record.id))
-            // Not through `state.db`, which may be a query's read-only connection.
-            .exec(state.db.pool())
-            .await?;
+    if last_use_is_stale(record.last_used_at, now) {
+        // On a task of its own, on the pool: `state.db` may be a query's read-only connection
+        // (`Db`), and a request that holds one must not wait for a second one, which requests
+        // holding the rest of the pool could be waiting for just the same.
+        let pool = state.db.pool().clone();
+        let token_id = record.id;
+        tokio::spawn(async move {
+            let written = api_token::Entity::update_many()
+                .col_expr(
+                    api_token::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(api_token::Column::Id.eq(token_id))
+                .exec(&pool)
+                .await;
+            if let Err(error) = written {
+                tracing::warn!(%error, "recording when a token was last used");
+            }
+        });
     }
     Ok(Some(Actor {
         user_id: user.id,
         admin: user.admin,
         token_id: record.id,
     }))
+}
+
+/// Whether a token last used at `last_used` should record a use at `now`: at most once per
+/// [`LAST_USED_GRANULARITY`].
+fn last_use_is_stale(last_used: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
 }
 
 /// A user's tokens, newest first.
@@ -268,4 +280,22 @@ pub async fn visible(
         .one(&state.db)
         .await?
         .filter(|token| viewer.admin || token.user_id == viewer.user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_is_recorded_at_most_once_a_minute() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert!(last_use_is_stale(None, now));
+        assert!(!last_use_is_stale(Some(now), now));
+        assert!(!last_use_is_stale(Some(now - Duration::seconds(59)), now));
+        assert!(last_use_is_stale(Some(now - Duration::seconds(60)), now));
+        // A use recorded by a server whose clock runs ahead is not written back.
+        assert!(!last_use_is_stale(Some(now + Duration::seconds(5)), now));
+    }
 }

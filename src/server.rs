@@ -410,11 +410,13 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
         idempotency,
     } = admitted;
     // A request of queries only reads, its token included, on one connection of the pool
-    // (`service::Db`); one with a mutation or a subscription reads on the pool.
-    let reads_only = checks.iter().all(|check| match check {
-        Check::Refused(_) => true,
-        Check::Passed(passed) => passed.is_query(),
-    });
+    // (`service::Db`); one with a mutation or a subscription reads on the pool, and so does
+    // one with an `Idempotency-Key`, whose record needs a connection besides.
+    let reads_only = idempotency.is_none()
+        && checks.iter().all(|check| match check {
+            Check::Refused(_) => true,
+            Check::Passed(passed) => passed.is_query(),
+        });
     let state = if reads_only {
         shared.state.holding_one_connection()
     } else {
@@ -484,6 +486,8 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
         };
         responses.push(response);
     }
+    // The connection a request of queries held goes back before its answer is written.
+    drop(state);
     for response in &mut responses {
         classify_errors(&mut response.errors);
     }

@@ -447,3 +447,40 @@ async fn last_use_recorded(
     }
     stored
 }
+
+/// A server whose pool has one connection answers queries, several at once, and a query
+/// sent with an `Idempotency-Key` (whose record needs a connection besides the request's):
+/// nothing on a query's way waits for a second connection while it holds the only one.
+#[tokio::test]
+async fn a_server_on_one_connection_answers_queries_keyed_or_not() {
+    let app = TestApp::spawn_on_a_pool_of(1).await;
+    let user = app.user("Anna Berg", false).await;
+    let query = "{ me { email apiTokens { name } } projects { totalCount } }";
+    let asked = (0..6).map(|_| app.gql(Some(&user.token), query, json!({})));
+    for answer in futures_util::future::join_all(asked).await {
+        assert_eq!(
+            answer["data"]["me"]["email"],
+            json!(user.email),
+            "{answer:#}"
+        );
+    }
+    for key in ["first-key-0001", "first-key-0001", "second-key-002"] {
+        let answer: serde_json::Value = app
+            .client
+            .post(format!("{}/graphql", app.base_url))
+            .bearer_auth(&user.token)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer["data"]["projects"]["totalCount"],
+            json!(0),
+            "{answer:#}"
+        );
+    }
+}

@@ -31,8 +31,12 @@ const W3_BUDGET: u64 = 7;
 const DEFECT_CREATE: &str = "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Orders lost on save\", stepsToReproduce: \"Save an order\", actualResult: \"Gone\", severity: CRITICAL, priority: P1 } }) { defect { id } userErrors { code message } } }";
 const PREFERENCES: &str = "mutation($p: [NotificationPreferenceInput!]!) { notificationPreferencesUpdate(input: { preferences: $p }) { userErrors { code field } } }";
 
-/// Runs `document` as `user` and returns how many statements it took.
+/// Runs `document` as `user` and returns how many statements it took. The user's token has
+/// been used before (the first use of a token is recorded, by a query beside the request),
+/// and that use has been recorded: the count is the request's own.
 async fn statements(app: &TestApp, user: &TestUser, document: &str, variables: Value) -> u64 {
+    app.ok(user, "{ me { id } }", json!({})).await;
+    app.token_use_recorded(user).await;
     let before = app.statements.total();
     let response = app.gql(Some(&user.token), document, variables).await;
     assert!(response.get("errors").is_none(), "{response:#}");

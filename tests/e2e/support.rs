@@ -95,10 +95,31 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::spawn_on(configure, None).await
+    }
+
+    /// A server whose pool (for reads, and on PostgreSQL for writes too) has `connections`
+    /// and waits at most 3 s for one: a request that needs a second connection while it
+    /// holds the last one fails instead of waiting long.
+    pub async fn spawn_on_a_pool_of(connections: u32) -> Self {
+        Self::spawn_on(|_| {}, Some(connections)).await
+    }
+
+    async fn spawn_on(configure: impl FnOnce(&mut ServerConfig), connections: Option<u32>) -> Self {
         let database = TestDatabase::create().await;
         let mut db = steerco::db::connect(&database.url).await.expect("connect");
-        let statements = steerco::db::StatementCounter::attach(&mut db);
         steerco::db::migrate(&db).await.expect("migrate");
+        if let Some(connections) = connections {
+            let mut options = sea_orm::ConnectOptions::new(database.url.clone());
+            options
+                .max_connections(connections)
+                .acquire_timeout(std::time::Duration::from_secs(3))
+                .sqlx_logging(false);
+            db = Database::connect(options)
+                .await
+                .expect("connect a small pool");
+        }
+        let statements = steerco::db::StatementCounter::attach(&mut db);
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap(),
         ));
@@ -199,6 +220,27 @@ impl TestApp {
             "unexpected errors: {response:#}"
         );
         response["data"].clone()
+    }
+
+    /// Waits until `user`'s token has a recorded use: a request of queries records it on a
+    /// task of its own, after its answer perhaps.
+    pub async fn token_use_recorded(&self, user: &TestUser) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        use steerco_entity::api_token;
+        let digest = steerco_graphql::domain::credential::token_digest(&user.token);
+        for _ in 0..200 {
+            let token = api_token::Entity::find()
+                .filter(api_token::Column::TokenHash.eq(digest.clone()))
+                .one(self.db())
+                .await
+                .expect("the token")
+                .expect("a token");
+            if token.last_used_at.is_some() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the token's use was never recorded");
     }
 
     /// Counts rows of a table, to prove a refused mutation wrote nothing.

@@ -15,7 +15,13 @@
 //!
 //! A request that holds a connection never waits for a second one: were every connection
 //! held by such requests, none would come. What it writes on the way (a token's last use) goes
-//! to the pool on a task of its own.
+//! to the pool on a task of its own, and a request with an `Idempotency-Key`, which records
+//! its answer, reads on the pool.
+//!
+//! What holding costs: a request's statements run one after another, its connection is taken
+//! until its answer is made (so no more requests read at once than the pool has connections),
+//! and on PostgreSQL a statement that fails (a timeout, say) aborts the transaction, so the
+//! rest of that request fails too instead of each statement failing alone.
 //!
 //! On PostgreSQL the transaction keeps the default isolation (READ COMMITTED: each statement
 //! sees what was committed when it began), as the pool did; asking for another level would
@@ -46,12 +52,14 @@ impl Db {
     }
 
     /// The same database, with every statement of the new handle and its clones on one
-    /// connection, taken at the first statement. Such a handle only reads: whatever it wrote
-    /// would be rolled back with it, so it refuses to execute a statement (queries only).
+    /// connection, taken at the first statement (a handle that holds one already is cloned).
+    /// Such a handle only reads: whatever it wrote would be rolled back with it, so it runs
+    /// nothing but `SELECT` and `WITH` statements and tells sea-orm it has no `RETURNING`
+    /// (which would send an insert or an update down the path of queries).
     pub fn holding_one_connection(&self) -> Self {
         Self {
             pool: self.pool.clone(),
-            held: Some(Arc::default()),
+            held: Some(self.held.clone().unwrap_or_default()),
         }
     }
 
@@ -60,22 +68,51 @@ impl Db {
         self.held.is_some()
     }
 
-    /// The held connection, begun if this is the first statement; `None` on the pool.
-    async fn held(&self) -> Result<Option<&DatabaseTransaction>, DbErr> {
-        match &self.held {
-            None => Ok(None),
-            Some(held) => held.get_or_try_init(|| self.pool.begin()).await.map(Some),
+    /// The held connection for `stmt`, begun if this is the first statement; `None` on the
+    /// pool.
+    async fn held(&self, stmt: &Statement) -> Result<Option<&DatabaseTransaction>, DbErr> {
+        let Some(held) = &self.held else {
+            return Ok(None);
+        };
+        if !is_a_query(&stmt.sql) {
+            return Err(refused());
         }
+        held.get_or_try_init(|| begin_whole(self.pool.clone()))
+            .await
+            .map(Some)
     }
 
     fn refuse_write(&self) -> Result<(), DbErr> {
-        if self.held.is_some() {
-            return Err(DbErr::Custom(
-                "a write through a query's held connection would be rolled back".to_owned(),
-            ));
+        match self.held {
+            Some(_) => Err(refused()),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+fn refused() -> DbErr {
+    DbErr::Custom("a write through a query's held connection would be rolled back".to_owned())
+}
+
+/// Whether `sql` reads only, as far as its first word tells.
+fn is_a_query(sql: &str) -> bool {
+    let first_word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next();
+    first_word.is_some_and(|word| {
+        word.eq_ignore_ascii_case("SELECT") || word.eq_ignore_ascii_case("WITH")
+    })
+}
+
+/// Begins a transaction on a task of its own, so that it completes even if the request that
+/// asked is dropped meanwhile: sqlx would otherwise give back a connection whose `BEGIN` was
+/// sent but not answered, still inside that transaction. A transaction nobody waits for any
+/// more is dropped there, and rolled back with the pool's ping.
+async fn begin_whole(pool: DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|error| DbErr::Custom(format!("beginning a read transaction: {error}")))?
 }
 
 impl From<DatabaseConnection> for Db {
@@ -110,17 +147,21 @@ impl ConnectionTrait for Db {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self.held().await? {
+        match self.held(&stmt).await? {
             Some(held) => held.query_one_raw(stmt).await,
             None => self.pool.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self.held().await? {
+        match self.held(&stmt).await? {
             Some(held) => held.query_all_raw(stmt).await,
             None => self.pool.query_all_raw(stmt).await,
         }
+    }
+
+    fn support_returning(&self) -> bool {
+        self.held.is_none() && self.pool.support_returning()
     }
 }
 
@@ -143,7 +184,7 @@ mod tests {
         let pool = Database::connect(options).await.unwrap();
         pool.execute_unprepared(
             "PRAGMA journal_mode = WAL;
-             CREATE TABLE note (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+             CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
         )
         .await
         .unwrap();
@@ -166,17 +207,23 @@ mod tests {
     #[tokio::test]
     async fn a_held_handle_reads_in_one_transaction_from_its_first_statement() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir, 4).await;
+        let pool = pool(&dir, 1).await;
         let db = Db::from(pool.clone());
         let held = db.holding_one_connection();
+        // Nothing is taken before the first statement: the pool's only connection is free.
         add_note(&pool).await;
-        // Nothing is taken before the first statement: the note written since is seen.
+        assert_eq!(notes(&held).await, 1);
+        drop(held);
+        let pool = self::pool(&dir, 4).await;
+        let db = Db::from(pool.clone());
+        let held = db.holding_one_connection();
         assert_eq!(notes(&held).await, 1);
         add_note(&pool).await;
-        // The held handle and its clones read in the transaction that statement began (on
-        // SQLite, one snapshot); the pool reads what is committed now.
+        // The held handle, its clones and handles held from it read in the transaction its
+        // first statement began (on SQLite, one snapshot); the pool reads what is committed.
         assert_eq!(notes(&held).await, 1);
         assert_eq!(notes(&held.clone()).await, 1);
+        assert_eq!(notes(&held.holding_one_connection()).await, 1);
         assert_eq!(notes(&db).await, 2);
         assert!(held.holds_a_connection() && !db.holds_a_connection());
     }
@@ -212,5 +259,34 @@ mod tests {
         assert_eq!(notes(&pool).await, 0);
         db.execute_raw(statement).await.unwrap();
         assert_eq!(notes(&pool).await, 1);
+        // A write that returns rows would come down the path of queries: refused there too,
+        // and sea-orm is told not to write that way.
+        let returning = Statement::from_string(DbBackend::Sqlite, format!("{insert} RETURNING id"));
+        assert!(held.query_one_raw(returning.clone()).await.is_err());
+        assert!(held.query_all_raw(returning).await.is_err());
+        assert!(!held.support_returning());
+        assert_eq!(db.support_returning(), pool.support_returning());
+        assert_eq!(notes(&pool).await, 1);
+    }
+
+    #[test]
+    fn only_selects_read() {
+        for sql in [
+            "SELECT 1",
+            "  select * FROM note",
+            "WITH t AS (SELECT 1) SELECT * FROM t",
+        ] {
+            assert!(is_a_query(sql), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO note (text) VALUES ('x') RETURNING id",
+            "UPDATE note SET text = 'y'",
+            "DELETE FROM note",
+            "SELECTED",
+            "(SELECT 1)",
+            "",
+        ] {
+            assert!(!is_a_query(sql), "{sql}");
+        }
     }
 }

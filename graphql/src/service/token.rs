@@ -3,7 +3,8 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 use steerco_entity::{api_token, user};
@@ -228,30 +229,47 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
         return Ok(None);
     }
     if last_use_is_stale(record.last_used_at, now) {
-        // On a task of its own, on the pool: `state.db` may be a query's read-only connection
-        // (`Db`), and a request that holds one must not wait for a second one, which requests
-        // holding the rest of the pool could be waiting for just the same.
-        let pool = state.db.pool().clone();
-        let token_id = record.id;
-        tokio::spawn(async move {
-            let written = api_token::Entity::update_many()
-                .col_expr(
-                    api_token::Column::LastUsedAt,
-                    sea_orm::sea_query::Expr::value(now),
-                )
-                .filter(api_token::Column::Id.eq(token_id))
-                .exec(&pool)
-                .await;
-            if let Err(error) = written {
-                tracing::warn!(%error, "recording when a token was last used");
-            }
-        });
+        let recorded = record_use(state.db.pool().clone(), record.id, now);
+        if state.db.holds_a_connection() {
+            // A request that holds a connection must not wait for a second one, which requests
+            // holding the rest of the pool could be waiting for just the same (`Db`).
+            tokio::spawn(async move {
+                if let Err(error) = recorded.await {
+                    tracing::warn!(%error, "recording when a token was last used");
+                }
+            });
+        } else {
+            recorded.await?;
+        }
     }
     Ok(Some(Actor {
         user_id: user.id,
         admin: user.admin,
         token_id: record.id,
     }))
+}
+
+/// Records that a token was used at `now`, unless a later use is recorded already (requests
+/// that saw the same stale use race to record theirs).
+async fn record_use(
+    pool: DatabaseConnection,
+    token_id: Uuid,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(api_token::Column::Id.eq(token_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(api_token::Column::LastUsedAt.is_null())
+                .add(api_token::Column::LastUsedAt.lt(now)),
+        )
+        .exec(&pool)
+        .await?;
+    Ok(())
 }
 
 /// Whether a token last used at `last_used` should record a use at `now`: at most once per

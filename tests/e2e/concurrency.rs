@@ -1,9 +1,17 @@
-//! Optimistic concurrency under real contention.
+//! Concurrency: optimistic versions under real contention, and writes given up midway.
+
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
 
 use futures_util::future::join_all;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
 use serde_json::json;
+use steerco_graphql::service::{Db, Writer, begin_write};
 
-use crate::support::{TestApp, error_code, user_errors};
+use crate::support::{TestApp, TestDatabase, error_code, user_errors};
 
 /// Sixteen editors read version 1 and save at once: one wins, fifteen are told it moved,
 /// and nobody sees a busy or locked error.
@@ -185,4 +193,118 @@ async fn thirty_two_writers_on_different_projects_all_land() {
         );
     }
     assert_eq!(app.count("audit_event").await, audit_before + 32);
+}
+
+/// A request given up while its transaction begins (it timed out, its client went away)
+/// leaves nothing open behind it, whether it was a command beginning its write transaction
+/// or a query beginning the read transaction of its held connection: on PostgreSQL the pooled
+/// connection comes back outside any transaction, on SQLite the writer's queue hands the next
+/// command its turn. Each round gives up one poll later than the round before, so some round
+/// gives up while the `BEGIN` is on the wire.
+#[tokio::test]
+async fn a_request_given_up_while_it_begins_leaves_no_transaction_open() {
+    let database = TestDatabase::create().await;
+    let pool = one_connection(&database.url).await;
+    let writer = match steerco::db::connect_writer(&database.url)
+        .await
+        .expect("connect the writer")
+    {
+        Some(sqlite_writer) => Writer::queue(sqlite_writer),
+        None => Writer::Pool(pool.clone()),
+    };
+    let admin = one_connection(&database.url).await;
+    pool.execute_unprepared("CREATE TABLE mark (n INTEGER NOT NULL)")
+        .await
+        .expect("create a table");
+    let select_marks = Statement::from_string(pool.get_database_backend(), "SELECT n FROM mark");
+    for polls in 1..=40 {
+        give_up_after(polls, begin_write(&writer)).await;
+        assert_no_transaction_left(&database, &pool, &admin, polls).await;
+        let reads = Db::from(pool.clone()).holding_one_connection();
+        give_up_after(polls, reads.query_all_raw(select_marks.clone())).await;
+        drop(reads);
+        assert_no_transaction_left(&database, &pool, &admin, polls).await;
+    }
+    let txn = tokio::time::timeout(Duration::from_secs(5), begin_write(&writer))
+        .await
+        .expect("the writer hands out turns")
+        .expect("begin");
+    txn.execute_unprepared("INSERT INTO mark (n) VALUES (1)")
+        .await
+        .expect("write");
+    txn.commit().await.expect("commit");
+    let reader = one_connection(&database.url).await;
+    let marks = reader
+        .query_one_raw(Statement::from_string(
+            reader.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM mark",
+        ))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a number");
+    assert_eq!(
+        marks, 1,
+        "the write committed and is seen by another connection"
+    );
+}
+
+/// Polls `future` up to `polls` times, then drops it, done or not.
+async fn give_up_after<F: Future>(polls: usize, future: F) {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        let poll = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+        if poll.is_ready() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// On PostgreSQL, the pool's one connection, once it is back, is `idle`, not `idle in
+/// transaction`.
+async fn assert_no_transaction_left(
+    database: &TestDatabase,
+    pool: &DatabaseConnection,
+    admin: &DatabaseConnection,
+    polls: usize,
+) {
+    if !database.postgres {
+        return;
+    }
+    let pid = backend_pid(pool).await;
+    let state = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT state FROM pg_stat_activity WHERE pid = $1",
+            [pid.into()],
+        ))
+        .await
+        .expect("read the connection's state")
+        .expect("the connection is listed")
+        .try_get::<String>("", "state")
+        .expect("a state");
+    assert_eq!(state, "idle", "given up after {polls} polls");
+}
+
+async fn backend_pid(pool: &DatabaseConnection) -> i32 {
+    pool.query_one_raw(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT pg_backend_pid() AS pid",
+    ))
+    .await
+    .expect("read the backend's pid")
+    .expect("a row")
+    .try_get("", "pid")
+    .expect("a pid")
+}
+
+async fn one_connection(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(options).await.expect("connect")
 }

@@ -184,23 +184,6 @@ pub async fn record_failure(
     Ok(status)
 }
 
-/// When the next row falls due, so an idle worker knows how long it may sleep.
-pub async fn next_due(db: &DatabaseConnection) -> ServiceResult<Option<DateTime<Utc>>> {
-    let pending = notification::Entity::find()
-        .filter(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
-        .order_by_asc(notification::Column::NextAttemptAt)
-        .one(db)
-        .await?
-        .map(|row| row.next_attempt_at);
-    let leased = notification::Entity::find()
-        .filter(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
-        .order_by_asc(notification::Column::LeaseUntil)
-        .one(db)
-        .await?
-        .and_then(|row| row.lease_until);
-    Ok(pending.into_iter().chain(leased).min())
-}
-
 // ---- what people see and do -------------------------------------------------------------
 
 /// A project's outbox, newest last, for its PMs and admins.

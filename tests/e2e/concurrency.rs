@@ -5,9 +5,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::json;
 use steerco_graphql::service::{Db, Writer, begin_write};
 
@@ -204,7 +202,7 @@ async fn thirty_two_writers_on_different_projects_all_land() {
 #[tokio::test]
 async fn a_request_given_up_while_it_begins_leaves_no_transaction_open() {
     let database = TestDatabase::create().await;
-    let pool = one_connection(&database.url).await;
+    let pool = database.pool_of(1).await;
     let writer = match steerco::db::connect_writer(&database.url)
         .await
         .expect("connect the writer")
@@ -212,7 +210,7 @@ async fn a_request_given_up_while_it_begins_leaves_no_transaction_open() {
         Some(sqlite_writer) => Writer::queue(sqlite_writer),
         None => Writer::Pool(pool.clone()),
     };
-    let admin = one_connection(&database.url).await;
+    let admin = database.pool_of(1).await;
     pool.execute_unprepared("CREATE TABLE mark (n INTEGER NOT NULL)")
         .await
         .expect("create a table");
@@ -233,10 +231,9 @@ async fn a_request_given_up_while_it_begins_leaves_no_transaction_open() {
         .await
         .expect("write");
     txn.commit().await.expect("commit");
-    let reader = one_connection(&database.url).await;
-    let marks = reader
+    let marks = admin
         .query_one_raw(Statement::from_string(
-            reader.get_database_backend(),
+            admin.get_database_backend(),
             "SELECT COUNT(*) AS n FROM mark",
         ))
         .await
@@ -298,13 +295,4 @@ async fn backend_pid(pool: &DatabaseConnection) -> i32 {
     .expect("a row")
     .try_get("", "pid")
     .expect("a pid")
-}
-
-async fn one_connection(url: &str) -> DatabaseConnection {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false);
-    Database::connect(options).await.expect("connect")
 }

@@ -66,6 +66,21 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// A pool of `connections` that waits at most 3 s for one: a caller that needs a second
+    /// connection while it holds the last one fails instead of waiting long.
+    pub async fn pool_of(&self, connections: u32) -> DatabaseConnection {
+        let mut options = sea_orm::ConnectOptions::new(self.url.clone());
+        options
+            .max_connections(connections)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .sqlx_logging(false);
+        Database::connect(options)
+            .await
+            .expect("connect a small pool")
+    }
+}
+
 /// A signed-up user with an API token.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -110,14 +125,7 @@ impl TestApp {
         let mut db = steerco::db::connect(&database.url).await.expect("connect");
         steerco::db::migrate(&db).await.expect("migrate");
         if let Some(connections) = connections {
-            let mut options = sea_orm::ConnectOptions::new(database.url.clone());
-            options
-                .max_connections(connections)
-                .acquire_timeout(std::time::Duration::from_secs(3))
-                .sqlx_logging(false);
-            db = Database::connect(options)
-                .await
-                .expect("connect a small pool");
+            db = database.pool_of(connections).await;
         }
         let statements = steerco::db::StatementCounter::attach(&mut db);
         let clock = Arc::new(ManualClock::new(

@@ -7,7 +7,9 @@
 //! own hands the connection to each in turn, with **group commit**: the task opens one
 //! transaction (`BEGIN IMMEDIATE`) for the first command in line, runs every command that is
 //! waiting when it is done in a savepoint of that transaction, one after another, then commits
-//! them all at once (a lone command runs exactly as it would alone). A command's own refusal
+//! them all at once (a lone command runs exactly as it would alone). The task, not the
+//! command, ends each savepoint: releasing one and opening the next is one round trip to the
+//! connection's thread, and the last one is released by the `COMMIT`. A command's own refusal
 //! or failure rolls back its own work and nothing else. A command hears that it committed
 //! only when the whole transaction has: its answer, its emails' wake-up and its subscribers'
 //! events all wait for that, and a commit that fails fails every command of the group. So a
@@ -116,23 +118,19 @@ impl Counters {
 
 type TurnRequest = oneshot::Sender<Result<WriteTxn, DbErr>>;
 
-/// One command's write transaction: a transaction of its own, or its savepoint in its group's.
+/// One command's write transaction: a transaction of its own, or its turn in its group's.
 /// Dropped without [`WriteTxn::commit`], it rolls back.
 pub struct WriteTxn {
-    // Dropped first: a dropped savepoint queues its rollback on the connection before the
-    // group's task, told by the membership's drop, runs anything else there.
-    txn: DatabaseTransaction,
+    // Dropped first: when the group's task hears the command is gone, through `membership`,
+    // the transaction is back in its hands alone.
+    txn: Arc<DatabaseTransaction>,
     membership: Option<Membership>,
 }
 
 /// A grouped command's line to its group's task.
 struct Membership {
-    /// Whether the command works in the group's transaction itself, being its first: it saves
-    /// a savepoint's two round trips, and a lone command runs exactly as it would ungrouped.
-    leads_group: bool,
-    /// Sent when the command is done: its savepoint released, or the group's transaction
-    /// handed back by the command that led it. Dropped when the command rolled back.
-    done: oneshot::Sender<Option<DatabaseTransaction>>,
+    /// Sent when the command is done with its turn; dropped when it rolled back or went away.
+    done: oneshot::Sender<()>,
     /// How the group's commit went.
     outcome: oneshot::Receiver<Result<(), String>>,
 }
@@ -141,23 +139,13 @@ impl WriteTxn {
     /// Commits the command; grouped, waits until its group's transaction has committed.
     pub async fn commit(self) -> Result<(), DbErr> {
         let WriteTxn { txn, membership } = self;
-        let Some(Membership {
-            leads_group,
-            done,
-            outcome,
-        }) = membership
-        else {
-            return txn.commit().await;
+        let Some(Membership { done, outcome }) = membership else {
+            return sole_owner(txn)?.commit().await;
         };
-        let handed_back = if leads_group {
-            Some(txn)
-        } else {
-            txn.commit().await?;
-            None
-        };
+        drop(txn);
         // The task waits for this before it runs anything else: it cannot be gone while the
-        // command holds its turn. Were it gone, the transaction handed back rolls back here.
-        let _ = done.send(handed_back);
+        // command holds its turn.
+        let _ = done.send(());
         match outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(DbErr::Custom(format!(
@@ -170,6 +158,13 @@ impl WriteTxn {
     }
 }
 
+/// The transaction behind `shared`, once nobody else holds it.
+fn sole_owner(shared: Arc<DatabaseTransaction>) -> Result<DatabaseTransaction, DbErr> {
+    Arc::try_unwrap(shared).map_err(|_| {
+        DbErr::Custom("a write transaction was still in use when it had to end".to_owned())
+    })
+}
+
 /// Begins a command's write transaction. On SQLite it is `BEGIN IMMEDIATE` (or a savepoint of
 /// a transaction begun so): a deferred transaction that reads and then writes fails with
 /// `SQLITE_BUSY` in WAL mode whatever the busy timeout, while an immediate one waits its turn
@@ -177,7 +172,7 @@ impl WriteTxn {
 pub async fn begin_write(writer: &Writer) -> Result<WriteTxn, DbErr> {
     match writer {
         Writer::Pool(pool) => Ok(WriteTxn {
-            txn: begin_alone(pool).await?,
+            txn: Arc::new(begin_alone(pool).await?),
             membership: None,
         }),
         Writer::Queue(queue) => {
@@ -225,30 +220,64 @@ async fn run_groups(
 ) {
     while let Some(first) = waiting.recv().await {
         let group = match begin_alone(&connection).await {
-            Ok(group) => group,
+            Ok(group) => Arc::new(group),
             Err(error) => {
                 let _ = first.send(Err(error));
                 continue;
             }
         };
-        let (group, leader) = match hand_turn(Turn::Lead(group), first).await {
-            Done::Led(group, leader) => (group, leader),
-            // The first command rolled back the group's transaction with its own work.
-            Done::Released(_) | Done::RolledBack => continue,
+        let Some(leader) = hand_turn(&group, first).await else {
+            // The first command worked in the group's transaction itself: its rollback is
+            // the transaction's.
+            if let Ok(group) = sole_owner(group) {
+                let _ = group.rollback().await;
+            }
+            continue;
         };
         let mut committed_by_group = vec![leader];
+        let mut outcome = Ok(());
+        let mut savepoint_open = false;
         while committed_by_group.len() < MOST_COMMANDS_PER_COMMIT {
             let Ok(request) = waiting.try_recv() else {
                 break;
             };
-            match hand_turn(Turn::Join(&group), request).await {
-                Done::Released(member) => committed_by_group.push(member),
-                // After a rollback the transaction may not be what the next command expects
-                // (SQLite rolls back the whole transaction on some errors): commit now.
-                Done::RolledBack | Done::Led(..) => break,
+            // The savepoint of the command before, if any, is released in the same round trip.
+            let open = if savepoint_open {
+                "RELEASE SAVEPOINT command; SAVEPOINT command"
+            } else {
+                "SAVEPOINT command"
+            };
+            if let Err(error) = group.execute_unprepared(open).await {
+                let _ = request.send(Err(error));
+                break;
             }
+            savepoint_open = true;
+            if let Some(member) = hand_turn(&group, request).await {
+                committed_by_group.push(member);
+                continue;
+            }
+            // After a rollback the transaction may not be what the next command expects
+            // (SQLite rolls back the whole transaction on some errors): commit now. Unless the
+            // command's work could not be undone, which must then not commit with the rest.
+            if let Err(error) = group
+                .execute_unprepared("ROLLBACK TO SAVEPOINT command")
+                .await
+            {
+                outcome = Err(format!(
+                    "a refused command's work could not be rolled back: {error}"
+                ));
+            }
+            break;
         }
-        let outcome = group.commit().await.map_err(|error| error.to_string());
+        // COMMIT releases the last command's savepoint with the rest.
+        let outcome = match (outcome, sole_owner(group)) {
+            (Ok(()), Ok(group)) => group.commit().await.map_err(|error| error.to_string()),
+            (Err(error), Ok(group)) => {
+                let _ = group.rollback().await;
+                Err(error)
+            }
+            (outcome, Err(error)) => outcome.and(Err(error.to_string())),
+        };
         match &outcome {
             Ok(()) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -267,57 +296,25 @@ async fn run_groups(
     }
 }
 
-/// The turn a command is handed.
-enum Turn<'g> {
-    /// The group's transaction itself, for its first command.
-    Lead(DatabaseTransaction),
-    /// A savepoint of the group's transaction.
-    Join(&'g DatabaseTransaction),
-}
-
-/// How a command's turn ended.
-enum Done {
-    /// The first command handed the group's transaction back; it waits on the sender for the
-    /// group's outcome.
-    Led(DatabaseTransaction, oneshot::Sender<Result<(), String>>),
-    /// The command released its savepoint; it waits on the sender for the group's outcome.
-    Released(oneshot::Sender<Result<(), String>>),
-    /// The command rolled back, failed or went away; nothing of it remains.
-    RolledBack,
-}
-
-/// Hands one command its turn and waits until it is done with it.
-async fn hand_turn(turn: Turn<'_>, request: TurnRequest) -> Done {
-    let leads_group = matches!(turn, Turn::Lead(_));
-    let txn = match turn {
-        Turn::Lead(group) => group,
-        Turn::Join(group) => match group.begin().await {
-            Ok(savepoint) => savepoint,
-            Err(error) => {
-                let _ = request.send(Err(error));
-                return Done::RolledBack;
-            }
-        },
-    };
+/// Hands one command its turn in `group` and waits until it is done with it. Gives the sender
+/// on which the command waits for its group's outcome, or nothing when the command rolled
+/// back, failed or went away.
+async fn hand_turn(
+    group: &Arc<DatabaseTransaction>,
+    request: TurnRequest,
+) -> Option<oneshot::Sender<Result<(), String>>> {
     let (done, finished) = oneshot::channel();
     let (outcome, heard) = oneshot::channel();
     let handed = WriteTxn {
-        txn,
+        txn: Arc::clone(group),
         membership: Some(Membership {
-            leads_group,
             done,
             outcome: heard,
         }),
     };
-    // A command that stopped waiting drops its turn here, rolling back what it was handed.
-    if request.send(Ok(handed)).is_err() {
-        return Done::RolledBack;
-    }
-    match finished.await {
-        Ok(Some(group)) => Done::Led(group, outcome),
-        Ok(None) => Done::Released(outcome),
-        Err(_) => Done::RolledBack,
-    }
+    // A command that stopped waiting drops its turn here.
+    request.send(Ok(handed)).ok()?;
+    finished.await.ok().map(|()| outcome)
 }
 
 /// Commands run their statements on their write transaction as on any connection.
@@ -557,6 +554,37 @@ mod tests {
             GroupStats {
                 commits: 2,
                 commands: 2
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_that_rolls_back_after_others_of_its_group_takes_only_its_own_work() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let kept = queued_behind(&f.writer, 2, "kept").await;
+        let refused = spawn_command(&f.writer, |txn| async move {
+            write(&txn, "refused").await;
+            drop(txn);
+            Ok(())
+        });
+        until_waiting(&f.writer, 3).await;
+        let after = write_and_commit(&f.writer, "after".to_owned());
+        until_waiting(&f.writer, 4).await;
+        first.commit().await.unwrap();
+        for command in kept.into_iter().chain([refused, after]) {
+            command.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            committed(&f.reader).await,
+            ["first", "kept 0", "kept 1", "after"]
+        );
+        assert_eq!(
+            stats(&f.writer),
+            GroupStats {
+                commits: 2,
+                commands: 4
             }
         );
     }

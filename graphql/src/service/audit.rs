@@ -67,15 +67,17 @@ pub async fn append_in_txn(
         ))
         .await?;
     }
-    let tail = audit_event::Entity::find()
+    // Only what the link needs: an event's before and after values can be large.
+    let tail: Option<(i64, String)> = audit_event::Entity::find()
+        .select_only()
+        .columns([audit_event::Column::Seq, audit_event::Column::Hash])
         .filter(audit_event::Column::ChainKey.eq(chain.as_str()))
         .order_by_desc(audit_event::Column::Seq)
         .limit(1)
+        .into_tuple()
         .one(txn)
         .await?;
-    let (seq, prev_hash) = tail.map_or((1, GENESIS_HASH.to_owned()), |tail| {
-        (tail.seq + 1, tail.hash)
-    });
+    let (seq, prev_hash) = tail.map_or((1, GENESIS_HASH.to_owned()), |(seq, hash)| (seq + 1, hash));
     let before = entry.before.map(|value| value.to_string());
     let after = entry.after.map(|value| value.to_string());
     let record = AuditRecord {

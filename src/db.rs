@@ -253,6 +253,34 @@ mod tests {
         }
     }
 
+    /// A setting of `conn`, as `PRAGMA name` reads it back.
+    async fn pragma(conn: &DatabaseConnection, name: &str) -> i64 {
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .expect("the setting")
+            .expect("a row");
+        row.try_get("", name).expect("a number")
+    }
+
+    #[tokio::test]
+    async fn the_writer_keeps_its_savepoint_journals_in_memory() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            folder.path().join("journals.db").display()
+        );
+        let writer = connect_writer(&url)
+            .await
+            .expect("the writer")
+            .expect("SQLite has a writer of its own");
+        let memory = 2;
+        assert_eq!(pragma(&writer, "temp_store").await, memory);
+    }
+
     #[tokio::test]
     async fn the_writer_leaves_checkpoints_to_the_background() {
         let folder = tempfile::tempdir().expect("a temporary folder");
@@ -262,27 +290,11 @@ mod tests {
             .await
             .expect("the writer")
             .expect("SQLite has a writer of its own");
-        let setting = writer
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                "PRAGMA wal_autocheckpoint",
-            ))
-            .await
-            .expect("the setting")
-            .expect("a row");
-        let pages: i64 = setting.try_get("", "wal_autocheckpoint").expect("a number");
-        assert_eq!(pages, 0, "the writer must not checkpoint in its commits");
-        let setting = writer
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                "PRAGMA temp_store",
-            ))
-            .await
-            .expect("the setting")
-            .expect("a row");
-        let memory = 2;
-        let temp_store: i64 = setting.try_get("", "temp_store").expect("a number");
-        assert_eq!(temp_store, memory, "savepoint journals stay in memory");
+        assert_eq!(
+            pragma(&writer, "wal_autocheckpoint").await,
+            0,
+            "the writer must not checkpoint in its commits"
+        );
 
         // Two megabytes written through the writer reach the database file only when
         // something else copies them out of the WAL.

@@ -120,6 +120,7 @@ pub async fn preferences_update(request: &Request, body: Body, state: Data<&AppS
     };
     let origin = Origin {
         actor_id: Some(user_id),
+        actor_name: None,
         request_id: None,
     };
     match outbox::set_preferences(&state, origin, user_id, &[(class, delivery)]).await {

@@ -103,6 +103,7 @@ fn as_user(user_id: Uuid) -> Caller {
             user_id,
             admin: false,
             token_id: Uuid::nil(),
+            name: None,
         },
         request_id: Some("seed-demo".to_owned()),
     }
@@ -211,6 +212,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         state,
         service::audit::Origin {
             actor_id: Some(sponsor),
+            actor_name: None,
             request_id: None,
         },
         sponsor,

@@ -94,10 +94,11 @@ async fn the_dashboard_and_the_portfolio_cost_the_same_statements_at_ten_times_t
     );
 }
 
-/// Statements of one critical defect logged by a QA member, on a project with `others` more
-/// members (QA, project managers and sponsors in turn, each with delivery preferences for
-/// several classes, which urgent news ignores), and the emails it wrote.
-async fn critical_defect(others: usize) -> (u64, i64, bool) {
+/// Statements of one critical defect logged by a QA member (or by an administrator outside the
+/// team), on a project with `others` more members (QA, project managers and sponsors in turn,
+/// each with delivery preferences for several classes, which urgent news ignores), and the
+/// emails it wrote.
+async fn critical_defect(others: usize, reporter: Reporter) -> (u64, i64, bool) {
     let app = TestApp::spawn().await;
     let pm = app.user("Pam Manager", false).await;
     let project = app.project(&pm, "W3").await;
@@ -129,9 +130,19 @@ async fn critical_defect(others: usize) -> (u64, i64, bool) {
             json!([])
         );
     }
+    let reporter = match reporter {
+        Reporter::QaMember => qa,
+        Reporter::AdministratorOutsideTheTeam => {
+            let admin = app.user("Olga Admin", true).await;
+            app.ok(&admin, "{ me { id } }", json!({})).await;
+            admin
+        }
+    };
     let outbox_before = app.count("notification").await;
     let before = app.statements.total();
-    let data = app.ok(&qa, DEFECT_CREATE, json!({ "p": project })).await;
+    let data = app
+        .ok(&reporter, DEFECT_CREATE, json!({ "p": project }))
+        .await;
     let taken = app.statements.total() - before;
     assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
     let written = app.count("notification").await - outbox_before;
@@ -142,8 +153,8 @@ async fn critical_defect(others: usize) -> (u64, i64, bool) {
 
 #[tokio::test]
 async fn logging_a_critical_defect_costs_the_same_statements_on_a_team_six_times_larger() {
-    let (small, small_emails, _) = critical_defect(2).await;
-    let (large, large_emails, postgres) = critical_defect(12).await;
+    let (small, small_emails, _) = critical_defect(2, Reporter::QaMember).await;
+    let (large, large_emails, postgres) = critical_defect(12, Reporter::QaMember).await;
     let budget = W3_BUDGET + u64::from(postgres);
     assert!(large_emails > small_emails);
     assert_eq!(
@@ -151,4 +162,15 @@ async fn logging_a_critical_defect_costs_the_same_statements_on_a_team_six_times
         "the defect's emails read a statement per person"
     );
     assert!(large <= budget, "logging a defect took {large} statements");
+    // The token's lookup gave the administrator's name, which the emails show.
+    let (by_admin, _, _) = critical_defect(2, Reporter::AdministratorOutsideTheTeam).await;
+    assert_eq!(
+        by_admin, small,
+        "an administrator outside the team is read apart"
+    );
+}
+
+enum Reporter {
+    QaMember,
+    AdministratorOutsideTheTeam,
 }

@@ -200,6 +200,7 @@ async fn sign_scope(app: &TestApp, s: &Setup) {
             user_id: sponsor,
             admin: false,
             token_id: uuid::Uuid::nil(),
+            name: None,
         },
         request_id: None,
     };

@@ -284,14 +284,7 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
         ])
     );
     // The reporter is named, to others and to themselves (read with the recipients).
-    for who in [&t.pm, &t.qa] {
-        let critical = last_email(&mail, who, "defect.critical_logged");
-        assert!(
-            critical.text_body().contains("was logged in UAT by "),
-            "{}",
-            critical.text_body()
-        );
-    }
+    critical_defect_emails_name(&mail, &t, "Sofia Rossi");
     defect_act(&app, &t.qa, &defect, json!({ "action": "TRIAGE" })).await;
     defect_act(
         &app,
@@ -358,6 +351,42 @@ async fn a_refused_mutation_writes_and_sends_no_email() {
     assert_eq!(app.count("notification").await, 0);
     assert_eq!(mail.deliver().await, 0);
     assert!(mail.smtp.received().is_empty());
+}
+
+#[tokio::test]
+async fn an_administrator_outside_the_team_is_named_in_the_emails_of_what_they_do() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let admin = app.user("Olga Admin", true).await;
+    let data = app
+        .ok(&admin, DEFECT_CREATE, json!({ "p": t.project }))
+        .await;
+    assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+    let mut seen = 0;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[
+            (&t.pm, "defect.critical_logged"),
+            (&t.qa, "defect.critical_logged")
+        ])
+    );
+    // Named from the token's lookup, the administrator being no member the team's read gives.
+    critical_defect_emails_name(&mail, &t, "Olga Admin");
+}
+
+/// The last critical defect's emails to the project manager and QA name `reporter`.
+fn critical_defect_emails_name(mail: &Mail, t: &Team, reporter: &str) {
+    for who in [&t.pm, &t.qa] {
+        let critical = last_email(mail, who, "defect.critical_logged");
+        assert!(
+            critical
+                .text_body()
+                .contains(&format!("was logged in UAT by {reporter}.")),
+            "{}",
+            critical.text_body()
+        );
+    }
 }
 
 /// One email to the PM: a change request submitted.
@@ -970,6 +999,7 @@ async fn members_see_the_project_events_as_they_commit() {
             user_id: who.uuid,
             admin: false,
             token_id: uuid::Uuid::nil(),
+            name: None,
         };
         steerco_graphql::schema::prepare_subscription(
             async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(

@@ -172,6 +172,7 @@ mod tests {
             user_id: Uuid::now_v7(),
             admin: false,
             token_id: Uuid::now_v7(),
+            name: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct AuditEntry<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
     pub actor_id: Option<Uuid>,
+    /// The actor's name, when known already (emails name the actor).
+    pub actor_name: Option<&'a str>,
     pub request_id: Option<&'a str>,
 }
 
@@ -36,6 +38,7 @@ impl<'a> From<&'a Caller> for Origin<'a> {
     fn from(caller: &'a Caller) -> Self {
         Self {
             actor_id: Some(caller.actor.user_id),
+            actor_name: caller.actor.name.as_deref(),
             request_id: caller.request_id.as_deref(),
         }
     }
@@ -45,6 +48,14 @@ impl Origin<'static> {
     /// A change made by the operator through the command line.
     pub const OPERATOR: Origin<'static> = Origin {
         actor_id: None,
+        actor_name: None,
+        request_id: None,
+    };
+
+    /// What nobody asked for at that moment: the scheduler's reminders and escalations.
+    pub const SCHEDULER: Origin<'static> = Origin {
+        actor_id: None,
+        actor_name: None,
         request_id: None,
     };
 }

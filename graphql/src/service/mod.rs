@@ -113,6 +113,9 @@ pub struct Actor {
     pub admin: bool,
     /// The token the request was authenticated with.
     pub token_id: Uuid,
+    /// The caller's name, when it was read with their token: the emails that name the caller
+    /// as who acted then need not read it again.
+    pub name: Option<String>,
 }
 
 /// The caller of one request and the request's id, carried into the audit trail.
@@ -202,7 +205,7 @@ pub(crate) async fn commit_with_events(
     notify_in_txn(
         &txn,
         &state.mail,
-        origin.actor_id,
+        origin,
         now,
         concerning,
         events,

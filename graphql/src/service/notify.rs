@@ -25,6 +25,7 @@ use steerco_entity::{
 use uuid::Uuid;
 
 use super::access::stored_roles;
+use super::audit::Origin;
 use super::{ServiceError, ServiceResult};
 use crate::domain::decision::DecisionSubject;
 use crate::domain::event::DomainEvent;
@@ -179,11 +180,11 @@ impl<'a> From<About<'a>> for Concerning<'a> {
 }
 
 /// Writes the emails (and digest items) `events` call for, in the caller's transaction;
-/// returns how many outbox rows it wrote.
+/// returns how many outbox rows it wrote. The emails name `origin`'s actor as who acted.
 pub async fn notify_in_txn(
     txn: &impl ConnectionTrait,
     settings: &MailSettings,
-    actor_id: Option<Uuid>,
+    origin: Origin<'_>,
     now: DateTime<Utc>,
     concerning: Concerning<'_>,
     events: &[DomainEvent],
@@ -220,13 +221,18 @@ pub async fn notify_in_txn(
         if people.is_empty() {
             continue;
         }
+        // The actor is read only when neither the team nor the caller's token gave their name.
+        let unnamed_actor = origin.actor_id.filter(|_| origin.actor_name.is_none());
         directory
-            .read_others(txn, people.iter().copied().chain(actor_id))
+            .read_others(txn, people.iter().copied().chain(unnamed_actor))
             .await?;
-        let actor_shown = actor_id
+        let actor_shown = origin
+            .actor_id
             .and_then(|id| directory.users.get(&id))
-            .map(|actor| actor.name.clone())
-            .unwrap_or_default();
+            .map(|actor| actor.name.as_str())
+            .or(origin.actor_name)
+            .unwrap_or_default()
+            .to_owned();
         let class = route.class();
         let event_key = Uuid::now_v7();
         let (aggregate_type, aggregate_id) = event.aggregate().unwrap_or(("Project", project_id));

@@ -483,7 +483,7 @@ async fn scheduled(
     let written = notify_in_txn(
         &txn,
         &state.mail,
-        None,
+        Origin::SCHEDULER,
         now,
         project_id.into(),
         &[event],

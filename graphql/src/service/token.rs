@@ -157,6 +157,7 @@ pub async fn create_session(
     let txn = begin_write(&state.writer).await?;
     let origin = Origin {
         actor_id: Some(user.id),
+        actor_name: Some(&user.name),
         request_id,
     };
     let issued = issue_in_txn(
@@ -246,6 +247,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
         user_id: user.id,
         admin: user.admin,
         token_id: record.id,
+        name: Some(user.name),
     }))
 }
 

@@ -230,18 +230,36 @@ impl StatementCounter {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn every_sqlite_connection_keeps_its_query_plans() {
+    /// A new SQLite database file, gone with its folder.
+    struct DatabaseFile {
+        _folder: tempfile::TempDir,
+        path: std::path::PathBuf,
+        url: String,
+    }
+
+    fn database_file() -> DatabaseFile {
         let folder = tempfile::tempdir().expect("a temporary folder");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            folder.path().join("plans.db").display()
-        );
-        let readers = connect(&url).await.expect("the pool that reads");
-        let writer = connect_writer(&url)
+        let path = folder.path().join("steerco.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        DatabaseFile {
+            _folder: folder,
+            path,
+            url,
+        }
+    }
+
+    async fn writer_of(url: &str) -> DatabaseConnection {
+        connect_writer(url)
             .await
             .expect("the writer")
-            .expect("SQLite has a writer of its own");
+            .expect("SQLite has a writer of its own")
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_keeps_its_query_plans() {
+        let file = database_file();
+        let readers = connect(&file.url).await.expect("the pool that reads");
+        let writer = writer_of(&file.url).await;
         for pool in [&readers, &writer] {
             let mut conn = pool
                 .get_sqlite_connection_pool()
@@ -268,28 +286,16 @@ mod tests {
 
     #[tokio::test]
     async fn the_writer_keeps_its_savepoint_journals_in_memory() {
-        let folder = tempfile::tempdir().expect("a temporary folder");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            folder.path().join("journals.db").display()
-        );
-        let writer = connect_writer(&url)
-            .await
-            .expect("the writer")
-            .expect("SQLite has a writer of its own");
+        let file = database_file();
+        let writer = writer_of(&file.url).await;
         let memory = 2;
         assert_eq!(pragma(&writer, "temp_store").await, memory);
     }
 
     #[tokio::test]
     async fn the_writer_leaves_checkpoints_to_the_background() {
-        let folder = tempfile::tempdir().expect("a temporary folder");
-        let file = folder.path().join("checkpoints.db");
-        let url = format!("sqlite://{}?mode=rwc", file.display());
-        let writer = connect_writer(&url)
-            .await
-            .expect("the writer")
-            .expect("SQLite has a writer of its own");
+        let file = database_file();
+        let writer = writer_of(&file.url).await;
         assert_eq!(
             pragma(&writer, "wal_autocheckpoint").await,
             0,
@@ -307,7 +313,11 @@ mod tests {
             .await
             .expect("the rows");
         let copied = async {
-            while std::fs::metadata(&file).expect("the database file").len() < 2_000_000 {
+            while std::fs::metadata(&file.path)
+                .expect("the database file")
+                .len()
+                < 2_000_000
+            {
                 tokio::time::sleep(CHECKPOINT_EVERY).await;
             }
         };

@@ -64,9 +64,7 @@ impl TestDatabase {
             }
         }
     }
-}
 
-impl TestDatabase {
     /// A pool of `connections` that waits at most 3 s for one: a caller that needs a second
     /// connection while it holds the last one fails instead of waiting long.
     pub async fn pool_of(&self, connections: u32) -> DatabaseConnection {

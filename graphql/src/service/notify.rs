@@ -207,6 +207,8 @@ pub async fn notify_in_txn(
     };
     let project_id = project.id;
     let mut directory = Directory::of_project(txn, project_id).await?;
+    // The actor is read only when neither the team nor the caller's token gave their name.
+    let unnamed_actor = origin.actor_id.filter(|_| origin.actor_name.is_none());
     // Every immediate email of the command, written at the end in one statement.
     let mut outbox: Vec<notification::ActiveModel> = Vec::new();
     for (event, route) in routed {
@@ -221,8 +223,6 @@ pub async fn notify_in_txn(
         if people.is_empty() {
             continue;
         }
-        // The actor is read only when neither the team nor the caller's token gave their name.
-        let unnamed_actor = origin.actor_id.filter(|_| origin.actor_name.is_none());
         directory
             .read_others(txn, people.iter().copied().chain(unnamed_actor))
             .await?;

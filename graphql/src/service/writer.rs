@@ -412,6 +412,18 @@ mod tests {
         })
     }
 
+    /// A command on another task that writes `text` and rolls back as soon as it has its turn.
+    fn write_and_roll_back(
+        writer: &Writer,
+        text: &'static str,
+    ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        spawn_command(writer, move |txn| async move {
+            write(&txn, text).await;
+            drop(txn);
+            Ok(())
+        })
+    }
+
     /// The notes committed, as another connection reads them.
     async fn committed(reader: &DatabaseConnection) -> Vec<String> {
         let rows = reader
@@ -536,11 +548,7 @@ mod tests {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "kept 1").await;
-        let refused = spawn_command(&f.writer, |txn| async move {
-            write(&txn, "refused").await;
-            drop(txn);
-            Ok(())
-        });
+        let refused = write_and_roll_back(&f.writer, "refused");
         until_waiting(&f.writer, 1).await;
         let last = write_and_commit(&f.writer, "kept 2".to_owned());
         until_waiting(&f.writer, 2).await;
@@ -564,11 +572,7 @@ mod tests {
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "first").await;
         let kept = queued_behind(&f.writer, 2, "kept").await;
-        let refused = spawn_command(&f.writer, |txn| async move {
-            write(&txn, "refused").await;
-            drop(txn);
-            Ok(())
-        });
+        let refused = write_and_roll_back(&f.writer, "refused");
         until_waiting(&f.writer, 3).await;
         let after = write_and_commit(&f.writer, "after".to_owned());
         until_waiting(&f.writer, 4).await;

@@ -1,11 +1,12 @@
 //! Change requests: the object with its impact and ballot, queries, and mutations.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use steerco_entity::{change_request, change_request_comment, cost_baseline, vote_delegation};
 
 use super::context::{actor, caller, state};
+use super::date::Date;
 use super::decision::Decision;
 use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
@@ -731,8 +732,8 @@ pub struct VoteDelegationCreateInput {
     pub project_id: ID,
     /// A project member who votes in the caller's seat meanwhile.
     pub delegate_id: ID,
-    pub starts_on: NaiveDate,
-    pub ends_on: NaiveDate,
+    pub starts_on: Date,
+    pub ends_on: Date,
 }
 
 /// A committee member's vote lent to someone for a period.
@@ -740,8 +741,8 @@ pub struct VoteDelegationCreateInput {
 pub struct VoteDelegation {
     pub delegator_id: ID,
     pub delegate_id: ID,
-    pub starts_on: NaiveDate,
-    pub ends_on: NaiveDate,
+    pub starts_on: Date,
+    pub ends_on: Date,
 }
 
 impl From<vote_delegation::Model> for VoteDelegation {
@@ -749,8 +750,8 @@ impl From<vote_delegation::Model> for VoteDelegation {
         Self {
             delegator_id: encode(Kind::User, d.delegator_id),
             delegate_id: encode(Kind::User, d.delegate_id),
-            starts_on: d.starts_on,
-            ends_on: d.ends_on,
+            starts_on: Date(d.starts_on),
+            ends_on: Date(d.ends_on),
         }
     }
 }
@@ -1063,8 +1064,8 @@ impl ChangeRequestMutation {
                     &caller,
                     project_id,
                     delegate_id,
-                    input.starts_on,
-                    input.ends_on,
+                    input.starts_on.0,
+                    input.ends_on.0,
                 )
                 .await
             }

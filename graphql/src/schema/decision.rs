@@ -1,10 +1,11 @@
 //! Committee decisions: ballots, votes, and casting a vote.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use steerco_entity::{decision, decision_vote};
 
 use super::context::{actor, caller, state};
+use super::date::Date;
 use super::error::{payload, respond};
 use super::id::{Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
@@ -218,7 +219,7 @@ pub struct ConditionInput {
     pub text: String,
     /// A project member.
     pub owner_id: Option<ID>,
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
 }
 
 #[derive(InputObject)]
@@ -269,7 +270,7 @@ impl DecisionMutation {
             conditions.push(ProposedCondition {
                 text: condition.text,
                 owner_id,
-                due_date: condition.due_date,
+                due_date: condition.due_date.map(Into::into),
             });
         }
         let on_behalf_of = input.on_behalf_of.as_ref().and_then(|id| {

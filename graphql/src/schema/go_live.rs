@@ -1,13 +1,14 @@
 //! Go-live plans: cutover runbook, go/no-go criteria, rollback, hypercare.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use steerco_entity::{
     cutover_task, go_live_criterion, go_live_plan, hypercare_metric, metric_reading,
 };
 
 use super::context::{caller, state};
+use super::date::Date;
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
@@ -132,7 +133,7 @@ pub struct RollbackPlanView {
     pub max_minutes: u32,
     pub steps: Vec<OwnedStepView>,
     pub reconciliation_steps: Vec<OwnedStepView>,
-    pub rehearsed_on: Option<NaiveDate>,
+    pub rehearsed_on: Option<Date>,
     pub rehearsal_passed: Option<bool>,
     pub approved_by: Option<ID>,
 }
@@ -447,7 +448,7 @@ impl GoLivePlan {
             max_minutes: plan.max_minutes,
             steps: steps(plan.steps),
             reconciliation_steps: steps(plan.reconciliation_steps),
-            rehearsed_on: plan.rehearsed_on,
+            rehearsed_on: plan.rehearsed_on.map(Date),
             rehearsal_passed: plan.rehearsal_passed,
             approved_by: plan.approved_by.map(|id| encode(Kind::User, id)),
         }
@@ -550,7 +551,7 @@ pub struct RollbackPlanInput {
     pub steps: Vec<OwnedStepInput>,
     #[graphql(default)]
     pub reconciliation_steps: Vec<OwnedStepInput>,
-    pub rehearsed_on: Option<NaiveDate>,
+    pub rehearsed_on: Option<Date>,
     pub rehearsal_passed: Option<bool>,
 }
 
@@ -815,7 +816,7 @@ impl GoLiveMutation {
                 r.reconciliation_steps,
                 "reconciliationSteps",
             ),
-            rehearsed_on: r.rehearsed_on,
+            rehearsed_on: r.rehearsed_on.map(Into::into),
             rehearsal_passed: r.rehearsal_passed,
             approved_by: None,
         });

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use steerco_entity::{milestone, milestone_dependency, schedule_baseline};
 
 use super::context::{actor, caller, state};
+use super::date::Date;
 use super::decision::Decision;
 use super::error::{Payload, UserError, respond, to_top_level};
 use super::id::{Kind, decode, encode};
@@ -86,14 +87,14 @@ impl Milestone {
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
     /// Set by schedule baselines; null until the first one (or as planned before it).
-    async fn baseline_date(&self) -> Option<NaiveDate> {
-        self.0.baseline_date
+    async fn baseline_date(&self) -> Option<Date> {
+        self.0.baseline_date.map(Date)
     }
-    async fn forecast_date(&self) -> NaiveDate {
-        self.0.forecast_date
+    async fn forecast_date(&self) -> Date {
+        Date(self.0.forecast_date)
     }
-    async fn actual_date(&self) -> Option<NaiveDate> {
-        self.0.actual_date
+    async fn actual_date(&self) -> Option<Date> {
+        self.0.actual_date.map(Date)
     }
     async fn status(&self) -> Option<MilestoneStatus> {
         self.0.status.parse::<DomainStatus>().ok().map(Into::into)
@@ -157,8 +158,8 @@ impl MilestoneDependency {
 #[derive(SimpleObject)]
 pub struct MilestoneShift {
     pub milestone: Milestone,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: Date,
+    pub to: Date,
 }
 
 fn shifts(moved: Vec<service::milestone::Moved>) -> Vec<MilestoneShift> {
@@ -166,8 +167,8 @@ fn shifts(moved: Vec<service::milestone::Moved>) -> Vec<MilestoneShift> {
         .into_iter()
         .map(|m| MilestoneShift {
             milestone: Milestone(m.milestone),
-            from: m.from,
-            to: m.to,
+            from: Date(m.from),
+            to: Date(m.to),
         })
         .collect()
 }
@@ -290,7 +291,7 @@ impl ScheduleBaseline {
             .map(|e| BaselineEntry {
                 milestone_id: encode(Kind::Milestone, e.milestone_id),
                 milestone_name: e.milestone_name,
-                baseline_date: e.baseline_date,
+                baseline_date: Date(e.baseline_date),
             })
             .collect())
     }
@@ -301,7 +302,7 @@ pub struct BaselineEntry {
     pub milestone_id: ID,
     /// The milestone's name when the baseline was taken.
     pub milestone_name: String,
-    pub baseline_date: NaiveDate,
+    pub baseline_date: Date,
 }
 
 /// One milestone's baseline date in two versions.
@@ -309,8 +310,8 @@ pub struct BaselineEntry {
 pub struct BaselineVariance {
     pub milestone_id: ID,
     pub milestone_name: String,
-    pub from_date: Option<NaiveDate>,
-    pub to_date: Option<NaiveDate>,
+    pub from_date: Option<Date>,
+    pub to_date: Option<Date>,
     /// to − from, in days; null when the milestone is in one version only.
     pub variance_days: Option<i64>,
 }
@@ -323,7 +324,7 @@ pub struct MilestoneFilterInput {
     pub health: Vec<Health>,
     pub owner_id: Option<ID>,
     /// Forecast on or before this date.
-    pub due_before: Option<NaiveDate>,
+    pub due_before: Option<Date>,
     pub overdue: Option<bool>,
 }
 
@@ -336,7 +337,7 @@ impl MilestoneFilterInput {
             owner_id: self
                 .owner_id
                 .map(|id| decode(&id, Kind::User, &["ownerId"]).unwrap_or_default()),
-            due_before: self.due_before,
+            due_before: self.due_before.map(Into::into),
             overdue: self.overdue,
         }
     }
@@ -368,8 +369,8 @@ impl MilestoneQuery {
                     .map(|row| BaselineVariance {
                         milestone_id: encode(Kind::Milestone, row.variance.id),
                         milestone_name: row.name,
-                        from_date: row.variance.from,
-                        to_date: row.variance.to,
+                        from_date: row.variance.from.map(Date),
+                        to_date: row.variance.to.map(Date),
                         variance_days: row.variance.days,
                     })
                     .collect(),
@@ -392,9 +393,9 @@ pub struct MilestoneCreateInput {
     pub name: String,
     pub owner_id: Option<ID>,
     /// Defaults to `baselineDate`.
-    pub forecast_date: Option<NaiveDate>,
+    pub forecast_date: Option<Date>,
     /// The planned date; only before the schedule's first baseline.
-    pub baseline_date: Option<NaiveDate>,
+    pub baseline_date: Option<Date>,
 }
 
 /// A milestone, and every milestone whose forecast moved with it.
@@ -434,9 +435,9 @@ pub struct MilestoneUpdateInput {
     /// Move to another phase of the same project.
     pub phase_id: Option<ID>,
     /// Dependants that would start early move with it.
-    pub forecast_date: Option<NaiveDate>,
+    pub forecast_date: Option<Date>,
     /// Only before the first baseline; afterwards baselines set it.
-    pub baseline_date: MaybeUndefined<NaiveDate>,
+    pub baseline_date: MaybeUndefined<Date>,
 }
 
 #[derive(InputObject)]
@@ -444,7 +445,7 @@ pub struct MilestoneTransitionInput {
     pub id: ID,
     pub action: MilestoneAction,
     /// With ACHIEVE: when it was achieved (default today, never in the future).
-    pub actual_date: Option<NaiveDate>,
+    pub actual_date: Option<Date>,
 }
 
 #[derive(InputObject)]
@@ -561,8 +562,8 @@ impl MilestoneMutation {
                     phase_id,
                     name: input.name,
                     owner_id,
-                    forecast_date: input.forecast_date,
-                    baseline_date: input.baseline_date,
+                    forecast_date: input.forecast_date.map(Into::into),
+                    baseline_date: input.baseline_date.map(Into::into),
                 };
                 service::milestone::create(state(ctx), &caller, command).await
             }
@@ -600,7 +601,7 @@ impl MilestoneMutation {
         let baseline_date = match input.baseline_date {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(date) => Some(Some(date)),
+            MaybeUndefined::Value(date) => Some(Some(date.0)),
         };
         let result = match id.filter(|_| refusals.is_empty()) {
             Some(id) => {
@@ -608,7 +609,7 @@ impl MilestoneMutation {
                     name: input.name,
                     owner_id,
                     phase_id,
-                    forecast_date: input.forecast_date,
+                    forecast_date: input.forecast_date.map(Into::into),
                     baseline_date,
                 };
                 service::milestone::update(state(ctx), &caller, id, input.expected_version, changes)
@@ -634,7 +635,7 @@ impl MilestoneMutation {
                     &caller,
                     id,
                     input.action.into(),
-                    input.actual_date,
+                    input.actual_date.map(Into::into),
                 )
                 .await
             }

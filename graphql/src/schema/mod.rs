@@ -14,6 +14,7 @@ pub mod audit;
 pub mod change_request;
 mod check_cache;
 pub mod context;
+pub mod date;
 pub mod decision;
 pub mod document_limits;
 pub mod error;

@@ -1,10 +1,11 @@
 //! Phases, their exit criteria, deliverables and gate conditions; phase templates.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use steerco_entity::{deliverable, exit_criterion, gate_condition, phase};
 
 use super::context::{actor, caller, state};
+use super::date::Date;
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond};
 use super::id::{Kind, decode, encode};
@@ -116,17 +117,17 @@ impl Phase {
     async fn status_reason(&self) -> Option<&str> {
         self.0.status_reason.as_deref()
     }
-    async fn planned_start(&self) -> Option<NaiveDate> {
-        self.0.planned_start
+    async fn planned_start(&self) -> Option<Date> {
+        self.0.planned_start.map(Date)
     }
-    async fn planned_end(&self) -> Option<NaiveDate> {
-        self.0.planned_end
+    async fn planned_end(&self) -> Option<Date> {
+        self.0.planned_end.map(Date)
     }
-    async fn actual_start(&self) -> Option<NaiveDate> {
-        self.0.actual_start
+    async fn actual_start(&self) -> Option<Date> {
+        self.0.actual_start.map(Date)
     }
-    async fn actual_end(&self) -> Option<NaiveDate> {
-        self.0.actual_end
+    async fn actual_end(&self) -> Option<Date> {
+        self.0.actual_end.map(Date)
     }
     async fn version(&self) -> i64 {
         self.0.version
@@ -290,8 +291,8 @@ impl GateCondition {
         };
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
-    async fn due_date(&self) -> Option<NaiveDate> {
-        self.0.due_date
+    async fn due_date(&self) -> Option<Date> {
+        self.0.due_date.map(Date)
     }
     /// OPEN or CLOSED.
     async fn status(&self) -> &str {
@@ -325,8 +326,8 @@ pub struct PhaseCreateInput {
     pub project_id: ID,
     pub name: String,
     pub owner_id: Option<ID>,
-    pub planned_start: Option<NaiveDate>,
-    pub planned_end: Option<NaiveDate>,
+    pub planned_start: Option<Date>,
+    pub planned_end: Option<Date>,
 }
 
 payload!(PhaseCreatePayload { phase: Phase });
@@ -339,8 +340,8 @@ pub struct PhaseUpdateInput {
     /// Only before the schedule is first baselined.
     pub name: Option<String>,
     pub owner_id: MaybeUndefined<ID>,
-    pub planned_start: MaybeUndefined<NaiveDate>,
-    pub planned_end: MaybeUndefined<NaiveDate>,
+    pub planned_start: MaybeUndefined<Date>,
+    pub planned_end: MaybeUndefined<Date>,
 }
 
 payload!(PhaseUpdatePayload { phase: Phase });
@@ -544,8 +545,8 @@ impl PhaseMutation {
         let fields = PhaseFields {
             name: Some(input.name),
             owner_id: Some(owner),
-            planned_start: Some(input.planned_start),
-            planned_end: Some(input.planned_end),
+            planned_start: Some(input.planned_start.map(Into::into)),
+            planned_end: Some(input.planned_end.map(Into::into)),
         };
         let result = match project_id.filter(|_| refusals.is_empty()) {
             Some(id) => service::phase::add(state(ctx), &caller, id, fields).await,
@@ -569,8 +570,8 @@ impl PhaseMutation {
         let fields = PhaseFields {
             name: input.name,
             owner_id: maybe_user(&mut refusals, input.owner_id, "ownerId"),
-            planned_start: maybe(input.planned_start),
-            planned_end: maybe(input.planned_end),
+            planned_start: maybe(input.planned_start.map_value(Into::into)),
+            planned_end: maybe(input.planned_end.map_value(Into::into)),
         };
         let version = input.expected_version;
         let result = match id.filter(|_| refusals.is_empty()) {

@@ -1,11 +1,12 @@
 //! Projects: the object, its queries and its mutations.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use steerco_entity::project;
 
 use super::context::{actor, caller, state};
+use super::date::Date;
 use super::error::{payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
@@ -132,11 +133,11 @@ impl Project {
     async fn time_zone(&self) -> &str {
         &self.0.time_zone
     }
-    async fn planned_start(&self) -> Option<NaiveDate> {
-        self.0.planned_start
+    async fn planned_start(&self) -> Option<Date> {
+        self.0.planned_start.map(Date)
     }
-    async fn target_go_live(&self) -> Option<NaiveDate> {
-        self.0.target_go_live
+    async fn target_go_live(&self) -> Option<Date> {
+        self.0.target_go_live.map(Date)
     }
     async fn budget(&self) -> Option<Money> {
         let (amount, currency) = (
@@ -556,8 +557,8 @@ pub struct ProjectCreateInput {
     pub description: Option<String>,
     /// IANA time zone; defaults to "UTC".
     pub time_zone: Option<String>,
-    pub planned_start: Option<NaiveDate>,
-    pub target_go_live: Option<NaiveDate>,
+    pub planned_start: Option<Date>,
+    pub target_go_live: Option<Date>,
     pub budget: Option<MoneyInput>,
     /// The phases to start from: EIGHT_STAGE when left out, none when null.
     pub template: MaybeUndefined<super::phase::PhaseTemplateKey>,
@@ -574,8 +575,8 @@ pub struct ProjectUpdateInput {
     pub name: Option<String>,
     pub description: Option<String>,
     pub time_zone: Option<String>,
-    pub planned_start: MaybeUndefined<NaiveDate>,
-    pub target_go_live: MaybeUndefined<NaiveDate>,
+    pub planned_start: MaybeUndefined<Date>,
+    pub target_go_live: MaybeUndefined<Date>,
     pub budget: MaybeUndefined<MoneyInput>,
     /// How the steering committee decides gates and other ballots.
     pub decision_rule: Option<super::decision::VotingRuleKind>,
@@ -649,8 +650,8 @@ impl ProjectMutation {
             name: input.name,
             description: input.description,
             time_zone: input.time_zone,
-            planned_start: input.planned_start,
-            target_go_live: input.target_go_live,
+            planned_start: input.planned_start.map(Into::into),
+            target_go_live: input.target_go_live.map(Into::into),
             budget: input.budget.map(Into::into),
             template: match input.template {
                 MaybeUndefined::Undefined => Some(TemplateKey::default()),
@@ -676,8 +677,8 @@ impl ProjectMutation {
                     name: input.name,
                     description: input.description,
                     time_zone: input.time_zone,
-                    planned_start: patch(input.planned_start, |d| d),
-                    target_go_live: patch(input.target_go_live, |d| d),
+                    planned_start: patch(input.planned_start, Into::into),
+                    target_go_live: patch(input.target_go_live, Into::into),
                     budget: patch(input.budget, Into::into),
                     decision_rule: input
                         .decision_rule

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use steerco_entity::{defect, defect_comment, test_cycle, test_execution, test_scenario};
 
 use super::context::{actor, caller, state};
+use super::date::Date;
 use super::error::{Payload, UserError, payload, respond, to_top_level};
 use super::id::{Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
@@ -254,11 +255,11 @@ impl TestCycle {
     async fn environment(&self) -> &str {
         &self.0.environment
     }
-    async fn planned_start(&self) -> Option<NaiveDate> {
-        self.0.planned_start
+    async fn planned_start(&self) -> Option<Date> {
+        self.0.planned_start.map(Date)
     }
-    async fn planned_end(&self) -> Option<NaiveDate> {
-        self.0.planned_end
+    async fn planned_end(&self) -> Option<Date> {
+        self.0.planned_end.map(Date)
     }
     async fn status(&self) -> Option<TestCycleStatus> {
         self.0
@@ -793,8 +794,8 @@ pub struct TestCycleCreateInput {
     pub name: String,
     pub stage: AcceptanceStage,
     pub environment: String,
-    pub planned_start: Option<NaiveDate>,
-    pub planned_end: Option<NaiveDate>,
+    pub planned_start: Option<Date>,
+    pub planned_end: Option<Date>,
 }
 
 payload!(TestCyclePayload { cycle: TestCycle });
@@ -1068,8 +1069,8 @@ impl UatMutation {
                         name: input.name,
                         stage: input.stage.into(),
                         environment: input.environment,
-                        planned_start: input.planned_start,
-                        planned_end: input.planned_end,
+                        planned_start: input.planned_start.map(Into::into),
+                        planned_end: input.planned_end.map(Into::into),
                     },
                 )
                 .await

@@ -598,11 +598,6 @@ impl MilestoneMutation {
                 .map_err(|r| refusals.push(r))
                 .ok()
         });
-        let baseline_date = match input.baseline_date {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(date) => Some(Some(date.0)),
-        };
         let result = match id.filter(|_| refusals.is_empty()) {
             Some(id) => {
                 let changes = MilestoneChanges {
@@ -610,7 +605,7 @@ impl MilestoneMutation {
                     owner_id,
                     phase_id,
                     forecast_date: input.forecast_date.map(Into::into),
-                    baseline_date,
+                    baseline_date: input.baseline_date.map_value(|date| date.0).into(),
                 };
                 service::milestone::update(state(ctx), &caller, id, input.expected_version, changes)
                     .await

@@ -506,14 +506,6 @@ fn maybe_user(
     }
 }
 
-fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(Some(value)),
-    }
-}
-
 /// The refusals gathered while decoding ids.
 fn refused<T>(refusals: Refusals) -> Result<T, ServiceError> {
     Err(ServiceError::Refused(
@@ -570,8 +562,8 @@ impl PhaseMutation {
         let fields = PhaseFields {
             name: input.name,
             owner_id: maybe_user(&mut refusals, input.owner_id, "ownerId"),
-            planned_start: maybe(input.planned_start.map_value(Into::into)),
-            planned_end: maybe(input.planned_end.map_value(Into::into)),
+            planned_start: input.planned_start.map_value(|date| date.0).into(),
+            planned_end: input.planned_end.map_value(|date| date.0).into(),
         };
         let version = input.expected_version;
         let result = match id.filter(|_| refusals.is_empty()) {

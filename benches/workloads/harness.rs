@@ -340,6 +340,64 @@ pub fn peak_rss_mb(pid: Option<u32>) -> Option<f64> {
     status_kib(pid, "VmHWM:").map(|kib| kib as f64 / 1024.0)
 }
 
+/// Processor time and context switches of this process so far: what a workload costs beside
+/// its rate, since a run whose requests wait on one another (W3 at one client) uses less than
+/// the machine has.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessLoad {
+    /// User and system time of every thread, those that ended included.
+    cpu: Duration,
+    /// Voluntary and involuntary switches of the threads alive now.
+    context_switches: u64,
+}
+
+/// Clock ticks a second of `/proc/<pid>/stat`'s times (`USER_HZ`, 100 on Linux whatever the
+/// kernel's own tick).
+const USER_HZ: u64 = 100;
+
+impl ProcessLoad {
+    /// Now, or `None` off Linux.
+    pub fn now() -> Option<Self> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The command name, in parentheses, may hold spaces: count fields after it.
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        let mut fields = after_name.split_whitespace().skip(11);
+        let user: u64 = fields.next()?.parse().ok()?;
+        let system: u64 = fields.next()?.parse().ok()?;
+        let mut context_switches = 0;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue; // the thread ended meanwhile
+            };
+            context_switches += status
+                .lines()
+                .filter_map(|line| {
+                    line.strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+                })
+                .filter_map(|count| count.trim().parse::<u64>().ok())
+                .sum::<u64>();
+        }
+        Some(Self {
+            cpu: Duration::from_millis((user + system) * 1000 / USER_HZ),
+            context_switches,
+        })
+    }
+
+    /// "X ms CPU, Y switches per op" between `earlier` and now, over `ops` operations.
+    pub fn per_op_since(earlier: Option<Self>, ops: u64) -> Option<String> {
+        let (earlier, now) = (earlier?, Self::now()?);
+        let ops = ops.max(1) as f64;
+        Some(format!(
+            "process {:.2} ms CPU and {:.0} context switches per op",
+            now.cpu.saturating_sub(earlier.cpu).as_secs_f64() * 1000.0 / ops,
+            now.context_switches
+                .saturating_sub(earlier.context_switches) as f64
+                / ops
+        ))
+    }
+}
+
 /// A `kB` line of `/proc/<pid>/status`.
 fn status_kib(pid: Option<u32>, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(proc_file(pid, "status")).ok()?;

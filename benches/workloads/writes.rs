@@ -11,7 +11,7 @@ use steerco_entity::{audit_event, defect, notification};
 use tokio::sync::Barrier;
 
 use crate::Error;
-use crate::harness::{Api, Percentiles, Run, drive, peak_rss_mb, reset_peak_rss};
+use crate::harness::{Api, Percentiles, ProcessLoad, Run, drive, peak_rss_mb, reset_peak_rss};
 use crate::report::{Row, Table};
 use crate::setup::{Bench, user_with_token};
 
@@ -43,6 +43,7 @@ pub async fn defects(
         let groups_before = bench.state.writer.group_stats();
         let log_before = bench.log.count();
         reset_peak_rss(None);
+        let load_before = ProcessLoad::now();
         let api = bench.api.clone();
         let list = Arc::clone(&projects);
         let run = drive(
@@ -76,6 +77,7 @@ pub async fn defects(
             },
         )
         .await?;
+        let load = ProcessLoad::per_op_since(load_before, run.ops);
         let rss = peak_rss_mb(None);
         let log = bench.log.count().since(log_before);
         let written = counts(bench).await?.since(counts_before);
@@ -93,18 +95,20 @@ pub async fn defects(
             })
             .unwrap_or_default();
         let ok = run.ops - run.errors;
-        let row = Row::from_run("W3 defectCreate (CRITICAL)", &run, rss).note(format!(
-            "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{grouped}{}",
-            log.busy,
-            written.defects as f64 / ok.max(1) as f64,
-            written.audit as f64 / ok.max(1) as f64,
-            written.outbox as f64 / ok.max(1) as f64,
-            if log.events > log.busy {
-                format!("; {} other server errors", log.events - log.busy)
-            } else {
-                String::new()
-            }
-        ));
+        let row = Row::from_run("W3 defectCreate (CRITICAL)", &run, rss)
+            .note(format!(
+                "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{grouped}{}",
+                log.busy,
+                written.defects as f64 / ok.max(1) as f64,
+                written.audit as f64 / ok.max(1) as f64,
+                written.outbox as f64 / ok.max(1) as f64,
+                if log.events > log.busy {
+                    format!("; {} other server errors", log.events - log.busy)
+                } else {
+                    String::new()
+                }
+            ))
+            .note(load.unwrap_or_default());
         table.push(row);
         if !bench.postgres {
             table.judge(

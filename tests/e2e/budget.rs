@@ -1,7 +1,8 @@
 //! Statement budgets of the read workloads: the dashboard (W1) and the portfolio (W2) issue the
 //! same number of SQL statements on a small portfolio and on one ten times larger, with more
 //! change requests awaiting a decision, and stay within their budgets (no N+1 anywhere). So
-//! does logging a critical defect (W3), whose emails go to more people on a larger team.
+//! does logging a critical defect (W3), whose emails go to more people on a larger team; and
+//! triaging it takes its own exact budget.
 
 use sea_orm::DbBackend;
 use serde_json::{Value, json};
@@ -166,6 +167,36 @@ async fn logging_a_critical_defect_costs_the_same_statements_on_a_team_six_times
     assert_eq!(
         by_admin, small,
         "an administrator outside the team is read apart"
+    );
+}
+
+/// Triaging a defect's budget, a transition like most: the token, the defect, the project with
+/// the caller's membership, the defect written back, the audit chain's head and the new event.
+/// PostgreSQL adds the audit chain's lock, as for [`W3_BUDGET`].
+const TRIAGE_BUDGET: u64 = 6;
+
+const DEFECT_TRIAGE: &str = "mutation($d: ID!) { defectTransition(input: { id: $d, action: TRIAGE }) { defect { id status } userErrors { code message } } }";
+
+#[tokio::test]
+async fn triaging_a_defect_takes_its_budget_of_statements() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Pam Manager", false).await;
+    let project = app.project(&pm, "TRI").await;
+    let qa = app.user("Quinn Tester", false).await;
+    app.add_member(&pm, &project, &qa, &["QA"]).await;
+    first_use_recorded(&app, &qa).await;
+    let logged = app.ok(&qa, DEFECT_CREATE, json!({ "p": project })).await;
+    let defect = logged["defectCreate"]["defect"]["id"].clone();
+    let before = app.statements.total();
+    let data = app.ok(&qa, DEFECT_TRIAGE, json!({ "d": defect })).await;
+    let taken = app.statements.total() - before;
+    assert_eq!(data["defectTransition"]["userErrors"], json!([]), "{data}");
+    assert_eq!(data["defectTransition"]["defect"]["status"], "TRIAGED");
+    let postgres = app.db().get_database_backend() == DbBackend::Postgres;
+    assert_eq!(
+        taken,
+        TRIAGE_BUDGET + u64::from(postgres),
+        "triaging a defect took {taken} statements"
     );
 }
 

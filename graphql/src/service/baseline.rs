@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use steerco_entity::{decision, milestone, project, schedule_baseline, schedule_baseline_entry};
 use uuid::Uuid;
@@ -16,6 +14,7 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::numbering::insert_numbered;
+use super::whole_row;
 use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit_with_events};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -168,11 +167,7 @@ pub(crate) async fn create_version_in_txn(
             milestone_name: m.name.clone(),
             baseline_date: date,
         };
-        schedule_baseline_entry::Entity::insert(
-            schedule_baseline_entry::ActiveModel::from(row).reset_all(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+        whole_row::insert(txn, row).await?;
         if m.baseline_date != Some(date) {
             let mut next = milestone::Model {
                 baseline_date: Some(date),
@@ -190,10 +185,7 @@ pub(crate) async fn create_version_in_txn(
                 });
                 next.last_health = health.as_str().to_owned();
             }
-            milestone::ActiveModel::from(next)
-                .reset_all()
-                .update(txn)
-                .await?;
+            whole_row::update(txn, next).await?;
         }
     }
     append_in_txn(

@@ -6,10 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{
@@ -22,6 +19,7 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::numbering::insert_numbered;
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
@@ -139,10 +137,7 @@ fn entry<'a>(
 }
 
 async fn save(conn: &impl ConnectionTrait, cr: &change_request::Model) -> ServiceResult<()> {
-    change_request::ActiveModel::from(cr.clone())
-        .reset_all()
-        .update(conn)
-        .await?;
+    whole_row::update(conn, cr.clone()).await?;
     Ok(())
 }
 
@@ -399,10 +394,7 @@ async fn restart_ballot_in_txn(
             version: open.version + 1,
             ..open.clone()
         };
-        decision::ActiveModel::from(superseded.clone())
-            .reset_all()
-            .update(txn)
-            .await?;
+        whole_row::update(txn, superseded.clone()).await?;
         append_in_txn(
             txn,
             origin,
@@ -773,10 +765,7 @@ async fn supersede_only(
         version: open.version + 1,
         ..open.clone()
     };
-    decision::ActiveModel::from(superseded)
-        .reset_all()
-        .update(txn)
-        .await?;
+    whole_row::update(txn, superseded).await?;
     append_in_txn(
         txn,
         origin,
@@ -901,10 +890,7 @@ async fn apply_in_txn(
                     version: before.version + 1,
                     ..(*before).clone()
                 };
-                milestone::ActiveModel::from(moved)
-                    .reset_all()
-                    .update(txn)
-                    .await?;
+                whole_row::update(txn, moved).await?;
             }
         }
         let (baseline, baseline_events) = super::baseline::create_version_in_txn(
@@ -1011,11 +997,7 @@ async fn cost_version_in_txn(
             cause_id: None,
             created_at: now,
         };
-        cost_baseline::Entity::insert(
-            cost_baseline::ActiveModel::from(initial.clone()).reset_all(),
-        )
-        .exec_without_returning(txn)
-        .await?;
+        whole_row::insert(txn, initial.clone()).await?;
         versions.push(initial);
     }
     let Some(last) = versions.last() else {
@@ -1054,9 +1036,7 @@ async fn cost_version_in_txn(
         cause_id: Some(cr.id),
         created_at: now,
     };
-    cost_baseline::Entity::insert(cost_baseline::ActiveModel::from(next.clone()).reset_all())
-        .exec_without_returning(txn)
-        .await?;
+    whole_row::insert(txn, next.clone()).await?;
     let updated = project::Model {
         budget_amount: Some(next.amount.clone()),
         budget_currency: Some(next.currency.clone()),
@@ -1064,10 +1044,7 @@ async fn cost_version_in_txn(
         version: project.version + 1,
         ..project.clone()
     };
-    project::ActiveModel::from(updated.clone())
-        .reset_all()
-        .update(txn)
-        .await?;
+    whole_row::update(txn, updated.clone()).await?;
     append_in_txn(
         txn,
         origin,
@@ -1126,11 +1103,7 @@ pub async fn comment(
         body,
         created_at: now,
     };
-    change_request_comment::Entity::insert(
-        change_request_comment::ActiveModel::from(row.clone()).reset_all(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -1232,9 +1205,7 @@ pub async fn delegate(
         ends_on: to,
         created_at: now,
     };
-    vote_delegation::Entity::insert(vote_delegation::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),

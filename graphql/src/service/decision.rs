@@ -4,10 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QueryTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{decision, decision_vote, project, project_member, user};
@@ -15,6 +12,7 @@ use uuid::Uuid;
 
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit_with_events,
     for_update,
@@ -166,9 +164,7 @@ pub(crate) async fn open_with_electorate_in_txn(
         decided_at: None,
         version: 1,
     };
-    decision::Entity::insert(decision::ActiveModel::from(model.clone()).reset_all())
-        .exec_without_returning(txn)
-        .await?;
+    whole_row::insert(txn, model.clone()).await?;
     append_in_txn(txn, origin, now, entry(&model, "decision.opened", None)).await?;
     Ok(model)
 }
@@ -388,8 +384,7 @@ pub async fn cast(
         cast_at: now,
         cast_by: input.on_behalf_of.map(|_| caller.actor.user_id),
     };
-    decision_vote::Entity::insert(decision_vote::ActiveModel::from(vote_row.clone()).reset_all())
-        .exec_without_returning(&txn)
+    whole_row::insert(&txn, vote_row.clone())
         .await
         .map_err(super::unique_violation_as(
             &["decisionId"],
@@ -426,10 +421,7 @@ pub async fn cast(
         decided.outcome = outcome.map(|c| c.as_str().to_owned());
         decided.decided_at = Some(now);
         decided.version += 1;
-        decision::ActiveModel::from(decided.clone())
-            .reset_all()
-            .update(&txn)
-            .await?;
+        whole_row::update(&txn, decided.clone()).await?;
         append_in_txn(
             &txn,
             origin,

@@ -5,9 +5,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{
@@ -19,6 +17,7 @@ use uuid::Uuid;
 use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::{check_owner, ensure_open};
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, WriteTxn, backend_of, begin_write, commit,
     commit_with_events, for_update,
@@ -137,10 +136,7 @@ fn entry<'a>(
 }
 
 async fn save(conn: &impl ConnectionTrait, plan: &go_live_plan::Model) -> ServiceResult<()> {
-    go_live_plan::ActiveModel::from(plan.clone())
-        .reset_all()
-        .update(conn)
-        .await?;
+    whole_row::update(conn, plan.clone()).await?;
     Ok(())
 }
 
@@ -267,9 +263,7 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
-    go_live_plan::Entity::insert(go_live_plan::ActiveModel::from(plan.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, plan.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -584,9 +578,7 @@ pub async fn task_add(
         )
         .into());
     }
-    cutover_task::Entity::insert(cutover_task::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -678,10 +670,7 @@ pub async fn task_set_status(
     ) {
         next.actual_end = Some(now);
     }
-    cutover_task::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -731,11 +720,7 @@ pub async fn manual_criterion_add(
         owner_id,
         done: false,
     };
-    go_live_criterion::Entity::insert(
-        go_live_criterion::ActiveModel::from(row.clone()).reset_all(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -786,10 +771,7 @@ pub async fn manual_criterion_set(
         done,
         ..row.clone()
     };
-    go_live_criterion::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -1095,10 +1077,7 @@ async fn move_project(
         version: project.version + 1,
         ..project.clone()
     };
-    project::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(txn)
-        .await?;
+    whole_row::update(txn, next.clone()).await?;
     append_in_txn(
         txn,
         origin,
@@ -1212,10 +1191,7 @@ pub async fn transition(
                         version: task.version + 1,
                         ..task
                     };
-                    cutover_task::ActiveModel::from(reset)
-                        .reset_all()
-                        .update(&txn)
-                        .await?;
+                    whole_row::update(&txn, reset).await?;
                 }
             }
         }
@@ -1422,9 +1398,7 @@ pub async fn metric_add(
         target: target.to_string(),
         direction: direction.as_str().to_owned(),
     };
-    hypercare_metric::Entity::insert(hypercare_metric::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -1490,9 +1464,7 @@ pub async fn reading_record(
         breached: rules::breached(direction, target, value),
         taken_at: now,
     };
-    metric_reading::Entity::insert(metric_reading::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),

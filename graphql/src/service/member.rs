@@ -1,9 +1,7 @@
 //! Project membership: who is on a project, with which roles.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use steerco_entity::{project, project_member};
 use uuid::Uuid;
@@ -11,6 +9,7 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::project::parse_status;
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
 };
@@ -44,8 +43,7 @@ pub(crate) async fn insert_in_txn(
         updated_at: now,
         version: 1,
     };
-    project_member::Entity::insert(project_member::ActiveModel::from(member.clone()).reset_all())
-        .exec_without_returning(txn)
+    whole_row::insert(txn, member.clone())
         .await
         .map_err(unique_violation_as(
             &["userId"],
@@ -231,10 +229,7 @@ pub async fn update_roles(
         version: current.version + 1,
         ..current.clone()
     };
-    project_member::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),

@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use steerco_entity::{milestone, milestone_dependency, phase, project};
 use uuid::Uuid;
@@ -14,6 +12,7 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
@@ -127,10 +126,7 @@ async fn save(
         });
         next.last_health = health.as_str().to_owned();
     }
-    milestone::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(conn)
-        .await?;
+    whole_row::update(conn, next.clone()).await?;
     Ok(())
 }
 
@@ -252,9 +248,7 @@ pub async fn create(
         version: 1,
     };
     created.last_health = health_of(&created, &project, now)?.as_str().to_owned();
-    milestone::Entity::insert(milestone::ActiveModel::from(created.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, created.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -627,15 +621,12 @@ pub async fn link(
         successor_id: successor.id,
         lag_days,
     };
-    milestone_dependency::Entity::insert(
-        milestone_dependency::ActiveModel::from(row.clone()).reset_all(),
-    )
-    .exec_without_returning(&txn)
-    .await
-    .map_err(super::unique_violation_as(
-        &["successorId"],
-        "these milestones are already linked",
-    ))?;
+    whole_row::insert(&txn, row.clone())
+        .await
+        .map_err(super::unique_violation_as(
+            &["successorId"],
+            "these milestones are already linked",
+        ))?;
     let now = state.clock.now();
     let origin = Origin::from(caller);
     append_in_txn(

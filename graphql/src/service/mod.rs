@@ -26,6 +26,7 @@ pub mod scope;
 pub mod token;
 pub mod uat;
 pub mod user;
+pub mod whole_row;
 pub mod writer;
 
 use std::sync::Arc;

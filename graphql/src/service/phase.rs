@@ -2,9 +2,7 @@
 //! the effect of the committee's decisions.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use steerco_entity::{
     decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase, project,
@@ -16,6 +14,7 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::decision::ProposedCondition;
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
@@ -69,10 +68,7 @@ fn entry<'a>(
 }
 
 async fn save(conn: &impl ConnectionTrait, phase: &phase::Model) -> ServiceResult<()> {
-    phase::ActiveModel::from(phase.clone())
-        .reset_all()
-        .update(conn)
-        .await?;
+    whole_row::update(conn, phase.clone()).await?;
     Ok(())
 }
 
@@ -161,9 +157,7 @@ pub(crate) async fn create_from_template_in_txn(
             definition.name.to_owned(),
             now,
         );
-        phase::Entity::insert(phase::ActiveModel::from(phase.clone()).reset_all())
-            .exec_without_returning(txn)
-            .await?;
+        whole_row::insert(txn, phase.clone()).await?;
         append_in_txn(txn, origin, now, entry(&phase, "phase.created", None)).await?;
         for (position, text) in definition.exit_criteria.iter().enumerate() {
             insert_criterion(txn, phase.id, position as i32 + 1, (*text).to_owned()).await?;
@@ -244,9 +238,7 @@ pub async fn add(
     phase.owner_id = owner;
     phase.planned_start = start;
     phase.planned_end = end;
-    phase::Entity::insert(phase::ActiveModel::from(phase.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, phase.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -790,11 +782,7 @@ pub(crate) async fn apply_gate_in_txn(
                     closed_at: None,
                     version: 1,
                 };
-                gate_condition::Entity::insert(
-                    gate_condition::ActiveModel::from(row.clone()).reset_all(),
-                )
-                .exec_without_returning(txn)
-                .await?;
+                whole_row::insert(txn, row.clone()).await?;
                 append_in_txn(
                     txn,
                     origin,
@@ -908,9 +896,7 @@ async fn insert_criterion(
         decided_at: None,
         version: 1,
     };
-    exit_criterion::Entity::insert(exit_criterion::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(conn)
-        .await?;
+    whole_row::insert(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -1031,10 +1017,7 @@ pub async fn criterion_set(
         version: current.version + 1,
         ..current.clone()
     };
-    exit_criterion::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -1080,9 +1063,7 @@ async fn insert_deliverable(
         updated_at: now,
         version: 1,
     };
-    deliverable::Entity::insert(deliverable::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(conn)
-        .await?;
+    whole_row::insert(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -1199,10 +1180,7 @@ pub async fn deliverable_update(
     let now = state.clock.now();
     next.updated_at = now;
     next.version += 1;
-    deliverable::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -1270,10 +1248,7 @@ pub async fn condition_close(
         version: current.version + 1,
         ..current.clone()
     };
-    gate_condition::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     let audit = condition_entry(&next, project.id, "gate_condition.closed", Some(&current));
     append_in_txn(&txn, Origin::from(caller), now, audit).await?;
     commit(txn).await?;

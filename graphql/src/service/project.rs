@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
 };
 use serde_json::json;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::page::{Page, Window};
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, begin_write, commit_with_events,
     unique_violation_as,
@@ -171,8 +172,7 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
-    project::Entity::insert(project::ActiveModel::from(model.clone()).reset_all())
-        .exec_without_returning(&txn)
+    whole_row::insert(&txn, model.clone())
         .await
         .map_err(unique_violation_as(&["code"], "the project code is taken"))?;
     let origin = Origin::from(caller);
@@ -449,10 +449,7 @@ pub fn parse_status(code: &str) -> ServiceResult<ProjectStatus> {
 
 async fn save(conn: &impl ConnectionTrait, project: &project::Model) -> ServiceResult<()> {
     // Every column is rewritten: one full UPDATE, whatever changed.
-    project::ActiveModel::from(project.clone())
-        .reset_all()
-        .update(conn)
-        .await?;
+    whole_row::update(conn, project.clone()).await?;
     Ok(())
 }
 

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, QueryFilter, QueryOrder, QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryOrder, QueryTrait,
 };
 use serde_json::json;
 use steerco_entity::{phase, project_member, raci_activity, raci_assignment, user};
@@ -16,6 +16,7 @@ use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::rows::JoinedRows;
+use super::whole_row;
 use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -237,9 +238,7 @@ async fn insert_activity(
         updated_at: now,
         version: 1,
     };
-    raci_activity::Entity::insert(raci_activity::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(conn)
-        .await?;
+    whole_row::insert(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -258,9 +257,7 @@ async fn insert_assignment(
         letter: letter.as_str().to_owned(),
         assigned_at: now,
     };
-    raci_assignment::Entity::insert(raci_assignment::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(conn)
-        .await?;
+    whole_row::insert(conn, row.clone()).await?;
     Ok(row)
 }
 
@@ -437,10 +434,7 @@ pub async fn activity_update(
     let now = state.clock.now();
     next.updated_at = now;
     next.version += 1;
-    raci_activity::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),

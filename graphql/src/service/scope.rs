@@ -1,9 +1,7 @@
 //! Scope statements: drafting, review with named signatories, sign-off into a baseline, and
 //! supersession by the next baseline.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use steerco_entity::{project_member, scope_signatory, scope_version, user};
 use uuid::Uuid;
@@ -11,6 +9,7 @@ use uuid::Uuid;
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
@@ -68,10 +67,7 @@ fn entry<'a>(
 }
 
 async fn save(conn: &impl ConnectionTrait, version: &scope_version::Model) -> ServiceResult<()> {
-    scope_version::ActiveModel::from(version.clone())
-        .reset_all()
-        .update(conn)
-        .await?;
+    whole_row::update(conn, version.clone()).await?;
     Ok(())
 }
 
@@ -174,8 +170,7 @@ pub async fn draft(
         baselined_at: None,
         version: 1,
     };
-    scope_version::Entity::insert(scope_version::ActiveModel::from(version.clone()).reset_all())
-        .exec_without_returning(&txn)
+    whole_row::insert(&txn, version.clone())
         .await
         .map_err(super::unique_violation_as(
             &["projectId"],
@@ -283,9 +278,7 @@ pub async fn submit(
             user_id: *signer,
             signed_at: None,
         };
-        scope_signatory::Entity::insert(scope_signatory::ActiveModel::from(row).reset_all())
-            .exec_without_returning(&txn)
-            .await?;
+        whole_row::insert(&txn, row).await?;
     }
     let now = state.clock.now();
     let next = scope_version::Model {
@@ -363,9 +356,11 @@ pub async fn sign(
         return Err(Refusal::conflict(&["id"], "you have already signed this version").into());
     }
     let now = state.clock.now();
-    let mut signed: scope_signatory::ActiveModel = mine.clone().into();
-    signed.signed_at = sea_orm::ActiveValue::Set(Some(now));
-    signed.update(&txn).await?;
+    let signed = scope_signatory::Model {
+        signed_at: Some(now),
+        ..mine.clone()
+    };
+    whole_row::update(&txn, signed).await?;
     let origin = Origin::from(caller);
     append_in_txn(
         &txn,
@@ -535,9 +530,7 @@ pub async fn baseline_from_change_request_in_txn(
         baselined_at: None,
         version: 1,
     };
-    scope_version::Entity::insert(scope_version::ActiveModel::from(version.clone()).reset_all())
-        .exec_without_returning(txn)
-        .await?;
+    whole_row::insert(txn, version.clone()).await?;
     let events = baseline_in_txn(txn, origin, now, &mut version).await?;
     Ok((version, events))
 }

@@ -11,6 +11,7 @@ use steerco_entity::{api_token, user};
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::whole_row;
 use super::{Actor, AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
 use crate::domain::credential::{TokenKind, display_prefix, format_token, token_digest};
 use crate::domain::text::single_line;
@@ -54,10 +55,7 @@ async fn issue_in_txn(
         revoked_at: None,
         last_used_at: None,
     };
-    api_token::ActiveModel::from(record.clone())
-        .reset_all()
-        .insert(txn)
-        .await?;
+    whole_row::insert(txn, record.clone()).await?;
     append_in_txn(
         txn,
         origin,

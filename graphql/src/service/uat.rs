@@ -4,10 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{defect, defect_comment, project, test_cycle, test_execution, test_scenario};
@@ -19,6 +16,7 @@ use super::member::ensure_open;
 use super::numbering::insert_numbered;
 use super::phase::parse_link;
 use super::project::today_in;
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
@@ -122,8 +120,7 @@ async fn insert_scenario(
         updated_at: now,
         version: 1,
     };
-    test_scenario::Entity::insert(test_scenario::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(conn)
+    whole_row::insert(conn, row.clone())
         .await
         .map_err(super::unique_violation_as(
             &["name"],
@@ -345,9 +342,7 @@ pub async fn cycle_create(
         updated_at: now,
         version: 1,
     };
-    test_cycle::Entity::insert(test_cycle::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -418,10 +413,7 @@ pub async fn cycle_transition(
         next.signed_off_by = Some(caller.actor.user_id);
         next.signed_off_at = Some(now);
     }
-    test_cycle::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     let audit_action = format!("test_cycle.{}", action.as_str().to_ascii_lowercase());
     append_in_txn(
         &txn,
@@ -769,10 +761,7 @@ pub async fn execution_record(
                 version: previous.version + 1,
                 ..previous
             };
-            test_execution::ActiveModel::from(next.clone())
-                .reset_all()
-                .update(&txn)
-                .await?;
+            whole_row::update(&txn, next.clone()).await?;
             next
         }
         None => {
@@ -788,11 +777,7 @@ pub async fn execution_record(
                 executed_at: now,
                 version: 1,
             };
-            test_execution::Entity::insert(
-                test_execution::ActiveModel::from(row.clone()).reset_all(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+            whole_row::insert(&txn, row.clone()).await?;
             row
         }
     };
@@ -902,10 +887,7 @@ pub async fn defect_grade(
         version: current.version + 1,
         ..current.clone()
     };
-    defect::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -1027,10 +1009,7 @@ pub async fn defect_transition(
         DefectCommand::Close => next.closed_at = Some(now),
         DefectCommand::Triage | DefectCommand::StartFix | DefectCommand::Verify => {}
     }
-    defect::ActiveModel::from(next.clone())
-        .reset_all()
-        .update(&txn)
-        .await?;
+    whole_row::update(&txn, next.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),
@@ -1076,9 +1055,7 @@ pub async fn defect_comment(
         body,
         created_at: now,
     };
-    defect_comment::Entity::insert(defect_comment::ActiveModel::from(row.clone()).reset_all())
-        .exec_without_returning(&txn)
-        .await?;
+    whole_row::insert(&txn, row.clone()).await?;
     append_in_txn(
         &txn,
         Origin::from(caller),

@@ -3,12 +3,13 @@
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use steerco_entity::user;
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
 };
@@ -71,8 +72,7 @@ pub async fn create(
         updated_at: now,
         version: 1,
     };
-    user::Entity::insert(user::ActiveModel::from(model.clone()).reset_all())
-        .exec_without_returning(&txn)
+    whole_row::insert(&txn, model.clone())
         .await
         .map_err(unique_violation_as(
             &["email"],

@@ -26,7 +26,10 @@ if [ ! -x "$venv/bin/st" ]; then
 fi
 
 cargo build --quiet
-bin="$root/target/debug/steerco"
+# Wherever cargo builds (CARGO_TARGET_DIR, a config's target-dir), not only ./target.
+target_dir="$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+bin="$target_dir/debug/steerco"
 db="sqlite://$work/fuzz.db?mode=rwc"
 token="$("$bin" --database-url "$db" user create --email fuzz@example.com --name Fuzz --admin \
     | grep -o 'stc_[A-Za-z0-9_-]*' | head -n 1)"

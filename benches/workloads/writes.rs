@@ -41,6 +41,7 @@ pub async fn defects(
     for &clients in client_counts {
         let counts_before = counts(bench).await?;
         let groups_before = bench.state.writer.group_stats();
+        let busy_before = bench.state.writer.busy_times();
         let log_before = bench.log.count();
         reset_peak_rss(None);
         let load_before = ProcessLoad::now();
@@ -94,10 +95,24 @@ pub async fn defects(
                 )
             })
             .unwrap_or_default();
+        let busy = bench
+            .state
+            .writer
+            .busy_times()
+            .zip(busy_before)
+            .map(|(now, before)| now.since(before))
+            .map(|spent| {
+                format!(
+                    "; writer's transaction open {:.0} % of the run, a command's turn {:.2} ms",
+                    spent.open.as_secs_f64() * 100.0 / run.elapsed.as_secs_f64().max(f64::EPSILON),
+                    spent.holding.as_secs_f64() * 1000.0 / spent.turns.max(1) as f64
+                )
+            })
+            .unwrap_or_default();
         let ok = run.ops - run.errors;
         let row = Row::from_run("W3 defectCreate (CRITICAL)", &run, rss)
             .note(format!(
-                "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{grouped}{}",
+                "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{grouped}{busy}{}",
                 log.busy,
                 written.defects as f64 / ok.max(1) as f64,
                 written.audit as f64 / ok.max(1) as f64,

@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
@@ -73,6 +73,14 @@ impl Writer {
             Writer::Queue(queue) => Some(queue.stats.snapshot()),
         }
     }
+
+    /// How long a queued writer has kept its transactions open and its commands their turns.
+    pub fn busy_times(&self) -> Option<BusyTimes> {
+        match self {
+            Writer::Pool(_) => None,
+            Writer::Queue(queue) => Some(queue.stats.busy_times()),
+        }
+    }
 }
 
 /// The handle of a queued writer: where commands ask for their turn.
@@ -101,10 +109,39 @@ impl GroupStats {
     }
 }
 
+/// How long a queued writer has been busy so far: what sets its rate when commands queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BusyTimes {
+    /// Transactions ended, committed or rolled back.
+    pub transactions: u64,
+    /// Their time open, from `BEGIN` to the end of `COMMIT` or `ROLLBACK`.
+    pub open: Duration,
+    /// Turns commands have ended.
+    pub turns: u64,
+    /// Their time, from a command being handed the transaction to being done with it.
+    pub holding: Duration,
+}
+
+impl BusyTimes {
+    /// What was spent between `earlier` and `self`.
+    pub fn since(self, earlier: BusyTimes) -> BusyTimes {
+        BusyTimes {
+            transactions: self.transactions - earlier.transactions,
+            open: self.open.saturating_sub(earlier.open),
+            turns: self.turns - earlier.turns,
+            holding: self.holding.saturating_sub(earlier.holding),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     commits: AtomicU64,
     commands: AtomicU64,
+    transactions_ended: AtomicU64,
+    open_nanos: AtomicU64,
+    turns_ended: AtomicU64,
+    holding_nanos: AtomicU64,
 }
 
 impl Counters {
@@ -113,6 +150,25 @@ impl Counters {
             commits: self.commits.load(Ordering::Relaxed),
             commands: self.commands.load(Ordering::Relaxed),
         }
+    }
+
+    fn busy_times(&self) -> BusyTimes {
+        // The counts last: what they count has its time added already.
+        let transactions = self.transactions_ended.load(Ordering::Acquire);
+        let turns = self.turns_ended.load(Ordering::Acquire);
+        BusyTimes {
+            transactions,
+            open: Duration::from_nanos(self.open_nanos.load(Ordering::Relaxed)),
+            turns,
+            holding: Duration::from_nanos(self.holding_nanos.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Counts one more transaction or turn (`count`) that took from `since` until now (`time`).
+    fn ended(count: &AtomicU64, time: &AtomicU64, since: Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        time.fetch_add(nanos, Ordering::Relaxed);
+        count.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -219,6 +275,7 @@ async fn run_groups(
     stats: Arc<Counters>,
 ) {
     while let Some(first) = waiting.recv().await {
+        let opened = Instant::now();
         let group = match begin_alone(&connection).await {
             Ok(group) => Arc::new(group),
             Err(error) => {
@@ -226,12 +283,13 @@ async fn run_groups(
                 continue;
             }
         };
-        let Some(leader) = hand_turn(&group, first).await else {
+        let Some(leader) = hand_turn(&group, first, &stats).await else {
             // The first command worked in the group's transaction itself: its rollback is
             // the transaction's.
             if let Ok(group) = sole_owner(group) {
                 let _ = group.rollback().await;
             }
+            Counters::ended(&stats.transactions_ended, &stats.open_nanos, opened);
             continue;
         };
         let mut committed_by_group = vec![leader];
@@ -252,7 +310,7 @@ async fn run_groups(
                 break;
             }
             savepoint_open = true;
-            if let Some(member) = hand_turn(&group, request).await {
+            if let Some(member) = hand_turn(&group, request, &stats).await {
                 committed_by_group.push(member);
                 continue;
             }
@@ -278,6 +336,7 @@ async fn run_groups(
             }
             (outcome, Err(error)) => outcome.and(Err(error.to_string())),
         };
+        Counters::ended(&stats.transactions_ended, &stats.open_nanos, opened);
         match &outcome {
             Ok(()) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -302,6 +361,7 @@ async fn run_groups(
 async fn hand_turn(
     group: &Arc<DatabaseTransaction>,
     request: TurnRequest,
+    stats: &Counters,
 ) -> Option<oneshot::Sender<Result<(), String>>> {
     let (done, finished) = oneshot::channel();
     let (outcome, heard) = oneshot::channel();
@@ -312,9 +372,14 @@ async fn hand_turn(
             outcome: heard,
         }),
     };
+    let handed_at = Instant::now();
     // A command that stopped waiting drops its turn here.
-    request.send(Ok(handed)).ok()?;
-    finished.await.ok().map(|()| outcome)
+    let turn = match request.send(Ok(handed)) {
+        Ok(()) => finished.await.ok().map(|()| outcome),
+        Err(_) => None,
+    };
+    Counters::ended(&stats.turns_ended, &stats.holding_nanos, handed_at);
+    turn
 }
 
 /// Commands run their statements on their write transaction as on any connection.
@@ -484,6 +549,35 @@ mod tests {
             }
         );
         assert_eq!(committed(&f.reader).await.len(), 11);
+    }
+
+    #[tokio::test]
+    async fn the_writer_counts_how_long_commands_held_their_turns() {
+        let f = fixture().await;
+        let before = f.writer.busy_times().expect("a queued writer");
+        let held = Duration::from_millis(20);
+        let txn = begin_write(&f.writer).await.unwrap();
+        write(&txn, "slow").await;
+        tokio::time::sleep(held).await;
+        txn.commit().await.unwrap();
+        let refused = begin_write(&f.writer).await.unwrap();
+        drop(refused);
+        // The rolled-back turn is counted once its group's task has heard of it.
+        let settled = async {
+            loop {
+                let spent = f.writer.busy_times().unwrap().since(before);
+                if spent.transactions == 2 {
+                    return spent;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        let spent = tokio::time::timeout(Duration::from_secs(10), settled)
+            .await
+            .expect("the rolled-back transaction counted");
+        assert_eq!(spent.turns, 2, "{spent:?}");
+        assert!(spent.holding >= held, "{spent:?}");
+        assert!(spent.open >= spent.holding, "{spent:?}");
     }
 
     #[tokio::test]

@@ -358,14 +358,14 @@ const USER_HZ: u64 = 100;
 impl ProcessLoad {
     /// Now, or `None` off Linux.
     pub fn now() -> Option<Self> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let stat = std::fs::read_to_string(proc_file(None, "stat")).ok()?;
         // The command name, in parentheses, may hold spaces: count fields after it.
         let after_name = &stat[stat.rfind(')')? + 1..];
         let mut fields = after_name.split_whitespace().skip(11);
         let user: u64 = fields.next()?.parse().ok()?;
         let system: u64 = fields.next()?.parse().ok()?;
         let mut context_switches = 0;
-        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        for task in std::fs::read_dir(proc_file(None, "task")).ok()?.flatten() {
             let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
                 continue; // the thread ended meanwhile
             };

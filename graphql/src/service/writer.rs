@@ -373,11 +373,9 @@ async fn hand_turn(
         }),
     };
     let handed_at = Instant::now();
-    // A command that stopped waiting drops its turn here.
-    let turn = match request.send(Ok(handed)) {
-        Ok(()) => finished.await.ok().map(|()| outcome),
-        Err(_) => None,
-    };
+    // A command that stopped waiting drops its turn here, without taking it.
+    request.send(Ok(handed)).ok()?;
+    let turn = finished.await.ok().map(|()| outcome);
     Counters::ended(&stats.turns_ended, &stats.holding_nanos, handed_at);
     turn
 }

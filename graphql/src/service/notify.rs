@@ -5,16 +5,17 @@
 //! (or a digest item). Delivery is the worker's business.
 
 use std::borrow::Cow;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, JoinType, QueryFilter, QueryResult, QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, JoinType, QueryFilter,
+    QueryResult,
 };
 use sha2::Sha256;
 use steerco_entity::{
@@ -316,7 +317,7 @@ pub async fn notify_in_txn(
 /// priority; callers set what differs.
 pub(crate) fn pending_row(
     id: Uuid,
-    recipient: &user::Model,
+    recipient: &Addressee,
     locale: Locale,
     dedupe_key: String,
     rendered: mail::Rendered,
@@ -380,40 +381,91 @@ struct EventContext {
 }
 
 /// The people a command's emails may go to: the project's members with their roles, and every
-/// user read so far with their delivery preferences.
+/// person read so far with their delivery preferences.
 #[derive(Debug, Default)]
 struct Directory {
     members: Vec<Member>,
-    users: BTreeMap<Uuid, user::Model>,
+    users: BTreeMap<Uuid, Addressee>,
     /// Each user's chosen delivery per notification class; no entry is the default.
     preferences: HashMap<(Uuid, NotificationClass), Delivery>,
 }
 
-/// Column aliases of the rows [`Directory`] reads: `SelectTwo`'s for the member and the user,
-/// and one of its own for the preference joined to them.
-const MEMBER_PREFIX: &str = "A_";
-const USER_PREFIX: &str = "B_";
-const PREFERENCE_PREFIX: &str = "C_";
+/// What an email needs of a person: where it goes, in which language, the name it greets, and
+/// whether they still receive mail. The directory reads these columns and no others: a team is
+/// read inside SQLite's write turn, where decoding every column of every member's user row
+/// (timestamps, password hashes) cost as much as the statement itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Addressee {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub locale: String,
+    pub active: bool,
+}
+
+impl From<&user::Model> for Addressee {
+    fn from(user: &user::Model) -> Self {
+        Addressee {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            locale: user.locale.clone(),
+            active: user.active,
+        }
+    }
+}
+
+/// Column aliases of the rows [`Directory`] reads.
+const MEMBER_PREFIX: &str = "m_";
+const USER_PREFIX: &str = "u_";
+const PREFERENCE_PREFIX: &str = "p_";
+
+/// The columns of an [`Addressee`], as `user` holds them.
+const ADDRESSEE_COLUMNS: [user::Column; 5] = [
+    user::Column::Id,
+    user::Column::Email,
+    user::Column::Name,
+    user::Column::Locale,
+    user::Column::Active,
+];
 
 impl Directory {
     /// The members of a project, their users and their preferences, in one statement.
     async fn of_project(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Self> {
-        let members = project_member::Entity::find()
-            .filter(project_member::Column::ProjectId.eq(project_id))
-            .find_also_related(user::Entity)
-            .into_query();
+        let mut members = Query::select();
+        members
+            .from(project_member::Entity)
+            .and_where(
+                Expr::col((project_member::Entity, project_member::Column::ProjectId))
+                    .eq(project_id),
+            )
+            .join(
+                JoinType::LeftJoin,
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id))
+                    .equals((project_member::Entity, project_member::Column::UserId)),
+            );
+        for column in [
+            project_member::Column::UserId,
+            project_member::Column::Roles,
+        ] {
+            members.expr_as(
+                Expr::col((project_member::Entity, column)),
+                format!("{MEMBER_PREFIX}{}", column.as_str()),
+            );
+        }
         let mut directory = Self::default();
         for row in with_preferences(conn, members).await? {
-            let member = project_member::Model::from_query_result(&row, MEMBER_PREFIX)?;
-            if !directory.users.contains_key(&member.user_id) {
+            let user_id: Uuid = row.try_get(MEMBER_PREFIX, "user_id")?;
+            // A member's later rows, one per preference, find them known already.
+            if !directory.users.contains_key(&user_id) {
+                let roles: String = row.try_get(MEMBER_PREFIX, "roles")?;
                 directory.members.push(Member {
-                    user_id: member.user_id,
-                    roles: stored_roles(&member.roles)?,
+                    user_id,
+                    roles: stored_roles(&roles)?,
                 });
             }
-            if let Some(user) = user::Model::from_query_result_optional(&row, USER_PREFIX)? {
-                directory.add(&row, user)?;
-            }
+            directory.add(&row)?;
         }
         Ok(directory)
     }
@@ -429,27 +481,38 @@ impl Directory {
         if others.is_empty() {
             return Ok(());
         }
-        let users = user::Entity::find()
-            .filter(user::Column::Id.is_in(others))
-            .into_query();
+        let mut users = Query::select();
+        users
+            .from(user::Entity)
+            .and_where(Expr::col((user::Entity, user::Column::Id)).is_in(others));
         for row in with_preferences(conn, users).await? {
-            let user = user::Model::from_query_result(&row, "")?;
-            self.add(&row, user)?;
+            self.add(&row)?;
         }
         Ok(())
     }
 
-    /// Keeps a user and the preference on their row, if any.
-    fn add(&mut self, row: &QueryResult, user: user::Model) -> ServiceResult<()> {
-        if let Some(preference) =
-            notification_preference::Model::from_query_result_optional(row, PREFERENCE_PREFIX)?
-            && let (Ok(class), Ok(delivery)) =
-                (preference.class.parse(), preference.delivery.parse())
+    /// Keeps the person and the preference on a row, if any (a member whose user is gone has
+    /// neither).
+    fn add(&mut self, row: &QueryResult) -> ServiceResult<()> {
+        let Some(id) = row.try_get::<Option<Uuid>>(USER_PREFIX, "id")? else {
+            return Ok(());
+        };
+        let class: Option<String> = row.try_get(PREFERENCE_PREFIX, "class")?;
+        let delivery: Option<String> = row.try_get(PREFERENCE_PREFIX, "delivery")?;
+        if let (Some(class), Some(delivery)) = (class, delivery)
+            && let (Ok(class), Ok(delivery)) = (class.parse(), delivery.parse())
         {
-            self.preferences
-                .insert((preference.user_id, class), delivery);
+            self.preferences.insert((id, class), delivery);
         }
-        self.users.entry(user.id).or_insert(user);
+        if let Entry::Vacant(unknown) = self.users.entry(id) {
+            unknown.insert(Addressee {
+                id,
+                email: row.try_get(USER_PREFIX, "email")?,
+                name: row.try_get(USER_PREFIX, "name")?,
+                locale: row.try_get(USER_PREFIX, "locale")?,
+                active: row.try_get(USER_PREFIX, "active")?,
+            });
+        }
         Ok(())
     }
 
@@ -459,12 +522,19 @@ impl Directory {
     }
 }
 
-/// Runs a query of users (with whatever else it selects), each row joined to one of the user's
-/// preferences, if any, under [`PREFERENCE_PREFIX`].
+/// Runs a query that joins `user` (with whatever else it selects), adding the user's
+/// [`Addressee`] columns under [`USER_PREFIX`] and one of the user's preferences per row, if
+/// any, under [`PREFERENCE_PREFIX`].
 async fn with_preferences(
     conn: &impl ConnectionTrait,
     mut users: SelectStatement,
 ) -> ServiceResult<Vec<QueryResult>> {
+    for column in ADDRESSEE_COLUMNS {
+        users.expr_as(
+            Expr::col((user::Entity, column)),
+            format!("{USER_PREFIX}{}", column.as_str()),
+        );
+    }
     users.join(
         JoinType::LeftJoin,
         notification_preference::Entity,
@@ -474,7 +544,10 @@ async fn with_preferences(
         ))
         .equals((user::Entity, user::Column::Id)),
     );
-    for column in notification_preference::Column::iter() {
+    for column in [
+        notification_preference::Column::Class,
+        notification_preference::Column::Delivery,
+    ] {
         users.expr_as(
             Expr::col((notification_preference::Entity, column)),
             format!("{PREFERENCE_PREFIX}{}", column.as_str()),

@@ -22,7 +22,9 @@ use steerco_entity::{
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
-use super::notify::{MailSettings, Occurrence, insert_all_once, notify_in_txn, pending_row};
+use super::notify::{
+    Addressee, MailSettings, Occurrence, insert_all_once, notify_in_txn, pending_row,
+};
 use super::page::{Page, Window};
 use super::{
     AppState, Caller, ServiceError, ServiceResult, Writer, access, backend_of, begin_write, commit,
@@ -559,7 +561,14 @@ async fn digest_for(
     .map_err(|e| ServiceError::Internal(format!("render digest: {e}")))?;
     let id = Uuid::now_v7();
     let dedupe_key = format!("{}:{}:{user_id}", mail::DIGEST_KIND, now.date_naive());
-    let row = pending_row(id, &person, locale, dedupe_key, rendered, now);
+    let row = pending_row(
+        id,
+        &Addressee::from(&person),
+        locale,
+        dedupe_key,
+        rendered,
+        now,
+    );
     let inserted = insert_all_once(
         &txn,
         vec![notification::ActiveModel {

@@ -2,12 +2,14 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, LockType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
-    QuerySelect, QueryTrait, RelationTrait, SelectTwo,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
+    JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait, SelectA, SelectB, SelectTwo,
+    Statement,
 };
 use steerco_entity::{project, project_member};
 use uuid::Uuid;
 
+use super::sql_once::SqlOnce;
 use super::{Actor, ServiceError, ServiceResult, backend_of};
 use crate::domain::Refusal;
 use crate::domain::authz::{ProjectOperation, Subject, permits};
@@ -50,9 +52,19 @@ pub async fn project_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(project::Model, Subject)> {
-    let select = project_locked_with_membership(actor, project_id, backend_of(conn));
-    let standing = match select.one(conn).await? {
-        Some(row) => Some(standing_of(actor, row)?),
+    let backend = backend_of(conn);
+    let standing = match conn
+        .query_one_raw(project_with_membership_statement(
+            actor, project_id, backend,
+        ))
+        .await?
+    {
+        Some(row) => {
+            let project = project::Model::from_query_result(&row, SelectA.as_str())?;
+            let membership =
+                project_member::Model::from_query_result_optional(&row, SelectB.as_str())?;
+            Some(standing_of(actor, (project, membership))?)
+        }
         None => None,
     };
     let Some(Standing { project, subject }) =
@@ -79,6 +91,24 @@ fn project_locked_with_membership(
         QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [project::Entity]);
     }
     select
+}
+
+/// [`project_locked_with_membership`] as one row's statement, its text built once per backend.
+fn project_with_membership_statement(
+    actor: &Actor,
+    project_id: Uuid,
+    backend: DbBackend,
+) -> Statement {
+    static KEPT: SqlOnce = SqlOnce::new();
+    KEPT.statement(
+        backend,
+        || {
+            project_locked_with_membership(actor, project_id, backend)
+                .limit(1)
+                .build(backend)
+        },
+        vec![actor.user_id.into(), project_id.into(), 1u64.into()],
+    )
 }
 
 /// A project and who the caller is on it.
@@ -173,6 +203,22 @@ mod tests {
             admin: false,
             token_id: Uuid::now_v7(),
             name: None,
+        }
+    }
+
+    #[test]
+    fn the_kept_project_statement_is_the_one_sea_orm_builds_with_each_callers_values() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for _ in 0..3 {
+                let (caller, project_id) = (actor(), Uuid::now_v7());
+                let fresh = project_locked_with_membership(&caller, project_id, backend)
+                    .limit(1)
+                    .build(backend);
+                assert_eq!(
+                    project_with_membership_statement(&caller, project_id, backend),
+                    fresh
+                );
+            }
         }
     }
 

@@ -23,6 +23,7 @@ pub mod project;
 pub mod raci;
 pub mod rows;
 pub mod scope;
+mod sql_once;
 pub mod token;
 pub mod uat;
 pub mod user;

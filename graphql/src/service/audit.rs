@@ -2,12 +2,13 @@
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 use serde_json::Value;
 use steerco_entity::audit_event;
 use uuid::Uuid;
 
+use super::sql_once::SqlOnce;
 use super::{Actor, Caller, ServiceResult, access, backend_of};
 use crate::domain::Refusal;
 use crate::domain::audit::{AuditRecord, ChainBreak, ChainVerifier, GENESIS_HASH, chain_key};
@@ -78,16 +79,13 @@ pub async fn append_in_txn(
         ))
         .await?;
     }
-    // Only what the link needs: an event's before and after values can be large.
-    let tail: Option<(i64, String)> = audit_event::Entity::find()
-        .select_only()
-        .columns([audit_event::Column::Seq, audit_event::Column::Hash])
-        .filter(audit_event::Column::ChainKey.eq(chain.as_str()))
-        .order_by_desc(audit_event::Column::Seq)
-        .limit(1)
-        .into_tuple()
-        .one(txn)
-        .await?;
+    let tail: Option<(i64, String)> = match txn
+        .query_one_raw(chain_tail_statement(&chain, backend_of(txn)))
+        .await?
+    {
+        Some(row) => Some((row.try_get("", "seq")?, row.try_get("", "hash")?)),
+        None => None,
+    };
     let (seq, prev_hash) = tail.map_or((1, GENESIS_HASH.to_owned()), |(seq, hash)| (seq + 1, hash));
     let before = entry.before.map(|value| value.to_string());
     let after = entry.after.map(|value| value.to_string());
@@ -125,6 +123,27 @@ pub async fn append_in_txn(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+/// The number and hash of a chain's last event, its text built once per backend: every command
+/// reads it inside SQLite's write turn.
+fn chain_tail_statement(chain: &str, backend: DbBackend) -> Statement {
+    static KEPT: SqlOnce = SqlOnce::new();
+    KEPT.statement(
+        backend,
+        || chain_tail(chain).build(backend),
+        vec![chain.into(), 1u64.into()],
+    )
+}
+
+/// Only what the link needs: an event's before and after values can be large.
+fn chain_tail(chain: &str) -> Select<audit_event::Entity> {
+    audit_event::Entity::find()
+        .select_only()
+        .columns([audit_event::Column::Seq, audit_event::Column::Hash])
+        .filter(audit_event::Column::ChainKey.eq(chain))
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(1)
 }
 
 /// The result of walking a chain.
@@ -244,4 +263,21 @@ pub async fn visible_event(
         None => viewer.admin,
     };
     Ok(visible.then_some(event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_chain_tail_statement_is_the_one_sea_orm_builds_for_each_chain() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for chain in [chain_key(Some(Uuid::now_v7())), chain_key(None)] {
+                assert_eq!(
+                    chain_tail_statement(&chain, backend),
+                    chain_tail(&chain).build(backend)
+                );
+            }
+        }
+    }
 }

@@ -14,8 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, JoinType, QueryFilter,
-    QueryResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, JoinType,
+    QueryFilter, QueryResult, Statement,
 };
 use sha2::Sha256;
 use steerco_entity::{
@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::access::stored_roles;
 use super::audit::Origin;
+use super::sql_once::SqlOnce;
 use super::{ServiceError, ServiceResult};
 use crate::domain::decision::DecisionSubject;
 use crate::domain::event::DomainEvent;
@@ -432,30 +433,11 @@ const ADDRESSEE_COLUMNS: [user::Column; 5] = [
 impl Directory {
     /// The members of a project, their users and their preferences, in one statement.
     async fn of_project(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Self> {
-        let mut members = Query::select();
-        members
-            .from(project_member::Entity)
-            .and_where(
-                Expr::col((project_member::Entity, project_member::Column::ProjectId))
-                    .eq(project_id),
-            )
-            .join(
-                JoinType::LeftJoin,
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id))
-                    .equals((project_member::Entity, project_member::Column::UserId)),
-            );
-        for column in [
-            project_member::Column::UserId,
-            project_member::Column::Roles,
-        ] {
-            members.expr_as(
-                Expr::col((project_member::Entity, column)),
-                format!("{MEMBER_PREFIX}{}", column.as_str()),
-            );
-        }
+        let rows = conn
+            .query_all_raw(team_statement(project_id, conn.get_database_backend()))
+            .await?;
         let mut directory = Self::default();
-        for row in with_preferences(conn, members).await? {
+        for row in rows {
             let user_id: Uuid = row.try_get(MEMBER_PREFIX, "user_id")?;
             // A member's later rows, one per preference, find them known already.
             if !directory.users.contains_key(&user_id) {
@@ -485,7 +467,7 @@ impl Directory {
         users
             .from(user::Entity)
             .and_where(Expr::col((user::Entity, user::Column::Id)).is_in(others));
-        for row in with_preferences(conn, users).await? {
+        for row in conn.query_all(&with_preferences(users)).await? {
             self.add(&row)?;
         }
         Ok(())
@@ -522,13 +504,46 @@ impl Directory {
     }
 }
 
-/// Runs a query that joins `user` (with whatever else it selects), adding the user's
-/// [`Addressee`] columns under [`USER_PREFIX`] and one of the user's preferences per row, if
-/// any, under [`PREFERENCE_PREFIX`].
-async fn with_preferences(
-    conn: &impl ConnectionTrait,
-    mut users: SelectStatement,
-) -> ServiceResult<Vec<QueryResult>> {
+/// A project's members with their users and preferences ([`Directory::of_project`]), its text
+/// built once per backend.
+fn team_statement(project_id: Uuid, backend: DbBackend) -> Statement {
+    static KEPT: SqlOnce = SqlOnce::new();
+    KEPT.statement(
+        backend,
+        || backend.build(&team_query(project_id)),
+        vec![project_id.into()],
+    )
+}
+
+fn team_query(project_id: Uuid) -> SelectStatement {
+    let mut members = Query::select();
+    members
+        .from(project_member::Entity)
+        .and_where(
+            Expr::col((project_member::Entity, project_member::Column::ProjectId)).eq(project_id),
+        )
+        .join(
+            JoinType::LeftJoin,
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((project_member::Entity, project_member::Column::UserId)),
+        );
+    for column in [
+        project_member::Column::UserId,
+        project_member::Column::Roles,
+    ] {
+        members.expr_as(
+            Expr::col((project_member::Entity, column)),
+            format!("{MEMBER_PREFIX}{}", column.as_str()),
+        );
+    }
+    with_preferences(members)
+}
+
+/// A query that joins `user` (with whatever else it selects), given the user's [`Addressee`]
+/// columns under [`USER_PREFIX`] and one of the user's preferences per row, if any, under
+/// [`PREFERENCE_PREFIX`].
+fn with_preferences(mut users: SelectStatement) -> SelectStatement {
     for column in ADDRESSEE_COLUMNS {
         users.expr_as(
             Expr::col((user::Entity, column)),
@@ -553,7 +568,7 @@ async fn with_preferences(
             format!("{PREFERENCE_PREFIX}{}", column.as_str()),
         );
     }
-    Ok(conn.query_all(&users).await?)
+    users
 }
 
 fn object(code: impl Into<String>, title: impl Into<String>) -> ObjectFacts {
@@ -803,6 +818,19 @@ async fn informed_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_team_statement_is_the_one_sea_query_builds_for_each_project() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for _ in 0..3 {
+                let project_id = Uuid::now_v7();
+                assert_eq!(
+                    team_statement(project_id, backend),
+                    backend.build(&team_query(project_id))
+                );
+            }
+        }
+    }
 
     #[test]
     fn link_tokens_name_their_user_and_class_and_cannot_be_forged() {

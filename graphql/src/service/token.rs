@@ -3,14 +3,16 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, FromQueryResult, IdenStatic, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, SelectA, SelectB, SelectTwo, Statement,
 };
 use serde_json::json;
 use steerco_entity::{api_token, user};
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::sql_once::SqlOnce;
 use super::whole_row;
 use super::{Actor, AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
 use crate::domain::credential::{TokenKind, display_prefix, format_token, token_digest};
@@ -213,11 +215,15 @@ pub async fn revoke(
 /// The actor a bearer token stands for, or `None` when it is unknown, revoked, expired or its
 /// user is inactive.
 pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option<Actor>> {
-    let found = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(token_digest(token)))
-        .find_also_related(user::Entity)
-        .one(&state.db)
-        .await?;
+    let digest = token_digest(token);
+    let statement = token_with_user_statement(&digest, state.db.get_database_backend());
+    let found = match state.db.query_one_raw(statement).await? {
+        Some(row) => Some((
+            api_token::Model::from_query_result(&row, SelectA.as_str())?,
+            user::Model::from_query_result_optional(&row, SelectB.as_str())?,
+        )),
+        None => None,
+    };
     let Some((record, Some(user))) = found else {
         return Ok(None);
     };
@@ -247,6 +253,23 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
         token_id: record.id,
         name: Some(user.name),
     }))
+}
+
+/// A token by its digest, with its user: the first statement of every authenticated request,
+/// its text built once per backend.
+fn token_with_user_statement(digest: &str, backend: DbBackend) -> Statement {
+    static KEPT: SqlOnce = SqlOnce::new();
+    KEPT.statement(
+        backend,
+        || token_with_user(digest).limit(1).build(backend),
+        vec![digest.into(), 1u64.into()],
+    )
+}
+
+fn token_with_user(digest: &str) -> SelectTwo<api_token::Entity, user::Entity> {
+    api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(digest))
+        .find_also_related(user::Entity)
 }
 
 /// Records that a token was used at `now`, unless a later use is recorded already (requests
@@ -303,6 +326,19 @@ pub async fn visible(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_token_statement_is_the_one_sea_orm_builds_for_each_digest() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for token in ["one", "another"] {
+                let digest = token_digest(token);
+                assert_eq!(
+                    token_with_user_statement(&digest, backend),
+                    token_with_user(&digest).limit(1).build(backend)
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_use_is_recorded_at_most_once_a_minute() {

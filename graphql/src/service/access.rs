@@ -2,9 +2,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, LockType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
-    JoinType, QueryFilter, QuerySelect, QueryTrait, RelationTrait, SelectA, SelectB, SelectTwo,
-    Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, QueryTrait, RelationTrait, SelectTwo, SelectTwoModel, SelectorTrait, Statement,
 };
 use steerco_entity::{project, project_member};
 use uuid::Uuid;
@@ -60,10 +59,11 @@ pub async fn project_for(
         .await?
     {
         Some(row) => {
-            let project = project::Model::from_query_result(&row, SelectA.as_str())?;
-            let membership =
-                project_member::Model::from_query_result_optional(&row, SelectB.as_str())?;
-            Some(standing_of(actor, (project, membership))?)
+            let pair =
+                SelectTwoModel::<project::Model, project_member::Model>::from_raw_query_result(
+                    row,
+                )?;
+            Some(standing_of(actor, pair)?)
         }
         None => None,
     };

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    QueryOrder, QuerySelect, QueryTrait, Select, SelectGetableTuple, SelectorTrait, Statement,
 };
 use serde_json::Value;
 use steerco_entity::audit_event;
@@ -79,13 +79,11 @@ pub async fn append_in_txn(
         ))
         .await?;
     }
-    let tail: Option<(i64, String)> = match txn
+    let tail = txn
         .query_one_raw(chain_tail_statement(&chain, backend_of(txn)))
         .await?
-    {
-        Some(row) => Some((row.try_get("", "seq")?, row.try_get("", "hash")?)),
-        None => None,
-    };
+        .map(SelectGetableTuple::<(i64, String)>::from_raw_query_result)
+        .transpose()?;
     let (seq, prev_hash) = tail.map_or((1, GENESIS_HASH.to_owned()), |(seq, hash)| (seq + 1, hash));
     let before = entry.before.map(|value| value.to_string());
     let after = entry.after.map(|value| value.to_string());

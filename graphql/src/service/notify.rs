@@ -14,8 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, JoinType,
-    QueryFilter, QueryResult, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QueryResult, Statement,
 };
 use sha2::Sha256;
 use steerco_entity::{
@@ -528,15 +528,14 @@ fn team_query(project_id: Uuid) -> SelectStatement {
             Expr::col((user::Entity, user::Column::Id))
                 .equals((project_member::Entity, project_member::Column::UserId)),
         );
-    for column in [
-        project_member::Column::UserId,
-        project_member::Column::Roles,
-    ] {
-        members.expr_as(
-            Expr::col((project_member::Entity, column)),
-            format!("{MEMBER_PREFIX}{}", column.as_str()),
-        );
-    }
+    select_prefixed(
+        &mut members,
+        [
+            project_member::Column::UserId,
+            project_member::Column::Roles,
+        ],
+        MEMBER_PREFIX,
+    );
     with_preferences(members)
 }
 
@@ -544,12 +543,7 @@ fn team_query(project_id: Uuid) -> SelectStatement {
 /// columns under [`USER_PREFIX`] and one of the user's preferences per row, if any, under
 /// [`PREFERENCE_PREFIX`].
 fn with_preferences(mut users: SelectStatement) -> SelectStatement {
-    for column in ADDRESSEE_COLUMNS {
-        users.expr_as(
-            Expr::col((user::Entity, column)),
-            format!("{USER_PREFIX}{}", column.as_str()),
-        );
-    }
+    select_prefixed(&mut users, ADDRESSEE_COLUMNS, USER_PREFIX);
     users.join(
         JoinType::LeftJoin,
         notification_preference::Entity,
@@ -559,16 +553,29 @@ fn with_preferences(mut users: SelectStatement) -> SelectStatement {
         ))
         .equals((user::Entity, user::Column::Id)),
     );
-    for column in [
-        notification_preference::Column::Class,
-        notification_preference::Column::Delivery,
-    ] {
-        users.expr_as(
-            Expr::col((notification_preference::Entity, column)),
-            format!("{PREFERENCE_PREFIX}{}", column.as_str()),
+    select_prefixed(
+        &mut users,
+        [
+            notification_preference::Column::Class,
+            notification_preference::Column::Delivery,
+        ],
+        PREFERENCE_PREFIX,
+    );
+    users
+}
+
+/// Selects `columns` of their table, each as `{prefix}{column}`.
+fn select_prefixed<C: ColumnTrait>(
+    query: &mut SelectStatement,
+    columns: impl IntoIterator<Item = C>,
+    prefix: &str,
+) {
+    for column in columns {
+        query.expr_as(
+            Expr::col((column.entity_name(), column)),
+            format!("{prefix}{}", column.as_str()),
         );
     }
-    users
 }
 
 fn object(code: impl Into<String>, title: impl Into<String>) -> ObjectFacts {

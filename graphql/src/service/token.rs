@@ -4,8 +4,8 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, FromQueryResult, IdenStatic, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, SelectA, SelectB, SelectTwo, Statement,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo,
+    SelectTwoModel, SelectorTrait, Statement,
 };
 use serde_json::json;
 use steerco_entity::{api_token, user};
@@ -217,13 +217,12 @@ pub async fn revoke(
 pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option<Actor>> {
     let digest = token_digest(token);
     let statement = token_with_user_statement(&digest, state.db.get_database_backend());
-    let found = match state.db.query_one_raw(statement).await? {
-        Some(row) => Some((
-            api_token::Model::from_query_result(&row, SelectA.as_str())?,
-            user::Model::from_query_result_optional(&row, SelectB.as_str())?,
-        )),
-        None => None,
-    };
+    let found = state
+        .db
+        .query_one_raw(statement)
+        .await?
+        .map(SelectTwoModel::<api_token::Model, user::Model>::from_raw_query_result)
+        .transpose()?;
     let Some((record, Some(user))) = found else {
         return Ok(None);
     };

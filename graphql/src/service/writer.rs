@@ -8,8 +8,11 @@
 //! transaction (`BEGIN IMMEDIATE`) for the first command in line, runs every command that is
 //! waiting when it is done in a savepoint of that transaction, one after another, then commits
 //! them all at once (a lone command runs exactly as it would alone). The task, not the
-//! command, ends each savepoint: releasing one and opening the next is one round trip to the
-//! connection's thread, and the last one is released by the `COMMIT`. A command's own refusal
+//! command, decides each savepoint, and the command opens it: the statement that releases the
+//! savepoint before and opens the command's own travels ahead of the command's first
+//! statement, in the same round trip to the connection's thread (every round trip is two
+//! hand-overs between threads, and a command's turn was eight of them), and the `COMMIT`
+//! releases the last one. A command's own refusal
 //! or failure rolls back its own work and nothing else. A command hears that it committed
 //! only when the whole transaction has: its answer, its emails' wake-up and its subscribers'
 //! events all wait for that, and a commit that fails fails every command of the group. So a
@@ -24,7 +27,7 @@
 //! command.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
@@ -181,6 +184,60 @@ pub struct WriteTxn {
     // the transaction is back in its hands alone.
     txn: Arc<DatabaseTransaction>,
     membership: Option<Membership>,
+    /// What opens the command's savepoint, for a grouped command that is not its group's
+    /// first; it runs ahead of the command's first statement.
+    prelude: Option<Prelude>,
+}
+
+/// The savepoint names of a group's commands. Two commands in a row never share one: a
+/// command whose savepoint statement did not run cannot be rolled back to the savepoint of
+/// the command before it, whose work its group's task has counted as done. Rolling back to a
+/// savepoint that was never opened fails, and fails the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    A,
+    B,
+}
+
+impl Savepoint {
+    /// The savepoint the next command opens after `open`, and the statement that releases
+    /// `open` and opens it.
+    fn next_after(open: Option<Savepoint>) -> (Savepoint, &'static str) {
+        match open {
+            None => (Savepoint::A, "SAVEPOINT a"),
+            Some(Savepoint::A) => (Savepoint::B, "RELEASE SAVEPOINT a; SAVEPOINT b"),
+            Some(Savepoint::B) => (Savepoint::A, "RELEASE SAVEPOINT b; SAVEPOINT a"),
+        }
+    }
+
+    /// The statement that undoes everything since this savepoint opened.
+    fn rollback(self) -> &'static str {
+        match self {
+            Savepoint::A => "ROLLBACK TO SAVEPOINT a",
+            Savepoint::B => "ROLLBACK TO SAVEPOINT b",
+        }
+    }
+}
+
+/// A command's savepoint statement, waiting for the command's first statement to carry it.
+struct Prelude {
+    /// Taken by the first statement, which holds the lock until it has run, so that no other
+    /// statement of the command reaches the connection before it.
+    waiting: tokio::sync::Mutex<Option<&'static str>>,
+    /// Whether the statement was sent, for the group's task to read once the turn is over.
+    sent: Arc<AtomicBool>,
+}
+
+impl Prelude {
+    /// A prelude of `sql`, and the flag the group's task reads.
+    fn new(sql: &'static str) -> (Self, Arc<AtomicBool>) {
+        let sent = Arc::new(AtomicBool::new(false));
+        let prelude = Prelude {
+            waiting: tokio::sync::Mutex::new(Some(sql)),
+            sent: Arc::clone(&sent),
+        };
+        (prelude, sent)
+    }
 }
 
 /// A grouped command's line to its group's task.
@@ -194,7 +251,9 @@ struct Membership {
 impl WriteTxn {
     /// Commits the command; grouped, waits until its group's transaction has committed.
     pub async fn commit(self) -> Result<(), DbErr> {
-        let WriteTxn { txn, membership } = self;
+        let WriteTxn {
+            txn, membership, ..
+        } = self;
         let Some(Membership { done, outcome }) = membership else {
             return sole_owner(txn)?.commit().await;
         };
@@ -230,6 +289,7 @@ pub async fn begin_write(writer: &Writer) -> Result<WriteTxn, DbErr> {
         Writer::Pool(pool) => Ok(WriteTxn {
             txn: Arc::new(begin_alone(pool).await?),
             membership: None,
+            prelude: None,
         }),
         Writer::Queue(queue) => {
             let (request, turn) = oneshot::channel();
@@ -283,7 +343,7 @@ async fn run_groups(
                 continue;
             }
         };
-        let Some(leader) = hand_turn(&group, first, &stats).await else {
+        let Some(leader) = hand_turn(&group, first, None, &stats).await else {
             // The first command worked in the group's transaction itself: its rollback is
             // the transaction's.
             if let Ok(group) = sole_owner(group) {
@@ -294,33 +354,30 @@ async fn run_groups(
         };
         let mut committed_by_group = vec![leader];
         let mut outcome = Ok(());
-        let mut savepoint_open = false;
+        let mut open = None;
         while committed_by_group.len() < MOST_COMMANDS_PER_COMMIT {
             let Ok(request) = waiting.try_recv() else {
                 break;
             };
-            // The savepoint of the command before, if any, is released in the same round trip.
-            let open = if savepoint_open {
-                "RELEASE SAVEPOINT command; SAVEPOINT command"
-            } else {
-                "SAVEPOINT command"
-            };
-            if let Err(error) = group.execute_unprepared(open).await {
-                let _ = request.send(Err(error));
-                break;
+            let (savepoint, opening) = Savepoint::next_after(open);
+            let (prelude, sent) = Prelude::new(opening);
+            let member = hand_turn(&group, request, Some(prelude), &stats).await;
+            let opened = sent.load(Ordering::Acquire);
+            if opened {
+                open = Some(savepoint);
             }
-            savepoint_open = true;
-            if let Some(member) = hand_turn(&group, request, &stats).await {
+            if let Some(member) = member {
                 committed_by_group.push(member);
+                continue;
+            }
+            if !opened {
+                // The command ran no statement: the transaction is as it was.
                 continue;
             }
             // After a rollback the transaction may not be what the next command expects
             // (SQLite rolls back the whole transaction on some errors): commit now. Unless the
             // command's work could not be undone, which must then not commit with the rest.
-            if let Err(error) = group
-                .execute_unprepared("ROLLBACK TO SAVEPOINT command")
-                .await
-            {
+            if let Err(error) = group.execute_unprepared(savepoint.rollback()).await {
                 outcome = Err(format!(
                     "a refused command's work could not be rolled back: {error}"
                 ));
@@ -361,6 +418,7 @@ async fn run_groups(
 async fn hand_turn(
     group: &Arc<DatabaseTransaction>,
     request: TurnRequest,
+    prelude: Option<Prelude>,
     stats: &Counters,
 ) -> Option<oneshot::Sender<Result<(), String>>> {
     let (done, finished) = oneshot::channel();
@@ -371,6 +429,7 @@ async fn hand_turn(
             done,
             outcome: heard,
         }),
+        prelude,
     };
     let handed_at = Instant::now();
     // A command that stopped waiting drops its turn here, without taking it.
@@ -380,7 +439,36 @@ async fn hand_turn(
     turn
 }
 
-/// Commands run their statements on their write transaction as on any connection.
+/// A statement's guard on its command's [`Prelude`], held until the statement has run.
+type CarryingPrelude<'a> = (
+    tokio::sync::MutexGuard<'a, Option<&'static str>>,
+    &'static str,
+);
+
+impl WriteTxn {
+    /// The savepoint statement, for the command's first statement to carry; `None` for every
+    /// later statement and for a command with no prelude.
+    async fn carry_prelude(&self) -> Option<CarryingPrelude<'_>> {
+        let prelude = self.prelude.as_ref()?;
+        let mut waiting = prelude.waiting.lock().await;
+        let sql = waiting.take()?;
+        prelude.sent.store(true, Ordering::Release);
+        Some((waiting, sql))
+    }
+}
+
+/// `stmt` with `prelude` run ahead of it, in one round trip: SQLite runs the statements of
+/// one text in order, binding the values to their parameters in order, and the savepoint
+/// statements have none.
+fn after(prelude: &str, stmt: Statement) -> Statement {
+    Statement {
+        sql: format!("{prelude}; {}", stmt.sql),
+        ..stmt
+    }
+}
+
+/// Commands run their statements on their write transaction as on any connection; the first
+/// carries the command's savepoint statement, if it has one.
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
@@ -388,19 +476,35 @@ impl ConnectionTrait for WriteTxn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute_raw(stmt).await
+        match self.carry_prelude().await {
+            Some((_running, prelude)) => self.txn.execute_raw(after(prelude, stmt)).await,
+            None => self.txn.execute_raw(stmt).await,
+        }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        match self.carry_prelude().await {
+            Some((_running, prelude)) => {
+                self.txn
+                    .execute_unprepared(&format!("{prelude}; {sql}"))
+                    .await
+            }
+            None => self.txn.execute_unprepared(sql).await,
+        }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one_raw(stmt).await
+        match self.carry_prelude().await {
+            Some((_running, prelude)) => self.txn.query_one_raw(after(prelude, stmt)).await,
+            None => self.txn.query_one_raw(stmt).await,
+        }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all_raw(stmt).await
+        match self.carry_prelude().await {
+            Some((_running, prelude)) => self.txn.query_all_raw(after(prelude, stmt)).await,
+            None => self.txn.query_all_raw(stmt).await,
+        }
     }
 
     fn support_returning(&self) -> bool {
@@ -703,6 +807,106 @@ mod tests {
                 commands: 2
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_command_that_runs_no_statement_leaves_its_group_going() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let mut commands = queued_behind(&f.writer, 1, "kept before").await;
+        commands.push(spawn_command(&f.writer, |txn| async move {
+            drop(txn);
+            Ok(())
+        }));
+        until_waiting(&f.writer, 2).await;
+        commands.push(spawn_command(&f.writer, |txn| txn.commit()));
+        until_waiting(&f.writer, 3).await;
+        commands.push(write_and_commit(&f.writer, "kept after".to_owned()));
+        until_waiting(&f.writer, 4).await;
+        first.commit().await.unwrap();
+        for command in commands {
+            command.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            committed(&f.reader).await,
+            ["first", "kept before 0", "kept after"]
+        );
+        // The refusal before any statement did not end the group: one commit for all.
+        assert_eq!(
+            stats(&f.writer),
+            GroupStats {
+                commits: 1,
+                commands: 4
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_whose_first_statement_fails_rolls_back_alone() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let kept = queued_behind(&f.writer, 2, "kept").await;
+        let failing = spawn_command(&f.writer, |txn| async move {
+            // Its savepoint statement travels with it, and runs before it fails.
+            let failed = txn
+                .execute_unprepared("INSERT INTO note (text) VALUES (NULL)")
+                .await;
+            assert!(failed.is_err(), "{failed:?}");
+            Ok(())
+        });
+        until_waiting(&f.writer, 3).await;
+        first.commit().await.unwrap();
+        for command in kept {
+            command.await.unwrap().unwrap();
+        }
+        failing.await.unwrap().unwrap();
+        assert_eq!(committed(&f.reader).await, ["first", "kept 0", "kept 1"]);
+        assert_eq!(stats(&f.writer).commits, 1);
+    }
+
+    #[tokio::test]
+    async fn a_command_whose_savepoint_never_ran_fails_its_group_rather_than_undo_another() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let kept = queued_behind(&f.writer, 1, "kept").await;
+        // Its savepoint statement is taken as if sent, but never reaches the connection: the
+        // work of the command before must not be rolled back in its place.
+        let lost = spawn_command(&f.writer, |txn| async move {
+            drop(txn.carry_prelude().await);
+            drop(txn);
+            Ok(())
+        });
+        until_waiting(&f.writer, 2).await;
+        let first_outcome = first.commit().await;
+        assert!(first_outcome.is_err(), "{first_outcome:?}");
+        for command in kept {
+            let outcome = command.await.unwrap();
+            assert!(outcome.is_err(), "{outcome:?}");
+        }
+        lost.await.unwrap().unwrap();
+        assert!(committed(&f.reader).await.is_empty());
+        // The writer goes on.
+        write_and_commit(&f.writer, "after".to_owned())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(committed(&f.reader).await, ["after"]);
+    }
+
+    #[test]
+    fn consecutive_savepoints_never_share_a_name_and_each_releases_the_one_before() {
+        let (first, opening) = Savepoint::next_after(None);
+        assert_eq!(opening, "SAVEPOINT a");
+        let (second, opening) = Savepoint::next_after(Some(first));
+        assert_ne!(second, first);
+        assert_eq!(opening, "RELEASE SAVEPOINT a; SAVEPOINT b");
+        let (third, opening) = Savepoint::next_after(Some(second));
+        assert_eq!(third, first);
+        assert_eq!(opening, "RELEASE SAVEPOINT b; SAVEPOINT a");
+        assert_eq!(second.rollback(), "ROLLBACK TO SAVEPOINT b");
     }
 
     #[tokio::test]

@@ -10,10 +10,11 @@
 //! them all at once (a lone command runs exactly as it would alone). The task, not the
 //! command, decides each savepoint, and the command opens it: the statement that releases the
 //! savepoint before and opens the command's own travels ahead of the command's first
-//! statement, in the same round trip to the connection's thread (every round trip is two
-//! hand-overs between threads, and a command's turn was eight of them), and the `COMMIT`
-//! releases the last one. A command's own refusal
-//! or failure rolls back its own work and nothing else. A command hears that it committed
+//! statement, in the same round trip to the connection's thread (each round trip is two
+//! hand-overs between threads; logging a defect made seven, one of them the savepoint's), and
+//! the `COMMIT` releases the last one. A command's own refusal or failure rolls back its own
+//! work and nothing else; one refused before its first statement leaves the transaction as it
+//! was, and its group goes on. A command hears that it committed
 //! only when the whole transaction has: its answer, its emails' wake-up and its subscribers'
 //! events all wait for that, and a commit that fails fails every command of the group. So a
 //! command still commits atomically with its audit event and its outbox rows, and never

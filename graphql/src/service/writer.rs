@@ -28,7 +28,7 @@
 //! command.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
@@ -225,19 +225,49 @@ struct Prelude {
     /// Taken by the first statement, which holds the lock until it has run, so that no other
     /// statement of the command reaches the connection before it.
     waiting: tokio::sync::Mutex<Option<&'static str>>,
-    /// Whether the statement was sent, for the group's task to read once the turn is over.
-    sent: Arc<AtomicBool>,
+    /// How far it got, for the command's commit and for the group's task once the turn is over.
+    progress: Arc<PreludeProgress>,
 }
 
 impl Prelude {
-    /// A prelude of `sql`, and the flag the group's task reads.
-    fn new(sql: &'static str) -> (Self, Arc<AtomicBool>) {
-        let sent = Arc::new(AtomicBool::new(false));
+    /// A prelude of `sql`, and its progress for the group's task to read.
+    fn new(sql: &'static str) -> (Self, Arc<PreludeProgress>) {
+        let progress = Arc::new(PreludeProgress(AtomicU8::new(Carried::Waiting as u8)));
         let prelude = Prelude {
             waiting: tokio::sync::Mutex::new(Some(sql)),
-            sent: Arc::clone(&sent),
+            progress: Arc::clone(&progress),
         };
-        (prelude, sent)
+        (prelude, progress)
+    }
+}
+
+/// How far a command's savepoint statement got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Carried {
+    /// No statement of the command was sent: the transaction is as the command found it.
+    Waiting = 0,
+    /// A statement carrying it was sent and did not come back well: failed, or dropped on the
+    /// way. What of the text ran is unknown, so the command may not commit.
+    Taken = 1,
+    /// The statement carrying it ran to the end: the command's savepoint is open.
+    Ran = 2,
+}
+
+/// [`Carried`], shared between a command and its group's task.
+struct PreludeProgress(AtomicU8);
+
+impl PreludeProgress {
+    fn get(&self) -> Carried {
+        match self.0.load(Ordering::Acquire) {
+            0 => Carried::Waiting,
+            2 => Carried::Ran,
+            _ => Carried::Taken,
+        }
+    }
+
+    fn set(&self, carried: Carried) {
+        self.0.store(carried as u8, Ordering::Release);
     }
 }
 
@@ -252,6 +282,17 @@ struct Membership {
 impl WriteTxn {
     /// Commits the command; grouped, waits until its group's transaction has committed.
     pub async fn commit(self) -> Result<(), DbErr> {
+        if self
+            .prelude
+            .as_ref()
+            .is_some_and(|prelude| prelude.progress.get() == Carried::Taken)
+        {
+            // Dropped, the command's turn ends as a rollback.
+            return Err(DbErr::Custom(
+                "the statement that opened this command's savepoint did not complete; the command cannot commit"
+                    .to_owned(),
+            ));
+        }
         let WriteTxn {
             txn, membership, ..
         } = self;
@@ -356,28 +397,33 @@ async fn run_groups(
         let mut committed_by_group = vec![leader];
         let mut outcome = Ok(());
         let mut open = None;
-        while committed_by_group.len() < MOST_COMMANDS_PER_COMMIT {
+        // Turns handed, the leader's included: commands that ran no statement count too.
+        let mut turns = 1;
+        while turns < MOST_COMMANDS_PER_COMMIT {
             let Ok(request) = waiting.try_recv() else {
                 break;
             };
+            turns += 1;
             let (savepoint, opening) = Savepoint::next_after(open);
-            let (prelude, sent) = Prelude::new(opening);
+            let (prelude, progress) = Prelude::new(opening);
             let member = hand_turn(&group, request, Some(prelude), &stats).await;
-            let opened = sent.load(Ordering::Acquire);
-            if opened {
-                open = Some(savepoint);
-            }
+            let carried = progress.get();
             if let Some(member) = member {
+                // A command commits only with its prelude waiting or run, never merely taken.
+                if carried == Carried::Ran {
+                    open = Some(savepoint);
+                }
                 committed_by_group.push(member);
                 continue;
             }
-            if !opened {
+            if carried == Carried::Waiting {
                 // The command ran no statement: the transaction is as it was.
                 continue;
             }
             // After a rollback the transaction may not be what the next command expects
             // (SQLite rolls back the whole transaction on some errors): commit now. Unless the
-            // command's work could not be undone, which must then not commit with the rest.
+            // command's work could not be undone, which must then not commit with the rest
+            // (its savepoint statement may not have run: then this fails too).
             if let Err(error) = group.execute_unprepared(savepoint.rollback()).await {
                 outcome = Err(format!(
                     "a refused command's work could not be rolled back: {error}"
@@ -453,8 +499,16 @@ impl WriteTxn {
         let prelude = self.prelude.as_ref()?;
         let mut waiting = prelude.waiting.lock().await;
         let sql = waiting.take()?;
-        prelude.sent.store(true, Ordering::Release);
+        prelude.progress.set(Carried::Taken);
         Some((waiting, sql))
+    }
+
+    /// Records that the statement carrying the prelude came back well.
+    fn carried<T>(&self, result: Result<T, DbErr>) -> Result<T, DbErr> {
+        if let (Ok(_), Some(prelude)) = (&result, &self.prelude) {
+            prelude.progress.set(Carried::Ran);
+        }
+        result
     }
 }
 
@@ -478,32 +532,38 @@ impl ConnectionTrait for WriteTxn {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self.carry_prelude().await {
-            Some((_running, prelude)) => self.txn.execute_raw(after(prelude, stmt)).await,
+            Some((_running, prelude)) => {
+                self.carried(self.txn.execute_raw(after(prelude, stmt)).await)
+            }
             None => self.txn.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self.carry_prelude().await {
-            Some((_running, prelude)) => {
+            Some((_running, prelude)) => self.carried(
                 self.txn
                     .execute_unprepared(&format!("{prelude}; {sql}"))
-                    .await
-            }
+                    .await,
+            ),
             None => self.txn.execute_unprepared(sql).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self.carry_prelude().await {
-            Some((_running, prelude)) => self.txn.query_one_raw(after(prelude, stmt)).await,
+            Some((_running, prelude)) => {
+                self.carried(self.txn.query_one_raw(after(prelude, stmt)).await)
+            }
             None => self.txn.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self.carry_prelude().await {
-            Some((_running, prelude)) => self.txn.query_all_raw(after(prelude, stmt)).await,
+            Some((_running, prelude)) => {
+                self.carried(self.txn.query_all_raw(after(prelude, stmt)).await)
+            }
             None => self.txn.query_all_raw(stmt).await,
         }
     }
@@ -855,6 +915,9 @@ mod tests {
                 .execute_unprepared("INSERT INTO note (text) VALUES (NULL)")
                 .await;
             assert!(failed.is_err(), "{failed:?}");
+            // As on PostgreSQL, whose transaction a failed statement aborts, it cannot commit.
+            let commit = txn.commit().await;
+            assert!(commit.is_err(), "{commit:?}");
             Ok(())
         });
         until_waiting(&f.writer, 3).await;
@@ -895,6 +958,129 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(committed(&f.reader).await, ["after"]);
+    }
+
+    #[tokio::test]
+    async fn a_command_whose_savepoint_statement_did_not_complete_cannot_commit() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let mut commands = queued_behind(&f.writer, 1, "kept").await;
+        let (lost, commit_refused) = oneshot::channel();
+        commands.push(spawn_command(&f.writer, |txn| async move {
+            drop(txn.carry_prelude().await);
+            lost.send(txn.commit().await.is_err()).unwrap();
+            Ok(())
+        }));
+        until_waiting(&f.writer, 2).await;
+        commands.push(spawn_command(&f.writer, |txn| async move {
+            txn.execute_unprepared("INSERT INTO note (text) VALUES (NULL)")
+                .await?;
+            txn.commit().await
+        }));
+        until_waiting(&f.writer, 3).await;
+        let mut heard_committed = Vec::new();
+        if first.commit().await.is_ok() {
+            heard_committed.push("first".to_owned());
+        }
+        for (i, command) in commands.into_iter().enumerate() {
+            if command.await.unwrap().is_ok() && i == 0 {
+                heard_committed.push("kept 0".to_owned());
+            }
+        }
+        assert!(
+            commit_refused.await.unwrap(),
+            "committed after a lost savepoint"
+        );
+        // No command hears it committed unless its work is there.
+        let rows = committed(&f.reader).await;
+        for note in heard_committed {
+            assert!(
+                rows.contains(&note),
+                "{note} committed but missing: {rows:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn commands_that_run_no_statement_count_toward_the_bound_of_a_group() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let mut commands = Vec::new();
+        for waiting in 1..=MOST_COMMANDS_PER_COMMIT + 8 {
+            commands.push(spawn_command(&f.writer, |txn| async move {
+                drop(txn);
+                Ok(())
+            }));
+            until_waiting(&f.writer, waiting).await;
+        }
+        commands.push(write_and_commit(&f.writer, "last".to_owned()));
+        until_waiting(&f.writer, MOST_COMMANDS_PER_COMMIT + 9).await;
+        first.commit().await.unwrap();
+        for command in commands {
+            command.await.unwrap().unwrap();
+        }
+        assert_eq!(committed(&f.reader).await, ["first", "last"]);
+        // The first group ended after its bound of turns, not when the queue ran dry.
+        assert_eq!(
+            stats(&f.writer),
+            GroupStats {
+                commits: 2,
+                commands: 2
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_first_statement_carrying_the_savepoint_binds_its_values_and_answers_as_alone() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let inserted = spawn_command(&f.writer, |txn| async move {
+            let done = txn
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "INSERT INTO note (text) VALUES (?), (?)",
+                    ["bound 1".into(), "bound 2".into()],
+                ))
+                .await?;
+            assert_eq!(
+                done.rows_affected(),
+                2,
+                "the savepoint statements change no row"
+            );
+            txn.commit().await
+        });
+        until_waiting(&f.writer, 1).await;
+        let returned = spawn_command(&f.writer, |txn| async move {
+            let row = txn
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "INSERT INTO note (text) VALUES (?) RETURNING text",
+                    ["returned".into()],
+                ))
+                .await?
+                .expect("the inserted row");
+            assert_eq!(row.try_get::<String>("", "text")?, "returned");
+            let all = txn
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "SELECT text FROM note ORDER BY id",
+                ))
+                .await?;
+            assert_eq!(all.len(), 4, "its own and those before it in the group");
+            txn.commit().await
+        });
+        until_waiting(&f.writer, 2).await;
+        first.commit().await.unwrap();
+        inserted.await.unwrap().unwrap();
+        returned.await.unwrap().unwrap();
+        assert_eq!(
+            committed(&f.reader).await,
+            ["first", "bound 1", "bound 2", "returned"]
+        );
+        assert_eq!(stats(&f.writer).commits, 1);
     }
 
     #[test]

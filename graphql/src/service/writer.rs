@@ -27,6 +27,7 @@
 //! its pool, with the round trip sqlx makes to check it, once per group instead of once per
 //! command.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -222,9 +223,10 @@ impl Savepoint {
 
 /// A command's savepoint statement, waiting for the command's first statement to carry it.
 struct Prelude {
-    /// Taken by the first statement, which holds the lock until it has run, so that no other
-    /// statement of the command reaches the connection before it.
-    waiting: tokio::sync::Mutex<Option<&'static str>>,
+    sql: &'static str,
+    /// Held by the statement that carries `sql` until it has run, so that no other statement
+    /// of the command reaches the connection before it.
+    carrying: tokio::sync::Mutex<()>,
     /// How far it got, for the command's commit and for the group's task once the turn is over.
     progress: Arc<PreludeProgress>,
 }
@@ -234,7 +236,8 @@ impl Prelude {
     fn new(sql: &'static str) -> (Self, Arc<PreludeProgress>) {
         let progress = Arc::new(PreludeProgress(AtomicU8::new(Carried::Waiting as u8)));
         let prelude = Prelude {
-            waiting: tokio::sync::Mutex::new(Some(sql)),
+            sql,
+            carrying: tokio::sync::Mutex::new(()),
             progress: Arc::clone(&progress),
         };
         (prelude, progress)
@@ -486,39 +489,69 @@ async fn hand_turn(
     turn
 }
 
-/// A statement's guard on its command's [`Prelude`], held until the statement has run.
-type CarryingPrelude<'a> = (
-    tokio::sync::MutexGuard<'a, Option<&'static str>>,
-    &'static str,
-);
+/// The command's first statement, carrying its [`Prelude`].
+struct Carrying<'a> {
+    /// Held until the statement has run.
+    _running: tokio::sync::MutexGuard<'a, ()>,
+    sql: &'static str,
+    progress: &'a PreludeProgress,
+}
 
 impl WriteTxn {
     /// The savepoint statement, for the command's first statement to carry; `None` for every
     /// later statement and for a command with no prelude.
-    async fn carry_prelude(&self) -> Option<CarryingPrelude<'_>> {
+    async fn carry_prelude(&self) -> Option<Carrying<'_>> {
         let prelude = self.prelude.as_ref()?;
-        let mut waiting = prelude.waiting.lock().await;
-        let sql = waiting.take()?;
+        let running = prelude.carrying.lock().await;
+        if prelude.progress.get() != Carried::Waiting {
+            return None;
+        }
         prelude.progress.set(Carried::Taken);
-        Some((waiting, sql))
+        Some(Carrying {
+            _running: running,
+            sql: prelude.sql,
+            progress: &prelude.progress,
+        })
     }
 
-    /// Records that the statement carrying the prelude came back well.
-    fn carried<T>(&self, result: Result<T, DbErr>) -> Result<T, DbErr> {
-        if let (Ok(_), Some(prelude)) = (&result, &self.prelude) {
-            prelude.progress.set(Carried::Ran);
+    /// Runs one statement through `run`, which is given the savepoint statement to run ahead
+    /// of it when it is the command's first, and records whether that came back well.
+    async fn first_carries<T, Run>(
+        &self,
+        run: impl FnOnce(Option<&'static str>) -> Run,
+    ) -> Result<T, DbErr>
+    where
+        Run: Future<Output = Result<T, DbErr>>,
+    {
+        let Some(carrying) = self.carry_prelude().await else {
+            return run(None).await;
+        };
+        let result = run(Some(carrying.sql)).await;
+        if result.is_ok() {
+            carrying.progress.set(Carried::Ran);
         }
         result
     }
 }
 
-/// `stmt` with `prelude` run ahead of it, in one round trip: SQLite runs the statements of
-/// one text in order, binding the values to their parameters in order, and the savepoint
-/// statements have none.
-fn after(prelude: &str, stmt: Statement) -> Statement {
-    Statement {
-        sql: format!("{prelude}; {}", stmt.sql),
-        ..stmt
+/// `sql` with `prelude`, if any, run ahead of it, in one round trip: SQLite runs the
+/// statements of one text in order, binding the values to their parameters in order, and the
+/// savepoint statements have none.
+fn after<'a>(prelude: Option<&str>, sql: &'a str) -> Cow<'a, str> {
+    match prelude {
+        Some(prelude) => Cow::Owned(format!("{prelude}; {sql}")),
+        None => Cow::Borrowed(sql),
+    }
+}
+
+/// [`after`], for a statement with values.
+fn statement_after(prelude: Option<&str>, stmt: Statement) -> Statement {
+    match prelude {
+        Some(_) => Statement {
+            sql: after(prelude, &stmt.sql).into_owned(),
+            ..stmt
+        },
+        None => stmt,
     }
 }
 
@@ -531,41 +564,25 @@ impl ConnectionTrait for WriteTxn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        match self.carry_prelude().await {
-            Some((_running, prelude)) => {
-                self.carried(self.txn.execute_raw(after(prelude, stmt)).await)
-            }
-            None => self.txn.execute_raw(stmt).await,
-        }
+        self.first_carries(|prelude| self.txn.execute_raw(statement_after(prelude, stmt)))
+            .await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        match self.carry_prelude().await {
-            Some((_running, prelude)) => self.carried(
-                self.txn
-                    .execute_unprepared(&format!("{prelude}; {sql}"))
-                    .await,
-            ),
-            None => self.txn.execute_unprepared(sql).await,
-        }
+        self.first_carries(|prelude| async move {
+            self.txn.execute_unprepared(&after(prelude, sql)).await
+        })
+        .await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        match self.carry_prelude().await {
-            Some((_running, prelude)) => {
-                self.carried(self.txn.query_one_raw(after(prelude, stmt)).await)
-            }
-            None => self.txn.query_one_raw(stmt).await,
-        }
+        self.first_carries(|prelude| self.txn.query_one_raw(statement_after(prelude, stmt)))
+            .await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        match self.carry_prelude().await {
-            Some((_running, prelude)) => {
-                self.carried(self.txn.query_all_raw(after(prelude, stmt)).await)
-            }
-            None => self.txn.query_all_raw(stmt).await,
-        }
+        self.first_carries(|prelude| self.txn.query_all_raw(statement_after(prelude, stmt)))
+            .await
     }
 
     fn support_returning(&self) -> bool {
@@ -647,6 +664,15 @@ mod tests {
     ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
         spawn_command(writer, move |txn| async move {
             write(&txn, text).await;
+            drop(txn);
+            Ok(())
+        })
+    }
+
+    /// A command on another task that rolls back as soon as it has its turn, having run no
+    /// statement.
+    fn roll_back_untouched(writer: &Writer) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        spawn_command(writer, |txn| async move {
             drop(txn);
             Ok(())
         })
@@ -876,10 +902,7 @@ mod tests {
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "first").await;
         let mut commands = queued_behind(&f.writer, 1, "kept before").await;
-        commands.push(spawn_command(&f.writer, |txn| async move {
-            drop(txn);
-            Ok(())
-        }));
+        commands.push(roll_back_untouched(&f.writer));
         until_waiting(&f.writer, 2).await;
         commands.push(spawn_command(&f.writer, |txn| txn.commit()));
         until_waiting(&f.writer, 3).await;
@@ -1009,10 +1032,7 @@ mod tests {
         write(&first, "first").await;
         let mut commands = Vec::new();
         for waiting in 1..=MOST_COMMANDS_PER_COMMIT + 8 {
-            commands.push(spawn_command(&f.writer, |txn| async move {
-                drop(txn);
-                Ok(())
-            }));
+            commands.push(roll_back_untouched(&f.writer));
             until_waiting(&f.writer, waiting).await;
         }
         commands.push(write_and_commit(&f.writer, "last".to_owned()));
@@ -1119,10 +1139,7 @@ mod tests {
     async fn a_command_that_stops_waiting_for_its_turn_takes_nobody_down() {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
-        let impatient = spawn_command(&f.writer, |txn| async move {
-            drop(txn);
-            Ok(())
-        });
+        let impatient = roll_back_untouched(&f.writer);
         until_waiting(&f.writer, 1).await;
         impatient.abort();
         write(&first, "first").await;

@@ -266,3 +266,99 @@ async fn only_the_project_manager_edits_the_matrix() {
         .await;
     assert!(data["raciMatrix"].is_null());
 }
+
+#[tokio::test]
+async fn a_holder_no_longer_active_is_still_named_beside_the_active_ones() {
+    let app = TestApp::spawn().await;
+    let plan = plan(&app).await;
+    let (consulted, informed) = (&plan.committee[0], &plan.committee[1]);
+    let activity = add_activity(&app, &plan.pm, &plan.project, "Cutover", None).await;
+    for (who, letter) in [
+        (&plan.pm, "ACCOUNTABLE"),
+        (&plan.qa, "RESPONSIBLE"),
+        (consulted, "CONSULTED"),
+        (informed, "INFORMED"),
+    ] {
+        let data = app
+            .ok(
+                &plan.pm,
+                ASSIGN,
+                json!({ "a": activity, "u": who.id, "l": letter }),
+            )
+            .await;
+        assert!(user_errors(&data["raciAssign"]).is_empty(), "{data}");
+    }
+    // The responsible person is deactivated (no operation does that yet): the rules flag
+    // them, and the matrix still names them.
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let mut person: steerco_entity::user::ActiveModel =
+        steerco_entity::user::Entity::find_by_id(plan.qa.uuid)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
+    person.active = Set(false);
+    person.update(app.db()).await.unwrap();
+
+    let data = app
+        .ok(
+            &plan.pm,
+            "query($p: ID!) { raciMatrix(projectId: $p) { activities {
+                name responsible { email } consulted { email } informed { email }
+                assignments { letter user { id email name } } violations { rule } } } }",
+            json!({ "p": plan.project }),
+        )
+        .await;
+    let cutover = &data["raciMatrix"]["activities"][0];
+    assert_eq!(cutover["name"], "Cutover");
+    let named: Vec<(&str, &str, &str, &str)> = cutover["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["letter"].as_str().unwrap(),
+                a["user"]["id"].as_str().unwrap(),
+                a["user"]["email"].as_str().unwrap(),
+                a["user"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (
+                "ACCOUNTABLE",
+                plan.pm.id.as_str(),
+                plan.pm.email.as_str(),
+                "Anna Berg"
+            ),
+            (
+                "RESPONSIBLE",
+                plan.qa.id.as_str(),
+                plan.qa.email.as_str(),
+                "Sofia Rossi"
+            ),
+            (
+                "CONSULTED",
+                consulted.id.as_str(),
+                consulted.email.as_str(),
+                "Zhang Wei"
+            ),
+            (
+                "INFORMED",
+                informed.id.as_str(),
+                informed.email.as_str(),
+                "Lena Fischer"
+            ),
+        ]
+    );
+    assert_eq!(emails(&cutover["responsible"]), vec![plan.qa.email.clone()]);
+    assert_eq!(emails(&cutover["consulted"]), vec![consulted.email.clone()]);
+    assert_eq!(emails(&cutover["informed"]), vec![informed.email.clone()]);
+    assert_eq!(
+        cutover["violations"],
+        json!([{ "rule": "INACTIVE_HOLDER" }])
+    );
+}

@@ -498,13 +498,6 @@ pub async fn ballots(
     Ok(models)
 }
 
-/// Keeps users read some other way for the rest of the request.
-pub async fn remember_users(ctx: &async_graphql::Context<'_>, users: Vec<user::Model>) {
-    ctx.data_unchecked::<DataLoader<UserLoader, HashMapCache>>()
-        .feed_many(users.into_iter().map(|user| (user.id, user)))
-        .await;
-}
-
 /// Loads one user by id.
 pub async fn user(
     ctx: &async_graphql::Context<'_>,

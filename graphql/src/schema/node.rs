@@ -100,7 +100,7 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
             .map(|c| Node::GateCondition(GateCondition(c))),
         Kind::RaciActivity => service::raci::visible_activity(app, viewer, uuid)
             .await?
-            .map(|row| Node::RaciActivity(RaciActivity(row))),
+            .map(|row| Node::RaciActivity(RaciActivity::from(row))),
         Kind::ScopeVersion => service::scope::visible(app, viewer, uuid)
             .await?
             .map(|v| Node::ScopeVersion(ScopeVersion(v))),

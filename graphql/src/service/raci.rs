@@ -74,8 +74,8 @@ fn as_rule_rows(
 #[derive(Debug, Clone, Default)]
 pub struct Matrix {
     pub rows: Vec<ActivityRow>,
-    /// The assignees who are active members of the project (others have no user here).
-    pub active_members: Vec<user::Model>,
+    /// The assignees who are active members of the project, by id (others are not here).
+    pub active_members: HashMap<Uuid, user::Model>,
 }
 
 /// The whole matrix of a project, activities in order, with violations.
@@ -163,7 +163,7 @@ pub async fn matrix_with_people(
     }
     Ok(Matrix {
         rows,
-        active_members: people.into_values().collect(),
+        active_members: people,
     })
 }
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Instructions the server executes per W1 / W2 request, counted by valgrind's callgrind: the
+# same count for the same binary and data however busy the machine is, where requests/s on a
+# shared 2-core machine move by a fifth from one run to the next. Compares builds exactly.
+#
+#   bash benches/instructions.sh BINARY [BINARY ...]
+#
+# Each binary serves the database benches/compare.sh seeded (run it first: the requests are
+# the bodies and token of its latest run) under callgrind with instrumentation off; after
+# warm-up requests, instrumentation is turned on for INSTRUCTIONS_REQUESTS requests sent one
+# after another on one connection, and the count is divided by them. Only the server's own
+# process is counted, not PostgreSQL's.
+#
+# Settings (environment):
+#   INSTRUCTIONS_WORKLOADS="W1 W2"   workloads
+#   INSTRUCTIONS_REQUESTS=200        counted requests per binary and workload (after 20 warm-up)
+#   INSTRUCTIONS_PORT=18191          loopback port
+#   COMPARE_WORK=/tmp/steerco-compare  COMPARE_DB=steerco_compare  COMPARE_PG_SOCKET=/var/run/postgresql
+#
+# Needs: valgrind (callgrind_control), curl.
+set -euo pipefail
+
+work=${COMPARE_WORK:-/tmp/steerco-compare}
+db=${COMPARE_DB:-steerco_compare}
+socket=${COMPARE_PG_SOCKET:-/var/run/postgresql}
+read -r -a workloads <<<"${INSTRUCTIONS_WORKLOADS:-W1 W2}"
+requests=${INSTRUCTIONS_REQUESTS:-200}
+port=${INSTRUCTIONS_PORT:-18191}
+url=http://127.0.0.1:$port/graphql
+
+die() {
+  echo "instructions: $*" >&2
+  exit 1
+}
+(($# > 0)) || die "usage: $0 BINARY [BINARY ...]"
+command -v callgrind_control >/dev/null || die "valgrind is not installed"
+run=$(ls -d "$work"/runs/*/ 2>/dev/null | tail -n 1)
+token=$(cat "$work/state/token-$db" 2>/dev/null) || die "no token: run benches/compare.sh first"
+[[ -n $run ]] || die "no run of benches/compare.sh in $work"
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+# Sends the body $1 $2 times on one connection; fails on any answer with errors.
+send() {
+  local args=() i
+  for ((i = 0; i < $2; i++)); do
+    args+=(--next -s -H 'Content-Type: application/json' -H "Authorization: Bearer $token"
+      --data-binary "@$1" -o "$scratch/answer-$i.json" "$url")
+  done
+  curl "${args[@]:1}" || return 1
+  ! grep -l '"errors"' "$scratch"/answer-*.json >/dev/null
+}
+
+printf '%-40s %-8s %14s\n' binary workload instructions
+for binary in "$@"; do
+  for workload in "${workloads[@]}"; do
+    body=$run/steerco-$workload.json
+    [[ -f $body ]] || die "no $body"
+    out=$scratch/callgrind.out
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$binary" \
+      --database-url "postgres://postgres@localhost/$db?host=$socket" serve \
+      --addr "127.0.0.1:$port" --production --rate-limit 0 --worker false 2>"$scratch/server.log" &
+    pid=$!
+    for _ in $(seq 120); do
+      curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
+      sleep 0.5
+    done
+    send "$body" 20 || die "$binary $workload: warm-up failed: $(tail -c 300 "$scratch"/answer-0.json)"
+    rm -f "$scratch"/answer-*.json
+    callgrind_control -i on "$pid" >/dev/null 2>&1
+    send "$body" "$requests" || die "$binary $workload: a request failed"
+    callgrind_control -i off "$pid" >/dev/null 2>&1
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    total=$(cat "$out"* | awk '/^totals:/ { sum += $2 } END { print sum + 0 }')
+    printf '%-40s %-8s %14d\n' "$binary" "$workload" $((total / requests))
+    rm -f "$out"*
+  done
+done

@@ -34,18 +34,29 @@ die() {
 }
 (($# > 0)) || die "usage: $0 BINARY [BINARY ...]"
 command -v callgrind_control >/dev/null || die "valgrind is not installed"
-run=$(ls -d "$work"/runs/*/ 2>/dev/null | tail -n 1)
+shopt -s nullglob
+runs=("$work"/runs/*/)
+((${#runs[@]} > 0)) || die "no run of benches/compare.sh in $work"
+run=${runs[-1]}
+shopt -u nullglob
 token=$(cat "$work/state/token-$db" 2>/dev/null) || die "no token: run benches/compare.sh first"
-[[ -n $run ]] || die "no run of benches/compare.sh in $work"
 
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+pid=
+stop_server() {
+  if [[ -n $pid ]]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+  fi
+}
+trap 'stop_server; rm -rf "$scratch"' EXIT
 
 # Sends the body $1 $2 times on one connection; fails on any answer with errors.
 send() {
   local args=() i
   for ((i = 0; i < $2; i++)); do
-    args+=(--next -s -H 'Content-Type: application/json' -H "Authorization: Bearer $token"
+    args+=(--next -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $token"
       --data-binary "@$1" -o "$scratch/answer-$i.json" "$url")
   done
   curl "${args[@]:1}" || return 1
@@ -58,22 +69,28 @@ for binary in "$@"; do
     body=$run/steerco-$workload.json
     [[ -f $body ]] || die "no $body"
     out=$scratch/callgrind.out
+    ! curl -s -o /dev/null "http://127.0.0.1:$port/health" || die "port $port is taken (INSTRUCTIONS_PORT)"
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$binary" \
       --database-url "postgres://postgres@localhost/$db?host=$socket" serve \
       --addr "127.0.0.1:$port" --production --rate-limit 0 --worker false 2>"$scratch/server.log" &
     pid=$!
+    up=0
     for _ in $(seq 120); do
-      curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
+      kill -0 "$pid" 2>/dev/null || die "$binary did not start: $(tail -c 300 "$scratch/server.log")"
+      if curl -sf -o /dev/null "http://127.0.0.1:$port/health"; then
+        up=1
+        break
+      fi
       sleep 0.5
     done
+    ((up)) || die "$binary did not answer on port $port within 60 s"
     send "$body" 20 || die "$binary $workload: warm-up failed: $(tail -c 300 "$scratch"/answer-0.json)"
     rm -f "$scratch"/answer-*.json
     callgrind_control -i on "$pid" >/dev/null 2>&1
     send "$body" "$requests" || die "$binary $workload: a request failed"
     callgrind_control -i off "$pid" >/dev/null 2>&1
     callgrind_control -d "$pid" >/dev/null 2>&1
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    stop_server
     total=$(cat "$out"* | awk '/^totals:/ { sum += $2 } END { print sum + 0 }')
     printf '%-40s %-8s %14d\n' "$binary" "$workload" $((total / requests))
     rm -f "$out"*

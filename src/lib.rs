@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod links;
+pub mod logging;
 pub mod rate_limit;
 pub mod seed;
 pub mod server;

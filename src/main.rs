@@ -1,10 +1,7 @@
 //! `steerco`: see `steerco --help`.
 
 use clap::Parser;
-use tracing_subscriber::{
-    filter::{LevelFilter, Targets},
-    prelude::*,
-};
+use tracing_subscriber::prelude::*;
 
 /// A GraphQL answer is built from many small allocations (every field's name and value):
 /// mimalloc served the dashboard workload with a quarter less CPU per request than glibc's
@@ -14,10 +11,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let filter = steerco::logging::log_filter(std::env::var("RUST_LOG").ok().as_deref());
     tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(log_filter())
+        .with(filter.targets)
         .init();
+    for directive in filter.ignored {
+        eprintln!(
+            "RUST_LOG: ignored {directive:?} (targets and levels only, e.g. steerco=debug,info)"
+        );
+    }
     let cli = steerco::cli::Cli::parse();
     match steerco::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -25,23 +28,5 @@ async fn main() -> std::process::ExitCode {
             eprintln!("error: {error}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// The log filter `RUST_LOG` names (targets and levels, `steerco=debug,info`), `info` when
-/// it is unset, blank or unreadable.
-///
-/// A filter of targets and levels is decided once per log statement. A filter that may
-/// depend on spans (tracing-subscriber's `EnvFilter`) is consulted each time a span is
-/// entered or left, and sqlx enters the request's span at every poll of every statement: 1.4 %
-/// of the server's CPU under the dashboard workload (see benches/README.md).
-fn log_filter() -> Targets {
-    let default = Targets::new().with_default(LevelFilter::INFO);
-    match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.trim().is_empty() => spec.parse().unwrap_or_else(|error| {
-            eprintln!("RUST_LOG ignored ({error}); logging at info");
-            default
-        }),
-        _ => default,
     }
 }

@@ -102,24 +102,25 @@ impl JoinedRows {
         let Some(first) = self.0.first() else {
             return Ok(Vec::new());
         };
-        let parent_id_position = P::COLUMNS.iter().position(|c| *c == parent_id.as_str());
-        let child_id_position = C::COLUMNS.iter().position(|c| *c == "id");
-        match (parent_id_position, child_id_position) {
-            (Some(parent_id), Some(child_id)) if laid_out_as_selected::<P, C>(first) => {
-                let child_id = P::COLUMNS.len() + child_id;
+        let parent_id_at = P::COLUMNS.iter().position(|c| *c == parent_id.as_str());
+        let child_id_at = C::COLUMNS.iter().position(|c| *c == "id");
+        match (parent_id_at, child_id_at) {
+            (Some(parent_id_at), Some(child_id_at)) if laid_out_as_selected::<P, C>(first) => {
+                let child_id_at = P::COLUMNS.len() + child_id_at;
                 self.grouped(
-                    |row| row.try_get_by_index(parent_id),
+                    |row| row.try_get_by_index(parent_id_at),
                     |row| P::from_position(row, 0),
-                    |row| match row.try_get_by_index::<Option<Uuid>>(child_id)? {
+                    // A left join's missing child: its columns are NULL, its id among them.
+                    |row| match row.try_get_by_index::<Option<Uuid>>(child_id_at)? {
                         Some(_) => C::from_position(row, P::COLUMNS.len()).map(Some),
                         None => Ok(None),
                     },
                 )
             }
             _ => {
-                let parent_id = format!("{}{}", SelectA.as_str(), parent_id.as_str());
+                let parent_id_name = format!("{}{}", SelectA.as_str(), parent_id.as_str());
                 self.grouped(
-                    |row| row.try_get("", &parent_id),
+                    |row| row.try_get("", &parent_id_name),
                     |row| P::from_query_result(row, SelectA.as_str()),
                     |row| C::from_query_result_optional(row, ""),
                 )

@@ -19,6 +19,7 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::numbering::insert_numbered;
+use super::rows;
 use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
@@ -1261,7 +1262,7 @@ pub async fn list(
     if let Some(requester_id) = filter.requester_id {
         select = select.filter(change_request::Column::RequesterId.eq(requester_id));
     }
-    let mut matching = select.all(&state.db).await?;
+    let mut matching = rows::all_by_position(&state.db, select).await?;
     if filter.awaiting_my_vote {
         let waiting: BTreeSet<Uuid> = pending_decisions(state, viewer.user_id)
             .await?

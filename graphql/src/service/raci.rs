@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
-    QueryOrder, QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryFilter, QueryOrder,
+    QueryTrait,
 };
 use serde_json::json;
 use steerco_entity::{phase, project_member, raci_activity, raci_assignment, user};
@@ -136,19 +136,9 @@ pub async fn matrix_with_people(
     }
     let joined = JoinedRows::fetch(conn, query).await?;
     let grouped = joined.parents_with_children(raci_activity::Column::Id)?;
-    // A row repeats its person for every assignment they hold: each is decoded once, from
-    // the first row that names them.
-    let mut people: HashMap<Uuid, user::Model> = HashMap::new();
-    let person_id_column = format!("{ASSIGNEE}{}", user::Column::Id.as_str());
-    for result in joined.rows() {
-        let person_id: Option<Uuid> = result.try_get("", &person_id_column)?;
-        if let Some(id) = person_id
-            && !people.contains_key(&id)
-            && let Some(person) = user::Model::from_query_result_optional(result, ASSIGNEE)?
-        {
-            people.insert(id, person);
-        }
-    }
+    // A row repeats its person for every assignment they hold: each is decoded once.
+    let people = joined
+        .third_by_id::<raci_activity::Model, raci_assignment::Model, user::Model>(ASSIGNEE)?;
     let mut rows: Vec<ActivityRow> = grouped
         .into_iter()
         .map(|(activity, assignments)| ActivityRow {

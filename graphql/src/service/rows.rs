@@ -1,10 +1,12 @@
-//! Decoding a parent joined with its children (`select_also`, `find_also_related`) from the
-//! raw rows of one statement.
+//! Decoding the raw rows of one statement into models: a parent joined with its children
+//! (`select_also`, `find_also_related`), a third table joined beside the children, and the
+//! rows of one entity.
 //!
 //! Every row of such a join repeats its parent's columns. sea-orm's own decoding builds the
 //! parent again from each row; here it is built from the first row that names it, and the
 //! rest of its rows give only their child. On a dashboard the repeats were most of the
-//! decoding: 2,500 milestone rows for 500 phases, 80 assignment rows for 20 activities.
+//! decoding: 2,500 milestone rows for 500 phases, 80 assignment rows for 20 activities. A
+//! third table's rows (the person of each RACI assignment) are likewise decoded once per id.
 //!
 //! The children's columns are selected under their own names, not sea-orm's `B_` aliases: a
 //! prefixed column is looked up by a name sea-orm formats anew for every column of every row,
@@ -18,10 +20,16 @@
 //! name as before.
 
 use sea_orm::{
-    ConnectionTrait, DbErr, FromQueryResult, IdenStatic, QueryResult, SelectA, SelectB,
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, QueryResult, QueryTrait,
+    Select, SelectA, SelectB,
     sea_query::{DynIden, SelectStatement},
 };
-use steerco_entity::{decision, decision_vote, milestone, phase, raci_activity, raci_assignment};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use steerco_entity::{
+    change_request, decision, decision_vote, milestone, phase, raci_activity, raci_assignment, user,
+};
 use uuid::Uuid;
 
 /// A model that can be read from the positions of its columns in a row, as well as by their
@@ -70,6 +78,37 @@ by_position! {
         status, outcome, note, opened_by, opened_at, decided_at, version,
     }
     decision_vote { id, decision_id, voter_id, choice, comment, detail, cast_at, cast_by }
+    user {
+        id, email, name, locale, active, admin, password_hash, created_at, updated_at, version,
+    }
+    change_request {
+        id, project_id, number, title, description, justification, category, priority,
+        requester_id, status, links, impact, impact_edited_by, info_request, decided_by,
+        decision_note, schedule_baseline_id, scope_version_id, cost_baseline_id, created_at,
+        updated_at, decided_at, version,
+    }
+}
+
+/// Every row `select` finds, read by position once the first row shows the entity's columns
+/// in its order under their own names (as sea-orm selects them), by name otherwise.
+pub async fn all_by_position<E>(
+    conn: &impl ConnectionTrait,
+    select: Select<E>,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::Model: ByPosition,
+{
+    let rows = conn.query_all(&select.into_query()).await?;
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let read = if laid_out_after::<E::Model>(first, 0, "") {
+        |row: &QueryResult| E::Model::from_position(row, 0)
+    } else {
+        |row: &QueryResult| E::Model::from_query_result(row, "")
+    };
+    rows.iter().map(read).collect()
 }
 
 /// The rows of a parent joined with its children, read by [`JoinedRows::fetch`].
@@ -83,8 +122,9 @@ impl JoinedRows {
         Ok(Self(conn.query_all(&children_unprefixed(query)).await?))
     }
 
-    /// The rows as read, for columns of a third table.
-    pub fn rows(&self) -> &[QueryResult] {
+    /// The rows as read.
+    #[cfg(test)]
+    fn rows(&self) -> &[QueryResult] {
         &self.0
     }
 
@@ -126,6 +166,41 @@ impl JoinedRows {
                 )
             }
         }
+    }
+
+    /// The rows of a third table joined beside each child (`T`), its columns selected after
+    /// the child's, each under `prefix` and in the entity's order, and NULL where a row has
+    /// none: each decoded once, from the first row that names it, by id.
+    pub fn third_by_id<P, C, T>(&self, prefix: &str) -> Result<HashMap<Uuid, T>, DbErr>
+    where
+        P: ByPosition,
+        C: ByPosition,
+        T: ByPosition,
+    {
+        let mut found = HashMap::new();
+        let Some(first) = self.0.first() else {
+            return Ok(found);
+        };
+        let first_column = P::COLUMNS.len() + C::COLUMNS.len();
+        let by_position = T::COLUMNS.iter().position(|c| *c == "id").filter(|_| {
+            laid_out_as_selected::<P, C>(first) && laid_out_after::<T>(first, first_column, prefix)
+        });
+        let id_name = format!("{prefix}id");
+        for row in &self.0 {
+            let id: Option<Uuid> = match by_position {
+                Some(id_at) => row.try_get_by_index(first_column + id_at)?,
+                None => row.try_get("", &id_name)?,
+            };
+            if let Some(id) = id
+                && let Entry::Vacant(slot) = found.entry(id)
+            {
+                slot.insert(match by_position {
+                    Some(_) => T::from_position(row, first_column)?,
+                    None => T::from_query_result(row, prefix)?,
+                });
+            }
+        }
+        Ok(found)
     }
 
     fn grouped<P, C>(
@@ -182,13 +257,25 @@ fn laid_out_as_selected<P: ByPosition, C: ByPosition>(row: &QueryResult) -> bool
             .all(|(want, got)| want == *got)
 }
 
+/// Whether `row` has `T`'s columns from position `first` on, each under `prefix`, in the
+/// entity's order.
+fn laid_out_after<T: ByPosition>(row: &QueryResult, first: usize, prefix: &str) -> bool {
+    let names = row.column_names();
+    names.len() >= first + T::COLUMNS.len()
+        && T::COLUMNS
+            .iter()
+            .zip(&names[first..])
+            .all(|(column, got)| got.strip_prefix(prefix) == Some(*column))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};
     use sea_orm::{
         ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database,
         DatabaseConnection, EntityTrait, IntoActiveModel, Iterable, QueryFilter, QueryOrder,
-        QueryTrait, Schema, Statement,
+        QuerySelect, QueryTrait, Schema, Statement,
+        sea_query::{Alias, Expr, ExprTrait, JoinType},
     };
 
     use super::*;
@@ -213,6 +300,11 @@ mod tests {
         assert_eq!(
             decision_vote::Model::COLUMNS,
             names::<decision_vote::Column>()
+        );
+        assert_eq!(user::Model::COLUMNS, names::<user::Column>());
+        assert_eq!(
+            change_request::Model::COLUMNS,
+            names::<change_request::Column>()
         );
     }
 
@@ -370,6 +462,128 @@ mod tests {
             .parents_with_children::<phase::Model, milestone::Model>(phase::Column::Id)
             .unwrap();
         assert_eq!(grouped, as_sea_orm_reads_them(&db, project).await);
+    }
+
+    /// The owners of the plan's milestones as users, one of them with every optional column
+    /// empty; and phases with milestones with each milestone's owner after its columns,
+    /// under `C_`, in `order` (`None`: the entity's).
+    async fn owners_beside_milestones(
+        db: &DatabaseConnection,
+        project: Uuid,
+        order: Option<Vec<user::Column>>,
+    ) -> (HashMap<Uuid, user::Model>, JoinedRows) {
+        db.execute(&Schema::new(db.get_database_backend()).create_table_from_entity(user::Entity))
+            .await
+            .unwrap();
+        let owners: Vec<Uuid> = milestone::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| m.owner_id)
+            .collect();
+        assert!(!owners.is_empty());
+        let at = Utc.with_ymd_and_hms(2027, 3, 2, 8, 0, 0).unwrap();
+        let mut expected = HashMap::new();
+        for (n, id) in owners.into_iter().enumerate() {
+            let owner = user::Model {
+                id,
+                email: format!("owner{n}@example.test"),
+                name: format!("Owner {n}"),
+                locale: "en".to_owned(),
+                active: true,
+                admin: n == 0,
+                password_hash: (n > 0).then(|| "$argon2id$hash".to_owned()),
+                created_at: at,
+                updated_at: at,
+                version: 2,
+            };
+            owner.clone().into_active_model().insert(db).await.unwrap();
+            expected.insert(id, owner);
+        }
+        let mut query = phases_with_milestones(project);
+        query.join(
+            JoinType::LeftJoin,
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((milestone::Entity, milestone::Column::OwnerId)),
+        );
+        for column in order.unwrap_or_else(|| user::Column::iter().collect()) {
+            query.expr_as(
+                Expr::col((user::Entity, column)),
+                Alias::new(format!("C_{}", column.as_str())),
+            );
+        }
+        (expected, JoinedRows::fetch(db, query).await.unwrap())
+    }
+
+    /// The milestones' owners as stored, as `third_by_id` reads them with their columns in
+    /// `order`, and whether the rows showed them where they are read by position.
+    async fn owners_read(
+        order: Option<Vec<user::Column>>,
+    ) -> (HashMap<Uuid, user::Model>, HashMap<Uuid, user::Model>, bool) {
+        let (db, project) = plan().await;
+        let (expected, joined) = owners_beside_milestones(&db, project, order).await;
+        let at = phase::Model::COLUMNS.len() + milestone::Model::COLUMNS.len();
+        let by_position = laid_out_after::<user::Model>(&joined.rows()[0], at, "C_");
+        let owners = joined
+            .third_by_id::<phase::Model, milestone::Model, user::Model>("C_")
+            .unwrap();
+        (expected, owners, by_position)
+    }
+
+    #[tokio::test]
+    async fn a_third_table_laid_out_as_selected_is_read_by_position_once_per_id() {
+        let (expected, owners, by_position) = owners_read(None).await;
+        assert!(by_position);
+        assert_eq!(owners, expected);
+    }
+
+    #[tokio::test]
+    async fn a_third_table_laid_out_otherwise_is_read_by_name() {
+        let (expected, owners, by_position) =
+            owners_read(Some(user::Column::iter().rev().collect())).await;
+        assert!(!by_position);
+        assert_eq!(owners, expected);
+    }
+
+    #[tokio::test]
+    async fn rows_of_one_entity_are_read_by_position_as_sea_orm_reads_them() {
+        let (db, project) = plan().await;
+        let select = || {
+            phase::Entity::find()
+                .filter(phase::Column::ProjectId.eq(project))
+                .order_by_asc(phase::Column::Position)
+        };
+        let first = db.query_all(&select().into_query()).await.unwrap();
+        assert!(laid_out_after::<phase::Model>(&first[0], 0, ""));
+        let read = all_by_position(&db, select()).await.unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read, select().all(&db).await.unwrap());
+        let none = phase::Entity::find().filter(phase::Column::Id.eq(Uuid::now_v7()));
+        assert!(all_by_position(&db, none).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn rows_of_one_entity_laid_out_otherwise_are_read_by_name() {
+        let (db, project) = plan().await;
+        let reversed = || {
+            phase::Entity::find()
+                .select_only()
+                .columns(phase::Column::iter().rev())
+                .filter(phase::Column::ProjectId.eq(project))
+                .order_by_asc(phase::Column::Position)
+        };
+        let first = db.query_all(&reversed().into_query()).await.unwrap();
+        assert!(!laid_out_after::<phase::Model>(&first[0], 0, ""));
+        let read = all_by_position(&db, reversed()).await.unwrap();
+        let expected = phase::Entity::find()
+            .filter(phase::Column::ProjectId.eq(project))
+            .order_by_asc(phase::Column::Position)
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(read, expected);
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@
 #   COMPARE_CONNECTIONS=8               concurrent connections (wrk -c, pgbench -c)
 #   COMPARE_THREADS=2                   load generator threads (wrk -t, pgbench -j)
 #   COMPARE_WORKLOADS="W1 W2"           workloads
-#   COMPARE_PEERS="postgraphile seaography"
+#   COMPARE_PEERS="postgraphile seaography"  (empty: Steerco and the floor alone)
 #   COMPARE_POSTGRAPHILE_WORKERS=1      PostGraphile --cluster-workers (1: a single process)
 #   COMPARE_TRANSPORT_CHECK=5           seconds per run of the Steerco TCP-vs-socket check, one
 #                                       connection at a time, where a stalled round trip shows (0: skip)
@@ -55,7 +55,7 @@ rounds=${COMPARE_ROUNDS:-3}
 connections=${COMPARE_CONNECTIONS:-8}
 threads=${COMPARE_THREADS:-2}
 read -r -a workloads <<<"${COMPARE_WORKLOADS:-W1 W2}"
-read -r -a peers <<<"${COMPARE_PEERS:-postgraphile seaography}"
+read -r -a peers <<<"${COMPARE_PEERS-postgraphile seaography}"
 postgraphile_workers=${COMPARE_POSTGRAPHILE_WORKERS:-1}
 transport_check=${COMPARE_TRANSPORT_CHECK:-5}
 pg_host=${COMPARE_PG_HOST:-127.0.0.1}
@@ -485,9 +485,14 @@ stop_all
 {
   echo
   if [[ -n ${COMPARE_STEERCO_BIN:-} ]]; then label="Steerco ($steerco)"; else label="Steerco $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"; fi
-  echo "$label vs PostGraphile $postgraphile_version" \
-    "(+ connection-filter $connection_filter_version, $postgraphile_workers worker(s)), seaography $seaography_version (poem)," \
-    "floor = pgbench -M prepared replaying Steerco's statements"
+  against=()
+  for peer in "${peers[@]}"; do
+    case $peer in
+      postgraphile) against+=("PostGraphile $postgraphile_version (+ connection-filter $connection_filter_version, $postgraphile_workers worker(s)),") ;;
+      seaography) against+=("seaography $seaography_version (poem),") ;;
+    esac
+  done
+  echo "$label vs" "${against[@]}" "floor = pgbench -M prepared replaying Steerco's statements"
   echo "$projects bench projects, PostgreSQL $(pg_admin 'SHOW server_version' | cut -d' ' -f1) over $transport," \
     "wrk -t$threads -c$connections, ${rounds} rounds of ${duration} s, W1 project $w1_code"
   echo "$(nproc) cores; load average before the rounds $load_before, after $load_after"

@@ -19,14 +19,14 @@
 //! instructions for a dashboard's 1,800 columns. Rows laid out any other way are read by
 //! name as before.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, QueryResult, QueryTrait,
     Select, SelectA, SelectB,
     sea_query::{DynIden, SelectStatement},
 };
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
 use steerco_entity::{
     change_request, decision, decision_vote, milestone, phase, raci_activity, raci_assignment, user,
 };
@@ -182,9 +182,12 @@ impl JoinedRows {
             return Ok(found);
         };
         let first_column = P::COLUMNS.len() + C::COLUMNS.len();
-        let by_position = T::COLUMNS.iter().position(|c| *c == "id").filter(|_| {
-            laid_out_as_selected::<P, C>(first) && laid_out_after::<T>(first, first_column, prefix)
-        });
+        // Where the parent's and child's columns are does not matter: the third's are checked
+        // by name at the positions they are read from.
+        let by_position = T::COLUMNS
+            .iter()
+            .position(|c| *c == "id")
+            .filter(|_| laid_out_after::<T>(first, first_column, prefix));
         let id_name = format!("{prefix}id");
         for row in &self.0 {
             let id: Option<Uuid> = match by_position {
@@ -245,16 +248,7 @@ fn children_unprefixed(mut query: SelectStatement) -> SelectStatement {
 /// under their own names, both in the entities' order: where [`JoinedRows::fetch`] puts
 /// them for a `select_also` of the two.
 fn laid_out_as_selected<P: ByPosition, C: ByPosition>(row: &QueryResult) -> bool {
-    let names = row.column_names();
-    let parent = P::COLUMNS
-        .iter()
-        .map(|column| format!("{}{column}", SelectA.as_str()));
-    let child = C::COLUMNS.iter().map(|column| (*column).to_owned());
-    names.len() >= P::COLUMNS.len() + C::COLUMNS.len()
-        && parent
-            .chain(child)
-            .zip(&names)
-            .all(|(want, got)| want == *got)
+    laid_out_after::<P>(row, 0, SelectA.as_str()) && laid_out_after::<C>(row, P::COLUMNS.len(), "")
 }
 
 /// Whether `row` has `T`'s columns from position `first` on, each under `prefix`, in the

@@ -276,13 +276,7 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
         .await;
     assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
     let defect = data["defectCreate"]["defect"]["id"].clone();
-    assert_eq!(
-        step(&mail, &mut seen).await,
-        got(&[
-            (&t.pm, "defect.critical_logged"),
-            (&t.qa, "defect.critical_logged")
-        ])
-    );
+    assert_eq!(step(&mail, &mut seen).await, critical_defect_emails(&t));
     // The reporter is named, to others and to themselves (read with the recipients).
     critical_defect_emails_name(&mail, &t, "Sofia Rossi");
     defect_act(&app, &t.qa, &defect, json!({ "action": "TRIAGE" })).await;
@@ -364,15 +358,67 @@ async fn an_administrator_outside_the_team_is_named_in_the_emails_of_what_they_d
         .await;
     assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
     let mut seen = 0;
+    assert_eq!(step(&mail, &mut seen).await, critical_defect_emails(&t));
+    // Named from the token's lookup, the administrator being no member the team's read gives.
+    critical_defect_emails_name(&mail, &t, "Olga Admin");
+}
+
+/// A defect is mailed only when CRITICAL, to the project manager and QA as the team stands
+/// when it is logged (read on SQLite before the command's turn at the writer, on PostgreSQL in
+/// its transaction).
+#[tokio::test]
+async fn a_critical_defect_mails_the_team_as_it_stands_when_it_is_logged() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let mut seen = 0;
+    step(&mail, &mut seen).await;
+    let log = |severity: &str| {
+        let query = DEFECT_CREATE.replace("severity: CRITICAL", &format!("severity: {severity}"));
+        let (app, pm, project) = (&app, &t.pm, &t.project);
+        async move {
+            let data = app.ok(pm, &query, json!({ "p": project })).await;
+            assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+        }
+    };
+
+    let outbox = app.count("notification").await;
+    log("MAJOR").await;
+    assert_eq!(app.count("notification").await, outbox, "no outbox row");
+    assert_eq!(step(&mail, &mut seen).await, got(&[]));
+
+    let second_qa = app.user("Ines Costa", false).await;
+    let member = app.add_member(&t.pm, &t.project, &second_qa, &["QA"]).await;
+    step(&mail, &mut seen).await;
+    log("CRITICAL").await;
     assert_eq!(
         step(&mail, &mut seen).await,
         got(&[
             (&t.pm, "defect.critical_logged"),
-            (&t.qa, "defect.critical_logged")
+            (&t.qa, "defect.critical_logged"),
+            (&second_qa, "defect.critical_logged"),
         ])
     );
-    // Named from the token's lookup, the administrator being no member the team's read gives.
-    critical_defect_emails_name(&mail, &t, "Olga Admin");
+
+    let removed = app
+        .ok(&t.pm, "mutation($input: ProjectMemberRemoveInput!) { projectMemberRemove(input: $input) { userErrors { code } } }", json!({ "input": { "id": member } }))
+        .await;
+    assert_eq!(
+        removed["projectMemberRemove"]["userErrors"],
+        json!([]),
+        "{removed}"
+    );
+    step(&mail, &mut seen).await;
+    log("CRITICAL").await;
+    assert_eq!(step(&mail, &mut seen).await, critical_defect_emails(&t));
+}
+
+/// The emails a critical defect logged on the team's project sends: to the PM and to QA.
+fn critical_defect_emails(t: &Team) -> Vec<(String, String)> {
+    got(&[
+        (&t.pm, "defect.critical_logged"),
+        (&t.qa, "defect.critical_logged"),
+    ])
 }
 
 /// The last critical defect's emails to the project manager and QA name `reporter`.

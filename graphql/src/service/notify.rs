@@ -158,6 +158,9 @@ pub struct Concerning<'a> {
     pub project: About<'a>,
     /// The defect the events name, if the command holds it.
     pub defect: Option<&'a defect::Model>,
+    /// The project's team, if the command read it before its transaction
+    /// ([`Directory::of_project`]); otherwise the outbox writer reads it in the transaction.
+    pub team: Option<&'a Directory>,
 }
 
 impl From<Uuid> for Concerning<'_> {
@@ -177,6 +180,7 @@ impl<'a> From<About<'a>> for Concerning<'a> {
         Concerning {
             project,
             defect: None,
+            team: None,
         }
     }
 }
@@ -208,7 +212,10 @@ pub async fn notify_in_txn(
         },
     };
     let project_id = project.id;
-    let mut directory = Directory::of_project(txn, project_id).await?;
+    let mut directory = match concerning.team {
+        Some(team) => Cow::Borrowed(team),
+        None => Cow::Owned(Directory::of_project(txn, project_id).await?),
+    };
     // The actor is read only when neither the team nor the caller's token gave their name.
     let unnamed_actor = origin.actor_id.filter(|_| origin.actor_name.is_none());
     // Every immediate email of the command, written at the end in one statement.
@@ -225,9 +232,10 @@ pub async fn notify_in_txn(
         if people.is_empty() {
             continue;
         }
-        directory
-            .read_others(txn, people.iter().copied().chain(unnamed_actor))
-            .await?;
+        let others = directory.unknown(people.iter().copied().chain(unnamed_actor));
+        if !others.is_empty() {
+            directory.to_mut().read_users(txn, others).await?;
+        }
         let actor_shown = origin
             .actor_id
             .and_then(|id| directory.users.get(&id))
@@ -383,8 +391,15 @@ struct EventContext {
 
 /// The people a command's emails may go to: the project's members with their roles, and every
 /// person read so far with their delivery preferences.
-#[derive(Debug, Default)]
-struct Directory {
+///
+/// The outbox writer reads a project's team in the command's transaction. A command that leaves
+/// the team as it is may read it first, on a reading connection, and hand it over
+/// ([`Concerning::team`]): its emails then go to the team as it stood when the command began,
+/// and SQLite's one writer, for which commands take turns, is not held while the team is read
+/// and decoded. Logging a defect does so on SQLite; on PostgreSQL, where commands do not wait
+/// for one another, the read inside the transaction saves a connection's checkout.
+#[derive(Debug, Default, Clone)]
+pub struct Directory {
     members: Vec<Member>,
     users: BTreeMap<Uuid, Addressee>,
     /// Each user's chosen delivery per notification class; no entry is the default.
@@ -432,7 +447,7 @@ const ADDRESSEE_COLUMNS: [user::Column; 5] = [
 
 impl Directory {
     /// The members of a project, their users and their preferences, in one statement.
-    async fn of_project(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Self> {
+    pub async fn of_project(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Self> {
         let rows = conn
             .query_all_raw(team_statement(project_id, conn.get_database_backend()))
             .await?;
@@ -452,17 +467,18 @@ impl Directory {
         Ok(directory)
     }
 
-    /// Reads those of `ids` not read yet (people an event names who are no longer members, an
-    /// administrator acting on a project), in one statement when there are any.
-    async fn read_others(
+    /// Those of `ids` not read yet: people an event names who are no longer members, an
+    /// administrator acting on a project.
+    fn unknown(&self, ids: impl Iterator<Item = Uuid>) -> BTreeSet<Uuid> {
+        ids.filter(|id| !self.users.contains_key(id)).collect()
+    }
+
+    /// Reads `others` ([`Directory::unknown`]) in one statement.
+    async fn read_users(
         &mut self,
         conn: &impl ConnectionTrait,
-        ids: impl Iterator<Item = Uuid>,
+        others: BTreeSet<Uuid>,
     ) -> ServiceResult<()> {
-        let others: BTreeSet<Uuid> = ids.filter(|id| !self.users.contains_key(id)).collect();
-        if others.is_empty() {
-            return Ok(());
-        }
         let mut users = Query::select();
         users
             .from(user::Entity)

@@ -20,10 +20,11 @@ use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
     commit_with_events, for_update,
-    notify::{About, Concerning},
+    notify::{About, Concerning, Directory},
 };
 use crate::domain::authz::{ProjectOperation, Subject, permits};
 use crate::domain::event::DomainEvent;
+use crate::domain::notification::route;
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::uat::{
     self as rules, AcceptanceStage, CycleAction, CycleStatus, DefectCategory, DefectCommand,
@@ -549,14 +550,15 @@ async fn insert_defect(
             "another defect took this number; try again",
         ))?;
     append_in_txn(conn, origin, now, defect_entry(&row, "defect.logged", None)).await?;
-    let critical = input.severity == Some(Severity::Critical);
-    Ok((
-        row.clone(),
-        vec![DomainEvent::DefectLogged {
-            defect_id: row.id,
-            critical,
-        }],
-    ))
+    Ok((row.clone(), vec![logged_event(row.id, input.severity)]))
+}
+
+/// The event of a defect logged with `severity`.
+fn logged_event(defect_id: Uuid, severity: Option<Severity>) -> DomainEvent {
+    DomainEvent::DefectLogged {
+        defect_id,
+        critical: severity == Some(Severity::Critical),
+    }
 }
 
 fn defect_entry<'a>(
@@ -628,6 +630,14 @@ pub async fn defect_create(
     input: NewDefect,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
     let checked = check_defect(&input, "")?;
+    // Where commands take turns at one writer, a defect that is mailed reads its team before its
+    // turn rather than in it (see `Directory`).
+    let team = match route(&logged_event(Uuid::nil(), input.severity)) {
+        Some(_) if state.writer.takes_turns() => {
+            Some(Directory::of_project(&state.db, project_id).await?)
+        }
+        _ => None,
+    };
     let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(
         &txn,
@@ -660,6 +670,7 @@ pub async fn defect_create(
     let concerning = Concerning {
         project: About::Row(&project),
         defect: Some(&result.0),
+        team: team.as_ref(),
     };
     commit_with_events(state, txn, Origin::from(caller), concerning, &result.1).await?;
     Ok(result)
@@ -820,6 +831,7 @@ pub async fn execution_record(
     let concerning = Concerning {
         project: About::Id(cycle.project_id),
         defect: logged.as_ref(),
+        team: None,
     };
     commit_with_events(state, txn, origin, concerning, &events).await?;
     Ok((execution, logged, events))
@@ -1020,6 +1032,7 @@ pub async fn defect_transition(
     let concerning = Concerning {
         project: About::Id(next.project_id),
         defect: Some(&next),
+        team: None,
     };
     commit_with_events(state, txn, Origin::from(caller), concerning, &events).await?;
     Ok((next, events))

@@ -79,6 +79,12 @@ impl Writer {
         }
     }
 
+    /// Whether commands take turns at one connection (SQLite), rather than each beginning a
+    /// transaction of its own on a pool.
+    pub fn takes_turns(&self) -> bool {
+        matches!(self, Writer::Queue(_))
+    }
+
     /// How long a queued writer has kept its transactions open and its commands their turns.
     pub fn busy_times(&self) -> Option<BusyTimes> {
         match self {

@@ -214,10 +214,19 @@ impl StatementCounter {
 
     /// Counts the statements of another pool too (the writer of [`connect_writer`]).
     pub fn count_also(&self, db: &mut DatabaseConnection) {
-        let total = self.0.clone();
+        self.count_also_apart(db);
+    }
+
+    /// Counts the statements of another pool too, and gives a counter of that pool's alone
+    /// (what SQLite's commands run in their turn at the writer).
+    pub fn count_also_apart(&self, db: &mut DatabaseConnection) -> StatementCounter {
+        let apart = Self::default();
+        let (total, own) = (self.0.clone(), apart.0.clone());
         db.set_metric_callback(move |_| {
             total.fetch_add(1, Ordering::Relaxed);
+            own.fetch_add(1, Ordering::Relaxed);
         });
+        apart
     }
 
     /// Statements run since counting started.

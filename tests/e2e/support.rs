@@ -97,6 +97,8 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// SQL statements the server has run, for statement budgets.
     pub statements: steerco::db::StatementCounter,
+    /// Those of them SQLite's writer ran (commands in their turn); `None` on PostgreSQL.
+    pub writer_statements: Option<steerco::db::StatementCounter>,
     /// Where the server answers HTTP, as `steerco serve` does; the test's runtime runs the
     /// operations.
     _front: FrontRuntime,
@@ -137,11 +139,12 @@ impl TestApp {
             ..MailSettings::local()
         };
         let mut state = AppState::new(db, clock.clone()).with_mail(mail);
+        let mut writer_statements = None;
         if let Some(mut writer) = steerco::db::connect_writer(&database.url)
             .await
             .expect("connect the writer")
         {
-            statements.count_also(&mut writer);
+            writer_statements = Some(statements.count_also_apart(&mut writer));
             state = state.with_writer(writer);
         }
         let mut config = ServerConfig::local("127.0.0.1:0".parse().unwrap());
@@ -159,6 +162,7 @@ impl TestApp {
             clock,
             database,
             statements,
+            writer_statements,
             _front: front,
         }
     }

@@ -152,15 +152,17 @@ impl About<'_> {
 }
 
 /// What a command's events are about: its project, and the rows the command holds as it
-/// leaves them, which spare the outbox writer reading them again.
+/// leaves them (and the project's team, if it read it first), which spare the outbox writer
+/// reading them again.
 #[derive(Debug, Clone, Copy)]
 pub struct Concerning<'a> {
     pub project: About<'a>,
     /// The defect the events name, if the command holds it.
     pub defect: Option<&'a defect::Model>,
     /// The project's team, if the command read it before its transaction
-    /// ([`Directory::of_project`]); otherwise the outbox writer reads it in the transaction.
-    pub team: Option<&'a Directory>,
+    /// ([`Directory::of_project`]); otherwise, or if it is another project's, the outbox
+    /// writer reads it in the transaction.
+    pub(crate) team: Option<&'a Directory>,
 }
 
 impl From<Uuid> for Concerning<'_> {
@@ -213,8 +215,8 @@ pub async fn notify_in_txn(
     };
     let project_id = project.id;
     let mut directory = match concerning.team {
-        Some(team) => Cow::Borrowed(team),
-        None => Cow::Owned(Directory::of_project(txn, project_id).await?),
+        Some(team) if team.project_id == project_id => Cow::Borrowed(team),
+        _ => Cow::Owned(Directory::of_project(txn, project_id).await?),
     };
     // The actor is read only when neither the team nor the caller's token gave their name.
     let unnamed_actor = origin.actor_id.filter(|_| origin.actor_name.is_none());
@@ -394,12 +396,16 @@ struct EventContext {
 ///
 /// The outbox writer reads a project's team in the command's transaction. A command that leaves
 /// the team as it is may read it first, on a reading connection, and hand it over
-/// ([`Concerning::team`]): its emails then go to the team as it stood when the command began,
-/// and SQLite's one writer, for which commands take turns, is not held while the team is read
-/// and decoded. Logging a defect does so on SQLite; on PostgreSQL, where commands do not wait
-/// for one another, the read inside the transaction saves a connection's checkout.
+/// ([`Concerning::team`]), so that SQLite's one writer, at which commands take turns, is not
+/// held while the team is read and decoded. Its emails then go to the team as it stood when the
+/// command began: a member removed, or a user deactivated, while the command waited for its
+/// turn (a few milliseconds under load) may still receive them. `defect_create` does so on
+/// SQLite. On PostgreSQL the team is read in the transaction: there a command waits only for
+/// those holding the same project's locks, and the read spares a connection's checkout.
 #[derive(Debug, Default, Clone)]
-pub struct Directory {
+pub(crate) struct Directory {
+    /// The project whose team this is.
+    project_id: Uuid,
     members: Vec<Member>,
     users: BTreeMap<Uuid, Addressee>,
     /// Each user's chosen delivery per notification class; no entry is the default.
@@ -407,9 +413,9 @@ pub struct Directory {
 }
 
 /// What an email needs of a person: where it goes, in which language, the name it greets, and
-/// whether they still receive mail. The directory reads these columns and no others: a team is
-/// read inside SQLite's write turn, where decoding every column of every member's user row
-/// (timestamps, password hashes) cost as much as the statement itself.
+/// whether they still receive mail. The directory reads these columns and no others: most
+/// commands read their team inside SQLite's write turn, where decoding every column of every
+/// member's user row (timestamps, password hashes) cost as much as the statement itself.
 #[derive(Debug, Clone)]
 pub(crate) struct Addressee {
     pub id: Uuid,
@@ -447,11 +453,17 @@ const ADDRESSEE_COLUMNS: [user::Column; 5] = [
 
 impl Directory {
     /// The members of a project, their users and their preferences, in one statement.
-    pub async fn of_project(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<Self> {
+    pub(crate) async fn of_project(
+        conn: &impl ConnectionTrait,
+        project_id: Uuid,
+    ) -> ServiceResult<Self> {
         let rows = conn
             .query_all_raw(team_statement(project_id, conn.get_database_backend()))
             .await?;
-        let mut directory = Self::default();
+        let mut directory = Self {
+            project_id,
+            ..Self::default()
+        };
         for row in rows {
             let user_id: Uuid = row.try_get(MEMBER_PREFIX, "user_id")?;
             // A member's later rows, one per preference, find them known already.
@@ -479,6 +491,9 @@ impl Directory {
         conn: &impl ConnectionTrait,
         others: BTreeSet<Uuid>,
     ) -> ServiceResult<()> {
+        if others.is_empty() {
+            return Ok(());
+        }
         let mut users = Query::select();
         users
             .from(user::Entity)

@@ -631,12 +631,13 @@ pub async fn defect_create(
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
     let checked = check_defect(&input, "")?;
     // Where commands take turns at one writer, a defect that is mailed reads its team before its
-    // turn rather than in it (see `Directory`).
-    let team = match route(&logged_event(Uuid::nil(), input.severity)) {
-        Some(_) if state.writer.takes_turns() => {
-            Some(Directory::of_project(&state.db, project_id).await?)
-        }
-        _ => None,
+    // turn rather than in it (see `Directory`). The caller is checked in the turn: a refused
+    // caller's read is wasted, and tells them nothing.
+    let mailed = route(&logged_event(Uuid::nil(), input.severity)).is_some();
+    let team = if mailed && state.writer.takes_turns() {
+        Some(Directory::of_project(&state.db, project_id).await?)
+    } else {
+        None
     };
     let txn = begin_write(&state.writer).await?;
     let (project, _) = access::project_for(

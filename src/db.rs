@@ -44,7 +44,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// checkout, sqlx's default, cost a round trip per statement outside a transaction.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
-/// Connections of the SQLite pool that reads (and runs the few writes outside a transaction).
+/// Connections of the SQLite pool that reads.
 /// Each is a thread of its own with its own page cache, schema and prepared statements, a
 /// megabyte or more apiece: under the bench's dashboard workload, on 2 cores, the server
 /// peaked at 59 to 60 MB with four, 62 to 64 MB with six and 65 to 66 MB with eight, for

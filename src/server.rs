@@ -506,11 +506,11 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
         return unwritable();
     };
     if let Some((user_id, key)) = reserved {
-        let db = shared.state.db.pool();
+        let writer = &shared.state.writer;
         let kept = if ours {
-            service::idempotency::abandon(db, user_id, &key).await
+            service::idempotency::abandon(writer, user_id, &key).await
         } else {
-            service::idempotency::finish(db, user_id, &key, &json).await
+            service::idempotency::finish(writer, user_id, &key, &json).await
         };
         if let Err(error) = kept {
             tracing::error!(%error, "recording an idempotency key");

@@ -220,7 +220,7 @@ impl Worker {
         if sent.is_empty() {
             return Ok(());
         }
-        outbox::record_sent(self.state.db.pool(), sent, self.state.clock.now()).await?;
+        outbox::record_sent(&self.state.writer, sent, self.state.clock.now()).await?;
         sent.clear();
         Ok(())
     }
@@ -232,7 +232,7 @@ impl Worker {
         problem: &str,
     ) -> ServiceResult<()> {
         let status = outbox::record_failure(
-            self.state.db.pool(),
+            &self.state.writer,
             row,
             failure,
             problem,

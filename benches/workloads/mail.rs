@@ -26,15 +26,7 @@ pub async fn drain(
     table: &mut Table,
 ) -> Result<(), Error> {
     // Emails the other workloads queued (W3's, W4's) wait for later: W6 sends its own only.
-    let far = Utc
-        .with_ymd_and_hms(2999, 1, 1, 0, 0, 0)
-        .single()
-        .ok_or("a far date")?;
-    notification::Entity::update_many()
-        .col_expr(notification::Column::NextAttemptAt, Expr::value(far))
-        .filter(notification::Column::Status.eq("PENDING"))
-        .exec(bench.state.db.pool())
-        .await?;
+    postpone_pending(bench).await?;
     let server = SmtpServer::start().await;
     let mut best: f64 = 0.0;
     for &concurrency in concurrencies {
@@ -79,6 +71,21 @@ pub async fn drain(
         format!("best {best:.0} mails/s (concurrency {concurrencies:?})"),
         best >= TARGET_PER_SECOND,
     );
+    Ok(())
+}
+
+/// Puts off every email waiting to be sent until a far date, so that a worker started next
+/// sends only what is queued after.
+pub async fn postpone_pending(bench: &Bench) -> Result<(), Error> {
+    let far = Utc
+        .with_ymd_and_hms(2999, 1, 1, 0, 0, 0)
+        .single()
+        .ok_or("a far date")?;
+    notification::Entity::update_many()
+        .col_expr(notification::Column::NextAttemptAt, Expr::value(far))
+        .filter(notification::Column::Status.eq("PENDING"))
+        .exec(bench.state.db.pool())
+        .await?;
     Ok(())
 }
 

@@ -11,7 +11,8 @@
 //! - W1: project dashboards ([`reads`]); SERVER: W1 again, against `steerco serve`.
 //! - W2: the portfolio ([`reads`]).
 //! - W5: abusive requests, alone and while W1 runs against `steerco serve` ([`abuse`]).
-//! - W3: logging a critical defect from 1, 8 and 32 clients ([`writes`]).
+//! - W3: logging a critical defect from 1, 8 and 32 clients ([`writes`]); W3MAIL: the same
+//!   while a delivery worker sends the defects' emails to an SMTP server on loopback.
 //! - W4: 32 committee members racing to approve a change request ([`writes`]).
 //! - W6: draining the outbox to an SMTP server on loopback ([`mail`]).
 //!
@@ -36,6 +37,7 @@ mod smtp;
 use harness::{ServerLog, peak_rss_mb, reset_peak_rss};
 use report::{HEADER, Row, Table};
 use setup::{Bench, Config};
+use smtp::SmtpServer;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -56,7 +58,7 @@ async fn main() -> Result<(), Error> {
     if config.runs("COLD") {
         process::cold_start(&mut table).await?;
     }
-    let needs_server = ["W1", "SERVER", "W2", "W5", "W3", "W4", "W6"]
+    let needs_server = ["W1", "SERVER", "W2", "W5", "W3", "W3MAIL", "W4", "W6"]
         .iter()
         .any(|name| config.runs(name));
     if !needs_server {
@@ -143,7 +145,30 @@ async fn main() -> Result<(), Error> {
     if config.runs("W3") {
         let first = table.rows.len();
         bench.statements.reset_profile();
-        writes::defects(&bench, &config.w3_clients, config.duration, &mut table).await?;
+        writes::defects(
+            &bench,
+            &config.w3_clients,
+            config.duration,
+            writes::Delivery::Off,
+            &mut table,
+        )
+        .await?;
+        print_profile(&bench, &config, &table, first);
+    }
+    if config.runs("W3MAIL") {
+        let first = table.rows.len();
+        bench.statements.reset_profile();
+        // Only the emails of this run's defects are due: the worker starts with no backlog.
+        mail::postpone_pending(&bench).await?;
+        let server = SmtpServer::start().await;
+        writes::defects(
+            &bench,
+            &config.w3_clients,
+            config.duration,
+            writes::Delivery::To(&server),
+            &mut table,
+        )
+        .await?;
         print_profile(&bench, &config, &table, first);
     }
     if config.runs("W4") {

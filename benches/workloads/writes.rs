@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
+use steerco::worker::{Worker, WorkerConfig};
 use steerco_entity::{audit_event, defect, notification};
-use tokio::sync::Barrier;
+use tokio::sync::{Barrier, oneshot};
 
 use crate::Error;
 use crate::harness::{Api, Percentiles, ProcessLoad, Run, drive, peak_rss_mb, reset_peak_rss};
 use crate::report::{Row, Table};
 use crate::setup::{Bench, user_with_token};
+use crate::smtp::SmtpServer;
 
 const DEFECT_CREATE: &str = "mutation($input: DefectCreateInput!) {
   defectCreate(input: $input) { defect { id } userErrors { code message } }
@@ -22,12 +24,23 @@ const DEFECT_CREATE: &str = "mutation($input: DefectCreateInput!) {
 /// The W3 target: transactions per second on SQLite, with no busy error.
 const W3_TARGET_PER_SECOND: f64 = 2_000.0;
 
+/// Who delivers W3's emails while it runs: nobody (W3 alone measures the writes), or a
+/// delivery worker sending them to a loopback SMTP server as they are queued (`W3MAIL`: the
+/// worker's own writes, claiming rows and marking them sent, then compete for SQLite's one
+/// writer with the defects).
+#[derive(Clone, Copy)]
+pub enum Delivery<'a> {
+    Off,
+    To(&'a SmtpServer),
+}
+
 /// W3 at each client count: every client logs CRITICAL defects (which email the project
 /// manager and QA) on projects in execution, each request on the next project in turn.
 pub async fn defects(
     bench: &Bench,
     client_counts: &[usize],
     duration: Duration,
+    delivery: Delivery<'_>,
     table: &mut Table,
 ) -> Result<(), Error> {
     let projects: Arc<[String]> = bench
@@ -44,6 +57,10 @@ pub async fn defects(
         let busy_before = bench.state.writer.busy_times();
         let log_before = bench.log.count();
         reset_peak_rss(None);
+        let worker = match delivery {
+            Delivery::Off => None,
+            Delivery::To(server) => Some(DeliveryRun::start(bench, server)?),
+        };
         let load_before = ProcessLoad::now();
         let api = bench.api.clone();
         let list = Arc::clone(&projects);
@@ -78,6 +95,7 @@ pub async fn defects(
             },
         )
         .await?;
+        let received = worker.as_ref().map(DeliveryRun::received);
         let load = ProcessLoad::per_op_since(load_before, run.ops);
         let rss = peak_rss_mb(None);
         let log = bench.log.count().since(log_before);
@@ -110,9 +128,20 @@ pub async fn defects(
             })
             .unwrap_or_default();
         let ok = run.ops - run.errors;
-        let row = Row::from_run("W3 defectCreate (CRITICAL)", &run, rss)
+        let (label, delivered) = match received {
+            None => ("W3 defectCreate (CRITICAL)", String::new()),
+            Some(received) => (
+                "W3MAIL defectCreate, worker mailing",
+                format!(
+                    "; the worker's SMTP server received {received} emails during the run ({:.0}/s), {:.0} % of those queued",
+                    received as f64 / run.elapsed.as_secs_f64().max(f64::EPSILON),
+                    received as f64 * 100.0 / written.outbox.max(1) as f64,
+                ),
+            ),
+        };
+        let row = Row::from_run(label, &run, rss)
             .note(format!(
-                "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{grouped}{busy}{}",
+                "busy/locked {}; per tx: {:.2} defect, {:.2} audit, {:.2} outbox rows{grouped}{busy}{delivered}{}",
                 log.busy,
                 written.defects as f64 / ok.max(1) as f64,
                 written.audit as f64 / ok.max(1) as f64,
@@ -125,7 +154,7 @@ pub async fn defects(
             ))
             .note(load.unwrap_or_default());
         table.push(row);
-        if !bench.postgres {
+        if !bench.postgres && matches!(delivery, Delivery::Off) {
             table.judge(
                 if clients == 1 {
                     "W3 SQLite >= 2,000 tx/s, no busy error (1 client)"
@@ -143,8 +172,56 @@ pub async fn defects(
                 run.per_second() >= W3_TARGET_PER_SECOND && log.busy == 0 && run.errors == 0,
             );
         }
+        if let Some(worker) = worker {
+            worker.stop().await?;
+        }
     }
     Ok(())
+}
+
+/// A delivery worker running beside W3, and the SMTP server's mailbox when it started.
+struct DeliveryRun<'a> {
+    server: &'a SmtpServer,
+    received_before: usize,
+    stop: oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<()>,
+}
+
+impl<'a> DeliveryRun<'a> {
+    /// Starts a worker with the server's default settings, sending to `server`.
+    fn start(bench: &Bench, server: &'a SmtpServer) -> Result<Self, Error> {
+        let worker = Worker::new(
+            bench.state.clone(),
+            WorkerConfig {
+                smtp_url: Some(server.url()),
+                mail_from: "Steerco <steerco@steerco.bench>".to_owned(),
+                ..WorkerConfig::default()
+            },
+        )?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = tokio::spawn(worker.run(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            server,
+            received_before: server.received().len(),
+            stop,
+            running,
+        })
+    }
+
+    /// Emails the SMTP server has received since the worker started.
+    fn received(&self) -> usize {
+        self.server.received().len() - self.received_before
+    }
+
+    /// Stops the worker once it has sent every email due, the backlog the run left included,
+    /// so that the next run starts with none.
+    async fn stop(self) -> Result<(), Error> {
+        let _ = self.stop.send(());
+        self.running.await?;
+        Ok(())
+    }
 }
 
 /// Row counts W3 checks its transactions by.

@@ -296,3 +296,66 @@ async fn backend_pid(pool: &DatabaseConnection) -> i32 {
     .try_get("", "pid")
     .expect("a pid")
 }
+
+/// On SQLite the writes that are not commands (a token's first use, the answer kept for an
+/// idempotency key) take their turn at the one writer like the commands: from a reading
+/// connection they would contend with it for SQLite's write lock. On PostgreSQL they land all
+/// the same.
+#[tokio::test]
+async fn writes_outside_commands_take_their_turn_at_the_writer() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Rosa Turn", false).await;
+    let in_turns = || {
+        app.writer_statements
+            .as_ref()
+            .map(|counter| counter.total())
+    };
+
+    let before = in_turns();
+    app.ok(&pm, "query { __typename }", json!({})).await;
+    app.token_use_recorded(&pm).await;
+    let token_use = in_turns().zip(before).map(|(now, before)| now - before);
+
+    const CREATE: &str = "mutation($key: IdempotencyKey, $input: ProjectCreateInput!) {
+        projectCreate(idempotencyKey: $key, input: $input) { project { id } userErrors { code } } }";
+    let mut created = Vec::new();
+    for (code, key) in [("TURN-1", None), ("TURN-2", Some("turn-2"))] {
+        let before = in_turns();
+        let data = app
+            .ok(
+                &pm,
+                CREATE,
+                json!({ "key": key, "input": { "code": code, "name": code } }),
+            )
+            .await;
+        assert_eq!(data["projectCreate"]["userErrors"], json!([]), "{data}");
+        created.push(in_turns().zip(before).map(|(now, before)| now - before));
+    }
+    let retried = app
+        .ok(
+            &pm,
+            CREATE,
+            json!({ "key": "turn-2", "input": { "code": "TURN-2", "name": "TURN-2" } }),
+        )
+        .await;
+    assert_eq!(
+        retried["projectCreate"]["userErrors"],
+        json!([]),
+        "{retried}"
+    );
+    assert_eq!(
+        app.count("project").await,
+        2,
+        "the retry replayed its answer"
+    );
+
+    if app.db().get_database_backend() == DbBackend::Sqlite {
+        assert_eq!(token_use, Some(1), "the token's use, in a turn of its own");
+        let (plain, keyed) = (created[0].unwrap(), created[1].unwrap());
+        assert_eq!(
+            keyed - plain,
+            3,
+            "the key read and reserved before the command, its answer kept after, all in turns"
+        );
+    }
+}

@@ -580,7 +580,7 @@ async fn a_worker_killed_between_claim_and_send_loses_its_rows_when_the_lease_en
     assert_eq!((row.status.as_str(), row.attempts), ("SENT", 2));
     // The dead worker's late report changes nothing.
     outbox::record_failure(
-        app.db(),
+        &app.state.writer,
         &claimed[0],
         steerco_graphql::domain::notification::SendFailure::Permanent,
         "late",
@@ -721,7 +721,7 @@ async fn marking_a_batch_sent_touches_only_the_rows_still_claimed() {
         attempts: claimed[0].attempts - 1,
         ..claimed[0].clone()
     };
-    outbox::record_sent(app.db(), &[overtaken, claimed[1].clone()], now)
+    outbox::record_sent(&app.state.writer, &[overtaken, claimed[1].clone()], now)
         .await
         .unwrap();
     let db = app.db();

@@ -170,15 +170,15 @@ struct Reservation<'a> {
 impl Reservation<'_> {
     async fn settle(mut self, answer: &ServerResult<Option<Value>>) {
         self.settled = true;
-        let db = self.state.db.pool();
+        let writer = &self.state.writer;
         let kept = match answer
             .as_ref()
             .map(|value| value.as_ref().map(serde_json::to_string))
         {
             Ok(Some(Ok(json))) => {
-                service::idempotency::finish(db, self.user_id, &self.key, &json).await
+                service::idempotency::finish(writer, self.user_id, &self.key, &json).await
             }
-            _ => service::idempotency::abandon(db, self.user_id, &self.key).await,
+            _ => service::idempotency::abandon(writer, self.user_id, &self.key).await,
         };
         if let Err(error) = kept {
             tracing::error!(%error, "recording an idempotency key");
@@ -191,11 +191,11 @@ impl Drop for Reservation<'_> {
         if self.settled {
             return;
         }
-        let db = self.state.db.pool().clone();
+        let writer = self.state.writer.clone();
         let (user_id, key) = (self.user_id, self.key.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(error) = service::idempotency::abandon(&db, user_id, &key).await {
+                if let Err(error) = service::idempotency::abandon(&writer, user_id, &key).await {
                     tracing::error!(%error, "freeing an idempotency key");
                 }
             });

@@ -15,8 +15,8 @@
 //!
 //! A request that holds a connection never waits for a second one: were every connection
 //! held by such requests, none would come. What it writes on the way (a token's last use) goes
-//! to the pool on a task of its own, and a request with an `Idempotency-Key`, which records
-//! its answer, reads on the pool.
+//! to the writer on a task of its own (on PostgreSQL the writer is the same pool), and a
+//! request with an `Idempotency-Key`, which records its answer, reads on the pool.
 //!
 //! What holding costs: a request's statements run one after another, its connection is taken
 //! until its answer is made (so no more requests read at once than the pool has connections),
@@ -35,9 +35,9 @@ use sea_orm::{
 };
 use tokio::sync::OnceCell;
 
-/// The database as services read it. Commands write through [`Writer`](super::Writer); the
-/// few writes that are not commands (a token's last use, the outbox's bookkeeping) go to
-/// [`Db::pool`].
+/// The database as services read it. Commands write through [`Writer`](super::Writer), and so
+/// do the few writes that are not commands (a token's last use, the outbox's bookkeeping:
+/// [`Writer::execute_alone`](super::Writer::execute_alone)).
 #[derive(Clone)]
 pub struct Db {
     pool: DatabaseConnection,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
 use steerco_entity::idempotency_key;
 use uuid::Uuid;
 
@@ -68,44 +68,39 @@ pub async fn begin(
 
 /// Stores the answer of the request that reserved `key`.
 pub async fn finish(
-    db: &DatabaseConnection,
+    writer: &Writer,
     user_id: Uuid,
     key: &IdempotencyKey,
     response: &str,
 ) -> ServiceResult<()> {
-    idempotency_key::Entity::update_many()
+    let update = idempotency_key::Entity::update_many()
         .col_expr(
             idempotency_key::Column::Response,
             Expr::value(Some(response.to_owned())),
         )
         .filter(idempotency_key::Column::UserId.eq(user_id))
-        .filter(idempotency_key::Column::Key.eq(key.as_str()))
-        .exec(db)
-        .await?;
+        .filter(idempotency_key::Column::Key.eq(key.as_str()));
+    writer.execute_alone(update.build(writer.backend())).await?;
     Ok(())
 }
 
 /// Forgets a reservation whose request failed for reasons of ours (a timeout, an internal
 /// error), so that the client's retry runs it.
-pub async fn abandon(
-    db: &DatabaseConnection,
-    user_id: Uuid,
-    key: &IdempotencyKey,
-) -> ServiceResult<()> {
-    idempotency_key::Entity::delete_many()
+pub async fn abandon(writer: &Writer, user_id: Uuid, key: &IdempotencyKey) -> ServiceResult<()> {
+    let delete = idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::UserId.eq(user_id))
         .filter(idempotency_key::Column::Key.eq(key.as_str()))
-        .filter(idempotency_key::Column::Response.is_null())
-        .exec(db)
-        .await?;
+        .filter(idempotency_key::Column::Response.is_null());
+    writer.execute_alone(delete.build(writer.backend())).await?;
     Ok(())
 }
 
 /// Deletes keys past their lifetime.
-pub async fn purge(db: &DatabaseConnection, now: DateTime<Utc>) -> ServiceResult<u64> {
-    Ok(idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::CreatedAt.lte(now - KEY_LIFETIME))
-        .exec(db)
+pub async fn purge(writer: &Writer, now: DateTime<Utc>) -> ServiceResult<u64> {
+    let delete = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::CreatedAt.lte(now - KEY_LIFETIME));
+    Ok(writer
+        .execute_alone(delete.build(writer.backend()))
         .await?
-        .rows_affected)
+        .rows_affected())
 }

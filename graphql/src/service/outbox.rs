@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::json;
 use steerco_entity::{
@@ -120,7 +120,7 @@ const SENT_PER_STATEMENT: usize = 500;
 /// marks them all, so a worker pays one write for a batch rather than one per email; each row
 /// is still marked only while its claim is ours (`still_ours`).
 pub async fn record_sent(
-    db: &DatabaseConnection,
+    writer: &Writer,
     claimed: &[notification::Model],
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
@@ -132,7 +132,7 @@ pub async fn record_sent(
                     .add(notification::Column::Attempts.eq(row.attempts)),
             )
         });
-        notification::Entity::update_many()
+        let update = notification::Entity::update_many()
             .col_expr(
                 notification::Column::Status,
                 Expr::value(NotificationStatus::Sent.as_str()),
@@ -144,16 +144,15 @@ pub async fn record_sent(
             )
             .col_expr(notification::Column::LastError, Expr::value(None::<String>))
             .filter(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
-            .filter(ours)
-            .exec(db)
-            .await?;
+            .filter(ours);
+        writer.execute_alone(update.build(writer.backend())).await?;
     }
     Ok(())
 }
 
 /// Records a failed attempt: back to PENDING after a backoff, or DEAD.
 pub async fn record_failure(
-    db: &DatabaseConnection,
+    writer: &Writer,
     claimed: &notification::Model,
     failure: SendFailure,
     error: &str,
@@ -169,7 +168,7 @@ pub async fn record_failure(
         AfterFailure::Dead => (NotificationStatus::Dead, claimed.next_attempt_at),
     };
     let error: String = error.chars().take(2_000).collect();
-    notification::Entity::update_many()
+    let update = notification::Entity::update_many()
         .col_expr(notification::Column::Status, Expr::value(status.as_str()))
         .col_expr(
             notification::Column::NextAttemptAt,
@@ -180,9 +179,8 @@ pub async fn record_failure(
             Expr::value(None::<DateTime<Utc>>),
         )
         .col_expr(notification::Column::LastError, Expr::value(Some(error)))
-        .filter(still_ours(claimed))
-        .exec(db)
-        .await?;
+        .filter(still_ours(claimed));
+    writer.execute_alone(update.build(writer.backend())).await?;
     Ok(status)
 }
 
@@ -387,7 +385,7 @@ pub struct SchedulerPass {
 /// it as often as it likes.
 pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let now = state.clock.now();
-    super::idempotency::purge(state.db.pool(), now).await?;
+    super::idempotency::purge(&state.writer, now).await?;
     let reminders = remind_milestones(state, now).await? + remind_votes(state, now).await?;
     let digests = if now.time()
         >= NaiveTime::from_hms_opt(state.mail.reminders.digest_hour, 0, 0).unwrap_or(NaiveTime::MIN)

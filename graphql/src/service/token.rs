@@ -3,9 +3,9 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo,
-    SelectTwoModel, SelectorTrait, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo, SelectTwoModel, SelectorTrait,
+    Statement,
 };
 use serde_json::json;
 use steerco_entity::{api_token, user};
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::sql_once::SqlOnce;
 use super::whole_row;
-use super::{Actor, AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
+use super::{Actor, AppState, Caller, ServiceError, ServiceResult, Writer, begin_write, commit};
 use crate::domain::credential::{TokenKind, display_prefix, format_token, token_digest};
 use crate::domain::text::single_line;
 use crate::domain::{Refusal, RefusalCode, Refusals};
@@ -233,7 +233,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
         return Ok(None);
     }
     if last_use_is_stale(record.last_used_at, now) {
-        let recorded = record_use(state.db.pool().clone(), record.id, now);
+        let recorded = record_use(state.writer.clone(), record.id, now);
         if state.db.holds_a_connection() {
             // A request that holds a connection must not wait for a second one, which requests
             // holding the rest of the pool could be waiting for just the same (`Db`).
@@ -273,12 +273,8 @@ fn token_with_user(digest: &str) -> SelectTwo<api_token::Entity, user::Entity> {
 
 /// Records that a token was used at `now`, unless a later use is recorded already (requests
 /// that saw the same stale use race to record theirs).
-async fn record_use(
-    pool: DatabaseConnection,
-    token_id: Uuid,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    api_token::Entity::update_many()
+async fn record_use(writer: Writer, token_id: Uuid, now: DateTime<Utc>) -> ServiceResult<()> {
+    let update = api_token::Entity::update_many()
         .col_expr(
             api_token::Column::LastUsedAt,
             sea_orm::sea_query::Expr::value(now),
@@ -288,9 +284,8 @@ async fn record_use(
             sea_orm::Condition::any()
                 .add(api_token::Column::LastUsedAt.is_null())
                 .add(api_token::Column::LastUsedAt.lt(now)),
-        )
-        .exec(&pool)
-        .await?;
+        );
+    writer.execute_alone(update.build(writer.backend())).await?;
     Ok(())
 }
 

@@ -67,8 +67,42 @@ impl Writer {
     pub fn queue(connection: DatabaseConnection) -> Self {
         let (requests, waiting) = mpsc::channel(QUEUE_DEPTH);
         let stats = Arc::new(Counters::default());
+        let backend = connection.get_database_backend();
         tokio::spawn(run_groups(connection, waiting, Arc::clone(&stats)));
-        Writer::Queue(WriteQueue { requests, stats })
+        Writer::Queue(WriteQueue {
+            requests,
+            stats,
+            backend,
+        })
+    }
+
+    /// The database the writer writes to.
+    pub fn backend(&self) -> DbBackend {
+        match self {
+            Writer::Pool(pool) => pool.get_database_backend(),
+            Writer::Queue(queue) => queue.backend,
+        }
+    }
+
+    /// Runs one statement that writes but is not a command: no audit event, nobody notified,
+    /// nothing else to commit with it (a token's last use, an idempotency key's answer, the
+    /// outbox's delivery bookkeeping).
+    ///
+    /// On PostgreSQL it runs on the pool, a transaction of its own. On SQLite it takes a turn
+    /// at the writer like any command and commits with its group. Run on a reading connection
+    /// instead, it would contend with the writer for SQLite's one write lock, both sides
+    /// polling for it with sleeps that grow to 100 ms (SQLite's busy handler), and under a
+    /// steady stream of commands it found the lock free only between two groups.
+    pub async fn execute_alone(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Writer::Pool(pool) => pool.execute_raw(statement).await,
+            Writer::Queue(_) => {
+                let txn = begin_write(self).await?;
+                let done = txn.execute_raw(statement).await?;
+                txn.commit().await?;
+                Ok(done)
+            }
+        }
     }
 
     /// Transactions committed and commands they committed, for a queued writer.
@@ -99,6 +133,7 @@ impl Writer {
 pub struct WriteQueue {
     requests: mpsc::Sender<TurnRequest>,
     stats: Arc<Counters>,
+    backend: DbBackend,
 }
 
 /// What a queued writer has committed so far.
@@ -1154,6 +1189,74 @@ mod tests {
         write(&after, "after").await;
         after.commit().await.unwrap();
         assert_eq!(committed(&f.reader).await, ["first", "after"]);
+    }
+
+    fn insert_note(text: &str) -> Statement {
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO note (text) VALUES (?)",
+            [text.into()],
+        )
+    }
+
+    #[tokio::test]
+    async fn a_write_alone_waits_for_its_turn_and_commits_with_the_group() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "command").await;
+        let alone = {
+            let writer = f.writer.clone();
+            tokio::spawn(async move { writer.execute_alone(insert_note("alone")).await })
+        };
+        until_waiting(&f.writer, 1).await;
+        assert!(committed(&f.reader).await.is_empty());
+        let before = stats(&f.writer);
+        first.commit().await.unwrap();
+        let done = alone.await.unwrap().unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        assert_eq!(committed(&f.reader).await, ["command", "alone"]);
+        assert_eq!(
+            stats(&f.writer).since(before),
+            GroupStats {
+                commits: 1,
+                commands: 2
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_alone_that_fails_leaves_the_others_of_its_group_to_commit() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        let refused = {
+            let writer = f.writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .execute_alone(Statement::from_string(
+                        DbBackend::Sqlite,
+                        "INSERT INTO note (text) VALUES (NULL)",
+                    ))
+                    .await
+            })
+        };
+        until_waiting(&f.writer, 1).await;
+        let after = write_and_commit(&f.writer, "after".to_owned());
+        until_waiting(&f.writer, 2).await;
+        write(&first, "first").await;
+        first.commit().await.unwrap();
+        assert!(refused.await.unwrap().is_err());
+        after.await.unwrap().unwrap();
+        assert_eq!(committed(&f.reader).await, ["first", "after"]);
+    }
+
+    #[tokio::test]
+    async fn a_pool_writer_runs_a_write_alone_on_its_pool() {
+        let f = fixture().await;
+        let writer = Writer::Pool(f.reader.clone());
+        assert_eq!(writer.backend(), DbBackend::Sqlite);
+        writer.execute_alone(insert_note("alone")).await.unwrap();
+        assert_eq!(committed(&f.reader).await, ["alone"]);
+        assert_eq!(writer.group_stats(), None);
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@ mod m20261125_000015_create_uat;
 mod m20261125_000016_create_go_live;
 mod m20261125_000017_create_notification;
 mod m20261125_000018_create_idempotency_key;
+mod m20261205_000019_index_due_notifications_by_time;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000016_create_go_live::Migration),
             Box::new(m20261125_000017_create_notification::Migration),
             Box::new(m20261125_000018_create_idempotency_key::Migration),
+            Box::new(m20261205_000019_index_due_notifications_by_time::Migration),
         ]
     }
 }

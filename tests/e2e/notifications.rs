@@ -1442,3 +1442,49 @@ async fn project_events_stream_over_the_websocket_to_members_only() {
         json!({ "kind": "change_request.status_changed", "subjectType": "ChangeRequest" })
     );
 }
+
+/// A claim reads the due rows only, through the index on (status, next attempt), however many
+/// rows wait for a later attempt: on SQLite it reads them holding the one writer.
+#[tokio::test]
+async fn a_claim_finds_the_due_rows_by_their_time_in_the_index() {
+    use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
+    let app = TestApp::spawn().await;
+    let backend = app.db().get_database_backend();
+    let claim = outbox::due_rows(app.clock.now(), 32).build(backend);
+    let txn = app.db().begin().await.unwrap();
+    if backend == DbBackend::Postgres {
+        // An empty table is read whole otherwise, whatever the indexes.
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .unwrap();
+    }
+    let explain = match backend {
+        DbBackend::Sqlite => "EXPLAIN QUERY PLAN",
+        _ => "EXPLAIN",
+    };
+    let plan: Vec<String> = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!("{explain} {}", claim.sql),
+            claim.values.map(|values| values.0).unwrap_or_default(),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| match backend {
+            DbBackend::Sqlite => row.try_get::<String>("", "detail").unwrap(),
+            _ => row.try_get::<String>("", "QUERY PLAN").unwrap(),
+        })
+        .collect();
+    let bounded_by_time = match backend {
+        DbBackend::Sqlite => plan
+            .iter()
+            .any(|line| line.contains("idx_notification_due_at (status=? AND next_attempt_at<?)")),
+        _ => plan.windows(2).any(|lines| {
+            lines[0].contains("idx_notification_due_at")
+                && lines[1].contains("Index Cond")
+                && lines[1].contains("next_attempt_at <=")
+        }),
+    };
+    assert!(bounded_by_time, "{plan:#?}");
+}

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use serde_json::json;
 use steerco_entity::{
@@ -52,23 +52,7 @@ pub async fn claim(
     limit: u64,
 ) -> ServiceResult<Vec<notification::Model>> {
     let txn = begin_write(writer).await?;
-    let due = Condition::any()
-        .add(
-            Condition::all()
-                .add(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
-                .add(notification::Column::NextAttemptAt.lte(now)),
-        )
-        .add(
-            Condition::all()
-                .add(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
-                .add(notification::Column::LeaseUntil.lt(now)),
-        );
-    let mut select = notification::Entity::find()
-        .filter(due)
-        .order_by_asc(notification::Column::Priority)
-        .order_by_asc(notification::Column::NextAttemptAt)
-        .order_by_asc(notification::Column::Id)
-        .limit(limit);
+    let mut select = due_rows(now, limit);
     if backend_of(&txn) == DbBackend::Postgres {
         select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
@@ -101,6 +85,29 @@ pub async fn claim(
             ..row
         })
         .collect())
+}
+
+/// The rows a claim at `now` takes, up to `limit`, most urgent first: pending rows whose time
+/// has come and rows whose claimer's lease ran out. The index `idx_notification_due_at`
+/// (status, next attempt) bounds what it reads to the due rows.
+pub fn due_rows(now: DateTime<Utc>, limit: u64) -> Select<notification::Entity> {
+    let due = Condition::any()
+        .add(
+            Condition::all()
+                .add(notification::Column::Status.eq(NotificationStatus::Pending.as_str()))
+                .add(notification::Column::NextAttemptAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
+                .add(notification::Column::LeaseUntil.lt(now)),
+        );
+    notification::Entity::find()
+        .filter(due)
+        .order_by_asc(notification::Column::Priority)
+        .order_by_asc(notification::Column::NextAttemptAt)
+        .order_by_asc(notification::Column::Id)
+        .limit(limit)
 }
 
 /// Only the claimer still holding the row may record its outcome: a worker that outlived its

@@ -103,14 +103,14 @@ async fn drain(
     let pool: Vec<Worker> = (0..workers)
         .map(|_| Worker::new(state.clone(), config.clone()))
         .collect::<Result<_, _>>()?;
-    let before = server.received().len();
+    let before = server.received_count();
     let started = Instant::now();
     let drained = futures_util::future::join_all(pool.iter().map(Worker::drain)).await;
     let elapsed = started.elapsed();
     let sent: usize = drained.into_iter().map(|r| r.unwrap_or(0)).sum();
     assert_eq!(sent, mails, "every row claimed once");
     assert_eq!(
-        server.received().len() - before,
+        server.received_count() - before,
         mails,
         "every mail received"
     );

@@ -411,7 +411,8 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
     } = admitted;
     // A request of queries only reads, its token included, on one connection of the pool
     // (`service::Db`); one with a mutation or a subscription reads on the pool, and so does
-    // one with an `Idempotency-Key`, whose record needs a connection besides.
+    // one with an `Idempotency-Key`, whose record needs a connection besides (on PostgreSQL,
+    // where the writer is the same pool).
     let reads_only = idempotency.is_none()
         && checks.iter().all(|check| match check {
             Check::Refused(_) => true,

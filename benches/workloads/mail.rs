@@ -41,15 +41,14 @@ pub async fn drain(
                 ..WorkerConfig::default()
             },
         )?;
-        let received_before = server.received().len();
+        let received_before = server.received_count();
         let statements_before = bench.statements.total();
         reset_peak_rss(None);
         let started = Instant::now();
         let sent = worker.drain().await.map_err(|e| e.to_string())?;
         let elapsed = started.elapsed();
-        // Before `received()`, which copies the mailbox.
         let rss = peak_rss_mb(None);
-        let received = server.received().len() - received_before;
+        let received = server.received_count() - received_before;
         let run = Run {
             clients: concurrency,
             ops: sent as u64,

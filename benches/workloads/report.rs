@@ -14,7 +14,8 @@ pub struct Row {
     /// Operations per second; `None` where a rate means nothing (a cold start).
     pub rate: Option<f64>,
     pub latency: Option<Percentiles>,
-    /// Statements per operation; `None` where the server is another process.
+    /// Statements per operation; `None` where the server is another process or the run
+    /// mixes workloads.
     pub statements: Option<f64>,
     pub errors: u64,
     pub rss_mb: Option<f64>,

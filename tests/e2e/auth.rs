@@ -366,7 +366,8 @@ async fn each_role_may_do_exactly_what_the_permission_table_says() {
 }
 
 /// A request of queries reads on one connection that refuses writes; the token's last use is
-/// written beside it on the pool, at most once a minute, and the next request shows it.
+/// written beside it through the writer (SQLite's queue, or PostgreSQL's pool), at most once a
+/// minute, and the next request shows it.
 #[tokio::test]
 async fn a_query_records_when_its_token_was_last_used() {
     use chrono::Duration;
@@ -402,7 +403,8 @@ async fn a_query_records_when_its_token_was_last_used() {
 
 /// A request of queries holds a connection of the pool and records its token's last use on
 /// another: had it waited for that write, requests holding every connection would wait for
-/// each other. With a pool of one connection, the lookup must answer, and the use still lands.
+/// each other. With a pool of one connection that also writes (as on PostgreSQL, where the
+/// writer is the pool), the lookup must answer, and the use still lands.
 #[tokio::test]
 async fn a_token_lookup_holding_the_last_connection_does_not_wait_for_its_write() {
     use sea_orm::{ConnectOptions, Database};

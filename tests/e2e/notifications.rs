@@ -105,7 +105,7 @@ fn got(pairs: &[(&TestUser, &str)]) -> Vec<(String, String)> {
 async fn step(mail: &Mail, seen: &mut usize) -> Vec<(String, String)> {
     mail.deliver().await;
     let arrived = mail.since(*seen);
-    *seen = mail.smtp.received().len();
+    *seen = mail.smtp.received_count();
     arrived
 }
 
@@ -462,7 +462,7 @@ async fn a_421_is_retried_after_a_backoff_and_then_delivered() {
     assert_eq!(mail.deliver().await, 0);
     app.clock.advance(Days::minutes(1));
     assert_eq!(mail.deliver().await, 1);
-    assert_eq!(mail.smtp.received().len(), 1);
+    assert_eq!(mail.smtp.received_count(), 1);
     let row = &rows(&app).await[0];
     assert_eq!((row.status.as_str(), row.attempts), ("SENT", 2));
     assert_eq!(mail.smtp.refused(), 1);
@@ -552,7 +552,7 @@ async fn mail_written_while_smtp_is_down_is_delivered_once_when_it_returns() {
     app.clock.advance(Days::hours(1));
     assert_eq!(mail.deliver().await, 3);
     assert_eq!(mail.deliver().await, 0);
-    assert_eq!(mail.smtp.received().len(), 3);
+    assert_eq!(mail.smtp.received_count(), 3);
     assert!(rows(&app).await.iter().all(|r| r.status == "SENT"));
 }
 
@@ -575,7 +575,7 @@ async fn a_worker_killed_between_claim_and_send_loses_its_rows_when_the_lease_en
     assert_eq!(mail.deliver().await, 0, "leased to the dead worker");
     app.clock.advance(Days::seconds(121));
     assert_eq!(mail.deliver().await, 1);
-    assert_eq!(mail.smtp.received().len(), 1);
+    assert_eq!(mail.smtp.received_count(), 1);
     let row = &rows(&app).await[0];
     assert_eq!((row.status.as_str(), row.attempts), ("SENT", 2));
     // The dead worker's late report changes nothing.
@@ -667,7 +667,7 @@ async fn a_worker_keeps_its_smtp_connections_open_and_no_more_than_it_sends_at_o
     );
     bulk_load(&app, &pm, "second", 40).await;
     assert_eq!(mail.deliver().await, 40);
-    assert_eq!(mail.smtp.received().len(), 80);
+    assert_eq!(mail.smtp.received_count(), 80);
     assert_eq!(
         mail.smtp.connections(),
         opened,
@@ -695,7 +695,7 @@ async fn a_connection_the_server_closed_is_replaced_and_the_mail_still_goes_at_o
     let cr = raise(&app, &t, "Add territory planning").await;
     act(&app, &t.qa, &cr, "SUBMIT", None).await;
     assert_eq!(mail.deliver().await, 1);
-    assert_eq!(mail.smtp.received().len(), 2);
+    assert_eq!(mail.smtp.received_count(), 2);
     assert!(
         rows(&app)
             .await
@@ -829,7 +829,7 @@ async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
             (&t.member, "decision.opened"),
         ])
     );
-    let seen = mail.smtp.received().len();
+    let seen = mail.smtp.received_count();
 
     // Nothing before the digest hour, one digest after it, never a second one that day.
     app.clock.advance(Days::hours(20)); // 05:00 the next day
@@ -904,7 +904,7 @@ async fn voters_who_have_not_voted_are_reminded_once_a_day() {
     let decision = open_gate(&app, &t).await;
     vote(&app, &t.chair, &decision, json!({ "choice": "GO" })).await;
     mail.deliver().await;
-    let seen = mail.smtp.received().len();
+    let seen = mail.smtp.received_count();
     app.clock.advance(Days::hours(47));
     outbox::run_scheduler(&app.state).await.unwrap();
     assert_eq!(mail.deliver().await, 0, "not yet");
@@ -1187,7 +1187,7 @@ async fn walking_the_demo_through_a_change_a_gate_and_a_defect_mails_the_routing
     let mail = app.mail().await;
     steerco::seed::demo(&app.state).await.unwrap();
     mail.deliver().await;
-    let mut seen = mail.smtp.received().len();
+    let mut seen = mail.smtp.received_count();
     assert!(seen > 20, "the seed's own emails went out: {seen}");
     let pm = demo_person(&app, PM).await;
     let business = demo_person(&app, BUSINESS).await;
@@ -1273,7 +1273,7 @@ async fn walking_the_demo_through_a_change_a_gate_and_a_defect_mails_the_routing
     // ballot reaches her at once.
     complete_gate_items(&app, &pm, &phase).await;
     mail.deliver().await;
-    seen = mail.smtp.received().len();
+    seen = mail.smtp.received_count();
     let data = app.ok(&pm, GATE, json!({ "id": phase })).await;
     assert_eq!(data["phaseGateRequest"]["userErrors"], json!([]), "{data}");
     let decision = data["phaseGateRequest"]["decision"]["id"]

@@ -142,6 +142,11 @@ impl SmtpServer {
         self.shared.mailbox().received.clone()
     }
 
+    /// How many messages were accepted so far, without copying them.
+    pub fn received_count(&self) -> usize {
+        self.shared.mailbox().received.len()
+    }
+
     /// Waits until at least `count` messages were accepted, or panics after `timeout` with how
     /// many arrived.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<ReceivedMail> {

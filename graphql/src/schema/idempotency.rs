@@ -168,20 +168,28 @@ struct Reservation<'a> {
 }
 
 impl Reservation<'_> {
+    /// Keeps the answer, or frees the key when there is none to keep. Once the field has
+    /// answered, the key is never freed by a cancellation: the write runs on a task of its
+    /// own, which the request's timeout does not stop, so a retry cannot run a command that
+    /// committed.
     async fn settle(mut self, answer: &ServerResult<Option<Value>>) {
         self.settled = true;
-        let writer = &self.state.writer;
-        let kept = match answer
+        let writer = self.state.writer.clone();
+        let (user_id, key) = (self.user_id, self.key.clone());
+        let answer = answer
             .as_ref()
-            .map(|value| value.as_ref().map(serde_json::to_string))
-        {
-            Ok(Some(Ok(json))) => {
-                service::idempotency::finish(writer, self.user_id, &self.key, &json).await
+            .ok()
+            .and_then(|value| value.as_ref().map(serde_json::to_string));
+        let keeping = tokio::spawn(async move {
+            match answer {
+                Some(Ok(json)) => service::idempotency::finish(&writer, user_id, &key, &json).await,
+                _ => service::idempotency::abandon(&writer, user_id, &key).await,
             }
-            _ => service::idempotency::abandon(writer, self.user_id, &self.key).await,
-        };
-        if let Err(error) = kept {
-            tracing::error!(%error, "recording an idempotency key");
+        });
+        match keeping.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "recording an idempotency key"),
+            Err(error) => tracing::error!(%error, "recording an idempotency key"),
         }
     }
 }

@@ -89,7 +89,8 @@ pub async fn claim(
 
 /// The rows a claim at `now` takes, up to `limit`, most urgent first: pending rows whose time
 /// has come and rows whose claimer's lease ran out. The index `idx_notification_due_at`
-/// (status, next attempt) bounds what it reads to the due rows.
+/// (status, next attempt) bounds the pending rows it reads to those due; of the rows being
+/// sent, few at any time, it reads all.
 pub fn due_rows(now: DateTime<Utc>, limit: u64) -> Select<notification::Entity> {
     let due = Condition::any()
         .add(

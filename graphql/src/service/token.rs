@@ -242,8 +242,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
                     tracing::warn!(%error, "recording when a token was last used");
                 }
             });
-        } else {
-            recorded.await?;
+        } else if let Err(error) = recorded.await {
+            // When a token was last used is bookkeeping: its failure (the writer busy past its
+            // wait, a group that failed to commit) must not fail the request.
+            tracing::warn!(%error, "recording when a token was last used");
         }
     }
     Ok(Some(Actor {

@@ -88,11 +88,11 @@ impl Writer {
     /// nothing else to commit with it (a token's last use, an idempotency key's answer, the
     /// outbox's delivery bookkeeping).
     ///
-    /// On PostgreSQL it runs on the pool, a transaction of its own. On SQLite it takes a turn
-    /// at the writer like any command and commits with its group. Run on a reading connection
-    /// instead, it would contend with the writer for SQLite's one write lock, both sides
-    /// polling for it with sleeps that grow to 100 ms (SQLite's busy handler), and under a
-    /// steady stream of commands it found the lock free only between two groups.
+    /// On a pool (PostgreSQL) it runs as a transaction of its own. On a queue (SQLite) it
+    /// takes a turn at the writer like any command and commits with its group. Run on a
+    /// reading connection instead, it would contend with the writer for SQLite's one write
+    /// lock, both sides polling for it with sleeps that grow to 100 ms (SQLite's busy handler),
+    /// and under a steady stream of commands it found the lock free only between two groups.
     pub async fn execute_alone(&self, statement: Statement) -> Result<ExecResult, DbErr> {
         match self {
             Writer::Pool(pool) => pool.execute_raw(statement).await,

@@ -17,49 +17,43 @@ const BY_TIME: &str = "idx_notification_due_at";
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .create_index(
-                Index::create()
-                    .name(BY_TIME)
-                    .table(Notification::Table)
-                    .col(Notification::Status)
-                    .col(Notification::NextAttemptAt)
-                    .to_owned(),
-            )
+            .create_index(due(
+                BY_TIME,
+                &[Notification::Status, Notification::NextAttemptAt],
+            ))
             .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(BY_PRIORITY)
-                    .table(Notification::Table)
-                    .to_owned(),
-            )
-            .await
+        manager.drop_index(dropping(BY_PRIORITY)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name(BY_PRIORITY)
-                    .table(Notification::Table)
-                    .col(Notification::Status)
-                    .col(Notification::Priority)
-                    .col(Notification::NextAttemptAt)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(BY_TIME)
-                    .table(Notification::Table)
-                    .to_owned(),
-            )
-            .await
+        let columns = [
+            Notification::Status,
+            Notification::Priority,
+            Notification::NextAttemptAt,
+        ];
+        manager.create_index(due(BY_PRIORITY, &columns)).await?;
+        manager.drop_index(dropping(BY_TIME)).await
     }
 }
 
-#[derive(DeriveIden)]
+/// An index of the outbox on `columns`, in order.
+fn due(name: &str, columns: &[Notification]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(Notification::Table);
+    for &column in columns {
+        index.col(column);
+    }
+    index
+}
+
+fn dropping(name: &str) -> IndexDropStatement {
+    Index::drop()
+        .name(name)
+        .table(Notification::Table)
+        .to_owned()
+}
+
+#[derive(DeriveIden, Clone, Copy)]
 enum Notification {
     Table,
     Status,

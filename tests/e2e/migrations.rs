@@ -74,3 +74,48 @@ async fn postgres_sessions_cancel_slow_statements() {
     let timeout: String = row.try_get_by_index(0).unwrap();
     assert_eq!(timeout, steerco::db::STATEMENT_TIMEOUT_POSTGRES);
 }
+
+/// The outbox's due index goes from (status, priority, next attempt) to (status, next attempt)
+/// and back with the migration that changes it.
+#[tokio::test]
+async fn the_outbox_due_index_changes_and_reverts_with_its_migration() {
+    let database = TestDatabase::create().await;
+    let db = steerco::db::connect(&database.url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        notification_indexes(&db).await,
+        ["idx_notification_due_at", "idx_notification_project"]
+    );
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        notification_indexes(&db).await,
+        ["idx_notification_due", "idx_notification_project"]
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        notification_indexes(&db).await,
+        ["idx_notification_due_at", "idx_notification_project"]
+    );
+}
+
+/// The names of the indexes made on the outbox table, in order (not those behind its keys).
+async fn notification_indexes(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    use sea_orm::{DbBackend, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notification' \
+             AND name LIKE 'idx_%' ORDER BY name"
+        }
+        _ => {
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'notification' \
+             AND indexname LIKE 'idx_%' ORDER BY indexname"
+        }
+    };
+    db.query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
+}

@@ -23,6 +23,11 @@ pub enum Locale {
 }
 
 /// A person who signs in.
+///
+/// A dashboard resolves a user for every cell of its RACI matrix, and async-graphql moves
+/// each field's future, which is as large as the largest of the object's fields, once per
+/// field. The fields that read the database therefore keep their reads on the heap (`Box::pin`),
+/// so that `id` and `name` do not each move a few kilobytes.
 #[derive(Clone, Debug)]
 pub struct User(pub user::Model);
 
@@ -63,9 +68,12 @@ impl User {
         if viewer.user_id != self.0.id {
             return Ok(Vec::new());
         }
-        let pending = service::change_request::pending_decisions(state(ctx), viewer.user_id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let pending = Box::pin(service::change_request::pending_decisions(
+            state(ctx),
+            viewer.user_id,
+        ))
+        .await
+        .map_err(|e| to_top_level(ctx, e))?;
         Ok(pending.into_iter().map(super::decision::Decision).collect())
     }
     /// The user's RACI assignments across the projects the viewer can see.
@@ -75,7 +83,7 @@ impl User {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::raci::MyRaciAssignment>> {
         let viewer = actor(ctx)?;
-        let rows = service::raci::of_user(state(ctx), viewer, self.0.id)
+        let rows = Box::pin(service::raci::of_user(state(ctx), viewer, self.0.id))
             .await
             .map_err(|e| to_top_level(ctx, e))?;
         Ok(rows
@@ -95,7 +103,7 @@ impl User {
         if viewer.user_id != self.0.id {
             return Ok(Vec::new());
         }
-        super::notification::preferences_of(ctx, self.0.id).await
+        Box::pin(super::notification::preferences_of(ctx, self.0.id)).await
     }
     /// The user's tokens, newest first; visible to the user and to admins.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
@@ -104,7 +112,7 @@ impl User {
         if !(viewer.admin || viewer.user_id == self.0.id) {
             return Ok(Vec::new());
         }
-        let tokens = service::token::of_user(state(ctx), self.0.id)
+        let tokens = Box::pin(service::token::of_user(state(ctx), self.0.id))
             .await
             .map_err(|e| to_top_level(ctx, e))?;
         Ok(tokens.into_iter().map(ApiToken).collect())

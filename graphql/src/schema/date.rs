@@ -3,12 +3,13 @@
 //! async-graphql's own scalar for `chrono::NaiveDate` writes every date through chrono's
 //! `strftime` interpreter, which parses its format string anew for each value: on a dashboard
 //! (fifty milestones with three dates each, the phases' plans) that was 2 % of the server's
-//! CPU. This one writes the digits directly (chrono's `Display`, the same text for every year
-//! from 0 to 9999) and reads as that one does, under the same name and description, so the
-//! schema is unchanged.
+//! CPU. This one writes the ten characters of a year from 0 to 9999 itself (chrono's
+//! `Display`, which writes the same text, still cost some 800 instructions a date, growing its
+//! string a character at a time) and any other year with chrono's `Display`; it reads as that
+//! one does, under the same name and description, so the schema is unchanged.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 /// A calendar date as the API reads and writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,7 +34,29 @@ impl ScalarType for Date {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.to_string())
+        Value::String(iso_text(self.0))
+    }
+}
+
+/// `YYYY-MM-DD`, as chrono's `Display` writes it.
+fn iso_text(date: NaiveDate) -> String {
+    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
+        return date.to_string();
+    };
+    let mut text = String::with_capacity(10);
+    push_digits(&mut text, year, 4);
+    text.push('-');
+    push_digits(&mut text, date.month(), 2);
+    text.push('-');
+    push_digits(&mut text, date.day(), 2);
+    text
+}
+
+/// The last `count` decimal digits of `value`, zero-padded.
+fn push_digits(text: &mut String, value: u32, count: u32) {
+    for place in (0..count).rev() {
+        let digit = value / 10u32.pow(place) % 10;
+        text.push(char::from_digit(digit, 10).unwrap_or('0'));
     }
 }
 
@@ -72,5 +95,26 @@ mod tests {
             assert!(<Date as ScalarType>::parse(Value::String(wrong.to_owned())).is_err());
         }
         assert!(<Date as ScalarType>::parse(Value::Number(20261205.into())).is_err());
+    }
+
+    #[test]
+    fn every_date_is_written_as_chrono_writes_it() {
+        let mut date = NaiveDate::from_ymd_opt(-3, 1, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(10_002, 12, 31).unwrap();
+        let mut written = 0;
+        while date <= last {
+            assert_eq!(iso_text(date), date.to_string());
+            // Every day of the years around the bounds, one day in seven elsewhere.
+            let step = if date.year() < 3 || date.year() > 9997 {
+                1
+            } else {
+                7
+            };
+            date = date + chrono::Days::new(step);
+            written += 1;
+        }
+        assert!(written > 500_000, "{written}");
+        assert_eq!(iso_text(NaiveDate::MIN), NaiveDate::MIN.to_string());
+        assert_eq!(iso_text(NaiveDate::MAX), NaiveDate::MAX.to_string());
     }
 }

@@ -14,10 +14,7 @@ use super::phase::Phase;
 use super::user::User;
 use crate::domain::schedule::{self as rules, MilestoneStatus as DomainStatus};
 use crate::domain::{Refusal, Refusals};
-use crate::service::milestone::{
-    MilestoneChange, MilestoneChanges, NewMilestone, dates_of, thresholds_of,
-};
-use crate::service::project::today_in;
+use crate::service::milestone::{MilestoneChange, MilestoneChanges, NewMilestone, dates_of};
 use crate::service::{self, ServiceError};
 
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -58,14 +55,9 @@ impl Milestone {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<(rules::MilestoneDates, NaiveDate, rules::HealthThresholds)> {
-        let standing = super::loader::project(ctx, self.0.project_id).await?;
-        let project = &standing.project;
         let dates = dates_of(&self.0).map_err(|e| to_top_level(ctx, e))?;
-        Ok((
-            dates,
-            today_in(project, state(ctx).clock.now()),
-            thresholds_of(project),
-        ))
+        let (today, thresholds) = super::loader::calendar(ctx, self.0.project_id).await?;
+        Ok((dates, today, thresholds))
     }
 }
 

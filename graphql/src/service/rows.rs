@@ -30,8 +30,8 @@ use std::collections::hash_map::Entry;
 
 use sea_orm::sqlx::{self, Postgres, Row as _};
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, QueryResult, QueryTrait,
-    Select, SelectA, SelectB, TryGetable,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic, QueryResult,
+    QueryTrait, Select, SelectA, SelectB, Statement, TryGetable,
     sea_query::{DynIden, SelectStatement},
 };
 use steerco_entity::{
@@ -141,6 +141,20 @@ impl JoinedRows {
     /// any other alias (a third table's) is left as it is.
     pub async fn fetch(conn: &impl ConnectionTrait, query: SelectStatement) -> Result<Self, DbErr> {
         Ok(Self(conn.query_all(&children_unprefixed(query)).await?))
+    }
+
+    /// The statement [`Self::fetch`] runs for `query` on `backend`, to keep its text (see
+    /// [`SqlOnce`](super::sql_once::SqlOnce)) and run it with [`Self::fetch_statement`].
+    pub fn statement(query: SelectStatement, backend: DbBackend) -> Statement {
+        backend.build(&children_unprefixed(query))
+    }
+
+    /// Runs a statement made by [`Self::statement`].
+    pub async fn fetch_statement(
+        conn: &impl ConnectionTrait,
+        statement: Statement,
+    ) -> Result<Self, DbErr> {
+        Ok(Self(conn.query_all_raw(statement).await?))
     }
 
     /// The rows as read.

@@ -147,7 +147,9 @@ async fn run_on(
     runtime: &Handle,
     work: impl Future<Output = Response> + Send + 'static,
 ) -> Response {
-    match runtime.spawn(work.instrument(Span::current())).await {
+    // An operation's future runs to kilobytes, and a task's is moved whole into its cell and
+    // its stages (spawned, finished, read): boxed, it is moved once.
+    match runtime.spawn(Box::pin(work).instrument(Span::current())).await {
         Ok(response) => response,
         Err(error) => {
             tracing::error!(%error, "a request's task failed");

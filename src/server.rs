@@ -149,7 +149,10 @@ async fn run_on(
 ) -> Response {
     // An operation's future runs to kilobytes, and a task's is moved whole into its cell and
     // its stages (spawned, finished, read): boxed, it is moved once.
-    match runtime.spawn(Box::pin(work).instrument(Span::current())).await {
+    match runtime
+        .spawn(Box::pin(work).instrument(Span::current()))
+        .await
+    {
         Ok(response) => response,
         Err(error) => {
             tracing::error!(%error, "a request's task failed");

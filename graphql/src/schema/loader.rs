@@ -504,7 +504,8 @@ impl ProjectCalendars {
     }
 }
 
-/// The project's today and health thresholds, the same for the rest of the request.
+/// The project's today and health thresholds, the same for the rest of the request (or until
+/// its next mutation).
 pub async fn calendar(
     ctx: &async_graphql::Context<'_>,
     project_id: Uuid,

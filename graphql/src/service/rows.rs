@@ -23,7 +23,9 @@
 //! type against the field's ([`column`]): that check compares the column's type with every
 //! type the field's could be read from (five for a string), and was half of what a dashboard
 //! spent decoding. The models' types are those of the migrated columns; an end-to-end test
-//! reads every row of each of these models both ways, on both backends, and compares them.
+//! (`seed::the_models_read_by_position_read_as_sea_orm_reads_them_by_name`, run on
+//! PostgreSQL by the suite's second pass) gives every column a value in some row, reads every
+//! row of each of these models both ways and compares them.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -140,7 +142,8 @@ impl JoinedRows {
     /// the child's columns under their own names. The parent's keep sea-orm's `A_` prefix;
     /// any other alias (a third table's) is left as it is.
     pub async fn fetch(conn: &impl ConnectionTrait, query: SelectStatement) -> Result<Self, DbErr> {
-        Ok(Self(conn.query_all(&children_unprefixed(query)).await?))
+        let statement = Self::statement(query, conn.get_database_backend());
+        Self::fetch_statement(conn, statement).await
     }
 
     /// The statement [`Self::fetch`] runs for `query` on `backend`, to keep its text (see

@@ -1,7 +1,8 @@
-//! SQL text built once per backend, for statements of a fixed shape run inside SQLite's write
-//! turn, where every other writer waits. Building a sea-orm select with its joins and column
-//! aliases, then writing it out as SQL, cost the project-with-membership read of every
-//! command about as much processor time as running it. The shape is built once with sea-orm
+//! SQL text built once per backend, for statements of a fixed shape that run often: inside
+//! SQLite's write turn, where every other writer waits, or on every dashboard. Building a
+//! sea-orm select with its joins and column aliases, then writing it out as SQL, cost the
+//! project-with-membership read of every command about as much processor time as running it,
+//! and the RACI matrix's three tables about as much as decoding them. The shape is built once with sea-orm
 //! as usual; each run then binds its own values to the kept text. A unit test beside each use
 //! compares the kept statement with the one built afresh, so the values' order cannot drift
 //! from the text's.

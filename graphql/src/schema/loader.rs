@@ -25,8 +25,8 @@ use steerco_entity::{
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
-use crate::domain::schedule::HealthThresholds;
 use crate::service::access::Standing;
+use crate::service::milestone::Calendar;
 use crate::service::{self, Actor, AppState, ServiceError, ServiceResult};
 
 /// Users by id.
@@ -483,9 +483,6 @@ pub async fn visible_project(
 #[derive(Default)]
 pub struct ProjectCalendars(Mutex<HashMap<Uuid, Calendar>>);
 
-/// A project's today and health thresholds.
-pub type Calendar = (chrono::NaiveDate, HealthThresholds);
-
 impl ProjectCalendars {
     fn get(&self, project_id: Uuid) -> Option<Calendar> {
         self.0.lock().ok()?.get(&project_id).copied()
@@ -515,10 +512,8 @@ pub async fn calendar(
         return Ok(calendar);
     }
     let standing = project(ctx, project_id).await?;
-    let calendar = (
-        service::project::today_in(&standing.project, super::context::state(ctx).clock.now()),
-        service::milestone::thresholds_of(&standing.project),
-    );
+    let calendar =
+        service::milestone::calendar_of(&standing.project, super::context::state(ctx).clock.now());
     if let Some(kept) = kept {
         kept.keep(project_id, calendar);
     }

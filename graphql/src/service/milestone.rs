@@ -67,17 +67,23 @@ pub fn thresholds_of(project: &project::Model) -> HealthThresholds {
     .unwrap_or_default()
 }
 
+/// A project's today (in its time zone) and health thresholds: what its milestones' health
+/// is judged by.
+pub type Calendar = (NaiveDate, HealthThresholds);
+
+/// The project's [`Calendar`] at `now`.
+pub fn calendar_of(project: &project::Model, now: DateTime<Utc>) -> Calendar {
+    (today_in(project, now), thresholds_of(project))
+}
+
 /// The health of a milestone today, where the project is.
 pub fn health_of(
     m: &milestone::Model,
     project: &project::Model,
     now: DateTime<Utc>,
 ) -> ServiceResult<Health> {
-    Ok(rules::health(
-        &dates_of(m)?,
-        today_in(project, now),
-        thresholds_of(project),
-    ))
+    let (today, thresholds) = calendar_of(project, now);
+    Ok(rules::health(&dates_of(m)?, today, thresholds))
 }
 
 fn snapshot(m: &milestone::Model) -> serde_json::Value {
@@ -729,9 +735,7 @@ pub async fn filtered(
     project: &project::Model,
     filter: &MilestoneFilter,
 ) -> ServiceResult<Vec<milestone::Model>> {
-    let now = state.clock.now();
-    let today = today_in(project, now);
-    let thresholds = thresholds_of(project);
+    let (today, thresholds) = calendar_of(project, state.clock.now());
     let mut matching = Vec::new();
     for m in milestones_of(&state.db, project.id).await? {
         let dates = dates_of(&m)?;
@@ -789,8 +793,7 @@ pub fn schedule_health<'a>(
     milestones: impl IntoIterator<Item = &'a milestone::Model>,
     now: DateTime<Utc>,
 ) -> ServiceResult<ScheduleHealth> {
-    let today = today_in(project, now);
-    let thresholds = thresholds_of(project);
+    let (today, thresholds) = calendar_of(project, now);
     let mut summary = ScheduleHealth::default();
     for m in milestones {
         let dates = dates_of(m)?;

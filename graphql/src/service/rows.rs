@@ -467,7 +467,7 @@ mod tests {
     async fn rows_laid_out_otherwise_are_read_by_name() {
         let (db, project) = plan().await;
         let backend = db.get_database_backend();
-        let selected = backend.build(&children_unprefixed(phases_with_milestones(project)));
+        let selected = JoinedRows::statement(phases_with_milestones(project), backend);
         let (id, project_id) = (
             r#""phase"."id" AS "A_id""#,
             r#""phase"."project_id" AS "A_project_id""#,

@@ -3,6 +3,7 @@
 //! The application itself (domain rules, services, GraphQL schema) lives in
 //! `steerco-graphql`; this crate wires it to the outside world.
 
+pub mod answer;
 pub mod cli;
 pub mod config;
 pub mod db;

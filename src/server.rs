@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, ServerError};
+use async_graphql::{BatchRequest, ErrorExtensions, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, StatusCode, header};
@@ -31,6 +31,7 @@ use steerco_graphql::service::{self, Actor, AppState};
 use tokio::runtime::Handle;
 use tracing::{Instrument, Span};
 
+use crate::answer;
 use crate::config::ServerConfig;
 use crate::rate_limit::{RateKey, RateLimiter};
 
@@ -369,7 +370,7 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         for refusal in &mut refusals {
             classify_errors(&mut refusal.errors);
         }
-        return answer_json(is_batch, refusals).map_or_else(|_| unwritable(), json_response);
+        return answer::json(is_batch, &refusals).map_or_else(|_| unwritable(), json_response);
     }
     let admitted = Admitted {
         requests,
@@ -508,7 +509,7 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
                     || *code == async_graphql::Value::from(codes::LIMIT_EXCEEDED)
             })
     });
-    let Ok(json) = answer_json(is_batch, responses) else {
+    let Ok(json) = answer::json(is_batch, &responses) else {
         return unwritable();
     };
     if let Some((user_id, key)) = reserved {
@@ -523,19 +524,6 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
         }
     }
     json_response(json)
-}
-
-/// The JSON answer to a request's operations: one response, or a list for a batch.
-fn answer_json(
-    is_batch: bool,
-    mut responses: Vec<async_graphql::Response>,
-) -> serde_json::Result<String> {
-    let body = if is_batch {
-        BatchResponse::Batch(responses)
-    } else {
-        BatchResponse::Single(responses.remove(0))
-    };
-    serde_json::to_string(&body)
 }
 
 fn unwritable() -> Response {

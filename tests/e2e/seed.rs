@@ -707,7 +707,8 @@ async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
     seed_bench(&app, 2, 42).await;
     let db = app.db();
     // Columns the seeds never fill: why a phase is blocked, a quorum (no ballot of theirs
-    // counts one), a vote's conditions and proxy, a password, a request for information.
+    // counts one), a vote's conditions and proxy, a password, a request for information, and
+    // a project's hold.
     fill::<phase::Entity>(
         db,
         phase::Column::Id,
@@ -750,6 +751,14 @@ async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
         Expr::val("Which sites go first?"),
     )
     .await;
+    // A project on hold, with the reason and the status it resumes to, decided by quorum.
+    for (column, value) in [
+        (project::Column::StatusReason, Expr::val("Budget review")),
+        (project::Column::StatusBeforeHold, Expr::val("EXECUTION")),
+        (project::Column::DecisionQuorum, Expr::val(2)),
+    ] {
+        fill::<project::Entity>(db, project::Column::Id, column, value).await;
+    }
     let read = [
         ("phase", both_ways::<phase::Entity>(db).await),
         ("milestone", both_ways::<milestone::Entity>(db).await),
@@ -770,6 +779,11 @@ async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
         (
             "change_request",
             both_ways::<change_request::Entity>(db).await,
+        ),
+        ("project", both_ways::<project::Entity>(db).await),
+        (
+            "project_member",
+            both_ways::<project_member::Entity>(db).await,
         ),
     ];
     for (table, rows) in read {

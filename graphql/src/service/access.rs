@@ -1,6 +1,6 @@
 //! Who the caller is on a project: loads membership and applies [`crate::domain::authz`].
 
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, LockType, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
     QuerySelect, QueryTrait, RelationTrait, SelectTwo, SelectTwoModel, SelectorTrait, Statement,
@@ -8,6 +8,7 @@ use sea_orm::{
 use steerco_entity::{project, project_member};
 use uuid::Uuid;
 
+use super::rows::JoinedRows;
 use super::sql_once::SqlOnce;
 use super::{Actor, ServiceError, ServiceResult, backend_of};
 use crate::domain::Refusal;
@@ -167,17 +168,59 @@ pub async fn standings(
     ids: &[Uuid],
     codes: &[String],
 ) -> ServiceResult<Vec<Standing>> {
-    with_membership_of(actor)
-        .filter(
-            Condition::any()
-                .add(project::Column::Id.is_in(ids.iter().copied()))
-                .add(project::Column::Code.is_in(codes.iter().map(String::as_str))),
-        )
-        .all(conn)
+    if ids.is_empty() && codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = standings_statement(actor, ids, codes, backend_of(conn));
+    // At most one membership per project: the join keeps only the caller's.
+    JoinedRows::fetch_statement(conn, statement)
         .await?
+        .parents_with_children::<project::Model, project_member::Model>(project::Column::Id)?
         .into_iter()
-        .map(|row| standing_of(actor, row))
+        .map(|(project, mut membership)| standing_of(actor, (project, membership.pop())))
         .collect()
+}
+
+/// The projects with these ids or codes (not both none), each with the caller's membership.
+/// An empty list is left out rather than written as an always false comparison, whose two
+/// numbers sea-orm would bind as values.
+fn standings_query(actor: &Actor, ids: &[Uuid], codes: &[String]) -> SelectStatement {
+    let mut named = Condition::any();
+    if !ids.is_empty() {
+        named = named.add(project::Column::Id.is_in(ids.iter().copied()));
+    }
+    if !codes.is_empty() {
+        named = named.add(project::Column::Code.is_in(codes.iter().map(String::as_str)));
+    }
+    with_membership_of(actor).filter(named).into_query()
+}
+
+/// [`standings_query`] as a statement. Its text depends on how many ids and codes it names;
+/// those of a request's usual batches (a project by id, by code, or both, as on a dashboard)
+/// are built once per backend, others each time.
+fn standings_statement(
+    actor: &Actor,
+    ids: &[Uuid],
+    codes: &[String],
+    backend: DbBackend,
+) -> Statement {
+    const KEPT_UP_TO: usize = 2;
+    static KEPT: [[SqlOnce; KEPT_UP_TO + 1]; KEPT_UP_TO + 1] =
+        [const { [const { SqlOnce::new() }; KEPT_UP_TO + 1] }; KEPT_UP_TO + 1];
+    let build = || JoinedRows::statement(standings_query(actor, ids, codes), backend);
+    match KEPT
+        .get(ids.len())
+        .and_then(|by_codes| by_codes.get(codes.len()))
+    {
+        Some(kept) => {
+            let values = std::iter::once(actor.user_id.into())
+                .chain(ids.iter().map(|id| (*id).into()))
+                .chain(codes.iter().map(|code| code.as_str().into()))
+                .collect();
+            kept.statement(backend, build, values)
+        }
+        None => build(),
+    }
 }
 
 /// Loads a project for reading, or `None` when it does not exist or the caller may not see it.
@@ -203,6 +246,31 @@ mod tests {
             admin: false,
             token_id: Uuid::now_v7(),
             name: None,
+        }
+    }
+
+    #[test]
+    fn each_kept_standings_statement_is_the_one_sea_orm_builds_with_each_callers_values() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            // Beyond two ids or codes the text is built each time; the comparison holds too.
+            // Neither ids nor codes: no statement runs.
+            let shapes = (0..=3).flat_map(|ids| (0..=3).map(move |codes| (ids, codes)));
+            for (ids, codes) in shapes.skip(1) {
+                for round in 0..3 {
+                    let caller = actor();
+                    let ids: Vec<_> = (0..ids).map(|_| Uuid::now_v7()).collect();
+                    let codes: Vec<_> = (0..codes).map(|n| format!("P{round}-{n}")).collect();
+                    let fresh =
+                        JoinedRows::statement(standings_query(&caller, &ids, &codes), backend);
+                    assert_eq!(
+                        standings_statement(&caller, &ids, &codes, backend),
+                        fresh,
+                        "{backend:?}, {} ids, {} codes",
+                        ids.len(),
+                        codes.len()
+                    );
+                }
+            }
         }
     }
 

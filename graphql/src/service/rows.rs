@@ -37,7 +37,8 @@ use sea_orm::{
     sea_query::{DynIden, SelectStatement},
 };
 use steerco_entity::{
-    change_request, decision, decision_vote, milestone, phase, raci_activity, raci_assignment, user,
+    change_request, decision, decision_vote, milestone, phase, project, project_member,
+    raci_activity, raci_assignment, user,
 };
 use uuid::Uuid;
 
@@ -104,6 +105,13 @@ by_position! {
     user {
         id, email, name, locale, active, admin, password_hash, created_at, updated_at, version,
     }
+    project {
+        id, code, name, description, time_zone, planned_start, target_go_live, budget_amount,
+        budget_currency, status, status_reason, status_before_hold, decision_rule,
+        decision_quorum, amber_slip_days, red_slip_days, red_line_schedule_days, red_line_cost,
+        red_line_risk, created_at, updated_at, version,
+    }
+    project_member { id, project_id, user_id, roles, created_at, updated_at, version }
     change_request {
         id, project_id, number, title, description, justification, category, priority,
         requester_id, status, links, impact, impact_edited_by, info_request, decided_by,
@@ -334,6 +342,11 @@ mod tests {
             names::<decision_vote::Column>()
         );
         assert_eq!(user::Model::COLUMNS, names::<user::Column>());
+        assert_eq!(project::Model::COLUMNS, names::<project::Column>());
+        assert_eq!(
+            project_member::Model::COLUMNS,
+            names::<project_member::Column>()
+        );
         assert_eq!(
             change_request::Model::COLUMNS,
             names::<change_request::Column>()

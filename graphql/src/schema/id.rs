@@ -117,13 +117,13 @@ pub fn encode(kind: Kind, id: Uuid) -> ID {
     ID(URL_SAFE_NO_PAD.encode(raw))
 }
 
-/// The kind and UUID behind a global ID, or `None` when it is not one of ours.
 /// The global id of an object named by its type name (as domain events and the outbox name
 /// them), or `None` for a type without global ids.
 pub fn encode_named(type_name: &str, id: Uuid) -> Option<ID> {
     Kind::named(type_name).map(|kind| encode(kind, id))
 }
 
+/// The kind and UUID behind a global ID, or `None` when it is not one of ours.
 pub fn decode_any(id: &str) -> Option<(Kind, Uuid)> {
     let bytes = URL_SAFE_NO_PAD.decode(id.as_bytes()).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;

@@ -4,7 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
+use sea_orm::sea_query::SelectStatement;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    Statement,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{decision, decision_vote, project, project_member, user};
@@ -12,6 +16,8 @@ use uuid::Uuid;
 
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::rows::JoinedRows;
+use super::sql_once::{KEPT_KEY_COUNTS, SqlPerCount};
 use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit_with_events,
@@ -536,16 +542,32 @@ pub async fn with_votes_of_subjects(
     state: &AppState,
     subject_ids: &[Uuid],
 ) -> ServiceResult<Vec<(decision::Model, Vec<decision_vote::Model>)>> {
-    let select = decision::Entity::find()
+    let statement = with_votes_of_subjects_statement(subject_ids, super::backend_of(&state.db));
+    Ok(JoinedRows::fetch_statement(&state.db, statement)
+        .await?
+        .parents_with_children(decision::Column::Id)?)
+}
+
+/// [`with_votes_of_subjects_query`] as a statement, its text kept per number of keys.
+fn with_votes_of_subjects_statement(subject_ids: &[Uuid], backend: DbBackend) -> Statement {
+    static KEPT: SqlPerCount<KEPT_KEY_COUNTS> = SqlPerCount::new();
+    KEPT.statement(
+        backend,
+        subject_ids.len(),
+        || JoinedRows::statement(with_votes_of_subjects_query(subject_ids), backend),
+        || subject_ids.iter().map(|id| (*id).into()).collect(),
+    )
+}
+
+/// The ballots about the subjects, each with its votes in casting order.
+fn with_votes_of_subjects_query(subject_ids: &[Uuid]) -> SelectStatement {
+    decision::Entity::find()
         .find_also_related(decision_vote::Entity)
         .filter(decision::Column::SubjectId.is_in(subject_ids.iter().copied()))
         .order_by_asc(decision::Column::Id)
         .order_by_asc(decision_vote::Column::CastAt)
         .order_by_asc(decision_vote::Column::Id)
-        .into_query();
-    Ok(super::rows::JoinedRows::fetch(&state.db, select)
-        .await?
-        .parents_with_children(decision::Column::Id)?)
+        .into_query()
 }
 
 /// A reason text for gate and skip requests.
@@ -586,4 +608,26 @@ pub async fn of_project(
         .order_by_desc(decision::Column::Id)
         .all(&state.db)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kept_ballots_statement_is_the_one_sea_orm_builds_with_each_callers_keys() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            // Counts past KEPT_KEY_COUNTS are built each time; the comparison holds for them too.
+            for count in [1, 2, 3, 50, KEPT_KEY_COUNTS, KEPT_KEY_COUNTS + 1] {
+                for _ in 0..3 {
+                    let keys: Vec<_> = (0..count).map(|_| Uuid::now_v7()).collect();
+                    assert_eq!(
+                        with_votes_of_subjects_statement(&keys, backend),
+                        JoinedRows::statement(with_votes_of_subjects_query(&keys), backend),
+                        "{backend:?}, {count} keys"
+                    );
+                }
+            }
+        }
+    }
 }

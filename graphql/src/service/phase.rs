@@ -2,7 +2,10 @@
 //! the effect of the committee's decisions.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::SelectStatement;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+};
 use serde_json::json;
 use steerco_entity::{
     decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase, project,
@@ -14,6 +17,8 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::decision::ProposedCondition;
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
+use super::rows::JoinedRows;
+use super::sql_once::{KEPT_KEY_COUNTS, SqlPerCount};
 use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
@@ -1263,6 +1268,32 @@ pub async fn plans_of(
     state: &AppState,
     project_ids: &[Uuid],
 ) -> ServiceResult<Vec<(phase::Model, Vec<milestone::Model>)>> {
+    let statement = plans_statement(project_ids, super::backend_of(&state.db));
+    Ok(JoinedRows::fetch_statement(&state.db, statement)
+        .await?
+        .parents_with_children(phase::Column::Id)?)
+}
+
+/// [`plans_query`] as a statement, its text kept per number of keys.
+fn plans_statement(project_ids: &[Uuid], backend: DbBackend) -> Statement {
+    static KEPT: SqlPerCount<KEPT_KEY_COUNTS> = SqlPerCount::new();
+    KEPT.statement(
+        backend,
+        project_ids.len(),
+        || JoinedRows::statement(plans_query(project_ids), backend),
+        // The join's list, then the filter's.
+        || {
+            project_ids
+                .iter()
+                .chain(project_ids)
+                .map(|id| (*id).into())
+                .collect()
+        },
+    )
+}
+
+/// The phases of the projects with their milestones, project by project, in plan order.
+fn plans_query(project_ids: &[Uuid]) -> SelectStatement {
     use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
     use sea_orm::{JoinType, QuerySelect, QueryTrait, RelationTrait};
     // The milestones are narrowed to the projects in the join itself: PostgreSQL then reads
@@ -1277,7 +1308,7 @@ pub async fn plans_of(
                     .is_in(projects.iter().copied())
                     .into_condition()
             });
-    let select = phase::Entity::find()
+    phase::Entity::find()
         .join(JoinType::LeftJoin, milestones_of_the_projects)
         .select_also(milestone::Entity)
         .filter(phase::Column::ProjectId.is_in(project_ids.iter().copied()))
@@ -1286,10 +1317,7 @@ pub async fn plans_of(
         .order_by_asc(phase::Column::Id)
         .order_by_asc(milestone::Column::ForecastDate)
         .order_by_asc(milestone::Column::Id)
-        .into_query();
-    Ok(super::rows::JoinedRows::fetch(&state.db, select)
-        .await?
-        .parents_with_children(phase::Column::Id)?)
+        .into_query()
 }
 
 pub async fn criteria_of(
@@ -1401,4 +1429,26 @@ pub async fn visible_condition(
     Ok(visible_phase_project(state, viewer, found.phase_id)
         .await?
         .then_some(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kept_plan_statement_is_the_one_sea_orm_builds_with_each_callers_keys() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            // Counts past KEPT_KEY_COUNTS are built each time; the comparison holds for them too.
+            for count in [1, 2, 3, 50, KEPT_KEY_COUNTS, KEPT_KEY_COUNTS + 1] {
+                for _ in 0..3 {
+                    let keys: Vec<_> = (0..count).map(|_| Uuid::now_v7()).collect();
+                    assert_eq!(
+                        plans_statement(&keys, backend),
+                        JoinedRows::statement(plans_query(&keys), backend),
+                        "{backend:?}, {count} keys"
+                    );
+                }
+            }
+        }
+    }
 }

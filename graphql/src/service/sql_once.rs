@@ -2,10 +2,11 @@
 //! SQLite's write turn, where every other writer waits, or on every dashboard. Building a
 //! sea-orm select with its joins and column aliases, then writing it out as SQL, cost the
 //! project-with-membership read of every command about as much processor time as running it,
-//! and the RACI matrix's three tables about as much as decoding them. The shape is built once with sea-orm
-//! as usual; each run then binds its own values to the kept text. A unit test beside each use
+//! and the RACI matrix's three tables about as much as decoding them. The shape is built once
+//! with sea-orm as usual; each run then binds its own values to the kept text. A unit test beside each use
 //! compares the kept statement with the one built afresh, so the values' order cannot drift
-//! from the text's.
+//! from the text's. A loader's statement has one shape per number of keys in its `IN (…)`
+//! lists: [`SqlPerCount`] keeps one text per count.
 
 use std::sync::OnceLock;
 
@@ -45,9 +46,80 @@ impl SqlOnce {
     }
 }
 
+/// The key counts up to which a loader's statements keep their text: enough for a dashboard's
+/// batches (one project; the change requests of a page of fifty).
+pub(crate) const KEPT_KEY_COUNTS: usize = 64;
+
+/// The SQL text of a statement whose text depends only on how many values its lists bind,
+/// such as a loader's `IN (…)` of its keys: kept per backend and count, for counts from one
+/// to `N`; larger counts are built each time.
+pub(crate) struct SqlPerCount<const N: usize> {
+    kept: [SqlOnce; N],
+}
+
+impl<const N: usize> SqlPerCount<N> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            kept: [const { SqlOnce::new() }; N],
+        }
+    }
+
+    /// The statement for `count` values with `values` bound to the text `build` gives (called
+    /// on the first use of each count, and for every count outside the kept ones).
+    pub(crate) fn statement(
+        &self,
+        backend: DbBackend,
+        count: usize,
+        build: impl FnOnce() -> Statement,
+        values: impl FnOnce() -> Vec<Value>,
+    ) -> Statement {
+        match count.checked_sub(1).and_then(|at| self.kept.get(at)) {
+            Some(kept) => kept.statement(backend, build, values()),
+            None => build(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_count_keeps_its_own_text_and_others_are_built_each_time() {
+        static KEPT: SqlPerCount<2> = SqlPerCount::new();
+        let built = |n: usize, round: i64| {
+            let marks = vec!["?"; n].join(", ");
+            let values: Vec<Value> = (0..n).map(|at| (round + at as i64).into()).collect();
+            Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("SELECT {round} IN ({marks})"),
+                values,
+            )
+        };
+        for n in 0..=3 {
+            let first = KEPT.statement(
+                DbBackend::Sqlite,
+                n,
+                || built(n, 1),
+                || built(n, 1).values.unwrap().0,
+            );
+            assert_eq!(first, built(n, 1));
+            let second = KEPT.statement(
+                DbBackend::Sqlite,
+                n,
+                || built(n, 2),
+                || built(n, 2).values.unwrap().0,
+            );
+            assert_eq!(second.values, built(n, 2).values);
+            let kept = (1..=2).contains(&n);
+            let text = if kept {
+                built(n, 1).sql
+            } else {
+                built(n, 2).sql
+            };
+            assert_eq!(second.sql, text, "{n} values");
+        }
+    }
 
     #[test]
     fn the_text_is_built_once_per_backend_and_each_run_binds_its_own_values() {

@@ -3,10 +3,10 @@
 //! sea-orm select with its joins and column aliases, then writing it out as SQL, cost the
 //! project-with-membership read of every command about as much processor time as running it,
 //! and the RACI matrix's three tables about as much as decoding them. The shape is built once
-//! with sea-orm as usual; each run then binds its own values to the kept text. A unit test beside each use
-//! compares the kept statement with the one built afresh, so the values' order cannot drift
-//! from the text's. A loader's statement has one shape per number of keys in its `IN (…)`
-//! lists: [`SqlPerCount`] keeps one text per count.
+//! with sea-orm as usual; each run then binds its own values to the kept text. A unit test
+//! beside each use compares the kept statement with the one built afresh, so the values' order
+//! cannot drift from the text's. A loader's statement has one shape per number of keys in its
+//! `IN (…)` lists: [`SqlPerCount`] keeps one text per count.
 
 use std::sync::OnceLock;
 

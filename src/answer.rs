@@ -5,7 +5,10 @@
 //! key and value went through the serializer's machinery: a tenth of the server's CPU per
 //! dashboard. This writer walks the value tree itself and copies a string whole when it holds
 //! nothing to escape, which is nearly always. Its text is serde_json's, byte for byte (the
-//! tests below hold it to that); numbers and errors are still written by serde_json.
+//! tests below hold it to that); numbers and errors are still written by serde_json. Two
+//! things would make them differ, and the tests would show it: async-graphql's `raw_value`
+//! feature (off here), which writes an object holding one raw JSON string as that JSON, and a
+//! new serialized field of its `Response`, which is `#[non_exhaustive]`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -16,7 +19,12 @@ use async_graphql::{Response, Value};
 const USUAL_ANSWER_BYTES: usize = 16 * 1024;
 
 /// The answer to a request's operations: one response, or a list of them for a batch.
+/// `responses` holds exactly one response unless `is_batch`.
 pub fn json(is_batch: bool, responses: &[Response]) -> serde_json::Result<String> {
+    debug_assert!(
+        is_batch || responses.len() == 1,
+        "one response unless a batch"
+    );
     let mut out = String::with_capacity(USUAL_ANSWER_BYTES);
     match responses {
         [response] if !is_batch => push_response(&mut out, response)?,
@@ -64,7 +72,8 @@ fn push_extensions(out: &mut String, extensions: &BTreeMap<String, Value>) {
     out.push('}');
 }
 
-/// Recursion is bounded by the depth limit every operation is checked against.
+/// Recursion is bounded by the depth limit every operation is checked against, and in a `Json`
+/// scalar's value (an audit event's row) by the depth of the JSON stored.
 fn push_value(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
@@ -222,6 +231,8 @@ mod tests {
             "done": false,
             "votes": [],
             "empty": {},
+            // What serde_json would write as raw JSON if async-graphql's `raw_value` were on.
+            "raw": {"$serde_json::private::RawValue": "1"},
         }))
         .unwrap();
         let mut extensions = BTreeMap::new();
@@ -246,6 +257,12 @@ mod tests {
             );
         }
         assert_eq!(json(true, &[]).unwrap(), "[]");
+        assert!(
+            json(true, &responses)
+                .unwrap()
+                .contains(r#""raw":{"$serde_json"#),
+            "async-graphql's raw_value feature is on: answer.rs must write raw values as they are"
+        );
     }
 
     fn text() -> impl Strategy<Value = String> {

@@ -751,10 +751,10 @@ async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
         Expr::val("Which sites go first?"),
     )
     .await;
-    // A project on hold, with the reason and the status it resumes to, decided by quorum.
+    // A project's hold reason, the status it would resume to, and a decision quorum.
     for (column, value) in [
         (project::Column::StatusReason, Expr::val("Budget review")),
-        (project::Column::StatusBeforeHold, Expr::val("EXECUTION")),
+        (project::Column::StatusBeforeHold, Expr::val("IN_EXECUTION")),
         (project::Column::DecisionQuorum, Expr::val(2)),
     ] {
         fill::<project::Entity>(db, project::Column::Id, column, value).await;

@@ -172,7 +172,9 @@ pub async fn standings(
         return Ok(Vec::new());
     }
     let statement = standings_statement(actor, ids, codes, backend_of(conn));
-    // At most one membership per project: the join keeps only the caller's.
+    // One row per project, with no ORDER BY needed to keep a project's rows together: the
+    // join keeps only the caller's membership, unique per project and user
+    // (`uq_project_member_project_user`).
     JoinedRows::fetch_statement(conn, statement)
         .await?
         .parents_with_children::<project::Model, project_member::Model>(project::Column::Id)?

@@ -6,7 +6,8 @@
 //! with sea-orm as usual; each run then binds its own values to the kept text. A unit test
 //! beside each use compares the kept statement with the one built afresh, so the values' order
 //! cannot drift from the text's. A loader's statement has one shape per number of keys in its
-//! `IN (…)` lists: [`SqlPerCount`] keeps one text per count.
+//! `IN (…)` lists: [`SqlPerCount`] keeps one text per count (and the project read of every
+//! request, which has two lists, keeps a small grid of [`SqlOnce`] of its own).
 
 use std::sync::OnceLock;
 

@@ -81,6 +81,28 @@ impl<const N: usize> SqlPerCount<N> {
     }
 }
 
+/// Asserts that `kept` (a statement kept per key count) is `fresh` (the same statement built
+/// anew) for every backend and for key counts within and past the kept ones, three key sets
+/// each.
+#[cfg(test)]
+pub(crate) fn assert_kept_per_key_count_is_fresh(
+    kept: impl Fn(&[uuid::Uuid], DbBackend) -> Statement,
+    fresh: impl Fn(&[uuid::Uuid], DbBackend) -> Statement,
+) {
+    for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+        for count in [1, 2, 3, 50, KEPT_KEY_COUNTS, KEPT_KEY_COUNTS + 1] {
+            for _ in 0..3 {
+                let keys: Vec<_> = (0..count).map(|_| uuid::Uuid::now_v7()).collect();
+                assert_eq!(
+                    kept(&keys, backend),
+                    fresh(&keys, backend),
+                    "{backend:?}, {count} keys"
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

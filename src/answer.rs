@@ -60,16 +60,10 @@ fn push_response(out: &mut String, response: &Response) -> serde_json::Result<()
 }
 
 fn push_extensions(out: &mut String, extensions: &BTreeMap<String, Value>) {
-    out.push('{');
-    for (at, (key, value)) in extensions.iter().enumerate() {
-        if at > 0 {
-            out.push(',');
-        }
-        push_string(out, key);
-        out.push(':');
-        push_value(out, value);
-    }
-    out.push('}');
+    push_object(
+        out,
+        extensions.iter().map(|(key, value)| (key.as_str(), value)),
+    );
 }
 
 /// Recursion is bounded by the depth limit every operation is checked against, and in a `Json`
@@ -84,39 +78,44 @@ fn push_value(out: &mut String, value: &Value) {
         Value::String(text) => push_string(out, text),
         Value::Enum(name) => push_string(out, name),
         // serde_json writes bytes as a list of numbers.
-        Value::Binary(bytes) => {
-            out.push('[');
-            for (at, byte) in bytes.iter().enumerate() {
-                if at > 0 {
-                    out.push(',');
-                }
-                _ = write!(out, "{byte}");
-            }
-            out.push(']');
-        }
-        Value::List(items) => {
-            out.push('[');
-            for (at, item) in items.iter().enumerate() {
-                if at > 0 {
-                    out.push(',');
-                }
-                push_value(out, item);
-            }
-            out.push(']');
-        }
+        Value::Binary(bytes) => push_list(out, bytes.iter(), |out, byte| {
+            _ = write!(out, "{byte}");
+        }),
+        Value::List(items) => push_list(out, items, push_value),
         Value::Object(fields) => {
-            out.push('{');
-            for (at, (key, field)) in fields.iter().enumerate() {
-                if at > 0 {
-                    out.push(',');
-                }
-                push_string(out, key);
-                out.push(':');
-                push_value(out, field);
-            }
-            out.push('}');
+            push_object(out, fields.iter().map(|(key, field)| (key.as_str(), field)))
         }
     }
+}
+
+/// A JSON list of `items`, each written by `push_item`.
+fn push_list<T>(
+    out: &mut String,
+    items: impl IntoIterator<Item = T>,
+    mut push_item: impl FnMut(&mut String, T),
+) {
+    out.push('[');
+    for (at, item) in items.into_iter().enumerate() {
+        if at > 0 {
+            out.push(',');
+        }
+        push_item(out, item);
+    }
+    out.push(']');
+}
+
+/// A JSON object of `fields`, in their order.
+fn push_object<'a>(out: &mut String, fields: impl Iterator<Item = (&'a str, &'a Value)>) {
+    out.push('{');
+    for (at, (key, field)) in fields.enumerate() {
+        if at > 0 {
+            out.push(',');
+        }
+        push_string(out, key);
+        out.push(':');
+        push_value(out, field);
+    }
+    out.push('}');
 }
 
 /// `text` as a JSON string, escaped as serde_json escapes it.

@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, LockType, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
-    QuerySelect, QueryTrait, RelationTrait, SelectTwo, SelectTwoModel, SelectorTrait, Statement,
+    QuerySelect, QueryTrait, RelationTrait, SelectTwo, Statement,
 };
 use steerco_entity::{project, project_member};
 use uuid::Uuid;
@@ -52,22 +52,14 @@ pub async fn project_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(project::Model, Subject)> {
-    let backend = backend_of(conn);
-    let standing = match conn
-        .query_one_raw(project_with_membership_statement(
-            actor, project_id, backend,
-        ))
+    let statement = project_with_membership_statement(actor, project_id, backend_of(conn));
+    // One row at most: the statement's LIMIT 1, and the membership unique per project and user.
+    let standing = JoinedRows::fetch_statement(conn, statement)
         .await?
-    {
-        Some(row) => {
-            let pair =
-                SelectTwoModel::<project::Model, project_member::Model>::from_raw_query_result(
-                    row,
-                )?;
-            Some(standing_of(actor, pair)?)
-        }
-        None => None,
-    };
+        .parents_with_children::<project::Model, project_member::Model>(project::Column::Id)?
+        .pop()
+        .map(|(project, mut membership)| standing_of(actor, (project, membership.pop())))
+        .transpose()?;
     let Some(Standing { project, subject }) =
         standing.filter(|standing| standing.subject.can_see_project())
     else {
@@ -94,7 +86,8 @@ fn project_locked_with_membership(
     select
 }
 
-/// [`project_locked_with_membership`] as one row's statement, its text built once per backend.
+/// [`project_locked_with_membership`] as one row's statement for [`JoinedRows`], its text
+/// built once per backend.
 fn project_with_membership_statement(
     actor: &Actor,
     project_id: Uuid,
@@ -104,12 +97,24 @@ fn project_with_membership_statement(
     KEPT.statement(
         backend,
         || {
-            project_locked_with_membership(actor, project_id, backend)
-                .limit(1)
-                .build(backend)
+            JoinedRows::statement(
+                project_locked_with_membership_query(actor, project_id, backend),
+                backend,
+            )
         },
         vec![actor.user_id.into(), project_id.into(), 1u64.into()],
     )
+}
+
+/// [`project_locked_with_membership`], one row of it.
+fn project_locked_with_membership_query(
+    actor: &Actor,
+    project_id: Uuid,
+    backend: DbBackend,
+) -> SelectStatement {
+    project_locked_with_membership(actor, project_id, backend)
+        .limit(1)
+        .into_query()
 }
 
 /// A project and who the caller is on it.
@@ -281,9 +286,10 @@ mod tests {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             for _ in 0..3 {
                 let (caller, project_id) = (actor(), Uuid::now_v7());
-                let fresh = project_locked_with_membership(&caller, project_id, backend)
-                    .limit(1)
-                    .build(backend);
+                let fresh = JoinedRows::statement(
+                    project_locked_with_membership_query(&caller, project_id, backend),
+                    backend,
+                );
                 assert_eq!(
                     project_with_membership_statement(&caller, project_id, backend),
                     fresh

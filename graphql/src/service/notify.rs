@@ -437,18 +437,32 @@ impl From<&user::Model> for Addressee {
     }
 }
 
-/// Column aliases of the rows [`Directory`] reads.
+/// Column aliases of the rows [`Directory`] reads. The rows are read by position, in the
+/// order the columns are selected; the aliases name them for whoever reads the statement.
 const MEMBER_PREFIX: &str = "m_";
 const USER_PREFIX: &str = "u_";
 const PREFERENCE_PREFIX: &str = "p_";
 
-/// The columns of an [`Addressee`], as `user` holds them.
+/// The member's columns a team's rows start with.
+const MEMBER_COLUMNS: [project_member::Column; 2] = [
+    project_member::Column::UserId,
+    project_member::Column::Roles,
+];
+
+/// The columns of an [`Addressee`], as `user` holds them, in the order
+/// [`Directory::add`] reads them.
 const ADDRESSEE_COLUMNS: [user::Column; 5] = [
     user::Column::Id,
     user::Column::Email,
     user::Column::Name,
     user::Column::Locale,
     user::Column::Active,
+];
+
+/// The columns of a preference, after the addressee's.
+const PREFERENCE_COLUMNS: [notification_preference::Column; 2] = [
+    notification_preference::Column::Class,
+    notification_preference::Column::Delivery,
 ];
 
 impl Directory {
@@ -465,16 +479,16 @@ impl Directory {
             ..Self::default()
         };
         for row in rows {
-            let user_id: Uuid = row.try_get(MEMBER_PREFIX, "user_id")?;
+            let user_id: Uuid = row.try_get_by_index(0)?;
             // A member's later rows, one per preference, find them known already.
             if !directory.users.contains_key(&user_id) {
-                let roles: String = row.try_get(MEMBER_PREFIX, "roles")?;
+                let roles: String = row.try_get_by_index(1)?;
                 directory.members.push(Member {
                     user_id,
                     roles: stored_roles(&roles)?,
                 });
             }
-            directory.add(&row)?;
+            directory.add(&row, MEMBER_COLUMNS.len())?;
         }
         Ok(directory)
     }
@@ -494,24 +508,22 @@ impl Directory {
         if others.is_empty() {
             return Ok(());
         }
-        let mut users = Query::select();
-        users
-            .from(user::Entity)
-            .and_where(Expr::col((user::Entity, user::Column::Id)).is_in(others));
-        for row in conn.query_all(&with_preferences(users)).await? {
-            self.add(&row)?;
+        for row in conn.query_all(&users_query(others)).await? {
+            self.add(&row, 0)?;
         }
         Ok(())
     }
 
     /// Keeps the person and the preference on a row, if any (a member whose user is gone has
-    /// neither).
-    fn add(&mut self, row: &QueryResult) -> ServiceResult<()> {
-        let Some(id) = row.try_get::<Option<Uuid>>(USER_PREFIX, "id")? else {
+    /// neither): the [`ADDRESSEE_COLUMNS`] from position `first` on, then the
+    /// [`PREFERENCE_COLUMNS`].
+    fn add(&mut self, row: &QueryResult, first: usize) -> ServiceResult<()> {
+        let Some(id) = row.try_get_by_index::<Option<Uuid>>(first)? else {
             return Ok(());
         };
-        let class: Option<String> = row.try_get(PREFERENCE_PREFIX, "class")?;
-        let delivery: Option<String> = row.try_get(PREFERENCE_PREFIX, "delivery")?;
+        let preference_at = first + ADDRESSEE_COLUMNS.len();
+        let class: Option<String> = row.try_get_by_index(preference_at)?;
+        let delivery: Option<String> = row.try_get_by_index(preference_at + 1)?;
         if let (Some(class), Some(delivery)) = (class, delivery)
             && let (Ok(class), Ok(delivery)) = (class.parse(), delivery.parse())
         {
@@ -520,10 +532,10 @@ impl Directory {
         if let Entry::Vacant(unknown) = self.users.entry(id) {
             unknown.insert(Addressee {
                 id,
-                email: row.try_get(USER_PREFIX, "email")?,
-                name: row.try_get(USER_PREFIX, "name")?,
-                locale: row.try_get(USER_PREFIX, "locale")?,
-                active: row.try_get(USER_PREFIX, "active")?,
+                email: row.try_get_by_index(first + 1)?,
+                name: row.try_get_by_index(first + 2)?,
+                locale: row.try_get_by_index(first + 3)?,
+                active: row.try_get_by_index(first + 4)?,
             });
         }
         Ok(())
@@ -559,15 +571,17 @@ fn team_query(project_id: Uuid) -> SelectStatement {
             Expr::col((user::Entity, user::Column::Id))
                 .equals((project_member::Entity, project_member::Column::UserId)),
         );
-    select_prefixed(
-        &mut members,
-        [
-            project_member::Column::UserId,
-            project_member::Column::Roles,
-        ],
-        MEMBER_PREFIX,
-    );
+    select_prefixed(&mut members, MEMBER_COLUMNS, MEMBER_PREFIX);
     with_preferences(members)
+}
+
+/// The users with these ids, with their preferences ([`with_preferences`]).
+fn users_query(ids: BTreeSet<Uuid>) -> SelectStatement {
+    let mut users = Query::select();
+    users
+        .from(user::Entity)
+        .and_where(Expr::col((user::Entity, user::Column::Id)).is_in(ids));
+    with_preferences(users)
 }
 
 /// A query that joins `user` (with whatever else it selects), given the user's [`Addressee`]
@@ -584,14 +598,7 @@ fn with_preferences(mut users: SelectStatement) -> SelectStatement {
         ))
         .equals((user::Entity, user::Column::Id)),
     );
-    select_prefixed(
-        &mut users,
-        [
-            notification_preference::Column::Class,
-            notification_preference::Column::Delivery,
-        ],
-        PREFERENCE_PREFIX,
-    );
+    select_prefixed(&mut users, PREFERENCE_COLUMNS, PREFERENCE_PREFIX);
     users
 }
 
@@ -868,6 +875,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The aliases a statement selects, in order.
+    fn aliases(query: &SelectStatement) -> Vec<String> {
+        let sql = query.to_string(sea_orm::sea_query::SqliteQueryBuilder);
+        sql.split(" AS \"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_directorys_rows_hold_its_columns_where_it_reads_them() {
+        let addressee_and_preference = [
+            "u_id",
+            "u_email",
+            "u_name",
+            "u_locale",
+            "u_active",
+            "p_class",
+            "p_delivery",
+        ];
+        let team = aliases(&team_query(Uuid::now_v7()));
+        assert_eq!(team[..MEMBER_COLUMNS.len()], ["m_user_id", "m_roles"]);
+        assert_eq!(team[MEMBER_COLUMNS.len()..], addressee_and_preference);
+        let others = aliases(&users_query(BTreeSet::from([Uuid::now_v7()])));
+        assert_eq!(others, addressee_and_preference);
     }
 
     #[test]

@@ -649,7 +649,7 @@ fn assert_consistent_quality(project: &Value, status: &str) {
 async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, IdenStatic, Iterable, PaginatorTrait, QueryFilter, QuerySelect};
-    use steerco_entity::{raci_activity, raci_assignment};
+    use steerco_entity::{api_token, raci_activity, raci_assignment};
     use steerco_graphql::service::rows::{ByPosition, all_by_position};
 
     async fn both_ways<E>(db: &DatabaseConnection) -> usize
@@ -751,6 +751,18 @@ async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
         Expr::val("Which sites go first?"),
     )
     .await;
+    // Tokens: the seeds issue none, so two users' tokens join the test's own; then one token's
+    // expiry, revocation and last use.
+    app.user("Token Holder", false).await;
+    app.user("Another Token Holder", true).await;
+    for column in [
+        api_token::Column::ExpiresAt,
+        api_token::Column::RevokedAt,
+        api_token::Column::LastUsedAt,
+    ] {
+        let at = Expr::val(chrono::Utc::now());
+        fill::<api_token::Entity>(db, api_token::Column::Id, column, at).await;
+    }
     // A project's hold reason, the status it would resume to, and a decision quorum.
     for (column, value) in [
         (project::Column::StatusReason, Expr::val("Budget review")),
@@ -785,6 +797,7 @@ async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
             "project_member",
             both_ways::<project_member::Entity>(db).await,
         ),
+        ("api_token", both_ways::<api_token::Entity>(db).await),
     ];
     for (table, rows) in read {
         assert!(rows >= 3, "{table}: {rows} rows");

@@ -37,7 +37,7 @@ use sea_orm::{
     sea_query::{DynIden, SelectStatement},
 };
 use steerco_entity::{
-    change_request, decision, decision_vote, milestone, phase, project, project_member,
+    api_token, change_request, decision, decision_vote, milestone, phase, project, project_member,
     raci_activity, raci_assignment, user,
 };
 use uuid::Uuid;
@@ -112,6 +112,10 @@ by_position! {
         red_line_risk, created_at, updated_at, version,
     }
     project_member { id, project_id, user_id, roles, created_at, updated_at, version }
+    api_token {
+        id, user_id, name, kind, token_hash, display_prefix, created_at, expires_at, revoked_at,
+        last_used_at,
+    }
     change_request {
         id, project_id, number, title, description, justification, category, priority,
         requester_id, status, links, impact, impact_edited_by, info_request, decided_by,
@@ -342,6 +346,7 @@ mod tests {
             names::<decision_vote::Column>()
         );
         assert_eq!(user::Model::COLUMNS, names::<user::Column>());
+        assert_eq!(api_token::Model::COLUMNS, names::<api_token::Column>());
         assert_eq!(project::Model::COLUMNS, names::<project::Column>());
         assert_eq!(
             project_member::Model::COLUMNS,

@@ -4,14 +4,14 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo, SelectTwoModel, SelectorTrait,
-    Statement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo, Statement,
 };
 use serde_json::json;
 use steerco_entity::{api_token, user};
 use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::rows::JoinedRows;
 use super::sql_once::SqlOnce;
 use super::whole_row;
 use super::{Actor, AppState, Caller, ServiceError, ServiceResult, Writer, begin_write, commit};
@@ -217,13 +217,12 @@ pub async fn revoke(
 pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option<Actor>> {
     let digest = token_digest(token);
     let statement = token_with_user_statement(&digest, state.db.get_database_backend());
-    let found = state
-        .db
-        .query_one_raw(statement)
+    // One row at most: the statement's LIMIT 1.
+    let found = JoinedRows::fetch_statement(&state.db, statement)
         .await?
-        .map(SelectTwoModel::<api_token::Model, user::Model>::from_raw_query_result)
-        .transpose()?;
-    let Some((record, Some(user))) = found else {
+        .parents_with_children::<api_token::Model, user::Model>(api_token::Column::Id)?
+        .pop();
+    let Some((record, Some(user))) = found.map(|(record, mut user)| (record, user.pop())) else {
         return Ok(None);
     };
     let now = state.clock.now();
@@ -256,13 +255,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
     }))
 }
 
-/// A token by its digest, with its user: the first statement of every authenticated request,
-/// its text built once per backend.
+/// A token by its digest, with its user, for [`JoinedRows`]: the first statement of every
+/// authenticated request, its text built once per backend.
 fn token_with_user_statement(digest: &str, backend: DbBackend) -> Statement {
     static KEPT: SqlOnce = SqlOnce::new();
     KEPT.statement(
         backend,
-        || token_with_user(digest).limit(1).build(backend),
+        || JoinedRows::statement(token_with_user(digest).limit(1).into_query(), backend),
         vec![digest.into(), 1u64.into()],
     )
 }
@@ -330,7 +329,7 @@ mod tests {
                 let digest = token_digest(token);
                 assert_eq!(
                     token_with_user_statement(&digest, backend),
-                    token_with_user(&digest).limit(1).build(backend)
+                    JoinedRows::statement(token_with_user(&digest).limit(1).into_query(), backend)
                 );
             }
         }

@@ -47,9 +47,9 @@ impl SqlOnce {
     }
 }
 
-/// The key counts up to which a loader's statements keep their text: enough for a dashboard's
-/// batches (one project; the change requests of a page of fifty).
-pub(crate) const KEPT_KEY_COUNTS: usize = 64;
+/// The key counts up to which a loader's statements keep their text: a batch of the parents on
+/// the largest page the API serves (`schema::page::MAX_PAGE_SIZE`, held to this by a test).
+pub(crate) const KEPT_KEY_COUNTS: usize = 100;
 
 /// The SQL text of a statement whose text depends only on how many values its lists bind,
 /// such as a loader's `IN (…)` of its keys: kept per backend and count, for counts from one
@@ -106,6 +106,11 @@ pub(crate) fn assert_kept_per_key_count_is_fresh(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_of_the_largest_pages_parents_keeps_its_text() {
+        assert_eq!(KEPT_KEY_COUNTS, crate::schema::page::MAX_PAGE_SIZE as usize);
+    }
 
     #[test]
     fn each_count_keeps_its_own_text_and_others_are_built_each_time() {

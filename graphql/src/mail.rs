@@ -114,6 +114,9 @@ struct Entry {
 
 struct Templates {
     env: Environment<'static>,
+    /// Each locale's layout templates, named in [`LAYOUT_KEYS`] order: every email renders
+    /// them all, and their names were formatted anew for each.
+    layout_names: [(Locale, [String; LAYOUT_KEYS.len()]); CATALOGS.len()],
 }
 
 static TEMPLATES: LazyLock<Result<Templates, String>> =
@@ -142,9 +145,12 @@ impl Templates {
                 }
             }
         }
-        Ok(Self { env })
+        let layout_names = CATALOGS
+            .map(|(locale, _)| (locale, LAYOUT_KEYS.map(|key| name(locale, "_layout", key))));
+        Ok(Self { env, layout_names })
     }
 
+    /// The `part` of message `kind` in `locale`, rendered with `facts`.
     fn piece(
         &self,
         locale: Locale,
@@ -152,9 +158,41 @@ impl Templates {
         part: &str,
         facts: &Value,
     ) -> Result<String, RenderError> {
+        self.render_named(&name(locale, kind, part), locale, kind, facts)
+    }
+
+    /// The layout's pieces in `locale`, rendered with `facts`, keyed as in [`LAYOUT_KEYS`].
+    fn layout(
+        &self,
+        locale: Locale,
+        facts: &Value,
+    ) -> Result<BTreeMap<&'static str, String>, RenderError> {
+        let names = self
+            .layout_names
+            .iter()
+            .find(|(named, _)| *named == locale)
+            .map(|(_, names)| names)
+            .ok_or(RenderError::UnknownKind {
+                kind: "_layout".to_owned(),
+                locale: locale.as_str(),
+            })?;
+        LAYOUT_KEYS
+            .iter()
+            .zip(names)
+            .map(|(key, name)| Ok((*key, self.render_named(name, locale, "_layout", facts)?)))
+            .collect()
+    }
+
+    fn render_named(
+        &self,
+        name: &str,
+        locale: Locale,
+        kind: &str,
+        facts: &Value,
+    ) -> Result<String, RenderError> {
         let template = self
             .env
-            .get_template(&name(locale, kind, part))
+            .get_template(name)
             .map_err(|_| RenderError::UnknownKind {
                 kind: kind.to_owned(),
                 locale: locale.as_str(),
@@ -220,10 +258,7 @@ fn render_with_items(
     let values = Value::from(Serde(facts));
     let subject = templates.piece(locale, kind, "subject", &values)?;
     let summary = templates.piece(locale, kind, "summary", &values)?;
-    let mut layout = BTreeMap::new();
-    for key in LAYOUT_KEYS {
-        layout.insert(key, templates.piece(locale, "_layout", key, &values)?);
-    }
+    let layout = templates.layout(locale, &values)?;
     let is_digest = kind == DIGEST_KIND;
     let summary_lines: Vec<String> = summary
         .lines()

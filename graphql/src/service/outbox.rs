@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::notify::{
-    Addressee, MailSettings, Occurrence, insert_all_once, notify_in_txn, pending_row,
+    Addressee, LinkKey, MailSettings, Occurrence, insert_all_once, notify_in_txn, pending_row,
 };
 use super::page::{Page, Window};
 use super::{
@@ -602,7 +602,7 @@ async fn digest_for(
 
 /// The key that signs links in emails, created by the first server to start and shared by
 /// every server after it.
-pub async fn link_key(db: &DatabaseConnection) -> ServiceResult<Vec<u8>> {
+pub async fn link_key(db: &DatabaseConnection) -> ServiceResult<LinkKey> {
     const NAME: &str = "email_link_key";
     let candidate = hex::encode([*Uuid::new_v4().as_bytes(), *Uuid::new_v4().as_bytes()].concat());
     server_secret::Entity::insert(server_secret::ActiveModel {
@@ -620,5 +620,7 @@ pub async fn link_key(db: &DatabaseConnection) -> ServiceResult<Vec<u8>> {
         .one(db)
         .await?
         .ok_or_else(|| ServiceError::Internal("the link key vanished".to_owned()))?;
-    hex::decode(stored.value).map_err(|e| ServiceError::Internal(format!("stored link key: {e}")))
+    hex::decode(stored.value)
+        .map(|key| LinkKey::new(&key))
+        .map_err(|e| ServiceError::Internal(format!("stored link key: {e}")))
 }

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Instructions the server executes per W1 / W2 request, counted by valgrind's callgrind: the
-# same count for the same binary and data however busy the machine is, where requests/s on a
-# shared 2-core machine move by a fifth from one run to the next. Compares builds exactly.
+# Instructions the server executes per W1 / W2 / W3 request, counted by valgrind's callgrind:
+# the same count for the same binary and data however busy the machine is, where requests/s on
+# a shared 2-core machine move by a fifth from one run to the next. Compares builds exactly.
 #
 #   bash benches/instructions.sh BINARY [BINARY ...]
 #
-# Each binary serves the database benches/compare.sh seeded (run it first: the requests are
-# the bodies and token of its latest run) under callgrind with instrumentation off; after
-# warm-up requests, instrumentation is turned on for INSTRUCTIONS_REQUESTS requests sent one
-# after another on one connection, and the count is divided by them. Only the server's own
-# process is counted, not PostgreSQL's.
+# Each binary serves a database under callgrind with instrumentation off; after warm-up
+# requests, instrumentation is turned on for INSTRUCTIONS_REQUESTS requests sent one after
+# another on one connection, and the count (all the server's threads) is divided by them.
+# W1 and W2 read the PostgreSQL database benches/compare.sh seeded (run it first: the requests
+# are the bodies and token of its latest run); PostgreSQL's own work is not counted. W3 logs a
+# CRITICAL defect (its audit event and two emails in the same transaction) on SQLite, in a
+# copy of a 20-project bench database the first run seeds with the first binary; SQLite runs
+# in the server's process, so its work is counted.
 #
 # Settings (environment):
-#   INSTRUCTIONS_WORKLOADS="W1 W2"   workloads
+#   INSTRUCTIONS_WORKLOADS="W1 W2"   workloads (W1, W2, W3)
 #   INSTRUCTIONS_REQUESTS=200        counted requests per binary and workload (after 20 warm-up)
 #   INSTRUCTIONS_PORT=18191          loopback port
 #   COMPARE_WORK=/tmp/steerco-compare  COMPARE_DB=steerco_compare  COMPARE_PG_SOCKET=/var/run/postgresql
@@ -34,12 +37,22 @@ die() {
 }
 (($# > 0)) || die "usage: $0 BINARY [BINARY ...]"
 command -v callgrind_control >/dev/null || die "valgrind is not installed"
-shopt -s nullglob
-runs=("$work"/runs/*/)
-((${#runs[@]} > 0)) || die "no run of benches/compare.sh in $work"
-run=${runs[-1]}
-shopt -u nullglob
-token=$(cat "$work/state/token-$db" 2>/dev/null) || die "no token: run benches/compare.sh first"
+reads=0
+for workload in "${workloads[@]}"; do
+  case $workload in
+    W1 | W2) reads=1 ;;
+    W3) ;;
+    *) die "unknown workload $workload (W1, W2, W3)" ;;
+  esac
+done
+if ((reads)); then
+  shopt -s nullglob
+  runs=("$work"/runs/*/)
+  ((${#runs[@]} > 0)) || die "no run of benches/compare.sh in $work"
+  run=${runs[-1]}
+  shopt -u nullglob
+  pg_token=$(cat "$work/state/token-$db" 2>/dev/null) || die "no token: run benches/compare.sh first"
+fi
 
 scratch=$(mktemp -d)
 pid=
@@ -52,6 +65,46 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$scratch"' EXIT
 
+# W3's SQLite database (seeded once, with an administrator's token) and its request: a CRITICAL
+# defect on the first project in execution, as the workloads bench logs them.
+sqlite_work=$work/sqlite-w3
+prepare_w3() {
+  local seeder=$1
+  if [[ ! -f $sqlite_work/ready ]]; then
+    rm -rf "$sqlite_work"
+    mkdir -p "$sqlite_work"
+    local seed_url="sqlite://$sqlite_work/seed.db?mode=rwc"
+    "$seeder" --database-url "$seed_url" seed bench --projects 20 >"$sqlite_work/seed.log" 2>&1 ||
+      die "seeding W3's database failed: $(tail -5 "$sqlite_work/seed.log")"
+    "$seeder" --database-url "$seed_url" user create --email w3-admin@example.com \
+      --name 'W3 Admin' --admin >"$sqlite_work/user.log" 2>&1 ||
+      die "user create failed: $(cat "$sqlite_work/user.log")"
+    tail -n 1 "$sqlite_work/user.log" | tr -d '[:space:]' >"$sqlite_work/token"
+    touch "$sqlite_work/ready"
+  fi
+  # Each binary logs its defects in a fresh copy (the write-ahead log holds the last writes).
+  rm -f "$scratch"/w3.db*
+  cp "$sqlite_work/seed.db" "$scratch/w3.db"
+  [[ ! -f $sqlite_work/seed.db-wal ]] || cp "$sqlite_work/seed.db-wal" "$scratch/w3.db-wal"
+}
+
+# The W3 request, once the server answers: needs a project in execution.
+w3_body() {
+  [[ -f $sqlite_work/body.json ]] && return
+  local query='{"query":"{ projects(first: 100) { edges { node { id status } } } }"}' project
+  project=$(curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+    --data "$query" "$url" | grep -o '"id":"[^"]*","status":"IN_EXECUTION"' | head -n 1 |
+    cut -d'"' -f4) || true
+  [[ -n $project ]] || die "W3: no project in execution in $sqlite_work/seed.db"
+  cat >"$sqlite_work/body.json" <<JSON
+{"query":"mutation(\$input: DefectCreateInput!) { defectCreate(input: \$input) { defect { id } userErrors { code message } } }",
+ "variables":{"input":{"projectId":"$project","defect":{"title":"Bench defect",
+  "stepsToReproduce":"1. Open an account\\n2. Change its owner\\n3. Save",
+  "expectedResult":"The new owner is saved","actualResult":"The page reloads with the old owner",
+  "severity":"CRITICAL","priority":"P1","environment":"UAT"}}}}
+JSON
+}
+
 # Sends the body $1 $2 times on one connection; fails on any answer with errors.
 send() {
   local args=() i
@@ -60,18 +113,27 @@ send() {
       --data-binary "@$1" -o "$scratch/answer-$i.json" "$url")
   done
   curl "${args[@]:1}" || return 1
-  ! grep -l '"errors"' "$scratch"/answer-*.json >/dev/null
+  ! grep -l -e '"errors"' -e '"userErrors":\[{' "$scratch"/answer-*.json >/dev/null
 }
 
 printf '%-40s %-8s %14s\n' binary workload instructions
 for binary in "$@"; do
   for workload in "${workloads[@]}"; do
-    body=$run/steerco-$workload.json
-    [[ -f $body ]] || die "no $body"
+    if [[ $workload == W3 ]]; then
+      prepare_w3 "$1"
+      database_url="sqlite://$scratch/w3.db?mode=rwc"
+      token=$(cat "$sqlite_work/token")
+      body=$sqlite_work/body.json
+    else
+      database_url="postgres://postgres@localhost/$db?host=$socket"
+      token=$pg_token
+      body=$run/steerco-$workload.json
+      [[ -f $body ]] || die "no $body"
+    fi
     out=$scratch/callgrind.out
     ! curl -s -o /dev/null "http://127.0.0.1:$port/health" || die "port $port is taken (INSTRUCTIONS_PORT)"
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$binary" \
-      --database-url "postgres://postgres@localhost/$db?host=$socket" serve \
+      --database-url "$database_url" serve \
       --addr "127.0.0.1:$port" --production --rate-limit 0 --worker false 2>"$scratch/server.log" &
     pid=$!
     up=0
@@ -84,6 +146,7 @@ for binary in "$@"; do
       sleep 0.5
     done
     ((up)) || die "$binary did not answer on port $port within 60 s"
+    [[ $workload != W3 ]] || w3_body
     send "$body" 20 || die "$binary $workload: warm-up failed: $(tail -c 300 "$scratch"/answer-0.json)"
     rm -f "$scratch"/answer-*.json
     callgrind_control -i on "$pid" >/dev/null 2>&1

@@ -11,8 +11,9 @@
 # W1 and W2 read the PostgreSQL database benches/compare.sh seeded (run it first: the requests
 # are the bodies and token of its latest run); PostgreSQL's own work is not counted. W3 logs a
 # CRITICAL defect (its audit event and two emails in the same transaction) on SQLite, in a
-# copy of a 20-project bench database the first run seeds with the first binary; SQLite runs
-# in the server's process, so its work is counted.
+# copy of a 20-project bench database seeded with the first binary (again when that binary
+# changes: list the oldest build first); SQLite runs in the server's process, so its work is
+# counted.
 #
 # Settings (environment):
 #   INSTRUCTIONS_WORKLOADS="W1 W2"   workloads (W1, W2, W3)
@@ -69,18 +70,20 @@ trap 'stop_server; rm -rf "$scratch"' EXIT
 # defect on the first project in execution, as the workloads bench logs them.
 sqlite_work=$work/sqlite-w3
 prepare_w3() {
-  local seeder=$1
-  if [[ ! -f $sqlite_work/ready ]]; then
+  local seeder=$1 made_by
+  made_by=$(cksum <"$seeder")
+  if [[ $(cat "$sqlite_work/ready" 2>/dev/null) != "$made_by" ]]; then
     rm -rf "$sqlite_work"
     mkdir -p "$sqlite_work"
     local seed_url="sqlite://$sqlite_work/seed.db?mode=rwc"
     "$seeder" --database-url "$seed_url" seed bench --projects 20 >"$sqlite_work/seed.log" 2>&1 ||
       die "seeding W3's database failed: $(tail -5 "$sqlite_work/seed.log")"
     "$seeder" --database-url "$seed_url" user create --email w3-admin@example.com \
-      --name 'W3 Admin' --admin >"$sqlite_work/user.log" 2>&1 ||
-      die "user create failed: $(cat "$sqlite_work/user.log")"
-    tail -n 1 "$sqlite_work/user.log" | tr -d '[:space:]' >"$sqlite_work/token"
-    touch "$sqlite_work/ready"
+      --name 'W3 Admin' --admin >"$sqlite_work/user.out" 2>"$sqlite_work/user.err" ||
+      die "user create failed: $(cat "$sqlite_work/user.err")"
+    tail -n 1 "$sqlite_work/user.out" | tr -d '[:space:]' >"$sqlite_work/token"
+    [[ -s $sqlite_work/token ]] || die "user create printed no token"
+    echo "$made_by" >"$sqlite_work/ready"
   fi
   # Each binary logs its defects in a fresh copy (the write-ahead log holds the last writes).
   rm -f "$scratch"/w3.db*
@@ -96,7 +99,7 @@ w3_body() {
     --data "$query" "$url" | grep -o '"id":"[^"]*","status":"IN_EXECUTION"' | head -n 1 |
     cut -d'"' -f4) || true
   [[ -n $project ]] || die "W3: no project in execution in $sqlite_work/seed.db"
-  cat >"$sqlite_work/body.json" <<JSON
+  cat >"$sqlite_work/body.json" <<JSON || die "cannot write $sqlite_work/body.json"
 {"query":"mutation(\$input: DefectCreateInput!) { defectCreate(input: \$input) { defect { id } userErrors { code message } } }",
  "variables":{"input":{"projectId":"$project","defect":{"title":"Bench defect",
   "stepsToReproduce":"1. Open an account\\n2. Change its owner\\n3. Save",
@@ -146,7 +149,9 @@ for binary in "$@"; do
       sleep 0.5
     done
     ((up)) || die "$binary did not answer on port $port within 60 s"
-    [[ $workload != W3 ]] || w3_body
+    if [[ $workload == W3 ]]; then
+      w3_body
+    fi
     send "$body" 20 || die "$binary $workload: warm-up failed: $(tail -c 300 "$scratch"/answer-0.json)"
     rm -f "$scratch"/answer-*.json
     callgrind_control -i on "$pid" >/dev/null 2>&1

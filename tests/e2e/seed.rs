@@ -751,8 +751,8 @@ async fn the_models_read_by_position_read_as_sea_orm_reads_them_by_name() {
         Expr::val("Which sites go first?"),
     )
     .await;
-    // Tokens: the seeds issue none, so two users' tokens join the test's own; then one token's
-    // expiry, revocation and last use.
+    // Tokens: the demo seed issues one (its project manager's) and two more users' make three;
+    // then the first token's expiry, revocation and last use.
     app.user("Token Holder", false).await;
     app.user("Another Token Holder", true).await;
     for column in [

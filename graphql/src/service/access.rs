@@ -300,13 +300,11 @@ mod tests {
 
     #[test]
     fn a_command_locks_the_project_row_on_postgres_and_reads_membership_alongside() {
-        let sql = project_locked_with_membership(&actor(), Uuid::now_v7(), DbBackend::Postgres)
-            .build(DbBackend::Postgres)
+        let sql = project_with_membership_statement(&actor(), Uuid::now_v7(), DbBackend::Postgres)
             .to_string();
         assert!(sql.contains("LEFT JOIN \"project_member\""), "{sql}");
-        assert!(sql.ends_with("FOR UPDATE OF \"project\""), "{sql}");
-        let sql = project_locked_with_membership(&actor(), Uuid::now_v7(), DbBackend::Sqlite)
-            .build(DbBackend::Sqlite)
+        assert!(sql.ends_with("LIMIT 1 FOR UPDATE OF \"project\""), "{sql}");
+        let sql = project_with_membership_statement(&actor(), Uuid::now_v7(), DbBackend::Sqlite)
             .to_string();
         assert!(!sql.contains("FOR UPDATE"), "{sql}");
     }

@@ -53,13 +53,8 @@ pub async fn project_for(
     operation: ProjectOperation,
 ) -> ServiceResult<(project::Model, Subject)> {
     let statement = project_with_membership_statement(actor, project_id, backend_of(conn));
-    // One row at most: the statement's LIMIT 1, and the membership unique per project and user.
-    let standing = JoinedRows::fetch_statement(conn, statement)
-        .await?
-        .parents_with_children::<project::Model, project_member::Model>(project::Column::Id)?
-        .pop()
-        .map(|(project, mut membership)| standing_of(actor, (project, membership.pop())))
-        .transpose()?;
+    // One row at most: the statement's LIMIT 1.
+    let standing = read_standings(conn, actor, statement).await?.pop();
     let Some(Standing { project, subject }) =
         standing.filter(|standing| standing.subject.can_see_project())
     else {
@@ -149,6 +144,23 @@ fn with_membership_of(actor: &Actor) -> SelectTwo<project::Entity, project_membe
         .select_also(project_member::Entity)
 }
 
+/// Runs a statement of projects [`with_membership_of`] the caller, made by
+/// [`JoinedRows::statement`], and gives the caller's standing on each. One row per project,
+/// with no ORDER BY needed to keep a project's rows together: the join keeps only the caller's
+/// membership, unique per project and user (`uq_project_member_project_user`).
+async fn read_standings(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    statement: Statement,
+) -> ServiceResult<Vec<Standing>> {
+    JoinedRows::fetch_statement(conn, statement)
+        .await?
+        .parents_with_child::<project::Model, project_member::Model>(project::Column::Id)?
+        .into_iter()
+        .map(|pair| standing_of(actor, pair))
+        .collect()
+}
+
 fn standing_of(
     actor: &Actor,
     (project, membership): (project::Model, Option<project_member::Model>),
@@ -177,15 +189,7 @@ pub async fn standings(
         return Ok(Vec::new());
     }
     let statement = standings_statement(actor, ids, codes, backend_of(conn));
-    // One row per project, with no ORDER BY needed to keep a project's rows together: the
-    // join keeps only the caller's membership, unique per project and user
-    // (`uq_project_member_project_user`).
-    JoinedRows::fetch_statement(conn, statement)
-        .await?
-        .parents_with_children::<project::Model, project_member::Model>(project::Column::Id)?
-        .into_iter()
-        .map(|(project, mut membership)| standing_of(actor, (project, membership.pop())))
-        .collect()
+    read_standings(conn, actor, statement).await
 }
 
 /// The projects with these ids or codes (not both none), each with the caller's membership.

@@ -218,6 +218,30 @@ impl JoinedRows {
         }
     }
 
+    /// Parents with their child, for a join that gives a parent at most one (a left join on a
+    /// unique key: a project's membership of one user, a token's user); otherwise as
+    /// [`Self::parents_with_children`].
+    pub fn parents_with_child<P, C>(
+        &self,
+        parent_id: impl IdenStatic,
+    ) -> Result<Vec<(P, Option<C>)>, DbErr>
+    where
+        P: ByPosition,
+        C: ByPosition,
+    {
+        Ok(self
+            .parents_with_children(parent_id)?
+            .into_iter()
+            .map(|(parent, mut children)| {
+                debug_assert!(
+                    children.len() <= 1,
+                    "a join of at most one child per parent"
+                );
+                (parent, children.pop())
+            })
+            .collect())
+    }
+
     /// The rows of a third table joined beside each child (`T`), its columns selected after
     /// the child's, each under `prefix` and in the entity's order, and NULL where a row has
     /// none: each decoded once, from the first row that names it, by id.

@@ -220,9 +220,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
     // One row at most: the statement's LIMIT 1.
     let found = JoinedRows::fetch_statement(&state.db, statement)
         .await?
-        .parents_with_children::<api_token::Model, user::Model>(api_token::Column::Id)?
+        .parents_with_child::<api_token::Model, user::Model>(api_token::Column::Id)?
         .pop();
-    let Some((record, Some(user))) = found.map(|(record, mut user)| (record, user.pop())) else {
+    let Some((record, Some(user))) = found else {
         return Ok(None);
     };
     let now = state.clock.now();

@@ -188,6 +188,45 @@ async fn a_query_seen_before_is_checked_again_with_other_variables() {
     assert_eq!(again, first);
 }
 
+/// A mutation is validated in full, against its variables, by the check before it runs (and
+/// not again as it runs): one whose variables do not fit is refused and changes nothing, one
+/// that fits runs and reports the cost and depth the check found, like a query.
+#[tokio::test]
+async fn a_mutation_checked_before_it_runs_reports_its_cost_and_refuses_bad_variables() {
+    let app = TestApp::spawn().await;
+    let user = app.user("Anna Berg", false).await;
+    let create = "mutation($input: ProjectCreateInput!) {
+        projectCreate(input: $input) { project { code } userErrors { code } } }";
+    let before = app.count("project").await;
+    for input in [
+        json!({ "code": "CRM-1" }),
+        json!({ "code": "CRM-1", "name": 7 }),
+        json!({ "code": "CRM-1", "name": "CRM", "unknown": true }),
+    ] {
+        let response = app
+            .gql(Some(&user.token), create, json!({ "input": input }))
+            .await;
+        assert_eq!(
+            error_code(&response),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{response}"
+        );
+        assert!(response["data"].is_null(), "{response}");
+    }
+    assert_eq!(app.count("project").await, before);
+    let input = json!({ "input": { "code": "CRM-1", "name": "CRM rollout" } });
+    let response = app.gql(Some(&user.token), create, input).await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert_eq!(
+        response["data"]["projectCreate"]["project"]["code"],
+        "CRM-1"
+    );
+    let analyzer = &response["extensions"]["analyzer"];
+    assert!(analyzer["depth"].as_u64() > Some(0), "{response}");
+    assert!(analyzer["complexity"].as_u64() > Some(0), "{response}");
+    assert_eq!(app.count("project").await, before + 1);
+}
+
 #[tokio::test]
 async fn alias_overloading_is_refused_before_anything_runs() {
     let app = TestApp::spawn().await;

@@ -115,17 +115,25 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 /// The schema with its data, limits and extensions. `production` hides introspection and
 /// suggestions.
 pub fn build(state: AppState, limits: Limits, production: bool) -> AppSchema {
-    limited(state, limits, production)
-        .extension(document_limits::DocumentLimits {
-            max_aliases: limits.max_aliases,
-        })
-        .extension(idempotency::IdempotentMutations)
-        .extension(loader::FreshReadsPerMutation)
+    let builder = limited(state, limits, production).extension(document_limits::DocumentLimits {
+        max_aliases: limits.max_aliases,
+    });
+    with_mutation_extensions(builder)
         .extension(CheckOnlyGate)
         // Reports each operation's cost and depth in `extensions.analyzer`, so clients see
         // how close they are to the limits.
         .extension(async_graphql::extensions::Analyzer)
         .finish()
+}
+
+/// `builder` with the extensions that act on mutations: idempotency keys, and loaders
+/// emptied before each mutation.
+fn with_mutation_extensions(
+    builder: SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>,
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    builder
+        .extension(idempotency::IdempotentMutations)
+        .extension(loader::FreshReadsPerMutation)
 }
 
 /// The builder with its data and the limits async-graphql enforces itself; no extension.
@@ -147,20 +155,21 @@ fn limited(
     }
 }
 
-/// The schema twice, over the same types, data and limits.
+/// The schema three times, over the same types, data and limits.
 ///
 /// Whenever a schema has an extension, async-graphql runs every field of every operation
 /// through the whole chain of extensions: on a project dashboard of a thousand fields that
-/// is a fifth of the server's CPU. A query that has passed [`Schemas::check`] needs none of
-/// them (its document limits were checked there, its analysis was made there, and the other
-/// extensions act on mutations only), so it runs on `reads`, which has no extension and
-/// does not repeat the full validation. Everything else (mutations, subscriptions,
-/// operations that were not checked) runs on `full`.
+/// is a fifth of the server's CPU. An operation that has passed [`Schemas::check`] was
+/// validated in full there, against its variables, its document limits were checked and its
+/// analysis made, so it runs without repeating any of that: a query on `reads`, which has no
+/// extension, and a mutation on `writes`, which has only those that act on mutations. The
+/// probe of [`Schemas::check`] itself and the WebSocket endpoint's operations run on `full`.
 #[derive(Clone)]
 pub struct Schemas {
     /// Every extension: the schema of unchecked operations and of the WebSocket endpoint.
     pub full: AppSchema,
     reads: AppSchema,
+    writes: AppSchema,
     checked: Arc<check_cache::CheckCache>,
 }
 
@@ -192,12 +201,16 @@ const ANALYSIS: &str = "analyzer";
 
 impl Schemas {
     pub fn build(state: AppState, limits: Limits, production: bool) -> Self {
-        let reads = limited(state.clone(), limits, production)
-            .validation_mode(async_graphql::ValidationMode::Fast)
-            .finish();
+        let checked = || {
+            limited(state.clone(), limits, production)
+                .validation_mode(async_graphql::ValidationMode::Fast)
+        };
+        let reads = checked().finish();
+        let writes = with_mutation_extensions(checked()).finish();
         Self {
             full: build(state, limits, production),
             reads,
+            writes,
             checked: Arc::default(),
         }
     }
@@ -219,8 +232,8 @@ impl Schemas {
             operation_type(document, request.operation_name.as_deref())
                 == Some(OperationType::Query)
         });
-        // Mutations are checked again as they run (on `full`), so only queries are kept, by
-        // their variables as JSON.
+        // Only queries are kept, by their variables as JSON: a mutation's variables (a new
+        // defect's title, say) are seldom sent twice.
         let variables = is_query
             .then(|| serde_json::to_string(&request.variables).ok())
             .flatten();
@@ -256,8 +269,9 @@ impl Schemas {
         Check::Passed(passed)
     }
 
-    /// Runs an operation that passed [`Schemas::check`] for `actor`: a query on `reads`,
-    /// with the analysis the check made, anything else on `full`. Its resolvers read through
+    /// Runs an operation that passed [`Schemas::check`] for `actor`, with the analysis the
+    /// check made: a query on `reads`, anything else on `writes`. `request` must be the one
+    /// the check was given, unchanged: neither schema validates it in full again. Its resolvers read through
     /// `state`: for a query, best a state that holds one connection
     /// ([`AppState::holding_one_connection`]).
     pub async fn execute_checked(
@@ -268,10 +282,12 @@ impl Schemas {
         actor: Option<Actor>,
         request_id: String,
     ) -> async_graphql::Response {
-        if !passed.is_query {
-            return execute(&self.full, request, state, actor, request_id).await;
-        }
-        let mut response = execute(&self.reads, request, state, actor, request_id).await;
+        let schema = if passed.is_query {
+            &self.reads
+        } else {
+            &self.writes
+        };
+        let mut response = execute(schema, request, state, actor, request_id).await;
         if let Some(analysis) = passed.analysis {
             response.extensions.insert(ANALYSIS.to_owned(), analysis);
         }

@@ -2,6 +2,7 @@
 //! template for a subject and a summary) and the text and HTML layouts around them. The HTML
 //! layout escapes everything it is given; nothing here reads a database or sends anything.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -114,9 +115,18 @@ struct Entry {
 
 struct Templates {
     env: Environment<'static>,
-    /// Each locale's layout templates, named in [`LAYOUT_KEYS`] order: every email renders
-    /// them all, and their names were formatted anew for each.
-    layout_names: [(Locale, [String; LAYOUT_KEYS.len()]); CATALOGS.len()],
+    /// Each locale's layout pieces in [`LAYOUT_KEYS`] order: every email has them all.
+    layouts: Vec<(Locale, Vec<LayoutPiece>)>,
+}
+
+/// A piece of a locale's layout.
+enum LayoutPiece {
+    /// The text of a template that names no fact, rendered once: it reads the same in every
+    /// email, and most of the layout's pieces are such. (A piece that included another
+    /// template would hide that template's facts; the catalogs' pieces include none.)
+    Fixed(String),
+    /// The name of a template that names facts, rendered for each email.
+    Template(String),
 }
 
 static TEMPLATES: LazyLock<Result<Templates, String>> =
@@ -145,9 +155,17 @@ impl Templates {
                 }
             }
         }
-        let layout_names = CATALOGS
-            .map(|(locale, _)| (locale, LAYOUT_KEYS.map(|key| name(locale, "_layout", key))));
-        Ok(Self { env, layout_names })
+        let layouts = CATALOGS
+            .iter()
+            .map(|(locale, _)| {
+                let pieces = LAYOUT_KEYS
+                    .iter()
+                    .map(|key| LayoutPiece::of(&env, name(*locale, "_layout", key)))
+                    .collect::<Result<_, _>>()?;
+                Ok((*locale, pieces))
+            })
+            .collect::<Result<_, RenderError>>()?;
+        Ok(Self { env, layouts })
     }
 
     /// The `part` of message `kind` in `locale`, rendered with `facts`.
@@ -166,20 +184,28 @@ impl Templates {
         &self,
         locale: Locale,
         facts: &Value,
-    ) -> Result<BTreeMap<&'static str, String>, RenderError> {
-        let names = self
-            .layout_names
+    ) -> Result<BTreeMap<&'static str, Cow<'_, str>>, RenderError> {
+        let pieces = self
+            .layouts
             .iter()
             .find(|(named, _)| *named == locale)
-            .map(|(_, names)| names)
+            .map(|(_, pieces)| pieces)
             .ok_or(RenderError::UnknownKind {
                 kind: "_layout".to_owned(),
                 locale: locale.as_str(),
             })?;
         LAYOUT_KEYS
             .iter()
-            .zip(names)
-            .map(|(key, name)| Ok((*key, self.render_named(name, locale, "_layout", facts)?)))
+            .zip(pieces)
+            .map(|(key, piece)| {
+                let text = match piece {
+                    LayoutPiece::Fixed(text) => Cow::Borrowed(text.as_str()),
+                    LayoutPiece::Template(name) => {
+                        Cow::Owned(self.render_named(name, locale, "_layout", facts)?)
+                    }
+                };
+                Ok((*key, text))
+            })
             .collect()
     }
 
@@ -198,6 +224,18 @@ impl Templates {
                 locale: locale.as_str(),
             })?;
         Ok(template.render(facts)?.trim().to_owned())
+    }
+}
+
+impl LayoutPiece {
+    /// The piece of the layout template `name` in `env`.
+    fn of(env: &Environment<'static>, name: String) -> Result<Self, RenderError> {
+        let template = env.get_template(&name)?;
+        Ok(if template.undeclared_variables(false).is_empty() {
+            Self::Fixed(template.render(())?.trim().to_owned())
+        } else {
+            Self::Template(name)
+        })
     }
 }
 
@@ -275,10 +313,10 @@ fn render_with_items(
         preferences_url => &links.preferences,
         unsubscribe_url => &links.unsubscribe,
         greeting => &layout["greeting"],
-        action_required => action_required.then(|| layout["action_required"].clone()),
+        action_required => action_required.then(|| &layout["action_required"]),
         open_link => &layout["open_link"],
         // A digest spans projects: the per-project reason would mislead.
-        reason => (!is_digest).then(|| layout["reason"].clone()),
+        reason => (!is_digest).then(|| &layout["reason"]),
         manage_preferences => &layout["manage_preferences"],
         unsubscribe => &layout["unsubscribe"],
         signature => &layout["signature"],
@@ -421,6 +459,51 @@ mod tests {
                 .contains("https://steerco.example/unsubscribe?token=t")
         );
         assert!(mail.text.starts_with("Hello Lin,"));
+    }
+
+    #[test]
+    fn the_layout_pieces_that_name_no_fact_are_rendered_once_and_read_the_same() {
+        let templates = templates().unwrap();
+        assert_eq!(templates.layouts.len(), CATALOGS.len());
+        for (locale, pieces) in &templates.layouts {
+            assert_eq!(pieces.len(), LAYOUT_KEYS.len());
+            for (key, piece) in LAYOUT_KEYS.iter().zip(pieces) {
+                let names_facts = matches!(piece, LayoutPiece::Template(_));
+                assert_eq!(
+                    names_facts,
+                    ["greeting", "reason"].contains(key),
+                    "{} {key}",
+                    locale.as_str()
+                );
+            }
+        }
+        let values = Value::from(Serde(facts()));
+        for (locale, pieces) in &templates.layouts {
+            for (key, piece) in LAYOUT_KEYS.iter().zip(pieces) {
+                if let LayoutPiece::Fixed(text) = piece {
+                    let name = name(*locale, "_layout", key);
+                    let rendered = templates
+                        .render_named(&name, *locale, "_layout", &values)
+                        .unwrap();
+                    assert_eq!(text, &rendered, "{name}");
+                }
+            }
+        }
+        let mail = render(Locale::En, "decision.opened", &facts(), true, &links()).unwrap();
+        for fixed in [
+            "Action required: please respond in Steerco.",
+            "Open in Steerco: https://steerco.example/objects/Q1I6MQ",
+            "\u{2014} Steerco",
+            "Manage notification preferences: https://steerco.example/preferences",
+            "Unsubscribe from emails of this kind: https://steerco.example/unsubscribe?token=t",
+        ] {
+            assert!(mail.text.contains(fixed), "{fixed:?} in {}", mail.text);
+        }
+        assert!(mail.text.contains("a member of project CRM CRM rollout."));
+        assert!(
+            mail.html
+                .contains("<strong>Action required: please respond in Steerco.</strong>")
+        );
     }
 
     #[test]

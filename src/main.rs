@@ -1,5 +1,7 @@
 //! `steerco`: see `steerco --help`.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::prelude::*;
 
@@ -12,8 +14,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let filter = steerco::logging::log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let log_lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours are for a terminal: in a file or a journal their escape codes are noise.
+    let log_lines = if std::io::stderr().is_terminal() {
+        log_lines
+    } else {
+        log_lines.with_ansi(false)
+    };
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(log_lines)
         .with(filter.targets)
         .init();
     for directive in filter.ignored {

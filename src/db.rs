@@ -1,4 +1,5 @@
-//! Connecting to SQLite or PostgreSQL and applying migrations.
+//! The SQLite library's process-wide settings, connecting to SQLite or PostgreSQL, and applying
+//! migrations.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -192,6 +193,102 @@ async fn query_plan_stability(
             format!("SQLite refused its query planner stability guarantee (code {status})").into(),
         ))
     }
+}
+
+/// Sets up the SQLite library for the whole process: it allocates with mimalloc, as the
+/// server's Rust code does (`src/main.rs`), and keeps no memory statistics. Fails, changing
+/// nothing, once SQLite has been initialised (by opening a database).
+///
+/// SQLite allocates for every column value it hands sqlx (a copy each), every statement run
+/// and every page it reads: a logged defect made some 200 allocations in it. By default each
+/// took a process-wide mutex to count the bytes, and glibc's `malloc` served it. Steerco reads
+/// no memory statistic, nor sets a soft heap limit, which needs them.
+///
+/// # Safety
+///
+/// No other thread may use SQLite meanwhile: `sqlite3_config` is not thread-safe. Call it
+/// first thing in `main`, before anything opens a database.
+pub unsafe fn configure_sqlite_library() -> Result<(), String> {
+    let refused = |setting: &str, status| {
+        format!("SQLite refused {setting} (code {status}): it was in use already")
+    };
+    let off: std::ffi::c_int = 0;
+    // SAFETY: the caller guarantees that no thread uses SQLite meanwhile; this option takes
+    // one `int`.
+    let status =
+        unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, off) };
+    if status != libsqlite3_sys::SQLITE_OK {
+        return Err(refused("to drop its memory statistics", status));
+    }
+    let methods = sqlite_allocator::methods();
+    // SAFETY: as above; this option takes a pointer to the methods, which SQLite copies.
+    let status = unsafe {
+        libsqlite3_sys::sqlite3_config(
+            libsqlite3_sys::SQLITE_CONFIG_MALLOC,
+            &methods as *const libsqlite3_sys::sqlite3_mem_methods,
+        )
+    };
+    if status != libsqlite3_sys::SQLITE_OK {
+        return Err(refused("mimalloc", status));
+    }
+    Ok(())
+}
+
+/// SQLite's allocator on mimalloc. SQLite asks for sizes above zero and needs 8-byte
+/// alignment, which every block of mimalloc's has.
+mod sqlite_allocator {
+    use std::ffi::{c_int, c_void};
+
+    use libmimalloc_sys::{mi_free, mi_malloc, mi_realloc, mi_usable_size};
+    use libsqlite3_sys::{SQLITE_OK, sqlite3_mem_methods};
+
+    pub(super) fn methods() -> sqlite3_mem_methods {
+        sqlite3_mem_methods {
+            xMalloc: Some(malloc),
+            xFree: Some(free),
+            xRealloc: Some(realloc),
+            xSize: Some(size),
+            xRoundup: Some(roundup),
+            xInit: Some(init),
+            xShutdown: Some(shutdown),
+            pAppData: std::ptr::null_mut(),
+        }
+    }
+
+    fn bytes(size: c_int) -> usize {
+        usize::try_from(size).unwrap_or(0)
+    }
+
+    unsafe extern "C" fn malloc(size: c_int) -> *mut c_void {
+        // SAFETY: any size may be asked of mimalloc; it answers null when it has none.
+        unsafe { mi_malloc(bytes(size)) }
+    }
+
+    unsafe extern "C" fn free(block: *mut c_void) {
+        // SAFETY: SQLite frees only what `malloc` or `realloc` gave it (never null).
+        unsafe { mi_free(block) }
+    }
+
+    unsafe extern "C" fn realloc(block: *mut c_void, size: c_int) -> *mut c_void {
+        // SAFETY: as for `free`; the block is SQLite's until it is given back.
+        unsafe { mi_realloc(block, bytes(size)) }
+    }
+
+    unsafe extern "C" fn size(block: *mut c_void) -> c_int {
+        // SAFETY: as for `free`.
+        let usable = unsafe { mi_usable_size(block) };
+        c_int::try_from(usable).unwrap_or(c_int::MAX)
+    }
+
+    extern "C" fn roundup(size: c_int) -> c_int {
+        size
+    }
+
+    extern "C" fn init(_: *mut c_void) -> c_int {
+        SQLITE_OK
+    }
+
+    extern "C" fn shutdown(_: *mut c_void) {}
 }
 
 /// Applies every pending migration.

@@ -25,6 +25,10 @@ async fn main() -> std::process::ExitCode {
         .with(log_lines)
         .with(filter.targets)
         .init();
+    // SAFETY: nothing has opened a database yet, and only the CLI below opens one.
+    if let Err(error) = unsafe { steerco::db::configure_sqlite_library() } {
+        tracing::warn!("{error}");
+    }
     for directive in filter.ignored {
         eprintln!(
             "RUST_LOG: ignored {directive:?} (targets and levels only, e.g. steerco=debug,info)"

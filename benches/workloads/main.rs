@@ -51,6 +51,8 @@ const RSS_TARGET_MB: f64 = 64.0;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // SAFETY: nothing has opened a database yet; as `steerco` does (`src/main.rs`).
+    unsafe { steerco::db::configure_sqlite_library() }?;
     let config = Config::from_env()?;
     let log = ServerLog::install();
     let mut table = Table::default();

@@ -119,3 +119,26 @@ async fn notification_indexes(db: &sea_orm::DatabaseConnection) -> Vec<String> {
         .map(|row| row.try_get::<String>("", "name").unwrap())
         .collect()
 }
+
+/// The `steerco` process sets up the SQLite library (its allocator, no memory statistics)
+/// before it opens anything, then creates, migrates and writes a database file on it.
+#[test]
+fn the_binary_sets_up_sqlite_before_it_creates_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fresh.db").display()
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_steerco"))
+        .args(["--database-url", &url, "user", "create"])
+        .args(["--email", "ops@example.com", "--name", "Ops", "--admin"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run steerco user create");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("SQLite refused"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let token = stdout.lines().last().unwrap_or_default().trim();
+    assert!(token.len() > 20, "a token on the last line: {stdout}");
+}

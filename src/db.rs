@@ -229,7 +229,7 @@ pub unsafe fn configure_sqlite_library() -> Result<(), String> {
         )
     };
     if status != libsqlite3_sys::SQLITE_OK {
-        return Err(refused("mimalloc", status));
+        return Err(refused("mimalloc as its allocator", status));
     }
     Ok(())
 }

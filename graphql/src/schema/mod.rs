@@ -271,8 +271,8 @@ impl Schemas {
 
     /// Runs an operation that passed [`Schemas::check`] for `actor`, with the analysis the
     /// check made: a query on `reads`, anything else on `writes`. `request` must be the one
-    /// the check was given, unchanged: neither schema validates it in full again. Its resolvers read through
-    /// `state`: for a query, best a state that holds one connection
+    /// the check was given, unchanged: neither schema validates it in full again. Its
+    /// resolvers read through `state`: for a query, best a state that holds one connection
     /// ([`AppState::holding_one_connection`]).
     pub async fn execute_checked(
         &self,

@@ -418,8 +418,11 @@ struct EventContext {
 /// held while the team is read and decoded. Its emails then go to the team as it stood when the
 /// command began: a member removed, or a user deactivated, while the command waited for its
 /// turn (a few milliseconds under load) may still receive them. `defect_create` does so on
-/// SQLite. On PostgreSQL the team is read in the transaction: there a command waits only for
-/// those holding the same project's locks, and the read spares a connection's checkout.
+/// SQLite when others hold the writer ([`Writer::is_busy`]). On PostgreSQL the team is read in
+/// the transaction: there a command waits only for those holding the same project's locks,
+/// and the read spares a connection's checkout.
+///
+/// [`Writer::is_busy`]: super::writer::Writer::is_busy
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Directory {
     /// The project whose team this is.

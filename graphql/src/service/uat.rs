@@ -630,11 +630,13 @@ pub async fn defect_create(
     input: NewDefect,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
     let checked = check_defect(&input, "")?;
-    // Where commands take turns at one writer, a defect that is mailed reads its team before its
-    // turn rather than in it (see `Directory`). The caller is checked in the turn: a refused
-    // caller's read is wasted, and tells them nothing.
+    // Where commands take turns at one writer and others hold it, a defect that is mailed reads
+    // its team before its turn rather than in it (see `Directory`). At a free writer the read
+    // joins the turn: one statement on the writer's connection, rather than one on a reading
+    // connection and the round trip sqlx makes to check that connection on its return. The
+    // caller is checked in the turn: a refused caller's read is wasted, and tells them nothing.
     let mailed = route(&logged_event(Uuid::nil(), input.severity)).is_some();
-    let team = if mailed && state.writer.takes_turns() {
+    let team = if mailed && state.writer.is_busy() {
         Some(Directory::of_project(&state.db, project_id).await?)
     } else {
         None

@@ -29,7 +29,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
@@ -119,6 +119,20 @@ impl Writer {
         matches!(self, Writer::Queue(_))
     }
 
+    /// Whether a command asking for its turn now would wait behind others: the queued writer
+    /// has a transaction open or commands in line. A command may then do beforehand, on a
+    /// reading connection, what it would otherwise do in its turn. Never on a pool, where
+    /// commands do not take turns.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Writer::Pool(_) => false,
+            Writer::Queue(queue) => {
+                queue.stats.group_open.load(Ordering::Relaxed)
+                    || queue.requests.capacity() < queue.requests.max_capacity()
+            }
+        }
+    }
+
     /// How long a queued writer has kept its transactions open and its commands their turns.
     pub fn busy_times(&self) -> Option<BusyTimes> {
         match self {
@@ -182,6 +196,9 @@ impl BusyTimes {
 
 #[derive(Default)]
 struct Counters {
+    /// Whether the queue's task has a group's transaction open, from taking its first command
+    /// to handing each its outcome.
+    group_open: AtomicBool,
     commits: AtomicU64,
     commands: AtomicU64,
     transactions_ended: AtomicU64,
@@ -421,6 +438,7 @@ async fn run_groups(
     stats: Arc<Counters>,
 ) {
     while let Some(first) = waiting.recv().await {
+        let marked_open = GroupOpen::raise(&stats.group_open);
         let opened = Instant::now();
         let group = match begin_alone(&connection).await {
             Ok(group) => Arc::new(group),
@@ -485,6 +503,8 @@ async fn run_groups(
             (outcome, Err(error)) => outcome.and(Err(error.to_string())),
         };
         Counters::ended(&stats.transactions_ended, &stats.open_nanos, opened);
+        // Lowered before anyone hears: a command answered next asks a writer that is free.
+        drop(marked_open);
         match &outcome {
             Ok(()) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -500,6 +520,22 @@ async fn run_groups(
             // A command that went away meanwhile committed all the same.
             let _ = member.send(outcome.clone());
         }
+    }
+}
+
+/// Marks a group's transaction open for as long as it lives ([`Writer::is_busy`]).
+struct GroupOpen<'a>(&'a AtomicBool);
+
+impl<'a> GroupOpen<'a> {
+    fn raise(flag: &'a AtomicBool) -> Self {
+        flag.store(true, Ordering::Relaxed);
+        Self(flag)
+    }
+}
+
+impl Drop for GroupOpen<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -1247,6 +1283,28 @@ mod tests {
         assert!(refused.await.unwrap().is_err());
         after.await.unwrap().unwrap();
         assert_eq!(committed(&f.reader).await, ["first", "after"]);
+    }
+
+    #[tokio::test]
+    async fn the_writer_is_busy_from_a_command_asking_until_its_group_is_answered() {
+        let f = fixture().await;
+        assert!(!f.writer.is_busy(), "nobody has asked yet");
+        let first = begin_write(&f.writer).await.unwrap();
+        assert!(f.writer.is_busy(), "a command holds its turn");
+        let waiting = write_and_commit(&f.writer, "waiting".to_owned());
+        until_waiting(&f.writer, 1).await;
+        write(&first, "first").await;
+        first.commit().await.unwrap();
+        waiting.await.unwrap().unwrap();
+        assert!(!f.writer.is_busy(), "every command has heard it committed");
+        assert_eq!(committed(&f.reader).await, ["first", "waiting"]);
+        let pool = Writer::Pool(f.reader.clone());
+        let held = begin_write(&pool).await.unwrap();
+        assert!(
+            !pool.is_busy(),
+            "on a pool no command waits for another's turn"
+        );
+        drop(held);
     }
 
     #[tokio::test]

@@ -1,32 +1,47 @@
 //! The audit trail: written with every change, append-only, hash-chained.
 
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 use serde_json::json;
+use steerco_entity::audit_event;
+use steerco_graphql::domain::audit::AuditRecord;
+use steerco_graphql::service::audit::{AuditEntry, Origin, append_in_txn};
+use uuid::Uuid;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, TestUser};
 
 const VERIFY: &str = "query($id: ID!) { auditChainVerify(projectId: $id) { valid eventCount verifiedCount brokenAtSeq problem } }";
 
-async fn project_with_history(app: &TestApp) -> (crate::support::TestUser, String) {
+async fn project_with_history(app: &TestApp) -> (TestUser, String) {
     let pm = app.user("Anna Berg", false).await;
     let id = app.project(&pm, "CRM-1").await;
     for name in ["First", "Second", "Third"] {
-        let data = app
-            .ok(
-                &pm,
-                "query($id: ID!) { project(id: $id) { version } }",
-                json!({ "id": id }),
-            )
-            .await;
-        let version = data["project"]["version"].clone();
-        app.ok(
-            &pm,
+        rename(app, &pm, &id, name).await;
+    }
+    (pm, id)
+}
+
+/// Renames the project `id`: one more event on its chain.
+async fn rename(app: &TestApp, pm: &TestUser, id: &str, name: &str) {
+    let data = app
+        .ok(
+            pm,
+            "query($id: ID!) { project(id: $id) { version } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let version = data["project"]["version"].clone();
+    let data = app
+        .ok(
+            pm,
             "mutation($input: ProjectUpdateInput!) { projectUpdate(input: $input) { userErrors { code } } }",
             json!({ "input": { "id": id, "expectedVersion": version, "name": name } }),
         )
         .await;
-    }
-    (pm, id)
+    assert_eq!(data["projectUpdate"]["userErrors"], json!([]), "{data}");
 }
 
 #[tokio::test]
@@ -162,4 +177,76 @@ async fn a_refused_mutation_leaves_no_audit_row() {
     )
     .await;
     assert_eq!(app.count("audit_event").await, before);
+}
+
+/// This process appends after the tail it last wrote, on the condition that the chain still
+/// ends there; an append it rolled back, or one by another process, must not break the chain.
+#[tokio::test]
+async fn an_event_links_to_the_real_tail_after_an_append_rolled_back_or_made_elsewhere() {
+    let app = TestApp::spawn().await;
+    let (pm, id) = project_with_history(&app).await;
+    let verified = |data: serde_json::Value| data["auditChainVerify"].clone();
+    let at_first = verified(app.ok(&pm, VERIFY, json!({ "id": id })).await);
+    let events = at_first["eventCount"].as_i64().unwrap();
+    let (_, project_id) = steerco_graphql::schema::id::decode_any(&id).unwrap();
+
+    let txn = app.db().begin().await.unwrap();
+    let entry = AuditEntry {
+        project_id: Some(project_id),
+        entity_type: "Project",
+        entity_id: project_id,
+        action: "project.noted",
+        before: None,
+        after: Some(json!({ "note": "never committed" })),
+    };
+    append_in_txn(&txn, Origin::OPERATOR, Utc::now(), entry)
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    rename(&app, &pm, &id, "Fourth").await;
+
+    let tail = audit_event::Entity::find()
+        .filter(audit_event::Column::ChainKey.eq(project_id.to_string()))
+        .order_by_desc(audit_event::Column::Seq)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut elsewhere = audit_event::Model {
+        id: Uuid::now_v7(),
+        seq: tail.seq + 1,
+        action: "project.noted".to_owned(),
+        after: Some(r#"{"note":"from another server"}"#.to_owned()),
+        occurred_at: Utc::now(),
+        request_id: None,
+        prev_hash: tail.hash.clone(),
+        ..tail
+    };
+    elsewhere.hash = AuditRecord {
+        chain_key: &elsewhere.chain_key,
+        seq: elsewhere.seq,
+        project_id: elsewhere.project_id,
+        actor_id: elsewhere.actor_id,
+        entity_type: &elsewhere.entity_type,
+        entity_id: elsewhere.entity_id,
+        action: &elsewhere.action,
+        before: elsewhere.before.as_deref(),
+        after: elsewhere.after.as_deref(),
+        occurred_at: elsewhere.occurred_at,
+        request_id: None,
+        prev_hash: &elsewhere.prev_hash,
+    }
+    .hash();
+    audit_event::Entity::insert(elsewhere.into_active_model())
+        .exec_without_returning(app.db())
+        .await
+        .unwrap();
+    rename(&app, &pm, &id, "Fifth").await;
+
+    let at_last = verified(app.ok(&pm, VERIFY, json!({ "id": id })).await);
+    assert_eq!(
+        at_last,
+        json!({ "valid": true, "eventCount": events + 3, "verifiedCount": events + 3, "brokenAtSeq": null, "problem": null }),
+        "the renames and the event from elsewhere, nothing of the rolled-back one"
+    );
 }

@@ -22,16 +22,16 @@ const W2_BUDGET: u64 = 6;
 /// active members.
 const W1_BUDGET: u64 = 8;
 /// Logging a critical defect's budget: the token, the project with the caller's membership,
-/// the defect (numbered after the project's last in the same statement), the audit chain's
-/// head and the new event, the project's members with their users and delivery preferences,
-/// and the outbox rows.
+/// the defect (numbered after the project's last in the same statement), the audit event
+/// (inserted on the condition that its chain still ends at the event this process last appended
+/// to it: no read of the chain's head first), the project's members with their users and
+/// delivery preferences, and the outbox rows.
 /// PostgreSQL adds one: the audit chain's lock, which SQLite's one-at-a-time writers need not
 /// take.
-const W3_BUDGET: u64 = 7;
-/// Of those, the statements SQLite's writer runs in the command's turn: the project with the
-/// caller's membership, the defect, the audit chain's head and new event, and the outbox rows.
-/// The token and the team are read on the reading pool, the team before the command asks for
-/// its turn.
+const W3_BUDGET: u64 = 6;
+/// Of those, the statements SQLite's writer runs in the command's turn: all but the token.
+/// The team is read in the turn when no other command holds the writer, as here; under load
+/// it is read on the reading pool before the command asks for its turn.
 const W3_IN_TURN: u64 = 5;
 
 const DEFECT_CREATE: &str = "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Orders lost on save\", stepsToReproduce: \"Save an order\", actualResult: \"Gone\", severity: CRITICAL, priority: P1 } }) { defect { id } userErrors { code message } } }";
@@ -200,9 +200,10 @@ async fn logging_a_critical_defect_costs_the_same_statements_on_a_team_six_times
 }
 
 /// Triaging a defect's budget, a transition like most: the token, the defect, the project with
-/// the caller's membership, the defect written back, the audit chain's head and the new event.
-/// PostgreSQL adds the audit chain's lock, as for [`W3_BUDGET`].
-const TRIAGE_BUDGET: u64 = 6;
+/// the caller's membership, the defect written back, and the new audit event after the chain's
+/// head as this process last wrote it. PostgreSQL adds the audit chain's lock, as for
+/// [`W3_BUDGET`].
+const TRIAGE_BUDGET: u64 = 5;
 
 const DEFECT_TRIAGE: &str = "mutation($d: ID!) { defectTransition(input: { id: $d, action: TRIAGE }) { defect { id status } userErrors { code message } } }";
 

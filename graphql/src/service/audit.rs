@@ -1,8 +1,13 @@
 //! Appending to and verifying the audit trail.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, SelectGetableTuple, SelectorTrait, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, Iterable,
+    ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, SelectGetableTuple,
+    SelectorTrait, Statement,
 };
 use serde_json::Value;
 use steerco_entity::audit_event;
@@ -62,6 +67,13 @@ impl Origin<'static> {
 }
 
 /// Appends an event to its chain, inside the caller's transaction.
+///
+/// The new event links to the chain's last one. When this process appended that one, its
+/// number and hash are known ([`TailHints`]) and the event is inserted on the condition, checked
+/// by the insert itself, that the chain still ends there: one statement where reading the tail
+/// first takes two, inside SQLite's write turn for nearly every command. Otherwise (the
+/// process's first append to the chain, an append since rolled back, another process
+/// appending) the tail is read and the event inserted after it.
 pub async fn append_in_txn(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,
@@ -69,7 +81,8 @@ pub async fn append_in_txn(
     entry: AuditEntry<'_>,
 ) -> ServiceResult<()> {
     let chain = chain_key(entry.project_id);
-    if backend_of(txn) == DbBackend::Postgres {
+    let backend = backend_of(txn);
+    if backend == DbBackend::Postgres {
         // Two transactions appending to one chain would both read the same tail; the lock
         // makes the second wait for the first to commit. (SQLite writers are already serial.)
         txn.execute_raw(Statement::from_sql_and_values(
@@ -79,48 +92,153 @@ pub async fn append_in_txn(
         ))
         .await?;
     }
+    let before = entry.before.as_ref().map(Value::to_string);
+    let after = entry.after.as_ref().map(Value::to_string);
+    let event = |tail: &ChainTail| {
+        let mut event = audit_event::Model {
+            id: Uuid::now_v7(),
+            chain_key: chain.clone(),
+            seq: tail.seq + 1,
+            project_id: entry.project_id,
+            actor_id: origin.actor_id,
+            entity_type: entry.entity_type.to_owned(),
+            entity_id: entry.entity_id,
+            action: entry.action.to_owned(),
+            before: before.clone(),
+            after: after.clone(),
+            occurred_at,
+            request_id: origin.request_id.map(str::to_owned),
+            prev_hash: tail.hash.clone(),
+            hash: String::new(),
+        };
+        event.hash = record_of(&event).hash();
+        event
+    };
+    if let Some(hinted) = TAIL_HINTS.get(&chain) {
+        let linked = event(&hinted);
+        let statement = append_after_statement(&linked, backend)?;
+        if txn.execute_raw(statement).await?.rows_affected() == 1 {
+            TAIL_HINTS.remember(&linked);
+            return Ok(());
+        }
+    }
     let tail = txn
-        .query_one_raw(chain_tail_statement(&chain, backend_of(txn)))
+        .query_one_raw(chain_tail_statement(&chain, backend))
         .await?
         .map(SelectGetableTuple::<(i64, String)>::from_raw_query_result)
-        .transpose()?;
-    let (seq, prev_hash) = tail.map_or((1, GENESIS_HASH.to_owned()), |(seq, hash)| (seq + 1, hash));
-    let before = entry.before.map(|value| value.to_string());
-    let after = entry.after.map(|value| value.to_string());
-    let record = AuditRecord {
-        chain_key: &chain,
-        seq,
-        project_id: entry.project_id,
-        actor_id: origin.actor_id,
-        entity_type: entry.entity_type,
-        entity_id: entry.entity_id,
-        action: entry.action,
-        before: before.as_deref(),
-        after: after.as_deref(),
-        occurred_at,
-        request_id: origin.request_id,
-        prev_hash: &prev_hash,
-    };
-    let hash = record.hash();
-    audit_event::Entity::insert(audit_event::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        chain_key: Set(chain.clone()),
-        seq: Set(seq),
-        project_id: Set(entry.project_id),
-        actor_id: Set(origin.actor_id),
-        entity_type: Set(entry.entity_type.to_owned()),
-        entity_id: Set(entry.entity_id),
-        action: Set(entry.action.to_owned()),
-        before: Set(before.clone()),
-        after: Set(after.clone()),
-        occurred_at: Set(occurred_at),
-        request_id: Set(origin.request_id.map(str::to_owned)),
-        prev_hash: Set(prev_hash.clone()),
-        hash: Set(hash),
-    })
-    .exec_without_returning(txn)
-    .await?;
+        .transpose()?
+        .map_or_else(ChainTail::genesis, |(seq, hash)| ChainTail { seq, hash });
+    let linked = event(&tail);
+    audit_event::Entity::insert(linked.clone().into_active_model())
+        .exec_without_returning(txn)
+        .await?;
+    TAIL_HINTS.remember(&linked);
     Ok(())
+}
+
+/// The last event of a chain, as the next one links to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ChainTail {
+    seq: i64,
+    hash: String,
+}
+
+impl ChainTail {
+    /// What the first event of a chain links to.
+    fn genesis() -> Self {
+        Self {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }
+    }
+}
+
+/// Chains this process keeps the tail of, one forgotten for each new one past them: a large
+/// programme's projects with room to spare, at some 200 bytes each.
+const MOST_TAIL_HINTS: usize = 4096;
+
+/// The tail of each chain as this process last appended to it: a hint, which the next append
+/// checks in the statement that inserts after it, so a stale or foreign one (another database
+/// of the same process, as in the tests) costs one statement that inserts nothing.
+static TAIL_HINTS: TailHints = TailHints::new();
+
+struct TailHints(Mutex<Option<HashMap<String, ChainTail>>>);
+
+impl TailHints {
+    const fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    fn get(&self, chain: &str) -> Option<ChainTail> {
+        self.lock().as_ref()?.get(chain).cloned()
+    }
+
+    fn remember(&self, event: &audit_event::Model) {
+        let mut hints = self.lock();
+        let tails = hints.get_or_insert_with(HashMap::new);
+        if tails.len() >= MOST_TAIL_HINTS && !tails.contains_key(&event.chain_key) {
+            // Any one: a forgotten chain costs its next append one statement.
+            if let Some(forgotten) = tails.keys().next().cloned() {
+                tails.remove(&forgotten);
+            }
+        }
+        tails.insert(
+            event.chain_key.clone(),
+            ChainTail {
+                seq: event.seq,
+                hash: event.hash.clone(),
+            },
+        );
+    }
+
+    /// A panic elsewhere cannot leave a map of hints wrong, only stale.
+    fn lock(&self) -> MutexGuard<'_, Option<HashMap<String, ChainTail>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Inserts `event` only if its chain's last event is still the one it links to (its
+/// `prev_hash`); its text built once per backend.
+fn append_after_statement(
+    event: &audit_event::Model,
+    backend: DbBackend,
+) -> Result<Statement, DbErr> {
+    static KEPT: SqlOnce = SqlOnce::new();
+    let mut values: Vec<sea_orm::Value> = audit_event::Column::iter()
+        .map(|column| event.get(column))
+        .collect();
+    values.extend([
+        event.chain_key.clone().into(),
+        1u64.into(),
+        event.prev_hash.clone().into(),
+    ]);
+    KEPT.try_statement(
+        backend,
+        || append_after(event).map(|insert| backend.build(&insert)),
+        values,
+    )
+}
+
+/// `INSERT INTO audit_event (…) SELECT <the event's values> WHERE (<the chain's last hash>) =
+/// <the hash it links to>`.
+fn append_after(event: &audit_event::Model) -> Result<InsertStatement, DbErr> {
+    let tail_hash = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Hash)
+        .filter(audit_event::Column::ChainKey.eq(event.chain_key.as_str()))
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(1)
+        .into_query();
+    let values = Query::select()
+        .exprs(audit_event::Column::iter().map(|column| Expr::val(event.get(column))))
+        .and_where(Expr::SubQuery(None, Box::new(tail_hash.into())).eq(event.prev_hash.as_str()))
+        .to_owned();
+    Query::insert()
+        .into_table(audit_event::Entity)
+        .columns(audit_event::Column::iter())
+        .select_from(values)
+        .map(|insert| insert.to_owned())
+        .map_err(|error| DbErr::Custom(format!("the audit event's insert: {error}")))
 }
 
 /// The number and hash of a chain's last event, its text built once per backend: every command
@@ -266,6 +384,73 @@ pub async fn visible_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_conditional_append_is_the_one_built_afresh_for_each_event() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for project_id in [Some(Uuid::now_v7()), None] {
+                let event = audit_event::Model {
+                    id: Uuid::now_v7(),
+                    chain_key: chain_key(project_id),
+                    seq: 7,
+                    project_id,
+                    actor_id: project_id.map(|_| Uuid::now_v7()),
+                    entity_type: "Defect".to_owned(),
+                    entity_id: Uuid::now_v7(),
+                    action: "defect.logged".to_owned(),
+                    before: None,
+                    after: Some("{}".to_owned()),
+                    occurred_at: Utc::now(),
+                    request_id: Some("r-1".to_owned()),
+                    prev_hash: "ab".repeat(32),
+                    hash: "cd".repeat(32),
+                };
+                let fresh = backend.build(&append_after(&event).unwrap());
+                assert_eq!(append_after_statement(&event, backend).unwrap(), fresh);
+                assert!(fresh.sql.contains("WHERE (SELECT"), "{}", fresh.sql);
+            }
+        }
+    }
+
+    #[test]
+    fn a_hint_is_kept_per_chain_and_one_is_forgotten_for_each_past_the_most() {
+        let hints = TailHints::new();
+        let event = |chain: String, seq: i64| audit_event::Model {
+            id: Uuid::now_v7(),
+            chain_key: chain,
+            seq,
+            project_id: None,
+            actor_id: None,
+            entity_type: "Project".to_owned(),
+            entity_id: Uuid::now_v7(),
+            action: "project.created".to_owned(),
+            before: None,
+            after: None,
+            occurred_at: Utc::now(),
+            request_id: None,
+            prev_hash: GENESIS_HASH.to_owned(),
+            hash: format!("{seq:064}"),
+        };
+        assert_eq!(hints.get("a"), None);
+        hints.remember(&event("a".to_owned(), 1));
+        hints.remember(&event("a".to_owned(), 2));
+        assert_eq!(
+            hints.get("a"),
+            Some(ChainTail {
+                seq: 2,
+                hash: format!("{:064}", 2)
+            })
+        );
+        for n in 1..MOST_TAIL_HINTS {
+            hints.remember(&event(format!("chain {n}"), 1));
+        }
+        hints.remember(&event("a".to_owned(), 3));
+        let kept = |hints: &TailHints| hints.lock().as_ref().map_or(0, HashMap::len);
+        assert_eq!(kept(&hints), MOST_TAIL_HINTS, "a known chain takes no room");
+        hints.remember(&event("one more".to_owned(), 1));
+        assert_eq!(kept(&hints), MOST_TAIL_HINTS);
+        assert_eq!(hints.get("one more").map(|tail| tail.seq), Some(1));
+    }
 
     #[test]
     fn the_kept_chain_tail_statement_is_the_one_sea_orm_builds_for_each_chain() {

@@ -37,13 +37,38 @@ impl SqlOnce {
         build: impl FnOnce() -> Statement,
         values: Vec<Value>,
     ) -> Statement {
-        let kept = match backend {
+        let sql = self.kept(backend).get_or_init(|| build().sql);
+        Statement::from_sql_and_values(backend, sql.as_str(), values)
+    }
+
+    /// As [`SqlOnce::statement`], for a `build` that may fail; a failed build keeps nothing.
+    pub(crate) fn try_statement<E>(
+        &self,
+        backend: DbBackend,
+        build: impl FnOnce() -> Result<Statement, E>,
+        values: Vec<Value>,
+    ) -> Result<Statement, E> {
+        let kept = self.kept(backend);
+        let sql = match kept.get() {
+            Some(sql) => sql,
+            None => {
+                let built = build()?.sql;
+                kept.get_or_init(|| built)
+            }
+        };
+        Ok(Statement::from_sql_and_values(
+            backend,
+            sql.as_str(),
+            values,
+        ))
+    }
+
+    fn kept(&self, backend: DbBackend) -> &OnceLock<String> {
+        match backend {
             DbBackend::Sqlite => &self.sqlite,
             DbBackend::Postgres => &self.postgres,
             _ => &self.mysql,
-        };
-        let sql = kept.get_or_init(|| build().sql);
-        Statement::from_sql_and_values(backend, sql.as_str(), values)
+        }
     }
 }
 
@@ -162,5 +187,20 @@ mod tests {
             assert_eq!(second.sql, "SELECT 1 + ?", "the text of the first build");
             assert_eq!(second.values, built(backend, 2).values);
         }
+    }
+
+    #[test]
+    fn a_build_that_fails_keeps_nothing_and_the_next_that_succeeds_is_kept() {
+        static KEPT: SqlOnce = SqlOnce::new();
+        let built = |n: i64| {
+            Statement::from_sql_and_values(DbBackend::Sqlite, format!("SELECT {n} + ?"), [n.into()])
+        };
+        let failed = KEPT.try_statement(DbBackend::Sqlite, || Err("no text"), vec![0i64.into()]);
+        assert_eq!(failed, Err("no text"));
+        let first =
+            KEPT.try_statement::<&str>(DbBackend::Sqlite, || Ok(built(1)), vec![1i64.into()]);
+        assert_eq!(first, Ok(built(1)));
+        let second = KEPT.try_statement(DbBackend::Sqlite, || Err("not asked"), vec![2i64.into()]);
+        assert_eq!(second.map(|s| s.sql), Ok("SELECT 1 + ?".to_owned()));
     }
 }

@@ -113,12 +113,6 @@ impl Writer {
         }
     }
 
-    /// Whether commands take turns at one connection (SQLite), rather than each beginning a
-    /// transaction of its own on a pool.
-    pub fn takes_turns(&self) -> bool {
-        matches!(self, Writer::Queue(_))
-    }
-
     /// Whether a command asking for its turn now would wait behind others: the queued writer
     /// has a transaction open or commands in line. A command may then do beforehand, on a
     /// reading connection, what it would otherwise do in its turn. Never on a pool, where
@@ -443,6 +437,7 @@ async fn run_groups(
         let group = match begin_alone(&connection).await {
             Ok(group) => Arc::new(group),
             Err(error) => {
+                drop(marked_open);
                 let _ = first.send(Err(error));
                 continue;
             }
@@ -1285,7 +1280,9 @@ mod tests {
         assert_eq!(committed(&f.reader).await, ["first", "after"]);
     }
 
-    #[tokio::test]
+    // On several threads, so that the queue's task may still be handing out outcomes when the
+    // test's command hears its own: the flag must be down by then.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_is_busy_from_a_command_asking_until_its_group_is_answered() {
         let f = fixture().await;
         assert!(!f.writer.is_busy(), "nobody has asked yet");

@@ -4,28 +4,28 @@
 //! the commands that touch the same rows, the others run side by side.
 //!
 //! SQLite has one writer. Commands queue for it ([`Writer::queue`]) and a task of the queue's
-//! own hands the connection to each in turn, with **group commit**: the task opens one
-//! transaction (`BEGIN IMMEDIATE`) for the first command in line, runs every command that is
-//! waiting when it is done in a savepoint of that transaction, one after another, then commits
-//! them all at once (a lone command runs exactly as it would alone). The task, not the
-//! command, decides each savepoint, and the command opens it: the statement that releases the
-//! savepoint before and opens the command's own travels ahead of the command's first
-//! statement, in the same round trip to the connection's thread (each round trip is two
-//! hand-overs between threads; logging a defect made seven, one of them the savepoint's), and
-//! the `COMMIT` releases the last one. A command's own refusal or failure rolls back its own
-//! work and nothing else; one refused before its first statement leaves the transaction as it
-//! was, and its group goes on. A command hears that it committed
-//! only when the whole transaction has: its answer, its emails' wake-up and its subscribers'
-//! events all wait for that, and a commit that fails fails every command of the group. So a
-//! command still commits atomically with its audit event and its outbox rows, and never
-//! reports a write that did not reach the database.
+//! own hands the connection to each in turn, with **group commit**: the first command in line
+//! begins one transaction (`BEGIN IMMEDIATE`), every command waiting when it is done runs in a
+//! savepoint of that transaction, one after another, and the task commits them all at once (a
+//! lone command runs exactly as it would alone). The task, not the command, decides what
+//! opens each command's work, and the command opens it: the `BEGIN`, or the statement that
+//! releases the savepoint before and opens the command's own, travels ahead of the command's
+//! first statement, in the same round trip to the connection's thread (each round trip is two
+//! hand-overs between threads), and the `COMMIT` releases the last savepoint. The task keeps
+//! its connection lent from the writer's pool for good and runs the transactions on it as
+//! statements ([`lend_connection`]): sqlx's own `BEGIN` and `COMMIT` each wait for their answer
+//! to be acknowledged, and a connection given back to its pool is checked by one more round
+//! trip. A command's own refusal or failure rolls back its own work and nothing else; one
+//! refused before its first statement leaves the transaction as it was, and its group goes on.
+//! A command hears that it committed only when the whole transaction has: its answer, its
+//! emails' wake-up and its subscribers' events all wait for that, and a commit that fails fails
+//! every command of the group. So a command still commits atomically with its audit event and
+//! its outbox rows, and never reports a write that did not reach the database.
 //!
 //! What grouping saves is the work SQLite does once per transaction rather than once per
 //! change: taking the write lock, and at the commit writing every page the transaction
 //! touched to the WAL (the commands of a group mostly touch the same pages: the last leaf of
-//! the defect, audit and outbox tables and of their indexes). And the connection goes back to
-//! its pool, with the round trip sqlx makes to check it, once per group instead of once per
-//! command.
+//! the defect, audit and outbox tables and of their indexes).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -238,8 +238,8 @@ pub struct WriteTxn {
     // the transaction is back in its hands alone.
     txn: Arc<DatabaseTransaction>,
     membership: Option<Membership>,
-    /// What opens the command's savepoint, for a grouped command that is not its group's
-    /// first; it runs ahead of the command's first statement.
+    /// What opens the command's work in its group's transaction (the `BEGIN`, or its
+    /// savepoint); it runs ahead of the command's first statement. `None` on a pool.
     prelude: Option<Prelude>,
 }
 
@@ -273,7 +273,8 @@ impl Savepoint {
     }
 }
 
-/// A command's savepoint statement, waiting for the command's first statement to carry it.
+/// What opens a command's work (its group's `BEGIN`, or its savepoint), waiting for the
+/// command's first statement to carry it.
 struct Prelude {
     sql: &'static str,
     /// Held by the statement that carries `sql` until it has run, so that no other statement
@@ -305,7 +306,8 @@ enum Carried {
     /// A statement carrying it was sent and did not come back well: failed, or dropped on the
     /// way. What of the text ran is unknown, so the command may not commit.
     Taken = 1,
-    /// The statement carrying it ran to the end: the command's savepoint is open.
+    /// The statement carrying it ran to the end: the group's transaction is begun, or the
+    /// command's savepoint open.
     Ran = 2,
 }
 
@@ -426,94 +428,199 @@ async fn begin_alone(pool: &DatabaseConnection) -> Result<DatabaseTransaction, D
 }
 
 /// The queue's task: a transaction per group of waiting commands, until the queue closes.
+///
+/// The task keeps one connection of the writer's pool lent for good ([`lend_connection`]) and
+/// runs SQLite's transactions on it itself, as statements: a group's `BEGIN IMMEDIATE`
+/// travels with the first statement of its first command, as a savepoint statement does with
+/// the others', and its `COMMIT` is one round trip. Begun and committed through sqlx, each
+/// took two hand-overs between threads and back (sqlx waits for the transaction's answer to be
+/// acknowledged), and the connection, given back to its pool after each group, took a third
+/// round trip for sqlx's check on its return.
 async fn run_groups(
     connection: DatabaseConnection,
     mut waiting: mpsc::Receiver<TurnRequest>,
     stats: Arc<Counters>,
 ) {
+    let mut lent: Option<Arc<DatabaseTransaction>> = None;
     while let Some(first) = waiting.recv().await {
         let marked_open = GroupOpen::raise(&stats.group_open);
         let opened = Instant::now();
-        let group = match begin_alone(&connection).await {
-            Ok(group) => Arc::new(group),
-            Err(error) => {
-                drop(marked_open);
-                let _ = first.send(Err(error));
-                continue;
-            }
+        let group = match lent.take() {
+            Some(group) => group,
+            None => match lend_connection(&connection).await {
+                Ok(group) => Arc::new(group),
+                Err(error) => {
+                    drop(marked_open);
+                    let _ = first.send(Err(error));
+                    continue;
+                }
+            },
         };
-        let Some(leader) = hand_turn(&group, first, None, &stats).await else {
-            // The first command worked in the group's transaction itself: its rollback is
-            // the transaction's.
-            if let Ok(group) = sole_owner(group) {
-                let _ = group.rollback().await;
-            }
-            Counters::ended(&stats.transactions_ended, &stats.open_nanos, opened);
-            continue;
-        };
-        let mut committed_by_group = vec![leader];
+        let mut committed_by_group = Vec::new();
+        let mut state = GroupState::default();
         let mut outcome = Ok(());
-        let mut open = None;
-        // Turns handed, the leader's included: commands that ran no statement count too.
-        let mut turns = 1;
-        while turns < MOST_COMMANDS_PER_COMMIT {
-            let Ok(request) = waiting.try_recv() else {
-                break;
-            };
+        let mut next = Some(first);
+        // Turns handed: commands that ran no statement count too.
+        let mut turns = 0;
+        while let Some(request) = next.take() {
             turns += 1;
-            let (savepoint, opening) = Savepoint::next_after(open);
-            let (prelude, progress) = Prelude::new(opening);
-            let member = hand_turn(&group, request, Some(prelude), &stats).await;
+            let step = state.next_step();
+            let (prelude, progress) = Prelude::new(step.sql());
+            let member = hand_turn(&group, request, prelude, &stats).await;
             let carried = progress.get();
             if let Some(member) = member {
                 // A command commits only with its prelude waiting or run, never merely taken.
                 if carried == Carried::Ran {
-                    open = Some(savepoint);
+                    state.ran(step);
                 }
                 committed_by_group.push(member);
-                continue;
+            } else if carried != Carried::Waiting {
+                // The command's work is undone. After a rollback the transaction may not be
+                // what the next command expects (SQLite rolls back the whole transaction on
+                // some errors): commit now. Unless the command's work could not be undone,
+                // which must then not commit with the rest (its savepoint statement may not
+                // have run: then this fails too).
+                if let Err(error) = state.undo(&group, step).await {
+                    outcome = Err(format!(
+                        "a refused command's work could not be rolled back: {error}"
+                    ));
+                }
+                break;
             }
-            if carried == Carried::Waiting {
-                // The command ran no statement: the transaction is as it was.
-                continue;
+            // Otherwise the command ran no statement: the transaction is as it was.
+            if turns < MOST_COMMANDS_PER_COMMIT {
+                next = waiting.try_recv().ok();
             }
-            // After a rollback the transaction may not be what the next command expects
-            // (SQLite rolls back the whole transaction on some errors): commit now. Unless the
-            // command's work could not be undone, which must then not commit with the rest
-            // (its savepoint statement may not have run: then this fails too).
-            if let Err(error) = group.execute_unprepared(savepoint.rollback()).await {
-                outcome = Err(format!(
-                    "a refused command's work could not be rolled back: {error}"
-                ));
-            }
-            break;
         }
         // COMMIT releases the last command's savepoint with the rest.
-        let outcome = match (outcome, sole_owner(group)) {
-            (Ok(()), Ok(group)) => group.commit().await.map_err(|error| error.to_string()),
-            (Err(error), Ok(group)) => {
-                let _ = group.rollback().await;
-                Err(error)
+        let outcome = match outcome {
+            Ok(()) if !state.begun => Ok(()),
+            Ok(()) if Arc::strong_count(&group) > 1 => {
+                Err("a write transaction was still in use when it had to end".to_owned())
             }
-            (outcome, Err(error)) => outcome.and(Err(error.to_string())),
+            Ok(()) => group
+                .execute_unprepared("COMMIT")
+                .await
+                .map(drop)
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error),
         };
-        Counters::ended(&stats.transactions_ended, &stats.open_nanos, opened);
-        // Lowered before anyone hears: a command answered next asks a writer that is free.
-        drop(marked_open);
+        if state.began {
+            Counters::ended(&stats.transactions_ended, &stats.open_nanos, opened);
+        }
         match &outcome {
             Ok(()) => {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .commands
-                    .fetch_add(committed_by_group.len() as u64, Ordering::Relaxed);
+                lent = Some(group);
+                if state.begun {
+                    stats.commits.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .commands
+                        .fetch_add(committed_by_group.len() as u64, Ordering::Relaxed);
+                }
             }
             Err(error) => {
+                // Whatever is left of the transaction goes, and so does the connection: the
+                // next group is lent a fresh one (and the pool checks this one on its return).
+                let _ = group.execute_unprepared("ROLLBACK").await;
                 tracing::error!(%error, commands = committed_by_group.len(), "group commit failed");
             }
         }
+        // Lowered before anyone hears: a command answered next asks a writer that is free.
+        drop(marked_open);
         for member in committed_by_group {
             // A command that went away meanwhile committed all the same.
             let _ = member.send(outcome.clone());
+        }
+    }
+}
+
+/// A connection of the writer's pool, lent for as long as the queue's task keeps it. sea-orm
+/// lends a connection only as a transaction: this one begins (deferred, taking no lock) and
+/// commits at once, so that SQLite is out of any transaction while sea-orm and sqlx hold it
+/// as theirs, and the queue's task runs each group's transaction on it as statements. Dropped,
+/// it rolls back what sqlx believes open (SQLite answers that nothing is, which sqlx ignores)
+/// and goes back to its pool.
+async fn lend_connection(pool: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let lent = pool
+        .begin_with_options(TransactionOptions {
+            isolation_level: None,
+            access_mode: None,
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Deferred),
+        })
+        .await?;
+    lent.execute_unprepared("COMMIT").await?;
+    Ok(lent)
+}
+
+/// Where a group's transaction stands between two turns.
+#[derive(Debug, Default)]
+struct GroupState {
+    /// Whether a command's statement carried `BEGIN IMMEDIATE` and ran: there is a transaction
+    /// to commit.
+    begun: bool,
+    /// Whether a transaction was begun at all, committed or not: what the writer counts.
+    began: bool,
+    /// The savepoint of the last command that opened one, once begun.
+    open: Option<Savepoint>,
+}
+
+/// What the next command's first statement carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Nothing is begun yet: the command begins the group's transaction and works in it.
+    Begin,
+    /// The command works in a savepoint of the transaction, opened by `sql`.
+    Savepoint {
+        savepoint: Savepoint,
+        sql: &'static str,
+    },
+}
+
+impl Step {
+    fn sql(self) -> &'static str {
+        match self {
+            Step::Begin => "BEGIN IMMEDIATE",
+            Step::Savepoint { sql, .. } => sql,
+        }
+    }
+}
+
+impl GroupState {
+    fn next_step(&self) -> Step {
+        if self.begun {
+            let (savepoint, sql) = Savepoint::next_after(self.open);
+            Step::Savepoint { savepoint, sql }
+        } else {
+            Step::Begin
+        }
+    }
+
+    /// Records that the command of `step` ran its first statement and committed.
+    fn ran(&mut self, step: Step) {
+        match step {
+            Step::Begin => (self.begun, self.began) = (true, true),
+            Step::Savepoint { savepoint, .. } => self.open = Some(savepoint),
+        }
+    }
+
+    /// Undoes the work of a command of `step` that rolled back, failed or went away.
+    async fn undo(&mut self, group: &DatabaseTransaction, step: Step) -> Result<(), DbErr> {
+        match step {
+            Step::Begin => {
+                // Its `BEGIN` may not have run: then there is nothing to roll back, which
+                // SQLite says, and which is no failure.
+                (self.begun, self.began) = (false, true);
+                match group.execute_unprepared("ROLLBACK").await {
+                    Err(error) if !error.to_string().contains("no transaction is active") => {
+                        Err(error)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Step::Savepoint { savepoint, .. } => group
+                .execute_unprepared(savepoint.rollback())
+                .await
+                .map(drop),
         }
     }
 }
@@ -540,7 +647,7 @@ impl Drop for GroupOpen<'_> {
 async fn hand_turn(
     group: &Arc<DatabaseTransaction>,
     request: TurnRequest,
-    prelude: Option<Prelude>,
+    prelude: Prelude,
     stats: &Counters,
 ) -> Option<oneshot::Sender<Result<(), String>>> {
     let (done, finished) = oneshot::channel();
@@ -551,7 +658,7 @@ async fn hand_turn(
             done,
             outcome: heard,
         }),
-        prelude,
+        prelude: Some(prelude),
     };
     let handed_at = Instant::now();
     // A command that stopped waiting drops its turn here, without taking it.
@@ -676,6 +783,8 @@ mod tests {
     struct Fixture {
         _dir: tempfile::TempDir,
         writer: Writer,
+        /// The writer's pool of one connection.
+        writer_pool: DatabaseConnection,
         reader: DatabaseConnection,
     }
 
@@ -696,7 +805,8 @@ mod tests {
             .unwrap();
         Fixture {
             _dir: dir,
-            writer: Writer::queue(connection),
+            writer: Writer::queue(connection.clone()),
+            writer_pool: connection,
             reader: Database::connect(url).await.unwrap(),
         }
     }
@@ -822,8 +932,9 @@ mod tests {
         tokio::time::sleep(held).await;
         txn.commit().await.unwrap();
         let refused = begin_write(&f.writer).await.unwrap();
+        write(&refused, "refused").await;
         drop(refused);
-        // The rolled-back turn is counted once its group's task has heard of it.
+        // The rolled-back transaction is counted once its group's task has heard of it.
         let settled = async {
             loop {
                 let spent = f.writer.busy_times().unwrap().since(before);
@@ -896,6 +1007,27 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(committed(&f.reader).await, ["after"]);
+    }
+
+    #[tokio::test]
+    async fn the_writer_keeps_its_connection_lent_from_one_group_to_the_next() {
+        let f = fixture().await;
+        for text in ["one", "two"] {
+            write_and_commit(&f.writer, text.to_owned())
+                .await
+                .unwrap()
+                .unwrap();
+            // Time for a connection given back to be checked and idle in its pool, as it was
+            // after each group when sqlx began and committed the transactions.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let pool = f.writer_pool.get_sqlite_connection_pool();
+            assert_eq!(
+                (pool.size(), pool.num_idle()),
+                (1, 0),
+                "lent, never given back"
+            );
+        }
+        assert_eq!(committed(&f.reader).await, ["one", "two"]);
     }
 
     #[tokio::test]

@@ -5,9 +5,9 @@
 //!
 //! SQLite has one writer. Commands queue for it ([`Writer::queue`]) and a task of the queue's
 //! own hands the connection to each in turn, with **group commit**: the first command in line
-//! begins one transaction (`BEGIN IMMEDIATE`), every command waiting when it is done runs in a
-//! savepoint of that transaction, one after another, and the task commits them all at once (a
-//! lone command runs exactly as it would alone). The task, not the command, decides what
+//! that runs a statement begins one transaction (`BEGIN IMMEDIATE`), every command waiting when
+//! it is done runs in a savepoint of that transaction, one after another, and the task commits
+//! them all at once. The task, not the command, decides what
 //! opens each command's work, and the command opens it: the `BEGIN`, or the statement that
 //! releases the savepoint before and opens the command's own, travels ahead of the command's
 //! first statement, in the same round trip to the connection's thread (each round trip is two
@@ -16,7 +16,9 @@
 //! statements ([`lend_connection`]): sqlx's own `BEGIN` and `COMMIT` each wait for their answer
 //! to be acknowledged, and a connection given back to its pool is checked by one more round
 //! trip. A command's own refusal or failure rolls back its own work and nothing else; one
-//! refused before its first statement leaves the transaction as it was, and its group goes on.
+//! refused before its first statement leaves the transaction as it was, and its group goes on;
+//! one whose first statement, carrying its `BEGIN` or savepoint, did not come back well may run
+//! no other statement and cannot commit.
 //! A command hears that it committed only when the whole transaction has: its answer, its
 //! emails' wake-up and its subscribers' events all wait for that, and a commit that fails fails
 //! every command of the group. So a command still commits atomically with its audit event and
@@ -297,7 +299,7 @@ impl Prelude {
     }
 }
 
-/// How far a command's savepoint statement got.
+/// How far a command's prelude got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum Carried {
@@ -345,10 +347,7 @@ impl WriteTxn {
             .is_some_and(|prelude| prelude.progress.get() == Carried::Taken)
         {
             // Dropped, the command's turn ends as a rollback.
-            return Err(DbErr::Custom(
-                "the statement that opened this command's savepoint did not complete; the command cannot commit"
-                    .to_owned(),
-            ));
+            return Err(prelude_not_run());
         }
         let WriteTxn {
             txn, membership, ..
@@ -370,6 +369,13 @@ impl WriteTxn {
             )),
         }
     }
+}
+
+fn prelude_not_run() -> DbErr {
+    DbErr::Custom(
+        "the statement that opened this command's work in its group's transaction (the BEGIN, or its savepoint) did not complete; the command cannot go on nor commit"
+            .to_owned(),
+    )
 }
 
 /// The transaction behind `shared`, once nobody else holds it.
@@ -505,25 +511,29 @@ async fn run_groups(
                 .map_err(|error| error.to_string()),
             Err(error) => Err(error),
         };
+        if outcome.is_err() {
+            // Whatever is left of the transaction goes, and so does the connection (below).
+            let _ = group.execute_unprepared("ROLLBACK").await;
+        }
         if state.began {
             Counters::ended(&stats.transactions_ended, &stats.open_nanos, opened);
         }
         match &outcome {
-            Ok(()) => {
-                lent = Some(group);
-                if state.begun {
-                    stats.commits.fetch_add(1, Ordering::Relaxed);
-                    stats
-                        .commands
-                        .fetch_add(committed_by_group.len() as u64, Ordering::Relaxed);
-                }
+            Ok(()) if state.begun => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .commands
+                    .fetch_add(committed_by_group.len() as u64, Ordering::Relaxed);
             }
+            Ok(()) => {}
             Err(error) => {
-                // Whatever is left of the transaction goes, and so does the connection: the
-                // next group is lent a fresh one (and the pool checks this one on its return).
-                let _ = group.execute_unprepared("ROLLBACK").await;
                 tracing::error!(%error, commands = committed_by_group.len(), "group commit failed");
             }
+        }
+        // A connection whose state is in doubt goes back to its pool, which checks it, and the
+        // next group is lent a fresh one.
+        if outcome.is_ok() && !state.in_doubt {
+            lent = Some(group);
         }
         // Lowered before anyone hears: a command answered next asks a writer that is free.
         drop(marked_open);
@@ -538,8 +548,8 @@ async fn run_groups(
 /// lends a connection only as a transaction: this one begins (deferred, taking no lock) and
 /// commits at once, so that SQLite is out of any transaction while sea-orm and sqlx hold it
 /// as theirs, and the queue's task runs each group's transaction on it as statements. Dropped,
-/// it rolls back what sqlx believes open (SQLite answers that nothing is, which sqlx ignores)
-/// and goes back to its pool.
+/// it goes back to its pool: sqlx finds SQLite out of any transaction (or rolls back the one
+/// left open) and forgets its own.
 async fn lend_connection(pool: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let lent = pool
         .begin_with_options(TransactionOptions {
@@ -558,8 +568,12 @@ struct GroupState {
     /// Whether a command's statement carried `BEGIN IMMEDIATE` and ran: there is a transaction
     /// to commit.
     begun: bool,
-    /// Whether a transaction was begun at all, committed or not: what the writer counts.
+    /// Whether a command's statement carried a `BEGIN` at all, whatever became of it: what
+    /// the writer counts as a transaction.
     began: bool,
+    /// Whether a `BEGIN` that may not have run could not be rolled back: SQLite may be in a
+    /// transaction or not, so the connection is not kept.
+    in_doubt: bool,
     /// The savepoint of the last command that opened one, once begun.
     open: Option<Savepoint>,
 }
@@ -607,15 +621,13 @@ impl GroupState {
     async fn undo(&mut self, group: &DatabaseTransaction, step: Step) -> Result<(), DbErr> {
         match step {
             Step::Begin => {
-                // Its `BEGIN` may not have run: then there is nothing to roll back, which
-                // SQLite says, and which is no failure.
+                // Its `BEGIN` may not have run: SQLite then has nothing to roll back and says
+                // so. Nothing of the group is lost either way, as nothing ran before it.
                 (self.begun, self.began) = (false, true);
-                match group.execute_unprepared("ROLLBACK").await {
-                    Err(error) if !error.to_string().contains("no transaction is active") => {
-                        Err(error)
-                    }
-                    _ => Ok(()),
+                if group.execute_unprepared("ROLLBACK").await.is_err() {
+                    self.in_doubt = true;
                 }
+                Ok(())
             }
             Step::Savepoint { savepoint, .. } => group
                 .execute_unprepared(savepoint.rollback())
@@ -677,24 +689,31 @@ struct Carrying<'a> {
 }
 
 impl WriteTxn {
-    /// The savepoint statement, for the command's first statement to carry; `None` for every
-    /// later statement and for a command with no prelude.
-    async fn carry_prelude(&self) -> Option<Carrying<'_>> {
-        let prelude = self.prelude.as_ref()?;
+    /// The prelude, for the command's first statement to carry; `None` for every later
+    /// statement and for a command with no prelude. Refuses every statement after a first one
+    /// that did not come back well: its `BEGIN` may not have run, and a statement run then
+    /// would commit on its own, outside any transaction.
+    async fn carry_prelude(&self) -> Result<Option<Carrying<'_>>, DbErr> {
+        let Some(prelude) = self.prelude.as_ref() else {
+            return Ok(None);
+        };
         let running = prelude.carrying.lock().await;
-        if prelude.progress.get() != Carried::Waiting {
-            return None;
+        match prelude.progress.get() {
+            Carried::Ran => Ok(None),
+            Carried::Taken => Err(prelude_not_run()),
+            Carried::Waiting => {
+                prelude.progress.set(Carried::Taken);
+                Ok(Some(Carrying {
+                    _running: running,
+                    sql: prelude.sql,
+                    progress: &prelude.progress,
+                }))
+            }
         }
-        prelude.progress.set(Carried::Taken);
-        Some(Carrying {
-            _running: running,
-            sql: prelude.sql,
-            progress: &prelude.progress,
-        })
     }
 
-    /// Runs one statement through `run`, which is given the savepoint statement to run ahead
-    /// of it when it is the command's first, and records whether that came back well.
+    /// Runs one statement through `run`, which is given the prelude to run ahead of it when it
+    /// is the command's first, and records whether that came back well.
     async fn first_carries<T, Run>(
         &self,
         run: impl FnOnce(Option<&'static str>) -> Run,
@@ -702,7 +721,7 @@ impl WriteTxn {
     where
         Run: Future<Output = Result<T, DbErr>>,
     {
-        let Some(carrying) = self.carry_prelude().await else {
+        let Some(carrying) = self.carry_prelude().await? else {
             return run(None).await;
         };
         let result = run(Some(carrying.sql)).await;
@@ -715,7 +734,7 @@ impl WriteTxn {
 
 /// `sql` with `prelude`, if any, run ahead of it, in one round trip: SQLite runs the
 /// statements of one text in order, binding the values to their parameters in order, and the
-/// savepoint statements have none.
+/// prelude's statements have none.
 fn after<'a>(prelude: Option<&str>, sql: &'a str) -> Cow<'a, str> {
     match prelude {
         Some(prelude) => Cow::Owned(format!("{prelude}; {sql}")),
@@ -735,7 +754,7 @@ fn statement_after(prelude: Option<&str>, stmt: Statement) -> Statement {
 }
 
 /// Commands run their statements on their write transaction as on any connection; the first
-/// carries the command's savepoint statement, if it has one.
+/// carries the command's prelude, if it has one.
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
@@ -1180,6 +1199,27 @@ mod tests {
         lost.await.unwrap().unwrap();
         assert!(committed(&f.reader).await.is_empty());
         // The writer goes on.
+        write_and_commit(&f.writer, "after".to_owned())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(committed(&f.reader).await, ["after"]);
+    }
+
+    #[tokio::test]
+    async fn a_first_command_whose_begin_never_ran_runs_nothing_outside_a_transaction() {
+        let f = fixture().await;
+        let lost = begin_write(&f.writer).await.unwrap();
+        // Its `BEGIN` is taken as if sent, but never reaches the connection: a statement run
+        // after it would commit on its own.
+        drop(lost.carry_prelude().await);
+        let alone = lost
+            .execute_unprepared("INSERT INTO note (text) VALUES ('alone')")
+            .await;
+        assert!(alone.is_err(), "{alone:?}");
+        assert!(lost.commit().await.is_err());
+        assert!(committed(&f.reader).await.is_empty());
+        // The writer goes on, on a connection whose state is known.
         write_and_commit(&f.writer, "after".to_owned())
             .await
             .unwrap()

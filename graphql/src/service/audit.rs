@@ -1,7 +1,7 @@
 //! Appending to and verifying the audit trail.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, Query};
 use sea_orm::{
@@ -117,10 +117,8 @@ pub async fn append_in_txn(
         event.hash = record_of(&event).hash();
         event
     };
-    let hinted = (backend == DbBackend::Sqlite)
-        .then(|| TAIL_HINTS.get(&chain))
-        .flatten();
-    if let Some(hinted) = hinted {
+    let hints = (backend == DbBackend::Sqlite).then_some(&*TAIL_HINTS);
+    if let Some(hinted) = hints.and_then(|hints| hints.get(&chain)) {
         let linked = event(&hinted);
         let statement = append_after_statement(&linked, backend)?;
         if txn.execute_raw(statement).await?.rows_affected() == 1 {
@@ -138,8 +136,8 @@ pub async fn append_in_txn(
     audit_event::Entity::insert(linked.clone().into_active_model())
         .exec_without_returning(txn)
         .await?;
-    if backend == DbBackend::Sqlite {
-        TAIL_HINTS.remember(&linked);
+    if let Some(hints) = hints {
+        hints.remember(&linked);
     }
     Ok(())
 }
@@ -170,22 +168,18 @@ const MOST_TAIL_HINTS: usize = 4096;
 /// database of the same process, as in the tests) costs one statement that inserts nothing.
 /// The test suite's exact statement budgets count on a project's hint being kept: a test that
 /// appended to thousands of chains in the suite's process could make them fail.
-static TAIL_HINTS: TailHints = TailHints::new();
+static TAIL_HINTS: LazyLock<TailHints> = LazyLock::new(TailHints::default);
 
-struct TailHints(Mutex<Option<HashMap<String, ChainTail>>>);
+#[derive(Default)]
+struct TailHints(Mutex<HashMap<String, ChainTail>>);
 
 impl TailHints {
-    const fn new() -> Self {
-        Self(Mutex::new(None))
-    }
-
     fn get(&self, chain: &str) -> Option<ChainTail> {
-        self.lock().as_ref()?.get(chain).cloned()
+        self.lock().get(chain).cloned()
     }
 
     fn remember(&self, event: &audit_event::Model) {
-        let mut hints = self.lock();
-        let tails = hints.get_or_insert_with(HashMap::new);
+        let mut tails = self.lock();
         if tails.len() >= MOST_TAIL_HINTS && !tails.contains_key(&event.chain_key) {
             // Any one: a forgotten chain costs its next append one statement.
             if let Some(forgotten) = tails.keys().next().cloned() {
@@ -202,7 +196,7 @@ impl TailHints {
     }
 
     /// A panic elsewhere cannot leave a map of hints wrong, only stale.
-    fn lock(&self) -> MutexGuard<'_, Option<HashMap<String, ChainTail>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, ChainTail>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -232,12 +226,8 @@ fn append_after_statement(
 /// `INSERT INTO audit_event (…) SELECT <the event's values> WHERE (<the chain's last hash>) =
 /// <the hash it links to>`.
 fn append_after(event: &audit_event::Model) -> Result<InsertStatement, DbErr> {
-    let tail_hash = audit_event::Entity::find()
-        .select_only()
+    let tail_hash = last_of_chain(&event.chain_key)
         .column(audit_event::Column::Hash)
-        .filter(audit_event::Column::ChainKey.eq(event.chain_key.as_str()))
-        .order_by_desc(audit_event::Column::Seq)
-        .limit(1)
         .into_query();
     let values = Query::select()
         .exprs(audit_event::Column::iter().map(|column| Expr::val(event.get(column))))
@@ -264,9 +254,13 @@ fn chain_tail_statement(chain: &str, backend: DbBackend) -> Statement {
 
 /// Only what the link needs: an event's before and after values can be large.
 fn chain_tail(chain: &str) -> Select<audit_event::Entity> {
+    last_of_chain(chain).columns([audit_event::Column::Seq, audit_event::Column::Hash])
+}
+
+/// The last event of `chain`, with no column selected yet.
+fn last_of_chain(chain: &str) -> Select<audit_event::Entity> {
     audit_event::Entity::find()
         .select_only()
-        .columns([audit_event::Column::Seq, audit_event::Column::Hash])
         .filter(audit_event::Column::ChainKey.eq(chain))
         .order_by_desc(audit_event::Column::Seq)
         .limit(1)
@@ -424,7 +418,7 @@ mod tests {
 
     #[test]
     fn a_hint_is_kept_per_chain_and_one_is_forgotten_for_each_past_the_most() {
-        let hints = TailHints::new();
+        let hints = TailHints::default();
         let event = |chain: String, seq: i64| audit_event::Model {
             id: Uuid::now_v7(),
             chain_key: chain,
@@ -455,7 +449,7 @@ mod tests {
             hints.remember(&event(format!("chain {n}"), 1));
         }
         hints.remember(&event("a".to_owned(), 3));
-        let kept = |hints: &TailHints| hints.lock().as_ref().map_or(0, HashMap::len);
+        let kept = |hints: &TailHints| hints.lock().len();
         assert_eq!(kept(&hints), MOST_TAIL_HINTS, "a known chain takes no room");
         hints.remember(&event("one more".to_owned(), 1));
         assert_eq!(kept(&hints), MOST_TAIL_HINTS);

@@ -7,11 +7,11 @@
 //! own hands the connection to each in turn, with **group commit**: the first command in line
 //! that runs a statement begins one transaction (`BEGIN IMMEDIATE`), every command waiting when
 //! it is done runs in a savepoint of that transaction, one after another, and the task commits
-//! them all at once. The task, not the command, decides what
-//! opens each command's work, and the command opens it: the `BEGIN`, or the statement that
-//! releases the savepoint before and opens the command's own, travels ahead of the command's
-//! first statement, in the same round trip to the connection's thread (each round trip is two
-//! hand-overs between threads), and the `COMMIT` releases the last savepoint. The task keeps
+//! them all at once. The task, not the command, decides what opens each command's work, and
+//! the command opens it: the `BEGIN`, or the statement that releases the savepoint before and
+//! opens the command's own, travels ahead of the command's first statement, in the same round
+//! trip to the connection's thread (each round trip is two hand-overs between threads), and
+//! the `COMMIT` releases the last savepoint. The task keeps
 //! its connection lent from the writer's pool for good and runs the transactions on it as
 //! statements ([`lend_connection`]): sqlx's own `BEGIN` and `COMMIT` each wait for their answer
 //! to be acknowledged, and a connection given back to its pool is checked by one more round
@@ -622,8 +622,9 @@ impl GroupState {
         match step {
             Step::Begin => {
                 // Its `BEGIN` may not have run: SQLite then has nothing to roll back and says
-                // so. Nothing of the group is lost either way, as nothing ran before it.
-                (self.begun, self.began) = (false, true);
+                // so. Nothing of the group is lost either way, as nothing ran before it (a
+                // `Begin` step comes only while nothing is begun).
+                self.began = true;
                 if group.execute_unprepared("ROLLBACK").await.is_err() {
                     self.in_doubt = true;
                 }
@@ -903,6 +904,15 @@ mod tests {
         }
     }
 
+    /// After a failure that left nothing committed, the next command commits, alone.
+    async fn assert_the_writer_goes_on(f: &Fixture) {
+        write_and_commit(&f.writer, "after".to_owned())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(committed(&f.reader).await, ["after"]);
+    }
+
     /// `count` commands writing `"{prefix} {i}"`, queued behind the one holding the writer.
     async fn queued_behind(
         writer: &Writer,
@@ -1020,12 +1030,7 @@ mod tests {
         assert!(dangling_outcome.is_err(), "{dangling_outcome:?}");
         assert!(committed(&f.reader).await.is_empty());
         assert_eq!(stats(&f.writer), GroupStats::default());
-        // The writer goes on.
-        write_and_commit(&f.writer, "after".to_owned())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(committed(&f.reader).await, ["after"]);
+        assert_the_writer_goes_on(&f).await;
     }
 
     #[tokio::test]
@@ -1198,12 +1203,7 @@ mod tests {
         }
         lost.await.unwrap().unwrap();
         assert!(committed(&f.reader).await.is_empty());
-        // The writer goes on.
-        write_and_commit(&f.writer, "after".to_owned())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(committed(&f.reader).await, ["after"]);
+        assert_the_writer_goes_on(&f).await;
     }
 
     #[tokio::test]
@@ -1219,12 +1219,8 @@ mod tests {
         assert!(alone.is_err(), "{alone:?}");
         assert!(lost.commit().await.is_err());
         assert!(committed(&f.reader).await.is_empty());
-        // The writer goes on, on a connection whose state is known.
-        write_and_commit(&f.writer, "after".to_owned())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(committed(&f.reader).await, ["after"]);
+        // On a connection whose state is known.
+        assert_the_writer_goes_on(&f).await;
     }
 
     #[tokio::test]

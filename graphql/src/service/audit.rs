@@ -118,11 +118,13 @@ pub async fn append_in_txn(
         event
     };
     let hints = (backend == DbBackend::Sqlite).then_some(&*TAIL_HINTS);
-    if let Some(hinted) = hints.and_then(|hints| hints.get(&chain)) {
+    if let Some(hints) = hints
+        && let Some(hinted) = hints.get(&chain)
+    {
         let linked = event(&hinted);
         let statement = append_after_statement(&linked, backend)?;
         if txn.execute_raw(statement).await?.rows_affected() == 1 {
-            TAIL_HINTS.remember(&linked);
+            hints.remember(&linked);
             return Ok(());
         }
     }

@@ -12,7 +12,8 @@
 //! - W2: the portfolio ([`reads`]).
 //! - W5: abusive requests, alone and while W1 runs against `steerco serve` ([`abuse`]).
 //! - W3: logging a critical defect from 1, 8 and 32 clients ([`writes`]); W3MAIL: the same
-//!   while a delivery worker sends the defects' emails to an SMTP server on loopback.
+//!   while a delivery worker sends the defects' emails to an SMTP server on loopback;
+//!   W3FLOOR: the requests of W3's clients with all but their command taken away.
 //! - W4: 32 committee members racing to approve a change request ([`writes`]).
 //! - W6: draining the outbox to an SMTP server on loopback ([`mail`]).
 //!
@@ -60,9 +61,11 @@ async fn main() -> Result<(), Error> {
     if config.runs("COLD") {
         process::cold_start(&mut table).await?;
     }
-    let needs_server = ["W1", "SERVER", "W2", "W5", "W3", "W3MAIL", "W4", "W6"]
-        .iter()
-        .any(|name| config.runs(name));
+    let needs_server = [
+        "W1", "SERVER", "W2", "W5", "W3FLOOR", "W3", "W3MAIL", "W4", "W6",
+    ]
+    .iter()
+    .any(|name| config.runs(name));
     if !needs_server {
         table.print("cold start only");
         return Ok(());
@@ -143,6 +146,9 @@ async fn main() -> Result<(), Error> {
         bench.statements.reset_profile();
         abuse::run(&bench, &config, &mut table).await?;
         print_profile(&bench, &config, &table, first);
+    }
+    if config.runs("W3FLOOR") {
+        writes::floor(&bench, &config.w3_clients, config.duration, &mut table).await?;
     }
     if config.runs("W3") {
         let first = table.rows.len();

@@ -47,8 +47,8 @@ pub struct Config {
 }
 
 /// Every workload, in the order they run.
-pub const WORKLOADS: [&str; 9] = [
-    "COLD", "W1", "SERVER", "W2", "W5", "W3", "W3MAIL", "W4", "W6",
+pub const WORKLOADS: [&str; 10] = [
+    "COLD", "W1", "SERVER", "W2", "W5", "W3FLOOR", "W3", "W3MAIL", "W4", "W6",
 ];
 
 impl Config {

@@ -21,6 +21,9 @@ const DEFECT_CREATE: &str = "mutation($input: DefectCreateInput!) {
   defectCreate(input: $input) { defect { id } userErrors { code message } }
 }";
 
+/// W3FLOOR's request: everything a defect's request takes but its command.
+const FLOOR: &str = "{ __typename }";
+
 /// The W3 target: transactions per second on SQLite, with no busy error.
 const W3_TARGET_PER_SECOND: f64 = 2_000.0;
 
@@ -179,6 +182,49 @@ pub async fn defects(
         }
         if let Some(worker) = worker {
             worker.stop().await?;
+        }
+    }
+    Ok(())
+}
+
+/// W3FLOOR at each of W3's client counts: the administrator's `{ __typename }`, which takes
+/// everything a defect's request takes but its command: the HTTP exchange on loopback with
+/// the bench's own clients, the token's check, the document's parse and validation, the
+/// answer's JSON. No request that writes passes this rate from as many clients, whatever its
+/// command costs. The same request without a token tells the token's check apart.
+pub async fn floor(
+    bench: &Bench,
+    client_counts: &[usize],
+    duration: Duration,
+    table: &mut Table,
+) -> Result<(), Error> {
+    let callers = [
+        ("W3FLOOR { __typename }, token", bench.api.clone()),
+        (
+            "W3FLOOR { __typename }, anonymous",
+            bench.api.with_token(None),
+        ),
+    ];
+    for (label, api) in callers {
+        for &clients in client_counts {
+            reset_peak_rss(None);
+            let load_before = ProcessLoad::now();
+            let api = api.clone();
+            let run = drive(clients, duration, &bench.statements, move |_, _| {
+                let api = api.clone();
+                async move {
+                    let data = api.data(FLOOR, json!({})).await?;
+                    if data["__typename"].is_string() {
+                        Ok(())
+                    } else {
+                        Err("{ __typename } answered no type name".to_owned())
+                    }
+                }
+            })
+            .await?;
+            let load = ProcessLoad::per_op_since(load_before, run.ops);
+            table
+                .push(Row::from_run(label, &run, peak_rss_mb(None)).note(load.unwrap_or_default()));
         }
     }
     Ok(())

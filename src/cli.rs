@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// Longest an operation may run, in seconds, before it is cancelled and rolled back.
     #[arg(long, env = "STEERCO_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Milliseconds a bearer token found usable is trusted without reading it again; 0 reads
+    /// it at every request. A token revoked through this server is refused at once.
+    #[arg(long, env = "STEERCO_TOKEN_MEMORY_MS", default_value_t = crate::config::DEFAULT_TOKEN_MEMORY.as_millis() as u64)]
+    pub token_memory_ms: u64,
     /// Requests per second one caller (a user, or an address without a token) may sustain;
     /// 0 turns the limit off.
     #[arg(long, env = "STEERCO_RATE_LIMIT", default_value_t = 20)]
@@ -369,6 +373,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
             max_aliases: args.max_aliases,
         },
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        token_memory: std::time::Duration::from_millis(args.token_memory_ms),
         rate_limit: std::num::NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
             per_second,
             burst: std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_second),

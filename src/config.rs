@@ -25,7 +25,17 @@ pub struct ServerConfig {
     pub request_timeout: std::time::Duration,
     /// Requests per caller; `None` for no limit.
     pub rate_limit: Option<crate::rate_limit::RateLimit>,
+    /// How long a bearer token found usable is trusted without reading it again; zero reads
+    /// it at every request. A token revoked through this server is refused at once whatever
+    /// this is (see `steerco_graphql::service::token_memory`).
+    pub token_memory: std::time::Duration,
 }
+
+/// How long a server trusts a token it checked, by default: long enough that a caller's
+/// requests in a burst read it once, short enough that what this server cannot see (another
+/// server's revocation, a user made inactive in the database) takes effect before a person
+/// could try the token again.
+pub const DEFAULT_TOKEN_MEMORY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl ServerConfig {
     /// Settings for a local server on `addr` (port 0 picks a free port).
@@ -39,6 +49,7 @@ impl ServerConfig {
             shutdown_grace: std::time::Duration::from_secs(30),
             request_timeout: std::time::Duration::from_secs(30),
             rate_limit: None,
+            token_memory: DEFAULT_TOKEN_MEMORY,
         }
     }
 }

@@ -67,6 +67,7 @@ impl BoundServer {
             .await?
             .into_std()?;
         let local_addr = listener.local_addr()?;
+        state.tokens.last_for(config.token_memory);
         let schemas = Schemas::build(state.clone(), config.limits, config.production);
         Ok(Self {
             listener,

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{TestApp, assert_refused, error_code};
+use crate::support::{TestApp, TestUser, assert_refused, error_code};
 
 const PROJECT: &str = "query($id: ID!) { project(id: $id) { code members { user { email } } } }";
 
@@ -82,6 +82,111 @@ async fn a_revoked_token_stops_working_at_once() {
     let stranger = app.user("Stranger", false).await;
     let data = app.ok(&stranger, revoke, json!({ "id": token_id })).await;
     assert_refused(&data["apiTokenRevoke"], "NOT_FOUND", &["input", "id"]);
+}
+
+/// A token found usable is trusted without being read again for as long as the server
+/// remembers tokens: a user made inactive in the database meanwhile keeps their access until
+/// then. Its expiry is checked at every use still, and a revocation through the server
+/// forgets it at once.
+#[tokio::test]
+async fn a_token_used_lately_is_not_read_again() {
+    use steerco_graphql::domain::clock::Clock;
+
+    let app = TestApp::spawn_with(|config| {
+        config.token_memory = std::time::Duration::from_secs(3_600);
+    })
+    .await;
+    let user = app.user("Anna Berg", false).await;
+    let expires_at = app.clock.now() + chrono::Duration::hours(1);
+    let data = app
+        .ok(
+            &user,
+            "mutation($at: DateTime!) { apiTokenCreate(input: { name: \"CI\", expiresAt: $at }) { token userErrors { code } } }",
+            json!({ "at": expires_at.to_rfc3339() }),
+        )
+        .await;
+    let expiring = TestUser {
+        token: data["apiTokenCreate"]["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned(),
+        ..user.clone()
+    };
+    // Mutations, which record a token's use before they answer and hold no connection to give
+    // back after: nothing of one request runs while the next is counted.
+    app.ok(&expiring, "mutation { __typename }", json!({}))
+        .await;
+    let before = app.statements.total();
+    app.ok(&expiring, "mutation { __typename }", json!({}))
+        .await;
+    assert_eq!(
+        app.statements.total() - before,
+        0,
+        "the token was read again"
+    );
+
+    set_active(&app, &user, false).await;
+    app.ok(&expiring, "{ __typename }", json!({})).await;
+    app.ok(&user, "{ __typename }", json!({})).await;
+
+    app.clock.advance(chrono::Duration::hours(2));
+    let response = app
+        .gql(Some(&expiring.token), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"), "expired");
+
+    let token_id = app
+        .ok(&user, "{ me { apiTokens { id name } } }", json!({}))
+        .await["me"]["apiTokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|token| token["name"] == "test")
+        .expect("the user's first token")["id"]
+        .clone();
+    let revoke = "mutation($id: ID!) { apiTokenRevoke(input: { id: $id }) { apiToken { revokedAt } userErrors { code } } }";
+    let data = app.ok(&user, revoke, json!({ "id": token_id })).await;
+    assert!(
+        data["apiTokenRevoke"]["apiToken"]["revokedAt"].is_string(),
+        "{data}"
+    );
+    let response = app
+        .gql(Some(&user.token), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"), "revoked");
+}
+
+/// A server told to remember no token reads it at every request: a user made inactive in the
+/// database is refused at their next request.
+#[tokio::test]
+async fn a_server_that_remembers_no_token_reads_it_at_every_request() {
+    let app = TestApp::spawn_with(|config| config.token_memory = std::time::Duration::ZERO).await;
+    let user = app.user("Anna Berg", false).await;
+    // Mutations, as above.
+    app.ok(&user, "mutation { __typename }", json!({})).await;
+    let before = app.statements.total();
+    app.ok(&user, "mutation { __typename }", json!({})).await;
+    assert_eq!(app.statements.total() - before, 1, "the token's read");
+
+    set_active(&app, &user, false).await;
+    let response = app
+        .gql(Some(&user.token), "{ __typename }", json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
+}
+
+/// Makes `user` active or not in the database, as no operation does.
+async fn set_active(app: &TestApp, user: &TestUser, active: bool) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let mut row: steerco_entity::user::ActiveModel =
+        steerco_entity::user::Entity::find_by_id(user.uuid)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
+    row.active = Set(active);
+    row.update(app.db()).await.unwrap();
 }
 
 #[tokio::test]

@@ -3,6 +3,12 @@
 //! change requests awaiting a decision, and stay within their budgets (no N+1 anywhere). So
 //! does logging a critical defect (W3), whose emails go to more people on a larger team; and
 //! triaging it takes its own exact budget.
+//!
+//! Each budget counts a request whose token is read, the most a request takes: the servers
+//! here remember no token ([`app`]). A caller's next requests within the server's token memory
+//! skip that statement (`auth::a_token_used_lately_is_not_read_again`).
+
+use std::time::Duration;
 
 use sea_orm::DbBackend;
 use serde_json::{Value, json};
@@ -40,6 +46,11 @@ const W3_IN_TURN: u64 = 5;
 const DEFECT_CREATE: &str = "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Orders lost on save\", stepsToReproduce: \"Save an order\", actualResult: \"Gone\", severity: CRITICAL, priority: P1 } }) { defect { id } userErrors { code message } } }";
 const PREFERENCES: &str = "mutation($p: [NotificationPreferenceInput!]!) { notificationPreferencesUpdate(input: { preferences: $p }) { userErrors { code field } } }";
 
+/// A server that reads every request's token, as the budgets count.
+async fn app() -> TestApp {
+    TestApp::spawn_with(|config| config.token_memory = Duration::ZERO).await
+}
+
 /// Runs `document` as `user` and returns how many statements it took. The user's token has
 /// been used before (the first use of a token is recorded, by a query beside the request),
 /// and that use has been recorded: the count is the request's own.
@@ -54,7 +65,7 @@ async fn statements(app: &TestApp, user: &TestUser, document: &str, variables: V
 
 /// Statements of W1 on the busiest bench project and of W2, on a portfolio of `projects`.
 async fn dashboard_and_portfolio(projects: usize) -> (u64, u64) {
-    let app = TestApp::spawn().await;
+    let app = app().await;
     bench(app.db(), BenchSize { projects, seed: 42 })
         .await
         .expect("bench data");
@@ -117,7 +128,7 @@ struct Logged {
 /// project with `others` more members (QA, project managers and sponsors in turn, each with
 /// delivery preferences for several classes, which urgent news ignores).
 async fn critical_defect(others: usize, reporter: Reporter) -> Logged {
-    let app = TestApp::spawn().await;
+    let app = app().await;
     let pm = app.user("Pam Manager", false).await;
     let project = app.project(&pm, "W3").await;
     let qa = app.user("Quinn Tester", false).await;
@@ -211,7 +222,7 @@ const DEFECT_TRIAGE: &str = "mutation($d: ID!) { defectTransition(input: { id: $
 
 #[tokio::test]
 async fn triaging_a_defect_takes_its_budget_of_statements() {
-    let app = TestApp::spawn().await;
+    let app = app().await;
     let pm = app.user("Pam Manager", false).await;
     let project = app.project(&pm, "TRI").await;
     let qa = app.user("Quinn Tester", false).await;

@@ -25,6 +25,7 @@ pub mod rows;
 pub mod scope;
 mod sql_once;
 pub mod token;
+pub mod token_memory;
 pub mod uat;
 pub mod user;
 pub mod whole_row;
@@ -45,6 +46,7 @@ use crate::domain::{Refusal, RefusalCode};
 use audit::Origin;
 use chrono::{DateTime, Utc};
 use notify::{Concerning, MailSettings, Occurrence, notify_in_txn};
+pub use token_memory::TokenMemory;
 use tokio::sync::{Notify, broadcast};
 pub use writer::{WriteTxn, Writer, begin_write};
 
@@ -65,6 +67,8 @@ pub struct AppState {
     pub events: broadcast::Sender<ProjectEvent>,
     /// Woken when a commit wrote to the outbox, so the worker sends without waiting to poll.
     pub outbox_written: Arc<Notify>,
+    /// Tokens checked lately; remembers nothing until a server says for how long.
+    pub tokens: Arc<TokenMemory>,
 }
 
 impl AppState {
@@ -76,6 +80,7 @@ impl AppState {
             mail: Arc::new(MailSettings::local()),
             events: broadcast::channel(1_024).0,
             outbox_written: Arc::new(Notify::new()),
+            tokens: Arc::default(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Bearer tokens: issuing, authenticating, revoking.
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
+use std::time::Instant;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
@@ -13,6 +15,7 @@ use uuid::Uuid;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::rows::JoinedRows;
 use super::sql_once::SqlOnce;
+use super::token_memory::UsableToken;
 use super::whole_row;
 use super::{Actor, AppState, Caller, ServiceError, ServiceResult, Writer, begin_write, commit};
 use crate::domain::credential::{TokenKind, display_prefix, format_token, token_digest};
@@ -209,13 +212,29 @@ pub async fn revoke(
     )
     .await?;
     commit(txn).await?;
+    state.tokens.forget(&revoked.token_hash);
     Ok(revoked)
 }
 
 /// The actor a bearer token stands for, or `None` when it is unknown, revoked, expired or its
-/// user is inactive.
+/// user is inactive. A token this server found usable lately is trusted without reading it
+/// again ([`TokenMemory`](super::TokenMemory)), its expiry checked still.
 pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option<Actor>> {
     let digest = token_digest(token);
+    let now = state.clock.now();
+    let asked_at = Instant::now();
+    if let Some(recalled) = state.tokens.recall(&digest, asked_at, now, |last_used| {
+        last_use_is_stale(last_used, now)
+    }) {
+        if recalled.expires_at.is_some_and(|at| at <= now) {
+            return Ok(None);
+        }
+        if recalled.record_use {
+            record_use_beside(state, recalled.actor.token_id, now).await;
+        }
+        return Ok(Some(recalled.actor));
+    }
+    let read_in = state.tokens.generation();
     let statement = token_with_user_statement(&digest, state.db.get_database_backend());
     // One row at most: the statement's LIMIT 1.
     let found = JoinedRows::fetch_statement(&state.db, statement)
@@ -225,34 +244,55 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
     let Some((record, Some(user))) = found else {
         return Ok(None);
     };
-    let now = state.clock.now();
     let usable =
         record.revoked_at.is_none() && record.expires_at.is_none_or(|at| at > now) && user.active;
     if !usable {
         return Ok(None);
     }
-    if last_use_is_stale(record.last_used_at, now) {
-        let recorded = record_use(state.writer.clone(), record.id, now);
-        if state.db.holds_a_connection() {
-            // A request that holds a connection must not wait for a second one, which requests
-            // holding the rest of the pool could be waiting for just the same (`Db`).
-            tokio::spawn(async move {
-                if let Err(error) = recorded.await {
-                    tracing::warn!(%error, "recording when a token was last used");
-                }
-            });
-        } else if let Err(error) = recorded.await {
-            // When a token was last used is bookkeeping: its failure (the writer busy past its
-            // wait, a group that failed to commit) must not fail the request.
-            tracing::warn!(%error, "recording when a token was last used");
-        }
-    }
-    Ok(Some(Actor {
+    let record_use = last_use_is_stale(record.last_used_at, now);
+    let actor = Actor {
         user_id: user.id,
         admin: user.admin,
         token_id: record.id,
         name: Some(user.name),
-    }))
+    };
+    state.tokens.remember(
+        digest,
+        UsableToken {
+            actor: actor.clone(),
+            expires_at: record.expires_at,
+            last_used_at: if record_use {
+                Some(now)
+            } else {
+                record.last_used_at
+            },
+        },
+        read_in,
+        asked_at,
+    );
+    if record_use {
+        record_use_beside(state, record.id, now).await;
+    }
+    Ok(Some(actor))
+}
+
+/// Records that a token was used at `now`. A request that holds a connection records it on a
+/// task of its own; either way a failure is logged, not the request's.
+async fn record_use_beside(state: &AppState, token_id: Uuid, now: DateTime<Utc>) {
+    let recorded = record_use(state.writer.clone(), token_id, now);
+    if state.db.holds_a_connection() {
+        // A request that holds a connection must not wait for a second one, which requests
+        // holding the rest of the pool could be waiting for just the same (`Db`).
+        tokio::spawn(async move {
+            if let Err(error) = recorded.await {
+                tracing::warn!(%error, "recording when a token was last used");
+            }
+        });
+    } else if let Err(error) = recorded.await {
+        // When a token was last used is bookkeeping: its failure (the writer busy past its
+        // wait, a group that failed to commit) must not fail the request.
+        tracing::warn!(%error, "recording when a token was last used");
+    }
 }
 
 /// A token by its digest, with its user, for [`JoinedRows`]: the first statement of every

@@ -79,7 +79,7 @@ pub struct ServeArgs {
     pub request_timeout: u64,
     /// Milliseconds a bearer token found usable is trusted without reading it again; 0 reads
     /// it at every request. A token revoked through this server is refused at once.
-    #[arg(long, env = "STEERCO_TOKEN_MEMORY_MS", default_value_t = crate::config::DEFAULT_TOKEN_MEMORY.as_millis() as u64)]
+    #[arg(long, env = "STEERCO_TOKEN_MEMORY_MS", default_value_t = crate::config::DEFAULT_TOKEN_MEMORY_MS)]
     pub token_memory_ms: u64,
     /// Requests per second one caller (a user, or an address without a token) may sustain;
     /// 0 turns the limit off.

@@ -35,7 +35,11 @@ pub struct ServerConfig {
 /// requests in a burst read it once, short enough that what this server cannot see (another
 /// server's revocation, a user made inactive in the database) takes effect before a person
 /// could try the token again.
-pub const DEFAULT_TOKEN_MEMORY: std::time::Duration = std::time::Duration::from_secs(1);
+pub const DEFAULT_TOKEN_MEMORY: std::time::Duration =
+    std::time::Duration::from_millis(DEFAULT_TOKEN_MEMORY_MS);
+
+/// [`DEFAULT_TOKEN_MEMORY`] in milliseconds, as `serve --token-memory-ms` takes it.
+pub const DEFAULT_TOKEN_MEMORY_MS: u64 = 1_000;
 
 impl ServerConfig {
     /// Settings for a local server on `addr` (port 0 picks a free port).

@@ -67,6 +67,7 @@ impl BoundServer {
             .await?
             .into_std()?;
         let local_addr = listener.local_addr()?;
+        // The memory is shared by every clone of `state`: it serves this server.
         state.tokens.last_for(config.token_memory);
         let schemas = Schemas::build(state.clone(), config.limits, config.production);
         Ok(Self {

@@ -144,6 +144,8 @@ async fn a_token_used_lately_is_not_read_again() {
         .find(|token| token["name"] == "test")
         .expect("the user's first token")["id"]
         .clone();
+    // Active again, so that only the revocation can refuse the token.
+    set_active(&app, &user, true).await;
     let revoke = "mutation($id: ID!) { apiTokenRevoke(input: { id: $id }) { apiToken { revokedAt } userErrors { code } } }";
     let data = app.ok(&user, revoke, json!({ "id": token_id })).await;
     assert!(

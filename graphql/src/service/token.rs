@@ -190,6 +190,9 @@ pub async fn revoke(
         .await?
         .filter(|token| caller.actor.admin || token.user_id == caller.actor.user_id)
         .ok_or_else(|| Refusal::not_found(&["id"], "API token"))?;
+    // Forgotten however the command ends: after its commit, or if refused (a retry finding it
+    // revoked already), failed, or dropped while its commit may still land.
+    let _forgotten_at_the_end = state.tokens.forget_when_dropped(token.token_hash.clone());
     if token.revoked_at.is_some() {
         return Err(Refusal::conflict(&["id"], "this token is already revoked").into());
     }
@@ -212,13 +215,12 @@ pub async fn revoke(
     )
     .await?;
     commit(txn).await?;
-    state.tokens.forget(&revoked.token_hash);
     Ok(revoked)
 }
 
 /// The actor a bearer token stands for, or `None` when it is unknown, revoked, expired or its
 /// user is inactive. A token this server found usable lately is trusted without reading it
-/// again ([`TokenMemory`](super::TokenMemory)), its expiry checked still.
+/// again ([`TokenMemory`](super::TokenMemory)) until it expires.
 pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option<Actor>> {
     let digest = token_digest(token);
     let now = state.clock.now();
@@ -226,9 +228,6 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
     if let Some(recalled) = state.tokens.recall(&digest, asked_at, now, |last_used| {
         last_use_is_stale(last_used, now)
     }) {
-        if recalled.expires_at.is_some_and(|at| at <= now) {
-            return Ok(None);
-        }
         if recalled.record_use {
             record_use_beside(state, recalled.actor.token_id, now).await;
         }
@@ -295,8 +294,8 @@ async fn record_use_beside(state: &AppState, token_id: Uuid, now: DateTime<Utc>)
     }
 }
 
-/// A token by its digest, with its user, for [`JoinedRows`]: the first statement of every
-/// authenticated request, its text built once per backend.
+/// A token by its digest, with its user, for [`JoinedRows`]: the first statement of an
+/// authenticated request whose token is not remembered, its text built once per backend.
 fn token_with_user_statement(digest: &str, backend: DbBackend) -> Statement {
     static KEPT: SqlOnce = SqlOnce::new();
     KEPT.statement(

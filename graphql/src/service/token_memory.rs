@@ -30,7 +30,7 @@ pub const MOST_TOKENS: usize = 4_096;
 
 /// What a server remembers about a usable token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsableToken {
+pub(crate) struct UsableToken {
     pub actor: Actor,
     pub expires_at: Option<DateTime<Utc>>,
     /// The last use recorded in the database, or being recorded.
@@ -39,9 +39,8 @@ pub struct UsableToken {
 
 /// A token recalled for one use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recalled {
+pub(crate) struct Recalled {
     pub actor: Actor,
-    pub expires_at: Option<DateTime<Utc>>,
     /// Whether this use is the one to record: the last recorded was stale, and no other
     /// request recalling the token since has claimed the recording.
     pub record_use: bool,
@@ -49,9 +48,10 @@ pub struct Recalled {
 
 /// When a read of a token began, relative to what was forgotten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Generation(u64);
+pub(crate) struct Generation(u64);
 
-/// The tokens one server checked lately. Shared by every clone of its state.
+/// The tokens one server checked lately. Shared by every clone of its state, so a state
+/// serves one server: the last to set [`TokenMemory::last_for`] sets it for all.
 #[derive(Debug, Default)]
 pub struct TokenMemory {
     /// How long a token is trusted from its read, in milliseconds; 0 remembers nothing.
@@ -63,6 +63,9 @@ pub struct TokenMemory {
 struct Inner {
     generation: u64,
     tokens: HashMap<String, Remembered>,
+    /// When a full memory next has a token past its time to make room from: until then a
+    /// token checked finds it full without looking through every one.
+    room_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -72,8 +75,8 @@ struct Remembered {
 }
 
 impl TokenMemory {
-    /// Trusts each token read from now on for `lasting` (zero: reads every token at every
-    /// use, and forgets what was remembered).
+    /// Trusts each token for `lasting` from its read, those remembered already included
+    /// (zero: reads every token at every use, and forgets what was remembered).
     pub fn last_for(&self, lasting: Duration) {
         let ms = u64::try_from(lasting.as_millis()).unwrap_or(u64::MAX);
         self.lasting_ms.store(ms, Ordering::Relaxed);
@@ -88,14 +91,15 @@ impl TokenMemory {
     }
 
     /// The generation a read beginning now belongs to, for [`TokenMemory::remember`].
-    pub fn generation(&self) -> Generation {
+    pub(crate) fn generation(&self) -> Generation {
         Generation(self.lock().generation)
     }
 
-    /// The token of `digest`, if it was read less than [`TokenMemory::lasting`] before `now`.
-    /// `is_stale` tells whether a last use recorded then calls for this one to be recorded;
-    /// if so, this use claims the recording and the next recall does not.
-    pub fn recall(
+    /// The token of `digest`, if it was read less than [`TokenMemory::lasting`] before `now`
+    /// and has not expired at `used_at`. `is_stale` tells whether a last use recorded then
+    /// calls for this one to be recorded; if so, this use claims the recording and the next
+    /// recall does not. `is_stale` runs under the memory's lock: a comparison, no more.
+    pub(crate) fn recall(
         &self,
         digest: &str,
         now: Instant,
@@ -105,7 +109,8 @@ impl TokenMemory {
         let lasting = self.lasting();
         let mut inner = self.lock();
         let remembered = inner.tokens.get_mut(digest)?;
-        if now.saturating_duration_since(remembered.read_at) >= lasting {
+        let expired = remembered.token.expires_at.is_some_and(|at| at <= used_at);
+        if expired || now.saturating_duration_since(remembered.read_at) >= lasting {
             inner.tokens.remove(digest);
             return None;
         }
@@ -116,7 +121,6 @@ impl TokenMemory {
         }
         Some(Recalled {
             actor: token.actor.clone(),
-            expires_at: token.expires_at,
             record_use,
         })
     }
@@ -124,7 +128,7 @@ impl TokenMemory {
     /// Remembers `token`, read at `read_at` in generation `read_in`, unless something was
     /// forgotten since that read began, nothing is to be remembered, or the memory is full of
     /// tokens still trusted.
-    pub fn remember(
+    pub(crate) fn remember(
         &self,
         digest: String,
         token: UsableToken,
@@ -140,32 +144,63 @@ impl TokenMemory {
             return;
         }
         if inner.tokens.len() >= MOST_TOKENS && !inner.tokens.contains_key(&digest) {
+            if inner.room_at.is_some_and(|at| read_at < at) {
+                return;
+            }
             inner
                 .tokens
                 .retain(|_, kept| read_at.saturating_duration_since(kept.read_at) < lasting);
             if inner.tokens.len() >= MOST_TOKENS {
+                let oldest = inner.tokens.values().map(|kept| kept.read_at).min();
+                inner.room_at = oldest.map(|at| at + lasting);
                 return;
             }
+            inner.room_at = None;
         }
         inner.tokens.insert(digest, Remembered { token, read_at });
     }
 
     /// Forgets the token of `digest`, and that any read begun before now may remember.
-    pub fn forget(&self, digest: &str) {
+    pub(crate) fn forget(&self, digest: &str) {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.tokens.remove(digest);
+    }
+
+    /// Forgets the token of `digest` when the guard is dropped: at the end of the command that
+    /// revokes it, however it ends. Dropped mid-commit (a request's timeout), whose commit may
+    /// land all the same, it forgets before the commit is seen, and a read in between may
+    /// remember the token for one more [`TokenMemory::lasting`].
+    pub(crate) fn forget_when_dropped(&self, digest: String) -> ForgetOnDrop<'_> {
+        ForgetOnDrop {
+            memory: self,
+            digest,
+        }
     }
 
     fn forget_all(&self) {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.tokens.clear();
+        inner.room_at = None;
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // Nothing panics while the lock is held, and every state it leaves is whole.
+        // Nothing that runs under the lock panics, and every state it leaves is whole.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// See [`TokenMemory::forget_when_dropped`].
+#[must_use = "the token is forgotten when the guard is dropped"]
+pub(crate) struct ForgetOnDrop<'a> {
+    memory: &'a TokenMemory,
+    digest: String,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.memory.forget(&self.digest);
     }
 }
 
@@ -211,12 +246,38 @@ mod tests {
         let recalled = memory.recall("d", read_at + SECOND / 2, at(0), never_stale);
         assert_eq!(recalled.map(|r| r.actor), Some(token(None).actor));
         assert_eq!(
+            memory
+                .recall("d", read_at + SECOND / 2, at(0), never_stale)
+                .map(|r| r.record_use),
+            Some(false)
+        );
+        assert_eq!(
             memory.recall("d", read_at + SECOND, at(1), never_stale),
             None
         );
         // Gone, not merely too old: an earlier instant does not bring it back.
         assert_eq!(memory.recall("d", read_at, at(1), never_stale), None);
         assert_eq!(memory.recall("other", read_at, at(0), never_stale), None);
+    }
+
+    #[test]
+    fn an_expired_token_is_not_recalled_nor_its_use_claimed() {
+        let memory = memory();
+        let now = Instant::now();
+        let expiring = UsableToken {
+            expires_at: Some(at(10)),
+            ..token(None)
+        };
+        memory.remember("d".into(), expiring, memory.generation(), now);
+        assert!(memory.recall("d", now, at(9), never_stale).is_some());
+        let mut asked = false;
+        let recalled = memory.recall("d", now, at(10), |_| {
+            asked = true;
+            true
+        });
+        assert_eq!(recalled, None);
+        assert!(!asked, "an expired token's use was claimed");
+        assert_eq!(memory.recall("d", now, at(9), never_stale), None, "kept");
     }
 
     #[test]
@@ -246,6 +307,8 @@ mod tests {
         // A read begun after it may.
         memory.remember("d".into(), token(None), memory.generation(), now);
         assert!(memory.recall("d", now, at(0), never_stale).is_some());
+        drop(memory.forget_when_dropped("d".into()));
+        assert_eq!(memory.recall("d", now, at(0), never_stale), None);
     }
 
     #[test]
@@ -273,10 +336,15 @@ mod tests {
         memory.remember("new".into(), token(None), memory.generation(), later);
         assert_eq!(memory.recall("new", later, at(0), never_stale), None);
         assert!(memory.recall("0", later, at(0), never_stale).is_some());
+        // Until the oldest is past its time, a token checked finds the memory full at once.
+        assert_eq!(memory.lock().room_at, Some(start + SECOND));
+        memory.remember("newer".into(), token(None), memory.generation(), later);
+        assert_eq!(memory.recall("newer", later, at(0), never_stale), None);
 
         let past = start + SECOND;
         memory.remember("new".into(), token(None), memory.generation(), past);
         assert!(memory.recall("new", past, at(0), never_stale).is_some());
         assert_eq!(memory.lock().tokens.len(), 1);
+        assert_eq!(memory.lock().room_at, None);
     }
 }

@@ -125,7 +125,7 @@ async fn a_token_used_lately_is_not_read_again() {
         "the token was read again"
     );
 
-    set_active(&app, &user, false).await;
+    app.set_active(&user, false).await;
     app.ok(&expiring, "{ __typename }", json!({})).await;
     app.ok(&user, "{ __typename }", json!({})).await;
 
@@ -145,7 +145,7 @@ async fn a_token_used_lately_is_not_read_again() {
         .expect("the user's first token")["id"]
         .clone();
     // Active again, so that only the revocation can refuse the token.
-    set_active(&app, &user, true).await;
+    app.set_active(&user, true).await;
     let revoke = "mutation($id: ID!) { apiTokenRevoke(input: { id: $id }) { apiToken { revokedAt } userErrors { code } } }";
     let data = app.ok(&user, revoke, json!({ "id": token_id })).await;
     assert!(
@@ -170,25 +170,11 @@ async fn a_server_that_remembers_no_token_reads_it_at_every_request() {
     app.ok(&user, "mutation { __typename }", json!({})).await;
     assert_eq!(app.statements.total() - before, 1, "the token's read");
 
-    set_active(&app, &user, false).await;
+    app.set_active(&user, false).await;
     let response = app
         .gql(Some(&user.token), "{ __typename }", json!({}))
         .await;
     assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
-}
-
-/// Makes `user` active or not in the database, as no operation does.
-async fn set_active(app: &TestApp, user: &TestUser, active: bool) {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-    let mut row: steerco_entity::user::ActiveModel =
-        steerco_entity::user::Entity::find_by_id(user.uuid)
-            .one(app.db())
-            .await
-            .unwrap()
-            .unwrap()
-            .into();
-    row.active = Set(active);
-    row.update(app.db()).await.unwrap();
 }
 
 #[tokio::test]

@@ -185,15 +185,7 @@ async fn a_deactivated_user_cannot_be_added() {
     let pm = app.user("Anna Berg", false).await;
     let gone = app.user("Gone User", false).await;
     let project = app.project(&pm, "CRM-1").await;
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-    let user = steerco_entity::user::Entity::find_by_id(gone.uuid)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut user: steerco_entity::user::ActiveModel = user.into();
-    user.active = Set(false);
-    user.update(app.db()).await.unwrap();
+    app.set_active(&gone, false).await;
 
     let data = app
         .ok(

@@ -990,18 +990,10 @@ async fn one_click_unsubscribe_turns_a_class_off_and_forged_links_are_refused() 
 
 #[tokio::test]
 async fn inactive_users_never_receive_email() {
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let app = TestApp::spawn().await;
     let mail = app.mail().await;
     let t = team(&app).await;
-    let pm = steerco_entity::user::Entity::find_by_id(t.pm.uuid)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut pm: steerco_entity::user::ActiveModel = pm.into();
-    pm.active = Set(false);
-    pm.update(app.db()).await.unwrap();
+    app.set_active(&t.pm, false).await;
     one_email(&app, &t).await;
     assert_eq!(app.count("notification").await, 0);
     assert_eq!(mail.deliver().await, 0);

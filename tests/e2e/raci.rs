@@ -290,16 +290,7 @@ async fn a_holder_no_longer_active_is_still_named_beside_the_active_ones() {
     }
     // The responsible person is deactivated (no operation does that yet): the rules flag
     // them, and the matrix still names them.
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-    let mut person: steerco_entity::user::ActiveModel =
-        steerco_entity::user::Entity::find_by_id(plan.qa.uuid)
-            .one(app.db())
-            .await
-            .unwrap()
-            .unwrap()
-            .into();
-    person.active = Set(false);
-    person.update(app.db()).await.unwrap();
+    app.set_active(&plan.qa, false).await;
 
     let data = app
         .ok(

@@ -232,6 +232,20 @@ impl TestApp {
         response["data"].clone()
     }
 
+    /// Makes `user` active or not in the database, as no operation does.
+    pub async fn set_active(&self, user: &TestUser, active: bool) {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+        let mut row: steerco_entity::user::ActiveModel =
+            steerco_entity::user::Entity::find_by_id(user.uuid)
+                .one(self.db())
+                .await
+                .expect("the user's row")
+                .expect("a user")
+                .into();
+        row.active = Set(active);
+        row.update(self.db()).await.expect("the user updated");
+    }
+
     /// Waits until `user`'s token has a recorded use: a request of queries records it on a
     /// task of its own, after its answer perhaps.
     pub async fn token_use_recorded(&self, user: &TestUser) {

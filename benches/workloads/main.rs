@@ -61,11 +61,11 @@ async fn main() -> Result<(), Error> {
     if config.runs("COLD") {
         process::cold_start(&mut table).await?;
     }
-    let needs_server = [
-        "W1", "SERVER", "W2", "W5", "W3FLOOR", "W3", "W3MAIL", "W4", "W6",
-    ]
-    .iter()
-    .any(|name| config.runs(name));
+    // Every workload but the cold start runs against the bench's server.
+    let needs_server = setup::WORKLOADS
+        .iter()
+        .filter(|name| **name != "COLD")
+        .any(|name| config.runs(name));
     if !needs_server {
         table.print("cold start only");
         return Ok(());

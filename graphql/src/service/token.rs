@@ -248,7 +248,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
     if !usable {
         return Ok(None);
     }
-    let record_use = last_use_is_stale(record.last_used_at, now);
+    let use_to_record = last_use_is_stale(record.last_used_at, now);
     let actor = Actor {
         user_id: user.id,
         admin: user.admin,
@@ -260,7 +260,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
         UsableToken {
             actor: actor.clone(),
             expires_at: record.expires_at,
-            last_used_at: if record_use {
+            last_used_at: if use_to_record {
                 Some(now)
             } else {
                 record.last_used_at
@@ -269,7 +269,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ServiceResult<Option
         read_in,
         asked_at,
     );
-    if record_use {
+    if use_to_record {
         record_use_beside(state, record.id, now).await;
     }
     Ok(Some(actor))

@@ -1,25 +1,34 @@
-//! What one SQLite statement costs on this machine through sqlx, whose SQLite connection runs
-//! on a thread of its own, against the same statement run by SQLite on the caller's thread;
-//! and what a bare round trip between a Tokio task and a thread costs, which is the
-//! difference. W3 at one client waits for such a round trip at every statement of a defect's
-//! turn and at its commit, one after another.
+//! What one SQLite statement costs on this machine through sqlx, whose SQLite connections each
+//! run on a thread of their own, against the same statement run by SQLite on the caller's
+//! thread; and what a bare round trip between a Tokio task and a thread costs, which is most
+//! of the difference. W3 at one client waits for such a round trip at every statement of a
+//! defect's turn and at its commit, one after another.
 //!
 //! `cargo bench --bench handoff`; `BENCH_HANDOFF_ROUNDS` sets how many times each line runs
-//! (default 20,000). SQLite runs in a temporary folder, in WAL mode with `synchronous=NORMAL`
-//! on both sides: through sqlx as the server's writer connection is configured
-//! (`steerco::db::connect_writer`), and on the caller's thread through the SQLite library sqlx
-//! links, with the same pragmas.
+//! (default 20,000). SQLite runs in a temporary folder. Through sqlx, the statements run as the
+//! server runs them, from tasks on the runtime's workers, allocating with the server's
+//! allocator: reads on the reading pool (`steerco::db::connect`), inserts in a transaction on
+//! the writer's connection (`steerco::db::connect_writer`, whose checkpoint every 200 ms runs
+//! meanwhile). On the caller's thread they run through the SQLite library sqlx links, opened
+//! as sqlx opens it (no mutex of SQLite's own), in WAL mode with `synchronous=NORMAL`; the
+//! server's other settings do not bear on these statements. Every operation is timed alone,
+//! so the lines of a microsecond or less include the clock's own cost, some tens of
+//! nanoseconds.
 
 use std::ffi::{CStr, CString, c_int};
 use std::path::Path;
-use std::ptr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
-type Error = Box<dyn std::error::Error>;
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// sqlx and Tokio allocate as in `steerco` (`src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Rows of the table the reads pick from.
 const ROWS: i64 = 1_000;
@@ -33,70 +42,97 @@ const BODY: &str = "The quote total ignores the discount";
 async fn main() -> Result<(), Error> {
     // SAFETY: nothing has opened a database yet; as `steerco` does (`src/main.rs`).
     unsafe { steerco::db::configure_sqlite_library() }?;
-    let rounds = std::env::var("BENCH_HANDOFF_ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(20_000_usize);
+    let rounds = match std::env::var("BENCH_HANDOFF_ROUNDS") {
+        Err(_) => 20_000,
+        Ok(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|&rounds| rounds > 0)
+            .ok_or_else(|| format!("BENCH_HANDOFF_ROUNDS={text}: a count of rounds, at least 1"))?,
+    };
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("handoff.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    let sqlx = steerco::db::connect_writer(&url)
+    let writer = steerco::db::connect_writer(&url)
         .await?
         .ok_or("a SQLite URL has a writer")?;
-    sqlx.execute_unprepared(CREATE).await?;
-    let txn = sqlx.begin().await?;
+    writer.execute_unprepared(CREATE).await?;
+    let txn = writer.begin().await?;
     for _ in 0..ROWS {
-        txn.execute_raw(insert()).await?;
+        txn.execute_raw(insert_statement()).await?;
     }
     txn.commit().await?;
+    let readers = steerco::db::connect(&url).await?;
 
     println!(
-        "{:<52} {:>9} {:>9} {:>9}",
-        "per operation, µs", "mean", "p50", "p99"
+        "{:<56} {:>9} {:>9} {:>9}",
+        "µs per operation", "mean", "p50", "p99"
     );
     let direct = Direct::open(&path)?;
-    let mut read = direct.prepare(READ)?;
+    let mut point_read = direct.prepare(READ)?;
     report(
         "point read, SQLite on the caller's thread",
-        time(rounds, |i| read.read(1 + i as i64 % ROWS)),
-    )?;
+        time(rounds, |i| point_read.read(note_id(i)))?,
+    );
+    drop(point_read);
     report(
-        "point read through sqlx (sea-orm)",
-        time_async(rounds, |i| read_through(&sqlx, 1 + i as i64 % ROWS)).await,
-    )?;
-    drop(read);
+        "point read on the reading pool, through sqlx (sea-orm)",
+        on_worker(async move { time_async(rounds, |i| read_through(&readers, note_id(i))).await })
+            .await?,
+    );
 
-    let mut insert_here = direct.prepare(INSERT)?;
+    let mut insert = direct.prepare(INSERT)?;
     direct.execute("BEGIN IMMEDIATE")?;
-    let inserted = time(rounds, |_| insert_here.insert(BODY));
+    let inserted = time(rounds, |_| insert.insert(BODY));
     direct.execute("COMMIT")?;
-    report("insert in a transaction, on the caller's thread", inserted)?;
-    drop(insert_here);
+    report(
+        "insert in a transaction, SQLite on the caller's thread",
+        inserted?,
+    );
+    drop(insert);
     drop(direct);
-    let txn = sqlx.begin().await?;
-    let inserted = time_async(rounds, |_| async {
-        txn.execute_raw(insert())
-            .await
-            .map(drop)
-            .map_err(Error::from)
-    })
-    .await;
-    txn.commit().await?;
-    report("insert in a transaction, through sqlx (sea-orm)", inserted)?;
+    report(
+        "insert in a transaction on the writer, through sqlx",
+        on_worker(async move {
+            let txn = writer.begin().await?;
+            let inserted = time_async(rounds, |_| async {
+                txn.execute_raw(insert_statement())
+                    .await
+                    .map(drop)
+                    .map_err(Error::from)
+            })
+            .await?;
+            txn.commit().await?;
+            Ok(inserted)
+        })
+        .await?,
+    );
 
     report(
         "round trip, Tokio task to a thread and back",
-        task_to_thread(rounds).await,
-    )?;
+        on_worker(task_to_thread(rounds)).await?,
+    );
     report(
         "round trip, thread to thread and back",
-        thread_to_thread(rounds),
-    )?;
+        thread_to_thread(rounds)?,
+    );
     Ok(())
 }
 
-fn insert() -> Statement {
+fn note_id(round: usize) -> i64 {
+    1 + i64::try_from(round).unwrap_or(0) % ROWS
+}
+
+fn insert_statement() -> Statement {
     Statement::from_sql_and_values(DbBackend::Sqlite, INSERT, [BODY.into()])
+}
+
+/// Runs `work` as a task on one of the runtime's workers, as the server runs its operations,
+/// rather than on the thread that waits for the runtime.
+async fn on_worker<T: Send + 'static>(
+    work: impl Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::spawn(work).await?
 }
 
 async fn read_through(db: &DatabaseConnection, id: i64) -> Result<(), Error> {
@@ -140,8 +176,9 @@ async fn time_async<F: Future<Output = Result<(), Error>>>(
     Ok(times)
 }
 
-/// A Tokio task asks a thread blocked on a channel, which answers on a oneshot the task awaits:
-/// sqlx's pattern for each statement, without SQLite.
+/// A Tokio task asks a thread blocked on a channel, and awaits its answer: like sqlx, which
+/// sends each statement to its connection's thread and awaits the rows it sends back, without
+/// SQLite.
 async fn task_to_thread(rounds: usize) -> Result<Vec<Duration>, Error> {
     let (asks, asked) = mpsc::sync_channel::<tokio::sync::oneshot::Sender<()>>(1);
     let thread = std::thread::spawn(move || {
@@ -182,14 +219,13 @@ fn thread_to_thread(rounds: usize) -> Result<Vec<Duration>, Error> {
     times
 }
 
-fn report(what: &str, times: Result<Vec<Duration>, Error>) -> Result<(), Error> {
-    let mut times = times?;
+/// Prints the mean, median and 99th percentile of `times`, which holds at least one.
+fn report(what: &str, mut times: Vec<Duration>) {
     times.sort_unstable();
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
     let mean = times.iter().copied().map(micros).sum::<f64>() / times.len() as f64;
     let at = |share: f64| micros(times[((times.len() - 1) as f64 * share) as usize]);
-    println!("{what:<52} {mean:>9.1} {:>9.1} {:>9.1}", at(0.5), at(0.99));
-    Ok(())
+    println!("{what:<56} {mean:>9.1} {:>9.1} {:>9.1}", at(0.5), at(0.99));
 }
 
 /// A SQLite connection used on the thread that calls it.
@@ -199,12 +235,13 @@ impl Direct {
     fn open(path: &Path) -> Result<Self, Error> {
         let path = CString::new(path.to_str().ok_or("a path that is not UTF-8")?)?;
         let mut db = ptr::null_mut();
-        // SAFETY: `path` is a NUL-terminated string and `db` a place for the handle.
+        // SAFETY: `path` is a NUL-terminated string and `db` a place for the handle. Used by
+        // one thread only, the connection needs no mutex of SQLite's (sqlx opens its own so).
         let status = unsafe {
             ffi::sqlite3_open_v2(
                 path.as_ptr(),
                 &mut db,
-                ffi::SQLITE_OPEN_READWRITE,
+                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
                 ptr::null(),
             )
         };
@@ -249,8 +286,9 @@ impl Direct {
 
 impl Drop for Direct {
     fn drop(&mut self) {
-        // SAFETY: every statement borrowed the connection and was finalized before this.
-        unsafe { ffi::sqlite3_close(self.0) };
+        // SAFETY: every statement borrowed the connection, and was finalized before this.
+        let status = unsafe { ffi::sqlite3_close(self.0) };
+        debug_assert_eq!(status, ffi::SQLITE_OK, "a statement was left unfinalized");
     }
 }
 
@@ -261,20 +299,24 @@ struct Prepared<'db> {
 }
 
 impl Prepared<'_> {
+    /// Reads the body of note `id`, and checks it.
     fn read(&mut self, id: i64) -> Result<(), Error> {
         // SAFETY: a prepared statement with one parameter, stepped, read and reset here only;
-        // the text is copied out before the reset invalidates it.
+        // the text is compared before the reset frees it.
         unsafe {
             self.db
                 .check(ffi::sqlite3_bind_int64(self.statement, 1, id))?;
             let stepped = ffi::sqlite3_step(self.statement);
-            let body = (stepped == ffi::SQLITE_ROW).then(|| {
+            let found = stepped == ffi::SQLITE_ROW && {
                 let text = ffi::sqlite3_column_text(self.statement, 0);
-                CStr::from_ptr(text.cast()).to_string_lossy().into_owned()
-            });
-            let reset = ffi::sqlite3_reset(self.statement);
-            self.db.check(reset)?;
-            assert_eq!(body.as_deref(), Some(BODY), "step answered {stepped}");
+                let length = ffi::sqlite3_column_bytes(self.statement, 0);
+                !text.is_null()
+                    && slice::from_raw_parts(text, usize::try_from(length)?) == BODY.as_bytes()
+            };
+            self.db.check(ffi::sqlite3_reset(self.statement))?;
+            if !found {
+                return Err(format!("note {id} was not read back (step gave {stepped})").into());
+            }
         }
         Ok(())
     }

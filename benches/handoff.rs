@@ -22,7 +22,13 @@ use std::time::{Duration, Instant};
 use std::{ptr, slice};
 
 use libsqlite3_sys as ffi;
+use percentiles::Percentiles;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+
+// The workloads bench's percentiles, of which this one prints the median and the 99th.
+#[allow(dead_code)]
+#[path = "workloads/percentiles.rs"]
+mod percentiles;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -220,12 +226,17 @@ fn thread_to_thread(rounds: usize) -> Result<Vec<Duration>, Error> {
 }
 
 /// Prints the mean, median and 99th percentile of `times`, which holds at least one.
-fn report(what: &str, mut times: Vec<Duration>) {
-    times.sort_unstable();
+fn report(what: &str, times: Vec<Duration>) {
+    let Some(ranked) = Percentiles::of(&times) else {
+        return;
+    };
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
     let mean = times.iter().copied().map(micros).sum::<f64>() / times.len() as f64;
-    let at = |share: f64| micros(times[((times.len() - 1) as f64 * share) as usize]);
-    println!("{what:<56} {mean:>9.1} {:>9.1} {:>9.1}", at(0.5), at(0.99));
+    println!(
+        "{what:<56} {mean:>9.1} {:>9.1} {:>9.1}",
+        micros(ranked.p50),
+        micros(ranked.p99)
+    );
 }
 
 /// A SQLite connection used on the thread that calls it.

@@ -20,6 +20,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::Error;
+pub use crate::percentiles::Percentiles;
 
 /// How a GraphQL endpoint is reached: one HTTP client (its connection pool shared by every
 /// client task), the URL, and the bearer token, if any.
@@ -288,35 +289,6 @@ impl Statements {
                 )
             })
             .collect()
-    }
-}
-
-/// Latency percentiles, nearest rank.
-#[derive(Debug, Clone, Copy)]
-pub struct Percentiles {
-    pub p50: Duration,
-    pub p95: Duration,
-    pub p99: Duration,
-    pub max: Duration,
-}
-
-impl Percentiles {
-    pub fn of(samples: &[Duration]) -> Option<Self> {
-        if samples.is_empty() {
-            return None;
-        }
-        let mut sorted = samples.to_vec();
-        sorted.sort_unstable();
-        let rank = |q: f64| {
-            let index = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-            sorted[index]
-        };
-        Some(Self {
-            p50: rank(0.50),
-            p95: rank(0.95),
-            p99: rank(0.99),
-            max: sorted[sorted.len() - 1],
-        })
     }
 }
 

@@ -25,6 +25,7 @@ mod abuse;
 mod documents;
 mod harness;
 mod mail;
+mod percentiles;
 mod process;
 mod reads;
 mod report;

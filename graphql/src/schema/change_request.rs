@@ -1,5 +1,6 @@
 //! Change requests: the object with its impact and ballot, queries, and mutations.
 
+use super::serial::SerialObject;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -226,8 +227,8 @@ pub struct ChangeRequestBallot {
 #[Object(serial)]
 impl ChangeRequestBallot {
     /// The current round: policy, eligible voters, votes, status and outcome.
-    async fn decision(&self) -> Decision {
-        Decision(self.decision.clone())
+    async fn decision(&self) -> SerialObject<Decision> {
+        SerialObject(Decision(self.decision.clone()))
     }
     /// The requester and the last assessor: they do not vote (separation of duties).
     async fn recused(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
@@ -423,16 +424,16 @@ impl ChangeRequest {
     async fn ballot(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<ChangeRequestBallot>> {
+    ) -> async_graphql::Result<Option<SerialObject<ChangeRequestBallot>>> {
         let Some(latest) = self.ballots(ctx).await?.pop() else {
             return Ok(None);
         };
-        Ok(Some(ChangeRequestBallot {
+        Ok(Some(SerialObject(ChangeRequestBallot {
             decision: latest,
             recused: service::change_request::recused_of(&self.0)
                 .into_iter()
                 .collect(),
-        }))
+        })))
     }
     /// Every round, oldest first; earlier ones were superseded by material edits.
     async fn ballot_history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Decision>> {

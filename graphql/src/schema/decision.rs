@@ -1,5 +1,6 @@
 //! Committee decisions: ballots, votes, and casting a vote.
 
+use super::serial::SerialList;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use steerco_entity::{decision, decision_vote};
@@ -158,7 +159,7 @@ impl Decision {
         self.0.decided_at
     }
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
-    async fn votes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Vote>> {
+    async fn votes(&self, ctx: &Context<'_>) -> async_graphql::Result<SerialList<Vote>> {
         Ok(super::loader::children::<VotesLoader>(ctx, self.0.id)
             .await?
             .into_iter()

@@ -1,5 +1,6 @@
 //! Phases, their exit criteria, deliverables and gate conditions; phase templates.
 
+use super::serial::SerialList;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use steerco_entity::{deliverable, exit_criterion, gate_condition, phase};
@@ -152,7 +153,7 @@ impl Phase {
     }
     /// The milestones of this phase, by forecast date.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
-    async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Milestone>> {
+    async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<SerialList<Milestone>> {
         Ok(
             super::loader::children::<PlanLoader>(ctx, self.0.project_id)
                 .await?

@@ -205,7 +205,10 @@ impl Project {
     }
     /// The phases, in order.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
-    async fn phases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::phase::Phase>> {
+    async fn phases(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::serial::SerialList<super::phase::Phase>> {
         Ok(
             super::loader::children::<super::loader::PlanLoader>(ctx, self.0.id)
                 .await?

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::serial::{SerialList, SerialObject};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use steerco_entity::{raci_activity, raci_assignment, user};
 use uuid::Uuid;
@@ -56,8 +57,12 @@ pub struct RaciAssignment {
 
 #[Object(serial)]
 impl RaciAssignment {
-    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        self.people.user(ctx, self.assignment.user_id).await
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SerialObject<User>>> {
+        Ok(self
+            .people
+            .user(ctx, self.assignment.user_id)
+            .await?
+            .map(SerialObject))
     }
     async fn letter(&self) -> Option<RaciLetter> {
         self.assignment
@@ -144,7 +149,7 @@ impl RaciActivity {
         self.row.activity.version
     }
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
-    async fn assignments(&self) -> Vec<RaciAssignment> {
+    async fn assignments(&self) -> SerialList<RaciAssignment> {
         self.row
             .assignments
             .iter()
@@ -185,7 +190,7 @@ pub struct RaciMatrix {
 #[Object]
 impl RaciMatrix {
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
-    async fn activities(&self) -> Vec<RaciActivity> {
+    async fn activities(&self) -> SerialList<RaciActivity> {
         self.rows
             .iter()
             .map(|row| RaciActivity {

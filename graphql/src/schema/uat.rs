@@ -1,5 +1,6 @@
 //! UAT: scenarios, cycles, executions, defects, metrics and readiness.
 
+use super::serial::SerialList;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use steerco_entity::{defect, defect_comment, test_cycle, test_execution, test_scenario};
@@ -536,7 +537,7 @@ impl UatMetrics {
     async fn open_defects_by_severity(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<SeverityCount>> {
+    ) -> async_graphql::Result<SerialList<SeverityCount>> {
         let counts =
             super::loader::children::<super::loader::OpenDefectCountsLoader>(ctx, self.project.id)
                 .await?;

@@ -229,22 +229,23 @@ fn merge(answers: &mut IndexMap<Name, Value>, key: Name, answer: Value) {
             vacant.insert(answer);
         }
         Entry::Occupied(occupied) => match (occupied.into_mut(), answer) {
-            (Value::Object(into), Value::Object(from)) => {
-                for (key, answer) in from {
-                    merge(into, key, answer);
-                }
-            }
+            (Value::Object(into), Value::Object(from)) => merge_all(into, from),
             (Value::List(into), Value::List(from)) => {
                 for (into, from) in into.iter_mut().zip(from) {
                     if let (Value::Object(into), Value::Object(from)) = (into, from) {
-                        for (key, answer) in from {
-                            merge(into, key, answer);
-                        }
+                        merge_all(into, from);
                     }
                 }
             }
             _ => {}
         },
+    }
+}
+
+/// [`merge`]s every answer of `from` into `into`.
+fn merge_all(into: &mut IndexMap<Name, Value>, from: IndexMap<Name, Value>) {
+    for (key, answer) in from {
+        merge(into, key, answer);
     }
 }
 

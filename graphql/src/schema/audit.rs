@@ -6,7 +6,7 @@ use steerco_entity::audit_event;
 
 use super::context::{actor, state};
 use super::error::to_top_level;
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode};
 use super::page::{Conn, PageArgs, connection};
 use super::user::User;
 use crate::domain::RefusalCode;
@@ -24,8 +24,8 @@ fn parse_json(text: Option<&str>) -> Option<Json<serde_json::Value>> {
 
 #[Object]
 impl AuditEvent {
-    pub async fn id(&self) -> ID {
-        encode(Kind::AuditEvent, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::AuditEvent, self.0.id)
     }
     /// Position in the project's chain, from 1.
     async fn seq(&self) -> i64 {

@@ -10,7 +10,7 @@ use super::context::{actor, caller, state};
 use super::date::Date;
 use super::decision::Decision;
 use super::error::{payload, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::change_request::{
@@ -326,15 +326,15 @@ pub struct ChangeRequest(pub change_request::Model);
 
 #[Object(serial)]
 impl ChangeRequest {
-    pub async fn id(&self) -> ID {
-        encode(Kind::ChangeRequest, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::ChangeRequest, self.0.id)
     }
     /// CR-001, CR-002, ... per project.
     async fn code(&self) -> String {
         service::change_request::code_of(&self.0)
     }
-    async fn project_id(&self) -> ID {
-        encode(Kind::Project, self.0.project_id)
+    async fn project_id(&self) -> GlobalId {
+        GlobalId(Kind::Project, self.0.project_id)
     }
     async fn title(&self) -> &str {
         &self.0.title

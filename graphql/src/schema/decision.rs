@@ -8,7 +8,7 @@ use steerco_entity::{decision, decision_vote};
 use super::context::{actor, caller, state};
 use super::date::Date;
 use super::error::{payload, respond};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
 use super::loader::VotesLoader;
 use super::user::User;
@@ -89,8 +89,8 @@ pub struct Decision(pub decision::Model);
 
 #[Object(serial)]
 impl Decision {
-    pub async fn id(&self) -> ID {
-        encode(Kind::Decision, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::Decision, self.0.id)
     }
     async fn subject_type(&self) -> Option<DecisionSubject> {
         self.0

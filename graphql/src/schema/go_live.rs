@@ -11,7 +11,7 @@ use super::context::{caller, state};
 use super::date::Date;
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::go_live::{self as rules, Criterion};
@@ -162,8 +162,8 @@ pub struct CutoverTask {
 
 #[Object]
 impl CutoverTask {
-    pub async fn id(&self) -> ID {
-        encode(Kind::CutoverTask, self.task.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::CutoverTask, self.task.id)
     }
     async fn name(&self) -> &str {
         &self.task.name
@@ -213,8 +213,8 @@ pub struct ManualCriterion(go_live_criterion::Model);
 
 #[Object]
 impl ManualCriterion {
-    async fn id(&self) -> ID {
-        encode(Kind::ManualCriterion, self.0.id)
+    async fn id(&self) -> GlobalId {
+        GlobalId(Kind::ManualCriterion, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -251,8 +251,8 @@ impl From<metric_reading::Model> for MetricReading {
 
 #[Object]
 impl HypercareMetric {
-    async fn id(&self) -> ID {
-        encode(Kind::HypercareMetric, self.0.id)
+    async fn id(&self) -> GlobalId {
+        GlobalId(Kind::HypercareMetric, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -284,8 +284,8 @@ pub struct GoLivePlan(pub go_live_plan::Model);
 
 #[Object]
 impl GoLivePlan {
-    pub async fn id(&self) -> ID {
-        encode(Kind::GoLivePlan, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::GoLivePlan, self.0.id)
     }
     async fn status(&self) -> Option<GoLiveStatus> {
         self.0

@@ -33,14 +33,17 @@ use crate::service::{self, Actor, AppState, ServiceError, ServiceResult};
 pub struct UserLoader(pub AppState);
 
 impl Loader<Uuid> for UserLoader {
-    type Value = user::Model;
+    type Value = Arc<user::Model>;
     type Error = Arc<ServiceError>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, user::Model>, Self::Error> {
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let users = service::user::by_ids(&self.0.db, keys)
             .await
             .map_err(Arc::new)?;
-        Ok(users.into_iter().map(|user| (user.id, user)).collect())
+        Ok(users
+            .into_iter()
+            .map(|user| (user.id, Arc::new(user)))
+            .collect())
     }
 }
 
@@ -554,7 +557,7 @@ pub async fn ballots(
 pub async fn user(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
-) -> async_graphql::Result<Option<user::Model>> {
+) -> async_graphql::Result<Option<Arc<user::Model>>> {
     ctx.data_unchecked::<DataLoader<UserLoader, HashMapCache>>()
         .load_one(id)
         .await

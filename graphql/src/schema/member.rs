@@ -6,7 +6,7 @@ use steerco_entity::project_member;
 
 use super::context::{caller, state};
 use super::error::{payload, respond};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode};
 use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::Refusals;
@@ -40,14 +40,14 @@ pub struct ProjectMember(pub project_member::Model);
 
 #[Object]
 impl ProjectMember {
-    pub async fn id(&self) -> ID {
-        encode(Kind::ProjectMember, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::ProjectMember, self.0.id)
     }
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(super::loader::user(ctx, self.0.user_id).await?.map(User))
     }
-    async fn project_id(&self) -> ID {
-        encode(Kind::Project, self.0.project_id)
+    async fn project_id(&self) -> GlobalId {
+        GlobalId(Kind::Project, self.0.project_id)
     }
     async fn roles(&self) -> Vec<ProjectRole> {
         crate::domain::role::RoleSet::from_stored(&self.0.roles)

@@ -8,7 +8,7 @@ use super::context::{actor, caller, state};
 use super::date::Date;
 use super::decision::Decision;
 use super::error::{Payload, UserError, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
 use super::phase::Phase;
 use super::user::User;
@@ -63,14 +63,14 @@ impl Milestone {
 
 #[Object(serial)]
 impl Milestone {
-    pub async fn id(&self) -> ID {
-        encode(Kind::Milestone, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::Milestone, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn phase_id(&self) -> ID {
-        encode(Kind::Phase, self.0.phase_id)
+    async fn phase_id(&self) -> GlobalId {
+        GlobalId(Kind::Phase, self.0.phase_id)
     }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(id) = self.0.owner_id else {
@@ -132,14 +132,14 @@ pub struct MilestoneDependency(pub milestone_dependency::Model);
 
 #[Object]
 impl MilestoneDependency {
-    pub async fn id(&self) -> ID {
-        encode(Kind::MilestoneDependency, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::MilestoneDependency, self.0.id)
     }
-    async fn predecessor_id(&self) -> ID {
-        encode(Kind::Milestone, self.0.predecessor_id)
+    async fn predecessor_id(&self) -> GlobalId {
+        GlobalId(Kind::Milestone, self.0.predecessor_id)
     }
-    async fn successor_id(&self) -> ID {
-        encode(Kind::Milestone, self.0.successor_id)
+    async fn successor_id(&self) -> GlobalId {
+        GlobalId(Kind::Milestone, self.0.successor_id)
     }
     async fn lag_days(&self) -> i32 {
         self.0.lag_days
@@ -225,8 +225,8 @@ pub enum BaselineCause {
 
 #[Object]
 impl ScheduleBaseline {
-    pub async fn id(&self) -> ID {
-        encode(Kind::ScheduleBaseline, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::ScheduleBaseline, self.0.id)
     }
     /// 1, 2, 3, ...
     async fn number(&self) -> i32 {

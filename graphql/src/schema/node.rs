@@ -57,7 +57,7 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
             if service::user::can_see(&app.db, viewer, uuid).await? {
                 service::user::find_by_id(&app.db, uuid)
                     .await?
-                    .map(|u| Node::User(User(u)))
+                    .map(|u| Node::User(User::from(u)))
             } else {
                 None
             }

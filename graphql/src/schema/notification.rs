@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::context::{actor, caller, state};
 use super::error::{Payload, UserError, payload, respond, to_top_level};
-use super::id::{Kind, decode, decode_any, encode, encode_named};
+use super::id::{GlobalId, Kind, decode, decode_any, encode, encode_named};
 use super::idempotency::IdempotencyKeyArg;
 use super::page::{Conn, PageArgs, connection};
 use super::user::User;
@@ -69,8 +69,8 @@ pub struct Notification(pub notification::Model);
 
 #[Object]
 impl Notification {
-    pub async fn id(&self) -> ID {
-        encode(Kind::Notification, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::Notification, self.0.id)
     }
     /// The message kind, e.g. `change_request.submitted`.
     async fn kind(&self) -> &str {

@@ -9,7 +9,7 @@ use super::context::{actor, caller, state};
 use super::date::Date;
 use super::decision::Decision;
 use super::error::{Payload, UserError, payload, respond};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode};
 use super::idempotency::IdempotencyKeyArg;
 use super::loader::{ConditionsLoader, CriteriaLoader, DeliverablesLoader, PlanLoader};
 use super::milestone::Milestone;
@@ -88,11 +88,11 @@ pub struct Phase(pub phase::Model);
 
 #[Object(serial)]
 impl Phase {
-    pub async fn id(&self) -> ID {
-        encode(Kind::Phase, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::Phase, self.0.id)
     }
-    async fn project_id(&self) -> ID {
-        encode(Kind::Project, self.0.project_id)
+    async fn project_id(&self) -> GlobalId {
+        GlobalId(Kind::Project, self.0.project_id)
     }
     /// 1 for the first phase.
     async fn position(&self) -> i32 {
@@ -199,8 +199,8 @@ pub struct ExitCriterion(pub exit_criterion::Model);
 
 #[Object]
 impl ExitCriterion {
-    pub async fn id(&self) -> ID {
-        encode(Kind::ExitCriterion, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::ExitCriterion, self.0.id)
     }
     async fn text(&self) -> &str {
         &self.0.text
@@ -247,8 +247,8 @@ pub struct Deliverable(pub deliverable::Model);
 
 #[Object]
 impl Deliverable {
-    pub async fn id(&self) -> ID {
-        encode(Kind::Deliverable, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::Deliverable, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -280,8 +280,8 @@ pub struct GateCondition(pub gate_condition::Model);
 
 #[Object]
 impl GateCondition {
-    pub async fn id(&self) -> ID {
-        encode(Kind::GateCondition, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::GateCondition, self.0.id)
     }
     async fn text(&self) -> &str {
         &self.0.text

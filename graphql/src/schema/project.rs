@@ -8,7 +8,7 @@ use steerco_entity::project;
 use super::context::{actor, caller, state};
 use super::date::Date;
 use super::error::{payload, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode};
 use super::idempotency::IdempotencyKeyArg;
 use super::loader::{MembersLoader, ProjectKey};
 use super::member::ProjectMember;
@@ -117,8 +117,8 @@ impl Project {
 
 #[Object]
 impl Project {
-    pub async fn id(&self) -> ID {
-        encode(Kind::Project, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::Project, self.0.id)
     }
     async fn code(&self) -> &str {
         &self.0.code

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::context::{actor, caller, state};
 use super::error::{payload, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::raci::RaciLetter as DomainLetter;
@@ -36,12 +36,12 @@ pub enum RaciLetter {
 /// matrix names each of them several times; its assignments find them here rather than ask
 /// the user loader once each (80 loads on the bench dashboard). Anyone else is loaded.
 #[derive(Clone, Debug, Default)]
-struct People(Arc<HashMap<Uuid, user::Model>>);
+struct People(Arc<HashMap<Uuid, Arc<user::Model>>>);
 
 impl People {
     async fn user(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {
         Ok(match self.0.get(&id) {
-            Some(person) => Some(person.clone()),
+            Some(person) => Some(Arc::clone(person)),
             None => super::loader::user(ctx, id).await?,
         }
         .map(User))
@@ -132,8 +132,8 @@ impl RaciActivity {
 
 #[Object(serial)]
 impl RaciActivity {
-    pub async fn id(&self) -> ID {
-        encode(Kind::RaciActivity, self.row.activity.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::RaciActivity, self.row.activity.id)
     }
     async fn name(&self) -> &str {
         &self.row.activity.name
@@ -142,8 +142,11 @@ impl RaciActivity {
         self.row.activity.position
     }
     /// The phase the activity belongs to, if any.
-    async fn phase_id(&self) -> Option<ID> {
-        self.row.activity.phase_id.map(|id| encode(Kind::Phase, id))
+    async fn phase_id(&self) -> Option<GlobalId> {
+        self.row
+            .activity
+            .phase_id
+            .map(|id| GlobalId(Kind::Phase, id))
     }
     async fn version(&self) -> i64 {
         self.row.activity.version
@@ -218,11 +221,11 @@ pub struct MyRaciAssignment {
 
 #[Object]
 impl MyRaciAssignment {
-    async fn project_id(&self) -> ID {
-        encode(Kind::Project, self.activity.project_id)
+    async fn project_id(&self) -> GlobalId {
+        GlobalId(Kind::Project, self.activity.project_id)
     }
-    async fn activity_id(&self) -> ID {
-        encode(Kind::RaciActivity, self.activity.id)
+    async fn activity_id(&self) -> GlobalId {
+        GlobalId(Kind::RaciActivity, self.activity.id)
     }
     async fn activity_name(&self) -> &str {
         &self.activity.name
@@ -263,7 +266,13 @@ impl RaciQuery {
             .map_err(|e| to_top_level(ctx, e))?;
         Ok(Some(RaciMatrix {
             rows: matrix.rows,
-            people: People(Arc::new(matrix.active_members)),
+            people: People(Arc::new(
+                matrix
+                    .active_members
+                    .into_iter()
+                    .map(|(id, person)| (id, Arc::new(person)))
+                    .collect(),
+            )),
         }))
     }
 

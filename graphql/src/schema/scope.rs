@@ -6,7 +6,7 @@ use steerco_entity::{scope_signatory, scope_version};
 
 use super::context::{actor, caller, state};
 use super::error::{payload, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::scope::{
@@ -118,8 +118,8 @@ fn items(list: Vec<rules::ScopeItem>) -> Vec<ScopeItem> {
 
 #[Object]
 impl ScopeVersion {
-    pub async fn id(&self) -> ID {
-        encode(Kind::ScopeVersion, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::ScopeVersion, self.0.id)
     }
     async fn number(&self) -> i32 {
         self.0.number
@@ -170,8 +170,8 @@ impl ScopeVersion {
         Ok(rows.into_iter().map(ScopeSignature).collect())
     }
     /// The baseline this version started from.
-    async fn based_on_id(&self) -> Option<ID> {
-        self.0.based_on.map(|id| encode(Kind::ScopeVersion, id))
+    async fn based_on_id(&self) -> Option<GlobalId> {
+        self.0.based_on.map(|id| GlobalId(Kind::ScopeVersion, id))
     }
     /// The version that replaced this baseline.
     async fn superseded_by_id(&self) -> Option<ID> {

@@ -8,7 +8,7 @@ use steerco_entity::{defect, defect_comment, test_cycle, test_execution, test_sc
 use super::context::{actor, caller, state};
 use super::date::Date;
 use super::error::{Payload, UserError, payload, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode, encode};
 use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::uat::{self as rules, DefectCommand};
@@ -161,8 +161,8 @@ pub struct TestScenario(pub test_scenario::Model);
 
 #[Object]
 impl TestScenario {
-    pub async fn id(&self) -> ID {
-        encode(Kind::TestScenario, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::TestScenario, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -240,8 +240,8 @@ pub struct TestCycle(pub test_cycle::Model);
 
 #[Object]
 impl TestCycle {
-    pub async fn id(&self) -> ID {
-        encode(Kind::TestCycle, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::TestCycle, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -310,14 +310,14 @@ pub struct TestExecution(pub test_execution::Model);
 
 #[Object]
 impl TestExecution {
-    pub async fn id(&self) -> ID {
-        encode(Kind::TestExecution, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::TestExecution, self.0.id)
     }
-    async fn scenario_id(&self) -> ID {
-        encode(Kind::TestScenario, self.0.scenario_id)
+    async fn scenario_id(&self) -> GlobalId {
+        GlobalId(Kind::TestScenario, self.0.scenario_id)
     }
-    async fn cycle_id(&self) -> ID {
-        encode(Kind::TestCycle, self.0.cycle_id)
+    async fn cycle_id(&self) -> GlobalId {
+        GlobalId(Kind::TestCycle, self.0.cycle_id)
     }
     async fn tester(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(super::loader::user(ctx, self.0.tester_id).await?.map(User))
@@ -361,8 +361,8 @@ pub struct Defect(pub defect::Model);
 
 #[Object]
 impl Defect {
-    pub async fn id(&self) -> ID {
-        encode(Kind::Defect, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::Defect, self.0.id)
     }
     /// DEF-1, DEF-2, ... per project.
     async fn key(&self) -> String {
@@ -409,8 +409,10 @@ impl Defect {
             .found_in_cycle_id
             .map(|id| encode(Kind::TestCycle, id))
     }
-    async fn scenario_id(&self) -> Option<ID> {
-        self.0.scenario_id.map(|id| encode(Kind::TestScenario, id))
+    async fn scenario_id(&self) -> Option<GlobalId> {
+        self.0
+            .scenario_id
+            .map(|id| GlobalId(Kind::TestScenario, id))
     }
     async fn execution_id(&self) -> Option<ID> {
         self.0
@@ -445,8 +447,8 @@ impl Defect {
             .and_then(|r| r.parse::<rules::RejectReason>().ok())
             .map(Into::into)
     }
-    async fn duplicate_of(&self) -> Option<ID> {
-        self.0.duplicate_of.map(|id| encode(Kind::Defect, id))
+    async fn duplicate_of(&self) -> Option<GlobalId> {
+        self.0.duplicate_of.map(|id| GlobalId(Kind::Defect, id))
     }
     /// Why it was last deferred or reopened.
     async fn status_reason(&self) -> Option<&str> {

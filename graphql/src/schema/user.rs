@@ -1,12 +1,14 @@
 //! Users, API tokens and sign-in.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use steerco_entity::{api_token, user};
 
 use super::context::{actor, caller, request_id, state};
 use super::error::{Payload, UserError, payload, respond, to_top_level};
-use super::id::{Kind, decode, encode};
+use super::id::{GlobalId, Kind, decode};
 use super::idempotency::IdempotencyKeyArg;
 use crate::domain::credential::TokenKind;
 use crate::domain::user::Locale as DomainLocale;
@@ -28,13 +30,22 @@ pub enum Locale {
 /// each field's future, which is as large as the largest of the object's fields, once per
 /// field. The fields that read the database therefore keep their reads on the heap (`Box::pin`),
 /// so that `id` and `name` do not each move a few kilobytes.
+///
+/// Shared: a user the request's loader read, or that a RACI matrix lists, answers wherever it
+/// is named (a dashboard's RACI matrix names some eighty people) without a copy of its row.
 #[derive(Clone, Debug)]
-pub struct User(pub user::Model);
+pub struct User(pub Arc<user::Model>);
+
+impl From<user::Model> for User {
+    fn from(model: user::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 #[Object(serial)]
 impl User {
-    pub async fn id(&self) -> ID {
-        encode(Kind::User, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::User, self.0.id)
     }
     async fn email(&self) -> &str {
         &self.0.email
@@ -134,8 +145,8 @@ pub struct ApiToken(pub api_token::Model);
 
 #[Object]
 impl ApiToken {
-    pub async fn id(&self) -> ID {
-        encode(Kind::ApiToken, self.0.id)
+    pub async fn id(&self) -> GlobalId {
+        GlobalId(Kind::ApiToken, self.0.id)
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -174,7 +185,7 @@ impl UserQuery {
         service::user::find_by_id(&state(ctx).db, viewer.user_id)
             .await
             .map_err(|e| to_top_level(ctx, e))?
-            .map(User)
+            .map(User::from)
             .ok_or_else(super::error::unauthenticated)
     }
 }
@@ -259,7 +270,7 @@ impl Payload for SessionCreatePayload {
         Self {
             token: Some(issued.token),
             expires_at: issued.record.expires_at,
-            user: user.map(User),
+            user: user.map(User::from),
             user_errors: Vec::new(),
         }
     }
@@ -300,7 +311,7 @@ impl UserMutation {
             },
         )
         .await;
-        respond(ctx, result.map(User))
+        respond(ctx, result.map(User::from))
     }
 
     /// Creates an API token for the signed-in user.

@@ -198,10 +198,10 @@ impl JoinedRows {
             (Some(parent_id_at), Some(child_id_at)) if laid_out_as_selected::<P, C>(first) => {
                 let child_id_at = P::COLUMNS.len() + child_id_at;
                 self.grouped(
-                    |row| row.try_get_by_index(parent_id_at),
+                    |row| column(row, parent_id_at),
                     |row| P::from_position(row, 0),
                     // A left join's missing child: its columns are NULL, its id among them.
-                    |row| match row.try_get_by_index::<Option<Uuid>>(child_id_at)? {
+                    |row| match column::<Option<Uuid>>(row, child_id_at)? {
                         Some(_) => C::from_position(row, P::COLUMNS.len()).map(Some),
                         None => Ok(None),
                     },
@@ -265,7 +265,7 @@ impl JoinedRows {
         let id_name = format!("{prefix}id");
         for row in &self.0 {
             let id: Option<Uuid> = match by_position {
-                Some(id_at) => row.try_get_by_index(first_column + id_at)?,
+                Some(id_at) => column(row, first_column + id_at)?,
                 None => row.try_get("", &id_name)?,
             };
             if let Some(id) = id

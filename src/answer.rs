@@ -129,12 +129,37 @@ fn push_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// Whether any byte is a quote, a backslash or a control character. Every byte is looked at
-/// (no early return), which lets the compiler check sixteen at a time.
+/// Whether any byte is a quote, a backslash or a control character. Eight bytes are looked at
+/// at a time, as one word, and every word is looked at (no early return): most strings of an
+/// answer are shorter than sixteen bytes, too short for a byte-wise loop to be vectorized.
 fn needs_escaping(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |found, &byte| {
-        found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
-    })
+    let Some(last) = bytes.last_chunk::<8>() else {
+        return bytes.iter().fold(false, |found, &byte| {
+            found | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+        });
+    };
+    let (words, _) = bytes.as_chunks::<8>();
+    // The last eight bytes cover what the whole words leave, overlapping them where the
+    // length is not a multiple of eight.
+    let found = words.iter().fold(0, |found, word| {
+        found | to_escape(u64::from_ne_bytes(*word))
+    });
+    found | to_escape(u64::from_ne_bytes(*last)) != 0
+}
+
+/// Not zero exactly when a byte of `word` is below 0x20, a quote or a backslash. `x - 1`
+/// borrows out of a byte's high bit only where the byte is zero or a lower byte borrowed, and
+/// the lowest byte that matches never has a lower byte borrowing: so a word is flagged exactly
+/// when one of its bytes matches, though which bytes are flagged above that one may be wrong.
+/// Bytes from 0x80 (UTF-8 beyond ASCII) have their high bit set, which `!word` clears.
+fn to_escape(word: u64) -> u64 {
+    const fn each_byte(byte: u8) -> u64 {
+        u64::from_ne_bytes([byte; 8])
+    }
+    const HIGH_BITS: u64 = each_byte(0x80);
+    let zero_byte = |word: u64| word.wrapping_sub(each_byte(1)) & !word & HIGH_BITS;
+    let below_space = word.wrapping_sub(each_byte(0x20)) & !word & HIGH_BITS;
+    below_space | zero_byte(word ^ each_byte(b'"')) | zero_byte(word ^ each_byte(b'\\'))
 }
 
 fn push_escaped(out: &mut String, text: &str) {
@@ -185,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_byte_to_escape_is_found_wherever_it_stands() {
-        for length in 0..=20 {
+        for length in 0..=40 {
             let plain = "a".repeat(length);
             assert!(!needs_escaping(plain.as_bytes()), "{plain:?}");
             for at in 0..length {
@@ -194,7 +219,11 @@ mod tests {
                     text[at] = byte;
                     assert!(needs_escaping(&text), "{text:?}");
                 }
-                for byte in [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xdc, 0xff] {
+                // Beside the ASCII neighbours, the bytes beyond ASCII that carry a quote's,
+                // a backslash's or a control character's low seven bits.
+                for byte in [
+                    b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0x81, 0x9f, 0xa0, 0xa2, 0xdc, 0xff,
+                ] {
                     let mut text = plain.clone().into_bytes();
                     text[at] = byte;
                     assert!(!needs_escaping(&text), "{text:?}");

@@ -76,7 +76,7 @@ impl Kind {
         Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Kind::User => "User",
             Kind::ApiToken => "ApiToken",
@@ -111,8 +111,16 @@ pub fn encode(kind: Kind, id: Uuid) -> ID {
     ID(encoded(kind, id))
 }
 
-/// Room for the longest `Type:uuid` (the tests encode every kind).
+/// Room for the longest `Type:uuid`, checked below for every kind.
 const LONGEST_RAW: usize = 64;
+
+const _: () = {
+    let mut at = 0;
+    while at < Kind::ALL.len() {
+        assert!(Kind::ALL[at].name().len() + 1 + uuid::fmt::Simple::LENGTH <= LONGEST_RAW);
+        at += 1;
+    }
+};
 
 /// The text of `kind`'s global id for `id`.
 fn encoded(kind: Kind, id: Uuid) -> String {
@@ -150,7 +158,9 @@ impl OutputType for GlobalId {
     }
 }
 
-/// What an interface's field answers when an object's field answers a [`GlobalId`].
+/// What an interface's field answers when an object's field answers a [`GlobalId`]. (It
+/// stands beside async-graphql's `From<T: Display> for ID` because a `GlobalId` is not
+/// `Display`.)
 impl From<GlobalId> for ID {
     fn from(GlobalId(kind, id): GlobalId) -> Self {
         encode(kind, id)

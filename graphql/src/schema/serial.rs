@@ -104,14 +104,9 @@ impl<T: ObjectType> OutputType for SerialList<T> {
         // Every item is a `T` under the same selection, so they all answer the same fields.
         let selected = &select::<T>(ctx)?;
         let items = self.0.iter().enumerate().map(|(index, item)| async move {
-            let ctx_item = ctx.with_index(index);
-            resolve_object(&ctx_item, item, selected)
-                .await
-                .map_err(|error| ctx_item.set_error_path(error))
+            resolve_object(&ctx.with_index(index), item, selected).await
         });
-        Ok(Value::List(
-            futures_util::future::try_join_all(items).await?,
-        ))
+        Ok(Value::List(futures_util::future::join_all(items).await))
     }
 }
 
@@ -143,7 +138,7 @@ impl<T: ObjectType> OutputType for SerialObject<T> {
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         if own_loop_allowed(ctx) {
-            resolve_object(ctx, &self.0, &select::<T>(ctx)?).await
+            Ok(resolve_object(ctx, &self.0, &select::<T>(ctx)?).await)
         } else {
             resolve_container_serial(ctx, &self.0).await
         }
@@ -192,7 +187,7 @@ async fn resolve_object<'a, T: ObjectType>(
     ctx: &ContextSelectionSet<'a>,
     object: &T,
     selected: &[Selected<'a>],
-) -> ServerResult<Value> {
+) -> Value {
     let mut answers = answer_map(selected.len());
     for &Selected { field, key, hash } in selected {
         let answer = if field.node.name.node == "__typename" {
@@ -216,11 +211,11 @@ async fn resolve_object<'a, T: ObjectType>(
             RawEntryMut::Occupied(occupied) => merge_into(occupied.into_mut(), answer),
         }
     }
-    Ok(if answers.is_empty() {
+    if answers.is_empty() {
         Value::Null
     } else {
         Value::Object(answers)
-    })
+    }
 }
 
 /// The fields of `set` that apply to an object of `type_name`, fragments spread in place.

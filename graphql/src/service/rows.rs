@@ -81,7 +81,7 @@ fn column<T: Column>(row: &QueryResult, index: usize) -> Result<T, DbErr> {
     match row.try_as_pg_row() {
         Some(row) => row
             .try_get_raw(index)
-            .and_then(|value| T::from_pg(value).map_err(|error| sqlx::Error::Decode(error)))
+            .and_then(|value| T::from_pg(value).map_err(sqlx::Error::Decode))
             .map_err(|error| DbErr::Type(format!("column {index}: {error}"))),
         None => row.try_get_by_index(index),
     }
@@ -105,8 +105,8 @@ macro_rules! column_as_sqlx_decodes {
 
 column_as_sqlx_decodes!(Uuid, String, bool, i32, i64);
 
-/// sqlx decodes a date as its epoch plus a duration, and a timestamp with a time zone through
-/// a fixed offset and a local one, each step checked: about 300 instructions a value, a tenth
+/// sqlx decodes a date as its epoch plus a duration, and a timestamp with a time zone as one
+/// without, through a fixed offset and back to UTC, each step checked: about 300 instructions a value, a tenth
 /// of what a dashboard spent decoding (it reads some 400 of them). The binary format, which
 /// sqlx asks for, is counted from PostgreSQL's epoch; the text format is left to sqlx.
 impl Column for NaiveDate {
@@ -142,7 +142,8 @@ impl<T: Column> Column for Option<T> {
     }
 }
 
-/// Days from 1 January of year 1 to PostgreSQL's epoch, 1 January 2000.
+/// PostgreSQL's epoch, 1 January 2000, as chrono numbers days from the common era (1 January of
+/// year 1 is day 1).
 const PG_EPOCH_DAYS_FROM_CE: i32 = 730_120;
 /// Microseconds from the Unix epoch to PostgreSQL's.
 const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;

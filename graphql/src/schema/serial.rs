@@ -38,7 +38,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::LazyLock;
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::indexmap::map::Entry;
 use async_graphql::indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
@@ -201,15 +200,7 @@ async fn resolve_object<'a, T: ObjectType>(
                 }
             }
         };
-        match answers
-            .raw_entry_mut_v1()
-            .from_key_hashed_nocheck(hash, key)
-        {
-            RawEntryMut::Vacant(vacant) => {
-                vacant.insert_hashed_nocheck(hash, key.clone(), answer);
-            }
-            RawEntryMut::Occupied(occupied) => merge_into(occupied.into_mut(), answer),
-        }
+        merge(&mut answers, hash, key, answer);
     }
     if answers.is_empty() {
         Value::Null
@@ -268,14 +259,17 @@ fn select_fields<'a>(
     Ok(())
 }
 
-/// Puts `answer` under `key`, merging it into an object or list already there as async-graphql
-/// does when one key is selected twice (`a { x } a { y }`).
-fn merge(answers: &mut IndexMap<Name, Value>, key: Name, answer: Value) {
-    match answers.entry(key) {
-        Entry::Vacant(vacant) => {
-            vacant.insert(answer);
+/// Puts `answer` under `key`, whose hash in `answers` is `hash`, merging it into an object or
+/// list already there as async-graphql does when one key is selected twice (`a { x } a { y }`).
+fn merge(answers: &mut IndexMap<Name, Value>, hash: u64, key: &Name, answer: Value) {
+    match answers
+        .raw_entry_mut_v1()
+        .from_key_hashed_nocheck(hash, key)
+    {
+        RawEntryMut::Vacant(vacant) => {
+            vacant.insert_hashed_nocheck(hash, key.clone(), answer);
         }
-        Entry::Occupied(occupied) => merge_into(occupied.into_mut(), answer),
+        RawEntryMut::Occupied(occupied) => merge_into(occupied.into_mut(), answer),
     }
 }
 
@@ -295,10 +289,12 @@ fn merge_into(into: &mut Value, answer: Value) {
     }
 }
 
-/// [`merge`]s every answer of `from` into `into`.
+/// [`merge`]s every answer of `from` into `into`, hashing each key as `into` does (the maps
+/// may come from async-graphql, whose keys differ from [`ANSWER_KEYS`]).
 fn merge_all(into: &mut IndexMap<Name, Value>, from: IndexMap<Name, Value>) {
     for (key, answer) in from {
-        merge(into, key, answer);
+        let hash = into.hasher().hash_one(&key);
+        merge(into, hash, &key, answer);
     }
 }
 

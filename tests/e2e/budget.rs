@@ -2,7 +2,8 @@
 //! same number of SQL statements on a small portfolio and on one ten times larger, with more
 //! change requests awaiting a decision, and stay within their budgets (no N+1 anywhere). So
 //! does logging a critical defect (W3), whose emails go to more people on a larger team; and
-//! triaging it takes its own exact budget.
+//! triaging it takes its own exact budget. A committee's reads, a page of ballots with their
+//! tallies and a voter's pending votes, keep theirs too.
 //!
 //! Each budget counts a request whose token is read, the most a request takes: the servers
 //! here remember no token ([`app`]). A caller's next requests within the server's token memory
@@ -112,6 +113,105 @@ async fn the_dashboard_and_the_portfolio_cost_the_same_statements_at_ten_times_t
         w1_large <= W1_BUDGET,
         "the dashboard took {w1_large} statements"
     );
+}
+
+/// A committee's read: a page of change requests with each current ballot's recused members
+/// and tally, and a voter's ballots still waiting for their vote.
+const BALLOT_PAGE: &str = r#"query($code: String!) { project(code: $code) { changeRequests(first: 50) { edges { node { id
+  ballot { recused { id name } tally { approve reject abstain } decision { canIVote } } } } } } }"#;
+const PENDING_VOTES: &str = "{ me { pendingVotes { id status } } }";
+/// The page of ballots' budget: the token, the project, the page of change requests, their
+/// ballots with the votes, and the recused members of all of them.
+const BALLOT_PAGE_BUDGET: u64 = 5;
+/// The pending votes' budget: the token, the caller, and the open ballots that list the caller
+/// as a voter and hold no vote of theirs.
+const PENDING_VOTES_BUDGET: u64 = 3;
+
+/// What the committee's reads took on a portfolio of `projects`: statements for the page of
+/// ballots and for the pending votes, and how many votes were pending.
+#[derive(Debug)]
+struct CommitteeReads {
+    page: u64,
+    pending: u64,
+    waiting: usize,
+}
+
+async fn committee_reads(projects: usize) -> CommitteeReads {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use steerco_entity::decision;
+
+    let app = app().await;
+    bench(app.db(), BenchSize { projects, seed: 42 })
+        .await
+        .expect("bench data");
+    // The voter with the most open ballots: at ten times the data they wait on more of them.
+    let mut ballots_of = std::collections::HashMap::<uuid::Uuid, usize>::new();
+    for ballot in decision::Entity::find()
+        .filter(decision::Column::Status.eq("OPEN"))
+        .all(app.db())
+        .await
+        .expect("ballots")
+    {
+        for voter in steerco_graphql::service::decision::eligible_of(&ballot).expect("voters") {
+            *ballots_of.entry(voter).or_default() += 1;
+        }
+    }
+    let (&voter, _) = ballots_of
+        .iter()
+        .max_by_key(|(id, count)| (**count, **id))
+        .expect("an open ballot");
+    let issued =
+        steerco_graphql::service::token::issue_for_operator(&app.state, voter, "budget test")
+            .await
+            .expect("a token");
+    let voter = TestUser {
+        id: steerco_graphql::schema::id::encode(steerco_graphql::schema::id::Kind::User, voter)
+            .to_string(),
+        uuid: voter,
+        email: String::new(),
+        token: issued.token,
+    };
+    let admin = app.user("Ada Admin", true).await;
+    let busiest: String = {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = app
+            .db()
+            .query_one_raw(Statement::from_string(
+                app.db().get_database_backend(),
+                "SELECT p.code FROM project p JOIN change_request c ON c.project_id = p.id \
+                 JOIN decision d ON d.subject_id = c.id \
+                 GROUP BY p.code ORDER BY COUNT(*) DESC, p.code LIMIT 1",
+            ))
+            .await
+            .expect("the busiest project")
+            .expect("a project with ballots");
+        row.try_get("", "code").expect("its code")
+    };
+    let page = statements(&app, &admin, BALLOT_PAGE, json!({ "code": busiest })).await;
+    let pending = statements(&app, &voter, PENDING_VOTES, json!({})).await;
+    let answer = app.ok(&voter, PENDING_VOTES, json!({})).await;
+    let waiting = answer["me"]["pendingVotes"].as_array().expect("a list");
+    assert!(
+        waiting.iter().all(|ballot| ballot["status"] == "OPEN"),
+        "{answer}"
+    );
+    CommitteeReads {
+        page,
+        pending,
+        waiting: waiting.len(),
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_ballots_and_a_voters_pending_votes_cost_the_same_statements_at_ten_times_the_data()
+ {
+    let small = committee_reads(4).await;
+    let large = committee_reads(40).await;
+    assert!(large.waiting > small.waiting, "{small:?} {large:?}");
+    assert_eq!(small.page, large.page, "{small:?} {large:?}");
+    assert!(large.page <= BALLOT_PAGE_BUDGET, "{large:?}");
+    assert!(large.pending <= PENDING_VOTES_BUDGET, "{large:?}");
+    assert_eq!(small.pending, large.pending, "{small:?} {large:?}");
 }
 
 /// What logging a critical defect took.

@@ -232,19 +232,17 @@ impl ChangeRequestBallot {
     }
     /// The requester and the last assessor: they do not vote (separation of duties).
     async fn recused(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        let mut users = Vec::new();
-        for id in &self.recused {
-            if let Some(user) = super::loader::user(ctx, *id).await? {
-                users.push(User(user));
-            }
-        }
-        Ok(users)
+        // Loaded together, so that the recused of every ballot on a page share one statement.
+        let users = futures_util::future::try_join_all(
+            self.recused.iter().map(|id| super::loader::user(ctx, *id)),
+        )
+        .await?;
+        Ok(users.into_iter().flatten().map(User).collect())
     }
     /// Votes so far on this round: (approve, reject, abstain).
     async fn tally(&self, ctx: &Context<'_>) -> async_graphql::Result<BallotTally> {
-        let votes = service::decision::votes_of(&state(ctx).db, self.decision.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let votes =
+            super::loader::children::<super::loader::VotesLoader>(ctx, self.decision.id).await?;
         let count = |choice: &str| votes.iter().filter(|v| v.choice == choice).count() as i32;
         Ok(BallotTally {
             approve: count("APPROVE"),

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{
-    change_request, change_request_comment, cost_baseline, decision, milestone, phase, project,
-    vote_delegation,
+    change_request, change_request_comment, cost_baseline, decision, decision_vote, milestone,
+    phase, project, vote_delegation,
 };
 use uuid::Uuid;
 
@@ -1274,27 +1275,33 @@ pub async fn list(
     Ok(matching)
 }
 
-/// Open ballots (of any kind) that wait for `user_id`'s vote, oldest first.
+/// Open ballots (of any kind) that wait for `user_id`'s vote, oldest first. One statement
+/// however many ballots are open: a ballot the user voted on is left out by a probe of the
+/// votes' `(decision_id, voter_id)` index, not by reading each ballot's votes.
 pub async fn pending_decisions(
     state: &AppState,
     user_id: Uuid,
 ) -> ServiceResult<Vec<decision::Model>> {
+    let voted = Query::select()
+        .expr(Expr::val(1))
+        .from(decision_vote::Entity)
+        .and_where(
+            Expr::col((decision_vote::Entity, decision_vote::Column::DecisionId))
+                .equals((decision::Entity, decision::Column::Id)),
+        )
+        .and_where(Expr::col((decision_vote::Entity, decision_vote::Column::VoterId)).eq(user_id))
+        .to_owned();
+    // The text match finds the candidates; eligibility is decided by the parsed list below.
     let open = decision::Entity::find()
         .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
         .filter(decision::Column::EligibleVoters.contains(user_id.to_string()))
+        .filter(Expr::exists(voted).not())
         .order_by_asc(decision::Column::Id)
         .all(&state.db)
         .await?;
-    let mut pending = Vec::new();
+    let mut pending = Vec::with_capacity(open.len());
     for ballot in open {
-        if !super::decision::eligible_of(&ballot)?.contains(&user_id) {
-            continue;
-        }
-        let voted = super::decision::votes_of(&state.db, ballot.id)
-            .await?
-            .iter()
-            .any(|v| v.voter_id == user_id);
-        if !voted {
+        if super::decision::eligible_of(&ballot)?.contains(&user_id) {
             pending.push(ballot);
         }
     }

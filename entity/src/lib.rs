@@ -33,6 +33,7 @@ pub mod raci_activity;
 pub mod raci_assignment;
 pub mod schedule_baseline;
 pub mod schedule_baseline_entry;
+pub mod scheduled_reminder;
 pub mod scope_signatory;
 pub mod scope_version;
 pub mod server_secret;

@@ -25,6 +25,7 @@ mod m20261125_000016_create_go_live;
 mod m20261125_000017_create_notification;
 mod m20261125_000018_create_idempotency_key;
 mod m20261205_000019_index_due_notifications_by_time;
+mod m20261206_000020_create_scheduled_reminder;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000017_create_notification::Migration),
             Box::new(m20261125_000018_create_idempotency_key::Migration),
             Box::new(m20261205_000019_index_due_notifications_by_time::Migration),
+            Box::new(m20261206_000020_create_scheduled_reminder::Migration),
         ]
     }
 }

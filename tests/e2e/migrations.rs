@@ -29,6 +29,7 @@ async fn migrations_go_up_down_to_zero_and_up_again() {
         "project",
         "project_member",
         "audit_event",
+        "scheduled_reminder",
     ] {
         let probe = db
             .execute_unprepared(&format!("SELECT 1 FROM {table}"))
@@ -86,7 +87,16 @@ async fn the_outbox_due_index_changes_and_reverts_with_its_migration() {
         notification_indexes(&db).await,
         ["idx_notification_due_at", "idx_notification_project"]
     );
-    Migrator::down(&db, Some(1)).await.unwrap();
+    // Down to before that migration, whatever came after it.
+    let from_the_last_to_it = Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261205_000019_index_due_notifications_by_time")
+        .expect("the migration")
+        + 1;
+    Migrator::down(&db, Some(from_the_last_to_it as u32))
+        .await
+        .unwrap();
     assert_eq!(
         notification_indexes(&db).await,
         ["idx_notification_due", "idx_notification_project"]

@@ -928,6 +928,80 @@ async fn voters_who_have_not_voted_are_reminded_once_a_day() {
     }
 }
 
+/// The statements of one scheduler pass.
+async fn pass_statements(app: &TestApp) -> u64 {
+    let before = app.statements.total();
+    outbox::run_scheduler(&app.state).await.unwrap();
+    app.statements.total() - before
+}
+
+#[tokio::test]
+async fn a_reminder_is_written_once_a_day_and_a_pass_with_nothing_new_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    // The owner takes milestone news in the daily digest, whose items carry no dedupe key.
+    let set = app
+        .ok(
+            &t.dev,
+            PREFERENCES,
+            json!({ "p": [{ "class": "MILESTONE", "delivery": "DAILY_DIGEST" }] }),
+        )
+        .await;
+    assert_eq!(
+        set["notificationPreferencesUpdate"]["userErrors"],
+        json!([])
+    );
+    let idle = pass_statements(&app).await;
+    for name in ["Data migrated", "Users trained", "Cutover rehearsed"] {
+        let created = app
+            .ok(&t.pm, "mutation($p: ID!, $o: ID!, $n: String!) { milestoneCreate(input: { phaseId: $p, name: $n, ownerId: $o, forecastDate: \"2027-03-04\" }) { userErrors { code message } } }", json!({ "p": t.phase, "o": t.dev.id, "n": name }))
+            .await;
+        assert_eq!(
+            created["milestoneCreate"]["userErrors"],
+            json!([]),
+            "{created}"
+        );
+    }
+    let items = app.count("digest_item").await;
+    let first = pass_statements(&app).await;
+    assert_eq!(
+        app.count("digest_item").await,
+        items + 3,
+        "one item a milestone"
+    );
+    assert_eq!(app.count("scheduled_reminder").await, 3);
+    assert!(first > idle, "{first} statements");
+
+    let again = pass_statements(&app).await;
+    assert_eq!(
+        app.count("digest_item").await,
+        items + 3,
+        "never twice a day"
+    );
+    assert_eq!(
+        again, idle,
+        "a pass reads what today's passes wrote and writes nothing more"
+    );
+
+    // The day after they were due they are overdue: written once again, and the days before
+    // are cleared.
+    app.clock.advance(Days::days(4));
+    outbox::run_scheduler(&app.state).await.unwrap();
+    outbox::run_scheduler(&app.state).await.unwrap();
+    assert_eq!(app.count("digest_item").await, items + 6);
+    let rules = steerco_entity::scheduled_reminder::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.rule, row.day.to_string()))
+        .collect::<BTreeSet<_>>();
+    assert_eq!(
+        rules,
+        BTreeSet::from([("milestone.overdue".to_owned(), "2027-03-05".to_owned())])
+    );
+}
+
 #[tokio::test]
 async fn one_click_unsubscribe_turns_a_class_off_and_forged_links_are_refused() {
     let app = TestApp::spawn().await;

@@ -6,10 +6,10 @@
 //! row to one claimer; on SQLite the write transaction itself is exclusive. A row whose worker
 //! died mid-send is claimed again once its lease runs out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
@@ -17,7 +17,8 @@ use sea_orm::{
 };
 use serde_json::json;
 use steerco_entity::{
-    decision, digest_item, milestone, notification, notification_preference, server_secret, user,
+    decision, digest_item, milestone, notification, notification_preference, scheduled_reminder,
+    server_secret, user,
 };
 use uuid::Uuid;
 
@@ -388,13 +389,26 @@ pub struct SchedulerPass {
 }
 
 /// One pass of the scheduler: expired idempotency keys go, milestone and vote reminders owed
-/// today are written, then the daily digests once the digest hour has come. Idempotent per
-/// (rule, object, day, recipient) through the outbox's dedupe keys, so every server may run
-/// it as often as it likes.
+/// today are written, then the daily digests once the digest hour has come. Every server may
+/// run it as often as it likes: a reminder is written once per (rule, object, day), recorded
+/// in `scheduled_reminder` in the transaction that writes its emails, and the outbox's dedupe
+/// keys hold each email to one per recipient besides. A pass reads what today's earlier passes
+/// wrote and skips it, so a pass with nothing new to remind writes nothing.
 pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let now = state.clock.now();
     super::idempotency::purge(&state.writer, now).await?;
-    let reminders = remind_milestones(state, now).await? + remind_votes(state, now).await?;
+    let mut today = Reminders::of_day(state, now).await?;
+    let reminders =
+        remind_milestones(state, &mut today).await? + remind_votes(state, &mut today).await?;
+    if today.marked_any {
+        // The first pass of a day to write a reminder clears the days before it.
+        let gone = scheduled_reminder::Entity::delete_many()
+            .filter(scheduled_reminder::Column::Day.lt(today.day));
+        state
+            .writer
+            .execute_alone(gone.build(state.writer.backend()))
+            .await?;
+    }
     let digests = if now.time()
         >= NaiveTime::from_hms_opt(state.mail.reminders.digest_hour, 0, 0).unwrap_or(NaiveTime::MIN)
     {
@@ -408,9 +422,113 @@ pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     Ok(SchedulerPass { reminders, digests })
 }
 
+/// The reminders of one pass: its time, and what today's passes have written so far.
+struct Reminders {
+    now: DateTime<Utc>,
+    day: NaiveDate,
+    /// (rule, object) written today, by this pass or an earlier one.
+    written: HashSet<(&'static str, Uuid)>,
+    /// Whether this pass recorded a reminder.
+    marked_any: bool,
+}
+
+impl Reminders {
+    /// The rules a pass writes reminders under.
+    const RULES: [&'static str; 3] = [MILESTONE_DUE, MILESTONE_OVERDUE, VOTE_PENDING];
+
+    /// What today's passes have written, read in one statement.
+    async fn of_day(state: &AppState, now: DateTime<Utc>) -> ServiceResult<Self> {
+        let day = now.date_naive();
+        let rows: Vec<(String, Uuid)> = scheduled_reminder::Entity::find()
+            .select_only()
+            .column(scheduled_reminder::Column::Rule)
+            .column(scheduled_reminder::Column::ObjectId)
+            .filter(scheduled_reminder::Column::Day.eq(day))
+            .into_tuple()
+            .all(&state.db)
+            .await?;
+        let written = rows
+            .into_iter()
+            .filter_map(|(rule, object)| {
+                Self::RULES
+                    .into_iter()
+                    .find(|known| *known == rule)
+                    .map(|rule| (rule, object))
+            })
+            .collect();
+        Ok(Self {
+            now,
+            day,
+            written,
+            marked_any: false,
+        })
+    }
+
+    fn is_written(&self, rule: &'static str, object: Uuid) -> bool {
+        self.written.contains(&(rule, object))
+    }
+
+    /// Writes the reminder of `event` under `rule` about `object`, once a day: records it and
+    /// writes its emails in one transaction, or nothing when another server has just recorded
+    /// it. Returns how many emails that made.
+    async fn write(
+        &mut self,
+        state: &AppState,
+        project_id: Uuid,
+        rule: &'static str,
+        object: Uuid,
+        event: DomainEvent,
+    ) -> ServiceResult<u64> {
+        let txn = begin_write(&state.writer).await?;
+        let marker = scheduled_reminder::ActiveModel {
+            rule: Set(rule.to_owned()),
+            day: Set(self.day),
+            object_id: Set(object),
+            written_at: Set(self.now),
+        };
+        let recorded = scheduled_reminder::Entity::insert(marker)
+            .on_conflict(
+                OnConflict::columns([
+                    scheduled_reminder::Column::Rule,
+                    scheduled_reminder::Column::Day,
+                    scheduled_reminder::Column::ObjectId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        self.written.insert((rule, object));
+        if recorded == 0 {
+            // Dropped, the transaction rolls back: it wrote nothing.
+            return Ok(0);
+        }
+        self.marked_any = true;
+        let written = notify_in_txn(
+            &txn,
+            &state.mail,
+            Origin::SCHEDULER,
+            self.now,
+            project_id.into(),
+            &[event],
+            Occurrence::Scheduled {
+                rule,
+                day: self.day,
+            },
+        )
+        .await?;
+        commit(txn).await?;
+        Ok(written)
+    }
+}
+
+const MILESTONE_DUE: &str = "reminder.milestone_due";
+const MILESTONE_OVERDUE: &str = "milestone.overdue";
+const VOTE_PENDING: &str = "reminder.vote_pending";
+
 /// Writes the milestone reminders owed today; returns how many emails that made.
-async fn remind_milestones(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64> {
-    let today = now.date_naive();
+async fn remind_milestones(state: &AppState, today: &mut Reminders) -> ServiceResult<u64> {
+    let day = today.day;
     let policy = state.mail.reminders;
     let open = milestone::Entity::find()
         .filter(milestone::Column::ActualDate.is_null())
@@ -418,40 +536,45 @@ async fn remind_milestones(state: &AppState, now: DateTime<Utc>) -> ServiceResul
             MilestoneStatus::Achieved.as_str(),
             MilestoneStatus::Missed.as_str(),
         ]))
-        .filter(milestone::Column::ForecastDate.gte(today - chrono::Duration::days(366)))
+        .filter(milestone::Column::ForecastDate.gte(day - chrono::Duration::days(366)))
         .filter(
             milestone::Column::ForecastDate
-                .lte(today + chrono::Duration::days(policy.milestone_due_days)),
+                .lte(day + chrono::Duration::days(policy.milestone_due_days)),
         )
         .all(&state.db)
         .await?;
     let mut written = 0;
     for found in open {
-        let Some(reminder) = milestone_reminder(&policy, found.forecast_date, today) else {
+        let Some(reminder) = milestone_reminder(&policy, found.forecast_date, day) else {
             continue;
         };
         let (rule, event) = match reminder {
             MilestoneReminder::DueSoon => (
-                "reminder.milestone_due",
+                MILESTONE_DUE,
                 DomainEvent::MilestoneDueSoon {
                     milestone_id: found.id,
                 },
             ),
             MilestoneReminder::Overdue { .. } => (
-                "milestone.overdue",
+                MILESTONE_OVERDUE,
                 DomainEvent::MilestoneOverdue {
                     milestone_id: found.id,
                 },
             ),
         };
-        written += scheduled(state, now, found.project_id, rule, event).await?;
+        if !today.is_written(rule, found.id) {
+            written += today
+                .write(state, found.project_id, rule, found.id, event)
+                .await?;
+        }
     }
     Ok(written)
 }
 
 /// Writes the vote reminders owed today; returns how many emails that made.
-async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64> {
+async fn remind_votes(state: &AppState, today: &mut Reminders) -> ServiceResult<u64> {
     let policy = state.mail.reminders;
+    let now = today.now;
     let open = decision::Entity::find()
         .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
         .filter(
@@ -462,46 +585,18 @@ async fn remind_votes(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64
         .await?;
     let mut written = 0;
     for ballot in open {
-        if !vote_reminder_due(&policy, ballot.opened_at, now) {
+        if !vote_reminder_due(&policy, ballot.opened_at, now)
+            || today.is_written(VOTE_PENDING, ballot.id)
+        {
             continue;
         }
         let event = DomainEvent::VotePending {
             decision_id: ballot.id,
         };
-        written += scheduled(
-            state,
-            now,
-            ballot.project_id,
-            "reminder.vote_pending",
-            event,
-        )
-        .await?;
+        written += today
+            .write(state, ballot.project_id, VOTE_PENDING, ballot.id, event)
+            .await?;
     }
-    Ok(written)
-}
-
-async fn scheduled(
-    state: &AppState,
-    now: DateTime<Utc>,
-    project_id: Uuid,
-    rule: &str,
-    event: DomainEvent,
-) -> ServiceResult<u64> {
-    let txn = begin_write(&state.writer).await?;
-    let written = notify_in_txn(
-        &txn,
-        &state.mail,
-        Origin::SCHEDULER,
-        now,
-        project_id.into(),
-        &[event],
-        Occurrence::Scheduled {
-            rule,
-            day: now.date_naive(),
-        },
-    )
-    .await?;
-    commit(txn).await?;
     Ok(written)
 }
 

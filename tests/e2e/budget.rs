@@ -214,6 +214,53 @@ async fn a_page_of_ballots_and_a_voters_pending_votes_cost_the_same_statements_a
     assert_eq!(small.pending, large.pending, "{small:?} {large:?}");
 }
 
+const COMMENTED: &str = r#"query($p: ID!) { project(id: $p) {
+  defects(first: 50) { edges { node { id comments { body } } } }
+  changeRequests(first: 50) { edges { node { id comments { body } } } } } }"#;
+
+/// The statements of a page of defects and one of change requests, with their comments, on a
+/// project with `items` of each, every one commented on.
+async fn commented_pages(items: usize) -> u64 {
+    let app = app().await;
+    let pm = app.user("Pam Manager", false).await;
+    let project = app.project(&pm, "CMT").await;
+    for n in 0..items {
+        let logged = app.ok(&pm, DEFECT_CREATE, json!({ "p": project })).await;
+        let defect = &logged["defectCreate"]["defect"]["id"];
+        let said = app
+            .ok(&pm, "mutation($d: ID!) { defectComment(input: { id: $d, body: \"Seen on staging\" }) { userErrors { code } } }", json!({ "d": defect }))
+            .await;
+        assert_eq!(said["defectComment"]["userErrors"], json!([]), "{said}");
+        let cr = crate::change_requests::raise(&app, &pm, &project, &format!("Change {n}")).await;
+        let said = app
+            .ok(&pm, "mutation($c: ID!) { changeRequestComment(input: { id: $c, body: \"Which team?\" }) { userErrors { code } } }", json!({ "c": cr["id"] }))
+            .await;
+        assert_eq!(
+            said["changeRequestComment"]["userErrors"],
+            json!([]),
+            "{said}"
+        );
+    }
+    let taken = statements(&app, &pm, COMMENTED, json!({ "p": project })).await;
+    let page = app.ok(&pm, COMMENTED, json!({ "p": project })).await;
+    for list in ["defects", "changeRequests"] {
+        let edges = page["project"][list]["edges"].as_array().expect("a page");
+        assert_eq!(edges.len(), items, "{page}");
+        assert!(
+            edges
+                .iter()
+                .all(|edge| edge["node"]["comments"].as_array().map(Vec::len) == Some(1)),
+            "{page}"
+        );
+    }
+    taken
+}
+
+#[tokio::test]
+async fn the_comments_of_a_page_cost_the_same_statements_for_one_item_and_for_five() {
+    assert_eq!(commented_pages(1).await, commented_pages(5).await);
+}
+
 /// What logging a critical defect took.
 #[derive(Debug, PartialEq, Eq)]
 struct Logged {

@@ -494,9 +494,9 @@ impl ChangeRequest {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ChangeRequestComment>> {
-        let comments = service::change_request::comments_of(state(ctx), self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let comments =
+            super::loader::children::<super::loader::ChangeRequestCommentsLoader>(ctx, self.0.id)
+                .await?;
         Ok(comments.into_iter().map(ChangeRequestComment).collect())
     }
     async fn allowed_actions(&self) -> Vec<ChangeRequestAction> {

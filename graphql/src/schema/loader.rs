@@ -19,8 +19,8 @@ use async_graphql::{ServerResult, Value};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use steerco_entity::{
-    decision, decision_vote, deliverable, exit_criterion, gate_condition, milestone, phase,
-    project, project_member, user,
+    change_request_comment, decision, decision_vote, defect_comment, deliverable, exit_criterion,
+    gate_condition, milestone, phase, project, project_member, user,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
@@ -217,6 +217,15 @@ children_loader!(
     /// The votes of each ballot, in casting order.
     VotesLoader, decision_vote::Model, decision_id, service::decision::votes_of_many
 );
+children_loader!(
+    /// The comments on each change request, oldest first.
+    ChangeRequestCommentsLoader, change_request_comment::Model, change_request_id,
+    service::change_request::comments_of
+);
+children_loader!(
+    /// The comments on each defect, oldest first.
+    DefectCommentsLoader, defect_comment::Model, defect_id, service::uat::comments_of
+);
 
 /// How many open change requests each project has.
 pub struct OpenChangeRequestCountLoader(pub AppState);
@@ -372,6 +381,8 @@ request_loaders!(
     OpenChangeRequestCountLoader,
     DecisionsLoader,
     VotesLoader,
+    ChangeRequestCommentsLoader,
+    DefectCommentsLoader,
 );
 
 /// A loader with a delay of zero, which keeps what it read for the rest of a request. No

@@ -470,9 +470,8 @@ impl Defect {
             .unwrap_or_default()
     }
     async fn comments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DefectComment>> {
-        let rows = service::uat::comments_of(state(ctx), self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let rows =
+            super::loader::children::<super::loader::DefectCommentsLoader>(ctx, self.0.id).await?;
         Ok(rows.into_iter().map(DefectComment).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {

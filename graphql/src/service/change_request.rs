@@ -1124,12 +1124,13 @@ pub async fn comment(
     Ok(row)
 }
 
+/// The comments on each of `cr_ids`, oldest first.
 pub async fn comments_of(
     state: &AppState,
-    cr_id: Uuid,
+    cr_ids: &[Uuid],
 ) -> ServiceResult<Vec<change_request_comment::Model>> {
     Ok(change_request_comment::Entity::find()
-        .filter(change_request_comment::Column::ChangeRequestId.eq(cr_id))
+        .filter(change_request_comment::Column::ChangeRequestId.is_in(cr_ids.iter().copied()))
         .order_by_asc(change_request_comment::Column::CreatedAt)
         .order_by_asc(change_request_comment::Column::Id)
         .all(&state.db)

@@ -1090,13 +1090,15 @@ pub async fn defect_comment(
     Ok(found)
 }
 
+/// The comments on each of `defect_ids`, oldest first.
 pub async fn comments_of(
     state: &AppState,
-    defect_id: Uuid,
+    defect_ids: &[Uuid],
 ) -> ServiceResult<Vec<defect_comment::Model>> {
     Ok(defect_comment::Entity::find()
-        .filter(defect_comment::Column::DefectId.eq(defect_id))
+        .filter(defect_comment::Column::DefectId.is_in(defect_ids.iter().copied()))
         .order_by_asc(defect_comment::Column::CreatedAt)
+        .order_by_asc(defect_comment::Column::Id)
         .all(&state.db)
         .await?)
 }

@@ -53,10 +53,11 @@ async fn app() -> TestApp {
 }
 
 /// Runs `document` as `user` and returns how many statements it took. The user's token has
-/// been used before (the first use of a token is recorded, by a query beside the request),
-/// and that use has been recorded: the count is the request's own.
+/// been used before, by a mutation, which records a token's first use within the request: a
+/// query records it on a task beside the request, whose statement could be counted with the
+/// next request's when that task runs late. So the count is the request's own.
 async fn statements(app: &TestApp, user: &TestUser, document: &str, variables: Value) -> u64 {
-    app.ok(user, "{ me { id } }", json!({})).await;
+    first_use_recorded(app, user).await;
     app.token_use_recorded(user).await;
     let before = app.statements.total();
     let response = app.gql(Some(&user.token), document, variables).await;
@@ -259,6 +260,50 @@ async fn commented_pages(items: usize) -> u64 {
 #[tokio::test]
 async fn the_comments_of_a_page_cost_the_same_statements_for_one_item_and_for_five() {
     assert_eq!(commented_pages(1).await, commented_pages(5).await);
+}
+
+const CHANGE_SUMMARIES: &str = "{ projects(first: 50) { edges { node { code changeSummary { approvedCost approvedScheduleDays scheduleDriftDays costDrift scopeItemsAdded byStatus { status count } } } } } }";
+/// A page of change summaries' budget: the token, the page with its count, and the change
+/// requests, schedule baselines, the first and last baselines' entries (read when a project
+/// has one), cost baselines and scope versions of all its projects.
+const CHANGE_SUMMARIES_BUDGET: u64 = 8;
+
+/// The statements of a page of change summaries on a bench portfolio of `projects`, and how
+/// many change requests the page counted.
+async fn change_summaries(projects: usize) -> (u64, i64) {
+    let app = app().await;
+    bench(app.db(), BenchSize { projects, seed: 42 })
+        .await
+        .expect("bench data");
+    let admin = app.user("Ada Admin", true).await;
+    let taken = statements(&app, &admin, CHANGE_SUMMARIES, json!({})).await;
+    let page = app.ok(&admin, CHANGE_SUMMARIES, json!({})).await;
+    let counted = page["projects"]["edges"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .flat_map(|edge| {
+            edge["node"]["changeSummary"]["byStatus"]
+                .as_array()
+                .expect("counts by status")
+                .iter()
+                .map(|by| by["count"].as_i64().expect("a count"))
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    (taken, counted)
+}
+
+#[tokio::test]
+async fn a_page_of_change_summaries_costs_the_same_statements_at_ten_times_the_data() {
+    let (small, small_counted) = change_summaries(4).await;
+    let (large, large_counted) = change_summaries(40).await;
+    assert!(
+        large_counted > small_counted,
+        "{small_counted} {large_counted}"
+    );
+    assert_eq!(small, large);
+    assert!(large <= CHANGE_SUMMARIES_BUDGET, "{large} statements");
 }
 
 /// What logging a critical defect took.

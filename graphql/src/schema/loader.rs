@@ -242,6 +242,24 @@ impl Loader<Uuid> for OpenChangeRequestCountLoader {
     }
 }
 
+/// The change summary of each project.
+pub struct ChangeSummaryLoader(pub AppState);
+
+impl Loader<Uuid> for ChangeSummaryLoader {
+    type Value = Arc<service::change_request::ChangeSummary>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let summaries = service::change_request::summaries_of(&self.0, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(summaries
+            .into_iter()
+            .map(|(id, summary)| (id, Arc::new(summary)))
+            .collect())
+    }
+}
+
 /// Where the loaders of a request run their batches.
 #[derive(Clone)]
 pub enum Batching {
@@ -383,6 +401,7 @@ request_loaders!(
     VotesLoader,
     ChangeRequestCommentsLoader,
     DefectCommentsLoader,
+    ChangeSummaryLoader,
 );
 
 /// A loader with a delay of zero, which keeps what it read for the rest of a request. No

@@ -348,10 +348,9 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<super::change_request::ChangeSummary> {
-        let summary = service::change_request::summary(state(ctx), &self.0)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(summary.into())
+        let summary =
+            super::loader::children::<super::loader::ChangeSummaryLoader>(ctx, self.0.id).await?;
+        Ok(summary.as_ref().clone().into())
     }
     /// The budget's baseline versions, oldest first (the first records the budget before any
     /// approved change).

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{
     change_request, change_request_comment, cost_baseline, decision, decision_vote, milestone,
-    phase, project, vote_delegation,
+    phase, project, schedule_baseline, schedule_baseline_entry, scope_version, vote_delegation,
 };
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ use crate::domain::change_request::{
 };
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
-use crate::domain::scope::ScopeItem;
+use crate::domain::scope::{ScopeItem, ScopeStatus};
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, RefusalCode, Refusals};
 
@@ -1342,80 +1342,123 @@ pub struct ChangeSummary {
     pub scope_items_removed: u32,
 }
 
-pub async fn summary(state: &AppState, project: &project::Model) -> ServiceResult<ChangeSummary> {
-    let mut summary = ChangeSummary::default();
-    let all = change_request::Entity::find()
-        .filter(change_request::Column::ProjectId.eq(project.id))
-        .all(&state.db)
+/// The change summaries of `project_ids`, in five statements however many there are: their
+/// change requests, schedule baselines, the first and last baselines' entries, cost
+/// baselines and scope versions, each read for all of them at once. Every asked project has a
+/// summary, empty when it has no changes.
+pub async fn summaries_of(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<HashMap<Uuid, ChangeSummary>> {
+    let db = &state.db;
+    let crs = change_request::Entity::find()
+        .filter(change_request::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .all(db)
         .await?;
-    for cr in &all {
-        let status = status_of(cr)?;
-        *summary.by_status.entry(status.as_str()).or_default() += 1;
-        let approved = matches!(
-            status,
-            CrStatus::Approved | CrStatus::InImplementation | CrStatus::Implemented
-        ) || (status == CrStatus::Closed
-            && cr
-                .schedule_baseline_id
-                .or(cr.scope_version_id)
-                .or(cr.cost_baseline_id)
-                .is_some());
-        if !approved {
-            continue;
-        }
-        let impact = impact_of(cr)?;
-        let days = impact.schedule.as_ref().map_or(0, |s| i64::from(s.days));
-        let cost = impact.cost.as_ref().map_or(Decimal::ZERO, |c| c.amount);
-        let effort = impact
-            .effort
-            .as_ref()
-            .map_or(Decimal::ZERO, |e| e.person_days);
-        summary.approved_schedule_days += days;
-        summary.approved_cost += cost;
-        summary.approved_effort += effort;
-        let row = summary.by_category.entry(cr.category.clone()).or_default();
-        row.0 += 1;
-        row.1 += days;
-        row.2 += cost;
-        row.3 += effort;
+    let baselines = schedule_baseline::Entity::find()
+        .filter(schedule_baseline::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(schedule_baseline::Column::Number)
+        .all(db)
+        .await?;
+    let mut firsts_and_lasts: HashMap<Uuid, (Uuid, Uuid)> = HashMap::new();
+    for baseline in &baselines {
+        firsts_and_lasts
+            .entry(baseline.project_id)
+            .and_modify(|(_, last)| *last = baseline.id)
+            .or_insert((baseline.id, baseline.id));
     }
-    let baselines = super::baseline::of_project(state, project.id).await?;
-    if let (Some(first), Some(last)) = (baselines.first(), baselines.last()) {
-        let first_entries = super::baseline::entries_of(state, first.id).await?;
-        let last_entries: HashMap<Uuid, NaiveDate> = super::baseline::entries_of(state, last.id)
+    let mut entries: HashMap<Uuid, Vec<schedule_baseline_entry::Model>> = HashMap::new();
+    if !firsts_and_lasts.is_empty() {
+        let ends: BTreeSet<Uuid> = firsts_and_lasts
+            .values()
+            .flat_map(|(first, last)| [*first, *last])
+            .collect();
+        for entry in schedule_baseline_entry::Entity::find()
+            .filter(schedule_baseline_entry::Column::BaselineId.is_in(ends))
+            .all(db)
             .await?
+        {
+            entries.entry(entry.baseline_id).or_default().push(entry);
+        }
+    }
+    let costs = cost_baseline::Entity::find()
+        .filter(cost_baseline::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(cost_baseline::Column::Number)
+        .all(db)
+        .await?;
+    let versions = scope_version::Entity::find()
+        .filter(scope_version::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(scope_version::Column::Number)
+        .all(db)
+        .await?;
+
+    let mut summaries: HashMap<Uuid, ChangeSummary> = project_ids
+        .iter()
+        .map(|id| (*id, ChangeSummary::default()))
+        .collect();
+    for cr in &crs {
+        if let Some(summary) = summaries.get_mut(&cr.project_id) {
+            count_change(summary, cr)?;
+        }
+    }
+    for (project_id, (first, last)) in firsts_and_lasts {
+        let (Some(summary), Some(first)) = (summaries.get_mut(&project_id), entries.get(&first))
+        else {
+            continue;
+        };
+        let last: HashMap<Uuid, NaiveDate> = entries
+            .get(&last)
             .into_iter()
+            .flatten()
             .map(|e| (e.milestone_id, e.baseline_date))
             .collect();
-        summary.schedule_drift_days = first_entries
+        summary.schedule_drift_days = first
             .iter()
             .filter_map(|e| {
-                last_entries
-                    .get(&e.milestone_id)
+                last.get(&e.milestone_id)
                     .map(|d| (*d - e.baseline_date).num_days())
             })
             .max()
             .unwrap_or(0);
     }
-    let costs = cost_baselines_of(&state.db, project.id).await?;
-    if let (Some(first), Some(last)) = (costs.first(), costs.last()) {
-        let first_amount: Decimal = first.amount.parse().unwrap_or_default();
-        let last_amount: Decimal = last.amount.parse().unwrap_or_default();
-        summary.cost_drift = Some(last_amount - first_amount);
-        summary.cost_currency = Some(last.currency.clone());
+    let mut cost_ends: HashMap<Uuid, (&cost_baseline::Model, &cost_baseline::Model)> =
+        HashMap::new();
+    for cost in &costs {
+        cost_ends
+            .entry(cost.project_id)
+            .and_modify(|(_, last)| *last = cost)
+            .or_insert((cost, cost));
     }
-    let versions = super::scope::versions_of(&state.db, project.id).await?;
-    let baselined: Vec<_> = versions
-        .iter()
-        .filter(|v| v.baselined_at.is_some())
-        .collect();
-    if let (Some(first), Some(current)) = (
-        baselined.first(),
-        super::scope::current_baseline(&state.db, project.id).await?,
-    ) {
+    for (project_id, (first, last)) in cost_ends {
+        if let Some(summary) = summaries.get_mut(&project_id) {
+            let first_amount: Decimal = first.amount.parse().unwrap_or_default();
+            let last_amount: Decimal = last.amount.parse().unwrap_or_default();
+            summary.cost_drift = Some(last_amount - first_amount);
+            summary.cost_currency = Some(last.currency.clone());
+        }
+    }
+    // Per project: the first version ever baselined, and the one baselined now.
+    let mut scope_ends: HashMap<
+        Uuid,
+        (Option<&scope_version::Model>, Option<&scope_version::Model>),
+    > = HashMap::new();
+    for version in &versions {
+        let (first, current) = scope_ends.entry(version.project_id).or_default();
+        if version.baselined_at.is_some() && first.is_none() {
+            *first = Some(version);
+        }
+        if version.status == ScopeStatus::Baselined.as_str() {
+            *current = Some(version);
+        }
+    }
+    for (project_id, ends) in scope_ends {
+        let (Some(summary), (Some(first), Some(current))) = (summaries.get_mut(&project_id), ends)
+        else {
+            continue;
+        };
         let differences = crate::domain::scope::diff(
             &super::scope::document_of(first)?,
-            &super::scope::document_of(&current)?,
+            &super::scope::document_of(current)?,
         );
         for difference in differences.iter().filter(|d| d.section == "inScope") {
             match difference.change {
@@ -1425,7 +1468,42 @@ pub async fn summary(state: &AppState, project: &project::Model) -> ServiceResul
             }
         }
     }
-    Ok(summary)
+    Ok(summaries)
+}
+
+/// Counts `cr` in `summary` by its status, and its impact in the approved totals when it was
+/// approved (or closed after an approval reached a baseline).
+fn count_change(summary: &mut ChangeSummary, cr: &change_request::Model) -> ServiceResult<()> {
+    let status = status_of(cr)?;
+    *summary.by_status.entry(status.as_str()).or_default() += 1;
+    let approved = matches!(
+        status,
+        CrStatus::Approved | CrStatus::InImplementation | CrStatus::Implemented
+    ) || (status == CrStatus::Closed
+        && cr
+            .schedule_baseline_id
+            .or(cr.scope_version_id)
+            .or(cr.cost_baseline_id)
+            .is_some());
+    if !approved {
+        return Ok(());
+    }
+    let impact = impact_of(cr)?;
+    let days = impact.schedule.as_ref().map_or(0, |s| i64::from(s.days));
+    let cost = impact.cost.as_ref().map_or(Decimal::ZERO, |c| c.amount);
+    let effort = impact
+        .effort
+        .as_ref()
+        .map_or(Decimal::ZERO, |e| e.person_days);
+    summary.approved_schedule_days += days;
+    summary.approved_cost += cost;
+    summary.approved_effort += effort;
+    let row = summary.by_category.entry(cr.category.clone()).or_default();
+    row.0 += 1;
+    row.1 += days;
+    row.2 += cost;
+    row.3 += effort;
+    Ok(())
 }
 
 /// The project's red line, as the GraphQL layer reads it.

@@ -306,6 +306,43 @@ async fn a_page_of_change_summaries_costs_the_same_statements_at_ten_times_the_d
     assert!(large <= CHANGE_SUMMARIES_BUDGET, "{large} statements");
 }
 
+const GO_LIVE_PAGE: &str = "{ projects(first: 50) { edges { node {
+  goLivePlans { id plannedCutoverEnd runbook { id } manualCriteria { id } metrics { id readings { value } } }
+  testScenarios { id } testCycles { id passRate { percent } corePassRate { percent } executions { id } } } } } }";
+
+/// The statements of a page of projects with their go-live plans' runbooks, criteria and
+/// metrics, and their UAT scenarios and cycles with pass rates, on a bench portfolio of
+/// `projects`, and how many plans the page showed.
+async fn go_live_page(projects: usize) -> (u64, usize) {
+    // Lists in lists in lists, each counted at its largest: more than a client's limit allows.
+    let app = TestApp::spawn_with(|config| {
+        config.token_memory = Duration::ZERO;
+        config.limits.max_complexity = 1_000_000;
+    })
+    .await;
+    bench(app.db(), BenchSize { projects, seed: 42 })
+        .await
+        .expect("bench data");
+    let admin = app.user("Ada Admin", true).await;
+    let taken = statements(&app, &admin, GO_LIVE_PAGE, json!({})).await;
+    let page = app.ok(&admin, GO_LIVE_PAGE, json!({})).await;
+    let plans = page["projects"]["edges"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(|edge| edge["node"]["goLivePlans"].as_array().map_or(0, Vec::len))
+        .sum();
+    (taken, plans)
+}
+
+#[tokio::test]
+async fn a_page_of_go_live_plans_and_test_cycles_costs_the_same_statements_at_ten_times_the_data() {
+    let (small, small_plans) = go_live_page(4).await;
+    let (large, large_plans) = go_live_page(40).await;
+    assert!(large_plans > small_plans, "{small_plans} {large_plans}");
+    assert_eq!(small, large);
+}
+
 /// What logging a critical defect took.
 #[derive(Debug, PartialEq, Eq)]
 struct Logged {

@@ -271,9 +271,8 @@ impl HypercareMetric {
             .map(Into::into)
     }
     async fn readings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MetricReading>> {
-        let rows = service::go_live::readings_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let rows =
+            super::loader::children::<super::loader::MetricReadingsLoader>(ctx, self.0.id).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }
@@ -357,9 +356,8 @@ impl GoLivePlan {
     }
     /// The runbook with earliest starts and the critical path.
     async fn runbook(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CutoverTask>> {
-        let tasks = service::go_live::tasks_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let tasks =
+            super::loader::children::<super::loader::CutoverTasksLoader>(ctx, self.0.id).await?;
         let planned: Vec<rules::Task> = tasks
             .iter()
             .map(|t| rules::Task {
@@ -387,9 +385,8 @@ impl GoLivePlan {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<DateTime<Utc>>> {
-        let tasks = service::go_live::tasks_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let tasks =
+            super::loader::children::<super::loader::CutoverTasksLoader>(ctx, self.0.id).await?;
         let planned: Vec<rules::Task> = tasks
             .iter()
             .map(|t| rules::Task {
@@ -406,9 +403,8 @@ impl GoLivePlan {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ManualCriterion>> {
-        let rows = service::go_live::manual_criteria_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let rows =
+            super::loader::children::<super::loader::ManualCriteriaLoader>(ctx, self.0.id).await?;
         Ok(rows.into_iter().map(ManualCriterion).collect())
     }
     /// Every go/no-go criterion computed from the project's data now.
@@ -467,9 +463,8 @@ impl GoLivePlan {
         service::go_live::hypercare_exit_of(&self.0)
     }
     async fn metrics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<HypercareMetric>> {
-        let rows = service::go_live::metrics_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let rows = super::loader::children::<super::loader::HypercareMetricsLoader>(ctx, self.0.id)
+            .await?;
         Ok(rows.into_iter().map(HypercareMetric).collect())
     }
     /// The committee's GO/NO_GO ballots, oldest first.

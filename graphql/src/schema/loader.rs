@@ -19,8 +19,10 @@ use async_graphql::{ServerResult, Value};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use steerco_entity::{
-    change_request_comment, decision, decision_vote, defect_comment, deliverable, exit_criterion,
-    gate_condition, milestone, phase, project, project_member, user,
+    change_request_comment, cutover_task, decision, decision_vote, defect_comment, deliverable,
+    exit_criterion, gate_condition, go_live_criterion, go_live_plan, hypercare_metric,
+    metric_reading, milestone, phase, project, project_member, test_cycle, test_execution,
+    test_scenario, user,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
@@ -223,6 +225,39 @@ children_loader!(
     service::change_request::comments_of
 );
 children_loader!(
+    /// The go-live plans of each project, oldest first.
+    GoLivePlansLoader, go_live_plan::Model, project_id, service::go_live::plans_of_projects
+);
+children_loader!(
+    /// The runbook tasks of each go-live plan, in runbook order.
+    CutoverTasksLoader, cutover_task::Model, plan_id, service::go_live::tasks_of_plans
+);
+children_loader!(
+    /// The manual go/no-go criteria of each go-live plan.
+    ManualCriteriaLoader, go_live_criterion::Model, plan_id,
+    service::go_live::manual_criteria_of_plans
+);
+children_loader!(
+    /// The hypercare metrics of each go-live plan.
+    HypercareMetricsLoader, hypercare_metric::Model, plan_id, service::go_live::metrics_of_plans
+);
+children_loader!(
+    /// The readings of each hypercare metric, oldest first.
+    MetricReadingsLoader, metric_reading::Model, metric_id, service::go_live::readings_of_metrics
+);
+children_loader!(
+    /// The UAT scenarios of each project.
+    ScenariosLoader, test_scenario::Model, project_id, service::uat::scenarios_of_projects
+);
+children_loader!(
+    /// The test cycles of each project.
+    CyclesLoader, test_cycle::Model, project_id, service::uat::cycles_of_projects
+);
+children_loader!(
+    /// The executions of each test cycle, in the order they were recorded.
+    ExecutionsLoader, test_execution::Model, cycle_id, service::uat::executions_of_cycles
+);
+children_loader!(
     /// The comments on each defect, oldest first.
     DefectCommentsLoader, defect_comment::Model, defect_id, service::uat::comments_of
 );
@@ -402,6 +437,14 @@ request_loaders!(
     ChangeRequestCommentsLoader,
     DefectCommentsLoader,
     ChangeSummaryLoader,
+    GoLivePlansLoader,
+    CutoverTasksLoader,
+    ManualCriteriaLoader,
+    HypercareMetricsLoader,
+    MetricReadingsLoader,
+    ScenariosLoader,
+    CyclesLoader,
+    ExecutionsLoader,
 );
 
 /// A loader with a delay of zero, which keeps what it read for the rest of a request. No

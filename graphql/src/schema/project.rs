@@ -382,9 +382,8 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::go_live::GoLivePlan>> {
-        let plans = service::go_live::plans_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let plans =
+            super::loader::children::<super::loader::GoLivePlansLoader>(ctx, self.0.id).await?;
         Ok(plans.into_iter().map(super::go_live::GoLivePlan).collect())
     }
     /// The project's UAT scenarios.

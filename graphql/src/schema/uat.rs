@@ -238,6 +238,19 @@ fn pass_rate(rate: rules::PassRate) -> PassRate {
 #[derive(Clone)]
 pub struct TestCycle(pub test_cycle::Model);
 
+impl TestCycle {
+    /// Every scenario of the project with its worst result in this cycle, from the scenarios
+    /// and executions the request's loaders read for every cycle shown.
+    async fn rows(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<rules::ExecutionRow>> {
+        let (scenarios, executions) = futures_util::future::try_join(
+            super::loader::children::<super::loader::ScenariosLoader>(ctx, self.0.project_id),
+            super::loader::children::<super::loader::ExecutionsLoader>(ctx, self.0.id),
+        )
+        .await?;
+        service::uat::execution_rows_from(&scenarios, &executions).map_err(|e| to_top_level(ctx, e))
+    }
+}
+
 #[Object]
 impl TestCycle {
     pub async fn id(&self) -> GlobalId {
@@ -280,24 +293,17 @@ impl TestCycle {
     }
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
     async fn executions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TestExecution>> {
-        let rows = service::uat::executions_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let rows =
+            super::loader::children::<super::loader::ExecutionsLoader>(ctx, self.0.id).await?;
         Ok(rows.into_iter().map(TestExecution).collect())
     }
     /// Pass rate over every scenario of the project (NOT_RUN counts as not passed).
     async fn pass_rate(&self, ctx: &Context<'_>) -> async_graphql::Result<PassRate> {
-        let rows = service::uat::execution_rows(&state(ctx).db, self.0.project_id, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(pass_rate(rules::pass_rate(&rows, false)))
+        Ok(pass_rate(rules::pass_rate(&self.rows(ctx).await?, false)))
     }
     /// Pass rate over core scenarios only.
     async fn core_pass_rate(&self, ctx: &Context<'_>) -> async_graphql::Result<PassRate> {
-        let rows = service::uat::execution_rows(&state(ctx).db, self.0.project_id, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(pass_rate(rules::pass_rate(&rows, true)))
+        Ok(pass_rate(rules::pass_rate(&self.rows(ctx).await?, true)))
     }
     async fn version(&self) -> i64 {
         self.0.version
@@ -684,9 +690,7 @@ pub async fn project_scenarios(
     ctx: &Context<'_>,
     project_id: uuid::Uuid,
 ) -> async_graphql::Result<Vec<TestScenario>> {
-    let rows = service::uat::scenarios_of(&state(ctx).db, project_id)
-        .await
-        .map_err(|e| to_top_level(ctx, e))?;
+    let rows = super::loader::children::<super::loader::ScenariosLoader>(ctx, project_id).await?;
     Ok(rows.into_iter().map(TestScenario).collect())
 }
 
@@ -694,9 +698,7 @@ pub async fn project_cycles(
     ctx: &Context<'_>,
     project_id: uuid::Uuid,
 ) -> async_graphql::Result<Vec<TestCycle>> {
-    let rows = service::uat::cycles_of(&state(ctx).db, project_id)
-        .await
-        .map_err(|e| to_top_level(ctx, e))?;
+    let rows = super::loader::children::<super::loader::CyclesLoader>(ctx, project_id).await?;
     Ok(rows.into_iter().map(TestCycle).collect())
 }
 

@@ -144,6 +144,18 @@ async fn insert_scenario(
     Ok(row)
 }
 
+/// The scenarios of each of `project_ids`.
+pub async fn scenarios_of_projects(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<test_scenario::Model>> {
+    Ok(test_scenario::Entity::find()
+        .filter(test_scenario::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(test_scenario::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
 pub async fn scenarios_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
@@ -1103,6 +1115,18 @@ pub async fn comments_of(
         .await?)
 }
 
+/// The test cycles of each of `project_ids`.
+pub async fn cycles_of_projects(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<test_cycle::Model>> {
+    Ok(test_cycle::Entity::find()
+        .filter(test_cycle::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(test_cycle::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
 pub async fn cycles_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
@@ -1111,6 +1135,18 @@ pub async fn cycles_of(
         .filter(test_cycle::Column::ProjectId.eq(project_id))
         .order_by_asc(test_cycle::Column::Id)
         .all(conn)
+        .await?)
+}
+
+/// The executions of each of `cycle_ids`, in the order they were recorded.
+pub async fn executions_of_cycles(
+    state: &AppState,
+    cycle_ids: &[Uuid],
+) -> ServiceResult<Vec<test_execution::Model>> {
+    Ok(test_execution::Entity::find()
+        .filter(test_execution::Column::CycleId.is_in(cycle_ids.iter().copied()))
+        .order_by_asc(test_execution::Column::Id)
+        .all(&state.db)
         .await?)
 }
 
@@ -1144,8 +1180,18 @@ pub async fn execution_rows(
     cycle_id: Uuid,
 ) -> ServiceResult<Vec<ExecutionRow>> {
     let scenarios = scenarios_of(conn, project_id).await?;
+    let executions = executions_of(conn, cycle_id).await?;
+    execution_rows_from(&scenarios, &executions)
+}
+
+/// Every scenario of a project with its worst result in a cycle of `executions` (NOT_RUN for a
+/// scenario the cycle did not run).
+pub fn execution_rows_from(
+    scenarios: &[test_scenario::Model],
+    executions: &[test_execution::Model],
+) -> ServiceResult<Vec<ExecutionRow>> {
     let mut worst: HashMap<Uuid, ExecutionResult> = HashMap::new();
-    for execution in executions_of(conn, cycle_id).await? {
+    for execution in executions {
         let result: ExecutionResult = execution.result.parse().map_err(
             |e: <ExecutionResult as std::str::FromStr>::Err| {
                 internal("execution result")(e.to_string())

@@ -309,11 +309,14 @@ async fn a_page_of_change_summaries_costs_the_same_statements_at_ten_times_the_d
 const GO_LIVE_PAGE: &str = "{ projects(first: 50) { edges { node {
   goLivePlans { id plannedCutoverEnd runbook { id } manualCriteria { id } metrics { id readings { value } } }
   testScenarios { id } testCycles { id passRate { percent } corePassRate { percent } executions { id } } } } } }";
+const BASELINES_PAGE: &str = "{ projects(first: 50) { edges { node {
+  milestoneDependencies { id } scheduleBaselines { id entries { baselineDate } }
+  costBaselines { number } decisions { id } scope { id signatories { signedAt } }
+  scopeVersions { id signatories { signedAt } } } } } }";
 
-/// The statements of a page of projects with their go-live plans' runbooks, criteria and
-/// metrics, and their UAT scenarios and cycles with pass rates, on a bench portfolio of
-/// `projects`, and how many plans the page showed.
-async fn go_live_page(projects: usize) -> (u64, usize) {
+/// The statements of `document`, a page of projects with lists in lists, on a bench portfolio
+/// of `projects`, and how many projects the page showed.
+async fn page_of_projects(projects: usize, document: &str) -> (u64, usize) {
     // Lists in lists in lists, each counted at its largest: more than a client's limit allows.
     let app = TestApp::spawn_with(|config| {
         config.token_memory = Duration::ZERO;
@@ -324,23 +327,21 @@ async fn go_live_page(projects: usize) -> (u64, usize) {
         .await
         .expect("bench data");
     let admin = app.user("Ada Admin", true).await;
-    let taken = statements(&app, &admin, GO_LIVE_PAGE, json!({})).await;
-    let page = app.ok(&admin, GO_LIVE_PAGE, json!({})).await;
-    let plans = page["projects"]["edges"]
-        .as_array()
-        .expect("a page")
-        .iter()
-        .map(|edge| edge["node"]["goLivePlans"].as_array().map_or(0, Vec::len))
-        .sum();
-    (taken, plans)
+    let taken = statements(&app, &admin, document, json!({})).await;
+    let page = app.ok(&admin, document, json!({})).await;
+    let shown = page["projects"]["edges"].as_array().expect("a page").len();
+    (taken, shown)
 }
 
 #[tokio::test]
-async fn a_page_of_go_live_plans_and_test_cycles_costs_the_same_statements_at_ten_times_the_data() {
-    let (small, small_plans) = go_live_page(4).await;
-    let (large, large_plans) = go_live_page(40).await;
-    assert!(large_plans > small_plans, "{small_plans} {large_plans}");
-    assert_eq!(small, large);
+async fn a_page_of_projects_with_their_plans_cycles_and_baselines_costs_the_same_statements_at_ten_times_the_data()
+ {
+    for document in [GO_LIVE_PAGE, BASELINES_PAGE] {
+        let (small, small_shown) = page_of_projects(4, document).await;
+        let (large, large_shown) = page_of_projects(40, document).await;
+        assert!(large_shown > small_shown, "{small_shown} {large_shown}");
+        assert_eq!(small, large, "{document}");
+    }
 }
 
 /// What logging a critical defect took.

@@ -484,9 +484,8 @@ impl ChangeRequest {
             return Ok(None);
         };
         let versions =
-            service::change_request::cost_baselines_of(&state(ctx).db, self.0.project_id)
-                .await
-                .map_err(|e| to_top_level(ctx, e))?;
+            super::loader::children::<super::loader::CostBaselinesLoader>(ctx, self.0.project_id)
+                .await?;
         Ok(versions.into_iter().find(|v| v.id == id).map(CostBaseline))
     }
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]

@@ -19,10 +19,11 @@ use async_graphql::{ServerResult, Value};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use steerco_entity::{
-    change_request_comment, cutover_task, decision, decision_vote, defect_comment, deliverable,
-    exit_criterion, gate_condition, go_live_criterion, go_live_plan, hypercare_metric,
-    metric_reading, milestone, phase, project, project_member, test_cycle, test_execution,
-    test_scenario, user,
+    change_request_comment, cost_baseline, cutover_task, decision, decision_vote, defect_comment,
+    deliverable, exit_criterion, gate_condition, go_live_criterion, go_live_plan, hypercare_metric,
+    metric_reading, milestone, milestone_dependency, phase, project, project_member,
+    schedule_baseline, schedule_baseline_entry, scope_signatory, scope_version, test_cycle,
+    test_execution, test_scenario, user,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
@@ -258,6 +259,38 @@ children_loader!(
     ExecutionsLoader, test_execution::Model, cycle_id, service::uat::executions_of_cycles
 );
 children_loader!(
+    /// The milestone links of each project.
+    MilestoneLinksLoader, milestone_dependency::Model, project_id,
+    service::milestone::links_of_projects
+);
+children_loader!(
+    /// The schedule baselines of each project, oldest first.
+    ScheduleBaselinesLoader, schedule_baseline::Model, project_id, service::baseline::of_projects
+);
+children_loader!(
+    /// The entries of each schedule baseline, by baseline date.
+    BaselineEntriesLoader, schedule_baseline_entry::Model, baseline_id,
+    service::baseline::entries_of_baselines
+);
+children_loader!(
+    /// The cost baselines of each project, oldest first.
+    CostBaselinesLoader, cost_baseline::Model, project_id,
+    service::change_request::cost_baselines_of_projects
+);
+children_loader!(
+    /// The scope versions of each project, oldest first.
+    ScopeVersionsLoader, scope_version::Model, project_id, service::scope::versions_of_projects
+);
+children_loader!(
+    /// The signatories of each scope version.
+    SignatoriesLoader, scope_signatory::Model, scope_version_id,
+    service::scope::signatories_of_versions
+);
+children_loader!(
+    /// The ballots of each project, newest first.
+    ProjectDecisionsLoader, decision::Model, project_id, service::decision::of_projects
+);
+children_loader!(
     /// The comments on each defect, oldest first.
     DefectCommentsLoader, defect_comment::Model, defect_id, service::uat::comments_of
 );
@@ -445,6 +478,13 @@ request_loaders!(
     ScenariosLoader,
     CyclesLoader,
     ExecutionsLoader,
+    MilestoneLinksLoader,
+    ScheduleBaselinesLoader,
+    BaselineEntriesLoader,
+    CostBaselinesLoader,
+    ScopeVersionsLoader,
+    SignatoriesLoader,
+    ProjectDecisionsLoader,
 );
 
 /// A loader with a delay of zero, which keeps what it read for the rest of a request. No

@@ -275,9 +275,8 @@ impl ScheduleBaseline {
     }
     /// Each milestone's baseline date in this version.
     async fn entries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BaselineEntry>> {
-        let entries = service::baseline::entries_of(state(ctx), self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let entries =
+            super::loader::children::<super::loader::BaselineEntriesLoader>(ctx, self.0.id).await?;
         Ok(entries
             .into_iter()
             .map(|e| BaselineEntry {

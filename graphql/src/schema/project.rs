@@ -252,9 +252,8 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::milestone::MilestoneDependency>> {
-        let links = service::milestone::links_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let links =
+            super::loader::children::<super::loader::MilestoneLinksLoader>(ctx, self.0.id).await?;
         Ok(links
             .into_iter()
             .map(super::milestone::MilestoneDependency)
@@ -277,9 +276,9 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::milestone::ScheduleBaseline>> {
-        let baselines = service::baseline::of_project(state(ctx), self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let baselines =
+            super::loader::children::<super::loader::ScheduleBaselinesLoader>(ctx, self.0.id)
+                .await?;
         Ok(baselines
             .into_iter()
             .map(super::milestone::ScheduleBaseline)
@@ -293,11 +292,12 @@ impl Project {
         status: Option<super::decision::DecisionStatus>,
     ) -> async_graphql::Result<Vec<super::decision::Decision>> {
         let status = status.map(|s| crate::domain::decision::DecisionStatus::from(s).as_str());
-        let decisions = service::decision::of_project(state(ctx), self.0.id, status)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let decisions =
+            super::loader::children::<super::loader::ProjectDecisionsLoader>(ctx, self.0.id)
+                .await?;
         Ok(decisions
             .into_iter()
+            .filter(|ballot| status.is_none_or(|status| ballot.status == status))
             .map(super::decision::Decision)
             .collect())
     }
@@ -359,9 +359,8 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::change_request::CostBaseline>> {
-        let versions = service::change_request::cost_baselines_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let versions =
+            super::loader::children::<super::loader::CostBaselinesLoader>(ctx, self.0.id).await?;
         Ok(versions
             .into_iter()
             .map(super::change_request::CostBaseline)
@@ -442,10 +441,13 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<super::scope::ScopeVersion>> {
-        let baseline = service::scope::current_baseline(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(baseline.map(super::scope::ScopeVersion))
+        let versions =
+            super::loader::children::<super::loader::ScopeVersionsLoader>(ctx, self.0.id).await?;
+        let baselined = crate::domain::scope::ScopeStatus::Baselined.as_str();
+        Ok(versions
+            .into_iter()
+            .rfind(|version| version.status == baselined)
+            .map(super::scope::ScopeVersion))
     }
     /// Every scope version, oldest first.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]
@@ -453,9 +455,8 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::scope::ScopeVersion>> {
-        let versions = service::scope::versions_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let versions =
+            super::loader::children::<super::loader::ScopeVersionsLoader>(ctx, self.0.id).await?;
         Ok(versions
             .into_iter()
             .map(super::scope::ScopeVersion)

@@ -164,9 +164,8 @@ impl ScopeVersion {
     }
     /// The required signatories (while in review and once baselined) and their signatures.
     async fn signatories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ScopeSignature>> {
-        let rows = service::scope::signatories_of(&state(ctx).db, self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let rows =
+            super::loader::children::<super::loader::SignatoriesLoader>(ctx, self.0.id).await?;
         Ok(rows.into_iter().map(ScopeSignature).collect())
     }
     /// The baseline this version started from.

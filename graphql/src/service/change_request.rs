@@ -1064,6 +1064,18 @@ async fn cost_version_in_txn(
     Ok(next)
 }
 
+/// The cost baselines of each of `project_ids`, oldest first.
+pub async fn cost_baselines_of_projects(
+    state: &AppState,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<cost_baseline::Model>> {
+    Ok(cost_baseline::Entity::find()
+        .filter(cost_baseline::Column::ProjectId.is_in(project_ids.iter().copied()))
+        .order_by_asc(cost_baseline::Column::Number)
+        .all(&state.db)
+        .await?)
+}
+
 pub async fn cost_baselines_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,

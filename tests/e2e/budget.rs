@@ -312,7 +312,7 @@ const GO_LIVE_PAGE: &str = "{ projects(first: 50) { edges { node {
 const BASELINES_PAGE: &str = "{ projects(first: 50) { edges { node {
   milestoneDependencies { id } scheduleBaselines { id entries { baselineDate } }
   costBaselines { number } decisions { id } scope { id signatories { signedAt } }
-  scopeVersions { id signatories { signedAt } } } } } }";
+  scopeVersions { id signatories { signedAt } causedBy { id } } } } } }";
 
 /// The statements of `document`, a page of projects with lists in lists, on a bench portfolio
 /// of `projects`, and how many projects the page showed.

@@ -298,24 +298,25 @@ impl CostBaseline {
     }
     /// The approved change request that made it.
     async fn caused_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ChangeRequest>> {
-        caused_by(ctx, self.0.cause_id).await
+        caused_by(ctx, self.0.project_id, self.0.cause_id).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// The change request behind a baseline version, for a viewer who can see it.
+/// The change request `id` behind a baseline version of `project_id`. The version is shown
+/// only to those who see its project, and so is a change of the same project.
 pub async fn caused_by(
     ctx: &Context<'_>,
+    project_id: uuid::Uuid,
     id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Option<ChangeRequest>> {
     let Some(id) = id else { return Ok(None) };
-    let viewer = actor(ctx)?;
-    let found = service::change_request::visible(state(ctx), viewer, id)
-        .await
-        .map_err(|e| to_top_level(ctx, e))?;
-    Ok(found.map(ChangeRequest))
+    let found = super::loader::change_request(ctx, id).await?;
+    Ok(found
+        .filter(|change| change.project_id == project_id)
+        .map(ChangeRequest))
 }
 
 /// A proposed change to the baselined scope, schedule or budget.
@@ -455,11 +456,16 @@ impl ChangeRequest {
         let Some(id) = self.0.schedule_baseline_id else {
             return Ok(None);
         };
-        let viewer = actor(ctx)?;
-        let found = service::baseline::visible(state(ctx), viewer, id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(found.map(super::milestone::ScheduleBaseline))
+        // Of the change's own project, which whoever sees the change sees.
+        let baselines = super::loader::children::<super::loader::ScheduleBaselinesLoader>(
+            ctx,
+            self.0.project_id,
+        )
+        .await?;
+        Ok(baselines
+            .into_iter()
+            .find(|baseline| baseline.id == id)
+            .map(super::milestone::ScheduleBaseline))
     }
     /// The scope version the approval baselined.
     async fn scope_version(
@@ -469,11 +475,13 @@ impl ChangeRequest {
         let Some(id) = self.0.scope_version_id else {
             return Ok(None);
         };
-        let viewer = actor(ctx)?;
-        let found = service::scope::visible(state(ctx), viewer, id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(found.map(super::scope::ScopeVersion))
+        let versions =
+            super::loader::children::<super::loader::ScopeVersionsLoader>(ctx, self.0.project_id)
+                .await?;
+        Ok(versions
+            .into_iter()
+            .find(|version| version.id == id)
+            .map(super::scope::ScopeVersion))
     }
     /// The cost baseline version the approval produced.
     async fn cost_baseline(

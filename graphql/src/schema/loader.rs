@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -19,11 +19,11 @@ use async_graphql::{ServerResult, Value};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use steerco_entity::{
-    change_request_comment, cost_baseline, cutover_task, decision, decision_vote, defect_comment,
-    deliverable, exit_criterion, gate_condition, go_live_criterion, go_live_plan, hypercare_metric,
-    metric_reading, milestone, milestone_dependency, phase, project, project_member,
-    schedule_baseline, schedule_baseline_entry, scope_signatory, scope_version, test_cycle,
-    test_execution, test_scenario, user,
+    change_request, change_request_comment, cost_baseline, cutover_task, decision, decision_vote,
+    defect_comment, deliverable, exit_criterion, gate_condition, go_live_criterion, go_live_plan,
+    hypercare_metric, metric_reading, milestone, milestone_dependency, phase, project,
+    project_member, schedule_baseline, schedule_baseline_entry, scope_signatory, scope_version,
+    test_cycle, test_execution, test_scenario, user,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
@@ -310,6 +310,21 @@ impl Loader<Uuid> for OpenChangeRequestCountLoader {
     }
 }
 
+/// Change requests by id.
+pub struct ChangeRequestLoader(pub AppState);
+
+impl Loader<Uuid> for ChangeRequestLoader {
+    type Value = change_request::Model;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = service::change_request::by_ids(&self.0, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    }
+}
+
 /// The change summary of each project.
 pub struct ChangeSummaryLoader(pub AppState);
 
@@ -432,59 +447,102 @@ impl Wake for NoticingWaker {
     }
 }
 
-/// Every loader of a request, each built from the application state alone (the project
-/// access loader, which also needs the caller, is added beside them).
+/// Declares [`Loaders`]: every loader of a request built from the application state alone
+/// (the project access loader, which also needs the caller, is added beside them), each made
+/// when a field first asks for it, since a request uses a few of them.
 macro_rules! request_loaders {
-    ($($name:ident),* $(,)?) => {
-        fn insert_state_loaders(data: &mut async_graphql::Data, state: &AppState, batching: &Batching) {
-            $(data.insert(cached::<Uuid, _>(batching, $name(state.clone())));)*
+    ($($field:ident: $name:ident),* $(,)?) => {
+        /// The loaders of one request or subscription, each made on its first use.
+        pub struct Loaders {
+            state: AppState,
+            batching: Batching,
+            $($field: OnceLock<DataLoader<$name, HashMapCache>>,)*
         }
 
-        /// Empties every loader's cache.
-        fn forget_everything(ctx: &ExtensionContext<'_>) {
-            $(if let Some(loader) = ctx.data_opt::<DataLoader<$name, HashMapCache>>() {
-                loader.clear::<Uuid>();
-            })*
-            if let Some(loader) = ctx.data_opt::<DataLoader<ProjectAccessLoader, HashMapCache>>() {
-                loader.clear::<ProjectKey>();
+        impl Loaders {
+            fn new(state: &AppState, batching: &Batching) -> Self {
+                Self {
+                    state: state.clone(),
+                    batching: batching.clone(),
+                    $($field: OnceLock::new(),)*
+                }
             }
-            if let Some(calendars) = ctx.data_opt::<ProjectCalendars>() {
-                calendars.forget();
+
+            /// Empties the cache of every loader made so far.
+            fn forget(&self) {
+                $(if let Some(loader) = self.$field.get() {
+                    loader.clear::<Uuid>();
+                })*
             }
         }
+
+        $(impl RequestLoader for $name {
+            fn of(loaders: &Loaders) -> &DataLoader<Self, HashMapCache> {
+                loaders
+                    .$field
+                    .get_or_init(|| cached::<Uuid, _>(&loaders.batching, $name(loaders.state.clone())))
+            }
+        })*
     };
 }
 
+/// A loader of a request's [`Loaders`].
+pub trait RequestLoader: Loader<Uuid> + Sized {
+    /// The request's loader of this kind, made if this is its first use.
+    fn of(loaders: &Loaders) -> &DataLoader<Self, HashMapCache>;
+}
+
+/// The request's loader `T`.
+fn loader<'a, T: RequestLoader>(
+    ctx: &async_graphql::Context<'a>,
+) -> &'a DataLoader<T, HashMapCache> {
+    T::of(ctx.data_unchecked::<Loaders>())
+}
+
+/// Empties every loader's cache.
+fn forget_everything(ctx: &ExtensionContext<'_>) {
+    if let Some(loaders) = ctx.data_opt::<Loaders>() {
+        loaders.forget();
+    }
+    if let Some(loader) = ctx.data_opt::<DataLoader<ProjectAccessLoader, HashMapCache>>() {
+        loader.clear::<ProjectKey>();
+    }
+    if let Some(calendars) = ctx.data_opt::<ProjectCalendars>() {
+        calendars.forget();
+    }
+}
+
 request_loaders!(
-    UserLoader,
-    MembersLoader,
-    PlanLoader,
-    CriteriaLoader,
-    DeliverablesLoader,
-    ConditionsLoader,
-    DefectMetricsLoader,
-    OpenDefectCountsLoader,
-    OpenChangeRequestCountLoader,
-    DecisionsLoader,
-    VotesLoader,
-    ChangeRequestCommentsLoader,
-    DefectCommentsLoader,
-    ChangeSummaryLoader,
-    GoLivePlansLoader,
-    CutoverTasksLoader,
-    ManualCriteriaLoader,
-    HypercareMetricsLoader,
-    MetricReadingsLoader,
-    ScenariosLoader,
-    CyclesLoader,
-    ExecutionsLoader,
-    MilestoneLinksLoader,
-    ScheduleBaselinesLoader,
-    BaselineEntriesLoader,
-    CostBaselinesLoader,
-    ScopeVersionsLoader,
-    SignatoriesLoader,
-    ProjectDecisionsLoader,
+    users: UserLoader,
+    members: MembersLoader,
+    plans: PlanLoader,
+    criteria: CriteriaLoader,
+    deliverables: DeliverablesLoader,
+    conditions: ConditionsLoader,
+    defect_metrics: DefectMetricsLoader,
+    open_defect_counts: OpenDefectCountsLoader,
+    open_change_request_counts: OpenChangeRequestCountLoader,
+    decisions: DecisionsLoader,
+    votes: VotesLoader,
+    change_request_comments: ChangeRequestCommentsLoader,
+    defect_comments: DefectCommentsLoader,
+    change_summaries: ChangeSummaryLoader,
+    go_live_plans: GoLivePlansLoader,
+    cutover_tasks: CutoverTasksLoader,
+    manual_criteria: ManualCriteriaLoader,
+    hypercare_metrics: HypercareMetricsLoader,
+    metric_readings: MetricReadingsLoader,
+    scenarios: ScenariosLoader,
+    cycles: CyclesLoader,
+    executions: ExecutionsLoader,
+    milestone_links: MilestoneLinksLoader,
+    schedule_baselines: ScheduleBaselinesLoader,
+    baseline_entries: BaselineEntriesLoader,
+    cost_baselines: CostBaselinesLoader,
+    scope_versions: ScopeVersionsLoader,
+    signatories: SignatoriesLoader,
+    project_decisions: ProjectDecisionsLoader,
+    change_requests: ChangeRequestLoader,
 );
 
 /// A loader with a delay of zero, which keeps what it read for the rest of a request. No
@@ -509,7 +567,7 @@ pub fn insert_all(
     actor: Option<&Actor>,
     batching: &Batching,
 ) {
-    insert_state_loaders(data, state, batching);
+    data.insert(Loaders::new(state, batching));
     if matches!(batching, Batching::InRequest(_)) {
         data.insert(ProjectCalendars::default());
     }
@@ -553,10 +611,10 @@ pub async fn children<T>(
     parent: Uuid,
 ) -> async_graphql::Result<T::Value>
 where
-    T: Loader<Uuid, Error = Arc<ServiceError>>,
+    T: RequestLoader + Loader<Uuid, Error = Arc<ServiceError>>,
     T::Value: Default,
 {
-    ctx.data_unchecked::<DataLoader<T, HashMapCache>>()
+    loader::<T>(ctx)
         .load_one(parent)
         .await
         .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))
@@ -660,10 +718,19 @@ pub async fn ballots(
         votes.push((ballot.id, cast));
         models.push(ballot);
     }
-    ctx.data_unchecked::<DataLoader<VotesLoader, HashMapCache>>()
-        .feed_many(votes)
-        .await;
+    loader::<VotesLoader>(ctx).feed_many(votes).await;
     Ok(models)
+}
+
+/// Loads one change request by id.
+pub async fn change_request(
+    ctx: &async_graphql::Context<'_>,
+    id: Uuid,
+) -> async_graphql::Result<Option<change_request::Model>> {
+    loader::<ChangeRequestLoader>(ctx)
+        .load_one(id)
+        .await
+        .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))
 }
 
 /// Loads one user by id.
@@ -671,7 +738,7 @@ pub async fn user(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
 ) -> async_graphql::Result<Option<Arc<user::Model>>> {
-    ctx.data_unchecked::<DataLoader<UserLoader, HashMapCache>>()
+    loader::<UserLoader>(ctx)
         .load_one(id)
         .await
         .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))

@@ -196,6 +196,7 @@ impl ScopeVersion {
     ) -> async_graphql::Result<Option<super::change_request::ChangeRequest>> {
         super::change_request::caused_by(
             ctx,
+            self.0.project_id,
             self.0
                 .cause_id
                 .filter(|_| self.0.cause_kind == "CHANGE_REQUEST"),

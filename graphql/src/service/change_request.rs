@@ -1064,6 +1064,14 @@ async fn cost_version_in_txn(
     Ok(next)
 }
 
+/// The change requests of `ids` that exist.
+pub async fn by_ids(state: &AppState, ids: &[Uuid]) -> ServiceResult<Vec<change_request::Model>> {
+    Ok(change_request::Entity::find()
+        .filter(change_request::Column::Id.is_in(ids.iter().copied()))
+        .all(&state.db)
+        .await?)
+}
+
 /// The cost baselines of each of `project_ids`, oldest first.
 pub async fn cost_baselines_of_projects(
     state: &AppState,

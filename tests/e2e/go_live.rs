@@ -470,7 +470,12 @@ async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_pro
     .await;
     assert_eq!(replanned["plan"]["status"], "DRAFT", "{replanned}");
     assert_eq!(replanned["plan"]["attempt"], 2);
-    assert_eq!(replanned["plan"]["runbook"][0]["status"], "PENDING");
+    let runbook = replanned["plan"]["runbook"].as_array().unwrap();
+    assert!(!runbook.is_empty(), "{replanned}");
+    assert!(
+        runbook.iter().all(|task| task["status"] == "PENDING"),
+        "every task starts over: {replanned}"
+    );
 }
 
 #[tokio::test]

@@ -22,6 +22,10 @@ use crate::domain::decision::{DecisionChoice, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::schedule::{Variance, compare_baselines};
 
+/// Baseline entries written per statement: five values each, far below any backend's bound on
+/// a statement's values.
+const ENTRIES_PER_INSERT: usize = 500;
+
 /// What caused a baseline version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BaselineCause {
@@ -154,6 +158,7 @@ pub(crate) async fn create_version_in_txn(
     )
     .await?;
     let mut events = Vec::new();
+    let mut entries = Vec::new();
     for m in super::milestone::milestones_of(txn, project.id).await? {
         let date = dates
             .get(&m.id)
@@ -167,7 +172,7 @@ pub(crate) async fn create_version_in_txn(
             milestone_name: m.name.clone(),
             baseline_date: date,
         };
-        whole_row::insert(txn, row).await?;
+        entries.push(schedule_baseline_entry::ActiveModel::from(row));
         if m.baseline_date != Some(date) {
             let mut next = milestone::Model {
                 baseline_date: Some(date),
@@ -187,6 +192,12 @@ pub(crate) async fn create_version_in_txn(
             }
             whole_row::update(txn, next).await?;
         }
+    }
+    let mut entries = entries.into_iter().peekable();
+    while entries.peek().is_some() {
+        schedule_baseline_entry::Entity::insert_many(entries.by_ref().take(ENTRIES_PER_INSERT))
+            .exec_without_returning(txn)
+            .await?;
     }
     append_in_txn(
         txn,

@@ -1,11 +1,12 @@
 //! Go-live plans: the cutover runbook, go/no-go criteria computed from live data and frozen at
 //! the committee's decision, rollback, and hypercare with its metrics.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{
@@ -1207,16 +1208,22 @@ pub async fn transition(
             if action == PlanAction::Replan {
                 next.attempt += 1;
                 next.rollback_forced = false;
-                for task in tasks_of(&txn, current.id).await? {
-                    let reset = cutover_task::Model {
-                        status: TaskStatus::Pending.as_str().to_owned(),
-                        actual_start: None,
-                        actual_end: None,
-                        version: task.version + 1,
-                        ..task
-                    };
-                    whole_row::update(&txn, reset).await?;
-                }
+                // Every task of the runbook back to PENDING, in one statement.
+                let no_time = || Expr::value(Value::ChronoDateTimeUtc(None));
+                cutover_task::Entity::update_many()
+                    .col_expr(
+                        cutover_task::Column::Status,
+                        Expr::value(TaskStatus::Pending.as_str()),
+                    )
+                    .col_expr(cutover_task::Column::ActualStart, no_time())
+                    .col_expr(cutover_task::Column::ActualEnd, no_time())
+                    .col_expr(
+                        cutover_task::Column::Version,
+                        Expr::col(cutover_task::Column::Version).add(1),
+                    )
+                    .filter(cutover_task::Column::PlanId.eq(current.id))
+                    .exec(&txn)
+                    .await?;
             }
         }
         PlanAction::GoLive => {
@@ -1400,17 +1407,27 @@ async fn breached_metrics(
     conn: &impl ConnectionTrait,
     plan_id: Uuid,
 ) -> ServiceResult<Vec<String>> {
-    let mut names = Vec::new();
-    for metric in metrics_of(conn, plan_id).await? {
-        if readings_of(conn, metric.id)
-            .await?
-            .last()
-            .is_some_and(|r| r.breached)
-        {
-            names.push(metric.name);
-        }
+    let metrics = metrics_of(conn, plan_id).await?;
+    if metrics.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(names)
+    // Every reading of the plan's metrics in one statement, oldest first: the last one seen
+    // for a metric is its latest.
+    let mut latest_breached: HashMap<Uuid, bool> = HashMap::new();
+    for reading in metric_reading::Entity::find()
+        .filter(metric_reading::Column::MetricId.is_in(metrics.iter().map(|m| m.id)))
+        .order_by_asc(metric_reading::Column::TakenAt)
+        .order_by_asc(metric_reading::Column::Id)
+        .all(conn)
+        .await?
+    {
+        latest_breached.insert(reading.metric_id, reading.breached);
+    }
+    Ok(metrics
+        .into_iter()
+        .filter(|metric| latest_breached.get(&metric.id) == Some(&true))
+        .map(|metric| metric.name)
+        .collect())
 }
 
 /// Adds a metric the War Room watches. PM, until hypercare closes.

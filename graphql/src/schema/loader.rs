@@ -18,6 +18,7 @@ use async_graphql::extensions::{
 use async_graphql::{ServerResult, Value};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use sea_orm::QueryOrder;
 use steerco_entity::{
     change_request, change_request_comment, cost_baseline, cutover_task, decision, decision_vote,
     defect_comment, deliverable, exit_criterion, gate_condition, go_live_criterion, go_live_plan,
@@ -111,7 +112,8 @@ fn group<M>(keys: &[Uuid], rows: Vec<M>, parent: impl Fn(&M) -> Uuid) -> HashMap
     grouped
 }
 
-/// Declares a loader of the children of many parents in one query.
+/// Declares a loader of the children of many parents in one query: read by `$fetch`, or the
+/// rows of `$entity` whose `$parent` field (column `$column`) is a key, in `$order`.
 macro_rules! children_loader {
     ($(#[$meta:meta])* $name:ident, $model:ty, $parent:ident, $fetch:path) => {
         $(#[$meta])*
@@ -124,6 +126,28 @@ macro_rules! children_loader {
             async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
                 let rows: ServiceResult<Vec<$model>> = $fetch(&self.0, keys).await;
                 Ok(group(keys, rows.map_err(Arc::new)?, |row| row.$parent))
+            }
+        }
+    };
+    ($(#[$meta:meta])* $name:ident, $entity:ident :: $parent:ident = $column:ident,
+     |$rows:ident| $order:expr) => {
+        $(#[$meta])*
+        pub struct $name(pub AppState);
+
+        impl Loader<Uuid> for $name {
+            type Value = Vec<$entity::Model>;
+            type Error = Arc<ServiceError>;
+
+            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+                let rows = service::children_of(
+                    &self.0,
+                    $entity::Column::$column,
+                    keys,
+                    |$rows: sea_orm::Select<$entity::Entity>| $order,
+                )
+                .await
+                .map_err(Arc::new)?;
+                Ok(group(keys, rows, |row| row.$parent))
             }
         }
     };
@@ -222,77 +246,96 @@ children_loader!(
 );
 children_loader!(
     /// The comments on each change request, oldest first.
-    ChangeRequestCommentsLoader, change_request_comment::Model, change_request_id,
-    service::change_request::comments_of
-);
-children_loader!(
-    /// The go-live plans of each project, oldest first.
-    GoLivePlansLoader, go_live_plan::Model, project_id, service::go_live::plans_of_projects
-);
-children_loader!(
-    /// The runbook tasks of each go-live plan, in runbook order.
-    CutoverTasksLoader, cutover_task::Model, plan_id, service::go_live::tasks_of_plans
-);
-children_loader!(
-    /// The manual go/no-go criteria of each go-live plan.
-    ManualCriteriaLoader, go_live_criterion::Model, plan_id,
-    service::go_live::manual_criteria_of_plans
-);
-children_loader!(
-    /// The hypercare metrics of each go-live plan.
-    HypercareMetricsLoader, hypercare_metric::Model, plan_id, service::go_live::metrics_of_plans
-);
-children_loader!(
-    /// The readings of each hypercare metric, oldest first.
-    MetricReadingsLoader, metric_reading::Model, metric_id, service::go_live::readings_of_metrics
-);
-children_loader!(
-    /// The UAT scenarios of each project.
-    ScenariosLoader, test_scenario::Model, project_id, service::uat::scenarios_of_projects
-);
-children_loader!(
-    /// The test cycles of each project.
-    CyclesLoader, test_cycle::Model, project_id, service::uat::cycles_of_projects
-);
-children_loader!(
-    /// The executions of each test cycle, in the order they were recorded.
-    ExecutionsLoader, test_execution::Model, cycle_id, service::uat::executions_of_cycles
-);
-children_loader!(
-    /// The milestone links of each project.
-    MilestoneLinksLoader, milestone_dependency::Model, project_id,
-    service::milestone::links_of_projects
-);
-children_loader!(
-    /// The schedule baselines of each project, oldest first.
-    ScheduleBaselinesLoader, schedule_baseline::Model, project_id, service::baseline::of_projects
-);
-children_loader!(
-    /// The entries of each schedule baseline, by baseline date.
-    BaselineEntriesLoader, schedule_baseline_entry::Model, baseline_id,
-    service::baseline::entries_of_baselines
-);
-children_loader!(
-    /// The cost baselines of each project, oldest first.
-    CostBaselinesLoader, cost_baseline::Model, project_id,
-    service::change_request::cost_baselines_of_projects
-);
-children_loader!(
-    /// The scope versions of each project, oldest first.
-    ScopeVersionsLoader, scope_version::Model, project_id, service::scope::versions_of_projects
-);
-children_loader!(
-    /// The signatories of each scope version.
-    SignatoriesLoader, scope_signatory::Model, scope_version_id,
-    service::scope::signatories_of_versions
-);
-children_loader!(
-    /// The ballots of each project, newest first.
-    ProjectDecisionsLoader, decision::Model, project_id, service::decision::of_projects
+    ChangeRequestCommentsLoader, change_request_comment::change_request_id = ChangeRequestId,
+    |rows| rows
+        .order_by_asc(change_request_comment::Column::CreatedAt)
+        .order_by_asc(change_request_comment::Column::Id)
 );
 children_loader!(
     /// The comments on each defect, oldest first.
-    DefectCommentsLoader, defect_comment::Model, defect_id, service::uat::comments_of
+    DefectCommentsLoader, defect_comment::defect_id = DefectId,
+    |rows| rows
+        .order_by_asc(defect_comment::Column::CreatedAt)
+        .order_by_asc(defect_comment::Column::Id)
+);
+children_loader!(
+    /// The go-live plans of each project, oldest first.
+    GoLivePlansLoader, go_live_plan::project_id = ProjectId,
+    |rows| rows.order_by_asc(go_live_plan::Column::Id)
+);
+children_loader!(
+    /// The runbook tasks of each go-live plan, in runbook order.
+    CutoverTasksLoader, cutover_task::plan_id = PlanId,
+    |rows| rows.order_by_asc(cutover_task::Column::Position)
+);
+children_loader!(
+    /// The manual go/no-go criteria of each go-live plan.
+    ManualCriteriaLoader, go_live_criterion::plan_id = PlanId,
+    |rows| rows.order_by_asc(go_live_criterion::Column::Id)
+);
+children_loader!(
+    /// The hypercare metrics of each go-live plan.
+    HypercareMetricsLoader, hypercare_metric::plan_id = PlanId,
+    |rows| rows.order_by_asc(hypercare_metric::Column::Id)
+);
+children_loader!(
+    /// The readings of each hypercare metric, oldest first.
+    MetricReadingsLoader, metric_reading::metric_id = MetricId,
+    |rows| rows
+        .order_by_asc(metric_reading::Column::TakenAt)
+        .order_by_asc(metric_reading::Column::Id)
+);
+children_loader!(
+    /// The UAT scenarios of each project.
+    ScenariosLoader, test_scenario::project_id = ProjectId,
+    |rows| rows.order_by_asc(test_scenario::Column::Id)
+);
+children_loader!(
+    /// The test cycles of each project.
+    CyclesLoader, test_cycle::project_id = ProjectId,
+    |rows| rows.order_by_asc(test_cycle::Column::Id)
+);
+children_loader!(
+    /// The executions of each test cycle, in the order they were recorded.
+    ExecutionsLoader, test_execution::cycle_id = CycleId,
+    |rows| rows.order_by_asc(test_execution::Column::Id)
+);
+children_loader!(
+    /// The milestone links of each project.
+    MilestoneLinksLoader, milestone_dependency::project_id = ProjectId,
+    |rows| rows.order_by_asc(milestone_dependency::Column::Id)
+);
+children_loader!(
+    /// The schedule baselines of each project, oldest first.
+    ScheduleBaselinesLoader, schedule_baseline::project_id = ProjectId,
+    |rows| rows.order_by_asc(schedule_baseline::Column::Number)
+);
+children_loader!(
+    /// The entries of each schedule baseline, by baseline date.
+    BaselineEntriesLoader, schedule_baseline_entry::baseline_id = BaselineId,
+    |rows| rows
+        .order_by_asc(schedule_baseline_entry::Column::BaselineDate)
+        .order_by_asc(schedule_baseline_entry::Column::Id)
+);
+children_loader!(
+    /// The cost baselines of each project, oldest first.
+    CostBaselinesLoader, cost_baseline::project_id = ProjectId,
+    |rows| rows.order_by_asc(cost_baseline::Column::Number)
+);
+children_loader!(
+    /// The scope versions of each project, oldest first.
+    ScopeVersionsLoader, scope_version::project_id = ProjectId,
+    |rows| rows.order_by_asc(scope_version::Column::Number)
+);
+children_loader!(
+    /// The signatories of each scope version.
+    SignatoriesLoader, scope_signatory::scope_version_id = ScopeVersionId,
+    |rows| rows.order_by_asc(scope_signatory::Column::Id)
+);
+children_loader!(
+    /// The ballots of each project, newest first.
+    ProjectDecisionsLoader, decision::project_id = ProjectId,
+    |rows| rows.order_by_desc(decision::Column::Id)
 );
 
 /// How many open change requests each project has.

@@ -253,31 +253,6 @@ pub(crate) async fn apply_rebaseline_in_txn(
     Ok(events)
 }
 
-/// The schedule baselines of each of `project_ids`, oldest first.
-pub async fn of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<schedule_baseline::Model>> {
-    Ok(schedule_baseline::Entity::find()
-        .filter(schedule_baseline::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(schedule_baseline::Column::Number)
-        .all(&state.db)
-        .await?)
-}
-
-/// The entries of each of `baseline_ids`, by baseline date.
-pub async fn entries_of_baselines(
-    state: &AppState,
-    baseline_ids: &[Uuid],
-) -> ServiceResult<Vec<schedule_baseline_entry::Model>> {
-    Ok(schedule_baseline_entry::Entity::find()
-        .filter(schedule_baseline_entry::Column::BaselineId.is_in(baseline_ids.iter().copied()))
-        .order_by_asc(schedule_baseline_entry::Column::BaselineDate)
-        .order_by_asc(schedule_baseline_entry::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn of_project(
     state: &AppState,
     project_id: Uuid,

@@ -1072,18 +1072,6 @@ pub async fn by_ids(state: &AppState, ids: &[Uuid]) -> ServiceResult<Vec<change_
         .await?)
 }
 
-/// The cost baselines of each of `project_ids`, oldest first.
-pub async fn cost_baselines_of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<cost_baseline::Model>> {
-    Ok(cost_baseline::Entity::find()
-        .filter(cost_baseline::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(cost_baseline::Column::Number)
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn cost_baselines_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
@@ -1142,19 +1130,6 @@ pub async fn comment(
     .await?;
     commit(txn).await?;
     Ok(row)
-}
-
-/// The comments on each of `cr_ids`, oldest first.
-pub async fn comments_of(
-    state: &AppState,
-    cr_ids: &[Uuid],
-) -> ServiceResult<Vec<change_request_comment::Model>> {
-    Ok(change_request_comment::Entity::find()
-        .filter(change_request_comment::Column::ChangeRequestId.is_in(cr_ids.iter().copied()))
-        .order_by_asc(change_request_comment::Column::CreatedAt)
-        .order_by_asc(change_request_comment::Column::Id)
-        .all(&state.db)
-        .await?)
 }
 
 pub async fn delegations_of(

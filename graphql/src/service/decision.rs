@@ -594,18 +594,6 @@ pub async fn votes_of_many(
         .await?)
 }
 
-/// The ballots of each of `project_ids`, newest first.
-pub async fn of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<decision::Model>> {
-    Ok(decision::Entity::find()
-        .filter(decision::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_desc(decision::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 /// A project's ballots, newest first, optionally in one status.
 pub async fn of_project(
     state: &AppState,

@@ -491,18 +491,6 @@ pub async fn tasks_of(
         .await?)
 }
 
-/// The runbook tasks of each of `plan_ids`, in runbook order.
-pub async fn tasks_of_plans(
-    state: &AppState,
-    plan_ids: &[Uuid],
-) -> ServiceResult<Vec<cutover_task::Model>> {
-    Ok(cutover_task::Entity::find()
-        .filter(cutover_task::Column::PlanId.is_in(plan_ids.iter().copied()))
-        .order_by_asc(cutover_task::Column::Position)
-        .all(&state.db)
-        .await?)
-}
-
 pub fn depends_on(task: &cutover_task::Model) -> Vec<Uuid> {
     parse_json(&task.depends_on)
 }
@@ -710,18 +698,6 @@ pub async fn manual_criteria_of(
         .filter(go_live_criterion::Column::PlanId.eq(plan_id))
         .order_by_asc(go_live_criterion::Column::Id)
         .all(conn)
-        .await?)
-}
-
-/// The manual criteria of each of `plan_ids`.
-pub async fn manual_criteria_of_plans(
-    state: &AppState,
-    plan_ids: &[Uuid],
-) -> ServiceResult<Vec<go_live_criterion::Model>> {
-    Ok(go_live_criterion::Entity::find()
-        .filter(go_live_criterion::Column::PlanId.is_in(plan_ids.iter().copied()))
-        .order_by_asc(go_live_criterion::Column::Id)
-        .all(&state.db)
         .await?)
 }
 
@@ -1365,31 +1341,6 @@ pub async fn metrics_of(
         .await?)
 }
 
-/// The hypercare metrics of each of `plan_ids`.
-pub async fn metrics_of_plans(
-    state: &AppState,
-    plan_ids: &[Uuid],
-) -> ServiceResult<Vec<hypercare_metric::Model>> {
-    Ok(hypercare_metric::Entity::find()
-        .filter(hypercare_metric::Column::PlanId.is_in(plan_ids.iter().copied()))
-        .order_by_asc(hypercare_metric::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
-/// The readings of each of `metric_ids`, oldest first.
-pub async fn readings_of_metrics(
-    state: &AppState,
-    metric_ids: &[Uuid],
-) -> ServiceResult<Vec<metric_reading::Model>> {
-    Ok(metric_reading::Entity::find()
-        .filter(metric_reading::Column::MetricId.is_in(metric_ids.iter().copied()))
-        .order_by_asc(metric_reading::Column::TakenAt)
-        .order_by_asc(metric_reading::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn readings_of(
     conn: &impl ConnectionTrait,
     metric_id: Uuid,
@@ -1552,18 +1503,6 @@ pub async fn reading_record(
     };
     commit_with_events(state, txn, Origin::from(caller), project.id, &events).await?;
     Ok((row, events))
-}
-
-/// The go-live plans of each of `project_ids`, oldest first.
-pub async fn plans_of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<go_live_plan::Model>> {
-    Ok(go_live_plan::Entity::find()
-        .filter(go_live_plan::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(go_live_plan::Column::Id)
-        .all(&state.db)
-        .await?)
 }
 
 /// A plan, if the viewer may see its project.

@@ -148,18 +148,6 @@ pub async fn milestones_of(
         .await?)
 }
 
-/// The milestone links of each of `project_ids`.
-pub async fn links_of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<milestone_dependency::Model>> {
-    Ok(milestone_dependency::Entity::find()
-        .filter(milestone_dependency::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(milestone_dependency::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn links_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,

@@ -35,7 +35,8 @@ use std::sync::Arc;
 
 pub use db::Db;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, Select,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -181,6 +182,18 @@ pub(crate) fn unique_violation_as(
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ServiceError::Refused(vec![refusal]),
         _ => ServiceError::Database(error),
     }
+}
+
+/// The rows of `E` whose `parent` column holds one of `parents`, in the order `order` gives:
+/// what a loader reads for every parent of a page at once.
+pub async fn children_of<E: EntityTrait>(
+    state: &AppState,
+    parent: E::Column,
+    parents: &[Uuid],
+    order: impl FnOnce(Select<E>) -> Select<E>,
+) -> ServiceResult<Vec<E::Model>> {
+    let rows = E::find().filter(parent.is_in(parents.iter().copied()));
+    Ok(order(rows).all(&state.db).await?)
 }
 
 /// Adds `FOR UPDATE` on PostgreSQL, so that concurrent commands on one row queue up. SQLite

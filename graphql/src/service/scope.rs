@@ -71,30 +71,6 @@ async fn save(conn: &impl ConnectionTrait, version: &scope_version::Model) -> Se
     Ok(())
 }
 
-/// The scope versions of each of `project_ids`, oldest first.
-pub async fn versions_of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<scope_version::Model>> {
-    Ok(scope_version::Entity::find()
-        .filter(scope_version::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(scope_version::Column::Number)
-        .all(&state.db)
-        .await?)
-}
-
-/// The signatories of each of `version_ids`.
-pub async fn signatories_of_versions(
-    state: &AppState,
-    version_ids: &[Uuid],
-) -> ServiceResult<Vec<scope_signatory::Model>> {
-    Ok(scope_signatory::Entity::find()
-        .filter(scope_signatory::Column::ScopeVersionId.is_in(version_ids.iter().copied()))
-        .order_by_asc(scope_signatory::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn versions_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,

@@ -144,18 +144,6 @@ async fn insert_scenario(
     Ok(row)
 }
 
-/// The scenarios of each of `project_ids`.
-pub async fn scenarios_of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<test_scenario::Model>> {
-    Ok(test_scenario::Entity::find()
-        .filter(test_scenario::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(test_scenario::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn scenarios_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
@@ -1102,31 +1090,6 @@ pub async fn defect_comment(
     Ok(found)
 }
 
-/// The comments on each of `defect_ids`, oldest first.
-pub async fn comments_of(
-    state: &AppState,
-    defect_ids: &[Uuid],
-) -> ServiceResult<Vec<defect_comment::Model>> {
-    Ok(defect_comment::Entity::find()
-        .filter(defect_comment::Column::DefectId.is_in(defect_ids.iter().copied()))
-        .order_by_asc(defect_comment::Column::CreatedAt)
-        .order_by_asc(defect_comment::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
-/// The test cycles of each of `project_ids`.
-pub async fn cycles_of_projects(
-    state: &AppState,
-    project_ids: &[Uuid],
-) -> ServiceResult<Vec<test_cycle::Model>> {
-    Ok(test_cycle::Entity::find()
-        .filter(test_cycle::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(test_cycle::Column::Id)
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn cycles_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
@@ -1135,18 +1098,6 @@ pub async fn cycles_of(
         .filter(test_cycle::Column::ProjectId.eq(project_id))
         .order_by_asc(test_cycle::Column::Id)
         .all(conn)
-        .await?)
-}
-
-/// The executions of each of `cycle_ids`, in the order they were recorded.
-pub async fn executions_of_cycles(
-    state: &AppState,
-    cycle_ids: &[Uuid],
-) -> ServiceResult<Vec<test_execution::Model>> {
-    Ok(test_execution::Entity::find()
-        .filter(test_execution::Column::CycleId.is_in(cycle_ids.iter().copied()))
-        .order_by_asc(test_execution::Column::Id)
-        .all(&state.db)
         .await?)
 }
 

@@ -52,6 +52,14 @@ async fn app() -> TestApp {
     TestApp::spawn_with(|config| config.token_memory = Duration::ZERO).await
 }
 
+/// `app` with a bench portfolio of `projects` seeded.
+async fn on_bench(app: TestApp, projects: usize) -> TestApp {
+    bench(app.db(), BenchSize { projects, seed: 42 })
+        .await
+        .expect("bench data");
+    app
+}
+
 /// Runs `document` as `user` and returns how many statements it took. The user's token has
 /// been used before, by a mutation, which records a token's first use within the request: a
 /// query records it on a task beside the request, whose statement could be counted with the
@@ -67,10 +75,7 @@ async fn statements(app: &TestApp, user: &TestUser, document: &str, variables: V
 
 /// Statements of W1 on the busiest bench project and of W2, on a portfolio of `projects`.
 async fn dashboard_and_portfolio(projects: usize) -> (u64, u64) {
-    let app = app().await;
-    bench(app.db(), BenchSize { projects, seed: 42 })
-        .await
-        .expect("bench data");
+    let app = on_bench(app().await, projects).await;
     let admin = app.user("Ada Admin", true).await;
     // The project with the most change requests awaiting a decision: at ten times the data,
     // the dashboard shows more of them, which is where a statement per row would show.
@@ -141,10 +146,7 @@ async fn committee_reads(projects: usize) -> CommitteeReads {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use steerco_entity::decision;
 
-    let app = app().await;
-    bench(app.db(), BenchSize { projects, seed: 42 })
-        .await
-        .expect("bench data");
+    let app = on_bench(app().await, projects).await;
     // The voter with the most open ballots: at ten times the data they wait on more of them.
     let mut ballots_of = std::collections::HashMap::<uuid::Uuid, usize>::new();
     for ballot in decision::Entity::find()
@@ -271,10 +273,7 @@ const CHANGE_SUMMARIES_BUDGET: u64 = 8;
 /// The statements of a page of change summaries on a bench portfolio of `projects`, and how
 /// many change requests the page counted.
 async fn change_summaries(projects: usize) -> (u64, i64) {
-    let app = app().await;
-    bench(app.db(), BenchSize { projects, seed: 42 })
-        .await
-        .expect("bench data");
+    let app = on_bench(app().await, projects).await;
     let admin = app.user("Ada Admin", true).await;
     let taken = statements(&app, &admin, CHANGE_SUMMARIES, json!({})).await;
     let page = app.ok(&admin, CHANGE_SUMMARIES, json!({})).await;
@@ -323,9 +322,7 @@ async fn page_of_projects(projects: usize, document: &str) -> (u64, usize) {
         config.limits.max_complexity = 1_000_000;
     })
     .await;
-    bench(app.db(), BenchSize { projects, seed: 42 })
-        .await
-        .expect("bench data");
+    let app = on_bench(app, projects).await;
     let admin = app.user("Ada Admin", true).await;
     let taken = statements(&app, &admin, document, json!({})).await;
     let page = app.ok(&admin, document, json!({})).await;

@@ -309,6 +309,7 @@ const GO_LIVE_PAGE: &str = "{ projects(first: 50) { edges { node {
   goLivePlans { id plannedCutoverEnd runbook { id } manualCriteria { id } metrics { id readings { value } } }
   testScenarios { id } testCycles { id passRate { percent } corePassRate { percent } executions { id } } } } } }";
 const BASELINES_PAGE: &str = "{ projects(first: 50) { edges { node {
+  milestones(first: 20, filter: { overdue: false }) { totalCount edges { node { id } } }
   milestoneDependencies { id } scheduleBaselines { id entries { baselineDate } }
   costBaselines { number } decisions { id } scope { id signatories { signedAt } }
   scopeVersions { id signatories { signedAt } causedBy { id } } } } } }";

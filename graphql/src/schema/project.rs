@@ -237,8 +237,10 @@ impl Project {
         }
         .window::<i64>()?;
         let filter = filter.unwrap_or_default().into_filter();
-        let all = service::milestone::filtered(state(ctx), &self.0, &filter)
-            .await
+        // The plan's milestones, which the project's schedule health reads too.
+        let plan = super::loader::children::<super::loader::PlanLoader>(ctx, self.0.id).await?;
+        let now = state(ctx).clock.now();
+        let all = service::milestone::filtered(&self.0, plan.milestones(), &filter, now)
             .map_err(|e| to_top_level(ctx, e))?;
         Ok(connection(
             super::page::in_memory(all, &window),

@@ -729,16 +729,18 @@ pub struct MilestoneFilter {
     pub overdue: Option<bool>,
 }
 
-/// A project's milestones matching `filter`, by forecast date.
-pub async fn filtered(
-    state: &AppState,
+/// Those of `milestones`, a project's, that match `filter` at `now`, by forecast date (ties by
+/// id).
+pub fn filtered<'a>(
     project: &project::Model,
+    milestones: impl IntoIterator<Item = &'a milestone::Model>,
     filter: &MilestoneFilter,
+    now: DateTime<Utc>,
 ) -> ServiceResult<Vec<milestone::Model>> {
-    let (today, thresholds) = calendar_of(project, state.clock.now());
+    let (today, thresholds) = calendar_of(project, now);
     let mut matching = Vec::new();
-    for m in milestones_of(&state.db, project.id).await? {
-        let dates = dates_of(&m)?;
+    for m in milestones {
+        let dates = dates_of(m)?;
         let keep = (filter.statuses.is_empty() || filter.statuses.contains(&dates.status))
             && (filter.health.is_empty()
                 || filter
@@ -754,9 +756,10 @@ pub async fn filtered(
                 .overdue
                 .is_none_or(|overdue| rules::is_overdue(&dates, today) == overdue);
         if keep {
-            matching.push(m);
+            matching.push(m.clone());
         }
     }
+    matching.sort_by_key(|m| (m.forecast_date, m.id));
     Ok(matching)
 }
 

@@ -7,9 +7,9 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "scheduled_reminder")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub rule: String,
-    #[sea_orm(primary_key, auto_increment = false)]
     pub day: Date,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub rule: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub object_id: Uuid,
     pub written_at: DateTimeUtc,

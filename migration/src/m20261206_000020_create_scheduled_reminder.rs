@@ -1,6 +1,6 @@
-//! The reminders the scheduler has written, one row per rule, object and day. Every pass (a
-//! minute apart, on every server) skips what a row says is written today, with one read per
-//! rule, rather than taking a write transaction per due milestone or open ballot to find that
+//! The reminders the scheduler has written, one row per day, rule and object. Every pass (a
+//! minute apart, on every server) reads the day's rows in one statement and skips what they
+//! list, rather than taking a write transaction per due milestone or open ballot to find that
 //! its emails exist; a reminder routed to a daily digest, whose items carry no dedupe key, is
 //! written once a day rather than at every pass.
 
@@ -20,23 +20,14 @@ impl MigrationTrait for Migration {
                     .col(date(ScheduledReminder::Day))
                     .col(uuid(ScheduledReminder::ObjectId))
                     .col(timestamp_with_time_zone(ScheduledReminder::WrittenAt))
-                    // A pass reads one rule's rows of one day.
+                    // Day first: a pass reads one day's rows, and the days gone are
+                    // purged by day.
                     .primary_key(
                         Index::create()
-                            .col(ScheduledReminder::Rule)
                             .col(ScheduledReminder::Day)
+                            .col(ScheduledReminder::Rule)
                             .col(ScheduledReminder::ObjectId),
                     )
-                    .to_owned(),
-            )
-            .await?;
-        // The days gone are purged by day.
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_scheduled_reminder_day")
-                    .table(ScheduledReminder::Table)
-                    .col(ScheduledReminder::Day)
                     .to_owned(),
             )
             .await

@@ -5,7 +5,7 @@
 //! together is read together: a project with the caller's membership, a plan's phases with
 //! their milestones, ballots with their votes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
@@ -23,8 +23,8 @@ use steerco_entity::{
     change_request, change_request_comment, cost_baseline, cutover_task, decision, decision_vote,
     defect_comment, deliverable, exit_criterion, gate_condition, go_live_criterion, go_live_plan,
     hypercare_metric, metric_reading, milestone, milestone_dependency, phase, project,
-    project_member, schedule_baseline, schedule_baseline_entry, scope_signatory, scope_version,
-    test_cycle, test_execution, test_scenario, user,
+    project_member, raci_activity, raci_assignment, schedule_baseline, schedule_baseline_entry,
+    scope_signatory, scope_version, test_cycle, test_execution, test_scenario, user,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
@@ -368,6 +368,21 @@ impl Loader<Uuid> for ChangeRequestLoader {
     }
 }
 
+/// The RACI assignments of each user, with their activities.
+pub struct UserRaciLoader(pub AppState);
+
+impl Loader<Uuid> for UserRaciLoader {
+    type Value = Vec<(raci_assignment::Model, raci_activity::Model)>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = service::raci::assignments_of_users(&self.0, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(group(keys, rows, |(assignment, _)| assignment.user_id))
+    }
+}
+
 /// The change summary of each project.
 pub struct ChangeSummaryLoader(pub AppState);
 
@@ -586,6 +601,7 @@ request_loaders!(
     signatories: SignatoriesLoader,
     project_decisions: ProjectDecisionsLoader,
     change_requests: ChangeRequestLoader,
+    user_raci: UserRaciLoader,
 );
 
 /// A loader with a delay of zero, which keeps what it read for the rest of a request. No
@@ -690,6 +706,24 @@ pub async fn visible_project(
     Ok(standing(ctx, key)
         .await?
         .and_then(|standing| Standing::visible(Arc::unwrap_or_clone(standing))))
+}
+
+/// Those of `project_ids` the caller may see, their standings read with the request's others.
+pub async fn visible_projects(
+    ctx: &async_graphql::Context<'_>,
+    project_ids: impl IntoIterator<Item = Uuid>,
+) -> async_graphql::Result<HashSet<Uuid>> {
+    let standings = access_loader(ctx)
+        .load_many(project_ids.into_iter().map(ProjectKey::Id))
+        .await
+        .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))?;
+    Ok(standings
+        .into_iter()
+        .filter_map(|(key, standing)| match key {
+            ProjectKey::Id(id) => Standing::visible(Arc::unwrap_or_clone(standing)).map(|_| id),
+            ProjectKey::Code(_) => None,
+        })
+        .collect())
 }
 
 /// Each project's today (in its time zone) and health thresholds, worked out once per request

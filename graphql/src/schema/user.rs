@@ -93,12 +93,13 @@ impl User {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::raci::MyRaciAssignment>> {
-        let viewer = actor(ctx)?;
-        let rows = Box::pin(service::raci::of_user(state(ctx), viewer, self.0.id))
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        actor(ctx)?;
+        let rows = super::loader::children::<super::loader::UserRaciLoader>(ctx, self.0.id).await?;
+        let projects: Vec<uuid::Uuid> = rows.iter().map(|(_, a)| a.project_id).collect();
+        let visible = super::loader::visible_projects(ctx, projects).await?;
         Ok(rows
             .into_iter()
+            .filter(|(_, activity)| visible.contains(&activity.project_id))
             .map(|(assignment, activity)| super::raci::MyRaciAssignment {
                 assignment,
                 activity,

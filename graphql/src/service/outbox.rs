@@ -393,7 +393,9 @@ pub struct SchedulerPass {
 /// run it as often as it likes: a reminder is written once per (rule, object, day), recorded
 /// in `scheduled_reminder` in the transaction that writes its emails, and the outbox's dedupe
 /// keys hold each email to one per recipient besides. A pass reads what today's earlier passes
-/// wrote and skips it, so a pass with nothing new to remind writes nothing.
+/// wrote and skips it, so a pass with nothing new to remind writes nothing. So the reminders are
+/// held to one per object and day, not per recipient: someone who becomes a recipient later
+/// that day (a member added, an owner named) hears of them the next day.
 pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let now = state.clock.now();
     super::idempotency::purge(&state.writer, now).await?;
@@ -401,9 +403,10 @@ pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let reminders =
         remind_milestones(state, &mut today).await? + remind_votes(state, &mut today).await?;
     if today.marked_any {
-        // The first pass of a day to write a reminder clears the days before it.
+        // A pass that records a reminder clears the days before yesterday: a server whose clock
+        // is still on yesterday must find that day's records.
         let gone = scheduled_reminder::Entity::delete_many()
-            .filter(scheduled_reminder::Column::Day.lt(today.day));
+            .filter(scheduled_reminder::Column::Day.lt(today.day - chrono::Duration::days(1)));
         state
             .writer
             .execute_alone(gone.build(state.writer.backend()))
@@ -489,8 +492,8 @@ impl Reminders {
         let recorded = scheduled_reminder::Entity::insert(marker)
             .on_conflict(
                 OnConflict::columns([
-                    scheduled_reminder::Column::Rule,
                     scheduled_reminder::Column::Day,
+                    scheduled_reminder::Column::Rule,
                     scheduled_reminder::Column::ObjectId,
                 ])
                 .do_nothing()

@@ -608,37 +608,21 @@ pub async fn visible_activity(
         .find(|row| row.activity.id == id))
 }
 
-/// A user's assignments across the projects the viewer can see, with their activities.
-pub async fn of_user(
+/// The RACI assignments of each of `user_ids`, with their activities, by project.
+pub async fn assignments_of_users(
     state: &AppState,
-    viewer: &super::Actor,
-    user_id: Uuid,
+    user_ids: &[Uuid],
 ) -> ServiceResult<Vec<(raci_assignment::Model, raci_activity::Model)>> {
     let rows = raci_assignment::Entity::find()
-        .filter(raci_assignment::Column::UserId.eq(user_id))
+        .filter(raci_assignment::Column::UserId.is_in(user_ids.iter().copied()))
         .find_also_related(raci_activity::Entity)
         .order_by_asc(raci_assignment::Column::ProjectId)
         .all(&state.db)
         .await?;
-    let mut visible_projects: HashMap<Uuid, bool> = HashMap::new();
-    let mut result = Vec::new();
-    for (assignment, activity) in rows {
-        let Some(activity) = activity else { continue };
-        let visible = match visible_projects.get(&activity.project_id) {
-            Some(visible) => *visible,
-            None => {
-                let visible = access::visible_project(&state.db, viewer, activity.project_id)
-                    .await?
-                    .is_some();
-                visible_projects.insert(activity.project_id, visible);
-                visible
-            }
-        };
-        if visible {
-            result.push((assignment, activity));
-        }
-    }
-    Ok(result)
+    Ok(rows
+        .into_iter()
+        .filter_map(|(assignment, activity)| Some((assignment, activity?)))
+        .collect())
 }
 
 #[cfg(test)]

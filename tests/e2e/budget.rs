@@ -315,13 +315,131 @@ const BASELINES_PAGE: &str = "{ projects(first: 50) { edges { node {
   costBaselines { number } decisions { id } scope { id signatories { signedAt } }
   scopeVersions { id signatories { signedAt } causedBy { id } } } } } }";
 
+/// Gives every bench project's go-live plan two runbook tasks and a metric with two readings,
+/// and every project two UAT scenarios and a cycle that ran both (`tester` testing), which the
+/// bench data has not: so the fields below them run too.
+async fn with_runbooks_metrics_and_cycles(app: &TestApp, tester: uuid::Uuid) {
+    use chrono::Utc;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use steerco_entity::{
+        cutover_task, go_live_plan, hypercare_metric, metric_reading, test_cycle, test_execution,
+        test_scenario,
+    };
+    let now = Utc::now();
+    let id = uuid::Uuid::now_v7;
+    let (mut tasks, mut metrics, mut readings) = (Vec::new(), Vec::new(), Vec::new());
+    for plan in go_live_plan::Entity::find().all(app.db()).await.unwrap() {
+        for position in 1..=2 {
+            tasks.push(cutover_task::ActiveModel {
+                id: Set(id()),
+                plan_id: Set(plan.id),
+                position: Set(position),
+                name: Set(format!("Step {position}")),
+                owner_id: Set(None),
+                duration_minutes: Set(30),
+                depends_on: Set("[]".to_owned()),
+                status: Set("PENDING".to_owned()),
+                point_of_no_return: Set(false),
+                actual_start: Set(None),
+                actual_end: Set(None),
+                version: Set(1),
+            });
+        }
+        let metric = id();
+        metrics.push(hypercare_metric::ActiveModel {
+            id: Set(metric),
+            plan_id: Set(plan.id),
+            name: Set("Orders per hour".to_owned()),
+            unit: Set("orders".to_owned()),
+            target: Set("100".to_owned()),
+            direction: Set("AT_LEAST".to_owned()),
+        });
+        for value in ["90", "120"] {
+            readings.push(metric_reading::ActiveModel {
+                id: Set(id()),
+                metric_id: Set(metric),
+                value: Set(value.to_owned()),
+                breached: Set(value == "90"),
+                taken_at: Set(now),
+            });
+        }
+    }
+    let (mut scenarios, mut cycles, mut executions) = (Vec::new(), Vec::new(), Vec::new());
+    for project in steerco_entity::project::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+    {
+        let cycle = id();
+        cycles.push(test_cycle::ActiveModel {
+            id: Set(cycle),
+            project_id: Set(project.id),
+            name: Set("Cycle 1".to_owned()),
+            stage: Set("USER_TRIAL".to_owned()),
+            environment: Set("UAT".to_owned()),
+            planned_start: Set(None),
+            planned_end: Set(None),
+            status: Set("PLANNED".to_owned()),
+            signed_off_by: Set(None),
+            signed_off_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+        });
+        for (n, result) in ["PASSED", "FAILED"].into_iter().enumerate() {
+            let scenario = id();
+            scenarios.push(test_scenario::ActiveModel {
+                id: Set(scenario),
+                project_id: Set(project.id),
+                name: Set(format!("Scenario {n}")),
+                area: Set("SALES".to_owned()),
+                is_core: Set(n == 0),
+                scenario_type: Set("TYPICAL".to_owned()),
+                steps: Set("[]".to_owned()),
+                owner_id: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                version: Set(1),
+            });
+            executions.push(test_execution::ActiveModel {
+                id: Set(id()),
+                project_id: Set(project.id),
+                cycle_id: Set(cycle),
+                scenario_id: Set(scenario),
+                tester_id: Set(tester),
+                result: Set(result.to_owned()),
+                notes: Set(String::new()),
+                evidence_url: Set(None),
+                executed_at: Set(now),
+                version: Set(1),
+            });
+        }
+    }
+    // A few hundred rows a statement at most: within SQLite's bound on a statement's values.
+    macro_rules! insert_all {
+        ($entity:path, $rows:expr) => {
+            for chunk in $rows.chunks(100) {
+                <$entity>::insert_many(chunk.to_vec())
+                    .exec_without_returning(app.db())
+                    .await
+                    .unwrap();
+            }
+        };
+    }
+    insert_all!(cutover_task::Entity, tasks);
+    insert_all!(hypercare_metric::Entity, metrics);
+    insert_all!(metric_reading::Entity, readings);
+    insert_all!(test_scenario::Entity, scenarios);
+    insert_all!(test_cycle::Entity, cycles);
+    insert_all!(test_execution::Entity, executions);
+}
+
 /// The statements of `document`, a page of projects with lists in lists, on a bench portfolio
-/// of `projects`, and how many projects the page showed. Every bench project has a go-live
-/// plan, members and RACI letters, but no runbook, metric, UAT cycle, baseline or scope
-/// version: the lists of a project and of its plan are counted at ten times the data, the
-/// fields below those empty lists (readings, pass rates, entries, signatories, causes) only
-/// run in the feature tests, which check their answers.
-async fn page_of_projects(projects: usize, document: &str) -> (u64, usize) {
+/// of `projects` given runbooks, metrics and UAT cycles, and how many projects the page showed.
+/// The bench has no baseline nor scope version: of those, the lists of a project are counted
+/// at ten times the data, the fields below them (entries, signatories, causes) run in the
+/// feature tests, which check their answers.
+async fn page_of_projects(projects: usize, document: &str) -> (u64, Value) {
     // Lists in lists in lists, each counted at its largest: more than a client's limit allows.
     let app = TestApp::spawn_with(|config| {
         config.token_memory = Duration::ZERO;
@@ -330,20 +448,37 @@ async fn page_of_projects(projects: usize, document: &str) -> (u64, usize) {
     .await;
     let app = on_bench(app, projects).await;
     let admin = app.user("Ada Admin", true).await;
+    with_runbooks_metrics_and_cycles(&app, admin.uuid).await;
     let taken = statements(&app, &admin, document, json!({})).await;
     let page = app.ok(&admin, document, json!({})).await;
-    let shown = page["projects"]["edges"].as_array().expect("a page").len();
-    (taken, shown)
+    (taken, page)
 }
 
 #[tokio::test]
 async fn a_page_of_projects_with_their_plans_cycles_and_baselines_costs_the_same_statements_at_ten_times_the_data()
  {
+    let shown = |page: &Value| page["projects"]["edges"].as_array().expect("a page").len();
     for document in [GO_LIVE_PAGE, BASELINES_PAGE] {
-        let (small, small_shown) = page_of_projects(4, document).await;
-        let (large, large_shown) = page_of_projects(40, document).await;
-        assert!(large_shown > small_shown, "{small_shown} {large_shown}");
+        let (small, small_page) = page_of_projects(4, document).await;
+        let (large, large_page) = page_of_projects(40, document).await;
+        assert!(shown(&large_page) > shown(&small_page));
         assert_eq!(small, large, "{document}");
+        if document == GO_LIVE_PAGE {
+            // The fields below the lists ran, on the rows given to every project.
+            let project = &large_page["projects"]["edges"][0]["node"];
+            let plan = &project["goLivePlans"][0];
+            assert_eq!(plan["runbook"].as_array().map(Vec::len), Some(2), "{plan}");
+            let readings = &plan["metrics"][0]["readings"];
+            assert_eq!(readings.as_array().map(Vec::len), Some(2), "{plan}");
+            let cycle = &project["testCycles"][0];
+            assert_eq!(
+                cycle["executions"].as_array().map(Vec::len),
+                Some(2),
+                "{cycle}"
+            );
+            assert_eq!(cycle["passRate"]["percent"], 50.0, "{cycle}");
+            assert_eq!(cycle["corePassRate"]["percent"], 100.0, "{cycle}");
+        }
     }
 }
 

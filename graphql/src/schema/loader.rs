@@ -1,9 +1,11 @@
 //! DataLoaders: one batched query per relation and request level, never one per parent.
 //!
-//! A request's loaders keep what they read until its end (a subscription's keep nothing), and
-//! [`FreshReadsPerMutation`] empties them before each mutation of a document. What is shown
-//! together is read together: a project with the caller's membership, a plan's phases with
-//! their milestones, ballots with their votes.
+//! A request makes each loader when a field first asks for it ([`Loaders`]); they keep what
+//! they read until its end (a subscription's keep nothing), and [`FreshReadsPerMutation`]
+//! empties them before each mutation of a document. What is shown together is read together:
+//! a project with the caller's membership, a plan's phases with their milestones, ballots
+//! with their votes. Most loaders read the rows of one table whose parent column holds one of
+//! their keys (`children_loader!` over [`service::children_of`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

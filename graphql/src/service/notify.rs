@@ -238,8 +238,10 @@ pub async fn notify_in_txn(
     };
     // The actor is read only when neither the team nor the caller's token gave their name.
     let unnamed_actor = origin.actor_id.filter(|_| origin.actor_name.is_none());
-    // Every immediate email of the command, written at the end in one statement.
+    // Every immediate email of the command, and every item held for a digest, written at the
+    // end a few hundred to a statement.
     let mut outbox: Vec<notification::ActiveModel> = Vec::new();
+    let mut held: Vec<digest_item::ActiveModel> = Vec::new();
     for (event, route) in routed {
         let Some(context) = context_of(txn, settings, now, event, in_hand).await? else {
             continue;
@@ -320,24 +322,26 @@ pub async fn notify_in_txn(
                         ..row
                     });
                 }
-                Delivery::DailyDigest => {
-                    digest_item::Entity::insert(digest_item::ActiveModel {
-                        id: Set(Uuid::now_v7()),
-                        user_id: Set(recipient.id),
-                        project_id: Set(Some(project_id)),
-                        kind: Set(route.kind.to_owned()),
-                        subject: Set(rendered.subject),
-                        summary: Set(rendered.summary),
-                        link: Set(context.link.clone()),
-                        created_at: Set(now),
-                        notification_id: Set(None),
-                    })
-                    .exec_without_returning(txn)
-                    .await?;
-                }
+                Delivery::DailyDigest => held.push(digest_item::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    user_id: Set(recipient.id),
+                    project_id: Set(Some(project_id)),
+                    kind: Set(route.kind.to_owned()),
+                    subject: Set(rendered.subject),
+                    summary: Set(rendered.summary),
+                    link: Set(context.link.clone()),
+                    created_at: Set(now),
+                    notification_id: Set(None),
+                }),
                 Delivery::Off => {}
             }
         }
+    }
+    let mut held = held.into_iter().peekable();
+    while held.peek().is_some() {
+        digest_item::Entity::insert_many(held.by_ref().take(OUTBOX_ROWS_PER_INSERT))
+            .exec_without_returning(txn)
+            .await?;
     }
     insert_all_once(txn, outbox).await
 }
@@ -377,8 +381,9 @@ pub(crate) fn pending_row(
     }
 }
 
-/// Outbox rows per `INSERT`: a committee's ballot or a go-live decision emails every member
-/// of a project at once, and a statement holds a bounded number of values (about 20 a row).
+/// Outbox rows, or digest items, per `INSERT`: a committee's ballot or a go-live decision
+/// reaches every member of a project at once, and a statement holds a bounded number of values
+/// (about 20 a row).
 const OUTBOX_ROWS_PER_INSERT: usize = 500;
 
 /// Inserts outbox rows, each unless one with its dedupe key exists, a few hundred to a

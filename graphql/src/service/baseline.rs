@@ -22,10 +22,6 @@ use crate::domain::decision::{DecisionChoice, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::schedule::{Variance, compare_baselines};
 
-/// Baseline entries written per statement: five values each, far below any backend's bound on
-/// a statement's values.
-const ENTRIES_PER_INSERT: usize = 500;
-
 /// What caused a baseline version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BaselineCause {
@@ -193,12 +189,7 @@ pub(crate) async fn create_version_in_txn(
             whole_row::update(txn, next).await?;
         }
     }
-    let mut entries = entries.into_iter().peekable();
-    while entries.peek().is_some() {
-        schedule_baseline_entry::Entity::insert_many(entries.by_ref().take(ENTRIES_PER_INSERT))
-            .exec_without_returning(txn)
-            .await?;
-    }
+    super::insert_in_batches(txn, entries, None).await?;
     append_in_txn(
         txn,
         origin,

@@ -34,9 +34,10 @@ pub mod writer;
 use std::sync::Arc;
 
 pub use db::Db;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Select,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -182,6 +183,30 @@ pub(crate) fn unique_violation_as(
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ServiceError::Refused(vec![refusal]),
         _ => ServiceError::Database(error),
     }
+}
+
+/// Rows per `INSERT` when a command writes many at once (a committee's ballot or a go-live
+/// decision emails every member of a project; a schedule baseline has an entry per milestone):
+/// a statement holds a bounded number of values, and a row here has up to about twenty.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Inserts `rows`, [`ROWS_PER_INSERT`] to a statement, each statement with `on_conflict` if
+/// given; returns how many rows went in.
+pub(crate) async fn insert_in_batches<A: ActiveModelTrait>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    on_conflict: Option<OnConflict>,
+) -> Result<u64, DbErr> {
+    let mut inserted = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = A::Entity::insert_many(rows.by_ref().take(ROWS_PER_INSERT));
+        if let Some(clause) = &on_conflict {
+            insert = insert.on_conflict(clause.clone());
+        }
+        inserted += insert.exec_without_returning(conn).await?;
+    }
+    Ok(inserted)
 }
 
 /// The rows of `E` whose `parent` column holds one of `parents`, in the order `order` gives:

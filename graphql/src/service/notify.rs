@@ -337,12 +337,7 @@ pub async fn notify_in_txn(
             }
         }
     }
-    let mut held = held.into_iter().peekable();
-    while held.peek().is_some() {
-        digest_item::Entity::insert_many(held.by_ref().take(OUTBOX_ROWS_PER_INSERT))
-            .exec_without_returning(txn)
-            .await?;
-    }
+    super::insert_in_batches(txn, held, None).await?;
     insert_all_once(txn, outbox).await
 }
 
@@ -381,30 +376,16 @@ pub(crate) fn pending_row(
     }
 }
 
-/// Outbox rows, or digest items, per `INSERT`: a committee's ballot or a go-live decision
-/// reaches every member of a project at once, and a statement holds a bounded number of values
-/// (about 20 a row).
-const OUTBOX_ROWS_PER_INSERT: usize = 500;
-
 /// Inserts outbox rows, each unless one with its dedupe key exists, a few hundred to a
 /// statement; returns how many were inserted.
 pub(crate) async fn insert_all_once(
     txn: &impl ConnectionTrait,
     rows: Vec<notification::ActiveModel>,
 ) -> ServiceResult<u64> {
-    let mut inserted = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        inserted += notification::Entity::insert_many(rows.by_ref().take(OUTBOX_ROWS_PER_INSERT))
-            .on_conflict(
-                OnConflict::column(notification::Column::DedupeKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(inserted)
+    let once = OnConflict::column(notification::Column::DedupeKey)
+        .do_nothing()
+        .to_owned();
+    Ok(super::insert_in_batches(txn, rows, Some(once)).await?)
 }
 
 /// The parties and wording of one event, read from the rows it is about.

@@ -363,9 +363,11 @@ impl Loader<Uuid> for ChangeRequestLoader {
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = service::change_request::by_ids(&self.0, keys)
-            .await
-            .map_err(Arc::new)?;
+        let by_id = change_request::Column::Id;
+        let rows =
+            service::children_of::<change_request::Entity>(&self.0, by_id, keys, |rows| rows)
+                .await
+                .map_err(Arc::new)?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }
@@ -675,11 +677,21 @@ where
     T: RequestLoader + Loader<Uuid, Error = Arc<ServiceError>>,
     T::Value: Default,
 {
+    one::<T>(ctx, parent).await.map(Option::unwrap_or_default)
+}
+
+/// What the loader `T` holds for `key`, if anything.
+async fn one<T>(
+    ctx: &async_graphql::Context<'_>,
+    key: Uuid,
+) -> async_graphql::Result<Option<T::Value>>
+where
+    T: RequestLoader + Loader<Uuid, Error = Arc<ServiceError>>,
+{
     loader::<T>(ctx)
-        .load_one(parent)
+        .load_one(key)
         .await
         .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))
-        .map(Option::unwrap_or_default)
 }
 
 fn access_loader<'a>(
@@ -806,10 +818,7 @@ pub async fn change_request(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
 ) -> async_graphql::Result<Option<change_request::Model>> {
-    loader::<ChangeRequestLoader>(ctx)
-        .load_one(id)
-        .await
-        .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))
+    one::<ChangeRequestLoader>(ctx, id).await
 }
 
 /// Loads one user by id.
@@ -817,8 +826,5 @@ pub async fn user(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
 ) -> async_graphql::Result<Option<Arc<user::Model>>> {
-    loader::<UserLoader>(ctx)
-        .load_one(id)
-        .await
-        .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))
+    one::<UserLoader>(ctx, id).await
 }

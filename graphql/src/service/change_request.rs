@@ -1064,14 +1064,6 @@ async fn cost_version_in_txn(
     Ok(next)
 }
 
-/// The change requests of `ids` that exist.
-pub async fn by_ids(state: &AppState, ids: &[Uuid]) -> ServiceResult<Vec<change_request::Model>> {
-    Ok(change_request::Entity::find()
-        .filter(change_request::Column::Id.is_in(ids.iter().copied()))
-        .all(&state.db)
-        .await?)
-}
-
 pub async fn cost_baselines_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
@@ -1345,47 +1337,55 @@ pub async fn summaries_of(
     state: &AppState,
     project_ids: &[Uuid],
 ) -> ServiceResult<HashMap<Uuid, ChangeSummary>> {
-    let db = &state.db;
-    let crs = change_request::Entity::find()
-        .filter(change_request::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .all(db)
-        .await?;
-    let baselines = schedule_baseline::Entity::find()
-        .filter(schedule_baseline::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(schedule_baseline::Column::Number)
-        .all(db)
-        .await?;
-    let mut firsts_and_lasts: HashMap<Uuid, (Uuid, Uuid)> = HashMap::new();
-    for baseline in &baselines {
-        firsts_and_lasts
-            .entry(baseline.project_id)
-            .and_modify(|(_, last)| *last = baseline.id)
-            .or_insert((baseline.id, baseline.id));
-    }
+    use super::children_of;
+    let crs = children_of::<change_request::Entity>(
+        state,
+        change_request::Column::ProjectId,
+        project_ids,
+        |rows| rows,
+    )
+    .await?;
+    let baselines = children_of::<schedule_baseline::Entity>(
+        state,
+        schedule_baseline::Column::ProjectId,
+        project_ids,
+        |rows| rows.order_by_asc(schedule_baseline::Column::Number),
+    )
+    .await?;
+    let firsts_and_lasts = first_and_last_by_project(&baselines, |b| b.project_id);
     let mut entries: HashMap<Uuid, Vec<schedule_baseline_entry::Model>> = HashMap::new();
     if !firsts_and_lasts.is_empty() {
-        let ends: BTreeSet<Uuid> = firsts_and_lasts
+        let ends: Vec<Uuid> = firsts_and_lasts
             .values()
-            .flat_map(|(first, last)| [*first, *last])
+            .flat_map(|(first, last)| [first.id, last.id])
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
-        for entry in schedule_baseline_entry::Entity::find()
-            .filter(schedule_baseline_entry::Column::BaselineId.is_in(ends))
-            .all(db)
-            .await?
+        for entry in children_of::<schedule_baseline_entry::Entity>(
+            state,
+            schedule_baseline_entry::Column::BaselineId,
+            &ends,
+            |rows| rows,
+        )
+        .await?
         {
             entries.entry(entry.baseline_id).or_default().push(entry);
         }
     }
-    let costs = cost_baseline::Entity::find()
-        .filter(cost_baseline::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(cost_baseline::Column::Number)
-        .all(db)
-        .await?;
-    let versions = scope_version::Entity::find()
-        .filter(scope_version::Column::ProjectId.is_in(project_ids.iter().copied()))
-        .order_by_asc(scope_version::Column::Number)
-        .all(db)
-        .await?;
+    let costs = children_of::<cost_baseline::Entity>(
+        state,
+        cost_baseline::Column::ProjectId,
+        project_ids,
+        |rows| rows.order_by_asc(cost_baseline::Column::Number),
+    )
+    .await?;
+    let versions = children_of::<scope_version::Entity>(
+        state,
+        scope_version::Column::ProjectId,
+        project_ids,
+        |rows| rows.order_by_asc(scope_version::Column::Number),
+    )
+    .await?;
 
     let mut summaries: HashMap<Uuid, ChangeSummary> = project_ids
         .iter()
@@ -1397,12 +1397,12 @@ pub async fn summaries_of(
         }
     }
     for (project_id, (first, last)) in firsts_and_lasts {
-        let (Some(summary), Some(first)) = (summaries.get_mut(&project_id), entries.get(&first))
+        let (Some(summary), Some(first)) = (summaries.get_mut(&project_id), entries.get(&first.id))
         else {
             continue;
         };
         let last: HashMap<Uuid, NaiveDate> = entries
-            .get(&last)
+            .get(&last.id)
             .into_iter()
             .flatten()
             .map(|e| (e.milestone_id, e.baseline_date))
@@ -1416,15 +1416,7 @@ pub async fn summaries_of(
             .max()
             .unwrap_or(0);
     }
-    let mut cost_ends: HashMap<Uuid, (&cost_baseline::Model, &cost_baseline::Model)> =
-        HashMap::new();
-    for cost in &costs {
-        cost_ends
-            .entry(cost.project_id)
-            .and_modify(|(_, last)| *last = cost)
-            .or_insert((cost, cost));
-    }
-    for (project_id, (first, last)) in cost_ends {
+    for (project_id, (first, last)) in first_and_last_by_project(&costs, |c| c.project_id) {
         if let Some(summary) = summaries.get_mut(&project_id) {
             let first_amount: Decimal = first.amount.parse().unwrap_or_default();
             let last_amount: Decimal = last.amount.parse().unwrap_or_default();
@@ -1464,6 +1456,20 @@ pub async fn summaries_of(
         }
     }
     Ok(summaries)
+}
+
+/// The first and the last of `rows` of each project, in the rows' order.
+fn first_and_last_by_project<T>(
+    rows: &[T],
+    project: impl Fn(&T) -> Uuid,
+) -> HashMap<Uuid, (&T, &T)> {
+    let mut ends: HashMap<Uuid, (&T, &T)> = HashMap::new();
+    for row in rows {
+        ends.entry(project(row))
+            .and_modify(|(_, last)| *last = row)
+            .or_insert((row, row));
+    }
+    ends
 }
 
 /// Counts `cr` in `summary` by its status, and its impact in the approved totals when it was

@@ -232,12 +232,8 @@ impl ChangeRequestBallot {
     }
     /// The requester and the last assessor: they do not vote (separation of duties).
     async fn recused(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        // Loaded together, so that the recused of every ballot on a page share one statement.
-        let users = futures_util::future::try_join_all(
-            self.recused.iter().map(|id| super::loader::user(ctx, *id)),
-        )
-        .await?;
-        Ok(users.into_iter().flatten().map(User).collect())
+        let users = super::loader::users(ctx, self.recused.iter().copied()).await?;
+        Ok(users.into_iter().map(User).collect())
     }
     /// Votes so far on this round: (approve, reject, abstain).
     async fn tally(&self, ctx: &Context<'_>) -> async_graphql::Result<BallotTally> {

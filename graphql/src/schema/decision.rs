@@ -126,12 +126,8 @@ impl Decision {
     /// The committee members who may vote, fixed when the ballot opened.
     async fn eligible_voters(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         let ids = eligible_of(&self.0).map_err(|e| super::error::to_top_level(ctx, e))?;
-        // Loaded together, so that the voters of every ballot shown share one statement.
-        let voters = futures_util::future::try_join_all(
-            ids.into_iter().map(|id| super::loader::user(ctx, id)),
-        )
-        .await?;
-        Ok(voters.into_iter().flatten().map(User).collect())
+        let voters = super::loader::users(ctx, ids).await?;
+        Ok(voters.into_iter().map(User).collect())
     }
     async fn status(&self) -> DecisionStatus {
         self.0

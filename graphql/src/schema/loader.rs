@@ -821,6 +821,16 @@ pub async fn change_request(
     one::<ChangeRequestLoader>(ctx, id).await
 }
 
+/// The users of `ids` that exist, in the order of `ids`, loaded together: the users of every
+/// item of a page asking at once share one statement.
+pub async fn users(
+    ctx: &async_graphql::Context<'_>,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> async_graphql::Result<Vec<Arc<user::Model>>> {
+    let found = futures_util::future::try_join_all(ids.into_iter().map(|id| user(ctx, id))).await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// Loads one user by id.
 pub async fn user(
     ctx: &async_graphql::Context<'_>,

@@ -574,7 +574,7 @@ fn table() -> Vec<Row> {
         node("Decision", |c| json!({ "id": c.o["decision"] })).on(Setup::SkipBallot),
         node("RaciActivity", |c| json!({ "id": c.w.activity })),
         node("ScopeVersion", |c| json!({ "id": c.w.scope })),
-        // `nodes` is not in the table; it answers like `node`, one object at a time.
+        // `nodes` is not in the table; it answers like `node` for each of its ids.
         query(
             "nodes",
             MEMBERS,

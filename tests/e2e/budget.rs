@@ -3,7 +3,8 @@
 //! change requests awaiting a decision, and stay within their budgets (no N+1 anywhere). So
 //! does logging a critical defect (W3), whose emails go to more people on a larger team; and
 //! triaging it takes its own exact budget. A committee's reads, a page of ballots with their
-//! tallies and a voter's pending votes, keep theirs too.
+//! tallies and a voter's pending votes, keep theirs too, and so does `nodes(ids:)`, whatever
+//! the number of ids.
 //!
 //! Each budget counts a request whose token is read, the most a request takes: the servers
 //! here remember no token ([`app`]). A caller's next requests within the server's token memory
@@ -306,7 +307,8 @@ async fn a_page_of_change_summaries_costs_the_same_statements_at_ten_times_the_d
 }
 
 const GO_LIVE_PAGE: &str = "{ projects(first: 50) { edges { node {
-  goLivePlans { id plannedCutoverEnd runbook { id } manualCriteria { id } metrics { id readings { value } } }
+  goLivePlans { id plannedCutoverEnd runbook { id } manualCriteria { id } metrics { id readings { value } }
+    criteria { key holds value } }
   testScenarios { id } testCycles { id passRate { percent } corePassRate { percent } executions { id } } } } } }";
 const BASELINES_PAGE: &str = "{ projects(first: 50) { edges { node {
   milestones(first: 20, filter: { overdue: false }) { totalCount edges { node { id } } }
@@ -478,8 +480,110 @@ async fn a_page_of_projects_with_their_plans_cycles_and_baselines_costs_the_same
             );
             assert_eq!(cycle["passRate"]["percent"], 50.0, "{cycle}");
             assert_eq!(cycle["corePassRate"]["percent"], 100.0, "{cycle}");
+            let criteria = plan["criteria"].as_array().expect("criteria");
+            assert!(
+                criteria.iter().any(|c| c["key"] == "UAT_READY"),
+                "{criteria:?}"
+            );
         }
     }
+}
+
+const NODES: &str = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+/// A `nodes` call's budget: the token, one statement per table of the seven kinds asked besides
+/// projects, and the caller's standing on every project named, asked or owning a row.
+const NODES_BUDGET: u64 = 9;
+
+/// Global ids of eight kinds of objects on a bench portfolio, kind after kind in turn, as
+/// many as `nodes` takes.
+async fn ids_of_many_kinds(app: &TestApp, admin: &TestUser) -> Vec<Value> {
+    let page = app
+        .ok(
+            admin,
+            "{ projects(first: 20) { edges { node { id members { id } decisions { id }
+               phases { id milestones { id } } goLivePlans { id }
+               changeRequests(first: 20) { edges { node { id } } }
+               defects(first: 20) { edges { node { id } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let projects = page["projects"]["edges"].as_array().expect("projects");
+    let node = |edge: &Value| edge["node"].clone();
+    let mut kinds: Vec<Vec<Value>> = vec![Vec::new(); 8];
+    for project in projects.iter().map(node) {
+        kinds[0].push(project["id"].clone());
+        let ids = |list: &Value| -> Vec<Value> {
+            list.as_array()
+                .expect("a list")
+                .iter()
+                .map(|item| item.get("node").unwrap_or(item)["id"].clone())
+                .collect()
+        };
+        kinds[1].extend(ids(&project["members"]));
+        kinds[2].extend(ids(&project["decisions"]));
+        kinds[3].extend(ids(&project["phases"]));
+        for phase in project["phases"].as_array().expect("phases") {
+            kinds[4].extend(ids(&phase["milestones"]));
+        }
+        kinds[5].extend(ids(&project["goLivePlans"]));
+        kinds[6].extend(ids(&project["changeRequests"]["edges"]));
+        kinds[7].extend(ids(&project["defects"]["edges"]));
+    }
+    let longest = kinds.iter().map(Vec::len).max().unwrap_or(0);
+    let mut mixed: Vec<Value> = (0..longest)
+        .flat_map(|n| kinds.iter().filter_map(move |ids| ids.get(n).cloned()))
+        .collect();
+    assert!(kinds.iter().all(|ids| !ids.is_empty()), "{kinds:?}");
+    mixed.truncate(100);
+    mixed
+}
+
+#[tokio::test]
+async fn nodes_of_eight_kinds_cost_the_same_statements_for_one_of_each_and_for_a_hundred() {
+    // The page the ids are gathered from asks more than a client's limit allows.
+    let app = TestApp::spawn_with(|config| {
+        config.token_memory = Duration::ZERO;
+        config.limits.max_complexity = 1_000_000;
+    })
+    .await;
+    let app = on_bench(app, 10).await;
+    let admin = app.user("Ada Admin", true).await;
+    let outsider = app.user("Otto Outsider", false).await;
+    let ids = ids_of_many_kinds(&app, &admin).await;
+    assert_eq!(ids.len(), 100);
+    let mut taken = Vec::new();
+    for asked in [&ids[..8], &ids[..]] {
+        let variables = json!({ "ids": asked });
+        taken.push(statements(&app, &admin, NODES, variables.clone()).await);
+        let found = app.ok(&admin, NODES, variables.clone()).await;
+        let found: Vec<&Value> = found["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|node| &node["id"])
+            .collect();
+        assert_eq!(
+            found,
+            asked.iter().collect::<Vec<_>>(),
+            "in the order asked"
+        );
+        // Someone on none of the projects sees none of it, and costs no more.
+        taken.push(statements(&app, &outsider, NODES, variables.clone()).await);
+        let hidden = app.ok(&outsider, NODES, variables).await;
+        assert!(
+            hidden["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .all(Value::is_null),
+            "{hidden}"
+        );
+    }
+    assert!(
+        taken.iter().all(|&n| n == taken[0]),
+        "statements for 8 and 100 ids, by the admin and the outsider: {taken:?}"
+    );
+    assert!(taken[0] <= NODES_BUDGET, "{taken:?}");
 }
 
 /// What logging a critical defect took.

@@ -175,8 +175,11 @@ async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
         json!({ "choice": "NO_GO", "comment": "War Room empty" }),
     )
     .await;
-    let data = app.ok(&s.pm, "query($id: ID!) { node(id: $id) { ... on GoLivePlan { status statusReason decisionSnapshot { key holds } } } }", json!({ "id": plan })).await;
+    let data = app.ok(&s.pm, "query($id: ID!) { node(id: $id) { ... on GoLivePlan { status statusReason criteria { key holds value } decisionSnapshot { key holds value } } } }", json!({ "id": plan })).await;
     assert_eq!(data["node"]["status"], "NO_GO");
+    // Nothing they read changed since: the criteria read through the request's loaders are
+    // those the decision froze, read in its transaction.
+    assert_eq!(data["node"]["criteria"], data["node"]["decisionSnapshot"]);
     assert!(
         data["node"]["statusReason"]
             .as_str()

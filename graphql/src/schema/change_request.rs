@@ -309,7 +309,7 @@ pub async fn caused_by(
     id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Option<ChangeRequest>> {
     let Some(id) = id else { return Ok(None) };
-    let found = super::loader::change_request(ctx, id).await?;
+    let found = super::loader::by_id::<change_request::Model>(ctx, id).await?;
     Ok(found
         .filter(|change| change.project_id == project_id)
         .map(ChangeRequest))

@@ -412,11 +412,13 @@ impl GoLivePlan {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<GoLiveCriterionResult>> {
-        let app = state(ctx);
-        let list = service::go_live::evaluate(&app.db, &self.0)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
-        Ok(criteria(list))
+        let (data, manual) = tokio::try_join!(
+            super::loader::criteria_data(ctx, self.0.project_id),
+            super::loader::children::<super::loader::ManualCriteriaLoader>(ctx, self.0.id),
+        )?;
+        service::go_live::criteria_from(&self.0, &data, &manual)
+            .map(criteria)
+            .map_err(|e| to_top_level(ctx, e))
     }
     /// The evaluation frozen when the committee decided.
     async fn decision_snapshot(&self) -> Option<Vec<GoLiveCriterionResult>> {

@@ -5,9 +5,11 @@
 //! empties them before each mutation of a document. What is shown together is read together:
 //! a project with the caller's membership, a plan's phases with their milestones, ballots
 //! with their votes. Most loaders read the rows of one table whose parent column holds one of
-//! their keys (`children_loader!` over [`service::children_of`]).
+//! their keys (`children_loader!` over [`service::children_of`]); [`ById`] reads rows by their
+//! own id, for `nodes(ids:)`.
 
 use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
@@ -20,13 +22,14 @@ use async_graphql::extensions::{
 use async_graphql::{ServerResult, Value};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use sea_orm::QueryOrder;
+use sea_orm::{EntityTrait, QueryOrder};
 use steerco_entity::{
-    change_request, change_request_comment, cost_baseline, cutover_task, decision, decision_vote,
-    defect_comment, deliverable, exit_criterion, gate_condition, go_live_criterion, go_live_plan,
-    hypercare_metric, metric_reading, milestone, milestone_dependency, phase, project,
-    project_member, raci_activity, raci_assignment, schedule_baseline, schedule_baseline_entry,
-    scope_signatory, scope_version, test_cycle, test_execution, test_scenario, user,
+    audit_event, change_request, change_request_comment, cost_baseline, cutover_task, decision,
+    decision_vote, defect, defect_comment, deliverable, exit_criterion, gate_condition,
+    go_live_criterion, go_live_plan, hypercare_metric, metric_reading, milestone,
+    milestone_dependency, phase, project, project_member, raci_activity, raci_assignment,
+    schedule_baseline, schedule_baseline_entry, scope_signatory, scope_version, test_cycle,
+    test_execution, test_scenario, user,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
@@ -340,6 +343,21 @@ children_loader!(
     |rows| rows.order_by_desc(decision::Column::Id)
 );
 
+/// What the go/no-go criteria of each project's plans are computed from.
+pub struct GoLiveCriteriaDataLoader(pub AppState);
+
+impl Loader<Uuid> for GoLiveCriteriaDataLoader {
+    type Value = Arc<service::go_live::CriteriaData>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let data = service::go_live::CriteriaData::read_many(&self.0.db, keys)
+            .await
+            .map_err(Arc::new)?;
+        Ok(data.into_iter().map(|(id, d)| (id, Arc::new(d))).collect())
+    }
+}
+
 /// How many open change requests each project has.
 pub struct OpenChangeRequestCountLoader(pub AppState);
 
@@ -355,20 +373,64 @@ impl Loader<Uuid> for OpenChangeRequestCountLoader {
     }
 }
 
-/// Change requests by id.
-pub struct ChangeRequestLoader(pub AppState);
+/// A row found by its id: what [`ById`] reads.
+pub trait Row: sea_orm::FromQueryResult + Clone + Send + Sync + 'static {
+    type Entity: EntityTrait<Model = Self>;
+    /// The column of the row's id.
+    const ID: <Self::Entity as EntityTrait>::Column;
+    fn id(&self) -> Uuid;
+}
 
-impl Loader<Uuid> for ChangeRequestLoader {
-    type Value = change_request::Model;
+/// Declares [`Row`] for models whose id is the column `Id`.
+macro_rules! rows {
+    ($($entity:ident),* $(,)?) => {$(
+        impl Row for $entity::Model {
+            type Entity = $entity::Entity;
+            const ID: $entity::Column = $entity::Column::Id;
+            fn id(&self) -> Uuid {
+                self.id
+            }
+        }
+    )*};
+}
+
+rows!(
+    audit_event,
+    change_request,
+    decision,
+    defect,
+    deliverable,
+    exit_criterion,
+    gate_condition,
+    go_live_plan,
+    milestone,
+    milestone_dependency,
+    phase,
+    project_member,
+    schedule_baseline,
+    scope_version,
+    test_cycle,
+    test_scenario,
+);
+
+/// Rows of one table by id: the objects of `nodes(ids:)`, a baseline's causing change.
+pub struct ById<M>(AppState, PhantomData<fn() -> M>);
+
+impl<M> ById<M> {
+    fn new(state: AppState) -> Self {
+        Self(state, PhantomData)
+    }
+}
+
+impl<M: Row> Loader<Uuid> for ById<M> {
+    type Value = M;
     type Error = Arc<ServiceError>;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let by_id = change_request::Column::Id;
-        let rows =
-            service::children_of::<change_request::Entity>(&self.0, by_id, keys, |rows| rows)
-                .await
-                .map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, M>, Self::Error> {
+        let rows = service::children_of::<M::Entity>(&self.0, M::ID, keys, |rows| rows)
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|row| (row.id(), row)).collect())
     }
 }
 
@@ -513,12 +575,14 @@ impl Wake for NoticingWaker {
 /// (the project access loader, which also needs the caller, is added beside them), each made
 /// when a field first asks for it, since a request uses a few of them.
 macro_rules! request_loaders {
-    ($($field:ident: $name:ident),* $(,)?) => {
+    ($($field:ident: $name:ident),* $(,)?;
+     by id: $($row_field:ident: $entity:ident),* $(,)?) => {
         /// The loaders of one request or subscription, each made on its first use.
         pub struct Loaders {
             state: AppState,
             batching: Batching,
             $($field: OnceLock<DataLoader<$name, HashMapCache>>,)*
+            $($row_field: OnceLock<DataLoader<ById<$entity::Model>, HashMapCache>>,)*
         }
 
         impl Loaders {
@@ -527,12 +591,16 @@ macro_rules! request_loaders {
                     state: state.clone(),
                     batching: batching.clone(),
                     $($field: OnceLock::new(),)*
+                    $($row_field: OnceLock::new(),)*
                 }
             }
 
             /// Empties the cache of every loader made so far.
             fn forget(&self) {
                 $(if let Some(loader) = self.$field.get() {
+                    loader.clear::<Uuid>();
+                })*
+                $(if let Some(loader) = self.$row_field.get() {
                     loader.clear::<Uuid>();
                 })*
             }
@@ -543,6 +611,14 @@ macro_rules! request_loaders {
                 loaders
                     .$field
                     .get_or_init(|| cached::<Uuid, _>(&loaders.batching, $name(loaders.state.clone())))
+            }
+        })*
+
+        $(impl RequestLoader for ById<$entity::Model> {
+            fn of(loaders: &Loaders) -> &DataLoader<Self, HashMapCache> {
+                loaders.$row_field.get_or_init(|| {
+                    cached::<Uuid, _>(&loaders.batching, ById::new(loaders.state.clone()))
+                })
             }
         })*
     };
@@ -604,8 +680,25 @@ request_loaders!(
     scope_versions: ScopeVersionsLoader,
     signatories: SignatoriesLoader,
     project_decisions: ProjectDecisionsLoader,
-    change_requests: ChangeRequestLoader,
-    user_raci: UserRaciLoader,
+    go_live_criteria_data: GoLiveCriteriaDataLoader,
+    user_raci: UserRaciLoader;
+    by id:
+    audit_events: audit_event,
+    change_requests: change_request,
+    decisions_by_id: decision,
+    defects: defect,
+    deliverables_by_id: deliverable,
+    exit_criteria: exit_criterion,
+    gate_conditions: gate_condition,
+    go_live_plans_by_id: go_live_plan,
+    milestones: milestone,
+    milestone_links_by_id: milestone_dependency,
+    phases: phase,
+    project_members: project_member,
+    schedule_baselines_by_id: schedule_baseline,
+    scope_versions_by_id: scope_version,
+    test_cycles: test_cycle,
+    test_scenarios: test_scenario,
 );
 
 /// A loader with a delay of zero, which keeps what it read for the rest of a request. No
@@ -813,12 +906,27 @@ pub async fn ballots(
     Ok(models)
 }
 
-/// Loads one change request by id.
-pub async fn change_request(
+/// What the go/no-go criteria of a project's plans are computed from.
+pub async fn criteria_data(
+    ctx: &async_graphql::Context<'_>,
+    project_id: Uuid,
+) -> async_graphql::Result<Arc<service::go_live::CriteriaData>> {
+    one::<GoLiveCriteriaDataLoader>(ctx, project_id)
+        .await?
+        .ok_or_else(|| {
+            super::error::to_top_level(ctx, ServiceError::Internal("plan without project".into()))
+        })
+}
+
+/// Loads one row by id.
+pub async fn by_id<M: Row>(
     ctx: &async_graphql::Context<'_>,
     id: Uuid,
-) -> async_graphql::Result<Option<change_request::Model>> {
-    one::<ChangeRequestLoader>(ctx, id).await
+) -> async_graphql::Result<Option<M>>
+where
+    ById<M>: RequestLoader + Loader<Uuid, Value = M, Error = Arc<ServiceError>>,
+{
+    one::<ById<M>>(ctx, id).await
 }
 
 /// The users of `ids` that exist, in the order of `ids`, loaded together: the users of every

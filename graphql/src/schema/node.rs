@@ -1,6 +1,17 @@
 //! The `Node` interface and the `node` / `nodes` roots.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, Interface, Object};
+use futures_util::future::try_join_all;
+use steerco_entity::{
+    audit_event, change_request, decision, defect, deliverable, exit_criterion, gate_condition,
+    go_live_plan, milestone, milestone_dependency, phase, project, project_member,
+    schedule_baseline, scope_version, test_cycle, test_scenario,
+};
+use uuid::Uuid;
 
 use super::audit::AuditEvent;
 use super::change_request::ChangeRequest;
@@ -9,6 +20,7 @@ use super::decision::Decision;
 use super::error::{limit_exceeded, to_top_level};
 use super::go_live::GoLivePlan;
 use super::id::{Kind, decode_any};
+use super::loader::{self, ById, ProjectKey, RequestLoader, Row};
 use super::member::ProjectMember;
 use super::milestone::{Milestone, MilestoneDependency, ScheduleBaseline};
 use super::page::MAX_PAGE_SIZE;
@@ -18,7 +30,7 @@ use super::raci::RaciActivity;
 use super::scope::ScopeVersion;
 use super::uat::{Defect, TestCycle, TestScenario};
 use super::user::{ApiToken, User};
-use crate::service::{self, Actor, AppState, ServiceResult};
+use crate::service::{self, Actor, AppState, ServiceError, ServiceResult};
 
 /// An object with a global id, fetchable with `node(id)`.
 #[derive(Interface)]
@@ -46,79 +58,193 @@ pub enum Node {
     GoLivePlan(GoLivePlan),
 }
 
-/// Resolves a global id to an object the viewer may see; everything else is `None`, so a
-/// hidden object looks exactly like a missing one.
-async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Option<Node>> {
+/// An object read by its id, before the check of its project.
+enum Read {
+    /// Checked already, by rules of its own.
+    Checked(Node),
+    /// A project, shown when the viewer sees it.
+    Project(Uuid),
+    /// Shown when the viewer sees the project.
+    InProject(Uuid, Node),
+    /// Shown when the viewer sees the phase's project.
+    InPhase(Uuid, Node),
+    /// An event outside any project: shown to administrators.
+    AdminOnly(Node),
+}
+
+/// Resolves global ids to the objects the viewer may see, in the order of `ids`; everything
+/// else is `None`, so a hidden object looks exactly like a missing one. The ids are read in
+/// three steps, each of which waits for the whole of the one before: the rows, through the
+/// request's by-id loaders (one statement per table); the phases of exit criteria,
+/// deliverables and gate conditions; and the caller's standing on every project named (one
+/// statement). A loader asked for a key that one of its batches is still reading reads it
+/// again; no step starts before every batch of the one before has ended, so none does.
+/// Users, API tokens and RACI activities are checked by their own rules, one statement or
+/// two each.
+async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Option<Node>>> {
+    let viewer = actor(ctx)?;
+    let read = try_join_all(ids.iter().map(|id| read(ctx, viewer, id))).await?;
+    let read = try_join_all(read.into_iter().map(|read| async move {
+        Ok::<_, async_graphql::Error>(match read {
+            Some(Read::InPhase(phase_id, node)) => loader::by_id::<phase::Model>(ctx, phase_id)
+                .await?
+                .map(|phase| Read::InProject(phase.project_id, node)),
+            other => other,
+        })
+    }))
+    .await?;
+    let mut projects: Vec<Uuid> = read
+        .iter()
+        .filter_map(|read| match read {
+            Some(Read::Project(id) | Read::InProject(id, _)) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    projects.sort_unstable();
+    projects.dedup();
+    let visible: HashMap<Uuid, project::Model> = try_join_all(
+        projects
+            .into_iter()
+            .map(|id| loader::visible_project(ctx, ProjectKey::Id(id))),
+    )
+    .await?
+    .into_iter()
+    .flatten()
+    .map(|project| (project.id, project))
+    .collect();
+    Ok(read
+        .into_iter()
+        .map(|read| match read? {
+            Read::Checked(node) => Some(node),
+            Read::Project(id) => visible.get(&id).cloned().map(|p| Node::Project(Project(p))),
+            Read::InProject(project_id, node) => visible.contains_key(&project_id).then_some(node),
+            Read::InPhase(..) => None,
+            Read::AdminOnly(node) => viewer.admin.then_some(node),
+        })
+        .collect())
+}
+
+/// Reads the object `id` names, leaving the check of its project to [`resolve`].
+async fn read(ctx: &Context<'_>, viewer: &Actor, id: &ID) -> async_graphql::Result<Option<Read>> {
     let Some((kind, uuid)) = decode_any(id) else {
         return Ok(None);
     };
+    let app = state(ctx);
+    let service = |e| to_top_level(ctx, e);
     Ok(match kind {
-        Kind::User => {
-            if service::user::can_see(&app.db, viewer, uuid).await? {
-                service::user::find_by_id(&app.db, uuid)
-                    .await?
-                    .map(|u| Node::User(User::from(u)))
-            } else {
-                None
-            }
-        }
+        Kind::User => user_if_visible(app, viewer, uuid)
+            .await
+            .map_err(service)?
+            .map(|u| Read::Checked(Node::User(User::from(u)))),
         Kind::ApiToken => service::token::visible(app, viewer, uuid)
-            .await?
-            .map(|t| Node::ApiToken(ApiToken(t))),
-        Kind::Project => service::project::by_id(app, viewer, uuid)
-            .await?
-            .map(|p| Node::Project(Project(p))),
-        Kind::ProjectMember => service::member::visible(app, viewer, uuid)
-            .await?
-            .map(|m| Node::ProjectMember(ProjectMember(m))),
-        Kind::AuditEvent => service::audit::visible_event(&app.db, viewer, uuid)
-            .await?
-            .map(|e| Node::AuditEvent(AuditEvent(e))),
-        Kind::Phase => service::phase::visible(app, viewer, uuid)
-            .await?
-            .map(|p| Node::Phase(Phase(p))),
-        Kind::Milestone => service::milestone::visible(app, viewer, uuid)
-            .await?
-            .map(|m| Node::Milestone(Milestone(m))),
-        Kind::MilestoneDependency => service::milestone::visible_link(app, viewer, uuid)
-            .await?
-            .map(|l| Node::MilestoneDependency(MilestoneDependency(l))),
-        Kind::ScheduleBaseline => service::baseline::visible(app, viewer, uuid)
-            .await?
-            .map(|b| Node::ScheduleBaseline(ScheduleBaseline(b))),
-        Kind::Decision => service::decision::visible(app, viewer, uuid)
-            .await?
-            .map(|d| Node::Decision(Decision(d))),
-        Kind::ExitCriterion => service::phase::visible_criterion(app, viewer, uuid)
-            .await?
-            .map(|c| Node::ExitCriterion(ExitCriterion(c))),
-        Kind::Deliverable => service::phase::visible_deliverable(app, viewer, uuid)
-            .await?
-            .map(|d| Node::Deliverable(Deliverable(d))),
-        Kind::GateCondition => service::phase::visible_condition(app, viewer, uuid)
-            .await?
-            .map(|c| Node::GateCondition(GateCondition(c))),
+            .await
+            .map_err(service)?
+            .map(|t| Read::Checked(Node::ApiToken(ApiToken(t)))),
         Kind::RaciActivity => service::raci::visible_activity(app, viewer, uuid)
+            .await
+            .map_err(service)?
+            .map(|row| Read::Checked(Node::RaciActivity(RaciActivity::from(row)))),
+        Kind::Project => Some(Read::Project(uuid)),
+        Kind::ProjectMember => {
+            row(ctx, uuid, |m: project_member::Model| {
+                Read::InProject(m.project_id, Node::ProjectMember(ProjectMember(m)))
+            })
             .await?
-            .map(|row| Node::RaciActivity(RaciActivity::from(row))),
-        Kind::ScopeVersion => service::scope::visible(app, viewer, uuid)
+        }
+        Kind::AuditEvent => {
+            row(ctx, uuid, |e: audit_event::Model| match e.project_id {
+                Some(project_id) => Read::InProject(project_id, Node::AuditEvent(AuditEvent(e))),
+                None => Read::AdminOnly(Node::AuditEvent(AuditEvent(e))),
+            })
             .await?
-            .map(|v| Node::ScopeVersion(ScopeVersion(v))),
-        Kind::ChangeRequest => service::change_request::visible(app, viewer, uuid)
+        }
+        Kind::Phase => {
+            row(ctx, uuid, |p: phase::Model| {
+                Read::InProject(p.project_id, Node::Phase(Phase(p)))
+            })
             .await?
-            .map(|c| Node::ChangeRequest(ChangeRequest(c))),
-        Kind::TestScenario => service::uat::visible_scenario(app, viewer, uuid)
+        }
+        Kind::Milestone => {
+            row(ctx, uuid, |m: milestone::Model| {
+                Read::InProject(m.project_id, Node::Milestone(Milestone(m)))
+            })
             .await?
-            .map(|x| Node::TestScenario(TestScenario(x))),
-        Kind::TestCycle => service::uat::visible_cycle(app, viewer, uuid)
+        }
+        Kind::MilestoneDependency => {
+            row(ctx, uuid, |l: milestone_dependency::Model| {
+                Read::InProject(
+                    l.project_id,
+                    Node::MilestoneDependency(MilestoneDependency(l)),
+                )
+            })
             .await?
-            .map(|x| Node::TestCycle(TestCycle(x))),
-        Kind::Defect => service::uat::visible_defect(app, viewer, uuid)
+        }
+        Kind::ScheduleBaseline => {
+            row(ctx, uuid, |b: schedule_baseline::Model| {
+                Read::InProject(b.project_id, Node::ScheduleBaseline(ScheduleBaseline(b)))
+            })
             .await?
-            .map(|x| Node::Defect(Defect(x))),
-        Kind::GoLivePlan => service::go_live::visible(app, viewer, uuid)
+        }
+        Kind::Decision => {
+            row(ctx, uuid, |d: decision::Model| {
+                Read::InProject(d.project_id, Node::Decision(Decision(d)))
+            })
             .await?
-            .map(|p| Node::GoLivePlan(GoLivePlan(p))),
+        }
+        Kind::ExitCriterion => {
+            row(ctx, uuid, |c: exit_criterion::Model| {
+                Read::InPhase(c.phase_id, Node::ExitCriterion(ExitCriterion(c)))
+            })
+            .await?
+        }
+        Kind::Deliverable => {
+            row(ctx, uuid, |d: deliverable::Model| {
+                Read::InPhase(d.phase_id, Node::Deliverable(Deliverable(d)))
+            })
+            .await?
+        }
+        Kind::GateCondition => {
+            row(ctx, uuid, |c: gate_condition::Model| {
+                Read::InPhase(c.phase_id, Node::GateCondition(GateCondition(c)))
+            })
+            .await?
+        }
+        Kind::ScopeVersion => {
+            row(ctx, uuid, |v: scope_version::Model| {
+                Read::InProject(v.project_id, Node::ScopeVersion(ScopeVersion(v)))
+            })
+            .await?
+        }
+        Kind::ChangeRequest => {
+            row(ctx, uuid, |c: change_request::Model| {
+                Read::InProject(c.project_id, Node::ChangeRequest(ChangeRequest(c)))
+            })
+            .await?
+        }
+        Kind::TestScenario => {
+            row(ctx, uuid, |x: test_scenario::Model| {
+                Read::InProject(x.project_id, Node::TestScenario(TestScenario(x)))
+            })
+            .await?
+        }
+        Kind::TestCycle => {
+            row(ctx, uuid, |x: test_cycle::Model| {
+                Read::InProject(x.project_id, Node::TestCycle(TestCycle(x)))
+            })
+            .await?
+        }
+        Kind::Defect => {
+            row(ctx, uuid, |x: defect::Model| {
+                Read::InProject(x.project_id, Node::Defect(Defect(x)))
+            })
+            .await?
+        }
+        Kind::GoLivePlan => {
+            row(ctx, uuid, |p: go_live_plan::Model| {
+                Read::InProject(p.project_id, Node::GoLivePlan(GoLivePlan(p)))
+            })
+            .await?
+        }
         // Executions are reached through their cycle; runbook tasks, manual criteria and
         // metrics through their plan.
         // Emails through their project's `notifications`.
@@ -130,6 +256,30 @@ async fn resolve(app: &AppState, viewer: &Actor, id: &ID) -> ServiceResult<Optio
     })
 }
 
+/// The row `id` of `M`, if it exists, as `read` makes of it.
+async fn row<M: Row>(
+    ctx: &Context<'_>,
+    id: Uuid,
+    read: impl FnOnce(M) -> Read,
+) -> async_graphql::Result<Option<Read>>
+where
+    ById<M>: RequestLoader + Loader<Uuid, Value = M, Error = Arc<ServiceError>>,
+{
+    Ok(loader::by_id::<M>(ctx, id).await?.map(read))
+}
+
+async fn user_if_visible(
+    app: &AppState,
+    viewer: &Actor,
+    id: Uuid,
+) -> ServiceResult<Option<steerco_entity::user::Model>> {
+    if service::user::can_see(&app.db, viewer, id).await? {
+        service::user::find_by_id(&app.db, id).await
+    } else {
+        Ok(None)
+    }
+}
+
 #[derive(Default)]
 pub struct NodeQuery;
 
@@ -137,10 +287,10 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// Any object by its global id; null when it does not exist or is not visible.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
-        let viewer = actor(ctx)?;
-        resolve(state(ctx), viewer, &id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))
+        Ok(resolve(ctx, std::slice::from_ref(&id))
+            .await?
+            .pop()
+            .flatten())
     }
 
     /// Several objects by global id, in the order asked (at most 100); null where not found.
@@ -150,20 +300,12 @@ impl NodeQuery {
         ctx: &Context<'_>,
         ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
-        let viewer = actor(ctx)?;
+        actor(ctx)?;
         if ids.len() > MAX_PAGE_SIZE as usize {
             return Err(limit_exceeded(&format!(
                 "nodes takes at most {MAX_PAGE_SIZE} ids"
             )));
         }
-        let mut found = Vec::with_capacity(ids.len());
-        for id in &ids {
-            found.push(
-                resolve(state(ctx), viewer, id)
-                    .await
-                    .map_err(|e| to_top_level(ctx, e))?,
-            );
-        }
-        Ok(found)
+        resolve(ctx, &ids).await
     }
 }

@@ -6,12 +6,14 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steerco_entity::{
     change_request, cutover_task, decision, go_live_criterion, go_live_plan, hypercare_metric,
-    metric_reading, project,
+    metric_reading, milestone, project, scope_version,
 };
 use uuid::Uuid;
 
@@ -31,6 +33,7 @@ use crate::domain::go_live::{
     TaskStatus,
 };
 use crate::domain::project::ProjectStatus;
+use crate::domain::scope::ScopeStatus;
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, RefusalCode, Refusals};
 
@@ -791,40 +794,110 @@ pub async fn manual_criterion_set(
     Ok(next)
 }
 
+/// What the go/no-go criteria of a project's plans are computed from, besides each plan and
+/// its manual criteria.
+#[derive(Debug, Clone)]
+pub struct CriteriaData {
+    pub project: project::Model,
+    pub uat: super::uat::UatData,
+    /// Every milestone of the project, in any order.
+    pub milestones: Vec<milestone::Model>,
+    /// The project's change requests awaiting a decision.
+    pub awaiting_decision: Vec<change_request::Model>,
+    pub scope_baselined: bool,
+}
+
+impl CriteriaData {
+    /// Reads the criteria data of those of `project_ids` that exist: eight statements whatever
+    /// their number, read apart from the loaders of the fields beside them, so that a page's
+    /// statements do not hang on which of its batches ends first.
+    pub async fn read_many(
+        conn: &impl ConnectionTrait,
+        project_ids: &[Uuid],
+    ) -> ServiceResult<HashMap<Uuid, Self>> {
+        let in_projects = || project_ids.iter().copied();
+        let projects = project::Entity::find()
+            .filter(project::Column::Id.is_in(in_projects()))
+            .all(conn)
+            .await?;
+        let mut uat = super::uat::UatData::read_many(conn, project_ids).await?;
+        let mut milestones: HashMap<Uuid, Vec<milestone::Model>> = HashMap::new();
+        for row in milestone::Entity::find()
+            .filter(milestone::Column::ProjectId.is_in(in_projects()))
+            .all(conn)
+            .await?
+        {
+            milestones.entry(row.project_id).or_default().push(row);
+        }
+        let mut awaiting: HashMap<Uuid, Vec<change_request::Model>> = HashMap::new();
+        for row in awaiting_decision(
+            change_request::Entity::find()
+                .filter(change_request::Column::ProjectId.is_in(in_projects())),
+        )
+        .all(conn)
+        .await?
+        {
+            awaiting.entry(row.project_id).or_default().push(row);
+        }
+        let baselined: BTreeSet<Uuid> = scope_version::Entity::find()
+            .select_only()
+            .column(scope_version::Column::ProjectId)
+            .filter(scope_version::Column::ProjectId.is_in(in_projects()))
+            .filter(scope_version::Column::Status.eq(ScopeStatus::Baselined.as_str()))
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(projects
+            .into_iter()
+            .map(|project| {
+                let id = project.id;
+                let data = Self {
+                    uat: uat.remove(&id).unwrap_or_default(),
+                    milestones: milestones.remove(&id).unwrap_or_default(),
+                    awaiting_decision: awaiting.remove(&id).unwrap_or_default(),
+                    scope_baselined: baselined.contains(&id),
+                    project,
+                };
+                (id, data)
+            })
+            .collect())
+    }
+}
+
+/// Those of `rows` awaiting the committee's decision, oldest first.
+fn awaiting_decision(
+    rows: sea_orm::Select<change_request::Entity>,
+) -> sea_orm::Select<change_request::Entity> {
+    rows.filter(
+        change_request::Column::Status
+            .eq(crate::domain::change_request::CrStatus::AwaitingDecision.as_str()),
+    )
+    .order_by_asc(change_request::Column::Id)
+}
+
 /// The go/no-go criteria of a plan, computed from the project's data now.
 pub async fn evaluate(
     conn: &impl ConnectionTrait,
     plan: &go_live_plan::Model,
 ) -> ServiceResult<Vec<Criterion>> {
-    let project = project::Entity::find_by_id(plan.project_id)
-        .one(conn)
+    let data = CriteriaData::read_many(conn, &[plan.project_id])
         .await?
+        .remove(&plan.project_id)
         .ok_or_else(|| ServiceError::Internal("plan without project".into()))?;
-    let go_live_day = super::project::today_in(&project, plan.planned_go_live);
-    // UAT.
-    let cycles = super::uat::cycles_of(conn, project.id).await?;
-    let core: Vec<Uuid> = super::uat::scenarios_of(conn, project.id)
-        .await?
-        .into_iter()
-        .filter(|s| s.is_core)
-        .map(|s| s.id)
-        .collect();
-    let defects = super::uat::defect_rows(conn, &project).await?;
-    let latest = match cycles.last() {
-        Some(cycle) => Some((
-            cycle
-                .status
-                .parse::<crate::domain::uat::CycleStatus>()
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            super::uat::execution_rows(conn, project.id, cycle.id).await?,
-        )),
-        None => None,
-    };
-    let readiness = crate::domain::uat::readiness(
-        &core,
-        latest.as_ref().map(|(s, rows)| (*s, rows.as_slice())),
-        &defects,
-    );
+    let manual = manual_criteria_of(conn, plan.id).await?;
+    criteria_from(plan, &data, &manual)
+}
+
+/// The go/no-go criteria of a plan from the data they are computed from.
+pub fn criteria_from(
+    plan: &go_live_plan::Model,
+    data: &CriteriaData,
+    manual: &[go_live_criterion::Model],
+) -> ServiceResult<Vec<Criterion>> {
+    let go_live_day = super::project::today_in(&data.project, plan.planned_go_live);
+    let (readiness, defects) = data.uat.readiness(&data.project)?;
     let open = |severity| {
         defects
             .iter()
@@ -832,23 +905,21 @@ pub async fn evaluate(
             .count() as u32
     };
     // Milestones due before go-live.
-    let milestones = super::milestone::milestones_of(conn, project.id).await?;
-    let not_achieved: Vec<String> = milestones
-        .iter()
-        .filter(|m| m.forecast_date <= go_live_day && m.status != "ACHIEVED")
-        .map(|m| m.name.clone())
-        .collect();
-    let due: BTreeSet<Uuid> = milestones
+    let mut due_milestones: Vec<&milestone::Model> = data
+        .milestones
         .iter()
         .filter(|m| m.forecast_date <= go_live_day)
-        .map(|m| m.id)
         .collect();
+    due_milestones.sort_by_key(|m| (m.forecast_date, m.id));
+    let not_achieved: Vec<String> = due_milestones
+        .iter()
+        .filter(|m| m.status != "ACHIEVED")
+        .map(|m| m.name.clone())
+        .collect();
+    let due: BTreeSet<Uuid> = due_milestones.iter().map(|m| m.id).collect();
     // Change requests awaiting a decision that touch a milestone due before go-live.
-    let pending: Vec<String> = change_request::Entity::find()
-        .filter(change_request::Column::ProjectId.eq(project.id))
-        .filter(change_request::Column::Status.eq("AWAITING_DECISION"))
-        .all(conn)
-        .await?
+    let pending: Vec<String> = data
+        .awaiting_decision
         .iter()
         .filter(|cr| {
             let links = super::change_request::links_of(cr).unwrap_or_default();
@@ -863,11 +934,7 @@ pub async fn evaluate(
         .map(super::change_request::code_of)
         .collect();
     let rollback = rollback_of(plan);
-    let manual = manual_criteria_of(conn, plan.id)
-        .await?
-        .into_iter()
-        .map(|c| (c.name, c.done))
-        .collect();
+    let manual = manual.iter().map(|c| (c.name.clone(), c.done)).collect();
     Ok(rules::evaluate(&CriteriaFacts {
         uat_ready: readiness.ready,
         open_critical: open(crate::domain::uat::Severity::Critical),
@@ -875,9 +942,7 @@ pub async fn evaluate(
         max_open_critical: u32::try_from(plan.max_open_critical).unwrap_or(0),
         max_open_major: u32::try_from(plan.max_open_major).unwrap_or(0),
         milestones_not_achieved: not_achieved,
-        scope_baselined: super::scope::current_baseline(conn, project.id)
-            .await?
-            .is_some(),
+        scope_baselined: data.scope_baselined,
         pending_changes: pending,
         rollback_approved: rollback.approved_by.is_some(),
         rollback_rehearsed: rollback.rehearsal_passed == Some(true),

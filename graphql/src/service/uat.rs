@@ -1123,18 +1123,6 @@ pub async fn defects_of(
         .await?)
 }
 
-/// The executions of a cycle as the metrics see them: one row per scenario (the worst result
-/// among its testers), NOT_RUN for scenarios nobody ran.
-pub async fn execution_rows(
-    conn: &impl ConnectionTrait,
-    project_id: Uuid,
-    cycle_id: Uuid,
-) -> ServiceResult<Vec<ExecutionRow>> {
-    let scenarios = scenarios_of(conn, project_id).await?;
-    let executions = executions_of(conn, cycle_id).await?;
-    execution_rows_from(&scenarios, &executions)
-}
-
 /// Every scenario of a project with its worst result in a cycle of `executions` (NOT_RUN for a
 /// scenario the cycle did not run).
 pub fn execution_rows_from(
@@ -1171,15 +1159,6 @@ pub fn execution_rows_from(
             result: worst.get(&s.id).copied().unwrap_or(ExecutionResult::NotRun),
         })
         .collect())
-}
-
-/// Defects as the metrics see them.
-pub async fn defect_rows(
-    conn: &impl ConnectionTrait,
-    project: &project::Model,
-) -> ServiceResult<Vec<DefectRow>> {
-    let stored = defect_metric_rows_of(conn, &[project.id]).await?;
-    defect_rows_from(project, &stored)
 }
 
 /// What the UAT metrics read of a stored defect: its state and dates, not its texts.
@@ -1304,33 +1283,116 @@ pub fn defect_rows_from(
         .collect()
 }
 
+/// What a project's UAT readiness is computed from.
+#[derive(Debug, Clone, Default)]
+pub struct UatData {
+    /// Oldest first: the last is the latest cycle.
+    pub cycles: Vec<test_cycle::Model>,
+    pub scenarios: Vec<test_scenario::Model>,
+    pub defects: Vec<DefectMetricRow>,
+    /// The executions of the latest cycle.
+    pub latest_executions: Vec<test_execution::Model>,
+}
+
+impl UatData {
+    /// Reads the UAT data of `project_ids` (each is in the answer): four statements whatever
+    /// their number.
+    pub async fn read_many(
+        conn: &impl ConnectionTrait,
+        project_ids: &[Uuid],
+    ) -> ServiceResult<HashMap<Uuid, Self>> {
+        let mut data: HashMap<Uuid, Self> = project_ids
+            .iter()
+            .map(|id| (*id, Self::default()))
+            .collect();
+        let in_projects = || project_ids.iter().copied();
+        for cycle in test_cycle::Entity::find()
+            .filter(test_cycle::Column::ProjectId.is_in(in_projects()))
+            .order_by_asc(test_cycle::Column::Id)
+            .all(conn)
+            .await?
+        {
+            data.entry(cycle.project_id).or_default().cycles.push(cycle);
+        }
+        let latest: HashMap<Uuid, Uuid> = data
+            .iter()
+            .filter_map(|(project, d)| Some((d.cycles.last()?.id, *project)))
+            .collect();
+        if !latest.is_empty() {
+            for execution in test_execution::Entity::find()
+                .filter(test_execution::Column::CycleId.is_in(latest.keys().copied()))
+                .order_by_asc(test_execution::Column::Id)
+                .all(conn)
+                .await?
+            {
+                if let Some(d) = latest
+                    .get(&execution.cycle_id)
+                    .and_then(|p| data.get_mut(p))
+                {
+                    d.latest_executions.push(execution);
+                }
+            }
+        }
+        for scenario in test_scenario::Entity::find()
+            .filter(test_scenario::Column::ProjectId.is_in(in_projects()))
+            .order_by_asc(test_scenario::Column::Id)
+            .all(conn)
+            .await?
+        {
+            data.entry(scenario.project_id)
+                .or_default()
+                .scenarios
+                .push(scenario);
+        }
+        for defect in defect_metric_rows_of(conn, project_ids).await? {
+            data.entry(defect.project_id)
+                .or_default()
+                .defects
+                .push(defect);
+        }
+        Ok(data)
+    }
+
+    /// DOMAIN §6.2 readiness, with the project's defects as the rules see them.
+    pub fn readiness(
+        &self,
+        project: &project::Model,
+    ) -> ServiceResult<(rules::Readiness, Vec<DefectRow>)> {
+        let core: Vec<Uuid> = self
+            .scenarios
+            .iter()
+            .filter(|s| s.is_core)
+            .map(|s| s.id)
+            .collect();
+        let defects = defect_rows_from(project, &self.defects)?;
+        let latest = match self.cycles.last() {
+            Some(cycle) => Some((
+                cycle_status(cycle)?,
+                execution_rows_from(&self.scenarios, &self.latest_executions)?,
+            )),
+            None => None,
+        };
+        let readiness = rules::readiness(
+            &core,
+            latest
+                .as_ref()
+                .map(|(status, rows)| (*status, rows.as_slice())),
+            &defects,
+        );
+        Ok((readiness, defects))
+    }
+}
+
 /// DOMAIN §6.2 readiness of a project's UAT, computed from live data.
 pub async fn readiness(
     state: &AppState,
     project: &project::Model,
 ) -> ServiceResult<rules::Readiness> {
-    let cycles = cycles_of(&state.db, project.id).await?;
-    let core: Vec<Uuid> = scenarios_of(&state.db, project.id)
+    let data = UatData::read_many(&state.db, &[project.id])
         .await?
-        .into_iter()
-        .filter(|s| s.is_core)
-        .map(|s| s.id)
-        .collect();
-    let defects = defect_rows(&state.db, project).await?;
-    let latest = match cycles.last() {
-        Some(cycle) => Some((
-            cycle_status(cycle)?,
-            execution_rows(&state.db, project.id, cycle.id).await?,
-        )),
-        None => None,
-    };
-    Ok(rules::readiness(
-        &core,
-        latest
-            .as_ref()
-            .map(|(status, rows)| (*status, rows.as_slice())),
-        &defects,
-    ))
+        .remove(&project.id)
+        .unwrap_or_default();
+    Ok(data.readiness(project)?.0)
 }
 
 /// A scenario, cycle or defect, if the viewer may see its project.

@@ -317,6 +317,11 @@ const BASELINES_PAGE: &str = "{ projects(first: 50) { edges { node {
   costBaselines { number } decisions { id } scope { id signatories { signedAt } }
   scopeVersions { id signatories { signedAt } causedBy { id } } } } } }";
 
+const LISTS_PAGE: &str = "{ projects(first: 50) { edges { node {
+  changeRequests(first: 5, filter: { status: [SUBMITTED, AWAITING_DECISION] }) { totalCount edges { node { id } } }
+  mine: changeRequests(first: 5, filter: { awaitingMyVote: true }) { totalCount }
+  defects(first: 5, filter: { open: true }) { totalCount edges { node { id severity } } } } } } }";
+
 /// Gives every bench project's go-live plan two runbook tasks and a metric with two readings,
 /// and every project two UAT scenarios and a cycle that ran both (`tester` testing), which the
 /// bench data has not: so the fields below them run too.
@@ -457,14 +462,44 @@ async fn page_of_projects(projects: usize, document: &str) -> (u64, Value) {
 }
 
 #[tokio::test]
-async fn a_page_of_projects_with_their_plans_cycles_and_baselines_costs_the_same_statements_at_ten_times_the_data()
+async fn a_page_of_projects_with_their_plans_cycles_baselines_and_lists_costs_the_same_statements_at_ten_times_the_data()
  {
     let shown = |page: &Value| page["projects"]["edges"].as_array().expect("a page").len();
-    for document in [GO_LIVE_PAGE, BASELINES_PAGE] {
+    for document in [GO_LIVE_PAGE, BASELINES_PAGE, LISTS_PAGE] {
         let (small, small_page) = page_of_projects(4, document).await;
         let (large, large_page) = page_of_projects(40, document).await;
         assert!(shown(&large_page) > shown(&small_page));
         assert_eq!(small, large, "{document}");
+        if document == LISTS_PAGE {
+            // Each project's own lists, paged.
+            let projects = large_page["projects"]["edges"].as_array().expect("a page");
+            for project in projects.iter().map(|edge| &edge["node"]) {
+                let defects = &project["defects"];
+                assert_eq!(
+                    defects["edges"].as_array().map(Vec::len),
+                    Some(5),
+                    "{project}"
+                );
+                assert!(defects["totalCount"].as_u64() > Some(5), "{project}");
+                let changes = &project["changeRequests"];
+                let count = changes["totalCount"].as_u64().expect("a count");
+                let edges = changes["edges"].as_array().map(Vec::len).expect("edges");
+                assert_eq!(edges as u64, count.min(5), "{project}");
+            }
+            let changes = |page: &Value| -> u64 {
+                page["projects"]["edges"]
+                    .as_array()
+                    .expect("a page")
+                    .iter()
+                    .map(|edge| {
+                        edge["node"]["changeRequests"]["totalCount"]
+                            .as_u64()
+                            .unwrap_or(0)
+                    })
+                    .sum()
+            };
+            assert!(changes(&large_page) > changes(&small_page));
+        }
         if document == GO_LIVE_PAGE {
             // The fields below the lists ran, on the rows given to every project.
             let project = &large_page["projects"]["edges"][0]["node"];

@@ -358,6 +358,78 @@ impl Loader<Uuid> for GoLiveCriteriaDataLoader {
     }
 }
 
+/// The defects of each project, by number.
+pub struct DefectsLoader(pub AppState);
+
+impl Loader<Uuid> for DefectsLoader {
+    type Value = Arc<Vec<defect::Model>>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = service::children_of::<defect::Entity>(
+            &self.0,
+            defect::Column::ProjectId,
+            keys,
+            |rows| rows.order_by_asc(defect::Column::Number),
+        )
+        .await
+        .map_err(Arc::new)?;
+        Ok(group(keys, rows, |row| row.project_id)
+            .into_iter()
+            .map(|(project, defects)| (project, Arc::new(defects)))
+            .collect())
+    }
+}
+
+/// A project's change requests under one filter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChangeRequestsKey {
+    pub project_id: Uuid,
+    pub filter: service::change_request::CrFilter,
+}
+
+/// The change requests of each project under each filter asked, newest number last: one
+/// statement per filter (a page of projects asks them all with one), read for the caller.
+pub struct ChangeRequestListLoader {
+    state: AppState,
+    actor: Option<Actor>,
+}
+
+impl Loader<ChangeRequestsKey> for ChangeRequestListLoader {
+    type Value = Arc<Vec<change_request::Model>>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(
+        &self,
+        keys: &[ChangeRequestsKey],
+    ) -> Result<HashMap<ChangeRequestsKey, Self::Value>, Self::Error> {
+        let Some(actor) = &self.actor else {
+            return Ok(HashMap::new());
+        };
+        let mut by_filter: HashMap<&service::change_request::CrFilter, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            by_filter
+                .entry(&key.filter)
+                .or_default()
+                .push(key.project_id);
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for (filter, project_ids) in by_filter {
+            let lists = service::change_request::lists_of(&self.state, actor, &project_ids, filter)
+                .await
+                .map_err(Arc::new)?;
+            found.extend(lists.into_iter().map(|(project_id, list)| {
+                let key = ChangeRequestsKey {
+                    project_id,
+                    filter: filter.clone(),
+                };
+                (key, Arc::new(list))
+            }));
+        }
+        Ok(found)
+    }
+}
+
 /// How many open change requests each project has.
 pub struct OpenChangeRequestCountLoader(pub AppState);
 
@@ -645,6 +717,9 @@ fn forget_everything(ctx: &ExtensionContext<'_>) {
     if let Some(loader) = ctx.data_opt::<DataLoader<ProjectAccessLoader, HashMapCache>>() {
         loader.clear::<ProjectKey>();
     }
+    if let Some(loader) = ctx.data_opt::<DataLoader<ChangeRequestListLoader, HashMapCache>>() {
+        loader.clear::<ChangeRequestsKey>();
+    }
     if let Some(calendars) = ctx.data_opt::<ProjectCalendars>() {
         calendars.forget();
     }
@@ -681,12 +756,13 @@ request_loaders!(
     signatories: SignatoriesLoader,
     project_decisions: ProjectDecisionsLoader,
     go_live_criteria_data: GoLiveCriteriaDataLoader,
+    defects: DefectsLoader,
     user_raci: UserRaciLoader;
     by id:
     audit_events: audit_event,
     change_requests: change_request,
     decisions_by_id: decision,
-    defects: defect,
+    defects_by_id: defect,
     deliverables_by_id: deliverable,
     exit_criteria: exit_criterion,
     gate_conditions: gate_condition,
@@ -730,6 +806,13 @@ pub fn insert_all(
     data.insert(cached::<ProjectKey, _>(
         batching,
         ProjectAccessLoader {
+            state: state.clone(),
+            actor: actor.cloned(),
+        },
+    ));
+    data.insert(cached::<ChangeRequestsKey, _>(
+        batching,
+        ChangeRequestListLoader {
             state: state.clone(),
             actor: actor.cloned(),
         },
@@ -904,6 +987,20 @@ pub async fn ballots(
     }
     loader::<VotesLoader>(ctx).feed_many(votes).await;
     Ok(models)
+}
+
+/// A project's change requests that pass `filter`, newest number last.
+pub async fn change_requests(
+    ctx: &async_graphql::Context<'_>,
+    project_id: Uuid,
+    filter: service::change_request::CrFilter,
+) -> async_graphql::Result<Arc<Vec<change_request::Model>>> {
+    let found = ctx
+        .data_unchecked::<DataLoader<ChangeRequestListLoader, HashMapCache>>()
+        .load_one(ChangeRequestsKey { project_id, filter })
+        .await
+        .map_err(|e| super::error::to_top_level(ctx, ServiceError::Internal(e.to_string())))?;
+    Ok(found.unwrap_or_default())
 }
 
 /// What the go/no-go criteria of a project's plans are computed from.

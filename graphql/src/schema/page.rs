@@ -133,38 +133,118 @@ pub fn connection<M, T: OutputType, K: CursorKey>(
     connection
 }
 
-/// Pages a list already in memory; each item's cursor is its position in the list.
-pub fn in_memory<M>(items: Vec<M>, window: &Window<i64>) -> Page<(i64, M)> {
-    let total_count = items.len() as u64;
-    let numbered: Vec<(i64, M)> = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| (i as i64, m))
-        .collect();
-    let in_range: Vec<(i64, M)> = numbered
-        .into_iter()
-        .filter(|(i, _)| {
-            window.after.is_none_or(|after| *i > after)
-                && window.before.is_none_or(|before| *i < before)
-        })
-        .collect();
-    let limit = window.limit as usize;
-    let more = in_range.len() > limit;
-    let items: Vec<(i64, M)> = if window.from_end {
-        let skip = in_range.len().saturating_sub(limit);
-        in_range.into_iter().skip(skip).collect()
+/// Pages a list already in memory; each item's cursor is its position in the list. Only the
+/// page's items are cloned.
+pub fn in_memory<M: Clone>(items: &[M], window: &Window<i64>) -> Page<(i64, M)> {
+    // A cursor before the first item is 0, one past the last is the length.
+    let position = |cursor: i64| usize::try_from(cursor.max(0)).unwrap_or(usize::MAX);
+    let start = window
+        .after
+        .map_or(0, |after| position(after.saturating_add(1)))
+        .min(items.len());
+    let end = window
+        .before
+        .map_or(items.len(), position)
+        .clamp(start, items.len());
+    let in_range = end - start;
+    let limit = usize::try_from(window.limit).unwrap_or(usize::MAX);
+    let more = in_range > limit;
+    let first = if window.from_end {
+        end - in_range.min(limit)
     } else {
-        in_range.into_iter().take(limit).collect()
+        start
     };
+    let taken = &items[first..first + in_range.min(limit)];
     let (has_previous_page, has_next_page) = if window.from_end {
         (more, window.before.is_some())
     } else {
         (window.after.is_some(), more)
     };
     Page {
-        items,
+        items: (first..)
+            .zip(taken)
+            .map(|(i, item)| (i as i64, item.clone()))
+            .collect(),
         has_previous_page,
         has_next_page,
-        total_count,
+        total_count: items.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(limit: u64, after: Option<i64>, before: Option<i64>, from_end: bool) -> Window<i64> {
+        Window {
+            limit,
+            after,
+            before,
+            from_end,
+        }
+    }
+
+    fn positions(page: &Page<(i64, char)>) -> Vec<i64> {
+        page.items.iter().map(|(i, _)| *i).collect()
+    }
+
+    const ITEMS: [char; 5] = ['a', 'b', 'c', 'd', 'e'];
+
+    #[test]
+    fn the_first_items_after_a_cursor() {
+        let page = in_memory(&ITEMS, &window(2, None, None, false));
+        assert_eq!(page.items, vec![(0, 'a'), (1, 'b')]);
+        assert!(page.has_next_page && !page.has_previous_page);
+        assert_eq!(page.total_count, 5);
+        let page = in_memory(&ITEMS, &window(2, Some(1), None, false));
+        assert_eq!(positions(&page), [2, 3]);
+        assert!(page.has_next_page && page.has_previous_page);
+        let page = in_memory(&ITEMS, &window(2, Some(3), None, false));
+        assert_eq!(positions(&page), [4]);
+        assert!(!page.has_next_page);
+    }
+
+    #[test]
+    fn the_last_items_before_a_cursor() {
+        let page = in_memory(&ITEMS, &window(2, None, None, true));
+        assert_eq!(positions(&page), [3, 4]);
+        assert!(page.has_previous_page && !page.has_next_page);
+        let page = in_memory(&ITEMS, &window(2, None, Some(3), true));
+        assert_eq!(positions(&page), [1, 2]);
+        assert!(page.has_previous_page && page.has_next_page);
+        let page = in_memory(&ITEMS, &window(5, None, Some(1), true));
+        assert_eq!(positions(&page), [0]);
+        assert!(!page.has_previous_page);
+    }
+
+    #[test]
+    fn cursors_outside_the_list_give_an_empty_page_not_a_panic() {
+        for (after, before) in [
+            (Some(10), None),
+            (None, Some(0)),
+            (Some(3), Some(2)),
+            (Some(-5), Some(-1)),
+            (Some(i64::MAX), Some(i64::MIN)),
+        ] {
+            for from_end in [false, true] {
+                let page = in_memory(&ITEMS, &window(3, after, before, from_end));
+                assert!(page.items.is_empty(), "{after:?} {before:?} {from_end}");
+                assert_eq!(page.total_count, 5);
+            }
+        }
+        let page = in_memory(&ITEMS, &window(3, Some(-7), None, false));
+        assert_eq!(
+            positions(&page),
+            [0, 1, 2],
+            "a negative cursor is before the first"
+        );
+    }
+
+    #[test]
+    fn an_empty_list_and_a_zero_limit() {
+        let page = in_memory::<char>(&[], &window(3, None, None, false));
+        assert!(page.items.is_empty() && !page.has_next_page);
+        let page = in_memory(&ITEMS, &window(0, None, None, false));
+        assert!(page.items.is_empty() && page.has_next_page);
     }
 }

@@ -243,7 +243,7 @@ impl Project {
         let all = service::milestone::filtered(&self.0, plan.milestones(), &filter, now)
             .map_err(|e| to_top_level(ctx, e))?;
         Ok(connection(
-            super::page::in_memory(all, &window),
+            super::page::in_memory(&all, &window),
             |(position, _)| *position,
             |(_, m)| super::milestone::Milestone(m),
         ))
@@ -314,7 +314,7 @@ impl Project {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<super::change_request::ChangeRequest>> {
-        let viewer = actor(ctx)?;
+        actor(ctx)?;
         let window = PageArgs {
             first,
             after,
@@ -331,11 +331,9 @@ impl Project {
                 .map(|id| decode(&id, Kind::User, &["requesterId"]).unwrap_or_default()),
             awaiting_my_vote: filter.awaiting_my_vote,
         };
-        let all = service::change_request::list(state(ctx), viewer, self.0.id, &filter)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let all = super::loader::change_requests(ctx, self.0.id, filter).await?;
         Ok(connection(
-            super::page::in_memory(all, &window),
+            super::page::in_memory(&all, &window),
             |(position, _)| *position,
             |(_, cr)| super::change_request::ChangeRequest(cr),
         ))
@@ -427,11 +425,12 @@ impl Project {
             before,
         }
         .window::<i64>()?;
-        let all = super::uat::project_defects(ctx, self.0.id, filter.unwrap_or_default()).await?;
+        let all = super::loader::children::<super::loader::DefectsLoader>(ctx, self.0.id).await?;
+        let matching = super::uat::filtered_defects(&all, filter.unwrap_or_default());
         Ok(connection(
-            super::page::in_memory(all, &window),
+            super::page::in_memory(&matching, &window),
             |(position, _)| *position,
-            |(_, d)| super::uat::Defect(d),
+            |(_, d)| super::uat::Defect(d.clone()),
         ))
     }
     /// UAT in figures: open defects by severity and status, ageing, reopen and go-live bug rates.

@@ -702,21 +702,14 @@ pub async fn project_cycles(
     Ok(rows.into_iter().map(TestCycle).collect())
 }
 
-pub async fn project_defects(
-    ctx: &Context<'_>,
-    project_id: uuid::Uuid,
-    filter: DefectFilterInput,
-) -> async_graphql::Result<Vec<defect::Model>> {
-    let rows = service::uat::defects_of(&state(ctx).db, project_id)
-        .await
-        .map_err(|e| to_top_level(ctx, e))?;
+/// Those of a project's defects that pass `filter`, in their order.
+pub fn filtered_defects(rows: &[defect::Model], filter: DefectFilterInput) -> Vec<&defect::Model> {
     let statuses: Vec<rules::DefectStatus> = filter.status.into_iter().map(Into::into).collect();
     let severities: Vec<rules::Severity> = filter.severity.into_iter().map(Into::into).collect();
     let assignee = filter
         .assignee_id
         .map(|id| decode(&id, Kind::User, &["assigneeId"]).unwrap_or_default());
-    Ok(rows
-        .into_iter()
+    rows.iter()
         .filter(|d| {
             let status = d.status.parse::<rules::DefectStatus>().ok();
             let severity = d
@@ -730,7 +723,7 @@ pub async fn project_defects(
                     .open
                     .is_none_or(|open| status.is_some_and(|s| rules::is_open(s) == open))
         })
-        .collect())
+        .collect()
 }
 
 #[derive(InputObject)]

@@ -1215,7 +1215,7 @@ pub async fn delegate(
 }
 
 /// Filters for a project's change requests.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CrFilter {
     pub statuses: Vec<CrStatus>,
     pub categories: Vec<CrCategory>,
@@ -1224,19 +1224,21 @@ pub struct CrFilter {
     pub awaiting_my_vote: bool,
 }
 
-/// A project's change requests that pass `filter`, newest number last.
+/// The change requests of each of `project_ids` (each is in the answer) that pass `filter`,
+/// newest number last: one statement for all the projects, and one more for the viewer's
+/// pending ballots when `filter` asks for them.
 ///
 /// States, categories and requester narrow the statement itself: a dashboard asks for the
 /// few open requests of a project with dozens, and decoding the rest was most of the time
 /// the list took.
-pub async fn list(
+pub async fn lists_of(
     state: &AppState,
     viewer: &super::Actor,
-    project_id: Uuid,
+    project_ids: &[Uuid],
     filter: &CrFilter,
-) -> ServiceResult<Vec<change_request::Model>> {
+) -> ServiceResult<HashMap<Uuid, Vec<change_request::Model>>> {
     let mut select = change_request::Entity::find()
-        .filter(change_request::Column::ProjectId.eq(project_id))
+        .filter(change_request::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(change_request::Column::Number);
     if !filter.statuses.is_empty() {
         select = select.filter(
@@ -1260,7 +1262,12 @@ pub async fn list(
             .collect();
         matching.retain(|cr| waiting.contains(&cr.id));
     }
-    Ok(matching)
+    let mut lists: HashMap<Uuid, Vec<change_request::Model>> =
+        project_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for change in matching {
+        lists.entry(change.project_id).or_default().push(change);
+    }
+    Ok(lists)
 }
 
 /// Open ballots (of any kind) that wait for `user_id`'s vote, oldest first. One statement

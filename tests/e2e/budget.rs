@@ -4,7 +4,8 @@
 //! does logging a critical defect (W3), whose emails go to more people on a larger team; and
 //! triaging it takes its own exact budget. A committee's reads, a page of ballots with their
 //! tallies and a voter's pending votes, keep theirs too, and so does `nodes(ids:)`, whatever
-//! the number of ids.
+//! the number of ids. A scenario import writes its rows and their audit events a few hundred
+//! to a statement.
 //!
 //! Each budget counts a request whose token is read, the most a request takes: the servers
 //! here remember no token ([`app`]). A caller's next requests within the server's token memory
@@ -526,16 +527,18 @@ async fn a_page_of_projects_with_their_plans_cycles_baselines_and_lists_costs_th
 
 const NODES: &str = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
 /// A `nodes` call's budget: the token, one statement per table of the seven kinds asked besides
-/// projects, and the caller's standing on every project named, asked or owning a row.
-const NODES_BUDGET: u64 = 9;
+/// projects and users, the caller's standing on every project named, asked or owning a row,
+/// and the users: which of them the caller may see (an administrator sees everyone), or
+/// their rows (the outsider sees none).
+const NODES_BUDGET: u64 = 10;
 
-/// Global ids of eight kinds of objects on a bench portfolio, kind after kind in turn, as
+/// Global ids of nine kinds of objects on a bench portfolio, kind after kind in turn, as
 /// many as `nodes` takes.
 async fn ids_of_many_kinds(app: &TestApp, admin: &TestUser) -> Vec<Value> {
     let page = app
         .ok(
             admin,
-            "{ projects(first: 20) { edges { node { id members { id } decisions { id }
+            "{ projects(first: 20) { edges { node { id members { id user { id } } decisions { id }
                phases { id milestones { id } } goLivePlans { id }
                changeRequests(first: 20) { edges { node { id } } }
                defects(first: 20) { edges { node { id } } } } } } }",
@@ -544,7 +547,7 @@ async fn ids_of_many_kinds(app: &TestApp, admin: &TestUser) -> Vec<Value> {
         .await;
     let projects = page["projects"]["edges"].as_array().expect("projects");
     let node = |edge: &Value| edge["node"].clone();
-    let mut kinds: Vec<Vec<Value>> = vec![Vec::new(); 8];
+    let mut kinds: Vec<Vec<Value>> = vec![Vec::new(); 9];
     for project in projects.iter().map(node) {
         kinds[0].push(project["id"].clone());
         let ids = |list: &Value| -> Vec<Value> {
@@ -563,6 +566,9 @@ async fn ids_of_many_kinds(app: &TestApp, admin: &TestUser) -> Vec<Value> {
         kinds[5].extend(ids(&project["goLivePlans"]));
         kinds[6].extend(ids(&project["changeRequests"]["edges"]));
         kinds[7].extend(ids(&project["defects"]["edges"]));
+        for member in project["members"].as_array().expect("members") {
+            kinds[8].push(member["user"]["id"].clone());
+        }
     }
     let longest = kinds.iter().map(Vec::len).max().unwrap_or(0);
     let mut mixed: Vec<Value> = (0..longest)
@@ -574,7 +580,7 @@ async fn ids_of_many_kinds(app: &TestApp, admin: &TestUser) -> Vec<Value> {
 }
 
 #[tokio::test]
-async fn nodes_of_eight_kinds_cost_the_same_statements_for_one_of_each_and_for_a_hundred() {
+async fn nodes_of_nine_kinds_cost_the_same_statements_for_one_of_each_and_for_a_hundred() {
     // The page the ids are gathered from asks more than a client's limit allows.
     let app = TestApp::spawn_with(|config| {
         config.token_memory = Duration::ZERO;
@@ -587,7 +593,7 @@ async fn nodes_of_eight_kinds_cost_the_same_statements_for_one_of_each_and_for_a
     let ids = ids_of_many_kinds(&app, &admin).await;
     assert_eq!(ids.len(), 100);
     let mut taken = Vec::new();
-    for asked in [&ids[..8], &ids[..]] {
+    for asked in [&ids[..9], &ids[..]] {
         let variables = json!({ "ids": asked });
         taken.push(statements(&app, &admin, NODES, variables.clone()).await);
         let found = app.ok(&admin, NODES, variables.clone()).await;
@@ -616,9 +622,66 @@ async fn nodes_of_eight_kinds_cost_the_same_statements_for_one_of_each_and_for_a
     }
     assert!(
         taken.iter().all(|&n| n == taken[0]),
-        "statements for 8 and 100 ids, by the admin and the outsider: {taken:?}"
+        "statements for 9 and 100 ids, by the admin and the outsider: {taken:?}"
     );
     assert!(taken[0] <= NODES_BUDGET, "{taken:?}");
+}
+
+const CSV_IMPORT: &str = "mutation($p: ID!, $csv: String!) { testScenarioCsvImport(input: { projectId: $p, csv: $csv }) { scenarios { id } userErrors { code field message } } }";
+const VERIFY_CHAIN: &str =
+    "query($p: ID!) { auditChainVerify(projectId: $p) { valid eventCount } }";
+
+/// A CSV of `scenarios` two-step scenarios.
+fn scenarios_csv(scenarios: usize) -> String {
+    let mut csv = String::from("scenario,area,core,type,step,action,expected_result\n");
+    for n in 0..scenarios {
+        for step in 1..=2 {
+            csv.push_str(&format!(
+                "Scenario {n},SALES,{},TYPICAL,{step},Do step {step},Step {step} done\n",
+                n % 2 == 0
+            ));
+        }
+    }
+    csv
+}
+
+/// The statements of importing `scenarios` scenarios, and the project's audit chain after.
+async fn scenario_import(scenarios: usize) -> (u64, Value) {
+    let app = app().await;
+    let pm = app.user("Pam Manager", false).await;
+    let project = app.project(&pm, "CSV").await;
+    let variables = json!({ "p": project, "csv": scenarios_csv(scenarios) });
+    let taken = statements(&app, &pm, CSV_IMPORT, variables).await;
+    let listed = app
+        .ok(
+            &pm,
+            "query($p: ID!) { project(id: $p) { testScenarios { id } } }",
+            json!({ "p": project }),
+        )
+        .await;
+    assert_eq!(
+        listed["project"]["testScenarios"].as_array().map(Vec::len),
+        Some(scenarios)
+    );
+    let chain = app.ok(&pm, VERIFY_CHAIN, json!({ "p": project })).await;
+    (taken, chain["auditChainVerify"].clone())
+}
+
+#[tokio::test]
+async fn importing_six_hundred_scenarios_costs_the_statements_of_importing_five() {
+    // Past one insert's worth of rows: the scenarios and their events take two each.
+    let (few, few_chain) = scenario_import(5).await;
+    let (many, many_chain) = scenario_import(600).await;
+    assert_eq!(many, few + 2, "{few} for 5 scenarios, {many} for 600");
+    assert!(few <= 8, "{few}");
+    assert_eq!(few_chain["valid"], true, "{few_chain}");
+    assert_eq!(many_chain["valid"], true, "{many_chain}");
+    let events = |chain: &Value| chain["eventCount"].as_u64().expect("a count");
+    assert_eq!(
+        events(&many_chain) - events(&few_chain),
+        595,
+        "an event per scenario"
+    );
 }
 
 /// What logging a critical defect took.

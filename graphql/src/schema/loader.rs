@@ -24,8 +24,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use sea_orm::{EntityTrait, QueryOrder};
 use steerco_entity::{
-    audit_event, change_request, change_request_comment, cost_baseline, cutover_task, decision,
-    decision_vote, defect, defect_comment, deliverable, exit_criterion, gate_condition,
+    api_token, audit_event, change_request, change_request_comment, cost_baseline, cutover_task,
+    decision, decision_vote, defect, defect_comment, deliverable, exit_criterion, gate_condition,
     go_live_criterion, go_live_plan, hypercare_metric, metric_reading, milestone,
     milestone_dependency, phase, project, project_member, raci_activity, raci_assignment,
     schedule_baseline, schedule_baseline_entry, scope_signatory, scope_version, test_cycle,
@@ -467,6 +467,7 @@ macro_rules! rows {
 }
 
 rows!(
+    api_token,
     audit_event,
     change_request,
     decision,
@@ -759,6 +760,7 @@ request_loaders!(
     defects: DefectsLoader,
     user_raci: UserRaciLoader;
     by id:
+    api_tokens: api_token,
     audit_events: audit_event,
     change_requests: change_request,
     decisions_by_id: decision,

@@ -7,8 +7,8 @@ use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, Interface, Object};
 use futures_util::future::try_join_all;
 use steerco_entity::{
-    audit_event, change_request, decision, defect, deliverable, exit_criterion, gate_condition,
-    go_live_plan, milestone, milestone_dependency, phase, project, project_member,
+    api_token, audit_event, change_request, decision, defect, deliverable, exit_criterion,
+    gate_condition, go_live_plan, milestone, milestone_dependency, phase, project, project_member,
     schedule_baseline, scope_version, test_cycle, test_scenario,
 };
 use uuid::Uuid;
@@ -30,7 +30,7 @@ use super::raci::RaciActivity;
 use super::scope::ScopeVersion;
 use super::uat::{Defect, TestCycle, TestScenario};
 use super::user::{ApiToken, User};
-use crate::service::{self, Actor, AppState, ServiceError, ServiceResult};
+use crate::service::{self, Actor, ServiceError};
 
 /// An object with a global id, fetchable with `node(id)`.
 #[derive(Interface)]
@@ -62,6 +62,8 @@ pub enum Node {
 enum Read {
     /// Checked already, by rules of its own.
     Checked(Node),
+    /// A user, shown to themselves, to those sharing a project with them, to administrators.
+    User(Uuid),
     /// A project, shown when the viewer sees it.
     Project(Uuid),
     /// Shown when the viewer sees the project.
@@ -77,10 +79,10 @@ enum Read {
 /// three steps, each of which waits for the whole of the one before: the rows, through the
 /// request's by-id loaders (one statement per table); the phases of exit criteria,
 /// deliverables and gate conditions; and the caller's standing on every project named (one
-/// statement). A loader asked for a key that one of its batches is still reading reads it
-/// again; no step starts before every batch of the one before has ended, so none does.
-/// Users, API tokens and RACI activities are checked by their own rules, one statement or
-/// two each.
+/// statement), beside the users the caller may see and their rows (two). A loader asked for
+/// a key that one of its batches is still reading reads it again; no step starts before
+/// every batch of the one before has ended, so none does. A RACI activity, shown with its
+/// rule violations, reads its project's matrix: one or two statements each.
 async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Option<Node>>> {
     let viewer = actor(ctx)?;
     let read = try_join_all(ids.iter().map(|id| read(ctx, viewer, id))).await?;
@@ -102,20 +104,31 @@ async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Opt
         .collect();
     projects.sort_unstable();
     projects.dedup();
-    let visible: HashMap<Uuid, project::Model> = try_join_all(
-        projects
-            .into_iter()
-            .map(|id| loader::visible_project(ctx, ProjectKey::Id(id))),
-    )
-    .await?
-    .into_iter()
-    .flatten()
-    .map(|project| (project.id, project))
-    .collect();
+    let users: Vec<Uuid> = read
+        .iter()
+        .filter_map(|read| match read {
+            Some(Read::User(id)) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let (visible, users) = tokio::try_join!(
+        try_join_all(
+            projects
+                .into_iter()
+                .map(|id| loader::visible_project(ctx, ProjectKey::Id(id))),
+        ),
+        visible_users(ctx, viewer, &users),
+    )?;
+    let visible: HashMap<Uuid, project::Model> = visible
+        .into_iter()
+        .flatten()
+        .map(|project| (project.id, project))
+        .collect();
     Ok(read
         .into_iter()
         .map(|read| match read? {
             Read::Checked(node) => Some(node),
+            Read::User(id) => users.get(&id).cloned().map(|u| Node::User(User(u))),
             Read::Project(id) => visible.get(&id).cloned().map(|p| Node::Project(Project(p))),
             Read::InProject(project_id, node) => visible.contains_key(&project_id).then_some(node),
             Read::InPhase(..) => None,
@@ -129,20 +142,16 @@ async fn read(ctx: &Context<'_>, viewer: &Actor, id: &ID) -> async_graphql::Resu
     let Some((kind, uuid)) = decode_any(id) else {
         return Ok(None);
     };
-    let app = state(ctx);
-    let service = |e| to_top_level(ctx, e);
     Ok(match kind {
-        Kind::User => user_if_visible(app, viewer, uuid)
+        Kind::User => Some(Read::User(uuid)),
+        // A token is shown to its holder and to administrators.
+        Kind::ApiToken => loader::by_id::<api_token::Model>(ctx, uuid)
+            .await?
+            .filter(|token| viewer.admin || token.user_id == viewer.user_id)
+            .map(|token| Read::Checked(Node::ApiToken(ApiToken(token)))),
+        Kind::RaciActivity => service::raci::visible_activity(state(ctx), viewer, uuid)
             .await
-            .map_err(service)?
-            .map(|u| Read::Checked(Node::User(User::from(u)))),
-        Kind::ApiToken => service::token::visible(app, viewer, uuid)
-            .await
-            .map_err(service)?
-            .map(|t| Read::Checked(Node::ApiToken(ApiToken(t)))),
-        Kind::RaciActivity => service::raci::visible_activity(app, viewer, uuid)
-            .await
-            .map_err(service)?
+            .map_err(|e| to_top_level(ctx, e))?
             .map(|row| Read::Checked(Node::RaciActivity(RaciActivity::from(row)))),
         Kind::Project => Some(Read::Project(uuid)),
         Kind::ProjectMember => {
@@ -268,16 +277,23 @@ where
     Ok(loader::by_id::<M>(ctx, id).await?.map(read))
 }
 
-async fn user_if_visible(
-    app: &AppState,
+/// Those of `ids` the viewer may see, by id.
+async fn visible_users(
+    ctx: &Context<'_>,
     viewer: &Actor,
-    id: Uuid,
-) -> ServiceResult<Option<steerco_entity::user::Model>> {
-    if service::user::can_see(&app.db, viewer, id).await? {
-        service::user::find_by_id(&app.db, id).await
-    } else {
-        Ok(None)
+    ids: &[Uuid],
+) -> async_graphql::Result<HashMap<Uuid, Arc<steerco_entity::user::Model>>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
+    let visible = service::user::visible_among(&state(ctx).db, viewer, ids)
+        .await
+        .map_err(|e| to_top_level(ctx, e))?;
+    Ok(loader::users(ctx, visible)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user))
+        .collect())
 }
 
 #[derive(Default)]

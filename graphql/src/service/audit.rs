@@ -83,6 +83,89 @@ pub async fn append_in_txn(
     occurred_at: DateTime<Utc>,
     entry: AuditEntry<'_>,
 ) -> ServiceResult<()> {
+    append_one(txn, origin, occurred_at, &entry).await?;
+    Ok(())
+}
+
+/// Appends `entries`, all of one chain, in order, as [`append_in_txn`] would one after the
+/// other: the first as it does, the rest linked to it in memory and inserted a few hundred to
+/// a statement, so that importing hundreds of rows does not cost a statement per row.
+pub async fn append_all_in_txn(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    occurred_at: DateTime<Utc>,
+    entries: &[AuditEntry<'_>],
+) -> ServiceResult<()> {
+    let Some((first, rest)) = entries.split_first() else {
+        return Ok(());
+    };
+    if rest.iter().any(|e| e.project_id != first.project_id) {
+        return Err(ServiceError::Internal(
+            "events of several chains appended together".into(),
+        ));
+    }
+    let mut tail = append_one(txn, origin, occurred_at, first).await?;
+    let mut linked = Vec::with_capacity(rest.len());
+    for entry in rest {
+        let next = link(origin, occurred_at, entry, &tail);
+        tail = ChainTail {
+            seq: next.seq,
+            hash: next.hash.clone(),
+        };
+        linked.push(next);
+    }
+    let Some(last) = linked.last().cloned() else {
+        return Ok(());
+    };
+    super::insert_in_batches(
+        txn,
+        linked
+            .into_iter()
+            .map(IntoActiveModel::into_active_model)
+            .collect(),
+        None,
+    )
+    .await?;
+    if backend_of(txn) == DbBackend::Sqlite {
+        TAIL_HINTS.remember(&last);
+    }
+    Ok(())
+}
+
+/// The event recording `entry`, linked after `tail`.
+fn link(
+    origin: Origin<'_>,
+    occurred_at: DateTime<Utc>,
+    entry: &AuditEntry<'_>,
+    tail: &ChainTail,
+) -> audit_event::Model {
+    let mut event = audit_event::Model {
+        id: Uuid::now_v7(),
+        chain_key: chain_key(entry.project_id),
+        seq: tail.seq + 1,
+        project_id: entry.project_id,
+        actor_id: origin.actor_id,
+        entity_type: entry.entity_type.to_owned(),
+        entity_id: entry.entity_id,
+        action: entry.action.to_owned(),
+        before: entry.before.as_ref().map(Value::to_string),
+        after: entry.after.as_ref().map(Value::to_string),
+        occurred_at,
+        request_id: origin.request_id.map(str::to_owned),
+        prev_hash: tail.hash.clone(),
+        hash: String::new(),
+    };
+    event.hash = record_of(&event).hash();
+    event
+}
+
+/// [`append_in_txn`], giving the chain's new tail.
+async fn append_one(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    occurred_at: DateTime<Utc>,
+    entry: &AuditEntry<'_>,
+) -> ServiceResult<ChainTail> {
     let chain = chain_key(entry.project_id);
     let backend = backend_of(txn);
     if backend == DbBackend::Postgres {
@@ -95,37 +178,19 @@ pub async fn append_in_txn(
         ))
         .await?;
     }
-    let before = entry.before.as_ref().map(Value::to_string);
-    let after = entry.after.as_ref().map(Value::to_string);
-    let event = |tail: &ChainTail| {
-        let mut event = audit_event::Model {
-            id: Uuid::now_v7(),
-            chain_key: chain.clone(),
-            seq: tail.seq + 1,
-            project_id: entry.project_id,
-            actor_id: origin.actor_id,
-            entity_type: entry.entity_type.to_owned(),
-            entity_id: entry.entity_id,
-            action: entry.action.to_owned(),
-            before: before.clone(),
-            after: after.clone(),
-            occurred_at,
-            request_id: origin.request_id.map(str::to_owned),
-            prev_hash: tail.hash.clone(),
-            hash: String::new(),
-        };
-        event.hash = record_of(&event).hash();
-        event
+    let new_tail = |event: &audit_event::Model| ChainTail {
+        seq: event.seq,
+        hash: event.hash.clone(),
     };
     let hints = (backend == DbBackend::Sqlite).then_some(&*TAIL_HINTS);
     if let Some(hints) = hints
         && let Some(hinted) = hints.get(&chain)
     {
-        let linked = event(&hinted);
+        let linked = link(origin, occurred_at, entry, &hinted);
         let statement = append_after_statement(&linked, backend)?;
         if txn.execute_raw(statement).await?.rows_affected() == 1 {
             hints.remember(&linked);
-            return Ok(());
+            return Ok(new_tail(&linked));
         }
     }
     let tail = txn
@@ -134,14 +199,14 @@ pub async fn append_in_txn(
         .map(SelectGetableTuple::<(i64, String)>::from_raw_query_result)
         .transpose()?
         .map_or_else(ChainTail::genesis, |(seq, hash)| ChainTail { seq, hash });
-    let linked = event(&tail);
+    let linked = link(origin, occurred_at, entry, &tail);
     audit_event::Entity::insert(linked.clone().into_active_model())
         .exec_without_returning(txn)
         .await?;
     if let Some(hints) = hints {
         hints.remember(&linked);
     }
-    Ok(())
+    Ok(new_tail(&linked))
 }
 
 /// The last event of a chain, as the next one links to it.
@@ -367,24 +432,6 @@ pub async fn project_events(
     super::page::fetch(conn, select, audit_event::Column::Seq, window)
         .await
         .map_err(ServiceError::from)
-}
-
-/// An audit event, if the viewer may see its project (admins: any, including global ones).
-pub async fn visible_event(
-    conn: &impl ConnectionTrait,
-    viewer: &Actor,
-    id: Uuid,
-) -> ServiceResult<Option<audit_event::Model>> {
-    let Some(event) = audit_event::Entity::find_by_id(id).one(conn).await? else {
-        return Ok(None);
-    };
-    let visible = match event.project_id {
-        Some(project_id) => access::visible_project(conn, viewer, project_id)
-            .await?
-            .is_some(),
-        None => viewer.admin,
-    };
-    Ok(visible.then_some(event))
 }
 
 #[cfg(test)]

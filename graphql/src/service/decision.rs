@@ -521,20 +521,6 @@ async fn check_conditions(
     Ok(checked)
 }
 
-/// A decision, if the viewer may see its project.
-pub async fn visible(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<decision::Model>> {
-    let Some(found) = decision::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
-}
-
 /// Decisions about several subjects at once (for loaders), newest last.
 /// The ballots about the subjects, oldest first, each with its votes in casting order, in one
 /// statement: a ballot is hardly ever shown without its votes.

@@ -1569,17 +1569,3 @@ pub async fn reading_record(
     commit_with_events(state, txn, Origin::from(caller), project.id, &events).await?;
     Ok((row, events))
 }
-
-/// A plan, if the viewer may see its project.
-pub async fn visible(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<go_live_plan::Model>> {
-    let Some(found) = go_live_plan::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
-}

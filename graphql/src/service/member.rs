@@ -306,25 +306,6 @@ pub async fn of_projects(
         .await?)
 }
 
-/// A membership, if the viewer may see its project.
-pub async fn visible(
-    state: &AppState,
-    viewer: &super::Actor,
-    member_id: Uuid,
-) -> ServiceResult<Option<project_member::Model>> {
-    let Some(member) = project_member::Entity::find_by_id(member_id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(
-        access::visible_project(&state.db, viewer, member.project_id)
-            .await?
-            .map(|_| member),
-    )
-}
-
 /// Whether `user_id` is a member of the project.
 pub async fn is_member(
     conn: &impl ConnectionTrait,

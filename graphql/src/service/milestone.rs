@@ -763,20 +763,6 @@ pub fn filtered<'a>(
     Ok(matching)
 }
 
-/// A milestone, if the viewer may see its project.
-pub async fn visible(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<milestone::Model>> {
-    let Some(found) = milestone::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
-}
-
 /// The schedule at a glance.
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleHealth {
@@ -822,21 +808,4 @@ pub fn schedule_health<'a>(
         }
     }
     Ok(summary)
-}
-
-/// A link, if the viewer may see its project.
-pub async fn visible_link(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<milestone_dependency::Model>> {
-    let Some(found) = milestone_dependency::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
 }

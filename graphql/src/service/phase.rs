@@ -1353,82 +1353,9 @@ pub async fn conditions_of(
         .await?)
 }
 
-/// A phase, if the viewer may see its project.
-pub async fn visible(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<phase::Model>> {
-    let Some(found) = phase::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
-}
-
 /// Checks that `text` is a usable multi-line note.
 pub fn parse_comment(raw: &str) -> Result<String, Refusal> {
     multi_line(raw, 4_000).map_err(|e| Refusal::bad_input(&["comment"], e.to_string()))
-}
-
-/// The phase's project, if the viewer may see it.
-async fn visible_phase_project(
-    state: &AppState,
-    viewer: &super::Actor,
-    phase_id: Uuid,
-) -> ServiceResult<bool> {
-    match phase::Entity::find_by_id(phase_id).one(&state.db).await? {
-        Some(found) => Ok(access::visible_project(&state.db, viewer, found.project_id)
-            .await?
-            .is_some()),
-        None => Ok(false),
-    }
-}
-
-pub async fn visible_criterion(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<exit_criterion::Model>> {
-    let Some(found) = exit_criterion::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(visible_phase_project(state, viewer, found.phase_id)
-        .await?
-        .then_some(found))
-}
-
-pub async fn visible_deliverable(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<deliverable::Model>> {
-    let Some(found) = deliverable::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(visible_phase_project(state, viewer, found.phase_id)
-        .await?
-        .then_some(found))
-}
-
-pub async fn visible_condition(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<gate_condition::Model>> {
-    let Some(found) = gate_condition::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(visible_phase_project(state, viewer, found.phase_id)
-        .await?
-        .then_some(found))
 }
 
 #[cfg(test)]

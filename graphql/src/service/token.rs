@@ -345,18 +345,6 @@ pub async fn of_user(state: &AppState, user_id: Uuid) -> ServiceResult<Vec<api_t
         .map_err(ServiceError::from)
 }
 
-/// A token by id, if the viewer owns it or is an admin.
-pub async fn visible(
-    state: &AppState,
-    viewer: &Actor,
-    id: Uuid,
-) -> ServiceResult<Option<api_token::Model>> {
-    Ok(api_token::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .filter(|token| viewer.admin || token.user_id == viewer.user_id))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use steerco_entity::{defect, defect_comment, project, test_cycle, test_execution
 use uuid::Uuid;
 
 use super::access::{self};
-use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::audit::{AuditEntry, Origin, append_all_in_txn, append_in_txn};
 use super::member::ensure_open;
 use super::numbering::insert_numbered;
 use super::phase::parse_link;
@@ -92,56 +92,71 @@ async fn project_for_tests(
     Ok((project, subject))
 }
 
-async fn insert_scenario(
+/// Inserts a project's new scenarios with their audit events: a few statements however many
+/// there are (an import brings hundreds).
+async fn insert_scenarios(
     conn: &impl ConnectionTrait,
     origin: Origin<'_>,
     now: DateTime<Utc>,
     project_id: Uuid,
-    draft: &ScenarioDraft,
+    drafts: &[ScenarioDraft],
     owner_id: Option<Uuid>,
-) -> ServiceResult<test_scenario::Model> {
-    let steps: Vec<StoredStep> = draft
-        .steps
-        .iter()
-        .map(|s| StoredStep {
-            action: s.action.clone(),
-            expected_result: s.expected_result.clone(),
-        })
-        .collect();
-    let row = test_scenario::Model {
-        id: Uuid::now_v7(),
-        project_id,
-        name: draft.name.clone(),
-        area: draft.area.as_str().to_owned(),
-        is_core: draft.is_core,
-        scenario_type: draft.scenario_type.as_str().to_owned(),
-        steps: serde_json::to_string(&steps).map_err(|e| ServiceError::Internal(e.to_string()))?,
-        owner_id,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    whole_row::insert(conn, row.clone())
-        .await
-        .map_err(super::unique_violation_as(
-            &["name"],
-            "the project already has a scenario with this name",
-        ))?;
-    append_in_txn(
+) -> ServiceResult<Vec<test_scenario::Model>> {
+    let mut rows = Vec::with_capacity(drafts.len());
+    let mut afters = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        let steps: Vec<StoredStep> = draft
+            .steps
+            .iter()
+            .map(|s| StoredStep {
+                action: s.action.clone(),
+                expected_result: s.expected_result.clone(),
+            })
+            .collect();
+        let row = test_scenario::Model {
+            id: Uuid::now_v7(),
+            project_id,
+            name: draft.name.clone(),
+            area: draft.area.as_str().to_owned(),
+            is_core: draft.is_core,
+            scenario_type: draft.scenario_type.as_str().to_owned(),
+            steps: serde_json::to_string(&steps)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            owner_id,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        afters.push(json!({ "name": row.name, "area": row.area, "isCore": row.is_core, "type": row.scenario_type, "steps": steps }));
+        rows.push(row);
+    }
+    super::insert_in_batches(
         conn,
-        origin,
-        now,
-        AuditEntry {
+        rows.iter()
+            .cloned()
+            .map(sea_orm::IntoActiveModel::into_active_model)
+            .collect(),
+        None,
+    )
+    .await
+    .map_err(super::unique_violation_as(
+        &["name"],
+        "the project already has a scenario with this name",
+    ))?;
+    let entries: Vec<AuditEntry> = rows
+        .iter()
+        .zip(afters)
+        .map(|(row, after)| AuditEntry {
             project_id: Some(project_id),
             entity_type: "TestScenario",
             entity_id: row.id,
             action: "test_scenario.created",
             before: None,
-            after: Some(json!({ "name": row.name, "area": row.area, "isCore": row.is_core, "type": row.scenario_type, "steps": steps })),
-        },
-    )
-    .await?;
-    Ok(row)
+            after: Some(after),
+        })
+        .collect();
+    append_all_in_txn(conn, origin, now, &entries).await?;
+    Ok(rows)
 }
 
 pub async fn scenarios_of(
@@ -178,17 +193,19 @@ pub async fn scenario_create(
         )
         .into());
     }
-    let row = insert_scenario(
+    let mut created = insert_scenarios(
         &txn,
         Origin::from(caller),
         state.clock.now(),
         project_id,
-        &draft,
+        std::slice::from_ref(&draft),
         owner_id,
     )
     .await?;
     commit(txn).await?;
-    Ok(row)
+    created
+        .pop()
+        .ok_or_else(|| ServiceError::Internal("scenario not inserted".into()))
 }
 
 /// Imports the built-in library; scenarios whose name the project already uses are skipped.
@@ -204,16 +221,13 @@ pub async fn library_import(
         .into_iter()
         .map(|s| s.name.to_lowercase())
         .collect();
+    let missing: Vec<ScenarioDraft> = rules::library()
+        .into_iter()
+        .filter(|draft| !existing.contains(&draft.name.to_lowercase()))
+        .collect();
     let now = state.clock.now();
-    let mut created = Vec::new();
-    for draft in rules::library() {
-        if existing.contains(&draft.name.to_lowercase()) {
-            continue;
-        }
-        created.push(
-            insert_scenario(&txn, Origin::from(caller), now, project_id, &draft, None).await?,
-        );
-    }
+    let created =
+        insert_scenarios(&txn, Origin::from(caller), now, project_id, &missing, None).await?;
     commit(txn).await?;
     Ok(created)
 }
@@ -260,11 +274,8 @@ pub async fn csv_import(
         return Err(taken.into());
     }
     let now = state.clock.now();
-    let mut created = Vec::with_capacity(drafts.len());
-    for draft in &drafts {
-        created
-            .push(insert_scenario(&txn, Origin::from(caller), now, project_id, draft, None).await?);
-    }
+    let created =
+        insert_scenarios(&txn, Origin::from(caller), now, project_id, &drafts, None).await?;
     commit(txn).await?;
     Ok(created)
 }
@@ -1393,44 +1404,4 @@ pub async fn readiness(
         .remove(&project.id)
         .unwrap_or_default();
     Ok(data.readiness(project)?.0)
-}
-
-/// A scenario, cycle or defect, if the viewer may see its project.
-pub async fn visible_scenario(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<test_scenario::Model>> {
-    let Some(found) = test_scenario::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
-}
-
-pub async fn visible_cycle(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<test_cycle::Model>> {
-    let Some(found) = test_cycle::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
-}
-
-pub async fn visible_defect(
-    state: &AppState,
-    viewer: &super::Actor,
-    id: Uuid,
-) -> ServiceResult<Option<defect::Model>> {
-    let Some(found) = defect::Entity::find_by_id(id).one(&state.db).await? else {
-        return Ok(None);
-    };
-    Ok(access::visible_project(&state.db, viewer, found.project_id)
-        .await?
-        .map(|_| found))
 }

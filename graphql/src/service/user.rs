@@ -1,5 +1,7 @@
 //! Users: creation by an admin or the operator, and sign-in with a password.
 
+use std::collections::HashSet;
+
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -180,27 +182,44 @@ pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[Uuid]) -> ServiceResult<
         .await?)
 }
 
-/// Whether `viewer` may see `user`: themselves, admins, and people sharing a project.
-pub async fn can_see(
+/// Those of `user_ids` that `viewer` may see: themselves, and people sharing a project with
+/// them; an administrator, everyone. One statement at most, whatever their number.
+pub async fn visible_among(
     conn: &impl ConnectionTrait,
     viewer: &super::Actor,
-    user_id: Uuid,
-) -> ServiceResult<bool> {
-    if viewer.admin || viewer.user_id == user_id {
-        return Ok(true);
-    }
+    user_ids: &[Uuid],
+) -> ServiceResult<HashSet<Uuid>> {
     use sea_orm::{QuerySelect, sea_query::Query};
     use steerco_entity::project_member;
+    if viewer.admin {
+        return Ok(user_ids.iter().copied().collect());
+    }
+    let mut seen = HashSet::new();
+    let mut others = Vec::with_capacity(user_ids.len());
+    for &id in user_ids {
+        if id == viewer.user_id {
+            seen.insert(id);
+        } else {
+            others.push(id);
+        }
+    }
+    if others.is_empty() {
+        return Ok(seen);
+    }
     let viewer_projects = Query::select()
         .column(project_member::Column::ProjectId)
         .from(project_member::Entity)
         .and_where(project_member::Column::UserId.eq(viewer.user_id))
         .to_owned();
-    let shared = project_member::Entity::find()
-        .filter(project_member::Column::UserId.eq(user_id))
+    let sharing: Vec<Uuid> = project_member::Entity::find()
+        .select_only()
+        .column(project_member::Column::UserId)
+        .distinct()
+        .filter(project_member::Column::UserId.is_in(others))
         .filter(project_member::Column::ProjectId.in_subquery(viewer_projects))
-        .limit(1)
-        .one(conn)
+        .into_tuple()
+        .all(conn)
         .await?;
-    Ok(shared.is_some())
+    seen.extend(sharing);
+    Ok(seen)
 }

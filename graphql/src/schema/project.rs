@@ -245,7 +245,7 @@ impl Project {
         Ok(connection(
             super::page::in_memory(&all, &window),
             |(position, _)| *position,
-            |(_, m)| super::milestone::Milestone(m),
+            |(_, m)| super::milestone::Milestone(m.clone()),
         ))
     }
     /// Every finish-to-start link between the project's milestones.

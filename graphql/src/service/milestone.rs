@@ -736,7 +736,7 @@ pub fn filtered<'a>(
     milestones: impl IntoIterator<Item = &'a milestone::Model>,
     filter: &MilestoneFilter,
     now: DateTime<Utc>,
-) -> ServiceResult<Vec<milestone::Model>> {
+) -> ServiceResult<Vec<&'a milestone::Model>> {
     let (today, thresholds) = calendar_of(project, now);
     let mut matching = Vec::new();
     for m in milestones {
@@ -756,7 +756,7 @@ pub fn filtered<'a>(
                 .overdue
                 .is_none_or(|overdue| rules::is_overdue(&dates, today) == overdue);
         if keep {
-            matching.push(m.clone());
+            matching.push(m);
         }
     }
     matching.sort_by_key(|m| (m.forecast_date, m.id));

@@ -310,10 +310,11 @@ async fn a_page_of_change_summaries_costs_the_same_statements_at_ten_times_the_d
 const GO_LIVE_PAGE: &str = "{ projects(first: 50) { edges { node {
   goLivePlans { id plannedCutoverEnd runbook { id } manualCriteria { id } metrics { id readings { value } }
     criteria { key holds value } }
-  testScenarios { id } testCycles { id passRate { percent } corePassRate { percent } executions { id } } } } } }";
+  testScenarios { id } testScenariosCsv
+  testCycles { id passRate { percent } corePassRate { percent } executions { id } } } } } }";
 const BASELINES_PAGE: &str = "{ projects(first: 50) { edges { node {
   milestones(first: 20, filter: { overdue: false }) { totalCount edges { node { id } } }
-  members { user { id raci { letter activityName } } }
+  members { user { id raci { letter activityName } apiTokens { id } } }
   milestoneDependencies { id } scheduleBaselines { id entries { baselineDate } }
   costBaselines { number } decisions { id } scope { id signatories { signedAt } }
   scopeVersions { id signatories { signedAt } causedBy { id } } } } } }";

@@ -343,6 +343,12 @@ children_loader!(
     |rows| rows.order_by_desc(decision::Column::Id)
 );
 
+children_loader!(
+    /// The API tokens of each user, newest first.
+    ApiTokensLoader, api_token::user_id = UserId,
+    |rows| rows.order_by_desc(api_token::Column::Id)
+);
+
 /// What the go/no-go criteria of each project's plans are computed from.
 pub struct GoLiveCriteriaDataLoader(pub AppState);
 
@@ -758,6 +764,7 @@ request_loaders!(
     project_decisions: ProjectDecisionsLoader,
     go_live_criteria_data: GoLiveCriteriaDataLoader,
     defects: DefectsLoader,
+    api_tokens_of_users: ApiTokensLoader,
     user_raci: UserRaciLoader;
     by id:
     api_tokens: api_token,

@@ -395,9 +395,9 @@ impl Project {
     }
     /// The project's scenarios as CSV (the import format).
     async fn test_scenarios_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        service::uat::csv_export(state(ctx), self.0.id)
-            .await
-            .map_err(|e| to_top_level(ctx, e))
+        let scenarios =
+            super::loader::children::<super::loader::ScenariosLoader>(ctx, self.0.id).await?;
+        service::uat::csv_of(&scenarios).map_err(|e| to_top_level(ctx, e))
     }
     /// Test cycles, oldest first.
     #[graphql(complexity = "super::page::list_cost(child_complexity)")]

@@ -124,9 +124,8 @@ impl User {
         if !(viewer.admin || viewer.user_id == self.0.id) {
             return Ok(Vec::new());
         }
-        let tokens = Box::pin(service::token::of_user(state(ctx), self.0.id))
-            .await
-            .map_err(|e| to_top_level(ctx, e))?;
+        let tokens =
+            super::loader::children::<super::loader::ApiTokensLoader>(ctx, self.0.id).await?;
         Ok(tokens.into_iter().map(ApiToken).collect())
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SelectTwo, Statement,
+    QueryFilter, QuerySelect, QueryTrait, SelectTwo, Statement,
 };
 use serde_json::json;
 use steerco_entity::{api_token, user};
@@ -17,7 +17,7 @@ use super::rows::JoinedRows;
 use super::sql_once::SqlOnce;
 use super::token_memory::UsableToken;
 use super::whole_row;
-use super::{Actor, AppState, Caller, ServiceError, ServiceResult, Writer, begin_write, commit};
+use super::{Actor, AppState, Caller, ServiceResult, Writer, begin_write, commit};
 use crate::domain::credential::{TokenKind, display_prefix, format_token, token_digest};
 use crate::domain::text::single_line;
 use crate::domain::{Refusal, RefusalCode, Refusals};
@@ -333,16 +333,6 @@ async fn record_use(writer: Writer, token_id: Uuid, now: DateTime<Utc>) -> Servi
 /// [`LAST_USED_GRANULARITY`].
 fn last_use_is_stale(last_used: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
     last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
-}
-
-/// A user's tokens, newest first.
-pub async fn of_user(state: &AppState, user_id: Uuid) -> ServiceResult<Vec<api_token::Model>> {
-    api_token::Entity::find()
-        .filter(api_token::Column::UserId.eq(user_id))
-        .order_by_desc(api_token::Column::Id)
-        .all(&state.db)
-        .await
-        .map_err(ServiceError::from)
 }
 
 #[cfg(test)]

@@ -280,10 +280,9 @@ pub async fn csv_import(
     Ok(created)
 }
 
-/// The project's scenarios as CSV.
-pub async fn csv_export(state: &AppState, project_id: Uuid) -> ServiceResult<String> {
-    let drafts = scenarios_of(&state.db, project_id)
-        .await?
+/// A project's scenarios, in order, as CSV (the import format).
+pub fn csv_of(scenarios: &[test_scenario::Model]) -> ServiceResult<String> {
+    let drafts = scenarios
         .iter()
         .map(draft_of)
         .collect::<ServiceResult<Vec<_>>>()?;

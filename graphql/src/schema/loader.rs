@@ -108,15 +108,6 @@ impl Loader<ProjectKey> for ProjectAccessLoader {
     }
 }
 
-/// Groups rows by a parent key, giving every asked key a (possibly empty) list.
-fn group<M>(keys: &[Uuid], rows: Vec<M>, parent: impl Fn(&M) -> Uuid) -> HashMap<Uuid, Vec<M>> {
-    let mut grouped: HashMap<Uuid, Vec<M>> = keys.iter().map(|key| (*key, Vec::new())).collect();
-    for row in rows {
-        grouped.entry(parent(&row)).or_default().push(row);
-    }
-    grouped
-}
-
 /// Declares a loader of the children of many parents in one query: read by `$fetch`, or the
 /// rows of `$entity` whose `$parent` field (column `$column`) is a key, in `$order`.
 macro_rules! children_loader {
@@ -130,7 +121,7 @@ macro_rules! children_loader {
 
             async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
                 let rows: ServiceResult<Vec<$model>> = $fetch(&self.0, keys).await;
-                Ok(group(keys, rows.map_err(Arc::new)?, |row| row.$parent))
+                Ok(service::group(keys, rows.map_err(Arc::new)?, |row| row.$parent))
             }
         }
     };
@@ -152,7 +143,7 @@ macro_rules! children_loader {
                 )
                 .await
                 .map_err(Arc::new)?;
-                Ok(group(keys, rows, |row| row.$parent))
+                Ok(service::group(keys, rows, |row| row.$parent))
             }
         }
     };
@@ -242,7 +233,7 @@ impl Loader<Uuid> for DecisionsLoader {
         let rows = service::decision::with_votes_of_subjects(&self.0, keys)
             .await
             .map_err(Arc::new)?;
-        Ok(group(keys, rows, |(ballot, _)| ballot.subject_id))
+        Ok(service::group(keys, rows, |(ballot, _)| ballot.subject_id))
     }
 }
 children_loader!(
@@ -380,7 +371,7 @@ impl Loader<Uuid> for DefectsLoader {
         )
         .await
         .map_err(Arc::new)?;
-        Ok(group(keys, rows, |row| row.project_id)
+        Ok(service::group(keys, rows, |row| row.project_id)
             .into_iter()
             .map(|(project, defects)| (project, Arc::new(defects)))
             .collect())
@@ -524,7 +515,9 @@ impl Loader<Uuid> for UserRaciLoader {
         let rows = service::raci::assignments_of_users(&self.0, keys)
             .await
             .map_err(Arc::new)?;
-        Ok(group(keys, rows, |(assignment, _)| assignment.user_id))
+        Ok(service::group(keys, rows, |(assignment, _)| {
+            assignment.user_id
+        }))
     }
 }
 

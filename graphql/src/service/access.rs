@@ -15,6 +15,15 @@ use crate::domain::Refusal;
 use crate::domain::authz::{ProjectOperation, Subject, permits};
 use crate::domain::role::RoleSet;
 
+/// The ids of the projects `user_id` is a member of, as a subquery.
+pub fn projects_of_member(user_id: Uuid) -> SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(project_member::Column::ProjectId)
+        .from(project_member::Entity)
+        .and_where(project_member::Column::UserId.eq(user_id))
+        .to_owned()
+}
+
 /// The caller's roles on a project (empty when not a member).
 pub async fn subject_on(
     conn: &impl ConnectionTrait,

@@ -108,10 +108,7 @@ pub async fn append_all_in_txn(
     let mut linked = Vec::with_capacity(rest.len());
     for entry in rest {
         let next = link(origin, occurred_at, entry, &tail);
-        tail = ChainTail {
-            seq: next.seq,
-            hash: next.hash.clone(),
-        };
+        tail = ChainTail::ending_at(&next);
         linked.push(next);
     }
     let Some(last) = linked.last().cloned() else {
@@ -178,10 +175,6 @@ async fn append_one(
         ))
         .await?;
     }
-    let new_tail = |event: &audit_event::Model| ChainTail {
-        seq: event.seq,
-        hash: event.hash.clone(),
-    };
     let hints = (backend == DbBackend::Sqlite).then_some(&*TAIL_HINTS);
     if let Some(hints) = hints
         && let Some(hinted) = hints.get(&chain)
@@ -190,7 +183,7 @@ async fn append_one(
         let statement = append_after_statement(&linked, backend)?;
         if txn.execute_raw(statement).await?.rows_affected() == 1 {
             hints.remember(&linked);
-            return Ok(new_tail(&linked));
+            return Ok(ChainTail::ending_at(&linked));
         }
     }
     let tail = txn
@@ -206,7 +199,7 @@ async fn append_one(
     if let Some(hints) = hints {
         hints.remember(&linked);
     }
-    Ok(new_tail(&linked))
+    Ok(ChainTail::ending_at(&linked))
 }
 
 /// The last event of a chain, as the next one links to it.
@@ -217,6 +210,14 @@ struct ChainTail {
 }
 
 impl ChainTail {
+    /// The tail of a chain whose last event is `event`.
+    fn ending_at(event: &audit_event::Model) -> Self {
+        Self {
+            seq: event.seq,
+            hash: event.hash.clone(),
+        }
+    }
+
     /// What the first event of a chain links to.
     fn genesis() -> Self {
         Self {
@@ -253,13 +254,7 @@ impl TailHints {
                 tails.remove(&forgotten);
             }
         }
-        tails.insert(
-            event.chain_key.clone(),
-            ChainTail {
-                seq: event.seq,
-                hash: event.hash.clone(),
-            },
-        );
+        tails.insert(event.chain_key.clone(), ChainTail::ending_at(event));
     }
 
     /// A panic elsewhere cannot leave a map of hints wrong, only stale.

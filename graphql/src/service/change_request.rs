@@ -1262,12 +1262,9 @@ pub async fn lists_of(
             .collect();
         matching.retain(|cr| waiting.contains(&cr.id));
     }
-    let mut lists: HashMap<Uuid, Vec<change_request::Model>> =
-        project_ids.iter().map(|id| (*id, Vec::new())).collect();
-    for change in matching {
-        lists.entry(change.project_id).or_default().push(change);
-    }
-    Ok(lists)
+    Ok(super::group(project_ids, matching, |change| {
+        change.project_id
+    }))
 }
 
 /// Open ballots (of any kind) that wait for `user_id`'s vote, oldest first. One statement

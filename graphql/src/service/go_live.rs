@@ -821,24 +821,18 @@ impl CriteriaData {
             .all(conn)
             .await?;
         let mut uat = super::uat::UatData::read_many(conn, project_ids).await?;
-        let mut milestones: HashMap<Uuid, Vec<milestone::Model>> = HashMap::new();
-        for row in milestone::Entity::find()
+        let milestones = milestone::Entity::find()
             .filter(milestone::Column::ProjectId.is_in(in_projects()))
             .all(conn)
-            .await?
-        {
-            milestones.entry(row.project_id).or_default().push(row);
-        }
-        let mut awaiting: HashMap<Uuid, Vec<change_request::Model>> = HashMap::new();
-        for row in awaiting_decision(
+            .await?;
+        let mut milestones = super::group(project_ids, milestones, |m| m.project_id);
+        let awaiting = awaiting_decision(
             change_request::Entity::find()
                 .filter(change_request::Column::ProjectId.is_in(in_projects())),
         )
         .all(conn)
-        .await?
-        {
-            awaiting.entry(row.project_id).or_default().push(row);
-        }
+        .await?;
+        let mut awaiting = super::group(project_ids, awaiting, |change| change.project_id);
         let baselined: BTreeSet<Uuid> = scope_version::Entity::find()
             .select_only()
             .column(scope_version::Column::ProjectId)

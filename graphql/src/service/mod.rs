@@ -31,6 +31,7 @@ pub mod user;
 pub mod whole_row;
 pub mod writer;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use db::Db;
@@ -207,6 +208,16 @@ pub(crate) async fn insert_in_batches<A: ActiveModelTrait>(
         inserted += insert.exec_without_returning(conn).await?;
     }
     Ok(inserted)
+}
+
+/// Groups rows by a parent key, giving every asked key a (possibly empty) list: what a read
+/// for many parents hands back to each.
+pub fn group<M>(keys: &[Uuid], rows: Vec<M>, parent: impl Fn(&M) -> Uuid) -> HashMap<Uuid, Vec<M>> {
+    let mut grouped: HashMap<Uuid, Vec<M>> = keys.iter().map(|key| (*key, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(parent(&row)).or_default().push(row);
+    }
+    grouped
 }
 
 /// The rows of `E` whose `parent` column holds one of `parents`, in the order `order` gives:

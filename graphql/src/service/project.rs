@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde_json::json;
 use steerco_entity::{project, project_member};
@@ -523,11 +523,7 @@ pub async fn list(
 ) -> ServiceResult<Page<project::Model>> {
     let mut select = project::Entity::find();
     if !actor.admin {
-        let mine = Query::select()
-            .column(project_member::Column::ProjectId)
-            .from(project_member::Entity)
-            .and_where(project_member::Column::UserId.eq(actor.user_id))
-            .to_owned();
+        let mine = access::projects_of_member(actor.user_id);
         select = select.filter(project::Column::Id.in_subquery(mine));
     }
     if !filter.statuses.is_empty() {

@@ -1311,56 +1311,52 @@ impl UatData {
         conn: &impl ConnectionTrait,
         project_ids: &[Uuid],
     ) -> ServiceResult<HashMap<Uuid, Self>> {
-        let mut data: HashMap<Uuid, Self> = project_ids
-            .iter()
-            .map(|id| (*id, Self::default()))
-            .collect();
         let in_projects = || project_ids.iter().copied();
-        for cycle in test_cycle::Entity::find()
+        let cycles = test_cycle::Entity::find()
             .filter(test_cycle::Column::ProjectId.is_in(in_projects()))
             .order_by_asc(test_cycle::Column::Id)
             .all(conn)
-            .await?
-        {
-            data.entry(cycle.project_id).or_default().cycles.push(cycle);
-        }
-        let latest: HashMap<Uuid, Uuid> = data
-            .iter()
-            .filter_map(|(project, d)| Some((d.cycles.last()?.id, *project)))
+            .await?;
+        let mut cycles = super::group(project_ids, cycles, |cycle| cycle.project_id);
+        let latest: Vec<Uuid> = cycles
+            .values()
+            .filter_map(|of_project| Some(of_project.last()?.id))
             .collect();
-        if !latest.is_empty() {
-            for execution in test_execution::Entity::find()
-                .filter(test_execution::Column::CycleId.is_in(latest.keys().copied()))
+        let executions = if latest.is_empty() {
+            Vec::new()
+        } else {
+            test_execution::Entity::find()
+                .filter(test_execution::Column::CycleId.is_in(latest.iter().copied()))
                 .order_by_asc(test_execution::Column::Id)
                 .all(conn)
                 .await?
-            {
-                if let Some(d) = latest
-                    .get(&execution.cycle_id)
-                    .and_then(|p| data.get_mut(p))
-                {
-                    d.latest_executions.push(execution);
-                }
-            }
-        }
-        for scenario in test_scenario::Entity::find()
+        };
+        let mut executions = super::group(&latest, executions, |e| e.cycle_id);
+        let scenarios = test_scenario::Entity::find()
             .filter(test_scenario::Column::ProjectId.is_in(in_projects()))
             .order_by_asc(test_scenario::Column::Id)
             .all(conn)
-            .await?
-        {
-            data.entry(scenario.project_id)
-                .or_default()
-                .scenarios
-                .push(scenario);
-        }
-        for defect in defect_metric_rows_of(conn, project_ids).await? {
-            data.entry(defect.project_id)
-                .or_default()
-                .defects
-                .push(defect);
-        }
-        Ok(data)
+            .await?;
+        let mut scenarios = super::group(project_ids, scenarios, |s| s.project_id);
+        let defects = defect_metric_rows_of(conn, project_ids).await?;
+        let mut defects = super::group(project_ids, defects, |d| d.project_id);
+        Ok(project_ids
+            .iter()
+            .map(|id| {
+                let cycles = cycles.remove(id).unwrap_or_default();
+                let latest_executions = cycles
+                    .last()
+                    .and_then(|latest| executions.remove(&latest.id))
+                    .unwrap_or_default();
+                let data = Self {
+                    cycles,
+                    scenarios: scenarios.remove(id).unwrap_or_default(),
+                    defects: defects.remove(id).unwrap_or_default(),
+                    latest_executions,
+                };
+                (*id, data)
+            })
+            .collect())
     }
 
     /// DOMAIN §6.2 readiness, with the project's defects as the rules see them.

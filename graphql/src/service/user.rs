@@ -189,7 +189,7 @@ pub async fn visible_among(
     viewer: &super::Actor,
     user_ids: &[Uuid],
 ) -> ServiceResult<HashSet<Uuid>> {
-    use sea_orm::{QuerySelect, sea_query::Query};
+    use sea_orm::QuerySelect;
     use steerco_entity::project_member;
     if viewer.admin {
         return Ok(user_ids.iter().copied().collect());
@@ -206,17 +206,15 @@ pub async fn visible_among(
     if others.is_empty() {
         return Ok(seen);
     }
-    let viewer_projects = Query::select()
-        .column(project_member::Column::ProjectId)
-        .from(project_member::Entity)
-        .and_where(project_member::Column::UserId.eq(viewer.user_id))
-        .to_owned();
     let sharing: Vec<Uuid> = project_member::Entity::find()
         .select_only()
         .column(project_member::Column::UserId)
         .distinct()
         .filter(project_member::Column::UserId.is_in(others))
-        .filter(project_member::Column::ProjectId.in_subquery(viewer_projects))
+        .filter(
+            project_member::Column::ProjectId
+                .in_subquery(super::access::projects_of_member(viewer.user_id)),
+        )
         .into_tuple()
         .all(conn)
         .await?;

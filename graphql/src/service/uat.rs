@@ -1100,28 +1100,6 @@ pub async fn defect_comment(
     Ok(found)
 }
 
-pub async fn cycles_of(
-    conn: &impl ConnectionTrait,
-    project_id: Uuid,
-) -> ServiceResult<Vec<test_cycle::Model>> {
-    Ok(test_cycle::Entity::find()
-        .filter(test_cycle::Column::ProjectId.eq(project_id))
-        .order_by_asc(test_cycle::Column::Id)
-        .all(conn)
-        .await?)
-}
-
-pub async fn executions_of(
-    conn: &impl ConnectionTrait,
-    cycle_id: Uuid,
-) -> ServiceResult<Vec<test_execution::Model>> {
-    Ok(test_execution::Entity::find()
-        .filter(test_execution::Column::CycleId.eq(cycle_id))
-        .order_by_asc(test_execution::Column::Id)
-        .all(conn)
-        .await?)
-}
-
 pub async fn defects_of(
     conn: &impl ConnectionTrait,
     project_id: Uuid,

@@ -3,6 +3,10 @@
 //! The application itself (domain rules, services, GraphQL schema) lives in
 //! `steerco-graphql`; this crate wires it to the outside world.
 
+// A server's failures are answered (a typed error, an internal error with its request id),
+// never a panic; tests may unwrap what they set up.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod answer;
 pub mod cli;
 pub mod config;

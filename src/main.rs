@@ -1,5 +1,9 @@
 //! `steerco`: see `steerco --help`.
 
+// A server's failures are answered (a typed error, an internal error with its request id),
+// never a panic; tests may unwrap what they set up.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::io::IsTerminal;
 
 use clap::Parser;

@@ -5,7 +5,8 @@
 //! triaging it takes its own exact budget. A committee's reads, a page of ballots with their
 //! tallies and a voter's pending votes, keep theirs too, and so does `nodes(ids:)`, whatever
 //! the number of ids. A scenario import writes its rows and their audit events a few hundred
-//! to a statement.
+//! to a statement, and so do a project created from a template, a RACI matrix seeded for its
+//! team, a milestone pushing a chain of others and the first baseline of a schedule.
 //!
 //! Each budget counts a request whose token is read, the most a request takes: the servers
 //! here remember no token ([`app`]). A caller's next requests within the server's token memory
@@ -824,4 +825,238 @@ async fn first_use_recorded(app: &TestApp, who: &TestUser) {
 enum Reporter {
     QaMember,
     AdministratorOutsideTheTeam,
+}
+
+const PROJECT_CREATE: &str = "mutation($code: String!, $template: PhaseTemplateKey) { projectCreate(input: { code: $code, name: \"Rollout\", template: $template }) { project { id } userErrors { code field message } } }";
+const TEMPLATES: &str = "{ phaseTemplates { key phases { name deliverables exitCriteria } } }";
+const PLAN_CREATED: &str = "query($code: String!) { project(code: $code) { id phases { name exitCriteria { text } deliverables { name } } } }";
+
+/// Each template's phases as `phaseTemplates` lists them, with their deliverables and exit
+/// criteria, in the shape [`PLAN_CREATED`] reads a project's plan.
+fn as_listed(template: &Value) -> Value {
+    let phases = template["phases"].as_array().expect("phases").iter();
+    Value::Array(
+        phases
+            .map(|phase| {
+                let named = |key: &str, field: &str| -> Value {
+                    let items = phase[field].as_array().expect("a list").iter();
+                    Value::Array(items.map(|item| json!({ key: item })).collect())
+                };
+                json!({
+                    "name": phase["name"],
+                    "exitCriteria": named("text", "exitCriteria"),
+                    "deliverables": named("name", "deliverables"),
+                })
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn creating_a_project_from_a_template_costs_the_same_statements_for_five_phases_as_for_eight()
+{
+    let app = app().await;
+    let pm = app.user("Pam Manager", false).await;
+    let templates = app.ok(&pm, TEMPLATES, json!({})).await;
+    let plain = statements(
+        &app,
+        &pm,
+        PROJECT_CREATE,
+        json!({ "code": "PLAIN", "template": null }),
+    )
+    .await;
+    let mut taken = Vec::new();
+    for template in templates["phaseTemplates"].as_array().expect("templates") {
+        let key = template["key"].as_str().expect("a key");
+        let code = key.replace('_', "-");
+        let variables = json!({ "code": code, "template": key });
+        taken.push(statements(&app, &pm, PROJECT_CREATE, variables).await);
+        let plan = app.ok(&pm, PLAN_CREATED, json!({ "code": code })).await;
+        assert_eq!(plan["project"]["phases"], as_listed(template), "{key}");
+        let project = plan["project"]["id"].clone();
+        let chain = app.ok(&pm, VERIFY_CHAIN, json!({ "p": project })).await;
+        assert_eq!(chain["auditChainVerify"]["valid"], true, "{key}: {chain}");
+    }
+    // FIVE_PHASE, SIX_PHASE and EIGHT_STAGE: phases, their audit events (on PostgreSQL with
+    // the chain's lock and head), exit criteria and deliverables, a statement or so each.
+    assert_eq!(taken.len(), 3);
+    assert!(
+        taken.iter().all(|&t| t == taken[0]),
+        "{taken:?} statements for the three templates"
+    );
+    assert!(
+        taken[0] <= plain + 7,
+        "{plain} without a template, {taken:?}"
+    );
+}
+
+const MILESTONE_CREATE: &str = "mutation($p: ID!, $name: String!, $date: NaiveDate!) { milestoneCreate(input: { phaseId: $p, name: $name, forecastDate: $date }) { milestone { id } userErrors { code } } }";
+const MILESTONE_LINK: &str = "mutation($p: ID!, $s: ID!) { milestoneDependencyAdd(input: { predecessorId: $p, successorId: $s, lagDays: 1 }) { userErrors { code } } }";
+const BASELINE: &str = "mutation($p: ID!) { scheduleBaselineCreate(input: { projectId: $p, reason: \"Plan agreed\" }) { baseline { number } userErrors { code } } }";
+const MILESTONES: &str = "query($code: String!) { project(code: $code) { id phases { id milestones { name baselineDate forecastDate version } } } }";
+
+/// The first day of [`chain`]'s milestones.
+fn chain_start() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2027, 5, 1).expect("a date")
+}
+
+/// A project `CHAIN` with a chain of `length` milestones in its first phase, each forecast for
+/// the day after the one before and following it a day later, without a baseline; its id and
+/// theirs.
+async fn chain(app: &TestApp, pm: &TestUser, length: usize) -> (Value, Vec<Value>) {
+    let variables = json!({ "code": "CHAIN", "template": "FIVE_PHASE" });
+    let created = app.ok(pm, PROJECT_CREATE, variables).await;
+    assert_eq!(created["projectCreate"]["userErrors"], json!([]));
+    let plan = app.ok(pm, MILESTONES, json!({ "code": "CHAIN" })).await;
+    let phase = plan["project"]["phases"][0]["id"].clone();
+    let mut ids = Vec::new();
+    for n in 0..length {
+        let variables = json!({
+            "p": phase,
+            "name": format!("M{n:02}"),
+            "date": chain_start() + chrono::Days::new(n as u64),
+        });
+        let data = app.ok(pm, MILESTONE_CREATE, variables).await;
+        assert_eq!(data["milestoneCreate"]["userErrors"], json!([]));
+        ids.push(data["milestoneCreate"]["milestone"]["id"].clone());
+    }
+    for pair in ids.windows(2) {
+        let data = app
+            .ok(pm, MILESTONE_LINK, json!({ "p": pair[0], "s": pair[1] }))
+            .await;
+        assert_eq!(data["milestoneDependencyAdd"]["userErrors"], json!([]));
+    }
+    (plan["project"]["id"].clone(), ids)
+}
+
+/// What a command on [`chain`] took: its statements, the milestones after, the audit chain.
+struct OnChain {
+    statements: u64,
+    milestones: Value,
+    audit: Value,
+}
+
+/// Runs `document` as the PM on a [`chain`] of `length` milestones, with `variables` and the
+/// project as `p`, the first milestone as `first`.
+async fn on_chain(length: usize, document: &str, variables: Value) -> OnChain {
+    let app = app().await;
+    let pm = app.user("Pam Manager", false).await;
+    let (project, ids) = chain(&app, &pm, length).await;
+    let mut variables = variables;
+    variables["p"] = project.clone();
+    variables["first"] = ids[0].clone();
+    let statements = statements(&app, &pm, document, variables).await;
+    let plan = app.ok(&pm, MILESTONES, json!({ "code": "CHAIN" })).await;
+    let audit = app.ok(&pm, VERIFY_CHAIN, json!({ "p": project })).await;
+    OnChain {
+        statements,
+        milestones: plan["project"]["phases"][0]["milestones"].clone(),
+        audit: audit["auditChainVerify"].clone(),
+    }
+}
+
+/// The milestones of a chain of `length` as [`MILESTONES`] reads them: each forecast `shift`
+/// days later than [`chain`] made it, baselined on that day if `baselined`, at `version`.
+fn chain_after(length: u64, shift: u64, baselined: bool, version: i64) -> Value {
+    (0..length)
+        .map(|n| {
+            let forecast = chain_start() + chrono::Days::new(n + shift);
+            json!({
+                "name": format!("M{n:02}"),
+                "baselineDate": baselined.then_some(forecast),
+                "forecastDate": forecast,
+                "version": version,
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pushing_a_milestone_moves_a_chain_of_twelve_for_the_statements_of_a_chain_of_three() {
+    const PUSH: &str = "mutation($first: ID!, $date: NaiveDate!) { milestoneUpdate(input: { id: $first, expectedVersion: 1, forecastDate: $date }) { moved { to } userErrors { code } } }";
+    let pushed = json!({ "date": chain_start() + chrono::Days::new(30) });
+    // Two and eleven moved: past one, the moves' audit events take one insert however many.
+    let few = on_chain(3, PUSH, pushed.clone()).await;
+    let many = on_chain(12, PUSH, pushed).await;
+    assert_eq!(
+        many.statements, few.statements,
+        "{} statements for 3 milestones, {} for 12",
+        few.statements, many.statements
+    );
+    assert_eq!(few.audit["valid"], true, "{}", few.audit);
+    assert_eq!(many.audit["valid"], true, "{}", many.audit);
+    let events = |audit: &Value| audit["eventCount"].as_u64().expect("a count");
+    // Nine more milestones, links and pushes.
+    assert_eq!(events(&many.audit) - events(&few.audit), 27);
+    assert_eq!(many.milestones, chain_after(12, 30, false, 2));
+}
+
+#[tokio::test]
+async fn the_first_baseline_of_twelve_milestones_costs_the_statements_of_two() {
+    let few = on_chain(2, BASELINE, json!({})).await;
+    let many = on_chain(12, BASELINE, json!({})).await;
+    assert_eq!(
+        many.statements, few.statements,
+        "{} statements for 2 milestones, {} for 12",
+        few.statements, many.statements
+    );
+    assert_eq!(many.audit["valid"], true, "{}", many.audit);
+    assert_eq!(many.milestones, chain_after(12, 0, true, 2));
+}
+
+const RACI_SEED: &str = "mutation($p: ID!) { raciSeed(input: { projectId: $p }) { activities { name assignments { letter } } userErrors { code } } }";
+
+/// The statements of seeding the RACI matrix of a project whose team is the PM and one
+/// member of each of the first `roles` roles, the assignments it made, and the audit chain.
+async fn seeded_matrix(roles: usize) -> (u64, usize, Value) {
+    let app = app().await;
+    let pm = app.user("Pam Manager", false).await;
+    let project = app.project(&pm, "RACI").await;
+    let team = [
+        "SPONSOR",
+        "STEERING_COMMITTEE",
+        "BUSINESS_REP",
+        "IT_REP",
+        "FINANCE_REP",
+        "QA",
+        "SUPER_USER",
+        "VENDOR",
+    ];
+    for role in &team[..roles] {
+        let member = app.user(&format!("Member {role}"), false).await;
+        app.add_member(&pm, &project, &member, &[role]).await;
+    }
+    let taken = statements(&app, &pm, RACI_SEED, json!({ "p": project })).await;
+    let matrix = app.ok(&pm, RACI_SEED, json!({ "p": project })).await;
+    assert_eq!(matrix["raciSeed"]["userErrors"][0]["code"], "CONFLICT");
+    let seeded = app
+        .ok(
+            &pm,
+            "query($p: ID!) { raciMatrix(projectId: $p) { activities { assignments { letter } } } }",
+            json!({ "p": project }),
+        )
+        .await;
+    let assignments = seeded["raciMatrix"]["activities"]
+        .as_array()
+        .expect("activities")
+        .iter()
+        .map(|a| a["assignments"].as_array().map_or(0, Vec::len))
+        .sum();
+    let chain = app.ok(&pm, VERIFY_CHAIN, json!({ "p": project })).await;
+    (taken, assignments, chain["auditChainVerify"].clone())
+}
+
+#[tokio::test]
+async fn seeding_the_raci_matrix_of_a_team_of_nine_costs_the_statements_of_a_team_of_one() {
+    let (alone, alone_assigned, _) = seeded_matrix(0).await;
+    let (team, team_assigned, chain) = seeded_matrix(8).await;
+    assert_eq!(
+        team, alone,
+        "{alone} statements for the PM alone, {team} for nine"
+    );
+    assert!(
+        team_assigned > alone_assigned,
+        "{alone_assigned} letters for the PM alone, {team_assigned} for nine"
+    );
+    assert_eq!(chain["valid"], true, "{chain}");
 }

@@ -114,15 +114,7 @@ pub async fn append_all_in_txn(
     let Some(last) = linked.last().cloned() else {
         return Ok(());
     };
-    super::insert_in_batches(
-        txn,
-        linked
-            .into_iter()
-            .map(IntoActiveModel::into_active_model)
-            .collect(),
-        None,
-    )
-    .await?;
+    super::insert_in_batches(txn, super::active_models(linked), None).await?;
     if backend_of(txn) == DbBackend::Sqlite {
         TAIL_HINTS.remember(&last);
     }

@@ -14,7 +14,6 @@ use super::access;
 use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::numbering::insert_numbered;
-use super::whole_row;
 use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit_with_events};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -155,6 +154,7 @@ pub(crate) async fn create_version_in_txn(
     .await?;
     let mut events = Vec::new();
     let mut entries = Vec::new();
+    let mut rebased = Vec::new();
     for m in super::milestone::milestones_of(txn, project.id).await? {
         let date = dates
             .get(&m.id)
@@ -186,9 +186,16 @@ pub(crate) async fn create_version_in_txn(
                 });
                 next.last_health = health.as_str().to_owned();
             }
-            whole_row::update(txn, next).await?;
+            rebased.push(next);
         }
     }
+    let baseline_dates = [
+        milestone::Column::BaselineDate,
+        milestone::Column::LastHealth,
+        milestone::Column::UpdatedAt,
+        milestone::Column::Version,
+    ];
+    super::update_in_batches(txn, rebased, baseline_dates).await?;
     super::insert_in_batches(txn, entries, None).await?;
     append_in_txn(
         txn,

@@ -143,6 +143,27 @@ async fn save(conn: &impl ConnectionTrait, cr: &change_request::Model) -> Servic
     Ok(())
 }
 
+/// Which of `ids` are milestones of the project: one statement, none for no ids.
+async fn milestones_among(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    ids: &[Uuid],
+) -> ServiceResult<BTreeSet<Uuid>> {
+    if ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    Ok(milestone::Entity::find()
+        .select_only()
+        .column(milestone::Column::Id)
+        .filter(milestone::Column::ProjectId.eq(project_id))
+        .filter(milestone::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Checks the links point into the project.
 async fn check_links(
     conn: &impl ConnectionTrait,
@@ -150,9 +171,9 @@ async fn check_links(
     links: &Links,
 ) -> ServiceResult<()> {
     let mut refusals = Refusals::default();
+    let known = milestones_among(conn, project_id, &links.milestone_ids).await?;
     for (index, id) in links.milestone_ids.iter().enumerate() {
-        let found = milestone::Entity::find_by_id(*id).one(conn).await?;
-        if found.is_none_or(|m| m.project_id != project_id) {
+        if !known.contains(id) {
             refusals.push(Refusal::not_found(
                 &["links", "milestoneIds", &index.to_string()],
                 "milestone",
@@ -592,11 +613,14 @@ async fn check_impact_targets(
 ) -> ServiceResult<()> {
     let mut refusals = Refusals::default();
     if let Some(schedule) = &impact.schedule {
-        for (index, shift) in schedule.milestone_shifts.iter().enumerate() {
-            let found = milestone::Entity::find_by_id(shift.milestone_id)
-                .one(conn)
-                .await?;
-            if found.is_none_or(|m| m.project_id != project.id) {
+        let shifted: Vec<Uuid> = schedule
+            .milestone_shifts
+            .iter()
+            .map(|shift| shift.milestone_id)
+            .collect();
+        let known = milestones_among(conn, project.id, &shifted).await?;
+        for (index, id) in shifted.iter().enumerate() {
+            if !known.contains(id) {
                 refusals.push(Refusal::not_found(
                     &[
                         "impact",
@@ -875,6 +899,7 @@ async fn apply_in_txn(
         let by_id: HashMap<Uuid, &milestone::Model> =
             milestones.iter().map(|m| (m.id, m)).collect();
         let mut dates = BTreeMap::new();
+        let mut moved = Vec::new();
         for shift in &schedule.milestone_shifts {
             let Some(before) = by_id.get(&shift.milestone_id) else {
                 return Err(cannot(format!(
@@ -886,15 +911,20 @@ async fn apply_in_txn(
             let base = before.baseline_date.unwrap_or(before.forecast_date);
             dates.insert(before.id, base + delta);
             if before.actual_date.is_none() {
-                let moved = milestone::Model {
+                moved.push(milestone::Model {
                     forecast_date: before.forecast_date + delta,
                     updated_at: now,
                     version: before.version + 1,
                     ..(*before).clone()
-                };
-                whole_row::update(txn, moved).await?;
+                });
             }
         }
+        let forecast = [
+            milestone::Column::ForecastDate,
+            milestone::Column::UpdatedAt,
+            milestone::Column::Version,
+        ];
+        super::update_in_batches(txn, moved, forecast).await?;
         let (baseline, baseline_events) = super::baseline::create_version_in_txn(
             txn,
             origin,

@@ -9,13 +9,13 @@ use steerco_entity::{milestone, milestone_dependency, phase, project};
 use uuid::Uuid;
 
 use super::access;
-use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::audit::{AuditEntry, Origin, append_all_in_txn, append_in_txn};
 use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
 use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
-    commit_with_events, for_update,
+    commit_with_events, for_update, update_in_batches,
 };
 use crate::domain::authz::{ProjectOperation, permits};
 use crate::domain::event::DomainEvent;
@@ -122,6 +122,18 @@ async fn save(
     next: &mut milestone::Model,
     events: &mut Vec<DomainEvent>,
 ) -> ServiceResult<()> {
+    note_health(project, now, next, events)?;
+    whole_row::update(conn, next.clone()).await?;
+    Ok(())
+}
+
+/// Records in `next` the health it has now, with an event when that changed.
+fn note_health(
+    project: &project::Model,
+    now: DateTime<Utc>,
+    next: &mut milestone::Model,
+    events: &mut Vec<DomainEvent>,
+) -> ServiceResult<()> {
     let health = health_of(next, project, now)?;
     let previous: Health = next.last_health.parse().unwrap_or(Health::Green);
     if health != previous {
@@ -132,7 +144,6 @@ async fn save(
         });
         next.last_health = health.as_str().to_owned();
     }
-    whole_row::update(conn, next.clone()).await?;
     Ok(())
 }
 
@@ -416,7 +427,16 @@ pub async fn update(
     })
 }
 
-/// Writes the forecasts that propagation moved (all but `except`, which the caller saves).
+/// What a shift changes of a milestone.
+const SHIFTED: [milestone::Column; 4] = [
+    milestone::Column::ForecastDate,
+    milestone::Column::LastHealth,
+    milestone::Column::UpdatedAt,
+    milestone::Column::Version,
+];
+
+/// Writes the forecasts that propagation moved (all but `except`, which the caller saves):
+/// the moved rows in one statement and their audit events in one append, however many moved.
 #[allow(clippy::too_many_arguments)]
 async fn apply_shifts(
     txn: &impl ConnectionTrait,
@@ -430,6 +450,7 @@ async fn apply_shifts(
 ) -> ServiceResult<Vec<Moved>> {
     let by_id: HashMap<Uuid, &milestone::Model> = all.iter().map(|m| (m.id, m)).collect();
     let mut moved = Vec::new();
+    let mut pushed = Vec::new();
     for shift in shifts.iter().filter(|s| s.id != except) {
         let Some(before) = by_id.get(&shift.id) else {
             continue;
@@ -440,20 +461,17 @@ async fn apply_shifts(
             version: before.version + 1,
             ..(*before).clone()
         };
-        save(txn, project, now, &mut next, events).await?;
-        append_in_txn(
-            txn,
-            origin,
-            now,
-            entry(&next, "milestone.pushed", Some(before)),
-        )
-        .await?;
+        note_health(project, now, &mut next, events)?;
+        pushed.push(entry(&next, "milestone.pushed", Some(before)));
         moved.push(Moved {
             milestone: next,
             from: shift.from,
             to: shift.to,
         });
     }
+    let rows = moved.iter().map(|m| m.milestone.clone()).collect();
+    update_in_batches(txn, rows, SHIFTED).await?;
+    append_all_in_txn(txn, origin, now, &pushed).await?;
     Ok(moved)
 }
 

@@ -38,7 +38,7 @@ pub use db::Db;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, Select,
+    EntityTrait, IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryFilter, QuerySelect, Select,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -208,6 +208,36 @@ pub(crate) async fn insert_in_batches<A: ActiveModelTrait>(
         inserted += insert.exec_without_returning(conn).await?;
     }
     Ok(inserted)
+}
+
+/// Writes `columns` of each of `rows` over its stored row, [`ROWS_PER_INSERT`] rows to a
+/// statement: an insert of the whole rows that, meeting each one's primary key, updates only
+/// those columns. Every row must exist already, as the rows a command read in its transaction
+/// do: one that did not would be inserted.
+pub(crate) async fn update_in_batches<M, A>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<M>,
+    columns: impl IntoIterator<Item = <A::Entity as EntityTrait>::Column>,
+) -> Result<(), DbErr>
+where
+    M: IntoActiveModel<A>,
+    A: ActiveModelTrait,
+{
+    let key = <A::Entity as EntityTrait>::PrimaryKey::iter().map(PrimaryKeyToColumn::into_column);
+    let on_key = OnConflict::columns(key).update_columns(columns).to_owned();
+    insert_in_batches(conn, active_models(rows), Some(on_key)).await?;
+    Ok(())
+}
+
+/// Plain models as the active models [`insert_in_batches`] writes, every column as it is.
+pub(crate) fn active_models<M, A>(rows: Vec<M>) -> Vec<A>
+where
+    M: IntoActiveModel<A>,
+    A: ActiveModelTrait,
+{
+    rows.into_iter()
+        .map(IntoActiveModel::into_active_model)
+        .collect()
 }
 
 /// Groups rows by a parent key, giving every asked key a (possibly empty) list: what a read

@@ -13,12 +13,15 @@ use steerco_entity::{phase, project_member, raci_activity, raci_assignment, user
 use uuid::Uuid;
 
 use super::access::{self, stored_roles};
-use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::audit::{AuditEntry, Origin, append_all_in_txn, append_in_txn};
 use super::member::ensure_open;
 use super::rows::JoinedRows;
 use super::sql_once::SqlOnce;
 use super::whole_row;
-use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit};
+use super::{
+    AppState, Caller, ServiceError, ServiceResult, active_models, begin_write, commit,
+    insert_in_batches,
+};
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
 use crate::domain::raci::{self as rules, AssignRefusal, Assignment, RaciLetter, Violation};
@@ -238,7 +241,19 @@ async fn insert_activity(
     name: String,
     now: chrono::DateTime<Utc>,
 ) -> ServiceResult<raci_activity::Model> {
-    let row = raci_activity::Model {
+    let row = new_activity(project_id, phase_id, position, name, now);
+    whole_row::insert(conn, row.clone()).await?;
+    Ok(row)
+}
+
+fn new_activity(
+    project_id: Uuid,
+    phase_id: Option<Uuid>,
+    position: i32,
+    name: String,
+    now: chrono::DateTime<Utc>,
+) -> raci_activity::Model {
+    raci_activity::Model {
         id: Uuid::now_v7(),
         project_id,
         phase_id,
@@ -246,9 +261,7 @@ async fn insert_activity(
         name,
         updated_at: now,
         version: 1,
-    };
-    whole_row::insert(conn, row.clone()).await?;
-    Ok(row)
+    }
 }
 
 async fn insert_assignment(
@@ -258,16 +271,25 @@ async fn insert_assignment(
     letter: RaciLetter,
     now: chrono::DateTime<Utc>,
 ) -> ServiceResult<raci_assignment::Model> {
-    let row = raci_assignment::Model {
+    let row = new_assignment(activity, user_id, letter, now);
+    whole_row::insert(conn, row.clone()).await?;
+    Ok(row)
+}
+
+fn new_assignment(
+    activity: &raci_activity::Model,
+    user_id: Uuid,
+    letter: RaciLetter,
+    now: chrono::DateTime<Utc>,
+) -> raci_assignment::Model {
+    raci_assignment::Model {
         id: Uuid::now_v7(),
         activity_id: activity.id,
         project_id: activity.project_id,
         user_id,
         letter: letter.as_str().to_owned(),
         assigned_at: now,
-    };
-    whole_row::insert(conn, row.clone()).await?;
-    Ok(row)
+    }
 }
 
 /// Fills an empty matrix from the DOMAIN §2.2 template, giving each current member the
@@ -307,27 +329,27 @@ pub async fn seed(
     }
     let now = state.clock.now();
     let origin = Origin::from(caller);
-    for (index, template) in rules::template().iter().enumerate() {
-        let activity = insert_activity(
-            &txn,
-            project_id,
-            None,
-            index as i32 + 1,
-            template.name.to_owned(),
-            now,
-        )
-        .await?;
+    let mut activities = Vec::new();
+    let mut assignments = Vec::new();
+    let mut created = Vec::new();
+    for (position, template) in (1..).zip(rules::template()) {
+        let activity = new_activity(project_id, None, position, template.name.to_owned(), now);
         let mut letters = Vec::new();
         for (user_id, letter) in rules::seed_letters(template, &people) {
-            insert_assignment(&txn, &activity, user_id, letter, now).await?;
+            assignments.push(new_assignment(&activity, user_id, letter, now));
             letters.push(json!({ "userId": user_id, "letter": letter.as_str() }));
         }
         let mut audit = activity_entry(&activity, "raci.activity_created", None);
         audit.after = Some(
             json!({ "name": activity.name, "position": activity.position, "assignments": letters }),
         );
-        append_in_txn(&txn, origin, now, audit).await?;
+        created.push(audit);
+        activities.push(activity);
     }
+    // A statement per table and one append, however many activities and members.
+    insert_in_batches(&txn, active_models(activities), None).await?;
+    insert_in_batches(&txn, active_models(assignments), None).await?;
+    append_all_in_txn(&txn, origin, now, &created).await?;
     let rows = matrix(&txn, project_id).await?;
     commit(txn).await?;
     Ok(rows)

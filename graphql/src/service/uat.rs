@@ -130,19 +130,12 @@ async fn insert_scenarios(
         afters.push(json!({ "name": row.name, "area": row.area, "isCore": row.is_core, "type": row.scenario_type, "steps": steps }));
         rows.push(row);
     }
-    super::insert_in_batches(
-        conn,
-        rows.iter()
-            .cloned()
-            .map(sea_orm::IntoActiveModel::into_active_model)
-            .collect(),
-        None,
-    )
-    .await
-    .map_err(super::unique_violation_as(
-        &["name"],
-        "the project already has a scenario with this name",
-    ))?;
+    super::insert_in_batches(conn, super::active_models(rows.clone()), None)
+        .await
+        .map_err(super::unique_violation_as(
+            &["name"],
+            "the project already has a scenario with this name",
+        ))?;
     let entries: Vec<AuditEntry> = rows
         .iter()
         .zip(afters)

@@ -840,3 +840,43 @@ async fn an_approval_that_cannot_be_applied_changes_nothing() {
         .await;
     assert_eq!(data["node"]["status"], "AWAITING_DECISION");
 }
+
+#[tokio::test]
+async fn a_milestone_of_another_project_is_refused_where_a_change_names_it() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let other = app.project(&s.pm, "CRM-2").await;
+    let data = app.ok(&s.pm, "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Elsewhere\" }) { phase { id } } }", json!({ "p": other })).await;
+    let phase = data["phaseCreate"]["phase"]["id"].clone();
+    let data = app.ok(&s.pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Not ours\", baselineDate: \"2027-06-01\" }) { milestone { id } } }", json!({ "p": phase })).await;
+    let foreign = data["milestoneCreate"]["milestone"]["id"].clone();
+    let before = app.snapshot().await;
+    let linked = app
+        .ok(&s.pm, "mutation($p: ID!, $m: [ID!]!) { changeRequestCreate(input: { projectId: $p, title: \"Linked\", justification: \"Asked for\", category: SCOPE, priority: MUST, links: { milestoneIds: $m } }) { changeRequest { id } userErrors { code field message } } }", json!({ "p": s.project, "m": [s.milestone, foreign] }))
+        .await;
+    assert_refused(
+        &linked["changeRequestCreate"],
+        "NOT_FOUND",
+        &["input", "links", "milestoneIds", "1"],
+    );
+    assert_eq!(user_errors(&linked["changeRequestCreate"]).len(), 1);
+    assert_eq!(app.snapshot().await, before);
+
+    let cr = raise(&app, &s.requester, &s.project, "Shifted").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let before = app.snapshot().await;
+    let mut impact = small_impact();
+    impact["schedule"]["milestoneShifts"] = json!([
+        { "milestoneId": s.milestone, "days": 3 },
+        { "milestoneId": foreign, "days": 3 },
+    ]);
+    let assessed = assess(&app, &s.pm, &cr, impact).await;
+    assert_refused(
+        &assessed,
+        "NOT_FOUND",
+        &["input", "schedule", "milestoneShifts", "1", "milestoneId"],
+    );
+    assert_eq!(user_errors(&assessed).len(), 1);
+    assert_eq!(app.snapshot().await, before);
+}

@@ -514,7 +514,7 @@ pub struct ScopeAddition {
 }
 
 /// Checks an impact as typed, every problem at once (field paths relative to the input, e.g.
-/// `["impact","schedule","milestoneShifts","1","days"]`): days within −3650..=3650 and the same
+/// `["schedule","milestoneShifts","1","days"]`): days within −3650..=3650 and the same
 /// milestone not shifted twice; cost currency must equal `project_currency` when the project
 /// has a budget currency (else any ISO code: three upper-case letters) and |amount| < 10^15
 /// with ≤ 4 decimals; budget line 1..=200 chars; effort person_days ≥ 0 and ≤ 1_000_000 with
@@ -534,7 +534,7 @@ pub fn check_impact(impact: &Impact, project_currency: Option<&str>) -> Result<(
     if let Some(risk) = &impact.risk {
         check_text(
             &mut refusals,
-            &[IMPACT, "risk", "description"],
+            &["risk", "description"],
             required_multi_line(&risk.description, MAX_RISK_DESCRIPTION_CHARS),
         );
     }
@@ -545,19 +545,19 @@ pub fn check_impact(impact: &Impact, project_currency: Option<&str>) -> Result<(
 }
 
 fn check_schedule(schedule: &ScheduleImpact, refusals: &mut Refusals) {
-    check_days(refusals, &[IMPACT, "schedule", "days"], schedule.days);
+    check_days(refusals, &["schedule", "days"], schedule.days);
     let mut shifted = HashSet::new();
     for (position, shift) in schedule.milestone_shifts.iter().enumerate() {
         let index = position.to_string();
         if !shifted.insert(shift.milestone_id) {
             refusals.push(Refusal::bad_input(
-                &[IMPACT, "schedule", "milestoneShifts", &index, "milestoneId"],
+                &["schedule", "milestoneShifts", &index, "milestoneId"],
                 "this milestone is already shifted earlier in the list",
             ));
         }
         check_days(
             refusals,
-            &[IMPACT, "schedule", "milestoneShifts", &index, "days"],
+            &["schedule", "milestoneShifts", &index, "days"],
             shift.days,
         );
     }
@@ -573,7 +573,7 @@ fn check_days(refusals: &mut Refusals, field: &[&str], days: i32) {
 }
 
 fn check_cost(cost: &CostImpact, project_currency: Option<&str>, refusals: &mut Refusals) {
-    let currency_field = [IMPACT, "cost", "currency"];
+    let currency_field = ["cost", "currency"];
     match project_currency {
         // Amounts in another currency could not be added to the budget they change.
         Some(budget_currency) if cost.currency != budget_currency => {
@@ -595,7 +595,7 @@ fn check_cost(cost: &CostImpact, project_currency: Option<&str>, refusals: &mut 
             }
         }
     }
-    let amount_field = [IMPACT, "cost", "amount"];
+    let amount_field = ["cost", "amount"];
     if cost.amount.abs() >= Decimal::from(MAX_COST_EXCLUSIVE) {
         refusals.push(Refusal::bad_input(
             &amount_field,
@@ -610,13 +610,13 @@ fn check_cost(cost: &CostImpact, project_currency: Option<&str>, refusals: &mut 
     }
     check_text(
         refusals,
-        &[IMPACT, "cost", "budgetLine"],
+        &["cost", "budgetLine"],
         single_line(&cost.budget_line, MAX_BUDGET_LINE_CHARS),
     );
 }
 
 fn check_effort(effort: &EffortImpact, refusals: &mut Refusals) {
-    let person_days_field = [IMPACT, "effort", "personDays"];
+    let person_days_field = ["effort", "personDays"];
     if effort.person_days.is_sign_negative() && !effort.person_days.is_zero() {
         refusals.push(Refusal::bad_input(
             &person_days_field,
@@ -638,7 +638,7 @@ fn check_effort(effort: &EffortImpact, refusals: &mut Refusals) {
     for (position, role) in effort.roles.iter().enumerate() {
         check_text(
             refusals,
-            &[IMPACT, "effort", "roles", &position.to_string()],
+            &["effort", "roles", &position.to_string()],
             single_line(role, MAX_ROLE_CHARS),
         );
     }
@@ -648,7 +648,7 @@ fn check_scope(scope: &ScopeImpact, refusals: &mut Refusals) {
     for (position, addition) in scope.add.iter().enumerate() {
         check_text(
             refusals,
-            &[IMPACT, "scope", "add", &position.to_string(), "text"],
+            &["scope", "add", &position.to_string(), "text"],
             single_line(&addition.text, MAX_SCOPE_TEXT_CHARS),
         );
     }
@@ -656,7 +656,7 @@ fn check_scope(scope: &ScopeImpact, refusals: &mut Refusals) {
     for (position, item_id) in scope.remove.iter().enumerate() {
         if !removed.insert(*item_id) {
             refusals.push(Refusal::bad_input(
-                &[IMPACT, "scope", "remove", &position.to_string()],
+                &["scope", "remove", &position.to_string()],
                 "this item is already removed earlier in the list",
             ));
         }
@@ -1124,7 +1124,7 @@ mod tests {
                         e.person_days = dec("-0.5");
                     }
                 },
-                &["impact.effort.personDays"],
+                &["effort.personDays"],
             ),
             (
                 "effort too large and too precise",
@@ -1134,13 +1134,13 @@ mod tests {
                         e.person_days = dec("1000000.125");
                     }
                 },
-                &["impact.effort.personDays", "impact.effort.personDays"],
+                &["effort.personDays", "effort.personDays"],
             ),
             (
                 "currency other than the project's",
                 Some("CNY"),
                 |_| {},
-                &["impact.cost.currency"],
+                &["cost.currency"],
             ),
             (
                 "malformed currency without a project currency",
@@ -1150,7 +1150,7 @@ mod tests {
                         c.currency = "eur".to_owned();
                     }
                 },
-                &["impact.cost.currency"],
+                &["cost.currency"],
             ),
             (
                 "cost of one quadrillion saved",
@@ -1160,7 +1160,7 @@ mod tests {
                         c.amount = dec("-1000000000000000");
                     }
                 },
-                &["impact.cost.amount"],
+                &["cost.amount"],
             ),
             (
                 "cost with five decimals",
@@ -1170,7 +1170,7 @@ mod tests {
                         c.amount = dec("1.00001");
                     }
                 },
-                &["impact.cost.amount"],
+                &["cost.amount"],
             ),
             (
                 "duplicate milestone shift",
@@ -1183,7 +1183,7 @@ mod tests {
                         });
                     }
                 },
-                &["impact.schedule.milestoneShifts.2.milestoneId"],
+                &["schedule.milestoneShifts.2.milestoneId"],
             ),
             (
                 "shift beyond ten years",
@@ -1194,10 +1194,7 @@ mod tests {
                         s.milestone_shifts[1].days = 3651;
                     }
                 },
-                &[
-                    "impact.schedule.days",
-                    "impact.schedule.milestoneShifts.1.days",
-                ],
+                &["schedule.days", "schedule.milestoneShifts.1.days"],
             ),
             (
                 "budget line too long",
@@ -1207,7 +1204,7 @@ mod tests {
                         c.budget_line = "b".repeat(201);
                     }
                 },
-                &["impact.cost.budgetLine"],
+                &["cost.budgetLine"],
             ),
             (
                 "role too long and role blank",
@@ -1217,7 +1214,7 @@ mod tests {
                         e.roles = vec!["r".repeat(101), "ok".to_owned(), " ".to_owned()];
                     }
                 },
-                &["impact.effort.roles.0", "impact.effort.roles.2"],
+                &["effort.roles.0", "effort.roles.2"],
             ),
             (
                 "risk description too long",
@@ -1227,7 +1224,7 @@ mod tests {
                         r.description = "d".repeat(2001);
                     }
                 },
-                &["impact.risk.description"],
+                &["risk.description"],
             ),
             (
                 "scope text too long and duplicate removal",
@@ -1238,7 +1235,7 @@ mod tests {
                         s.remove = vec![user(7), user(8), user(7)];
                     }
                 },
-                &["impact.scope.add.0.text", "impact.scope.remove.2"],
+                &["scope.add.0.text", "scope.remove.2"],
             ),
             (
                 "longest texts are fine",
@@ -1265,10 +1262,10 @@ mod tests {
                     }
                 },
                 &[
-                    "impact.schedule.milestoneShifts.1.milestoneId",
-                    "impact.cost.currency",
-                    "impact.effort.personDays",
-                    "impact.risk.description",
+                    "schedule.milestoneShifts.1.milestoneId",
+                    "cost.currency",
+                    "effort.personDays",
+                    "risk.description",
                 ],
             ),
         ];

@@ -821,14 +821,8 @@ fn decode_impact(refusals: &mut Refusals, input: ChangeRequestAssessInput) -> Im
             .into_iter()
             .enumerate()
             .filter_map(|(i, shift)| {
-                let path = [
-                    "impact",
-                    "schedule",
-                    "milestoneShifts",
-                    &i.to_string(),
-                    "milestoneId",
-                ]
-                .map(str::to_owned);
+                let path = ["schedule", "milestoneShifts", &i.to_string(), "milestoneId"]
+                    .map(str::to_owned);
                 let path: Vec<&str> = path.iter().map(String::as_str).collect();
                 decode(&shift.milestone_id, Kind::Milestone, &path)
                     .map_err(|r| refusals.push(r))
@@ -857,7 +851,7 @@ fn decode_impact(refusals: &mut Refusals, input: ChangeRequestAssessInput) -> Im
                 uuid::Uuid::try_parse(id)
                     .map_err(|_| {
                         refusals.push(Refusal::bad_input(
-                            &["impact", "scope", "remove", &i.to_string()],
+                            &["scope", "remove", &i.to_string()],
                             "not an item id",
                         ))
                     })

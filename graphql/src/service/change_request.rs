@@ -623,7 +623,6 @@ async fn check_impact_targets(
             if !known.contains(id) {
                 refusals.push(Refusal::not_found(
                     &[
-                        "impact",
                         "schedule",
                         "milestoneShifts",
                         &index.to_string(),
@@ -647,7 +646,7 @@ async fn check_impact_targets(
         for (index, id) in scope.remove.iter().enumerate() {
             if !in_scope.contains(id) {
                 refusals.push(Refusal::not_found(
-                    &["impact", "scope", "remove", &index.to_string()],
+                    &["scope", "remove", &index.to_string()],
                     "in-scope item of the baseline",
                 ));
             }

@@ -210,10 +210,11 @@ pub(crate) async fn insert_in_batches<A: ActiveModelTrait>(
     Ok(inserted)
 }
 
-/// Writes `columns` of each of `rows` over its stored row, [`ROWS_PER_INSERT`] rows to a
-/// statement: an insert of the whole rows that, meeting each one's primary key, updates only
-/// those columns. Every row must exist already, as the rows a command read in its transaction
-/// do: one that did not would be inserted.
+/// Writes `columns` (at least one) of each of `rows` over its stored row, [`ROWS_PER_INSERT`]
+/// rows to a statement: an insert of the whole rows that, meeting each one's primary key,
+/// updates only those columns. Every row must exist already, as the rows a command read in its
+/// transaction do (one that did not would be inserted), and no two may share a key
+/// (PostgreSQL refuses to update a row twice in one statement).
 pub(crate) async fn update_in_batches<M, A>(
     conn: &impl ConnectionTrait,
     rows: Vec<M>,

@@ -223,7 +223,27 @@ pub async fn notify_in_txn(
     if routed.is_empty() {
         return Ok(0);
     }
-    let in_hand = concerning.defect;
+    // The milestones the events name, read together: a push that turns a chain red names
+    // each milestone it moved.
+    let named: Vec<Uuid> = routed
+        .iter()
+        .filter_map(|(event, _)| milestone_named(event))
+        .collect();
+    let milestones = if named.is_empty() {
+        HashMap::new()
+    } else {
+        milestone::Entity::find()
+            .filter(milestone::Column::Id.is_in(named))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect()
+    };
+    let in_hand = InHand {
+        defect: concerning.defect,
+        milestones: &milestones,
+    };
     let project = match concerning.project {
         About::Row(row) => Cow::Borrowed(row),
         About::Id(id) => match project::Entity::find_by_id(id).one(txn).await? {
@@ -243,7 +263,7 @@ pub async fn notify_in_txn(
     let mut outbox: Vec<notification::ActiveModel> = Vec::new();
     let mut held: Vec<digest_item::ActiveModel> = Vec::new();
     for (event, route) in routed {
-        let Some(context) = context_of(txn, settings, now, event, in_hand).await? else {
+        let Some(context) = context_of(txn, settings, now, event, &in_hand).await? else {
             continue;
         };
         let parties = Parties {
@@ -630,12 +650,32 @@ fn object(code: impl Into<String>, title: impl Into<String>) -> ObjectFacts {
     }
 }
 
+/// Rows that [`context_of`] takes from the command or from one read for all its events,
+/// rather than reading them event by event.
+struct InHand<'a> {
+    /// The defect the command holds, if any.
+    defect: Option<&'a defect::Model>,
+    /// Every milestone the events name ([`milestone_named`]), by id.
+    milestones: &'a HashMap<Uuid, milestone::Model>,
+}
+
+/// The milestone an event is about, for the events whose emails describe one.
+fn milestone_named(event: &DomainEvent) -> Option<Uuid> {
+    match event {
+        DomainEvent::MilestoneHealthChanged { milestone_id, .. }
+        | DomainEvent::MilestoneOverdue { milestone_id }
+        | DomainEvent::MilestoneMissed { milestone_id }
+        | DomainEvent::MilestoneDueSoon { milestone_id } => Some(*milestone_id),
+        _ => None,
+    }
+}
+
 async fn context_of(
     conn: &impl ConnectionTrait,
     settings: &MailSettings,
     now: DateTime<Utc>,
     event: &DomainEvent,
-    in_hand: Option<&defect::Model>,
+    in_hand: &InHand<'_>,
 ) -> ServiceResult<Option<EventContext>> {
     let mut parties = Parties::default();
     let mut facts = Facts::default();
@@ -747,7 +787,7 @@ async fn context_of(
         | DomainEvent::DefectAssigned { defect_id, .. }
         | DomainEvent::DefectReadyForRetest { defect_id }
         | DomainEvent::DefectReopened { defect_id } => {
-            let found = match in_hand.filter(|row| row.id == *defect_id) {
+            let found = match in_hand.defect.filter(|row| row.id == *defect_id) {
                 Some(row) => Cow::Borrowed(row),
                 None => match defect::Entity::find_by_id(*defect_id).one(conn).await? {
                     Some(row) => Cow::Owned(row),
@@ -794,10 +834,7 @@ async fn context_of(
         | DomainEvent::MilestoneOverdue { milestone_id }
         | DomainEvent::MilestoneMissed { milestone_id }
         | DomainEvent::MilestoneDueSoon { milestone_id } => {
-            let Some(found) = milestone::Entity::find_by_id(*milestone_id)
-                .one(conn)
-                .await?
-            else {
+            let Some(found) = in_hand.milestones.get(milestone_id) else {
                 return Ok(None);
             };
             parties.milestone_owner = found.owner_id;

@@ -149,7 +149,7 @@ fn new_phase(project_id: Uuid, position: i32, name: String, now: DateTime<Utc>) 
 
 /// Instantiates a template's phases, with their default exit criteria and deliverables: a
 /// statement for each table and the phases' audit events linked in one append, however many
-/// phases the template has (a project's creation took about a hundred statements before).
+/// phases the template has.
 pub(crate) async fn create_from_template_in_txn(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,

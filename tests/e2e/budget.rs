@@ -1120,3 +1120,57 @@ async fn a_push_that_turns_twelve_milestones_red_costs_the_statements_of_three_a
     // Each milestone remembers it is red: moving them again tells nobody.
     assert_eq!(mailed_again, 0);
 }
+
+const RACI_NODES: &str = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on RaciActivity { name version violations { rule } accountable { id } } } }";
+const RACI_ACTIVITIES: &str = "query($p: ID!) { raciMatrix(projectId: $p) { activities { id name version violations { rule } accountable { id } } } }";
+
+#[tokio::test]
+async fn raci_activities_in_nodes_read_a_matrix_per_project_however_many_are_asked() {
+    let app = app().await;
+    let pm = app.user("Pam Manager", false).await;
+    let outsider = app.user("Otto Outsider", false).await;
+    let mut activities = Vec::new();
+    for code in ["RACI-A", "RACI-B"] {
+        let project = app.project(&pm, code).await;
+        let sponsor = app.user(&format!("Sponsor {code}"), false).await;
+        app.add_member(&pm, &project, &sponsor, &["SPONSOR"]).await;
+        app.ok(&pm, RACI_SEED, json!({ "p": project })).await;
+        let matrix = app.ok(&pm, RACI_ACTIVITIES, json!({ "p": project })).await;
+        activities.push(matrix["raciMatrix"]["activities"].clone());
+    }
+    let ids = |list: &Value| -> Vec<Value> {
+        let items = list.as_array().expect("activities").iter();
+        items.map(|activity| activity["id"].clone()).collect()
+    };
+    let (first, second) = (ids(&activities[0]), ids(&activities[1]));
+    let one = json!({ "ids": &first[..1] });
+    let all_of_one = json!({ "ids": first });
+    let both: Vec<Value> = first.iter().chain(&second).cloned().collect();
+    let taken = [
+        statements(&app, &pm, RACI_NODES, one.clone()).await,
+        statements(&app, &pm, RACI_NODES, all_of_one.clone()).await,
+        statements(&app, &pm, RACI_NODES, json!({ "ids": both })).await,
+    ];
+    assert_eq!(
+        [taken[1], taken[2]],
+        [taken[0], taken[0] + 1],
+        "one activity, eighteen of one project, thirty-six of two: {taken:?}"
+    );
+    // Each node is its activity as the matrix shows it, violations included.
+    let found = app.ok(&pm, RACI_NODES, all_of_one.clone()).await;
+    assert_eq!(found["nodes"], activities[0]);
+    // An outsider sees none, and neither a matrix nor the accountable people are read.
+    let hidden = app.ok(&outsider, RACI_NODES, all_of_one.clone()).await;
+    assert!(
+        hidden["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .all(Value::is_null),
+        "{hidden}"
+    );
+    assert_eq!(
+        statements(&app, &outsider, RACI_NODES, all_of_one).await,
+        taken[0] - 2
+    );
+}

@@ -9,7 +9,7 @@ use futures_util::future::try_join_all;
 use steerco_entity::{
     api_token, audit_event, change_request, decision, defect, deliverable, exit_criterion,
     gate_condition, go_live_plan, milestone, milestone_dependency, phase, project, project_member,
-    schedule_baseline, scope_version, test_cycle, test_scenario,
+    raci_activity, schedule_baseline, scope_version, test_cycle, test_scenario,
 };
 use uuid::Uuid;
 
@@ -72,6 +72,9 @@ enum Read {
     InPhase(Uuid, Node),
     /// An event outside any project: shown to administrators.
     AdminOnly(Node),
+    /// A RACI activity of the project, shown when the viewer sees the project, with the rule
+    /// violations its project's matrix gives it.
+    RaciActivity(Uuid, Uuid),
 }
 
 /// Resolves global ids to the objects the viewer may see, in the order of `ids`; everything
@@ -81,8 +84,9 @@ enum Read {
 /// deliverables and gate conditions; and the caller's standing on every project named (one
 /// statement), beside the users the caller may see and their rows (two). A loader asked for
 /// a key that one of its batches is still reading reads it again; no step starts before
-/// every batch of the one before has ended, so none does. A RACI activity, shown with its
-/// rule violations, reads its project's matrix: one or two statements each.
+/// every batch of the one before has ended, so none does. RACI activities, shown with their
+/// rule violations, then read their projects' matrices: a statement for each project the
+/// viewer sees, however many of its activities are asked.
 async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Option<Node>>> {
     let viewer = actor(ctx)?;
     let read = try_join_all(ids.iter().map(|id| read(ctx, viewer, id))).await?;
@@ -98,7 +102,9 @@ async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Opt
     let mut projects: Vec<Uuid> = read
         .iter()
         .filter_map(|read| match read {
-            Some(Read::Project(id) | Read::InProject(id, _)) => Some(*id),
+            Some(Read::Project(id) | Read::InProject(id, _) | Read::RaciActivity(id, _)) => {
+                Some(*id)
+            }
             _ => None,
         })
         .collect();
@@ -124,6 +130,26 @@ async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Opt
         .flatten()
         .map(|project| (project.id, project))
         .collect();
+    let mut matrices: Vec<Uuid> = read
+        .iter()
+        .filter_map(|read| match read {
+            Some(Read::RaciActivity(project_id, _)) if visible.contains_key(project_id) => {
+                Some(*project_id)
+            }
+            _ => None,
+        })
+        .collect();
+    matrices.sort_unstable();
+    matrices.dedup();
+    let db = &state(ctx).db;
+    let activities: HashMap<Uuid, service::raci::ActivityRow> =
+        try_join_all(matrices.into_iter().map(|id| service::raci::matrix(db, id)))
+            .await
+            .map_err(|e| to_top_level(ctx, e))?
+            .into_iter()
+            .flatten()
+            .map(|row| (row.activity.id, row))
+            .collect();
     Ok(read
         .into_iter()
         .map(|read| match read? {
@@ -133,6 +159,10 @@ async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> async_graphql::Result<Vec<Opt
             Read::InProject(project_id, node) => visible.contains_key(&project_id).then_some(node),
             Read::InPhase(..) => None,
             Read::AdminOnly(node) => viewer.admin.then_some(node),
+            Read::RaciActivity(_, id) => activities
+                .get(&id)
+                .cloned()
+                .map(|row| Node::RaciActivity(RaciActivity::from(row))),
         })
         .collect())
 }
@@ -149,10 +179,12 @@ async fn read(ctx: &Context<'_>, viewer: &Actor, id: &ID) -> async_graphql::Resu
             .await?
             .filter(|token| viewer.admin || token.user_id == viewer.user_id)
             .map(|token| Read::Checked(Node::ApiToken(ApiToken(token)))),
-        Kind::RaciActivity => service::raci::visible_activity(state(ctx), viewer, uuid)
-            .await
-            .map_err(|e| to_top_level(ctx, e))?
-            .map(|row| Read::Checked(Node::RaciActivity(RaciActivity::from(row)))),
+        Kind::RaciActivity => {
+            row(ctx, uuid, |a: raci_activity::Model| {
+                Read::RaciActivity(a.project_id, a.id)
+            })
+            .await?
+        }
         Kind::Project => Some(Read::Project(uuid)),
         Kind::ProjectMember => {
             row(ctx, uuid, |m: project_member::Model| {

@@ -937,9 +937,24 @@ async fn chain(app: &TestApp, pm: &TestUser, length: usize) -> (Value, Vec<Value
 
 /// What a command on [`chain`] took: its statements, the milestones after, the audit chain.
 struct OnChain {
+    length: usize,
     statements: u64,
     milestones: Value,
     audit: Value,
+}
+
+/// Asserts that the same command cost `many` the statements it cost `few`, left both audit
+/// chains valid, and appended `more_events` more events on the longer chain.
+fn assert_same_cost(few: &OnChain, many: &OnChain, more_events: u64) {
+    assert_eq!(
+        many.statements, few.statements,
+        "{} statements for {} milestones, {} for {}",
+        few.statements, few.length, many.statements, many.length
+    );
+    assert_eq!(few.audit["valid"], true, "{}", few.audit);
+    assert_eq!(many.audit["valid"], true, "{}", many.audit);
+    let events = |audit: &Value| audit["eventCount"].as_u64().expect("a count");
+    assert_eq!(events(&many.audit) - events(&few.audit), more_events);
 }
 
 /// Runs `document` as the PM on a [`chain`] of `length` milestones, with `variables` and the
@@ -955,6 +970,7 @@ async fn on_chain(length: usize, document: &str, variables: Value) -> OnChain {
     let plan = app.ok(&pm, MILESTONES, json!({ "code": "CHAIN" })).await;
     let audit = app.ok(&pm, VERIFY_CHAIN, json!({ "p": project })).await;
     OnChain {
+        length,
         statements,
         milestones: plan["project"]["phases"][0]["milestones"].clone(),
         audit: audit["auditChainVerify"].clone(),
@@ -984,16 +1000,8 @@ async fn pushing_a_milestone_moves_a_chain_of_twelve_for_the_statements_of_a_cha
     // Two and eleven moved: past one, the moves' audit events take one insert however many.
     let few = on_chain(3, PUSH, pushed.clone()).await;
     let many = on_chain(12, PUSH, pushed).await;
-    assert_eq!(
-        many.statements, few.statements,
-        "{} statements for 3 milestones, {} for 12",
-        few.statements, many.statements
-    );
-    assert_eq!(few.audit["valid"], true, "{}", few.audit);
-    assert_eq!(many.audit["valid"], true, "{}", many.audit);
-    let events = |audit: &Value| audit["eventCount"].as_u64().expect("a count");
     // Nine more milestones, links and pushes.
-    assert_eq!(events(&many.audit) - events(&few.audit), 27);
+    assert_same_cost(&few, &many, 27);
     assert_eq!(many.milestones, chain_after(12, 30, false, 2));
 }
 
@@ -1001,16 +1009,8 @@ async fn pushing_a_milestone_moves_a_chain_of_twelve_for_the_statements_of_a_cha
 async fn the_first_baseline_of_twelve_milestones_costs_the_statements_of_two() {
     let few = on_chain(2, BASELINE, json!({})).await;
     let many = on_chain(12, BASELINE, json!({})).await;
-    assert_eq!(
-        many.statements, few.statements,
-        "{} statements for 2 milestones, {} for 12",
-        few.statements, many.statements
-    );
-    assert_eq!(few.audit["valid"], true, "{}", few.audit);
-    assert_eq!(many.audit["valid"], true, "{}", many.audit);
     // Ten more milestones and links, and one event for the baseline however many it dates.
-    let events = |audit: &Value| audit["eventCount"].as_u64().expect("a count");
-    assert_eq!(events(&many.audit) - events(&few.audit), 10 + 10);
+    assert_same_cost(&few, &many, 10 + 10);
     assert_eq!(many.milestones, chain_after(12, 0, true, 2));
 }
 

@@ -5,11 +5,12 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
+use steerco_graphql::schema::id::{Kind, encode};
 use steerco_graphql::service::{Db, Writer, begin_write};
 
-use crate::support::{TestApp, TestDatabase, error_code, user_errors};
+use crate::support::{HeldLock, TestApp, TestDatabase, error_code, user_errors};
 
 /// Sixteen editors read version 1 and save at once: one wins, fifteen are told it moved,
 /// and nobody sees a busy or locked error.
@@ -358,4 +359,251 @@ async fn writes_outside_commands_take_their_turn_at_the_writer() {
             "the key read and reserved before the command, its answer kept after, all in turns"
         );
     }
+}
+
+/// On PostgreSQL a command on one row of a project locks the project first: while it waits
+/// for a project another transaction holds, it holds none of the project's rows. Had it
+/// locked its row first, a command holding the project (a transition moving that row, say)
+/// would wait for the row while this one waited for the project: a deadlock, which PostgreSQL
+/// ends by failing one of them. The test holds the project, waits until each command queues
+/// behind it, and checks that the command's row is free. (On SQLite one writer at a time
+/// takes no row locks.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_waiting_for_its_project_holds_none_of_its_rows() {
+    let app = TestApp::spawn().await;
+    if !app.database.postgres {
+        return;
+    }
+    let (admin, project_id) = demo_with_admin(&app).await;
+    let commands = [
+        (
+            "milestone",
+            Kind::Milestone,
+            "mutation($id: ID!) { milestoneUpdate(input: { id: $id, expectedVersion: 1, name: \"Renamed\" }) { userErrors { code } } }",
+        ),
+        (
+            "phase",
+            Kind::Phase,
+            "mutation($id: ID!) { phaseUpdate(input: { id: $id, expectedVersion: 1, name: \"Renamed\" }) { userErrors { code } } }",
+        ),
+        (
+            "change_request",
+            Kind::ChangeRequest,
+            "mutation($id: ID!) { changeRequestUpdate(input: { id: $id, expectedVersion: 1, title: \"Renamed\" }) { userErrors { code } } }",
+        ),
+        (
+            "decision",
+            Kind::Decision,
+            "mutation($id: ID!) { decisionVoteCast(input: { decisionId: $id }) { userErrors { code } } }",
+        ),
+        (
+            "defect",
+            Kind::Defect,
+            "mutation($id: ID!) { defectGrade(input: { id: $id, expectedVersion: 1, priority: P2 }) { userErrors { code } } }",
+        ),
+        (
+            "test_cycle",
+            Kind::TestCycle,
+            "mutation($id: ID!) { testCycleTransition(input: { id: $id, action: COMPLETE }) { userErrors { code } } }",
+        ),
+        (
+            "scope_version",
+            Kind::ScopeVersion,
+            "mutation($id: ID!) { scopeDraftUpdate(input: { id: $id, expectedVersion: 1 }) { userErrors { code } } }",
+        ),
+        (
+            "go_live_plan",
+            Kind::GoLivePlan,
+            "mutation($id: ID!) { goLiveCriterionAdd(input: { planId: $id, name: \"Data signed off\" }) { userErrors { code } } }",
+        ),
+        (
+            "project_member",
+            Kind::ProjectMember,
+            "mutation($id: ID!) { projectMemberUpdate(input: { id: $id, expectedVersion: 1, roles: [VIEWER] }) { userErrors { code } } }",
+        ),
+        (
+            "raci_activity",
+            Kind::RaciActivity,
+            "mutation($id: ID!) { raciActivityUpdate(input: { id: $id, expectedVersion: 1, name: \"Renamed\" }) { userErrors { code } } }",
+        ),
+    ];
+    let mut held_rows = Vec::new();
+    for (table, kind, document) in commands {
+        let row_id = first_row_of(&app, table, project_id).await;
+        let variables = json!({ "id": encode(kind, row_id).to_string() });
+        let held = HeldLock::project(&app, project_id).await;
+        let command = app.gql(Some(&admin.token), document, variables);
+        let probe = async {
+            let queued = held.wait_for_waiters(1).await;
+            let free = row_is_free(&app.database, table, row_id).await;
+            held.release().await;
+            queued.and(free)
+        };
+        let (response, checked) = tokio::join!(command, probe);
+        if let Err(why) = checked {
+            held_rows.push(format!("{table}: {why}"));
+        }
+        assert_eq!(error_code(&response), None, "{table}: {response}");
+    }
+    assert_eq!(held_rows, Vec::<String>::new());
+}
+
+/// On PostgreSQL a command checks the row it changes as it stands once it holds its project,
+/// not as it read it to find the project: two edits made with the same version, queued behind
+/// one project, let one through and tell the other that the row moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_edits_queued_behind_one_project_see_each_others_change() {
+    let app = TestApp::spawn().await;
+    if !app.database.postgres {
+        return;
+    }
+    let (admin, project_id) = demo_with_admin(&app).await;
+    let deliverable = first_row_of(
+        &app,
+        "deliverable d JOIN phase p ON p.id = d.phase_id AND p.status = 'IN_PROGRESS'",
+        project_id,
+    )
+    .await;
+    let member = first_row_of(&app, "project_member", project_id).await;
+    let activity = first_row_of(&app, "raci_activity", project_id).await;
+    let version_of = |table: &'static str, id: uuid::Uuid| {
+        let app = &app;
+        async move {
+            app.db()
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    format!("SELECT version FROM {table} WHERE id = $1"),
+                    [id.into()],
+                ))
+                .await
+                .expect("read a version")
+                .expect("the row")
+                .try_get::<i64>("", "version")
+                .expect("a version")
+        }
+    };
+    let deliverable_version = version_of("deliverable", deliverable).await;
+    let member_version = version_of("project_member", member).await;
+    let activity_version = version_of("raci_activity", activity).await;
+    let races = [
+        (
+            "deliverableUpdate",
+            "mutation($id: ID!, $v: Int!) { deliverableUpdate(input: { id: $id, expectedVersion: $v,
+                link: \"https://docs.example.com/signed\" }) { userErrors { code } } }",
+            json!({ "id": encode(Kind::Deliverable, deliverable).to_string(), "v": deliverable_version }),
+            "CONFLICT",
+        ),
+        (
+            "projectMemberUpdate",
+            "mutation($id: ID!, $v: Int!) { projectMemberUpdate(input: { id: $id, expectedVersion: $v,
+                roles: [PROJECT_MANAGER] }) { userErrors { code } } }",
+            json!({ "id": encode(Kind::ProjectMember, member).to_string(), "v": member_version }),
+            "CONFLICT",
+        ),
+        (
+            "raciActivityUpdate",
+            "mutation($id: ID!, $v: Int!) { raciActivityUpdate(input: { id: $id, expectedVersion: $v,
+                name: \"Data migration sign-off\" }) { userErrors { code } } }",
+            json!({ "id": encode(Kind::RaciActivity, activity).to_string(), "v": activity_version }),
+            "CONFLICT",
+        ),
+    ];
+    for (field, document, variables, refusal) in races {
+        let held = HeldLock::project(&app, project_id).await;
+        let first = app.gql(Some(&admin.token), document, variables.clone());
+        let second = app.gql(Some(&admin.token), document, variables.clone());
+        let release = async {
+            let queued = held.wait_for_waiters(2).await;
+            held.release().await;
+            queued
+        };
+        let (first, second, queued) = tokio::join!(first, second, release);
+        assert_eq!(
+            queued,
+            Ok(()),
+            "{field}: both commands queue behind the project; they answered {first} and {second}"
+        );
+        let mut outcomes: Vec<Vec<String>> = [&first, &second]
+            .iter()
+            .map(|response| {
+                assert_eq!(error_code(response), None, "{field}: {response}");
+                user_errors(&response["data"][field])
+                    .into_iter()
+                    .map(|(code, _)| code)
+                    .collect()
+            })
+            .collect();
+        outcomes.sort();
+        assert_eq!(
+            outcomes,
+            vec![vec![], vec![refusal.to_owned()]],
+            "{field}: one goes through, the other is refused"
+        );
+    }
+    assert_eq!(
+        [
+            version_of("deliverable", deliverable).await,
+            version_of("project_member", member).await,
+            version_of("raci_activity", activity).await,
+        ],
+        [deliverable_version, member_version, activity_version].map(|v| v + 1)
+    );
+}
+
+/// The demo project, seeded, and an admin's token.
+async fn demo_with_admin(app: &TestApp) -> (crate::support::TestUser, uuid::Uuid) {
+    steerco::seed::demo(&app.state).await.expect("seed demo");
+    let admin = app.user("Ada Lock", true).await;
+    let project_id = app
+        .db()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id FROM project WHERE code = 'CRM-DEMO'",
+        ))
+        .await
+        .expect("read the demo project")
+        .expect("the demo project")
+        .try_get::<uuid::Uuid>("", "id")
+        .expect("an id");
+    (admin, project_id)
+}
+
+/// The id of the first row of `table` (which may join others to name its project), by id.
+async fn first_row_of(app: &TestApp, table: &str, project_id: uuid::Uuid) -> uuid::Uuid {
+    let alias = table.split_whitespace().nth(1).unwrap_or(table);
+    let project = if alias == table {
+        "project_id".to_owned()
+    } else {
+        "p.project_id".to_owned()
+    };
+    app.db()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {alias}.id FROM {table} WHERE {project} = $1 ORDER BY {alias}.id LIMIT 1"
+            ),
+            [project_id.into()],
+        ))
+        .await
+        .expect("read a row")
+        .unwrap_or_else(|| panic!("the demo has a row of {table}"))
+        .try_get::<uuid::Uuid>("", "id")
+        .expect("an id")
+}
+
+/// Locks row `id` of `table` at once, or says why it could not; then lets it go.
+async fn row_is_free(database: &TestDatabase, table: &str, id: uuid::Uuid) -> Result<(), String> {
+    let probe = database.pool_of(1).await;
+    let txn = probe.begin().await.expect("begin");
+    let locked = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE NOWAIT"),
+            [id.into()],
+        ))
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string());
+    txn.rollback().await.expect("roll back");
+    locked
 }

@@ -6,7 +6,10 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
 use serde_json::{Value, json};
 use steerco::config::ServerConfig;
 use steerco::server::{BoundServer, FrontRuntime};
@@ -421,5 +424,91 @@ impl TestApp {
             },
         )
         .expect("worker")
+    }
+}
+
+/// A PostgreSQL lock taken by a transaction of the test's own, as a command would take it:
+/// commands that need it queue behind it until the test lets it go, which lines up races.
+pub struct HeldLock {
+    txn: DatabaseTransaction,
+}
+
+impl HeldLock {
+    /// Runs `sql`, a statement that takes a lock, in a transaction kept open.
+    pub async fn take(app: &TestApp, sql: &str, values: Vec<sea_orm::Value>) -> Self {
+        let txn = app.database.pool_of(1).await.begin().await.expect("begin");
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .expect("take the lock");
+        Self { txn }
+    }
+
+    /// A project's row, locked as a command locks it.
+    pub async fn project(app: &TestApp, project_id: uuid::Uuid) -> Self {
+        Self::take(
+            app,
+            "SELECT id FROM project WHERE id = $1 FOR UPDATE",
+            vec![project_id.into()],
+        )
+        .await
+    }
+
+    /// Waits until `count` transactions of the database wait for a lock, for 10 s at most.
+    pub async fn wait_for_waiters(&self, count: i64) -> Result<(), String> {
+        for _ in 0..1_000 {
+            self.see_sessions_afresh().await;
+            let waiting: i64 = self
+                .txn
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT count(*) AS n FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .expect("read the activity")
+                .expect("a count")
+                .try_get("", "n")
+                .expect("a number");
+            if waiting >= count {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.see_sessions_afresh().await;
+        let sessions = self
+            .txn
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT concat_ws(' ', wait_event_type, wait_event, state, left(query, 160)) AS s \
+                 FROM pg_stat_activity WHERE datname = current_database()",
+            ))
+            .await
+            .expect("read the activity")
+            .iter()
+            .map(|row| row.try_get::<String>("", "s").expect("a session"))
+            .collect::<Vec<_>>();
+        Err(format!(
+            "{count} commands did not queue behind the lock in 10 s; the sessions: {sessions:#?}"
+        ))
+    }
+
+    /// Drops the sessions' state this transaction read last: PostgreSQL keeps what a
+    /// transaction first reads of `pg_stat_activity` until it ends.
+    async fn see_sessions_afresh(&self) {
+        self.txn
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_stat_clear_snapshot()",
+            ))
+            .await
+            .expect("clear the statistics snapshot");
+    }
+
+    pub async fn release(self) {
+        self.txn.commit().await.expect("release the lock");
     }
 }

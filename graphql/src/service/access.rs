@@ -75,6 +75,106 @@ pub async fn project_for(
     Ok((project, subject))
 }
 
+/// A table whose rows each belong to one project, never moved to another: a command on such a
+/// row finds the project through it ([`project_of_row_for`]).
+pub(crate) trait ProjectRow: EntityTrait {
+    /// The row's primary key.
+    const ID: Self::Column;
+    /// The row's project.
+    const PROJECT_ID: Self::Column;
+    /// The text of [`project_of_row_statement`] for this table.
+    fn kept() -> &'static SqlOnce;
+}
+
+macro_rules! project_rows {
+    ($($entity:ident),* $(,)?) => {$(
+        impl ProjectRow for steerco_entity::$entity::Entity {
+            const ID: Self::Column = steerco_entity::$entity::Column::Id;
+            const PROJECT_ID: Self::Column = steerco_entity::$entity::Column::ProjectId;
+            fn kept() -> &'static SqlOnce {
+                static KEPT: SqlOnce = SqlOnce::new();
+                &KEPT
+            }
+        }
+    )*};
+}
+
+project_rows!(
+    change_request,
+    decision,
+    defect,
+    go_live_plan,
+    milestone,
+    milestone_dependency,
+    phase,
+    project_member,
+    raci_activity,
+    scope_version,
+    test_cycle,
+);
+
+/// Loads the project of the row `row_id` of `E` for a command on that row, and checks the
+/// caller may perform `operation` on it, as [`project_for`] does. A row that does not exist
+/// and one in a project the caller may not see are both reported as `what` not found.
+///
+/// The project's row is locked (on PostgreSQL) before the command reads and locks its own
+/// row: every command on a project locks the project first, so two commands on one project
+/// queue at the project and neither can hold a row the other waits for. Reading the row
+/// first to learn its project, then locking the project, would let a milestone's edit hold
+/// the milestone while a transition that holds the project waits for it: a deadlock.
+pub(crate) async fn project_of_row_for<E: ProjectRow>(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    row: (Uuid, &str),
+    field: &[&str],
+    operation: ProjectOperation,
+) -> ServiceResult<(project::Model, Subject)> {
+    let (row_id, what) = row;
+    let statement = project_of_row_statement::<E>(actor, row_id, backend_of(conn));
+    // One row at most: the statement's LIMIT 1.
+    let standing = read_standings(conn, actor, statement).await?.pop();
+    let Some(Standing { project, subject }) =
+        standing.filter(|standing| standing.subject.can_see_project())
+    else {
+        return Err(Refusal::not_found(field, what).into());
+    };
+    if !permits(&subject, operation) {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok((project, subject))
+}
+
+/// [`project_locked_with_membership`] for the project of the row `row_id` of `E`, found by a
+/// subquery in the same statement; its text built once per table and backend.
+fn project_of_row_statement<E: ProjectRow>(
+    actor: &Actor,
+    row_id: Uuid,
+    backend: DbBackend,
+) -> Statement {
+    E::kept().statement(
+        backend,
+        || JoinedRows::statement(project_of_row_query::<E>(actor, row_id, backend), backend),
+        vec![actor.user_id.into(), row_id.into(), 1u64.into()],
+    )
+}
+
+fn project_of_row_query<E: ProjectRow>(
+    actor: &Actor,
+    row_id: Uuid,
+    backend: DbBackend,
+) -> SelectStatement {
+    let owner = sea_orm::sea_query::Query::select()
+        .column(E::PROJECT_ID)
+        .from(E::default())
+        .and_where(E::ID.eq(row_id))
+        .to_owned();
+    let mut select = with_membership_of(actor).filter(project::Column::Id.in_subquery(owner));
+    if backend == DbBackend::Postgres {
+        QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [project::Entity]);
+    }
+    select.limit(1).into_query()
+}
+
 /// A project with the caller's membership row, in one statement; on PostgreSQL the project's
 /// row is locked until the transaction ends (`OF project`: PostgreSQL locks no row on the
 /// nullable side of an outer join).
@@ -309,6 +409,63 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn each_kept_project_of_row_statement_is_the_one_sea_orm_builds_with_each_callers_values() {
+        fn check<E: ProjectRow>() {
+            for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+                for _ in 0..3 {
+                    let (caller, row_id) = (actor(), Uuid::now_v7());
+                    let fresh = JoinedRows::statement(
+                        project_of_row_query::<E>(&caller, row_id, backend),
+                        backend,
+                    );
+                    assert_eq!(
+                        project_of_row_statement::<E>(&caller, row_id, backend),
+                        fresh
+                    );
+                }
+            }
+        }
+        use steerco_entity::*;
+        check::<change_request::Entity>();
+        check::<decision::Entity>();
+        check::<defect::Entity>();
+        check::<go_live_plan::Entity>();
+        check::<milestone::Entity>();
+        check::<milestone_dependency::Entity>();
+        check::<phase::Entity>();
+        check::<project_member::Entity>();
+        check::<raci_activity::Entity>();
+        check::<scope_version::Entity>();
+        check::<test_cycle::Entity>();
+    }
+
+    #[test]
+    fn a_command_on_a_row_locks_its_project_found_through_the_row() {
+        let sql = project_of_row_statement::<steerco_entity::milestone::Entity>(
+            &actor(),
+            Uuid::now_v7(),
+            DbBackend::Postgres,
+        )
+        .to_string();
+        assert!(
+            sql.contains(
+                "WHERE \"project\".\"id\" IN (SELECT \"project_id\" FROM \"milestone\" \
+                 WHERE \"milestone\".\"id\" = "
+            ),
+            "{sql}"
+        );
+        assert!(sql.ends_with("LIMIT 1 FOR UPDATE OF \"project\""), "{sql}");
+        let sql = project_of_row_statement::<steerco_entity::defect::Entity>(
+            &actor(),
+            Uuid::now_v7(),
+            DbBackend::Sqlite,
+        )
+        .to_string();
+        assert!(sql.contains("FROM \"defect\""), "{sql}");
+        assert!(!sql.contains("FOR UPDATE"), "{sql}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use super::{
     AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit_with_events,
     for_update,
 };
+use crate::domain::authz::ProjectOperation;
 use crate::domain::change_request::seat;
 use crate::domain::committee::{Ballot, Tally, Vote, VoteRefusal, VotingRule};
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
@@ -265,16 +266,18 @@ pub async fn cast(
 ) -> ServiceResult<VoteOutcome> {
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
+    let (project, _) = access::project_of_row_for::<decision::Entity>(
+        &txn,
+        &caller.actor,
+        (decision_id, "decision"),
+        &["decisionId"],
+        ProjectOperation::Read,
+    )
+    .await?;
     let current = for_update(decision::Entity::find_by_id(decision_id), backend_of(&txn))
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["decisionId"], "decision"))?;
-    if access::visible_project(&txn, &caller.actor, current.project_id)
-        .await?
-        .is_none()
-    {
-        return Err(Refusal::not_found(&["decisionId"], "decision").into());
-    }
     let subject: DecisionSubject = current
         .subject_type
         .parse()
@@ -332,10 +335,6 @@ pub async fn cast(
     let seat = match input.on_behalf_of {
         None => caller.actor.user_id,
         Some(delegator) => {
-            let project = super::project::by_ids(&txn, &[current.project_id])
-                .await?
-                .pop()
-                .ok_or_else(|| ServiceError::Internal("decision without project".into()))?;
             let today = super::project::today_in(&project, now);
             let delegations =
                 super::change_request::delegations_of(&txn, current.project_id).await?;

@@ -294,13 +294,20 @@ async fn plan_for(
     project::Model,
     crate::domain::authz::Subject,
 )> {
+    let missing = || Refusal::not_found(&["planId"], "go-live plan");
+    let (project, subject) = access::project_of_row_for::<go_live_plan::Entity>(
+        conn,
+        &caller.actor,
+        (plan_id, "go-live plan"),
+        &["planId"],
+        operation,
+    )
+    .await?;
+    ensure_open(&project)?;
     let plan = for_update(go_live_plan::Entity::find_by_id(plan_id), backend_of(conn))
         .one(conn)
         .await?
-        .ok_or_else(|| Refusal::not_found(&["planId"], "go-live plan"))?;
-    let (project, subject) =
-        access::project_for(conn, &caller.actor, plan.project_id, &["planId"], operation).await?;
-    ensure_open(&project)?;
+        .ok_or_else(missing)?;
     Ok((plan, project, subject))
 }
 
@@ -615,7 +622,7 @@ pub async fn task_set_status(
         .ok_or_else(|| Refusal::not_found(&["id"], "cutover task"))?;
     let (plan, project, subject) =
         plan_for(&txn, caller, task.plan_id, ProjectOperation::Read).await?;
-    // Read again under the plan's lock: a concurrent move of the same task committed first.
+    // Read again under the project's lock: a concurrent move of the same task committed first.
     let task = for_update(cutover_task::Entity::find_by_id(task_id), backend_of(&txn))
         .one(&txn)
         .await?
@@ -757,7 +764,7 @@ pub async fn manual_criterion_set(
         .ok_or_else(|| Refusal::not_found(&["id"], "criterion"))?;
     let (plan, project, subject) =
         plan_for(&txn, caller, row.plan_id, ProjectOperation::Read).await?;
-    // Read again under the plan's lock so the audit's "before" is what this change replaced.
+    // Read again under the project's lock so the audit's "before" is what this change replaced.
     let row = for_update(
         go_live_criterion::Entity::find_by_id(criterion_id),
         backend_of(&txn),

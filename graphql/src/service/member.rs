@@ -11,7 +11,8 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::project::parse_status;
 use super::whole_row;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
+    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
+    unique_violation_as,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::event::DomainEvent;
@@ -160,19 +161,22 @@ async fn member_for(
     caller: &Caller,
     member_id: Uuid,
 ) -> ServiceResult<(project_member::Model, project::Model)> {
-    let member = project_member::Entity::find_by_id(member_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "member"))?;
-    let (project, _) = access::project_for(
+    let (project, _) = access::project_of_row_for::<project_member::Entity>(
         conn,
         &caller.actor,
-        member.project_id,
+        (member_id, "member"),
         &["id"],
         ProjectOperation::ManageMembers,
     )
     .await?;
     ensure_open(&project)?;
+    let member = for_update(
+        project_member::Entity::find_by_id(member_id),
+        backend_of(conn),
+    )
+    .one(conn)
+    .await?
+    .ok_or_else(|| Refusal::not_found(&["id"], "member"))?;
     Ok((member, project))
 }
 

@@ -186,16 +186,23 @@ async fn milestone_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(milestone::Model, project::Model)> {
+    let missing = || Refusal::not_found(field, "milestone");
+    let (project, _) = access::project_of_row_for::<milestone::Entity>(
+        conn,
+        &caller.actor,
+        (milestone_id, "milestone"),
+        field,
+        operation,
+    )
+    .await?;
+    ensure_open(&project)?;
     let found = for_update(
         milestone::Entity::find_by_id(milestone_id),
         backend_of(conn),
     )
     .one(conn)
     .await?
-    .ok_or_else(|| Refusal::not_found(field, "milestone"))?;
-    let (project, _) =
-        access::project_for(conn, &caller.actor, found.project_id, field, operation).await?;
-    ensure_open(&project)?;
+    .ok_or_else(missing)?;
     Ok((found, project))
 }
 
@@ -700,18 +707,22 @@ pub async fn unlink(
     link_id: Uuid,
 ) -> ServiceResult<milestone_dependency::Model> {
     let txn = begin_write(&state.writer).await?;
-    let link = milestone_dependency::Entity::find_by_id(link_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "milestone dependency"))?;
-    let (project, _) = access::project_for(
+    let missing = || Refusal::not_found(&["id"], "milestone dependency");
+    let (project, _) = access::project_of_row_for::<milestone_dependency::Entity>(
         &txn,
         &caller.actor,
-        link.project_id,
+        (link_id, "milestone dependency"),
         &["id"],
         ProjectOperation::ManagePlan,
     )
     .await?;
+    let link = for_update(
+        milestone_dependency::Entity::find_by_id(link_id),
+        backend_of(&txn),
+    )
+    .one(&txn)
+    .await?
+    .ok_or_else(missing)?;
     ensure_open(&project)?;
     milestone_dependency::Entity::delete_by_id(link.id)
         .exec(&txn)

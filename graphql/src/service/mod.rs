@@ -272,6 +272,21 @@ pub(crate) fn for_update<E: EntityTrait>(select: Select<E>, backend: DbBackend) 
     }
 }
 
+/// A row a command read to find its project, as it stands now that the command holds the
+/// project's lock ([`access::project_for`]). On PostgreSQL it is read again with `again`, and
+/// locked: a command that held the project meanwhile may have changed or removed it. On
+/// SQLite the command's write turn has kept every other writer out since that first read.
+pub(crate) async fn current_under_project_lock<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    read: E::Model,
+    again: Select<E>,
+) -> ServiceResult<Option<E::Model>> {
+    match backend_of(conn) {
+        DbBackend::Postgres => Ok(again.lock_exclusive().one(conn).await?),
+        _ => Ok(Some(read)),
+    }
+}
+
 /// Commits, mapping nothing: the one place a command's transaction ends well.
 pub(crate) async fn commit(txn: WriteTxn) -> ServiceResult<()> {
     txn.commit().await.map_err(ServiceError::from)

@@ -29,6 +29,7 @@ use super::notify::{
 use super::page::{Page, Window};
 use super::{
     AppState, Caller, ServiceError, ServiceResult, Writer, access, backend_of, begin_write, commit,
+    current_under_project_lock,
 };
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -249,6 +250,10 @@ pub async fn retry(
         None if caller.actor.admin => {}
         None => return Err(not_found().into()),
     }
+    let again = notification::Entity::find_by_id(notification_id);
+    let row = current_under_project_lock(&txn, row, again)
+        .await?
+        .ok_or_else(not_found)?;
     let status: NotificationStatus = row
         .status
         .parse()

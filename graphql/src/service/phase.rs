@@ -22,7 +22,7 @@ use super::sql_once::{KEPT_KEY_COUNTS, SqlPerCount};
 use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, active_models, backend_of, begin_write, commit,
-    commit_with_events, for_update, insert_in_batches,
+    commit_with_events, current_under_project_lock, for_update, insert_in_batches,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::decision::{DecisionChoice, DecisionSubject};
@@ -103,13 +103,20 @@ async fn phase_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(phase::Model, project::Model)> {
+    let missing = || Refusal::not_found(field, "phase");
+    let (project, _) = access::project_of_row_for::<phase::Entity>(
+        conn,
+        &caller.actor,
+        (phase_id, "phase"),
+        field,
+        operation,
+    )
+    .await?;
+    ensure_open(&project)?;
     let found = for_update(phase::Entity::find_by_id(phase_id), backend_of(conn))
         .one(conn)
         .await?
-        .ok_or_else(|| Refusal::not_found(field, "phase"))?;
-    let (project, _) =
-        access::project_for(conn, &caller.actor, found.project_id, field, operation).await?;
-    ensure_open(&project)?;
+        .ok_or_else(missing)?;
     Ok((found, project))
 }
 
@@ -1012,19 +1019,27 @@ pub async fn criterion_set(
     let evidence = evidence_url.and_then(|raw| refusals.field(&["evidenceUrl"], parse_link(raw)));
     refusals.finish()?;
     let txn = begin_write(&state.writer).await?;
-    let current = exit_criterion::Entity::find_by_id(criterion_id)
+    let missing = || Refusal::not_found(&["id"], "exit criterion");
+    let found = exit_criterion::Entity::find_by_id(criterion_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "exit criterion"))?;
+        .ok_or_else(missing)?;
     let (phase, project) = phase_for(
         &txn,
         caller,
-        current.phase_id,
+        found.phase_id,
         &["id"],
         ProjectOperation::ManagePlan,
     )
     .await?;
     ensure_gate_open(&phase)?;
+    let current = current_under_project_lock(
+        &txn,
+        found,
+        exit_criterion::Entity::find_by_id(criterion_id),
+    )
+    .await?
+    .ok_or_else(missing)?;
     let now = state.clock.now();
     let next = exit_criterion::Model {
         status: status.as_str().to_owned(),
@@ -1165,18 +1180,23 @@ pub async fn deliverable_update(
         .transpose()
         .map_err(|e| Refusal::bad_input(&["link"], e))?;
     let txn = begin_write(&state.writer).await?;
-    let current = deliverable::Entity::find_by_id(deliverable_id)
+    let missing = || Refusal::not_found(&["id"], "deliverable");
+    let found = deliverable::Entity::find_by_id(deliverable_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "deliverable"))?;
+        .ok_or_else(missing)?;
     let (phase, project) = phase_for(
         &txn,
         caller,
-        current.phase_id,
+        found.phase_id,
         &["id"],
         ProjectOperation::ManagePlan,
     )
     .await?;
+    let current =
+        current_under_project_lock(&txn, found, deliverable::Entity::find_by_id(deliverable_id))
+            .await?
+            .ok_or_else(missing)?;
     ensure_gate_open(&phase)?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
@@ -1246,15 +1266,16 @@ pub async fn condition_close(
     condition_id: Uuid,
 ) -> ServiceResult<gate_condition::Model> {
     let txn = begin_write(&state.writer).await?;
-    let current = gate_condition::Entity::find_by_id(condition_id)
+    let missing = || Refusal::not_found(&["id"], "gate condition");
+    let found = gate_condition::Entity::find_by_id(condition_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "gate condition"))?;
-    let phase = phase::Entity::find_by_id(current.phase_id)
+        .ok_or_else(missing)?;
+    let phase = phase::Entity::find_by_id(found.phase_id)
         .one(&txn)
         .await?
         .ok_or_else(|| ServiceError::Internal("condition without phase".into()))?;
-    let is_owner = current.owner_id == Some(caller.actor.user_id);
+    let is_owner = found.owner_id == Some(caller.actor.user_id);
     let operation = if is_owner {
         ProjectOperation::Read
     } else {
@@ -1263,6 +1284,13 @@ pub async fn condition_close(
     let (project, _) =
         access::project_for(&txn, &caller.actor, phase.project_id, &["id"], operation).await?;
     ensure_open(&project)?;
+    let current = current_under_project_lock(
+        &txn,
+        found,
+        gate_condition::Entity::find_by_id(condition_id),
+    )
+    .await?
+    .ok_or_else(missing)?;
     if current.status != "OPEN" {
         return Err(
             Refusal::invalid_transition(&["id"], &current.status, "CLOSE", Vec::new()).into(),

@@ -101,16 +101,23 @@ async fn version_for(
     version_id: Uuid,
     operation: ProjectOperation,
 ) -> ServiceResult<scope_version::Model> {
+    let missing = || Refusal::not_found(&["id"], "scope version");
+    let (project, _) = access::project_of_row_for::<scope_version::Entity>(
+        conn,
+        &caller.actor,
+        (version_id, "scope version"),
+        &["id"],
+        operation,
+    )
+    .await?;
+    ensure_open(&project)?;
     let found = for_update(
         scope_version::Entity::find_by_id(version_id),
         backend_of(conn),
     )
     .one(conn)
     .await?
-    .ok_or_else(|| Refusal::not_found(&["id"], "scope version"))?;
-    let (project, _) =
-        access::project_for(conn, &caller.actor, found.project_id, &["id"], operation).await?;
-    ensure_open(&project)?;
+    .ok_or_else(missing)?;
     Ok(found)
 }
 

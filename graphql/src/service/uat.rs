@@ -383,18 +383,19 @@ pub async fn cycle_transition(
     action: CycleAction,
 ) -> ServiceResult<(test_cycle::Model, Vec<DomainEvent>)> {
     let txn = begin_write(&state.writer).await?;
-    let current = for_update(test_cycle::Entity::find_by_id(cycle_id), backend_of(&txn))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "test cycle"))?;
-    let (_, subject) = access::project_for(
+    let missing = || Refusal::not_found(&["id"], "test cycle");
+    let (_, subject) = access::project_of_row_for::<test_cycle::Entity>(
         &txn,
         &caller.actor,
-        current.project_id,
+        (cycle_id, "test cycle"),
         &["id"],
         ProjectOperation::Read,
     )
     .await?;
+    let current = for_update(test_cycle::Entity::find_by_id(cycle_id), backend_of(&txn))
+        .one(&txn)
+        .await?
+        .ok_or_else(missing)?;
     let allowed = match action {
         CycleAction::SignOff => subject.admin || rules::may_sign_off(&subject.roles),
         CycleAction::Start | CycleAction::Complete | CycleAction::Fail => {
@@ -739,11 +740,19 @@ pub async fn execution_record(
     };
     refusals.finish()?;
     let txn = begin_write(&state.writer).await?;
+    let (project, _) = access::project_of_row_for::<test_cycle::Entity>(
+        &txn,
+        &caller.actor,
+        (cycle_id, "test cycle"),
+        &["cycleId"],
+        ProjectOperation::ManageTests,
+    )
+    .await?;
+    ensure_open(&project)?;
     let cycle = test_cycle::Entity::find_by_id(cycle_id)
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["cycleId"], "test cycle"))?;
-    project_for_tests(&txn, caller, cycle.project_id, &["cycleId"]).await?;
     let scenario = test_scenario::Entity::find_by_id(scenario_id)
         .one(&txn)
         .await?
@@ -867,19 +876,7 @@ pub async fn defect_grade(
     category: Option<DefectCategory>,
 ) -> ServiceResult<defect::Model> {
     let txn = begin_write(&state.writer).await?;
-    let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(&txn))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "defect"))?;
-    let (project, subject) = access::project_for(
-        &txn,
-        &caller.actor,
-        current.project_id,
-        &["id"],
-        ProjectOperation::Read,
-    )
-    .await?;
-    ensure_open(&project)?;
+    let (subject, current) = defect_for(&txn, caller, defect_id).await?;
     let triager = subject.admin
         || subject
             .roles
@@ -917,6 +914,30 @@ pub async fn defect_grade(
     Ok(next)
 }
 
+/// Loads a defect of an open project for a command, after its project, with the caller's
+/// standing there.
+async fn defect_for(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    defect_id: Uuid,
+) -> ServiceResult<(Subject, defect::Model)> {
+    let missing = || Refusal::not_found(&["id"], "defect");
+    let (project, subject) = access::project_of_row_for::<defect::Entity>(
+        conn,
+        &caller.actor,
+        (defect_id, "defect"),
+        &["id"],
+        ProjectOperation::Read,
+    )
+    .await?;
+    ensure_open(&project)?;
+    let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(conn))
+        .one(conn)
+        .await?
+        .ok_or_else(missing)?;
+    Ok((subject, current))
+}
+
 /// Moves a defect through its fix–retest loop; the domain decides and checks who may.
 pub async fn defect_transition(
     state: &AppState,
@@ -925,19 +946,7 @@ pub async fn defect_transition(
     command: DefectCommand,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
     let txn = begin_write(&state.writer).await?;
-    let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(&txn))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["id"], "defect"))?;
-    let (project, subject) = access::project_for(
-        &txn,
-        &caller.actor,
-        current.project_id,
-        &["id"],
-        ProjectOperation::Read,
-    )
-    .await?;
-    ensure_open(&project)?;
+    let (subject, current) = defect_for(&txn, caller, defect_id).await?;
     let from = defect_status(&current)?;
     let facts = DefectFacts {
         status: from,

@@ -1,9 +1,10 @@
 //! Go-live: a NO_GO then a GO on evidence, cutover, hypercare closing; and a rollback.
 
 use serde_json::{Value, json};
+use steerco_graphql::service::go_live::GO_LIVE_CALENDAR_LOCK;
 
 use crate::phases::vote;
-use crate::support::{TestApp, TestUser, assert_refused, error_code};
+use crate::support::{HeldLock, TestApp, TestUser, assert_refused, error_code, user_errors};
 
 struct Setup {
     pm: TestUser,
@@ -481,6 +482,56 @@ async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_pro
     );
 }
 
+/// Two plans whose dates clash, dated at once in two projects: the first drafts its freeze
+/// over the date the second picks for its go-live. Whichever commits first, the other is
+/// refused (its go-live inside a freeze, or its freeze over a go-live). On PostgreSQL the test
+/// holds the go-live calendar until both commands wait for it, so that both have passed
+/// their projects' locks and would each miss the other without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_clashing_plans_dated_at_once_in_two_projects_let_one_through() {
+    let app = TestApp::spawn().await;
+    let freezing = setup(&app, "CRM-A").await;
+    let landing = setup(&app, "CRM-B").await;
+    let calendar = match app.database.postgres {
+        true => Some(HeldLock::take(&app, GO_LIVE_CALENDAR_LOCK, Vec::new()).await),
+        false => None,
+    };
+    let first = create_plan(
+        &app,
+        &freezing,
+        "2027-03-28T00:00:00Z",
+        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
+    );
+    let second = create_plan(&app, &landing, "2027-04-01T00:00:00Z", None);
+    let release = async {
+        if let Some(calendar) = calendar {
+            calendar
+                .wait_for_waiters(2)
+                .await
+                .expect("both plans wait for the calendar");
+            calendar.release().await;
+        }
+    };
+    let (first, second, ()) = tokio::join!(first, second, release);
+    let outcomes = [&first, &second].map(|payload| payload["userErrors"].clone());
+    let refused: Vec<_> = outcomes
+        .iter()
+        .filter(|errors| *errors != &json!([]))
+        .collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    let refusal = &refused[0][0];
+    assert_eq!(refusal["code"], "CONFLICT", "{refusal}");
+    assert!(
+        [
+            json!(["input", "plannedGoLive"]),
+            json!(["input", "freezeStart"])
+        ]
+        .contains(&refusal["field"]),
+        "{refusal}"
+    );
+    assert_eq!(app.count("go_live_plan").await, 1);
+}
+
 #[tokio::test]
 async fn bad_go_live_dates_and_permissions_are_refused() {
     let app = TestApp::spawn().await;
@@ -498,12 +549,47 @@ async fn bad_go_live_dates_and_permissions_are_refused() {
     .await;
     assert_eq!(first["userErrors"], json!([]));
     let other = setup(&app, "CRM-B").await;
+    let before_clashes = app.snapshot().await;
     let clash = create_plan(&app, &other, "2027-04-01T00:00:00Z", None).await;
     assert_refused(&clash, "CONFLICT", &["input", "plannedGoLive"]);
     let response = app
         .gql(Some(&s.committee[0].token), "mutation($p: ID!) { goLiveDecisionRequest(input: { planId: $p }) { userErrors { code } } }", json!({ "p": first["plan"]["id"] }))
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
+
+    // The other side of the same clash: a freeze over the first plan's go-live.
+    let covering = create_plan(
+        &app,
+        &other,
+        "2027-04-20T00:00:00Z",
+        Some(("2027-03-25T00:00:00Z", "2027-04-25T00:00:00Z")),
+    )
+    .await;
+    assert_refused(&covering, "CONFLICT", &["input", "freezeStart"]);
+    // Backwards windows are refused at the end that comes too early.
+    let backwards = app
+        .ok(
+            &other.pm,
+            &format!("mutation($input: GoLivePlanCreateInput!) {{ goLivePlanCreate(input: $input) {{ {PLAN} }} }}"),
+            json!({ "input": { "projectId": other.project, "strategy": "BIG_BANG", "plannedGoLive": "2027-06-01T00:00:00Z",
+                               "cutoverStart": "2027-05-31T00:00:00Z", "cutoverEnd": "2027-05-30T00:00:00Z",
+                               "freezeStart": "2027-06-05T00:00:00Z", "freezeEnd": "2027-05-20T00:00:00Z" } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&backwards["goLivePlanCreate"]),
+        vec![
+            (
+                "BAD_USER_INPUT".to_owned(),
+                vec!["input".to_owned(), "cutoverEnd".to_owned()]
+            ),
+            (
+                "BAD_USER_INPUT".to_owned(),
+                vec!["input".to_owned(), "freezeEnd".to_owned()]
+            ),
+        ]
+    );
+    assert_eq!(app.snapshot().await, before_clashes);
 
     // A freeze with one end only is refused rather than dropped.
     let before = app.snapshot().await;

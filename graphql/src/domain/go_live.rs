@@ -657,18 +657,28 @@ pub fn breached(direction: Direction, target: Decimal, value: Decimal) -> bool {
 // Dates
 // ---------------------------------------------------------------------------------------------
 
+/// Another open plan, as a new or moved plan's dates are checked against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtherPlan {
+    pub go_live: DateTime<Utc>,
+    pub freeze: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
 /// Go-live date checks, every problem at once:
 /// - the go-live is after `now` (BadUserInput on `["plannedGoLive"]`);
 /// - it is not inside another plan's change-freeze window, ends included (Conflict on
 ///   `["plannedGoLive"]`), since that freeze exists to keep changes out;
+/// - the plan's own freeze covers no other plan's go-live, ends included (Conflict on
+///   `["freezeStart"]`): the same clash seen from the other side, so that which of the two
+///   plans came first does not decide whether it is allowed;
 /// - the cutover and freeze windows start no later than they end (BadUserInput on
-///   `["cutoverWindow"]`, `["freezeWindow"]`).
+///   `["cutoverEnd"]`, `["freezeEnd"]`).
 pub fn check_dates(
     planned_go_live: DateTime<Utc>,
     now: DateTime<Utc>,
     cutover: (DateTime<Utc>, DateTime<Utc>),
     freeze: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    other_freezes: &[(DateTime<Utc>, DateTime<Utc>)],
+    others: &[OtherPlan],
 ) -> Result<(), Vec<Refusal>> {
     let mut refusals = Refusals::default();
     if planned_go_live <= now {
@@ -677,8 +687,9 @@ pub fn check_dates(
             "the go-live must be in the future",
         ));
     }
-    if let Some((start, end)) = other_freezes
+    if let Some((start, end)) = others
         .iter()
+        .filter_map(|other| other.freeze)
         .find(|(start, end)| (*start..=*end).contains(&planned_go_live))
     {
         refusals.push(Refusal::conflict(
@@ -690,9 +701,22 @@ pub fn check_dates(
             ),
         ));
     }
+    if let Some((start, end)) = freeze
+        && let Some(covered) = others
+            .iter()
+            .find(|other| (start..=end).contains(&other.go_live))
+    {
+        refusals.push(Refusal::conflict(
+            &["freezeStart"],
+            format!(
+                "the change freeze covers another plan's go-live ({})",
+                covered.go_live.to_rfc3339()
+            ),
+        ));
+    }
     if cutover.0 > cutover.1 {
         refusals.push(Refusal::bad_input(
-            &["cutoverWindow"],
+            &["cutoverEnd"],
             "the cutover window must start no later than it ends",
         ));
     }
@@ -700,7 +724,7 @@ pub fn check_dates(
         && start > end
     {
         refusals.push(Refusal::bad_input(
-            &["freezeWindow"],
+            &["freezeEnd"],
             "the freeze window must start no later than it ends",
         ));
     }
@@ -1217,7 +1241,10 @@ mod tests {
     fn go_live_dates_are_checked_together() {
         let now = at(0);
         let cutover = (at(40), at(47));
-        let other = [(at(100), at(120))];
+        let other = [OtherPlan {
+            go_live: at(110),
+            freeze: Some((at(100), at(120))),
+        }];
         type Case<'a> = (
             &'a str,
             DateTime<Utc>,
@@ -1225,7 +1252,7 @@ mod tests {
             Option<(DateTime<Utc>, DateTime<Utc>)>,
             Vec<(RefusalCode, Vec<String>)>,
         );
-        let cases: [Case; 9] = [
+        let cases: [Case; 13] = [
             (
                 "in the future",
                 at(48),
@@ -1267,14 +1294,45 @@ mod tests {
                 at(48),
                 (at(47), at(40)),
                 None,
-                vec![(RefusalCode::BadUserInput, field(&["cutoverWindow"]))],
+                vec![(RefusalCode::BadUserInput, field(&["cutoverEnd"]))],
             ),
             (
                 "a backwards freeze window",
                 at(48),
                 cutover,
                 Some((at(72), at(24))),
-                vec![(RefusalCode::BadUserInput, field(&["freezeWindow"]))],
+                vec![(RefusalCode::BadUserInput, field(&["freezeEnd"]))],
+            ),
+            (
+                "a freeze ending at another go-live",
+                at(48),
+                cutover,
+                Some((at(24), at(110))),
+                vec![(RefusalCode::Conflict, field(&["freezeStart"]))],
+            ),
+            (
+                "a freeze starting at another go-live",
+                at(130),
+                (at(125), at(128)),
+                Some((at(110), at(140))),
+                vec![(RefusalCode::Conflict, field(&["freezeStart"]))],
+            ),
+            (
+                "a freeze ending just before another go-live",
+                at(48),
+                cutover,
+                Some((at(24), at(109))),
+                vec![],
+            ),
+            (
+                "a go-live in another freeze and a freeze over its go-live",
+                at(105),
+                cutover,
+                Some((at(104), at(112))),
+                vec![
+                    (RefusalCode::Conflict, field(&["plannedGoLive"])),
+                    (RefusalCode::Conflict, field(&["freezeStart"])),
+                ],
             ),
             (
                 "zero-length windows",

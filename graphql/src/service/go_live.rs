@@ -7,7 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -176,19 +177,39 @@ async fn commit_setting(
     })
 }
 
-/// Freeze windows of every other plan still heading for or in go-live.
-async fn other_freezes(
+/// Every other plan still heading for or in go-live, with its change freeze.
+///
+/// A plan's dates are checked against other projects' plans, which their own project locks do
+/// not guard: on PostgreSQL the read first takes a lock of its own for the whole go-live
+/// calendar, held until the command ends, so that two plans dated at once in two projects
+/// cannot each pass the check without seeing the other. It is taken after the command's
+/// project, and whoever holds it waits for no other project, so it adds no deadlock.
+async fn other_plans(
     conn: &impl ConnectionTrait,
     except: Option<Uuid>,
-) -> ServiceResult<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
+) -> ServiceResult<Vec<rules::OtherPlan>> {
+    if backend_of(conn) == DbBackend::Postgres {
+        conn.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            GO_LIVE_CALENDAR_LOCK,
+        ))
+        .await?;
+    }
     Ok(go_live_plan::Entity::find()
         .all(conn)
         .await?
         .into_iter()
         .filter(|p| Some(p.id) != except && !matches!(p.status.as_str(), "CLOSED" | "ROLLED_BACK"))
-        .filter_map(|p| Some((p.freeze_start?, p.freeze_end?)))
+        .map(|p| rules::OtherPlan {
+            go_live: p.planned_go_live,
+            freeze: p.freeze_start.zip(p.freeze_end),
+        })
         .collect())
 }
+
+/// The PostgreSQL lock of the go-live calendar ([`other_plans`]).
+pub const GO_LIVE_CALENDAR_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended('steerco.go_live_calendar', 0))";
 
 /// A plan's dates and settings as typed.
 #[derive(Debug, Clone)]
@@ -227,7 +248,7 @@ pub async fn create(
         now,
         input.cutover,
         input.freeze,
-        &other_freezes(&txn, None).await?,
+        &other_plans(&txn, None).await?,
     )?;
     let open = go_live_plan::Entity::find()
         .filter(go_live_plan::Column::ProjectId.eq(project_id))
@@ -1227,16 +1248,16 @@ pub async fn transition(
                     .freeze_start
                     .zip(current.freeze_end)
                     .map(|(s, e)| (s + shift, e + shift)),
-                &other_freezes(&txn, Some(current.id)).await?,
+                &other_plans(&txn, Some(current.id)).await?,
             )
             .map_err(|refusals| {
+                // The windows move with the go-live: whatever clashes, the new date is the
+                // one input of the command to change.
                 refusals
                     .into_iter()
-                    .map(|mut refusal| {
-                        if refusal.field == ["plannedGoLive"] {
-                            refusal.field = vec!["newGoLive".to_owned()];
-                        }
-                        refusal
+                    .map(|refusal| Refusal {
+                        field: vec!["newGoLive".to_owned()],
+                        ..refusal
                     })
                     .collect::<Vec<_>>()
             })?;

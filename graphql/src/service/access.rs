@@ -1,4 +1,8 @@
 //! Who the caller is on a project: loads membership and applies [`crate::domain::authz`].
+//!
+//! A command locks its project here, before any other row of it ([`project_for`], or
+//! [`row_for`] for a command given one of the project's rows): commands on one project then
+//! queue at the project on PostgreSQL, and none holds a row that another waits for.
 
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, LockType, SelectStatement};
 use sea_orm::{
@@ -122,7 +126,7 @@ project_rows!(
 /// queue at the project and neither can hold a row the other waits for. Reading the row
 /// first to learn its project, then locking the project, would let a milestone's edit hold
 /// the milestone while a transition that holds the project waits for it: a deadlock.
-pub(crate) async fn project_of_row_for<E: ProjectRow>(
+async fn project_of_row_for<E: ProjectRow>(
     conn: &impl ConnectionTrait,
     actor: &Actor,
     row: (Uuid, &str),
@@ -142,6 +146,24 @@ pub(crate) async fn project_of_row_for<E: ProjectRow>(
         return Err(ServiceError::Forbidden);
     }
     Ok((project, subject))
+}
+
+/// A row of `E` for a command, with its project and the caller's standing there: the project
+/// locked first ([`project_of_row_for`]), then the row, locked too on PostgreSQL.
+pub(crate) async fn row_for<E: ProjectRow>(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    row: (Uuid, &str),
+    field: &[&str],
+    operation: ProjectOperation,
+) -> ServiceResult<(E::Model, project::Model, Subject)> {
+    let (project, subject) = project_of_row_for::<E>(conn, actor, row, field, operation).await?;
+    let (row_id, what) = row;
+    let found = super::for_update(E::find().filter(E::ID.eq(row_id)), backend_of(conn))
+        .one(conn)
+        .await?
+        .ok_or_else(|| Refusal::not_found(field, what))?;
+    Ok((found, project, subject))
 }
 
 /// [`project_locked_with_membership`] for the project of the row `row_id` of `E`, found by a

@@ -326,8 +326,7 @@ async fn cr_for(
     caller: &Caller,
     cr_id: Uuid,
 ) -> ServiceResult<(change_request::Model, project::Model, bool)> {
-    let missing = || Refusal::not_found(&["id"], "change request");
-    let (project, subject) = access::project_of_row_for::<change_request::Entity>(
+    let (cr, project, subject) = access::row_for::<change_request::Entity>(
         conn,
         &caller.actor,
         (cr_id, "change request"),
@@ -336,10 +335,6 @@ async fn cr_for(
     )
     .await?;
     ensure_open(&project)?;
-    let cr = for_update(change_request::Entity::find_by_id(cr_id), backend_of(conn))
-        .one(conn)
-        .await?
-        .ok_or_else(missing)?;
     let is_pm = permits(&subject, ProjectOperation::ManagePlan);
     Ok((cr, project, is_pm))
 }

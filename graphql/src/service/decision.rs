@@ -19,10 +19,7 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::rows::JoinedRows;
 use super::sql_once::{KEPT_KEY_COUNTS, SqlPerCount};
 use super::whole_row;
-use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit_with_events,
-    for_update,
-};
+use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit_with_events};
 use crate::domain::authz::ProjectOperation;
 use crate::domain::change_request::seat;
 use crate::domain::committee::{Ballot, Tally, Vote, VoteRefusal, VotingRule};
@@ -266,7 +263,7 @@ pub async fn cast(
 ) -> ServiceResult<VoteOutcome> {
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
-    let (project, _) = access::project_of_row_for::<decision::Entity>(
+    let (current, project, _) = access::row_for::<decision::Entity>(
         &txn,
         &caller.actor,
         (decision_id, "decision"),
@@ -274,10 +271,6 @@ pub async fn cast(
         ProjectOperation::Read,
     )
     .await?;
-    let current = for_update(decision::Entity::find_by_id(decision_id), backend_of(&txn))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["decisionId"], "decision"))?;
     let subject: DecisionSubject = current
         .subject_type
         .parse()

@@ -315,8 +315,7 @@ async fn plan_for(
     project::Model,
     crate::domain::authz::Subject,
 )> {
-    let missing = || Refusal::not_found(&["planId"], "go-live plan");
-    let (project, subject) = access::project_of_row_for::<go_live_plan::Entity>(
+    let (plan, project, subject) = access::row_for::<go_live_plan::Entity>(
         conn,
         &caller.actor,
         (plan_id, "go-live plan"),
@@ -325,10 +324,6 @@ async fn plan_for(
     )
     .await?;
     ensure_open(&project)?;
-    let plan = for_update(go_live_plan::Entity::find_by_id(plan_id), backend_of(conn))
-        .one(conn)
-        .await?
-        .ok_or_else(missing)?;
     Ok((plan, project, subject))
 }
 

@@ -11,8 +11,7 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::project::parse_status;
 use super::whole_row;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit, for_update,
-    unique_violation_as,
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::event::DomainEvent;
@@ -161,7 +160,7 @@ async fn member_for(
     caller: &Caller,
     member_id: Uuid,
 ) -> ServiceResult<(project_member::Model, project::Model)> {
-    let (project, _) = access::project_of_row_for::<project_member::Entity>(
+    let (member, project, _) = access::row_for::<project_member::Entity>(
         conn,
         &caller.actor,
         (member_id, "member"),
@@ -170,13 +169,6 @@ async fn member_for(
     )
     .await?;
     ensure_open(&project)?;
-    let member = for_update(
-        project_member::Entity::find_by_id(member_id),
-        backend_of(conn),
-    )
-    .one(conn)
-    .await?
-    .ok_or_else(|| Refusal::not_found(&["id"], "member"))?;
     Ok((member, project))
 }
 

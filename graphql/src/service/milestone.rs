@@ -14,8 +14,8 @@ use super::member::{check_owner, ensure_open};
 use super::project::{is_baselined, today_in};
 use super::whole_row;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
-    commit_with_events, for_update, update_in_batches,
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, commit_with_events,
+    update_in_batches,
 };
 use crate::domain::authz::{ProjectOperation, permits};
 use crate::domain::event::DomainEvent;
@@ -186,8 +186,7 @@ async fn milestone_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(milestone::Model, project::Model)> {
-    let missing = || Refusal::not_found(field, "milestone");
-    let (project, _) = access::project_of_row_for::<milestone::Entity>(
+    let (found, project, _) = access::row_for::<milestone::Entity>(
         conn,
         &caller.actor,
         (milestone_id, "milestone"),
@@ -196,13 +195,6 @@ async fn milestone_for(
     )
     .await?;
     ensure_open(&project)?;
-    let found = for_update(
-        milestone::Entity::find_by_id(milestone_id),
-        backend_of(conn),
-    )
-    .one(conn)
-    .await?
-    .ok_or_else(missing)?;
     Ok((found, project))
 }
 
@@ -707,8 +699,7 @@ pub async fn unlink(
     link_id: Uuid,
 ) -> ServiceResult<milestone_dependency::Model> {
     let txn = begin_write(&state.writer).await?;
-    let missing = || Refusal::not_found(&["id"], "milestone dependency");
-    let (project, _) = access::project_of_row_for::<milestone_dependency::Entity>(
+    let (link, project, _) = access::row_for::<milestone_dependency::Entity>(
         &txn,
         &caller.actor,
         (link_id, "milestone dependency"),
@@ -716,13 +707,6 @@ pub async fn unlink(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    let link = for_update(
-        milestone_dependency::Entity::find_by_id(link_id),
-        backend_of(&txn),
-    )
-    .one(&txn)
-    .await?
-    .ok_or_else(missing)?;
     ensure_open(&project)?;
     milestone_dependency::Entity::delete_by_id(link.id)
         .exec(&txn)

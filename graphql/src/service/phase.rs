@@ -103,8 +103,7 @@ async fn phase_for(
     field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(phase::Model, project::Model)> {
-    let missing = || Refusal::not_found(field, "phase");
-    let (project, _) = access::project_of_row_for::<phase::Entity>(
+    let (found, project, _) = access::row_for::<phase::Entity>(
         conn,
         &caller.actor,
         (phase_id, "phase"),
@@ -113,10 +112,6 @@ async fn phase_for(
     )
     .await?;
     ensure_open(&project)?;
-    let found = for_update(phase::Entity::find_by_id(phase_id), backend_of(conn))
-        .one(conn)
-        .await?
-        .ok_or_else(missing)?;
     Ok((found, project))
 }
 

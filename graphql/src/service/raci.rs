@@ -19,8 +19,8 @@ use super::rows::JoinedRows;
 use super::sql_once::SqlOnce;
 use super::whole_row;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, active_models, backend_of, begin_write, commit,
-    for_update, insert_in_batches,
+    AppState, Caller, ServiceError, ServiceResult, active_models, begin_write, commit,
+    insert_in_batches,
 };
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -421,7 +421,7 @@ async fn activity_for(
     activity_id: Uuid,
     field: &[&str],
 ) -> ServiceResult<raci_activity::Model> {
-    let (project, _) = access::project_of_row_for::<raci_activity::Entity>(
+    let (activity, project, _) = access::row_for::<raci_activity::Entity>(
         conn,
         &caller.actor,
         (activity_id, "activity"),
@@ -430,13 +430,6 @@ async fn activity_for(
     )
     .await?;
     ensure_open(&project)?;
-    let activity = for_update(
-        raci_activity::Entity::find_by_id(activity_id),
-        backend_of(conn),
-    )
-    .one(conn)
-    .await?
-    .ok_or_else(|| Refusal::not_found(field, "activity"))?;
     Ok(activity)
 }
 

@@ -11,8 +11,7 @@ use super::audit::{AuditEntry, Origin, append_in_txn};
 use super::member::ensure_open;
 use super::whole_row;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
-    commit_with_events, for_update,
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, commit_with_events,
 };
 use crate::domain::authz::ProjectOperation;
 use crate::domain::event::DomainEvent;
@@ -101,8 +100,7 @@ async fn version_for(
     version_id: Uuid,
     operation: ProjectOperation,
 ) -> ServiceResult<scope_version::Model> {
-    let missing = || Refusal::not_found(&["id"], "scope version");
-    let (project, _) = access::project_of_row_for::<scope_version::Entity>(
+    let (found, project, _) = access::row_for::<scope_version::Entity>(
         conn,
         &caller.actor,
         (version_id, "scope version"),
@@ -111,13 +109,6 @@ async fn version_for(
     )
     .await?;
     ensure_open(&project)?;
-    let found = for_update(
-        scope_version::Entity::find_by_id(version_id),
-        backend_of(conn),
-    )
-    .one(conn)
-    .await?
-    .ok_or_else(missing)?;
     Ok(found)
 }
 

@@ -18,8 +18,7 @@ use super::phase::parse_link;
 use super::project::today_in;
 use super::whole_row;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, backend_of, begin_write, commit,
-    commit_with_events, for_update,
+    AppState, Caller, ServiceError, ServiceResult, begin_write, commit, commit_with_events,
     notify::{About, Concerning, Directory},
 };
 use crate::domain::authz::{ProjectOperation, Subject, permits};
@@ -383,8 +382,7 @@ pub async fn cycle_transition(
     action: CycleAction,
 ) -> ServiceResult<(test_cycle::Model, Vec<DomainEvent>)> {
     let txn = begin_write(&state.writer).await?;
-    let missing = || Refusal::not_found(&["id"], "test cycle");
-    let (_, subject) = access::project_of_row_for::<test_cycle::Entity>(
+    let (current, _, subject) = access::row_for::<test_cycle::Entity>(
         &txn,
         &caller.actor,
         (cycle_id, "test cycle"),
@@ -392,10 +390,6 @@ pub async fn cycle_transition(
         ProjectOperation::Read,
     )
     .await?;
-    let current = for_update(test_cycle::Entity::find_by_id(cycle_id), backend_of(&txn))
-        .one(&txn)
-        .await?
-        .ok_or_else(missing)?;
     let allowed = match action {
         CycleAction::SignOff => subject.admin || rules::may_sign_off(&subject.roles),
         CycleAction::Start | CycleAction::Complete | CycleAction::Fail => {
@@ -740,7 +734,7 @@ pub async fn execution_record(
     };
     refusals.finish()?;
     let txn = begin_write(&state.writer).await?;
-    let (project, _) = access::project_of_row_for::<test_cycle::Entity>(
+    let (cycle, project, _) = access::row_for::<test_cycle::Entity>(
         &txn,
         &caller.actor,
         (cycle_id, "test cycle"),
@@ -749,10 +743,6 @@ pub async fn execution_record(
     )
     .await?;
     ensure_open(&project)?;
-    let cycle = test_cycle::Entity::find_by_id(cycle_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["cycleId"], "test cycle"))?;
     let scenario = test_scenario::Entity::find_by_id(scenario_id)
         .one(&txn)
         .await?
@@ -921,8 +911,7 @@ async fn defect_for(
     caller: &Caller,
     defect_id: Uuid,
 ) -> ServiceResult<(Subject, defect::Model)> {
-    let missing = || Refusal::not_found(&["id"], "defect");
-    let (project, subject) = access::project_of_row_for::<defect::Entity>(
+    let (current, project, subject) = access::row_for::<defect::Entity>(
         conn,
         &caller.actor,
         (defect_id, "defect"),
@@ -931,10 +920,6 @@ async fn defect_for(
     )
     .await?;
     ensure_open(&project)?;
-    let current = for_update(defect::Entity::find_by_id(defect_id), backend_of(conn))
-        .one(conn)
-        .await?
-        .ok_or_else(missing)?;
     Ok((subject, current))
 }
 

@@ -68,10 +68,21 @@ pub async fn project_for(
     let statement = project_with_membership_statement(actor, project_id, backend_of(conn));
     // One row at most: the statement's LIMIT 1.
     let standing = read_standings(conn, actor, statement).await?.pop();
+    admitted(standing, field, "project", operation)
+}
+
+/// The caller's standing on a command's project, when they may perform `operation` there: a
+/// project they may not see is reported as `what` not found, as one that does not exist.
+fn admitted(
+    standing: Option<Standing>,
+    field: &[&str],
+    what: &str,
+    operation: ProjectOperation,
+) -> ServiceResult<(project::Model, Subject)> {
     let Some(Standing { project, subject }) =
         standing.filter(|standing| standing.subject.can_see_project())
     else {
-        return Err(Refusal::not_found(field, "project").into());
+        return Err(Refusal::not_found(field, what).into());
     };
     if !permits(&subject, operation) {
         return Err(ServiceError::Forbidden);
@@ -137,15 +148,7 @@ async fn project_of_row_for<E: ProjectRow>(
     let statement = project_of_row_statement::<E>(actor, row_id, backend_of(conn));
     // One row at most: the statement's LIMIT 1.
     let standing = read_standings(conn, actor, statement).await?.pop();
-    let Some(Standing { project, subject }) =
-        standing.filter(|standing| standing.subject.can_see_project())
-    else {
-        return Err(Refusal::not_found(field, what).into());
-    };
-    if !permits(&subject, operation) {
-        return Err(ServiceError::Forbidden);
-    }
-    Ok((project, subject))
+    admitted(standing, field, what, operation)
 }
 
 /// A row of `E` for a command, with its project and the caller's standing there: the project

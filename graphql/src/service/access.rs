@@ -169,8 +169,8 @@ pub(crate) async fn row_for<E: ProjectRow>(
     Ok((found, project, subject))
 }
 
-/// [`project_locked_with_membership`] for the project of the row `row_id` of `E`, found by a
-/// subquery in the same statement; its text built once per table and backend.
+/// [`one_project_locked_with_membership`] for the project of the row `row_id` of `E`, found by
+/// a subquery in the same statement; its text built once per table and backend.
 fn project_of_row_statement<E: ProjectRow>(
     actor: &Actor,
     row_id: Uuid,
@@ -193,30 +193,11 @@ fn project_of_row_query<E: ProjectRow>(
         .from(E::default())
         .and_where(E::ID.eq(row_id))
         .to_owned();
-    let mut select = with_membership_of(actor).filter(project::Column::Id.in_subquery(owner));
-    if backend == DbBackend::Postgres {
-        QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [project::Entity]);
-    }
-    select.limit(1).into_query()
+    one_project_locked_with_membership(actor, project::Column::Id.in_subquery(owner), backend)
 }
 
-/// A project with the caller's membership row, in one statement; on PostgreSQL the project's
-/// row is locked until the transaction ends (`OF project`: PostgreSQL locks no row on the
-/// nullable side of an outer join).
-fn project_locked_with_membership(
-    actor: &Actor,
-    project_id: Uuid,
-    backend: DbBackend,
-) -> SelectTwo<project::Entity, project_member::Entity> {
-    let mut select = with_membership_of(actor).filter(project::Column::Id.eq(project_id));
-    if backend == DbBackend::Postgres {
-        QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [project::Entity]);
-    }
-    select
-}
-
-/// [`project_locked_with_membership`] as one row's statement for [`JoinedRows`], its text
-/// built once per backend.
+/// [`project_locked_with_membership_query`] as a statement for [`JoinedRows`], its text built
+/// once per backend.
 fn project_with_membership_statement(
     actor: &Actor,
     project_id: Uuid,
@@ -235,15 +216,28 @@ fn project_with_membership_statement(
     )
 }
 
-/// [`project_locked_with_membership`], one row of it.
+/// The project `project_id` for a command, as [`one_project_locked_with_membership`] reads it.
 fn project_locked_with_membership_query(
     actor: &Actor,
     project_id: Uuid,
     backend: DbBackend,
 ) -> SelectStatement {
-    project_locked_with_membership(actor, project_id, backend)
-        .limit(1)
-        .into_query()
+    one_project_locked_with_membership(actor, project::Column::Id.eq(project_id), backend)
+}
+
+/// The project `which` selects with the caller's membership row, one row in one statement; on
+/// PostgreSQL the project's row is locked until the transaction ends (`OF project`:
+/// PostgreSQL locks no row on the nullable side of an outer join).
+fn one_project_locked_with_membership(
+    actor: &Actor,
+    which: impl IntoCondition,
+    backend: DbBackend,
+) -> SelectStatement {
+    let mut select = with_membership_of(actor).filter(which);
+    if backend == DbBackend::Postgres {
+        QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [project::Entity]);
+    }
+    select.limit(1).into_query()
 }
 
 /// A project and who the caller is on it.

@@ -373,7 +373,13 @@ async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
 async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_project() {
     let app = TestApp::spawn().await;
     let s = setup(&app, "CRM-RB").await;
-    let created = create_plan(&app, &s, "2027-03-28T00:00:00Z", None).await;
+    let created = create_plan(
+        &app,
+        &s,
+        "2027-03-28T00:00:00Z",
+        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
+    )
+    .await;
     let plan = created["plan"]["id"].as_str().unwrap().to_owned();
     prepare(&app, &s, &plan).await;
     let add = "mutation($input: CutoverTaskAddInput!) { cutoverTaskAdd(input: $input) { taskId userErrors { code field message } } }";
@@ -465,6 +471,15 @@ async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_pro
         )
         .await;
     assert_eq!(data["project"]["status"], "IN_EXECUTION");
+    // A rolled-back plan leaves the go-live calendar: another project may now go live inside
+    // the freeze it had drafted, which refused that date while the plan was under way.
+    let other = setup(&app, "CRM-RB2").await;
+    let in_the_old_freeze = create_plan(&app, &other, "2027-04-01T00:00:00Z", None).await;
+    assert_eq!(
+        in_the_old_freeze["userErrors"],
+        json!([]),
+        "{in_the_old_freeze}"
+    );
     let replanned = plan_call(
         &app,
         &s.pm,

@@ -192,6 +192,11 @@ pub fn plan_target(from: PlanStatus, action: PlanAction) -> Option<PlanStatus> {
     }
 }
 
+/// Plans in these statuses no longer hold a place on the go-live calendar: a closed plan's
+/// hypercare is over and a rolled-back plan's dates are void until it is replanned. Every
+/// other plan's go-live and freeze are checked against a new or moved plan's dates.
+pub const OFF_THE_CALENDAR: [PlanStatus; 2] = [PlanStatus::Closed, PlanStatus::RolledBack];
+
 /// The actions the lifecycle allows from a status, in [`PlanAction::ALL`] order.
 pub fn plan_allowed_actions(from: PlanStatus) -> Vec<PlanAction> {
     PlanAction::ALL

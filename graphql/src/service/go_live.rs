@@ -195,14 +195,27 @@ async fn other_plans(
         ))
         .await?;
     }
-    Ok(go_live_plan::Entity::find()
+    let mut on_the_calendar = go_live_plan::Entity::find()
+        .select_only()
+        .columns([
+            go_live_plan::Column::PlannedGoLive,
+            go_live_plan::Column::FreezeStart,
+            go_live_plan::Column::FreezeEnd,
+        ])
+        .filter(
+            go_live_plan::Column::Status.is_not_in(rules::OFF_THE_CALENDAR.map(PlanStatus::as_str)),
+        );
+    if let Some(except) = except {
+        on_the_calendar = on_the_calendar.filter(go_live_plan::Column::Id.ne(except));
+    }
+    Ok(on_the_calendar
+        .into_tuple::<(DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>()
         .all(conn)
         .await?
         .into_iter()
-        .filter(|p| Some(p.id) != except && !matches!(p.status.as_str(), "CLOSED" | "ROLLED_BACK"))
-        .map(|p| rules::OtherPlan {
-            go_live: p.planned_go_live,
-            freeze: p.freeze_start.zip(p.freeze_end),
+        .map(|(go_live, freeze_start, freeze_end)| rules::OtherPlan {
+            go_live,
+            freeze: freeze_start.zip(freeze_end),
         })
         .collect())
 }

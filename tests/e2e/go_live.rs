@@ -6,6 +6,13 @@ use steerco_graphql::service::go_live::GO_LIVE_CALENDAR_LOCK;
 use crate::phases::vote;
 use crate::support::{HeldLock, TestApp, TestUser, assert_refused, error_code, user_errors};
 
+/// The go-live most tests plan, just after the cutover `create_plan` sets, and a change
+/// freeze around it.
+const GO_LIVE: &str = "2027-03-28T00:00:00Z";
+const FREEZE_AROUND_GO_LIVE: (&str, &str) = ("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z");
+/// A go-live inside that freeze, after its own go-live.
+const INSIDE_THE_FREEZE: &str = "2027-04-01T00:00:00Z";
+
 struct Setup {
     pm: TestUser,
     sponsor: TestUser,
@@ -135,13 +142,7 @@ fn holds(plan: &Value, key: &str) -> bool {
 async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
     let app = TestApp::spawn().await;
     let s = setup(&app, "CRM-GO").await;
-    let created = create_plan(
-        &app,
-        &s,
-        "2027-03-28T00:00:00Z",
-        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
-    )
-    .await;
+    let created = create_plan(&app, &s, GO_LIVE, Some(FREEZE_AROUND_GO_LIVE)).await;
     assert_eq!(created["userErrors"], json!([]), "{created}");
     let plan = created["plan"]["id"].as_str().unwrap().to_owned();
     assert!(!holds(&created["plan"], "ROLLBACK_APPROVED_AND_REHEARSED"));
@@ -373,13 +374,7 @@ async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
 async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_project() {
     let app = TestApp::spawn().await;
     let s = setup(&app, "CRM-RB").await;
-    let created = create_plan(
-        &app,
-        &s,
-        "2027-03-28T00:00:00Z",
-        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
-    )
-    .await;
+    let created = create_plan(&app, &s, GO_LIVE, Some(FREEZE_AROUND_GO_LIVE)).await;
     let plan = created["plan"]["id"].as_str().unwrap().to_owned();
     prepare(&app, &s, &plan).await;
     let add = "mutation($input: CutoverTaskAddInput!) { cutoverTaskAdd(input: $input) { taskId userErrors { code field message } } }";
@@ -474,7 +469,7 @@ async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_pro
     // A rolled-back plan leaves the go-live calendar: another project may now go live inside
     // the freeze it had drafted, which refused that date while the plan was under way.
     let other = setup(&app, "CRM-RB2").await;
-    let in_the_old_freeze = create_plan(&app, &other, "2027-04-01T00:00:00Z", None).await;
+    let in_the_old_freeze = create_plan(&app, &other, INSIDE_THE_FREEZE, None).await;
     assert_eq!(
         in_the_old_freeze["userErrors"],
         json!([]),
@@ -511,13 +506,8 @@ async fn two_clashing_plans_dated_at_once_in_two_projects_let_one_through() {
         true => Some(HeldLock::take(&app, GO_LIVE_CALENDAR_LOCK, Vec::new()).await),
         false => None,
     };
-    let first = create_plan(
-        &app,
-        &freezing,
-        "2027-03-28T00:00:00Z",
-        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
-    );
-    let second = create_plan(&app, &landing, "2027-04-01T00:00:00Z", None);
+    let first = create_plan(&app, &freezing, GO_LIVE, Some(FREEZE_AROUND_GO_LIVE));
+    let second = create_plan(&app, &landing, INSIDE_THE_FREEZE, None);
     let release = async {
         if let Some(calendar) = calendar {
             calendar
@@ -555,17 +545,11 @@ async fn bad_go_live_dates_and_permissions_are_refused() {
     let past = create_plan(&app, &s, "2027-01-01T00:00:00Z", None).await;
     assert_refused(&past, "BAD_USER_INPUT", &["input", "plannedGoLive"]);
     assert_eq!(app.snapshot().await, before);
-    let first = create_plan(
-        &app,
-        &s,
-        "2027-03-28T00:00:00Z",
-        Some(("2027-03-20T00:00:00Z", "2027-04-10T00:00:00Z")),
-    )
-    .await;
+    let first = create_plan(&app, &s, GO_LIVE, Some(FREEZE_AROUND_GO_LIVE)).await;
     assert_eq!(first["userErrors"], json!([]));
     let other = setup(&app, "CRM-B").await;
     let before_clashes = app.snapshot().await;
-    let clash = create_plan(&app, &other, "2027-04-01T00:00:00Z", None).await;
+    let clash = create_plan(&app, &other, INSIDE_THE_FREEZE, None).await;
     assert_refused(&clash, "CONFLICT", &["input", "plannedGoLive"]);
     let response = app
         .gql(Some(&s.committee[0].token), "mutation($p: ID!) { goLiveDecisionRequest(input: { planId: $p }) { userErrors { code } } }", json!({ "p": first["plan"]["id"] }))
@@ -721,7 +705,7 @@ async fn bad_go_live_dates_and_permissions_are_refused() {
 async fn a_manual_criterion_holds_once_its_owner_ticks_it() {
     let app = TestApp::spawn().await;
     let s = setup(&app, "CRM-M").await;
-    let plan = create_plan(&app, &s, "2027-03-28T00:00:00Z", None).await["plan"]["id"].clone();
+    let plan = create_plan(&app, &s, GO_LIVE, None).await["plan"]["id"].clone();
     let add = "mutation($p: ID!, $o: ID) { goLiveCriterionAdd(input: { planId: $p, name: \"Call-centre staff trained\", ownerId: $o }) { criterion { id done } userErrors { code field message } } }";
     let added = app
         .ok(&s.pm, add, json!({ "p": plan, "o": s.sponsor.id }))

@@ -65,12 +65,28 @@ async fn create_plan(
     freeze: Option<(&str, &str)>,
 ) -> Value {
     let (freeze_start, freeze_end) = freeze.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+    plan_create(
+        app,
+        s,
+        json!({ "plannedGoLive": go_live,
+                "cutoverStart": "2027-03-27T18:00:00Z", "cutoverEnd": "2027-03-28T18:00:00Z",
+                "freezeStart": freeze_start, "freezeEnd": freeze_end }),
+    )
+    .await
+}
+
+/// `goLivePlanCreate` by the project's PM, a BIG_BANG plan with `dates` as given (any of
+/// `plannedGoLive`, `cutoverStart`, `cutoverEnd`, `freezeStart`, `freezeEnd`): its payload.
+async fn plan_create(app: &TestApp, s: &Setup, dates: Value) -> Value {
+    let Value::Object(dates) = dates else {
+        panic!("the dates are an object: {dates}");
+    };
+    let mut input = json!({ "projectId": s.project, "strategy": "BIG_BANG" });
+    input.as_object_mut().unwrap().extend(dates);
     app.ok(
         &s.pm,
         &format!("mutation($input: GoLivePlanCreateInput!) {{ goLivePlanCreate(input: $input) {{ {PLAN} }} }}"),
-        json!({ "input": { "projectId": s.project, "strategy": "BIG_BANG", "plannedGoLive": go_live,
-                           "cutoverStart": "2027-03-27T18:00:00Z", "cutoverEnd": "2027-03-28T18:00:00Z",
-                           "freezeStart": freeze_start, "freezeEnd": freeze_end } }),
+        json!({ "input": input }),
     )
     .await["goLivePlanCreate"]
         .clone()
@@ -566,17 +582,16 @@ async fn bad_go_live_dates_and_permissions_are_refused() {
     .await;
     assert_refused(&covering, "CONFLICT", &["input", "freezeStart"]);
     // Backwards windows are refused at the end that comes too early.
-    let backwards = app
-        .ok(
-            &other.pm,
-            &format!("mutation($input: GoLivePlanCreateInput!) {{ goLivePlanCreate(input: $input) {{ {PLAN} }} }}"),
-            json!({ "input": { "projectId": other.project, "strategy": "BIG_BANG", "plannedGoLive": "2027-06-01T00:00:00Z",
-                               "cutoverStart": "2027-05-31T00:00:00Z", "cutoverEnd": "2027-05-30T00:00:00Z",
-                               "freezeStart": "2027-06-05T00:00:00Z", "freezeEnd": "2027-05-20T00:00:00Z" } }),
-        )
-        .await;
+    let backwards = plan_create(
+        &app,
+        &other,
+        json!({ "plannedGoLive": "2027-06-01T00:00:00Z",
+                "cutoverStart": "2027-05-31T00:00:00Z", "cutoverEnd": "2027-05-30T00:00:00Z",
+                "freezeStart": "2027-06-05T00:00:00Z", "freezeEnd": "2027-05-20T00:00:00Z" }),
+    )
+    .await;
     assert_eq!(
-        user_errors(&backwards["goLivePlanCreate"]),
+        user_errors(&backwards),
         vec![
             (
                 "BAD_USER_INPUT".to_owned(),
@@ -592,20 +607,15 @@ async fn bad_go_live_dates_and_permissions_are_refused() {
 
     // A freeze with one end only is refused rather than dropped.
     let before = app.snapshot().await;
-    let half = app
-        .ok(
-            &other.pm,
-            &format!("mutation($input: GoLivePlanCreateInput!) {{ goLivePlanCreate(input: $input) {{ {PLAN} }} }}"),
-            json!({ "input": { "projectId": other.project, "strategy": "BIG_BANG", "plannedGoLive": "2027-06-01T00:00:00Z",
-                               "cutoverStart": "2027-05-30T00:00:00Z", "cutoverEnd": "2027-05-31T00:00:00Z",
-                               "freezeStart": "2027-05-20T00:00:00Z" } }),
-        )
-        .await;
-    assert_refused(
-        &half["goLivePlanCreate"],
-        "BAD_USER_INPUT",
-        &["input", "freezeEnd"],
-    );
+    let half = plan_create(
+        &app,
+        &other,
+        json!({ "plannedGoLive": "2027-06-01T00:00:00Z",
+                "cutoverStart": "2027-05-30T00:00:00Z", "cutoverEnd": "2027-05-31T00:00:00Z",
+                "freezeStart": "2027-05-20T00:00:00Z" }),
+    )
+    .await;
+    assert_refused(&half, "BAD_USER_INPUT", &["input", "freezeEnd"]);
     assert_eq!(app.snapshot().await, before);
 
     // Step owners are named by list and index; resending an unchanged rollback plan keeps its

@@ -1,8 +1,8 @@
 //! Transactional services: the only code that knows both the entities and the domain.
 //!
 //! Each command opens one write transaction ([`begin_write`]), loads and locks what it
-//! changes (its project first: [`access`]), asks the domain to decide, then writes the new state and its audit event before
-//! committing. Refusals roll everything back.
+//! changes (its project first: [`access`]), asks the domain to decide, then writes the new
+//! state and its audit event before committing. Refusals roll everything back.
 
 pub mod access;
 pub mod audit;

@@ -880,3 +880,149 @@ async fn a_milestone_of_another_project_is_refused_where_a_change_names_it() {
     assert_eq!(user_errors(&assessed).len(), 1);
     assert_eq!(app.snapshot().await, before);
 }
+
+/// The open ballot's id and the change request's version, as the committee sees them.
+async fn ballot_state(app: &TestApp, who: &TestUser, cr: &Value) -> Value {
+    app.ok(
+        who,
+        "query($id: ID!) { node(id: $id) { ... on ChangeRequest { status version
+            ballot { recused { email } decision { id status canIVote eligibleVoters { email } votes { choice } } } } } }",
+        json!({ "id": cr["id"] }),
+    )
+    .await["node"]
+        .clone()
+}
+
+/// A change above the red line, assessed whole by the PM and waiting for the committee.
+async fn awaiting_the_committee(app: &TestApp, s: &Setup) -> (Value, Value) {
+    let cr = raise(app, &s.requester, &s.project, "Connect the ERP").await;
+    act(app, &s.requester, &cr, "SUBMIT", None).await;
+    act(app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["cost"]["amount"] = json!("90000");
+    assess(app, &s.pm, &cr, impact.clone()).await;
+    let waiting = act(app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    assert_eq!(waiting["changeRequest"]["status"], "AWAITING_DECISION");
+    (cr, impact)
+}
+
+#[tokio::test]
+async fn a_cancelled_project_takes_no_more_votes() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let (cr, _) = awaiting_the_committee(&app, &s).await;
+    let voter = &s.committee[0];
+    let before = ballot_state(&app, voter, &cr).await;
+    let ballot = before["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(before["ballot"]["decision"]["canIVote"], true);
+    let pending = "{ me { pendingVotes { id } } }";
+    assert_eq!(
+        app.ok(voter, pending, json!({})).await["me"]["pendingVotes"],
+        json!([{ "id": ballot }])
+    );
+
+    let cancelled = app
+        .ok(&s.pm, "mutation($id: ID!) { projectTransition(input: { id: $id, action: CANCEL, reason: \"Budget withdrawn\" }) { project { status } userErrors { code } } }", json!({ "id": s.project }))
+        .await;
+    assert_eq!(
+        cancelled["projectTransition"]["project"]["status"],
+        "CANCELLED"
+    );
+
+    // Two approvals would have decided the ballot and applied the change.
+    for member in &s.committee[..2] {
+        let refused = vote(&app, member, &ballot, json!({ "choice": "APPROVE" })).await;
+        assert_refused(&refused, "PRECONDITION_FAILED", &["input", "decisionId"]);
+    }
+    let after = ballot_state(&app, voter, &cr).await;
+    assert_eq!(after["status"], "AWAITING_DECISION");
+    assert_eq!(after["version"], before["version"]);
+    assert_eq!(after["ballot"]["decision"]["status"], "OPEN");
+    assert_eq!(after["ballot"]["decision"]["votes"], json!([]));
+    assert_eq!(after["ballot"]["decision"]["canIVote"], false);
+    assert_eq!(
+        app.ok(voter, pending, json!({})).await["me"]["pendingVotes"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_reassessment_awaiting_the_decision_stays_whole_and_a_new_assessor_reopens_the_vote() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    // A second project manager, who also sits on the committee.
+    let bob = app.user("Bob Second", false).await;
+    app.add_member(
+        &s.pm,
+        &s.project,
+        &bob,
+        &["PROJECT_MANAGER", "STEERING_COMMITTEE"],
+    )
+    .await;
+    let (cr, impact) = awaiting_the_committee(&app, &s).await;
+    let before = ballot_state(&app, &bob, &cr).await;
+    let first = before["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(before["ballot"]["decision"]["canIVote"], true);
+    vote(&app, &bob, &first, json!({ "choice": "APPROVE" })).await;
+
+    // The committee may only decide a change whose four dimensions are assessed.
+    let partial = assess(&app, &bob, &cr, json!({ "risk": impact["risk"] })).await;
+    for dimension in ["schedule", "cost", "effort"] {
+        assert_refused(&partial, "PRECONDITION_FAILED", &["input", dimension]);
+    }
+    assert_eq!(user_errors(&partial).len(), 3, "{partial}");
+    let unchanged = ballot_state(&app, &bob, &cr).await;
+    assert_eq!(unchanged["version"], before["version"]);
+    assert_eq!(unchanged["ballot"]["decision"]["id"], json!(first));
+    assert_eq!(
+        unchanged["ballot"]["decision"]["votes"],
+        json!([{ "choice": "APPROVE" }])
+    );
+
+    // The same assessment, made by Bob, makes him the assessor: recused from a new round, his
+    // vote in the first no longer counting.
+    let reassessed = assess(&app, &bob, &cr, impact).await;
+    assert_eq!(user_errors(&reassessed).len(), 0, "{reassessed}");
+    let after = ballot_state(&app, &bob, &cr).await;
+    let second = &after["ballot"]["decision"];
+    assert_ne!(second["id"], json!(first));
+    assert_eq!(second["status"], "OPEN");
+    assert_eq!(second["votes"], json!([]));
+    assert_eq!(second["canIVote"], false);
+    assert!(
+        after["ballot"]["recused"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "email": bob.email })),
+        "{after}"
+    );
+    assert!(
+        !second["eligibleVoters"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "email": bob.email })),
+        "{after}"
+    );
+    let old = app
+        .ok(
+            &s.pm,
+            "query($id: ID!) { node(id: $id) { ... on Decision { status } } }",
+            json!({ "id": first }),
+        )
+        .await;
+    assert_eq!(old["node"]["status"], "SUPERSEDED");
+    let refused = vote(
+        &app,
+        &bob,
+        second["id"].as_str().unwrap(),
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert!(!user_errors(&refused).is_empty(), "{refused}");
+}

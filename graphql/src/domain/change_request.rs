@@ -50,7 +50,6 @@ pub const BALLOT_CHOICES: [DecisionChoice; 2] = [DecisionChoice::Approve, Decisi
 
 /// Money amounts must stay below one quadrillion, like [`Money`].
 const MAX_COST_EXCLUSIVE: i64 = 1_000_000_000_000_000;
-const IMPACT: &str = "impact";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CrStatus {
@@ -689,20 +688,23 @@ pub fn missing_dimensions(impact: &Impact) -> Vec<&'static str> {
     .collect()
 }
 
-/// The guard of `requestDecision`: the impact on time, cost, resources and risk must all be
-/// assessed (DOMAIN §4.3), so that whoever decides sees the price of the change.
-pub fn check_assessed(impact: &Impact) -> Result<(), Refusal> {
+/// The guard of a decision: the impact on time, cost, resources and risk must all be assessed
+/// (DOMAIN §4.3), so that whoever decides sees the price of the change. It holds when the PM
+/// requests the decision, and for every assessment recorded while the decision is awaited.
+/// One refusal per dimension missing, at that dimension's field under `at`, where the input
+/// holds the impact.
+pub fn check_assessed(impact: &Impact, at: &[&str]) -> Result<(), Vec<Refusal>> {
     let missing = missing_dimensions(impact);
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Refusal::precondition(
-        &[IMPACT],
-        format!(
-            "the impact is not fully assessed; missing: {}",
-            missing.join(", ")
-        ),
-    ))
+    Err(missing
+        .into_iter()
+        .map(|dimension| {
+            let field: Vec<&str> = at.iter().copied().chain([dimension]).collect();
+            Refusal::precondition(&field, format!("the {dimension} impact is not assessed"))
+        })
+        .collect())
 }
 
 /// Below the red line the PM decides alone; at or above it the steering committee votes.
@@ -1299,14 +1301,19 @@ mod tests {
             let mut impact = full_impact();
             edit(&mut impact);
             assert_eq!(missing_dimensions(&impact), expected);
-            assert_eq!(check_assessed(&impact).is_ok(), expected.is_empty());
+            assert_eq!(check_assessed(&impact, &[]).is_ok(), expected.is_empty());
         }
-        let refusal = check_assessed(&Impact::default()).expect_err("nothing assessed");
-        assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
+        let refusals =
+            check_assessed(&Impact::default(), &["impact"]).expect_err("nothing assessed");
+        let fields: Vec<Vec<String>> = refusals.iter().map(|r| r.field.clone()).collect();
+        assert_eq!(
+            fields,
+            ["schedule", "cost", "effort", "risk"].map(|d| vec!["impact".to_owned(), d.to_owned()])
+        );
         assert!(
-            refusal.message.contains("schedule, cost, effort, risk"),
-            "{}",
-            refusal.message
+            refusals
+                .iter()
+                .all(|r| r.code == RefusalCode::PreconditionFailed)
         );
     }
 

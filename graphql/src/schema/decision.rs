@@ -170,7 +170,17 @@ impl Decision {
             return Ok(false);
         }
         let votes = super::loader::children::<VotesLoader>(ctx, self.0.id).await?;
-        Ok(!votes.iter().any(|v| v.voter_id == viewer.user_id))
+        if votes.iter().any(|v| v.voter_id == viewer.user_id) {
+            return Ok(false);
+        }
+        // The vote needs the project in sight and open (`service::decision::cast`).
+        let project =
+            super::loader::visible_project(ctx, super::loader::ProjectKey::Id(self.0.project_id))
+                .await?;
+        Ok(project.is_some_and(|project| {
+            service::project::parse_status(&project.status)
+                .is_ok_and(|status| !status.is_terminal())
+        }))
     }
 }
 

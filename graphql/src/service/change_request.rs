@@ -33,6 +33,7 @@ use crate::domain::change_request::{
 };
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
+use crate::domain::project::ProjectStatus;
 use crate::domain::scope::{ScopeItem, ScopeStatus};
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, RefusalCode, Refusals};
@@ -538,7 +539,8 @@ pub async fn update(
 }
 
 /// The PM records the impact assessment (whole, replacing the previous one). While awaiting
-/// the decision this supersedes the votes cast; the assessor is recused from the vote.
+/// the decision it must be complete, and a new impact or a new assessor supersedes the votes
+/// cast; the assessor is recused from the vote.
 pub async fn assess(
     state: &AppState,
     caller: &Caller,
@@ -570,6 +572,9 @@ pub async fn assess(
         return Err(Refusal::stale_version(current.version).into());
     }
     rules::check_impact(&impact, project.budget_currency.as_deref())?;
+    if status == CrStatus::AwaitingDecision {
+        rules::check_assessed(&impact, &[])?;
+    }
     check_impact_targets(&txn, &project, &impact).await?;
     let now = state.clock.now();
     let next = change_request::Model {
@@ -591,7 +596,10 @@ pub async fn assess(
     let mut events = vec![DomainEvent::ChangeRequestImpactAssessed {
         change_request_id: next.id,
     }];
-    if status == CrStatus::AwaitingDecision && next.impact != current.impact {
+    // Another assessor changes who is recused from the vote, even with the same impact.
+    if status == CrStatus::AwaitingDecision
+        && (next.impact != current.impact || next.impact_edited_by != current.impact_edited_by)
+    {
         events.extend(restart_ballot_in_txn(&txn, origin, now, &project, &next).await?);
     }
     commit_with_events(state, txn, Origin::from(caller), next.project_id, &events).await?;
@@ -702,21 +710,7 @@ pub async fn transition(
             }
         }
         CrAction::ProvideInfo => next.info_request = None,
-        CrAction::RequestDecision => {
-            let missing = rules::missing_dimensions(&impact);
-            if !missing.is_empty() {
-                let refusals: Vec<Refusal> = missing
-                    .iter()
-                    .map(|dimension| {
-                        Refusal::precondition(
-                            &["impact", dimension],
-                            format!("the {dimension} impact is not assessed"),
-                        )
-                    })
-                    .collect();
-                return Err(refusals.into());
-            }
-        }
+        CrAction::RequestDecision => rules::check_assessed(&impact, &["impact"])?,
         CrAction::Approve | CrAction::Reject | CrAction::Defer => {
             if open_ballot(&txn, current.id).await?.is_some()
                 || !rules::within_red_line(&impact, &red_line)
@@ -1308,11 +1302,25 @@ pub async fn pending_decisions(
         )
         .and_where(Expr::col((decision_vote::Entity, decision_vote::Column::VoterId)).eq(user_id))
         .to_owned();
+    // A closed or cancelled project's ballots take no more votes.
+    let read_only_projects = Query::select()
+        .column(project::Column::Id)
+        .from(project::Entity)
+        .and_where(
+            project::Column::Status.is_in(
+                ProjectStatus::ALL
+                    .into_iter()
+                    .filter(|status| status.is_terminal())
+                    .map(ProjectStatus::as_str),
+            ),
+        )
+        .to_owned();
     // The text match finds the candidates; eligibility is decided by the parsed list below.
     let open = decision::Entity::find()
         .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
         .filter(decision::Column::EligibleVoters.contains(user_id.to_string()))
         .filter(Expr::exists(voted).not())
+        .filter(decision::Column::ProjectId.not_in_subquery(read_only_projects))
         .order_by_asc(decision::Column::Id)
         .all(&state.db)
         .await?;

@@ -325,6 +325,16 @@ pub async fn cast(
         )
         .into());
     }
+    // A closed or cancelled project is read-only: a vote would still decide the ballot and
+    // apply what it approves (a change's new baselines, a go-live plan's GO).
+    let project_status = super::project::parse_status(&project.status)?;
+    if project_status.is_terminal() {
+        return Err(Refusal::precondition(
+            &["decisionId"],
+            format!("the project is {project_status}: its ballots take no more votes"),
+        )
+        .into());
+    }
     let seat = match input.on_behalf_of {
         None => caller.actor.user_id,
         Some(delegator) => {

@@ -35,9 +35,6 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Rows claimed per round.
     pub batch: u64,
-    /// How long a claimed row belongs to its worker; a worker that dies mid-send loses it
-    /// after this.
-    pub lease: Duration,
     /// Longest an idle worker sleeps before looking again (commits in this process wake it
     /// at once).
     pub poll: Duration,
@@ -55,13 +52,34 @@ impl Default for WorkerConfig {
             smtp_timeout: Duration::from_secs(30),
             concurrency: 8,
             batch: 32,
-            lease: Duration::from_secs(120),
             poll: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             scheduler_every: Duration::from_secs(60),
         }
     }
 }
+
+impl WorkerConfig {
+    /// How long a claimed row belongs to its worker: as long as its batch may take to send at
+    /// worst, and [`LEASE_MARGIN`] more to record how it went. A worker that dies mid-send
+    /// loses its rows after this; a live one is never still sending a row another worker has
+    /// claimed since, which would send it twice. A batch's rows go out `concurrency` at a
+    /// time, and each may wait `smtp_timeout` three times: on a kept connection that turns
+    /// out dead, for a new connection, and for the exchange on it (`smtp::Pool::send`). By
+    /// default 4 waves of 90 s and the margin: 6 min 30 s.
+    pub fn lease(&self) -> Duration {
+        let at_once = u64::try_from(self.concurrency.max(1)).unwrap_or(u64::MAX);
+        let waves = u32::try_from(self.batch.div_ceil(at_once)).unwrap_or(u32::MAX);
+        self.smtp_timeout
+            .saturating_mul(3)
+            .saturating_mul(waves)
+            .saturating_add(LEASE_MARGIN)
+    }
+}
+
+/// What a lease leaves, after its batch's slowest sends, for the batch's outcomes to be
+/// recorded.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Error)]
 pub enum WorkerError {
@@ -148,7 +166,7 @@ impl Worker {
         let claimed = outbox::claim(
             &self.state.writer,
             now,
-            self.config.lease,
+            self.config.lease(),
             self.config.batch,
         )
         .await?;
@@ -803,6 +821,32 @@ fn jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_outlasts_the_slowest_batch() {
+        let default = WorkerConfig::default();
+        assert_eq!(default.lease(), Duration::from_secs(4 * 90 + 30));
+        for (batch, concurrency, timeout_secs, waves) in [
+            (32, 8, 30, 4),
+            (32, 1, 30, 32),
+            (33, 8, 5, 5),
+            (1, 8, 120, 1),
+            (32, 0, 10, 32),
+        ] {
+            let config = WorkerConfig {
+                batch,
+                concurrency,
+                smtp_timeout: Duration::from_secs(timeout_secs),
+                ..WorkerConfig::default()
+            };
+            let slowest_batch = Duration::from_secs(waves * 3 * timeout_secs);
+            assert_eq!(
+                config.lease(),
+                slowest_batch + LEASE_MARGIN,
+                "batch {batch}, {concurrency} at once, timeout {timeout_secs} s"
+            );
+        }
+    }
 
     #[test]
     fn jitter_stays_in_its_range() {

@@ -1026,3 +1026,107 @@ async fn a_reassessment_awaiting_the_decision_stays_whole_and_a_new_assessor_reo
     .await;
     assert!(!user_errors(&refused).is_empty(), "{refused}");
 }
+
+/// The baseline and forecast dates of `milestones`, in order.
+async fn milestone_dates(app: &TestApp, who: &TestUser, milestones: &[&Value]) -> Vec<Value> {
+    let mut dates = Vec::with_capacity(milestones.len());
+    for id in milestones {
+        let data = app
+            .ok(
+                who,
+                "query($id: ID!) { node(id: $id) { ... on Milestone { baselineDate forecastDate } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        dates.push(data["node"].clone());
+    }
+    dates
+}
+
+/// A change that moves `shifts` (milestone, days), above the red line by those days, raised,
+/// assessed and put to the committee, two of whom approve: the deciding vote's payload.
+async fn approve_shifts(app: &TestApp, s: &Setup, title: &str, shifts: &[(&Value, i32)]) -> Value {
+    let cr = raise(app, &s.requester, &s.project, title).await;
+    act(app, &s.requester, &cr, "SUBMIT", None).await;
+    act(app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["schedule"]["milestoneShifts"] = shifts
+        .iter()
+        .map(|(milestone, days)| json!({ "milestoneId": milestone, "days": days }))
+        .collect();
+    let assessed = assess(app, &s.pm, &cr, impact).await;
+    assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+    let waiting = act(app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let ballot = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    vote(
+        app,
+        &s.committee[0],
+        &ballot,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    vote(
+        app,
+        &s.committee[1],
+        &ballot,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_approved_shift_pushes_the_milestones_linked_after_it_and_may_not_pull_one_before_its_links()
+ {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let pilot = json!(s.milestone);
+    // Go-live follows the pilot (2027-06-01) by at least 10 days.
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { phases { id } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    let phase = data["project"]["phases"][0]["id"].clone();
+    let data = app
+        .ok(&s.pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Go-live\", forecastDate: \"2027-06-20\" }) { milestone { id } userErrors { message } } }", json!({ "p": phase }))
+        .await;
+    let go_live = data["milestoneCreate"]["milestone"]["id"].clone();
+    assert!(go_live.is_string(), "{data}");
+    let data = app
+        .ok(&s.pm, "mutation($p: ID!, $s: ID!) { milestoneDependencyAdd(input: { predecessorId: $p, successorId: $s, lagDays: 10 }) { userErrors { message } } }", json!({ "p": pilot, "s": go_live }))
+        .await;
+    assert_eq!(data["milestoneDependencyAdd"]["userErrors"], json!([]));
+
+    // The pilot two weeks later pushes the go-live to 10 days after it, in the forecasts and
+    // in the baseline the approval takes.
+    let approved = approve_shifts(&app, &s, "Pilot in a second region", &[(&pilot, 14)]).await;
+    assert_eq!(approved["userErrors"], json!([]), "{approved}");
+    assert_eq!(approved["decision"]["outcome"], "APPROVE");
+    let after = milestone_dates(&app, &s.pm, &[&pilot, &go_live]).await;
+    assert_eq!(
+        after,
+        [
+            json!({ "baselineDate": "2027-06-15", "forecastDate": "2027-06-15" }),
+            json!({ "baselineDate": "2027-06-25", "forecastDate": "2027-06-25" }),
+        ]
+    );
+
+    // A go-live brought forward before the pilot allows cannot be applied: nothing changes.
+    let refused = approve_shifts(&app, &s, "Go live early", &[(&go_live, -12)]).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "decisionId"]);
+    let message = refused["userErrors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Go-live to 2027-06-13, before 2027-06-25")
+            && message.contains("Pilot live"),
+        "{message}"
+    );
+    assert_eq!(
+        milestone_dates(&app, &s.pm, &[&pilot, &go_live]).await,
+        after
+    );
+}

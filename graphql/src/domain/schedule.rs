@@ -304,6 +304,95 @@ pub fn earliest_forecast(
         .max()
 }
 
+/// A milestone an approved change would move before the date its links allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeforeItsLinks {
+    pub id: Uuid,
+    /// Where the change would put its forecast.
+    pub asked: NaiveDate,
+    /// The earliest its predecessors allow once every shift of the change is made.
+    pub earliest: NaiveDate,
+    /// The predecessor that sets `earliest`.
+    pub predecessor: Uuid,
+}
+
+/// Moves several milestones' forecasts at once, each by its whole number of days (an approved
+/// change's milestone shifts), and pushes their dependants as [`propagate`] does, so that every
+/// link out of a moved milestone holds. Achieved milestones keep their dates. A shift earlier
+/// that would put a milestone before what its predecessors allow, once every shift is made,
+/// is refused, as such a forecast set by hand would be: the first such, in the order of
+/// `shifts`. A shift later than that is a date at least that late: a shifted milestone that
+/// another shift pushes further ends there. Returns every milestone that moved, from its old
+/// forecast to its new one: the shifted ones in the order of `shifts`, then those pushed.
+pub fn shift_all(
+    milestones: &[MilestoneDates],
+    links: &[Dependency],
+    shifts: &[(Uuid, i32)],
+) -> Result<Vec<ForecastShift>, BeforeItsLinks> {
+    let position: HashMap<Uuid, usize> = milestones
+        .iter()
+        .enumerate()
+        .map(|(at, milestone)| (milestone.id, at))
+        .collect();
+    let mut planned = milestones.to_vec();
+    let mut shifted = Vec::with_capacity(shifts.len());
+    let mut earlier = Vec::new();
+    for &(id, days) in shifts {
+        let Some(&at) = position.get(&id) else {
+            continue;
+        };
+        let milestone = &mut planned[at];
+        if achieved_on(milestone).is_some() || shifted.contains(&at) {
+            continue;
+        }
+        if let Some(to) = milestone
+            .forecast
+            .checked_add_signed(TimeDelta::days(i64::from(days)))
+        {
+            milestone.forecast = to;
+            shifted.push(at);
+            if days < 0 {
+                earlier.push(at);
+            }
+        }
+    }
+    for &at in &earlier {
+        let milestone = &planned[at];
+        if let Some((earliest, predecessor)) = earliest_forecast(&planned, links, milestone.id)
+            && milestone.forecast < earliest
+        {
+            return Err(BeforeItsLinks {
+                id: milestone.id,
+                asked: milestone.forecast,
+                earliest,
+                predecessor,
+            });
+        }
+    }
+    // Pushes only ever move dates later, so one pass from each shifted milestone leaves every
+    // link out of any of them, and out of whatever they pushed, satisfied.
+    for &at in &shifted {
+        let (id, forecast) = (planned[at].id, planned[at].forecast);
+        for pushed in propagate(&planned, links, id, forecast) {
+            if let Some(&to) = position.get(&pushed.id) {
+                planned[to].forecast = pushed.to;
+            }
+        }
+    }
+    let pushed = (0..milestones.len()).filter(|at| !shifted.contains(at));
+    Ok(shifted
+        .iter()
+        .copied()
+        .chain(pushed)
+        .filter(|&at| planned[at].forecast != milestones[at].forecast)
+        .map(|at| ForecastShift {
+            id: milestones[at].id,
+            from: milestones[at].forecast,
+            to: planned[at].forecast,
+        })
+        .collect())
+}
+
 /// Kahn's algorithm, lowest index first among the ready; nodes on a cycle are left out.
 fn topological_order(successors: &[Vec<usize>], predecessors: &[Vec<(usize, i32)>]) -> Vec<usize> {
     let mut pending: Vec<usize> = predecessors.iter().map(Vec::len).collect();
@@ -627,6 +716,73 @@ mod tests {
             from: day(from),
             to: day(to),
         }
+    }
+
+    #[test]
+    fn a_change_shifts_its_milestones_and_pushes_their_dependants() {
+        let (build, sit, uat, training) = (id(1), id(2), id(3), id(4));
+        let milestones = [
+            open(build, day(0)),
+            open(sit, day(9)),
+            open(uat, day(20)),
+            open(training, day(40)),
+        ];
+        // Build → SIT (5 days after), SIT → UAT (10 days after); training stands alone.
+        let links = [link(build, sit, 5), link(sit, uat, 10)];
+        assert_eq!(
+            shift_all(&milestones, &links, &[(build, 14), (training, -3)]),
+            Ok(vec![
+                shift(build, 0, 14),
+                shift(training, 40, 37),
+                shift(sit, 9, 19),
+                shift(uat, 20, 29),
+            ])
+        );
+        // Two shifts along one chain: SIT asked for day 12 ends where Build's day 14 puts it.
+        assert_eq!(
+            shift_all(&milestones, &links, &[(sit, 3), (build, 14)]),
+            Ok(vec![
+                shift(sit, 9, 19),
+                shift(build, 0, 14),
+                shift(uat, 20, 29)
+            ])
+        );
+        // Moving a milestone and its predecessor earlier together is allowed.
+        assert_eq!(
+            shift_all(&milestones, &links, &[(sit, -4), (build, -4)]),
+            Ok(vec![shift(sit, 9, 5), shift(build, 0, -4)])
+        );
+    }
+
+    #[test]
+    fn a_change_may_not_move_a_milestone_before_its_links_allow() {
+        let (build, sit, uat) = (id(1), id(2), id(3));
+        let milestones = [open(build, day(0)), open(sit, day(9)), open(uat, day(20))];
+        let links = [link(build, sit, 5), link(sit, uat, 10)];
+        assert_eq!(
+            shift_all(&milestones, &links, &[(uat, 2), (sit, -5)]),
+            Err(BeforeItsLinks {
+                id: sit,
+                asked: day(4),
+                earliest: day(5),
+                predecessor: build,
+            })
+        );
+    }
+
+    #[test]
+    fn an_achieved_milestone_keeps_its_dates_when_a_change_shifts_it() {
+        let (build, sit) = (id(1), id(2));
+        let mut done = open(build, day(3));
+        done.actual = Some(day(3));
+        done.status = MilestoneStatus::Achieved;
+        let milestones = [done, open(sit, day(9))];
+        let links = [link(build, sit, 5)];
+        assert_eq!(shift_all(&milestones, &links, &[(build, 30)]), Ok(vec![]));
+        assert_eq!(
+            shift_all(&milestones, &links, &[(sit, -1), (id(9), 4)]),
+            Ok(vec![shift(sit, 9, 8)])
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! PM below it) and applying an approved change to the schedule, scope and cost baselines in
 //! the same transaction as the decision.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -34,6 +34,7 @@ use crate::domain::change_request::{
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::project::ProjectStatus;
+use crate::domain::schedule as schedule_rules;
 use crate::domain::scope::{ScopeItem, ScopeStatus};
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, RefusalCode, Refusals};
@@ -887,8 +888,17 @@ async fn apply_in_txn(
         let milestones = super::milestone::milestones_of(txn, project.id).await?;
         let by_id: HashMap<Uuid, &milestone::Model> =
             milestones.iter().map(|m| (m.id, m)).collect();
+        // The new baseline moves each milestone by as much as the change moves it: a shifted
+        // one by its shift, one pushed along by its links by as far as it was pushed.
+        let baseline_after = |milestone: &milestone::Model, days: i64| {
+            milestone
+                .baseline_date
+                .unwrap_or(milestone.forecast_date)
+                .checked_add_signed(Duration::days(days))
+                .ok_or_else(|| cannot(format!("{} would move off the calendar", milestone.name)))
+        };
         let mut dates = BTreeMap::new();
-        let mut moved = Vec::new();
+        let mut shifts = Vec::with_capacity(schedule.milestone_shifts.len());
         for shift in &schedule.milestone_shifts {
             let Some(before) = by_id.get(&shift.milestone_id) else {
                 return Err(cannot(format!(
@@ -896,17 +906,43 @@ async fn apply_in_txn(
                     shift.milestone_id
                 )));
             };
-            let delta = Duration::days(i64::from(shift.days));
-            let base = before.baseline_date.unwrap_or(before.forecast_date);
-            dates.insert(before.id, base + delta);
-            if before.actual_date.is_none() {
-                moved.push(milestone::Model {
-                    forecast_date: before.forecast_date + delta,
-                    updated_at: now,
-                    version: before.version + 1,
-                    ..(*before).clone()
-                });
+            dates.insert(before.id, baseline_after(before, i64::from(shift.days))?);
+            shifts.push((before.id, shift.days));
+        }
+        let plan = milestones
+            .iter()
+            .map(super::milestone::dates_of)
+            .collect::<ServiceResult<Vec<_>>>()?;
+        let links: Vec<_> = super::milestone::links_of(txn, project.id)
+            .await?
+            .iter()
+            .map(super::milestone::as_dependency)
+            .collect();
+        let name = |id: Uuid| by_id.get(&id).map_or("a milestone", |m| m.name.as_str());
+        let forecasts = schedule_rules::shift_all(&plan, &links, &shifts).map_err(|refused| {
+            cannot(format!(
+                "it moves {} to {}, before {}, which its link from {} allows",
+                name(refused.id),
+                refused.asked,
+                refused.earliest,
+                name(refused.predecessor)
+            ))
+        })?;
+        let mut moved = Vec::with_capacity(forecasts.len());
+        for forecast in forecasts {
+            let Some(before) = by_id.get(&forecast.id) else {
+                continue;
+            };
+            if let btree_map::Entry::Vacant(pushed) = dates.entry(before.id) {
+                let days = (forecast.to - forecast.from).num_days();
+                pushed.insert(baseline_after(before, days)?);
             }
+            moved.push(milestone::Model {
+                forecast_date: forecast.to,
+                updated_at: now,
+                version: before.version + 1,
+                ..(*before).clone()
+            });
         }
         let forecast = [
             milestone::Column::ForecastDate,

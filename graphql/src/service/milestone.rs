@@ -170,7 +170,7 @@ pub async fn links_of(
         .await?)
 }
 
-fn as_dependency(link: &milestone_dependency::Model) -> Dependency {
+pub(crate) fn as_dependency(link: &milestone_dependency::Model) -> Dependency {
     Dependency {
         predecessor: link.predecessor_id,
         successor: link.successor_id,

@@ -369,10 +369,17 @@ pub fn shift_all(
             });
         }
     }
-    // Pushes only ever move dates later, so one pass from each shifted milestone leaves every
-    // link out of any of them, and out of whatever they pushed, satisfied.
+    // Pushes only ever move dates later, so one pass from each shifted milestone, itself first
+    // brought up to what its links allow, leaves every link into and out of any of them, and
+    // out of whatever they pushed, satisfied.
     for &at in &shifted {
-        let (id, forecast) = (planned[at].id, planned[at].forecast);
+        let id = planned[at].id;
+        if let Some((earliest, _)) = earliest_forecast(&planned, links, id)
+            && planned[at].forecast < earliest
+        {
+            planned[at].forecast = earliest;
+        }
+        let forecast = planned[at].forecast;
         for pushed in propagate(&planned, links, id, forecast) {
             if let Some(&to) = position.get(&pushed.id) {
                 planned[to].forecast = pushed.to;
@@ -1441,6 +1448,65 @@ mod properties {
                     prop_assert!(!entered.contains(&to), "{} entered twice", to);
                     entered.push(to);
                     status = to;
+                }
+            }
+        }
+
+        /// A change's shifts, on any plan the service could have built: when they apply, every
+        /// link out of a milestone that moved holds, achieved milestones keep their dates, a
+        /// milestone nobody shifted only moves later, and a shifted one ends at least where its
+        /// shift put it; when they are refused, the milestone named was shifted earlier, to
+        /// before what its links allow.
+        #[test]
+        fn a_change_shifts_leave_every_link_of_what_moved_holding(
+            (milestones, steps) in plan(),
+            shifts in prop::collection::vec((any::<Index>(), -20_i32..=20), 0..4),
+        ) {
+            let Some(last) = replay(milestones.clone(), &steps).pop() else { return Ok(()) };
+            let (plan, links) = (last.milestones_after, last.links_after);
+            let mut asked: Vec<(Uuid, i32)> = Vec::new();
+            for (index, days) in &shifts {
+                let id = plan[index.index(plan.len())].id;
+                if !asked.iter().any(|(shifted, _)| *shifted == id) {
+                    asked.push((id, *days));
+                }
+            }
+            match shift_all(&plan, &links, &asked) {
+                Ok(moved) => {
+                    let mut after = plan.clone();
+                    for shift in &moved {
+                        let m = after.iter_mut().find(|m| m.id == shift.id).expect("moved one");
+                        prop_assert_eq!(m.forecast, shift.from);
+                        m.forecast = shift.to;
+                    }
+                    for (before, now) in plan.iter().zip(&after) {
+                        let shifted = asked.iter().find(|(id, _)| *id == before.id);
+                        if achieved_on(before).is_some() {
+                            prop_assert_eq!(now.forecast, before.forecast);
+                        } else if let Some((_, days)) = shifted {
+                            let wanted = before.forecast + TimeDelta::days(i64::from(*days));
+                            prop_assert!(now.forecast >= wanted);
+                        } else {
+                            prop_assert!(now.forecast >= before.forecast);
+                        }
+                    }
+                    for link in &links {
+                        let predecessor = milestone_named(&after, link.predecessor);
+                        let successor = milestone_named(&after, link.successor);
+                        let moved_one = moved.iter().any(|s| s.id == link.predecessor || s.id == link.successor);
+                        if moved_one && achieved_on(successor).is_none() {
+                            prop_assert!(
+                                successor.forecast
+                                    >= effective_date(predecessor) + TimeDelta::days(i64::from(link.lag_days))
+                            );
+                        }
+                    }
+                }
+                Err(refused) => {
+                    let (_, days) = asked.iter().find(|(id, _)| *id == refused.id).expect("a shifted one");
+                    prop_assert!(*days < 0);
+                    prop_assert!(refused.asked < refused.earliest);
+                    prop_assert!(links.iter().any(|l| l.predecessor == refused.predecessor && l.successor == refused.id));
                 }
             }
         }

@@ -3,9 +3,9 @@
 //! The filter is one of targets and levels (tracing-subscriber's `Targets`), decided once per
 //! log statement. A filter that may depend on spans (`EnvFilter`) is consulted each time a
 //! span is entered or left, and sqlx enters the request's span at every poll of every
-//! statement: 1.4 % of the server's CPU under the dashboard workload (see benches/README.md).
-//! So `RUST_LOG` takes targets and levels only; a span or field filter is reported and
-//! ignored rather than read as a target name that matches nothing.
+//! statement: 1.4 % of the server's CPU under the dashboard workload (see
+//! docs/performance-history.md). So `RUST_LOG` takes targets and levels only; a span or field
+//! filter is reported and ignored rather than read as a target name that matches nothing.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 

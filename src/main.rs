@@ -11,7 +11,7 @@ use tracing_subscriber::prelude::*;
 
 /// A GraphQL answer is built from many small allocations (every field's name and value):
 /// mimalloc served the dashboard workload with a quarter less CPU per request than glibc's
-/// allocator (see benches/README.md).
+/// allocator (see docs/performance-history.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -2,8 +2,8 @@
 //! after the project's highest in the same statement, instead of reading it first.
 //!
 //! The read was one statement in eight of a logged defect, run with the write lock held; the
-//! bench's rate did not move measurably without it (benches/README.md), but the lock is held
-//! for one round trip less.
+//! bench's rate did not move measurably without it (docs/performance-history.md), but the
+//! lock is held for one round trip less.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IdenStatic, Iterable, ModelTrait};

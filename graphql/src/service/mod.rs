@@ -48,7 +48,7 @@ use crate::domain::event::DomainEvent;
 use crate::domain::{Refusal, RefusalCode};
 use audit::Origin;
 use chrono::{DateTime, Utc};
-use notify::{Concerning, MailSettings, Occurrence, notify_in_txn};
+use notify::{Concerning, MailSettings, Occurrence, commit_writing, outbox_rows_in_txn};
 pub use token_memory::TokenMemory;
 use tokio::sync::{Notify, broadcast};
 pub use writer::{WriteTxn, Writer, begin_write};
@@ -193,6 +193,11 @@ const ROWS_PER_INSERT: usize = 500;
 
 /// Inserts `rows`, [`ROWS_PER_INSERT`] to a statement, each statement with `on_conflict` if
 /// given; returns how many rows went in.
+/// Where the last statement of [`insert_in_batches`] begins among `rows` rows.
+pub(crate) fn last_batch_start(rows: usize) -> usize {
+    rows.saturating_sub(1) / ROWS_PER_INSERT * ROWS_PER_INSERT
+}
+
 pub(crate) async fn insert_in_batches<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: Vec<A>,
@@ -304,7 +309,7 @@ pub(crate) async fn commit_with_events(
     let now = state.clock.now();
     let concerning = concerning.into();
     let project_id = concerning.project.id();
-    notify_in_txn(
+    let outbox = outbox_rows_in_txn(
         &txn,
         &state.mail,
         origin,
@@ -314,7 +319,7 @@ pub(crate) async fn commit_with_events(
         Occurrence::Event,
     )
     .await?;
-    commit(txn).await?;
+    commit_writing(txn, outbox).await?;
     state.outbox_written.notify_one();
     for event in events {
         // No subscriber is no error.

@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
-    QueryResult, Statement,
+    QueryResult, QueryTrait, Statement,
 };
 use sha2::Sha256;
 use steerco_entity::{
@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::access::stored_roles;
 use super::audit::Origin;
 use super::sql_once::SqlOnce;
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, WriteTxn};
 use crate::domain::decision::DecisionSubject;
 use crate::domain::event::DomainEvent;
 use crate::domain::notification::{
@@ -216,12 +216,28 @@ pub async fn notify_in_txn(
     events: &[DomainEvent],
     occurrence: Occurrence<'_>,
 ) -> ServiceResult<u64> {
+    let outbox =
+        outbox_rows_in_txn(txn, settings, origin, now, concerning, events, occurrence).await?;
+    insert_all_once(txn, outbox).await
+}
+
+/// What [`notify_in_txn`] writes, but for the outbox rows, which it returns for the caller to
+/// write ([`insert_all_once`]): the digest items are written, the emails rendered.
+pub(crate) async fn outbox_rows_in_txn(
+    txn: &impl ConnectionTrait,
+    settings: &MailSettings,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    concerning: Concerning<'_>,
+    events: &[DomainEvent],
+    occurrence: Occurrence<'_>,
+) -> ServiceResult<Vec<notification::ActiveModel>> {
     let routed: Vec<(&DomainEvent, Route)> = events
         .iter()
         .filter_map(|event| route(event).map(|route| (event, route)))
         .collect();
     if routed.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     // The milestones the events name, read together: a push that turns a chain red names
     // each milestone it moved.
@@ -248,7 +264,7 @@ pub async fn notify_in_txn(
         About::Row(row) => Cow::Borrowed(row),
         About::Id(id) => match project::Entity::find_by_id(id).one(txn).await? {
             Some(row) => Cow::Owned(row),
-            None => return Ok(0),
+            None => return Ok(Vec::new()),
         },
     };
     let project_id = project.id;
@@ -358,7 +374,7 @@ pub async fn notify_in_txn(
         }
     }
     super::insert_in_batches(txn, held, None).await?;
-    insert_all_once(txn, outbox).await
+    Ok(outbox)
 }
 
 /// A PENDING outbox row to `recipient`, due `now`, about no project or object, at normal
@@ -402,10 +418,31 @@ pub(crate) async fn insert_all_once(
     txn: &impl ConnectionTrait,
     rows: Vec<notification::ActiveModel>,
 ) -> ServiceResult<u64> {
-    let once = OnConflict::column(notification::Column::DedupeKey)
+    Ok(super::insert_in_batches(txn, rows, Some(once_per_dedupe_key())).await?)
+}
+
+/// An email is queued once per dedupe key: a second row with the key is skipped.
+fn once_per_dedupe_key() -> OnConflict {
+    OnConflict::column(notification::Column::DedupeKey)
         .do_nothing()
-        .to_owned();
-    Ok(super::insert_in_batches(txn, rows, Some(once)).await?)
+        .to_owned()
+}
+
+/// Writes a command's outbox `rows` and commits it, the last of the rows' statements carrying
+/// the commit where SQLite's writer allows ([`WriteTxn::commit_with`]).
+pub(crate) async fn commit_writing(
+    txn: WriteTxn,
+    mut rows: Vec<notification::ActiveModel>,
+) -> ServiceResult<()> {
+    if rows.is_empty() {
+        return Ok(txn.commit().await?);
+    }
+    let last_batch = rows.split_off(super::last_batch_start(rows.len()));
+    insert_all_once(&txn, rows).await?;
+    let last = notification::Entity::insert_many(last_batch)
+        .on_conflict(once_per_dedupe_key())
+        .build(txn.get_database_backend());
+    Ok(txn.commit_with(last).await?)
 }
 
 /// The parties and wording of one event, read from the rows it is about.

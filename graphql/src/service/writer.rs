@@ -19,6 +19,11 @@
 //! refused before its first statement leaves the transaction as it was, and its group goes on;
 //! one whose first statement, carrying its `BEGIN` or savepoint, did not come back well may run
 //! no other statement and cannot commit.
+//! A command that begins its group's transaction with nobody waiting behind it is alone in its
+//! group, and may end the transaction itself: its last statement, given to
+//! [`WriteTxn::commit_with`], carries the `COMMIT` in the same round trip, and the task, told
+//! so, commits nothing more. Commands that come meanwhile begin the next group. At one client
+//! that is every command, and the `COMMIT`'s own round trip was a sixth of a defect's time.
 //! A command hears that it committed only when the whole transaction has: its answer, its
 //! emails' wake-up and its subscribers' events all wait for that, and a commit that fails fails
 //! every command of the group. So a command still commits atomically with its audit event and
@@ -115,6 +120,15 @@ impl Writer {
         }
     }
 
+    /// Of a queued writer's commits, those a command alone in its group sent with its last
+    /// statement ([`WriteTxn::commit_with`]).
+    pub fn carried_commits(&self) -> Option<u64> {
+        match self {
+            Writer::Pool(_) => None,
+            Writer::Queue(queue) => Some(queue.stats.carried_commits.load(Ordering::Relaxed)),
+        }
+    }
+
     /// Whether a command asking for its turn now would wait behind others: the queued writer
     /// has a transaction open or commands in line. A command may then do beforehand, on a
     /// reading connection, what it would otherwise do in its turn. Never on a pool, where
@@ -197,6 +211,8 @@ struct Counters {
     group_open: AtomicBool,
     commits: AtomicU64,
     commands: AtomicU64,
+    /// Commits a command alone in its group sent with its last statement.
+    carried_commits: AtomicU64,
     transactions_ended: AtomicU64,
     open_nanos: AtomicU64,
     turns_ended: AtomicU64,
@@ -243,6 +259,9 @@ pub struct WriteTxn {
     /// What opens the command's work in its group's transaction (the `BEGIN`, or its
     /// savepoint); it runs ahead of the command's first statement. `None` on a pool.
     prelude: Option<Prelude>,
+    /// Set when the command is alone in its group, and raised once its last statement has
+    /// carried the `COMMIT` ([`WriteTxn::commit_with`]). `None` on a pool.
+    commits_alone: Option<Arc<AtomicBool>>,
 }
 
 /// The savepoint names of a group's commands. Two commands in a row never share one: a
@@ -371,6 +390,26 @@ impl WriteTxn {
     }
 }
 
+impl WriteTxn {
+    /// Runs the command's last statement and commits. A command alone in its group sends the
+    /// `COMMIT` with that statement, in one round trip; any other runs it, then commits as
+    /// [`WriteTxn::commit`] does. When the statement (or the `COMMIT` after it) fails, the
+    /// command fails and its work is rolled back, as when any statement of it fails.
+    pub async fn commit_with(self, last: Statement) -> Result<(), DbErr> {
+        let Some(alone) = self.commits_alone.clone() else {
+            self.execute_raw(last).await?;
+            return self.commit().await;
+        };
+        let carrying_commit = Statement {
+            sql: format!("{}; COMMIT", last.sql),
+            ..last
+        };
+        self.execute_raw(carrying_commit).await?;
+        alone.store(true, Ordering::Release);
+        self.commit().await
+    }
+}
+
 fn prelude_not_run() -> DbErr {
     DbErr::Custom(
         "the statement that opened this command's work in its group's transaction (the BEGIN, or its savepoint) did not complete; the command cannot go on nor commit"
@@ -395,6 +434,7 @@ pub async fn begin_write(writer: &Writer) -> Result<WriteTxn, DbErr> {
             txn: Arc::new(begin_alone(pool).await?),
             membership: None,
             prelude: None,
+            commits_alone: None,
         }),
         Writer::Queue(queue) => {
             let (request, turn) = oneshot::channel();
@@ -466,14 +506,20 @@ async fn run_groups(
         let mut state = GroupState::default();
         let mut outcome = Ok(());
         let mut next = Some(first);
+        // Whether a command alone in the group committed it with its last statement.
+        let mut committed_by_command = false;
         // Turns handed: commands that ran no statement count too.
         let mut turns = 0;
         while let Some(request) = next.take() {
             turns += 1;
             let step = state.next_step();
             let (prelude, progress) = Prelude::new(step.sql());
-            let member = hand_turn(&group, request, prelude, &stats).await;
+            let alone = (step == Step::Begin && waiting.is_empty())
+                .then(|| Arc::new(AtomicBool::new(false)));
+            let member = hand_turn(&group, request, prelude, alone.clone(), &stats).await;
             let carried = progress.get();
+            committed_by_command = member.is_some()
+                && alone.is_some_and(|committed| committed.load(Ordering::Acquire));
             if let Some(member) = member {
                 // A command commits only with its prelude waiting or run, never merely taken.
                 if carried == Carried::Ran {
@@ -493,6 +539,9 @@ async fn run_groups(
                 }
                 break;
             }
+            if committed_by_command {
+                break;
+            }
             // Otherwise the command ran no statement: the transaction is as it was.
             if turns < MOST_COMMANDS_PER_COMMIT {
                 next = waiting.try_recv().ok();
@@ -500,7 +549,7 @@ async fn run_groups(
         }
         // COMMIT releases the last command's savepoint with the rest.
         let outcome = match outcome {
-            Ok(()) if !state.begun => Ok(()),
+            Ok(()) if !state.begun || committed_by_command => Ok(()),
             Ok(()) if Arc::strong_count(&group) > 1 => {
                 Err("a write transaction was still in use when it had to end".to_owned())
             }
@@ -521,6 +570,9 @@ async fn run_groups(
         match &outcome {
             Ok(()) if state.begun => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
+                if committed_by_command {
+                    stats.carried_commits.fetch_add(1, Ordering::Relaxed);
+                }
                 stats
                     .commands
                     .fetch_add(committed_by_group.len() as u64, Ordering::Relaxed);
@@ -661,6 +713,7 @@ async fn hand_turn(
     group: &Arc<DatabaseTransaction>,
     request: TurnRequest,
     prelude: Prelude,
+    commits_alone: Option<Arc<AtomicBool>>,
     stats: &Counters,
 ) -> Option<oneshot::Sender<Result<(), String>>> {
     let (done, finished) = oneshot::channel();
@@ -672,6 +725,7 @@ async fn hand_turn(
             outcome: heard,
         }),
         prelude: Some(prelude),
+        commits_alone,
     };
     let handed_at = Instant::now();
     // A command that stopped waiting drops its turn here, without taking it.
@@ -809,11 +863,16 @@ mod tests {
     }
 
     async fn fixture() -> Fixture {
+        fixture_with(|_| {}).await
+    }
+
+    /// The fixture, with `prepare` done to the writer's connection before the queue takes it.
+    async fn fixture_with(prepare: impl FnOnce(&mut DatabaseConnection)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
         let mut options = ConnectOptions::new(url.clone());
         options.max_connections(1).sqlx_logging(false);
-        let connection = Database::connect(options).await.unwrap();
+        let mut connection = Database::connect(options).await.unwrap();
         connection
             .execute_unprepared(
                 "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
@@ -823,6 +882,7 @@ mod tests {
             )
             .await
             .unwrap();
+        prepare(&mut connection);
         Fixture {
             _dir: dir,
             writer: Writer::queue(connection.clone()),
@@ -906,11 +966,18 @@ mod tests {
 
     /// After a failure that left nothing committed, the next command commits, alone.
     async fn assert_the_writer_goes_on(f: &Fixture) {
+        assert_the_writer_goes_on_after(f, &[]).await;
+    }
+
+    /// The next command commits, alone, after the notes `before` committed.
+    async fn assert_the_writer_goes_on_after(f: &Fixture, before: &[&str]) {
         write_and_commit(&f.writer, "after".to_owned())
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(committed(&f.reader).await, ["after"]);
+        let mut expected = before.to_vec();
+        expected.push("after");
+        assert_eq!(committed(&f.reader).await, expected);
     }
 
     /// `count` commands writing `"{prefix} {i}"`, queued behind the one holding the writer.
@@ -949,6 +1016,98 @@ mod tests {
             }
         );
         assert_eq!(committed(&f.reader).await.len(), 11);
+    }
+
+    fn note(text: &str) -> Statement {
+        Statement::from_string(
+            DbBackend::Sqlite,
+            format!("INSERT INTO note (text) VALUES ('{text}')"),
+        )
+    }
+
+    /// A command that writes `first`, then commits with `last`.
+    fn write_and_commit_with(
+        writer: &Writer,
+        first: &'static str,
+        last: Statement,
+    ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        spawn_command(writer, move |txn| async move {
+            write(&txn, first).await;
+            txn.commit_with(last).await
+        })
+    }
+
+    #[tokio::test]
+    async fn a_command_alone_sends_the_commit_with_its_last_statement() {
+        let f = fixture().await;
+        let before = stats(&f.writer);
+        write_and_commit_with(&f.writer, "first", note("last"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stats(&f.writer).since(before),
+            GroupStats {
+                commits: 1,
+                commands: 1
+            }
+        );
+        assert_eq!(f.writer.carried_commits(), Some(1));
+        assert_eq!(committed(&f.reader).await, ["first", "last"]);
+        // The connection is out of any transaction: the next group begins as usual.
+        assert_the_writer_goes_on_after(&f, &["first", "last"]).await;
+        assert_eq!(f.writer.carried_commits(), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_commit_carried_by_a_last_statement_that_fails_rolls_the_command_back() {
+        let f = fixture().await;
+        let failed = write_and_commit_with(&f.writer, "lost", note("it's"))
+            .await
+            .unwrap();
+        assert!(failed.is_err(), "a statement SQLite cannot parse");
+        assert!(committed(&f.reader).await.is_empty());
+        assert_the_writer_goes_on(&f).await;
+        assert_eq!(f.writer.carried_commits(), Some(0));
+
+        // A COMMIT refused after the statement ran (a deferred foreign key checked then).
+        let dangling = Statement::from_string(
+            DbBackend::Sqlite,
+            "INSERT INTO reply (note_id) VALUES (999)",
+        );
+        let refused = write_and_commit_with(&f.writer, "lost", dangling)
+            .await
+            .unwrap();
+        assert!(refused.is_err(), "the commit refused");
+        assert_eq!(committed(&f.reader).await, ["after"]);
+        assert_the_writer_goes_on_after(&f, &["after"]).await;
+    }
+
+    #[tokio::test]
+    async fn commands_that_join_a_group_leave_its_commit_to_the_group_whatever_they_commit_with() {
+        let f = fixture().await;
+        let first = begin_write(&f.writer).await.unwrap();
+        write(&first, "first").await;
+        let second = write_and_commit_with(&f.writer, "second", note("second, last"));
+        until_waiting(&f.writer, 1).await;
+        let third = write_and_commit_with(&f.writer, "third", note("third, last"));
+        until_waiting(&f.writer, 2).await;
+        let before = stats(&f.writer);
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+        third.await.unwrap().unwrap();
+        // The first was alone when its turn came, but ended its turn as any command does, so
+        // the others, waiting by then, worked in savepoints of its transaction: the group's
+        // task committed all three, and the last statements carried no COMMIT.
+        assert_eq!(
+            stats(&f.writer).since(before),
+            GroupStats {
+                commits: 1,
+                commands: 3
+            }
+        );
+        assert_eq!(committed(&f.reader).await.len(), 5);
+        assert_eq!(f.writer.carried_commits(), Some(0));
     }
 
     #[tokio::test]

@@ -66,9 +66,11 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$scratch"' EXIT
 
-# W3's database and request (prepare_w3, w3_body).
+# W3's database and request (prepare_w3, w3_body), and await_server.
 # shellcheck source=benches/compare/w3-data.sh
 source "$(dirname "${BASH_SOURCE[0]}")/compare/w3-data.sh"
+# shellcheck source=benches/compare/await-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/compare/await-server.sh"
 
 # Sends the body $1 $2 times on one connection; fails on any answer with errors.
 send() {
@@ -101,16 +103,7 @@ for binary in "$@"; do
       --database-url "$database_url" serve \
       --addr "127.0.0.1:$port" --production --rate-limit 0 --worker false 2>"$scratch/server.log" &
     pid=$!
-    up=0
-    for _ in $(seq 120); do
-      kill -0 "$pid" 2>/dev/null || die "$binary did not start: $(tail -c 300 "$scratch/server.log")"
-      if curl -sf -o /dev/null "http://127.0.0.1:$port/health"; then
-        up=1
-        break
-      fi
-      sleep 0.5
-    done
-    ((up)) || die "$binary did not answer on port $port within 60 s"
+    await_server "$pid" "$port" 0.5 120 "$scratch/server.log"
     if [[ $workload == W3 ]]; then
       w3_body
     fi

@@ -54,6 +54,8 @@ trap 'stop_server; rm -rf "$scratch"' EXIT
 
 # shellcheck source=benches/compare/w3-data.sh
 source "$here/compare/w3-data.sh"
+# shellcheck source=benches/compare/await-server.sh
+source "$here/compare/await-server.sh"
 
 defects() { sqlite3 "$scratch/w3.db" 'SELECT COUNT(*) FROM defect'; }
 # The value of $2 in wrk's line $1 (benches/compare/post.lua).
@@ -70,16 +72,7 @@ for ((round = 1; round <= rounds; round++)); do
       "$binary" --database-url "sqlite://$scratch/w3.db?mode=rwc" serve --addr "127.0.0.1:$port" \
         --production --rate-limit 0 --worker false 2>"$scratch/server.log" &
       pid=$!
-      up=0
-      for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || die "$binary did not start: $(tail -c 300 "$scratch/server.log")"
-        if curl -sf -o /dev/null "http://127.0.0.1:$port/health"; then
-          up=1
-          break
-        fi
-        sleep 0.1
-      done
-      ((up)) || die "$binary did not answer on port $port within 10 s"
+      await_server "$pid" "$port" 0.1 100 "$scratch/server.log"
       w3_body
       threads=$((clients > 1 ? 2 : 1))
       wrk -t"$threads" -c"$clients" -d1s -s "$here/compare/post.lua" "$url" -- \

@@ -928,6 +928,33 @@ async fn voters_who_have_not_voted_are_reminded_once_a_day() {
     }
 }
 
+#[tokio::test]
+async fn a_cancelled_project_reminds_nobody_of_its_open_ballots() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let decision = open_gate(&app, &t).await;
+    let cancelled = app
+        .ok(&t.pm, "mutation($id: ID!) { projectTransition(input: { id: $id, action: CANCEL, reason: \"Budget withdrawn\" }) { userErrors { code } } }", json!({ "id": t.project }))
+        .await;
+    assert_eq!(cancelled["projectTransition"]["userErrors"], json!([]));
+    mail.deliver().await;
+    let seen = mail.smtp.received_count();
+    // A day past the first reminder's time: the ballot is still open, but takes no vote.
+    app.clock.advance(Days::hours(72));
+    outbox::run_scheduler(&app.state).await.unwrap();
+    mail.deliver().await;
+    assert_eq!(mail.since(seen), got(&[]));
+    let state = app
+        .ok(
+            &t.pm,
+            "query($id: ID!) { node(id: $id) { ... on Decision { status } } }",
+            json!({ "id": decision }),
+        )
+        .await;
+    assert_eq!(state["node"]["status"], "OPEN");
+}
+
 /// The statements of one scheduler pass.
 async fn pass_statements(app: &TestApp) -> u64 {
     let before = app.statements.total();

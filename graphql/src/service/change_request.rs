@@ -33,7 +33,6 @@ use crate::domain::change_request::{
 };
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
-use crate::domain::project::ProjectStatus;
 use crate::domain::schedule as schedule_rules;
 use crate::domain::scope::{ScopeItem, ScopeStatus};
 use crate::domain::text::{multi_line, required_multi_line, single_line};
@@ -1338,25 +1337,14 @@ pub async fn pending_decisions(
         )
         .and_where(Expr::col((decision_vote::Entity, decision_vote::Column::VoterId)).eq(user_id))
         .to_owned();
-    // A closed or cancelled project's ballots take no more votes.
-    let read_only_projects = Query::select()
-        .column(project::Column::Id)
-        .from(project::Entity)
-        .and_where(
-            project::Column::Status.is_in(
-                ProjectStatus::ALL
-                    .into_iter()
-                    .filter(|status| status.is_terminal())
-                    .map(ProjectStatus::as_str),
-            ),
-        )
-        .to_owned();
     // The text match finds the candidates; eligibility is decided by the parsed list below.
     let open = decision::Entity::find()
         .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
         .filter(decision::Column::EligibleVoters.contains(user_id.to_string()))
         .filter(Expr::exists(voted).not())
-        .filter(decision::Column::ProjectId.not_in_subquery(read_only_projects))
+        .filter(
+            decision::Column::ProjectId.not_in_subquery(super::project::read_only_project_ids()),
+        )
         .order_by_asc(decision::Column::Id)
         .all(&state.db)
         .await?;

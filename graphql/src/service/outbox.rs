@@ -589,6 +589,9 @@ async fn remind_votes(state: &AppState, today: &mut Reminders) -> ServiceResult<
             decision::Column::OpenedAt
                 .lte(now - chrono::Duration::hours(policy.vote_pending_hours)),
         )
+        .filter(
+            decision::Column::ProjectId.not_in_subquery(super::project::read_only_project_ids()),
+        )
         .all(&state.db)
         .await?;
     let mut written = 0;

@@ -442,6 +442,23 @@ async fn snapshot_of(
     })
 }
 
+/// The ids of the closed and cancelled projects, which are read-only: a subquery for reads
+/// that leave them out (their ballots take no more votes, so nobody is asked for one).
+pub(crate) fn read_only_project_ids() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(project::Column::Id)
+        .from(project::Entity)
+        .and_where(
+            project::Column::Status.is_in(
+                ProjectStatus::ALL
+                    .into_iter()
+                    .filter(|status| status.is_terminal())
+                    .map(ProjectStatus::as_str),
+            ),
+        )
+        .to_owned()
+}
+
 pub fn parse_status(code: &str) -> ServiceResult<ProjectStatus> {
     code.parse()
         .map_err(|e| ServiceError::Internal(format!("stored project status: {e}")))

@@ -318,12 +318,13 @@ pub struct BeforeItsLinks {
 
 /// Moves several milestones' forecasts at once, each by its whole number of days (an approved
 /// change's milestone shifts), and pushes their dependants as [`propagate`] does, so that every
-/// link out of a moved milestone holds. Achieved milestones keep their dates. A shift earlier
-/// that would put a milestone before what its predecessors allow, once every shift is made,
-/// is refused, as such a forecast set by hand would be: the first such, in the order of
-/// `shifts`. A shift later than that is a date at least that late: a shifted milestone that
-/// another shift pushes further ends there. Returns every milestone that moved, from its old
-/// forecast to its new one: the shifted ones in the order of `shifts`, then those pushed.
+/// link into and out of a moved milestone holds. Achieved milestones keep their dates. A shift
+/// earlier that would put a milestone before what its predecessors allow, once every shift is
+/// made and every push with it, is refused, as such a forecast set by hand would be: the first
+/// such, in the order of `shifts`. A shift later is a date at least that late: a shifted
+/// milestone that the links push further ends there. Returns every milestone that moved, from
+/// its old forecast to its new one: the shifted ones in the order of `shifts`, then those
+/// pushed.
 pub fn shift_all(
     milestones: &[MilestoneDates],
     links: &[Dependency],
@@ -336,6 +337,7 @@ pub fn shift_all(
         .collect();
     let mut planned = milestones.to_vec();
     let mut shifted = Vec::with_capacity(shifts.len());
+    // The shifts earlier, with the forecast each asks for.
     let mut earlier = Vec::new();
     for &(id, days) in shifts {
         let Some(&at) = position.get(&id) else {
@@ -352,21 +354,8 @@ pub fn shift_all(
             milestone.forecast = to;
             shifted.push(at);
             if days < 0 {
-                earlier.push(at);
+                earlier.push((at, to));
             }
-        }
-    }
-    for &at in &earlier {
-        let milestone = &planned[at];
-        if let Some((earliest, predecessor)) = earliest_forecast(&planned, links, milestone.id)
-            && milestone.forecast < earliest
-        {
-            return Err(BeforeItsLinks {
-                id: milestone.id,
-                asked: milestone.forecast,
-                earliest,
-                predecessor,
-            });
         }
     }
     // Pushes only ever move dates later, so one pass from each shifted milestone, itself first
@@ -384,6 +373,19 @@ pub fn shift_all(
             if let Some(&to) = position.get(&pushed.id) {
                 planned[to].forecast = pushed.to;
             }
+        }
+    }
+    // A shift earlier that the links, with every shift and push made, hold back is refused.
+    for &(at, asked) in &earlier {
+        if planned[at].forecast > asked {
+            let (earliest, predecessor) = earliest_forecast(&planned, links, planned[at].id)
+                .unwrap_or((planned[at].forecast, planned[at].id));
+            return Err(BeforeItsLinks {
+                id: planned[at].id,
+                asked,
+                earliest,
+                predecessor,
+            });
         }
     }
     let pushed = (0..milestones.len()).filter(|at| !shifted.contains(at));
@@ -773,6 +775,16 @@ mod tests {
                 asked: day(4),
                 earliest: day(5),
                 predecessor: build,
+            })
+        );
+        // UAT a day earlier, while Build's two weeks later push SIT, and UAT after it, later.
+        assert_eq!(
+            shift_all(&milestones, &links, &[(build, 14), (uat, -1)]),
+            Err(BeforeItsLinks {
+                id: uat,
+                asked: day(19),
+                earliest: day(29),
+                predecessor: sit,
             })
         );
     }

@@ -2,7 +2,7 @@
 //! PM below it) and applying an approved change to the schedule, scope and cost baselines in
 //! the same transaction as the decision.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -887,8 +887,9 @@ async fn apply_in_txn(
         let milestones = super::milestone::milestones_of(txn, project.id).await?;
         let by_id: HashMap<Uuid, &milestone::Model> =
             milestones.iter().map(|m| (m.id, m)).collect();
-        // The new baseline moves each milestone by as much as the change moves it: a shifted
-        // one by its shift, one pushed along by its links by as far as it was pushed.
+        // The new baseline moves each milestone by as much as the change moves its forecast:
+        // by its shift, or as far as the links pushed it; an achieved one, whose forecast
+        // stays, by its shift.
         let baseline_after = |milestone: &milestone::Model, days: i64| {
             milestone
                 .baseline_date
@@ -932,10 +933,8 @@ async fn apply_in_txn(
             let Some(before) = by_id.get(&forecast.id) else {
                 continue;
             };
-            if let btree_map::Entry::Vacant(pushed) = dates.entry(before.id) {
-                let days = (forecast.to - forecast.from).num_days();
-                pushed.insert(baseline_after(before, days)?);
-            }
+            let days = (forecast.to - forecast.from).num_days();
+            dates.insert(before.id, baseline_after(before, days)?);
             moved.push(milestone::Model {
                 forecast_date: forecast.to,
                 updated_at: now,

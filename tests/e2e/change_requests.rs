@@ -1129,4 +1129,16 @@ async fn an_approved_shift_pushes_the_milestones_linked_after_it_and_may_not_pul
         milestone_dates(&app, &s.pm, &[&pilot, &go_live]).await,
         after
     );
+
+    // A go-live shifted a day while the pilot moves five ends where the pilot's link puts it,
+    // its baseline with it: the approval leaves no slip behind.
+    let approved = approve_shifts(&app, &s, "Pilot later", &[(&pilot, 5), (&go_live, 1)]).await;
+    assert_eq!(approved["decision"]["outcome"], "APPROVE", "{approved}");
+    assert_eq!(
+        milestone_dates(&app, &s.pm, &[&pilot, &go_live]).await,
+        [
+            json!({ "baselineDate": "2027-06-20", "forecastDate": "2027-06-20" }),
+            json!({ "baselineDate": "2027-06-30", "forecastDate": "2027-06-30" }),
+        ]
+    );
 }

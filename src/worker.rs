@@ -61,9 +61,11 @@ impl Default for WorkerConfig {
 
 impl WorkerConfig {
     /// How long a claimed row belongs to its worker: as long as its batch may take to send at
-    /// worst, and [`LEASE_MARGIN`] more to record how it went. A worker that dies mid-send
-    /// loses its rows after this; a live one is never still sending a row another worker has
-    /// claimed since, which would send it twice. A batch's rows go out `concurrency` at a
+    /// worst, and [`LEASE_MARGIN`] more to record how it went, at most [`LONGEST_LEASE`]. A
+    /// worker that dies mid-send loses its rows after this. A live one could still be sending
+    /// a row another worker has claimed since (which would send it twice) only when recording
+    /// its outcomes waits longer than the margin, or when `smtp_timeout` is so long that the
+    /// cap cuts in. A batch's rows go out `concurrency` at a
     /// time, and each may wait `smtp_timeout` three times: on a kept connection that turns
     /// out dead, for a new connection, and for the exchange on it (`smtp::Pool::send`). By
     /// default 4 waves of 90 s and the margin: 6 min 30 s.
@@ -74,12 +76,17 @@ impl WorkerConfig {
             .saturating_mul(3)
             .saturating_mul(waves)
             .saturating_add(LEASE_MARGIN)
+            .min(LONGEST_LEASE)
     }
 }
 
 /// What a lease leaves, after its batch's slowest sends, for the batch's outcomes to be
 /// recorded.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The longest lease: a day, so that a timeout set absurdly long (`SMTP_TIMEOUT` has no bound)
+/// neither keeps a dead worker's rows for ever nor overflows the date the lease ends.
+const LONGEST_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, Error)]
 pub enum WorkerError {
@@ -846,6 +853,11 @@ mod tests {
                 "batch {batch}, {concurrency} at once, timeout {timeout_secs} s"
             );
         }
+        let absurd = WorkerConfig {
+            smtp_timeout: Duration::MAX,
+            ..WorkerConfig::default()
+        };
+        assert_eq!(absurd.lease(), LONGEST_LEASE);
     }
 
     #[test]

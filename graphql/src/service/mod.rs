@@ -191,13 +191,13 @@ pub(crate) fn unique_violation_as(
 /// a statement holds a bounded number of values, and a row here has up to about twenty.
 const ROWS_PER_INSERT: usize = 500;
 
-/// Inserts `rows`, [`ROWS_PER_INSERT`] to a statement, each statement with `on_conflict` if
-/// given; returns how many rows went in.
 /// Where the last statement of [`insert_in_batches`] begins among `rows` rows.
 pub(crate) fn last_batch_start(rows: usize) -> usize {
     rows.saturating_sub(1) / ROWS_PER_INSERT * ROWS_PER_INSERT
 }
 
+/// Inserts `rows`, [`ROWS_PER_INSERT`] to a statement, each statement with `on_conflict` if
+/// given; returns how many rows went in.
 pub(crate) async fn insert_in_batches<A: ActiveModelTrait>(
     conn: &impl ConnectionTrait,
     rows: Vec<A>,

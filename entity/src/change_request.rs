@@ -37,6 +37,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub decided_at: Option<DateTimeUtc>,
     pub version: i64,
+    /// When it was approved; it keeps that through implementation and closing.
+    pub approved_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

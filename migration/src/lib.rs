@@ -26,6 +26,7 @@ mod m20261125_000017_create_notification;
 mod m20261125_000018_create_idempotency_key;
 mod m20261205_000019_index_due_notifications_by_time;
 mod m20261206_000020_create_scheduled_reminder;
+mod m20261207_000021_add_change_request_approved_at;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000018_create_idempotency_key::Migration),
             Box::new(m20261205_000019_index_due_notifications_by_time::Migration),
             Box::new(m20261206_000020_create_scheduled_reminder::Migration),
+            Box::new(m20261207_000021_add_change_request_approved_at::Migration),
         ]
     }
 }

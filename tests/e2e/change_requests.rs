@@ -1142,3 +1142,40 @@ async fn an_approved_shift_pushes_the_milestones_linked_after_it_and_may_not_pul
         ]
     );
 }
+
+#[tokio::test]
+async fn a_change_approved_without_a_baseline_still_counts_once_closed() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    // Effort and a day overall, no milestone, no cost: the approval makes no baseline.
+    let mut impact = small_impact();
+    impact["cost"]["amount"] = json!("0");
+    let summary = || async {
+        app.ok(&s.pm, "query($p: ID!) { project(id: $p) { changeSummary { approvedScheduleDays approvedEffortPersonDays } } }", json!({ "p": s.project }))
+            .await["project"]["changeSummary"]
+            .clone()
+    };
+    let mut decided = Vec::new();
+    for (title, action, note) in [
+        ("Two more report layouts", "APPROVE", None),
+        ("A third language", "REJECT", Some("Not in this release")),
+    ] {
+        let cr = raise(&app, &s.requester, &s.project, title).await;
+        act(&app, &s.requester, &cr, "SUBMIT", None).await;
+        act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+        assess(&app, &s.pm, &cr, impact.clone()).await;
+        act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+        let moved = act(&app, &s.pm, &cr, action, note).await;
+        assert_eq!(moved["userErrors"], json!([]), "{moved}");
+        decided.push(cr);
+    }
+    let counted = json!({ "approvedScheduleDays": 1, "approvedEffortPersonDays": "2" });
+    assert_eq!(summary().await, counted);
+    for action in ["START_IMPLEMENTATION", "COMPLETE_IMPLEMENTATION", "CLOSE"] {
+        let moved = act(&app, &s.pm, &decided[0], action, None).await;
+        assert_eq!(moved["userErrors"], json!([]), "{action}: {moved}");
+    }
+    let closed = act(&app, &s.pm, &decided[1], "CLOSE", None).await;
+    assert_eq!(closed["changeRequest"]["status"], "CLOSED");
+    assert_eq!(summary().await, counted);
+}

@@ -295,6 +295,7 @@ pub async fn create(
         updated_at: now,
         decided_at: None,
         version: 1,
+        approved_at: None,
     };
     let cr = insert_numbered(
         &txn,
@@ -857,10 +858,10 @@ pub(crate) async fn apply_decision_in_txn(
     Ok(events)
 }
 
-/// Moves the baselines an approved change touches, in the caller's transaction: milestones
-/// shift and a schedule baseline version names the change; scope items change in a new
-/// baselined scope version; the budget changes in a new cost baseline version. Any failure
-/// refuses the whole decision.
+/// Records when `cr` was approved and moves the baselines it touches, in the caller's
+/// transaction: milestones shift and a schedule baseline version names the change; scope items
+/// change in a new baselined scope version; the budget changes in a new cost baseline version.
+/// Any failure refuses the whole decision.
 async fn apply_in_txn(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,
@@ -870,6 +871,7 @@ async fn apply_in_txn(
     impact: &Impact,
 ) -> ServiceResult<Vec<DomainEvent>> {
     let mut events = Vec::new();
+    cr.approved_at = Some(now);
     let reason = format!("{}: {}", code_of(cr), cr.title);
     let cannot = |why: String| -> ServiceError {
         Refusal::precondition(
@@ -1533,19 +1535,14 @@ fn first_and_last_by_project<T>(
 }
 
 /// Counts `cr` in `summary` by its status, and its impact in the approved totals when it was
-/// approved (or closed after an approval reached a baseline).
+/// approved (closed after its implementation too).
 fn count_change(summary: &mut ChangeSummary, cr: &change_request::Model) -> ServiceResult<()> {
     let status = status_of(cr)?;
     *summary.by_status.entry(status.as_str()).or_default() += 1;
     let approved = matches!(
         status,
         CrStatus::Approved | CrStatus::InImplementation | CrStatus::Implemented
-    ) || (status == CrStatus::Closed
-        && cr
-            .schedule_baseline_id
-            .or(cr.scope_version_id)
-            .or(cr.cost_baseline_id)
-            .is_some());
+    ) || (status == CrStatus::Closed && cr.approved_at.is_some());
     if !approved {
         return Ok(());
     }

@@ -194,7 +194,7 @@ by_position! {
         id, project_id, number, title, description, justification, category, priority,
         requester_id, status, links, impact, impact_edited_by, info_request, decided_by,
         decision_note, schedule_baseline_id, scope_version_id, cost_baseline_id, created_at,
-        updated_at, decided_at, version,
+        updated_at, decided_at, version, approved_at,
     }
 }
 

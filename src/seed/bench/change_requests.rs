@@ -322,6 +322,7 @@ fn change_request(
         updated_at,
         decided_at,
         version: 1 + fate.steps(),
+        approved_at: decided_at.filter(|_| matches!(fate, Fate::Approved(_))),
     };
     Ok((row, ballot))
 }

@@ -865,16 +865,11 @@ mod tests {
     }
 
     async fn fixture() -> Fixture {
-        fixture_with(|_| {}).await
-    }
-
-    /// The fixture, with `prepare` done to the writer's connection before the queue takes it.
-    async fn fixture_with(prepare: impl FnOnce(&mut DatabaseConnection)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
         let mut options = ConnectOptions::new(url.clone());
         options.max_connections(1).sqlx_logging(false);
-        let mut connection = Database::connect(options).await.unwrap();
+        let connection = Database::connect(options).await.unwrap();
         connection
             .execute_unprepared(
                 "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
@@ -884,7 +879,6 @@ mod tests {
             )
             .await
             .unwrap();
-        prepare(&mut connection);
         Fixture {
             _dir: dir,
             writer: Writer::queue(connection.clone()),

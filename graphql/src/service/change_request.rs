@@ -915,11 +915,7 @@ async fn apply_in_txn(
             .iter()
             .map(super::milestone::dates_of)
             .collect::<ServiceResult<Vec<_>>>()?;
-        let links: Vec<_> = super::milestone::links_of(txn, project.id)
-            .await?
-            .iter()
-            .map(super::milestone::as_dependency)
-            .collect();
+        let links = super::milestone::dependencies_of(txn, project.id).await?;
         let name = |id: Uuid| by_id.get(&id).map_or("a milestone", |m| m.name.as_str());
         let forecasts = schedule_rules::shift_all(&plan, &links, &shifts).map_err(|refused| {
             cannot(format!(

@@ -170,7 +170,19 @@ pub async fn links_of(
         .await?)
 }
 
-pub(crate) fn as_dependency(link: &milestone_dependency::Model) -> Dependency {
+/// The links between the project's milestones, as the schedule's rules take them.
+pub(crate) async fn dependencies_of(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<Dependency>> {
+    Ok(links_of(conn, project_id)
+        .await?
+        .iter()
+        .map(as_dependency)
+        .collect())
+}
+
+fn as_dependency(link: &milestone_dependency::Model) -> Dependency {
     Dependency {
         predecessor: link.predecessor_id,
         successor: link.successor_id,
@@ -365,12 +377,11 @@ pub async fn update(
             .into());
         }
         let all = milestones_of(&txn, project.id).await?;
-        let links = links_of(&txn, project.id).await?;
+        let links = dependencies_of(&txn, project.id).await?;
         let dates = all
             .iter()
             .map(dates_of)
             .collect::<ServiceResult<Vec<_>>>()?;
-        let links = links.iter().map(as_dependency).collect::<Vec<_>>();
         if let Some((earliest, predecessor)) = rules::earliest_forecast(&dates, &links, current.id)
             && forecast < earliest
         {
@@ -552,12 +563,12 @@ pub async fn transition(
     let mut moved = Vec::new();
     if to == MilestoneStatus::Achieved {
         let all = milestones_of(&txn, project.id).await?;
-        let links = links_of(&txn, project.id).await?;
+        let links = dependencies_of(&txn, project.id).await?;
         let shifts = rules::propagate(
             &all.iter()
                 .map(dates_of)
                 .collect::<ServiceResult<Vec<_>>>()?,
-            &links.iter().map(as_dependency).collect::<Vec<_>>(),
+            &links,
             next.id,
             next.forecast_date,
         );

@@ -56,21 +56,13 @@ if ((reads)); then
 fi
 
 scratch=$(mktemp -d)
-pid=
-stop_server() {
-  if [[ -n $pid ]]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
+# shellcheck source=benches/compare/server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/compare/server.sh"
 trap 'stop_server; rm -rf "$scratch"' EXIT
 
-# W3's database and request (prepare_w3, w3_body), and await_server.
+# W3's database and request (prepare_w3, w3_body).
 # shellcheck source=benches/compare/w3-data.sh
 source "$(dirname "${BASH_SOURCE[0]}")/compare/w3-data.sh"
-# shellcheck source=benches/compare/await-server.sh
-source "$(dirname "${BASH_SOURCE[0]}")/compare/await-server.sh"
 
 # Sends the body $1 $2 times on one connection; fails on any answer with errors.
 send() {

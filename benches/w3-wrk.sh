@@ -42,20 +42,12 @@ for tool in wrk curl sqlite3; do
 done
 
 scratch=$(mktemp -d)
-pid=
-stop_server() {
-  if [[ -n $pid ]]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=
-  fi
-}
+# shellcheck source=benches/compare/server.sh
+source "$here/compare/server.sh"
 trap 'stop_server; rm -rf "$scratch"' EXIT
 
 # shellcheck source=benches/compare/w3-data.sh
 source "$here/compare/w3-data.sh"
-# shellcheck source=benches/compare/await-server.sh
-source "$here/compare/await-server.sh"
 
 defects() { sqlite3 "$scratch/w3.db" 'SELECT COUNT(*) FROM defect'; }
 # The value of $2 in wrk's line $1 (benches/compare/post.lua).

@@ -1,5 +1,17 @@
-# Waiting for a `steerco serve` just started, shared by benches/instructions.sh and
-# benches/w3-wrk.sh (sourced, not run). The sourcing script defines `die`.
+# Waiting for a `steerco serve` just started, and stopping it, shared by
+# benches/instructions.sh and benches/w3-wrk.sh (sourced, not run). The sourcing script
+# defines `die` and keeps the server's pid in `pid` (empty when none runs).
+
+pid=
+
+# Stops the server in `pid`, if one runs, and waits for it to exit.
+stop_server() {
+  if [[ -n $pid ]]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+  fi
+}
 
 # Waits until the server $1 (its pid) answers /health on port $2, polling every $3 seconds at
 # most $4 times; dies, with the end of the server's log $5, when it exits or never answers.

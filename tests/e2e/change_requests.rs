@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::phases::vote;
+use crate::phases::{ballot_status, vote};
 use crate::support::{TestApp, TestUser, assert_refused, error_code, user_errors};
 
 pub const CR: &str = "id code status version withinRedLine missingImpact
@@ -1009,14 +1009,7 @@ async fn a_reassessment_awaiting_the_decision_stays_whole_and_a_new_assessor_reo
             .contains(&json!({ "email": bob.email })),
         "{after}"
     );
-    let old = app
-        .ok(
-            &s.pm,
-            "query($id: ID!) { node(id: $id) { ... on Decision { status } } }",
-            json!({ "id": first }),
-        )
-        .await;
-    assert_eq!(old["node"]["status"], "SUPERSEDED");
+    assert_eq!(ballot_status(&app, &s.pm, &first).await, "SUPERSEDED");
     let refused = vote(
         &app,
         &bob,

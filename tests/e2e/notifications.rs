@@ -13,7 +13,7 @@ use steerco_graphql::domain::clock::Clock;
 use steerco_graphql::service::outbox;
 
 use crate::change_requests::{act, assess};
-use crate::phases::{GATE, complete_gate_items, vote};
+use crate::phases::{GATE, ballot_status, complete_gate_items, vote};
 use crate::smtp::ReceivedMail;
 use crate::support::{Mail, TestApp, TestUser, error_code};
 
@@ -915,14 +915,7 @@ async fn voters_who_have_not_voted_are_reminded_once_a_day() {
     let reminded = mail.since(seen);
     if reminded.is_empty() {
         // The chair's vote alone decided the ballot: nobody is left to remind.
-        let state = app
-            .ok(
-                &t.pm,
-                "query($id: ID!) { node(id: $id) { ... on Decision { status } } }",
-                json!({ "id": decision }),
-            )
-            .await;
-        assert_eq!(state["node"]["status"], "DECIDED");
+        assert_eq!(ballot_status(&app, &t.pm, &decision).await, "DECIDED");
     } else {
         assert_eq!(reminded, got(&[(&t.member, "reminder.vote_pending")]));
     }
@@ -945,14 +938,7 @@ async fn a_cancelled_project_reminds_nobody_of_its_open_ballots() {
     outbox::run_scheduler(&app.state).await.unwrap();
     mail.deliver().await;
     assert_eq!(mail.since(seen), got(&[]));
-    let state = app
-        .ok(
-            &t.pm,
-            "query($id: ID!) { node(id: $id) { ... on Decision { status } } }",
-            json!({ "id": decision }),
-        )
-        .await;
-    assert_eq!(state["node"]["status"], "OPEN");
+    assert_eq!(ballot_status(&app, &t.pm, &decision).await, "OPEN");
 }
 
 /// The statements of one scheduler pass.

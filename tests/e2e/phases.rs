@@ -106,6 +106,17 @@ pub async fn vote(app: &TestApp, voter: &TestUser, decision: &str, input: Value)
     app.ok(voter, VOTE, json!({ "input": input })).await["decisionVoteCast"].clone()
 }
 
+/// The status of ballot `decision`, as `who` reads it.
+pub async fn ballot_status(app: &TestApp, who: &TestUser, decision: &str) -> Value {
+    app.ok(
+        who,
+        "query($id: ID!) { node(id: $id) { ... on Decision { status } } }",
+        json!({ "id": decision }),
+    )
+    .await["node"]["status"]
+        .clone()
+}
+
 #[tokio::test]
 async fn a_gate_request_lists_every_open_item_and_writes_nothing() {
     let app = TestApp::spawn().await;

@@ -477,30 +477,40 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
 
     // Operations of a batch run one after another, never concurrently: a batch must not
     // multiply the load one request can put on the database.
-    let mut responses = Vec::with_capacity(requests.len());
-    for (single, check) in requests.into_iter().zip(checks) {
-        let timeout = shared.config.request_timeout;
-        let response = match check {
-            Check::Refused(refusal) => refusal,
-            Check::Passed(passed) => {
-                let run = shared.schemas.execute_checked(
-                    single,
-                    passed,
-                    &state,
-                    actor.clone(),
-                    request_id.clone(),
-                );
-                execute_within(timeout, run).await
-            }
-        };
-        responses.push(response);
-    }
+    let operations = async {
+        let mut responses = Vec::with_capacity(requests.len());
+        for (single, check) in requests.into_iter().zip(checks) {
+            let timeout = shared.config.request_timeout;
+            let response = match check {
+                Check::Refused(refusal) => refusal,
+                Check::Passed(passed) => {
+                    let run = shared.schemas.execute_checked(
+                        single,
+                        passed,
+                        &state,
+                        actor.clone(),
+                        request_id.clone(),
+                    );
+                    execute_within(timeout, run).await
+                }
+            };
+            responses.push(response);
+        }
+        responses
+    };
+    let mut responses = match &reserved {
+        Some((user_id, key)) => {
+            service::idempotency::marking_writes(*user_id, key.clone(), operations).await
+        }
+        None => operations.await,
+    };
     // The connection a request of queries held goes back before its answer is written.
     drop(state);
     for response in &mut responses {
         classify_errors(&mut response.errors);
     }
-    // Our failures (a timeout, an internal error) leave a retry free to run again.
+    // Our failures (a timeout, an internal error) leave a retry free to run again, unless
+    // something was written.
     let ours = responses.iter().flat_map(|r| &r.errors).any(|error| {
         error
             .extensions
@@ -517,7 +527,7 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
     if let Some((user_id, key)) = reserved {
         let writer = &shared.state.writer;
         let kept = if ours {
-            service::idempotency::abandon(writer, user_id, &key).await
+            service::idempotency::end_unanswered(writer, user_id, &key).await
         } else {
             service::idempotency::finish(writer, user_id, &key, &json).await
         };
@@ -575,6 +585,11 @@ async fn reserve(
             StatusCode::CONFLICT,
             codes::CONFLICT,
             "the first request with this Idempotency-Key has not finished",
+        )),
+        Ok(Verdict::WrittenUnanswered) => Err(error_body(
+            StatusCode::CONFLICT,
+            codes::CONFLICT,
+            "the first request with this Idempotency-Key wrote its changes, then timed out or failed before it could answer; read what it wrote instead of sending it again",
         )),
         Ok(Verdict::Reused) => Err(error_body(
             StatusCode::UNPROCESSABLE_ENTITY,

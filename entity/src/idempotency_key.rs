@@ -11,8 +11,14 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,
     pub fingerprint: String,
-    /// The JSON answer; `None` while the first request runs.
+    /// The JSON answer; `None` while the first request runs, or when it ended without one.
     pub response: Option<String>,
+    /// Set by every transaction the request committed, in that transaction: some of its
+    /// changes reached the database.
+    pub written: bool,
+    /// The request ended without an answer to keep (a timeout, an internal error) after it
+    /// had written.
+    pub unanswered: bool,
     pub created_at: DateTimeUtc,
 }
 

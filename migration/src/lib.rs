@@ -27,6 +27,7 @@ mod m20261125_000018_create_idempotency_key;
 mod m20261205_000019_index_due_notifications_by_time;
 mod m20261206_000020_create_scheduled_reminder;
 mod m20261207_000021_add_change_request_approved_at;
+mod m20261208_000022_add_idempotency_key_outcome;
 
 /// Applies Steerco's migrations in order.
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000019_index_due_notifications_by_time::Migration),
             Box::new(m20261206_000020_create_scheduled_reminder::Migration),
             Box::new(m20261207_000021_add_change_request_approved_at::Migration),
+            Box::new(m20261208_000022_add_idempotency_key_outcome::Migration),
         ]
     }
 }

@@ -355,8 +355,9 @@ async fn writes_outside_commands_take_their_turn_at_the_writer() {
         let (plain, keyed) = (created[0].unwrap(), created[1].unwrap());
         assert_eq!(
             keyed - plain,
-            3,
-            "the key read and reserved before the command, its answer kept after, all in turns"
+            4,
+            "the key read and reserved before the command, marked written in the command's \
+             transaction, its answer kept after, all in turns"
         );
     }
 }

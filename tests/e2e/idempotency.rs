@@ -2,6 +2,7 @@
 //! same key for another request, or while the first still runs, is a `CONFLICT`.
 
 use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, TestUser};
@@ -14,11 +15,22 @@ async fn send(
     key: &str,
     code: &str,
 ) -> (StatusCode, Option<String>, Value) {
+    send_query(app, who, key, CREATE, code).await
+}
+
+/// Sends `query`, with the variable `code`, under the `Idempotency-Key` `key`.
+async fn send_query(
+    app: &TestApp,
+    who: Option<&TestUser>,
+    key: &str,
+    query: &str,
+    code: &str,
+) -> (StatusCode, Option<String>, Value) {
     let mut request = app
         .client
         .post(format!("{}/graphql", app.base_url))
         .header("idempotency-key", key)
-        .json(&json!({ "query": CREATE, "variables": { "code": code } }));
+        .json(&json!({ "query": query, "variables": { "code": code } }));
     if let Some(who) = who {
         request = request.bearer_auth(&who.token);
     }
@@ -69,6 +81,126 @@ async fn a_retried_mutation_answers_the_same_and_changes_nothing_more() {
     let (status, replayed, later) = send(&app, Some(&pm), "k-1", "CRM-4").await;
     assert_eq!((status, replayed), (StatusCode::OK, None));
     assert_eq!(later["data"]["projectCreate"]["project"]["code"], "CRM-4");
+}
+
+/// Hides a table from the server, so that a statement that needs it fails as an internal
+/// error, until [`show_table`] puts it back.
+async fn hide_table(app: &TestApp, table: &str) {
+    app.db()
+        .execute_unprepared(&format!("ALTER TABLE {table} RENAME TO {table}_hidden"))
+        .await
+        .expect("hide the table");
+}
+
+async fn show_table(app: &TestApp, table: &str) {
+    app.db()
+        .execute_unprepared(&format!("ALTER TABLE {table}_hidden RENAME TO {table}"))
+        .await
+        .expect("show the table");
+}
+
+/// A creation whose answer reads go-live plans, which the creation itself does not write.
+const CREATE_THEN_READ_PLANS: &str = "mutation($code: String!) {
+    projectCreate(input: { code: $code, name: \"Half answered\" }) {
+        project { code goLivePlans { id } } userErrors { code } } }";
+
+#[tokio::test]
+async fn a_request_that_wrote_then_failed_keeps_its_key_and_one_that_wrote_nothing_frees_it() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+
+    // The project is created, then its answer fails: the change stands, the answer is lost.
+    hide_table(&app, "go_live_plan").await;
+    let (status, _, first) =
+        send_query(&app, Some(&pm), "k-1", CREATE_THEN_READ_PLANS, "CRM-1").await;
+    show_table(&app, "go_live_plan").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        first["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{first}"
+    );
+    let after_first = written(&app).await;
+    assert_eq!(after_first[0], 1, "the project was created");
+
+    // The retry does not create it again: it is told the first request wrote it.
+    let (status, replayed, again) =
+        send_query(&app, Some(&pm), "k-1", CREATE_THEN_READ_PLANS, "CRM-1").await;
+    assert_eq!((status, replayed), (StatusCode::CONFLICT, None));
+    assert_eq!(again["errors"][0]["extensions"]["code"], "CONFLICT");
+    let message = again["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("wrote its changes"), "{message}");
+    assert_eq!(written(&app).await, after_first);
+
+    // A request that failed before it wrote anything (its audit event could not be written,
+    // so its project was rolled back) leaves its key free: the retry runs.
+    hide_table(&app, "audit_event").await;
+    let (_, _, failed) = send(&app, Some(&pm), "k-2", "CRM-2").await;
+    show_table(&app, "audit_event").await;
+    assert_eq!(
+        failed["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{failed}"
+    );
+    assert_eq!(written(&app).await, after_first);
+    let (status, replayed, retried) = send(&app, Some(&pm), "k-2", "CRM-2").await;
+    assert_eq!((status, replayed), (StatusCode::OK, None));
+    assert_eq!(retried["data"]["projectCreate"]["project"]["code"], "CRM-2");
+}
+
+#[tokio::test]
+async fn a_keyed_call_that_wrote_then_failed_keeps_its_key_and_one_that_wrote_nothing_frees_it() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    const CREATE_THEN_READ_PLANS_KEYED: &str =
+        "mutation($key: IdempotencyKey, $input: ProjectCreateInput!) {
+        projectCreate(idempotencyKey: $key, input: $input) {
+            project { code goLivePlans { id } } userErrors { code } } }";
+    let call = |key: &str, code: &str| json!({ "key": key, "input": { "code": code, "name": "Half answered" } });
+
+    // The field's answer lacks the plans that could not be read: it is not kept, and the
+    // retry is told the call wrote its changes rather than given a project without its error.
+    hide_table(&app, "go_live_plan").await;
+    let first = app
+        .gql(
+            Some(&pm.token),
+            CREATE_THEN_READ_PLANS_KEYED,
+            call("k-1", "CRM-1"),
+        )
+        .await;
+    show_table(&app, "go_live_plan").await;
+    assert_eq!(
+        first["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{first}"
+    );
+    let after_first = written(&app).await;
+    assert_eq!(after_first[0], 1, "the project was created");
+    let again = app
+        .gql(
+            Some(&pm.token),
+            CREATE_THEN_READ_PLANS_KEYED,
+            call("k-1", "CRM-1"),
+        )
+        .await;
+    assert_eq!(
+        again["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{again}"
+    );
+    let message = again["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("wrote its changes"), "{message}");
+    assert_eq!(written(&app).await, after_first);
+
+    // Failed before writing anything, the call leaves its key free.
+    hide_table(&app, "audit_event").await;
+    let failed = app
+        .gql(Some(&pm.token), CREATE_KEYED, call("k-2", "CRM-2"))
+        .await;
+    show_table(&app, "audit_event").await;
+    assert_eq!(
+        failed["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{failed}"
+    );
+    assert_eq!(written(&app).await, after_first);
+    let retried = app.ok(&pm, CREATE_KEYED, call("k-2", "CRM-2")).await;
+    assert_eq!(retried["projectCreate"]["project"]["code"], "CRM-2");
 }
 
 #[tokio::test]

@@ -31,6 +31,9 @@ impl IdempotencyKey {
 pub struct Remembered {
     pub fingerprint: String,
     pub response: Option<String>,
+    /// The earlier request ended without an answer to keep after some of its changes had
+    /// been committed.
+    pub unanswered: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -43,6 +46,10 @@ pub enum Verdict {
     Replay(String),
     /// The first request with this key has not finished.
     InProgress,
+    /// The first request wrote its changes, then ended without an answer (it timed out, or
+    /// failed after its commit). Running it again would apply them twice: the client is to
+    /// read what it wrote instead.
+    WrittenUnanswered,
     /// The key was used for a different request.
     Reused,
 }
@@ -56,6 +63,9 @@ pub fn verdict(remembered: Option<&Remembered>, fingerprint: &str, now: DateTime
             response: Some(response),
             ..
         }) => Verdict::Replay(response.clone()),
+        Some(Remembered {
+            unanswered: true, ..
+        }) => Verdict::WrittenUnanswered,
         Some(_) => Verdict::InProgress,
     }
 }
@@ -83,6 +93,7 @@ mod tests {
         let done = Remembered {
             fingerprint: "a".into(),
             response: Some("{}".into()),
+            unanswered: false,
             created_at: at(0),
         };
         assert_eq!(verdict(None, "a", at(0)), Verdict::Run);
@@ -98,5 +109,15 @@ mod tests {
         };
         assert_eq!(verdict(Some(&running), "a", at(0)), Verdict::InProgress);
         assert_eq!(verdict(Some(&running), "b", at(0)), Verdict::Reused);
+        let unanswered = Remembered {
+            unanswered: true,
+            ..running
+        };
+        assert_eq!(
+            verdict(Some(&unanswered), "a", at(23)),
+            Verdict::WrittenUnanswered
+        );
+        assert_eq!(verdict(Some(&unanswered), "b", at(23)), Verdict::Reused);
+        assert_eq!(verdict(Some(&unanswered), "a", at(24)), Verdict::Run);
     }
 }

@@ -5,7 +5,8 @@
 //! this extension does the work around each top-level mutation field, the same way the HTTP
 //! layer does for a whole request with an `Idempotency-Key` header, and in the same table:
 //! the key is reserved before the field runs, holds the field's answer afterwards, and a
-//! field refused by a top-level error (permission, timeout, internal) frees it again.
+//! field refused by a top-level error (permission, timeout, internal) frees it again, unless
+//! it had written something ([`service::idempotency::end_unanswered`]).
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -17,8 +18,8 @@ use async_graphql::parser::types::{
     ExecutableDocument, Field, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{
-    InputValueError, InputValueResult, Name, Scalar, ScalarType, ServerError, ServerResult, Value,
-    Variables,
+    InputValueError, InputValueResult, Name, QueryPathNode, QueryPathSegment, Scalar, ScalarType,
+    ServerError, ServerResult, Value, Variables,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -34,7 +35,8 @@ pub const ARGUMENT: &str = "idempotencyKey";
 /// A client-chosen key, 1 to 255 visible ASCII characters (a UUID is customary). Sent again
 /// by the same user within 24 hours with the same arguments and selection, the mutation
 /// answers what it answered the first time without writing anything; with other arguments,
-/// or while the first call still runs, it is refused with `CONFLICT`.
+/// while the first call still runs, or after a first call that wrote its changes but timed
+/// out or failed before answering, it is refused with `CONFLICT`.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKeyArg(pub IdempotencyKey);
 
@@ -78,10 +80,39 @@ impl ExtensionFactory for IdempotentMutations {
 }
 
 /// One request's variables, kept from parsing so that a field's arguments can be read with
-/// their values.
+/// their values, and the top-level fields whose answers came back incomplete.
 #[derive(Default)]
 struct PerRequest {
     variables: Mutex<Variables>,
+    /// Response keys of the top-level mutation fields under which some field failed. Such
+    /// a field's answer, a null where the failed field was, is not kept: only the field's
+    /// value is, and a replay would answer it without the error that explains the null.
+    incomplete: Mutex<Vec<String>>,
+}
+
+impl PerRequest {
+    fn note_failure_under(&self, top_level: &str) {
+        let mut incomplete = self.incomplete.lock().unwrap_or_else(|e| e.into_inner());
+        if !incomplete.iter().any(|key| key == top_level) {
+            incomplete.push(top_level.to_owned());
+        }
+    }
+
+    fn is_incomplete(&self, top_level: &str) -> bool {
+        let incomplete = self.incomplete.lock().unwrap_or_else(|e| e.into_inner());
+        incomplete.iter().any(|key| key == top_level)
+    }
+}
+
+/// The response key of the top-level field a field is resolved under.
+fn top_level_key<'a>(mut node: &'a QueryPathNode<'a>) -> Option<&'a str> {
+    while let Some(parent) = node.parent {
+        node = parent;
+    }
+    match node.segment {
+        QueryPathSegment::Name(key) => Some(key),
+        QueryPathSegment::Index(_) => None,
+    }
 }
 
 #[async_trait::async_trait]
@@ -113,6 +144,16 @@ impl Extension for PerRequest {
     ) -> ServerResult<Option<Value>> {
         let top_level_mutation =
             info.parent_type == "MutationRoot" && info.path_node.parent.is_none();
+        if !top_level_mutation {
+            let path = info.path_node;
+            let answer = next.run(ctx, info).await;
+            if answer.is_err()
+                && let Some(top_level) = top_level_key(path)
+            {
+                self.note_failure_under(top_level);
+            }
+            return answer;
+        }
         let user_id = ctx
             .data_opt::<RequestContext>()
             .and_then(|request| request.actor.as_ref())
@@ -140,16 +181,22 @@ impl Extension for PerRequest {
                 let reservation = Reservation {
                     state,
                     user_id,
-                    key,
+                    key: key.clone(),
                     settled: false,
                 };
-                let answer = next.run(ctx, info).await;
-                reservation.settle(&answer).await;
+                let response_key = info.path_node.field_name().to_owned();
+                let answer =
+                    service::idempotency::marking_writes(user_id, key, next.run(ctx, info)).await;
+                let whole = answer.is_ok() && !self.is_incomplete(&response_key);
+                reservation.settle(whole.then_some(&answer)).await;
                 answer
             }
             Verdict::Replay(json) => serde_json::from_str(&json).map(Some).map_err(internal),
             Verdict::InProgress => Err(conflict(
                 "the first call with this idempotencyKey has not finished",
+            )),
+            Verdict::WrittenUnanswered => Err(conflict(
+                "the first call with this idempotencyKey wrote its changes, then timed out or failed before it could answer; read what it wrote instead of calling again",
             )),
             Verdict::Reused => Err(conflict(
                 "this idempotencyKey was used for a different call",
@@ -159,7 +206,8 @@ impl Extension for PerRequest {
 }
 
 /// A reserved key. Settled with the field's answer; a reservation dropped unsettled (the
-/// request was cancelled by its timeout) is freed so that the client's retry runs.
+/// request was cancelled by its timeout) ends without one: freed so that the client's retry
+/// runs, unless the field had written.
 struct Reservation<'a> {
     state: &'a AppState,
     user_id: Uuid,
@@ -168,22 +216,20 @@ struct Reservation<'a> {
 }
 
 impl Reservation<'_> {
-    /// Keeps the answer, or frees the key when there is none to keep. Once the field has
-    /// answered, the key is never freed by a cancellation: the write runs on a task of its
-    /// own, which the request's timeout does not stop, so a retry cannot run a command that
-    /// committed.
-    async fn settle(mut self, answer: &ServerResult<Option<Value>>) {
+    /// Keeps the answer, or ends the reservation without one when there is none to keep
+    /// (`None`, or an error).
+    /// The bookkeeping runs on a task of its own, which the request's timeout does not stop.
+    async fn settle(mut self, answer: Option<&ServerResult<Option<Value>>>) {
         self.settled = true;
         let writer = self.state.writer.clone();
         let (user_id, key) = (self.user_id, self.key.clone());
         let answer = answer
-            .as_ref()
-            .ok()
+            .and_then(|answer| answer.as_ref().ok())
             .and_then(|value| value.as_ref().map(serde_json::to_string));
         let keeping = tokio::spawn(async move {
             match answer {
                 Some(Ok(json)) => service::idempotency::finish(&writer, user_id, &key, &json).await,
-                _ => service::idempotency::abandon(&writer, user_id, &key).await,
+                _ => service::idempotency::end_unanswered(&writer, user_id, &key).await,
             }
         });
         match keeping.await {
@@ -203,8 +249,9 @@ impl Drop for Reservation<'_> {
         let (user_id, key) = (self.user_id, self.key.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(error) = service::idempotency::abandon(&writer, user_id, &key).await {
-                    tracing::error!(%error, "freeing an idempotency key");
+                let ended = service::idempotency::end_unanswered(&writer, user_id, &key).await;
+                if let Err(error) = ended {
+                    tracing::error!(%error, "ending an idempotency key's reservation");
                 }
             });
         }

@@ -1,13 +1,24 @@
 //! Remembering requests sent with an `Idempotency-Key`: a key is reserved before its request
 //! runs (so two concurrent retries cannot both run it) and holds the answer afterwards.
+//!
+//! A request that ends without an answer (a timeout, an internal error) frees its key only
+//! if nothing of it was written. Whether anything was is told by the database itself: each
+//! transaction the request commits marks its keys written, in that transaction
+//! ([`marking_writes`], [`written_mark`]). A mark is thus never lost with a commit that
+//! landed while the request was being cancelled, nor kept for one that rolled back.
+
+use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryTrait,
+    Statement,
+};
 use steerco_entity::idempotency_key;
 use uuid::Uuid;
 
-use super::{ServiceResult, Writer, begin_write, commit};
+use super::{ServiceResult, Writer, begin_write};
 use crate::domain::idempotency::{IdempotencyKey, KEY_LIFETIME, Remembered, Verdict, verdict};
 
 /// Decides what a request with `key` gets; when it is to run, the key is reserved for it.
@@ -25,6 +36,7 @@ pub async fn begin(
     let remembered = found.map(|row| Remembered {
         fingerprint: row.fingerprint,
         response: row.response,
+        unanswered: row.unanswered,
         created_at: row.created_at,
     });
     let decided = verdict(remembered.as_ref(), fingerprint, now);
@@ -34,6 +46,8 @@ pub async fn begin(
             key: Set(key.as_str().to_owned()),
             fingerprint: Set(fingerprint.to_owned()),
             response: Set(None),
+            written: Set(false),
+            unanswered: Set(false),
             created_at: Set(now),
         };
         let inserted = idempotency_key::Entity::insert(row)
@@ -45,6 +59,8 @@ pub async fn begin(
                 .update_columns([
                     idempotency_key::Column::Fingerprint,
                     idempotency_key::Column::Response,
+                    idempotency_key::Column::Written,
+                    idempotency_key::Column::Unanswered,
                     idempotency_key::Column::CreatedAt,
                 ])
                 // Only an expired row is taken over; a live one means another request won
@@ -58,11 +74,11 @@ pub async fn begin(
             .exec_without_returning(&txn)
             .await?;
         if inserted == 0 {
-            commit(txn).await?;
+            txn.commit_unmarked().await?;
             return Ok(Verdict::InProgress);
         }
     }
-    commit(txn).await?;
+    txn.commit_unmarked().await?;
     Ok(decided)
 }
 
@@ -84,15 +100,80 @@ pub async fn finish(
     Ok(())
 }
 
-/// Forgets a reservation whose request failed for reasons of ours (a timeout, an internal
-/// error), so that the client's retry runs it.
-pub async fn abandon(writer: &Writer, user_id: Uuid, key: &IdempotencyKey) -> ServiceResult<()> {
-    let delete = idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::UserId.eq(user_id))
-        .filter(idempotency_key::Column::Key.eq(key.as_str()))
-        .filter(idempotency_key::Column::Response.is_null());
-    writer.execute_alone(delete.build(writer.backend())).await?;
-    Ok(())
+/// Settles a reservation whose request ended without an answer to keep, for reasons of ours
+/// (a timeout, an internal error). Nothing of it written, the key is freed so that the
+/// client's retry runs; something written, the key is kept, and a retry is told so
+/// ([`Verdict::WrittenUnanswered`]) instead of applying the changes twice.
+///
+/// It reads the mark the request's own transactions set, and waits for one still committing:
+/// on SQLite it takes its turn at the one writer after the request's command; on PostgreSQL
+/// the command's mark holds the key's row lock until its commit or rollback.
+pub async fn end_unanswered(
+    writer: &Writer,
+    user_id: Uuid,
+    key: &IdempotencyKey,
+) -> ServiceResult<()> {
+    let this_key = || {
+        Condition::all()
+            .add(idempotency_key::Column::UserId.eq(user_id))
+            .add(idempotency_key::Column::Key.eq(key.as_str()))
+            .add(idempotency_key::Column::Response.is_null())
+    };
+    let txn = begin_write(writer).await?;
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::Unanswered, Expr::value(true))
+        .filter(this_key())
+        .filter(idempotency_key::Column::Written.eq(true))
+        .exec(&txn)
+        .await?;
+    idempotency_key::Entity::delete_many()
+        .filter(this_key())
+        .filter(idempotency_key::Column::Written.eq(false))
+        .exec(&txn)
+        .await?;
+    Ok(txn.commit_unmarked().await?)
+}
+
+tokio::task_local! {
+    /// The keys reserved for the request this task runs: what its commits mark written.
+    static KEYS_OF_THIS_REQUEST: Vec<(Uuid, IdempotencyKey)>;
+}
+
+/// Runs `request`, the work `key` was reserved for: every transaction it commits marks the
+/// key written ([`written_mark`]). Nested, the work marks the keys of every enclosing scope
+/// (a keyed mutation field in a request sent with an `Idempotency-Key`).
+pub async fn marking_writes<F: Future>(
+    user_id: Uuid,
+    key: IdempotencyKey,
+    request: F,
+) -> F::Output {
+    let mut keys = KEYS_OF_THIS_REQUEST
+        .try_with(Clone::clone)
+        .unwrap_or_default();
+    keys.push((user_id, key));
+    KEYS_OF_THIS_REQUEST.scope(keys, request).await
+}
+
+/// The statement a transaction runs last before its commit, inside a keyed request
+/// ([`marking_writes`]): it marks the request's keys written. `None` elsewhere.
+pub(crate) fn written_mark(backend: DbBackend) -> Option<Statement> {
+    KEYS_OF_THIS_REQUEST
+        .try_with(|keys| {
+            let reserved = keys
+                .iter()
+                .fold(Condition::any(), |reserved, (user_id, key)| {
+                    reserved.add(
+                        Condition::all()
+                            .add(idempotency_key::Column::UserId.eq(*user_id))
+                            .add(idempotency_key::Column::Key.eq(key.as_str())),
+                    )
+                });
+            idempotency_key::Entity::update_many()
+                .col_expr(idempotency_key::Column::Written, Expr::value(true))
+                .filter(reserved)
+                .build(backend)
+        })
+        .ok()
 }
 
 /// Deletes keys past their lifetime.
@@ -103,4 +184,230 @@ pub async fn purge(writer: &Writer, now: DateTime<Utc>) -> ServiceResult<u64> {
         .execute_alone(delete.build(writer.backend()))
         .await?
         .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        writer: Writer,
+        reader: DatabaseConnection,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    }
+
+    /// A database of keys, as the migrations make their table (but for the users it
+    /// refers to), and of notes for commands to write.
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+        let connection = Database::connect(url.clone()).await.unwrap();
+        connection
+            .execute_unprepared(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE idempotency_key (user_id BLOB NOT NULL, key TEXT NOT NULL,
+                     fingerprint TEXT NOT NULL, response TEXT,
+                     written BOOLEAN NOT NULL DEFAULT FALSE,
+                     unanswered BOOLEAN NOT NULL DEFAULT FALSE,
+                     created_at TEXT NOT NULL, PRIMARY KEY (user_id, key));
+                 CREATE TABLE note (text TEXT NOT NULL)",
+            )
+            .await
+            .unwrap();
+        Fixture {
+            _dir: dir,
+            writer: Writer::queue(connection),
+            reader: Database::connect(url).await.unwrap(),
+            user_id: Uuid::new_v4(),
+            now: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        }
+    }
+
+    fn key(raw: &str) -> IdempotencyKey {
+        IdempotencyKey::parse(raw).unwrap()
+    }
+
+    fn note(text: &str) -> Statement {
+        Statement::from_string(
+            DbBackend::Sqlite,
+            format!("INSERT INTO note (text) VALUES ('{text}')"),
+        )
+    }
+
+    impl Fixture {
+        async fn reserve(&self, raw: &str) -> Verdict {
+            begin(&self.writer, self.user_id, &key(raw), "print", self.now)
+                .await
+                .unwrap()
+        }
+
+        /// `(written, unanswered)` of a key, or `None` once it is forgotten.
+        async fn outcome(&self, raw: &str) -> Option<(bool, bool)> {
+            let row = idempotency_key::Entity::find_by_id((self.user_id, raw.to_owned()))
+                .one(&self.reader)
+                .await
+                .unwrap();
+            row.map(|row| (row.written, row.unanswered))
+        }
+
+        async fn end_unanswered(&self, raw: &str) {
+            end_unanswered(&self.writer, self.user_id, &key(raw))
+                .await
+                .unwrap();
+        }
+
+        async fn notes(&self) -> usize {
+            let rows = self
+                .reader
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "SELECT text FROM note",
+                ))
+                .await
+                .unwrap();
+            rows.len()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_committed_marks_its_key_written_and_one_that_rolled_back_does_not() {
+        let f = fixture().await;
+        for raw in ["committed", "carried", "rolled-back", "read-only"] {
+            assert_eq!(f.reserve(raw).await, Verdict::Run);
+        }
+        marking_writes(f.user_id, key("committed"), async {
+            let txn = begin_write(&f.writer).await.unwrap();
+            txn.execute_raw(note("committed")).await.unwrap();
+            txn.commit().await.unwrap();
+        })
+        .await;
+        // Alone at the writer, the last statement carries the COMMIT: the mark goes before it.
+        let carried_before = f.writer.carried_commits().unwrap();
+        marking_writes(f.user_id, key("carried"), async {
+            let txn = begin_write(&f.writer).await.unwrap();
+            txn.commit_with(note("carried")).await.unwrap();
+        })
+        .await;
+        assert_eq!(f.writer.carried_commits().unwrap(), carried_before + 1);
+        marking_writes(f.user_id, key("rolled-back"), async {
+            let txn = begin_write(&f.writer).await.unwrap();
+            txn.execute_raw(note("rolled back")).await.unwrap();
+            drop(txn);
+        })
+        .await;
+        // Outside a keyed request, a commit marks nothing.
+        let txn = begin_write(&f.writer).await.unwrap();
+        txn.execute_raw(note("unkeyed")).await.unwrap();
+        txn.commit().await.unwrap();
+
+        assert_eq!(f.notes().await, 3);
+        assert_eq!(f.outcome("committed").await, Some((true, false)));
+        assert_eq!(f.outcome("carried").await, Some((true, false)));
+        assert_eq!(f.outcome("rolled-back").await, Some((false, false)));
+        assert_eq!(f.outcome("read-only").await, Some((false, false)));
+
+        // Ending unanswered keeps the keys of what was written and frees the others.
+        for raw in ["committed", "carried", "rolled-back", "read-only"] {
+            f.end_unanswered(raw).await;
+        }
+        assert_eq!(f.outcome("committed").await, Some((true, true)));
+        assert_eq!(f.outcome("rolled-back").await, None);
+        assert_eq!(f.reserve("committed").await, Verdict::WrittenUnanswered);
+        assert_eq!(f.reserve("carried").await, Verdict::WrittenUnanswered);
+        assert_eq!(f.reserve("rolled-back").await, Verdict::Run);
+        assert_eq!(f.reserve("read-only").await, Verdict::Run);
+    }
+
+    #[tokio::test]
+    async fn an_answered_key_is_never_ended_unanswered_and_an_expired_one_starts_afresh() {
+        let f = fixture().await;
+        f.reserve("k").await;
+        marking_writes(f.user_id, key("k"), async {
+            let txn = begin_write(&f.writer).await.unwrap();
+            txn.execute_raw(note("k")).await.unwrap();
+            txn.commit().await.unwrap();
+        })
+        .await;
+        finish(&f.writer, f.user_id, &key("k"), "{}").await.unwrap();
+        f.end_unanswered("k").await;
+        assert_eq!(f.reserve("k").await, Verdict::Replay("{}".into()));
+
+        // Taken over after its lifetime, a key forgets what became of its first request.
+        let later = f.now + KEY_LIFETIME;
+        let verdict = begin(&f.writer, f.user_id, &key("k"), "print", later).await;
+        assert_eq!(verdict.unwrap(), Verdict::Run);
+        assert_eq!(f.outcome("k").await, Some((false, false)));
+    }
+
+    #[tokio::test]
+    async fn nested_keyed_work_marks_every_enclosing_key() {
+        let f = fixture().await;
+        f.reserve("request").await;
+        marking_writes(f.user_id, key("request"), async {
+            // Reserving a key is bookkeeping, not one of the request's changes.
+            f.reserve("field").await;
+            assert_eq!(f.outcome("request").await, Some((false, false)));
+            marking_writes(f.user_id, key("field"), async {
+                let txn = begin_write(&f.writer).await.unwrap();
+                txn.execute_raw(note("nested")).await.unwrap();
+                txn.commit().await.unwrap();
+            })
+            .await;
+        })
+        .await;
+        assert_eq!(f.outcome("request").await, Some((true, false)));
+        assert_eq!(f.outcome("field").await, Some((true, false)));
+    }
+
+    /// The case the mark is for: a request cancelled (by its timeout) after its command
+    /// handed its work to its group's commit, which then lands without it.
+    #[tokio::test]
+    async fn a_request_cancelled_while_its_group_commits_keeps_its_key() {
+        let f = fixture().await;
+        f.reserve("cancelled").await;
+        let (keyed_turn, keyed_has_turn) = oneshot::channel::<()>();
+        let (commit_keyed, keyed_may_commit) = oneshot::channel::<()>();
+        let keyed = tokio::spawn(marking_writes(f.user_id, key("cancelled"), {
+            let writer = f.writer.clone();
+            async move {
+                let txn = begin_write(&writer).await.unwrap();
+                txn.execute_raw(note("keyed")).await.unwrap();
+                keyed_turn.send(()).unwrap();
+                keyed_may_commit.await.unwrap();
+                txn.commit().await.unwrap();
+            }
+        }));
+        keyed_has_turn.await.unwrap();
+        // A command queued behind it joins its group, and holds the group open.
+        let (behind_turn, behind_has_turn) = oneshot::channel::<()>();
+        let (commit_behind, behind_may_commit) = oneshot::channel::<()>();
+        let behind = tokio::spawn({
+            let writer = f.writer.clone();
+            async move {
+                let txn = begin_write(&writer).await.unwrap();
+                txn.execute_raw(note("behind")).await.unwrap();
+                behind_turn.send(()).unwrap();
+                behind_may_commit.await.unwrap();
+                txn.commit().await.unwrap();
+            }
+        });
+        f.writer.until_waiting(1).await;
+        commit_keyed.send(()).unwrap();
+        behind_has_turn.await.unwrap();
+        // The keyed command's work is done and waits for its group's commit: cancel it.
+        keyed.abort();
+        assert!(keyed.await.unwrap_err().is_cancelled());
+        commit_behind.send(()).unwrap();
+        behind.await.unwrap();
+
+        f.end_unanswered("cancelled").await;
+        assert_eq!(f.notes().await, 2);
+        assert_eq!(f.outcome("cancelled").await, Some((true, true)));
+        assert_eq!(f.reserve("cancelled").await, Verdict::WrittenUnanswered);
+    }
 }

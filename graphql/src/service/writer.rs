@@ -48,6 +48,8 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::idempotency;
+
 /// Most commands one transaction commits: a bound on how long the first of a group waits for
 /// the others, and on how many commands one failed commit fails.
 pub const MOST_COMMANDS_PER_COMMIT: usize = 32;
@@ -150,6 +152,19 @@ impl Writer {
         match self {
             Writer::Pool(_) => None,
             Writer::Queue(queue) => Some(queue.stats.busy_times()),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Writer {
+    /// Waits until `count` commands of a queued writer wait in line for their turn.
+    pub(crate) async fn until_waiting(&self, count: usize) {
+        let Writer::Queue(queue) = self else {
+            unreachable!("only a queued writer has a line")
+        };
+        while QUEUE_DEPTH - queue.requests.capacity() < count {
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -362,6 +377,24 @@ struct Membership {
 impl WriteTxn {
     /// Commits the command; grouped, waits until its group's transaction has committed.
     pub async fn commit(self) -> Result<(), DbErr> {
+        self.mark_idempotency_keys().await?;
+        self.commit_unmarked().await
+    }
+
+    /// Marks the keys of the keyed request this command runs in as written, in the command's
+    /// own work, so that the mark commits, or rolls back, with it
+    /// ([`idempotency::written_mark`]).
+    async fn mark_idempotency_keys(&self) -> Result<(), DbErr> {
+        if let Some(mark) = idempotency::written_mark(self.get_database_backend()) {
+            self.execute_raw(mark).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits the command's work as it stands, without marking the keys of a keyed request
+    /// written: for the idempotency bookkeeping itself, which is none of the request's
+    /// changes.
+    pub(crate) async fn commit_unmarked(self) -> Result<(), DbErr> {
         if self
             .prelude
             .as_ref()
@@ -398,9 +431,10 @@ impl WriteTxn {
     /// [`WriteTxn::commit`] does. When the statement (or the `COMMIT` after it) fails, the
     /// command fails and its work is rolled back, as when any statement of it fails.
     pub async fn commit_with(self, last: Statement) -> Result<(), DbErr> {
+        self.mark_idempotency_keys().await?;
         let Some(alone) = self.commits_alone.clone() else {
             self.execute_raw(last).await?;
-            return self.commit().await;
+            return self.commit_unmarked().await;
         };
         let carrying_commit = Statement {
             sql: format!("{}; COMMIT", last.sql),
@@ -408,7 +442,7 @@ impl WriteTxn {
         };
         self.execute_raw(carrying_commit).await?;
         alone.store(true, Ordering::Release);
-        self.commit().await
+        self.commit_unmarked().await
     }
 }
 
@@ -951,15 +985,6 @@ mod tests {
     }
 
     /// Yields until `count` commands wait in the queue for their turn.
-    async fn until_waiting(writer: &Writer, count: usize) {
-        let Writer::Queue(queue) = writer else {
-            unreachable!("the fixture queues")
-        };
-        while QUEUE_DEPTH - queue.requests.capacity() < count {
-            tokio::task::yield_now().await;
-        }
-    }
-
     /// After a failure that left nothing committed, the next command commits, alone.
     async fn assert_the_writer_goes_on(f: &Fixture) {
         assert_the_writer_goes_on_after(f, &[]).await;
@@ -985,7 +1010,7 @@ mod tests {
         let commands = (0..count)
             .map(|i| write_and_commit(writer, format!("{prefix} {i}")))
             .collect();
-        until_waiting(writer, count).await;
+        writer.until_waiting(count).await;
         commands
     }
 
@@ -1085,9 +1110,9 @@ mod tests {
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "first").await;
         let second = write_and_commit_with(&f.writer, "second", note("second, last"));
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         let third = write_and_commit_with(&f.writer, "third", note("third, last"));
-        until_waiting(&f.writer, 2).await;
+        f.writer.until_waiting(2).await;
         let before = stats(&f.writer);
         first.commit().await.unwrap();
         second.await.unwrap().unwrap();
@@ -1149,7 +1174,7 @@ mod tests {
             hold.await.unwrap();
             txn.commit().await
         });
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         let first_done = tokio::spawn(first.commit());
         // The second command holds the group's transaction, so the first has released its
         // savepoint: it must not hear of a commit that has not happened.
@@ -1178,7 +1203,7 @@ mod tests {
                 .await?;
             txn.commit().await
         });
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         let first_outcome = first.commit().await;
         let dangling_outcome = dangling.await.unwrap();
         assert!(first_outcome.is_err(), "{first_outcome:?}");
@@ -1215,9 +1240,9 @@ mod tests {
         let first = begin_write(&f.writer).await.unwrap();
         write(&first, "kept 1").await;
         let refused = write_and_roll_back(&f.writer, "refused");
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         let last = write_and_commit(&f.writer, "kept 2".to_owned());
-        until_waiting(&f.writer, 2).await;
+        f.writer.until_waiting(2).await;
         first.commit().await.unwrap();
         refused.await.unwrap().unwrap();
         last.await.unwrap().unwrap();
@@ -1239,9 +1264,9 @@ mod tests {
         write(&first, "first").await;
         let kept = queued_behind(&f.writer, 2, "kept").await;
         let refused = write_and_roll_back(&f.writer, "refused");
-        until_waiting(&f.writer, 3).await;
+        f.writer.until_waiting(3).await;
         let after = write_and_commit(&f.writer, "after".to_owned());
-        until_waiting(&f.writer, 4).await;
+        f.writer.until_waiting(4).await;
         first.commit().await.unwrap();
         for command in kept.into_iter().chain([refused, after]) {
             command.await.unwrap().unwrap();
@@ -1286,11 +1311,11 @@ mod tests {
         write(&first, "first").await;
         let mut commands = queued_behind(&f.writer, 1, "kept before").await;
         commands.push(roll_back_untouched(&f.writer));
-        until_waiting(&f.writer, 2).await;
+        f.writer.until_waiting(2).await;
         commands.push(spawn_command(&f.writer, |txn| txn.commit()));
-        until_waiting(&f.writer, 3).await;
+        f.writer.until_waiting(3).await;
         commands.push(write_and_commit(&f.writer, "kept after".to_owned()));
-        until_waiting(&f.writer, 4).await;
+        f.writer.until_waiting(4).await;
         first.commit().await.unwrap();
         for command in commands {
             command.await.unwrap().unwrap();
@@ -1326,7 +1351,7 @@ mod tests {
             assert!(commit.is_err(), "{commit:?}");
             Ok(())
         });
-        until_waiting(&f.writer, 3).await;
+        f.writer.until_waiting(3).await;
         first.commit().await.unwrap();
         for command in kept {
             command.await.unwrap().unwrap();
@@ -1349,7 +1374,7 @@ mod tests {
             drop(txn);
             Ok(())
         });
-        until_waiting(&f.writer, 2).await;
+        f.writer.until_waiting(2).await;
         let first_outcome = first.commit().await;
         assert!(first_outcome.is_err(), "{first_outcome:?}");
         for command in kept {
@@ -1390,13 +1415,13 @@ mod tests {
             lost.send(txn.commit().await.is_err()).unwrap();
             Ok(())
         }));
-        until_waiting(&f.writer, 2).await;
+        f.writer.until_waiting(2).await;
         commands.push(spawn_command(&f.writer, |txn| async move {
             txn.execute_unprepared("INSERT INTO note (text) VALUES (NULL)")
                 .await?;
             txn.commit().await
         }));
-        until_waiting(&f.writer, 3).await;
+        f.writer.until_waiting(3).await;
         let mut heard_committed = Vec::new();
         if first.commit().await.is_ok() {
             heard_committed.push("first".to_owned());
@@ -1428,10 +1453,10 @@ mod tests {
         let mut commands = Vec::new();
         for waiting in 1..=MOST_COMMANDS_PER_COMMIT + 8 {
             commands.push(roll_back_untouched(&f.writer));
-            until_waiting(&f.writer, waiting).await;
+            f.writer.until_waiting(waiting).await;
         }
         commands.push(write_and_commit(&f.writer, "last".to_owned()));
-        until_waiting(&f.writer, MOST_COMMANDS_PER_COMMIT + 9).await;
+        f.writer.until_waiting(MOST_COMMANDS_PER_COMMIT + 9).await;
         first.commit().await.unwrap();
         for command in commands {
             command.await.unwrap().unwrap();
@@ -1467,7 +1492,7 @@ mod tests {
             );
             txn.commit().await
         });
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         let returned = spawn_command(&f.writer, |txn| async move {
             let row = txn
                 .query_one_raw(Statement::from_sql_and_values(
@@ -1487,7 +1512,7 @@ mod tests {
             assert_eq!(all.len(), 4, "its own and those before it in the group");
             txn.commit().await
         });
-        until_waiting(&f.writer, 2).await;
+        f.writer.until_waiting(2).await;
         first.commit().await.unwrap();
         inserted.await.unwrap().unwrap();
         returned.await.unwrap().unwrap();
@@ -1524,7 +1549,7 @@ mod tests {
         });
         held.await.unwrap();
         let next = write_and_commit(&f.writer, "next".to_owned());
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         abandoned.abort();
         next.await.unwrap().unwrap();
         assert_eq!(committed(&f.reader).await, ["next"]);
@@ -1535,7 +1560,7 @@ mod tests {
         let f = fixture().await;
         let first = begin_write(&f.writer).await.unwrap();
         let impatient = roll_back_untouched(&f.writer);
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         impatient.abort();
         write(&first, "first").await;
         first.commit().await.unwrap();
@@ -1562,7 +1587,7 @@ mod tests {
             let writer = f.writer.clone();
             tokio::spawn(async move { writer.execute_alone(insert_note("alone")).await })
         };
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         assert!(committed(&f.reader).await.is_empty());
         let before = stats(&f.writer);
         first.commit().await.unwrap();
@@ -1593,9 +1618,9 @@ mod tests {
                     .await
             })
         };
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         let after = write_and_commit(&f.writer, "after".to_owned());
-        until_waiting(&f.writer, 2).await;
+        f.writer.until_waiting(2).await;
         write(&first, "first").await;
         first.commit().await.unwrap();
         assert!(refused.await.unwrap().is_err());
@@ -1612,7 +1637,7 @@ mod tests {
         let first = begin_write(&f.writer).await.unwrap();
         assert!(f.writer.is_busy(), "a command holds its turn");
         let waiting = write_and_commit(&f.writer, "waiting".to_owned());
-        until_waiting(&f.writer, 1).await;
+        f.writer.until_waiting(1).await;
         write(&first, "first").await;
         first.commit().await.unwrap();
         waiting.await.unwrap().unwrap();

@@ -327,14 +327,9 @@ pub async fn cast(
     }
     // A closed or cancelled project is read-only: a vote would still decide the ballot and
     // apply what it approves (a change's new baselines, a go-live plan's GO).
-    let project_status = super::project::parse_status(&project.status)?;
-    if project_status.is_terminal() {
-        return Err(Refusal::precondition(
-            &["decisionId"],
-            format!("the project is {project_status}: its ballots take no more votes"),
-        )
-        .into());
-    }
+    super::project::refuse_if_read_only(&project, &["decisionId"], |status| {
+        format!("the project is {status}: its ballots take no more votes")
+    })?;
     let seat = match input.on_behalf_of {
         None => caller.actor.user_id,
         Some(delegator) => {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::access::{self, stored_roles};
 use super::audit::{AuditEntry, Origin, append_in_txn};
-use super::project::parse_status;
+use super::project::refuse_if_read_only;
 use super::whole_row;
 use super::{
     AppState, Caller, ServiceError, ServiceResult, begin_write, commit, unique_violation_as,
@@ -82,17 +82,11 @@ fn parse_roles(refusals: &mut Refusals, roles: &[ProjectRole]) -> Option<RoleSet
     refusals.field(&["roles"], RoleSet::from_input(roles))
 }
 
-/// Refuses to change a closed or cancelled project.
+/// Refuses to change a closed or cancelled project, at the input's `projectId`.
 pub(crate) fn ensure_open(project: &project::Model) -> ServiceResult<()> {
-    let status = parse_status(&project.status)?;
-    if status.is_terminal() {
-        return Err(Refusal::precondition(
-            &["projectId"],
-            format!("a {status} project can no longer be changed"),
-        )
-        .into());
-    }
-    Ok(())
+    refuse_if_read_only(project, &["projectId"], |status| {
+        format!("a {status} project can no longer be changed")
+    })
 }
 
 /// Adds an active user to a project.

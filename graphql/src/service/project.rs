@@ -258,14 +258,9 @@ pub async fn update(
         ProjectOperation::Update,
     )
     .await?;
-    let status = parse_status(&current.status)?;
-    if status.is_terminal() {
-        return Err(Refusal::precondition(
-            &["id"],
-            format!("a {status} project can no longer be edited"),
-        )
-        .into());
-    }
+    refuse_if_read_only(&current, &["id"], |status| {
+        format!("a {status} project can no longer be edited")
+    })?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
@@ -462,6 +457,20 @@ pub(crate) fn read_only_project_ids() -> sea_orm::sea_query::SelectStatement {
 pub fn parse_status(code: &str) -> ServiceResult<ProjectStatus> {
     code.parse()
         .map_err(|e| ServiceError::Internal(format!("stored project status: {e}")))
+}
+
+/// Refuses a change to a closed or cancelled project, which is read-only, as a precondition
+/// failed at `field`, in the words `refusal` gives for the project's status.
+pub(crate) fn refuse_if_read_only(
+    project: &project::Model,
+    field: &[&str],
+    refusal: impl FnOnce(ProjectStatus) -> String,
+) -> ServiceResult<()> {
+    let status = parse_status(&project.status)?;
+    if status.is_terminal() {
+        return Err(Refusal::precondition(field, refusal(status)).into());
+    }
+    Ok(())
 }
 
 async fn save(conn: &impl ConnectionTrait, project: &project::Model) -> ServiceResult<()> {

@@ -16,8 +16,8 @@ pub struct Model {
     /// Set by every transaction the request committed, in that transaction: some of its
     /// changes reached the database.
     pub written: bool,
-    /// The request ended without an answer to keep (a timeout, an internal error) after it
-    /// had written.
+    /// The request ended without an answer to keep (a timeout, an internal error; for a
+    /// keyed field, any error under it) after it had written.
     pub unanswered: bool,
     pub created_at: DateTimeUtc,
 }

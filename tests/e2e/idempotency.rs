@@ -5,7 +5,10 @@ use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, TestUser};
+use steerco_graphql::domain::idempotency::{IdempotencyKey, Verdict};
+use steerco_graphql::service;
+
+use crate::support::{HeldLock, TestApp, TestUser};
 
 const CREATE: &str = "mutation($code: String!) { projectCreate(input: { code: $code, name: \"Retry me\" }) { project { id code } userErrors { code } } }";
 
@@ -459,4 +462,39 @@ async fn a_token_is_never_kept_as_an_answer() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
     assert_eq!(app.count("idempotency_key").await, 0);
     assert_eq!(app.count("api_token").await, 1, "only the fixture's token");
+}
+
+/// On PostgreSQL a request dropped by its timeout while its `COMMIT` is on its way leaves the
+/// commit to land: ending the key's reservation meanwhile must wait for it and keep the key,
+/// not read the key as unwritten. A transaction of the test's own stands for that commit: it
+/// marks the key written and holds the row until the ending waits behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_reservation_waits_for_a_commit_on_its_way() {
+    let app = TestApp::spawn().await;
+    if !app.database.postgres {
+        return;
+    }
+    let pm = app.user("Anna Berg", false).await;
+    let key = IdempotencyKey::parse("in-flight").unwrap();
+    let writer = app.state.writer.clone();
+    let now = app.state.clock.now();
+    let verdict = service::idempotency::begin(&writer, pm.uuid, &key, "print", now).await;
+    assert_eq!(verdict.unwrap(), Verdict::Run);
+
+    let commit_on_its_way = HeldLock::take(
+        &app,
+        "UPDATE idempotency_key SET written = true WHERE user_id = $1 AND key = $2",
+        vec![pm.uuid.into(), key.as_str().into()],
+    )
+    .await;
+    let ending = tokio::spawn({
+        let (writer, key) = (writer.clone(), key.clone());
+        async move { service::idempotency::end_unanswered(&writer, pm.uuid, &key).await }
+    });
+    commit_on_its_way.wait_for_waiters(1).await.unwrap();
+    commit_on_its_way.release().await;
+    ending.await.unwrap().unwrap();
+
+    let verdict = service::idempotency::begin(&writer, pm.uuid, &key, "print", now).await;
+    assert_eq!(verdict.unwrap(), Verdict::WrittenUnanswered);
 }

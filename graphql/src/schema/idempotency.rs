@@ -196,7 +196,7 @@ impl Extension for PerRequest {
                 "the first call with this idempotencyKey has not finished",
             )),
             Verdict::WrittenUnanswered => Err(conflict(
-                "the first call with this idempotencyKey wrote its changes, then timed out or failed before it could answer; read what it wrote instead of calling again",
+                "the first call with this idempotencyKey wrote its changes, but its answer was not kept (it timed out, or came with an error); read what it wrote instead of calling again",
             )),
             Verdict::Reused => Err(conflict(
                 "this idempotencyKey was used for a different call",

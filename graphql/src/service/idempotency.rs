@@ -107,7 +107,10 @@ pub async fn finish(
 ///
 /// It reads the mark the request's own transactions set, and waits for one still committing:
 /// on SQLite it takes its turn at the one writer after the request's command; on PostgreSQL
-/// the command's mark holds the key's row lock until its commit or rollback.
+/// the command's mark holds the key's row lock until its commit or rollback, and the `DELETE`
+/// of an unmarked key waits for that lock, then looks at the row again. The `UPDATE` comes
+/// after it, so that its snapshot, taken when it starts, sees the mark such a commit made:
+/// run first, it would skip a row that was unmarked in its snapshot without waiting.
 pub async fn end_unanswered(
     writer: &Writer,
     user_id: Uuid,
@@ -120,15 +123,15 @@ pub async fn end_unanswered(
             .add(idempotency_key::Column::Response.is_null())
     };
     let txn = begin_write(writer).await?;
+    idempotency_key::Entity::delete_many()
+        .filter(this_key())
+        .filter(idempotency_key::Column::Written.eq(false))
+        .exec(&txn)
+        .await?;
     idempotency_key::Entity::update_many()
         .col_expr(idempotency_key::Column::Unanswered, Expr::value(true))
         .filter(this_key())
         .filter(idempotency_key::Column::Written.eq(true))
-        .exec(&txn)
-        .await?;
-    idempotency_key::Entity::delete_many()
-        .filter(this_key())
-        .filter(idempotency_key::Column::Written.eq(false))
         .exec(&txn)
         .await?;
     Ok(txn.commit_unmarked().await?)

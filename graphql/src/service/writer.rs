@@ -110,7 +110,8 @@ impl Writer {
             Writer::Queue(_) => {
                 let txn = begin_write(self).await?;
                 let done = txn.execute_raw(statement).await?;
-                txn.commit().await?;
+                // No command: nothing of a keyed request's changes, as on a pool.
+                txn.commit_unmarked().await?;
                 Ok(done)
             }
         }

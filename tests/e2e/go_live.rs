@@ -508,6 +508,112 @@ async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_pro
     );
 }
 
+/// Moves the project with `projectTransition` by its sponsor (HOLD takes a reason).
+async fn hold_or_resume(app: &TestApp, s: &Setup, action: &str) {
+    let data = app
+        .ok(
+            &s.sponsor,
+            "mutation($p: ID!, $a: ProjectAction!) { projectTransition(input: { id: $p, action: $a, reason: \"Budget review\" }) { project { status } userErrors { code message } } }",
+            json!({ "p": s.project, "a": action }),
+        )
+        .await;
+    assert_eq!(data["projectTransition"]["userErrors"], json!([]), "{data}");
+}
+
+async fn project_status(app: &TestApp, s: &Setup) -> Value {
+    app.ok(
+        &s.pm,
+        "query($p: ID!) { project(id: $p) { status } }",
+        json!({ "p": s.project }),
+    )
+    .await["project"]["status"]
+        .clone()
+}
+
+/// A plan moves its project only along the project's lifecycle: a project put on hold does
+/// not start its cutover, go live or leave hypercare behind the sponsor's back, and a rollback,
+/// never refused, leaves it on hold, to resume in execution.
+#[tokio::test]
+async fn a_held_project_neither_cuts_over_nor_goes_live_and_a_rollback_keeps_it_held() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-HOLD").await;
+    let created = create_plan(&app, &s, GO_LIVE, Some(FREEZE_AROUND_GO_LIVE)).await;
+    let plan = created["plan"]["id"].as_str().unwrap().to_owned();
+    prepare(&app, &s, &plan).await;
+    let requested = plan_call(
+        &app,
+        &s.pm,
+        "goLiveDecisionRequest",
+        json!({ "planId": plan }),
+    )
+    .await;
+    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
+    plan_call(
+        &app,
+        &s.sponsor,
+        "goLiveOverride",
+        json!({ "planId": plan, "reason": "Accepted risk" }),
+    )
+    .await;
+    vote(&app, &s.committee[0], &ballot, json!({ "choice": "GO" })).await;
+    vote(&app, &s.committee[1], &ballot, json!({ "choice": "GO" })).await;
+    let move_plan = |action: &'static str| {
+        plan_call(
+            &app,
+            &s.pm,
+            "goLiveTransition",
+            json!({ "planId": plan, "action": action }),
+        )
+    };
+
+    for (action, after) in [
+        ("START_CUTOVER", "CUTOVER_IN_PROGRESS"),
+        ("GO_LIVE", "LIVE"),
+    ] {
+        hold_or_resume(&app, &s, "HOLD").await;
+        let before = app.snapshot().await;
+        let refused = move_plan(action).await;
+        assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+        let message = refused["userErrors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("ON_HOLD"), "{message}");
+        assert_eq!(
+            app.snapshot().await,
+            before,
+            "{action} refused wrote nothing"
+        );
+        hold_or_resume(&app, &s, "RESUME").await;
+        let moved = move_plan(action).await;
+        assert_eq!(moved["plan"]["status"], after, "{moved}");
+    }
+    assert_eq!(project_status(&app, &s).await, "LIVE_HYPERCARE");
+
+    hold_or_resume(&app, &s, "HOLD").await;
+    let before = app.snapshot().await;
+    let refused = move_plan("CLOSE_HYPERCARE").await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+    assert_eq!(app.snapshot().await, before);
+
+    let started = plan_call(
+        &app,
+        &s.pm,
+        "rollbackStart",
+        json!({ "planId": plan, "reason": "Orders fail", "force": true }),
+    )
+    .await;
+    assert_eq!(
+        started["plan"]["status"], "ROLLBACK_IN_PROGRESS",
+        "{started}"
+    );
+    let rolled_back = move_plan("COMPLETE_ROLLBACK").await;
+    assert_eq!(
+        rolled_back["plan"]["status"], "ROLLED_BACK",
+        "{rolled_back}"
+    );
+    assert_eq!(project_status(&app, &s).await, "ON_HOLD");
+    hold_or_resume(&app, &s, "RESUME").await;
+    assert_eq!(project_status(&app, &s).await, "IN_EXECUTION");
+}
+
 /// Two plans whose dates clash, dated at once in two projects: the first drafts its freeze
 /// over the date the second picks for its go-live. Whichever commits first, the other is
 /// refused (its go-live inside a freeze, or its freeze over a go-live). On PostgreSQL the test

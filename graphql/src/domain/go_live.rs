@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use super::coded::coded_enum;
 use crate::domain::error::{Refusal, RefusalCode, Refusals};
+use crate::domain::project::ProjectStatus;
 use crate::domain::text::{self, TextError};
 
 /// The longest override or rollback reason, in characters.
@@ -189,6 +190,80 @@ pub fn plan_target(from: PlanStatus, action: PlanAction) -> Option<PlanStatus> {
             | S::RollbackInProgress,
             A::Replan,
         ) => None,
+    }
+}
+
+/// Where a project stands in its lifecycle: its status, and while `ON_HOLD` the status a
+/// resumption returns to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectPosition {
+    pub status: ProjectStatus,
+    pub held_from: Option<ProjectStatus>,
+}
+
+/// Where a plan's move takes its project, or why the project's lifecycle refuses it.
+/// `Ok(None)`: the project stays where it is.
+///
+/// - Cutover starts only on a project IN_EXECUTION.
+/// - Going live takes it from IN_EXECUTION to LIVE_HYPERCARE, and closing hypercare from
+///   LIVE_HYPERCARE to OPTIMIZATION: the lifecycle's own edges, refused from anywhere else
+///   (a project ON_HOLD stays held until it is resumed).
+/// - A completed rollback takes a live project (LIVE_HYPERCARE or OPTIMIZATION) back to
+///   IN_EXECUTION. It is an emergency and is never refused: a project held meanwhile stays
+///   ON_HOLD, to resume IN_EXECUTION.
+pub fn project_after(
+    action: PlanAction,
+    project: ProjectPosition,
+) -> Result<Option<ProjectPosition>, Refusal> {
+    use ProjectStatus as S;
+    let lifecycle = |needed: S, doing: &str| {
+        if project.status == needed {
+            Ok(())
+        } else {
+            Err(Refusal::precondition(
+                &["action"],
+                format!(
+                    "{doing} needs the project {}; it is {}",
+                    needed.as_str(),
+                    project.status.as_str()
+                ),
+            ))
+        }
+    };
+    let live = |status: S| matches!(status, S::LiveHypercare | S::Optimization);
+    let moved = |status: S| {
+        Some(ProjectPosition {
+            status,
+            held_from: None,
+        })
+    };
+    match action {
+        PlanAction::StartCutover => {
+            lifecycle(S::InExecution, "starting the cutover").map(|()| None)
+        }
+        PlanAction::GoLive => {
+            lifecycle(S::InExecution, "going live").map(|()| moved(S::LiveHypercare))
+        }
+        PlanAction::CloseHypercare => {
+            lifecycle(S::LiveHypercare, "closing hypercare").map(|()| moved(S::Optimization))
+        }
+        PlanAction::CompleteRollback => Ok(match project {
+            ProjectPosition {
+                status: S::OnHold,
+                held_from: Some(held_from),
+            } if live(held_from) => Some(ProjectPosition {
+                status: S::OnHold,
+                held_from: Some(S::InExecution),
+            }),
+            ProjectPosition { status, .. } if live(status) => moved(S::InExecution),
+            ProjectPosition { .. } => None,
+        }),
+        PlanAction::SubmitForDecision
+        | PlanAction::DecideGo
+        | PlanAction::DecideNoGo
+        | PlanAction::Reschedule
+        | PlanAction::StartRollback
+        | PlanAction::Replan => Ok(None),
     }
 }
 
@@ -1353,6 +1428,73 @@ mod tests {
                 .map(|refusals| codes(&refusals))
                 .unwrap_or_default();
             assert_eq!(got, expected, "{case}");
+        }
+    }
+
+    fn position(status: ProjectStatus, held_from: Option<ProjectStatus>) -> ProjectPosition {
+        ProjectPosition { status, held_from }
+    }
+
+    #[test]
+    fn a_plan_moves_its_project_only_along_the_project_lifecycle() {
+        use PlanAction as A;
+        use ProjectStatus as S;
+        let at = |status| position(status, None);
+        assert_eq!(project_after(A::StartCutover, at(S::InExecution)), Ok(None));
+        assert_eq!(
+            project_after(A::GoLive, at(S::InExecution)),
+            Ok(Some(at(S::LiveHypercare)))
+        );
+        assert_eq!(
+            project_after(A::CloseHypercare, at(S::LiveHypercare)),
+            Ok(Some(at(S::Optimization)))
+        );
+        let held = position(S::OnHold, Some(S::InExecution));
+        for status in [S::Proposed, S::Initiated, S::LiveHypercare, S::Optimization] {
+            for refused in [at(status), held] {
+                for action in [A::StartCutover, A::GoLive] {
+                    let refusal = project_after(action, refused).unwrap_err();
+                    assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
+                    assert_eq!(refusal.field, ["action"]);
+                    assert!(refusal.message.contains("needs the project IN_EXECUTION"));
+                }
+            }
+        }
+        for refused in [at(S::InExecution), at(S::Optimization), held] {
+            assert!(project_after(A::CloseHypercare, refused).is_err());
+        }
+        // Moves that do not touch the project.
+        for action in [
+            A::SubmitForDecision,
+            A::DecideGo,
+            A::Reschedule,
+            A::StartRollback,
+        ] {
+            assert_eq!(project_after(action, at(S::Proposed)), Ok(None));
+        }
+    }
+
+    #[test]
+    fn a_completed_rollback_takes_a_live_project_back_to_execution_even_on_hold() {
+        use PlanAction as A;
+        use ProjectStatus as S;
+        let back = Some(position(S::InExecution, None));
+        for live in [S::LiveHypercare, S::Optimization] {
+            assert_eq!(
+                project_after(A::CompleteRollback, position(live, None)),
+                Ok(back)
+            );
+            assert_eq!(
+                project_after(A::CompleteRollback, position(S::OnHold, Some(live))),
+                Ok(Some(position(S::OnHold, Some(S::InExecution))))
+            );
+        }
+        // Rolled back during cutover: the project never left execution.
+        for stays in [
+            position(S::InExecution, None),
+            position(S::OnHold, Some(S::InExecution)),
+        ] {
+            assert_eq!(project_after(A::CompleteRollback, stays), Ok(None));
         }
     }
 }

@@ -30,10 +30,9 @@ use crate::domain::authz::ProjectOperation;
 use crate::domain::decision::{DecisionChoice, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::go_live::{
-    self as rules, CriteriaFacts, Criterion, Direction, PlanAction, PlanStatus, Strategy, Task,
-    TaskStatus,
+    self as rules, CriteriaFacts, Criterion, Direction, PlanAction, PlanStatus, ProjectPosition,
+    Strategy, Task, TaskStatus,
 };
-use crate::domain::project::ProjectStatus;
 use crate::domain::scope::ScopeStatus;
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, RefusalCode, Refusals};
@@ -254,7 +253,7 @@ pub async fn create(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     let now = state.clock.now();
     rules::check_dates(
         input.planned_go_live,
@@ -336,7 +335,7 @@ async fn plan_for(
         operation,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["planId"])?;
     Ok((plan, project, subject))
 }
 
@@ -1150,25 +1149,25 @@ pub(crate) async fn apply_decision_in_txn(
     }])
 }
 
-/// Moves the project with its go-live, in the same transaction.
+/// Moves the project with its go-live, in the same transaction, where
+/// [`rules::project_after`] has it go.
 async fn move_project(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,
     now: DateTime<Utc>,
-    project_id: Uuid,
-    to: ProjectStatus,
+    project: &project::Model,
+    to: ProjectPosition,
 ) -> ServiceResult<Vec<DomainEvent>> {
-    let project = project::Entity::find_by_id(project_id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| ServiceError::Internal("plan without project".into()))?;
     let from = super::project::parse_status(&project.status)?;
-    if from == to {
-        return Ok(Vec::new());
-    }
+    let status_reason = if to.status == from {
+        project.status_reason.clone()
+    } else {
+        None
+    };
     let next = project::Model {
-        status: to.as_str().to_owned(),
-        status_reason: None,
+        status: to.status.as_str().to_owned(),
+        status_before_hold: to.held_from.map(|status| status.as_str().to_owned()),
+        status_reason,
         updated_at: now,
         version: project.version + 1,
         ..project.clone()
@@ -1179,20 +1178,39 @@ async fn move_project(
         origin,
         now,
         AuditEntry {
-            project_id: Some(project_id),
+            project_id: Some(project.id),
             entity_type: "Project",
-            entity_id: project_id,
+            entity_id: project.id,
             action: "project.moved_by_go_live",
-            before: Some(json!({ "status": project.status })),
-            after: Some(json!({ "status": next.status })),
+            before: Some(
+                json!({ "status": project.status, "statusBeforeHold": project.status_before_hold }),
+            ),
+            after: Some(
+                json!({ "status": next.status, "statusBeforeHold": next.status_before_hold }),
+            ),
         },
     )
     .await?;
+    if to.status == from {
+        return Ok(Vec::new());
+    }
     Ok(vec![DomainEvent::ProjectStatusChanged {
         from,
-        to,
+        to: to.status,
         reason: None,
     }])
+}
+
+/// Where a project stands, as [`rules::project_after`] takes it.
+fn position_of(project: &project::Model) -> ServiceResult<ProjectPosition> {
+    Ok(ProjectPosition {
+        status: super::project::parse_status(&project.status)?,
+        held_from: project
+            .status_before_hold
+            .as_deref()
+            .map(super::project::parse_status)
+            .transpose()?,
+    })
 }
 
 /// The PM's lifecycle moves: reschedule after NO_GO, start cutover, go live, close hypercare,
@@ -1229,6 +1247,7 @@ pub async fn transition(
     }
     let from = status_of(&current)?;
     let to = rules::plan_transition(from, action)?;
+    let project_move = rules::project_after(action, position_of(&project)?)?;
     let now = state.clock.now();
     let origin = Origin::from(caller);
     let mut next = go_live_plan::Model {
@@ -1311,9 +1330,6 @@ pub async fn transition(
                 )
                 .into());
             }
-            events.extend(
-                move_project(&txn, origin, now, project.id, ProjectStatus::LiveHypercare).await?,
-            );
         }
         PlanAction::CloseHypercare => {
             let breached = breached_metrics(&txn, current.id).await?;
@@ -1324,20 +1340,15 @@ pub async fn transition(
                 )
                 .into());
             }
-            events.extend(
-                move_project(&txn, origin, now, project.id, ProjectStatus::Optimization).await?,
-            );
         }
-        PlanAction::CompleteRollback => {
-            events.extend(
-                move_project(&txn, origin, now, project.id, ProjectStatus::InExecution).await?,
-            );
-        }
-        PlanAction::StartCutover => {}
+        PlanAction::CompleteRollback | PlanAction::StartCutover => {}
         PlanAction::SubmitForDecision
         | PlanAction::DecideGo
         | PlanAction::DecideNoGo
         | PlanAction::StartRollback => {}
+    }
+    if let Some(to) = project_move {
+        events.extend(move_project(&txn, origin, now, &project, to).await?);
     }
     let audit_action = format!("go_live.{}", action.as_str().to_ascii_lowercase());
     save_audited(&txn, origin, now, &current, &next, &audit_action).await?;

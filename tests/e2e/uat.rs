@@ -459,3 +459,35 @@ async fn bad_uat_input_is_refused_and_writes_nothing() {
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
     assert_eq!(app.snapshot().await, before);
 }
+
+#[tokio::test]
+async fn a_cancelled_project_moves_no_test_cycle() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let completed = cycle(&app, &t, "UAT 1").await;
+    for action in ["START", "COMPLETE"] {
+        let moved = cycle_action(&app, &t.qa, &completed, action).await;
+        assert_eq!(
+            moved["data"]["testCycleTransition"]["userErrors"],
+            json!([]),
+            "{moved}"
+        );
+    }
+    let planned = cycle(&app, &t, "UAT 2").await;
+    app.ok(&t.pm, "mutation($id: ID!) { projectTransition(input: { id: $id, action: CANCEL, reason: \"Budget withdrawn\" }) { userErrors { code } } }", json!({ "id": t.project }))
+        .await;
+
+    let before = app.snapshot().await;
+    for (who, id, action) in [
+        (&t.business, &completed, "SIGN_OFF"),
+        (&t.qa, &planned, "START"),
+    ] {
+        let refused = cycle_action(&app, who, id, action).await;
+        assert_refused(
+            &refused["data"]["testCycleTransition"],
+            "PRECONDITION_FAILED",
+            &["input", "id"],
+        );
+    }
+    assert_eq!(app.snapshot().await, before);
+}

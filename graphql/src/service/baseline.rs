@@ -71,7 +71,7 @@ pub async fn create(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     let milestones = super::milestone::milestones_of(&txn, project.id).await?;
     if milestones.is_empty() {
         return Err(

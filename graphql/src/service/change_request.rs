@@ -259,7 +259,7 @@ pub async fn create(
         ProjectOperation::RaiseChange,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     let links = fields.links.clone().unwrap_or_default();
     check_links(&txn, project_id, &links).await?;
     let now = state.clock.now();
@@ -336,7 +336,7 @@ async fn cr_for(
         ProjectOperation::Read,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["id"])?;
     let is_pm = permits(&subject, ProjectOperation::ManagePlan);
     Ok((cr, project, is_pm))
 }
@@ -1211,7 +1211,7 @@ pub async fn delegate(
         ProjectOperation::Read,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     let committee = super::decision::committee_of(&txn, project_id).await?;
     if !committee.contains(&caller.actor.user_id) {
         return Err(Refusal::new(

@@ -82,9 +82,9 @@ fn parse_roles(refusals: &mut Refusals, roles: &[ProjectRole]) -> Option<RoleSet
     refusals.field(&["roles"], RoleSet::from_input(roles))
 }
 
-/// Refuses to change a closed or cancelled project, at the input's `projectId`.
-pub(crate) fn ensure_open(project: &project::Model) -> ServiceResult<()> {
-    refuse_if_read_only(project, &["projectId"], |status| {
+/// Refuses to change a closed or cancelled project, at `field`, the input that led to it.
+pub(crate) fn ensure_open(project: &project::Model, field: &[&str]) -> ServiceResult<()> {
+    refuse_if_read_only(project, field, |status| {
         format!("a {status} project can no longer be changed")
     })
 }
@@ -112,7 +112,7 @@ pub async fn add(
         ProjectOperation::ManageMembers,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     let user = super::user::find_by_id(&txn, user_id)
         .await?
         .ok_or_else(|| Refusal::not_found(&["userId"], "user"))?;
@@ -162,7 +162,7 @@ async fn member_for(
         ProjectOperation::ManageMembers,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["id"])?;
     Ok((member, project))
 }
 

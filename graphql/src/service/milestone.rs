@@ -206,7 +206,7 @@ async fn milestone_for(
         operation,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, field)?;
     Ok((found, project))
 }
 
@@ -254,7 +254,7 @@ pub async fn create(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["phaseId"])?;
     if input.baseline_date.is_some() && is_baselined(&txn, project.id).await? {
         return Err(baselined_refusal().into());
     }
@@ -718,7 +718,7 @@ pub async fn unlink(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["id"])?;
     milestone_dependency::Entity::delete_by_id(link.id)
         .exec(&txn)
         .await?;

@@ -111,7 +111,7 @@ async fn phase_for(
         operation,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, field)?;
     Ok((found, project))
 }
 
@@ -239,7 +239,7 @@ pub async fn add(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     ensure_not_baselined(&txn, project_id, "adding a phase").await?;
     let owner = fields.owner_id.flatten();
     check_owner(&txn, project_id, owner, &["ownerId"]).await?;
@@ -358,7 +358,7 @@ pub async fn reorder(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     ensure_not_baselined(&txn, project_id, "reordering phases").await?;
     let phases = phases_of(&txn, project_id).await?;
     let mut given: Vec<Uuid> = order.to_vec();
@@ -1278,7 +1278,7 @@ pub async fn condition_close(
     };
     let (project, _) =
         access::project_for(&txn, &caller.actor, phase.project_id, &["id"], operation).await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["id"])?;
     let current = current_under_project_lock(
         &txn,
         found,

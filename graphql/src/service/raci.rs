@@ -308,7 +308,7 @@ pub async fn seed(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     let existing = raci_activity::Entity::find()
         .filter(raci_activity::Column::ProjectId.eq(project_id))
         .one(&txn)
@@ -387,7 +387,7 @@ pub async fn activity_add(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     check_phase(&txn, project_id, phase_id).await?;
     let existing = raci_activity::Entity::find()
         .filter(raci_activity::Column::ProjectId.eq(project_id))
@@ -429,7 +429,7 @@ async fn activity_for(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, field)?;
     Ok(activity)
 }
 

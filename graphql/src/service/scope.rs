@@ -108,7 +108,7 @@ async fn version_for(
         operation,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["id"])?;
     Ok(found)
 }
 
@@ -127,7 +127,7 @@ pub async fn draft(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     let versions = versions_of(&txn, project_id).await?;
     if let Some(open) = versions
         .iter()

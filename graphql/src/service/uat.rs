@@ -87,7 +87,7 @@ async fn project_for_tests(
         ProjectOperation::ManageTests,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, field)?;
     Ok((project, subject))
 }
 
@@ -382,7 +382,7 @@ pub async fn cycle_transition(
     action: CycleAction,
 ) -> ServiceResult<(test_cycle::Model, Vec<DomainEvent>)> {
     let txn = begin_write(&state.writer).await?;
-    let (current, _, subject) = access::row_for::<test_cycle::Entity>(
+    let (current, project, subject) = access::row_for::<test_cycle::Entity>(
         &txn,
         &caller.actor,
         (cycle_id, "test cycle"),
@@ -399,6 +399,7 @@ pub async fn cycle_transition(
     if !allowed {
         return Err(ServiceError::Forbidden);
     }
+    ensure_open(&project, &["id"])?;
     let from = cycle_status(&current)?;
     let to = rules::cycle_transition(from, action)?;
     let now = state.clock.now();
@@ -648,7 +649,7 @@ pub async fn defect_create(
         ProjectOperation::RaiseChange,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["projectId"])?;
     check_targets(
         &txn,
         project_id,
@@ -742,7 +743,7 @@ pub async fn execution_record(
         ProjectOperation::ManageTests,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["cycleId"])?;
     let scenario = test_scenario::Entity::find_by_id(scenario_id)
         .one(&txn)
         .await?
@@ -919,7 +920,7 @@ async fn defect_for(
         ProjectOperation::Read,
     )
     .await?;
-    ensure_open(&project)?;
+    ensure_open(&project, &["id"])?;
     Ok((subject, current))
 }
 

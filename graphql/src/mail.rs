@@ -399,7 +399,7 @@ mod tests {
     }
 
     /// Every kind the routing table names (kept in step by the unit test below).
-    const KINDS: [&str; 28] = [
+    const KINDS: [&str; 29] = [
         "change_request.submitted",
         "change_request.approved",
         "change_request.rejected",
@@ -413,6 +413,7 @@ mod tests {
         "phase.gate_requested",
         "phase.gate_decided",
         "defect.critical_logged",
+        "defect.escalated",
         "defect.assigned",
         "defect.ready_for_retest",
         "defect.reopened",

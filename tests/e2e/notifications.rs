@@ -315,6 +315,32 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
         got(&[(&t.dev, "defect.reopened"), (&t.pm, "defect.reopened")])
     );
 
+    // A MAJOR defect is not mailed; graded CRITICAL later, it reaches the PM and QA as one
+    // logged CRITICAL does, once.
+    let data = app
+        .ok(&t.dev, "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Slow search\", stepsToReproduce: \"Search\", actualResult: \"Slow\", severity: MAJOR } }) { defect { id } userErrors { code message } } }", json!({ "p": t.project }))
+        .await;
+    assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+    let major = data["defectCreate"]["defect"]["id"].clone();
+    assert_eq!(step(&mail, &mut seen).await, got(&[]));
+    const GRADE: &str = "mutation($id: ID!, $v: Int!) { defectGrade(input: { id: $id, expectedVersion: $v, severity: CRITICAL }) { defect { version } userErrors { code } } }";
+    let graded = app.ok(&t.qa, GRADE, json!({ "id": major, "v": 1 })).await;
+    assert_eq!(graded["defectGrade"]["userErrors"], json!([]), "{graded}");
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.pm, "defect.escalated"), (&t.qa, "defect.escalated")])
+    );
+    let escalated = last_email(&mail, &t.pm, "defect.escalated");
+    assert!(
+        escalated
+            .text_body()
+            .contains("\"Slow search\" was graded critical by Sofia Rossi."),
+        "{}",
+        escalated.text_body()
+    );
+    app.ok(&t.qa, GRADE, json!({ "id": major, "v": 2 })).await;
+    assert_eq!(step(&mail, &mut seen).await, got(&[]), "already critical");
+
     // Each message was sent once, with a stable id naming its outbox row.
     let all = mail.smtp.received();
     let ids: BTreeSet<String> = all.iter().map(|m| m.message_id()).collect();

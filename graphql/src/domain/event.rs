@@ -136,6 +136,11 @@ pub enum DomainEvent {
         defect_id: Uuid,
         critical: bool,
     },
+    /// An open defect was graded CRITICAL after it was logged: it must reach the PM and QA at
+    /// once, as one logged CRITICAL does.
+    DefectEscalated {
+        defect_id: Uuid,
+    },
     DefectStatusChanged {
         defect_id: Uuid,
         from: super::uat::DefectStatus,
@@ -209,6 +214,7 @@ impl DomainEvent {
             Self::ChangeRequestVotesSuperseded { .. } => "change_request.votes_superseded",
             Self::ChangeRequestApplied { .. } => "change_request.applied",
             Self::DefectLogged { .. } => "defect.logged",
+            Self::DefectEscalated { .. } => "defect.escalated",
             Self::DefectStatusChanged { .. } => "defect.status_changed",
             Self::DefectAssigned { .. } => "defect.assigned",
             Self::DefectReadyForRetest { .. } => "defect.ready_for_retest",
@@ -261,6 +267,7 @@ impl DomainEvent {
                 ("ChangeRequest", *change_request_id)
             }
             Self::DefectLogged { defect_id, .. }
+            | Self::DefectEscalated { defect_id }
             | Self::DefectStatusChanged { defect_id, .. }
             | Self::DefectAssigned { defect_id, .. }
             | Self::DefectReadyForRetest { defect_id }

@@ -14,7 +14,7 @@
 //! | scope baselined | all members | |
 //! | gate requested | steering committee | |
 //! | gate decided | all members | |
-//! | CRITICAL defect logged | project managers, QA | urgent |
+//! | CRITICAL defect logged, or an open one graded CRITICAL | project managers, QA | urgent |
 //! | defect assigned | the assignee | action required |
 //! | defect ready for retest | its reporter | action required |
 //! | defect reopened | its assignee, project managers | |
@@ -176,6 +176,10 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
         DomainEvent::GateDecided { .. } => Route::to("phase.gate_decided", &[AllMembers]),
         DomainEvent::DefectLogged { critical: true, .. } => {
             Route::to("defect.critical_logged", &[Role(ProjectManager), Role(Qa)])
+                .urgency(Urgency::Urgent)
+        }
+        DomainEvent::DefectEscalated { .. } => {
+            Route::to("defect.escalated", &[Role(ProjectManager), Role(Qa)])
                 .urgency(Urgency::Urgent)
         }
         DomainEvent::DefectAssigned { .. } => {
@@ -595,6 +599,10 @@ mod tests {
                 critical: false
             }),
             [] as [u128; 0]
+        );
+        assert_eq!(
+            reached(DomainEvent::DefectEscalated { defect_id: id(99) }),
+            [PM, QA]
         );
         assert_eq!(
             reached(DomainEvent::DefectAssigned {

@@ -667,6 +667,16 @@ pub fn defect_allowed_actions(from: DefectStatus) -> Vec<DefectAction> {
         .collect()
 }
 
+/// Whether a grading makes an open defect CRITICAL that was not: it then must reach the PM
+/// and QA at once, as a defect logged CRITICAL does.
+pub fn grading_escalates(
+    status: DefectStatus,
+    before: Option<Severity>,
+    after: Option<Severity>,
+) -> bool {
+    is_open(status) && after == Some(Severity::Critical) && before != Some(Severity::Critical)
+}
+
 /// Still needs work before UAT can forget it.
 pub fn is_open(status: DefectStatus) -> bool {
     use DefectStatus as S;
@@ -2004,6 +2014,29 @@ mod tests {
         let readiness = readiness(&[id, id], Some((CycleStatus::SignedOff, &rows)), &[]);
         assert!(readiness.ready);
         assert_eq!(readiness.criteria[0].value, "1/1");
+    }
+
+    #[test]
+    fn a_grading_escalates_an_open_defect_that_becomes_critical() {
+        use DefectStatus as S;
+        use Severity::{Critical, Major};
+        for status in [
+            S::New,
+            S::Triaged,
+            S::Assigned,
+            S::InFix,
+            S::ReadyForRetest,
+            S::Reopened,
+        ] {
+            assert!(grading_escalates(status, None, Some(Critical)));
+            assert!(grading_escalates(status, Some(Major), Some(Critical)));
+            assert!(!grading_escalates(status, Some(Critical), Some(Critical)));
+            assert!(!grading_escalates(status, None, Some(Major)));
+            assert!(!grading_escalates(status, Some(Critical), Some(Major)));
+        }
+        for status in [S::Verified, S::Closed, S::Deferred, S::Rejected] {
+            assert!(!grading_escalates(status, Some(Major), Some(Critical)));
+        }
     }
 }
 

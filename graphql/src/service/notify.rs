@@ -821,6 +821,7 @@ async fn context_of(
             link = settings.object_url(Kind::Phase, phase.id);
         }
         DomainEvent::DefectLogged { defect_id, .. }
+        | DomainEvent::DefectEscalated { defect_id }
         | DomainEvent::DefectAssigned { defect_id, .. }
         | DomainEvent::DefectReadyForRetest { defect_id }
         | DomainEvent::DefectReopened { defect_id } => {

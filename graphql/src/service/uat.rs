@@ -901,7 +901,18 @@ pub async fn defect_grade(
         defect_entry(&next, "defect.graded", Some(&current)),
     )
     .await?;
-    commit(txn).await?;
+    let severity_of = |d: &defect::Model| d.severity.as_deref().and_then(|s| s.parse().ok());
+    let events = if rules::grading_escalates(status, severity_of(&current), severity_of(&next)) {
+        vec![DomainEvent::DefectEscalated { defect_id: next.id }]
+    } else {
+        Vec::new()
+    };
+    let concerning = Concerning {
+        project: About::Id(next.project_id),
+        defect: Some(&next),
+        team: None,
+    };
+    commit_with_events(state, txn, Origin::from(caller), concerning, &events).await?;
     Ok(next)
 }
 

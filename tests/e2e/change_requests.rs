@@ -165,7 +165,13 @@ fn small_impact() -> Value {
 
 /// Signs the pending scope baseline (sponsor and requester were named).
 async fn sign_scope(app: &TestApp, s: &Setup) {
-    let data = app.ok(&s.pm, "query($p: ID!) { project(id: $p) { scopeVersions { id } members { user { id } roles } } }", json!({ "p": s.project })).await;
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { scopeVersions { id } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
     let id = data["project"]["scopeVersions"][0]["id"].clone();
     app.ok(
         &s.requester,
@@ -173,7 +179,19 @@ async fn sign_scope(app: &TestApp, s: &Setup) {
         json!({ "id": id }),
     )
     .await;
-    // The sponsor signs through the service, as they are not one of the test's tokens.
+    sign_as_sponsor(app, s, &id).await;
+}
+
+/// Signs scope version `id` as the project's sponsor, through the service, as the sponsor is
+/// not one of the test's tokens.
+async fn sign_as_sponsor(app: &TestApp, s: &Setup, id: &Value) {
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { members { user { id } roles } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
     let sponsor = data["project"]["members"]
         .as_array()
         .unwrap()
@@ -1171,4 +1189,155 @@ async fn a_change_approved_without_a_baseline_still_counts_once_closed() {
     let closed = act(&app, &s.pm, &decided[1], "CLOSE", None).await;
     assert_eq!(closed["changeRequest"]["status"], "CLOSED");
     assert_eq!(summary().await, counted);
+}
+
+/// A scope version drafted from the baseline an approved change then replaces takes the
+/// change with it: baselined later, it cannot undo what the committee approved. One in review
+/// has its signatures cleared, as they were given to a document without the change.
+#[tokio::test]
+async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    sign_scope(&app, &s).await;
+    const VERSION: &str = "id number status version basedOnId inScope { id text } signatories { user { id } signedAt }";
+    let drafted = app
+        .ok(&s.pm, &format!("mutation($p: ID!) {{ scopeDraftCreate(input: {{ projectId: $p }}) {{ scope {{ {VERSION} }} }} }}"), json!({ "p": s.project }))
+        .await["scopeDraftCreate"]["scope"]
+        .clone();
+    let draft = drafted["id"].clone();
+    let mut items: Vec<Value> = drafted["inScope"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| json!({ "id": item["id"], "category": "MODULE", "text": item["text"] }))
+        .collect();
+    items.push(json!({ "category": "MODULE", "text": "Partner portal" }));
+    let updated = app
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!, $items: [ScopeItemInput!]!) { scopeDraftUpdate(input: { id: $id, expectedVersion: $v, objectives: [{ text: \"Sell more\" }], inScope: $items }) { scope { version } userErrors { message } } }", json!({ "id": draft, "v": drafted["version"], "items": items }))
+        .await;
+    assert_eq!(
+        updated["scopeDraftUpdate"]["userErrors"],
+        json!([]),
+        "{updated}"
+    );
+    let members = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { members { user { id } roles } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    let sponsor = members["project"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["roles"] == json!(["SPONSOR"]))
+        .unwrap()["user"]["id"]
+        .clone();
+    let submitted = app
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!, $s: [ID!]!) { scopeReviewSubmit(input: { id: $id, expectedVersion: $v, signatoryIds: $s }) { userErrors { message } } }", json!({ "id": draft, "v": updated["scopeDraftUpdate"]["scope"]["version"], "s": [sponsor, s.requester.id] }))
+        .await;
+    assert_eq!(
+        submitted["scopeReviewSubmit"]["userErrors"],
+        json!([]),
+        "{submitted}"
+    );
+    app.ok(
+        &s.requester,
+        "mutation($id: ID!) { scopeSign(input: { id: $id }) { userErrors { code } } }",
+        json!({ "id": draft }),
+    )
+    .await;
+
+    // The committee approves a change that adds service ticketing and drops marketing
+    // automation from the baseline the draft was opened from.
+    let cr = raise(&app, &s.requester, &s.project, "Swap a module").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["risk"]["level"] = json!("HIGH");
+    impact["scope"] = json!({ "add": [{ "category": "PROCESS", "text": "Service ticketing" }], "remove": [s.scope_item] });
+    let assessed = assess(&app, &s.pm, &cr, impact).await;
+    assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let decision = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for member in &s.committee[..2] {
+        vote(&app, member, &decision, json!({ "choice": "APPROVE" })).await;
+    }
+
+    let read = |id: Value| {
+        let app = &app;
+        let pm = &s.pm;
+        async move {
+            app.ok(
+                pm,
+                &format!(
+                    "query($id: ID!) {{ node(id: $id) {{ ... on ScopeVersion {{ {VERSION} }} }} }}"
+                ),
+                json!({ "id": id }),
+            )
+            .await["node"]
+                .clone()
+        }
+    };
+    let texts = |version: &Value| {
+        let mut texts: Vec<String> = version["inScope"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["text"].as_str().unwrap().to_owned())
+            .collect();
+        texts.sort();
+        texts
+    };
+    let baseline = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { scope { id number } } }",
+            json!({ "p": s.project }),
+        )
+        .await["project"]["scope"]
+        .clone();
+    let rebased = read(draft.clone()).await;
+    assert_eq!(rebased["status"], "IN_REVIEW");
+    assert_eq!(rebased["basedOnId"], baseline["id"], "{rebased}");
+    assert_eq!(
+        texts(&rebased),
+        ["Leads", "Partner portal", "Service ticketing"],
+        "the draft's own item stays, the change's come in"
+    );
+    assert!(
+        rebased["signatories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|signature| signature["signedAt"].is_null()),
+        "{rebased}"
+    );
+
+    // Signed again by both, the draft becomes the baseline with the approved change in it.
+    sign_version(&app, &s, &draft).await;
+    let signed = read(draft).await;
+    assert_eq!(signed["status"], "BASELINED", "{signed}");
+    assert_eq!(
+        texts(&signed),
+        ["Leads", "Partner portal", "Service ticketing"]
+    );
+}
+
+/// Signs scope version `id` as the requester, then as the sponsor (through the service, as
+/// the sponsor has no token in the tests).
+async fn sign_version(app: &TestApp, s: &Setup, id: &Value) {
+    let signed = app
+        .ok(
+            &s.requester,
+            "mutation($id: ID!) { scopeSign(input: { id: $id }) { userErrors { code message } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(signed["scopeSign"]["userErrors"], json!([]), "{signed}");
+    sign_as_sponsor(app, s, id).await;
 }

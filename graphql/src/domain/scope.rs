@@ -134,6 +134,45 @@ pub struct ScopeDocument {
     pub acceptance_criteria: Vec<Statement>,
 }
 
+/// The in-scope items an approved change request takes out of the scope baseline and puts in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InScopeChange {
+    pub removed: Vec<Uuid>,
+    pub added: Vec<ScopeItem>,
+}
+
+impl InScopeChange {
+    /// Applies the change to the baseline it was approved against; `Err` names a removed
+    /// item the baseline no longer holds.
+    pub fn apply_to_baseline(&self, baseline: &mut ScopeDocument) -> Result<(), Uuid> {
+        for id in &self.removed {
+            let position = baseline
+                .in_scope
+                .iter()
+                .position(|item| item.id == *id)
+                .ok_or(*id)?;
+            baseline.in_scope.remove(position);
+        }
+        baseline.in_scope.extend(self.added.iter().cloned());
+        Ok(())
+    }
+
+    /// Carries the change into a version drafted from the baseline it replaced, so that the
+    /// draft, once baselined, does not undo it: the removed items go (a draft that already
+    /// took one out stays as it is), the added ones come in, with the ids the new baseline
+    /// gives them.
+    pub fn carry_into_draft(&self, draft: &mut ScopeDocument) {
+        draft
+            .in_scope
+            .retain(|item| !self.removed.contains(&item.id));
+        for item in &self.added {
+            if !draft.in_scope.iter().any(|held| held.id == item.id) {
+                draft.in_scope.push(item.clone());
+            }
+        }
+    }
+}
+
 /// An in-scope or out-of-scope item as typed: an existing id keeps the item's identity across
 /// versions; `None` gets a new id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1365,6 +1404,44 @@ mod tests {
 
         let older: ScopeDocument = serde_json::from_str(r#"{"objectives": []}"#).unwrap();
         assert_eq!(older, ScopeDocument::default());
+    }
+
+    #[test]
+    fn an_approved_change_applies_to_its_baseline_and_carries_into_an_open_draft() {
+        let item = |n: u128, text: &str| ScopeItem {
+            id: Uuid::from_u128(n),
+            category: ItemCategory::Module,
+            text: text.to_owned(),
+        };
+        let document = |items: Vec<ScopeItem>| ScopeDocument {
+            in_scope: items,
+            ..ScopeDocument::default()
+        };
+        let change = InScopeChange {
+            removed: vec![Uuid::from_u128(2)],
+            added: vec![item(9, "Service ticketing")],
+        };
+        let mut baseline = document(vec![item(1, "Leads"), item(2, "Marketing")]);
+        change.apply_to_baseline(&mut baseline).unwrap();
+        assert_eq!(
+            baseline.in_scope,
+            [item(1, "Leads"), item(9, "Service ticketing")]
+        );
+        // A removed item the baseline no longer holds is named.
+        assert_eq!(change.apply_to_baseline(&mut baseline), Err(Uuid::from_u128(2)));
+
+        // A draft that already dropped the item, and added its own, keeps its own work.
+        let mut draft = document(vec![item(1, "Leads"), item(5, "Partner portal")]);
+        change.carry_into_draft(&mut draft);
+        change.carry_into_draft(&mut draft);
+        assert_eq!(
+            draft.in_scope,
+            [
+                item(1, "Leads"),
+                item(5, "Partner portal"),
+                item(9, "Service ticketing")
+            ]
+        );
     }
 }
 

@@ -34,7 +34,7 @@ use crate::domain::change_request::{
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::schedule as schedule_rules;
-use crate::domain::scope::{ScopeItem, ScopeStatus};
+use crate::domain::scope::{InScopeChange, ScopeItem, ScopeStatus};
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, RefusalCode, Refusals};
 
@@ -970,24 +970,26 @@ async fn apply_in_txn(
                 "the project has no scope baseline to change".to_owned(),
             ));
         };
+        let change = InScopeChange {
+            removed: scope.remove.clone(),
+            added: scope
+                .add
+                .iter()
+                .map(|addition| ScopeItem {
+                    id: Uuid::now_v7(),
+                    category: addition.category,
+                    text: addition.text.clone(),
+                })
+                .collect(),
+        };
         let mut document = super::scope::document_of(&current)?;
-        for id in &scope.remove {
-            let Some(position) = document.in_scope.iter().position(|item| item.id == *id) else {
-                return Err(cannot(format!(
-                    "the in-scope item {id} is no longer in the scope baseline"
-                )));
-            };
-            document.in_scope.remove(position);
-        }
-        for addition in &scope.add {
-            document.in_scope.push(ScopeItem {
-                id: Uuid::now_v7(),
-                category: addition.category,
-                text: addition.text.clone(),
-            });
-        }
+        change.apply_to_baseline(&mut document).map_err(|id| {
+            cannot(format!(
+                "the in-scope item {id} is no longer in the scope baseline"
+            ))
+        })?;
         let (version, scope_events) = super::scope::baseline_from_change_request_in_txn(
-            txn, origin, now, project.id, cr.id, &document,
+            txn, origin, now, project.id, cr.id, &document, &change,
         )
         .await?;
         cr.scope_version_id = Some(version.id);

@@ -16,7 +16,8 @@ use super::{
 use crate::domain::authz::ProjectOperation;
 use crate::domain::event::DomainEvent;
 use crate::domain::scope::{
-    self as rules, DocumentInput, ScopeCommand, ScopeDifference, ScopeDocument, ScopeStatus,
+    self as rules, DocumentInput, InScopeChange, ScopeCommand, ScopeDifference, ScopeDocument,
+    ScopeStatus,
 };
 use crate::domain::text::required_multi_line;
 use crate::domain::{Refusal, RefusalCode};
@@ -496,8 +497,13 @@ pub async fn reject(
     })
 }
 
-/// Baselines a new version straight from an approved change request (no sign-off round: the
-/// committee's approval is the sign-off), superseding the current baseline.
+/// Baselines the scope an approved change request makes, `document` (the baseline with
+/// `change` applied), superseding the baseline it changed: no sign-off round, the approval
+/// is the sign-off. A version drafted from that
+/// baseline and still open (DRAFT or IN_REVIEW) takes the change too and is based on the
+/// new baseline, so that baselining it later does not undo an approved change; one in review
+/// has its signatures cleared and its review opened again, as its signatories signed a
+/// document without the change.
 pub async fn baseline_from_change_request_in_txn(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,
@@ -505,6 +511,7 @@ pub async fn baseline_from_change_request_in_txn(
     project_id: Uuid,
     change_request_id: Uuid,
     document: &ScopeDocument,
+    change: &InScopeChange,
 ) -> ServiceResult<(scope_version::Model, Vec<DomainEvent>)> {
     let versions = versions_of(txn, project_id).await?;
     let baseline = versions
@@ -529,7 +536,51 @@ pub async fn baseline_from_change_request_in_txn(
         version: 1,
     };
     whole_row::insert(txn, version.clone()).await?;
-    let events = baseline_in_txn(txn, origin, now, &mut version).await?;
+    let mut events = baseline_in_txn(txn, origin, now, &mut version).await?;
+    let open = versions
+        .iter()
+        .filter(|v| matches!(v.status.as_str(), "DRAFT" | "IN_REVIEW"));
+    for draft in open {
+        let mut carried = document_of(draft)?;
+        change.carry_into_draft(&mut carried);
+        let in_review = draft.status == ScopeStatus::InReview.as_str();
+        let next = scope_version::Model {
+            content: encode(&carried)?,
+            based_on: Some(version.id),
+            updated_at: now,
+            version: draft.version + 1,
+            ..draft.clone()
+        };
+        save(txn, &next).await?;
+        if in_review {
+            scope_signatory::Entity::update_many()
+                .col_expr(
+                    scope_signatory::Column::SignedAt,
+                    sea_orm::sea_query::Expr::value(sea_orm::Value::ChronoDateTimeUtc(None)),
+                )
+                .filter(scope_signatory::Column::ScopeVersionId.eq(draft.id))
+                .exec(txn)
+                .await?;
+            events.push(DomainEvent::ScopeReviewOpened {
+                version_id: draft.id,
+            });
+        }
+        append_in_txn(
+            txn,
+            origin,
+            now,
+            entry(
+                &next,
+                "scope.rebased",
+                json!({
+                    "basedOn": version.id,
+                    "changeRequestId": change_request_id,
+                    "signaturesCleared": in_review,
+                }),
+            ),
+        )
+        .await?;
+    }
     Ok((version, events))
 }
 

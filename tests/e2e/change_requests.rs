@@ -397,6 +397,43 @@ async fn the_committee_approves_a_change_that_moves_schedule_scope_and_budget() 
         (json!(1), json!(1))
     );
 
+    // The budget is baselined now: only approved changes move it. An edit that moves or
+    // clears it, or changes its currency, is refused and writes nothing; one that keeps it
+    // (however written) passes.
+    const BUDGET: &str = "mutation($p: ID!, $v: Int!, $b: MoneyInput) { projectUpdate(input: { id: $p, expectedVersion: $v, budget: $b }) { project { version budget { amount currency } } userErrors { code field message } } }";
+    let version = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { version } }",
+            json!({ "p": s.project }),
+        )
+        .await["project"]["version"]
+        .clone();
+    let before = app.snapshot().await;
+    for budget in [
+        json!({ "amount": "2000000", "currency": "CNY" }),
+        json!({ "amount": "1050000", "currency": "EUR" }),
+        Value::Null,
+    ] {
+        let refused = app
+            .ok(
+                &s.pm,
+                BUDGET,
+                json!({ "p": s.project, "v": version, "b": budget }),
+            )
+            .await;
+        assert_refused(
+            &refused["projectUpdate"],
+            "PRECONDITION_FAILED",
+            &["input", "budget"],
+        );
+    }
+    assert_eq!(app.snapshot().await, before);
+    let kept = app
+        .ok(&s.pm, BUDGET, json!({ "p": s.project, "v": version, "b": { "amount": "1050000.00", "currency": "CNY" } }))
+        .await;
+    assert_eq!(kept["projectUpdate"]["userErrors"], json!([]), "{kept}");
+
     // After the decision, edits are refused; implementation runs to closure.
     let version = app
         .ok(

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use super::error::Refusal;
 use super::event::DomainEvent;
+use super::money::Money;
 use super::text::{TextError, required_multi_line, single_line};
 
 /// A project's short unique code, such as `CRM-2027`: upper-case letters, digits and dashes.
@@ -237,6 +238,24 @@ pub struct ProjectTransition {
     pub held_from: Option<ProjectStatus>,
     pub reason: Option<String>,
     pub events: Vec<DomainEvent>,
+}
+
+/// Refuses an edit of the budget once it is baselined: after the first approved change with a
+/// cost, the budget is the last cost baseline, and only approved change requests move it
+/// (each one baseline further). `budget_before` and `budget_after` are the budget as stored
+/// and as the edit leaves it; an edit that leaves it as it is passes.
+pub fn check_budget_edit(
+    baselined: bool,
+    budget_before: Option<&Money>,
+    budget_after: Option<&Money>,
+) -> Result<(), Refusal> {
+    if baselined && budget_before != budget_after {
+        return Err(Refusal::precondition(
+            &["budget"],
+            "the budget is baselined since a change request with a cost was approved: only approved change requests move it",
+        ));
+    }
+    Ok(())
 }
 
 /// The target of `action` from `from`, or `None` when the lifecycle has no such edge.
@@ -550,6 +569,26 @@ mod tests {
         assert!(check_schedule(Some(day(2)), Some(day(1))).is_err());
         assert!(check_schedule(Some(day(1)), Some(day(1))).is_ok());
         assert!(check_schedule(None, Some(day(1))).is_ok());
+    }
+
+    #[test]
+    fn a_baselined_budget_moves_only_with_approved_changes() {
+        let money = |amount: &str, currency: &str| Money::from_stored(amount, currency).unwrap();
+        let budget = money("1050000", "CNY");
+        // Kept as it is, however written.
+        let same = money("1050000.00", "CNY");
+        assert_eq!(check_budget_edit(true, Some(&budget), Some(&same)), Ok(()));
+        for edited in [
+            Some(money("2000000", "CNY")),
+            Some(money("1050000", "EUR")),
+            None,
+        ] {
+            let refusal = check_budget_edit(true, Some(&budget), edited.as_ref()).unwrap_err();
+            assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
+            assert_eq!(refusal.field, ["budget"]);
+            // Before the first approved cost, the budget is the PM's to set.
+            assert_eq!(check_budget_edit(false, Some(&budget), edited.as_ref()), Ok(()));
+        }
     }
 }
 

@@ -1428,7 +1428,10 @@ mod tests {
             [item(1, "Leads"), item(9, "Service ticketing")]
         );
         // A removed item the baseline no longer holds is named.
-        assert_eq!(change.apply_to_baseline(&mut baseline), Err(Uuid::from_u128(2)));
+        assert_eq!(
+            change.apply_to_baseline(&mut baseline),
+            Err(Uuid::from_u128(2))
+        );
 
         // A draft that already dropped the item, and added its own, keeps its own work.
         let mut draft = document(vec![item(1, "Leads"), item(5, "Partner portal")]);

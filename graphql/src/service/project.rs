@@ -7,7 +7,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde_json::json;
-use steerco_entity::{project, project_member};
+use steerco_entity::{cost_baseline, project, project_member};
 use uuid::Uuid;
 
 use super::access::{self, stored_roles};
@@ -289,6 +289,19 @@ pub async fn update(
     }
     next.planned_start = planned_start;
     next.target_go_live = target_go_live;
+    if budget != Patch::Keep {
+        let stored = stored_budget(&current)?;
+        let edited = match &budget {
+            Patch::Set(money) => Some(money),
+            Patch::Keep | Patch::Clear => None,
+        };
+        let baselined = cost_baseline::Entity::find()
+            .filter(cost_baseline::Column::ProjectId.eq(current.id))
+            .one(&txn)
+            .await?
+            .is_some();
+        rules::check_budget_edit(baselined, stored.as_ref(), edited)?;
+    }
     match budget {
         Patch::Keep => {}
         Patch::Clear => (next.budget_amount, next.budget_currency) = (None, None),
@@ -457,6 +470,17 @@ pub(crate) fn read_only_project_ids() -> sea_orm::sea_query::SelectStatement {
 pub fn parse_status(code: &str) -> ServiceResult<ProjectStatus> {
     code.parse()
         .map_err(|e| ServiceError::Internal(format!("stored project status: {e}")))
+}
+
+/// A project's budget as stored, if it has one.
+fn stored_budget(project: &project::Model) -> ServiceResult<Option<Money>> {
+    project
+        .budget_amount
+        .as_deref()
+        .zip(project.budget_currency.as_deref())
+        .map(|(amount, currency)| Money::from_stored(amount, currency))
+        .transpose()
+        .map_err(|e| ServiceError::Internal(format!("stored budget: {e}")))
 }
 
 /// Refuses a change to a closed or cancelled project, which is read-only, as a precondition

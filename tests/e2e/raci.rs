@@ -353,3 +353,40 @@ async fn a_holder_no_longer_active_is_still_named_beside_the_active_ones() {
         json!([{ "rule": "INACTIVE_HOLDER" }])
     );
 }
+
+#[tokio::test]
+async fn an_activity_is_renamed_but_never_to_another_activitys_name() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let project = app.project(&pm, "CRM-RN").await;
+    let training = add_activity(&app, &pm, &project, "Training", None).await;
+    add_activity(&app, &pm, &project, "Data migration", None).await;
+    const RENAME: &str = "mutation($id: ID!, $v: Int!, $n: String!) { raciActivityUpdate(input: { id: $id, expectedVersion: $v, name: $n }) { activity { name version } userErrors { code field message } } }";
+    let before = app.snapshot().await;
+    let refused = app
+        .ok(
+            &pm,
+            RENAME,
+            json!({ "id": training, "v": 1, "n": "DATA MIGRATION" }),
+        )
+        .await;
+    assert_refused(
+        &refused["raciActivityUpdate"],
+        "CONFLICT",
+        &["input", "name"],
+    );
+    assert_eq!(app.snapshot().await, before);
+    // Its own name, in another case, is no clash.
+    let renamed = app
+        .ok(
+            &pm,
+            RENAME,
+            json!({ "id": training, "v": 1, "n": "TRAINING" }),
+        )
+        .await;
+    assert_eq!(
+        renamed["raciActivityUpdate"]["activity"],
+        json!({ "name": "TRAINING", "version": 2 }),
+        "{renamed}"
+    );
+}

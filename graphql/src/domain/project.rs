@@ -587,7 +587,10 @@ mod tests {
             assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
             assert_eq!(refusal.field, ["budget"]);
             // Before the first approved cost, the budget is the PM's to set.
-            assert_eq!(check_budget_edit(false, Some(&budget), edited.as_ref()), Ok(()));
+            assert_eq!(
+                check_budget_edit(false, Some(&budget), edited.as_ref()),
+                Ok(())
+            );
         }
     }
 }

@@ -393,13 +393,7 @@ pub async fn activity_add(
         .filter(raci_activity::Column::ProjectId.eq(project_id))
         .all(&txn)
         .await?;
-    if existing.iter().any(|a| a.name.eq_ignore_ascii_case(&name)) {
-        return Err(Refusal::conflict(
-            &["name"],
-            "the matrix already has an activity with this name",
-        )
-        .into());
-    }
+    refuse_taken_name(&existing, &name, None)?;
     let position = existing.iter().map(|a| a.position).max().unwrap_or(0) + 1;
     let now = state.clock.now();
     let activity = insert_activity(&txn, project_id, phase_id, position, name, now).await?;
@@ -433,6 +427,25 @@ async fn activity_for(
     Ok(activity)
 }
 
+/// Refuses `name` when another activity of the matrix (`activities`, but for `renamed`) has
+/// it, whatever the case: gate refusals and a member's removal name activities.
+fn refuse_taken_name(
+    activities: &[raci_activity::Model],
+    name: &str,
+    renamed: Option<Uuid>,
+) -> Result<(), Refusal> {
+    let taken = activities
+        .iter()
+        .any(|a| Some(a.id) != renamed && a.name.eq_ignore_ascii_case(name));
+    if taken {
+        return Err(Refusal::conflict(
+            &["name"],
+            "the matrix already has an activity with this name",
+        ));
+    }
+    Ok(())
+}
+
 /// Renames an activity and/or ties it to a phase (`Some(None)` unties it).
 pub async fn activity_update(
     state: &AppState,
@@ -452,6 +465,11 @@ pub async fn activity_update(
     }
     let mut next = current.clone();
     if let Some(name) = name {
+        let siblings = raci_activity::Entity::find()
+            .filter(raci_activity::Column::ProjectId.eq(current.project_id))
+            .all(&txn)
+            .await?;
+        refuse_taken_name(&siblings, &name, Some(current.id))?;
         next.name = name;
     }
     if let Some(phase_id) = phase_id {

@@ -180,6 +180,37 @@ async fn the_committee_passes_a_gate_with_conditions_that_block_the_next_gate() 
     );
     let decision = payload["decision"]["id"].as_str().unwrap().to_owned();
 
+    // What the gate checks is frozen while it is reviewed, each refusal at the input that
+    // names the item.
+    let frozen = phase(&app, &plan.pm, first).await;
+    let before = app.snapshot().await;
+    let criterion = app
+        .ok(&plan.pm, "mutation($id: ID!) { exitCriterionSet(input: { id: $id, status: NOT_MET }) { userErrors { code field } } }", json!({ "id": frozen["exitCriteria"][0]["id"] }))
+        .await;
+    assert_refused(
+        &criterion["exitCriterionSet"],
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    let deliverable = &frozen["deliverables"][0];
+    let moved = app
+        .ok(&plan.pm, "mutation($id: ID!, $v: Int!) { deliverableUpdate(input: { id: $id, expectedVersion: $v, link: \"https://wiki.example.com/y\" }) { userErrors { code field } } }", json!({ "id": deliverable["id"], "v": deliverable["version"] }))
+        .await;
+    assert_refused(
+        &moved["deliverableUpdate"],
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    let added = app
+        .ok(&plan.pm, "mutation($id: ID!) { exitCriterionAdd(input: { phaseId: $id, text: \"One more\" }) { userErrors { code field } } }", json!({ "id": first }))
+        .await;
+    assert_refused(
+        &added["exitCriterionAdd"],
+        "PRECONDITION_FAILED",
+        &["input", "phaseId"],
+    );
+    assert_eq!(app.snapshot().await, before);
+
     // Not on the committee: refused, nothing written.
     let before = app.snapshot().await;
     let refused = vote(&app, &plan.qa, &decision, json!({ "choice": "GO" })).await;
@@ -474,7 +505,7 @@ async fn the_plan_is_editable_until_the_first_baseline() {
     assert_refused(
         &data["phaseRemove"],
         "PRECONDITION_FAILED",
-        &["input", "id"],
+        &["input", "phaseId"],
     );
     let data = app.ok(&plan.pm, remove, json!({ "id": extra_id })).await;
     assert_eq!(data["phaseRemove"]["userErrors"], json!([]));

@@ -414,14 +414,14 @@ pub async fn remove(
         &txn,
         caller,
         phase_id,
-        &["id"],
+        &["phaseId"],
         ProjectOperation::ManagePlan,
     )
     .await?;
     ensure_not_baselined(&txn, project.id, "removing a phase").await?;
     if status_of(&current)? != PhaseStatus::NotStarted {
         return Err(Refusal::precondition(
-            &["id"],
+            &["phaseId"],
             "only a phase that has not started can be removed",
         )
         .into());
@@ -432,9 +432,11 @@ pub async fn remove(
         .await?
         .is_some();
     if holds_milestones {
-        return Err(
-            Refusal::precondition(&["id"], "move or remove the phase's milestones first").into(),
-        );
+        return Err(Refusal::precondition(
+            &["phaseId"],
+            "move or remove the phase's milestones first",
+        )
+        .into());
     }
     phase::Entity::delete_by_id(current.id).exec(&txn).await?;
     let now = state.clock.now();
@@ -938,14 +940,14 @@ fn criterion_entry<'a>(
 }
 
 /// Phases whose gate is decided no longer take changes to what the gate checked.
-fn ensure_gate_open(phase: &phase::Model) -> ServiceResult<()> {
+fn ensure_gate_open(phase: &phase::Model, field: &[&str]) -> ServiceResult<()> {
     let status = status_of(phase)?;
     if matches!(
         status,
         PhaseStatus::Completed | PhaseStatus::Skipped | PhaseStatus::AwaitingGateReview
     ) {
         return Err(Refusal::precondition(
-            &["phaseId"],
+            field,
             format!("the phase is {status}; its gate items are frozen"),
         )
         .into());
@@ -969,7 +971,7 @@ pub async fn criterion_add(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_gate_open(&phase)?;
+    ensure_gate_open(&phase, &["phaseId"])?;
     let count = exit_criterion::Entity::find()
         .filter(exit_criterion::Column::PhaseId.eq(phase.id))
         .all(&txn)
@@ -1027,7 +1029,7 @@ pub async fn criterion_set(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_gate_open(&phase)?;
+    ensure_gate_open(&phase, &["id"])?;
     let current = current_under_project_lock(
         &txn,
         found,
@@ -1139,7 +1141,7 @@ pub async fn deliverable_add(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_gate_open(&phase)?;
+    ensure_gate_open(&phase, &["phaseId"])?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
     let count = deliverable::Entity::find()
         .filter(deliverable::Column::PhaseId.eq(phase.id))
@@ -1192,7 +1194,7 @@ pub async fn deliverable_update(
         current_under_project_lock(&txn, found, deliverable::Entity::find_by_id(deliverable_id))
             .await?
             .ok_or_else(missing)?;
-    ensure_gate_open(&phase)?;
+    ensure_gate_open(&phase, &["id"])?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }

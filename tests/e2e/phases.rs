@@ -162,6 +162,18 @@ async fn the_committee_passes_a_gate_with_conditions_that_block_the_next_gate() 
     .await;
     complete_gate_items(&app, &plan.pm, first).await;
 
+    // A phase not started does not move ahead of the running one.
+    let before = app.snapshot().await;
+    let reordered = app
+        .ok(&plan.pm, "mutation($p: ID!, $ids: [ID!]!) { phaseReorder(input: { projectId: $p, phaseIds: $ids }) { userErrors { code field } } }", json!({ "p": plan.project, "ids": [second, first] }))
+        .await;
+    assert_refused(
+        &reordered["phaseReorder"],
+        "PRECONDITION_FAILED",
+        &["input", "phaseIds"],
+    );
+    assert_eq!(app.snapshot().await, before);
+
     let data = app.ok(&plan.pm, GATE, json!({ "id": first })).await;
     let payload = &data["phaseGateRequest"];
     assert_eq!(payload["userErrors"], json!([]), "{payload}");

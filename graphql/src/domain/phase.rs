@@ -220,6 +220,31 @@ pub struct GateFacts {
     pub raci_violations: Vec<(Uuid, String, String)>,
 }
 
+/// Checks a new order of a project's phases, given as `(id, status)` in that order: phases run
+/// one after another, so a phase that has started (or passed or skipped its gate) keeps its
+/// place before every phase that has not, and those that have started keep their order among
+/// themselves. Only phases not yet started move freely among themselves. A phase moved ahead of
+/// one whose gate passed with conditions would escape them, and a phase not started moved
+/// ahead of the running one could start beside it.
+pub fn check_reorder(order: &[(Uuid, PhaseStatus)], started_order: &[Uuid]) -> Result<(), Refusal> {
+    let started: Vec<Uuid> = order
+        .iter()
+        .filter(|(_, status)| *status != PhaseStatus::NotStarted)
+        .map(|(id, _)| *id)
+        .collect();
+    let first_not_started = order
+        .iter()
+        .position(|(_, status)| *status == PhaseStatus::NotStarted)
+        .unwrap_or(order.len());
+    if started.len() > first_not_started || started != started_order {
+        return Err(Refusal::precondition(
+            &["phaseIds"],
+            "phases that have started keep their order, before every phase that has not; only phases not started yet move",
+        ));
+    }
+    Ok(())
+}
+
 /// Every item that keeps the phase from its gate; empty when it may be requested.
 pub fn open_items(facts: &GateFacts) -> Vec<OpenItem> {
     let criteria = facts
@@ -433,6 +458,40 @@ mod tests {
         assert!(D::InReview.may_become(D::Draft));
         assert!(!D::Draft.may_become(D::Approved));
         assert!(!D::Approved.may_become(D::Draft));
+    }
+
+    #[test]
+    fn only_phases_not_started_move_and_none_ahead_of_one_that_has() {
+        use PhaseStatus as S;
+        let id = Uuid::from_u128;
+        let (done, running, next, last) = (id(1), id(2), id(3), id(4));
+        let order = |ids: [Uuid; 4]| {
+            ids.map(|phase| {
+                let status = match phase {
+                    p if p == done => S::Completed,
+                    p if p == running => S::InProgress,
+                    _ => S::NotStarted,
+                };
+                (phase, status)
+            })
+        };
+        let started = [done, running];
+        assert_eq!(
+            check_reorder(&order([done, running, next, last]), &started),
+            Ok(())
+        );
+        assert_eq!(
+            check_reorder(&order([done, running, last, next]), &started),
+            Ok(())
+        );
+        for refused in [
+            [running, done, next, last],
+            [done, next, running, last],
+            [next, done, running, last],
+        ] {
+            let refusal = check_reorder(&order(refused), &started).unwrap_err();
+            assert_eq!(refusal.field, ["phaseIds"]);
+        }
     }
 }
 

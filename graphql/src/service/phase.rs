@@ -372,6 +372,21 @@ pub async fn reorder(
         )
         .into());
     }
+    let mut statuses = Vec::with_capacity(order.len());
+    for id in order {
+        let listed = phases
+            .iter()
+            .find(|p| p.id == *id)
+            .ok_or_else(|| ServiceError::Internal("a listed phase is not the project's".into()))?;
+        statuses.push((*id, status_of(listed)?));
+    }
+    let mut started_now = Vec::new();
+    for current in &phases {
+        if status_of(current)? != PhaseStatus::NotStarted {
+            started_now.push(current.id);
+        }
+    }
+    rules::check_reorder(&statuses, &started_now)?;
     let now = state.clock.now();
     let mut reordered = Vec::with_capacity(phases.len());
     for (index, id) in order.iter().enumerate() {

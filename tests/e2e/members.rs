@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{TestApp, assert_refused};
+use crate::support::{TestApp, TestUser, assert_refused};
 
 const ADD: &str = "mutation($input: ProjectMemberAddInput!) { projectMemberAdd(input: $input) {
     member { id roles version user { email } } userErrors { code field message } } }";
@@ -206,5 +206,75 @@ async fn a_deactivated_user_cannot_be_added() {
     assert_eq!(
         crate::support::error_code(&response),
         Some("UNAUTHENTICATED")
+    );
+}
+
+/// A ballot counts its seats as they were when it opened: a member who has not voted yet is
+/// not taken off the committee, nor off the project, until they vote.
+#[tokio::test]
+async fn a_member_with_an_unvoted_seat_stays_on_the_committee_until_they_vote() {
+    let app = TestApp::spawn().await;
+    let plan = crate::phases::plan(&app).await;
+    let first = &plan.phases[0];
+    app.ok(
+        &plan.pm,
+        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
+        json!({ "id": first }),
+    )
+    .await;
+    crate::phases::complete_gate_items(&app, &plan.pm, first).await;
+    let gate = app
+        .ok(&plan.pm, crate::phases::GATE, json!({ "id": first }))
+        .await;
+    let ballot = gate["phaseGateRequest"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let members = app
+        .ok(
+            &plan.pm,
+            "query($p: ID!) { project(id: $p) { members { id version user { id } } } }",
+            json!({ "p": plan.project }),
+        )
+        .await;
+    let membership = |user: &TestUser| {
+        members["project"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user"]["id"] == user.id.as_str())
+            .unwrap()
+            .clone()
+    };
+    let seat = membership(&plan.committee[0]);
+
+    let before = app.snapshot().await;
+    let removed = app
+        .ok(&plan.pm, REMOVE, json!({ "input": { "id": seat["id"] } }))
+        .await;
+    assert_refused(
+        &removed["projectMemberRemove"],
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    let demoted = app
+        .ok(&plan.pm, UPDATE, json!({ "input": { "id": seat["id"], "expectedVersion": seat["version"], "roles": ["QA"] } }))
+        .await;
+    assert_refused(
+        &demoted["projectMemberUpdate"],
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    // Once they have voted, they may go; the ballot keeps their vote.
+    crate::phases::vote(&app, &plan.committee[0], &ballot, json!({ "choice": "GO" })).await;
+    let removed = app
+        .ok(&plan.pm, REMOVE, json!({ "input": { "id": seat["id"] } }))
+        .await;
+    assert_eq!(
+        removed["projectMemberRemove"]["userErrors"],
+        json!([]),
+        "{removed}"
     );
 }

@@ -454,7 +454,8 @@ pub struct Parties {
     pub inactive: BTreeSet<Uuid>,
 }
 
-/// The people a route reaches: each once, never an inactive user, in a stable order.
+/// The people a route reaches: each once, never an inactive user nor one who is no longer a
+/// member of the project, in a stable order.
 pub fn recipients(route: &Route, parties: &Parties) -> BTreeSet<Uuid> {
     let mut people = BTreeSet::new();
     for audience in &route.audiences {
@@ -478,7 +479,11 @@ pub fn recipients(route: &Route, parties: &Parties) -> BTreeSet<Uuid> {
             Audience::PendingVoters => people.extend(&parties.pending_voters),
         }
     }
-    people.retain(|id| !parties.inactive.contains(id));
+    // Mail about a project goes to its people: one who left it (a requester, a reporter, an
+    // owner named before they went) hears no more of it.
+    people.retain(|id| {
+        !parties.inactive.contains(id) && parties.members.iter().any(|m| m.user_id == *id)
+    });
     people
 }
 
@@ -536,6 +541,40 @@ mod tests {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn people_who_left_the_project_hear_no_more_of_it() {
+        const LEFT: u128 = 7;
+        let approved = DomainEvent::ChangeRequestStatusChanged {
+            change_request_id: id(99),
+            from: CrStatus::AwaitingDecision,
+            to: CrStatus::Approved,
+        };
+        let left = Parties {
+            requester: Some(id(LEFT)),
+            defect_reporter: Some(id(LEFT)),
+            pending_voters: vec![id(LEFT), id(COMMITTEE)],
+            ..parties()
+        };
+        let reached = |event: DomainEvent| -> Vec<u128> {
+            let route = route(&event).unwrap();
+            recipients(&route, &left)
+                .iter()
+                .map(Uuid::as_u128)
+                .collect()
+        };
+        assert_eq!(reached(approved), [PM, SPONSOR, COMMITTEE]);
+        assert_eq!(
+            reached(DomainEvent::DefectReadyForRetest { defect_id: id(99) }),
+            [] as [u128; 0]
+        );
+        assert_eq!(
+            reached(DomainEvent::VotePending {
+                decision_id: id(99)
+            }),
+            [COMMITTEE]
+        );
     }
 
     #[test]

@@ -62,6 +62,42 @@ fn join_ids(ids: &BTreeSet<Uuid>) -> String {
         .join(",")
 }
 
+/// The subjects of a project's open ballots on which `user_id` holds a seat they have not
+/// voted in (in their own name or by proxy).
+pub(crate) async fn unvoted_seats(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> ServiceResult<Vec<String>> {
+    let open = decision::Entity::find()
+        .filter(decision::Column::ProjectId.eq(project_id))
+        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
+        .all(conn)
+        .await?;
+    let mut seated = Vec::new();
+    for ballot in open {
+        if eligible_of(&ballot)?.contains(&user_id) {
+            seated.push(ballot);
+        }
+    }
+    if seated.is_empty() {
+        return Ok(Vec::new());
+    }
+    let voted: BTreeSet<Uuid> = decision_vote::Entity::find()
+        .filter(decision_vote::Column::VoterId.eq(user_id))
+        .filter(decision_vote::Column::DecisionId.is_in(seated.iter().map(|b| b.id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|vote| vote.decision_id)
+        .collect();
+    Ok(seated
+        .into_iter()
+        .filter(|ballot| !voted.contains(&ballot.id))
+        .map(|ballot| ballot.subject_type)
+        .collect())
+}
+
 pub fn eligible_of(decision: &decision::Model) -> ServiceResult<BTreeSet<Uuid>> {
     decision
         .eligible_voters

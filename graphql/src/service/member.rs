@@ -188,6 +188,28 @@ async fn ensure_another_manager(
     .into())
 }
 
+/// Refuses to take a member off the steering committee (or off the project) while they hold
+/// a seat they have not voted in on an open ballot: the ballot counts its seats as they were
+/// when it opened, and an empty seat could keep it from ever being decided.
+async fn ensure_no_unvoted_seat(
+    conn: &impl ConnectionTrait,
+    member: &project_member::Model,
+) -> ServiceResult<()> {
+    let seats = super::decision::unvoted_seats(conn, member.project_id, member.user_id).await?;
+    if seats.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::precondition(
+        &["id"],
+        format!(
+            "this member has not voted on {} open ballot(s) of the project ({}): they vote, or the ballots are decided, first",
+            seats.len(),
+            seats.join(", ")
+        ),
+    )
+    .into())
+}
+
 /// Replaces a member's roles, if nobody changed them since `expected_version`.
 pub async fn update_roles(
     state: &AppState,
@@ -211,6 +233,9 @@ pub async fn update_roles(
         && !roles.contains(ProjectRole::ProjectManager)
     {
         ensure_another_manager(&txn, &current).await?;
+    }
+    if !roles.contains(ProjectRole::SteeringCommittee) {
+        ensure_no_unvoted_seat(&txn, &current).await?;
     }
     let now = state.clock.now();
     let next = project_member::Model {
@@ -248,6 +273,7 @@ pub async fn remove(
     if stored_roles(&member.roles)?.contains(ProjectRole::ProjectManager) {
         ensure_another_manager(&txn, &member).await?;
     }
+    ensure_no_unvoted_seat(&txn, &member).await?;
     let sole = super::raci::sole_holder_activities(&txn, member.project_id, member.user_id).await?;
     if !sole.is_empty() {
         return Err(Refusal::precondition(

@@ -221,6 +221,34 @@ async fn the_committee_passes_a_gate_with_conditions_that_block_the_next_gate() 
         "PRECONDITION_FAILED",
         &["input", "phaseId"],
     );
+    // Nor do its milestones change: none joins it, none leaves it.
+    let created = app
+        .ok(&plan.pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Late\", baselineDate: \"2027-04-20\" }) { userErrors { code field } } }", json!({ "p": first }))
+        .await;
+    assert_refused(
+        &created["milestoneCreate"],
+        "PRECONDITION_FAILED",
+        &["input", "phaseId"],
+    );
+    const MOVE: &str = "mutation($id: ID!, $v: Int!, $p: ID!) { milestoneUpdate(input: { id: $id, expectedVersion: $v, phaseId: $p }) { userErrors { code field } } }";
+    let later = phase(&app, &plan.pm, second).await;
+    for (milestone, to) in [
+        (&later["milestones"][0], first),
+        (&frozen["milestones"][0], second),
+    ] {
+        let moved = app
+            .ok(
+                &plan.pm,
+                MOVE,
+                json!({ "id": milestone["id"], "v": milestone["version"], "p": to }),
+            )
+            .await;
+        assert_refused(
+            &moved["milestoneUpdate"],
+            "PRECONDITION_FAILED",
+            &["input", "phaseId"],
+        );
+    }
     assert_eq!(app.snapshot().await, before);
 
     // Not on the committee: refused, nothing written.

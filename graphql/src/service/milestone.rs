@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::access;
 use super::audit::{AuditEntry, Origin, append_all_in_txn, append_in_txn};
 use super::member::{check_owner, ensure_open};
+use super::phase::ensure_gate_open;
 use super::project::{is_baselined, today_in};
 use super::whole_row;
 use super::{
@@ -255,6 +256,7 @@ pub async fn create(
     )
     .await?;
     ensure_open(&project, &["phaseId"])?;
+    ensure_gate_open(&phase, &["phaseId"])?;
     if input.baseline_date.is_some() && is_baselined(&txn, project.id).await? {
         return Err(baselined_refusal().into());
     }
@@ -352,10 +354,18 @@ pub async fn update(
         next.owner_id = owner;
     }
     if let Some(phase_id) = changes.phase_id.filter(|id| *id != current.phase_id) {
-        let phase = phase::Entity::find_by_id(phase_id).one(&txn).await?;
-        if phase.is_none_or(|p| p.project_id != project.id) {
-            return Err(Refusal::not_found(&["phaseId"], "phase").into());
-        }
+        let target = phase::Entity::find_by_id(phase_id)
+            .one(&txn)
+            .await?
+            .filter(|p| p.project_id == project.id)
+            .ok_or_else(|| Refusal::not_found(&["phaseId"], "phase"))?;
+        let left = phase::Entity::find_by_id(current.phase_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("a milestone without its phase".into()))?;
+        // Neither the phase it leaves nor the one it joins may have its gate under way.
+        ensure_gate_open(&left, &["phaseId"])?;
+        ensure_gate_open(&target, &["phaseId"])?;
         next.phase_id = phase_id;
     }
     if let Some(baseline) = changes.baseline_date {

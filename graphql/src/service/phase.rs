@@ -954,8 +954,9 @@ fn criterion_entry<'a>(
     }
 }
 
-/// Phases whose gate is decided no longer take changes to what the gate checked.
-fn ensure_gate_open(phase: &phase::Model, field: &[&str]) -> ServiceResult<()> {
+/// Phases whose gate is requested or decided no longer take changes to what the gate checks
+/// (criteria, deliverables, milestones).
+pub(crate) fn ensure_gate_open(phase: &phase::Model, field: &[&str]) -> ServiceResult<()> {
     let status = status_of(phase)?;
     if matches!(
         status,

@@ -663,3 +663,51 @@ async fn the_phase_templates_are_listed() {
         5
     );
 }
+
+/// A phase the committee is voting to skip is not removed from under its ballot, which could
+/// then never be approved.
+#[tokio::test]
+async fn a_phase_with_an_open_skip_ballot_is_not_removed() {
+    let app = TestApp::spawn().await;
+    let plan = plan(&app).await;
+    let extra = app
+        .ok(&plan.pm, "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Extra\" }) { phase { id } } }", json!({ "p": plan.project }))
+        .await["phaseCreate"]["phase"]["id"]
+        .clone();
+    let asked = app
+        .ok(&plan.pm, "mutation($id: ID!) { phaseSkipRequest(input: { phaseId: $id, reason: \"Not needed\" }) { decision { id } userErrors { code field } } }", json!({ "id": extra }))
+        .await;
+    assert_eq!(
+        asked["phaseSkipRequest"]["userErrors"],
+        json!([]),
+        "{asked}"
+    );
+    let remove = "mutation($id: ID!) { phaseRemove(input: { phaseId: $id }) { phase { id } userErrors { code field message } } }";
+    let before = app.snapshot().await;
+    let refused = app.ok(&plan.pm, remove, json!({ "id": extra })).await;
+    assert_refused(
+        &refused["phaseRemove"],
+        "PRECONDITION_FAILED",
+        &["input", "phaseId"],
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    // Rejected, the ballot is closed, and the phase may go.
+    let ballot = asked["phaseSkipRequest"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for member in &plan.committee[..2] {
+        let cast = vote(
+            &app,
+            member,
+            &ballot,
+            json!({ "choice": "REJECT", "comment": "Keep it" }),
+        )
+        .await;
+        assert_eq!(cast["userErrors"], json!([]), "{cast}");
+    }
+    assert_eq!(ballot_status(&app, &plan.pm, &ballot).await, "DECIDED");
+    let removed = app.ok(&plan.pm, remove, json!({ "id": extra })).await;
+    assert_eq!(removed["phaseRemove"]["userErrors"], json!([]), "{removed}");
+}

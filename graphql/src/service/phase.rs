@@ -25,7 +25,7 @@ use super::{
     commit_with_events, current_under_project_lock, for_update, insert_in_batches,
 };
 use crate::domain::authz::ProjectOperation;
-use crate::domain::decision::{DecisionChoice, DecisionSubject};
+use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::phase::{
     self as rules, CriterionStatus, DeliverableStatus, GateFacts, PhaseCommand, PhaseStatus,
@@ -450,6 +450,21 @@ pub async fn remove(
         return Err(Refusal::precondition(
             &["phaseId"],
             "move or remove the phase's milestones first",
+        )
+        .into());
+    }
+    let open_ballot = decision::Entity::find()
+        .filter(decision::Column::SubjectId.eq(current.id))
+        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
+        .one(&txn)
+        .await?;
+    if let Some(ballot) = open_ballot {
+        return Err(Refusal::precondition(
+            &["phaseId"],
+            format!(
+                "the committee is voting on this phase ({}); the ballot is decided first",
+                ballot.subject_type
+            ),
         )
         .into());
     }

@@ -182,9 +182,8 @@ async fn sign_scope(app: &TestApp, s: &Setup) {
     sign_as_sponsor(app, s, &id).await;
 }
 
-/// Signs scope version `id` as the project's sponsor, through the service, as the sponsor is
-/// not one of the test's tokens.
-async fn sign_as_sponsor(app: &TestApp, s: &Setup, id: &Value) {
+/// The global id of the project's sponsor (the member whose only role is SPONSOR).
+async fn sponsor_of(app: &TestApp, s: &Setup) -> Value {
     let data = app
         .ok(
             &s.pm,
@@ -192,17 +191,21 @@ async fn sign_as_sponsor(app: &TestApp, s: &Setup, id: &Value) {
             json!({ "p": s.project }),
         )
         .await;
-    let sponsor = data["project"]["members"]
+    data["project"]["members"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["roles"] == json!(["SPONSOR"]))
         .unwrap()["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .clone()
+}
+
+/// Signs scope version `id` as the project's sponsor, through the service, as the sponsor is
+/// not one of the test's tokens.
+async fn sign_as_sponsor(app: &TestApp, s: &Setup, id: &Value) {
+    let sponsor = sponsor_of(app, s).await;
     let sponsor = steerco_graphql::schema::id::decode(
-        &async_graphql::ID(sponsor),
+        &async_graphql::ID(sponsor.as_str().unwrap().to_owned()),
         steerco_graphql::schema::id::Kind::User,
         &[],
     )
@@ -1257,20 +1260,7 @@ async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
         json!([]),
         "{updated}"
     );
-    let members = app
-        .ok(
-            &s.pm,
-            "query($p: ID!) { project(id: $p) { members { user { id } roles } } }",
-            json!({ "p": s.project }),
-        )
-        .await;
-    let sponsor = members["project"]["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["roles"] == json!(["SPONSOR"]))
-        .unwrap()["user"]["id"]
-        .clone();
+    let sponsor = sponsor_of(&app, &s).await;
     let submitted = app
         .ok(&s.pm, "mutation($id: ID!, $v: Int!, $s: [ID!]!) { scopeReviewSubmit(input: { id: $id, expectedVersion: $v, signatoryIds: $s }) { userErrors { message } } }", json!({ "id": draft, "v": updated["scopeDraftUpdate"]["scope"]["version"], "s": [sponsor, s.requester.id] }))
         .await;

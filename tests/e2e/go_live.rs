@@ -143,6 +143,37 @@ async fn prepare(app: &TestApp, s: &Setup, plan: &str) {
     assert_eq!(approved["userErrors"], json!([]), "{approved}");
 }
 
+/// Takes a prepared plan to APPROVED_GO: the decision requested, the sponsor's override of
+/// the criteria that fail, two of the three committee members voting GO.
+async fn approve_go(app: &TestApp, s: &Setup, plan: &str) {
+    let requested = plan_call(
+        app,
+        &s.pm,
+        "goLiveDecisionRequest",
+        json!({ "planId": plan }),
+    )
+    .await;
+    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
+    plan_call(
+        app,
+        &s.sponsor,
+        "goLiveOverride",
+        json!({ "planId": plan, "reason": "Accepted risk" }),
+    )
+    .await;
+    for member in &s.committee[..2] {
+        vote(app, member, &ballot, json!({ "choice": "GO" })).await;
+    }
+    let data = app
+        .ok(
+            &s.pm,
+            "query($id: ID!) { node(id: $id) { ... on GoLivePlan { status } } }",
+            json!({ "id": plan }),
+        )
+        .await;
+    assert_eq!(data["node"]["status"], "APPROVED_GO", "{data}");
+}
+
 fn holds(plan: &Value, key: &str) -> bool {
     plan["criteria"]
         .as_array()
@@ -407,23 +438,7 @@ async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_pro
     )
     .await;
     assert_refused(&early, "INVALID_TRANSITION", &["input", "action"]);
-    let requested = plan_call(
-        &app,
-        &s.pm,
-        "goLiveDecisionRequest",
-        json!({ "planId": plan }),
-    )
-    .await;
-    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
-    plan_call(
-        &app,
-        &s.sponsor,
-        "goLiveOverride",
-        json!({ "planId": plan, "reason": "Accepted risk" }),
-    )
-    .await;
-    vote(&app, &s.committee[0], &ballot, json!({ "choice": "GO" })).await;
-    vote(&app, &s.committee[2], &ballot, json!({ "choice": "GO" })).await;
+    approve_go(&app, &s, &plan).await;
     plan_call(
         &app,
         &s.pm,
@@ -540,23 +555,7 @@ async fn a_held_project_neither_cuts_over_nor_goes_live_and_a_rollback_keeps_it_
     let created = create_plan(&app, &s, GO_LIVE, Some(FREEZE_AROUND_GO_LIVE)).await;
     let plan = created["plan"]["id"].as_str().unwrap().to_owned();
     prepare(&app, &s, &plan).await;
-    let requested = plan_call(
-        &app,
-        &s.pm,
-        "goLiveDecisionRequest",
-        json!({ "planId": plan }),
-    )
-    .await;
-    let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
-    plan_call(
-        &app,
-        &s.sponsor,
-        "goLiveOverride",
-        json!({ "planId": plan, "reason": "Accepted risk" }),
-    )
-    .await;
-    vote(&app, &s.committee[0], &ballot, json!({ "choice": "GO" })).await;
-    vote(&app, &s.committee[1], &ballot, json!({ "choice": "GO" })).await;
+    approve_go(&app, &s, &plan).await;
     let move_plan = |action: &'static str| {
         plan_call(
             &app,

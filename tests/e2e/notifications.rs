@@ -214,12 +214,7 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
 
     // Gate: requested → the committee; the ballot → its voters; each vote → the PM;
     // decided → every member.
-    app.ok(
-        &t.pm,
-        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
-        json!({ "id": t.phase }),
-    )
-    .await;
+    crate::phases::start_phase(&app, &t.pm, &t.phase).await;
     complete_gate_items(&app, &t.pm, &t.phase).await;
     assert_eq!(step(&mail, &mut seen).await, [], "gate items mail nobody");
     let data = app.ok(&t.pm, GATE, json!({ "id": t.phase })).await;
@@ -770,12 +765,7 @@ async fn marking_a_batch_sent_touches_only_the_rows_still_claimed() {
 
 /// Starts the phase, meets its gate items and asks the committee; returns the ballot's id.
 async fn open_gate(app: &TestApp, t: &Team) -> String {
-    app.ok(
-        &t.pm,
-        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
-        json!({ "id": t.phase }),
-    )
-    .await;
+    crate::phases::start_phase(app, &t.pm, &t.phase).await;
     complete_gate_items(app, &t.pm, &t.phase).await;
     let data = app.ok(&t.pm, GATE, json!({ "id": t.phase })).await;
     data["phaseGateRequest"]["decision"]["id"]

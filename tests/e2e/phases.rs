@@ -66,6 +66,18 @@ pub async fn phase(app: &TestApp, user: &TestUser, id: &str) -> Value {
     app.ok(user, PHASE, json!({ "id": id })).await["node"].clone()
 }
 
+/// Starts a phase, as its project manager.
+pub async fn start_phase(app: &TestApp, pm: &TestUser, phase_id: &str) {
+    let data = app
+        .ok(
+            pm,
+            "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code message } } }",
+            json!({ "id": phase_id }),
+        )
+        .await;
+    assert_eq!(data["phaseStart"]["userErrors"], json!([]), "{data}");
+}
+
 /// Meets every gate item of a phase: criteria MET, deliverables APPROVED, milestones ACHIEVED.
 pub async fn complete_gate_items(app: &TestApp, pm: &TestUser, phase_id: &str) {
     let state = phase(app, pm, phase_id).await;
@@ -122,12 +134,7 @@ async fn a_gate_request_lists_every_open_item_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let plan = plan(&app).await;
     let first = &plan.phases[0];
-    app.ok(
-        &plan.pm,
-        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
-        json!({ "id": first }),
-    )
-    .await;
+    start_phase(&app, &plan.pm, &first).await;
     let before = app.snapshot().await;
     let data = app.ok(&plan.pm, GATE, json!({ "id": first })).await;
     let errors = user_errors(&data["phaseGateRequest"]);
@@ -154,12 +161,7 @@ async fn the_committee_passes_a_gate_with_conditions_that_block_the_next_gate() 
     let app = TestApp::spawn().await;
     let plan = plan(&app).await;
     let (first, second) = (&plan.phases[0], &plan.phases[1]);
-    app.ok(
-        &plan.pm,
-        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
-        json!({ "id": first }),
-    )
-    .await;
+    start_phase(&app, &plan.pm, &first).await;
     complete_gate_items(&app, &plan.pm, first).await;
 
     // A phase not started does not move ahead of the running one.
@@ -356,12 +358,7 @@ async fn no_go_returns_the_phase_to_work_with_the_reason() {
     let app = TestApp::spawn().await;
     let plan = plan(&app).await;
     let first = &plan.phases[0];
-    app.ok(
-        &plan.pm,
-        "mutation($id: ID!) { phaseStart(input: { phaseId: $id }) { userErrors { code } } }",
-        json!({ "id": first }),
-    )
-    .await;
+    start_phase(&app, &plan.pm, &first).await;
     complete_gate_items(&app, &plan.pm, first).await;
     let data = app.ok(&plan.pm, GATE, json!({ "id": first })).await;
     let decision = data["phaseGateRequest"]["decision"]["id"]

@@ -204,10 +204,12 @@ pub struct ProjectPosition {
 /// Where a plan's move takes its project, or why the project's lifecycle refuses it.
 /// `Ok(None)`: the project stays where it is.
 ///
-/// - Cutover starts only on a project IN_EXECUTION.
-/// - Going live takes it from IN_EXECUTION to LIVE_HYPERCARE, and closing hypercare from
-///   LIVE_HYPERCARE to OPTIMIZATION: the lifecycle's own edges, refused from anywhere else
-///   (a project ON_HOLD stays held until it is resumed).
+/// - A project on hold, or not yet in execution (PROPOSED, INITIATED), neither starts a
+///   cutover nor goes live nor leaves hypercare: held, it stays held until it is resumed.
+/// - Going live takes the project to LIVE_HYPERCARE: from IN_EXECUTION, or from OPTIMIZATION
+///   for a later wave (a phased roll-out's next plan); one already in hypercare stays there.
+/// - Closing hypercare takes a LIVE_HYPERCARE project to OPTIMIZATION; one already moved on by
+///   hand, or back in execution with another plan, stays where it is.
 /// - A completed rollback takes a live project (LIVE_HYPERCARE or OPTIMIZATION) back to
 ///   IN_EXECUTION. It is an emergency and is never refused: a project held meanwhile stays
 ///   ON_HOLD, to resume IN_EXECUTION.
@@ -216,38 +218,36 @@ pub fn project_after(
     project: ProjectPosition,
 ) -> Result<Option<ProjectPosition>, Refusal> {
     use ProjectStatus as S;
-    let lifecycle = |needed: S, doing: &str| {
-        if project.status == needed {
-            Ok(())
-        } else {
-            Err(Refusal::precondition(
-                &["action"],
-                format!(
-                    "{doing} needs the project {}; it is {}",
-                    needed.as_str(),
-                    project.status.as_str()
-                ),
-            ))
-        }
-    };
-    let live = |status: S| matches!(status, S::LiveHypercare | S::Optimization);
     let moved = |status: S| {
         Some(ProjectPosition {
             status,
             held_from: None,
         })
     };
-    match action {
-        PlanAction::StartCutover => {
-            lifecycle(S::InExecution, "starting the cutover").map(|()| None)
-        }
-        PlanAction::GoLive => {
-            lifecycle(S::InExecution, "going live").map(|()| moved(S::LiveHypercare))
-        }
-        PlanAction::CloseHypercare => {
-            lifecycle(S::LiveHypercare, "closing hypercare").map(|()| moved(S::Optimization))
-        }
-        PlanAction::CompleteRollback => Ok(match project {
+    let live = |status: S| matches!(status, S::LiveHypercare | S::Optimization);
+    let moving = matches!(
+        action,
+        PlanAction::StartCutover | PlanAction::GoLive | PlanAction::CloseHypercare
+    );
+    if moving
+        && !matches!(
+            project.status,
+            S::InExecution | S::LiveHypercare | S::Optimization
+        )
+    {
+        return Err(Refusal::precondition(
+            &["action"],
+            format!(
+                "{} needs the project in execution or live; it is {}",
+                action.as_str(),
+                project.status.as_str()
+            ),
+        ));
+    }
+    Ok(match action {
+        PlanAction::GoLive if project.status != S::LiveHypercare => moved(S::LiveHypercare),
+        PlanAction::CloseHypercare if project.status == S::LiveHypercare => moved(S::Optimization),
+        PlanAction::CompleteRollback => match project {
             ProjectPosition {
                 status: S::OnHold,
                 held_from: Some(held_from),
@@ -257,14 +257,17 @@ pub fn project_after(
             }),
             ProjectPosition { status, .. } if live(status) => moved(S::InExecution),
             ProjectPosition { .. } => None,
-        }),
-        PlanAction::SubmitForDecision
+        },
+        PlanAction::GoLive
+        | PlanAction::CloseHypercare
+        | PlanAction::StartCutover
+        | PlanAction::SubmitForDecision
         | PlanAction::DecideGo
         | PlanAction::DecideNoGo
         | PlanAction::Reschedule
         | PlanAction::StartRollback
-        | PlanAction::Replan => Ok(None),
-    }
+        | PlanAction::Replan => None,
+    })
 }
 
 /// Plans in these statuses no longer hold a place on the go-live calendar: a closed plan's
@@ -1440,28 +1443,33 @@ mod tests {
         use PlanAction as A;
         use ProjectStatus as S;
         let at = |status| position(status, None);
-        assert_eq!(project_after(A::StartCutover, at(S::InExecution)), Ok(None));
-        assert_eq!(
-            project_after(A::GoLive, at(S::InExecution)),
-            Ok(Some(at(S::LiveHypercare)))
-        );
+        let live = Some(at(S::LiveHypercare));
+        for status in [S::InExecution, S::LiveHypercare, S::Optimization] {
+            assert_eq!(project_after(A::StartCutover, at(status)), Ok(None));
+        }
+        assert_eq!(project_after(A::GoLive, at(S::InExecution)), Ok(live));
+        // A later wave's go-live: hypercare again, or still.
+        assert_eq!(project_after(A::GoLive, at(S::Optimization)), Ok(live));
+        assert_eq!(project_after(A::GoLive, at(S::LiveHypercare)), Ok(None));
         assert_eq!(
             project_after(A::CloseHypercare, at(S::LiveHypercare)),
             Ok(Some(at(S::Optimization)))
         );
-        let held = position(S::OnHold, Some(S::InExecution));
-        for status in [S::Proposed, S::Initiated, S::LiveHypercare, S::Optimization] {
-            for refused in [at(status), held] {
-                for action in [A::StartCutover, A::GoLive] {
-                    let refusal = project_after(action, refused).unwrap_err();
-                    assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
-                    assert_eq!(refusal.field, ["action"]);
-                    assert!(refusal.message.contains("needs the project IN_EXECUTION"));
-                }
-            }
+        for stays in [S::InExecution, S::Optimization] {
+            assert_eq!(project_after(A::CloseHypercare, at(stays)), Ok(None));
         }
-        for refused in [at(S::InExecution), at(S::Optimization), held] {
-            assert!(project_after(A::CloseHypercare, refused).is_err());
+        let held = position(S::OnHold, Some(S::InExecution));
+        for refused in [at(S::Proposed), at(S::Initiated), held] {
+            for action in [A::StartCutover, A::GoLive, A::CloseHypercare] {
+                let refusal = project_after(action, refused).unwrap_err();
+                assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
+                assert_eq!(refusal.field, ["action"]);
+                assert!(
+                    refusal
+                        .message
+                        .contains("needs the project in execution or live")
+                );
+            }
         }
         // Moves that do not touch the project.
         for action in [

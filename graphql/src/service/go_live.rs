@@ -316,11 +316,12 @@ pub async fn create(
     })
 }
 
-/// Loads a plan and its project for a command.
+/// Loads a plan and its project for a command, refusing at `field`, the input that led to it.
 async fn plan_for(
     conn: &impl ConnectionTrait,
     caller: &Caller,
     plan_id: Uuid,
+    field: &[&str],
     operation: ProjectOperation,
 ) -> ServiceResult<(
     go_live_plan::Model,
@@ -331,11 +332,11 @@ async fn plan_for(
         conn,
         &caller.actor,
         (plan_id, "go-live plan"),
-        &["planId"],
+        field,
         operation,
     )
     .await?;
-    ensure_open(&project, &["planId"])?;
+    ensure_open(&project, field)?;
     Ok((plan, project, subject))
 }
 
@@ -370,8 +371,14 @@ pub async fn prepare(
     input: Preparation,
 ) -> ServiceResult<PlanChange> {
     let txn = begin_write(&state.writer).await?;
-    let (current, project, _) =
-        plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
+    let (current, project, _) = plan_for(
+        &txn,
+        caller,
+        plan_id,
+        &["planId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_editable(&current)?;
     let mut next = current.clone();
     let mut refusals = Refusals::default();
@@ -482,7 +489,8 @@ pub async fn approve_rollback(
     plan_id: Uuid,
 ) -> ServiceResult<PlanChange> {
     let txn = begin_write(&state.writer).await?;
-    let (current, _, subject) = plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
+    let (current, _, subject) =
+        plan_for(&txn, caller, plan_id, &["planId"], ProjectOperation::Read).await?;
     if !(subject.admin
         || subject
             .roles
@@ -574,7 +582,14 @@ pub async fn task_add(
         .into());
     }
     let txn = begin_write(&state.writer).await?;
-    let (plan, project, _) = plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
+    let (plan, project, _) = plan_for(
+        &txn,
+        caller,
+        plan_id,
+        &["planId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_editable(&plan)?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
     let tasks = tasks_of(&txn, plan.id).await?;
@@ -649,7 +664,7 @@ pub async fn task_set_status(
         .await?
         .ok_or_else(|| Refusal::not_found(&["id"], "cutover task"))?;
     let (plan, project, subject) =
-        plan_for(&txn, caller, task.plan_id, ProjectOperation::Read).await?;
+        plan_for(&txn, caller, task.plan_id, &["id"], ProjectOperation::Read).await?;
     // Read again under the project's lock: a concurrent move of the same task committed first.
     let task = for_update(cutover_task::Entity::find_by_id(task_id), backend_of(&txn))
         .one(&txn)
@@ -749,7 +764,14 @@ pub async fn manual_criterion_add(
 ) -> ServiceResult<go_live_criterion::Model> {
     let name = single_line(name, 200).map_err(|e| Refusal::bad_input(&["name"], e.to_string()))?;
     let txn = begin_write(&state.writer).await?;
-    let (plan, project, _) = plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
+    let (plan, project, _) = plan_for(
+        &txn,
+        caller,
+        plan_id,
+        &["planId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     ensure_editable(&plan)?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
     let row = go_live_criterion::Model {
@@ -791,7 +813,7 @@ pub async fn manual_criterion_set(
         .await?
         .ok_or_else(|| Refusal::not_found(&["id"], "criterion"))?;
     let (plan, project, subject) =
-        plan_for(&txn, caller, row.plan_id, ProjectOperation::Read).await?;
+        plan_for(&txn, caller, row.plan_id, &["id"], ProjectOperation::Read).await?;
     // Read again under the project's lock so the audit's "before" is what this change replaced.
     let row = for_update(
         go_live_criterion::Entity::find_by_id(criterion_id),
@@ -987,8 +1009,14 @@ pub async fn request_decision(
     plan_id: Uuid,
 ) -> ServiceResult<PlanChange> {
     let txn = begin_write(&state.writer).await?;
-    let (current, project, _) =
-        plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
+    let (current, project, _) = plan_for(
+        &txn,
+        caller,
+        plan_id,
+        &["planId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     let from = status_of(&current)?;
     let to = rules::plan_transition(from, PlanAction::SubmitForDecision)?;
     let now = state.clock.now();
@@ -1053,7 +1081,8 @@ pub async fn set_override(
     let reason = required_multi_line(reason, 2_000)
         .map_err(|e| Refusal::bad_input(&["reason"], e.to_string()))?;
     let txn = begin_write(&state.writer).await?;
-    let (current, _, subject) = plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
+    let (current, _, subject) =
+        plan_for(&txn, caller, plan_id, &["planId"], ProjectOperation::Read).await?;
     let may = subject.admin
         || subject
             .roles
@@ -1233,7 +1262,7 @@ pub async fn transition(
     }
     let txn = begin_write(&state.writer).await?;
     let (current, project, subject) =
-        plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
+        plan_for(&txn, caller, plan_id, &["planId"], ProjectOperation::Read).await?;
     let is_pm = crate::domain::authz::permits(&subject, ProjectOperation::ManagePlan);
     let is_authority = rollback_of(&current)
         .authority_ids
@@ -1370,7 +1399,8 @@ pub async fn rollback_start(
     force: bool,
 ) -> ServiceResult<PlanChange> {
     let txn = begin_write(&state.writer).await?;
-    let (current, _, subject) = plan_for(&txn, caller, plan_id, ProjectOperation::Read).await?;
+    let (current, _, subject) =
+        plan_for(&txn, caller, plan_id, &["planId"], ProjectOperation::Read).await?;
     let from = status_of(&current)?;
     let is_authority = subject.admin
         || rollback_of(&current)
@@ -1502,7 +1532,14 @@ pub async fn metric_add(
     let unit = refusals.field(&["unit"], single_line(unit, 32));
     refusals.finish()?;
     let txn = begin_write(&state.writer).await?;
-    let (plan, project, _) = plan_for(&txn, caller, plan_id, ProjectOperation::ManagePlan).await?;
+    let (plan, project, _) = plan_for(
+        &txn,
+        caller,
+        plan_id,
+        &["planId"],
+        ProjectOperation::ManagePlan,
+    )
+    .await?;
     if matches!(
         status_of(&plan)?,
         PlanStatus::Closed | PlanStatus::RollbackInProgress | PlanStatus::RolledBack
@@ -1555,8 +1592,14 @@ pub async fn reading_record(
         .one(&txn)
         .await?
         .ok_or_else(|| Refusal::not_found(&["metricId"], "metric"))?;
-    let (plan, project, subject) =
-        plan_for(&txn, caller, metric.plan_id, ProjectOperation::Read).await?;
+    let (plan, project, subject) = plan_for(
+        &txn,
+        caller,
+        metric.plan_id,
+        &["metricId"],
+        ProjectOperation::Read,
+    )
+    .await?;
     let on_duty = war_room_of(&plan)
         .iter()
         .any(|seat| seat.user_id == caller.actor.user_id);

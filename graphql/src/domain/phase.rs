@@ -220,21 +220,22 @@ pub struct GateFacts {
     pub raci_violations: Vec<(Uuid, String, String)>,
 }
 
-/// Checks a new order of a project's phases, given as `(id, status)` in that order: phases run
-/// one after another, so a phase that has started (or passed or skipped its gate) keeps its
-/// place before every phase that has not, and those that have started keep their order among
-/// themselves. Only phases not yet started move freely among themselves. A phase moved ahead of
-/// one whose gate passed with conditions would escape them, and a phase not started moved
-/// ahead of the running one could start beside it.
-pub fn check_reorder(order: &[(Uuid, PhaseStatus)], started_order: &[Uuid]) -> Result<(), Refusal> {
+/// Checks a new order of a project's phases, given as `(id, started)` in that order, where
+/// `started` tells a phase that has started (or passed its gate), and `started_order` the
+/// phases that have, in their order now: phases run one after another, so a phase that has
+/// started keeps its place before every phase that has not, and those that have keep their
+/// order among themselves. Phases not started (a phase skipped before it started among them)
+/// move freely. A phase moved ahead of one whose gate passed with conditions would escape
+/// them, and a phase not started moved ahead of the running one could start beside it.
+pub fn check_reorder(order: &[(Uuid, bool)], started_order: &[Uuid]) -> Result<(), Refusal> {
     let started: Vec<Uuid> = order
         .iter()
-        .filter(|(_, status)| *status != PhaseStatus::NotStarted)
+        .filter(|(_, started)| *started)
         .map(|(id, _)| *id)
         .collect();
     let first_not_started = order
         .iter()
-        .position(|(_, status)| *status == PhaseStatus::NotStarted)
+        .position(|(_, started)| !*started)
         .unwrap_or(order.len());
     if started.len() > first_not_started || started != started_order {
         return Err(Refusal::precondition(
@@ -243,6 +244,16 @@ pub fn check_reorder(order: &[(Uuid, PhaseStatus)], started_order: &[Uuid]) -> R
         ));
     }
     Ok(())
+}
+
+/// Whether a phase has started: it runs, awaits its gate, or is past it. A phase skipped
+/// before it ever started has not.
+pub fn has_started(status: PhaseStatus, started_on: Option<chrono::NaiveDate>) -> bool {
+    match status {
+        PhaseStatus::NotStarted => false,
+        PhaseStatus::Skipped => started_on.is_some(),
+        PhaseStatus::InProgress | PhaseStatus::AwaitingGateReview | PhaseStatus::Completed => true,
+    }
 }
 
 /// Every item that keeps the phase from its gate; empty when it may be requested.
@@ -462,35 +473,40 @@ mod tests {
 
     #[test]
     fn only_phases_not_started_move_and_none_ahead_of_one_that_has() {
-        use PhaseStatus as S;
         let id = Uuid::from_u128;
-        let (done, running, next, last) = (id(1), id(2), id(3), id(4));
-        let order = |ids: [Uuid; 4]| {
-            ids.map(|phase| {
-                let status = match phase {
-                    p if p == done => S::Completed,
-                    p if p == running => S::InProgress,
-                    _ => S::NotStarted,
-                };
-                (phase, status)
-            })
+        let (done, running, next, last, skipped) = (id(1), id(2), id(3), id(4), id(5));
+        let order = |ids: &[Uuid]| -> Vec<(Uuid, bool)> {
+            ids.iter()
+                .map(|&phase| (phase, phase == done || phase == running))
+                .collect()
         };
         let started = [done, running];
-        assert_eq!(
-            check_reorder(&order([done, running, next, last]), &started),
-            Ok(())
-        );
-        assert_eq!(
-            check_reorder(&order([done, running, last, next]), &started),
-            Ok(())
-        );
-        for refused in [
-            [running, done, next, last],
-            [done, next, running, last],
-            [next, done, running, last],
+        for allowed in [
+            [done, running, next, last, skipped],
+            [done, running, last, skipped, next],
+            [done, running, skipped, next, last],
         ] {
-            let refusal = check_reorder(&order(refused), &started).unwrap_err();
+            assert_eq!(check_reorder(&order(&allowed), &started), Ok(()));
+        }
+        for refused in [
+            [running, done, next, last, skipped],
+            [done, next, running, last, skipped],
+            [skipped, done, running, next, last],
+        ] {
+            let refusal = check_reorder(&order(&refused), &started).unwrap_err();
             assert_eq!(refusal.field, ["phaseIds"]);
+        }
+    }
+
+    #[test]
+    fn a_phase_skipped_before_it_started_has_not_started() {
+        use PhaseStatus as S;
+        let at = chrono::NaiveDate::from_ymd_opt(2027, 3, 1);
+        assert!(!has_started(S::NotStarted, None));
+        assert!(!has_started(S::Skipped, None));
+        assert!(has_started(S::Skipped, at));
+        for started in [S::InProgress, S::AwaitingGateReview, S::Completed] {
+            assert!(has_started(started, at));
         }
     }
 }

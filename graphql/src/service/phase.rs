@@ -372,21 +372,17 @@ pub async fn reorder(
         )
         .into());
     }
-    let mut statuses = Vec::with_capacity(order.len());
-    for id in order {
-        let listed = phases
-            .iter()
-            .find(|p| p.id == *id)
-            .ok_or_else(|| ServiceError::Internal("a listed phase is not the project's".into()))?;
-        statuses.push((*id, status_of(listed)?));
-    }
     let mut started_now = Vec::new();
     for current in &phases {
-        if status_of(current)? != PhaseStatus::NotStarted {
+        if rules::has_started(status_of(current)?, current.actual_start) {
             started_now.push(current.id);
         }
     }
-    rules::check_reorder(&statuses, &started_now)?;
+    let listed: Vec<(Uuid, bool)> = order
+        .iter()
+        .map(|id| (*id, started_now.contains(id)))
+        .collect();
+    rules::check_reorder(&listed, &started_now)?;
     let now = state.clock.now();
     let mut reordered = Vec::with_capacity(phases.len());
     for (index, id) in order.iter().enumerate() {

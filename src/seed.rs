@@ -43,7 +43,7 @@ use steerco_graphql::service::milestone::{MilestoneChanges, NewMilestone};
 use steerco_graphql::service::project::{MoneyInput, NewProject};
 use steerco_graphql::service::uat::{ExecutionInput, NewCycle, NewDefect};
 use steerco_graphql::service::user::NewUser;
-use steerco_graphql::service::{self, Actor, AppState, Caller, ServiceResult};
+use steerco_graphql::service::{self, Actor, AppState, Caller, ServiceError, ServiceResult};
 use uuid::Uuid;
 
 pub const DEMO_PROJECT_CODE: &str = "CRM-DEMO";
@@ -198,7 +198,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
 
     // Who does what, from the standard CRM template and the members' roles.
     service::raci::seed(state, &caller, project.id).await?;
-    // The scope, signed by the sponsor and the business; then a second version in review.
+    // The scope, signed by the sponsor and the business; then a second version drafted.
     let sponsor = people
         .get("wei.zhang@demo.steerco.dev")
         .copied()
@@ -260,14 +260,6 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
     )
     .await?
     .version;
-    service::scope::submit(
-        state,
-        &caller,
-        second.id,
-        second.version,
-        &[sponsor, business],
-    )
-    .await?;
 
     let phases = service::phase::phases_of(&state.db, project.id).await?;
     let mut previous = None;
@@ -420,6 +412,19 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
         .find(|m| m.name == "ERP integration in test")
         .map(|m| m.id);
     change_requests(state, &caller, project.id, &people, &committee, integration).await?;
+    // The second scope version goes to review once CR-001 has moved the baseline it was
+    // drafted from (which carried the change's item into it).
+    let second = service::scope::visible(state, &caller.actor, second.id)
+        .await?
+        .ok_or_else(|| ServiceError::Internal("the demo's second scope version".into()))?;
+    service::scope::submit(
+        state,
+        &caller,
+        second.id,
+        second.version,
+        &[sponsor, business],
+    )
+    .await?;
     uat(state, &caller, project.id, &people).await?;
     go_live(state, &caller, project.id, &people, &committee).await?;
     let token = service::token::issue_for_operator(state, pm.id, "demo").await?;

@@ -1233,7 +1233,7 @@ async fn a_change_approved_without_a_baseline_still_counts_once_closed() {
 
 /// A scope version drafted from the baseline an approved change then replaces takes the
 /// change with it: baselined later, it cannot undo what the committee approved. One in review
-/// has its signatures cleared, as they were given to a document without the change.
+/// goes back to DRAFT, as its signatures were given to a document without the change.
 #[tokio::test]
 async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
     let app = TestApp::spawn().await;
@@ -1329,23 +1329,24 @@ async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
         .await["project"]["scope"]
         .clone();
     let rebased = read(draft.clone()).await;
-    assert_eq!(rebased["status"], "IN_REVIEW");
+    assert_eq!(rebased["status"], "DRAFT", "back to draft: {rebased}");
     assert_eq!(rebased["basedOnId"], baseline["id"], "{rebased}");
     assert_eq!(
         texts(&rebased),
         ["Leads", "Partner portal", "Service ticketing"],
         "the draft's own item stays, the change's come in"
     );
-    assert!(
-        rebased["signatories"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|signature| signature["signedAt"].is_null()),
-        "{rebased}"
-    );
+    assert_eq!(rebased["signatories"], json!([]), "{rebased}");
 
-    // Signed again by both, the draft becomes the baseline with the approved change in it.
+    // Submitted and signed again, it becomes the baseline with the approved change in it.
+    let resubmitted = app
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!, $s: [ID!]!) { scopeReviewSubmit(input: { id: $id, expectedVersion: $v, signatoryIds: $s }) { userErrors { message } } }", json!({ "id": draft, "v": rebased["version"], "s": [sponsor, s.requester.id] }))
+        .await;
+    assert_eq!(
+        resubmitted["scopeReviewSubmit"]["userErrors"],
+        json!([]),
+        "{resubmitted}"
+    );
     sign_version(&app, &s, &draft).await;
     let signed = read(draft).await;
     assert_eq!(signed["status"], "BASELINED", "{signed}");

@@ -216,7 +216,7 @@ async fn a_member_with_an_unvoted_seat_stays_on_the_committee_until_they_vote() 
     let app = TestApp::spawn().await;
     let plan = crate::phases::plan(&app).await;
     let first = &plan.phases[0];
-    crate::phases::start_phase(&app, &plan.pm, &first).await;
+    crate::phases::start_phase(&app, &plan.pm, first).await;
     crate::phases::complete_gate_items(&app, &plan.pm, first).await;
     let gate = app
         .ok(&plan.pm, crate::phases::GATE, json!({ "id": first }))

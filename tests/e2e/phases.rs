@@ -134,7 +134,7 @@ async fn a_gate_request_lists_every_open_item_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let plan = plan(&app).await;
     let first = &plan.phases[0];
-    start_phase(&app, &plan.pm, &first).await;
+    start_phase(&app, &plan.pm, first).await;
     let before = app.snapshot().await;
     let data = app.ok(&plan.pm, GATE, json!({ "id": first })).await;
     let errors = user_errors(&data["phaseGateRequest"]);
@@ -161,7 +161,7 @@ async fn the_committee_passes_a_gate_with_conditions_that_block_the_next_gate() 
     let app = TestApp::spawn().await;
     let plan = plan(&app).await;
     let (first, second) = (&plan.phases[0], &plan.phases[1]);
-    start_phase(&app, &plan.pm, &first).await;
+    start_phase(&app, &plan.pm, first).await;
     complete_gate_items(&app, &plan.pm, first).await;
 
     // A phase not started does not move ahead of the running one.
@@ -358,7 +358,7 @@ async fn no_go_returns_the_phase_to_work_with_the_reason() {
     let app = TestApp::spawn().await;
     let plan = plan(&app).await;
     let first = &plan.phases[0];
-    start_phase(&app, &plan.pm, &first).await;
+    start_phase(&app, &plan.pm, first).await;
     complete_gate_items(&app, &plan.pm, first).await;
     let data = app.ok(&plan.pm, GATE, json!({ "id": first })).await;
     let decision = data["phaseGateRequest"]["decision"]["id"]

@@ -217,7 +217,7 @@ async fn a_phase_gate_waits_for_a_valid_raci_of_its_activities() {
         Some(first),
     )
     .await;
-    crate::phases::start_phase(&app, &plan.pm, &first).await;
+    crate::phases::start_phase(&app, &plan.pm, first).await;
     complete_gate_items(&app, &plan.pm, first).await;
     let data = app.ok(&plan.pm, GATE, json!({ "id": first })).await;
     let errors = user_errors(&data["phaseGateRequest"]);

@@ -141,7 +141,7 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
             )
         })
         .collect();
-    // Version 2 took CR-001's item, approved while it was in review, besides its own edits.
+    // Version 2 took CR-001's item, approved while it was a draft, besides its own edits.
     assert_eq!(
         changes,
         vec![

@@ -113,6 +113,13 @@ pub enum DomainEvent {
         version_id: Uuid,
         successor_id: Uuid,
     },
+    /// An open version took an approved change's items and is now based on the baseline it
+    /// made; one that was in review went back to DRAFT.
+    ScopeRebased {
+        version_id: Uuid,
+        change_request_id: Uuid,
+        back_to_draft: bool,
+    },
     ChangeRequestStatusChanged {
         change_request_id: Uuid,
         from: super::change_request::CrStatus,
@@ -209,6 +216,7 @@ impl DomainEvent {
             Self::ScopeRejected { .. } => "scope.rejected",
             Self::ScopeBaselined { .. } => "scope.baselined",
             Self::ScopeSuperseded { .. } => "scope.superseded",
+            Self::ScopeRebased { .. } => "scope.rebased",
             Self::ChangeRequestStatusChanged { .. } => "change_request.status_changed",
             Self::ChangeRequestImpactAssessed { .. } => "change_request.impact_assessed",
             Self::ChangeRequestVotesSuperseded { .. } => "change_request.votes_superseded",
@@ -255,7 +263,8 @@ impl DomainEvent {
             | Self::ScopeSigned { version_id, .. }
             | Self::ScopeRejected { version_id, .. }
             | Self::ScopeBaselined { version_id, .. }
-            | Self::ScopeSuperseded { version_id, .. } => ("ScopeVersion", *version_id),
+            | Self::ScopeSuperseded { version_id, .. }
+            | Self::ScopeRebased { version_id, .. } => ("ScopeVersion", *version_id),
             Self::ChangeRequestStatusChanged {
                 change_request_id, ..
             }

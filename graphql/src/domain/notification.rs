@@ -247,6 +247,7 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
         | DomainEvent::ScheduleBaselined { .. }
         | DomainEvent::ScopeSigned { .. }
         | DomainEvent::ScopeSuperseded { .. }
+        | DomainEvent::ScopeRebased { .. }
         | DomainEvent::ChangeRequestImpactAssessed { .. }
         | DomainEvent::ChangeRequestVotesSuperseded { .. }
         | DomainEvent::ChangeRequestApplied { .. }
@@ -454,8 +455,8 @@ pub struct Parties {
     pub inactive: BTreeSet<Uuid>,
 }
 
-/// The people a route reaches: each once, never an inactive user nor one who is no longer a
-/// member of the project, in a stable order.
+/// The people a route reaches: each once, never an inactive user, in a stable order. Who of
+/// them still hears of the project is [`hears_of_project`]'s to say.
 pub fn recipients(route: &Route, parties: &Parties) -> BTreeSet<Uuid> {
     let mut people = BTreeSet::new();
     for audience in &route.audiences {
@@ -479,12 +480,16 @@ pub fn recipients(route: &Route, parties: &Parties) -> BTreeSet<Uuid> {
             Audience::PendingVoters => people.extend(&parties.pending_voters),
         }
     }
-    // Mail about a project goes to its people: one who left it (a requester, a reporter, an
-    // owner named before they went) hears no more of it.
-    people.retain(|id| {
-        !parties.inactive.contains(id) && parties.members.iter().any(|m| m.user_id == *id)
-    });
+    people.retain(|id| !parties.inactive.contains(id));
     people
+}
+
+/// Whether someone a route reaches is still to hear of the project: a member, or an
+/// administrator (who may act on any project without being one of its members, and raise a
+/// change or log a defect there). Someone who left the project (a requester, a reporter, an
+/// owner named before they went) hears no more of it.
+pub fn hears_of_project(person: Uuid, members: &[Member], admin: bool) -> bool {
+    admin || members.iter().any(|member| member.user_id == person)
 }
 
 #[cfg(test)]
@@ -560,11 +565,16 @@ mod tests {
         let reached = |event: DomainEvent| -> Vec<u128> {
             let route = route(&event).unwrap();
             recipients(&route, &left)
-                .iter()
-                .map(Uuid::as_u128)
+                .into_iter()
+                .filter(|person| hears_of_project(*person, &left.members, false))
+                .map(|person| person.as_u128())
                 .collect()
         };
-        assert_eq!(reached(approved), [PM, SPONSOR, COMMITTEE]);
+        assert_eq!(reached(approved.clone()), [PM, SPONSOR, COMMITTEE]);
+        // An administrator who raised the change without being a member hears of it.
+        let approved_route = route(&approved).unwrap();
+        assert!(recipients(&approved_route, &left).contains(&id(LEFT)));
+        assert!(hears_of_project(id(LEFT), &left.members, true));
         assert_eq!(
             reached(DomainEvent::DefectReadyForRetest { defect_id: id(99) }),
             [] as [u128; 0]

@@ -160,13 +160,22 @@ impl InScopeChange {
     /// Carries the change into a version drafted from the baseline it replaced, so that the
     /// draft, once baselined, does not undo it: the removed items go (a draft that already
     /// took one out stays as it is), the added ones come in, with the ids the new baseline
-    /// gives them.
+    /// gives them, and out of the draft's out-of-scope list. An added item whose text the
+    /// draft already holds in scope (its editor saw it coming) is not added twice.
     pub fn carry_into_draft(&self, draft: &mut ScopeDocument) {
         draft
             .in_scope
             .retain(|item| !self.removed.contains(&item.id));
         for item in &self.added {
-            if !draft.in_scope.iter().any(|held| held.id == item.id) {
+            let key = text_key(&item.text);
+            draft
+                .out_of_scope
+                .retain(|excluded| text_key(&excluded.text) != key);
+            let held = draft
+                .in_scope
+                .iter()
+                .any(|held| held.id == item.id || text_key(&held.text) == key);
+            if !held {
                 draft.in_scope.push(item.clone());
             }
         }
@@ -1445,6 +1454,20 @@ mod tests {
                 item(9, "Service ticketing")
             ]
         );
+        // One that held the added text already, in scope or out of it, holds it once, in.
+        let mut draft = ScopeDocument {
+            out_of_scope: vec![item(6, "SERVICE TICKETING")],
+            ..document(vec![item(1, "Leads")])
+        };
+        change.carry_into_draft(&mut draft);
+        assert_eq!(draft.out_of_scope, []);
+        assert_eq!(
+            draft.in_scope,
+            [item(1, "Leads"), item(9, "Service ticketing")]
+        );
+        let mut typed_ahead = document(vec![item(7, "service ticketing")]);
+        change.carry_into_draft(&mut typed_ahead);
+        assert_eq!(typed_ahead.in_scope, [item(7, "service ticketing")]);
     }
 }
 

@@ -33,7 +33,7 @@ use crate::domain::decision::DecisionSubject;
 use crate::domain::event::DomainEvent;
 use crate::domain::notification::{
     Delivery, Member, NotificationClass, NotificationStatus, Parties, ReminderPolicy, Route,
-    Urgency, delivery, recipients, route,
+    Urgency, delivery, hears_of_project, recipients, route,
 };
 use crate::domain::user::Locale;
 use crate::mail::{self, Facts, Links, ObjectFacts, Person, ProjectFacts};
@@ -307,7 +307,7 @@ pub(crate) async fn outbox_rows_in_txn(
         for recipient in people
             .iter()
             .filter_map(|id| directory.users.get(id))
-            .filter(|u| u.active)
+            .filter(|u| u.active && hears_of_project(u.id, &directory.members, u.admin))
         {
             let preference = directory
                 .preference(recipient.id, class)
@@ -487,6 +487,7 @@ pub(crate) struct Addressee {
     pub name: String,
     pub locale: String,
     pub active: bool,
+    pub admin: bool,
 }
 
 impl From<&user::Model> for Addressee {
@@ -497,6 +498,7 @@ impl From<&user::Model> for Addressee {
             name: user.name.clone(),
             locale: user.locale.clone(),
             active: user.active,
+            admin: user.admin,
         }
     }
 }
@@ -515,12 +517,13 @@ const MEMBER_COLUMNS: [project_member::Column; 2] = [
 
 /// The columns of an [`Addressee`], as `user` holds them, in the order
 /// [`Directory::add`] reads them.
-const ADDRESSEE_COLUMNS: [user::Column; 5] = [
+const ADDRESSEE_COLUMNS: [user::Column; 6] = [
     user::Column::Id,
     user::Column::Email,
     user::Column::Name,
     user::Column::Locale,
     user::Column::Active,
+    user::Column::Admin,
 ];
 
 /// The columns of a preference, after the addressee's.
@@ -600,6 +603,7 @@ impl Directory {
                 name: row.try_get_by_index(first + 2)?,
                 locale: row.try_get_by_index(first + 3)?,
                 active: row.try_get_by_index(first + 4)?,
+                admin: row.try_get_by_index(first + 5)?,
             });
         }
         Ok(())
@@ -976,6 +980,7 @@ mod tests {
             "u_name",
             "u_locale",
             "u_active",
+            "u_admin",
             "p_class",
             "p_delivery",
         ];

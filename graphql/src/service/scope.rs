@@ -502,8 +502,9 @@ pub async fn reject(
 /// is the sign-off. A version drafted from that
 /// baseline and still open (DRAFT or IN_REVIEW) takes the change too and is based on the
 /// new baseline, so that baselining it later does not undo an approved change; one in review
-/// has its signatures cleared and its review opened again, as its signatories signed a
-/// document without the change.
+/// goes back to DRAFT, its signatures gone, as they were given to a document without the
+/// change: the project manager submits it again, naming its signatories afresh (one may have
+/// left the project meanwhile).
 pub async fn baseline_from_change_request_in_txn(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,
@@ -544,7 +545,14 @@ pub async fn baseline_from_change_request_in_txn(
         let mut carried = document_of(draft)?;
         change.carry_into_draft(&mut carried);
         let in_review = draft.status == ScopeStatus::InReview.as_str();
+        // Back to DRAFT as a rejection takes it there: its signatures no longer hold.
+        let status = if in_review {
+            rules::transition(ScopeStatus::InReview, ScopeCommand::Reject)?
+        } else {
+            ScopeStatus::Draft
+        };
         let next = scope_version::Model {
+            status: status.as_str().to_owned(),
             content: encode(&carried)?,
             based_on: Some(version.id),
             updated_at: now,
@@ -553,18 +561,16 @@ pub async fn baseline_from_change_request_in_txn(
         };
         save(txn, &next).await?;
         if in_review {
-            scope_signatory::Entity::update_many()
-                .col_expr(
-                    scope_signatory::Column::SignedAt,
-                    sea_orm::sea_query::Expr::value(sea_orm::Value::ChronoDateTimeUtc(None)),
-                )
+            scope_signatory::Entity::delete_many()
                 .filter(scope_signatory::Column::ScopeVersionId.eq(draft.id))
                 .exec(txn)
                 .await?;
-            events.push(DomainEvent::ScopeReviewOpened {
-                version_id: draft.id,
-            });
         }
+        events.push(DomainEvent::ScopeRebased {
+            version_id: draft.id,
+            change_request_id,
+            back_to_draft: in_review,
+        });
         append_in_txn(
             txn,
             origin,
@@ -575,7 +581,7 @@ pub async fn baseline_from_change_request_in_txn(
                 json!({
                     "basedOn": version.id,
                     "changeRequestId": change_request_id,
-                    "signaturesCleared": in_review,
+                    "backToDraft": in_review,
                 }),
             ),
         )

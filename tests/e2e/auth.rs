@@ -249,6 +249,38 @@ async fn a_password_session_signs_in_and_expires() {
     assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
 }
 
+/// Each password tried takes a request, and so a place in the rate limit: a request that
+/// signs in more than once (aliases, a batch) is refused before any password is checked.
+#[tokio::test]
+async fn a_request_tries_one_password_at_most() {
+    let app = TestApp::spawn().await;
+    let attempt = |alias: &str| {
+        format!(
+            "{alias}: sessionCreate(input: {{ email: \"ada@example.com\", password: \"guess {alias}\" }}) {{ token userErrors {{ code field }} }}"
+        )
+    };
+    let aliased = format!("mutation {{ {} {} }}", attempt("a"), attempt("b"));
+    let once = format!("mutation {{ {} }}", attempt("a"));
+    for body in [
+        json!({ "query": aliased }),
+        json!([{ "query": once }, { "query": once }]),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error_code(&answer), Some("LIMIT_EXCEEDED"), "{answer}");
+    }
+    // One sign-in is answered as usual.
+    let single = app.gql(None, &once, json!({})).await;
+    assert_refused(&single["data"]["a"], "INVALID_CREDENTIALS", &[]);
+}
+
 #[tokio::test]
 async fn only_admins_create_users_and_bad_user_input_is_refused() {
     let app = TestApp::spawn().await;

@@ -127,6 +127,7 @@ mod tests {
         Passed {
             is_query: true,
             analysis: None,
+            sign_ins: 0,
         }
     }
 

@@ -190,6 +190,8 @@ pub enum Check {
 pub struct Passed {
     is_query: bool,
     analysis: Option<async_graphql::Value>,
+    /// How many times the operation signs in (`sessionCreate`): each is a password tried.
+    sign_ins: usize,
 }
 
 impl Passed {
@@ -197,7 +199,15 @@ impl Passed {
     pub fn is_query(&self) -> bool {
         self.is_query
     }
+
+    /// How many passwords the operation tries (`sessionCreate` fields, aliases included).
+    pub fn sign_ins(&self) -> usize {
+        self.sign_ins
+    }
 }
+
+/// The mutation that tries a password.
+pub const SIGN_IN: &str = "sessionCreate";
 
 /// The key of an operation's analysis (cost and depth) in a response's `extensions`.
 const ANALYSIS: &str = "analyzer";
@@ -237,6 +247,13 @@ impl Schemas {
             operation_type(document, request.operation_name.as_deref())
                 == Some(OperationType::Query)
         });
+        let sign_ins = match &document {
+            Some(document) if !is_query => document_limits::fields(document)
+                .iter()
+                .filter(|field| field.name.node == SIGN_IN)
+                .count(),
+            _ => 0,
+        };
         // Only queries are kept, by their variables as JSON: a mutation's variables (a new
         // defect's title, say) are seldom sent twice.
         let variables = is_query
@@ -266,6 +283,7 @@ impl Schemas {
         let passed = Passed {
             is_query,
             analysis: answer.extensions.remove(ANALYSIS),
+            sign_ins,
         };
         if let Some(variables) = &variables {
             self.checked

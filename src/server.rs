@@ -722,11 +722,12 @@ async fn graphql_ws(
                             )
                         })?
                         .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
-                    Ok(schema::subscription_data(
-                        &shared.state,
-                        Some(actor),
-                        request_id,
-                    ))
+                    let mut data =
+                        schema::subscription_data(&shared.state, Some(actor), request_id);
+                    if let Some(token) = header.as_deref().and_then(bearer_token) {
+                        data.insert(schema::SubscriberToken(token.to_owned()));
+                    }
+                    Ok(data)
                 })
                 .serve()
         })

@@ -1536,6 +1536,44 @@ async fn project_events_stream_over_the_websocket_to_members_only() {
         event["payload"]["data"]["projectEvents"],
         json!({ "kind": "change_request.status_changed", "subjectType": "ChangeRequest" })
     );
+
+    // A subscription signed in with a token it no longer holds hears no more: its stream
+    // ends at the next event.
+    let created = app
+        .ok(
+            &t.qa,
+            "mutation { apiTokenCreate(input: { name: \"Dashboard\" }) { token apiToken { id } } }",
+            json!({}),
+        )
+        .await;
+    let dashboard = TestUser {
+        id: t.qa.id.clone(),
+        uuid: t.qa.uuid,
+        email: t.qa.email.clone(),
+        token: created["apiTokenCreate"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    let mut watching = connect(&dashboard).await;
+    assert_eq!(next_json(&mut watching).await["type"], "connection_ack");
+    let subscribe = json!({ "id": "2", "type": "subscribe", "payload": {
+        "query": "subscription($p: ID!) { projectEvents(projectId: $p) { kind } }",
+        "variables": { "p": t.project } } });
+    watching
+        .send(Message::Text(subscribe.to_string().into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.ok(
+        &t.qa,
+        "mutation($id: ID!) { apiTokenRevoke(input: { id: $id }) { userErrors { code } } }",
+        json!({ "id": created["apiTokenCreate"]["apiToken"]["id"] }),
+    )
+    .await;
+    one_email(&app, &t).await;
+    let ended = next_json(&mut watching).await;
+    assert_eq!(ended, json!({ "id": "2", "type": "complete" }));
 }
 
 /// A claim reads the due rows only, through the index on (status, next attempt), however many

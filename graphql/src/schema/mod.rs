@@ -352,6 +352,12 @@ pub fn subscription_data(
     data
 }
 
+/// The bearer token a WebSocket signed in with. A subscription checks it again before each
+/// event it delivers, so that a token revoked or expired since, or a user no longer allowed
+/// to see the project, hears no more ([`subscription_data`] alone checks only the actor).
+#[derive(Clone)]
+pub struct SubscriberToken(pub String);
+
 /// A subscription request with its [`subscription_data`].
 pub fn prepare_subscription(
     mut request: async_graphql::Request,

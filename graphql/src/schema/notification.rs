@@ -10,6 +10,7 @@ use futures_util::stream;
 use steerco_entity::notification;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::SubscriberToken;
 use super::context::{actor, caller, state};
 use super::error::{Payload, UserError, payload, respond, to_top_level};
 use super::id::{GlobalId, Kind, decode, decode_any, encode, encode_named};
@@ -360,17 +361,59 @@ impl SubscriptionRoot {
             ));
         };
         let receiver = app.events.subscribe();
-        Ok(stream::unfold(receiver, move |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(event) if event.project_id == project_id => {
-                        return Some((ProjectEventMessage::from(&event), receiver));
+        let watcher = Watcher {
+            state: app.clone(),
+            token: ctx
+                .data_opt::<SubscriberToken>()
+                .map(|token| token.0.clone()),
+            viewer: viewer.clone(),
+            project_id,
+        };
+        Ok(stream::unfold(receiver, move |mut receiver| {
+            let watcher = watcher.clone();
+            async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(event) if event.project_id == project_id => {
+                            if !watcher.still_allowed().await {
+                                // The stream ends: the client hears `complete`.
+                                return None;
+                            }
+                            return Some((ProjectEventMessage::from(&event), receiver));
+                        }
+                        // A slow subscriber skips what it missed rather than stall the server.
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return None,
                     }
-                    // A slow subscriber skips what it missed rather than stall the server.
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return None,
                 }
             }
         }))
+    }
+}
+
+/// Who watches a project's events, checked again before each event is delivered.
+#[derive(Clone)]
+struct Watcher {
+    state: service::AppState,
+    token: Option<String>,
+    viewer: service::Actor,
+    project_id: uuid::Uuid,
+}
+
+impl Watcher {
+    /// Whether the subscriber may still see the project: their token (when they signed in
+    /// with one) still valid and still theirs, and the project still visible to them.
+    async fn still_allowed(&self) -> bool {
+        let viewer = match &self.token {
+            Some(token) => match service::token::authenticate(&self.state, token).await {
+                Ok(Some(actor)) if actor.user_id == self.viewer.user_id => actor,
+                _ => return false,
+            },
+            None => self.viewer.clone(),
+        };
+        matches!(
+            service::access::visible_project(&self.state.db, &viewer, self.project_id).await,
+            Ok(Some(_))
+        )
     }
 }

@@ -1649,3 +1649,61 @@ async fn a_cancelled_project_reminds_nobody_of_its_milestones() {
     mail.deliver().await;
     assert_eq!(mail.since(seen), got(&[]));
 }
+
+/// A milestone is overdue once its forecast date has passed where its project is: the
+/// reminder counts the project's days, not UTC's, as the milestone's health does, and comes
+/// once in each of them.
+#[tokio::test]
+async fn a_milestone_is_reminded_of_on_its_projects_days() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let version = app
+        .ok(
+            &t.pm,
+            "query($p: ID!) { project(id: $p) { version } }",
+            json!({ "p": t.project }),
+        )
+        .await["project"]["version"]
+        .clone();
+    let moved = app
+        .ok(&t.pm, "mutation($p: ID!, $v: Int!) { projectUpdate(input: { id: $p, expectedVersion: $v, timeZone: \"America/Los_Angeles\" }) { userErrors { code message } } }", json!({ "p": t.project, "v": version }))
+        .await;
+    assert_eq!(moved["projectUpdate"]["userErrors"], json!([]), "{moved}");
+    // The clock starts on 2027-03-01 at 09:00 UTC.
+    let created = app
+        .ok(&t.pm, "mutation($p: ID!, $o: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Data migrated\", ownerId: $o, forecastDate: \"2027-03-03\" }) { userErrors { code message } } }", json!({ "p": t.phase, "o": t.dev.id }))
+        .await;
+    assert_eq!(
+        created["milestoneCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    mail.deliver().await;
+    let mut seen = mail.smtp.received_count();
+    // 2027-03-04 00:30 UTC: still the 3rd in Los Angeles, where the milestone is not late.
+    app.clock.advance(Days::minutes(63 * 60 + 30));
+    assert_eq!(overdue_reminders(&app, &mail, &mut seen).await, got(&[]));
+    // 09:00 UTC: the 4th there, its first day late.
+    app.clock.advance(Days::minutes(8 * 60 + 30));
+    assert_eq!(
+        overdue_reminders(&app, &mail, &mut seen).await,
+        got(&[(&t.pm, "milestone.overdue"), (&t.dev, "milestone.overdue")])
+    );
+    // 2027-03-05 07:30 UTC, another day in UTC but still the 4th there: not again.
+    app.clock.advance(Days::minutes(22 * 60 + 30));
+    assert_eq!(overdue_reminders(&app, &mail, &mut seen).await, got(&[]));
+}
+
+/// Runs a scheduler pass and delivers: the milestone.overdue emails since `seen`.
+async fn overdue_reminders(app: &TestApp, mail: &Mail, seen: &mut usize) -> Vec<(String, String)> {
+    outbox::run_scheduler(&app.state).await.unwrap();
+    mail.deliver().await;
+    let arrived = mail
+        .since(*seen)
+        .into_iter()
+        .filter(|(_, kind)| kind == "milestone.overdue")
+        .collect();
+    *seen = mail.smtp.received_count();
+    arrived
+}

@@ -13,12 +13,12 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Select,
 };
 use serde_json::json;
 use steerco_entity::{
-    decision, digest_item, milestone, notification, notification_preference, scheduled_reminder,
-    server_secret, user,
+    decision, digest_item, milestone, notification, notification_preference, project,
+    scheduled_reminder, server_secret, user,
 };
 use uuid::Uuid;
 
@@ -433,9 +433,11 @@ pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
 /// The reminders of one pass: its time, and what today's passes have written so far.
 struct Reminders {
     now: DateTime<Utc>,
+    /// Today in UTC. A milestone's reminders count its project's days, which are at most a day
+    /// from it either way.
     day: NaiveDate,
-    /// (rule, object) written today, by this pass or an earlier one.
-    written: HashSet<(&'static str, Uuid)>,
+    /// (rule, object, day) written from yesterday to tomorrow, by this pass or an earlier one.
+    written: HashSet<(&'static str, Uuid, NaiveDate)>,
     /// Whether this pass recorded a reminder.
     marked_any: bool,
 }
@@ -444,24 +446,27 @@ impl Reminders {
     /// The rules a pass writes reminders under.
     const RULES: [&'static str; 3] = [MILESTONE_DUE, MILESTONE_OVERDUE, VOTE_PENDING];
 
-    /// What today's passes have written, read in one statement.
+    /// What the passes of the days around today (the days of every time zone) have written,
+    /// read in one statement.
     async fn of_day(state: &AppState, now: DateTime<Utc>) -> ServiceResult<Self> {
         let day = now.date_naive();
-        let rows: Vec<(String, Uuid)> = scheduled_reminder::Entity::find()
+        let one_day = chrono::Duration::days(1);
+        let rows: Vec<(String, Uuid, NaiveDate)> = scheduled_reminder::Entity::find()
             .select_only()
             .column(scheduled_reminder::Column::Rule)
             .column(scheduled_reminder::Column::ObjectId)
-            .filter(scheduled_reminder::Column::Day.eq(day))
+            .column(scheduled_reminder::Column::Day)
+            .filter(scheduled_reminder::Column::Day.between(day - one_day, day + one_day))
             .into_tuple()
             .all(&state.db)
             .await?;
         let written = rows
             .into_iter()
-            .filter_map(|(rule, object)| {
+            .filter_map(|(rule, object, on)| {
                 Self::RULES
                     .into_iter()
                     .find(|known| *known == rule)
-                    .map(|rule| (rule, object))
+                    .map(|rule| (rule, object, on))
             })
             .collect();
         Ok(Self {
@@ -472,17 +477,17 @@ impl Reminders {
         })
     }
 
-    fn is_written(&self, rule: &'static str, object: Uuid) -> bool {
-        self.written.contains(&(rule, object))
+    fn is_written(&self, rule: &'static str, object: Uuid, day: NaiveDate) -> bool {
+        self.written.contains(&(rule, object, day))
     }
 
-    /// Writes the reminder of `event` under `rule` about `object`, once a day: records it and
-    /// writes its emails in one transaction, or nothing when another server has just recorded
-    /// it. Returns how many emails that made.
+    /// Writes the reminder of `event` under `rule` about `object`, once a `day`: records it
+    /// and writes its emails in one transaction, or nothing when another server has just
+    /// recorded it. Returns how many emails that made.
     async fn write(
         &mut self,
         state: &AppState,
-        project_id: Uuid,
+        (project_id, day): (Uuid, NaiveDate),
         rule: &'static str,
         object: Uuid,
         event: DomainEvent,
@@ -490,7 +495,7 @@ impl Reminders {
         let txn = begin_write(&state.writer).await?;
         let marker = scheduled_reminder::ActiveModel {
             rule: Set(rule.to_owned()),
-            day: Set(self.day),
+            day: Set(day),
             object_id: Set(object),
             written_at: Set(self.now),
         };
@@ -506,7 +511,7 @@ impl Reminders {
             )
             .exec_without_returning(&txn)
             .await?;
-        self.written.insert((rule, object));
+        self.written.insert((rule, object, day));
         if recorded == 0 {
             // Dropped, the transaction rolls back: it wrote nothing.
             return Ok(0);
@@ -519,10 +524,7 @@ impl Reminders {
             self.now,
             project_id.into(),
             &[event],
-            Occurrence::Scheduled {
-                rule,
-                day: self.day,
-            },
+            Occurrence::Scheduled { rule, day },
         )
         .await?;
         commit(txn).await?;
@@ -535,49 +537,62 @@ const MILESTONE_OVERDUE: &str = "milestone.overdue";
 const VOTE_PENDING: &str = "reminder.vote_pending";
 
 /// Writes the milestone reminders owed today; returns how many emails that made.
+///
+/// A milestone's days are its project's, as its health counts them: it is overdue once its
+/// forecast date has passed where the project is, not in UTC.
 async fn remind_milestones(state: &AppState, today: &mut Reminders) -> ServiceResult<u64> {
     let day = today.day;
     let policy = state.mail.reminders;
-    let open = milestone::Entity::find()
+    // A day either way: the projects' days are at most that far from UTC's.
+    // Each milestone with its project's time zone, in one statement.
+    let to_project: RelationDef = milestone::Entity::belongs_to(project::Entity)
+        .from(milestone::Column::ProjectId)
+        .to(project::Column::Id)
+        .into();
+    let open: Vec<(Uuid, Uuid, NaiveDate, String)> = milestone::Entity::find()
+        .select_only()
+        .column(milestone::Column::Id)
+        .column(milestone::Column::ProjectId)
+        .column(milestone::Column::ForecastDate)
+        .column(project::Column::TimeZone)
+        .join(JoinType::InnerJoin, to_project)
         .filter(milestone::Column::ActualDate.is_null())
         .filter(milestone::Column::Status.is_not_in([
             MilestoneStatus::Achieved.as_str(),
             MilestoneStatus::Missed.as_str(),
         ]))
-        .filter(milestone::Column::ForecastDate.gte(day - chrono::Duration::days(366)))
+        .filter(milestone::Column::ForecastDate.gte(day - chrono::Duration::days(367)))
         .filter(
             milestone::Column::ForecastDate
-                .lte(day + chrono::Duration::days(policy.milestone_due_days)),
+                .lte(day + chrono::Duration::days(policy.milestone_due_days + 1)),
         )
         // A closed or cancelled project's milestones can no longer be edited: nobody could
         // stop their reminders.
         .filter(
             milestone::Column::ProjectId.not_in_subquery(super::project::read_only_project_ids()),
         )
+        .into_tuple()
         .all(&state.db)
         .await?;
     let mut written = 0;
-    for found in open {
-        let Some(reminder) = milestone_reminder(&policy, found.forecast_date, day) else {
+    for (milestone_id, project_id, forecast_date, zone) in open {
+        let local_day = super::project::today_in_zone(&zone, today.now);
+        let Some(reminder) = milestone_reminder(&policy, forecast_date, local_day) else {
             continue;
         };
         let (rule, event) = match reminder {
             MilestoneReminder::DueSoon => (
                 MILESTONE_DUE,
-                DomainEvent::MilestoneDueSoon {
-                    milestone_id: found.id,
-                },
+                DomainEvent::MilestoneDueSoon { milestone_id },
             ),
             MilestoneReminder::Overdue { .. } => (
                 MILESTONE_OVERDUE,
-                DomainEvent::MilestoneOverdue {
-                    milestone_id: found.id,
-                },
+                DomainEvent::MilestoneOverdue { milestone_id },
             ),
         };
-        if !today.is_written(rule, found.id) {
+        if !today.is_written(rule, milestone_id, local_day) {
             written += today
-                .write(state, found.project_id, rule, found.id, event)
+                .write(state, (project_id, local_day), rule, milestone_id, event)
                 .await?;
         }
     }
@@ -602,7 +617,7 @@ async fn remind_votes(state: &AppState, today: &mut Reminders) -> ServiceResult<
     let mut written = 0;
     for ballot in open {
         if !vote_reminder_due(&policy, ballot.opened_at, now)
-            || today.is_written(VOTE_PENDING, ballot.id)
+            || today.is_written(VOTE_PENDING, ballot.id, today.day)
         {
             continue;
         }
@@ -610,7 +625,13 @@ async fn remind_votes(state: &AppState, today: &mut Reminders) -> ServiceResult<
             decision_id: ballot.id,
         };
         written += today
-            .write(state, ballot.project_id, VOTE_PENDING, ballot.id, event)
+            .write(
+                state,
+                (ballot.project_id, today.day),
+                VOTE_PENDING,
+                ballot.id,
+                event,
+            )
             .await?;
     }
     Ok(written)

@@ -630,7 +630,12 @@ pub async fn my_roles(
 
 /// Today's date where the project is: deadlines and actual dates are the project's local days.
 pub fn today_in(project: &project::Model, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-    let zone = TimeZone::parse(&project.time_zone)
+    today_in_zone(&project.time_zone, now)
+}
+
+/// The date it is at `now` in the time zone named `time_zone` (UTC for a name not known).
+pub fn today_in_zone(time_zone: &str, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    let zone = TimeZone::parse(time_zone)
         .map(|tz| tz.tz())
         .unwrap_or(chrono_tz::UTC);
     now.with_timezone(&zone).date_naive()

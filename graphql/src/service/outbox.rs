@@ -487,7 +487,8 @@ impl Reminders {
     async fn write(
         &mut self,
         state: &AppState,
-        (project_id, day): (Uuid, NaiveDate),
+        project_id: Uuid,
+        day: NaiveDate,
         rule: &'static str,
         object: Uuid,
         event: DomainEvent,
@@ -592,7 +593,7 @@ async fn remind_milestones(state: &AppState, today: &mut Reminders) -> ServiceRe
         };
         if !today.is_written(rule, milestone_id, local_day) {
             written += today
-                .write(state, (project_id, local_day), rule, milestone_id, event)
+                .write(state, project_id, local_day, rule, milestone_id, event)
                 .await?;
         }
     }
@@ -627,7 +628,8 @@ async fn remind_votes(state: &AppState, today: &mut Reminders) -> ServiceResult<
         written += today
             .write(
                 state,
-                (ballot.project_id, today.day),
+                ballot.project_id,
+                today.day,
                 VOTE_PENDING,
                 ballot.id,
                 event,

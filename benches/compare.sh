@@ -37,6 +37,11 @@
 #   COMPARE_PG_HOST=127.0.0.1  COMPARE_PG_PORT=5432  COMPARE_PG_USER=postgres
 #   COMPARE_PG_SOCKET=/var/run/postgresql  COMPARE_PG_LOG=(found: /var/log/postgresql/…)
 #   COMPARE_PORT=18080                  first of four loopback ports
+#   COMPARE_CPU_LATENCY_US=             a bound on the processors' wake-up latency (microseconds;
+#                                       0 keeps idle processors polling) that the script holds
+#                                       for the whole run, so every server, PostgreSQL and the
+#                                       load generators run under it alike; needs root. Unset:
+#                                       none, the machine as it is
 #
 # Needs: psql and pgbench, PostgreSQL superuser access (trust), its server log readable (by
 # file or pg_read_file) with the default Debian log_line_prefix '%m [%p] %q%u@%d ', node and
@@ -63,6 +68,7 @@ pg_port=${COMPARE_PG_PORT:-5432}
 pg_user=${COMPARE_PG_USER:-postgres}
 pg_socket=${COMPARE_PG_SOCKET:-/var/run/postgresql}
 port=${COMPARE_PORT:-18080}
+cpu_latency=${COMPARE_CPU_LATENCY_US:-}
 
 postgraphile_version=4.14.1
 connection_filter_version=2.3.0 # the last major for PostGraphile 4
@@ -84,6 +90,13 @@ case $transport in tcp) other_transport=socket ;; socket) other_transport=tcp ;;
 for peer in "${peers[@]}"; do
   [[ $peer == postgraphile || $peer == seaography ]] || die "unknown peer $peer"
 done
+if [[ -n $cpu_latency ]]; then
+  [[ $cpu_latency =~ ^[0-9]+$ ]] || die "COMPARE_CPU_LATENCY_US is a number of microseconds"
+  # In force while the file stays open, so until the script ends. Written as eight hex digits:
+  # the kernel reads a write of any length but four as text.
+  exec 9>/dev/cpu_dma_latency || die "cannot open /dev/cpu_dma_latency (needs root)"
+  printf '%08x' "$cpu_latency" >&9 || die "cannot write /dev/cpu_dma_latency"
+fi
 
 # --- processes --------------------------------------------------------------------------------
 
@@ -496,6 +509,7 @@ stop_all
   echo "$projects bench projects, PostgreSQL $(pg_admin 'SHOW server_version' | cut -d' ' -f1) over $transport," \
     "wrk -t$threads -c$connections, ${rounds} rounds of ${duration} s, W1 project $w1_code"
   echo "$(nproc) cores; load average before the rounds $load_before, after $load_after"
+  [[ -z $cpu_latency ]] || echo "processors' wake-up latency bounded to $cpu_latency µs for the whole run, every server alike"
   echo
   node "$here/report.mjs" "$results" steerco "${peers[@]}" floor
   echo

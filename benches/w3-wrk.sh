@@ -5,7 +5,10 @@
 # on other machines would, with less of the machine than reqwest's clients take.
 #
 #   bash benches/w3-wrk.sh BINARY [BINARY ...]
+#   bash benches/w3-wrk.sh target/release/steerco "target/release/steerco --cpu-latency-us 0"
 #
+# A BINARY may carry flags of `serve` after its path, so that one build is measured against
+# itself with a setting changed (quote each such argument whole; paths without spaces).
 # For each round and client count, each binary in turn (so two builds alternate) serves a
 # fresh copy of the 20-project database benches/instructions.sh also uses, seeded with the
 # first binary (again when it changes: list the oldest build first), without mail worker or
@@ -53,16 +56,18 @@ defects() { sqlite3 "$scratch/w3.db" 'SELECT COUNT(*) FROM defect'; }
 # The value of $2 in wrk's line $1 (benches/compare/post.lua).
 field() { sed -E "s/.* $2=([0-9.]+).*/\\1/" <<<"$1"; }
 
-printf '%-5s %-32s %7s %8s %10s %8s %8s %8s %7s %5s\n' \
+printf '%-5s %-48s %7s %8s %10s %8s %8s %8s %7s %5s\n' \
   round binary clients requests defects/s p50_ms p99_ms gained non2xx busy
 for ((round = 1; round <= rounds; round++)); do
   for clients in "${client_counts[@]}"; do
     for binary in "$@"; do
-      prepare_w3 "$1"
+      read -r -a command <<<"$binary"
+      read -r -a seeder <<<"$1"
+      prepare_w3 "${seeder[0]}"
       token=$(cat "$sqlite_work/token")
       ! curl -s -o /dev/null "http://127.0.0.1:$port/health" || die "port $port is taken (W3_PORT)"
-      "$binary" --database-url "sqlite://$scratch/w3.db?mode=rwc" serve --addr "127.0.0.1:$port" \
-        --production --rate-limit 0 --worker false 2>"$scratch/server.log" &
+      "${command[0]}" --database-url "sqlite://$scratch/w3.db?mode=rwc" serve --addr "127.0.0.1:$port" \
+        --production --rate-limit 0 --worker false "${command[@]:1}" 2>"$scratch/server.log" &
       pid=$!
       await_server "$pid" "$port" 0.1 100 "$scratch/server.log"
       w3_body
@@ -79,7 +84,7 @@ for ((round = 1; round <= rounds; round++)); do
         -v requests="$(field "$line" requests)" -v rps="$(field "$line" rps)" \
         -v p50="$(field "$line" p50_us)" -v p99="$(field "$line" p99_us)" -v gained="$gained" \
         -v non2xx="$(field "$line" non2xx)" -v busy="$busy" 'BEGIN {
-          printf "%-5s %-32s %7s %8s %10.0f %8.2f %8.2f %8s %7s %5s\n", round, binary,
+          printf "%-5s %-48s %7s %8s %10.0f %8.2f %8.2f %8s %7s %5s\n", round, binary,
             clients, requests, rps, p50 / 1000, p99 / 1000, gained, non2xx, busy }'
     done
   done

@@ -13,6 +13,7 @@ use steerco_graphql::service::{self, AppState, ServiceError, outbox};
 use steerco_migration::{Migrator, MigratorTrait};
 
 use crate::config::{DEFAULT_ADDR, DEFAULT_DATABASE_URL, ServerConfig, redact_url};
+use crate::cpu_latency::CpuLatencyRequest;
 use crate::rate_limit::RateLimit;
 use crate::server::{BoundServer, FrontRuntime, shutdown_signal};
 use crate::worker::{Worker, WorkerConfig};
@@ -91,6 +92,11 @@ pub struct ServeArgs {
     /// Most aliased fields in one document.
     #[arg(long, env = "STEERCO_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
     pub max_aliases: usize,
+    /// While requests come, keep this machine's processors able to wake within this many
+    /// microseconds (Linux CPU latency QoS; 0 keeps idle processors polling rather than
+    /// halting). Needs write access to /dev/cpu_dma_latency. Unset: no bound.
+    #[arg(long, env = "STEERCO_CPU_LATENCY_US", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub cpu_latency_us: Option<u32>,
     /// Run the mail worker and scheduler in this process (turn off when separate
     /// `steerco worker` processes deliver).
     #[arg(long, env = "STEERCO_WORKER", default_value_t = true, value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -374,6 +380,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
         },
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
         token_memory: std::time::Duration::from_millis(args.token_memory_ms),
+        cpu_latency: args.cpu_latency_us.map(CpuLatencyRequest::new),
         rate_limit: std::num::NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
             per_second,
             burst: std::num::NonZeroU32::new(args.rate_burst).unwrap_or(per_second),
@@ -442,4 +449,32 @@ async fn migrate(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["steerco", "serve"].iter().chain(args))?;
+        match cli.command {
+            Some(Command::Serve(serve)) => Ok(serve),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_latency_bound_is_asked_for_only_when_given_and_within_a_second() {
+        if std::env::var_os("STEERCO_CPU_LATENCY_US").is_none() {
+            assert_eq!(serve_args(&[]).unwrap().cpu_latency_us, None);
+        }
+        assert_eq!(
+            serve_args(&["--cpu-latency-us", "0"])
+                .unwrap()
+                .cpu_latency_us,
+            Some(0)
+        );
+        assert!(serve_args(&["--cpu-latency-us", "1000001"]).is_err());
+        assert!(serve_args(&["--cpu-latency-us", "-1"]).is_err());
+    }
 }

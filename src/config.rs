@@ -29,6 +29,9 @@ pub struct ServerConfig {
     /// it at every request. A token revoked through this server is refused at once whatever
     /// this is (see `steerco_graphql::service::token_memory`).
     pub token_memory: std::time::Duration,
+    /// A bound on the processors' wake-up latency to hold while requests come; `None` asks
+    /// for none (see [`crate::cpu_latency`]).
+    pub cpu_latency: Option<crate::cpu_latency::CpuLatencyRequest>,
 }
 
 /// How long a server trusts a token it checked, by default: long enough that a caller's
@@ -54,6 +57,7 @@ impl ServerConfig {
             request_timeout: std::time::Duration::from_secs(30),
             rate_limit: None,
             token_memory: DEFAULT_TOKEN_MEMORY,
+            cpu_latency: None,
         }
     }
 }

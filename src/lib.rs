@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod cli;
 pub mod config;
+pub mod cpu_latency;
 pub mod db;
 pub mod links;
 pub mod logging;

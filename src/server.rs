@@ -33,6 +33,7 @@ use tracing::{Instrument, Span};
 
 use crate::answer;
 use crate::config::ServerConfig;
+use crate::cpu_latency::{CpuLatency, CpuLatencyRequest};
 use crate::rate_limit::{RateKey, RateLimiter};
 
 /// Everything the handlers share.
@@ -43,6 +44,8 @@ struct Shared {
     rate_limiter: Option<RateLimiter>,
     /// The runtime that opened the database, where everything that uses it runs.
     operations: Handle,
+    /// Keeps the processors quick to wake while requests come, when configured.
+    cpu_latency: Option<CpuLatency>,
 }
 
 /// The id of one HTTP request, in logs, responses (`x-request-id`) and audit events.
@@ -70,6 +73,7 @@ impl BoundServer {
         // The memory is shared by every clone of `state`: it serves this server.
         state.tokens.last_for(config.token_memory);
         let schemas = Schemas::build(state.clone(), config.limits, config.production);
+        let cpu_latency = config.cpu_latency.as_ref().and_then(hold_cpu_latency);
         Ok(Self {
             listener,
             local_addr,
@@ -79,6 +83,7 @@ impl BoundServer {
                 rate_limiter: config.rate_limit.map(RateLimiter::new),
                 config,
                 operations: Handle::current(),
+                cpu_latency,
             }),
         })
     }
@@ -125,8 +130,34 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
             get(crate::links::object_page).around(on_operations),
         )
         .data(shared.state.clone())
-        .data(shared)
-        .around(|endpoint, request| async move { with_request_id(endpoint, request).await })
+        .data(Arc::clone(&shared))
+        .around(move |endpoint, request| {
+            if let Some(latency) = &shared.cpu_latency {
+                latency.busy();
+            }
+            with_request_id(endpoint, request)
+        })
+}
+
+/// Starts holding `request` while requests come; a server that cannot still serves.
+fn hold_cpu_latency(request: &CpuLatencyRequest) -> Option<CpuLatency> {
+    match CpuLatency::start(request) {
+        Ok(latency) => {
+            tracing::info!(
+                bound_us = request.bound_us,
+                "the processors' wake-up latency is bounded while requests come"
+            );
+            Some(latency)
+        }
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                device = %request.device.display(),
+                "cannot bound the processors' wake-up latency; serving without"
+            );
+            None
+        }
+    }
 }
 
 /// Calls `endpoint` on the `runtime` given (a WebSocket's session too: it is spawned where

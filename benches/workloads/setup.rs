@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use sea_orm::{EntityTrait, QueryOrder};
 use steerco::config::ServerConfig;
+use steerco::cpu_latency::CpuLatencyRequest;
 use steerco::seed::bench::{BenchSize, bench};
 use steerco::server::BoundServer;
 use steerco_entity::project;
@@ -44,6 +45,10 @@ pub struct Config {
     pub profile_top: usize,
     /// Upper-cased names of the workloads to run; empty runs them all.
     pub only: Vec<String>,
+    /// The bound on the processors' wake-up latency the bench's server holds while requests
+    /// come, from `STEERCO_CPU_LATENCY_US` as for `steerco serve` (whose spawned servers read
+    /// it themselves).
+    pub cpu_latency_us: Option<u32>,
 }
 
 /// Every workload, in the order they run.
@@ -83,6 +88,9 @@ impl Config {
             profile_sql: var("BENCH_PROFILE_SQL").is_some_and(|value| value != "0"),
             profile_top: number("BENCH_PROFILE_TOP", 8)?,
             only,
+            cpu_latency_us: var("STEERCO_CPU_LATENCY_US")
+                .map(|_| number("STEERCO_CPU_LATENCY_US", 0))
+                .transpose()?,
         })
     }
 
@@ -197,8 +205,11 @@ impl Bench {
             })
             .collect();
 
-        let server =
-            BoundServer::bind(ServerConfig::local("127.0.0.1:0".parse()?), state.clone()).await?;
+        let server_config = ServerConfig {
+            cpu_latency: config.cpu_latency_us.map(CpuLatencyRequest::new),
+            ..ServerConfig::local("127.0.0.1:0".parse()?)
+        };
+        let server = BoundServer::bind(server_config, state.clone()).await?;
         let base_url = format!("http://{}", server.local_addr());
         tokio::spawn(server.run(std::future::pending()));
         let http = http_client()?;

@@ -384,3 +384,34 @@ async fn abusive_documents_cost_no_sql_even_with_a_valid_token() {
     assert_eq!(body[1]["data"]["me"]["email"], user.email, "{body}");
     assert!(app.statements.total() > before);
 }
+
+/// A server told to bound the processors' wake-up latency writes the bound when requests
+/// come, to the device it was given (a file standing in for `/dev/cpu_dma_latency` here), and
+/// one that cannot open its device serves all the same.
+#[tokio::test]
+async fn a_latency_bound_is_asked_for_when_requests_come() {
+    use steerco::cpu_latency::CpuLatencyRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let device = dir.path().join("cpu_dma_latency");
+    std::fs::write(&device, b"").unwrap();
+    let request = CpuLatencyRequest {
+        bound_us: 0,
+        device: device.clone(),
+    };
+    let app = TestApp::spawn_with(|config| config.cpu_latency = Some(request)).await;
+    assert!(
+        std::fs::read(&device).unwrap().is_empty(),
+        "nothing before a request"
+    );
+    let answer = app.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(answer["data"]["__typename"], "QueryRoot");
+    assert_eq!(std::fs::read(&device).unwrap(), 0i32.to_ne_bytes());
+
+    let unopened = CpuLatencyRequest {
+        bound_us: 0,
+        device: dir.path().join("missing").join("cpu_dma_latency"),
+    };
+    let app = TestApp::spawn_with(|config| config.cpu_latency = Some(unopened)).await;
+    let answer = app.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(answer["data"]["__typename"], "QueryRoot");
+}

@@ -16,6 +16,8 @@ use std::time::Instant;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::{BatchRequest, ErrorExtensions, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::listener::TcpAcceptor;
@@ -737,7 +739,7 @@ async fn graphql_ws(
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
-            let schema = shared.schemas.full.clone();
+            let schema = SubscriptionsOnly(shared.schemas.full.clone());
             GraphQLWebSocket::new(stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let header = payload
@@ -762,6 +764,54 @@ async fn graphql_ws(
                 })
                 .serve()
         })
+}
+
+/// The WebSocket's executor: subscriptions only. A query or mutation sent over the socket is
+/// refused, since the rate limit, the one sign-in a request and the time limit apply to
+/// `POST /graphql` alone: thirty passwords to a message, as fast as messages go, otherwise.
+#[derive(Clone)]
+struct SubscriptionsOnly(schema::AppSchema);
+
+impl async_graphql::Executor for SubscriptionsOnly {
+    async fn execute(&self, _request: async_graphql::Request) -> async_graphql::Response {
+        only_subscriptions()
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        if runs_other_than_a_subscription(&request) {
+            return futures_util::stream::once(async { only_subscriptions() }).boxed();
+        }
+        async_graphql::Executor::execute_stream(&self.0, request, session_data)
+    }
+}
+
+/// Whether `request` would run a query or a mutation. A document that does not parse, or
+/// names no operation it holds, is left to the schema, which refuses it without running it.
+fn runs_other_than_a_subscription(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let kind = match &document.operations {
+        DocumentOperations::Single(operation) => Some(operation.node.ty),
+        DocumentOperations::Multiple(operations) => request
+            .operation_name
+            .as_deref()
+            .and_then(|name| operations.get(name))
+            .map(|operation| operation.node.ty),
+    };
+    kind.is_some_and(|kind| kind != OperationType::Subscription)
+}
+
+fn only_subscriptions() -> async_graphql::Response {
+    async_graphql::Response::from_errors(vec![schema::error::top_level_server_error(
+        codes::BAD_REQUEST,
+        "the WebSocket carries subscriptions only; send queries and mutations to POST /graphql",
+    )])
 }
 
 #[handler]

@@ -1452,61 +1452,108 @@ async fn walking_the_demo_through_a_change_a_gate_and_a_defect_mails_the_routing
     );
 }
 
-#[tokio::test]
-async fn project_events_stream_over_the_websocket_to_members_only() {
-    use futures_util::{SinkExt, StreamExt};
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws connection to `app`'s `/graphql/ws`, initialised with `who`'s token.
+async fn socket_of(app: &TestApp, who: &TestUser) -> Socket {
+    use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let app = TestApp::spawn().await;
-    let t = team(&app).await;
-    let connect = |who: &TestUser| {
-        let url = format!("{}/graphql/ws", app.base_url.replacen("http", "ws", 1));
-        let token = who.token.clone();
-        async move {
-            let mut request = url.into_client_request().unwrap();
-            request.headers_mut().insert(
-                "sec-websocket-protocol",
-                "graphql-transport-ws".parse().unwrap(),
-            );
-            let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-            let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-            socket
-                .send(Message::Text(init.to_string().into()))
-                .await
-                .unwrap();
-            socket
-        }
-    };
-    async fn next_json<S>(socket: &mut S) -> Value
-    where
-        S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-            + Unpin,
-    {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-                .await
-                .expect("a message in time")
-                .expect("open")
-                .expect("readable");
-            if let Message::Text(text) = message {
-                return serde_json::from_str(&text).unwrap();
-            }
+    let url = format!("{}/graphql/ws", app.base_url.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", who.token) } });
+    socket
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    socket
+}
+
+/// The next text message of `socket`, as JSON.
+async fn next_json(socket: &mut Socket) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .expect("readable");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
         }
     }
+}
+
+/// The WebSocket carries subscriptions only: a query or a mutation sent over it is refused
+/// before it runs, since the rate limit, the one sign-in a request and the time limit hold on
+/// `POST /graphql` alone.
+#[tokio::test]
+async fn the_websocket_refuses_queries_and_mutations() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let mut socket = socket_of(&app, &t.pm).await;
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let before = app.snapshot().await;
+    let operations = [
+        json!({ "query": format!("mutation {{ sessionCreate(input: {{ email: \"{}\", password: \"wrong-password\" }}) {{ token }} }}", t.qa.email) }),
+        json!({ "query": "mutation($p: ID!) { changeRequestCreate(input: { projectId: $p, title: \"By socket\", description: \"d\", justification: \"j\" }) { changeRequest { id } } }", "variables": { "p": t.project } }),
+        json!({ "query": "{ me { email } }" }),
+        json!({ "query": "subscription S { projectEvents(projectId: \"x\") { kind } } query Q { me { email } }", "operationName": "Q" }),
+    ];
+    for (id, payload) in operations.into_iter().enumerate() {
+        let subscribe = json!({ "id": id.to_string(), "type": "subscribe", "payload": payload });
+        socket
+            .send(Message::Text(subscribe.to_string().into()))
+            .await
+            .unwrap();
+        let answer = next_json(&mut socket).await;
+        assert_eq!(
+            (&answer["id"], &answer["type"]),
+            (&json!(id.to_string()), &json!("next")),
+            "{answer}"
+        );
+        assert!(answer["payload"]["data"].is_null(), "nothing ran: {answer}");
+        assert_eq!(
+            answer["payload"]["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{answer}"
+        );
+        let end = next_json(&mut socket).await;
+        assert_eq!(end, json!({ "id": id.to_string(), "type": "complete" }));
+    }
+    assert_eq!(app.snapshot().await, before, "nothing was written");
+}
+
+#[tokio::test]
+async fn project_events_stream_over_the_websocket_to_members_only() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
         "query": "subscription($p: ID!) { projectEvents(projectId: $p) { kind subjectType } }",
         "variables": { "p": t.project } } })
     .to_string();
 
-    let mut member = connect(&t.qa).await;
+    let mut member = socket_of(&app, &t.qa).await;
     assert_eq!(next_json(&mut member).await["type"], "connection_ack");
     member
         .send(Message::Text(subscribe.clone().into()))
         .await
         .unwrap();
     let stranger = app.user("Out Sider", false).await;
-    let mut outsider = connect(&stranger).await;
+    let mut outsider = socket_of(&app, &stranger).await;
     assert_eq!(next_json(&mut outsider).await["type"], "connection_ack");
     outsider
         .send(Message::Text(subscribe.into()))
@@ -1546,7 +1593,7 @@ async fn project_events_stream_over_the_websocket_to_members_only() {
             .unwrap()
             .to_owned(),
     };
-    let mut watching = connect(&dashboard).await;
+    let mut watching = socket_of(&app, &dashboard).await;
     assert_eq!(next_json(&mut watching).await["type"], "connection_ack");
     let subscribe = json!({ "id": "2", "type": "subscribe", "payload": {
         "query": "subscription($p: ID!) { projectEvents(projectId: $p) { kind } }",

@@ -2,7 +2,7 @@
 //! requests without a token (password sign-in among them), so that one caller cannot starve
 //! the others or guess passwords at speed. Limits are per server process.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -22,6 +22,22 @@ pub struct RateLimit {
 pub enum RateKey {
     User(Uuid),
     Address(IpAddr),
+}
+
+impl RateKey {
+    /// The bucket of a client without a token: its IPv4 address, or the /64 network of its
+    /// IPv6 address, the least a provider hands one subscriber, who would otherwise have 2^64
+    /// buckets. An IPv4 address mapped into IPv6 counts as itself.
+    pub fn address(address: IpAddr) -> Self {
+        let address = match address {
+            IpAddr::V4(_) => address,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+            },
+        };
+        RateKey::Address(address)
+    }
 }
 
 /// Buckets kept before idle ones (full again) are dropped.
@@ -78,5 +94,18 @@ mod tests {
             limiter.check(RateKey::Address(IpAddr::from([127, 0, 0, 1]))),
             Ok(())
         );
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_bucket_and_a_mapped_ipv4_address_is_itself() {
+        let address = |text: &str| RateKey::address(text.parse().unwrap());
+        assert_eq!(address("2001:db8:1:2::1"), address("2001:db8:1:2:ffff::9"));
+        assert_ne!(address("2001:db8:1:2::1"), address("2001:db8:1:3::1"));
+        assert_eq!(address("::ffff:192.0.2.7"), address("192.0.2.7"));
+        assert_ne!(address("192.0.2.7"), address("192.0.2.8"));
+        let limiter = limiter(1, 2);
+        assert_eq!(limiter.check(address("2001:db8::1")), Ok(()));
+        assert_eq!(limiter.check(address("2001:db8::2")), Ok(()));
+        assert!(limiter.check(address("2001:db8::3")).is_err());
     }
 }

@@ -456,6 +456,21 @@ struct Admitted {
     idempotency: Option<(String, String)>,
 }
 
+/// Takes a request from `key`'s bucket; the answer that refuses it when the bucket is empty.
+fn rate_limited(shared: &Shared, key: RateKey) -> Option<Response> {
+    let wait = shared.rate_limiter.as_ref()?.check(key).err()?;
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = error_body(
+        StatusCode::TOO_MANY_REQUESTS,
+        codes::RATE_LIMITED,
+        &format!("too many requests; retry in {seconds} s"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Some(response)
+}
+
 /// Authenticates, rate-limits and runs an admitted request's operations, on the runtime
 /// that opened the database.
 async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
@@ -484,26 +499,20 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
     };
     let actor = match authenticate(&state, authorization.as_deref()).await {
         Ok(actor) => actor,
-        Err(response) => return response,
-    };
-    if let Some(limiter) = &shared.rate_limiter {
-        let key = match (&actor, remote_ip) {
-            (Some(actor), _) => Some(RateKey::User(actor.user_id)),
-            (None, Some(address)) => Some(RateKey::Address(address)),
-            (None, None) => None,
-        };
-        if let Some(Err(wait)) = key.map(|key| limiter.check(key)) {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut response = error_body(
-                StatusCode::TOO_MANY_REQUESTS,
-                codes::RATE_LIMITED,
-                &format!("too many requests; retry in {seconds} s"),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            return response;
+        // A token that is not one draws from its address's bucket, as a request without one.
+        Err(refused) => {
+            return remote_ip
+                .and_then(|address| rate_limited(&shared, RateKey::address(address)))
+                .unwrap_or(refused);
         }
+    };
+    let key = match (&actor, remote_ip) {
+        (Some(actor), _) => Some(RateKey::User(actor.user_id)),
+        (None, Some(address)) => Some(RateKey::address(address)),
+        (None, None) => None,
+    };
+    if let Some(response) = key.and_then(|key| rate_limited(&shared, key)) {
+        return response;
     }
     let reserved = match &idempotency {
         None => None,

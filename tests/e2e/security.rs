@@ -231,15 +231,20 @@ async fn mangled_documents_and_variables_never_fail_internally() {
     assert_eq!(response["data"]["me"]["email"], user.email);
 }
 
-#[tokio::test]
-async fn each_caller_is_held_to_its_own_rate() {
-    let app = TestApp::spawn_with(|config| {
+/// A server whose callers may send 3 requests at once, then 1 a second.
+async fn limited_to_one_a_second_in_bursts_of_three() -> TestApp {
+    TestApp::spawn_with(|config| {
         config.rate_limit = Some(RateLimit {
             per_second: NonZeroU32::MIN,
             burst: NonZeroU32::new(3).unwrap(),
         })
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn each_caller_is_held_to_its_own_rate() {
+    let app = limited_to_one_a_second_in_bursts_of_three().await;
     let anna = app.user("Anna Berg", false).await;
     let omar = app.user("Omar Haddad", false).await;
     for _ in 0..3 {
@@ -267,6 +272,39 @@ async fn each_caller_is_held_to_its_own_rate() {
     assert_eq!(response["data"]["me"]["email"], omar.email, "{response}");
     let response = app.gql(None, "{ __typename }", json!({})).await;
     assert!(response["errors"].is_null(), "{response}");
+}
+
+/// A token that is not one is refused (401), and each such request draws from its address's
+/// bucket: a caller cannot make the server read made-up tokens faster than it may send
+/// requests without one.
+#[tokio::test]
+async fn requests_with_bad_tokens_draw_from_their_address_bucket() {
+    let app = limited_to_one_a_second_in_bursts_of_three().await;
+    let send = |token: &'static str| {
+        app.client
+            .post(format!("{}/graphql", app.base_url))
+            .bearer_auth(token)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(send("stc_made_up").await.unwrap().status(), 401);
+    }
+    let response = send("stc_made_up").await.unwrap();
+    assert_eq!(response.status(), 429);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
+    let response = app.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(
+        error_code(&response),
+        Some("RATE_LIMITED"),
+        "the same address: {response}"
+    );
+    let anna = app.user("Anna Berg", false).await;
+    let response = app
+        .gql(Some(&anna.token), "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(response["data"]["me"]["email"], anna.email, "{response}");
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The pages that links in emails open: a notification-preferences page per signed link (its
 //! POST is also the RFC 8058 one-click unsubscribe), and a landing page per object.
 
-use poem::http::StatusCode;
+use poem::error::ReadBodyError;
+use poem::http::{StatusCode, header};
 use poem::web::{Data, Html, Path};
 use poem::{Body, IntoResponse, Request, Response, handler};
 use steerco_graphql::domain::notification::{Delivery, NotificationClass};
@@ -48,12 +49,79 @@ fn words(class: NotificationClass) -> &'static str {
     }
 }
 
+/// Largest form the preferences page takes: its buttons send a few bytes, a mail client's
+/// one-click unsubscribe a few hundred.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// The delivery a posted form asks for: `delivery=…` from the page's buttons, or
+/// `List-Unsubscribe=One-Click` from a mail client (RFC 8058), which sends it url-encoded or,
+/// as the RFC prefers, as `multipart/form-data`.
+fn chosen_delivery(content_type: &str, form: &[u8]) -> Option<Delivery> {
+    let form = std::str::from_utf8(form).ok()?;
+    if let Some(boundary) = multipart_boundary(content_type) {
+        return multipart_fields(form, boundary)
+            .into_iter()
+            .find_map(|(name, value)| delivery_field(name, value));
+    }
+    form.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        delivery_field(name, value)
+    })
+}
+
+fn delivery_field(name: &str, value: &str) -> Option<Delivery> {
+    match (name, value) {
+        ("delivery", code) => code.parse().ok(),
+        ("List-Unsubscribe", "One-Click") => Some(Delivery::Off),
+        _ => None,
+    }
+}
+
+/// The boundary of a `multipart/form-data` content type.
+fn multipart_boundary(content_type: &str) -> Option<&str> {
+    let (kind, parameters) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    parameter(parameters, "boundary").filter(|boundary| !boundary.is_empty())
+}
+
+/// The value of the parameter `name` among `;`-separated parameters, unquoted.
+fn parameter<'a>(parameters: &'a str, name: &str) -> Option<&'a str> {
+    parameters.split(';').find_map(|parameter| {
+        let (key, value) = parameter.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// The fields of a multipart form: each part's name, from its `Content-Disposition`, and its
+/// value, trimmed.
+fn multipart_fields<'a>(form: &'a str, boundary: &str) -> Vec<(&'a str, &'a str)> {
+    form.split(format!("--{boundary}").as_str())
+        .filter_map(|part| {
+            let (headers, value) = part.split_once("\r\n\r\n")?;
+            let name = headers.lines().find_map(|line| {
+                let (header, value) = line.split_once(':')?;
+                header
+                    .trim()
+                    .eq_ignore_ascii_case("content-disposition")
+                    .then(|| parameter(value, "name"))?
+            })?;
+            Some((name, value.trim()))
+        })
+        .collect()
+}
+
 /// Shows the preference a signed link names, with a choice of the others. A GET never changes
 /// anything, so that mail scanners that follow links cannot unsubscribe anyone.
 #[handler]
 pub async fn preferences_page(request: &Request, state: Data<&AppState>) -> Response {
-    let Some((user_id, class)) = token_of(request).and_then(|t| state.mail.verify_link_token(t))
-    else {
+    let Some(token) = token_of(request) else {
+        return bad_link();
+    };
+    let Some((user_id, class)) = state.mail.verify_link_token(token) else {
         return bad_link();
     };
     let current = match outbox::preferences_of(&state.db, user_id).await {
@@ -66,13 +134,14 @@ pub async fn preferences_page(request: &Request, state: Data<&AppState>) -> Resp
             return page(StatusCode::INTERNAL_SERVER_ERROR, "Try again later", "");
         }
     };
-    let query = request.uri().query().unwrap_or_default();
     let buttons: String = Delivery::ALL
         .into_iter()
         .filter(|d| *d != current)
         .map(|d| {
+            // The verified token alone, not the query as it came, whose other parameters
+            // would be written into the page as they arrived.
             format!(
-                "<form method=\"post\" action=\"?{query}\"><input type=\"hidden\" name=\"delivery\" value=\"{code}\">\
+                "<form method=\"post\" action=\"?token={token}\"><input type=\"hidden\" name=\"delivery\" value=\"{code}\">\
                  <button type=\"submit\">{label}</button></form>",
                 code = d.as_str(),
                 label = match d {
@@ -103,15 +172,23 @@ pub async fn preferences_update(request: &Request, body: Body, state: Data<&AppS
     else {
         return bad_link();
     };
-    let Ok(form) = body.into_string().await else {
-        return bad_link();
+    let form = match body.into_bytes_limit(FORM_LIMIT).await {
+        Ok(form) => form,
+        Err(ReadBodyError::PayloadTooLarge) => {
+            return page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                "<p>Nothing was changed.</p>",
+            );
+        }
+        Err(_) => return bad_link(),
     };
-    let chosen = form.split('&').find_map(|pair| match pair.split_once('=') {
-        Some(("delivery", code)) => code.parse::<Delivery>().ok(),
-        Some(("List-Unsubscribe", "One-Click")) => Some(Delivery::Off),
-        _ => None,
-    });
-    let Some(delivery) = chosen else {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let Some(delivery) = chosen_delivery(content_type, &form) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Choose a delivery",
@@ -157,4 +234,52 @@ pub async fn object_page(Path(id): Path<String>) -> Response {
             name = kind.name()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URLENCODED: &str = "application/x-www-form-urlencoded";
+
+    #[test]
+    fn the_page_buttons_and_a_url_encoded_one_click_choose_a_delivery() {
+        let chosen = |form: &str| chosen_delivery(URLENCODED, form.as_bytes());
+        assert_eq!(chosen("delivery=DAILY_DIGEST"), Some(Delivery::DailyDigest));
+        assert_eq!(chosen("List-Unsubscribe=One-Click"), Some(Delivery::Off));
+        assert_eq!(chosen("other=1&delivery=OFF"), Some(Delivery::Off));
+        assert_eq!(chosen("delivery=SOMETIMES"), None);
+        assert_eq!(chosen(""), None);
+        assert_eq!(chosen_delivery(URLENCODED, &[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn a_multipart_one_click_turns_the_class_off() {
+        let form = "--xyz\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n\
+                    One-Click\r\n--xyz--\r\n";
+        assert_eq!(
+            chosen_delivery("multipart/form-data; boundary=xyz", form.as_bytes()),
+            Some(Delivery::Off)
+        );
+        assert_eq!(
+            chosen_delivery("Multipart/Form-Data; boundary=\"xyz\"", form.as_bytes()),
+            Some(Delivery::Off)
+        );
+        let file = "--b\r\ncontent-disposition: form-data; filename=\"a\"; name=\"delivery\"\r\n\
+                    Content-Type: text/plain\r\n\r\nIMMEDIATE\r\n--b--\r\n";
+        assert_eq!(
+            chosen_delivery("multipart/form-data; boundary=b", file.as_bytes()),
+            Some(Delivery::Immediate)
+        );
+        let other = "--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n\
+                     Later\r\n--b--\r\n";
+        assert_eq!(
+            chosen_delivery("multipart/form-data; boundary=b", other.as_bytes()),
+            None
+        );
+        assert_eq!(
+            chosen_delivery("multipart/form-data", form.as_bytes()),
+            None
+        );
+    }
 }

@@ -1022,18 +1022,23 @@ async fn a_reminder_is_written_once_a_day_and_a_pass_with_nothing_new_writes_not
     );
 }
 
+/// The one-click unsubscribe link of an email to the PM, on `app`'s own address.
+async fn unsubscribe_link(app: &TestApp, t: &Team, mail: &Mail) -> String {
+    one_email(app, t).await;
+    mail.deliver().await;
+    mail.smtp.received()[0]
+        .header("List-Unsubscribe")
+        .unwrap()
+        .trim_matches(['<', '>'])
+        .replace("http://steerco.test", &app.base_url)
+}
+
 #[tokio::test]
 async fn one_click_unsubscribe_turns_a_class_off_and_forged_links_are_refused() {
     let app = TestApp::spawn().await;
     let mail = app.mail().await;
     let t = team(&app).await;
-    one_email(&app, &t).await;
-    mail.deliver().await;
-    let link = mail.smtp.received()[0]
-        .header("List-Unsubscribe")
-        .unwrap()
-        .trim_matches(['<', '>'])
-        .replace("http://steerco.test", &app.base_url);
+    let link = unsubscribe_link(&app, &t, &mail).await;
     assert_eq!(
         mail.smtp.received()[0]
             .header("List-Unsubscribe-Post")
@@ -1080,6 +1085,56 @@ async fn one_click_unsubscribe_turns_a_class_off_and_forged_links_are_refused() 
         0,
         "nothing more about change requests"
     );
+}
+
+/// RFC 8058 asks mail clients to post the one-click unsubscribe as `multipart/form-data`; the
+/// page takes that as it takes the url-encoded form, refuses a body beyond a form's size, and
+/// writes into its buttons the verified token alone, never the rest of the link as it came.
+#[tokio::test]
+async fn the_preferences_page_takes_a_multipart_one_click_and_echoes_nothing_it_was_sent() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let link = unsubscribe_link(&app, &t, &mail).await;
+
+    let page = app
+        .client
+        .get(format!("{link}&next=%22%3E%3Cscript%3E"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("next="), "{html}");
+    assert!(!html.contains("script"), "{html}");
+    assert!(html.contains("action=\"?token="), "{html}");
+
+    let too_large = app
+        .client
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "List-Unsubscribe=One-Click&pad={}",
+            "x".repeat(64 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), 413);
+
+    let multipart = "--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n\
+                     One-Click\r\n--XyZ--\r\n";
+    let done = app
+        .client
+        .post(&link)
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(multipart)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    one_email(&app, &t).await;
+    assert_eq!(mail.deliver().await, 0, "the class is off");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, Message, Tokio1Executor};
@@ -337,14 +337,24 @@ impl Worker {
     }
 
     /// Delivers and schedules until `shutdown` completes; the batch in flight then finishes
-    /// before this returns.
+    /// before this returns, and no other begins, however many emails are due.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut scheduler = tokio::time::interval(self.config.scheduler_every);
         scheduler.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if let Err(error) = self.drain().await {
-                tracing::error!(%error, "delivering mail");
+            loop {
+                match self.deliver_once().await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(%error, "delivering mail");
+                        break;
+                    }
+                }
+                if (&mut shutdown).now_or_never().is_some() {
+                    return;
+                }
             }
             let wake = self.state.outbox_written.clone();
             tokio::select! {
@@ -529,15 +539,22 @@ mod smtp {
         /// No TCP connection (refused, unreachable, unknown host).
         #[error("Connection error: {0}")]
         Connect(io::Error),
-        /// What lettre reports: the server's refusal (4xx, 5xx), a broken connection, TLS.
+        /// What lettre reports of a message's exchange: the server's refusal (4xx, 5xx), a
+        /// broken connection.
         #[error(transparent)]
         Smtp(#[from] lettre::transport::smtp::Error),
+        /// What lettre reports while a new connection is set up (greeting, TLS, login): a
+        /// refusal then, even a 5xx, is the server's or the settings', not the message's.
+        #[error("setting up the SMTP connection: {0}")]
+        Setup(lettre::transport::smtp::Error),
         #[error("the SMTP server did not answer within {0:?}")]
         TimedOut(Duration),
     }
 
     impl Failure {
-        /// Only the server's own 5xx says that trying again is pointless.
+        /// Only the server's own 5xx to a message says that trying it again is pointless; one
+        /// to a connection's set-up (a wrong password, a server turning clients away) would
+        /// fail every message alike until someone fixes it, so they wait and try again.
         pub(super) fn is_permanent(&self) -> bool {
             matches!(self, Self::Smtp(e) if e.is_permanent())
         }
@@ -625,28 +642,33 @@ mod smtp {
                 .map_err(Failure::Connect)?;
             tcp.set_nodelay(true).map_err(Failure::Connect)?;
             let stream: Box<dyn AsyncTokioStream> = match &endpoint.tls {
-                Tls::Wrapper(parameters) => {
-                    Box::new(ImplicitTls::handshake(tcp, parameters.clone()).await?)
-                }
+                Tls::Wrapper(parameters) => Box::new(
+                    ImplicitTls::handshake(tcp, parameters.clone())
+                        .await
+                        .map_err(Failure::Setup)?,
+                ),
                 _ => Box::new(tcp),
             };
             let mut connection =
-                AsyncSmtpConnection::connect_with_transport(stream, &endpoint.hello).await?;
-            match &endpoint.tls {
-                Tls::Required(parameters) => {
-                    connection
-                        .starttls(parameters.clone(), &endpoint.hello)
-                        .await?;
-                }
-                Tls::Opportunistic(parameters) if connection.can_starttls() => {
-                    connection
-                        .starttls(parameters.clone(), &endpoint.hello)
-                        .await?;
-                }
-                _ => {}
+                AsyncSmtpConnection::connect_with_transport(stream, &endpoint.hello)
+                    .await
+                    .map_err(Failure::Setup)?;
+            let upgrade = match &endpoint.tls {
+                Tls::Required(parameters) => Some(parameters),
+                Tls::Opportunistic(parameters) if connection.can_starttls() => Some(parameters),
+                _ => None,
+            };
+            if let Some(parameters) = upgrade {
+                connection
+                    .starttls(parameters.clone(), &endpoint.hello)
+                    .await
+                    .map_err(Failure::Setup)?;
             }
             if let Some(credentials) = &endpoint.credentials {
-                connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+                connection
+                    .auth(DEFAULT_MECHANISMS, credentials)
+                    .await
+                    .map_err(Failure::Setup)?;
             }
             Ok(connection)
         }

@@ -489,6 +489,35 @@ async fn a_421_is_retried_after_a_backoff_and_then_delivered() {
     assert_eq!(mail.smtp.refused(), 1);
 }
 
+/// A server that turns every connection away with a 5xx greeting, as one refusing clients
+/// does (a login refused after a password change fails alike), would fail every email: each
+/// waits and is tried again, none is DEAD.
+#[tokio::test]
+async fn a_5xx_while_connecting_is_retried_not_dead() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let _ = client
+                .write_all(b"554 5.3.2 not accepting clients now\r\n")
+                .await;
+        }
+    });
+    let worker = app.worker_to(&url);
+    one_email(&app, &t).await;
+    assert_eq!(worker.drain().await.unwrap(), 1);
+    let row = &rows(&app).await[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("PENDING", 1));
+    assert!(
+        row.last_error.as_deref().unwrap().contains("554"),
+        "{row:?}"
+    );
+    assert!(row.next_attempt_at > app.clock.now());
+}
+
 const DEAD: &str = "query($p: ID!) { notifications(projectId: $p, status: DEAD) { totalCount edges { node { id kind status attempts lastError recipientEmail } } } }";
 const RETRY: &str = "mutation($id: ID!) { notificationRetry(input: { id: $id }) { notification { status attempts } userErrors { code field } } }";
 
@@ -1246,6 +1275,33 @@ async fn a_running_worker_sends_on_commit_and_stops_when_told() {
         .expect("stops promptly")
         .unwrap();
     assert_eq!(rows(&app).await[0].status, "SENT");
+}
+
+/// At shutdown the batch in flight finishes and no other begins: a backlog does not hold the
+/// process up until it is all sent.
+#[tokio::test]
+async fn a_worker_told_to_stop_finishes_its_batch_and_leaves_the_backlog() {
+    let app = TestApp::spawn().await;
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let t = team(&app).await;
+    one_email(&app, &t).await;
+    one_email(&app, &t).await;
+    let worker = steerco::worker::Worker::new(
+        app.state.clone(),
+        steerco::worker::WorkerConfig {
+            smtp_url: Some(smtp.url()),
+            batch: 1,
+            ..steerco::worker::WorkerConfig::default()
+        },
+    )
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), worker.run(std::future::ready(())))
+        .await
+        .expect("stops after its batch");
+    assert_eq!(smtp.received_count(), 1);
+    let mut statuses: Vec<String> = rows(&app).await.into_iter().map(|row| row.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["PENDING", "SENT"]);
 }
 
 #[tokio::test]

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use sea_orm::sqlx;
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    TransactionTrait,
+};
 use steerco_migration::{Migrator, MigratorTrait};
 
 /// How long a SQLite writer waits for the write lock before giving up.
@@ -65,6 +68,7 @@ pub const STATEMENT_TIMEOUT_POSTGRES: &str = "30s";
 /// (durable at checkpoints, about 300 times the write rate of the default here), foreign keys
 /// on, and a busy timeout so that writers queue instead of failing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    refuse_in_memory(url)?;
     let max_connections = if is_sqlite(url) {
         SQLITE_READERS
     } else {
@@ -114,6 +118,24 @@ async fn checkpoint_in_background(conn: DatabaseConnection) {
 fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
+
+/// Refuses an in-memory SQLite database: each connection of the readers' pool, the writer and
+/// the checkpointer would open one of its own, and the migrations would reach one of them.
+fn refuse_in_memory(url: &str) -> Result<(), DbErr> {
+    if is_sqlite(url) && (url.contains(":memory:") || url.contains("mode=memory")) {
+        return Err(DbErr::Custom(
+            "an in-memory SQLite database cannot be shared by the server's connections; \
+             use a file, e.g. sqlite://steerco.db?mode=rwc"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The lock servers starting together on one PostgreSQL take in turn to migrate it, so that
+/// the second finds the first's migrations applied rather than applying them again (and
+/// failing on a table that now exists). Any fixed number: only migrations take it.
+const MIGRATION_LOCK: i64 = 0x0053_7465_6572_636f; // "Steerco" in ASCII
 
 /// Pool options for `url`; `sqlite_pragmas` are set on each SQLite connection.
 fn options(
@@ -291,9 +313,24 @@ mod sqlite_allocator {
     extern "C" fn shutdown(_: *mut c_void) {}
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration. On PostgreSQL, servers starting together take turns
+/// ([`MIGRATION_LOCK`]); each reads what is pending once its turn has come.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    // Held by a transaction of its own, on one connection of the pool, while the migrations
+    // run on others; it goes with the transaction, however this ends.
+    let turn = db.begin().await?;
+    turn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [MIGRATION_LOCK.into()],
+    ))
+    .await?;
+    let applied = Migrator::up(db, None).await;
+    turn.rollback().await?;
+    applied
 }
 
 /// Counts the SQL statements run through a connection (and its transactions), for the
@@ -359,6 +396,18 @@ mod tests {
             .await
             .expect("the writer")
             .expect("SQLite has a writer of its own")
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_is_refused_with_a_way_out() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://x.db?mode=memory",
+        ] {
+            let refused = connect(url).await.expect_err(url).to_string();
+            assert!(refused.contains("use a file"), "{url}: {refused}");
+        }
     }
 
     #[tokio::test]

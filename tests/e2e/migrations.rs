@@ -152,3 +152,25 @@ fn the_binary_sets_up_sqlite_before_it_creates_a_database() {
     let token = stdout.lines().last().unwrap_or_default().trim();
     assert!(token.len() > 20, "a token on the last line: {stdout}");
 }
+
+/// Servers starting together on one PostgreSQL migrate it in turn: both start, and every
+/// migration is applied once. (SQLite is one process's file; nothing to race.)
+#[tokio::test]
+async fn servers_starting_together_migrate_postgresql_in_turn() {
+    let database = TestDatabase::create().await;
+    if !database.url.starts_with("postgres") {
+        return;
+    }
+    let first = steerco::db::connect(&database.url).await.unwrap();
+    let second = steerco::db::connect(&database.url).await.unwrap();
+    let (a, b) = tokio::join!(steerco::db::migrate(&first), steerco::db::migrate(&second));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(
+        Migrator::get_applied_migrations(&first)
+            .await
+            .unwrap()
+            .len(),
+        Migrator::migrations().len()
+    );
+}

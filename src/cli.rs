@@ -435,7 +435,7 @@ async fn migrate(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let db = crate::db::connect(database_url).await?;
     match action {
-        MigrateAction::Up => Migrator::up(&db, None).await?,
+        MigrateAction::Up => crate::db::migrate(&db).await?,
         MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
         MigrateAction::Fresh => Migrator::fresh(&db).await?,
         MigrateAction::Status => {

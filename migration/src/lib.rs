@@ -29,13 +29,40 @@ mod m20261206_000020_create_scheduled_reminder;
 mod m20261207_000021_add_change_request_approved_at;
 mod m20261208_000022_add_idempotency_key_outcome;
 
-/// Applies Steerco's migrations in order.
+/// Applies Steerco's migrations in order, each all or nothing ([`AllOrNothing`]).
 pub struct Migrator;
+
+/// A migration run in a transaction of its own on every backend, its record included.
+/// sea-orm-migration wraps one only on PostgreSQL: on SQLite a migration that failed halfway
+/// (a column added, its backfill not) stayed unrecorded with its first half done, and every
+/// later start failed on that half. SQLite's DDL is transactional too.
+pub struct AllOrNothing(pub Box<dyn MigrationTrait>);
+
+impl MigrationName for AllOrNothing {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AllOrNothing {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.0.up(manager).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.0.down(manager).await
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+}
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
+        let each: Vec<Box<dyn MigrationTrait>> = vec![
             Box::new(m20261125_000001_create_user::Migration),
             Box::new(m20261125_000002_create_api_token::Migration),
             Box::new(m20261125_000003_create_project::Migration),
@@ -58,6 +85,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_create_scheduled_reminder::Migration),
             Box::new(m20261207_000021_add_change_request_approved_at::Migration),
             Box::new(m20261208_000022_add_idempotency_key_outcome::Migration),
-        ]
+        ];
+        each.into_iter()
+            .map(|migration| Box::new(AllOrNothing(migration)) as Box<dyn MigrationTrait>)
+            .collect()
     }
 }

@@ -174,3 +174,51 @@ async fn servers_starting_together_migrate_postgresql_in_turn() {
         Migrator::migrations().len()
     );
 }
+
+/// A migration that fails halfway leaves nothing of itself behind, on either backend, so the
+/// next start applies it whole.
+#[tokio::test]
+async fn a_migration_that_fails_halfway_leaves_nothing_behind() {
+    use steerco_migration::{AllOrNothing, DbErr, MigrationName, MigrationTrait, SchemaManager};
+
+    struct HalfDone;
+    impl MigrationName for HalfDone {
+        fn name(&self) -> &str {
+            "m20991231_000001_half_done"
+        }
+    }
+    #[steerco_migration::async_trait::async_trait]
+    impl MigrationTrait for HalfDone {
+        async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+            manager
+                .get_connection()
+                .execute_unprepared("CREATE TABLE half_done (id INTEGER)")
+                .await?;
+            Err(DbErr::Migration(
+                "fails after its first statement".to_owned(),
+            ))
+        }
+    }
+    struct Halfway;
+    impl MigratorTrait for Halfway {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(AllOrNothing(Box::new(HalfDone)))]
+        }
+    }
+
+    let database = TestDatabase::create().await;
+    let db = steerco::db::connect(&database.url).await.unwrap();
+    assert!(Halfway::up(&db, None).await.is_err());
+    assert!(
+        db.execute_unprepared("SELECT 1 FROM half_done")
+            .await
+            .is_err(),
+        "its table went with it"
+    );
+    assert!(
+        Halfway::get_applied_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

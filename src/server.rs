@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, ErrorExtensions, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use futures_util::StreamExt;
@@ -799,21 +800,14 @@ impl async_graphql::Executor for SubscriptionsOnly {
 }
 
 /// Whether `request` would run a query or a mutation. A document that does not parse, or
-/// names no operation it holds, is left to the schema, which refuses it without running it.
+/// does not say which of its operations to run, is left to the schema, which refuses it
+/// without running it.
 fn runs_other_than_a_subscription(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
-    let kind = match &document.operations {
-        DocumentOperations::Single(operation) => Some(operation.node.ty),
-        DocumentOperations::Multiple(operations) => request
-            .operation_name
-            .as_deref()
-            .and_then(|name| operations.get(name))
-            .map(|operation| operation.node.ty),
-    };
-    kind.is_some_and(|kind| kind != OperationType::Subscription)
+    schema::operation_type(&document, request.operation_name.as_deref())
+        .is_some_and(|kind| kind != OperationType::Subscription)
 }
 
 fn only_subscriptions() -> async_graphql::Response {

@@ -1620,6 +1620,8 @@ async fn the_websocket_refuses_queries_and_mutations() {
         json!({ "query": format!("mutation {{ sessionCreate(input: {{ email: \"{}\", password: \"wrong-password\" }}) {{ token }} }}", t.qa.email) }),
         json!({ "query": "mutation($p: ID!) { changeRequestCreate(input: { projectId: $p, title: \"By socket\", description: \"d\", justification: \"j\" }) { changeRequest { id } } }", "variables": { "p": t.project } }),
         json!({ "query": "{ me { email } }" }),
+        // One named operation, run without its name.
+        json!({ "query": format!("mutation SignIn {{ sessionCreate(input: {{ email: \"{}\", password: \"wrong-password\" }}) {{ token }} }}", t.qa.email) }),
         json!({ "query": "subscription S { projectEvents(projectId: \"x\") { kind } } query Q { me { email } }", "operationName": "Q" }),
     ];
     for (id, payload) in operations.into_iter().enumerate() {

@@ -319,7 +319,7 @@ impl Schemas {
 }
 
 /// The type of the operation a request runs, when the document names it unambiguously.
-fn operation_type(
+pub fn operation_type(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<OperationType> {

@@ -132,11 +132,6 @@ fn refuse_in_memory(url: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// The lock servers starting together on one PostgreSQL take in turn to migrate it, so that
-/// the second finds the first's migrations applied rather than applying them again (and
-/// failing on a table that now exists). Any fixed number: only migrations take it.
-const MIGRATION_LOCK: i64 = 0x0053_7465_6572_636f; // "Steerco" in ASCII
-
 /// Pool options for `url`; `sqlite_pragmas` are set on each SQLite connection.
 fn options(
     url: &str,
@@ -312,6 +307,11 @@ mod sqlite_allocator {
 
     extern "C" fn shutdown(_: *mut c_void) {}
 }
+
+/// The lock servers starting together on one PostgreSQL take in turn to migrate it, so that
+/// the second finds the first's migrations applied rather than applying them again (and
+/// failing on a table that now exists). Any fixed number: only migrations take it.
+const MIGRATION_LOCK: i64 = 0x0053_7465_6572_636f; // "Steerco" in ASCII
 
 /// Applies every pending migration. On PostgreSQL, servers starting together take turns
 /// ([`MIGRATION_LOCK`]); each reads what is pending once its turn has come.

@@ -19,6 +19,8 @@
 #   INSTRUCTIONS_WORKLOADS="W1 W2"   workloads (W1, W2, W3)
 #   INSTRUCTIONS_REQUESTS=200        counted requests per binary and workload (after 20 warm-up)
 #   INSTRUCTIONS_PORT=18191          loopback port
+#   INSTRUCTIONS_KEEP=               a folder to keep the callgrind output in, its files named
+#                                    after the binary and workload (callgrind_annotate FILES)
 #   COMPARE_WORK=/tmp/steerco-compare  COMPARE_DB=steerco_compare  COMPARE_PG_SOCKET=/var/run/postgresql
 #
 # Needs: valgrind (callgrind_control), curl.
@@ -30,6 +32,7 @@ socket=${COMPARE_PG_SOCKET:-/var/run/postgresql}
 read -r -a workloads <<<"${INSTRUCTIONS_WORKLOADS:-W1 W2}"
 requests=${INSTRUCTIONS_REQUESTS:-200}
 port=${INSTRUCTIONS_PORT:-18191}
+keep=${INSTRUCTIONS_KEEP:-}
 url=http://127.0.0.1:$port/graphql
 
 die() {
@@ -108,6 +111,12 @@ for binary in "$@"; do
     stop_server
     total=$(cat "$out"* | awk '/^totals:/ { sum += $2 } END { print sum + 0 }')
     printf '%-40s %-8s %14d\n' "$binary" "$workload" $((total / requests))
+    if [[ -n $keep ]]; then
+      mkdir -p "$keep"
+      for file in "$out"*; do
+        cp "$file" "$keep/$(basename "$binary").$workload.${file##*/}"
+      done
+    fi
     rm -f "$out"*
   done
 done

@@ -36,7 +36,7 @@ use uuid::Uuid;
 
 use crate::service::access::Standing;
 use crate::service::milestone::Calendar;
-use crate::service::{self, Actor, AppState, ServiceError, ServiceResult};
+use crate::service::{self, Actor, AppState, IdMap, ServiceError, ServiceResult};
 
 /// Users by id.
 pub struct UserLoader(pub AppState);
@@ -926,7 +926,7 @@ pub async fn visible_projects(
 /// the loaders' caches, kept by requests only (a subscription's today must move with the
 /// clock) and emptied before each mutation.
 #[derive(Default)]
-pub struct ProjectCalendars(Mutex<HashMap<Uuid, Calendar>>);
+pub struct ProjectCalendars(Mutex<IdMap<Calendar>>);
 
 impl ProjectCalendars {
     fn get(&self, project_id: Uuid) -> Option<Calendar> {

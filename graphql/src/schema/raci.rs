@@ -1,6 +1,5 @@
 //! The RACI matrix: activities, assignments, violations, and a person's assignments.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::serial::{SerialList, SerialObject};
@@ -15,6 +14,7 @@ use super::idempotency::IdempotencyKeyArg;
 use super::user::User;
 use crate::domain::raci::RaciLetter as DomainLetter;
 use crate::domain::{Refusal, Refusals};
+use crate::service::IdMap;
 use crate::service::raci::ActivityRow;
 use crate::service::{self, ServiceError};
 
@@ -36,7 +36,7 @@ pub enum RaciLetter {
 /// matrix names each of them several times; its assignments find them here rather than ask
 /// the user loader once each (80 loads on the bench dashboard). Anyone else is loaded.
 #[derive(Clone, Debug, Default)]
-struct People(Arc<HashMap<Uuid, Arc<user::Model>>>);
+struct People(Arc<IdMap<Arc<user::Model>>>);
 
 impl People {
     async fn user(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {

@@ -246,6 +246,14 @@ where
         .collect()
 }
 
+/// A map keyed by row ids. The ids are UUIDs the server made, never keys a client may pick by
+/// the thousand, so these maps hash with foldhash (seeded per process) rather than std's
+/// SipHash, whose defence against chosen keys costs several times as much a lookup.
+pub type IdMap<V> = HashMap<Uuid, V, foldhash::fast::RandomState>;
+
+/// A set of row ids, hashed as an [`IdMap`]'s keys are.
+pub type IdSet = std::collections::HashSet<Uuid, foldhash::fast::RandomState>;
+
 /// Groups rows by a parent key, giving every asked key a (possibly empty) list: what a read
 /// for many parents hands back to each.
 pub fn group<M>(keys: &[Uuid], rows: Vec<M>, parent: impl Fn(&M) -> Uuid) -> HashMap<Uuid, Vec<M>> {

@@ -1,7 +1,5 @@
 //! The RACI matrix: activities, who holds which letter, and the rules' violations.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType, Query, SelectStatement};
 use sea_orm::{
@@ -19,8 +17,8 @@ use super::rows::JoinedRows;
 use super::sql_once::SqlOnce;
 use super::whole_row;
 use super::{
-    AppState, Caller, ServiceError, ServiceResult, active_models, begin_write, commit,
-    insert_in_batches,
+    AppState, Caller, IdMap, IdSet, ServiceError, ServiceResult, active_models, begin_write,
+    commit, insert_in_batches,
 };
 use crate::domain::Refusal;
 use crate::domain::authz::ProjectOperation;
@@ -42,10 +40,7 @@ fn letter_of(row: &raci_assignment::Model) -> ServiceResult<RaciLetter> {
 }
 
 /// The users who are active members of a project.
-async fn active_members(
-    conn: &impl ConnectionTrait,
-    project_id: Uuid,
-) -> ServiceResult<HashSet<Uuid>> {
+async fn active_members(conn: &impl ConnectionTrait, project_id: Uuid) -> ServiceResult<IdSet> {
     let members = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .find_also_related(user::Entity)
@@ -60,7 +55,7 @@ async fn active_members(
 
 fn as_rule_rows(
     assignments: &[raci_assignment::Model],
-    active: &HashSet<Uuid>,
+    active: &IdSet,
 ) -> ServiceResult<Vec<Assignment>> {
     assignments
         .iter()
@@ -79,7 +74,7 @@ fn as_rule_rows(
 pub struct Matrix {
     pub rows: Vec<ActivityRow>,
     /// The assignees who are active members of the project, by id (others are not here).
-    pub active_members: HashMap<Uuid, user::Model>,
+    pub active_members: IdMap<user::Model>,
 }
 
 /// The whole matrix of a project, activities in order, with violations.
@@ -115,7 +110,7 @@ pub async fn matrix_with_people(
             violations: Vec::new(),
         })
         .collect();
-    let active: HashSet<Uuid> = people.keys().copied().collect();
+    let active: IdSet = people.keys().copied().collect();
     for row in &mut rows {
         row.violations = rules::violations(&as_rule_rows(&row.assignments, &active)?);
     }

@@ -27,7 +27,6 @@
 //! PostgreSQL by the suite's second pass) gives every column a value in some row, reads every
 //! row of each of these models both ways and compares them.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -44,6 +43,8 @@ use steerco_entity::{
     raci_activity, raci_assignment, user,
 };
 use uuid::Uuid;
+
+use super::IdMap;
 
 /// A model that can be read from the positions of its columns in a row, as well as by their
 /// names.
@@ -319,13 +320,13 @@ impl JoinedRows {
     /// The rows of a third table joined beside each child (`T`), its columns selected after
     /// the child's, each under `prefix` and in the entity's order, and NULL where a row has
     /// none: each decoded once, from the first row that names it, by id.
-    pub fn third_by_id<P, C, T>(&self, prefix: &str) -> Result<HashMap<Uuid, T>, DbErr>
+    pub fn third_by_id<P, C, T>(&self, prefix: &str) -> Result<IdMap<T>, DbErr>
     where
         P: ByPosition,
         C: ByPosition,
         T: ByPosition,
     {
-        let mut found = HashMap::new();
+        let mut found = IdMap::default();
         let Some(first) = self.0.first() else {
             return Ok(found);
         };
@@ -675,7 +676,7 @@ mod tests {
         db: &DatabaseConnection,
         project: Uuid,
         order: Option<Vec<user::Column>>,
-    ) -> (HashMap<Uuid, user::Model>, JoinedRows) {
+    ) -> (IdMap<user::Model>, JoinedRows) {
         db.execute(&Schema::new(db.get_database_backend()).create_table_from_entity(user::Entity))
             .await
             .unwrap();
@@ -688,7 +689,7 @@ mod tests {
             .collect();
         assert!(!owners.is_empty());
         let at = Utc.with_ymd_and_hms(2027, 3, 2, 8, 0, 0).unwrap();
-        let mut expected = HashMap::new();
+        let mut expected = IdMap::default();
         for (n, id) in owners.into_iter().enumerate() {
             let owner = user::Model {
                 id,
@@ -725,7 +726,7 @@ mod tests {
     /// `order`, and whether the rows showed them where they are read by position.
     async fn owners_read(
         order: Option<Vec<user::Column>>,
-    ) -> (HashMap<Uuid, user::Model>, HashMap<Uuid, user::Model>, bool) {
+    ) -> (IdMap<user::Model>, IdMap<user::Model>, bool) {
         let (db, project) = plan().await;
         let (expected, joined) = owners_beside_milestones(&db, project, order).await;
         let at = phase::Model::COLUMNS.len() + milestone::Model::COLUMNS.len();

@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod cli;
 pub mod config;
+mod connections;
 pub mod cpu_latency;
 pub mod db;
 pub mod links;

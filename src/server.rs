@@ -18,10 +18,10 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, ErrorExtensions, ServerError};
 use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::listener::TcpAcceptor;
 use poem::web::websocket::WebSocket;
 use poem::web::{Data as PoemData, Html, Json};
 use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
@@ -95,18 +95,16 @@ impl BoundServer {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish. The runtime
-    /// polling this future is the HTTP front: see the module's documentation.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to the
+    /// configured grace period (`connections::serve`). The runtime polling this future is
+    /// the HTTP front: see the module's documentation.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = self.shared.config.shutdown_grace;
-        let acceptor = TcpAcceptor::from_std(self.listener)?;
-        let app = routes(self.shared);
-        poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(grace))
-            .await
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        crate::connections::serve(listener, routes(self.shared), shutdown, grace).await
     }
 }
 
@@ -176,20 +174,16 @@ async fn on_runtime<E: poem::Endpoint + 'static>(
             Err(error) => error.into_response(),
         }
     };
-    Ok(run_on(&runtime, call).await)
+    Ok(run_on(&runtime, Box::pin(call)).await)
 }
 
 /// Runs `work` on `runtime` within the current request's span; a panic is an internal error.
-async fn run_on(
-    runtime: &Handle,
-    work: impl Future<Output = Response> + Send + 'static,
-) -> Response {
-    // An operation's future runs to kilobytes, and a task's is moved whole into its cell and
-    // its stages (spawned, finished, read): boxed, it is moved once.
-    match runtime
-        .spawn(Box::pin(work).instrument(Span::current()))
-        .await
-    {
+///
+/// An operation's future runs to kilobytes. A task's is moved whole into its cell and its
+/// stages (spawned, finished, read), and a future awaited inline is moved with every future
+/// that holds it, up to poem's boxes of each endpoint's: so it comes boxed, moved once.
+async fn run_on(runtime: &Handle, work: BoxFuture<'static, Response>) -> Response {
+    match runtime.spawn(work.instrument(Span::current())).await {
         Ok(response) => response,
         Err(error) => {
             tracing::error!(%error, "a request's task failed");
@@ -441,7 +435,8 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
             .map(|key| (key.to_owned(), hex_sha256(&bytes))),
     };
     let shared = Arc::clone(&shared);
-    run_on(&shared.operations.clone(), run_admitted(shared, admitted)).await
+    let operations = shared.operations.clone();
+    run_on(&operations, Box::pin(run_admitted(shared, admitted))).await
 }
 
 /// A request that passed the checks the HTTP front makes, with what the rest needs of it.

@@ -415,3 +415,179 @@ async fn a_latency_bound_is_asked_for_when_requests_come() {
     let answer = app.gql(None, "{ __typename }", json!({})).await;
     assert_eq!(answer["data"]["__typename"], "QueryRoot");
 }
+
+/// A server of `app`'s state with a shutdown of the test's own and `grace` to stop in,
+/// answering HTTP on a runtime of its own as `steerco serve` does.
+struct Stoppable {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+    _front: steerco::server::FrontRuntime,
+}
+
+impl Stoppable {
+    async fn start(app: &TestApp, grace: std::time::Duration) -> Self {
+        use steerco::config::ServerConfig;
+        use steerco::server::{BoundServer, FrontRuntime};
+        let mut config = ServerConfig::local("127.0.0.1:0".parse().unwrap());
+        config.shutdown_grace = grace;
+        let server = BoundServer::bind(config, app.state.clone()).await.unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let front = FrontRuntime::start().unwrap();
+        let running = front.spawn(server, async {
+            let _ = stopped.await;
+        });
+        Self {
+            addr,
+            stop,
+            running,
+            _front: front,
+        }
+    }
+
+    /// Tells the server to stop and waits, at most `within`, for it to have stopped.
+    async fn stop_within(self, within: std::time::Duration) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(within, self.running)
+            .await
+            .expect("the server stops in time")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// The head of a POST of `{ __typename }` whose body is `length` bytes long, sent before the
+/// body is: the server answers `100 Continue` when the handler first reads the body, so a
+/// client that has read it knows the request has begun.
+fn typename_post_head(length: usize) -> String {
+    format!(
+        "POST /graphql HTTP/1.1\r\nhost: steerco.test\r\ncontent-type: application/json\r\n\
+         content-length: {length}\r\nexpect: 100-continue\r\n\r\n"
+    )
+}
+
+const TYPENAME_BODY: &str = r#"{"query":"{ __typename }"}"#;
+
+/// Opens a connection to `addr` and sends a request's head, and waits until the server has
+/// begun the request (it asks for the body).
+async fn begin_request(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(typename_post_head(TYPENAME_BODY.len()).as_bytes())
+        .await
+        .unwrap();
+    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut interim = [0; CONTINUE.len()];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_exact(&mut interim),
+    )
+    .await
+    .expect("the server asks for the body")
+    .unwrap();
+    assert_eq!(interim, CONTINUE);
+    stream
+}
+
+/// Reads a whole HTTP/1.1 answer sent with `connection: close`, until the server hangs up.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server hangs up")
+    .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+/// Told to stop, the server accepts no new connection, answers the request it has begun,
+/// closes that connection after it, and closes idle keep-alive connections at once: it stops
+/// long before its grace period (60 s) would end.
+#[tokio::test]
+async fn a_stopping_server_finishes_the_requests_it_has_begun() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let server = Stoppable::start(&app, std::time::Duration::from_secs(60)).await;
+
+    // An idle keep-alive connection, which has had its answer.
+    let client = reqwest::Client::new();
+    let idle = client
+        .post(format!("http://{}/graphql", server.addr))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(idle.status(), 200);
+
+    let mut begun = begin_request(server.addr).await;
+    let addr = server.addr;
+    let stopping = tokio::spawn(server.stop_within(std::time::Duration::from_secs(10)));
+    // The accept loop is gone once a connection is refused.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "new connections are still accepted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        !stopping.is_finished(),
+        "the begun request holds the server"
+    );
+
+    begun.write_all(TYPENAME_BODY.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut begun).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(
+        answer.contains(r#"{"data":{"__typename":"QueryRoot"}"#),
+        "{answer}"
+    );
+    stopping.await.unwrap();
+}
+
+/// A connection still busy when the grace period ends is closed then, not before, and the
+/// server stops.
+#[tokio::test]
+async fn a_stopping_server_closes_what_is_still_busy_after_its_grace_period() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let grace = std::time::Duration::from_millis(300);
+    let app = TestApp::spawn().await;
+    let server = Stoppable::start(&app, grace).await;
+    let mut stalled = begin_request(server.addr).await;
+    stalled.write_all(b"{").await.unwrap();
+
+    let asked = std::time::Instant::now();
+    let stopping = tokio::spawn(server.stop_within(std::time::Duration::from_secs(10)));
+    let mut byte = [0; 1];
+    let early = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        stalled.read(&mut byte),
+    )
+    .await;
+    assert!(early.is_err(), "closed before the grace period: {early:?}");
+    stopping.await.unwrap();
+    assert!(
+        asked.elapsed() >= grace,
+        "stopped after {:?}",
+        asked.elapsed()
+    );
+    // Closed without an answer: an end of stream, or a reset.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stalled.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server hangs up");
+    match closed {
+        Ok(_) => assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest)),
+        Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+}

@@ -1,0 +1,184 @@
+//! The HTTP front's connections: accepting them, speaking HTTP/1.1 or HTTP/2 on each with
+//! hyper, handing every request to the server's poem endpoint, and closing them gracefully
+//! when the server stops.
+//!
+//! poem's own server hands hyper each connection through a boxed stream split in two halves:
+//! every read and write takes the split's lock, and a stream that cannot write vectored makes
+//! hyper copy each answer into its write buffer before it writes it. Serving the same endpoint
+//! over the TCP stream itself spares both, and the routes, handlers and middleware stay
+//! poem's. hyper's settings are its defaults, but for HTTP/2's concurrent streams on a
+//! connection: 200 here, where poem set no bound.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use poem::Endpoint;
+use poem::http::uri::Scheme;
+use poem::web::{LocalAddr, RemoteAddr};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// How long the accept loop rests after the system refused it a connection for want of
+/// resources (file descriptors, memory), rather than spin while none are freed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Serves `endpoint` on every connection `listener` accepts until `shutdown` resolves. Then
+/// it accepts no more, lets each connection finish the requests it has begun (an idle
+/// keep-alive connection closes at once), and after `grace` closes the connections still
+/// open. A connection upgraded to a WebSocket is no longer one of them: its session is a task
+/// of its own, which ends with its runtime.
+pub async fn serve<E>(
+    listener: TcpListener,
+    endpoint: E,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<()>
+where
+    E: Endpoint + 'static,
+{
+    let local_addr = listener.local_addr()?;
+    let endpoint = Arc::new(endpoint);
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote_addr)) => {
+                    let peer = Peer { local_addr, remote_addr };
+                    connections.spawn(serve_connection(
+                        stream,
+                        peer,
+                        Arc::clone(&endpoint),
+                        stopping.clone(),
+                    ));
+                }
+                Err(error) => refused(error).await,
+            },
+            // Reaps finished connections, so that the set holds only open ones.
+            Some(ended) = connections.join_next(), if !connections.is_empty() => {
+                log_panic(ended);
+            }
+        }
+    }
+    drop(listener);
+    stop.send_replace(true);
+    if !connections.is_empty() {
+        tracing::info!(
+            open = connections.len(),
+            grace_secs = grace.as_secs_f32(),
+            "stopping: waiting for the connections' requests in flight"
+        );
+    }
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(ended) = connections.join_next().await {
+            log_panic(ended);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            grace_secs = grace.as_secs_f32(),
+            "connections still busy when the shutdown's grace period ended are closed"
+        );
+    }
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// A connection's task that panicked: its request's handler did, and took the connection
+/// with it. (A handler run by the operations' runtime answers a panic with an internal error.)
+fn log_panic(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = ended
+        && error.is_panic()
+    {
+        tracing::error!(%error, "a connection's task panicked");
+    }
+}
+
+/// Handles an accept that failed: an error of that one connection (its client gone before it
+/// was accepted, a network error pending on it) is no news; a system out of resources (file
+/// descriptors, memory) is, and is given time to free some.
+async fn refused(error: std::io::Error) {
+    use std::io::ErrorKind::{
+        ConnectionAborted, ConnectionReset, HostUnreachable, Interrupted, NetworkDown,
+        NetworkUnreachable, PermissionDenied, TimedOut,
+    };
+    if matches!(
+        error.kind(),
+        ConnectionAborted
+            | ConnectionReset
+            | HostUnreachable
+            | Interrupted
+            | NetworkDown
+            | NetworkUnreachable
+            | PermissionDenied
+            | TimedOut
+    ) {
+        tracing::debug!(%error, "a connection failed before it was accepted");
+    } else {
+        tracing::warn!(%error, "cannot accept a connection");
+        tokio::time::sleep(ACCEPT_BACKOFF).await;
+    }
+}
+
+/// The two ends of a connection, which every request on it carries.
+#[derive(Clone, Copy)]
+struct Peer {
+    local_addr: SocketAddr,
+    remote_addr: SocketAddr,
+}
+
+/// The answers' body, as poem hands it to hyper.
+type ResponseBody = BoxBody<Bytes, std::io::Error>;
+
+async fn serve_connection<E: Endpoint + 'static>(
+    stream: TcpStream,
+    peer: Peer,
+    endpoint: Arc<E>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let endpoint = Arc::clone(&endpoint);
+        async move {
+            let request = poem::Request::from((
+                request,
+                LocalAddr(peer.local_addr.into()),
+                RemoteAddr(peer.remote_addr.into()),
+                Scheme::HTTP,
+            ));
+            let response = endpoint.get_response(request).await;
+            Ok::<_, Infallible>(hyper::Response::<ResponseBody>::from(response))
+        }
+    });
+    let http = auto::Builder::new(TokioExecutor::new());
+    let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = stopped(&mut stopping) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = ended {
+        // A client that hangs up mid-request or sends garbage ends here; nothing to act on.
+        tracing::debug!(%error, remote_addr = %peer.remote_addr, "connection ended with an error");
+    }
+}
+
+/// Resolves once the server stops (or is gone).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across the connection's awaits.
+    let _ = stopping.wait_for(|stopping| *stopping).await;
+}

@@ -96,8 +96,10 @@ where
     Ok(())
 }
 
-/// A connection's task that panicked: its request's handler did, and took the connection
-/// with it. (A handler run by the operations' runtime answers a panic with an internal error.)
+/// A connection's task that panicked: over HTTP/1 its request's handler did, and took the
+/// connection with it (over HTTP/2 each request is a task of hyper's, whose panic ends that
+/// task alone). A handler run by the operations' runtime answers a panic with an internal
+/// error instead.
 fn log_panic(ended: Result<(), tokio::task::JoinError>) {
     if let Err(error) = ended
         && error.is_panic()

@@ -222,11 +222,17 @@ impl Worker {
 
     /// Sends until nothing is due; returns how many rows it claimed in all.
     pub async fn drain(&self) -> ServiceResult<usize> {
+        self.drain_unless(|| false).await
+    }
+
+    /// [`drain`](Self::drain), asking `stopping` after each batch that claimed rows whether
+    /// to stop before the next.
+    async fn drain_unless(&self, mut stopping: impl FnMut() -> bool) -> ServiceResult<usize> {
         let mut total = 0;
         loop {
             let claimed = self.deliver_once().await?;
             total += claimed;
-            if claimed == 0 {
+            if claimed == 0 || stopping() {
                 return Ok(total);
             }
         }
@@ -343,18 +349,18 @@ impl Worker {
         let mut scheduler = tokio::time::interval(self.config.scheduler_every);
         scheduler.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            loop {
-                match self.deliver_once().await {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::error!(%error, "delivering mail");
-                        break;
-                    }
-                }
-                if (&mut shutdown).now_or_never().is_some() {
-                    return;
-                }
+            let mut stopped = false;
+            let drained = self
+                .drain_unless(|| {
+                    stopped = (&mut shutdown).now_or_never().is_some();
+                    stopped
+                })
+                .await;
+            if let Err(error) = drained {
+                tracing::error!(%error, "delivering mail");
+            }
+            if stopped {
+                break;
             }
             let wake = self.state.outbox_written.clone();
             tokio::select! {

@@ -58,11 +58,12 @@ field() { sed -E "s/.* $2=([0-9.]+).*/\\1/" <<<"$1"; }
 
 printf '%-5s %-48s %7s %8s %10s %8s %8s %8s %7s %5s\n' \
   round binary clients requests defects/s p50_ms p99_ms gained non2xx busy
+# The first binary, without its flags, seeds the database.
+read -r -a seeder <<<"$1"
 for ((round = 1; round <= rounds; round++)); do
   for clients in "${client_counts[@]}"; do
     for binary in "$@"; do
       read -r -a command <<<"$binary"
-      read -r -a seeder <<<"$1"
       prepare_w3 "${seeder[0]}"
       token=$(cat "$sqlite_work/token")
       ! curl -s -o /dev/null "http://127.0.0.1:$port/health" || die "port $port is taken (W3_PORT)"

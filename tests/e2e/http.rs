@@ -480,12 +480,11 @@ async fn begin_request(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
         .unwrap();
     const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
     let mut interim = [0; CONTINUE.len()];
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
+    soon(
+        "the server asks for the body",
         stream.read_exact(&mut interim),
     )
     .await
-    .expect("the server asks for the body")
     .unwrap();
     assert_eq!(interim, CONTINUE);
     stream
@@ -495,14 +494,17 @@ async fn begin_request(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
 async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt;
     let mut answer = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut answer),
-    )
-    .await
-    .expect("the server hangs up")
-    .unwrap();
+    soon("the server hangs up", stream.read_to_end(&mut answer))
+        .await
+        .unwrap();
     String::from_utf8(answer).unwrap()
+}
+
+/// What `work` gives, which the test expects within ten seconds (`what`, if not).
+async fn soon<T>(what: &str, work: impl Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(10), work)
+        .await
+        .expect(what)
 }
 
 /// Told to stop, the server accepts no new connection, answers the request it has begun,
@@ -580,12 +582,7 @@ async fn a_stopping_server_closes_what_is_still_busy_after_its_grace_period() {
     );
     // Closed without an answer: an end of stream, or a reset.
     let mut rest = Vec::new();
-    let closed = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stalled.read_to_end(&mut rest),
-    )
-    .await
-    .expect("the server hangs up");
+    let closed = soon("the server hangs up", stalled.read_to_end(&mut rest)).await;
     match closed {
         Ok(_) => assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest)),
         Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),

@@ -9,6 +9,7 @@ use serde_json::json;
 use steerco_entity::audit_event;
 use steerco_graphql::domain::audit::AuditRecord;
 use steerco_graphql::service::audit::{AuditEntry, Origin, append_in_txn};
+use steerco_graphql::service::begin_write;
 use uuid::Uuid;
 
 use crate::support::{TestApp, TestUser};
@@ -201,15 +202,19 @@ async fn an_event_links_to_the_real_tail_after_an_append_rolled_back_or_made_els
     rename(&app, &pm, &id, "Sixth").await;
 
     let at_last = verified(app.ok(&pm, VERIFY, json!({ "id": id })).await);
-    let expected = events + 5;
     assert_eq!(
         at_last,
-        json!({
-            "valid": true, "eventCount": expected, "verifiedCount": expected,
-            "brokenAtSeq": null, "problem": null
-        }),
+        sound_chain_of(events + 5),
         "the renames and the events from elsewhere, nothing of those rolled back"
     );
+}
+
+/// What `auditChainVerify` answers for an unbroken chain of `events`.
+fn sound_chain_of(events: i64) -> serde_json::Value {
+    json!({
+        "valid": true, "eventCount": events, "verifiedCount": events,
+        "brokenAtSeq": null, "problem": null
+    })
 }
 
 /// Appends an event to the project's chain in a transaction that then rolls back.
@@ -268,4 +273,70 @@ async fn append_elsewhere(app: &TestApp, project_id: Uuid) {
         .exec_without_returning(app.db())
         .await
         .unwrap();
+}
+
+/// On SQLite a command's first statement carries the `BEGIN IMMEDIATE` of its group's
+/// transaction, which SQLite reports as having changed as many rows as the connection's last
+/// change did. An append that is its command's first statement still tells whether it
+/// inserted: once, after a tail it knows, and after the real tail when what it knew was
+/// rolled back.
+#[tokio::test]
+async fn an_append_that_is_its_commands_first_statement_lands_once() {
+    let app = TestApp::spawn().await;
+    let (pm, id) = project_with_history(&app).await;
+    let verified = |data: serde_json::Value| data["auditChainVerify"].clone();
+    let at_first = verified(app.ok(&pm, VERIFY, json!({ "id": id })).await);
+    let events = at_first["eventCount"].as_i64().unwrap();
+    let (_, project_id) = steerco_graphql::schema::id::decode_any(&id).unwrap();
+
+    append_first(&app, project_id, "first", Ending::Commit).await;
+    append_first(&app, project_id, "rolled back", Ending::RollBack).await;
+    append_first(&app, project_id, "second", Ending::Commit).await;
+    rename(&app, &pm, &id, "Fourth").await;
+
+    let at_last = verified(app.ok(&pm, VERIFY, json!({ "id": id })).await);
+    assert_eq!(at_last, sound_chain_of(events + 3));
+    // A sound chain could still hold one event twice and miss another: each is there once.
+    let appended: Vec<(String, Option<String>)> = audit_event::Entity::find()
+        .filter(audit_event::Column::ChainKey.eq(project_id.to_string()))
+        .order_by_asc(audit_event::Column::Seq)
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .skip(usize::try_from(events).unwrap())
+        .map(|event| (event.action, event.after))
+        .collect();
+    let noted = |note: &str| {
+        let after = json!({ "note": note }).to_string();
+        ("project.noted".to_owned(), Some(after))
+    };
+    assert_eq!(appended[..2], [noted("first"), noted("second")]);
+    assert_eq!(appended[2].0, "project.updated");
+    assert_eq!(appended.len(), 3);
+}
+
+enum Ending {
+    Commit,
+    RollBack,
+}
+
+/// A command whose first statement appends an event noting `note` to the project's chain.
+async fn append_first(app: &TestApp, project_id: Uuid, note: &str, ending: Ending) {
+    let txn = begin_write(&app.state.writer).await.unwrap();
+    let entry = AuditEntry {
+        project_id: Some(project_id),
+        entity_type: "Project",
+        entity_id: project_id,
+        action: "project.noted",
+        before: None,
+        after: Some(json!({ "note": note })),
+    };
+    append_in_txn(&txn, Origin::OPERATOR, Utc::now(), entry)
+        .await
+        .unwrap();
+    match ending {
+        Ending::Commit => txn.commit().await.unwrap(),
+        Ending::RollBack => drop(txn),
+    }
 }

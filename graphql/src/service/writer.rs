@@ -10,7 +10,8 @@
 //! them all at once. The task, not the command, decides what opens each command's work, and
 //! the command opens it: the `BEGIN`, or the statement that releases the savepoint before and
 //! opens the command's own, travels ahead of the command's first statement, in the same round
-//! trip to the connection's thread (each round trip is two hand-overs between threads), and
+//! trip to the connection's thread (each round trip is two hand-overs between threads; a
+//! first statement that writes sends a `BEGIN` ahead alone, see [`miscounts`]), and
 //! the `COMMIT` releases the last savepoint. The task keeps
 //! its connection lent from the writer's pool for good and runs the transactions on it as
 //! statements ([`lend_connection`]): sqlx's own `BEGIN` and `COMMIT` each wait for their answer
@@ -514,8 +515,8 @@ async fn begin_alone(pool: &DatabaseConnection) -> Result<DatabaseTransaction, D
 ///
 /// The task keeps one connection of the writer's pool lent for good ([`lend_connection`]) and
 /// runs SQLite's transactions on it itself, as statements: a group's `BEGIN IMMEDIATE`
-/// travels with the first statement of its first command, as a savepoint statement does with
-/// the others', and its `COMMIT` is one round trip. Begun and committed through sqlx, each
+/// travels with the first statement of its first command when that one reads ([`miscounts`]),
+/// as a savepoint statement does with the others', and its `COMMIT` is one round trip. Begun and committed through sqlx, each
 /// took two hand-overs between threads and back (sqlx waits for the transaction's answer to be
 /// acknowledged), and the connection, given back to its pool after each group, took a third
 /// round trip for sqlx's check on its return.
@@ -834,6 +835,17 @@ fn after<'a>(prelude: Option<&str>, sql: &'a str) -> Cow<'a, str> {
     }
 }
 
+/// Whether `prelude` would add rows to the count of changed rows of a statement it travels
+/// with. SQLite counts `BEGIN IMMEDIATE`, which takes the write lock, as a change, and reports
+/// it as having changed as many rows as the connection's last change did; sqlx adds the
+/// statements' counts of one text. A count tells a conditional insert or a mark whether it
+/// found its row, so a first statement that writes sends this prelude ahead on its own: one
+/// round trip more, for the rare command whose first statement writes (most read first).
+/// The savepoints' statements count for nothing, and a query's rows are its own.
+fn miscounts(prelude: &str) -> bool {
+    prelude == Step::Begin.sql()
+}
+
 /// [`after`], for a statement with values.
 fn statement_after(prelude: Option<&str>, stmt: Statement) -> Statement {
     match prelude {
@@ -854,13 +866,27 @@ impl ConnectionTrait for WriteTxn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.first_carries(|prelude| self.txn.execute_raw(statement_after(prelude, stmt)))
-            .await
+        self.first_carries(|prelude| async move {
+            match prelude {
+                Some(begin) if miscounts(begin) => {
+                    self.txn.execute_unprepared(begin).await?;
+                    self.txn.execute_raw(stmt).await
+                }
+                _ => self.txn.execute_raw(statement_after(prelude, stmt)).await,
+            }
+        })
+        .await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         self.first_carries(|prelude| async move {
-            self.txn.execute_unprepared(&after(prelude, sql)).await
+            match prelude {
+                Some(begin) if miscounts(begin) => {
+                    self.txn.execute_unprepared(begin).await?;
+                    self.txn.execute_unprepared(sql).await
+                }
+                _ => self.txn.execute_unprepared(&after(prelude, sql)).await,
+            }
         })
         .await
     }
@@ -926,6 +952,65 @@ mod tests {
         txn.execute_unprepared(&format!("INSERT INTO note (text) VALUES ('{text}')"))
             .await
             .unwrap();
+    }
+
+    /// A command whose first statement writes is told how many rows that statement changed,
+    /// not more: its `BEGIN IMMEDIATE` goes ahead of it alone ([`miscounts`]).
+    #[tokio::test]
+    async fn a_commands_first_statement_counts_its_own_changes() {
+        let f = fixture().await;
+        let txn = begin_write(&f.writer).await.unwrap();
+        let done = txn
+            .execute_unprepared("INSERT INTO note (text) VALUES ('a'), ('b'), ('c')")
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 3);
+        txn.commit().await.unwrap();
+
+        let txn = begin_write(&f.writer).await.unwrap();
+        let nothing = "UPDATE note SET text = 'z' WHERE text = 'none'";
+        let done = txn.execute_unprepared(nothing).await.unwrap();
+        assert_eq!(done.rows_affected(), 0);
+        txn.commit().await.unwrap();
+
+        let txn = begin_write(&f.writer).await.unwrap();
+        let one = Statement::from_string(
+            DbBackend::Sqlite,
+            "UPDATE note SET text = 'd' WHERE text = 'a'",
+        );
+        assert_eq!(txn.execute_raw(one).await.unwrap().rows_affected(), 1);
+        let two = "UPDATE note SET text = text || '.' WHERE text IN ('b', 'c')";
+        assert_eq!(
+            txn.execute_unprepared(two).await.unwrap().rows_affected(),
+            2
+        );
+        txn.commit().await.unwrap();
+
+        let txn = begin_write(&f.writer).await.unwrap();
+        let none = Statement::from_string(DbBackend::Sqlite, nothing);
+        assert_eq!(txn.execute_raw(none).await.unwrap().rows_affected(), 0);
+        // A command's later statements carry nothing.
+        assert_eq!(
+            txn.execute_unprepared(nothing)
+                .await
+                .unwrap()
+                .rows_affected(),
+            0
+        );
+        txn.commit().await.unwrap();
+
+        let texts = f
+            .reader
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT text FROM note ORDER BY id",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect::<Vec<_>>();
+        assert_eq!(texts, ["d", "b.", "c."]);
     }
 
     /// A command on another task: it waits for its turn, then `body` works in its

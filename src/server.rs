@@ -30,6 +30,7 @@ use steerco_graphql::domain::credential::bearer_token;
 use steerco_graphql::domain::idempotency::{IdempotencyKey, Verdict};
 use steerco_graphql::schema::error::codes;
 use steerco_graphql::schema::{self, Check, Schemas};
+use steerco_graphql::service::idempotency::Reservation;
 use steerco_graphql::service::{self, Actor, AppState};
 use tokio::runtime::Handle;
 use tracing::{Instrument, Span};
@@ -68,13 +69,14 @@ pub struct BoundServer {
 impl BoundServer {
     /// Binds `config.addr` (port 0 picks a free port). Database work will run on the calling
     /// runtime, wherever [`run`](Self::run) is spawned.
-    pub async fn bind(config: ServerConfig, state: AppState) -> std::io::Result<Self> {
+    pub async fn bind(config: ServerConfig, mut state: AppState) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await?
             .into_std()?;
         let local_addr = listener.local_addr()?;
         // The memory is shared by every clone of `state`: it serves this server.
         state.tokens.last_for(config.token_memory);
+        state.operation_time_limit = Some(config.request_timeout);
         let schemas = Schemas::build(state.clone(), config.limits, config.production);
         let cpu_latency = config.cpu_latency.as_ref().and_then(hold_cpu_latency);
         Ok(Self {
@@ -524,7 +526,10 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
             );
         }
         Some((raw, fingerprint)) => {
-            match reserve(&shared.state, actor.as_ref(), raw, fingerprint).await {
+            // The operations run one after another, each cut off at the time limit.
+            let operations = u32::try_from(requests.len()).unwrap_or(u32::MAX);
+            let time_limit = shared.config.request_timeout.saturating_mul(operations);
+            match reserve(&shared.state, actor.as_ref(), raw, fingerprint, time_limit).await {
                 Ok(reservation) => Some(reservation),
                 Err(answer) => return answer,
             }
@@ -555,8 +560,8 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
         responses
     };
     let mut responses = match &reserved {
-        Some((user_id, key)) => {
-            service::idempotency::marking_writes(*user_id, key.clone(), operations).await
+        Some(reservation) => {
+            service::idempotency::marking_writes(reservation.clone(), operations).await
         }
         None => operations.await,
     };
@@ -580,12 +585,12 @@ async fn run_admitted(shared: Arc<Shared>, admitted: Admitted) -> Response {
     let Ok(json) = answer::json(is_batch, &responses) else {
         return unwritable();
     };
-    if let Some((user_id, key)) = reserved {
+    if let Some(reservation) = reserved {
         let writer = &shared.state.writer;
         let kept = if ours {
-            service::idempotency::end_unanswered(writer, user_id, &key).await
+            service::idempotency::end_unanswered(writer, &reservation).await
         } else {
-            service::idempotency::finish(writer, user_id, &key, &json).await
+            service::idempotency::finish(writer, &reservation, &json).await
         };
         if let Err(error) = kept {
             tracing::error!(%error, "recording an idempotency key");
@@ -617,7 +622,8 @@ async fn reserve(
     actor: Option<&Actor>,
     raw: &str,
     fingerprint: &str,
-) -> Result<(uuid::Uuid, IdempotencyKey), Response> {
+    time_limit: std::time::Duration,
+) -> Result<Reservation, Response> {
     let Some(actor) = actor else {
         return Err(error_body(
             StatusCode::BAD_REQUEST,
@@ -628,8 +634,17 @@ async fn reserve(
     let key = IdempotencyKey::parse(raw)
         .map_err(|e| error_body(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, &e.to_string()))?;
     let now = state.clock.now();
-    match service::idempotency::begin(&state.writer, actor.user_id, &key, fingerprint, now).await {
-        Ok(Verdict::Run) => Ok((actor.user_id, key)),
+    let reservation = Reservation::new(actor.user_id, key);
+    let verdict = service::idempotency::begin(
+        &state.writer,
+        &reservation,
+        fingerprint,
+        now,
+        Some(time_limit),
+    )
+    .await;
+    match verdict {
+        Ok(Verdict::Run) => Ok(reservation),
         Ok(Verdict::Replay(json)) => {
             let mut response = json_response(json);
             response
@@ -645,7 +660,7 @@ async fn reserve(
         Ok(Verdict::WrittenUnanswered) => Err(error_body(
             StatusCode::CONFLICT,
             codes::CONFLICT,
-            "the first request with this Idempotency-Key wrote its changes, then timed out or failed before it could answer; read what it wrote instead of sending it again",
+            "the first request with this Idempotency-Key wrote its changes, then timed out, failed or lost its server before it could answer; read what it wrote instead of sending it again",
         )),
         Ok(Verdict::Reused) => Err(error_body(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -20,6 +20,12 @@ pub struct Model {
     /// keyed field, any error under it) after it had written.
     pub unanswered: bool,
     pub created_at: DateTimeUtc,
+    /// The reservation of the request that holds the key: only its writes mark the key, only
+    /// its answer is kept. `None` for keys reserved before reservations were named.
+    pub held_by: Option<Uuid>,
+    /// By when the holding request has ended, answered or not, given its time limit; past it,
+    /// a key still unanswered was cut off with its server. `None`: no limit was known.
+    pub abandoned_after: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

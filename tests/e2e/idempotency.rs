@@ -5,8 +5,9 @@ use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use steerco_graphql::domain::idempotency::{IdempotencyKey, Verdict};
+use steerco_graphql::domain::idempotency::{ABANDONMENT_MARGIN, IdempotencyKey, Verdict};
 use steerco_graphql::service;
+use steerco_graphql::service::idempotency::Reservation;
 
 use crate::support::{HeldLock, TestApp, TestUser};
 
@@ -476,9 +477,10 @@ async fn ending_a_reservation_waits_for_a_commit_on_its_way() {
     }
     let pm = app.user("Anna Berg", false).await;
     let key = IdempotencyKey::parse("in-flight").unwrap();
+    let reservation = Reservation::new(pm.uuid, key.clone());
     let writer = app.state.writer.clone();
     let now = app.state.clock.now();
-    let verdict = service::idempotency::begin(&writer, pm.uuid, &key, "print", now).await;
+    let verdict = service::idempotency::begin(&writer, &reservation, "print", now, None).await;
     assert_eq!(verdict.unwrap(), Verdict::Run);
 
     let commit_on_its_way = HeldLock::take(
@@ -488,13 +490,151 @@ async fn ending_a_reservation_waits_for_a_commit_on_its_way() {
     )
     .await;
     let ending = tokio::spawn({
-        let (writer, key) = (writer.clone(), key.clone());
-        async move { service::idempotency::end_unanswered(&writer, pm.uuid, &key).await }
+        let (writer, reservation) = (writer.clone(), reservation.clone());
+        async move { service::idempotency::end_unanswered(&writer, &reservation).await }
     });
     commit_on_its_way.wait_for_waiters(1).await.unwrap();
     commit_on_its_way.release().await;
     ending.await.unwrap().unwrap();
 
-    let verdict = service::idempotency::begin(&writer, pm.uuid, &key, "print", now).await;
+    let retry = Reservation::new(pm.uuid, key);
+    let verdict = service::idempotency::begin(&writer, &retry, "print", now, None).await;
+    assert_eq!(verdict.unwrap(), Verdict::WrittenUnanswered);
+}
+
+/// What a server that stopped in the middle of a keyed request leaves behind: the key
+/// reserved, its answer never kept.
+async fn lose_the_answer(app: &TestApp, key: &str) {
+    app.db()
+        .execute_unprepared(&format!(
+            "UPDATE idempotency_key SET response = NULL WHERE key = '{key}'"
+        ))
+        .await
+        .expect("lose the answer");
+}
+
+/// Sends `body` (a batch, as a JSON array) under the `Idempotency-Key` `key`.
+async fn send_batch(app: &TestApp, who: &TestUser, key: &str, body: &Value) -> (StatusCode, Value) {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base_url))
+        .header("idempotency-key", key)
+        .bearer_auth(&who.token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_key_whose_server_stopped_mid_request_is_settled_once_its_time_limit_has_passed() {
+    let app = TestApp::spawn_with(|config| {
+        config.request_timeout = std::time::Duration::from_secs(10);
+    })
+    .await;
+    let pm = app.user("Anna Berg", false).await;
+    let second = chrono::Duration::seconds(1);
+    let margin = ABANDONMENT_MARGIN;
+
+    // The project was created, then the server stopped: retries are told to wait while the
+    // request might still run, then that it wrote.
+    let (status, _, _) = send(&app, Some(&pm), "k-1", "CRM-1").await;
+    assert_eq!(status, StatusCode::OK);
+    lose_the_answer(&app, "k-1").await;
+    app.clock.advance(second * 10 + margin - second);
+    let (status, _, body) = send(&app, Some(&pm), "k-1", "CRM-1").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("has not finished"), "{message}");
+    app.clock.advance(second);
+    let (status, _, body) = send(&app, Some(&pm), "k-1", "CRM-1").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("lost its server"), "{message}");
+    assert_eq!(app.count("project").await, 1);
+
+    // A batch of two operations, neither of which wrote: each may have run its whole time
+    // limit, and once both have passed the retry runs.
+    let refused = json!({ "query": CREATE, "variables": { "code": "" } });
+    let batch = json!([refused, refused]);
+    let (status, first) = send_batch(&app, &pm, "k-2", &batch).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(
+        first[0]["data"]["projectCreate"]["userErrors"],
+        json!([]),
+        "{first}"
+    );
+    lose_the_answer(&app, "k-2").await;
+    app.clock.advance(second * 20 + margin - second);
+    let (status, body) = send_batch(&app, &pm, "k-2", &batch).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    app.clock.advance(second);
+    let (status, again) = send_batch(&app, &pm, "k-2", &batch).await;
+    assert_eq!((status, &again), (StatusCode::OK, &first));
+    assert_eq!(app.count("project").await, 1);
+
+    // The retry holds the key now: its answer is kept and replayed.
+    let (status, replayed) = send_batch(&app, &pm, "k-2", &batch).await;
+    assert_eq!((status, replayed), (StatusCode::OK, first));
+
+    // So for a mutation's own key, within one operation's limit.
+    let call = json!({ "key": "k-3", "input": { "code": "CRM-3", "name": "Keyed" } });
+    let created = app.ok(&pm, CREATE_KEYED, call.clone()).await;
+    assert_eq!(created["projectCreate"]["project"]["code"], "CRM-3");
+    lose_the_answer(&app, "k-3").await;
+    app.clock.advance(second * 10 + margin - second);
+    let early = app.gql(Some(&pm.token), CREATE_KEYED, call.clone()).await;
+    let message = early["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("has not finished"), "{early}");
+    app.clock.advance(second);
+    let late = app.gql(Some(&pm.token), CREATE_KEYED, call).await;
+    assert_eq!(
+        late["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{late}"
+    );
+    let message = late["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("its server stopped"), "{message}");
+    assert_eq!(app.count("project").await, 2);
+}
+
+/// On PostgreSQL a retry may take over a key whose abandoned request is committing its mark
+/// at that moment: the retry waits for the mark's row lock, then finds the key written and
+/// takes nothing over. A transaction of the test's own stands for that request's commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_waits_for_a_commit_on_its_way() {
+    let app = TestApp::spawn().await;
+    if !app.database.postgres {
+        return;
+    }
+    let pm = app.user("Anna Berg", false).await;
+    let key = IdempotencyKey::parse("cut-off").unwrap();
+    let writer = app.state.writer.clone();
+    let now = app.state.clock.now();
+    let limit = Some(std::time::Duration::from_secs(10));
+    let first = Reservation::new(pm.uuid, key.clone());
+    let verdict = service::idempotency::begin(&writer, &first, "print", now, limit).await;
+    assert_eq!(verdict.unwrap(), Verdict::Run);
+
+    let mark_on_its_way = HeldLock::take(
+        &app,
+        "UPDATE idempotency_key SET written = true WHERE user_id = $1 AND key = $2",
+        vec![pm.uuid.into(), key.as_str().into()],
+    )
+    .await;
+    let later = now + chrono::Duration::seconds(10) + ABANDONMENT_MARGIN;
+    let retry = tokio::spawn({
+        let (writer, key) = (writer.clone(), key.clone());
+        async move {
+            let retry = Reservation::new(pm.uuid, key);
+            service::idempotency::begin(&writer, &retry, "print", later, limit).await
+        }
+    });
+    mark_on_its_way.wait_for_waiters(1).await.unwrap();
+    mark_on_its_way.release().await;
+    assert_eq!(retry.await.unwrap().unwrap(), Verdict::InProgress);
+
+    let again = Reservation::new(pm.uuid, key);
+    let verdict = service::idempotency::begin(&writer, &again, "print", later, limit).await;
     assert_eq!(verdict.unwrap(), Verdict::WrittenUnanswered);
 }

@@ -22,11 +22,11 @@ use async_graphql::{
     ServerError, ServerResult, Value, Variables,
 };
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::context::RequestContext;
 use super::error::{codes, top_level_server_error};
 use crate::domain::idempotency::{IdempotencyKey, Verdict};
+use crate::service::idempotency::Reservation;
 use crate::service::{self, AppState};
 
 /// The argument's name on every mutation that takes one.
@@ -173,22 +173,29 @@ impl Extension for PerRequest {
             return next.run(ctx, info).await;
         };
         let now = state.clock.now();
-        let verdict = service::idempotency::begin(&state.writer, user_id, &key, &fingerprint, now)
-            .await
-            .map_err(internal)?;
+        let reservation = Reservation::new(user_id, key);
+        // A field runs within its operation, which the server cuts off at its time limit.
+        let verdict = service::idempotency::begin(
+            &state.writer,
+            &reservation,
+            &fingerprint,
+            now,
+            state.operation_time_limit,
+        )
+        .await
+        .map_err(internal)?;
         match verdict {
             Verdict::Run => {
-                let reservation = Reservation {
+                let held = Held {
                     state,
-                    user_id,
-                    key: key.clone(),
+                    reservation: reservation.clone(),
                     settled: false,
                 };
                 let response_key = info.path_node.field_name().to_owned();
                 let answer =
-                    service::idempotency::marking_writes(user_id, key, next.run(ctx, info)).await;
+                    service::idempotency::marking_writes(reservation, next.run(ctx, info)).await;
                 let whole = answer.is_ok() && !self.is_incomplete(&response_key);
-                reservation.settle(whole.then_some(&answer)).await;
+                held.settle(whole.then_some(&answer)).await;
                 answer
             }
             Verdict::Replay(json) => serde_json::from_str(&json).map(Some).map_err(internal),
@@ -196,7 +203,7 @@ impl Extension for PerRequest {
                 "the first call with this idempotencyKey has not finished",
             )),
             Verdict::WrittenUnanswered => Err(conflict(
-                "the first call with this idempotencyKey wrote its changes, but its answer was not kept (it timed out, or came with an error); read what it wrote instead of calling again",
+                "the first call with this idempotencyKey wrote its changes, but its answer was not kept (it timed out, or came with an error, or its server stopped); read what it wrote instead of calling again",
             )),
             Verdict::Reused => Err(conflict(
                 "this idempotencyKey was used for a different call",
@@ -205,31 +212,30 @@ impl Extension for PerRequest {
     }
 }
 
-/// A reserved key. Settled with the field's answer; a reservation dropped unsettled (the
-/// request was cancelled by its timeout) ends without one: freed so that the client's retry
-/// runs, unless the field had written.
-struct Reservation<'a> {
+/// A key reserved for a field. Settled with the field's answer; dropped unsettled (the
+/// request was cancelled by its timeout), the reservation ends without one: freed so that the
+/// client's retry runs, unless the field had written.
+struct Held<'a> {
     state: &'a AppState,
-    user_id: Uuid,
-    key: IdempotencyKey,
+    reservation: Reservation,
     settled: bool,
 }
 
-impl Reservation<'_> {
+impl Held<'_> {
     /// Keeps the answer, or ends the reservation without one when there is none to keep
     /// (`None`, or an error).
     /// The bookkeeping runs on a task of its own, which the request's timeout does not stop.
     async fn settle(mut self, answer: Option<&ServerResult<Option<Value>>>) {
         self.settled = true;
         let writer = self.state.writer.clone();
-        let (user_id, key) = (self.user_id, self.key.clone());
+        let reservation = self.reservation.clone();
         let answer = answer
             .and_then(|answer| answer.as_ref().ok())
             .and_then(|value| value.as_ref().map(serde_json::to_string));
         let keeping = tokio::spawn(async move {
             match answer {
-                Some(Ok(json)) => service::idempotency::finish(&writer, user_id, &key, &json).await,
-                _ => service::idempotency::end_unanswered(&writer, user_id, &key).await,
+                Some(Ok(json)) => service::idempotency::finish(&writer, &reservation, &json).await,
+                _ => service::idempotency::end_unanswered(&writer, &reservation).await,
             }
         });
         match keeping.await {
@@ -240,16 +246,16 @@ impl Reservation<'_> {
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Held<'_> {
     fn drop(&mut self) {
         if self.settled {
             return;
         }
         let writer = self.state.writer.clone();
-        let (user_id, key) = (self.user_id, self.key.clone());
+        let reservation = self.reservation.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let ended = service::idempotency::end_unanswered(&writer, user_id, &key).await;
+                let ended = service::idempotency::end_unanswered(&writer, &reservation).await;
                 if let Err(error) = ended {
                     tracing::error!(%error, "ending an idempotency key's reservation");
                 }

@@ -19,18 +19,54 @@ use steerco_entity::idempotency_key;
 use uuid::Uuid;
 
 use super::{ServiceResult, Writer, begin_write};
-use crate::domain::idempotency::{IdempotencyKey, KEY_LIFETIME, Remembered, Verdict, verdict};
+use crate::domain::idempotency::{
+    IdempotencyKey, KEY_LIFETIME, Remembered, Verdict, abandoned_after, verdict,
+};
 
-/// Decides what a request with `key` gets; when it is to run, the key is reserved for it.
+/// A key reserved, or asked for, for one request. Its `id` is kept in the key's row
+/// (`held_by`) while the request holds the key: only then do the request's commits mark the key
+/// written and its answer or release count, so that a request taken for abandoned
+/// ([`begin`]) can neither commit nor overwrite what the next holder keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub user_id: Uuid,
+    pub key: IdempotencyKey,
+    pub id: Uuid,
+}
+
+impl Reservation {
+    /// A reservation to ask for, named afresh.
+    pub fn new(user_id: Uuid, key: IdempotencyKey) -> Self {
+        Self {
+            user_id,
+            key,
+            id: Uuid::now_v7(),
+        }
+    }
+
+    fn row(&self) -> Condition {
+        Condition::all()
+            .add(idempotency_key::Column::UserId.eq(self.user_id))
+            .add(idempotency_key::Column::Key.eq(self.key.as_str()))
+            .add(idempotency_key::Column::HeldBy.eq(self.id))
+    }
+}
+
+/// Decides what a request asking for `reservation` gets; when it is to run, the key is
+/// reserved for it. `time_limit` bounds how long the request's work may run (the server cuts
+/// it off then): once it has surely passed ([`abandoned_after`]) with the key unanswered, the
+/// request was cut off with its server, and the next request with the key settles it (runs
+/// again if nothing was written, is told it was otherwise) rather than wait out the key's day.
 pub async fn begin(
     writer: &Writer,
-    user_id: Uuid,
-    key: &IdempotencyKey,
+    reservation: &Reservation,
     fingerprint: &str,
     now: DateTime<Utc>,
+    time_limit: Option<std::time::Duration>,
 ) -> ServiceResult<Verdict> {
+    let Reservation { user_id, key, id } = reservation;
     let txn = begin_write(writer).await?;
-    let found = idempotency_key::Entity::find_by_id((user_id, key.as_str().to_owned()))
+    let found = idempotency_key::Entity::find_by_id((*user_id, key.as_str().to_owned()))
         .one(&txn)
         .await?;
     let remembered = found.map(|row| Remembered {
@@ -38,18 +74,23 @@ pub async fn begin(
         response: row.response,
         unanswered: row.unanswered,
         created_at: row.created_at,
+        written: row.written,
+        abandoned_after: row.abandoned_after,
     });
     let decided = verdict(remembered.as_ref(), fingerprint, now);
     if decided == Verdict::Run {
         let row = idempotency_key::ActiveModel {
-            user_id: Set(user_id),
+            user_id: Set(*user_id),
             key: Set(key.as_str().to_owned()),
             fingerprint: Set(fingerprint.to_owned()),
             response: Set(None),
             written: Set(false),
             unanswered: Set(false),
             created_at: Set(now),
+            held_by: Set(Some(*id)),
+            abandoned_after: Set(abandoned_after(now, time_limit)),
         };
+        let column = |column| Expr::col((idempotency_key::Entity, column));
         let inserted = idempotency_key::Entity::insert(row)
             .on_conflict(
                 OnConflict::columns([
@@ -62,18 +103,32 @@ pub async fn begin(
                     idempotency_key::Column::Written,
                     idempotency_key::Column::Unanswered,
                     idempotency_key::Column::CreatedAt,
+                    idempotency_key::Column::HeldBy,
+                    idempotency_key::Column::AbandonedAfter,
                 ])
-                // Only an expired row is taken over; a live one means another request won
-                // the race since we looked.
+                // Only an expired or abandoned row is taken over, as the verdict found it; a
+                // live one means another request won the race since we looked.
                 .action_and_where(
-                    Expr::col((idempotency_key::Entity, idempotency_key::Column::CreatedAt))
-                        .lte(now - KEY_LIFETIME),
+                    column(idempotency_key::Column::CreatedAt)
+                        .lte(now - KEY_LIFETIME)
+                        .or(column(idempotency_key::Column::Response)
+                            .is_null()
+                            .and(column(idempotency_key::Column::Written).eq(false))
+                            .and(column(idempotency_key::Column::Unanswered).eq(false))
+                            .and(column(idempotency_key::Column::AbandonedAfter).lte(now))
+                            .and(
+                                column(idempotency_key::Column::AbandonedAfter)
+                                    .gt(column(idempotency_key::Column::CreatedAt)),
+                            )),
                 )
                 .to_owned(),
             )
             .exec_without_returning(&txn)
             .await?;
         if inserted == 0 {
+            // Another request took the key since we looked, or, on PostgreSQL, the abandoned
+            // request's mark committed meanwhile: told to wait, the client's next retry
+            // hears which.
             txn.commit_unmarked().await?;
             return Ok(Verdict::InProgress);
         }
@@ -82,11 +137,10 @@ pub async fn begin(
     Ok(decided)
 }
 
-/// Stores the answer of the request that reserved `key`.
+/// Stores the answer of the request that reserved the key, while it holds it.
 pub async fn finish(
     writer: &Writer,
-    user_id: Uuid,
-    key: &IdempotencyKey,
+    reservation: &Reservation,
     response: &str,
 ) -> ServiceResult<()> {
     let update = idempotency_key::Entity::update_many()
@@ -94,8 +148,7 @@ pub async fn finish(
             idempotency_key::Column::Response,
             Expr::value(Some(response.to_owned())),
         )
-        .filter(idempotency_key::Column::UserId.eq(user_id))
-        .filter(idempotency_key::Column::Key.eq(key.as_str()));
+        .filter(reservation.row());
     writer.execute_alone(update.build(writer.backend())).await?;
     Ok(())
 }
@@ -111,15 +164,10 @@ pub async fn finish(
 /// of an unmarked key waits for that lock, then looks at the row again. The `UPDATE` comes
 /// after it, so that its snapshot, taken when it starts, sees the mark such a commit made:
 /// run first, it would skip a row that was unmarked in its snapshot without waiting.
-pub async fn end_unanswered(
-    writer: &Writer,
-    user_id: Uuid,
-    key: &IdempotencyKey,
-) -> ServiceResult<()> {
+pub async fn end_unanswered(writer: &Writer, reservation: &Reservation) -> ServiceResult<()> {
     let this_key = || {
-        Condition::all()
-            .add(idempotency_key::Column::UserId.eq(user_id))
-            .add(idempotency_key::Column::Key.eq(key.as_str()))
+        reservation
+            .row()
             .add(idempotency_key::Column::Response.is_null())
     };
     let txn = begin_write(writer).await?;
@@ -139,42 +187,45 @@ pub async fn end_unanswered(
 
 tokio::task_local! {
     /// The keys reserved for the request this task runs: what its commits mark written.
-    static KEYS_OF_THIS_REQUEST: Vec<(Uuid, IdempotencyKey)>;
+    static KEYS_OF_THIS_REQUEST: Vec<Reservation>;
 }
 
-/// Runs `request`, the work `key` was reserved for: every transaction it commits marks the
-/// key written ([`written_mark`]). Nested, the work marks the keys of every enclosing scope
-/// (a keyed mutation field in a request sent with an `Idempotency-Key`).
-pub async fn marking_writes<F: Future>(
-    user_id: Uuid,
-    key: IdempotencyKey,
-    request: F,
-) -> F::Output {
+/// Runs `request`, the work `reservation` was made for: every transaction it commits marks
+/// the key written ([`written_mark`]). Nested, the work marks the keys of every enclosing
+/// scope (a keyed mutation field in a request sent with an `Idempotency-Key`).
+pub async fn marking_writes<F: Future>(reservation: Reservation, request: F) -> F::Output {
     let mut keys = KEYS_OF_THIS_REQUEST
         .try_with(Clone::clone)
         .unwrap_or_default();
-    keys.push((user_id, key));
+    keys.push(reservation);
     KEYS_OF_THIS_REQUEST.scope(keys, request).await
 }
 
-/// The statement a transaction runs last before its commit, inside a keyed request
-/// ([`marking_writes`]): it marks the request's keys written. `None` elsewhere.
-pub(crate) fn written_mark(backend: DbBackend) -> Option<Statement> {
+/// The statement a transaction runs last before its commit inside a keyed request
+/// ([`marking_writes`]).
+pub(crate) struct WrittenMark {
+    /// Marks the keys the request still holds.
+    pub statement: Statement,
+    /// The rows it must change: a key it misses is held by another request now, which took
+    /// it for abandoned, and the transaction must not commit.
+    pub keys: u64,
+}
+
+/// The mark of the keys of the keyed request this task runs ([`marking_writes`]). `None`
+/// outside a keyed request.
+pub(crate) fn written_mark(backend: DbBackend) -> Option<WrittenMark> {
     KEYS_OF_THIS_REQUEST
         .try_with(|keys| {
-            let reserved = keys
-                .iter()
-                .fold(Condition::any(), |reserved, (user_id, key)| {
-                    reserved.add(
-                        Condition::all()
-                            .add(idempotency_key::Column::UserId.eq(*user_id))
-                            .add(idempotency_key::Column::Key.eq(key.as_str())),
-                    )
-                });
-            idempotency_key::Entity::update_many()
-                .col_expr(idempotency_key::Column::Written, Expr::value(true))
-                .filter(reserved)
-                .build(backend)
+            let held = keys.iter().fold(Condition::any(), |held, reservation| {
+                held.add(reservation.row())
+            });
+            WrittenMark {
+                statement: idempotency_key::Entity::update_many()
+                    .col_expr(idempotency_key::Column::Written, Expr::value(true))
+                    .filter(held)
+                    .build(backend),
+                keys: keys.len() as u64,
+            }
         })
         .ok()
 }
@@ -191,8 +242,14 @@ pub async fn purge(writer: &Writer, now: DateTime<Utc>) -> ServiceResult<u64> {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
     use tokio::sync::oneshot;
+
+    use crate::domain::idempotency::ABANDONMENT_MARGIN;
 
     use super::*;
 
@@ -202,6 +259,8 @@ mod tests {
         reader: DatabaseConnection,
         user_id: Uuid,
         now: DateTime<Utc>,
+        /// The last reservation granted for each key.
+        asked: Mutex<HashMap<String, Reservation>>,
     }
 
     /// A database of keys, as the migrations make their table (but for the users it
@@ -217,7 +276,8 @@ mod tests {
                      fingerprint TEXT NOT NULL, response TEXT,
                      written BOOLEAN NOT NULL DEFAULT FALSE,
                      unanswered BOOLEAN NOT NULL DEFAULT FALSE,
-                     created_at TEXT NOT NULL, PRIMARY KEY (user_id, key));
+                     created_at TEXT NOT NULL, held_by BLOB, abandoned_after TEXT,
+                     PRIMARY KEY (user_id, key));
                  CREATE TABLE note (text TEXT NOT NULL)",
             )
             .await
@@ -228,6 +288,7 @@ mod tests {
             reader: Database::connect(url).await.unwrap(),
             user_id: Uuid::new_v4(),
             now: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            asked: Mutex::default(),
         }
     }
 
@@ -244,9 +305,50 @@ mod tests {
 
     impl Fixture {
         async fn reserve(&self, raw: &str) -> Verdict {
-            begin(&self.writer, self.user_id, &key(raw), "print", self.now)
+            self.reserve_at(raw, self.now, None).await
+        }
+
+        /// Asks for `raw` at `now` for a request cut off after `time_limit`.
+        async fn reserve_at(
+            &self,
+            raw: &str,
+            now: DateTime<Utc>,
+            time_limit: Option<Duration>,
+        ) -> Verdict {
+            let reservation = Reservation::new(self.user_id, key(raw));
+            let verdict = begin(&self.writer, &reservation, "print", now, time_limit)
+                .await
+                .unwrap();
+            if verdict == Verdict::Run {
+                self.asked
+                    .lock()
+                    .unwrap()
+                    .insert(raw.to_owned(), reservation);
+            }
+            verdict
+        }
+
+        /// The last reservation granted for `raw`.
+        fn held(&self, raw: &str) -> Reservation {
+            self.asked.lock().unwrap()[raw].clone()
+        }
+
+        /// Runs a command writing a note within `reservation`'s request, and commits it.
+        async fn write_within(&self, reservation: Reservation, text: &str) -> Result<(), DbErr> {
+            marking_writes(reservation, async {
+                let txn = begin_write(&self.writer).await?;
+                txn.execute_raw(note(text)).await?;
+                txn.commit().await
+            })
+            .await
+        }
+
+        async fn response(&self, raw: &str) -> Option<String> {
+            idempotency_key::Entity::find_by_id((self.user_id, raw.to_owned()))
+                .one(&self.reader)
                 .await
                 .unwrap()
+                .and_then(|row| row.response)
         }
 
         /// `(written, unanswered)` of a key, or `None` once it is forgotten.
@@ -259,9 +361,7 @@ mod tests {
         }
 
         async fn end_unanswered(&self, raw: &str) {
-            end_unanswered(&self.writer, self.user_id, &key(raw))
-                .await
-                .unwrap();
+            end_unanswered(&self.writer, &self.held(raw)).await.unwrap();
         }
 
         async fn notes(&self) -> usize {
@@ -283,7 +383,7 @@ mod tests {
         for raw in ["committed", "carried", "rolled-back", "read-only"] {
             assert_eq!(f.reserve(raw).await, Verdict::Run);
         }
-        marking_writes(f.user_id, key("committed"), async {
+        marking_writes(f.held("committed"), async {
             let txn = begin_write(&f.writer).await.unwrap();
             txn.execute_raw(note("committed")).await.unwrap();
             txn.commit().await.unwrap();
@@ -291,13 +391,13 @@ mod tests {
         .await;
         // Alone at the writer, the last statement carries the COMMIT: the mark goes before it.
         let carried_before = f.writer.carried_commits().unwrap();
-        marking_writes(f.user_id, key("carried"), async {
+        marking_writes(f.held("carried"), async {
             let txn = begin_write(&f.writer).await.unwrap();
             txn.commit_with(note("carried")).await.unwrap();
         })
         .await;
         assert_eq!(f.writer.carried_commits().unwrap(), carried_before + 1);
-        marking_writes(f.user_id, key("rolled-back"), async {
+        marking_writes(f.held("rolled-back"), async {
             let txn = begin_write(&f.writer).await.unwrap();
             txn.execute_raw(note("rolled back")).await.unwrap();
             drop(txn);
@@ -330,20 +430,19 @@ mod tests {
     async fn an_answered_key_is_never_ended_unanswered_and_an_expired_one_starts_afresh() {
         let f = fixture().await;
         f.reserve("k").await;
-        marking_writes(f.user_id, key("k"), async {
+        marking_writes(f.held("k"), async {
             let txn = begin_write(&f.writer).await.unwrap();
             txn.execute_raw(note("k")).await.unwrap();
             txn.commit().await.unwrap();
         })
         .await;
-        finish(&f.writer, f.user_id, &key("k"), "{}").await.unwrap();
+        finish(&f.writer, &f.held("k"), "{}").await.unwrap();
         f.end_unanswered("k").await;
         assert_eq!(f.reserve("k").await, Verdict::Replay("{}".into()));
 
         // Taken over after its lifetime, a key forgets what became of its first request.
         let later = f.now + KEY_LIFETIME;
-        let verdict = begin(&f.writer, f.user_id, &key("k"), "print", later).await;
-        assert_eq!(verdict.unwrap(), Verdict::Run);
+        assert_eq!(f.reserve_at("k", later, None).await, Verdict::Run);
         assert_eq!(f.outcome("k").await, Some((false, false)));
     }
 
@@ -351,11 +450,11 @@ mod tests {
     async fn nested_keyed_work_marks_every_enclosing_key() {
         let f = fixture().await;
         f.reserve("request").await;
-        marking_writes(f.user_id, key("request"), async {
+        marking_writes(f.held("request"), async {
             // Reserving a key is bookkeeping, not one of the request's changes.
             f.reserve("field").await;
             assert_eq!(f.outcome("request").await, Some((false, false)));
-            marking_writes(f.user_id, key("field"), async {
+            marking_writes(f.held("field"), async {
                 let txn = begin_write(&f.writer).await.unwrap();
                 txn.execute_raw(note("nested")).await.unwrap();
                 txn.commit().await.unwrap();
@@ -375,7 +474,7 @@ mod tests {
         f.reserve("cancelled").await;
         let (keyed_turn, keyed_has_turn) = oneshot::channel::<()>();
         let (commit_keyed, keyed_may_commit) = oneshot::channel::<()>();
-        let keyed = tokio::spawn(marking_writes(f.user_id, key("cancelled"), {
+        let keyed = tokio::spawn(marking_writes(f.held("cancelled"), {
             let writer = f.writer.clone();
             async move {
                 let txn = begin_write(&writer).await.unwrap();
@@ -412,5 +511,109 @@ mod tests {
         assert_eq!(f.notes().await, 2);
         assert_eq!(f.outcome("cancelled").await, Some((true, true)));
         assert_eq!(f.reserve("cancelled").await, Verdict::WrittenUnanswered);
+    }
+
+    /// A server stopped under a request (a crash, a kill): nothing settles its key. Once
+    /// the request's time limit has surely passed, the next request with the key does, and
+    /// the first one, should it still be alive somehow, can no longer commit nor answer.
+    #[tokio::test]
+    async fn a_key_abandoned_with_its_server_is_settled_by_the_next_request() {
+        let f = fixture().await;
+        let limit = Some(Duration::from_secs(30));
+        let abandoned = f.now + chrono::Duration::seconds(30) + ABANDONMENT_MARGIN;
+        let just_before = abandoned - chrono::Duration::milliseconds(1);
+        assert_eq!(f.reserve_at("k", f.now, limit).await, Verdict::Run);
+        let first = f.held("k");
+        assert_eq!(
+            f.reserve_at("k", just_before, limit).await,
+            Verdict::InProgress
+        );
+
+        // It wrote nothing: the retry runs, and holds the key from now on.
+        assert_eq!(f.reserve_at("k", abandoned, limit).await, Verdict::Run);
+        let second = f.held("k");
+        let error = f.write_within(first.clone(), "late").await.unwrap_err();
+        assert!(error.to_string().contains("taken over"), "{error}");
+        assert_eq!(
+            f.notes().await,
+            0,
+            "the first request's late command rolled back"
+        );
+        finish(&f.writer, &first, "{\"first\":true}").await.unwrap();
+        end_unanswered(&f.writer, &first).await.unwrap();
+        assert_eq!(f.response("k").await, None, "nor is its answer kept");
+        assert_eq!(f.outcome("k").await, Some((false, false)));
+
+        // The second writes, then is cut off in turn: its retry is told it wrote.
+        f.write_within(second.clone(), "second").await.unwrap();
+        assert_eq!(f.outcome("k").await, Some((true, false)));
+        let second_abandoned = abandoned + (abandoned - f.now);
+        let verdict = f.reserve_at("k", second_abandoned, limit).await;
+        assert_eq!(verdict, Verdict::WrittenUnanswered);
+        assert_eq!(f.notes().await, 1);
+        finish(&f.writer, &second, "{}").await.unwrap();
+        assert_eq!(f.response("k").await.as_deref(), Some("{}"));
+
+        // Without a known limit, a key waits out its lifetime.
+        assert_eq!(f.reserve_at("unlimited", f.now, None).await, Verdict::Run);
+        let day_after = f.now + KEY_LIFETIME - chrono::Duration::seconds(1);
+        let verdict = f.reserve_at("unlimited", day_after, limit).await;
+        assert_eq!(verdict, Verdict::InProgress);
+    }
+
+    /// A command of a request whose key was taken over fails, nested keys and all, and
+    /// takes nothing of its group with it.
+    #[tokio::test]
+    async fn a_command_of_a_request_taken_for_abandoned_fails_alone() {
+        let f = fixture().await;
+        let limit = Some(Duration::from_secs(30));
+        assert_eq!(f.reserve_at("request", f.now, limit).await, Verdict::Run);
+        let request = f.held("request");
+        assert_eq!(f.reserve("field").await, Verdict::Run);
+        let field = f.held("field");
+        let abandoned = f.now + chrono::Duration::seconds(30) + ABANDONMENT_MARGIN;
+        assert_eq!(
+            f.reserve_at("request", abandoned, limit).await,
+            Verdict::Run
+        );
+
+        let (stale_turn, stale_has_turn) = oneshot::channel::<()>();
+        let (commit_stale, stale_may_commit) = oneshot::channel::<()>();
+        let stale = tokio::spawn(marking_writes(
+            request,
+            marking_writes(field, {
+                let writer = f.writer.clone();
+                async move {
+                    let txn = begin_write(&writer).await?;
+                    txn.execute_raw(note("stale")).await?;
+                    stale_turn.send(()).unwrap();
+                    stale_may_commit.await.unwrap();
+                    txn.commit().await
+                }
+            }),
+        ));
+        stale_has_turn.await.unwrap();
+        // A command queued behind it joins its group.
+        let behind = tokio::spawn({
+            let writer = f.writer.clone();
+            async move {
+                let txn = begin_write(&writer).await?;
+                txn.execute_raw(note("behind")).await?;
+                txn.commit().await
+            }
+        });
+        f.writer.until_waiting(1).await;
+        commit_stale.send(()).unwrap();
+        let error = stale.await.unwrap().unwrap_err();
+        assert!(error.to_string().contains("taken over"), "{error}");
+        behind.await.unwrap().unwrap();
+
+        assert_eq!(
+            f.notes().await,
+            1,
+            "the command behind committed, the stale one not"
+        );
+        assert_eq!(f.outcome("field").await, Some((false, false)));
+        assert_eq!(f.outcome("request").await, Some((false, false)));
     }
 }

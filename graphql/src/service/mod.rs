@@ -72,6 +72,10 @@ pub struct AppState {
     pub outbox_written: Arc<Notify>,
     /// Tokens checked lately; remembers nothing until a server says for how long.
     pub tokens: Arc<TokenMemory>,
+    /// How long one operation may run before the server serving it cuts it off; `None`
+    /// where no server does. It tells when a request holding an idempotency key has surely
+    /// ended ([`idempotency::begin`]).
+    pub operation_time_limit: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -84,6 +88,7 @@ impl AppState {
             events: broadcast::channel(1_024).0,
             outbox_written: Arc::new(Notify::new()),
             tokens: Arc::default(),
+            operation_time_limit: None,
         }
     }
 

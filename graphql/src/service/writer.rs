@@ -386,9 +386,17 @@ impl WriteTxn {
     /// Marks the keys of the keyed request this command runs in as written, in the command's
     /// own work, so that the mark commits, or rolls back, with it
     /// ([`idempotency::written_mark`]).
+    /// A request another one took over, as abandoned, no longer holds its key: its command
+    /// fails rather than commit what the new holder may be writing again.
     async fn mark_idempotency_keys(&self) -> Result<(), DbErr> {
         if let Some(mark) = idempotency::written_mark(self.get_database_backend()) {
-            self.execute_raw(mark).await?;
+            let idempotency::WrittenMark { statement, keys } = mark;
+            if self.execute_raw(statement).await?.rows_affected() != keys {
+                return Err(DbErr::Custom(
+                    "this request's idempotency key was taken over by a later request with the same key, which found it abandoned; nothing of this command was kept"
+                        .to_owned(),
+                ));
+            }
         }
         Ok(())
     }

@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// Longest an operation may run, in seconds, before it is cancelled and rolled back.
     #[arg(long, env = "STEERCO_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Seconds a client has to send a request's head (from its connection's opening or the
+    /// answer before) and, again, its body, before the connection is closed.
+    #[arg(long, env = "STEERCO_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout: u64,
     /// Milliseconds a bearer token found usable is trusted without reading it again; 0 reads
     /// it at every request. A token revoked through this server is refused at once.
     #[arg(long, env = "STEERCO_TOKEN_MEMORY_MS", default_value_t = crate::config::DEFAULT_TOKEN_MEMORY_MS)]
@@ -379,6 +383,7 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), Box<dyn std::e
             max_aliases: args.max_aliases,
         },
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        read_timeout: std::time::Duration::from_secs(args.read_timeout),
         token_memory: std::time::Duration::from_millis(args.token_memory_ms),
         cpu_latency: args.cpu_latency_us.map(CpuLatencyRequest::new),
         rate_limit: std::num::NonZeroU32::new(args.rate_limit).map(|per_second| RateLimit {
@@ -476,5 +481,16 @@ mod tests {
         );
         assert!(serve_args(&["--cpu-latency-us", "1000001"]).is_err());
         assert!(serve_args(&["--cpu-latency-us", "-1"]).is_err());
+    }
+
+    #[test]
+    fn a_read_timeout_is_a_second_to_an_hour() {
+        if std::env::var_os("STEERCO_READ_TIMEOUT").is_none() {
+            assert_eq!(serve_args(&[]).unwrap().read_timeout, 30);
+        }
+        let given = serve_args(&["--read-timeout", "5"]).unwrap();
+        assert_eq!(given.read_timeout, 5);
+        assert!(serve_args(&["--read-timeout", "0"]).is_err());
+        assert!(serve_args(&["--read-timeout", "3601"]).is_err());
     }
 }

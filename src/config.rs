@@ -20,6 +20,10 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_grace: std::time::Duration,
+    /// How long a client has to send a request's head (from its connection's opening or the
+    /// answer before) and, again, its body; past it the connection is closed, or the request
+    /// answered 408.
+    pub read_timeout: std::time::Duration,
     /// How long one operation may run; past it the operation is dropped (its transaction
     /// rolls back) and the caller gets `LIMIT_EXCEEDED`.
     pub request_timeout: std::time::Duration,
@@ -54,6 +58,7 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             limits: Limits::default(),
             shutdown_grace: std::time::Duration::from_secs(30),
+            read_timeout: std::time::Duration::from_secs(30),
             request_timeout: std::time::Duration::from_secs(30),
             rate_limit: None,
             token_memory: DEFAULT_TOKEN_MEMORY,

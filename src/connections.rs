@@ -8,6 +8,13 @@
 //! over the TCP stream itself spares both, and the routes, handlers and middleware stay
 //! poem's. hyper's settings are its defaults, but for HTTP/2's concurrent streams on a
 //! connection: 200 here, where poem set no bound.
+//!
+//! A connection is not held for a client that does not send: its first request's head must
+//! arrive within the read timeout of its opening (whichever HTTP it speaks), and over HTTP/1.1
+//! each later one within the read timeout of the answer before (hyper's header timeout, which
+//! needs its timer), or the connection is closed. Without them a client could hold a
+//! connection, its socket and its task for ever by sending nothing, or a byte at a time, and
+//! enough such clients would leave no socket to accept with.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,35 +24,50 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use poem::Endpoint;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 /// How long the accept loop rests after the system refused it a connection for want of
 /// resources (file descriptors, memory), rather than spin while none are freed.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
+/// How long connections may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// After the server is told to stop, for the requests begun to finish.
+    pub grace: Duration,
+    /// For a request's head to arrive, from the connection's opening or the answer before.
+    pub read: Duration,
+}
+
 /// Serves `endpoint` on every connection `listener` accepts until `shutdown` resolves. Then
 /// it accepts no more, lets each connection finish the requests it has begun (an idle
-/// keep-alive connection closes at once), and after `grace` closes the connections still
-/// open. A connection upgraded to a WebSocket is no longer one of them: its session is a task
-/// of its own, which ends with its runtime.
+/// keep-alive connection closes at once), and after the grace period closes the connections
+/// still open. A connection upgraded to a WebSocket is no longer one of them: its session is a
+/// task of its own, which ends with its runtime.
 pub async fn serve<E>(
     listener: TcpListener,
     endpoint: E,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    timeouts: Timeouts,
 ) -> std::io::Result<()>
 where
     E: Endpoint + 'static,
 {
+    let Timeouts { grace, read } = timeouts;
     let local_addr = listener.local_addr()?;
     let endpoint = Arc::new(endpoint);
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(read);
+    let http = Arc::new(http);
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -58,8 +80,9 @@ where
                     connections.spawn(serve_connection(
                         stream,
                         peer,
+                        Arc::clone(&http),
                         Arc::clone(&endpoint),
-                        stopping.clone(),
+                        Heard { within: read, stopping: stopping.clone() },
                     ));
                 }
                 Err(error) => refused(error).await,
@@ -144,26 +167,42 @@ struct Peer {
 /// The answers' body, as poem hands it to hyper.
 type ResponseBody = BoxBody<Bytes, std::io::Error>;
 
+/// What ends a connection from outside: the server stopping, or a first request's head that
+/// did not arrive `within` the connection's opening.
+struct Heard {
+    within: Duration,
+    stopping: watch::Receiver<bool>,
+}
+
 async fn serve_connection<E: Endpoint + 'static>(
     stream: TcpStream,
     peer: Peer,
+    http: Arc<auto::Builder<TokioExecutor>>,
     endpoint: Arc<E>,
-    mut stopping: watch::Receiver<bool>,
+    heard: Heard,
 ) {
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let endpoint = Arc::clone(&endpoint);
-        async move {
-            let request = poem::Request::from((
-                request,
-                LocalAddr(peer.local_addr.into()),
-                RemoteAddr(peer.remote_addr.into()),
-                Scheme::HTTP,
-            ));
-            let response = endpoint.get_response(request).await;
-            Ok::<_, Infallible>(hyper::Response::<ResponseBody>::from(response))
+    let Heard {
+        within,
+        mut stopping,
+    } = heard;
+    let requested = Arc::new(Notify::new());
+    let service = hyper::service::service_fn({
+        let requested = Arc::clone(&requested);
+        move |request: hyper::Request<Incoming>| {
+            requested.notify_one();
+            let endpoint = Arc::clone(&endpoint);
+            async move {
+                let request = poem::Request::from((
+                    request,
+                    LocalAddr(peer.local_addr.into()),
+                    RemoteAddr(peer.remote_addr.into()),
+                    Scheme::HTTP,
+                ));
+                let response = endpoint.get_response(request).await;
+                Ok::<_, Infallible>(hyper::Response::<ResponseBody>::from(response))
+            }
         }
     });
-    let http = auto::Builder::new(TokioExecutor::new());
     let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let ended = tokio::select! {
@@ -172,10 +211,24 @@ async fn serve_connection<E: Endpoint + 'static>(
             connection.as_mut().graceful_shutdown();
             connection.await
         }
+        () = unrequested(&requested, within) => {
+            tracing::debug!(remote_addr = %peer.remote_addr, "no request within the read timeout: connection closed");
+            return;
+        }
     };
     if let Err(error) = ended {
         // A client that hangs up mid-request or sends garbage ends here; nothing to act on.
         tracing::debug!(%error, remote_addr = %peer.remote_addr, "connection ended with an error");
+    }
+}
+
+/// Resolves if no request is heard of `within` its start; never once one is.
+async fn unrequested(requested: &Notify, within: Duration) {
+    if tokio::time::timeout(within, requested.notified())
+        .await
+        .is_ok()
+    {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -104,9 +104,12 @@ impl BoundServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let grace = self.shared.config.shutdown_grace;
+        let timeouts = crate::connections::Timeouts {
+            grace: self.shared.config.shutdown_grace,
+            read: self.shared.config.read_timeout,
+        };
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        crate::connections::serve(listener, routes(self.shared), shutdown, grace).await
+        crate::connections::serve(listener, routes(self.shared), shutdown, timeouts).await
     }
 }
 
@@ -332,8 +335,17 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
             "send application/json",
         );
     }
-    // Counted while reading, so neither a false Content-Length nor a chunked body gets past.
-    let bytes = match body.into_bytes_limit(shared.config.body_limit).await {
+    // Counted while reading, so neither a false Content-Length nor a chunked body gets past;
+    // timed, so that a body sent a byte at a time does not hold the connection.
+    let reading = body.into_bytes_limit(shared.config.body_limit);
+    let Ok(read) = tokio::time::timeout(shared.config.read_timeout, reading).await else {
+        return error_body(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::LIMIT_EXCEEDED,
+            "the request body did not arrive within the read timeout",
+        );
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(ReadBodyError::PayloadTooLarge) => {
             return error_body(

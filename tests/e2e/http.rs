@@ -588,3 +588,52 @@ async fn a_stopping_server_closes_what_is_still_busy_after_its_grace_period() {
         Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),
     }
 }
+
+/// A client that does not send its request in time is not waited for: a connection with no
+/// request, or with half a head, is closed once the read timeout has passed, and so is a
+/// keep-alive connection left idle after its answer; a body sent too slowly is answered 408.
+#[tokio::test]
+async fn a_client_that_does_not_send_in_time_is_not_waited_for() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let app = TestApp::spawn_with(|config| {
+        config.read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let addr: std::net::SocketAddr = app.base_url["http://".len()..].parse().unwrap();
+
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(read_until_closed(&mut silent).await, "");
+
+    let mut halting = TcpStream::connect(addr).await.unwrap();
+    let half_a_head = "POST /graphql HTTP/1.1\r\nhost: steerco.test\r\n";
+    halting.write_all(half_a_head.as_bytes()).await.unwrap();
+    assert_eq!(read_until_closed(&mut halting).await, "");
+
+    // Answered in full, then left idle.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: steerco.test\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{TYPENAME_BODY}",
+        TYPENAME_BODY.len()
+    );
+    idle.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains(r#""__typename":"QueryRoot""#), "{answer}");
+
+    let mut trickling = TcpStream::connect(addr).await.unwrap();
+    let head = "POST /graphql HTTP/1.1\r\nhost: steerco.test\r\ncontent-type: application/json\r\n\
+                content-length: 100\r\n\r\n{\"query\":";
+    trickling.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut trickling).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains(r#""code":"LIMIT_EXCEEDED""#), "{answer}");
+
+    // Sent in time, a request is answered as ever.
+    let answer = app.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(answer["data"]["__typename"], "QueryRoot");
+}

@@ -78,9 +78,10 @@ pub struct ServeArgs {
     /// Longest an operation may run, in seconds, before it is cancelled and rolled back.
     #[arg(long, env = "STEERCO_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
-    /// Seconds a client has to send a request's head (from its connection's opening or the
-    /// answer before) and, again, its body, before the connection is closed.
-    #[arg(long, env = "STEERCO_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// Seconds a client has to send a request's head (from its connection's opening, and over
+    /// HTTP/1.1 from the answer before: an idle keep-alive connection is closed then) and,
+    /// again, its body (else 408). Keep it above the idle timeout of a proxy in front.
+    #[arg(long, env = "STEERCO_READ_TIMEOUT", default_value_t = crate::config::DEFAULT_READ_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub read_timeout: u64,
     /// Milliseconds a bearer token found usable is trusted without reading it again; 0 reads
     /// it at every request. A token revoked through this server is refused at once.
@@ -486,7 +487,7 @@ mod tests {
     #[test]
     fn a_read_timeout_is_a_second_to_an_hour() {
         if std::env::var_os("STEERCO_READ_TIMEOUT").is_none() {
-            assert_eq!(serve_args(&[]).unwrap().read_timeout, 30);
+            assert_eq!(serve_args(&[]).unwrap().read_timeout, 75);
         }
         let given = serve_args(&["--read-timeout", "5"]).unwrap();
         assert_eq!(given.read_timeout, 5);

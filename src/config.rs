@@ -20,9 +20,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_grace: std::time::Duration,
-    /// How long a client has to send a request's head (from its connection's opening or the
-    /// answer before) and, again, its body; past it the connection is closed, or the request
-    /// answered 408.
+    /// How long a client has to send a request's head (from its connection's opening, and
+    /// over HTTP/1.1 from the answer before) and, again, its body; past it the connection is
+    /// closed, or the request answered 408. Not zero.
     pub read_timeout: std::time::Duration,
     /// How long one operation may run; past it the operation is dropped (its transaction
     /// rolls back) and the caller gets `LIMIT_EXCEEDED`.
@@ -37,6 +37,11 @@ pub struct ServerConfig {
     /// for none (see [`crate::cpu_latency`]).
     pub cpu_latency: Option<crate::cpu_latency::CpuLatencyRequest>,
 }
+
+/// [`ServerConfig::read_timeout`] by default, in seconds: above the 60 s a proxy in front
+/// commonly keeps an idle connection to its server, so that the proxy, not this server, closes
+/// it, and never sends a request on a connection this server is closing.
+pub const DEFAULT_READ_TIMEOUT_SECS: u64 = 75;
 
 /// How long a server trusts a token it checked, by default: long enough that a caller's
 /// requests in a burst read it once, short enough that what this server cannot see (another
@@ -58,7 +63,7 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             limits: Limits::default(),
             shutdown_grace: std::time::Duration::from_secs(30),
-            read_timeout: std::time::Duration::from_secs(30),
+            read_timeout: std::time::Duration::from_secs(DEFAULT_READ_TIMEOUT_SECS),
             request_timeout: std::time::Duration::from_secs(30),
             rate_limit: None,
             token_memory: DEFAULT_TOKEN_MEMORY,

@@ -7,14 +7,15 @@
 //! hyper copy each answer into its write buffer before it writes it. Serving the same endpoint
 //! over the TCP stream itself spares both, and the routes, handlers and middleware stay
 //! poem's. hyper's settings are its defaults, but for HTTP/2's concurrent streams on a
-//! connection: 200 here, where poem set no bound.
+//! connection (200 here, where poem set no bound) and HTTP/1.1's header timeout (below).
 //!
 //! A connection is not held for a client that does not send: its first request's head must
 //! arrive within the read timeout of its opening (whichever HTTP it speaks), and over HTTP/1.1
 //! each later one within the read timeout of the answer before (hyper's header timeout, which
 //! needs its timer), or the connection is closed. Without them a client could hold a
 //! connection, its socket and its task for ever by sending nothing, or a byte at a time, and
-//! enough such clients would leave no socket to accept with.
+//! enough such clients would leave no socket to accept with. An HTTP/2 connection, once it
+//! has had a request, is not timed: hyper has no such timeout for it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

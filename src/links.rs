@@ -164,15 +164,32 @@ pub async fn preferences_page(request: &Request, state: Data<&AppState>) -> Resp
     )
 }
 
+/// How long a client has to send a request's body (`serve --read-timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadTimeout(pub std::time::Duration);
+
 /// Changes the preference a signed link names: `delivery=…` from the page's buttons, or
 /// `List-Unsubscribe=One-Click` from a mail client (which turns the class off).
 #[handler]
-pub async fn preferences_update(request: &Request, body: Body, state: Data<&AppState>) -> Response {
+pub async fn preferences_update(
+    request: &Request,
+    body: Body,
+    state: Data<&AppState>,
+    read_timeout: Data<&ReadTimeout>,
+) -> Response {
     let Some((user_id, class)) = token_of(request).and_then(|t| state.mail.verify_link_token(t))
     else {
         return bad_link();
     };
-    let form = match body.into_bytes_limit(FORM_LIMIT).await {
+    let reading = body.into_bytes_limit(FORM_LIMIT);
+    let Ok(read) = tokio::time::timeout(read_timeout.0.0, reading).await else {
+        return page(
+            StatusCode::REQUEST_TIMEOUT,
+            "Too slow",
+            "<p>The form did not arrive in time. Nothing was changed.</p>",
+        );
+    };
+    let form = match read {
         Ok(form) => form,
         Err(ReadBodyError::PayloadTooLarge) => {
             return page(

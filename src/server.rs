@@ -136,6 +136,7 @@ fn routes(shared: Arc<Shared>) -> impl poem::Endpoint {
             get(crate::links::object_page).around(on_operations),
         )
         .data(shared.state.clone())
+        .data(crate::links::ReadTimeout(shared.config.read_timeout))
         .data(Arc::clone(&shared))
         .around(move |endpoint, request| {
             if let Some(latency) = &shared.cpu_latency {

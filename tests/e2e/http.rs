@@ -637,3 +637,60 @@ async fn a_client_that_does_not_send_in_time_is_not_waited_for() {
     let answer = app.gql(None, "{ __typename }", json!({})).await;
     assert_eq!(answer["data"]["__typename"], "QueryRoot");
 }
+
+/// The read timeout bounds the client's sending, not the server's answering: a first request
+/// that waits longer than it for a lock is answered, and its connection kept.
+#[tokio::test]
+async fn a_request_slower_to_answer_than_the_read_timeout_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let read_timeout = std::time::Duration::from_millis(300);
+    let app = TestApp::spawn_with(|config| config.read_timeout = read_timeout).await;
+    let pm = app.user("Anna Berg", false).await;
+    let id = app.project(&pm, "CRM-1").await;
+    let (_, project_id) = steerco_graphql::schema::id::decode_any(&id).unwrap();
+    let body = json!({
+        "query": "mutation($id: ID!) { projectUpdate(input: { id: $id, expectedVersion: 1, name: \"Renamed\" }) { project { name } userErrors { code } } }",
+        "variables": { "id": id },
+    })
+    .to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: steerco.test\r\ncontent-type: application/json\r\n\
+         authorization: Bearer {}\r\ncontent-length: {}\r\n\r\n{body}",
+        pm.token,
+        body.len()
+    );
+
+    // The command waits behind a write of the test's own.
+    let postgres_lock = if app.database.postgres {
+        Some(crate::support::HeldLock::project(&app, project_id).await)
+    } else {
+        None
+    };
+    let sqlite_turn = if app.database.postgres {
+        None
+    } else {
+        Some(
+            steerco_graphql::service::begin_write(&app.state.writer)
+                .await
+                .unwrap(),
+        )
+    };
+    let mut stream = tokio::net::TcpStream::connect(&app.base_url["http://".len()..])
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(read_timeout * 3).await;
+    if let Some(lock) = postgres_lock {
+        lock.release().await;
+    }
+    drop(sqlite_turn);
+
+    let mut answer = Vec::new();
+    let mut chunk = [0; 4096];
+    while !String::from_utf8_lossy(&answer).contains("Renamed") {
+        let read = soon("the answer", stream.read(&mut chunk)).await.unwrap();
+        assert!(read > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+}

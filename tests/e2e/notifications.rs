@@ -1166,6 +1166,42 @@ async fn the_preferences_page_takes_a_multipart_one_click_and_echoes_nothing_it_
     assert_eq!(mail.deliver().await, 0, "the class is off");
 }
 
+/// A form that does not arrive within the read timeout changes nothing and is answered 408.
+#[tokio::test]
+async fn the_preferences_page_does_not_wait_for_a_form_sent_too_slowly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|config| {
+        config.read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let link = unsubscribe_link(&app, &t, &mail).await;
+    let path = &link[app.base_url.len()..];
+    let mut stream = tokio::net::TcpStream::connect(&app.base_url["http://".len()..])
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: steerco.test\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\n\
+         List-Unsubscribe=One"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers and hangs up")
+    .unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(answer.contains("Nothing was changed"), "{answer}");
+    one_email(&app, &t).await;
+    assert_eq!(mail.deliver().await, 1, "the class is still on");
+}
+
 #[tokio::test]
 async fn inactive_users_never_receive_email() {
     let app = TestApp::spawn().await;

@@ -38,6 +38,12 @@ const SQLITE_WRITER_PRAGMAS: &[(&str, &str)] = &[
     ("temp_store", "memory"),
 ];
 
+/// Makes an insert that replaces a row (`INSERT OR REPLACE`, `REPLACE`) fire the delete
+/// triggers of the row it replaces, as SQLite does only with recursive triggers on: the audit
+/// trail's guard against deletes then refuses a replacement too, where it let one rewrite an
+/// event. No other table of Steerco's has triggers.
+const APPEND_ONLY_GUARD: (&str, &str) = ("recursive_triggers", "ON");
+
 /// How often the background checkpointer copies the WAL into the database. At a few hundred
 /// write transactions a second of about ten pages each, that is near SQLite's own threshold of
 /// 1,000 pages, and an idle database costs one cheap statement per tick.
@@ -151,7 +157,8 @@ fn options(
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .foreign_keys(true),
+                    .foreign_keys(true)
+                    .pragma(APPEND_ONLY_GUARD.0, APPEND_ONLY_GUARD.1),
                 |opts, &(name, value)| opts.pragma(name, value),
             )
         });

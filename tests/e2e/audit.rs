@@ -112,6 +112,28 @@ async fn the_database_refuses_to_update_or_delete_audit_rows() {
         let result = app.db().execute_unprepared(statement).await;
         assert!(result.is_err(), "{statement} must fail");
     }
+    // An insert that replaces a row it collides with deletes that row first.
+    const COLUMNS: &str = "id, chain_key, seq, project_id, actor_id, entity_type, entity_id, \
+                           action, before, after, occurred_at, request_id, prev_hash, hash";
+    const FORGED: &str = "id, chain_key, seq, project_id, actor_id, entity_type, entity_id, \
+                          'forged', before, after, occurred_at, request_id, prev_hash, hash";
+    let replacing = if app.database.postgres {
+        vec![format!(
+            "INSERT INTO audit_event ({COLUMNS}) SELECT {FORGED} FROM audit_event \
+             ON CONFLICT (id) DO UPDATE SET action = excluded.action"
+        )]
+    } else {
+        vec![
+            format!(
+                "INSERT OR REPLACE INTO audit_event ({COLUMNS}) SELECT {FORGED} FROM audit_event"
+            ),
+            format!("REPLACE INTO audit_event ({COLUMNS}) SELECT {FORGED} FROM audit_event"),
+        ]
+    };
+    for statement in &replacing {
+        let result = app.db().execute_unprepared(statement).await;
+        assert!(result.is_err(), "{statement} must fail");
+    }
     if app.database.postgres {
         assert!(
             app.db()

@@ -524,7 +524,8 @@ async fn begin_alone(pool: &DatabaseConnection) -> Result<DatabaseTransaction, D
 /// The task keeps one connection of the writer's pool lent for good ([`lend_connection`]) and
 /// runs SQLite's transactions on it itself, as statements: a group's `BEGIN IMMEDIATE`
 /// travels with the first statement of its first command when that one reads ([`miscounts`]),
-/// as a savepoint statement does with the others', and its `COMMIT` is one round trip. Begun and committed through sqlx, each
+/// as a savepoint statement does with the others', and its `COMMIT` is one round trip. Begun
+/// and committed through sqlx, each
 /// took two hand-overs between threads and back (sqlx waits for the transaction's answer to be
 /// acknowledged), and the connection, given back to its pool after each group, took a third
 /// round trip for sqlx's check on its return.
@@ -833,6 +834,29 @@ impl WriteTxn {
     }
 }
 
+impl WriteTxn {
+    /// [`first_carries`](Self::first_carries) for a statement whose count of changed rows is
+    /// read: a prelude that would add to it ([`miscounts`]) runs alone first.
+    async fn first_carries_counted<Run>(
+        &self,
+        run: impl FnOnce(Option<&'static str>) -> Run,
+    ) -> Result<ExecResult, DbErr>
+    where
+        Run: Future<Output = Result<ExecResult, DbErr>>,
+    {
+        self.first_carries(|prelude| async move {
+            match prelude {
+                Some(begin) if miscounts(begin) => {
+                    self.txn.execute_unprepared(begin).await?;
+                    run(None).await
+                }
+                _ => run(prelude).await,
+            }
+        })
+        .await
+    }
+}
+
 /// `sql` with `prelude`, if any, run ahead of it, in one round trip: SQLite runs the
 /// statements of one text in order, binding the values to their parameters in order, and the
 /// prelude's statements have none.
@@ -874,27 +898,13 @@ impl ConnectionTrait for WriteTxn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.first_carries(|prelude| async move {
-            match prelude {
-                Some(begin) if miscounts(begin) => {
-                    self.txn.execute_unprepared(begin).await?;
-                    self.txn.execute_raw(stmt).await
-                }
-                _ => self.txn.execute_raw(statement_after(prelude, stmt)).await,
-            }
-        })
-        .await
+        self.first_carries_counted(|prelude| self.txn.execute_raw(statement_after(prelude, stmt)))
+            .await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.first_carries(|prelude| async move {
-            match prelude {
-                Some(begin) if miscounts(begin) => {
-                    self.txn.execute_unprepared(begin).await?;
-                    self.txn.execute_unprepared(sql).await
-                }
-                _ => self.txn.execute_unprepared(&after(prelude, sql)).await,
-            }
+        self.first_carries_counted(|prelude| async move {
+            self.txn.execute_unprepared(&after(prelude, sql)).await
         })
         .await
     }

@@ -83,7 +83,8 @@ where
                         peer,
                         Arc::clone(&http),
                         Arc::clone(&endpoint),
-                        Heard { within: read, stopping: stopping.clone() },
+                        read,
+                        stopping.clone(),
                     ));
                 }
                 Err(error) => refused(error).await,
@@ -168,24 +169,16 @@ struct Peer {
 /// The answers' body, as poem hands it to hyper.
 type ResponseBody = BoxBody<Bytes, std::io::Error>;
 
-/// What ends a connection from outside: the server stopping, or a first request's head that
-/// did not arrive `within` the connection's opening.
-struct Heard {
-    within: Duration,
-    stopping: watch::Receiver<bool>,
-}
-
+/// Serves one connection until it ends, the server stops (`stopping`), or no request's head
+/// has come `within` its opening.
 async fn serve_connection<E: Endpoint + 'static>(
     stream: TcpStream,
     peer: Peer,
     http: Arc<auto::Builder<TokioExecutor>>,
     endpoint: Arc<E>,
-    heard: Heard,
+    within: Duration,
+    mut stopping: watch::Receiver<bool>,
 ) {
-    let Heard {
-        within,
-        mut stopping,
-    } = heard;
     let requested = Arc::new(Notify::new());
     let service = hyper::service::service_fn({
         let requested = Arc::clone(&requested);

@@ -1,7 +1,6 @@
 //! The pages that links in emails open: a notification-preferences page per signed link (its
 //! POST is also the RFC 8058 one-click unsubscribe), and a landing page per object.
 
-use poem::error::ReadBodyError;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Html, Path};
 use poem::{Body, IntoResponse, Request, Response, handler};
@@ -9,6 +8,8 @@ use steerco_graphql::domain::notification::{Delivery, NotificationClass};
 use steerco_graphql::schema::id::decode_any;
 use steerco_graphql::service::audit::Origin;
 use steerco_graphql::service::{AppState, outbox};
+
+use crate::server::{UnreadBody, read_body};
 
 /// The signed token in a link's query string.
 fn token_of(request: &Request) -> Option<&str> {
@@ -181,24 +182,23 @@ pub async fn preferences_update(
     else {
         return bad_link();
     };
-    let reading = body.into_bytes_limit(FORM_LIMIT);
-    let Ok(read) = tokio::time::timeout(read_timeout.0.0, reading).await else {
-        return page(
-            StatusCode::REQUEST_TIMEOUT,
-            "Too slow",
-            "<p>The form did not arrive in time. Nothing was changed.</p>",
-        );
-    };
-    let form = match read {
+    let form = match read_body(body, FORM_LIMIT, read_timeout.0.0).await {
         Ok(form) => form,
-        Err(ReadBodyError::PayloadTooLarge) => {
+        Err(UnreadBody::TooSlow) => {
+            return page(
+                StatusCode::REQUEST_TIMEOUT,
+                "Too slow",
+                "<p>The form did not arrive in time. Nothing was changed.</p>",
+            );
+        }
+        Err(UnreadBody::TooLarge) => {
             return page(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Too large",
                 "<p>Nothing was changed.</p>",
             );
         }
-        Err(_) => return bad_link(),
+        Err(UnreadBody::Broken) => return bad_link(),
     };
     let content_type = request
         .headers()

@@ -336,26 +336,24 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
             "send application/json",
         );
     }
-    // Counted while reading, so neither a false Content-Length nor a chunked body gets past;
-    // timed, so that a body sent a byte at a time does not hold the connection.
-    let reading = body.into_bytes_limit(shared.config.body_limit);
-    let Ok(read) = tokio::time::timeout(shared.config.read_timeout, reading).await else {
-        return error_body(
-            StatusCode::REQUEST_TIMEOUT,
-            codes::LIMIT_EXCEEDED,
-            "the request body did not arrive within the read timeout",
-        );
-    };
-    let bytes = match read {
+    let config = &shared.config;
+    let bytes = match read_body(body, config.body_limit, config.read_timeout).await {
         Ok(bytes) => bytes,
-        Err(ReadBodyError::PayloadTooLarge) => {
+        Err(UnreadBody::TooSlow) => {
+            return error_body(
+                StatusCode::REQUEST_TIMEOUT,
+                codes::LIMIT_EXCEEDED,
+                "the request body did not arrive within the read timeout",
+            );
+        }
+        Err(UnreadBody::TooLarge) => {
             return error_body(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 codes::LIMIT_EXCEEDED,
                 "request body too large",
             );
         }
-        Err(_) => {
+        Err(UnreadBody::Broken) => {
             return error_body(
                 StatusCode::BAD_REQUEST,
                 codes::BAD_REQUEST,
@@ -452,6 +450,32 @@ async fn graphql_post(request: &Request, body: Body, shared: PoemData<&Arc<Share
     let shared = Arc::clone(&shared);
     let operations = shared.operations.clone();
     run_on(&operations, Box::pin(run_admitted(shared, admitted))).await
+}
+
+/// Why a request's body was not had.
+pub(crate) enum UnreadBody {
+    /// Longer than the limit.
+    TooLarge,
+    /// Not all there within the read timeout.
+    TooSlow,
+    /// Cut off, or otherwise unreadable.
+    Broken,
+}
+
+/// A request's whole body: at most `limit` bytes, counted while reading, so that neither a
+/// false `Content-Length` nor a chunked body gets past, and all of it `within` the read
+/// timeout, so that a body sent a byte at a time does not hold its connection.
+pub(crate) async fn read_body(
+    body: Body,
+    limit: usize,
+    within: std::time::Duration,
+) -> Result<bytes::Bytes, UnreadBody> {
+    match tokio::time::timeout(within, body.into_bytes_limit(limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(ReadBodyError::PayloadTooLarge)) => Err(UnreadBody::TooLarge),
+        Ok(Err(_)) => Err(UnreadBody::Broken),
+        Err(_) => Err(UnreadBody::TooSlow),
+    }
 }
 
 /// A request that passed the checks the HTTP front makes, with what the rest needs of it.

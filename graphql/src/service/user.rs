@@ -55,7 +55,10 @@ pub async fn create(
     else {
         return Err(refusals.finish().err().unwrap_or_default().into());
     };
-    let password_hash = password.as_ref().map(hash_password).transpose()?;
+    let password_hash = match password {
+        Some(password) => Some(off_the_runtime(move || hash_password(&password)).await??),
+        None => None,
+    };
 
     let txn = begin_write(&state.writer).await?;
     if find_by_email(&txn, &email).await?.is_some() {
@@ -150,6 +153,16 @@ fn decoy_hash() -> &'static str {
     })
 }
 
+/// Runs Argon2, which spends tens of milliseconds of CPU by design, on Tokio's blocking threads:
+/// run on a worker of the runtime, a few sign-ins at once would hold up every other request.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ServiceResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ServiceError::Internal(format!("password hashing: {error}")))
+}
+
 /// The active user whose password this is, or `None`.
 pub async fn check_password(
     conn: &impl ConnectionTrait,
@@ -160,17 +173,20 @@ pub async fn check_password(
         Ok(email) => find_by_email(conn, &email).await?,
         Err(_) => None,
     };
-    let stored: &str = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
-        Some(hash) => hash,
-        None => decoy_hash(),
-    };
-    let matches = PasswordHash::new(stored)
-        .map(|parsed| {
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let password = password.to_owned();
+    let matches = off_the_runtime(move || {
+        let stored: &str = match &stored {
+            Some(hash) => hash,
+            None => decoy_hash(),
+        };
+        PasswordHash::new(stored).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok()
         })
-        .unwrap_or(false);
+    })
+    .await?;
     Ok(user.filter(|u| matches && u.active && u.password_hash.is_some()))
 }
 

@@ -409,7 +409,10 @@ mod smtp {
     use lettre::transport::smtp::client::{
         AsyncSmtpConnection, AsyncTokioStream, Tls, TlsParameters,
     };
-    use lettre::transport::smtp::extension::ClientId;
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{
+        ClientId, Extension, MailBodyParameter, MailParameter,
+    };
     use lettre::transport::smtp::{SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT};
     use thiserror::Error;
     use tokio::io::ReadBuf;
@@ -545,10 +548,18 @@ mod smtp {
         /// No TCP connection (refused, unreachable, unknown host).
         #[error("Connection error: {0}")]
         Connect(io::Error),
-        /// What lettre reports of a message's exchange: the server's refusal (4xx, 5xx), a
-        /// broken connection.
-        #[error(transparent)]
-        Smtp(#[from] lettre::transport::smtp::Error),
+        /// What lettre reports of a step of a message's exchange: the server's refusal (4xx,
+        /// 5xx), a broken connection.
+        #[error("{stage}: {error}")]
+        Exchange {
+            stage: Stage,
+            #[source]
+            error: lettre::transport::smtp::Error,
+        },
+        /// The message needs an extension (SMTPUTF8, 8BITMIME) the server does not offer: the
+        /// server's settings, which may change, so the message waits as for a set-up failure.
+        #[error("the SMTP server does not support {0}, which this message needs")]
+        Unsupported(&'static str),
         /// What lettre reports while a new connection is set up (greeting, TLS, login): a
         /// refusal then, even a 5xx, is the server's or the settings', not the message's.
         #[error("setting up the SMTP connection: {0}")]
@@ -558,17 +569,57 @@ mod smtp {
     }
 
     impl Failure {
-        /// Only the server's own 5xx to a message says that trying it again is pointless; one
-        /// to a connection's set-up (a wrong password, a server turning clients away) would
-        /// fail every message alike until someone fixes it, so they wait and try again.
+        /// Only the server's own 5xx to this message (a recipient, or the content) says that
+        /// trying it again is pointless. One to a connection's set-up (a wrong password, a
+        /// server turning clients away) or to the sender (authentication required, a relay
+        /// refused, a sending quota used up: the sender is the same for every message) would
+        /// fail every message alike until someone fixes it or the quota renews, so they wait
+        /// and try again.
         pub(super) fn is_permanent(&self) -> bool {
-            matches!(self, Self::Smtp(e) if e.is_permanent())
+            match self {
+                Self::Exchange { stage, error } => {
+                    stage.concerns_the_message() && error.is_permanent()
+                }
+                Self::Connect(_) | Self::Setup(_) | Self::TimedOut(_) | Self::Unsupported(_) => {
+                    false
+                }
+            }
         }
 
         /// The connection failed without the server replying: on a connection that sat in the
         /// pool, most likely because the server closed it meanwhile.
         fn is_stale_connection(&self) -> bool {
-            matches!(self, Self::Smtp(e) if e.status().is_none() && !e.is_client())
+            matches!(self, Self::Exchange { error, .. } if error.status().is_none() && !error.is_client())
+        }
+    }
+
+    /// A step of a message's exchange, as RFC 5321 orders them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) enum Stage {
+        /// `MAIL FROM`: the sender, the same for every message.
+        Sender,
+        /// `RCPT TO`: one of the message's recipients.
+        Recipient,
+        /// `DATA`: the server's leave to send the content.
+        Data,
+        /// The content and its end: the server's verdict on the message itself.
+        Content,
+    }
+
+    impl Stage {
+        fn concerns_the_message(self) -> bool {
+            matches!(self, Self::Recipient | Self::Content)
+        }
+    }
+
+    impl std::fmt::Display for Stage {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(match self {
+                Self::Sender => "the sender (MAIL FROM)",
+                Self::Recipient => "a recipient (RCPT TO)",
+                Self::Data => "DATA",
+                Self::Content => "the message",
+            })
         }
     }
 
@@ -633,10 +684,17 @@ mod smtp {
         ) -> Result<(), Failure> {
             // lettre itself bounds only the TCP connect; without this a server that stops
             // answering would hold the row (and a connection) forever.
-            tokio::time::timeout(self.timeout, connection.send(envelope, email))
-                .await
-                .map_err(|_| Failure::TimedOut(self.timeout))??;
-            Ok(())
+            let exchanged =
+                tokio::time::timeout(self.timeout, transact(connection, envelope, email))
+                    .await
+                    .map_err(|_| Failure::TimedOut(self.timeout))
+                    .flatten();
+            if exchanged.is_err() {
+                // As lettre's own `send` does: a connection left in the middle of a transaction
+                // is not reused.
+                connection.abort().await;
+            }
+            exchanged
         }
 
         /// Opens a connection as lettre's transport did (TLS as the URL says, EHLO, login),
@@ -700,6 +758,56 @@ mod smtp {
                     .push((connection, Instant::now()));
             }
         }
+    }
+
+    /// One message's transaction, step by step as lettre's `AsyncSmtpConnection::send` takes
+    /// it, so that a refusal says which step it answered ([`Stage`]).
+    async fn transact(
+        connection: &mut AsyncSmtpConnection,
+        envelope: &Envelope,
+        email: &[u8],
+    ) -> Result<(), Failure> {
+        let at = |stage| move |error| Failure::Exchange { stage, error };
+        let mut options = Vec::new();
+        let addresses_ascii = envelope
+            .from()
+            .into_iter()
+            .chain(envelope.to())
+            .all(|address| AsRef::<str>::as_ref(address).is_ascii());
+        if !addresses_ascii {
+            if !connection
+                .server_info()
+                .supports_feature(Extension::SmtpUtfEight)
+            {
+                return Err(Failure::Unsupported("SMTPUTF8"));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !email.is_ascii() {
+            if !connection
+                .server_info()
+                .supports_feature(Extension::EightBitMime)
+            {
+                return Err(Failure::Unsupported("8BITMIME"));
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        connection
+            .command(Mail::new(envelope.from().cloned(), options))
+            .await
+            .map_err(at(Stage::Sender))?;
+        for recipient in envelope.to() {
+            connection
+                .command(Rcpt::new(recipient.clone(), Vec::new()))
+                .await
+                .map_err(at(Stage::Recipient))?;
+        }
+        connection.command(Data).await.map_err(at(Stage::Data))?;
+        connection
+            .message(email)
+            .await
+            .map_err(at(Stage::Content))?;
+        Ok(())
     }
 
     /// Implicit TLS (`smtps://`) over the worker's own socket. lettre sets up TLS only on its

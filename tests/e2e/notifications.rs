@@ -518,6 +518,42 @@ async fn a_5xx_while_connecting_is_retried_not_dead() {
     assert!(row.next_attempt_at > app.clock.now());
 }
 
+/// A 5xx to the sender (MAIL FROM: authentication required, relaying refused, a sending quota
+/// used up) answers the account, not the message, and would answer every email alike: each
+/// waits and is tried again, none is DEAD. A 5xx to the message itself still is final.
+#[tokio::test]
+async fn a_5xx_to_the_sender_is_retried_not_dead() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    mail.smtp.refuse_senders_next(3, 530);
+    for n in 0..3 {
+        let cr = raise(&app, &t, &format!("Change {n}")).await;
+        act(&app, &t.qa, &cr, "SUBMIT", None).await;
+    }
+    assert_eq!(mail.deliver().await, 3);
+    let all = rows(&app).await;
+    assert_eq!(all.len(), 3);
+    for row in &all {
+        assert_eq!(
+            (row.status.as_str(), row.attempts),
+            ("PENDING", 1),
+            "{row:?}"
+        );
+        let error = row.last_error.as_deref().unwrap();
+        assert!(
+            error.contains("530") && error.contains("MAIL FROM"),
+            "{error}"
+        );
+        assert!(row.next_attempt_at > app.clock.now());
+    }
+    assert!(mail.smtp.received().is_empty());
+    app.clock.advance(Days::minutes(5));
+    assert_eq!(mail.deliver().await, 3);
+    assert_eq!(mail.smtp.received_count(), 3);
+    assert!(rows(&app).await.iter().all(|r| r.status == "SENT"));
+}
+
 const DEAD: &str = "query($p: ID!) { notifications(projectId: $p, status: DEAD) { totalCount edges { node { id kind status attempts lastError recipientEmail } } } }";
 const RETRY: &str = "mutation($id: ID!) { notificationRetry(input: { id: $id }) { notification { status attempts } userErrors { code field } } }";
 

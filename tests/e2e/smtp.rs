@@ -49,6 +49,8 @@ struct Mailbox {
     received: Vec<ReceivedMail>,
     /// Codes for the next DATA transactions to be refused with, oldest first.
     scripted_failures: VecDeque<u16>,
+    /// Codes for the next MAIL FROM commands to be refused with, oldest first.
+    scripted_sender_refusals: VecDeque<u16>,
     refused: usize,
     /// Client connections accepted so far.
     connections: usize,
@@ -107,6 +109,20 @@ impl SmtpServer {
         self.shared
             .mailbox()
             .scripted_failures
+            .extend(std::iter::repeat_n(code, count));
+    }
+
+    /// The next `count` MAIL FROM commands are answered with `code`, as a server does to a
+    /// sender it will not take (authentication required, relaying refused, a sending quota used
+    /// up); those transactions go no further. Counted in `refused`.
+    pub fn refuse_senders_next(&self, count: usize, code: u16) {
+        assert!(
+            (400..=599).contains(&code),
+            "refuse_senders_next needs a 4xx or 5xx reply code, got {code}"
+        );
+        self.shared
+            .mailbox()
+            .scripted_sender_refusals
             .extend(std::iter::repeat_n(code, count));
     }
 
@@ -199,6 +215,14 @@ impl Shared {
         self.mailbox
             .lock()
             .expect("the SMTP test server's mailbox was poisoned by a panic")
+    }
+
+    /// The next scripted refusal of a sender, if any.
+    fn refuse_sender(&self) -> Option<u16> {
+        let mut mailbox = self.mailbox();
+        let code = mailbox.scripted_sender_refusals.pop_front()?;
+        mailbox.refused += 1;
+        Some(code)
     }
 
     /// Ends a DATA transaction: refuses it with the next scripted code, if any, or records it.
@@ -306,14 +330,19 @@ async fn converse(stream: TcpStream, shared: &Shared) -> io::Result<()> {
             }
             "MAIL" => {
                 let answer = match path_argument(argument, "FROM:") {
-                    None => "501 Syntax: MAIL FROM:<address>",
-                    Some(_) if transaction.mail_from.is_some() => "503 Nested MAIL command",
-                    Some(address) => {
-                        transaction.mail_from = Some(address);
-                        "250 OK"
+                    None => "501 Syntax: MAIL FROM:<address>".to_owned(),
+                    Some(_) if transaction.mail_from.is_some() => {
+                        "503 Nested MAIL command".to_owned()
                     }
+                    Some(address) => match shared.refuse_sender() {
+                        Some(code) => scripted_refusal(code),
+                        None => {
+                            transaction.mail_from = Some(address);
+                            "250 OK".to_owned()
+                        }
+                    },
                 };
-                reply(&writer, answer).await?;
+                reply(&writer, &answer).await?;
             }
             "RCPT" => {
                 let answer = match path_argument(argument, "TO:") {

@@ -933,6 +933,78 @@ async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
     assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 0);
 }
 
+/// Someone who has left a project receives no more of its emails: not even what a digest
+/// held for them while they were in it.
+#[tokio::test]
+async fn a_digest_drops_what_a_project_held_for_someone_who_has_left_it() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    for who in [&t.qa, &t.dev] {
+        let set = app
+            .ok(
+                who,
+                PREFERENCES,
+                json!({ "p": [{ "class": "PHASE_GATE", "delivery": "DAILY_DIGEST" }] }),
+            )
+            .await;
+        assert_eq!(
+            set["notificationPreferencesUpdate"]["userErrors"],
+            json!([])
+        );
+    }
+    let decision = open_gate(&app, &t).await;
+    for voter in [&t.chair, &t.member] {
+        let cast = vote(&app, voter, &decision, json!({ "choice": "GO" })).await;
+        assert_eq!(cast["userErrors"], json!([]), "{cast}");
+        if cast["decision"]["status"] == "DECIDED" {
+            break;
+        }
+    }
+    let waiting = "digest_item WHERE notification_id IS NULL";
+    assert_eq!(
+        app.count(waiting).await,
+        2,
+        "the gate's news is held for both"
+    );
+
+    let members = app
+        .ok(
+            &t.pm,
+            "query($p: ID!) { project(id: $p) { members { id user { id } } } }",
+            json!({ "p": t.project }),
+        )
+        .await;
+    let qa_membership = members["project"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["id"] == t.qa.id.as_str())
+        .unwrap()["id"]
+        .clone();
+    let removed = app
+        .ok(&t.pm, "mutation($id: ID!) { projectMemberRemove(input: { id: $id }) { userErrors { code message } } }", json!({ "id": qa_membership }))
+        .await;
+    assert_eq!(
+        removed["projectMemberRemove"]["userErrors"],
+        json!([]),
+        "{removed}"
+    );
+    mail.deliver().await;
+    let seen = mail.smtp.received_count();
+
+    app.clock.advance(Days::hours(23)); // past the next digest hour
+    assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 1);
+    mail.deliver().await;
+    assert_eq!(mail.since(seen), got(&[(&t.dev, "digest.daily")]));
+    assert_eq!(app.count(waiting).await, 0);
+    assert_eq!(
+        app.count("digest_item").await,
+        1,
+        "what was held for QA is dropped, not kept waiting for ever"
+    );
+}
+
 #[tokio::test]
 async fn reminders_fire_once_per_day_however_many_servers_run_the_scheduler() {
     let app = TestApp::spawn().await;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
     EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Select,
@@ -18,7 +18,7 @@ use sea_orm::{
 use serde_json::json;
 use steerco_entity::{
     decision, digest_item, milestone, notification, notification_preference, project,
-    scheduled_reminder, server_secret, user,
+    project_member, scheduled_reminder, server_secret, user,
 };
 use uuid::Uuid;
 
@@ -666,6 +666,20 @@ async fn digest_for(
     let Some(person) = user::Entity::find_by_id(user_id).one(&txn).await? else {
         return Ok(0);
     };
+    // Someone who has left a project receives no more of its emails: what its events held for
+    // them is dropped, in the transaction that would have sent it.
+    let still_a_member = Query::select()
+        .column(project_member::Column::ProjectId)
+        .from(project_member::Entity)
+        .and_where(project_member::Column::UserId.eq(user_id))
+        .to_owned();
+    digest_item::Entity::delete_many()
+        .filter(digest_item::Column::UserId.eq(user_id))
+        .filter(digest_item::Column::NotificationId.is_null())
+        .filter(digest_item::Column::ProjectId.is_not_null())
+        .filter(digest_item::Column::ProjectId.not_in_subquery(still_a_member))
+        .exec(&txn)
+        .await?;
     let items = digest_item::Entity::find()
         .filter(digest_item::Column::UserId.eq(user_id))
         .filter(digest_item::Column::NotificationId.is_null())
@@ -674,6 +688,7 @@ async fn digest_for(
         .all(&txn)
         .await?;
     if items.is_empty() || !person.active {
+        commit(txn).await?;
         return Ok(0);
     }
     let locale: Locale = person.locale.parse().unwrap_or_default();

@@ -137,6 +137,7 @@ async fn fill(state: &AppState, recipient: uuid::Uuid, count: usize) -> Result<(
             priority: Set(2),
             status: Set("PENDING".to_owned()),
             attempts: Set(0),
+            claims: Set(0),
             next_attempt_at: Set(now),
             lease_until: Set(None),
             last_error: Set(None),

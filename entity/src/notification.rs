@@ -23,7 +23,11 @@ pub struct Model {
     pub unsubscribe_url: Option<String>,
     pub priority: i16,
     pub status: String,
+    /// Attempts since the email was written or last retried: the retry policy counts these.
     pub attempts: i32,
+    /// Claims by a worker ever, never reset: the number of the current claim, which only its
+    /// claimer may record the outcome of.
+    pub claims: i64,
     pub next_attempt_at: DateTimeUtc,
     pub lease_until: Option<DateTimeUtc>,
     pub last_error: Option<String>,

@@ -29,6 +29,7 @@ mod m20261206_000020_create_scheduled_reminder;
 mod m20261207_000021_add_change_request_approved_at;
 mod m20261208_000022_add_idempotency_key_outcome;
 mod m20261209_000023_add_idempotency_key_holder;
+mod m20261210_000024_add_notification_claims;
 
 /// Applies Steerco's migrations in order, each all or nothing ([`AllOrNothing`]).
 pub struct Migrator;
@@ -87,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000021_add_change_request_approved_at::Migration),
             Box::new(m20261208_000022_add_idempotency_key_outcome::Migration),
             Box::new(m20261209_000023_add_idempotency_key_holder::Migration),
+            Box::new(m20261210_000024_add_notification_claims::Migration),
         ];
         each.into_iter()
             .map(|migration| Box::new(AllOrNothing(migration)) as Box<dyn MigrationTrait>)

@@ -2422,6 +2422,7 @@ impl World {
                     priority: Set(2),
                     status: Set("DEAD".to_owned()),
                     attempts: Set(1),
+                    claims: Set(1),
                     next_attempt_at: Set(now),
                     lease_until: Set(None),
                     last_error: Set(Some("550 mailbox unavailable".to_owned())),

@@ -679,6 +679,73 @@ async fn a_worker_killed_between_claim_and_send_loses_its_rows_when_the_lease_en
     assert_eq!(rows(&app).await[0].status, "SENT");
 }
 
+/// A retry starts a DEAD email's attempts again from zero, but not its claims: a worker that
+/// outlived its lease before the row died cannot record its late outcome over the claim of the
+/// worker sending the retried email.
+#[tokio::test]
+async fn a_stale_claim_cannot_record_over_the_claim_of_a_retried_email() {
+    use steerco_graphql::domain::notification::SendFailure;
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    one_email(&app, &t).await;
+    let lease = Duration::from_secs(120);
+    let claim = || async {
+        outbox::claim(&app.state.writer, app.clock.now(), lease, 10)
+            .await
+            .unwrap()
+    };
+    let report = |claimed: notification::Model, failure| {
+        let app = &app;
+        async move {
+            outbox::record_failure(
+                &app.state.writer,
+                &claimed,
+                failure,
+                "refused",
+                app.clock.now(),
+                &Default::default(),
+                0.5,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // A claims and stalls; past its lease B claims, and the server refuses the email for good.
+    let stalled = claim().await.remove(0);
+    app.clock.advance(Days::seconds(121));
+    let second = claim().await.remove(0);
+    report(second, SendFailure::Permanent).await;
+    let dead = &rows(&app).await[0];
+    assert_eq!((dead.status.as_str(), dead.attempts), ("DEAD", 2));
+
+    let listed = app.ok(&t.pm, DEAD, json!({ "p": t.project })).await;
+    let id = &listed["notifications"]["edges"][0]["node"]["id"];
+    let retried = app.ok(&t.pm, RETRY, json!({ "id": id })).await;
+    assert_eq!(
+        retried["notificationRetry"]["notification"],
+        json!({ "status": "PENDING", "attempts": 0 }),
+        "{retried}"
+    );
+    let third = claim().await.remove(0);
+    assert_eq!((third.attempts, third.claims), (stalled.attempts, 3));
+
+    // A's late reports, failure or success, land nowhere.
+    report(stalled.clone(), SendFailure::Transient).await;
+    outbox::record_sent(
+        &app.state.writer,
+        std::slice::from_ref(&stalled),
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let row = &rows(&app).await[0];
+    assert_eq!((row.status.as_str(), row.claims), ("SENDING", 3), "{row:?}");
+    outbox::record_sent(&app.state.writer, &[third], app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(rows(&app).await[0].status, "SENT");
+}
+
 /// Loads `count` due emails to `to` straight into the outbox, as a busy day would leave it.
 async fn bulk_load(app: &TestApp, to: &TestUser, tag: &str, count: usize) {
     let now = app.clock.now();
@@ -700,6 +767,7 @@ async fn bulk_load(app: &TestApp, to: &TestUser, tag: &str, count: usize) {
             priority: Set(2),
             status: Set("PENDING".to_owned()),
             attempts: Set(0),
+            claims: Set(0),
             next_attempt_at: Set(now),
             lease_until: Set(None),
             last_error: Set(None),
@@ -804,7 +872,7 @@ async fn marking_a_batch_sent_touches_only_the_rows_still_claimed() {
     assert_eq!(claimed.len(), 3);
     // A claim that has since passed to another worker (who claimed it once more).
     let overtaken = notification::Model {
-        attempts: claimed[0].attempts - 1,
+        claims: claimed[0].claims - 1,
         ..claimed[0].clone()
     };
     outbox::record_sent(&app.state.writer, &[overtaken, claimed[1].clone()], now)

@@ -404,6 +404,7 @@ pub(crate) fn pending_row(
         priority: Set(Urgency::Normal.priority()),
         status: Set(NotificationStatus::Pending.as_str().to_owned()),
         attempts: Set(0),
+        claims: Set(0),
         next_attempt_at: Set(now),
         lease_until: Set(None),
         last_error: Set(None),

@@ -74,6 +74,10 @@ pub async fn claim(
             notification::Column::Attempts,
             Expr::col(notification::Column::Attempts).add(1),
         )
+        .col_expr(
+            notification::Column::Claims,
+            Expr::col(notification::Column::Claims).add(1),
+        )
         .filter(notification::Column::Id.is_in(rows.iter().map(|r| r.id)))
         .exec(&txn)
         .await?;
@@ -84,6 +88,7 @@ pub async fn claim(
             status: NotificationStatus::Sending.as_str().to_owned(),
             lease_until: Some(lease_until),
             attempts: row.attempts + 1,
+            claims: row.claims + 1,
             ..row
         })
         .collect())
@@ -114,12 +119,12 @@ pub fn due_rows(now: DateTime<Utc>, limit: u64) -> Select<notification::Entity> 
 }
 
 /// Only the claimer still holding the row may record its outcome: a worker that outlived its
-/// lease must not overwrite the row another worker took over.
+/// lease must not overwrite the row another worker took over, even after a retry.
 fn still_ours(claimed: &notification::Model) -> Condition {
     Condition::all()
         .add(notification::Column::Id.eq(claimed.id))
         .add(notification::Column::Status.eq(NotificationStatus::Sending.as_str()))
-        .add(notification::Column::Attempts.eq(claimed.attempts))
+        .add(notification::Column::Claims.eq(claimed.claims))
 }
 
 /// Rows marked sent per statement: two bound values a row, well inside the parameter limits of
@@ -139,7 +144,7 @@ pub async fn record_sent(
             ours.add(
                 Condition::all()
                     .add(notification::Column::Id.eq(row.id))
-                    .add(notification::Column::Attempts.eq(row.attempts)),
+                    .add(notification::Column::Claims.eq(row.claims)),
             )
         });
         let update = notification::Entity::update_many()
@@ -220,7 +225,8 @@ pub async fn of_project(
     Ok(super::page::fetch(&state.db, select, notification::Column::Id, window).await?)
 }
 
-/// Sends a DEAD row again: PENDING now, with a fresh count of attempts.
+/// Sends a DEAD row again: PENDING now, with a fresh count of attempts (its claims go on
+/// counting: see `still_ours`).
 pub async fn retry(
     state: &AppState,
     caller: &Caller,

@@ -554,6 +554,40 @@ async fn a_5xx_to_the_sender_is_retried_not_dead() {
     assert!(rows(&app).await.iter().all(|r| r.status == "SENT"));
 }
 
+/// The outbox shows a PM what was mailed, but not the signed tokens of its links: each acts as
+/// its recipient on the preferences page.
+#[tokio::test]
+async fn the_outbox_shows_emails_without_the_tokens_that_act_for_their_recipients() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    one_email(&app, &t).await;
+    assert_eq!(mail.deliver().await, 1);
+    let mailed = mail.smtp.received().pop().unwrap().text_body();
+    let token = mailed
+        .split("?token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the email links to its recipient's preferences")
+        .to_owned();
+    assert_ne!(token, "hidden");
+    let listed = app
+        .ok(
+            &t.pm,
+            "query($p: ID!) { notifications(projectId: $p) { edges { node { bodyText } } } }",
+            json!({ "p": t.project }),
+        )
+        .await;
+    let shown = listed["notifications"]["edges"][0]["node"]["bodyText"]
+        .as_str()
+        .unwrap();
+    assert!(!shown.contains(&token), "{shown}");
+    assert!(
+        shown.contains("/notifications/preferences?token=hidden"),
+        "{shown}"
+    );
+}
+
 const DEAD: &str = "query($p: ID!) { notifications(projectId: $p, status: DEAD) { totalCount edges { node { id kind status attempts lastError recipientEmail } } } }";
 const RETRY: &str = "mutation($id: ID!) { notificationRetry(input: { id: $id }) { notification { status attempts } userErrors { code field } } }";
 

@@ -92,8 +92,9 @@ impl Notification {
     async fn subject(&self) -> &str {
         &self.0.subject
     }
-    async fn body_text(&self) -> &str {
-        &self.0.body_text
+    /// The text as mailed, its links' signed tokens hidden: they act as the recipient.
+    async fn body_text(&self) -> String {
+        service::notify::MailSettings::hide_link_tokens(&self.0.body_text).into_owned()
     }
     /// The type of the object it is about (`ChangeRequest`, `Defect`, ...).
     async fn aggregate_type(&self) -> &str {

@@ -98,6 +98,32 @@ impl MailSettings {
         Some((Uuid::try_parse(user_id).ok()?, class.parse().ok()?))
     }
 
+    /// `text` with the signed tokens of its links hidden: read by anyone but its recipient (a
+    /// PM reading the project's outbox), a token would let them change the recipient's delivery
+    /// preferences as the recipient.
+    pub fn hide_link_tokens(text: &str) -> Cow<'_, str> {
+        const MARK: &str = "?token=";
+        const HIDDEN: &str = "hidden";
+        if !text.contains(MARK) {
+            return Cow::Borrowed(text);
+        }
+        let mut shown = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(MARK) {
+            let (before, after) = rest.split_at(at + MARK.len());
+            shown.push_str(before);
+            let token_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+                .unwrap_or(after.len());
+            if token_len > 0 {
+                shown.push_str(HIDDEN);
+            }
+            rest = &after[token_len..];
+        }
+        shown.push_str(rest);
+        Cow::Owned(shown)
+    }
+
     fn sign(&self, claim: &str) -> Vec<u8> {
         let mut mac = self.link_key.mac();
         mac.update(claim.as_bytes());
@@ -950,6 +976,26 @@ async fn informed_on(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_tokens_are_hidden_and_the_rest_kept() {
+        let settings = MailSettings::local();
+        let user = Uuid::now_v7();
+        let link = settings.preferences_url(user, NotificationClass::Decision);
+        let text = format!("Vote here.\nManage: {link}\n<a href=\"{link}\">x</a> end");
+        let shown = MailSettings::hide_link_tokens(&text);
+        assert!(!shown.contains(&settings.link_token(user, NotificationClass::Decision)));
+        assert_eq!(
+            shown,
+            "Vote here.\nManage: http://localhost:8080/notifications/preferences?token=hidden\n\
+             <a href=\"http://localhost:8080/notifications/preferences?token=hidden\">x</a> end"
+        );
+        assert!(matches!(
+            MailSettings::hide_link_tokens("no links"),
+            Cow::Borrowed("no links")
+        ));
+        assert_eq!(MailSettings::hide_link_tokens("?token="), "?token=");
+    }
 
     #[test]
     fn the_kept_team_statement_is_the_one_sea_query_builds_for_each_project() {

@@ -44,9 +44,10 @@ fn words(class: NotificationClass) -> &'static str {
         NotificationClass::Decision => "steering committee ballots",
         NotificationClass::Scope => "scope statements",
         NotificationClass::PhaseGate => "phase gates",
-        NotificationClass::Defect => "UAT defects",
+        NotificationClass::Defect => "UAT defects and test cycles",
         NotificationClass::GoLive => "go-live and hypercare",
         NotificationClass::Milestone => "milestones",
+        NotificationClass::Project => "the project put on hold, resumed or cancelled",
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Facts {
     pub hours: Option<i64>,
     pub forced: Option<bool>,
     pub count: Option<usize>,
+    /// Why, when the change came with a reason (a project put on hold or cancelled).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -399,7 +401,7 @@ mod tests {
     }
 
     /// Every kind the routing table names (kept in step by the unit test below).
-    const KINDS: [&str; 29] = [
+    const KINDS: [&str; 35] = [
         "change_request.submitted",
         "change_request.approved",
         "change_request.rejected",
@@ -419,6 +421,7 @@ mod tests {
         "defect.reopened",
         "go_live.approved_go",
         "go_live.no_go",
+        "go_live.rescheduled",
         "go_live.live",
         "go_live.rolled_back",
         "go_live.closed",
@@ -429,6 +432,11 @@ mod tests {
         "milestone.missed",
         "reminder.milestone_due",
         "reminder.vote_pending",
+        "project.on_hold",
+        "project.resumed",
+        "project.cancelled",
+        "test_cycle.started",
+        "test_cycle.signed_off",
     ];
 
     #[test]

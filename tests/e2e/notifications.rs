@@ -554,6 +554,101 @@ async fn a_5xx_to_the_sender_is_retried_not_dead() {
     assert!(rows(&app).await.iter().all(|r| r.status == "SENT"));
 }
 
+/// A UAT cycle started asks the business representatives (its testers) to test, and its
+/// sign-off reaches the PM, the sponsor and the committee; the project put on hold, resumed or
+/// cancelled reaches every member, with the reason given.
+#[tokio::test]
+async fn test_cycles_and_the_projects_own_status_reach_the_people_they_concern() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let sponsor = app.user("Omar Haddad", false).await;
+    app.add_member(&t.pm, &t.project, &sponsor, &["SPONSOR"])
+        .await;
+    let mut seen = 0;
+    step(&mail, &mut seen).await;
+
+    let created = app
+        .ok(&t.qa, "mutation($p: ID!) { testCycleCreate(input: { projectId: $p, name: \"UAT 1\", stage: USER_TRIAL, environment: \"UAT sandbox\" }) { cycle { id } userErrors { code } } }", json!({ "p": t.project }))
+        .await;
+    let cycle = created["testCycleCreate"]["cycle"]["id"].clone();
+    let move_cycle = |who: &TestUser, action: &str| {
+        let (token, variables) = (who.token.clone(), json!({ "id": cycle, "a": action }));
+        let app = &app;
+        async move {
+            let moved = app
+                .gql(Some(&token), "mutation($id: ID!, $a: TestCycleAction!) { testCycleTransition(input: { id: $id, action: $a }) { userErrors { code message } } }", variables)
+                .await;
+            assert_eq!(
+                moved["data"]["testCycleTransition"]["userErrors"],
+                json!([]),
+                "{moved}"
+            );
+        }
+    };
+    move_cycle(&t.qa, "START").await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.informed, "test_cycle.started")])
+    );
+    let started = last_email(&mail, &t.informed, "test_cycle.started");
+    assert!(started.subject().contains("UAT 1"), "{}", started.subject());
+    assert!(
+        started.header("List-Unsubscribe").is_none(),
+        "testing is asked for"
+    );
+    move_cycle(&t.qa, "COMPLETE").await;
+    assert_eq!(step(&mail, &mut seen).await, got(&[]));
+    move_cycle(&t.informed, "SIGN_OFF").await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[
+            (&t.pm, "test_cycle.signed_off"),
+            (&sponsor, "test_cycle.signed_off"),
+            (&t.chair, "test_cycle.signed_off"),
+            (&t.member, "test_cycle.signed_off"),
+        ])
+    );
+
+    let everyone = [
+        &t.pm,
+        &sponsor,
+        &t.chair,
+        &t.member,
+        &t.qa,
+        &t.dev,
+        &t.informed,
+    ];
+    for (action, reason, kind) in [
+        (
+            "HOLD",
+            Some("Budget review by the board"),
+            "project.on_hold",
+        ),
+        ("RESUME", None, "project.resumed"),
+        (
+            "CANCEL",
+            Some("The vendor contract ended"),
+            "project.cancelled",
+        ),
+    ] {
+        let moved = app
+            .ok(&t.pm, "mutation($input: ProjectTransitionInput!) { projectTransition(input: $input) { userErrors { code message } } }", json!({ "input": { "id": t.project, "action": action, "reason": reason } }))
+            .await;
+        assert_eq!(
+            moved["projectTransition"]["userErrors"],
+            json!([]),
+            "{moved}"
+        );
+        let expected: Vec<(&TestUser, &str)> = everyone.iter().map(|who| (*who, kind)).collect();
+        assert_eq!(step(&mail, &mut seen).await, got(&expected), "{action}");
+        if let Some(reason) = reason {
+            let told = last_email(&mail, &t.dev, kind);
+            assert!(told.text_body().contains(reason), "{}", told.text_body());
+        }
+    }
+}
+
 /// The outbox shows a PM what was mailed, but not the signed tokens of its links: each acts as
 /// its recipient on the preferences page.
 #[tokio::test]
@@ -983,7 +1078,7 @@ async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
         .ok(&t.member, PREFERENCES, json!({ "p": [{ "class": "PHASE_GATE", "delivery": "DAILY_DIGEST" }, { "class": "DECISION", "delivery": "OFF" }] }))
         .await;
     let prefs = &set["notificationPreferencesUpdate"]["preferences"];
-    assert_eq!(prefs.as_array().unwrap().len(), 7, "{set}");
+    assert_eq!(prefs.as_array().unwrap().len(), 8, "{set}");
     assert_eq!(app.count(updated_rows).await, 1, "the change is audited");
     assert_eq!(app.count("notification_preference").await, 2);
     let mine = app

@@ -40,8 +40,10 @@ use super::coded::coded_enum;
 use super::decision::DecisionSubject;
 use super::event::DomainEvent;
 use super::go_live::PlanStatus;
+use super::project::ProjectStatus;
 use super::role::{ProjectRole, RoleSet};
 use super::schedule::Health;
+use super::uat::CycleStatus;
 
 /// A party to an event, named by the part it plays; [`recipients`] turns it into people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -128,12 +130,13 @@ impl Route {
 /// The route of an event, or `None` when it is not mailed.
 pub fn route(event: &DomainEvent) -> Option<Route> {
     use Audience::*;
-    use ProjectRole::{ProjectManager, Qa, Sponsor, SteeringCommittee};
+    use ProjectRole::{BusinessRep, ProjectManager, Qa, Sponsor, SteeringCommittee};
     let route = match event {
         DomainEvent::ChangeRequestStatusChanged { to, .. } => {
             let decided = [
                 Requester,
                 Role(ProjectManager),
+                Role(Sponsor),
                 Role(SteeringCommittee),
                 Informed,
             ];
@@ -191,20 +194,41 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
         DomainEvent::DefectReopened { .. } => {
             Route::to("defect.reopened", &[DefectAssignee, Role(ProjectManager)])
         }
-        DomainEvent::GoLiveStatusChanged { to, .. } => match to {
+        DomainEvent::GoLiveStatusChanged { from, to, .. } => match to {
             PlanStatus::ApprovedGo => Route::to("go_live.approved_go", &[AllMembers]),
             PlanStatus::Live => Route::to("go_live.live", &[AllMembers]),
             PlanStatus::RolledBack => Route::to("go_live.rolled_back", &[AllMembers]),
             PlanStatus::Closed => Route::to("go_live.closed", &[AllMembers]),
-            PlanStatus::NoGo => Route::to(
-                "go_live.no_go",
-                &[Role(ProjectManager), Role(Sponsor), Role(SteeringCommittee)],
-            ),
+            PlanStatus::NoGo => Route::to("go_live.no_go", &[AllMembers, Role(Sponsor)]),
+            PlanStatus::Draft if matches!(from, PlanStatus::NoGo | PlanStatus::RolledBack) => {
+                Route::to("go_live.rescheduled", &[AllMembers, Role(Sponsor)])
+            }
             // The rollback has its own, louder event.
             PlanStatus::RollbackInProgress
             | PlanStatus::Draft
             | PlanStatus::ReadyForDecision
             | PlanStatus::CutoverInProgress => return None,
+        },
+        DomainEvent::ProjectStatusChanged { from, to, .. } => match (from, to) {
+            (_, ProjectStatus::OnHold) => {
+                Route::to("project.on_hold", &[AllMembers]).urgency(Urgency::Urgent)
+            }
+            (_, ProjectStatus::Cancelled) => {
+                Route::to("project.cancelled", &[AllMembers]).urgency(Urgency::Urgent)
+            }
+            (ProjectStatus::OnHold, _) => Route::to("project.resumed", &[AllMembers]),
+            _ => return None,
+        },
+        DomainEvent::TestCycleStatusChanged { to, .. } => match to {
+            // The business representatives are UAT's testers.
+            CycleStatus::Running => {
+                Route::to("test_cycle.started", &[Role(BusinessRep)]).action_required()
+            }
+            CycleStatus::SignedOff => Route::to(
+                "test_cycle.signed_off",
+                &[Role(ProjectManager), Role(Sponsor), Role(SteeringCommittee)],
+            ),
+            CycleStatus::Planned | CycleStatus::Completed | CycleStatus::Failed => return None,
         },
         DomainEvent::RollbackStarted { .. } => {
             Route::to("go_live.rollback_started", &[AllMembers, Role(Sponsor)])
@@ -236,7 +260,6 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
         }
         DomainEvent::ProjectCreated
         | DomainEvent::ProjectUpdated
-        | DomainEvent::ProjectStatusChanged { .. }
         | DomainEvent::MemberAdded { .. }
         | DomainEvent::MemberRolesChanged { .. }
         | DomainEvent::MemberRemoved { .. }
@@ -255,7 +278,6 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             critical: false, ..
         }
         | DomainEvent::DefectStatusChanged { .. }
-        | DomainEvent::TestCycleStatusChanged { .. }
         | DomainEvent::TestExecutionRecorded { .. } => return None,
     };
     Some(route)
@@ -269,10 +291,13 @@ coded_enum! {
         Decision => "DECISION",
         Scope => "SCOPE",
         PhaseGate => "PHASE_GATE",
+        /// UAT: defects, and test cycles started and signed off.
         Defect => "DEFECT",
         GoLive => "GO_LIVE",
         /// Milestone health, overdue and due-soon reminders.
         Milestone => "MILESTONE",
+        /// The project put on hold, resumed or cancelled.
+        Project => "PROJECT",
     }
 }
 
@@ -283,7 +308,8 @@ impl NotificationClass {
             "change_request" => Self::ChangeRequest,
             "scope" => Self::Scope,
             "phase" => Self::PhaseGate,
-            "defect" => Self::Defect,
+            "defect" | "test_cycle" => Self::Defect,
+            "project" => Self::Project,
             "go_live" | "hypercare" => Self::GoLive,
             "milestone" => Self::Milestone,
             "reminder" if kind.ends_with("milestone_due") => Self::Milestone,
@@ -695,21 +721,133 @@ mod tests {
     }
 
     #[test]
-    fn go_reaches_all_members_and_no_go_the_deciders() {
-        let changed = |to| DomainEvent::GoLiveStatusChanged {
+    fn go_no_go_and_a_new_date_reach_the_whole_team() {
+        let changed = |from, to| DomainEvent::GoLiveStatusChanged {
             plan_id: id(99),
-            from: PlanStatus::ReadyForDecision,
+            from,
             to,
         };
+        let everyone = [PM, SPONSOR, COMMITTEE, QA, DEVELOPER];
+        for to in [PlanStatus::ApprovedGo, PlanStatus::NoGo] {
+            assert_eq!(reached(changed(PlanStatus::ReadyForDecision, to)), everyone);
+        }
+        for from in [PlanStatus::NoGo, PlanStatus::RolledBack] {
+            let rescheduled = changed(from, PlanStatus::Draft);
+            assert_eq!(route(&rescheduled).unwrap().kind, "go_live.rescheduled");
+            assert_eq!(reached(rescheduled), everyone);
+        }
         assert_eq!(
-            reached(changed(PlanStatus::ApprovedGo)),
-            [PM, SPONSOR, COMMITTEE, QA, DEVELOPER]
-        );
-        assert_eq!(reached(changed(PlanStatus::NoGo)), [PM, SPONSOR, COMMITTEE]);
-        assert_eq!(
-            reached(changed(PlanStatus::RollbackInProgress)),
+            reached(changed(
+                PlanStatus::CutoverInProgress,
+                PlanStatus::RollbackInProgress
+            )),
             [] as [u128; 0]
         );
+    }
+
+    /// A sponsor who does not sit on the committee, and a business representative (UAT's
+    /// tester), beside the usual team.
+    const SPONSOR_ONLY: u128 = 8;
+    const TESTER: u128 = 9;
+
+    fn reached_with_sponsor_and_tester(event: DomainEvent) -> Vec<u128> {
+        let mut parties = parties();
+        for (n, role) in [
+            (SPONSOR_ONLY, ProjectRole::Sponsor),
+            (TESTER, ProjectRole::BusinessRep),
+        ] {
+            parties.members.push(Member {
+                user_id: id(n),
+                roles: RoleSet::from_input(&[role]).unwrap(),
+            });
+        }
+        route(&event)
+            .map(|r| recipients(&r, &parties).iter().map(Uuid::as_u128).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_change_request_decided_reaches_the_sponsor_off_the_committee_too() {
+        let approved = DomainEvent::ChangeRequestStatusChanged {
+            change_request_id: id(99),
+            from: CrStatus::AwaitingDecision,
+            to: CrStatus::Approved,
+        };
+        assert_eq!(
+            reached_with_sponsor_and_tester(approved),
+            [PM, SPONSOR, COMMITTEE, QA, SPONSOR_ONLY]
+        );
+    }
+
+    #[test]
+    fn a_project_put_on_hold_resumed_or_cancelled_reaches_everyone() {
+        use crate::domain::project::ProjectStatus as S;
+        let changed = |from, to| DomainEvent::ProjectStatusChanged {
+            from,
+            to,
+            reason: None,
+        };
+        let everyone = [PM, SPONSOR, COMMITTEE, QA, DEVELOPER, SPONSOR_ONLY, TESTER];
+        for (from, to, kind, urgency) in [
+            (
+                S::InExecution,
+                S::OnHold,
+                "project.on_hold",
+                Urgency::Urgent,
+            ),
+            (
+                S::Initiated,
+                S::Cancelled,
+                "project.cancelled",
+                Urgency::Urgent,
+            ),
+            (
+                S::OnHold,
+                S::Cancelled,
+                "project.cancelled",
+                Urgency::Urgent,
+            ),
+            (
+                S::OnHold,
+                S::InExecution,
+                "project.resumed",
+                Urgency::Normal,
+            ),
+        ] {
+            let event = changed(from, to);
+            let route = route(&event).unwrap();
+            assert_eq!((route.kind, route.urgency), (kind, urgency));
+            assert_eq!(route.class(), NotificationClass::Project);
+            assert_eq!(reached_with_sponsor_and_tester(event), everyone);
+        }
+        for (from, to) in [
+            (S::Proposed, S::Initiated),
+            (S::InExecution, S::LiveHypercare),
+        ] {
+            assert_eq!(route(&changed(from, to)), None);
+        }
+    }
+
+    #[test]
+    fn a_test_cycle_started_asks_the_business_to_test_and_its_sign_off_reaches_the_deciders() {
+        use crate::domain::uat::CycleStatus as S;
+        let changed = |from, to| DomainEvent::TestCycleStatusChanged {
+            cycle_id: id(99),
+            from,
+            to,
+        };
+        let started = changed(S::Planned, S::Running);
+        let route_of_start = route(&started).unwrap();
+        assert!(route_of_start.action_required);
+        assert_eq!(route_of_start.class(), NotificationClass::Defect);
+        assert_eq!(reached_with_sponsor_and_tester(started), [TESTER]);
+        assert_eq!(
+            reached_with_sponsor_and_tester(changed(S::Completed, S::SignedOff)),
+            [PM, SPONSOR, COMMITTEE, SPONSOR_ONLY]
+        );
+        for (from, to) in [(S::Running, S::Completed), (S::Running, S::Failed)] {
+            assert_eq!(route(&changed(from, to)), None);
+        }
     }
 
     #[test]

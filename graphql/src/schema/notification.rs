@@ -46,10 +46,13 @@ pub enum NotificationClass {
     Decision,
     Scope,
     PhaseGate,
+    /// UAT: defects, and test cycles started and signed off.
     Defect,
     GoLive,
     /// Milestone health, overdue and due-soon reminders.
     Milestone,
+    /// The project put on hold, resumed or cancelled.
+    Project,
 }
 
 /// How a class of emails reaches a user.

@@ -21,7 +21,7 @@ use sha2::Sha256;
 use steerco_entity::{
     change_request, decision, decision_vote, defect, digest_item, go_live_plan, hypercare_metric,
     milestone, notification, notification_preference, phase, project, project_member,
-    raci_activity, raci_assignment, scope_signatory, scope_version, user,
+    raci_activity, raci_assignment, scope_signatory, scope_version, test_cycle, user,
 };
 use uuid::Uuid;
 
@@ -282,10 +282,6 @@ pub(crate) async fn outbox_rows_in_txn(
             .map(|row| (row.id, row))
             .collect()
     };
-    let in_hand = InHand {
-        defect: concerning.defect,
-        milestones: &milestones,
-    };
     let project = match concerning.project {
         About::Row(row) => Cow::Borrowed(row),
         About::Id(id) => match project::Entity::find_by_id(id).one(txn).await? {
@@ -294,6 +290,11 @@ pub(crate) async fn outbox_rows_in_txn(
         },
     };
     let project_id = project.id;
+    let in_hand = InHand {
+        project_id,
+        defect: concerning.defect,
+        milestones: &milestones,
+    };
     let mut directory = match concerning.team {
         Some(team) if team.project_id == project_id => Cow::Borrowed(team),
         _ => Cow::Owned(Directory::of_project(txn, project_id).await?),
@@ -721,6 +722,8 @@ fn object(code: impl Into<String>, title: impl Into<String>) -> ObjectFacts {
 /// Rows that [`context_of`] takes from the command or from one read for all its events,
 /// rather than reading them event by event.
 struct InHand<'a> {
+    /// The project the events are of.
+    project_id: Uuid,
     /// The defect the command holds, if any.
     defect: Option<&'a defect::Model>,
     /// Every milestone the events name ([`milestone_named`]), by id.
@@ -868,6 +871,17 @@ async fn context_of(
             facts.severity = found.severity.clone();
             facts.object = object(super::uat::key_of(&found), &found.title);
             link = settings.object_url(Kind::Defect, found.id);
+        }
+        DomainEvent::ProjectStatusChanged { reason, .. } => {
+            facts.reason.clone_from(reason);
+            link = settings.object_url(Kind::Project, in_hand.project_id);
+        }
+        DomainEvent::TestCycleStatusChanged { cycle_id, .. } => {
+            let Some(cycle) = test_cycle::Entity::find_by_id(*cycle_id).one(conn).await? else {
+                return Ok(None);
+            };
+            facts.object = object("", cycle.name);
+            link = settings.object_url(Kind::TestCycle, cycle.id);
         }
         DomainEvent::GoLiveStatusChanged { plan_id, .. }
         | DomainEvent::RollbackStarted { plan_id, .. } => {

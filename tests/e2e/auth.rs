@@ -195,6 +195,56 @@ async fn tokens_are_stored_only_as_digests() {
     );
 }
 
+/// Guesses at one account are bounded per email address, however many client addresses send
+/// them: past the burst even the right password waits, and another account is not held up.
+#[tokio::test]
+async fn sign_ins_to_one_account_are_limited_whoever_sends_them() {
+    use steerco_graphql::service::sign_in::BURST;
+    let app = TestApp::spawn().await;
+    let admin = app.user("Ada Admin", true).await;
+    for (email, name) in [
+        ("li.wei@example.com", "Li Wei"),
+        ("mei.lin@example.com", "Mei Lin"),
+    ] {
+        app.ok(&admin, "mutation($input: UserCreateInput!) { userCreate(input: $input) { userErrors { code } } }", json!({ "input": { "email": email, "name": name, "password": "correct horse battery" } }))
+            .await;
+    }
+    let session = "mutation($email: String!, $password: String!) { sessionCreate(input: { email: $email, password: $password }) { token userErrors { code field } } }";
+    let sign_in = |email: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            app.gql(
+                None,
+                session,
+                json!({ "email": email, "password": password }),
+            )
+            .await
+        }
+    };
+    for n in 0..BURST {
+        let wrong = sign_in("li.wei@example.com", "wrong password!!").await;
+        assert_refused(&wrong["data"]["sessionCreate"], "INVALID_CREDENTIALS", &[]);
+        assert!(wrong.get("errors").is_none(), "attempt {n}: {wrong}");
+    }
+    let sessions = app.count("api_token").await;
+    let held = sign_in("LI.WEI@example.com", "correct horse battery").await;
+    assert_eq!(error_code(&held), Some("RATE_LIMITED"), "{held}");
+    let seconds = held["errors"][0]["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=60).contains(&seconds), "{held}");
+    assert_eq!(
+        app.count("api_token").await,
+        sessions,
+        "no session was made"
+    );
+    let other = sign_in("mei.lin@example.com", "correct horse battery").await;
+    assert!(
+        other["data"]["sessionCreate"]["token"].is_string(),
+        "{other}"
+    );
+}
+
 #[tokio::test]
 async fn a_password_session_signs_in_and_expires() {
     let app = TestApp::spawn().await;

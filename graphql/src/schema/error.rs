@@ -153,6 +153,14 @@ pub fn to_top_level(ctx: &async_graphql::Context<'_>, error: ServiceError) -> as
         }
         ServiceError::Database(cause) => internal(&cause, super::context::request_id(ctx)),
         ServiceError::Internal(cause) => internal(&cause, super::context::request_id(ctx)),
+        ServiceError::RateLimited { what, retry_after } => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            top_level(
+                codes::RATE_LIMITED,
+                &format!("{what}; retry in {seconds} s"),
+            )
+            .extend_with(|_, extensions| extensions.set("retryAfterSeconds", seconds))
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub mod project;
 pub mod raci;
 pub mod rows;
 pub mod scope;
+pub mod sign_in;
 mod sql_once;
 pub mod token;
 pub mod token_memory;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub outbox_written: Arc<Notify>,
     /// Tokens checked lately; remembers nothing until a server says for how long.
     pub tokens: Arc<TokenMemory>,
+    /// Password sign-ins left to each email address ([`sign_in`]).
+    pub sign_ins: Arc<sign_in::SignInAttempts>,
     /// How long one operation may run before the server serving it cuts it off; `None`
     /// where no server does. It tells when a request holding an idempotency key has surely
     /// ended ([`idempotency::begin`]).
@@ -88,6 +91,7 @@ impl AppState {
             events: broadcast::channel(1_024).0,
             outbox_written: Arc::new(Notify::new()),
             tokens: Arc::default(),
+            sign_ins: Arc::default(),
             operation_time_limit: None,
         }
     }
@@ -153,6 +157,12 @@ pub enum ServiceError {
     Database(#[from] DbErr),
     #[error("internal: {0}")]
     Internal(String),
+    /// Too many attempts of something limited; it may be tried again after the wait.
+    #[error("rate limited: {what}")]
+    RateLimited {
+        what: &'static str,
+        retry_after: std::time::Duration,
+    },
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -148,6 +148,13 @@ pub async fn create_session(
     password: &str,
     request_id: Option<&str>,
 ) -> ServiceResult<IssuedToken> {
+    state
+        .sign_ins
+        .take(email)
+        .map_err(|retry_after| super::ServiceError::RateLimited {
+            what: "too many sign-ins for this email address",
+            retry_after,
+        })?;
     let Some(user) = super::user::check_password(&state.db, email, password).await? else {
         return Err(Refusal::new(
             RefusalCode::InvalidCredentials,

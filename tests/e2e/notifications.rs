@@ -1096,6 +1096,19 @@ async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
             .contains(&json!({ "class": "PHASE_GATE", "delivery": "DAILY_DIGEST" }))
     );
 
+    // Nor can a digest hold it back: a ballot may close within the day.
+    let digested = app
+        .ok(
+            &t.chair,
+            PREFERENCES,
+            json!({ "p": [{ "class": "DECISION", "delivery": "DAILY_DIGEST" }] }),
+        )
+        .await;
+    assert_eq!(
+        digested["notificationPreferencesUpdate"]["userErrors"],
+        json!([])
+    );
+
     open_gate(&app, &t).await;
     mail.deliver().await;
     assert_eq!(

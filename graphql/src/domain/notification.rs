@@ -325,18 +325,20 @@ coded_enum! {
         Immediate => "IMMEDIATE",
         /// Held, then sent with the day's others in one email.
         DailyDigest => "DAILY_DIGEST",
-        /// Not sent. Messages that ask for action still come.
+        /// Not sent. Messages that ask for action still come, as they come when digested: at
+        /// once.
         Off => "OFF",
     }
 }
 
-/// How one message reaches one recipient, given their preference for its class: urgent news is
-/// never held or dropped, and a message that asks the recipient to act is never dropped.
+/// How one message reaches one recipient, given their preference for its class: urgent news,
+/// and a message that asks the recipient to act (a vote, a signature, a fix, a retest, whose
+/// moment may pass within a day), are never held or dropped.
 pub fn delivery(route: &Route, preference: Delivery) -> Delivery {
-    match (route.urgency, preference) {
-        (Urgency::Critical | Urgency::Urgent, _) => Delivery::Immediate,
-        (Urgency::Normal, Delivery::Off) if route.action_required => Delivery::Immediate,
-        (Urgency::Normal, preference) => preference,
+    match route.urgency {
+        Urgency::Critical | Urgency::Urgent => Delivery::Immediate,
+        Urgency::Normal if route.action_required => Delivery::Immediate,
+        Urgency::Normal => preference,
     }
 }
 
@@ -919,11 +921,9 @@ mod tests {
             assert_eq!(delivery(&urgent, preference), Delivery::Immediate);
             assert_eq!(delivery(&rollback, preference), Delivery::Immediate);
         }
-        assert_eq!(delivery(&action, Delivery::Off), Delivery::Immediate);
-        assert_eq!(
-            delivery(&action, Delivery::DailyDigest),
-            Delivery::DailyDigest
-        );
+        for preference in Delivery::ALL {
+            assert_eq!(delivery(&action, preference), Delivery::Immediate);
+        }
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub enum NotificationClass {
 pub enum Delivery {
     /// One email per event, as it happens.
     Immediate,
-    /// Collected into one email a day; an empty digest is never sent.
+    /// Collected into one email a day; an empty digest is never sent. Emails that ask you to
+    /// act and urgent news still come at once.
     DailyDigest,
     /// Not sent. Emails that ask you to act (vote, sign, fix, retest) and urgent news still come.
     Off,

@@ -101,29 +101,20 @@ impl SmtpServer {
     /// with 421 and the one after with 550. After a 421 the server closes the connection, as
     /// RFC 5321 says a 421 reply does.
     pub fn fail_next(&self, count: usize, code: u16) {
-        // Only 4xx/5xx are failures; anything else would not parse as a refusal in the client.
-        assert!(
-            (400..=599).contains(&code),
-            "fail_next needs a 4xx or 5xx reply code, got {code}"
-        );
         self.shared
             .mailbox()
             .scripted_failures
-            .extend(std::iter::repeat_n(code, count));
+            .extend(refusals(count, code));
     }
 
     /// The next `count` MAIL FROM commands are answered with `code`, as a server does to a
     /// sender it will not take (authentication required, relaying refused, a sending quota used
     /// up); those transactions go no further. Counted in `refused`.
     pub fn refuse_senders_next(&self, count: usize, code: u16) {
-        assert!(
-            (400..=599).contains(&code),
-            "refuse_senders_next needs a 4xx or 5xx reply code, got {code}"
-        );
         self.shared
             .mailbox()
             .scripted_sender_refusals
-            .extend(std::iter::repeat_n(code, count));
+            .extend(refusals(count, code));
     }
 
     /// Stops accepting: the listening socket is closed, so connections are refused, and the
@@ -429,6 +420,16 @@ fn path_argument(argument: &str, keyword: &str) -> Option<String> {
 fn without_line_ending(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// `count` scripted refusals with `code`.
+fn refusals(count: usize, code: u16) -> impl Iterator<Item = u16> {
+    // Only 4xx/5xx are failures; anything else would not parse as a refusal in the client.
+    assert!(
+        (400..=599).contains(&code),
+        "a scripted refusal needs a 4xx or 5xx reply code, got {code}"
+    );
+    std::iter::repeat_n(code, count)
 }
 
 fn scripted_refusal(code: u16) -> String {

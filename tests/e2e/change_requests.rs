@@ -500,6 +500,147 @@ async fn below_the_red_line_the_project_manager_decides_alone() {
     assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
 }
 
+/// A change that costs nothing, moves nothing and risks little, but touches the scope.
+fn free_scope_impact(scope: Value) -> Value {
+    json!({
+        "schedule": { "days": 0 },
+        "cost": { "amount": "0", "currency": "CNY", "budgetLine": "Config" },
+        "effort": { "personDays": "0" },
+        "risk": { "level": "LOW", "description": "A new module" },
+        "scope": scope
+    })
+}
+
+#[tokio::test]
+async fn a_change_to_the_scope_goes_to_the_committee_however_cheap() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    sign_scope(&app, &s).await;
+    let scope_changes = [
+        json!({ "add": [{ "category": "MODULE", "text": "Field service" }], "remove": [] }),
+        json!({ "add": [], "remove": [s.scope_item] }),
+    ];
+    for (n, scope) in scope_changes.into_iter().enumerate() {
+        let cr = raise(&app, &s.requester, &s.project, &format!("Scope change {n}")).await;
+        act(&app, &s.requester, &cr, "SUBMIT", None).await;
+        act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+        let assessed = assess(&app, &s.pm, &cr, free_scope_impact(scope)).await;
+        assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+        assert_eq!(assessed["changeRequest"]["withinRedLine"], false, "{n}");
+        let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+        assert_eq!(
+            waiting["changeRequest"]["ballot"]["decision"]["status"], "OPEN",
+            "{n}: {waiting}"
+        );
+        let before = app.snapshot().await;
+        let refused = act(&app, &s.pm, &cr, "APPROVE", None).await;
+        assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+        assert_eq!(app.snapshot().await, before, "{n}");
+    }
+    // An empty scope part changes no scope: the PM still decides a minor change alone.
+    let cr = raise(&app, &s.requester, &s.project, "No scope after all").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let assessed = assess(
+        &app,
+        &s.pm,
+        &cr,
+        free_scope_impact(json!({ "add": [], "remove": [] })),
+    )
+    .await;
+    assert_eq!(
+        assessed["changeRequest"]["withinRedLine"], true,
+        "{assessed}"
+    );
+}
+
+/// Moves the project's red line, as its PM.
+async fn set_red_line(app: &TestApp, s: &Setup, red_line: Value) {
+    let version = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { version } }",
+            json!({ "p": s.project }),
+        )
+        .await["project"]["version"]
+        .clone();
+    let data = app
+        .ok(&s.pm, "mutation($p: ID!, $v: Int!, $r: RedLineInput!) { projectUpdate(input: { id: $p, expectedVersion: $v, redLine: $r }) { userErrors { code field message } } }", json!({ "p": s.project, "v": version, "r": red_line }))
+        .await;
+    assert_eq!(data["projectUpdate"]["userErrors"], json!([]), "{data}");
+}
+
+#[tokio::test]
+async fn the_project_manager_cannot_pull_a_change_out_of_the_committee_vote() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let cr = raise(&app, &s.requester, &s.project, "Connect the ERP").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["cost"]["amount"] = json!("50000");
+    assess(&app, &s.pm, &cr, impact.clone()).await;
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let first = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    vote(
+        &app,
+        &s.committee[0],
+        &first,
+        json!({ "choice": "REJECT", "comment": "Not this year" }),
+    )
+    .await;
+
+    // The vote goes against the change; the PM raises the red line above it and re-assesses.
+    set_red_line(
+        &app,
+        &s,
+        json!({ "scheduleDays": 5, "cost": "100000", "risk": "MEDIUM" }),
+    )
+    .await;
+    impact["cost"]["amount"] = json!("49000");
+    let reassessed = assess(&app, &s.pm, &cr, impact).await;
+    assert_eq!(reassessed["userErrors"], json!([]), "{reassessed}");
+    assert_eq!(reassessed["changeRequest"]["withinRedLine"], true);
+    let second = &reassessed["changeRequest"]["ballot"]["decision"];
+    assert_ne!(second["id"], json!(first), "{reassessed}");
+    assert_eq!(second["status"], "OPEN");
+    assert_eq!(second["votes"], json!([]));
+    assert_eq!(ballot_status(&app, &s.pm, &first).await, "SUPERSEDED");
+
+    let before = app.snapshot().await;
+    let refused = act(&app, &s.pm, &cr, "APPROVE", Some("Below the line now")).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+    assert_eq!(app.snapshot().await, before);
+
+    // Nor by asking for information and requesting the decision again.
+    act(&app, &s.pm, &cr, "REQUEST_INFO", Some("Which ERP version?")).await;
+    assert_eq!(
+        ballot_status(&app, &s.pm, second["id"].as_str().unwrap()).await,
+        "SUPERSEDED"
+    );
+    act(&app, &s.requester, &cr, "PROVIDE_INFO", None).await;
+    let again = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let third = &again["changeRequest"]["ballot"]["decision"];
+    assert_eq!(third["status"], "OPEN", "{again}");
+    assert_ne!(third["id"], second["id"]);
+    let refused = act(&app, &s.pm, &cr, "APPROVE", Some("Below the line now")).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+    let data = app
+        .ok(
+            &s.pm,
+            "query($id: ID!) { node(id: $id) { ... on ChangeRequest { status decidedBy } } }",
+            json!({ "id": cr["id"] }),
+        )
+        .await;
+    assert_eq!(
+        data["node"],
+        json!({ "status": "AWAITING_DECISION", "decidedBy": null })
+    );
+}
+
 #[tokio::test]
 async fn a_rejection_closes_and_a_material_edit_supersedes_the_votes() {
     let app = TestApp::spawn().await;
@@ -1194,6 +1335,72 @@ async fn an_approved_shift_pushes_the_milestones_linked_after_it_and_may_not_pul
     );
 }
 
+/// The `milestone.pushed` audit events of the project, oldest first: (milestone name,
+/// forecast before, forecast after).
+async fn pushed_milestones(app: &TestApp, s: &Setup) -> Vec<(Value, Value, Value)> {
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { auditEvents(projectId: $p, last: 100) { edges { node { action entityType before after } } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    data["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| &edge["node"])
+        .filter(|event| event["action"] == "milestone.pushed")
+        .map(|event| {
+            assert_eq!(event["entityType"], "Milestone");
+            (
+                event["after"]["name"].clone(),
+                event["before"]["forecastDate"].clone(),
+                event["after"]["forecastDate"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_approved_shift_logs_every_milestone_it_moves() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let pilot = json!(s.milestone);
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { phases { id } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    let phase = data["project"]["phases"][0]["id"].clone();
+    let data = app
+        .ok(&s.pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Go-live\", forecastDate: \"2027-06-20\" }) { milestone { id } } }", json!({ "p": phase }))
+        .await;
+    let go_live = data["milestoneCreate"]["milestone"]["id"].clone();
+    app.ok(&s.pm, "mutation($p: ID!, $s: ID!) { milestoneDependencyAdd(input: { predecessorId: $p, successorId: $s, lagDays: 10 }) { userErrors { message } } }", json!({ "p": pilot, "s": go_live }))
+        .await;
+    assert_eq!(pushed_milestones(&app, &s).await, []);
+
+    let approved = approve_shifts(&app, &s, "Pilot in a second region", &[(&pilot, 14)]).await;
+    assert_eq!(approved["decision"]["outcome"], "APPROVE", "{approved}");
+    let logged = vec![
+        (
+            json!("Pilot live"),
+            json!("2027-06-01"),
+            json!("2027-06-15"),
+        ),
+        (json!("Go-live"), json!("2027-06-20"), json!("2027-06-25")),
+    ];
+    assert_eq!(pushed_milestones(&app, &s).await, logged);
+
+    // An approval that cannot be applied logs no move either.
+    let refused = approve_shifts(&app, &s, "Go live early", &[(&go_live, -12)]).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "decisionId"]);
+    assert_eq!(pushed_milestones(&app, &s).await, logged);
+}
+
 #[tokio::test]
 async fn a_change_approved_without_a_baseline_still_counts_once_closed() {
     let app = TestApp::spawn().await;
@@ -1354,6 +1561,123 @@ async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
         texts(&signed),
         ["Leads", "Partner portal", "Service ticketing"]
     );
+}
+
+#[tokio::test]
+async fn an_approved_addition_takes_an_item_out_of_the_exclusions_and_never_adds_one_twice() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    sign_scope(&app, &s).await;
+    // Version 2 of the scope excludes field service.
+    let drafted = app
+        .ok(&s.pm, "mutation($p: ID!) { scopeDraftCreate(input: { projectId: $p }) { scope { id version inScope { id text } } } }", json!({ "p": s.project }))
+        .await["scopeDraftCreate"]["scope"]
+        .clone();
+    let items: Vec<Value> = drafted["inScope"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| json!({ "id": item["id"], "category": "MODULE", "text": item["text"] }))
+        .collect();
+    let updated = app
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!, $items: [ScopeItemInput!]!) { scopeDraftUpdate(input: { id: $id, expectedVersion: $v, objectives: [{ text: \"Sell more\" }], inScope: $items, outOfScope: [{ category: DEPARTMENT, text: \"Field service\" }] }) { scope { version } userErrors { message } } }", json!({ "id": drafted["id"], "v": drafted["version"], "items": items }))
+        .await;
+    assert_eq!(
+        updated["scopeDraftUpdate"]["userErrors"],
+        json!([]),
+        "{updated}"
+    );
+    let sponsor = sponsor_of(&app, &s).await;
+    let submitted = app
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!, $s: [ID!]!) { scopeReviewSubmit(input: { id: $id, expectedVersion: $v, signatoryIds: $s }) { userErrors { message } } }", json!({ "id": drafted["id"], "v": updated["scopeDraftUpdate"]["scope"]["version"], "s": [sponsor, s.requester.id] }))
+        .await;
+    assert_eq!(
+        submitted["scopeReviewSubmit"]["userErrors"],
+        json!([]),
+        "{submitted}"
+    );
+    sign_version(&app, &s, &drafted["id"]).await;
+
+    let cr = raise(&app, &s.requester, &s.project, "Bring in field service").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    // A second change asks for the same item, assessed before the first is approved.
+    let rival = raise(&app, &s.requester, &s.project, "Field service, again").await;
+    act(&app, &s.requester, &rival, "SUBMIT", None).await;
+    act(&app, &s.pm, &rival, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["scope"] =
+        json!({ "add": [{ "category": "DEPARTMENT", "text": "field service" }], "remove": [] });
+    let assessed = assess(&app, &s.pm, &rival, impact).await;
+    assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+    let waiting = act(&app, &s.pm, &rival, "REQUEST_DECISION", None).await;
+    let rival_ballot = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // An item the baseline holds in scope already is refused, whatever its case.
+    let before = app.snapshot().await;
+    let mut impact = small_impact();
+    impact["scope"] = json!({ "add": [{ "category": "PROCESS", "text": "Field service" }, { "category": "MODULE", "text": "LEADS" }], "remove": [] });
+    let refused = assess(&app, &s.pm, &cr, impact).await;
+    assert_refused(
+        &refused,
+        "BAD_USER_INPUT",
+        &["input", "scope", "add", "1", "text"],
+    );
+    assert_eq!(user_errors(&refused).len(), 1, "{refused}");
+    assert_eq!(app.snapshot().await, before);
+
+    let mut impact = small_impact();
+    impact["scope"] =
+        json!({ "add": [{ "category": "PROCESS", "text": "Field service" }], "remove": [] });
+    let assessed = assess(&app, &s.pm, &cr, impact).await;
+    assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let decision = waiting["changeRequest"]["ballot"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for member in &s.committee[..2] {
+        vote(&app, member, &decision, json!({ "choice": "APPROVE" })).await;
+    }
+    let data = app
+        .ok(
+            &s.pm,
+            "query($p: ID!) { project(id: $p) { scope { number cause inScope { text } outOfScope { text } } } }",
+            json!({ "p": s.project }),
+        )
+        .await;
+    assert_eq!(
+        data["project"]["scope"],
+        json!({
+            "number": 3, "cause": "CHANGE_REQUEST",
+            "inScope": [{ "text": "Leads" }, { "text": "Marketing automation" }, { "text": "Field service" }],
+            "outOfScope": []
+        })
+    );
+
+    // The rival would list it twice: its approval cannot be applied, and changes nothing.
+    vote(
+        &app,
+        &s.committee[0],
+        &rival_ballot,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    let before = app.snapshot().await;
+    let refused = vote(
+        &app,
+        &s.committee[1],
+        &rival_ballot,
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "decisionId"]);
+    let message = refused["userErrors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("already in scope"), "{message}");
+    assert_eq!(app.snapshot().await, before);
 }
 
 /// Signs scope version `id` as the requester, then as the sponsor (through the service, as

@@ -551,6 +551,80 @@ async fn two_edits_queued_behind_one_project_see_each_others_change() {
     );
 }
 
+/// On PostgreSQL a new milestone is judged against its phase as it stands once the command
+/// holds the project: a gate request that commits while the command queues keeps the
+/// milestone out of the phase, whose gate items are frozen from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_milestone_queued_behind_a_gate_request_is_refused() {
+    let app = TestApp::spawn().await;
+    if !app.database.postgres {
+        return;
+    }
+    let (admin, project_id) = demo_with_admin(&app).await;
+    let phase = first_row_of(
+        &app,
+        "phase p JOIN project x ON x.id = p.project_id AND p.status = 'IN_PROGRESS'",
+        project_id,
+    )
+    .await;
+    let milestones_of_phase = || {
+        let app = &app;
+        async move {
+            app.db()
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT count(*) AS n FROM milestone WHERE phase_id = $1",
+                    [phase.into()],
+                ))
+                .await
+                .expect("count the milestones")
+                .expect("a count")
+                .try_get::<i64>("", "n")
+                .expect("a number")
+        }
+    };
+    let before = milestones_of_phase().await;
+    // The test's transaction holds the project, as a gate request does, and sends the phase
+    // to its gate review, which the command cannot see until the transaction commits.
+    let held = HeldLock::take(
+        &app,
+        "WITH held AS (SELECT id FROM project WHERE id = $1 FOR UPDATE) \
+         UPDATE phase SET status = 'AWAITING_GATE_REVIEW' \
+         WHERE id = $2 AND project_id IN (SELECT id FROM held)",
+        vec![project_id.into(), phase.into()],
+    )
+    .await;
+    let create = app.gql(
+        Some(&admin.token),
+        "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Late addition\", forecastDate: \"2030-01-15\" }) {
+            milestone { id } userErrors { code field message } } }",
+        json!({ "p": encode(Kind::Phase, phase).to_string() }),
+    );
+    let release = async {
+        let queued = held.wait_for_waiters(1).await;
+        held.release().await;
+        queued
+    };
+    let (response, queued) = tokio::join!(create, release);
+    assert_eq!(
+        queued,
+        Ok(()),
+        "the command queues behind the project: {response}"
+    );
+    assert_eq!(error_code(&response), None, "{response}");
+    let payload = &response["data"]["milestoneCreate"];
+    assert!(payload["milestone"].is_null(), "{response}");
+    assert_eq!(
+        user_errors(payload),
+        vec![(
+            "PRECONDITION_FAILED".to_owned(),
+            vec!["input".to_owned(), "phaseId".to_owned()]
+        )],
+        "{response}"
+    );
+    assert_eq!(milestones_of_phase().await, before);
+}
+
 /// The demo project, seeded, and an admin's token.
 async fn demo_with_admin(app: &TestApp) -> (crate::support::TestUser, uuid::Uuid) {
     steerco::seed::demo(&app.state).await.expect("seed demo");

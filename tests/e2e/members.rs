@@ -273,3 +273,95 @@ async fn a_member_with_an_unvoted_seat_stays_on_the_committee_until_they_vote() 
         "{removed}"
     );
 }
+
+/// Only a scope version's named signatories sign or reject it: one who has not signed yet
+/// stays on the project until they do (or the version goes back to draft), or the version
+/// would be stuck in review. Their roles do not matter to the signature, so they may change.
+#[tokio::test]
+async fn a_signatory_who_has_not_signed_stays_on_the_project_until_they_sign() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let sponsor = app.user("Zhang Wei", false).await;
+    let business = app.user("Lin Mei", false).await;
+    let project = app.project(&pm, "CRM-1").await;
+    app.add_member(&pm, &project, &sponsor, &["SPONSOR"]).await;
+    app.add_member(&pm, &project, &business, &["BUSINESS_REP"])
+        .await;
+    let draft = app
+        .ok(&pm, "mutation($p: ID!) { scopeDraftCreate(input: { projectId: $p }) { scope { id version } } }", json!({ "p": project }))
+        .await["scopeDraftCreate"]["scope"]
+        .clone();
+    let filled = app
+        .ok(&pm, "mutation($id: ID!, $v: Int!) { scopeDraftUpdate(input: { id: $id, expectedVersion: $v, objectives: [{ text: \"Sell more\" }],
+            inScope: [{ category: MODULE, text: \"Leads\" }] }) { scope { version } userErrors { message } } }", json!({ "id": draft["id"], "v": draft["version"] }))
+        .await;
+    let submitted = app
+        .ok(&pm, "mutation($id: ID!, $v: Int!, $s: [ID!]!) { scopeReviewSubmit(input: { id: $id, expectedVersion: $v, signatoryIds: $s }) { scope { status } userErrors { message } } }", json!({ "id": draft["id"], "v": filled["scopeDraftUpdate"]["scope"]["version"], "s": [sponsor.id, business.id] }))
+        .await;
+    assert_eq!(
+        submitted["scopeReviewSubmit"]["scope"]["status"], "IN_REVIEW",
+        "{submitted}"
+    );
+    let members = app
+        .ok(
+            &pm,
+            "query($p: ID!) { project(id: $p) { members { id version user { id } } } }",
+            json!({ "p": project }),
+        )
+        .await;
+    let membership = |user: &TestUser| {
+        members["project"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user"]["id"] == user.id.as_str())
+            .unwrap()
+            .clone()
+    };
+    let remove = |user: &TestUser| {
+        let (app, pm) = (&app, &pm);
+        let member = membership(user);
+        async move {
+            app.ok(pm, REMOVE, json!({ "input": { "id": member["id"] } }))
+                .await["projectMemberRemove"]
+                .clone()
+        }
+    };
+
+    let before = app.snapshot().await;
+    let refused = remove(&business).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "id"]);
+    let message = refused["userErrors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("signatory of scope version 1"),
+        "{message}"
+    );
+    assert_eq!(app.snapshot().await, before);
+    // A new role takes nothing from the signature.
+    let seat = membership(&business);
+    let changed = app
+        .ok(&pm, UPDATE, json!({ "input": { "id": seat["id"], "expectedVersion": seat["version"], "roles": ["VIEWER"] } }))
+        .await;
+    assert_eq!(
+        changed["projectMemberUpdate"]["userErrors"],
+        json!([]),
+        "{changed}"
+    );
+
+    // Once they have signed they may go; the sponsor, who has not, stays.
+    const SIGN: &str = "mutation($id: ID!) { scopeSign(input: { id: $id }) { scope { status } userErrors { code message } } }";
+    let signed = app.ok(&business, SIGN, json!({ "id": draft["id"] })).await;
+    assert_eq!(signed["scopeSign"]["userErrors"], json!([]), "{signed}");
+    assert_eq!(remove(&business).await["userErrors"], json!([]));
+    assert_refused(
+        &remove(&sponsor).await,
+        "PRECONDITION_FAILED",
+        &["input", "id"],
+    );
+    let signed = app.ok(&sponsor, SIGN, json!({ "id": draft["id"] })).await;
+    assert_eq!(
+        signed["scopeSign"]["scope"]["status"], "BASELINED",
+        "{signed}"
+    );
+    assert_eq!(remove(&sponsor).await["userErrors"], json!([]));
+}

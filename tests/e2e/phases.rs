@@ -156,6 +156,63 @@ async fn a_gate_request_lists_every_open_item_and_writes_nothing() {
     assert_eq!(app.snapshot().await, before);
 }
 
+/// A gate condition is followed up by its owner by its due date: one without either is
+/// refused on its field, with every other problem of the vote, and nothing is written.
+#[tokio::test]
+async fn a_gate_condition_needs_an_owner_and_a_due_date() {
+    let app = TestApp::spawn().await;
+    let plan = plan(&app).await;
+    let first = &plan.phases[0];
+    start_phase(&app, &plan.pm, first).await;
+    complete_gate_items(&app, &plan.pm, first).await;
+    let data = app.ok(&plan.pm, GATE, json!({ "id": first })).await;
+    let decision = data["phaseGateRequest"]["decision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let before = app.snapshot().await;
+    let conditions = json!([
+        { "text": "Name a data owner" },
+        { "text": "Freeze the field mapping", "ownerId": plan.qa.id },
+        { "text": "Book the trainers", "dueDate": "2027-05-01" },
+    ]);
+    let refused = vote(
+        &app,
+        &plan.committee[0],
+        &decision,
+        json!({ "choice": "GO_WITH_CONDITIONS", "conditions": conditions }),
+    )
+    .await;
+    let mut fields: Vec<String> = user_errors(&refused)
+        .into_iter()
+        .map(|(code, field)| format!("{code} {}", field.join(".")))
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "BAD_USER_INPUT input.conditions.0.dueDate",
+            "BAD_USER_INPUT input.conditions.0.ownerId",
+            "BAD_USER_INPUT input.conditions.1.dueDate",
+            "BAD_USER_INPUT input.conditions.2.ownerId",
+        ],
+        "{refused}"
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    let whole =
+        json!([{ "text": "Name a data owner", "ownerId": plan.qa.id, "dueDate": "2027-05-01" }]);
+    let cast = vote(
+        &app,
+        &plan.committee[0],
+        &decision,
+        json!({ "choice": "GO_WITH_CONDITIONS", "conditions": whole }),
+    )
+    .await;
+    assert_eq!(cast["userErrors"], json!([]), "{cast}");
+}
+
 #[tokio::test]
 async fn the_committee_passes_a_gate_with_conditions_that_block_the_next_gate() {
     let app = TestApp::spawn().await;

@@ -30,7 +30,9 @@ use super::committee::Tally;
 use super::decision::{DecisionChoice, UnknownCode};
 use super::error::{Refusal, RefusalCode, Refusals};
 use super::money::{CurrencyCode, CurrencyError, Money, MoneyError};
-use super::scope::{ItemCategory, MAX_TEXT_CHARS as MAX_SCOPE_TEXT_CHARS};
+use super::scope::{
+    ItemCategory, MAX_TEXT_CHARS as MAX_SCOPE_TEXT_CHARS, ScopeItem, same_item_text,
+};
 use super::text::{TextError, required_multi_line, single_line};
 
 /// Largest schedule shift, in days either way: ten years is beyond any CRM project.
@@ -518,8 +520,14 @@ pub struct ScopeAddition {
 /// has a budget currency (else any ISO code: three upper-case letters) and |amount| < 10^15
 /// with ≤ 4 decimals; budget line 1..=200 chars; effort person_days ≥ 0 and ≤ 1_000_000 with
 /// ≤ 2 decimals, roles each 1..=100 chars; risk description 1..=2000 chars; scope texts
-/// 1..=500 chars, no duplicate removal ids.
-pub fn check_impact(impact: &Impact, project_currency: Option<&str>) -> Result<(), Vec<Refusal>> {
+/// 1..=500 chars, no duplicate removal ids, and no addition of an item `in_scope` (the in-scope
+/// items of the current scope baseline) already holds, unless the change removes it, nor of
+/// the same text twice: approving either would list an item twice in scope.
+pub fn check_impact(
+    impact: &Impact,
+    project_currency: Option<&str>,
+    in_scope: &[ScopeItem],
+) -> Result<(), Vec<Refusal>> {
     let mut refusals = Refusals::default();
     if let Some(schedule) = &impact.schedule {
         check_schedule(schedule, &mut refusals);
@@ -538,7 +546,7 @@ pub fn check_impact(impact: &Impact, project_currency: Option<&str>) -> Result<(
         );
     }
     if let Some(scope) = &impact.scope {
-        check_scope(scope, &mut refusals);
+        check_scope(scope, in_scope, &mut refusals);
     }
     refusals.finish()
 }
@@ -643,13 +651,36 @@ fn check_effort(effort: &EffortImpact, refusals: &mut Refusals) {
     }
 }
 
-fn check_scope(scope: &ScopeImpact, refusals: &mut Refusals) {
+fn check_scope(scope: &ScopeImpact, in_scope: &[ScopeItem], refusals: &mut Refusals) {
+    let kept_in_scope: Vec<&ScopeItem> = in_scope
+        .iter()
+        .filter(|item| !scope.remove.contains(&item.id))
+        .collect();
     for (position, addition) in scope.add.iter().enumerate() {
+        let field = ["scope", "add", &position.to_string(), "text"];
         check_text(
             refusals,
-            &["scope", "add", &position.to_string(), "text"],
+            &field,
             single_line(&addition.text, MAX_SCOPE_TEXT_CHARS),
         );
+        let text = addition.text.trim();
+        if scope.add[..position]
+            .iter()
+            .any(|earlier| same_item_text(earlier.text.trim(), text))
+        {
+            refusals.push(Refusal::bad_input(
+                &field,
+                "this item is already added earlier in the list",
+            ));
+        } else if kept_in_scope
+            .iter()
+            .any(|held| same_item_text(&held.text, text))
+        {
+            refusals.push(Refusal::bad_input(
+                &field,
+                "this item is already in scope in the scope baseline",
+            ));
+        }
     }
     let mut removed = HashSet::new();
     for (position, item_id) in scope.remove.iter().enumerate() {
@@ -730,13 +761,18 @@ impl Default for RedLine {
 /// |cost| < cost, risk < risk level. A missing dimension is never within the red line, since an
 /// unassessed change cannot be shown to be minor. The schedule counts its largest shift, overall
 /// or of any milestone, so that a change cannot slip past the committee by moving milestones
-/// while reporting no overall delay.
+/// while reporting no overall delay. A change that adds or removes scope items is never within
+/// either, however cheap: any change beyond the initial scope is the committee's to approve
+/// (DOMAIN §4.1), and its approval re-baselines the scope without a signature round.
 pub fn within_red_line(impact: &Impact, red_line: &RedLine) -> bool {
     let (Some(schedule), Some(cost), Some(_), Some(risk)) =
         (&impact.schedule, &impact.cost, &impact.effort, &impact.risk)
     else {
         return false;
     };
+    if changes_scope(impact) {
+        return false;
+    }
     let largest_shift = schedule
         .milestone_shifts
         .iter()
@@ -745,6 +781,23 @@ pub fn within_red_line(impact: &Impact, red_line: &RedLine) -> bool {
     i64::from(largest_shift) < i64::from(red_line.schedule_days)
         && cost.amount.abs() < red_line.cost
         && risk.level < red_line.risk
+}
+
+/// Whether the steering committee, rather than the PM, decides the change: when it is not within
+/// the red line, and always once it has been sent to the committee (`sent_to_committee`: a
+/// ballot was ever opened on it). A ballot is never taken back from the committee, whatever
+/// happens to the red line or the assessment afterwards; otherwise a PM facing a vote going
+/// against a change could raise the red line, re-assess, and approve it alone.
+pub fn committee_decides(impact: &Impact, red_line: &RedLine, sent_to_committee: bool) -> bool {
+    sent_to_committee || !within_red_line(impact, red_line)
+}
+
+/// Whether the change adds or removes any scope item; an empty scope part changes nothing.
+pub fn changes_scope(impact: &Impact) -> bool {
+    impact
+        .scope
+        .as_ref()
+        .is_some_and(|scope| !scope.add.is_empty() || !scope.remove.is_empty())
 }
 
 /// Who may vote on a change request: the committee minus the requester and whoever last edited
@@ -1102,7 +1155,7 @@ mod tests {
     }
 
     fn refused_fields(impact: &Impact, currency: Option<&str>) -> Vec<String> {
-        match check_impact(impact, currency) {
+        match check_impact(impact, currency, &[]) {
             Ok(()) => Vec::new(),
             Err(refusals) => refusals
                 .into_iter()
@@ -1279,6 +1332,63 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_addition_must_not_be_in_scope_already() {
+        let held = |n: u128, text: &str| ScopeItem {
+            id: user(n),
+            category: ItemCategory::Module,
+            text: text.to_owned(),
+        };
+        let in_scope = [held(7, "Leads"), held(8, "Pipeline by region")];
+        let adding = |texts: &[&str], remove: &[u128]| Impact {
+            scope: Some(ScopeImpact {
+                add: texts
+                    .iter()
+                    .map(|text| ScopeAddition {
+                        category: ItemCategory::Report,
+                        text: (*text).to_owned(),
+                    })
+                    .collect(),
+                remove: remove.iter().map(|&n| user(n)).collect(),
+            }),
+            ..Impact::default()
+        };
+        let refused = |impact: &Impact| match check_impact(impact, None, &in_scope) {
+            Ok(()) => Vec::new(),
+            Err(refusals) => refusals
+                .into_iter()
+                .inspect(|r| assert_eq!(r.code, RefusalCode::BadUserInput))
+                .map(|r| r.field.join("."))
+                .collect(),
+        };
+        let cases: [(&str, Impact, &[&str]); 5] = [
+            ("a new item", adding(&["Service ticketing"], &[]), &[]),
+            (
+                "an item in scope, whatever its case or padding",
+                adding(&["Service ticketing", " pipeline BY region "], &[]),
+                &["scope.add.1.text"],
+            ),
+            (
+                "an item the same change removes",
+                adding(&["Pipeline by region"], &[8]),
+                &[],
+            ),
+            (
+                "the same item twice",
+                adding(&["Service ticketing", "service ticketing"], &[]),
+                &["scope.add.1.text"],
+            ),
+            (
+                "an item the change removes, added twice",
+                adding(&["Leads", "Leads"], &[7]),
+                &["scope.add.1.text"],
+            ),
+        ];
+        for (name, impact, expected) in cases {
+            assert_eq!(refused(&impact), expected, "{name}");
+        }
+    }
+
+    #[test]
     fn missing_dimensions_lists_the_unassessed_in_a_fixed_order() {
         type Edit = fn(&mut Impact);
         let cases: [(Edit, &[&str]); 4] = [
@@ -1321,7 +1431,7 @@ mod tests {
     fn within_red_line_is_strictly_below_every_threshold() {
         type Edit = fn(&mut Impact);
         let red_line = RedLine::default();
-        let cases: [(&str, Edit, bool); 14] = [
+        let cases: [(&str, Edit, bool); 17] = [
             ("the sound impact", |_| {}, true),
             ("four days", |i| set_days(i, 4), true),
             ("five days equals the threshold", |i| set_days(i, 5), false),
@@ -1352,9 +1462,43 @@ mod tests {
             ("no schedule assessed", |i| i.schedule = None, false),
             ("no effort assessed", |i| i.effort = None, false),
             ("no scope part is needed", |i| i.scope = None, true),
+            (
+                "an empty scope part changes no scope",
+                |i| {
+                    i.scope = Some(ScopeImpact {
+                        add: Vec::new(),
+                        remove: Vec::new(),
+                    })
+                },
+                true,
+            ),
+            (
+                "adding a scope item is the committee's",
+                |i| {
+                    i.scope = full_impact().scope.map(|mut scope| {
+                        scope.remove.clear();
+                        scope
+                    })
+                },
+                false,
+            ),
+            (
+                "removing a scope item is the committee's",
+                |i| {
+                    i.scope = full_impact().scope.map(|mut scope| {
+                        scope.add.clear();
+                        scope
+                    })
+                },
+                false,
+            ),
         ];
         for (name, edit, expected) in cases {
-            let mut impact = full_impact();
+            // Scope aside, the full impact is minor: each case changes one thing.
+            let mut impact = Impact {
+                scope: None,
+                ..full_impact()
+            };
             edit(&mut impact);
             assert_eq!(within_red_line(&impact, &red_line), expected, "{name}");
         }
@@ -1365,6 +1509,44 @@ mod tests {
             risk: RiskLevel::Low,
         };
         assert!(!within_red_line(&full_impact(), &nothing_is_minor));
+    }
+
+    #[test]
+    fn a_scope_change_is_never_within_the_red_line_however_cheap() {
+        let mut free_scope_change = full_impact();
+        set_days(&mut free_scope_change, 0);
+        set_cost(&mut free_scope_change, "0");
+        set_risk(&mut free_scope_change, RiskLevel::Low);
+        let generous = RedLine {
+            schedule_days: MAX_SHIFT_DAYS,
+            cost: Decimal::from(MAX_COST_EXCLUSIVE),
+            risk: RiskLevel::Critical,
+        };
+        assert!(changes_scope(&free_scope_change));
+        assert!(!within_red_line(&free_scope_change, &generous));
+        free_scope_change.scope = None;
+        assert!(within_red_line(&free_scope_change, &generous));
+    }
+
+    #[test]
+    fn once_sent_to_the_committee_the_committee_decides_whatever_the_red_line() {
+        let minor = Impact {
+            scope: None,
+            ..full_impact()
+        };
+        let red_line = RedLine::default();
+        assert!(within_red_line(&minor, &red_line));
+        assert!(!committee_decides(&minor, &red_line, false));
+        assert!(committee_decides(&minor, &red_line, true));
+        let major = Impact {
+            risk: Some(RiskImpact {
+                level: RiskLevel::Critical,
+                description: "Replaces the ERP interface".to_owned(),
+            }),
+            ..minor
+        };
+        assert!(committee_decides(&major, &red_line, false));
+        assert!(committee_decides(&major, &red_line, true));
     }
 
     fn set_days(impact: &mut Impact, days: i32) {

@@ -119,6 +119,19 @@ impl FromStr for DecisionChoice {
     }
 }
 
+/// What a GO_WITH_CONDITIONS condition lacks to be followed up, as (input field, message): an
+/// owner, who answers for closing it, and a due date, by which it is closed. An open condition
+/// blocks the next gate, so one without either would block it with nobody to chase.
+pub fn condition_gaps(has_owner: bool, has_due_date: bool) -> Vec<(&'static str, &'static str)> {
+    [
+        (!has_owner).then_some(("ownerId", "a condition needs an owner, a project member")),
+        (!has_due_date).then_some(("dueDate", "a condition needs a due date")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("unknown code {0:?}")]
 pub struct UnknownCode(pub String);
@@ -174,6 +187,20 @@ mod tests {
             assert_eq!(choice.as_str().parse::<DecisionChoice>(), Ok(choice));
         }
         assert!("MAYBE".parse::<DecisionChoice>().is_err());
+    }
+
+    #[test]
+    fn a_condition_needs_an_owner_and_a_due_date() {
+        let fields = |has_owner, has_due_date| -> Vec<&str> {
+            condition_gaps(has_owner, has_due_date)
+                .into_iter()
+                .map(|(field, _)| field)
+                .collect()
+        };
+        assert_eq!(fields(true, true), Vec::<&str>::new());
+        assert_eq!(fields(false, true), ["ownerId"]);
+        assert_eq!(fields(true, false), ["dueDate"]);
+        assert_eq!(fields(false, false), ["ownerId", "dueDate"]);
     }
 
     #[test]

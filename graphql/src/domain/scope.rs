@@ -141,19 +141,47 @@ pub struct InScopeChange {
     pub added: Vec<ScopeItem>,
 }
 
+/// Why an approved in-scope change no longer fits the scope baseline it is applied to (the
+/// baseline moved since the change was assessed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InScopeConflict {
+    /// A removed item the baseline no longer holds.
+    RemovedItemGone(Uuid),
+    /// An added item whose text the baseline already holds in scope: adding it again would
+    /// list it twice.
+    AlreadyInScope(String),
+}
+
 impl InScopeChange {
-    /// Applies the change to the baseline it was approved against; `Err` names a removed
-    /// item the baseline no longer holds.
-    pub fn apply_to_baseline(&self, baseline: &mut ScopeDocument) -> Result<(), Uuid> {
+    /// Applies the change to the baseline it was approved against, every item added moving out
+    /// of the out-of-scope list when it was there (by text, as [`Self::carry_into_draft`]
+    /// does), so that the new baseline never holds an item both in and out of scope. On a
+    /// conflict the baseline is left as it was.
+    pub fn apply_to_baseline(&self, baseline: &mut ScopeDocument) -> Result<(), InScopeConflict> {
+        let mut changed = baseline.clone();
         for id in &self.removed {
-            let position = baseline
+            let position = changed
                 .in_scope
                 .iter()
                 .position(|item| item.id == *id)
-                .ok_or(*id)?;
-            baseline.in_scope.remove(position);
+                .ok_or(InScopeConflict::RemovedItemGone(*id))?;
+            changed.in_scope.remove(position);
         }
-        baseline.in_scope.extend(self.added.iter().cloned());
+        for item in &self.added {
+            let key = text_key(&item.text);
+            if changed
+                .in_scope
+                .iter()
+                .any(|held| text_key(&held.text) == key)
+            {
+                return Err(InScopeConflict::AlreadyInScope(item.text.clone()));
+            }
+            changed
+                .out_of_scope
+                .retain(|excluded| text_key(&excluded.text) != key);
+            changed.in_scope.push(item.clone());
+        }
+        *baseline = changed;
         Ok(())
     }
 
@@ -477,6 +505,11 @@ impl Builder<'_> {
 /// Two texts differing only in case say the same thing.
 fn text_key(text: &str) -> String {
     text.to_lowercase()
+}
+
+/// Whether two item texts name the same item: the document compares texts ignoring case.
+pub fn same_item_text(one: &str, other: &str) -> bool {
+    text_key(one) == text_key(other)
 }
 
 /// What review needs: at least one objective and one in-scope item, because scope must be
@@ -1439,7 +1472,7 @@ mod tests {
         // A removed item the baseline no longer holds is named.
         assert_eq!(
             change.apply_to_baseline(&mut baseline),
-            Err(Uuid::from_u128(2))
+            Err(InScopeConflict::RemovedItemGone(Uuid::from_u128(2)))
         );
 
         // A draft that already dropped the item, and added its own, keeps its own work.
@@ -1468,6 +1501,53 @@ mod tests {
         let mut typed_ahead = document(vec![item(7, "service ticketing")]);
         change.carry_into_draft(&mut typed_ahead);
         assert_eq!(typed_ahead.in_scope, [item(7, "service ticketing")]);
+    }
+
+    #[test]
+    fn an_approved_addition_moves_an_excluded_item_into_scope_and_never_lists_one_twice() {
+        let item = |n: u128, text: &str| ScopeItem {
+            id: Uuid::from_u128(n),
+            category: ItemCategory::Process,
+            text: text.to_owned(),
+        };
+        let adding = |added: ScopeItem| InScopeChange {
+            removed: Vec::new(),
+            added: vec![added],
+        };
+        let mut baseline = ScopeDocument {
+            in_scope: vec![item(1, "Leads")],
+            out_of_scope: vec![item(2, "Field service"), item(3, "SERVICE TICKETING")],
+            ..ScopeDocument::default()
+        };
+        adding(item(9, "Service ticketing"))
+            .apply_to_baseline(&mut baseline)
+            .unwrap();
+        assert_eq!(
+            baseline.in_scope,
+            [item(1, "Leads"), item(9, "Service ticketing")]
+        );
+        assert_eq!(baseline.out_of_scope, [item(2, "Field service")]);
+
+        // The baseline moved since the assessment: an item already in scope is not added again.
+        let before = baseline.clone();
+        assert_eq!(
+            adding(item(10, "leads")).apply_to_baseline(&mut baseline),
+            Err(InScopeConflict::AlreadyInScope("leads".to_owned()))
+        );
+        assert_eq!(baseline, before);
+        // Re-adding an item the same change removes (say, to recategorise it) is fine.
+        InScopeChange {
+            removed: vec![Uuid::from_u128(1)],
+            added: vec![item(11, "Leads")],
+        }
+        .apply_to_baseline(&mut baseline)
+        .unwrap();
+        assert_eq!(
+            baseline.in_scope,
+            [item(9, "Service ticketing"), item(11, "Leads")]
+        );
+        assert!(same_item_text("Field Service", "field service"));
+        assert!(!same_item_text("Field service", "Field services"));
     }
 }
 

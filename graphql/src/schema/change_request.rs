@@ -395,7 +395,9 @@ impl ChangeRequest {
             .map(str::to_owned)
             .collect()
     }
-    /// True when the PM may decide alone (strictly below every red-line threshold).
+    /// True when the change is strictly below every red-line threshold and changes no scope.
+    /// The PM decides such a change alone only if it never went to the committee: once a
+    /// ballot was opened on it (see `ballotHistory`), the committee decides it.
     async fn within_red_line(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let standing = super::loader::project(ctx, self.0.project_id).await?;
         let project = &standing.project;

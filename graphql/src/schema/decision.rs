@@ -223,8 +223,10 @@ impl Vote {
 #[derive(InputObject)]
 pub struct ConditionInput {
     pub text: String,
-    /// A project member.
+    /// Required: a project member, who answers for closing the condition. Nullable so that a
+    /// missing owner is a `BAD_USER_INPUT` on this field, listed with the vote's other problems.
     pub owner_id: Option<ID>,
+    /// Required: the date by which the condition is closed (nullable for the same reason).
     pub due_date: Option<Date>,
 }
 

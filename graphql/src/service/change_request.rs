@@ -17,7 +17,7 @@ use steerco_entity::{
 use uuid::Uuid;
 
 use super::access;
-use super::audit::{AuditEntry, Origin, append_in_txn};
+use super::audit::{AuditEntry, Origin, append_all_in_txn, append_in_txn};
 use super::member::ensure_open;
 use super::numbering::insert_numbered;
 use super::rows;
@@ -34,7 +34,7 @@ use crate::domain::change_request::{
 use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::schedule as schedule_rules;
-use crate::domain::scope::{InScopeChange, ScopeItem, ScopeStatus};
+use crate::domain::scope::{InScopeChange, InScopeConflict, ScopeItem, ScopeStatus};
 use crate::domain::text::{multi_line, required_multi_line, single_line};
 use crate::domain::{Refusal, RefusalCode, Refusals};
 
@@ -365,6 +365,20 @@ async fn open_ballot(
         .await?)
 }
 
+/// Whether a ballot was ever opened on the change request, superseded or not: from then on the
+/// committee decides it (see [`rules::committee_decides`]).
+async fn sent_to_committee(conn: &impl ConnectionTrait, cr_id: Uuid) -> ServiceResult<bool> {
+    Ok(decision::Entity::find()
+        .select_only()
+        .column(decision::Column::Id)
+        .filter(decision::Column::SubjectId.eq(cr_id))
+        .filter(decision::Column::SubjectType.eq(DecisionSubject::ChangeRequest.as_str()))
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// The ballots of a change request, oldest first.
 pub async fn ballots_of(
     conn: &impl ConnectionTrait,
@@ -399,7 +413,8 @@ pub fn recused_of(cr: &change_request::Model) -> BTreeSet<Uuid> {
 }
 
 /// Marks the open ballot superseded and, when the change still needs the committee, opens a
-/// new round for the current version.
+/// new round for the current version. A change whose ballot is superseded was sent to the
+/// committee, so it always gets a new round, whatever the red line now says.
 async fn restart_ballot_in_txn(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,
@@ -408,6 +423,8 @@ async fn restart_ballot_in_txn(
     cr: &change_request::Model,
 ) -> ServiceResult<Vec<DomainEvent>> {
     let mut events = Vec::new();
+    // Read before superseding: whether the committee has had this change at all.
+    let sent_to_committee = sent_to_committee(txn, cr.id).await?;
     if let Some(open) = open_ballot(txn, cr.id).await? {
         let superseded = decision::Model {
             status: DecisionStatus::Superseded.as_str().to_owned(),
@@ -436,7 +453,7 @@ async fn restart_ballot_in_txn(
         });
     }
     if status_of(cr)? == CrStatus::AwaitingDecision
-        && !rules::within_red_line(&impact_of(cr)?, &red_line_of(project))
+        && rules::committee_decides(&impact_of(cr)?, &red_line_of(project), sent_to_committee)
     {
         let ballot = open_committee_ballot(txn, origin, now, project, cr).await?;
         events.push(DomainEvent::DecisionOpened {
@@ -572,11 +589,12 @@ pub async fn assess(
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
-    rules::check_impact(&impact, project.budget_currency.as_deref())?;
+    let in_scope = baseline_in_scope(&txn, project.id).await?;
+    rules::check_impact(&impact, project.budget_currency.as_deref(), &in_scope)?;
     if status == CrStatus::AwaitingDecision {
         rules::check_assessed(&impact, &[])?;
     }
-    check_impact_targets(&txn, &project, &impact).await?;
+    check_impact_targets(&txn, &project, &impact, &in_scope).await?;
     let now = state.clock.now();
     let next = change_request::Model {
         impact: to_json(&impact)?,
@@ -610,11 +628,26 @@ pub async fn assess(
     })
 }
 
-/// The milestones shifted and the scope items removed must exist in the project.
+/// The in-scope items of the project's current scope baseline; none without one.
+async fn baseline_in_scope(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Vec<ScopeItem>> {
+    Ok(
+        match super::scope::current_baseline(conn, project_id).await? {
+            Some(baseline) => super::scope::document_of(&baseline)?.in_scope,
+            None => Vec::new(),
+        },
+    )
+}
+
+/// The milestones shifted and the scope items removed (among `in_scope`, the baseline's) must
+/// exist in the project.
 async fn check_impact_targets(
     conn: &impl ConnectionTrait,
     project: &project::Model,
     impact: &Impact,
+    in_scope: &[ScopeItem],
 ) -> ServiceResult<()> {
     let mut refusals = Refusals::default();
     if let Some(schedule) = &impact.schedule {
@@ -638,16 +671,8 @@ async fn check_impact_targets(
             }
         }
     }
-    if let Some(scope) = impact.scope.as_ref().filter(|s| !s.remove.is_empty()) {
-        let in_scope: BTreeSet<Uuid> =
-            match super::scope::current_baseline(conn, project.id).await? {
-                Some(baseline) => super::scope::document_of(&baseline)?
-                    .in_scope
-                    .iter()
-                    .map(|i| i.id)
-                    .collect(),
-                None => BTreeSet::new(),
-            };
+    if let Some(scope) = &impact.scope {
+        let in_scope: BTreeSet<Uuid> = in_scope.iter().map(|item| item.id).collect();
         for (index, id) in scope.remove.iter().enumerate() {
             if !in_scope.contains(id) {
                 refusals.push(Refusal::not_found(
@@ -686,6 +711,7 @@ pub async fn transition(
     }
     let impact = impact_of(&current)?;
     let red_line = red_line_of(&project);
+    let sent_to_committee = sent_to_committee(&txn, current.id).await?;
     let now = state.clock.now();
     let origin = Origin::from(caller);
     let mut next = change_request::Model {
@@ -713,9 +739,21 @@ pub async fn transition(
         CrAction::ProvideInfo => next.info_request = None,
         CrAction::RequestDecision => rules::check_assessed(&impact, &["impact"])?,
         CrAction::Approve | CrAction::Reject | CrAction::Defer => {
-            if open_ballot(&txn, current.id).await?.is_some()
-                || !rules::within_red_line(&impact, &red_line)
-            {
+            if sent_to_committee {
+                return Err(Refusal::precondition(
+                    &["action"],
+                    "this change went to the steering committee: the committee decides it by vote, whatever the red line says now",
+                )
+                .into());
+            }
+            if rules::changes_scope(&impact) {
+                return Err(Refusal::precondition(
+                    &["action"],
+                    "this change adds or removes scope items: the steering committee decides it by vote",
+                )
+                .into());
+            }
+            if !rules::within_red_line(&impact, &red_line) {
                 return Err(Refusal::precondition(
                     &["action"],
                     "this change is at or above the red line: the steering committee decides it by vote",
@@ -753,7 +791,9 @@ pub async fn transition(
         entry(&next, &audit_action, Some(&current)),
     )
     .await?;
-    if action == CrAction::RequestDecision && !rules::within_red_line(&impact, &red_line) {
+    if action == CrAction::RequestDecision
+        && rules::committee_decides(&impact, &red_line, sent_to_committee)
+    {
         let ballot = open_committee_ballot(&txn, origin, now, &project, &next).await?;
         events.push(DomainEvent::DecisionOpened {
             decision_id: ballot.id,
@@ -927,18 +967,22 @@ async fn apply_in_txn(
             ))
         })?;
         let mut moved = Vec::with_capacity(forecasts.len());
+        let mut pushed = Vec::with_capacity(forecasts.len());
         for forecast in forecasts {
             let Some(before) = by_id.get(&forecast.id) else {
                 continue;
             };
             let days = (forecast.to - forecast.from).num_days();
             dates.insert(before.id, baseline_after(before, days)?);
-            moved.push(milestone::Model {
+            let next = milestone::Model {
                 forecast_date: forecast.to,
                 updated_at: now,
                 version: before.version + 1,
                 ..(*before).clone()
-            });
+            };
+            // Logged as a forecast pushed by hand is, so a milestone's trail shows every move.
+            pushed.push(super::milestone::pushed_entry(before, &next));
+            moved.push(next);
         }
         let forecast = [
             milestone::Column::ForecastDate,
@@ -946,6 +990,7 @@ async fn apply_in_txn(
             milestone::Column::Version,
         ];
         super::update_in_batches(txn, moved, forecast).await?;
+        append_all_in_txn(txn, origin, now, &pushed).await?;
         let (baseline, baseline_events) = super::baseline::create_version_in_txn(
             txn,
             origin,
@@ -978,16 +1023,22 @@ async fn apply_in_txn(
                 .map(|addition| ScopeItem {
                     id: Uuid::now_v7(),
                     category: addition.category,
-                    text: addition.text.clone(),
+                    // The document holds trimmed texts, as a draft's editor would type them.
+                    text: addition.text.trim().to_owned(),
                 })
                 .collect(),
         };
         let mut document = super::scope::document_of(&current)?;
-        change.apply_to_baseline(&mut document).map_err(|id| {
-            cannot(format!(
-                "the in-scope item {id} is no longer in the scope baseline"
-            ))
-        })?;
+        change
+            .apply_to_baseline(&mut document)
+            .map_err(|conflict| match conflict {
+                InScopeConflict::RemovedItemGone(id) => cannot(format!(
+                    "the in-scope item {id} is no longer in the scope baseline"
+                )),
+                InScopeConflict::AlreadyInScope(text) => cannot(format!(
+                    "\"{text}\" is already in scope in the scope baseline"
+                )),
+            })?;
         let (version, scope_events) = super::scope::baseline_from_change_request_in_txn(
             txn, origin, now, project.id, cr.id, &document, &change,
         )

@@ -23,7 +23,7 @@ use super::{AppState, Caller, ServiceError, ServiceResult, begin_write, commit_w
 use crate::domain::authz::ProjectOperation;
 use crate::domain::change_request::seat;
 use crate::domain::committee::{Ballot, Tally, Vote, VoteRefusal, VotingRule};
-use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
+use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject, condition_gaps};
 use crate::domain::event::DomainEvent;
 use crate::domain::role::ProjectRole;
 use crate::domain::text::{required_multi_line, single_line};
@@ -506,7 +506,7 @@ pub async fn cast(
 }
 
 /// Checks the conditions of a GO_WITH_CONDITIONS vote: at least one, each with text, an owner
-/// who is a member, a due date.
+/// who is a member, a due date (see [`condition_gaps`]).
 async fn check_conditions(
     conn: &impl ConnectionTrait,
     refusals: &mut Refusals,
@@ -536,6 +536,11 @@ async fn check_conditions(
             &["conditions", &index, "text"],
             single_line(&condition.text, 500),
         );
+        for (field, message) in
+            condition_gaps(condition.owner_id.is_some(), condition.due_date.is_some())
+        {
+            refusals.push(Refusal::bad_input(&["conditions", &index, field], message));
+        }
         if let Some(owner) = condition.owner_id
             && !super::member::is_member(conn, project_id, owner).await?
         {

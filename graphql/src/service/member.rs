@@ -210,6 +210,29 @@ async fn ensure_no_unvoted_seat(
     .into())
 }
 
+/// Refuses to take a member off the project while they are a named signatory of a scope
+/// version in review who has not signed it: only the named signatories sign or reject it, so
+/// without them the version would stay IN_REVIEW for good. Their roles do not matter to the
+/// signature, so a role change is no concern here.
+async fn ensure_no_pending_signature(
+    conn: &impl ConnectionTrait,
+    member: &project_member::Model,
+) -> ServiceResult<()> {
+    let versions = super::scope::unsigned_reviews(conn, member.project_id, member.user_id).await?;
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let numbers: Vec<String> = versions.iter().map(i32::to_string).collect();
+    Err(Refusal::precondition(
+        &["id"],
+        format!(
+            "this member is a signatory of scope version {} in review and has not signed it: they sign or reject it first",
+            numbers.join(", ")
+        ),
+    )
+    .into())
+}
+
 /// Replaces a member's roles, if nobody changed them since `expected_version`.
 pub async fn update_roles(
     state: &AppState,
@@ -274,6 +297,7 @@ pub async fn remove(
         ensure_another_manager(&txn, &member).await?;
     }
     ensure_no_unvoted_seat(&txn, &member).await?;
+    ensure_no_pending_signature(&txn, &member).await?;
     let sole = super::raci::sole_holder_activities(&txn, member.project_id, member.user_id).await?;
     if !sole.is_empty() {
         return Err(Refusal::precondition(

@@ -115,6 +115,16 @@ fn entry<'a>(
     }
 }
 
+/// The audit entry of a milestone whose forecast moved without an edit of its own (pushed by
+/// a link from a moved predecessor, or moved by an approved change request): the row before
+/// and after, forecasts included.
+pub(crate) fn pushed_entry<'a>(
+    before: &milestone::Model,
+    after: &milestone::Model,
+) -> AuditEntry<'a> {
+    entry(after, "milestone.pushed", Some(before))
+}
+
 /// Saves a milestone, refreshing its health and reporting a change of health once.
 async fn save(
     conn: &impl ConnectionTrait,
@@ -243,14 +253,12 @@ pub async fn create(
     };
 
     let txn = begin_write(&state.writer).await?;
-    let phase = phase::Entity::find_by_id(input.phase_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Refusal::not_found(&["phaseId"], "phase"))?;
-    let (project, _) = access::project_for(
+    // The phase is read once the project is locked, so that its gate is judged as it stands:
+    // a gate request that committed while this command queued keeps the milestone out.
+    let (phase, project, _) = access::row_for::<phase::Entity>(
         &txn,
         &caller.actor,
-        phase.project_id,
+        (input.phase_id, "phase"),
         &["phaseId"],
         ProjectOperation::ManagePlan,
     )
@@ -482,7 +490,7 @@ async fn apply_shifts(
             ..(*before).clone()
         };
         note_health(project, now, &mut next, events)?;
-        pushed.push(entry(&next, "milestone.pushed", Some(before)));
+        pushed.push(pushed_entry(before, &next));
         moved.push(Moved {
             milestone: next,
             from: shift.from,

@@ -321,6 +321,38 @@ pub async fn signatories_of(
         .await?)
 }
 
+/// The numbers of the project's versions in review that `user_id` must still sign (or
+/// reject): only they can, so until then they stay on the project.
+pub(crate) async fn unsigned_reviews(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> ServiceResult<Vec<i32>> {
+    let in_review = scope_version::Entity::find()
+        .filter(scope_version::Column::ProjectId.eq(project_id))
+        .filter(scope_version::Column::Status.eq(ScopeStatus::InReview.as_str()))
+        .order_by_asc(scope_version::Column::Number)
+        .all(conn)
+        .await?;
+    if in_review.is_empty() {
+        return Ok(Vec::new());
+    }
+    let unsigned: Vec<Uuid> = scope_signatory::Entity::find()
+        .filter(scope_signatory::Column::UserId.eq(user_id))
+        .filter(scope_signatory::Column::SignedAt.is_null())
+        .filter(scope_signatory::Column::ScopeVersionId.is_in(in_review.iter().map(|v| v.id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| row.scope_version_id)
+        .collect();
+    Ok(in_review
+        .into_iter()
+        .filter(|version| unsigned.contains(&version.id))
+        .map(|version| version.number)
+        .collect())
+}
+
 /// The caller's own row among the required signatories, or a NOT_ELIGIBLE refusal.
 fn own_row(
     rows: &[scope_signatory::Model],

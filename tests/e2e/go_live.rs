@@ -154,6 +154,12 @@ async fn approve_go(app: &TestApp, s: &Setup, plan: &str) {
     )
     .await;
     let ballot = requested["decision"]["id"].as_str().unwrap().to_owned();
+    approve_on(app, s, plan, &ballot).await;
+}
+
+/// Takes a plan awaiting the committee on `ballot` to APPROVED_GO: the sponsor's override of
+/// the criteria that fail, two of the three committee members voting GO.
+async fn approve_on(app: &TestApp, s: &Setup, plan: &str, ballot: &str) {
     plan_call(
         app,
         &s.sponsor,
@@ -162,7 +168,7 @@ async fn approve_go(app: &TestApp, s: &Setup, plan: &str) {
     )
     .await;
     for member in &s.committee[..2] {
-        vote(app, member, &ballot, json!({ "choice": "GO" })).await;
+        vote(app, member, ballot, json!({ "choice": "GO" })).await;
     }
     let data = app
         .ok(
@@ -521,6 +527,477 @@ async fn a_rollback_after_the_point_of_no_return_needs_force_and_returns_the_pro
         runbook.iter().all(|task| task["status"] == "PENDING"),
         "every task starts over: {replanned}"
     );
+}
+
+const PROJECT_MOVE: &str =
+    "mutation($p: ID!, $a: ProjectAction!) { projectTransition(input: { id: $p, action: $a }) {
+    project { status allowedActions } userErrors { code field message } } }";
+
+/// `projectTransition` by the project's PM: its payload.
+async fn project_move(app: &TestApp, s: &Setup, action: &str) -> Value {
+    app.ok(&s.pm, PROJECT_MOVE, json!({ "p": s.project, "a": action }))
+        .await["projectTransition"]
+        .clone()
+}
+
+/// DOMAIN §12.1: the project goes live when the committee's GO is executed and leaves hypercare
+/// when its exit criteria are met, both through the plan; `projectTransition` neither offers
+/// nor takes those moves at any point, and closes the project once the plan has taken it to
+/// OPTIMIZATION.
+#[tokio::test]
+async fn the_project_goes_live_and_leaves_hypercare_only_through_its_plan() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-LIFE").await;
+    let refused_by_the_project = |payload: &Value, instead: &str| {
+        assert_refused(payload, "PRECONDITION_FAILED", &["input", "action"]);
+        let message = payload["userErrors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(instead), "{message}");
+    };
+    let created = create_plan(&app, &s, GO_LIVE, None).await;
+    let plan = created["plan"]["id"].as_str().unwrap().to_owned();
+    prepare(&app, &s, &plan).await;
+    approve_go(&app, &s, &plan).await;
+
+    // Approved, but not executed: the project does not go live by itself.
+    let before = app.snapshot().await;
+    let early = project_move(&app, &s, "GO_LIVE").await;
+    refused_by_the_project(&early, "goLiveTransition GO_LIVE");
+    assert_eq!(app.snapshot().await, before);
+    assert_eq!(project_status(&app, &s).await, "IN_EXECUTION");
+
+    for action in ["START_CUTOVER", "GO_LIVE"] {
+        let moved = plan_call(
+            &app,
+            &s.pm,
+            "goLiveTransition",
+            json!({ "planId": plan, "action": action }),
+        )
+        .await;
+        assert_eq!(moved["userErrors"], json!([]), "{moved}");
+    }
+    let allowed = "query($p: ID!) { project(id: $p) { status allowedActions } }";
+    let data = app.ok(&s.pm, allowed, json!({ "p": s.project })).await;
+    assert_eq!(
+        data["project"],
+        json!({ "status": "LIVE_HYPERCARE", "allowedActions": ["HOLD", "CANCEL"] })
+    );
+    let before = app.snapshot().await;
+    let early = project_move(&app, &s, "START_OPTIMIZATION").await;
+    refused_by_the_project(&early, "goLiveTransition CLOSE_HYPERCARE");
+    assert_eq!(app.snapshot().await, before);
+
+    let closed = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "CLOSE_HYPERCARE" }),
+    )
+    .await;
+    assert_eq!(closed["plan"]["status"], "CLOSED", "{closed}");
+    let data = app.ok(&s.pm, allowed, json!({ "p": s.project })).await;
+    assert_eq!(
+        data["project"],
+        json!({ "status": "OPTIMIZATION", "allowedActions": ["CLOSE", "HOLD", "CANCEL"] })
+    );
+    let done = project_move(&app, &s, "CLOSE").await;
+    assert_eq!(done["userErrors"], json!([]), "{done}");
+    assert_eq!(done["project"]["status"], "CLOSED");
+}
+
+/// After the committee's GO, what it approved is what is executed: the preparation, the runbook
+/// and the manual criteria are frozen (refusals write nothing and say how to change the plan),
+/// task progress during the cutover goes on, and RESCHEDULE withdraws the GO to change the
+/// plan, which then needs a new decision.
+#[tokio::test]
+async fn an_approved_plan_is_executed_as_approved_until_rescheduled() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-FROZEN").await;
+    let plan = create_plan(&app, &s, GO_LIVE, None).await["plan"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    prepare(&app, &s, &plan).await;
+    let add_task = "mutation($input: CutoverTaskAddInput!) { cutoverTaskAdd(input: $input) { taskId userErrors { code field message } } }";
+    let task = |name: &str| json!({ "input": { "planId": plan, "name": name, "durationMinutes": 30, "ownerId": s.pm.id } });
+    let freeze =
+        app.ok(&s.pm, add_task, task("Freeze legacy CRM")).await["cutoverTaskAdd"]["taskId"]
+            .clone();
+    let add_criterion = "mutation($p: ID!) { goLiveCriterionAdd(input: { planId: $p, name: \"Trainers booked\" }) { criterion { id } userErrors { code field message } } }";
+    let criterion = app.ok(&s.pm, add_criterion, json!({ "p": plan })).await["goLiveCriterionAdd"]
+        ["criterion"]["id"]
+        .clone();
+    let set_criterion = "mutation($id: ID!) { goLiveCriterionSet(input: { id: $id, done: true }) { criterion { done } userErrors { code field message } } }";
+    approve_go(&app, &s, &plan).await;
+
+    let before = app.snapshot().await;
+    let frozen = |payload: &Value, field: &[&str]| {
+        assert_refused(payload, "PRECONDITION_FAILED", field);
+        let message = payload["userErrors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("what it approved is what is executed")
+                && message.contains("RESCHEDULE"),
+            "{message}"
+        );
+    };
+    let prepared = plan_call(
+        &app,
+        &s.pm,
+        "goLivePlanPrepare",
+        json!({ "planId": plan, "warRoom": [], "hypercareExit": ["Whatever"] }),
+    )
+    .await;
+    frozen(&prepared, &["input", "planId"]);
+    let added = app.ok(&s.pm, add_task, task("Unreviewed step")).await;
+    frozen(&added["cutoverTaskAdd"], &["input", "planId"]);
+    let added = app.ok(&s.pm, add_criterion, json!({ "p": plan })).await;
+    frozen(&added["goLiveCriterionAdd"], &["input", "planId"]);
+    let ticked = app
+        .ok(&s.pm, set_criterion, json!({ "id": criterion }))
+        .await;
+    frozen(&ticked["goLiveCriterionSet"], &["input", "id"]);
+    assert_eq!(app.snapshot().await, before, "refusals wrote nothing");
+
+    // RESCHEDULE withdraws the GO: the plan is a DRAFT again, its decision snapshot gone, and
+    // can be changed; the cutover waits for a new GO.
+    let rescheduled = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "RESCHEDULE" }),
+    )
+    .await;
+    assert_eq!(rescheduled["plan"]["status"], "DRAFT", "{rescheduled}");
+    assert_eq!(rescheduled["plan"]["decisionSnapshot"], Value::Null);
+    let added = app.ok(&s.pm, add_task, task("Reviewed step")).await;
+    assert_eq!(added["cutoverTaskAdd"]["userErrors"], json!([]), "{added}");
+    let ticked = app
+        .ok(&s.pm, set_criterion, json!({ "id": criterion }))
+        .await;
+    assert_eq!(
+        ticked["goLiveCriterionSet"]["userErrors"],
+        json!([]),
+        "{ticked}"
+    );
+    let early = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "START_CUTOVER" }),
+    )
+    .await;
+    assert_refused(&early, "INVALID_TRANSITION", &["input", "action"]);
+
+    // Approved again: the cutover runs the runbook as approved, task by task.
+    approve_go(&app, &s, &plan).await;
+    let started = plan_call(
+        &app,
+        &s.pm,
+        "goLiveTransition",
+        json!({ "planId": plan, "action": "START_CUTOVER" }),
+    )
+    .await;
+    assert_eq!(
+        started["plan"]["status"], "CUTOVER_IN_PROGRESS",
+        "{started}"
+    );
+    let set = "mutation($id: ID!) { cutoverTaskSetStatus(input: { id: $id, status: IN_PROGRESS }) { status userErrors { code field message } } }";
+    let progress = app.ok(&s.pm, set, json!({ "id": freeze })).await;
+    assert_eq!(
+        progress["cutoverTaskSetStatus"]["status"], "IN_PROGRESS",
+        "{progress}"
+    );
+}
+
+/// Hypercare closes on evidence of this go-live: a metric never read is not on target, and
+/// neither is one read on target only in an attempt that was rolled back and replanned.
+#[tokio::test]
+async fn hypercare_closes_only_on_readings_taken_since_the_plan_last_went_live() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-HYPER").await;
+    let plan = create_plan(&app, &s, GO_LIVE, None).await["plan"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    prepare(&app, &s, &plan).await;
+    let add_metric = |name: &'static str| {
+        app.ok(
+            &s.pm,
+            "mutation($p: ID!, $n: String!) { hypercareMetricAdd(input: { planId: $p, name: $n, unit: \"%\", target: \"90\", direction: AT_LEAST }) { metric { id } userErrors { code } } }",
+            json!({ "p": plan, "n": name }),
+        )
+    };
+    let login = add_metric("Login rate").await["hypercareMetricAdd"]["metric"]["id"].clone();
+    let adoption = add_metric("Adoption").await["hypercareMetricAdd"]["metric"]["id"].clone();
+    let read = |metric: &Value, value: &str| {
+        app.ok(
+            &s.pm,
+            "mutation($m: ID!, $v: Decimal!) { hypercareReadingRecord(input: { metricId: $m, value: $v }) { reading { breached } userErrors { code } } }",
+            json!({ "m": metric, "v": value }),
+        )
+    };
+    let move_plan = |action: &'static str, new_go_live: Option<&'static str>| {
+        plan_call(
+            &app,
+            &s.pm,
+            "goLiveTransition",
+            json!({ "planId": plan, "action": action, "newGoLive": new_go_live }),
+        )
+    };
+    let go_live = || async {
+        approve_go(&app, &s, &plan).await;
+        for action in ["START_CUTOVER", "GO_LIVE"] {
+            let moved = move_plan(action, None).await;
+            assert_eq!(moved["userErrors"], json!([]), "{moved}");
+        }
+    };
+    let refused_waiting_for = |payload: &Value, messages: &[&str]| {
+        let errors = payload["userErrors"].as_array().unwrap();
+        let got: Vec<&str> = errors
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, messages, "{payload}");
+        assert!(errors.iter().all(
+            |e| e["code"] == "PRECONDITION_FAILED" && e["field"] == json!(["input", "action"])
+        ));
+    };
+
+    // The first attempt: only one metric read, on target.
+    go_live().await;
+    read(&login, "93").await;
+    let before = app.snapshot().await;
+    refused_waiting_for(
+        &move_plan("CLOSE_HYPERCARE", None).await,
+        &["metrics not read since the plan went live: Adoption"],
+    );
+    assert_eq!(app.snapshot().await, before);
+    read(&adoption, "95").await;
+
+    // Rolled back and replanned: the readings of that attempt no longer count.
+    app.clock.advance(chrono::Duration::days(1));
+    let started = plan_call(
+        &app,
+        &s.pm,
+        "rollbackStart",
+        json!({ "planId": plan, "reason": "Orders fail", "force": true }),
+    )
+    .await;
+    assert_eq!(started["userErrors"], json!([]), "{started}");
+    move_plan("COMPLETE_ROLLBACK", None).await;
+    let replanned = move_plan("REPLAN", Some("2027-05-02T00:00:00Z")).await;
+    assert_eq!(replanned["plan"]["status"], "DRAFT", "{replanned}");
+    go_live().await;
+    refused_waiting_for(
+        &move_plan("CLOSE_HYPERCARE", None).await,
+        &["metrics not read since the plan went live: Login rate, Adoption"],
+    );
+    read(&login, "91").await;
+    read(&adoption, "72.5").await;
+    refused_waiting_for(
+        &move_plan("CLOSE_HYPERCARE", None).await,
+        &["metrics still off target: Adoption"],
+    );
+    read(&adoption, "90").await;
+    let closed = move_plan("CLOSE_HYPERCARE", None).await;
+    assert_eq!(closed["plan"]["status"], "CLOSED", "{closed}");
+    assert_eq!(project_status(&app, &s).await, "OPTIMIZATION");
+}
+
+/// An open defect not graded yet may be critical: the go/no-go counts it among the open
+/// CRITICAL defects (as UAT readiness counts it against the exit) until it is graded.
+#[tokio::test]
+async fn an_ungraded_open_defect_counts_as_critical_at_go_no_go() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-DEF").await;
+    let plan = create_plan(&app, &s, GO_LIVE, None).await["plan"]["id"].clone();
+    let criteria =
+        "query($id: ID!) { node(id: $id) { ... on GoLivePlan { criteria { key value holds } } } }";
+    let open_defects = || async {
+        let data = app.ok(&s.pm, criteria, json!({ "id": plan })).await;
+        let of = |key: &str| {
+            data["node"]["criteria"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["key"] == key)
+                .map(|c| (c["value"].clone(), c["holds"].clone()))
+                .unwrap_or_else(|| panic!("{key} in {data}"))
+        };
+        (of("OPEN_CRITICAL_DEFECTS"), of("OPEN_MAJOR_DEFECTS"))
+    };
+    assert_eq!(
+        open_defects().await,
+        ((json!("0"), json!(true)), (json!("0"), json!(true)))
+    );
+    let logged = app
+        .ok(&s.pm, "mutation($p: ID!) { defectCreate(input: { projectId: $p, defect: { title: \"Orders vanish\", stepsToReproduce: \"Save an order\", actualResult: \"Gone\" } }) { defect { id version severity } userErrors { code message } } }", json!({ "p": s.project }))
+        .await;
+    let defect = &logged["defectCreate"]["defect"];
+    assert_eq!(defect["severity"], Value::Null, "{logged}");
+    assert_eq!(
+        open_defects().await,
+        ((json!("1"), json!(false)), (json!("0"), json!(true)))
+    );
+    let graded = app
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!) { defectGrade(input: { id: $id, expectedVersion: $v, severity: MAJOR, priority: P2 }) { userErrors { code message } } }", json!({ "id": defect["id"], "v": defect["version"] }))
+        .await;
+    assert_eq!(graded["defectGrade"]["userErrors"], json!([]), "{graded}");
+    assert_eq!(
+        open_defects().await,
+        ((json!("0"), json!(true)), (json!("1"), json!(false)))
+    );
+}
+
+/// A defect logged while the project is live is found after go-live unless its reporter says
+/// otherwise, whether logged alone or with a failed test result; before go-live it is not.
+#[tokio::test]
+async fn defects_logged_while_live_are_found_after_go_live_unless_said_otherwise() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-PROD").await;
+    let create = |found: Option<bool>| {
+        let mut defect = json!({ "title": "Orders vanish", "stepsToReproduce": "Save an order", "actualResult": "Gone" });
+        if let Some(found) = found {
+            defect["foundAfterGoLive"] = json!(found);
+        }
+        app.ok(
+            &s.pm,
+            "mutation($input: DefectCreateInput!) { defectCreate(input: $input) { defect { foundAfterGoLive } userErrors { code field message } } }",
+            json!({ "input": { "projectId": s.project, "defect": defect } }),
+        )
+    };
+    let found = |payload: Value| {
+        assert_eq!(
+            payload["defectCreate"]["userErrors"],
+            json!([]),
+            "{payload}"
+        );
+        payload["defectCreate"]["defect"]["foundAfterGoLive"].clone()
+    };
+    assert_eq!(found(create(None).await), json!(false));
+    assert_eq!(found(create(Some(true)).await), json!(true));
+
+    let plan = create_plan(&app, &s, GO_LIVE, None).await["plan"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    prepare(&app, &s, &plan).await;
+    approve_go(&app, &s, &plan).await;
+    for action in ["START_CUTOVER", "GO_LIVE"] {
+        let moved = plan_call(
+            &app,
+            &s.pm,
+            "goLiveTransition",
+            json!({ "planId": plan, "action": action }),
+        )
+        .await;
+        assert_eq!(moved["userErrors"], json!([]), "{moved}");
+    }
+    assert_eq!(found(create(None).await), json!(true));
+    assert_eq!(found(create(Some(false)).await), json!(false));
+
+    // With a failed result in a hypercare test round.
+    let scenario = app
+        .ok(&s.pm, "mutation($p: ID!) { testScenarioCreate(input: { projectId: $p, name: \"Order to invoice\", area: SALES, isCore: true, scenarioType: TYPICAL, steps: [{ action: \"Save an order\", expectedResult: \"Saved\" }] }) { scenario { id } userErrors { code message } } }", json!({ "p": s.project }))
+        .await["testScenarioCreate"]["scenario"]["id"]
+        .clone();
+    let cycle = app
+        .ok(&s.pm, "mutation($p: ID!) { testCycleCreate(input: { projectId: $p, name: \"Hypercare regression\", stage: USER_TRIAL, environment: \"Production\" }) { cycle { id } userErrors { code message } } }", json!({ "p": s.project }))
+        .await["testCycleCreate"]["cycle"]["id"]
+        .clone();
+    app.ok(&s.pm, "mutation($id: ID!) { testCycleTransition(input: { id: $id, action: START }) { userErrors { code message } } }", json!({ "id": cycle }))
+        .await;
+    let recorded = app
+        .ok(&s.pm, "mutation($c: ID!, $s: ID!) { testExecutionRecord(input: { cycleId: $c, scenarioId: $s, result: FAILED, defect: { title: \"Invoice missing\", stepsToReproduce: \"Save an order\", actualResult: \"No invoice\" } }) { defect { foundAfterGoLive } userErrors { code field message } } }", json!({ "c": cycle, "s": scenario }))
+        .await;
+    let payload = &recorded["testExecutionRecord"];
+    assert_eq!(payload["userErrors"], json!([]), "{recorded}");
+    assert_eq!(payload["defect"]["foundAfterGoLive"], true);
+}
+
+/// Votes cast on a plan awaiting the committee were cast on that plan: a change to its content
+/// supersedes them and opens a new round, as a material edit of a change request does. A round
+/// nobody voted on yet stands, and so does one whose plan is sent again unchanged.
+#[tokio::test]
+async fn a_plan_changed_while_awaiting_the_committee_is_voted_on_again() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CRM-REVOTE").await;
+    let plan = create_plan(&app, &s, GO_LIVE, None).await["plan"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    prepare(&app, &s, &plan).await;
+    let requested = plan_call(
+        &app,
+        &s.pm,
+        "goLiveDecisionRequest",
+        json!({ "planId": plan }),
+    )
+    .await;
+    let first = requested["decision"]["id"].as_str().unwrap().to_owned();
+    let ballots = || async {
+        let data = app
+            .ok(&s.pm, "query($id: ID!) { node(id: $id) { ... on GoLivePlan { status decisions { id status } } } }", json!({ "id": plan }))
+            .await;
+        assert_eq!(data["node"]["status"], "READY_FOR_DECISION", "{data}");
+        data["node"]["decisions"].as_array().unwrap().clone()
+    };
+    let add_task = "mutation($input: CutoverTaskAddInput!) { cutoverTaskAdd(input: $input) { taskId userErrors { code field message } } }";
+    let task =
+        |name: &str| json!({ "input": { "planId": plan, "name": name, "durationMinutes": 30 } });
+
+    // Nobody has voted: the edit leaves the round as it is.
+    let added = app.ok(&s.pm, add_task, task("Freeze legacy CRM")).await;
+    assert_eq!(added["cutoverTaskAdd"]["userErrors"], json!([]), "{added}");
+    assert_eq!(
+        ballots().await,
+        vec![json!({ "id": first, "status": "OPEN" })]
+    );
+
+    // A GO cast, then the runbook changes: that GO no longer counts, a new round is open.
+    let voted = vote(&app, &s.committee[0], &first, json!({ "choice": "GO" })).await;
+    assert_eq!(voted["userErrors"], json!([]), "{voted}");
+    let added = app.ok(&s.pm, add_task, task("Switch DNS")).await;
+    assert_eq!(added["cutoverTaskAdd"]["userErrors"], json!([]), "{added}");
+    let rounds = ballots().await;
+    assert_eq!(rounds.len(), 2, "{rounds:?}");
+    assert_eq!(rounds[0], json!({ "id": first, "status": "SUPERSEDED" }));
+    assert_eq!(rounds[1]["status"], "OPEN");
+    let second = rounds[1]["id"].as_str().unwrap().to_owned();
+    let late = vote(&app, &s.committee[1], &first, json!({ "choice": "GO" })).await;
+    assert_refused(&late, "INVALID_TRANSITION", &["input", "decisionId"]);
+
+    // The same goes for the preparation, unless it is sent again unchanged.
+    vote(&app, &s.committee[0], &second, json!({ "choice": "GO" })).await;
+    let unchanged = plan_call(
+        &app,
+        &s.pm,
+        "goLivePlanPrepare",
+        json!({ "planId": plan, "hypercareExit": ["Login rate above 90% for 3 days"] }),
+    )
+    .await;
+    assert_eq!(unchanged["userErrors"], json!([]), "{unchanged}");
+    assert_eq!(unchanged["decision"], Value::Null);
+    assert_eq!(ballots().await.len(), 2);
+    let changed = plan_call(
+        &app,
+        &s.pm,
+        "goLivePlanPrepare",
+        json!({ "planId": plan, "hypercareExit": ["Login rate above 95% for 3 days"] }),
+    )
+    .await;
+    assert_eq!(changed["userErrors"], json!([]), "{changed}");
+    let third = changed["decision"]["id"].as_str().unwrap().to_owned();
+    let rounds = ballots().await;
+    assert_eq!(
+        rounds[1..],
+        [
+            json!({ "id": second, "status": "SUPERSEDED" }),
+            json!({ "id": third, "status": "OPEN" })
+        ]
+    );
+
+    // The new round decides as any other.
+    approve_on(&app, &s, &plan, &third).await;
 }
 
 /// Moves the project with `projectTransition` by its sponsor (HOLD takes a reason).

@@ -263,7 +263,7 @@ async fn bad_update_input_is_refused_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn the_lifecycle_runs_from_proposal_to_closure_with_guards() {
+async fn the_lifecycle_runs_from_proposal_to_execution_with_guards() {
     let app = TestApp::spawn().await;
     let pm = app.user("Anna Berg", false).await;
     let sponsor = app.user("Zhang Wei", false).await;
@@ -385,24 +385,29 @@ async fn the_lifecycle_runs_from_proposal_to_closure_with_guards() {
     )
     .await;
 
-    for (action, status) in [
-        ("START_EXECUTION", "IN_EXECUTION"),
-        ("GO_LIVE", "LIVE_HYPERCARE"),
-        ("START_OPTIMIZATION", "OPTIMIZATION"),
-        ("CLOSE", "CLOSED"),
-    ] {
-        let data = app
-            .ok(
-                &pm,
-                TRANSITION,
-                json!({ "input": { "id": id, "action": action } }),
-            )
-            .await;
-        assert_eq!(
-            data["projectTransition"]["project"]["status"], status,
-            "{data}"
-        );
-    }
+    let data = app
+        .ok(
+            &pm,
+            TRANSITION,
+            json!({ "input": { "id": id, "action": "START_EXECUTION" } }),
+        )
+        .await;
+    let project = &data["projectTransition"]["project"];
+    assert_eq!(project["status"], "IN_EXECUTION", "{data}");
+    // Going live is the go-live plan's move (see go_live.rs), so it is not offered here.
+    assert_eq!(project["allowedActions"], json!(["HOLD", "CANCEL"]));
+
+    let data = app
+        .ok(
+            &pm,
+            TRANSITION,
+            json!({ "input": { "id": id, "action": "CANCEL", "reason": "Merged into CRM-2" } }),
+        )
+        .await;
+    assert_eq!(
+        data["projectTransition"]["project"]["status"], "CANCELLED",
+        "{data}"
+    );
     let data = app
         .ok(
             &pm,
@@ -416,12 +421,12 @@ async fn the_lifecycle_runs_from_proposal_to_closure_with_guards() {
         &["input", "action"],
     );
 
-    // A closed project is read-only.
+    // A cancelled project is read-only (as a closed one is: go_live.rs closes one).
     let data = app
         .ok(
             &pm,
             UPDATE,
-            json!({ "input": { "id": id, "expectedVersion": 9, "name": "x" } }),
+            json!({ "input": { "id": id, "expectedVersion": 8, "name": "x" } }),
         )
         .await;
     assert_refused(
@@ -446,6 +451,42 @@ async fn a_refused_transition_changes_nothing() {
         let data = app.ok(&pm, TRANSITION, json!({ "input": input })).await;
         assert!(data["projectTransition"]["project"].is_null());
         assert!(!user_errors(&data["projectTransition"]).is_empty());
+    }
+    assert_eq!(app.snapshot().await, before);
+}
+
+/// DOMAIN §12.1: a project goes live when a Go decision is executed, and leaves hypercare
+/// when its exit criteria are met; both are its go-live plan's moves, so `projectTransition`
+/// refuses them, from any state, naming the plan's command, and writes nothing.
+#[tokio::test]
+async fn going_live_and_leaving_hypercare_are_refused_by_project_transition() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let id = app.project(&pm, "CRM-1").await;
+    let admin = app.user("Ada Admin", true).await;
+    let before = app.snapshot().await;
+    for (action, instead) in [
+        ("GO_LIVE", "goLiveTransition GO_LIVE"),
+        ("START_OPTIMIZATION", "goLiveTransition CLOSE_HYPERCARE"),
+    ] {
+        for who in [&pm, &admin] {
+            let data = app
+                .ok(
+                    who,
+                    TRANSITION,
+                    json!({ "input": { "id": id, "action": action } }),
+                )
+                .await;
+            assert_refused(
+                &data["projectTransition"],
+                "PRECONDITION_FAILED",
+                &["input", "action"],
+            );
+            let message = data["projectTransition"]["userErrors"][0]["message"]
+                .as_str()
+                .unwrap();
+            assert!(message.contains(instead), "{message}");
+        }
     }
     assert_eq!(app.snapshot().await, before);
 }

@@ -491,3 +491,140 @@ async fn a_cancelled_project_moves_no_test_cycle() {
     }
     assert_eq!(app.snapshot().await, before);
 }
+
+/// Logs a graded defect by the team's QA (MINOR, P3 unless given): its id.
+async fn log_defect(app: &TestApp, t: &Team, title: &str, severity: Option<&str>) -> Value {
+    let data = app
+        .ok(&t.qa, "mutation($input: DefectCreateInput!) { defectCreate(input: $input) { defect { id } userErrors { code field message } } }", json!({ "input": { "projectId": t.project, "defect": {
+            "title": title, "stepsToReproduce": "Open it", "actualResult": "It breaks",
+            "severity": severity.unwrap_or("MINOR"), "priority": "P3" } } }))
+        .await;
+    assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+    data["defectCreate"]["defect"]["id"].clone()
+}
+
+/// Sends the team's QA's `defectTransition` and expects it accepted: the defect.
+async fn defect_moved(app: &TestApp, t: &Team, id: &Value, input: Value) -> Value {
+    let response = defect_act(app, &t.qa, id, input).await;
+    let payload = &response["data"]["defectTransition"];
+    assert_eq!(payload["userErrors"], json!([]), "{response}");
+    payload["defect"].clone()
+}
+
+/// A DUPLICATE rejection points at an open defect, where the work goes on: not a rejected,
+/// deferred or closed one, so two defects can never end up duplicates of each other.
+#[tokio::test]
+async fn a_duplicate_names_an_open_original() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let first = log_defect(&app, &t, "Quote total ignores discount", None).await;
+    let second = log_defect(&app, &t, "Discount lost on quote", None).await;
+    let deferred = log_defect(&app, &t, "Logo blurry", Some("TRIVIAL")).await;
+    for id in [&first, &second, &deferred] {
+        defect_moved(&app, &t, id, json!({ "action": "TRIAGE" })).await;
+    }
+    defect_moved(
+        &app,
+        &t,
+        &deferred,
+        json!({ "action": "DEFER", "reason": "After go-live" }),
+    )
+    .await;
+    let duplicate_of = |original: &Value| json!({ "action": "REJECT", "rejectReason": "DUPLICATE", "duplicateOf": original });
+
+    // The second is a duplicate of the first, which is open.
+    let rejected = defect_moved(&app, &t, &second, duplicate_of(&first)).await;
+    assert_eq!(rejected["status"], "REJECTED");
+
+    // The first cannot be made a duplicate of the second in turn, nor of a deferred one.
+    let before = app.snapshot().await;
+    for (original, key) in [
+        (&second, "DEF-2 is REJECTED"),
+        (&deferred, "DEF-3 is DEFERRED"),
+    ] {
+        let response = defect_act(&app, &t.qa, &first, duplicate_of(original)).await;
+        let payload = &response["data"]["defectTransition"];
+        assert_refused(payload, "BAD_USER_INPUT", &["input", "duplicateOf"]);
+        let message = payload["userErrors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with(key), "{message}");
+    }
+    assert_eq!(app.snapshot().await, before);
+
+    // Nor of a closed one.
+    let closed = log_defect(&app, &t, "Wrong currency symbol", None).await;
+    defect_moved(&app, &t, &closed, json!({ "action": "TRIAGE" })).await;
+    defect_moved(
+        &app,
+        &t,
+        &closed,
+        json!({ "action": "ASSIGN", "assigneeId": t.pm.id }),
+    )
+    .await;
+    for action in ["START_FIX", "MARK_READY_FOR_RETEST"] {
+        let response = defect_act(&app, &t.pm, &closed, json!({ "action": action })).await;
+        assert_eq!(
+            response["data"]["defectTransition"]["userErrors"],
+            json!([]),
+            "{response}"
+        );
+    }
+    for action in ["VERIFY", "CLOSE"] {
+        defect_moved(&app, &t, &closed, json!({ "action": action })).await;
+    }
+    let response = defect_act(&app, &t.qa, &first, duplicate_of(&closed)).await;
+    assert_refused(
+        &response["data"]["defectTransition"],
+        "BAD_USER_INPUT",
+        &["input", "duplicateOf"],
+    );
+}
+
+/// Only an open defect is graded: a QA who deferred a MINOR defect cannot then grade it
+/// CRITICAL (which would be a CRITICAL defect deferred without the PM). Reopened by TRIAGE, it
+/// is graded again, and deferring it is then the PM's call.
+#[tokio::test]
+async fn a_deferred_defect_is_reopened_before_it_is_regraded() {
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let defect = log_defect(&app, &t, "Report footer misaligned", Some("MINOR")).await;
+    defect_moved(&app, &t, &defect, json!({ "action": "TRIAGE" })).await;
+    let deferred = defect_moved(&app, &t, &defect, json!({ "action": "DEFER" })).await;
+    assert_eq!(deferred["status"], "DEFERRED");
+
+    let before = app.snapshot().await;
+    for who in [&t.qa, &t.pm] {
+        let refused = app.ok(who, "mutation($id: ID!, $v: Int!) { defectGrade(input: { id: $id, expectedVersion: $v, severity: CRITICAL }) { defect { severity } userErrors { code field message } } }", json!({ "id": defect, "v": deferred["version"] })).await;
+        let payload = &refused["defectGrade"];
+        assert_refused(payload, "PRECONDITION_FAILED", &["input", "id"]);
+        let message = payload["userErrors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("DEF-1 is DEFERRED") && message.contains("reopen it first"),
+            "{message}"
+        );
+    }
+    assert_eq!(app.snapshot().await, before, "refusals wrote nothing");
+
+    let reopened = defect_moved(&app, &t, &defect, json!({ "action": "TRIAGE" })).await;
+    let graded = grade(&app, &t.qa, &defect, &reopened["version"], "CRITICAL", "P1").await;
+    assert_eq!(graded["userErrors"], json!([]), "{graded}");
+    assert_eq!(graded["defect"]["severity"], "CRITICAL");
+    let response = defect_act(
+        &app,
+        &t.qa,
+        &defect,
+        json!({ "action": "DEFER", "reason": "Later" }),
+    )
+    .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
+
+    // Closed for good: no way back, and the refusal says so.
+    let rejected = defect_moved(
+        &app,
+        &t,
+        &defect,
+        json!({ "action": "REJECT", "rejectReason": "NOT_A_DEFECT" }),
+    )
+    .await;
+    let refused = grade(&app, &t.pm, &defect, &rejected["version"], "MINOR", "P3").await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "id"]);
+}

@@ -72,7 +72,9 @@ pub fn permits(subject: &Subject, operation: ProjectOperation) -> bool {
 }
 
 /// The sponsor approves initiation and may pause, resume, cancel or close the project
-/// (DOMAIN §12.1); the day-to-day moves are the project manager's.
+/// (DOMAIN §12.1); the day-to-day moves are the project manager's. GO_LIVE and
+/// START_OPTIMIZATION are refused to everyone who passes here (the go-live plan makes those
+/// moves), so who may ask for them only decides between FORBIDDEN and that refusal.
 fn sponsor_may(action: ProjectAction) -> bool {
     match action {
         ProjectAction::Initiate

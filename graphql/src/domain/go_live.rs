@@ -5,6 +5,7 @@
 //! ```text
 //! DRAFT ─submitForDecision─▶ READY_FOR_DECISION ─decideGo─▶ APPROVED_GO
 //!                            READY_FOR_DECISION ─decideNoGo─▶ NO_GO ─reschedule─▶ DRAFT
+//! APPROVED_GO ─reschedule─▶ DRAFT (the GO withdrawn, to change the plan)
 //! APPROVED_GO ─startCutover─▶ CUTOVER_IN_PROGRESS ─goLive─▶ LIVE ─closeHypercare─▶ CLOSED
 //! CUTOVER_IN_PROGRESS or LIVE ─startRollback─▶ ROLLBACK_IN_PROGRESS
 //! ROLLBACK_IN_PROGRESS ─completeRollback─▶ ROLLED_BACK ─replan─▶ DRAFT
@@ -13,6 +14,10 @@
 //! LIVE is the hypercare period: the War Room is on standby and the rollback plan can still be
 //! used to switch back to the old system (§9.1), so rollback stays possible until hypercare
 //! closes.
+//!
+//! **What the committee approved is what is executed.** The plan's content (its preparation,
+//! runbook and manual criteria) changes only until the committee decides; an approved plan is
+//! changed by rescheduling it to DRAFT, which withdraws the GO and needs a new decision.
 //!
 //! **Go/no-go.** The sources list no criteria (§9.2); the automatic ones here are computed from
 //! facts the service gathers (UAT readiness, open defects, milestones, scope baseline, pending
@@ -30,6 +35,7 @@ use super::coded::coded_enum;
 use crate::domain::error::{Refusal, RefusalCode, Refusals};
 use crate::domain::project::ProjectStatus;
 use crate::domain::text::{self, TextError};
+use crate::domain::uat::{DefectRow, Severity, is_open};
 
 /// The longest override or rollback reason, in characters.
 pub const MAX_REASON_CHARS: usize = 2_000;
@@ -85,7 +91,7 @@ pub fn plan_target(from: PlanStatus, action: PlanAction) -> Option<PlanStatus> {
         (S::Draft, A::SubmitForDecision) => Some(S::ReadyForDecision),
         (S::ReadyForDecision, A::DecideGo) => Some(S::ApprovedGo),
         (S::ReadyForDecision, A::DecideNoGo) => Some(S::NoGo),
-        (S::NoGo, A::Reschedule) => Some(S::Draft),
+        (S::NoGo | S::ApprovedGo, A::Reschedule) => Some(S::Draft),
         (S::ApprovedGo, A::StartCutover) => Some(S::CutoverInProgress),
         (S::CutoverInProgress, A::GoLive) => Some(S::Live),
         (S::Live, A::CloseHypercare) => Some(S::Closed),
@@ -117,7 +123,6 @@ pub fn plan_target(from: PlanStatus, action: PlanAction) -> Option<PlanStatus> {
         | (
             S::Draft
             | S::ReadyForDecision
-            | S::ApprovedGo
             | S::CutoverInProgress
             | S::Live
             | S::Closed
@@ -190,6 +195,35 @@ pub fn plan_target(from: PlanStatus, action: PlanAction) -> Option<PlanStatus> {
             | S::RollbackInProgress,
             A::Replan,
         ) => None,
+    }
+}
+
+/// Refuses, at `field`, a change to the plan's content (its preparation, its runbook's tasks,
+/// its manual criteria) once the committee has decided: after a GO, what the committee approved
+/// is what is executed, so changing it withdraws the GO (RESCHEDULE back to DRAFT, then a new
+/// decision); after a NO_GO or a rollback the plan is rescheduled or replanned first; from the
+/// cutover on, the plan is being executed. Task progress during cutover is not content.
+pub fn check_content_editable(status: PlanStatus, field: &[&str]) -> Result<(), Refusal> {
+    use PlanStatus as S;
+    let refusal = |message: String| Err(Refusal::precondition(field, message));
+    match status {
+        S::Draft | S::ReadyForDecision => Ok(()),
+        S::ApprovedGo => refusal(
+            "the committee approved this plan with a GO, and what it approved is what is executed: \
+             to change it, RESCHEDULE it back to DRAFT (withdrawing the GO) and ask for a new decision"
+                .to_owned(),
+        ),
+        S::NoGo => refusal(
+            "the committee said NO_GO to this plan: RESCHEDULE it back to DRAFT to change it"
+                .to_owned(),
+        ),
+        S::RolledBack => refusal(
+            "this plan was rolled back: REPLAN it (a new attempt in DRAFT) to change it".to_owned(),
+        ),
+        S::CutoverInProgress | S::Live | S::Closed | S::RollbackInProgress => refusal(format!(
+            "a {} plan is being executed or is over and can no longer be prepared",
+            status.as_str()
+        )),
     }
 }
 
@@ -560,7 +594,7 @@ pub fn evaluate(facts: &CriteriaFacts) -> Vec<Criterion> {
         ),
         automatic(
             "OPEN_CRITICAL_DEFECTS",
-            "Open critical defects are within the limit".to_owned(),
+            "Open critical (or not yet graded) defects are within the limit".to_owned(),
             facts.open_critical.to_string(),
             format!("≤ {}", facts.max_open_critical),
             facts.open_critical <= facts.max_open_critical,
@@ -714,6 +748,20 @@ pub fn check_rollback_start(
     refusals.finish()
 }
 
+/// The open defects the go/no-go criteria count, as (critical, major). A defect not graded yet
+/// may be critical, so it counts as one, as UAT readiness counts it against the exit: a
+/// defect logged and left ungraded must not slip past the committee.
+pub fn open_critical_and_major(defects: &[DefectRow]) -> (u32, u32) {
+    defects.iter().filter(|defect| is_open(defect.status)).fold(
+        (0, 0),
+        |(critical, major), defect| match defect.severity {
+            Some(Severity::Critical) | None => (critical + 1, major),
+            Some(Severity::Major) => (critical, major + 1),
+            Some(Severity::Minor | Severity::Trivial) => (critical, major),
+        },
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hypercare metrics
 // ---------------------------------------------------------------------------------------------
@@ -733,6 +781,51 @@ pub fn breached(direction: Direction, target: Decimal, value: Decimal) -> bool {
     match direction {
         Direction::AtLeast => value < target,
         Direction::AtMost => value > target,
+    }
+}
+
+/// A hypercare metric as the exit from hypercare sees it: its name, and whether the latest of
+/// its readings taken since the plan last went live missed the target (`None`: no reading
+/// since; readings of an attempt rolled back say nothing of this one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricSinceLive {
+    pub name: String,
+    pub latest_breached: Option<bool>,
+}
+
+/// Hypercare closes only on evidence: every metric the War Room watches has been read since the
+/// plan last went live, and the latest of those readings is on target. One
+/// PRECONDITION_FAILED on `["action"]` per kind of metric still waiting, naming them.
+pub fn check_hypercare_exit(metrics: &[MetricSinceLive]) -> Result<(), Vec<Refusal>> {
+    let names = |wanted: Option<bool>| -> Vec<&str> {
+        metrics
+            .iter()
+            .filter(|metric| metric.latest_breached == wanted)
+            .map(|metric| metric.name.as_str())
+            .collect()
+    };
+    let mut refusals = Vec::new();
+    let unread = names(None);
+    if !unread.is_empty() {
+        refusals.push(Refusal::precondition(
+            &["action"],
+            format!(
+                "metrics not read since the plan went live: {}",
+                unread.join(", ")
+            ),
+        ));
+    }
+    let off_target = names(Some(true));
+    if !off_target.is_empty() {
+        refusals.push(Refusal::precondition(
+            &["action"],
+            format!("metrics still off target: {}", off_target.join(", ")),
+        ));
+    }
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(refusals)
     }
 }
 
@@ -874,6 +967,7 @@ mod tests {
             (S::ReadyForDecision, A::DecideGo, S::ApprovedGo),
             (S::ReadyForDecision, A::DecideNoGo, S::NoGo),
             (S::NoGo, A::Reschedule, S::Draft),
+            (S::ApprovedGo, A::Reschedule, S::Draft),
             (S::ApprovedGo, A::StartCutover, S::CutoverInProgress),
             (S::CutoverInProgress, A::GoLive, S::Live),
             (S::Live, A::CloseHypercare, S::Closed),
@@ -913,6 +1007,47 @@ mod tests {
         assert_eq!(
             plan_allowed_actions(S::Live),
             vec![A::CloseHypercare, A::StartRollback]
+        );
+    }
+
+    /// The plan's content changes until the committee decides, and never after: a GO approves
+    /// the plan as it stands, so the refusal says how to change it (RESCHEDULE, or REPLAN
+    /// after a rollback), each way being an edge the lifecycle has.
+    #[test]
+    fn the_plan_is_prepared_until_the_committee_decides() {
+        use PlanAction as A;
+        use PlanStatus as S;
+        for status in S::ALL {
+            let outcome = check_content_editable(status, &["planId"]);
+            match status {
+                S::Draft | S::ReadyForDecision => assert_eq!(outcome, Ok(()), "{status}"),
+                _ => {
+                    let refusal = outcome.unwrap_err();
+                    assert_eq!(refusal.code, RefusalCode::PreconditionFailed, "{status}");
+                    assert_eq!(refusal.field, field(&["planId"]));
+                    for action in A::ALL {
+                        if refusal.message.contains(action.as_str()) {
+                            assert_eq!(plan_target(status, action), Some(S::Draft), "{status}");
+                        }
+                    }
+                }
+            }
+        }
+        let approved = check_content_editable(S::ApprovedGo, &["id"]).unwrap_err();
+        assert_eq!(approved.field, field(&["id"]));
+        assert!(
+            approved
+                .message
+                .contains("what it approved is what is executed"),
+            "{}",
+            approved.message
+        );
+        assert!(approved.message.contains("RESCHEDULE"));
+        assert!(
+            check_content_editable(S::RolledBack, &["planId"])
+                .unwrap_err()
+                .message
+                .contains("REPLAN")
         );
     }
 
@@ -1320,6 +1455,67 @@ mod tests {
         }
     }
 
+    /// An ungraded open defect may be critical: the go/no-go counts it as one, as readiness
+    /// does; closed, deferred and rejected defects count for nothing.
+    #[test]
+    fn an_open_defect_not_graded_yet_counts_as_critical() {
+        use crate::domain::uat::DefectStatus as D;
+        let defect = |status, severity| DefectRow {
+            status,
+            severity,
+            created_on: chrono::NaiveDate::from_ymd_opt(2027, 1, 4).unwrap(),
+            closed_on: None,
+            reopen_count: 0,
+            found_after_go_live: false,
+            on_core_scenario: false,
+        };
+        assert_eq!(open_critical_and_major(&[]), (0, 0));
+        let defects = [
+            defect(D::New, None),
+            defect(D::Triaged, Some(Severity::Critical)),
+            defect(D::InFix, Some(Severity::Major)),
+            defect(D::Reopened, Some(Severity::Minor)),
+            defect(D::New, Some(Severity::Trivial)),
+            defect(D::Deferred, Some(Severity::Critical)),
+            defect(D::Rejected, None),
+            defect(D::Closed, Some(Severity::Major)),
+            defect(D::Verified, Some(Severity::Critical)),
+        ];
+        assert_eq!(open_critical_and_major(&defects), (2, 1));
+    }
+
+    #[test]
+    fn hypercare_closes_only_when_every_metric_is_read_since_go_live_and_on_target() {
+        let metric = |name: &str, latest_breached| MetricSinceLive {
+            name: name.to_owned(),
+            latest_breached,
+        };
+        assert_eq!(check_hypercare_exit(&[]), Ok(()));
+        assert_eq!(
+            check_hypercare_exit(&[metric("Login rate", Some(false))]),
+            Ok(())
+        );
+        let refusals = check_hypercare_exit(&[
+            metric("Login rate", Some(false)),
+            metric("Order errors", None),
+            metric("Response time", Some(true)),
+            metric("Tickets", None),
+        ])
+        .unwrap_err();
+        let messages: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "metrics not read since the plan went live: Order errors, Tickets",
+                "metrics still off target: Response time",
+            ]
+        );
+        for refusal in &refusals {
+            assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
+            assert_eq!(refusal.field, field(&["action"]));
+        }
+    }
+
     #[test]
     fn go_live_dates_are_checked_together() {
         let now = at(0);
@@ -1530,11 +1726,12 @@ mod properties {
     use PlanStatus as S;
 
     /// The plan lifecycle of the module diagram, edge by edge, independently of `plan_target`.
-    const EDGES: [(PlanStatus, PlanAction, PlanStatus); 11] = [
+    const EDGES: [(PlanStatus, PlanAction, PlanStatus); 12] = [
         (S::Draft, A::SubmitForDecision, S::ReadyForDecision),
         (S::ReadyForDecision, A::DecideGo, S::ApprovedGo),
         (S::ReadyForDecision, A::DecideNoGo, S::NoGo),
         (S::NoGo, A::Reschedule, S::Draft),
+        (S::ApprovedGo, A::Reschedule, S::Draft),
         (S::ApprovedGo, A::StartCutover, S::CutoverInProgress),
         (S::CutoverInProgress, A::GoLive, S::Live),
         (S::Live, A::CloseHypercare, S::Closed),

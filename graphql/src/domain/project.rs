@@ -1,11 +1,17 @@
 //! Projects: identity values and the project lifecycle (DOMAIN §12.1).
 //!
 //! ```text
-//! PROPOSED ─initiate─▶ INITIATED ─startExecution─▶ IN_EXECUTION ─goLive─▶ LIVE_HYPERCARE
-//!     ─startOptimization─▶ OPTIMIZATION ─close─▶ CLOSED
+//! PROPOSED ─initiate─▶ INITIATED ─startExecution─▶ IN_EXECUTION ┄go-live plan┄▶ LIVE_HYPERCARE
+//!     ┄go-live plan┄▶ OPTIMIZATION ─close─▶ CLOSED
 //! any open state ─hold─▶ ON_HOLD ─resume─▶ the state it was held in
 //! any open state or ON_HOLD ─cancel─▶ CANCELLED
 //! ```
+//!
+//! Going live and leaving hypercare are not commands of the project: its go-live plan takes
+//! it there (goLiveTransition GO_LIVE after the committee's GO and the cutover,
+//! CLOSE_HYPERCARE once the hypercare metrics are on target; see [`super::go_live`]), so that
+//! no project goes live without a Go decision executed (DOMAIN §12.1). `GO_LIVE` and
+//! `START_OPTIMIZATION` stay in the API's enum, and are refused.
 
 use std::fmt;
 use std::str::FromStr;
@@ -217,6 +223,25 @@ impl ProjectAction {
     pub fn needs_reason(self) -> bool {
         matches!(self, Self::Hold | Self::Cancel)
     }
+
+    /// For the moves only the go-live plan makes, why the project refuses them and which
+    /// command of the plan to send instead; `None` for the project's own commands.
+    pub fn made_by_the_go_live_plan(self) -> Option<&'static str> {
+        match self {
+            Self::GoLive => Some(
+                "a project goes live through its go-live plan: goLiveTransition GO_LIVE, once the committee's GO is executed (cutover done)",
+            ),
+            Self::StartOptimization => Some(
+                "a project leaves hypercare through its go-live plan: goLiveTransition CLOSE_HYPERCARE, once the hypercare exit criteria are met",
+            ),
+            Self::Initiate
+            | Self::StartExecution
+            | Self::Close
+            | Self::Hold
+            | Self::Resume
+            | Self::Cancel => None,
+        }
+    }
 }
 
 /// What the lifecycle needs to know about the project beyond its status.
@@ -258,7 +283,8 @@ pub fn check_budget_edit(
     Ok(())
 }
 
-/// The target of `action` from `from`, or `None` when the lifecycle has no such edge.
+/// The target of `action` from `from`, or `None` when the lifecycle has no such edge. GO_LIVE
+/// and START_OPTIMIZATION have none: the go-live plan makes those moves.
 fn target(
     from: ProjectStatus,
     held_from: Option<ProjectStatus>,
@@ -269,8 +295,6 @@ fn target(
     match (from, action) {
         (S::Proposed, A::Initiate) => Some(S::Initiated),
         (S::Initiated, A::StartExecution) => Some(S::InExecution),
-        (S::InExecution, A::GoLive) => Some(S::LiveHypercare),
-        (S::LiveHypercare, A::StartOptimization) => Some(S::Optimization),
         (S::Optimization, A::Close) => Some(S::Closed),
         (s, A::Hold) if s.can_be_held() => Some(S::OnHold),
         (S::OnHold, A::Resume) => held_from.filter(|s| s.can_be_held()),
@@ -313,6 +337,13 @@ pub fn decide(
     action: ProjectAction,
     reason: Option<&str>,
 ) -> Result<ProjectTransition, Vec<Refusal>> {
+    // Refused with the way that does work, rather than as a transition the state happens not
+    // to allow; a closed or cancelled project takes no command at all, and says so.
+    if let Some(instead) = action.made_by_the_go_live_plan()
+        && !project.status.is_terminal()
+    {
+        return Err(vec![Refusal::precondition(&["action"], instead)]);
+    }
     let Some(to) = target(project.status, project.held_from, action) else {
         return Err(vec![Refusal::invalid_transition(
             &["action"],
@@ -414,8 +445,6 @@ mod tests {
             match (from, action) {
                 (S::Proposed, A::Initiate) => Some(S::Initiated),
                 (S::Initiated, A::StartExecution) => Some(S::InExecution),
-                (S::InExecution, A::GoLive) => Some(S::LiveHypercare),
-                (S::LiveHypercare, A::StartOptimization) => Some(S::Optimization),
                 (S::Optimization, A::Close) => Some(S::Closed),
                 (
                     S::Proposed
@@ -456,6 +485,15 @@ mod tests {
                             }]
                         );
                     }
+                    None if action.made_by_the_go_live_plan().is_some() && !from.is_terminal() => {
+                        let refusals = outcome.expect_err("must be refused");
+                        assert_eq!(refusals.len(), 1);
+                        assert_eq!(
+                            refusals[0].code,
+                            RefusalCode::PreconditionFailed,
+                            "{from} {action:?}"
+                        );
+                    }
                     None => {
                         let refusals = outcome.expect_err("must be refused");
                         assert_eq!(refusals.len(), 1);
@@ -474,6 +512,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A project goes live and leaves hypercare only through its go-live plan (DOMAIN §12.1:
+    /// "Go decision executed", "hypercare exit criteria met"): the project's own commands are
+    /// refused from every open state, name the plan's command instead, and are never offered.
+    #[test]
+    fn going_live_and_leaving_hypercare_are_the_go_live_plans_moves() {
+        for (action, plan_command) in [
+            (ProjectAction::GoLive, "goLiveTransition GO_LIVE"),
+            (
+                ProjectAction::StartOptimization,
+                "goLiveTransition CLOSE_HYPERCARE",
+            ),
+        ] {
+            for from in ProjectStatus::ALL.into_iter().filter(|s| !s.is_terminal()) {
+                let refusals = decide(&snapshot(from), action, None).unwrap_err();
+                assert_eq!(refusals.len(), 1, "{from} {action:?}");
+                assert_eq!(refusals[0].code, RefusalCode::PreconditionFailed);
+                assert_eq!(refusals[0].field, vec!["action"]);
+                assert!(
+                    refusals[0].message.contains(plan_command),
+                    "{}",
+                    refusals[0].message
+                );
+                assert!(!allowed_actions(from, None).contains(&action), "{from}");
+            }
+        }
+        assert_eq!(
+            allowed_actions(ProjectStatus::InExecution, None),
+            vec![ProjectAction::Hold, ProjectAction::Cancel]
+        );
+        assert_eq!(
+            allowed_actions(ProjectStatus::LiveHypercare, None),
+            vec![ProjectAction::Hold, ProjectAction::Cancel]
+        );
     }
 
     #[test]
@@ -611,11 +684,10 @@ mod properties {
 
     /// The lifecycle of the module diagram, written out edge by edge and independently of
     /// `target`. RESUME is not listed: it returns to whichever state was held.
-    const EDGES: [(ProjectStatus, ProjectAction, ProjectStatus); 16] = [
+    /// GO_LIVE and START_OPTIMIZATION have no edge: the go-live plan makes those moves.
+    const EDGES: [(ProjectStatus, ProjectAction, ProjectStatus); 14] = [
         (S::Proposed, A::Initiate, S::Initiated),
         (S::Initiated, A::StartExecution, S::InExecution),
-        (S::InExecution, A::GoLive, S::LiveHypercare),
-        (S::LiveHypercare, A::StartOptimization, S::Optimization),
         (S::Optimization, A::Close, S::Closed),
         (S::Proposed, A::Hold, S::OnHold),
         (S::Initiated, A::Hold, S::OnHold),
@@ -778,9 +850,13 @@ mod properties {
                 prop_assert_eq!(offered, expected.is_some(), "{} {:?}", from, visit.action);
                 match &visit.outcome {
                     Ok(transition) => prop_assert_eq!(Some(transition.status), expected),
+                    // The go-live plan's moves are refused as preconditions, from any state
+                    // but CLOSED and CANCELLED, which take no command.
                     Err(refusals) => prop_assert_eq!(
                         is_invalid_transition(refusals),
-                        expected.is_none(),
+                        expected.is_none()
+                            && (visit.action.made_by_the_go_live_plan().is_none()
+                                || from.is_terminal()),
                         "{} {:?}: {:?}", from, visit.action, refusals
                     ),
                 }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::coded::coded_enum;
 use super::error::{Refusal, RefusalCode, Refusals};
+use super::project::ProjectStatus;
 use super::role::{ProjectRole, RoleSet};
 use super::text::{TextError, multi_line, required_multi_line, single_line};
 
@@ -677,6 +678,51 @@ pub fn grading_escalates(
     is_open(status) && after == Some(Severity::Critical) && before != Some(Severity::Critical)
 }
 
+/// Only an open defect is graded. A grade is the triage's judgement of a problem still being
+/// worked on; regrading a defect after it left the loop would rewrite that judgement behind
+/// the rules that used it (a QA may defer a MINOR defect, which a CRITICAL grade afterwards
+/// would turn into a severe defect deferred without the PM). A deferred defect is reopened by
+/// TRIAGE; a rejected, verified or closed one has no way back. `key` names it in the message.
+pub fn check_gradable(key: &str, status: DefectStatus) -> Result<(), Refusal> {
+    use DefectStatus as S;
+    let reopen = match status {
+        S::New | S::Triaged | S::Assigned | S::InFix | S::ReadyForRetest | S::Reopened => {
+            return Ok(());
+        }
+        S::Deferred => "reopen it first: TRIAGE takes it back to TRIAGED, then grade it",
+        S::Verified | S::Closed | S::Rejected => {
+            "it cannot be reopened, so log a new defect if the problem is back"
+        }
+    };
+    Err(Refusal::precondition(
+        &["id"],
+        format!(
+            "{key} is {} and no longer open, so it is not graded: {reopen}",
+            status.as_str()
+        ),
+    ))
+}
+
+/// Whether a defect is found after go-live: as its reporter says, or, when they leave it out,
+/// whether the project was live when it was logged (in hypercare or optimisation, or held
+/// there). A defect found in production is what the go-live bug rate counts, and the tester
+/// logging it from the War Room should not have to remember to say so.
+pub fn found_after_go_live(
+    given: Option<bool>,
+    project: ProjectStatus,
+    held_from: Option<ProjectStatus>,
+) -> bool {
+    let live = |status| {
+        matches!(
+            status,
+            ProjectStatus::LiveHypercare | ProjectStatus::Optimization
+        )
+    };
+    given.unwrap_or_else(|| {
+        live(project) || (project == ProjectStatus::OnHold && held_from.is_some_and(live))
+    })
+}
+
 /// Still needs work before UAT can forget it.
 pub fn is_open(status: DefectStatus) -> bool {
     use DefectStatus as S;
@@ -860,6 +906,23 @@ fn check_rejection(
         }
         (RejectReason::NotADefect | RejectReason::WorksAsDesigned, None) => {}
     }
+}
+
+/// The defect a DUPLICATE rejection names must itself be open: the work on the problem goes on
+/// there. A rejected, deferred, verified or closed original would leave the problem tracked
+/// nowhere, and once a defect is rejected as a duplicate it is no longer open, so that two
+/// defects can never end up duplicates of each other. `original` is its key, for the message.
+pub fn check_duplicate_original(original: &str, status: DefectStatus) -> Result<(), Refusal> {
+    if is_open(status) {
+        return Ok(());
+    }
+    Err(Refusal::bad_input(
+        &["duplicateOf"],
+        format!(
+            "{original} is {}: a duplicate names an open defect (NEW, TRIAGED, ASSIGNED, IN_FIX, READY_FOR_RETEST or REOPENED)",
+            status.as_str()
+        ),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1655,6 +1718,30 @@ mod tests {
         }
     }
 
+    /// A duplicate points at the defect where the work goes on: an open one. So a defect
+    /// rejected as a duplicate (REJECTED, no longer open) can never be named in turn, and two
+    /// defects cannot end up duplicates of each other.
+    #[test]
+    fn a_duplicate_names_an_open_original() {
+        for status in DefectStatus::ALL {
+            let outcome = check_duplicate_original("DEF-7", status);
+            if is_open(status) {
+                assert_eq!(outcome, Ok(()), "{status}");
+            } else {
+                let refusal = outcome.unwrap_err();
+                assert_eq!(refusal.code, RefusalCode::BadUserInput, "{status}");
+                assert_eq!(refusal.field, path(&["duplicateOf"]));
+                assert!(
+                    refusal.message.starts_with(&format!("DEF-7 is {status}")),
+                    "{}",
+                    refusal.message
+                );
+            }
+        }
+        // Among them, the original of a duplicate: a defect rejected as one is never named.
+        assert!(check_duplicate_original("DEF-7", DefectStatus::Rejected).is_err());
+    }
+
     #[test]
     fn reopening_needs_a_reason_and_counts_as_a_reopen() {
         let retest = facts(DefectStatus::ReadyForRetest, Severity::Major);
@@ -2036,6 +2123,59 @@ mod tests {
         }
         for status in [S::Verified, S::Closed, S::Deferred, S::Rejected] {
             assert!(!grading_escalates(status, Some(Major), Some(Critical)));
+        }
+    }
+
+    #[test]
+    fn a_defect_logged_while_the_project_is_live_is_found_after_go_live_unless_said_otherwise() {
+        use ProjectStatus as P;
+        for status in P::ALL {
+            let live = matches!(status, P::LiveHypercare | P::Optimization);
+            assert_eq!(found_after_go_live(None, status, None), live, "{status}");
+            // What the reporter says stands.
+            assert!(found_after_go_live(Some(true), status, None), "{status}");
+            assert!(!found_after_go_live(Some(false), status, None), "{status}");
+        }
+        assert!(found_after_go_live(None, P::OnHold, Some(P::LiveHypercare)));
+        assert!(found_after_go_live(None, P::OnHold, Some(P::Optimization)));
+        assert!(!found_after_go_live(None, P::OnHold, Some(P::InExecution)));
+    }
+
+    /// Only open defects are graded, so a QA's MINOR deferral cannot be turned into a CRITICAL
+    /// defect deferred without the PM; a deferred defect is reopened by TRIAGE first, which
+    /// the refusal says, and one with no way back says that instead.
+    #[test]
+    fn only_an_open_defect_is_graded() {
+        use DefectStatus as S;
+        for status in DefectStatus::ALL {
+            let outcome = check_gradable("DEF-4", status);
+            if is_open(status) {
+                assert_eq!(outcome, Ok(()), "{status}");
+                continue;
+            }
+            let refusal = outcome.unwrap_err();
+            assert_eq!(refusal.code, RefusalCode::PreconditionFailed, "{status}");
+            assert_eq!(refusal.field, path(&["id"]));
+            assert!(
+                refusal.message.starts_with(&format!("DEF-4 is {status}")),
+                "{}",
+                refusal.message
+            );
+            // The way back named is an edge of the lifecycle, or there is none.
+            let reopens = DefectAction::ALL
+                .into_iter()
+                .filter(|action| defect_target(status, *action).is_some_and(is_open))
+                .collect::<Vec<_>>();
+            match status {
+                S::Deferred => {
+                    assert_eq!(reopens, [DefectAction::Triage]);
+                    assert!(refusal.message.contains("TRIAGE"), "{}", refusal.message);
+                }
+                _ => {
+                    assert!(reopens.is_empty(), "{status}: {reopens:?}");
+                    assert!(refusal.message.contains("cannot be reopened"));
+                }
+            }
         }
     }
 }

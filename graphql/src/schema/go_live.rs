@@ -52,13 +52,15 @@ pub enum GoLiveAction {
     DecideGo,
     /// Taken by the committee's ballot.
     DecideNoGo,
-    /// NO_GO → DRAFT, with `newGoLive`.
+    /// NO_GO → DRAFT, or APPROVED_GO → DRAFT (withdrawing the GO, to change the plan), with
+    /// `newGoLive`.
     Reschedule,
     /// APPROVED_GO → CUTOVER_IN_PROGRESS.
     StartCutover,
     /// CUTOVER_IN_PROGRESS → LIVE (every runbook task done or skipped); the project goes to LIVE_HYPERCARE.
     GoLive,
-    /// LIVE → CLOSED (no metric off target); the project goes to OPTIMIZATION.
+    /// LIVE → CLOSED (every metric read since going live, its latest reading on target); the
+    /// project goes to OPTIMIZATION.
     CloseHypercare,
     /// Use rollbackStart.
     StartRollback,
@@ -493,7 +495,7 @@ pub struct GoLivePlanCreateInput {
     pub freeze_end: Option<DateTime<Utc>>,
     #[graphql(default)]
     pub communications: String,
-    /// Open CRITICAL defects tolerated at go/no-go (default 0).
+    /// Open CRITICAL (or not yet graded) defects tolerated at go/no-go (default 0).
     #[graphql(default)]
     pub max_open_critical: u32,
     #[graphql(default)]
@@ -781,7 +783,8 @@ impl GoLiveMutation {
     }
 
     /// Sets the rollback plan, War Room roster, hypercare exit criteria or communications.
-    /// PROJECT_MANAGER, until cutover. A changed rollback plan needs approving again.
+    /// PROJECT_MANAGER, until the committee decides. A changed rollback plan needs approving
+    /// again; a change after votes were cast opens a new round of the decision.
     async fn go_live_plan_prepare(
         &self,
         ctx: &Context<'_>,
@@ -865,7 +868,8 @@ impl GoLiveMutation {
         respond(ctx, result)
     }
 
-    /// Adds a runbook task; a dependency cycle is refused. PROJECT_MANAGER.
+    /// Adds a runbook task; a dependency cycle is refused. PROJECT_MANAGER, until the committee
+    /// decides.
     async fn cutover_task_add(
         &self,
         ctx: &Context<'_>,
@@ -929,7 +933,7 @@ impl GoLiveMutation {
         respond(ctx, result)
     }
 
-    /// Adds a manual go/no-go criterion. PROJECT_MANAGER.
+    /// Adds a manual go/no-go criterion. PROJECT_MANAGER, until the committee decides.
     async fn go_live_criterion_add(
         &self,
         ctx: &Context<'_>,
@@ -954,7 +958,7 @@ impl GoLiveMutation {
         respond(ctx, result.map(ManualCriterion))
     }
 
-    /// Ticks a manual criterion: its owner or the PM.
+    /// Ticks a manual criterion: its owner or the PM, until the committee decides.
     async fn go_live_criterion_set(
         &self,
         ctx: &Context<'_>,

@@ -47,9 +47,12 @@ pub enum ProjectAction {
     Initiate,
     /// INITIATED → IN_EXECUTION.
     StartExecution,
-    /// IN_EXECUTION → LIVE_HYPERCARE.
+    // Kept so that no client's document breaks; always refused.
+    /// Refused (PRECONDITION_FAILED): the go-live plan takes the project to LIVE_HYPERCARE
+    /// (goLiveTransition GO_LIVE).
     GoLive,
-    /// LIVE_HYPERCARE → OPTIMIZATION.
+    /// Refused (PRECONDITION_FAILED): the go-live plan takes the project to OPTIMIZATION
+    /// (goLiveTransition CLOSE_HYPERCARE).
     StartOptimization,
     /// OPTIMIZATION → CLOSED.
     Close,

@@ -815,8 +815,9 @@ pub struct DefectInput {
     pub priority: Option<Priority>,
     #[graphql(default)]
     pub environment: String,
-    #[graphql(default)]
-    pub found_after_go_live: bool,
+    /// Whether it was found in production; left out, whether the project is live
+    /// (LIVE_HYPERCARE or OPTIMIZATION) when it is logged.
+    pub found_after_go_live: Option<bool>,
 }
 
 impl DefectInput {
@@ -1166,7 +1167,8 @@ impl UatMutation {
         respond(ctx, result.map(Defect))
     }
 
-    /// Sets severity, priority or category: PM or QA (or the reporter while NEW).
+    /// Sets severity, priority or category of an open defect: PM or QA (or the reporter while
+    /// NEW).
     async fn defect_grade(
         &self,
         ctx: &Context<'_>,

@@ -27,7 +27,7 @@ use super::{
     commit_with_events, for_update,
 };
 use crate::domain::authz::ProjectOperation;
-use crate::domain::decision::{DecisionChoice, DecisionSubject};
+use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::go_live::{
     self as rules, CriteriaFacts, Criterion, Direction, PlanAction, PlanStatus, ProjectPosition,
@@ -340,7 +340,10 @@ async fn plan_for(
     Ok((plan, project, subject))
 }
 
-fn ensure_editable(plan: &go_live_plan::Model) -> ServiceResult<()> {
+/// Refuses the sponsor's approval of the rollback plan once the cutover has started. The
+/// approval adds a sign-off to the plan as it stands and changes none of it, so it is still
+/// taken after the committee's GO.
+fn ensure_rollback_approvable(plan: &go_live_plan::Model) -> ServiceResult<()> {
     if !matches!(
         plan.status.as_str(),
         "DRAFT" | "READY_FOR_DECISION" | "APPROVED_GO"
@@ -352,6 +355,12 @@ fn ensure_editable(plan: &go_live_plan::Model) -> ServiceResult<()> {
         .into());
     }
     Ok(())
+}
+
+/// Refuses, at `field`, a change to the plan's content once the committee has decided (see
+/// [`rules::check_content_editable`]).
+fn ensure_content_editable(plan: &go_live_plan::Model, field: &[&str]) -> ServiceResult<()> {
+    Ok(rules::check_content_editable(status_of(plan)?, field)?)
 }
 
 /// Settings of the plan's preparation: rollback plan, War Room, hypercare exit criteria. Each
@@ -379,7 +388,7 @@ pub async fn prepare(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_editable(&current)?;
+    ensure_content_editable(&current, &["planId"])?;
     let mut next = current.clone();
     let mut refusals = Refusals::default();
     if let Some(mut rollback) = input.rollback {
@@ -471,15 +480,106 @@ pub async fn prepare(
     let now = state.clock.now();
     next.updated_at = now;
     next.version += 1;
-    commit_setting(
+    let changed = (
+        &next.rollback,
+        &next.war_room,
+        &next.hypercare_exit,
+        &next.communications,
+    ) != (
+        &current.rollback,
+        &current.war_room,
+        &current.hypercare_exit,
+        &current.communications,
+    );
+    if !changed {
+        return commit_setting(
+            txn,
+            Origin::from(caller),
+            now,
+            &current,
+            next,
+            "go_live.prepared",
+        )
+        .await;
+    }
+    let origin = Origin::from(caller);
+    save_audited(&txn, origin, now, &current, &next, "go_live.prepared").await?;
+    let (decision, events) = supersede_votes_cast(&txn, origin, now, &project, &current).await?;
+    commit_with_events(state, txn, origin, project.id, &events).await?;
+    Ok(PlanChange {
+        plan: next,
+        decision,
+        events,
+    })
+}
+
+/// After a change to the content of a plan awaiting the committee, the votes already cast were
+/// cast on another plan: as a material edit of a change request does, the change supersedes
+/// the open ballot (its votes no longer count) and opens a new round on the plan as it now
+/// stands. A ballot nobody has voted on yet stands, as nothing was judged on the old content.
+/// The override reason stays: it is the sponsor's or PM's acceptance of the failing criteria,
+/// which the GO guard checks against the criteria when the new round decides. Returns the new
+/// round, if one was opened, and its event.
+async fn supersede_votes_cast(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    project: &project::Model,
+    plan: &go_live_plan::Model,
+) -> ServiceResult<(Option<decision::Model>, Vec<DomainEvent>)> {
+    if status_of(plan)? != PlanStatus::ReadyForDecision {
+        return Ok((None, Vec::new()));
+    }
+    let open = decision::Entity::find()
+        .filter(decision::Column::SubjectType.eq(DecisionSubject::GoLive.as_str()))
+        .filter(decision::Column::SubjectId.eq(plan.id))
+        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
+        .one(txn)
+        .await?;
+    let Some(open) = open else {
+        return Ok((None, Vec::new()));
+    };
+    if super::decision::votes_of(txn, open.id).await?.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let superseded = decision::Model {
+        status: DecisionStatus::Superseded.as_str().to_owned(),
+        decided_at: Some(now),
+        version: open.version + 1,
+        ..open.clone()
+    };
+    whole_row::update(txn, superseded).await?;
+    append_in_txn(
         txn,
-        Origin::from(caller),
+        origin,
         now,
-        &current,
-        next,
-        "go_live.prepared",
+        AuditEntry {
+            project_id: Some(plan.project_id),
+            entity_type: "Decision",
+            entity_id: open.id,
+            action: "decision.superseded",
+            before: None,
+            after: Some(
+                json!({ "goLivePlanId": plan.id, "reason": "the plan changed while awaiting the decision" }),
+            ),
+        },
     )
-    .await
+    .await?;
+    let ballot = super::decision::open_in_txn(
+        txn,
+        origin,
+        now,
+        project,
+        DecisionSubject::GoLive,
+        plan.id,
+        &open.note,
+    )
+    .await?;
+    let events = vec![DomainEvent::DecisionOpened {
+        decision_id: ballot.id,
+        subject: DecisionSubject::GoLive,
+    }];
+    Ok((Some(ballot), events))
 }
 
 /// The sponsor (or an admin) approves the rollback plan as it stands.
@@ -498,7 +598,7 @@ pub async fn approve_rollback(
     {
         return Err(ServiceError::Forbidden);
     }
-    ensure_editable(&current)?;
+    ensure_rollback_approvable(&current)?;
     let mut rollback = rollback_of(&current);
     if rollback.steps.is_empty() || rollback.authority_ids.is_empty() {
         return Err(Refusal::precondition(
@@ -590,7 +690,7 @@ pub async fn task_add(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_editable(&plan)?;
+    ensure_content_editable(&plan, &["planId"])?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
     let tasks = tasks_of(&txn, plan.id).await?;
     if point_of_no_return && tasks.iter().any(|t| t.point_of_no_return) {
@@ -633,10 +733,11 @@ pub async fn task_add(
         .into());
     }
     whole_row::insert(&txn, row.clone()).await?;
+    let (origin, now) = (Origin::from(caller), state.clock.now());
     append_in_txn(
         &txn,
-        Origin::from(caller),
-        state.clock.now(),
+        origin,
+        now,
         AuditEntry {
             project_id: Some(project.id),
             entity_type: "CutoverTask",
@@ -647,7 +748,8 @@ pub async fn task_add(
         },
     )
     .await?;
-    commit(txn).await?;
+    let (_, events) = supersede_votes_cast(&txn, origin, now, &project, &plan).await?;
+    commit_with_events(state, txn, origin, project.id, &events).await?;
     Ok(row)
 }
 
@@ -772,7 +874,7 @@ pub async fn manual_criterion_add(
         ProjectOperation::ManagePlan,
     )
     .await?;
-    ensure_editable(&plan)?;
+    ensure_content_editable(&plan, &["planId"])?;
     check_owner(&txn, project.id, owner_id, &["ownerId"]).await?;
     let row = go_live_criterion::Model {
         id: Uuid::now_v7(),
@@ -782,10 +884,11 @@ pub async fn manual_criterion_add(
         done: false,
     };
     whole_row::insert(&txn, row.clone()).await?;
+    let (origin, now) = (Origin::from(caller), state.clock.now());
     append_in_txn(
         &txn,
-        Origin::from(caller),
-        state.clock.now(),
+        origin,
+        now,
         AuditEntry {
             project_id: Some(project.id),
             entity_type: "GoLiveCriterion",
@@ -796,7 +899,8 @@ pub async fn manual_criterion_add(
         },
     )
     .await?;
-    commit(txn).await?;
+    let (_, events) = supersede_votes_cast(&txn, origin, now, &project, &plan).await?;
+    commit_with_events(state, txn, origin, project.id, &events).await?;
     Ok(row)
 }
 
@@ -827,7 +931,7 @@ pub async fn manual_criterion_set(
     {
         return Err(ServiceError::Forbidden);
     }
-    ensure_editable(&plan)?;
+    ensure_content_editable(&plan, &["id"])?;
     let next = go_live_criterion::Model {
         done,
         ..row.clone()
@@ -949,12 +1053,7 @@ pub fn criteria_from(
 ) -> ServiceResult<Vec<Criterion>> {
     let go_live_day = super::project::today_in(&data.project, plan.planned_go_live);
     let (readiness, defects) = data.uat.readiness(&data.project)?;
-    let open = |severity| {
-        defects
-            .iter()
-            .filter(|d| crate::domain::uat::is_open(d.status) && d.severity == Some(severity))
-            .count() as u32
-    };
+    let (open_critical, open_major) = rules::open_critical_and_major(&defects);
     // Milestones due before go-live.
     let mut due_milestones: Vec<&milestone::Model> = data
         .milestones
@@ -988,8 +1087,8 @@ pub fn criteria_from(
     let manual = manual.iter().map(|c| (c.name.clone(), c.done)).collect();
     Ok(rules::evaluate(&CriteriaFacts {
         uat_ready: readiness.ready,
-        open_critical: open(crate::domain::uat::Severity::Critical),
-        open_major: open(crate::domain::uat::Severity::Major),
+        open_critical,
+        open_major,
         max_open_critical: u32::try_from(plan.max_open_critical).unwrap_or(0),
         max_open_major: u32::try_from(plan.max_open_major).unwrap_or(0),
         milestones_not_achieved: not_achieved,
@@ -1242,8 +1341,8 @@ fn position_of(project: &project::Model) -> ServiceResult<ProjectPosition> {
     })
 }
 
-/// The PM's lifecycle moves: reschedule after NO_GO, start cutover, go live, close hypercare,
-/// complete a rollback, replan after a rollback.
+/// The PM's lifecycle moves: reschedule after NO_GO (or withdraw a GO to change the plan),
+/// start cutover, go live, close hypercare, complete a rollback, replan after a rollback.
 pub async fn transition(
     state: &AppState,
     caller: &Caller,
@@ -1361,14 +1460,7 @@ pub async fn transition(
             }
         }
         PlanAction::CloseHypercare => {
-            let breached = breached_metrics(&txn, current.id).await?;
-            if !breached.is_empty() {
-                return Err(Refusal::precondition(
-                    &["action"],
-                    format!("metrics still off target: {}", breached.join(", ")),
-                )
-                .into());
-            }
+            rules::check_hypercare_exit(&metrics_since_live(&txn, current.id).await?)?;
         }
         PlanAction::CompleteRollback | PlanAction::StartCutover => {}
         PlanAction::SubmitForDecision
@@ -1489,20 +1581,44 @@ pub async fn readings_of(
         .await?)
 }
 
-/// Metrics whose latest reading misses its target, by name.
-async fn breached_metrics(
+/// When the committee last said GO to the plan: every reading taken since then was taken in
+/// the hypercare of the current attempt, because readings are taken only while the plan is
+/// LIVE and an earlier attempt's hypercare ended (rollback, REPLAN) before the ballot that
+/// approved this one. `None` for a plan never approved by a ballot.
+async fn last_go_decided_at(
     conn: &impl ConnectionTrait,
     plan_id: Uuid,
-) -> ServiceResult<Vec<String>> {
+) -> ServiceResult<Option<DateTime<Utc>>> {
+    Ok(decision::Entity::find()
+        .filter(decision::Column::SubjectType.eq(DecisionSubject::GoLive.as_str()))
+        .filter(decision::Column::SubjectId.eq(plan_id))
+        .filter(decision::Column::Outcome.eq(DecisionChoice::Go.as_str()))
+        .filter(decision::Column::DecidedAt.is_not_null())
+        .order_by_desc(decision::Column::DecidedAt)
+        .one(conn)
+        .await?
+        .and_then(|ballot| ballot.decided_at))
+}
+
+/// The plan's metrics, each with the latest of its readings taken since the plan last went
+/// live, as [`rules::check_hypercare_exit`] judges them.
+async fn metrics_since_live(
+    conn: &impl ConnectionTrait,
+    plan_id: Uuid,
+) -> ServiceResult<Vec<rules::MetricSinceLive>> {
     let metrics = metrics_of(conn, plan_id).await?;
     if metrics.is_empty() {
         return Ok(Vec::new());
     }
-    // Every reading of the plan's metrics in one statement, oldest first: the last one seen
-    // for a metric is its latest.
+    let mut readings = metric_reading::Entity::find()
+        .filter(metric_reading::Column::MetricId.is_in(metrics.iter().map(|m| m.id)));
+    if let Some(since) = last_go_decided_at(conn, plan_id).await? {
+        readings = readings.filter(metric_reading::Column::TakenAt.gte(since));
+    }
+    // Every reading in one statement, oldest first: the last one seen for a metric is its
+    // latest.
     let mut latest_breached: HashMap<Uuid, bool> = HashMap::new();
-    for reading in metric_reading::Entity::find()
-        .filter(metric_reading::Column::MetricId.is_in(metrics.iter().map(|m| m.id)))
+    for reading in readings
         .order_by_asc(metric_reading::Column::TakenAt)
         .order_by_asc(metric_reading::Column::Id)
         .all(conn)
@@ -1512,8 +1628,10 @@ async fn breached_metrics(
     }
     Ok(metrics
         .into_iter()
-        .filter(|metric| latest_breached.get(&metric.id) == Some(&true))
-        .map(|metric| metric.name)
+        .map(|metric| rules::MetricSinceLive {
+            latest_breached: latest_breached.get(&metric.id).copied(),
+            name: metric.name,
+        })
         .collect())
 }
 

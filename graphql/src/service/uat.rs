@@ -444,7 +444,9 @@ pub struct NewDefect {
     pub environment: String,
     pub found_in_cycle_id: Option<Uuid>,
     pub scenario_id: Option<Uuid>,
-    pub found_after_go_live: bool,
+    /// `None`: whether the project is live when the defect is logged
+    /// ([`rules::found_after_go_live`]).
+    pub found_after_go_live: Option<bool>,
 }
 
 struct CheckedDefect {
@@ -504,15 +506,25 @@ async fn insert_defect(
     conn: &impl ConnectionTrait,
     origin: Origin<'_>,
     now: DateTime<Utc>,
-    project_id: Uuid,
+    project: &project::Model,
     reporter: Uuid,
     input: &NewDefect,
     checked: CheckedDefect,
     execution_id: Option<Uuid>,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
+    let held_from = project
+        .status_before_hold
+        .as_deref()
+        .map(super::project::parse_status)
+        .transpose()?;
+    let found_after_go_live = rules::found_after_go_live(
+        input.found_after_go_live,
+        super::project::parse_status(&project.status)?,
+        held_from,
+    );
     let row = defect::Model {
         id: Uuid::now_v7(),
-        project_id,
+        project_id: project.id,
         number: 0, // the insert numbers it
         title: checked.title,
         steps_to_reproduce: checked.steps,
@@ -531,7 +543,7 @@ async fn insert_defect(
         execution_id,
         reporter_id: reporter,
         assignee_id: None,
-        found_after_go_live: input.found_after_go_live,
+        found_after_go_live,
         status: DefectStatus::New.as_str().to_owned(),
         reject_reason: None,
         duplicate_of: None,
@@ -662,7 +674,7 @@ pub async fn defect_create(
         &txn,
         Origin::from(caller),
         state.clock.now(),
-        project_id,
+        &project,
         caller.actor.user_id,
         &input,
         checked,
@@ -824,7 +836,7 @@ pub async fn execution_record(
             &txn,
             origin,
             now,
-            cycle.project_id,
+            &project,
             caller.actor.user_id,
             &input,
             checked,
@@ -856,7 +868,8 @@ pub fn key_of(d: &defect::Model) -> String {
     format!("DEF-{}", d.number)
 }
 
-/// Grades a defect: severity and priority, by the PM or QA (or the reporter while it is NEW).
+/// Grades an open defect: severity and priority, by the PM or QA (or the reporter while it is
+/// NEW).
 pub async fn defect_grade(
     state: &AppState,
     caller: &Caller,
@@ -877,6 +890,7 @@ pub async fn defect_grade(
     if !(triager || (current.reporter_id == caller.actor.user_id && status == DefectStatus::New)) {
         return Err(ServiceError::Forbidden);
     }
+    rules::check_gradable(&key_of(&current), status)?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
@@ -982,12 +996,16 @@ pub async fn defect_transition(
             duplicate_of: Some(other),
             ..
         } => {
-            let found = defect::Entity::find_by_id(*other).one(&txn).await?;
-            if found.is_none_or(|d| d.project_id != current.project_id) {
+            let found = defect::Entity::find_by_id(*other)
+                .one(&txn)
+                .await?
+                .filter(|d| d.project_id == current.project_id);
+            let Some(original) = found else {
                 return Err(
                     Refusal::not_found(&["duplicateOf"], "defect of the same project").into(),
                 );
-            }
+            };
+            rules::check_duplicate_original(&key_of(&original), defect_status(&original)?)?;
         }
         _ => {}
     }

@@ -200,7 +200,13 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             PlanStatus::RolledBack => Route::to("go_live.rolled_back", &[AllMembers]),
             PlanStatus::Closed => Route::to("go_live.closed", &[AllMembers]),
             PlanStatus::NoGo => Route::to("go_live.no_go", &[AllMembers, Role(Sponsor)]),
-            PlanStatus::Draft if matches!(from, PlanStatus::NoGo | PlanStatus::RolledBack) => {
+            // A NO_GO rescheduled, a GO withdrawn, a rollback replanned.
+            PlanStatus::Draft
+                if matches!(
+                    from,
+                    PlanStatus::NoGo | PlanStatus::ApprovedGo | PlanStatus::RolledBack
+                ) =>
+            {
                 Route::to("go_live.rescheduled", &[AllMembers, Role(Sponsor)])
             }
             // The rollback has its own, louder event.
@@ -733,7 +739,11 @@ mod tests {
         for to in [PlanStatus::ApprovedGo, PlanStatus::NoGo] {
             assert_eq!(reached(changed(PlanStatus::ReadyForDecision, to)), everyone);
         }
-        for from in [PlanStatus::NoGo, PlanStatus::RolledBack] {
+        for from in [
+            PlanStatus::NoGo,
+            PlanStatus::ApprovedGo,
+            PlanStatus::RolledBack,
+        ] {
             let rescheduled = changed(from, PlanStatus::Draft);
             assert_eq!(route(&rescheduled).unwrap().kind, "go_live.rescheduled");
             assert_eq!(reached(rescheduled), everyone);

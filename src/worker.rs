@@ -689,10 +689,16 @@ mod smtp {
                     .await
                     .map_err(|_| Failure::TimedOut(self.timeout))
                     .flatten();
-            if exchanged.is_err() {
-                // As lettre's own `send` does: a connection left in the middle of a transaction
-                // is not reused.
-                connection.abort().await;
+            match &exchanged {
+                // As lettre's own `send` does, a connection refused in the middle of a
+                // transaction is quit and not reused; the quit is bounded too, since lettre
+                // waits for its answer.
+                Err(failure) if !matches!(failure, Failure::TimedOut(_)) => {
+                    let _ = tokio::time::timeout(self.timeout, connection.abort()).await;
+                }
+                // A server that stopped answering is not asked to quit: the caller drops the
+                // connection.
+                Err(_) | Ok(()) => {}
             }
             exchanged
         }

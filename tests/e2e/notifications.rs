@@ -518,6 +518,51 @@ async fn a_5xx_while_connecting_is_retried_not_dead() {
     assert!(row.next_attempt_at > app.clock.now());
 }
 
+/// A server that stops answering in the middle of a message, its connection kept open, holds
+/// the worker no longer than the SMTP timeout: the worker does not wait for its answer to a
+/// QUIT either. The email waits and is tried again.
+#[tokio::test]
+async fn a_server_that_stops_answering_mid_message_holds_the_worker_no_longer_than_its_timeout() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let app = TestApp::spawn().await;
+    let t = team(&app).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((client, _)) = listener.accept().await {
+            let (reader, mut writer) = client.into_split();
+            let mut lines = BufReader::new(reader).lines();
+            let _ = writer.write_all(b"220 localhost ready\r\n").await;
+            // Answers the greeting, then reads on and answers nothing more.
+            if let Ok(Some(_ehlo)) = lines.next_line().await {
+                let _ = writer.write_all(b"250 localhost\r\n").await;
+            }
+            held.push(writer);
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        }
+    });
+    let worker = app.worker_to(&url);
+    one_email(&app, &t).await;
+    let drained = tokio::time::timeout(Duration::from_secs(60), worker.drain())
+        .await
+        .expect("the drain ends: the worker does not wait on a silent server past its timeout");
+    assert_eq!(drained.unwrap(), 1);
+    let row = &rows(&app).await[0];
+    assert_eq!(
+        (row.status.as_str(), row.attempts),
+        ("PENDING", 1),
+        "{row:?}"
+    );
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .contains("did not answer"),
+        "{row:?}"
+    );
+}
+
 /// A 5xx to the sender (MAIL FROM: authentication required, relaying refused, a sending quota
 /// used up) answers the account, not the message, and would answer every email alike: each
 /// waits and is tried again, none is DEAD. A 5xx to the message itself still is final.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Duration as Days;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use steerco_entity::notification;
+use steerco_entity::{digest_item, notification};
 use steerco_graphql::domain::clock::Clock;
 use steerco_graphql::service::outbox;
 
@@ -1245,17 +1245,42 @@ async fn a_digest_drops_what_a_project_held_for_someone_who_has_left_it() {
         json!([]),
         "{removed}"
     );
+    // An administrator hears of what they raised on a project they are not a member of, held
+    // items included.
+    let admin = app.user("Ada Admin", true).await;
+    let project = steerco_entity::project::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the team's project");
+    digest_item::Entity::insert(digest_item::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        user_id: Set(admin.uuid),
+        project_id: Set(Some(project.id)),
+        kind: Set("change_request.approved".to_owned()),
+        subject: Set("Change request approved: CR-001".to_owned()),
+        summary: Set("Approved.".to_owned()),
+        link: Set("http://localhost:8080/objects/x".to_owned()),
+        created_at: Set(app.clock.now()),
+        notification_id: Set(None),
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
     mail.deliver().await;
     let seen = mail.smtp.received_count();
 
     app.clock.advance(Days::hours(23)); // past the next digest hour
-    assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 1);
+    assert_eq!(outbox::run_scheduler(&app.state).await.unwrap().digests, 2);
     mail.deliver().await;
-    assert_eq!(mail.since(seen), got(&[(&t.dev, "digest.daily")]));
+    assert_eq!(
+        mail.since(seen),
+        got(&[(&t.dev, "digest.daily"), (&admin, "digest.daily")])
+    );
     assert_eq!(app.count(waiting).await, 0);
     assert_eq!(
         app.count("digest_item").await,
-        1,
+        2,
         "what was held for QA is dropped, not kept waiting for ever"
     );
 }

@@ -662,6 +662,26 @@ async fn send_digests(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64
     Ok(sent)
 }
 
+/// Drops what digests held for `user_id` of projects they are no longer a member of.
+async fn drop_items_of_projects_left(
+    txn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> ServiceResult<()> {
+    let still_a_member = Query::select()
+        .column(project_member::Column::ProjectId)
+        .from(project_member::Entity)
+        .and_where(project_member::Column::UserId.eq(user_id))
+        .to_owned();
+    digest_item::Entity::delete_many()
+        .filter(digest_item::Column::UserId.eq(user_id))
+        .filter(digest_item::Column::NotificationId.is_null())
+        .filter(digest_item::Column::ProjectId.is_not_null())
+        .filter(digest_item::Column::ProjectId.not_in_subquery(still_a_member))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 async fn digest_for(
     state: &AppState,
     settings: &MailSettings,
@@ -673,19 +693,11 @@ async fn digest_for(
         return Ok(0);
     };
     // Someone who has left a project receives no more of its emails: what its events held for
-    // them is dropped, in the transaction that would have sent it.
-    let still_a_member = Query::select()
-        .column(project_member::Column::ProjectId)
-        .from(project_member::Entity)
-        .and_where(project_member::Column::UserId.eq(user_id))
-        .to_owned();
-    digest_item::Entity::delete_many()
-        .filter(digest_item::Column::UserId.eq(user_id))
-        .filter(digest_item::Column::NotificationId.is_null())
-        .filter(digest_item::Column::ProjectId.is_not_null())
-        .filter(digest_item::Column::ProjectId.not_in_subquery(still_a_member))
-        .exec(&txn)
-        .await?;
+    // them is dropped, in the transaction that would have sent it. Administrators, who hear of
+    // what they raised on any project, keep theirs.
+    if !person.admin {
+        drop_items_of_projects_left(&txn, user_id).await?;
+    }
     let items = digest_item::Entity::find()
         .filter(digest_item::Column::UserId.eq(user_id))
         .filter(digest_item::Column::NotificationId.is_null())

@@ -617,6 +617,38 @@ async fn a_deferred_defect_is_reopened_before_it_is_regraded() {
     .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
 
+    // Nor may QA lower it below what blocks go-live and defer it then: that is the PM's call.
+    let before = app.snapshot().await;
+    let response = app
+        .gql(Some(&t.qa.token), "mutation($id: ID!, $v: Int!) { defectGrade(input: { id: $id, expectedVersion: $v, severity: MINOR }) { userErrors { code } } }", json!({ "id": defect, "v": graded["defect"]["version"] }))
+        .await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response}");
+    assert_eq!(app.snapshot().await, before, "the refusal wrote nothing");
+    let major = grade(
+        &app,
+        &t.qa,
+        &defect,
+        &graded["defect"]["version"],
+        "MAJOR",
+        "P1",
+    )
+    .await;
+    assert_eq!(
+        major["userErrors"],
+        json!([]),
+        "QA may grade within what blocks: {major}"
+    );
+    let lowered = grade(
+        &app,
+        &t.pm,
+        &defect,
+        &major["defect"]["version"],
+        "MINOR",
+        "P3",
+    )
+    .await;
+    assert_eq!(lowered["defect"]["severity"], "MINOR", "{lowered}");
+
     // Closed for good: no way back, and the refusal says so.
     let rejected = defect_moved(
         &app,
@@ -625,6 +657,6 @@ async fn a_deferred_defect_is_reopened_before_it_is_regraded() {
         json!({ "action": "REJECT", "rejectReason": "NOT_A_DEFECT" }),
     )
     .await;
-    let refused = grade(&app, &t.pm, &defect, &rejected["version"], "MINOR", "P3").await;
+    let refused = grade(&app, &t.pm, &defect, &rejected["version"], "TRIVIAL", "P4").await;
     assert_refused(&refused, "PRECONDITION_FAILED", &["input", "id"]);
 }

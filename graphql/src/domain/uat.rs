@@ -830,6 +830,13 @@ fn defer_needs_project_manager(severity: Option<Severity>) -> bool {
     severity.is_none_or(Severity::blocks_go_live)
 }
 
+/// Whether regrading a defect from `before` to `after` is the PM's call: grading a CRITICAL or
+/// MAJOR defect below what blocks go-live accepts a risk, as deferring it does, and would
+/// otherwise let a QA lower a defect and then defer it alone.
+pub fn downgrade_needs_project_manager(before: Option<Severity>, after: Option<Severity>) -> bool {
+    before.is_some_and(Severity::blocks_go_live) && after.is_some_and(|s| !s.blocks_go_live())
+}
+
 fn is_eligible(facts: &DefectFacts, caller: &Caller, action: DefectAction) -> bool {
     use DefectAction as A;
     use ProjectRole as R;
@@ -2144,6 +2151,25 @@ mod tests {
     /// Only open defects are graded, so a QA's MINOR deferral cannot be turned into a CRITICAL
     /// defect deferred without the PM; a deferred defect is reopened by TRIAGE first, which
     /// the refusal says, and one with no way back says that instead.
+    #[test]
+    fn lowering_a_defect_below_what_blocks_go_live_is_the_pms_call() {
+        use Severity as S;
+        for before in [S::Critical, S::Major] {
+            for after in [S::Minor, S::Trivial] {
+                assert!(downgrade_needs_project_manager(Some(before), Some(after)));
+            }
+            for after in [S::Critical, S::Major] {
+                assert!(!downgrade_needs_project_manager(Some(before), Some(after)));
+            }
+            assert!(!downgrade_needs_project_manager(Some(before), None));
+        }
+        for before in [None, Some(S::Minor), Some(S::Trivial)] {
+            for after in [S::Critical, S::Major, S::Minor, S::Trivial] {
+                assert!(!downgrade_needs_project_manager(before, Some(after)));
+            }
+        }
+    }
+
     #[test]
     fn only_an_open_defect_is_graded() {
         use DefectStatus as S;

@@ -891,6 +891,14 @@ pub async fn defect_grade(
         return Err(ServiceError::Forbidden);
     }
     rules::check_gradable(&key_of(&current), status)?;
+    let severity_of = |d: &defect::Model| d.severity.as_deref().and_then(|s| s.parse().ok());
+    let deferrer = subject.admin
+        || subject
+            .roles
+            .contains(crate::domain::role::ProjectRole::ProjectManager);
+    if !deferrer && rules::downgrade_needs_project_manager(severity_of(&current), severity) {
+        return Err(ServiceError::Forbidden);
+    }
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
@@ -915,7 +923,6 @@ pub async fn defect_grade(
         defect_entry(&next, "defect.graded", Some(&current)),
     )
     .await?;
-    let severity_of = |d: &defect::Model| d.severity.as_deref().and_then(|s| s.parse().ok());
     let events = if rules::grading_escalates(status, severity_of(&current), severity_of(&next)) {
         vec![DomainEvent::DefectEscalated { defect_id: next.id }]
     } else {

@@ -599,6 +599,71 @@ async fn a_5xx_to_the_sender_is_retried_not_dead() {
     assert!(rows(&app).await.iter().all(|r| r.status == "SENT"));
 }
 
+/// A change request decided reaches, besides those who always hear of it, the finance
+/// representatives when it moves money and the owners of the milestones it moves.
+#[tokio::test]
+async fn a_change_decided_reaches_finance_when_it_costs_and_the_owners_of_what_it_moves() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let finance = app.user("Fatima Khan", false).await;
+    app.add_member(&t.pm, &t.project, &finance, &["FINANCE_REP"])
+        .await;
+    let created = app
+        .ok(&t.pm, "mutation($p: ID!, $o: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Data migrated\", ownerId: $o, forecastDate: \"2027-03-04\" }) { milestone { id } userErrors { code message } } }", json!({ "p": t.phase, "o": t.dev.id }))
+        .await;
+    assert_eq!(
+        created["milestoneCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    let milestone = created["milestoneCreate"]["milestone"]["id"].clone();
+    let mut seen = 0;
+    step(&mail, &mut seen).await;
+
+    let kind = "change_request.approved";
+    let always = [&t.qa, &t.pm, &t.chair, &t.member, &t.informed];
+    for (title, cost, shifts, extra) in [
+        (
+            "Add lead scoring",
+            "2000",
+            json!([{ "milestoneId": milestone, "days": 1 }]),
+            vec![&finance, &t.dev],
+        ),
+        ("Rename a field", "0", json!([]), vec![]),
+    ] {
+        let cr = raise(&app, &t, title).await;
+        act(&app, &t.qa, &cr, "SUBMIT", None).await;
+        act(&app, &t.pm, &cr, "START_ASSESSMENT", None).await;
+        let impact = json!({
+            "schedule": { "days": 1, "milestoneShifts": shifts },
+            "cost": { "amount": cost, "currency": "CNY", "budgetLine": "Config" },
+            "effort": { "personDays": "2" },
+            "risk": { "level": "LOW", "description": "A field" }
+        });
+        let assessed = assess(&app, &t.pm, &cr, impact).await;
+        assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
+        act(&app, &t.pm, &cr, "REQUEST_DECISION", None).await;
+        let approved = act(&app, &t.pm, &cr, "APPROVE", Some("Small and safe")).await;
+        assert_eq!(
+            approved["changeRequest"]["status"], "APPROVED",
+            "{approved}"
+        );
+        let decided: Vec<(String, String)> = step(&mail, &mut seen)
+            .await
+            .into_iter()
+            .filter(|(_, k)| k == kind)
+            .collect();
+        let expected: Vec<(&TestUser, &str)> = always
+            .iter()
+            .copied()
+            .chain(extra)
+            .map(|who| (who, kind))
+            .collect();
+        assert_eq!(decided, got(&expected), "{title}");
+    }
+}
+
 /// A UAT cycle started asks the business representatives (its testers) to test, and its
 /// sign-off reaches the PM, the sponsor and the committee; the project put on hold, resumed or
 /// cancelled reaches every member, with the reason given.

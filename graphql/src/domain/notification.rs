@@ -66,6 +66,10 @@ pub enum Audience {
     WarRoom,
     /// The eligible voters who have not voted yet.
     PendingVoters,
+    /// The finance representatives, when the change request the event is about moves money.
+    FinanceWhenCosted,
+    /// The owners of the milestones the change request the event is about moves or names.
+    ImpactedMilestoneOwners,
 }
 
 /// How soon a message must go out.
@@ -139,6 +143,8 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
                 Role(Sponsor),
                 Role(SteeringCommittee),
                 Informed,
+                FinanceWhenCosted,
+                ImpactedMilestoneOwners,
             ];
             match to {
                 CrStatus::Submitted => {
@@ -485,6 +491,10 @@ pub struct Parties {
     pub milestone_owner: Option<Uuid>,
     pub war_room: Vec<Uuid>,
     pub pending_voters: Vec<Uuid>,
+    /// Whether the change request the event is about has a cost impact other than zero.
+    pub costed: bool,
+    /// The owners of the milestones the change request shifts or links.
+    pub impacted_milestone_owners: Vec<Uuid>,
     /// Users who may not receive mail: deactivated accounts.
     pub inactive: BTreeSet<Uuid>,
 }
@@ -512,6 +522,17 @@ pub fn recipients(route: &Route, parties: &Parties) -> BTreeSet<Uuid> {
             Audience::MilestoneOwner => people.extend(parties.milestone_owner),
             Audience::WarRoom => people.extend(&parties.war_room),
             Audience::PendingVoters => people.extend(&parties.pending_voters),
+            Audience::FinanceWhenCosted if parties.costed => people.extend(
+                parties
+                    .members
+                    .iter()
+                    .filter(|m| m.roles.contains(ProjectRole::FinanceRep))
+                    .map(|m| m.user_id),
+            ),
+            Audience::FinanceWhenCosted => {}
+            Audience::ImpactedMilestoneOwners => {
+                people.extend(&parties.impacted_milestone_owners);
+            }
         }
     }
     people.retain(|id| !parties.inactive.contains(id));
@@ -789,6 +810,40 @@ mod tests {
             reached_with_sponsor_and_tester(approved),
             [PM, SPONSOR, COMMITTEE, QA, SPONSOR_ONLY]
         );
+    }
+
+    #[test]
+    fn a_change_request_decided_reaches_finance_when_it_costs_and_the_owners_of_what_it_moves() {
+        const FINANCE: u128 = 10;
+        const OWNER: u128 = 11;
+        let decided = |to| DomainEvent::ChangeRequestStatusChanged {
+            change_request_id: id(99),
+            from: CrStatus::AwaitingDecision,
+            to,
+        };
+        let reached = |event: DomainEvent, costed: bool| -> Vec<u128> {
+            let mut parties = parties();
+            parties.members.push(Member {
+                user_id: id(FINANCE),
+                roles: RoleSet::from_input(&[ProjectRole::FinanceRep]).unwrap(),
+            });
+            parties.costed = costed;
+            parties.impacted_milestone_owners = vec![id(OWNER), id(DEVELOPER)];
+            route(&event)
+                .map(|r| recipients(&r, &parties).iter().map(Uuid::as_u128).collect())
+                .unwrap_or_default()
+        };
+        for to in [CrStatus::Approved, CrStatus::Rejected, CrStatus::Deferred] {
+            assert_eq!(
+                reached(decided(to), true),
+                [PM, SPONSOR, COMMITTEE, QA, DEVELOPER, FINANCE, OWNER]
+            );
+            assert_eq!(
+                reached(decided(to), false),
+                [PM, SPONSOR, COMMITTEE, QA, DEVELOPER, OWNER]
+            );
+        }
+        assert_eq!(reached(decided(CrStatus::Submitted), true), [PM]);
     }
 
     #[test]

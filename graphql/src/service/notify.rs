@@ -763,6 +763,10 @@ async fn context_of(
             };
             parties.requester = Some(cr.requester_id);
             parties.informed = informed_on(conn, &cr).await?;
+            let impact = super::change_request::impact_of(&cr)?;
+            parties.costed = impact.cost.as_ref().is_some_and(|c| !c.amount.is_zero());
+            parties.impacted_milestone_owners =
+                owners_of_milestones_touched(conn, &cr, &impact).await?;
             facts.object = object(super::change_request::code_of(&cr), &cr.title);
             link = settings.object_url(Kind::ChangeRequest, cr.id);
         }
@@ -946,6 +950,35 @@ fn plan_object(plan: &go_live_plan::Model) -> ObjectFacts {
             .format("%Y-%m-%d %H:%M UTC")
             .to_string(),
     )
+}
+
+/// The owners of the milestones a change request, of `impact`, shifts or links.
+async fn owners_of_milestones_touched(
+    conn: &impl ConnectionTrait,
+    cr: &change_request::Model,
+    impact: &crate::domain::change_request::Impact,
+) -> ServiceResult<Vec<Uuid>> {
+    let shifted = impact
+        .schedule
+        .iter()
+        .flat_map(|schedule| &schedule.milestone_shifts)
+        .map(|shift| shift.milestone_id);
+    let touched: BTreeSet<Uuid> = super::change_request::links_of(cr)?
+        .milestone_ids
+        .into_iter()
+        .chain(shifted)
+        .collect();
+    if touched.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(milestone::Entity::find()
+        .filter(milestone::Column::ProjectId.eq(cr.project_id))
+        .filter(milestone::Column::Id.is_in(touched))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.owner_id)
+        .collect())
 }
 
 /// The members Informed (RACI I) on the activities a change request touches: those of the

@@ -491,6 +491,41 @@ async fn going_live_and_leaving_hypercare_are_refused_by_project_transition() {
     assert_eq!(app.snapshot().await, before);
 }
 
+/// A project an earlier version took live by its own GO_LIVE, with no go-live plan, has no plan
+/// to close its hypercare: it leaves hypercare by its own command, and can then be closed.
+#[tokio::test]
+async fn a_project_live_without_a_go_live_plan_leaves_hypercare_by_its_own_command() {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let id = app.project(&pm, "CRM-1").await;
+    let row = steerco_entity::project::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stored: steerco_entity::project::ActiveModel = row.into();
+    stored.status = Set("LIVE_HYPERCARE".to_owned());
+    steerco_entity::project::Entity::update(stored)
+        .exec(app.db())
+        .await
+        .unwrap();
+    for (action, status) in [("START_OPTIMIZATION", "OPTIMIZATION"), ("CLOSE", "CLOSED")] {
+        let data = app
+            .ok(
+                &pm,
+                TRANSITION,
+                json!({ "input": { "id": id, "action": action } }),
+            )
+            .await;
+        assert_eq!(data["projectTransition"]["userErrors"], json!([]), "{data}");
+        assert_eq!(
+            data["projectTransition"]["project"]["status"], status,
+            "{data}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn projects_are_listed_in_pages_with_filters() {
     let app = TestApp::spawn().await;

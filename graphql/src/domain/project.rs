@@ -254,6 +254,8 @@ pub struct ProjectSnapshot {
     pub has_project_manager: bool,
     /// Whether the plan holds at least one milestone.
     pub has_milestones: bool,
+    /// Whether a go-live plan of the project is LIVE: its hypercare is then the plan's to close.
+    pub hypercare_held_by_a_plan: bool,
 }
 
 /// The outcome of an accepted transition.
@@ -337,14 +339,25 @@ pub fn decide(
     action: ProjectAction,
     reason: Option<&str>,
 ) -> Result<ProjectTransition, Vec<Refusal>> {
+    // A project taken live by its own GO_LIVE, before go-live plans made that move, has no plan
+    // to close its hypercare: it leaves hypercare by its own command, or could never close.
+    let left_without_a_plan = action == ProjectAction::StartOptimization
+        && project.status == ProjectStatus::LiveHypercare
+        && !project.hypercare_held_by_a_plan;
     // Refused with the way that does work, rather than as a transition the state happens not
     // to allow; a closed or cancelled project takes no command at all, and says so.
     if let Some(instead) = action.made_by_the_go_live_plan()
         && !project.status.is_terminal()
+        && !left_without_a_plan
     {
         return Err(vec![Refusal::precondition(&["action"], instead)]);
     }
-    let Some(to) = target(project.status, project.held_from, action) else {
+    let to = if left_without_a_plan {
+        Some(ProjectStatus::Optimization)
+    } else {
+        target(project.status, project.held_from, action)
+    };
+    let Some(to) = to else {
         return Err(vec![Refusal::invalid_transition(
             &["action"],
             project.status.as_str(),
@@ -433,6 +446,7 @@ mod tests {
             has_sponsor: true,
             has_project_manager: true,
             has_milestones: true,
+            hypercare_held_by_a_plan: true,
         }
     }
 
@@ -567,6 +581,31 @@ mod tests {
         let resumed = decide(&on_hold, ProjectAction::Resume, None).unwrap();
         assert_eq!(resumed.status, ProjectStatus::Initiated);
         assert_eq!(resumed.held_from, None);
+    }
+
+    #[test]
+    fn a_project_live_without_a_plan_leaves_hypercare_by_its_own_command() {
+        let legacy = ProjectSnapshot {
+            hypercare_held_by_a_plan: false,
+            ..snapshot(ProjectStatus::LiveHypercare)
+        };
+        let left = decide(&legacy, ProjectAction::StartOptimization, None).unwrap();
+        assert_eq!(left.status, ProjectStatus::Optimization);
+        let refused = decide(
+            &snapshot(ProjectStatus::LiveHypercare),
+            ProjectAction::StartOptimization,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(refused[0].code, RefusalCode::PreconditionFailed);
+        for status in [ProjectStatus::InExecution, ProjectStatus::Optimization] {
+            let elsewhere = ProjectSnapshot {
+                hypercare_held_by_a_plan: false,
+                ..snapshot(status)
+            };
+            assert!(decide(&elsewhere, ProjectAction::StartOptimization, None).is_err());
+            assert!(decide(&elsewhere, ProjectAction::GoLive, None).is_err());
+        }
     }
 
     #[test]
@@ -814,6 +853,7 @@ mod properties {
                 has_sponsor: step.has_sponsor,
                 has_project_manager: step.has_project_manager,
                 has_milestones: step.has_milestones,
+                hypercare_held_by_a_plan: true,
             };
             let outcome = decide(&before, action, step.reason);
             if let Ok(transition) = &outcome {

@@ -47,12 +47,13 @@ pub enum ProjectAction {
     Initiate,
     /// INITIATED → IN_EXECUTION.
     StartExecution,
-    // Kept so that no client's document breaks; always refused.
+    // Kept so that no client's document breaks; refused but for projects live without a plan.
     /// Refused (PRECONDITION_FAILED): the go-live plan takes the project to LIVE_HYPERCARE
     /// (goLiveTransition GO_LIVE).
     GoLive,
-    /// Refused (PRECONDITION_FAILED): the go-live plan takes the project to OPTIMIZATION
-    /// (goLiveTransition CLOSE_HYPERCARE).
+    /// Refused (PRECONDITION_FAILED) while a go-live plan is LIVE: it takes the project to
+    /// OPTIMIZATION (goLiveTransition CLOSE_HYPERCARE). A project live with no LIVE plan (taken
+    /// live before plans made that move) leaves hypercare with it.
     StartOptimization,
     /// OPTIMIZATION → CLOSED.
     Close,

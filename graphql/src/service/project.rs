@@ -437,8 +437,18 @@ async fn snapshot_of(
         .one(conn)
         .await?
         .is_some();
+    let hypercare_held_by_a_plan = steerco_entity::go_live_plan::Entity::find()
+        .filter(steerco_entity::go_live_plan::Column::ProjectId.eq(project.id))
+        .filter(
+            steerco_entity::go_live_plan::Column::Status
+                .eq(crate::domain::go_live::PlanStatus::Live.as_str()),
+        )
+        .one(conn)
+        .await?
+        .is_some();
     Ok(ProjectSnapshot {
         has_milestones,
+        hypercare_held_by_a_plan,
         status: parse_status(&project.status)?,
         held_from: project
             .status_before_hold

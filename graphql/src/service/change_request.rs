@@ -426,25 +426,12 @@ async fn restart_ballot_in_txn(
     // Read before superseding: whether the committee has had this change at all.
     let sent_to_committee = sent_to_committee(txn, cr.id).await?;
     if let Some(open) = open_ballot(txn, cr.id).await? {
-        let superseded = decision::Model {
-            status: DecisionStatus::Superseded.as_str().to_owned(),
-            decided_at: Some(now),
-            version: open.version + 1,
-            ..open.clone()
-        };
-        whole_row::update(txn, superseded.clone()).await?;
-        append_in_txn(
+        super::decision::supersede_in_txn(
             txn,
             origin,
             now,
-            AuditEntry {
-                project_id: Some(cr.project_id),
-                entity_type: "Decision",
-                entity_id: open.id,
-                action: "decision.superseded",
-                before: None,
-                after: Some(json!({ "changeRequestId": cr.id, "reason": "material edit while awaiting the decision" })),
-            },
+            &open,
+            json!({ "changeRequestId": cr.id, "reason": "material edit while awaiting the decision" }),
         )
         .await?;
         events.push(DomainEvent::ChangeRequestVotesSuperseded {
@@ -815,27 +802,8 @@ async fn supersede_only(
     cr: &change_request::Model,
     open: decision::Model,
 ) -> ServiceResult<Vec<DomainEvent>> {
-    let superseded = decision::Model {
-        status: DecisionStatus::Superseded.as_str().to_owned(),
-        decided_at: Some(now),
-        version: open.version + 1,
-        ..open.clone()
-    };
-    whole_row::update(txn, superseded).await?;
-    append_in_txn(
-        txn,
-        origin,
-        now,
-        AuditEntry {
-            project_id: Some(cr.project_id),
-            entity_type: "Decision",
-            entity_id: open.id,
-            action: "decision.superseded",
-            before: None,
-            after: Some(json!({ "changeRequestId": cr.id })),
-        },
-    )
-    .await?;
+    super::decision::supersede_in_txn(txn, origin, now, &open, json!({ "changeRequestId": cr.id }))
+        .await?;
     Ok(vec![DomainEvent::ChangeRequestVotesSuperseded {
         change_request_id: cr.id,
         decision_id: open.id,

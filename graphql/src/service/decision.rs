@@ -130,6 +130,39 @@ pub(crate) async fn committee_of(
     Ok(committee)
 }
 
+/// Marks `open`, an open ballot, SUPERSEDED (its votes kept, no longer counting), with its
+/// audit event; `why` names what superseded it in the event.
+pub(crate) async fn supersede_in_txn(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    open: &decision::Model,
+    why: serde_json::Value,
+) -> ServiceResult<()> {
+    let superseded = decision::Model {
+        status: DecisionStatus::Superseded.as_str().to_owned(),
+        decided_at: Some(now),
+        version: open.version + 1,
+        ..open.clone()
+    };
+    whole_row::update(txn, superseded).await?;
+    append_in_txn(
+        txn,
+        origin,
+        now,
+        AuditEntry {
+            project_id: Some(open.project_id),
+            entity_type: "Decision",
+            entity_id: open.id,
+            action: "decision.superseded",
+            before: None,
+            after: Some(why),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Opens a ballot of the project's steering committee, inside the caller's transaction.
 pub(crate) async fn open_in_txn(
     txn: &impl ConnectionTrait,

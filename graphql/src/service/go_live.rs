@@ -542,27 +542,12 @@ async fn supersede_votes_cast(
     if super::decision::votes_of(txn, open.id).await?.is_empty() {
         return Ok((None, Vec::new()));
     }
-    let superseded = decision::Model {
-        status: DecisionStatus::Superseded.as_str().to_owned(),
-        decided_at: Some(now),
-        version: open.version + 1,
-        ..open.clone()
-    };
-    whole_row::update(txn, superseded).await?;
-    append_in_txn(
+    super::decision::supersede_in_txn(
         txn,
         origin,
         now,
-        AuditEntry {
-            project_id: Some(plan.project_id),
-            entity_type: "Decision",
-            entity_id: open.id,
-            action: "decision.superseded",
-            before: None,
-            after: Some(
-                json!({ "goLivePlanId": plan.id, "reason": "the plan changed while awaiting the decision" }),
-            ),
-        },
+        &open,
+        json!({ "goLivePlanId": plan.id, "reason": "the plan changed while awaiting the decision" }),
     )
     .await?;
     let ballot = super::decision::open_in_txn(

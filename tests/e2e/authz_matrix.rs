@@ -1874,9 +1874,14 @@ impl World {
         json!({ "milestone": created["milestone"]["id"], "version": created["milestone"]["version"] })
     }
 
-    /// A project of everyone with a one-milestone plan, moved by its PM through `path`.
+    /// A project of everyone with a signed scope and a one-milestone plan, moved by its PM
+    /// through `path`.
     async fn project_in(&self, path: &[&str]) -> Value {
         let project = self.new_project().await;
+        let signatories = [self.user(Who::Sponsor), self.user(Who::BusinessRep)];
+        self.app
+            .baseline_scope(self.user(Who::Pm), &project, &signatories)
+            .await;
         let phase = self.phase_in(&project).await;
         let milestone = self.milestone_in(&phase, None).await;
         for action in path {

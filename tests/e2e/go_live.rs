@@ -25,7 +25,10 @@ async fn setup(app: &TestApp, code: &str) -> Setup {
     let pm = app.user(&format!("Pm {code}"), false).await;
     let project = app.project(&pm, code).await;
     let sponsor = app.user(&format!("Sponsor {code}"), false).await;
-    app.add_member(&pm, &project, &sponsor, &["SPONSOR"]).await;
+    // The sponsor signs the scope for the business too, as initiation needs both.
+    app.add_member(&pm, &project, &sponsor, &["SPONSOR", "BUSINESS_REP"])
+        .await;
+    app.baseline_scope(&pm, &project, &[&sponsor]).await;
     let mut committee = Vec::new();
     for n in 0..3 {
         let member = app.user(&format!("Committee {code} {n}"), false).await;

@@ -337,8 +337,10 @@ async fn a_retried_transition_is_not_applied_twice() {
     let pm = app.user("Anna Berg", false).await;
     let sponsor = app.user("Lin Mei", false).await;
     let project = app.project(&pm, "CRM-1").await;
-    // Initiation needs a sponsor.
-    app.add_member(&pm, &project, &sponsor, &["SPONSOR"]).await;
+    // Initiation needs a sponsor, and a scope signed by a sponsor and the business.
+    app.add_member(&pm, &project, &sponsor, &["SPONSOR", "BUSINESS_REP"])
+        .await;
+    app.baseline_scope(&pm, &project, &[&sponsor]).await;
     let initiate = json!({ "key": "initiate", "input": { "id": project, "action": "INITIATE" } });
     let first = app.ok(&pm, TRANSITION_KEYED, initiate.clone()).await;
     assert_eq!(first["projectTransition"]["project"]["status"], "INITIATED");

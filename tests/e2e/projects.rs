@@ -269,22 +269,29 @@ async fn the_lifecycle_runs_from_proposal_to_execution_with_guards() {
     let sponsor = app.user("Zhang Wei", false).await;
     let id = app.project(&pm, "CRM-1").await;
 
-    // Initiation needs a sponsor.
-    let data = app
-        .ok(
-            &pm,
-            TRANSITION,
-            json!({ "input": { "id": id, "action": "INITIATE" } }),
-        )
-        .await;
+    // Initiation needs a sponsor and a signed scope: both are named at once.
+    let initiate = json!({ "input": { "id": id, "action": "INITIATE" } });
+    let data = app.ok(&pm, TRANSITION, initiate.clone()).await;
     assert_refused(
         &data["projectTransition"],
         "PRECONDITION_FAILED",
         &["input", "action"],
     );
-    assert_eq!(user_errors(&data["projectTransition"]).len(), 1);
+    assert_eq!(user_errors(&data["projectTransition"]).len(), 2, "{data}");
 
-    app.add_member(&pm, &id, &sponsor, &["SPONSOR"]).await;
+    app.add_member(&pm, &id, &sponsor, &["SPONSOR", "BUSINESS_REP"])
+        .await;
+    let data = app.ok(&pm, TRANSITION, initiate).await;
+    let refused = &data["projectTransition"]["userErrors"];
+    assert_eq!(refused.as_array().map(Vec::len), Some(1), "{data}");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("scope statement signed off")),
+        "{data}"
+    );
+
+    app.baseline_scope(&pm, &id, &[&sponsor]).await;
     let data = app
         .ok(
             &sponsor,
@@ -433,6 +440,48 @@ async fn the_lifecycle_runs_from_proposal_to_execution_with_guards() {
         &data["projectUpdate"],
         "PRECONDITION_FAILED",
         &["input", "id"],
+    );
+}
+
+/// DOMAIN §12.1: a project is initiated on a signed scope with at least one objective that can
+/// be measured, a KPI with its baseline and target. A baseline of vague goals is refused, and
+/// the next version, signed with a measurable objective, lets the project start.
+#[tokio::test]
+async fn initiation_needs_a_signed_scope_with_a_measurable_objective() {
+    let app = TestApp::spawn().await;
+    let pm = app.user("Anna Berg", false).await;
+    let sponsor = app.user("Zhang Wei", false).await;
+    let id = app.project(&pm, "CRM-1").await;
+    app.add_member(&pm, &id, &sponsor, &["SPONSOR", "BUSINESS_REP"])
+        .await;
+    let vague = json!([
+        { "text": "Better customer relationships" },
+        { "text": "Raise lead conversion", "kpi": "conversion rate", "baseline": "8%" }
+    ]);
+    app.baseline_scope_with(&pm, &id, &[&sponsor], vague).await;
+
+    let initiate = json!({ "input": { "id": id, "action": "INITIATE" } });
+    let before = app.snapshot().await;
+    let data = app.ok(&sponsor, TRANSITION, initiate.clone()).await;
+    assert_refused(
+        &data["projectTransition"],
+        "PRECONDITION_FAILED",
+        &["input", "action"],
+    );
+    let message = &data["projectTransition"]["userErrors"][0]["message"];
+    assert!(
+        message
+            .as_str()
+            .is_some_and(|m| m.contains("KPI, its baseline and its target")),
+        "{data}"
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    app.baseline_scope(&pm, &id, &[&sponsor]).await;
+    let data = app.ok(&sponsor, TRANSITION, initiate).await;
+    assert_eq!(
+        data["projectTransition"]["project"]["status"], "INITIATED",
+        "{data}"
     );
 }
 

@@ -314,6 +314,80 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Baselines a scope statement, as initiation needs: drafted by `pm` with one measurable
+    /// objective and one in-scope item, then signed by `signatories`, members who between them
+    /// hold SPONSOR and BUSINESS_REP. Returns the baseline's global id.
+    pub async fn baseline_scope(
+        &self,
+        pm: &TestUser,
+        project_id: &str,
+        signatories: &[&TestUser],
+    ) -> String {
+        let objectives = json!([{ "text": "Raise lead conversion", "kpi": "conversion rate", "baseline": "8%", "target": "12%" }]);
+        self.baseline_scope_with(pm, project_id, signatories, objectives)
+            .await
+    }
+
+    /// [`Self::baseline_scope`] with the given `objectives`.
+    pub async fn baseline_scope_with(
+        &self,
+        pm: &TestUser,
+        project_id: &str,
+        signatories: &[&TestUser],
+        objectives: Value,
+    ) -> String {
+        let draft = self
+            .ok(
+                pm,
+                "mutation($p: ID!) { scopeDraftCreate(input: { projectId: $p }) { scope { id version } userErrors { code message } } }",
+                json!({ "p": project_id }),
+            )
+            .await;
+        let draft = &draft["scopeDraftCreate"];
+        assert_eq!(draft["userErrors"], json!([]), "{draft}");
+        let filled = self
+            .ok(
+                pm,
+                "mutation($input: ScopeDraftUpdateInput!) { scopeDraftUpdate(input: $input) { scope { id version } userErrors { code field message } } }",
+                json!({ "input": {
+                    "id": draft["scope"]["id"],
+                    "expectedVersion": draft["scope"]["version"],
+                    "objectives": objectives,
+                    "inScope": [{ "category": "MODULE", "text": "Lead management" }]
+                } }),
+            )
+            .await;
+        let filled = &filled["scopeDraftUpdate"];
+        assert_eq!(filled["userErrors"], json!([]), "{filled}");
+        let ids: Vec<&str> = signatories.iter().map(|user| user.id.as_str()).collect();
+        let review = self
+            .ok(
+                pm,
+                "mutation($id: ID!, $v: Int!, $s: [ID!]!) { scopeReviewSubmit(input: { id: $id, expectedVersion: $v, signatoryIds: $s }) { scope { id } userErrors { code field message } } }",
+                json!({ "id": filled["scope"]["id"], "v": filled["scope"]["version"], "s": ids }),
+            )
+            .await;
+        let review = &review["scopeReviewSubmit"];
+        assert_eq!(review["userErrors"], json!([]), "{review}");
+        let mut status = json!(null);
+        for signatory in signatories {
+            let signed = self
+                .ok(
+                    signatory,
+                    "mutation($id: ID!) { scopeSign(input: { id: $id }) { scope { status } userErrors { code message } } }",
+                    json!({ "id": review["scope"]["id"] }),
+                )
+                .await;
+            assert_eq!(signed["scopeSign"]["userErrors"], json!([]), "{signed}");
+            status = signed["scopeSign"]["scope"]["status"].clone();
+        }
+        assert_eq!(status, "BASELINED");
+        filled["scope"]["id"]
+            .as_str()
+            .expect("scope version id")
+            .to_owned()
+    }
+
     /// Adds `user` to a project with `roles`, as `pm`; returns the member's global id.
     pub async fn add_member(
         &self,

@@ -22,6 +22,7 @@ use thiserror::Error;
 use super::error::Refusal;
 use super::event::DomainEvent;
 use super::money::Money;
+use super::scope::Objective;
 use super::text::{TextError, required_multi_line, single_line};
 
 /// A project's short unique code, such as `CRM-2027`: upper-case letters, digits and dashes.
@@ -256,6 +257,31 @@ pub struct ProjectSnapshot {
     pub has_milestones: bool,
     /// Whether a go-live plan of the project is LIVE: its hypercare is then the plan's to close.
     pub hypercare_held_by_a_plan: bool,
+    /// How far the scope statement has come toward what initiation needs.
+    pub scope: ScopeReadiness,
+}
+
+/// What the scope statement gives initiation (DOMAIN §12.1: the scope statement signed, and at
+/// least one quantifiable objective with its baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeReadiness {
+    /// No version has been signed off by all its signatories yet.
+    Unsigned,
+    /// The baseline names no objective with a KPI, a baseline and a target.
+    NoMeasurableObjective,
+    /// A signed baseline with at least one measurable objective.
+    Ready,
+}
+
+impl ScopeReadiness {
+    /// The readiness given the objectives of the scope baseline, if there is one.
+    pub fn of_baseline(objectives: Option<&[Objective]>) -> Self {
+        match objectives {
+            None => Self::Unsigned,
+            Some(objectives) if objectives.iter().any(Objective::is_measurable) => Self::Ready,
+            Some(_) => Self::NoMeasurableObjective,
+        }
+    }
 }
 
 /// The outcome of an accepted transition.
@@ -404,6 +430,18 @@ pub fn decide(
                 "initiation needs a member with the PROJECT_MANAGER role",
             ));
         }
+        match project.scope {
+            ScopeReadiness::Ready => {}
+            ScopeReadiness::Unsigned => refusals.push(Refusal::precondition(
+                &["action"],
+                "initiation needs a scope statement signed off by its signatories (scopeSign)",
+            )),
+            ScopeReadiness::NoMeasurableObjective => refusals.push(Refusal::precondition(
+                &["action"],
+                "initiation needs an objective in the scope baseline with a KPI, its baseline \
+                 and its target",
+            )),
+        }
     }
     if action == ProjectAction::StartExecution && !project.has_project_manager {
         refusals.push(Refusal::precondition(
@@ -447,6 +485,7 @@ mod tests {
             has_project_manager: true,
             has_milestones: true,
             hypercare_held_by_a_plan: true,
+            scope: ScopeReadiness::Ready,
         }
     }
 
@@ -625,6 +664,49 @@ mod tests {
     }
 
     #[test]
+    fn initiation_needs_a_signed_scope_with_a_measurable_objective() {
+        for (scope, words) in [
+            (ScopeReadiness::Unsigned, "signed off"),
+            (ScopeReadiness::NoMeasurableObjective, "KPI"),
+        ] {
+            let short = ProjectSnapshot {
+                scope,
+                ..snapshot(ProjectStatus::Proposed)
+            };
+            let refusals = decide(&short, ProjectAction::Initiate, None).unwrap_err();
+            assert_eq!(refusals.len(), 1, "{refusals:?}");
+            assert_eq!(refusals[0].code, RefusalCode::PreconditionFailed);
+            assert!(refusals[0].message.contains(words), "{refusals:?}");
+        }
+        let ready = snapshot(ProjectStatus::Proposed);
+        assert!(decide(&ready, ProjectAction::Initiate, None).is_ok());
+        let objective = |kpi: Option<&str>, target: Option<&str>| Objective {
+            id: uuid::Uuid::nil(),
+            text: "Raise lead conversion".into(),
+            kpi: kpi.map(Into::into),
+            baseline: Some("8%".into()),
+            target: target.map(Into::into),
+        };
+        let vague = [objective(None, Some("12%")), objective(Some("rate"), None)];
+        assert_eq!(ScopeReadiness::of_baseline(None), ScopeReadiness::Unsigned);
+        assert_eq!(
+            ScopeReadiness::of_baseline(Some(&vague)),
+            ScopeReadiness::NoMeasurableObjective
+        );
+        let one_measurable = [vague[0].clone(), objective(Some("rate"), Some("12%"))];
+        assert_eq!(
+            ScopeReadiness::of_baseline(Some(&one_measurable)),
+            ScopeReadiness::Ready
+        );
+        // The scope is initiation's guard alone.
+        let unsigned_later = ProjectSnapshot {
+            scope: ScopeReadiness::Unsigned,
+            ..snapshot(ProjectStatus::Initiated)
+        };
+        assert!(decide(&unsigned_later, ProjectAction::StartExecution, None).is_ok());
+    }
+
+    #[test]
     fn execution_needs_a_plan_with_milestones() {
         let empty = ProjectSnapshot {
             has_milestones: false,
@@ -782,6 +864,7 @@ mod properties {
         has_sponsor: bool,
         has_project_manager: bool,
         has_milestones: bool,
+        scope: ScopeReadiness,
     }
 
     fn action() -> impl Strategy<Value = ProjectAction> {
@@ -798,23 +881,38 @@ mod properties {
         prop::bool::weighted(0.85)
     }
 
+    /// Usually a signed scope with a measurable objective, sometimes short of one or the other.
+    fn scope() -> impl Strategy<Value = ScopeReadiness> {
+        prop_oneof![
+            17 => Just(ScopeReadiness::Ready),
+            2 => Just(ScopeReadiness::Unsigned),
+            1 => Just(ScopeReadiness::NoMeasurableObjective),
+        ]
+    }
+
     fn step() -> impl Strategy<Value = Step> {
         (
             action(),
             prop::option::of(any::<Index>()),
             reason(),
-            usually(),
-            usually(),
-            usually(),
+            (usually(), usually(), usually()),
+            scope(),
         )
             .prop_map(
-                |(action, steer, reason, has_sponsor, has_project_manager, has_milestones)| Step {
+                |(
+                    action,
+                    steer,
+                    reason,
+                    (has_sponsor, has_project_manager, has_milestones),
+                    scope,
+                )| Step {
                     action,
                     steer,
                     reason,
                     has_sponsor,
                     has_project_manager,
                     has_milestones,
+                    scope,
                 },
             )
     }
@@ -854,6 +952,7 @@ mod properties {
                 has_project_manager: step.has_project_manager,
                 has_milestones: step.has_milestones,
                 hypercare_held_by_a_plan: true,
+                scope: step.scope,
             };
             let outcome = decide(&before, action, step.reason);
             if let Ok(transition) = &outcome {
@@ -934,7 +1033,8 @@ mod properties {
             }
         }
 
-        /// The guards hold for every accepted command: initiation needs a sponsor and a PM,
+        /// The guards hold for every accepted command: initiation needs a sponsor, a PM and a
+        /// signed scope with a measurable objective,
         /// execution a PM and a plan with milestones, hold and cancel a non-blank reason. And
         /// they are the only obstacles: an edge of the table whose guards hold is accepted.
         #[test]
@@ -943,7 +1043,11 @@ mod properties {
                 let snapshot = &visit.before;
                 let has_reason = visit.reason.is_some_and(|r| !r.trim().is_empty());
                 let guards_hold = match visit.action {
-                    A::Initiate => snapshot.has_sponsor && snapshot.has_project_manager,
+                    A::Initiate => {
+                        snapshot.has_sponsor
+                            && snapshot.has_project_manager
+                            && snapshot.scope == ScopeReadiness::Ready
+                    }
                     A::StartExecution => snapshot.has_project_manager && snapshot.has_milestones,
                     A::Hold | A::Cancel => has_reason,
                     A::GoLive | A::StartOptimization | A::Close | A::Resume => true,

@@ -111,6 +111,14 @@ pub struct Objective {
     pub target: Option<String>,
 }
 
+impl Objective {
+    /// Whether the objective can be measured: a KPI, where it starts and where it must get to
+    /// (DOMAIN §12.1's "quantifiable objective with baseline").
+    pub fn is_measurable(&self) -> bool {
+        self.kpi.is_some() && self.baseline.is_some() && self.target.is_some()
+    }
+}
+
 /// A plain statement with a stable id (deliverables, assumptions, constraints, acceptance
 /// criteria).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,8 +24,8 @@ use crate::domain::committee::VotingRule;
 use crate::domain::event::DomainEvent;
 use crate::domain::money::{CurrencyCode, Money};
 use crate::domain::project::{
-    self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, TimeZone,
-    check_schedule,
+    self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, ScopeReadiness,
+    TimeZone, check_schedule,
 };
 use crate::domain::role::{ProjectRole, RoleSet};
 use crate::domain::schedule::HealthThresholds;
@@ -446,9 +446,17 @@ async fn snapshot_of(
         .one(conn)
         .await?
         .is_some();
+    let scope = match super::scope::current_baseline(conn, project.id).await? {
+        Some(baseline) => {
+            let document = super::scope::document_of(&baseline)?;
+            ScopeReadiness::of_baseline(Some(&document.objectives))
+        }
+        None => ScopeReadiness::of_baseline(None),
+    };
     Ok(ProjectSnapshot {
         has_milestones,
         hypercare_held_by_a_plan,
+        scope,
         status: parse_status(&project.status)?,
         held_from: project
             .status_before_hold

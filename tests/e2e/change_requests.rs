@@ -641,6 +641,99 @@ async fn the_project_manager_cannot_pull_a_change_out_of_the_committee_vote() {
     );
 }
 
+/// A change sent for decision within the red line waits for the PM. Lowering the red line under
+/// it makes it the committee's, so it gets its ballot in the same transaction: the PM may not
+/// approve it alone, and it does not wait for a decision nobody may take. Where nobody could
+/// vote on it, the new red line is refused and nothing changes.
+#[tokio::test]
+async fn a_lowered_red_line_sends_a_change_waiting_for_the_pm_to_the_committee() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app).await;
+    let cr = raise(&app, &s.requester, &s.project, "A pipeline report").await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    assess(&app, &s.pm, &cr, small_impact()).await;
+    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    assert_eq!(waiting["changeRequest"]["withinRedLine"], true, "{waiting}");
+    assert!(waiting["changeRequest"]["ballot"].is_null(), "{waiting}");
+
+    set_red_line(
+        &app,
+        &s,
+        json!({ "scheduleDays": 0, "cost": "1000", "risk": "LOW" }),
+    )
+    .await;
+    let data = app
+        .ok(
+            &s.pm,
+            &format!("query($id: ID!) {{ node(id: $id) {{ ... on ChangeRequest {{ {CR} }} }} }}"),
+            json!({ "id": cr["id"] }),
+        )
+        .await;
+    let sent = &data["node"];
+    assert_eq!(sent["withinRedLine"], false, "{data}");
+    assert_eq!(sent["status"], "AWAITING_DECISION");
+    let ballot = &sent["ballot"]["decision"];
+    assert_eq!(ballot["status"], "OPEN", "{data}");
+    // The PM who assessed it and the requester sit on the committee and are recused, as at
+    // REQUEST_DECISION.
+    assert_eq!(
+        sent["ballot"]["recused"],
+        json!([{ "email": s.pm.email }, { "email": s.requester.email }])
+    );
+    let refused = act(&app, &s.pm, &cr, "APPROVE", Some("Small enough")).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
+    let voted = vote(
+        &app,
+        &s.committee[0],
+        ballot["id"].as_str().unwrap(),
+        json!({ "choice": "APPROVE" }),
+    )
+    .await;
+    assert_eq!(voted["userErrors"], json!([]), "{voted}");
+
+    // On a project whose only committee member raised the change, nobody could vote on it.
+    let data = app
+        .ok(&s.pm, "mutation { projectCreate(input: { code: \"CRM-2\", name: \"CRM 2\", template: null }) { project { id version } } }", json!({}))
+        .await;
+    let other = data["projectCreate"]["project"].clone();
+    app.add_member(
+        &s.pm,
+        other["id"].as_str().unwrap(),
+        &s.requester,
+        &["BUSINESS_REP", "STEERING_COMMITTEE"],
+    )
+    .await;
+    let cr = raise(
+        &app,
+        &s.requester,
+        other["id"].as_str().unwrap(),
+        "A lead report",
+    )
+    .await;
+    act(&app, &s.requester, &cr, "SUBMIT", None).await;
+    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
+    assess(&app, &s.pm, &cr, small_impact()).await;
+    act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let before = app.snapshot().await;
+    let data = app
+        .ok(&s.pm, "mutation($p: ID!, $v: Int!) { projectUpdate(input: { id: $p, expectedVersion: $v, redLine: { scheduleDays: 0, cost: \"1000\", risk: LOW } }) { project { id } userErrors { code field message } } }", json!({ "p": other["id"], "v": other["version"] }))
+        .await;
+    assert_refused(
+        &data["projectUpdate"],
+        "PRECONDITION_FAILED",
+        &["input", "redLine"],
+    );
+    let message = &data["projectUpdate"]["userErrors"][0]["message"];
+    assert!(
+        message
+            .as_str()
+            .is_some_and(|m| m.starts_with("CR-001 would go to the steering committee")),
+        "{data}"
+    );
+    assert_eq!(app.snapshot().await, before);
+}
+
 #[tokio::test]
 async fn a_rejection_closes_and_a_material_edit_supersedes_the_votes() {
     let app = TestApp::spawn().await;

@@ -474,6 +474,57 @@ async fn open_committee_ballot(
     .await
 }
 
+/// Sends to the committee each change waiting for the PM's decision that the project's red
+/// line, just changed, now puts at or above it: the PM may no longer decide it alone, and
+/// without a ballot it would wait for a decision nobody may take. A change the committee
+/// cannot take (nobody on it may vote) refuses the new red line.
+pub(crate) async fn send_past_the_red_line_in_txn(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    project: &project::Model,
+) -> ServiceResult<Vec<DomainEvent>> {
+    let red_line = red_line_of(project);
+    let waiting = change_request::Entity::find()
+        .filter(change_request::Column::ProjectId.eq(project.id))
+        .filter(change_request::Column::Status.eq(CrStatus::AwaitingDecision.as_str()))
+        .order_by_asc(change_request::Column::Number)
+        .all(txn)
+        .await?;
+    let mut events = Vec::new();
+    for cr in waiting {
+        if !rules::committee_decides(&impact_of(&cr)?, &red_line, false)
+            || sent_to_committee(txn, cr.id).await?
+        {
+            continue;
+        }
+        let ballot = open_committee_ballot(txn, origin, now, project, &cr)
+            .await
+            .map_err(|error| match error {
+                ServiceError::Refused(refusals) => ServiceError::Refused(
+                    refusals
+                        .into_iter()
+                        .map(|refusal| Refusal {
+                            field: vec!["redLine".to_owned()],
+                            message: format!(
+                                "{} would go to the steering committee: {}",
+                                code_of(&cr),
+                                refusal.message
+                            ),
+                            ..refusal
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })?;
+        events.push(DomainEvent::DecisionOpened {
+            decision_id: ballot.id,
+            subject: DecisionSubject::ChangeRequest,
+        });
+    }
+    Ok(events)
+}
+
 /// Edits a change request's description, category, priority or links: the requester while it
 /// is a draft or back for information, the PM until the decision. New links while awaiting the
 /// decision supersede the votes cast.

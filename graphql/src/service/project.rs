@@ -353,7 +353,18 @@ pub async fn update(
         project_entry(&next, "project.updated", Some(&current)),
     )
     .await?;
-    let events = vec![DomainEvent::ProjectUpdated];
+    let mut events = vec![DomainEvent::ProjectUpdated];
+    if changes.red_line.is_some() {
+        events.extend(
+            super::change_request::send_past_the_red_line_in_txn(
+                &txn,
+                Origin::from(caller),
+                now,
+                &next,
+            )
+            .await?,
+        );
+    }
     commit_with_events(state, txn, Origin::from(caller), &next, &events).await?;
     Ok(ProjectChange {
         project: next,

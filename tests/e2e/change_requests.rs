@@ -641,10 +641,18 @@ async fn the_project_manager_cannot_pull_a_change_out_of_the_committee_vote() {
     );
 }
 
+/// The change request `id` as `who` reads it, with the fields of [`CR`].
+async fn read_change(app: &TestApp, who: &TestUser, id: &Value) -> Value {
+    let query =
+        format!("query($id: ID!) {{ node(id: $id) {{ ... on ChangeRequest {{ {CR} }} }} }}");
+    app.ok(who, &query, json!({ "id": id })).await["node"].clone()
+}
+
 /// A change sent for decision within the red line waits for the PM. Lowering the red line under
-/// it makes it the committee's, so it gets its ballot in the same transaction: the PM may not
-/// approve it alone, and it does not wait for a decision nobody may take. Where nobody could
-/// vote on it, the new red line is refused and nothing changes.
+/// it makes it the committee's, so it gets its ballot in the same transaction, the committee is
+/// told, and the change records why it went; a change already before the committee keeps its
+/// ballot. Where nobody could vote on such a change, the new red line is refused and nothing
+/// changes.
 #[tokio::test]
 async fn a_lowered_red_line_sends_a_change_waiting_for_the_pm_to_the_committee() {
     let app = TestApp::spawn().await;
@@ -656,31 +664,46 @@ async fn a_lowered_red_line_sends_a_change_waiting_for_the_pm_to_the_committee()
     let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
     assert_eq!(waiting["changeRequest"]["withinRedLine"], true, "{waiting}");
     assert!(waiting["changeRequest"]["ballot"].is_null(), "{waiting}");
+    let costly = raise(&app, &s.requester, &s.project, "Connect the ERP").await;
+    act(&app, &s.requester, &costly, "SUBMIT", None).await;
+    act(&app, &s.pm, &costly, "START_ASSESSMENT", None).await;
+    let mut impact = small_impact();
+    impact["cost"]["amount"] = json!("50000");
+    assess(&app, &s.pm, &costly, impact).await;
+    let voting = act(&app, &s.pm, &costly, "REQUEST_DECISION", None).await;
+    let costly_ballot = voting["changeRequest"]["ballot"]["decision"]["id"].clone();
+    assert!(costly_ballot.is_string(), "{voting}");
 
+    let opened = "notification WHERE kind = 'decision.opened'";
+    let opened_before = app.count(opened).await;
     set_red_line(
         &app,
         &s,
         json!({ "scheduleDays": 0, "cost": "1000", "risk": "LOW" }),
     )
     .await;
-    let data = app
-        .ok(
-            &s.pm,
-            &format!("query($id: ID!) {{ node(id: $id) {{ ... on ChangeRequest {{ {CR} }} }} }}"),
-            json!({ "id": cr["id"] }),
-        )
-        .await;
-    let sent = &data["node"];
-    assert_eq!(sent["withinRedLine"], false, "{data}");
+    let sent = read_change(&app, &s.pm, &cr["id"]).await;
+    assert_eq!(sent["withinRedLine"], false, "{sent}");
     assert_eq!(sent["status"], "AWAITING_DECISION");
     let ballot = &sent["ballot"]["decision"];
-    assert_eq!(ballot["status"], "OPEN", "{data}");
+    assert_eq!(ballot["status"], "OPEN", "{sent}");
     // The PM who assessed it and the requester sit on the committee and are recused, as at
-    // REQUEST_DECISION.
+    // REQUEST_DECISION; the three others are asked to vote.
     assert_eq!(
         sent["ballot"]["recused"],
         json!([{ "email": s.pm.email }, { "email": s.requester.email }])
     );
+    assert_eq!(ballot["eligibleVoters"].as_array().map(Vec::len), Some(3));
+    assert_eq!(app.count(opened).await, opened_before + 3);
+    assert_eq!(
+        app.count("audit_event WHERE action = 'change_request.sent_to_committee'")
+            .await,
+        1
+    );
+    let still = read_change(&app, &s.pm, &costly["id"]).await;
+    assert_eq!(still["ballot"]["decision"]["id"], costly_ballot);
+    assert_eq!(still["ballot"]["decision"]["status"], "OPEN");
+
     let refused = act(&app, &s.pm, &cr, "APPROVE", Some("Small enough")).await;
     assert_refused(&refused, "PRECONDITION_FAILED", &["input", "action"]);
     let voted = vote(

@@ -475,16 +475,19 @@ async fn open_committee_ballot(
 }
 
 /// Sends to the committee each change waiting for the PM's decision that the project's red
-/// line, just changed, now puts at or above it: the PM may no longer decide it alone, and
-/// without a ballot it would wait for a decision nobody may take. A change the committee
-/// cannot take (nobody on it may vote) refuses the new red line.
+/// line, just changed from `before`'s, now puts at or above it: the PM may no longer decide it
+/// alone, and without a ballot it would wait for a decision nobody may take. Each such change
+/// records why it went (`change_request.sent_to_committee`, with both red lines). A change the
+/// committee cannot take (nobody on it may vote, or the decision rule asks for more voters than
+/// may vote) refuses the new red line, every such change named at once.
 pub(crate) async fn send_past_the_red_line_in_txn(
     txn: &impl ConnectionTrait,
     origin: Origin<'_>,
     now: DateTime<Utc>,
+    before: &project::Model,
     project: &project::Model,
 ) -> ServiceResult<Vec<DomainEvent>> {
-    let red_line = red_line_of(project);
+    let line = red_line_of(project);
     let waiting = change_request::Entity::find()
         .filter(change_request::Column::ProjectId.eq(project.id))
         .filter(change_request::Column::Status.eq(CrStatus::AwaitingDecision.as_str()))
@@ -492,37 +495,59 @@ pub(crate) async fn send_past_the_red_line_in_txn(
         .all(txn)
         .await?;
     let mut events = Vec::new();
+    let mut refusals = Vec::new();
     for cr in waiting {
-        if !rules::committee_decides(&impact_of(&cr)?, &red_line, false)
+        if !rules::committee_decides(&impact_of(&cr)?, &line, false)
             || sent_to_committee(txn, cr.id).await?
         {
             continue;
         }
-        let ballot = open_committee_ballot(txn, origin, now, project, &cr)
-            .await
-            .map_err(|error| match error {
-                ServiceError::Refused(refusals) => ServiceError::Refused(
-                    refusals
-                        .into_iter()
-                        .map(|refusal| Refusal {
-                            field: vec!["redLine".to_owned()],
-                            message: format!(
-                                "{} would go to the steering committee: {}",
-                                code_of(&cr),
-                                refusal.message
-                            ),
-                            ..refusal
-                        })
-                        .collect(),
-                ),
-                other => other,
-            })?;
+        let ballot = match open_committee_ballot(txn, origin, now, project, &cr).await {
+            Ok(ballot) => ballot,
+            Err(ServiceError::Refused(refused)) => {
+                refusals.extend(refused.into_iter().map(|refusal| Refusal {
+                    field: vec!["redLine".to_owned()],
+                    message: format!(
+                        "{} would go to the steering committee: {}",
+                        code_of(&cr),
+                        refusal.message
+                    ),
+                    ..refusal
+                }));
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        append_in_txn(
+            txn,
+            origin,
+            now,
+            AuditEntry {
+                project_id: Some(cr.project_id),
+                entity_type: "ChangeRequest",
+                entity_id: cr.id,
+                action: "change_request.sent_to_committee",
+                before: Some(json!({ "redLine": red_line_json(before) })),
+                after: Some(json!({ "redLine": red_line_json(project), "decisionId": ballot.id })),
+            },
+        )
+        .await?;
         events.push(DomainEvent::DecisionOpened {
             decision_id: ballot.id,
             subject: DecisionSubject::ChangeRequest,
         });
     }
-    Ok(events)
+    if refusals.is_empty() {
+        Ok(events)
+    } else {
+        Err(refusals.into())
+    }
+}
+
+/// A project's red line as its audit entries show it.
+fn red_line_json(project: &project::Model) -> serde_json::Value {
+    let (schedule_days, cost, risk) = red_line(project);
+    json!({ "scheduleDays": schedule_days, "cost": cost.to_string(), "risk": risk.as_str() })
 }
 
 /// Edits a change request's description, category, priority or links: the requester while it

@@ -360,6 +360,7 @@ pub async fn update(
                 &txn,
                 Origin::from(caller),
                 now,
+                &current,
                 &next,
             )
             .await?,

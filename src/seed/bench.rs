@@ -15,7 +15,9 @@
 //! [`PROJECTS_PER_TRANSACTION`] projects, bypassing the services: no audit events and no
 //! notifications are written, since they record mutations and none happened. The data still
 //! obeys the rules the API reads it by (ballots are counted by the committee engine, health by
-//! the schedule rules, role sets and RACI letters by the domain).
+//! the schedule rules, role sets and RACI letters by the domain), with one exception: projects
+//! past PROPOSED have no scope statement, which the API asks for at initiation. No workload
+//! reads one, and leaving it out keeps the portfolio comparable with earlier runs.
 //!
 //! **Once.** A database that holds bench data (a `BENCH-` project or a bench user) is refused
 //! before anything is written. A run that fails part-way leaves the transactions committed so

@@ -306,7 +306,7 @@ async fn the_committee_says_no_go_then_go_and_the_project_goes_live() {
         json!({ "name": "Smoke test", "critical": true, "earliestStartMinutes": 300 })
     );
 
-    // Second ballot: GO, but criteria fail (no UAT, no scope baseline): refused without an override.
+    // Second ballot: GO, but criteria fail (no UAT cycle signed off): refused without an override.
     let requested = plan_call(
         &app,
         &s.pm,

@@ -456,7 +456,8 @@ async fn initiation_needs_a_signed_scope_with_a_measurable_objective() {
         .await;
     let vague = json!([
         { "text": "Better customer relationships" },
-        { "text": "Raise lead conversion", "kpi": "conversion rate", "baseline": "8%" }
+        { "text": "Raise lead conversion", "kpi": "conversion rate", "baseline": "8%" },
+        { "text": "Answer customers faster", "kpi": "first response hours", "target": "4" }
     ]);
     app.baseline_scope_with(&pm, &id, &[&sponsor], vague).await;
 

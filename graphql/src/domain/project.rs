@@ -680,20 +680,29 @@ mod tests {
         }
         let ready = snapshot(ProjectStatus::Proposed);
         assert!(decide(&ready, ProjectAction::Initiate, None).is_ok());
-        let objective = |kpi: Option<&str>, target: Option<&str>| Objective {
-            id: uuid::Uuid::nil(),
-            text: "Raise lead conversion".into(),
-            kpi: kpi.map(Into::into),
-            baseline: Some("8%".into()),
-            target: target.map(Into::into),
-        };
-        let vague = [objective(None, Some("12%")), objective(Some("rate"), None)];
+        let objective =
+            |kpi: Option<&str>, baseline: Option<&str>, target: Option<&str>| Objective {
+                id: uuid::Uuid::nil(),
+                text: "Raise lead conversion".into(),
+                kpi: kpi.map(Into::into),
+                baseline: baseline.map(Into::into),
+                target: target.map(Into::into),
+            };
+        // Each lacks one of the three: the KPI, where it starts, where it must get to.
+        let vague = [
+            objective(None, Some("8%"), Some("12%")),
+            objective(Some("rate"), None, Some("12%")),
+            objective(Some("rate"), Some("8%"), None),
+        ];
         assert_eq!(ScopeReadiness::of_baseline(None), ScopeReadiness::Unsigned);
         assert_eq!(
             ScopeReadiness::of_baseline(Some(&vague)),
             ScopeReadiness::NoMeasurableObjective
         );
-        let one_measurable = [vague[0].clone(), objective(Some("rate"), Some("12%"))];
+        let one_measurable = [
+            vague[0].clone(),
+            objective(Some("rate"), Some("8%"), Some("12%")),
+        ];
         assert_eq!(
             ScopeReadiness::of_baseline(Some(&one_measurable)),
             ScopeReadiness::Ready

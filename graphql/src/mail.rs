@@ -11,6 +11,7 @@ use minijinja::{Environment, Value, context};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::domain::notification::NotificationClass;
 use crate::domain::user::Locale;
 
 const CATALOGS: [(Locale, &str); 2] = [
@@ -91,6 +92,14 @@ pub struct Links {
     pub unsubscribe: Option<String>,
 }
 
+/// A link to the recipient's delivery preferences for one class of messages, named in their
+/// language: a digest carries one for each class its lines fall under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreferenceLink {
+    pub label: String,
+    pub url: String,
+}
+
 /// A line of a digest: a message held for the day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DigestLine {
@@ -119,6 +128,8 @@ struct Templates {
     env: Environment<'static>,
     /// Each locale's layout pieces in [`LAYOUT_KEYS`] order: every email has them all.
     layouts: Vec<(Locale, Vec<LayoutPiece>)>,
+    /// Each locale's names of the notification classes, in [`NotificationClass::ALL`] order.
+    class_labels: Vec<(Locale, Vec<String>)>,
 }
 
 /// A piece of a locale's layout.
@@ -139,11 +150,27 @@ impl Templates {
         let mut env = Environment::new();
         env.add_template("mail.txt", include_str!("../templates/mail.txt"))?;
         env.add_template("mail.html", include_str!("../templates/mail.html"))?;
+        let mut class_labels = Vec::with_capacity(CATALOGS.len());
         for (locale, source) in CATALOGS {
             let catalog: BTreeMap<String, serde_json::Value> = serde_json::from_str(source)
                 .map_err(|e| RenderError::Catalog(format!("{}: {e}", locale.as_str())))?;
             for (kind, entry) in catalog {
-                if kind == "_layout" {
+                if kind == "_classes" {
+                    let mut labels: BTreeMap<String, String> = serde_json::from_value(entry)
+                        .map_err(|e| RenderError::Catalog(format!("_classes: {e}")))?;
+                    let in_order = NotificationClass::ALL
+                        .into_iter()
+                        .map(|class| {
+                            labels.remove(class.as_str()).ok_or_else(|| {
+                                RenderError::Catalog(format!(
+                                    "{}: _classes has no {class}",
+                                    locale.as_str()
+                                ))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    class_labels.push((locale, in_order));
+                } else if kind == "_layout" {
                     let layout: BTreeMap<String, String> = serde_json::from_value(entry)
                         .map_err(|e| RenderError::Catalog(format!("_layout: {e}")))?;
                     for (key, source) in layout {
@@ -167,7 +194,26 @@ impl Templates {
                 Ok((*locale, pieces))
             })
             .collect::<Result<_, RenderError>>()?;
-        Ok(Self { env, layouts })
+        if class_labels.len() != CATALOGS.len() {
+            return Err(RenderError::Catalog(
+                "every catalog needs its _classes".to_owned(),
+            ));
+        }
+        Ok(Self {
+            env,
+            layouts,
+            class_labels,
+        })
+    }
+
+    /// The name of `class` in `locale`.
+    fn class_label(&self, locale: Locale, class: NotificationClass) -> Option<&str> {
+        let (_, labels) = self
+            .class_labels
+            .iter()
+            .find(|(named, _)| *named == locale)?;
+        let position = NotificationClass::ALL.iter().position(|c| *c == class)?;
+        labels.get(position).map(String::as_str)
     }
 
     /// The `part` of message `kind` in `locale`, rendered with `facts`.
@@ -268,22 +314,55 @@ pub fn render(
     action_required: bool,
     links: &Links,
 ) -> Result<Rendered, RenderError> {
-    render_with_items(locale, kind, facts, action_required, links, &[])
+    render_with_items(locale, kind, facts, action_required, links, &[], &[])
 }
 
 /// Renders a digest of `lines` in `locale`.
+///
+/// `preferences` holds the link to the recipient's preferences for each class of message the
+/// lines fall under: each is named in the footer, so that the class a line came from is the
+/// one its reader changes.
 pub fn render_digest(
     locale: Locale,
     recipient: &Person,
     lines: &[DigestLine],
-    links: &Links,
+    preferences: &[(NotificationClass, String)],
 ) -> Result<Rendered, RenderError> {
+    let templates = templates()?;
+    let preference_links = preferences
+        .iter()
+        .map(|(class, url)| {
+            let label = templates.class_label(locale, *class).ok_or_else(|| {
+                RenderError::Catalog(format!("{}: no name for {class}", locale.as_str()))
+            })?;
+            Ok(PreferenceLink {
+                label: label.to_owned(),
+                url: url.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, RenderError>>()?;
     let facts = Facts {
         recipient: recipient.clone(),
         count: Some(lines.len()),
         ..Facts::default()
     };
-    render_with_items(locale, DIGEST_KIND, &facts, false, links, lines)
+    let links = Links {
+        object: None,
+        preferences: preferences
+            .first()
+            .map(|(_, url)| url.clone())
+            .unwrap_or_default(),
+        unsubscribe: None,
+    };
+    render_with_items(
+        locale,
+        DIGEST_KIND,
+        &facts,
+        false,
+        &links,
+        lines,
+        &preference_links,
+    )
 }
 
 fn render_with_items(
@@ -293,6 +372,7 @@ fn render_with_items(
     action_required: bool,
     links: &Links,
     items: &[DigestLine],
+    preference_links: &[PreferenceLink],
 ) -> Result<Rendered, RenderError> {
     let templates = templates()?;
     let values = Value::from(Serde(facts));
@@ -313,6 +393,9 @@ fn render_with_items(
         items => Value::from(Serde(items)),
         link => &links.object,
         preferences_url => &links.preferences,
+        // More than one class of message (a digest): a link for each, by name.
+        preference_links => (preference_links.len() > 1)
+            .then(|| Value::from(Serde(preference_links))),
         unsubscribe_url => &links.unsubscribe,
         greeting => &layout["greeting"],
         action_required => action_required.then(|| &layout["action_required"]),
@@ -535,11 +618,52 @@ mod tests {
                 link: "https://steerco.example/objects/b".into(),
             },
         ];
-        let mail =
-            render_digest(Locale::En, &Person { name: "Lin".into() }, &lines, &links()).unwrap();
+        let preferences = [
+            (
+                NotificationClass::Scope,
+                "https://steerco.example/p?token=scope".to_owned(),
+            ),
+            (
+                NotificationClass::PhaseGate,
+                "https://steerco.example/p?token=gate".to_owned(),
+            ),
+        ];
+        let lin = Person { name: "Lin".into() };
+        let mail = render_digest(Locale::En, &lin, &lines, &preferences).unwrap();
         assert!(mail.subject.contains('2'));
         assert!(mail.text.contains("[CRM] Scope v2 baselined"));
         // MiniJinja escapes `/` in HTML too, harmlessly for an href.
         assert!(mail.html.contains("objects&#x2f;b"), "{}", mail.html);
+        // Each class the lines fall under has its preferences link, by name.
+        assert!(
+            mail.text.contains(
+                "Manage notification preferences:\n  Scope statement: https://steerco.example/p?token=scope\n  \
+                 Phase gates: https://steerco.example/p?token=gate"
+            ),
+            "{}",
+            mail.text
+        );
+        assert!(mail.html.contains(">Phase gates</a>"), "{}", mail.html);
+        let chinese = render_digest(Locale::ZhCn, &lin, &lines, &preferences).unwrap();
+        assert!(chinese.text.contains("范围说明书: "), "{}", chinese.text);
+        // A digest of one class keeps the one link.
+        let one = render_digest(Locale::En, &lin, &lines[..1], &preferences[..1]).unwrap();
+        assert!(
+            one.text
+                .contains("Manage notification preferences: https://steerco.example/p?token=scope"),
+            "{}",
+            one.text
+        );
+    }
+
+    #[test]
+    fn every_catalog_names_every_notification_class() {
+        let templates = templates().unwrap();
+        for (locale, _) in CATALOGS {
+            for class in NotificationClass::ALL {
+                let label = templates.class_label(locale, class);
+                assert!(label.is_some_and(|l| !l.is_empty()), "{locale:?} {class}");
+            }
+        }
     }
 }

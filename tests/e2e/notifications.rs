@@ -10,6 +10,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use steerco_entity::{digest_item, notification};
 use steerco_graphql::domain::clock::Clock;
+use steerco_graphql::domain::notification::NotificationClass;
 use steerco_graphql::service::outbox;
 
 use crate::change_requests::{act, assess};
@@ -1247,6 +1248,20 @@ async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
         "{}",
         digest.text_body()
     );
+    // Its preferences link opens the class it held (the gate news), not another one.
+    let body = digest.text_body();
+    let token = body
+        .split("/notifications/preferences?token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a preferences link");
+    let (user, class) = app
+        .state
+        .mail
+        .verify_link_token(token)
+        .expect("a signed token");
+    assert_eq!(user, t.member.uuid);
+    assert_eq!(class, NotificationClass::PhaseGate);
 
     // An empty digest is never sent.
     app.clock.advance(Days::days(1));

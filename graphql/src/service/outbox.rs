@@ -41,7 +41,7 @@ use crate::domain::notification::{
 };
 use crate::domain::schedule::MilestoneStatus;
 use crate::domain::user::Locale;
-use crate::mail::{self, DigestLine, Links, Person};
+use crate::mail::{self, DigestLine, Person};
 
 // ---- delivery ---------------------------------------------------------------------------
 
@@ -718,18 +718,24 @@ async fn digest_for(
             link: item.link.clone(),
         })
         .collect();
-    let links = Links {
-        object: None,
-        preferences: settings.preferences_url(user_id, NotificationClass::ChangeRequest),
-        unsubscribe: None,
-    };
+    // A link for each class the day's lines fall under, so that the reader changes the
+    // delivery of what they were reading about.
+    let preferences: Vec<(NotificationClass, String)> = NotificationClass::ALL
+        .into_iter()
+        .filter(|class| {
+            items
+                .iter()
+                .any(|item| NotificationClass::of_kind(&item.kind) == *class)
+        })
+        .map(|class| (class, settings.preferences_url(user_id, class)))
+        .collect();
     let rendered = mail::render_digest(
         locale,
         &Person {
             name: person.name.clone(),
         },
         &lines,
-        &links,
+        &preferences,
     )
     .map_err(|e| ServiceError::Internal(format!("render digest: {e}")))?;
     let id = Uuid::now_v7();

@@ -47,7 +47,9 @@ fn words(class: NotificationClass) -> &'static str {
         NotificationClass::Defect => "UAT defects and test cycles",
         NotificationClass::GoLive => "go-live and hypercare",
         NotificationClass::Milestone => "milestones",
-        NotificationClass::Project => "the project put on hold, resumed or cancelled",
+        NotificationClass::Project => {
+            "the project's own lifecycle (initiated, in execution, on hold, resumed, cancelled, closed)"
+        }
     }
 }
 

@@ -484,7 +484,7 @@ mod tests {
     }
 
     /// Every kind the routing table names (kept in step by the unit test below).
-    const KINDS: [&str; 35] = [
+    const KINDS: [&str; 38] = [
         "change_request.submitted",
         "change_request.approved",
         "change_request.rejected",
@@ -518,6 +518,9 @@ mod tests {
         "project.on_hold",
         "project.resumed",
         "project.cancelled",
+        "project.initiated",
+        "project.execution_started",
+        "project.closed",
         "test_cycle.started",
         "test_cycle.signed_off",
     ];

@@ -134,7 +134,7 @@ impl Route {
 /// The route of an event, or `None` when it is not mailed.
 pub fn route(event: &DomainEvent) -> Option<Route> {
     use Audience::*;
-    use ProjectRole::{BusinessRep, ProjectManager, Qa, Sponsor, SteeringCommittee};
+    use ProjectRole::{BusinessRep, FinanceRep, ProjectManager, Qa, Sponsor, SteeringCommittee};
     let route = match event {
         DomainEvent::ChangeRequestStatusChanged { to, .. } => {
             let decided = [
@@ -229,6 +229,22 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
                 Route::to("project.cancelled", &[AllMembers]).urgency(Urgency::Urgent)
             }
             (ProjectStatus::OnHold, _) => Route::to("project.resumed", &[AllMembers]),
+            // DOMAIN §12.1: the team and the committee hear the project is approved and
+            // under way; its closing reaches those who answer for its value and its money.
+            (_, ProjectStatus::Initiated) => Route::to("project.initiated", &[AllMembers]),
+            (_, ProjectStatus::InExecution) => {
+                Route::to("project.execution_started", &[AllMembers])
+            }
+            (_, ProjectStatus::Closed) => Route::to(
+                "project.closed",
+                &[
+                    Role(ProjectManager),
+                    Role(Sponsor),
+                    Role(SteeringCommittee),
+                    Role(FinanceRep),
+                ],
+            ),
+            // Going live and leaving hypercare are announced by the go-live plan's own events.
             _ => return None,
         },
         DomainEvent::TestCycleStatusChanged { to, .. } => match to {
@@ -308,7 +324,8 @@ coded_enum! {
         GoLive => "GO_LIVE",
         /// Milestone health, overdue and due-soon reminders.
         Milestone => "MILESTONE",
-        /// The project put on hold, resumed or cancelled.
+        /// The project's own lifecycle: initiated, in execution, on hold, resumed, cancelled,
+        /// closed.
         Project => "PROJECT",
     }
 }
@@ -888,11 +905,56 @@ mod tests {
             assert_eq!(reached_with_sponsor_and_tester(event), everyone);
         }
         for (from, to) in [
-            (S::Proposed, S::Initiated),
             (S::InExecution, S::LiveHypercare),
+            (S::LiveHypercare, S::Optimization),
         ] {
             assert_eq!(route(&changed(from, to)), None);
         }
+    }
+
+    /// DOMAIN §12.1: initiation and the start of execution reach the whole team (the committee
+    /// included); the close reaches the PM, the sponsor, the committee and finance.
+    #[test]
+    fn a_project_initiated_started_or_closed_reaches_the_people_the_lifecycle_names() {
+        use crate::domain::project::ProjectStatus as S;
+        const FINANCE: u128 = 10;
+        let changed = |from, to| DomainEvent::ProjectStatusChanged {
+            from,
+            to,
+            reason: None,
+        };
+        let everyone = [PM, SPONSOR, COMMITTEE, QA, DEVELOPER, SPONSOR_ONLY, TESTER];
+        for (from, to, kind) in [
+            (S::Proposed, S::Initiated, "project.initiated"),
+            (S::Initiated, S::InExecution, "project.execution_started"),
+        ] {
+            let event = changed(from, to);
+            let route = route(&event).unwrap();
+            assert_eq!((route.kind, route.urgency), (kind, Urgency::Normal));
+            assert_eq!(route.class(), NotificationClass::Project);
+            assert_eq!(reached_with_sponsor_and_tester(event), everyone);
+        }
+        let closed = changed(S::Optimization, S::Closed);
+        assert_eq!(route(&closed).unwrap().kind, "project.closed");
+        let finance = Parties {
+            members: vec![Member {
+                user_id: id(FINANCE),
+                roles: RoleSet::from_input(&[ProjectRole::FinanceRep]).unwrap(),
+            }],
+            ..parties()
+        };
+        let reached: Vec<u128> = recipients(&route(&closed).unwrap(), &finance)
+            .iter()
+            .map(Uuid::as_u128)
+            .collect();
+        assert_eq!(reached, [FINANCE]);
+        assert_eq!(
+            reached_with_sponsor_and_tester(closed),
+            [PM, SPONSOR, COMMITTEE, SPONSOR_ONLY]
+        );
+        // A project resumed into execution is resumed, not started again.
+        let resumed = route(&changed(S::OnHold, S::InExecution)).unwrap();
+        assert_eq!(resumed.kind, "project.resumed");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub enum NotificationClass {
     GoLive,
     /// Milestone health, overdue and due-soon reminders.
     Milestone,
-    /// The project put on hold, resumed or cancelled.
+    /// The project's own lifecycle: initiated, in execution, on hold, resumed, cancelled, closed.
     Project,
 }
 

@@ -2430,18 +2430,7 @@ async fn a_project_initiated_started_and_closed_reaches_the_people_its_lifecycle
     );
 
     // OPTIMIZATION is reached through a go-live plan (go_live.rs); here the row is put there.
-    let (_, project_id) = steerco_graphql::schema::id::decode_any(&t.project).unwrap();
-    let row = steerco_entity::project::Entity::find_by_id(project_id)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut stored: steerco_entity::project::ActiveModel = row.into();
-    stored.status = Set("OPTIMIZATION".to_owned());
-    steerco_entity::project::Entity::update(stored)
-        .exec(app.db())
-        .await
-        .unwrap();
+    app.put_project_in(&t.project, "OPTIMIZATION").await;
     let closed = app
         .ok(
             &sponsor,

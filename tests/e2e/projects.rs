@@ -545,21 +545,10 @@ async fn going_live_and_leaving_hypercare_are_refused_by_project_transition() {
 /// to close its hypercare: it leaves hypercare by its own command, and can then be closed.
 #[tokio::test]
 async fn a_project_live_without_a_go_live_plan_leaves_hypercare_by_its_own_command() {
-    use sea_orm::{ActiveValue::Set, EntityTrait};
     let app = TestApp::spawn().await;
     let pm = app.user("Anna Berg", false).await;
     let id = app.project(&pm, "CRM-1").await;
-    let row = steerco_entity::project::Entity::find()
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut stored: steerco_entity::project::ActiveModel = row.into();
-    stored.status = Set("LIVE_HYPERCARE".to_owned());
-    steerco_entity::project::Entity::update(stored)
-        .exec(app.db())
-        .await
-        .unwrap();
+    app.put_project_in(&id, "LIVE_HYPERCARE").await;
     for (action, status) in [("START_OPTIMIZATION", "OPTIMIZATION"), ("CLOSE", "CLOSED")] {
         let data = app
             .ok(

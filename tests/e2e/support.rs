@@ -388,6 +388,24 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Writes `status` on project `project_id` (a global id) directly, for a state no command
+    /// reaches from the test's setup, or that an earlier version left behind.
+    pub async fn put_project_in(&self, project_id: &str, status: &str) {
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+        let (_, id) = steerco_graphql::schema::id::decode_any(project_id).expect("a project id");
+        let row = steerco_entity::project::Entity::find_by_id(id)
+            .one(self.db())
+            .await
+            .expect("read the project")
+            .expect("the project");
+        let mut stored: steerco_entity::project::ActiveModel = row.into();
+        stored.status = Set(status.to_owned());
+        steerco_entity::project::Entity::update(stored)
+            .exec(self.db())
+            .await
+            .expect("write the project");
+    }
+
     /// Adds `user` to a project with `roles`, as `pm`; returns the member's global id.
     pub async fn add_member(
         &self,

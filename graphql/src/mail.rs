@@ -393,8 +393,8 @@ fn render_with_items(
         items => Value::from(Serde(items)),
         link => &links.object,
         preferences_url => &links.preferences,
-        // More than one class of message (a digest): a link for each, by name.
-        preference_links => (preference_links.len() > 1)
+        // A digest: a link for each class of message it holds, by name.
+        preference_links => (!preference_links.is_empty())
             .then(|| Value::from(Serde(preference_links))),
         unsubscribe_url => &links.unsubscribe,
         greeting => &layout["greeting"],
@@ -647,13 +647,17 @@ mod tests {
             mail.text
         );
         assert!(mail.html.contains(">Phase gates</a>"), "{}", mail.html);
+        // A digest spans projects: no line says which one the recipient is a member of.
+        assert!(!mail.text.contains("None"), "{}", mail.text);
+        assert!(!mail.html.contains("None"), "{}", mail.html);
         let chinese = render_digest(Locale::ZhCn, &lin, &lines, &preferences).unwrap();
         assert!(chinese.text.contains("范围说明书: "), "{}", chinese.text);
-        // A digest of one class keeps the one link.
+        // A digest of one class names it too.
         let one = render_digest(Locale::En, &lin, &lines[..1], &preferences[..1]).unwrap();
         assert!(
-            one.text
-                .contains("Manage notification preferences: https://steerco.example/p?token=scope"),
+            one.text.contains(
+                "--\nManage notification preferences:\n  Scope statement: https://steerco.example/p?token=scope"
+            ),
             "{}",
             one.text
         );

@@ -231,8 +231,10 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             (ProjectStatus::OnHold, _) => Route::to("project.resumed", &[AllMembers]),
             // DOMAIN §12.1: the team and the committee hear the project is approved and
             // under way; its closing reaches those who answer for its value and its money.
-            (_, ProjectStatus::Initiated) => Route::to("project.initiated", &[AllMembers]),
-            (_, ProjectStatus::InExecution) => {
+            (ProjectStatus::Proposed, ProjectStatus::Initiated) => {
+                Route::to("project.initiated", &[AllMembers])
+            }
+            (ProjectStatus::Initiated, ProjectStatus::InExecution) => {
                 Route::to("project.execution_started", &[AllMembers])
             }
             (_, ProjectStatus::Closed) => Route::to(
@@ -244,7 +246,9 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
                     Role(FinanceRep),
                 ],
             ),
-            // Going live and leaving hypercare are announced by the go-live plan's own events.
+            // Going live, leaving hypercare and a rollback's return to execution are announced
+            // by the go-live plan's own events. (A project taken live before plans made that
+            // move leaves hypercare by its own command, unannounced.)
             _ => return None,
         },
         DomainEvent::TestCycleStatusChanged { to, .. } => match to {
@@ -907,6 +911,9 @@ mod tests {
         for (from, to) in [
             (S::InExecution, S::LiveHypercare),
             (S::LiveHypercare, S::Optimization),
+            // A completed rollback: the plan's go_live.rolled_back tells everyone.
+            (S::LiveHypercare, S::InExecution),
+            (S::Optimization, S::InExecution),
         ] {
             assert_eq!(route(&changed(from, to)), None);
         }

@@ -2454,3 +2454,61 @@ async fn a_project_initiated_started_and_closed_reaches_the_people_its_lifecycle
         ])
     );
 }
+
+/// DOMAIN §12.3: a milestone at risk (RED) or missed reaches the sponsor as well as its owner
+/// and the PMs; a slip within tolerance (AMBER) stays between the owner and the PMs.
+#[tokio::test]
+async fn a_milestone_at_risk_or_missed_reaches_the_sponsor_too() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let sponsor = app.user("Omar Haddad", false).await;
+    app.add_member(&t.pm, &t.project, &sponsor, &["SPONSOR"])
+        .await;
+    let data = app
+        .ok(
+            &t.pm,
+            "query($id: ID!) { node(id: $id) { ... on Phase { milestones { id version } } } }",
+            json!({ "id": t.phase }),
+        )
+        .await;
+    let milestone = data["node"]["milestones"][0].clone();
+    let mut seen = 0;
+    step(&mail, &mut seen).await;
+
+    let update = "mutation($input: MilestoneUpdateInput!) { milestoneUpdate(input: $input) { milestone { version health } userErrors { code message } } }";
+    let mut version = milestone["version"].clone();
+    for (forecast, health, told) in [
+        ("2027-04-03", "AMBER", vec![&t.dev, &t.pm]),
+        ("2027-05-01", "RED", vec![&t.dev, &t.pm, &sponsor]),
+    ] {
+        let moved = app
+            .ok(&t.pm, update, json!({ "input": { "id": milestone["id"], "expectedVersion": version, "forecastDate": forecast, "ownerId": t.dev.id } }))
+            .await;
+        let moved = &moved["milestoneUpdate"];
+        assert_eq!(moved["userErrors"], json!([]), "{moved}");
+        assert_eq!(moved["milestone"]["health"], health);
+        version = moved["milestone"]["version"].clone();
+        let expected: Vec<(&TestUser, &str)> = told
+            .into_iter()
+            .map(|who| (who, "milestone.health_changed"))
+            .collect();
+        assert_eq!(step(&mail, &mut seen).await, got(&expected), "{health}");
+    }
+    let missed = app
+        .ok(&t.pm, "mutation($id: ID!) { milestoneTransition(input: { id: $id, action: MISS }) { userErrors { code message } } }", json!({ "id": milestone["id"] }))
+        .await;
+    assert_eq!(
+        missed["milestoneTransition"]["userErrors"],
+        json!([]),
+        "{missed}"
+    );
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[
+            (&t.dev, "milestone.missed"),
+            (&t.pm, "milestone.missed"),
+            (&sponsor, "milestone.missed"),
+        ])
+    );
+}

@@ -271,19 +271,26 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             &[Role(ProjectManager), WarRoom],
         )
         .urgency(Urgency::Urgent),
+        // DOMAIN §12.3: the sponsor hears of a milestone at risk (RED) or missed; a slip still
+        // within tolerance (AMBER), or a day overdue, stays between its owner and the PMs.
         DomainEvent::MilestoneHealthChanged { to, .. } => match to {
-            Health::Amber | Health::Red => Route::to(
+            Health::Amber => Route::to(
                 "milestone.health_changed",
                 &[MilestoneOwner, Role(ProjectManager)],
+            ),
+            Health::Red => Route::to(
+                "milestone.health_changed",
+                &[MilestoneOwner, Role(ProjectManager), Role(Sponsor)],
             ),
             Health::Green => return None,
         },
         DomainEvent::MilestoneOverdue { .. } => {
             Route::to("milestone.overdue", &[MilestoneOwner, Role(ProjectManager)])
         }
-        DomainEvent::MilestoneMissed { .. } => {
-            Route::to("milestone.missed", &[MilestoneOwner, Role(ProjectManager)])
-        }
+        DomainEvent::MilestoneMissed { .. } => Route::to(
+            "milestone.missed",
+            &[MilestoneOwner, Role(ProjectManager), Role(Sponsor)],
+        ),
         DomainEvent::MilestoneDueSoon { .. } => {
             Route::to("reminder.milestone_due", &[MilestoneOwner])
         }
@@ -987,13 +994,22 @@ mod tests {
     }
 
     #[test]
-    fn slipping_milestones_reach_their_owner_and_the_pm() {
+    fn slipping_milestones_reach_their_owner_and_the_pm_and_the_sponsor_once_at_risk() {
         let health = |to| DomainEvent::MilestoneHealthChanged {
             milestone_id: id(99),
             from: Health::Green,
             to,
         };
-        assert_eq!(reached(health(Health::Red)), [PM, DEVELOPER]);
+        assert_eq!(
+            reached_with_sponsor_and_tester(health(Health::Red)),
+            [PM, SPONSOR, DEVELOPER, SPONSOR_ONLY]
+        );
+        assert_eq!(
+            reached_with_sponsor_and_tester(DomainEvent::MilestoneMissed {
+                milestone_id: id(99)
+            }),
+            [PM, SPONSOR, DEVELOPER, SPONSOR_ONLY]
+        );
         assert_eq!(reached(health(Health::Amber)), [PM, DEVELOPER]);
         assert_eq!(reached(health(Health::Green)), [] as [u128; 0]);
         assert_eq!(

@@ -357,12 +357,7 @@ async fn open_ballot(
     conn: &impl ConnectionTrait,
     cr_id: Uuid,
 ) -> ServiceResult<Option<decision::Model>> {
-    Ok(decision::Entity::find()
-        .filter(decision::Column::SubjectId.eq(cr_id))
-        .filter(decision::Column::SubjectType.eq(DecisionSubject::ChangeRequest.as_str()))
-        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
-        .one(conn)
-        .await?)
+    super::decision::open_ballot_on(conn, DecisionSubject::ChangeRequest, cr_id).await
 }
 
 /// Whether a ballot was ever opened on the change request, superseded or not: from then on the

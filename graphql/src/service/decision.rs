@@ -130,6 +130,20 @@ pub(crate) async fn committee_of(
     Ok(committee)
 }
 
+/// The open ballot on `subject_id`, a `subject`, if there is one.
+pub(crate) async fn open_ballot_on(
+    conn: &impl ConnectionTrait,
+    subject: DecisionSubject,
+    subject_id: Uuid,
+) -> ServiceResult<Option<decision::Model>> {
+    Ok(decision::Entity::find()
+        .filter(decision::Column::SubjectId.eq(subject_id))
+        .filter(decision::Column::SubjectType.eq(subject.as_str()))
+        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
+        .one(conn)
+        .await?)
+}
+
 /// Marks `open`, an open ballot, SUPERSEDED (its votes kept, no longer counting), with its
 /// audit event; `why` names what superseded it in the event.
 pub(crate) async fn supersede_in_txn(
@@ -192,13 +206,7 @@ pub(crate) async fn open_with_electorate_in_txn(
     note: &str,
     eligible: BTreeSet<Uuid>,
 ) -> ServiceResult<decision::Model> {
-    let open = decision::Entity::find()
-        .filter(decision::Column::SubjectId.eq(subject_id))
-        .filter(decision::Column::SubjectType.eq(subject.as_str()))
-        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
-        .one(txn)
-        .await?;
-    if open.is_some() {
+    if open_ballot_on(txn, subject, subject_id).await?.is_some() {
         return Err(Refusal::conflict(&[], "a committee decision on this is already open").into());
     }
     let rule = rule_of(project)?;

@@ -27,7 +27,7 @@ use super::{
     commit_with_events, for_update,
 };
 use crate::domain::authz::ProjectOperation;
-use crate::domain::decision::{DecisionChoice, DecisionStatus, DecisionSubject};
+use crate::domain::decision::{DecisionChoice, DecisionSubject};
 use crate::domain::event::DomainEvent;
 use crate::domain::go_live::{
     self as rules, CriteriaFacts, Criterion, Direction, PlanAction, PlanStatus, ProjectPosition,
@@ -530,12 +530,7 @@ async fn supersede_votes_cast(
     if status_of(plan)? != PlanStatus::ReadyForDecision {
         return Ok((None, Vec::new()));
     }
-    let open = decision::Entity::find()
-        .filter(decision::Column::SubjectType.eq(DecisionSubject::GoLive.as_str()))
-        .filter(decision::Column::SubjectId.eq(plan.id))
-        .filter(decision::Column::Status.eq(DecisionStatus::Open.as_str()))
-        .one(txn)
-        .await?;
+    let open = super::decision::open_ballot_on(txn, DecisionSubject::GoLive, plan.id).await?;
     let Some(open) = open else {
         return Ok((None, Vec::new()));
     };

@@ -258,7 +258,6 @@ pub fn project_after(
             held_from: None,
         })
     };
-    let live = |status: S| matches!(status, S::LiveHypercare | S::Optimization);
     let moving = matches!(
         action,
         PlanAction::StartCutover | PlanAction::GoLive | PlanAction::CloseHypercare
@@ -285,11 +284,11 @@ pub fn project_after(
             ProjectPosition {
                 status: S::OnHold,
                 held_from: Some(held_from),
-            } if live(held_from) => Some(ProjectPosition {
+            } if held_from.is_live() => Some(ProjectPosition {
                 status: S::OnHold,
                 held_from: Some(S::InExecution),
             }),
-            ProjectPosition { status, .. } if live(status) => moved(S::InExecution),
+            ProjectPosition { status, .. } if status.is_live() => moved(S::InExecution),
             ProjectPosition { .. } => None,
         },
         PlanAction::GoLive

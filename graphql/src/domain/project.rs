@@ -148,6 +148,11 @@ impl ProjectStatus {
         matches!(self, Self::Closed | Self::Cancelled)
     }
 
+    /// Whether the project has gone live: in hypercare, or optimising after it.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::LiveHypercare | Self::Optimization)
+    }
+
     /// The states a project can be put on hold from (and resumed to).
     fn can_be_held(self) -> bool {
         matches!(

@@ -712,14 +712,9 @@ pub fn found_after_go_live(
     project: ProjectStatus,
     held_from: Option<ProjectStatus>,
 ) -> bool {
-    let live = |status| {
-        matches!(
-            status,
-            ProjectStatus::LiveHypercare | ProjectStatus::Optimization
-        )
-    };
     given.unwrap_or_else(|| {
-        live(project) || (project == ProjectStatus::OnHold && held_from.is_some_and(live))
+        project.is_live()
+            || (project == ProjectStatus::OnHold && held_from.is_some_and(ProjectStatus::is_live))
     })
 }
 

@@ -1309,18 +1309,6 @@ async fn move_project(
     }])
 }
 
-/// Where a project stands, as [`rules::project_after`] takes it.
-fn position_of(project: &project::Model) -> ServiceResult<ProjectPosition> {
-    Ok(ProjectPosition {
-        status: super::project::parse_status(&project.status)?,
-        held_from: project
-            .status_before_hold
-            .as_deref()
-            .map(super::project::parse_status)
-            .transpose()?,
-    })
-}
-
 /// The PM's lifecycle moves: reschedule after NO_GO (or withdraw a GO to change the plan),
 /// start cutover, go live, close hypercare, complete a rollback, replan after a rollback.
 pub async fn transition(
@@ -1355,7 +1343,7 @@ pub async fn transition(
     }
     let from = status_of(&current)?;
     let to = rules::plan_transition(from, action)?;
-    let project_move = rules::project_after(action, position_of(&project)?)?;
+    let project_move = rules::project_after(action, super::project::position_of(&project)?)?;
     let now = state.clock.now();
     let origin = Origin::from(caller);
     let mut next = go_live_plan::Model {

@@ -22,6 +22,7 @@ use crate::domain::authz::ProjectOperation;
 use crate::domain::change_request::RedLine;
 use crate::domain::committee::VotingRule;
 use crate::domain::event::DomainEvent;
+use crate::domain::go_live::ProjectPosition;
 use crate::domain::money::{CurrencyCode, Money};
 use crate::domain::project::{
     self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, ScopeReadiness,
@@ -465,16 +466,13 @@ async fn snapshot_of(
         }
         None => ScopeReadiness::of_baseline(None),
     };
+    let ProjectPosition { status, held_from } = position_of(project)?;
     Ok(ProjectSnapshot {
         has_milestones,
         hypercare_held_by_a_plan,
         scope,
-        status: parse_status(&project.status)?,
-        held_from: project
-            .status_before_hold
-            .as_deref()
-            .map(parse_status)
-            .transpose()?,
+        status,
+        held_from,
         has_sponsor,
         has_project_manager,
     })
@@ -495,6 +493,19 @@ pub(crate) fn read_only_project_ids() -> sea_orm::sea_query::SelectStatement {
             ),
         )
         .to_owned()
+}
+
+/// Where a project stands in its lifecycle: its status and, while on hold, the status it
+/// resumes to.
+pub(crate) fn position_of(project: &project::Model) -> ServiceResult<ProjectPosition> {
+    Ok(ProjectPosition {
+        status: parse_status(&project.status)?,
+        held_from: project
+            .status_before_hold
+            .as_deref()
+            .map(parse_status)
+            .transpose()?,
+    })
 }
 
 pub fn parse_status(code: &str) -> ServiceResult<ProjectStatus> {

@@ -512,15 +512,11 @@ async fn insert_defect(
     checked: CheckedDefect,
     execution_id: Option<Uuid>,
 ) -> ServiceResult<(defect::Model, Vec<DomainEvent>)> {
-    let held_from = project
-        .status_before_hold
-        .as_deref()
-        .map(super::project::parse_status)
-        .transpose()?;
+    let position = super::project::position_of(project)?;
     let found_after_go_live = rules::found_after_go_live(
         input.found_after_go_live,
-        super::project::parse_status(&project.status)?,
-        held_from,
+        position.status,
+        position.held_from,
     );
     let row = defect::Model {
         id: Uuid::now_v7(),

@@ -792,6 +792,12 @@ pub fn committee_decides(impact: &Impact, red_line: &RedLine, sent_to_committee:
     sent_to_committee || !within_red_line(impact, red_line)
 }
 
+/// The cost the change moves, if it moves any: a zero cost changes no budget, so it takes no
+/// cost baseline and concerns no finance representative.
+pub fn cost_moved(impact: &Impact) -> Option<&CostImpact> {
+    impact.cost.as_ref().filter(|cost| !cost.amount.is_zero())
+}
+
 /// Whether the change adds or removes any scope item; an empty scope part changes nothing.
 pub fn changes_scope(impact: &Impact) -> bool {
     impact
@@ -1329,6 +1335,21 @@ mod tests {
             edit(&mut impact);
             assert_eq!(refused_fields(&impact, currency), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn only_a_cost_other_than_zero_moves_money() {
+        let mut impact = full_impact();
+        assert_eq!(
+            cost_moved(&impact).map(|cost| cost.amount),
+            Some(dec("-1250.5"))
+        );
+        if let Some(cost) = &mut impact.cost {
+            cost.amount = dec("0.00");
+        }
+        assert!(cost_moved(&impact).is_none());
+        impact.cost = None;
+        assert!(cost_moved(&impact).is_none());
     }
 
     #[test]

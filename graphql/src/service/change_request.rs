@@ -188,18 +188,17 @@ async fn check_links(
         }
     }
     if !links.scope_item_ids.is_empty() {
-        let known: BTreeSet<Uuid> = match super::scope::current_baseline(conn, project_id).await? {
-            Some(baseline) => {
-                let document = super::scope::document_of(&baseline)?;
+        let known: BTreeSet<Uuid> = super::scope::baseline_document(conn, project_id)
+            .await?
+            .map(|document| {
                 document
                     .in_scope
                     .iter()
                     .chain(&document.out_of_scope)
                     .map(|item| item.id)
                     .collect()
-            }
-            None => BTreeSet::new(),
-        };
+            })
+            .unwrap_or_default();
         for (index, id) in links.scope_item_ids.iter().enumerate() {
             if !known.contains(id) {
                 refusals.push(Refusal::not_found(
@@ -691,12 +690,10 @@ async fn baseline_in_scope(
     conn: &impl ConnectionTrait,
     project_id: Uuid,
 ) -> ServiceResult<Vec<ScopeItem>> {
-    Ok(
-        match super::scope::current_baseline(conn, project_id).await? {
-            Some(baseline) => super::scope::document_of(&baseline)?.in_scope,
-            None => Vec::new(),
-        },
-    )
+    Ok(super::scope::baseline_document(conn, project_id)
+        .await?
+        .map(|document| document.in_scope)
+        .unwrap_or_default())
 }
 
 /// The milestones shifted and the scope items removed (among `in_scope`, the baseline's) must
@@ -1086,7 +1083,7 @@ async fn apply_in_txn(
         events.extend(scope_events);
     }
 
-    if let Some(cost) = impact.cost.as_ref().filter(|c| !c.amount.is_zero()) {
+    if let Some(cost) = rules::cost_moved(impact) {
         let baseline = cost_version_in_txn(
             txn,
             origin,

@@ -764,7 +764,7 @@ async fn context_of(
             parties.requester = Some(cr.requester_id);
             parties.informed = informed_on(conn, &cr).await?;
             let impact = super::change_request::impact_of(&cr)?;
-            parties.costed = impact.cost.as_ref().is_some_and(|c| !c.amount.is_zero());
+            parties.costed = crate::domain::change_request::cost_moved(&impact).is_some();
             parties.impacted_milestone_owners =
                 owners_of_milestones_touched(conn, &cr, &impact).await?;
             facts.object = object(super::change_request::code_of(&cr), &cr.title);

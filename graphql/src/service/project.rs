@@ -459,13 +459,8 @@ async fn snapshot_of(
         .one(conn)
         .await?
         .is_some();
-    let scope = match super::scope::current_baseline(conn, project.id).await? {
-        Some(baseline) => {
-            let document = super::scope::document_of(&baseline)?;
-            ScopeReadiness::of_baseline(Some(&document.objectives))
-        }
-        None => ScopeReadiness::of_baseline(None),
-    };
+    let baseline = super::scope::baseline_document(conn, project.id).await?;
+    let scope = ScopeReadiness::of_baseline(baseline.as_ref().map(|d| d.objectives.as_slice()));
     let ProjectPosition { status, held_from } = position_of(project)?;
     Ok(ProjectSnapshot {
         has_milestones,

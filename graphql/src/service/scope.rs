@@ -94,6 +94,18 @@ pub async fn current_baseline(
         .await?)
 }
 
+/// The document of a project's current scope baseline, if it has one.
+pub async fn baseline_document(
+    conn: &impl ConnectionTrait,
+    project_id: Uuid,
+) -> ServiceResult<Option<ScopeDocument>> {
+    current_baseline(conn, project_id)
+        .await?
+        .as_ref()
+        .map(document_of)
+        .transpose()
+}
+
 /// Loads a version for a command; `operation` is checked on its project.
 async fn version_for(
     conn: &impl ConnectionTrait,

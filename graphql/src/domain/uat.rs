@@ -684,15 +684,13 @@ pub fn grading_escalates(
 /// would turn into a severe defect deferred without the PM). A deferred defect is reopened by
 /// TRIAGE; a rejected, verified or closed one has no way back. `key` names it in the message.
 pub fn check_gradable(key: &str, status: DefectStatus) -> Result<(), Refusal> {
-    use DefectStatus as S;
-    let reopen = match status {
-        S::New | S::Triaged | S::Assigned | S::InFix | S::ReadyForRetest | S::Reopened => {
-            return Ok(());
-        }
-        S::Deferred => "reopen it first: TRIAGE takes it back to TRIAGED, then grade it",
-        S::Verified | S::Closed | S::Rejected => {
-            "it cannot be reopened, so log a new defect if the problem is back"
-        }
+    if is_open(status) {
+        return Ok(());
+    }
+    let reopen = if status == DefectStatus::Deferred {
+        "reopen it first: TRIAGE takes it back to TRIAGED, then grade it"
+    } else {
+        "it cannot be reopened, so log a new defect if the problem is back"
     };
     Err(Refusal::precondition(
         &["id"],

@@ -127,6 +127,23 @@ pub async fn act(
     data["changeRequestTransition"].clone()
 }
 
+/// Raises a change on `project` as `requester`, has `pm` assess it with `impact` and request
+/// the decision; the change, and the REQUEST_DECISION payload.
+async fn send_for_decision(
+    app: &TestApp,
+    (requester, pm): (&TestUser, &TestUser),
+    project: &str,
+    title: &str,
+    impact: Value,
+) -> (Value, Value) {
+    let cr = raise(app, requester, project, title).await;
+    act(app, requester, &cr, "SUBMIT", None).await;
+    act(app, pm, &cr, "START_ASSESSMENT", None).await;
+    assess(app, pm, &cr, impact).await;
+    let waiting = act(app, pm, &cr, "REQUEST_DECISION", None).await;
+    (cr, waiting)
+}
+
 pub async fn assess(app: &TestApp, pm: &TestUser, cr: &Value, impact: Value) -> Value {
     let version = app
         .ok(
@@ -574,13 +591,16 @@ async fn set_red_line(app: &TestApp, s: &Setup, red_line: Value) {
 async fn the_project_manager_cannot_pull_a_change_out_of_the_committee_vote() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
-    let cr = raise(&app, &s.requester, &s.project, "Connect the ERP").await;
-    act(&app, &s.requester, &cr, "SUBMIT", None).await;
-    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
     let mut impact = small_impact();
     impact["cost"]["amount"] = json!("50000");
-    assess(&app, &s.pm, &cr, impact.clone()).await;
-    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let (cr, waiting) = send_for_decision(
+        &app,
+        (&s.requester, &s.pm),
+        &s.project,
+        "Connect the ERP",
+        impact.clone(),
+    )
+    .await;
     let first = waiting["changeRequest"]["ballot"]["decision"]["id"]
         .as_str()
         .unwrap()
@@ -657,20 +677,26 @@ async fn read_change(app: &TestApp, who: &TestUser, id: &Value) -> Value {
 async fn a_lowered_red_line_sends_a_change_waiting_for_the_pm_to_the_committee() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
-    let cr = raise(&app, &s.requester, &s.project, "A pipeline report").await;
-    act(&app, &s.requester, &cr, "SUBMIT", None).await;
-    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
-    assess(&app, &s.pm, &cr, small_impact()).await;
-    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let (cr, waiting) = send_for_decision(
+        &app,
+        (&s.requester, &s.pm),
+        &s.project,
+        "A pipeline report",
+        small_impact(),
+    )
+    .await;
     assert_eq!(waiting["changeRequest"]["withinRedLine"], true, "{waiting}");
     assert!(waiting["changeRequest"]["ballot"].is_null(), "{waiting}");
-    let costly = raise(&app, &s.requester, &s.project, "Connect the ERP").await;
-    act(&app, &s.requester, &costly, "SUBMIT", None).await;
-    act(&app, &s.pm, &costly, "START_ASSESSMENT", None).await;
     let mut impact = small_impact();
     impact["cost"]["amount"] = json!("50000");
-    assess(&app, &s.pm, &costly, impact).await;
-    let voting = act(&app, &s.pm, &costly, "REQUEST_DECISION", None).await;
+    let (costly, voting) = send_for_decision(
+        &app,
+        (&s.requester, &s.pm),
+        &s.project,
+        "Connect the ERP",
+        impact,
+    )
+    .await;
     let costly_ballot = voting["changeRequest"]["ballot"]["decision"]["id"].clone();
     assert!(costly_ballot.is_string(), "{voting}");
 
@@ -727,17 +753,14 @@ async fn a_lowered_red_line_sends_a_change_waiting_for_the_pm_to_the_committee()
         &["BUSINESS_REP", "STEERING_COMMITTEE"],
     )
     .await;
-    let cr = raise(
+    send_for_decision(
         &app,
-        &s.requester,
+        (&s.requester, &s.pm),
         other["id"].as_str().unwrap(),
         "A lead report",
+        small_impact(),
     )
     .await;
-    act(&app, &s.requester, &cr, "SUBMIT", None).await;
-    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
-    assess(&app, &s.pm, &cr, small_impact()).await;
-    act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
     let before = app.snapshot().await;
     let data = app
         .ok(&s.pm, "mutation($p: ID!, $v: Int!) { projectUpdate(input: { id: $p, expectedVersion: $v, redLine: { scheduleDays: 0, cost: \"1000\", risk: LOW } }) { project { id } userErrors { code field message } } }", json!({ "p": other["id"], "v": other["version"] }))
@@ -761,13 +784,16 @@ async fn a_lowered_red_line_sends_a_change_waiting_for_the_pm_to_the_committee()
 async fn a_rejection_closes_and_a_material_edit_supersedes_the_votes() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
-    let cr = raise(&app, &s.requester, &s.project, "Change the ERP sync").await;
-    act(&app, &s.requester, &cr, "SUBMIT", None).await;
-    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
     let mut impact = small_impact();
     impact["cost"]["amount"] = json!("90000");
-    assess(&app, &s.pm, &cr, impact.clone()).await;
-    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let (cr, waiting) = send_for_decision(
+        &app,
+        (&s.requester, &s.pm),
+        &s.project,
+        "Change the ERP sync",
+        impact.clone(),
+    )
+    .await;
     let first = waiting["changeRequest"]["ballot"]["decision"]["id"]
         .as_str()
         .unwrap()
@@ -860,13 +886,10 @@ async fn a_delegate_votes_on_behalf_of_a_member_and_chains_are_refused() {
         &["input", "delegateId"],
     );
 
-    let cr = raise(&app, &s.requester, &s.project, "Delegated").await;
-    act(&app, &s.requester, &cr, "SUBMIT", None).await;
-    act(&app, &s.pm, &cr, "START_ASSESSMENT", None).await;
     let mut impact = small_impact();
     impact["schedule"]["days"] = json!(20);
-    assess(&app, &s.pm, &cr, impact).await;
-    let waiting = act(&app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let (_, waiting) =
+        send_for_decision(&app, (&s.requester, &s.pm), &s.project, "Delegated", impact).await;
     let decision = waiting["changeRequest"]["ballot"]["decision"]["id"]
         .as_str()
         .unwrap()
@@ -1210,13 +1233,16 @@ async fn ballot_state(app: &TestApp, who: &TestUser, cr: &Value) -> Value {
 
 /// A change above the red line, assessed whole by the PM and waiting for the committee.
 async fn awaiting_the_committee(app: &TestApp, s: &Setup) -> (Value, Value) {
-    let cr = raise(app, &s.requester, &s.project, "Connect the ERP").await;
-    act(app, &s.requester, &cr, "SUBMIT", None).await;
-    act(app, &s.pm, &cr, "START_ASSESSMENT", None).await;
     let mut impact = small_impact();
     impact["cost"]["amount"] = json!("90000");
-    assess(app, &s.pm, &cr, impact.clone()).await;
-    let waiting = act(app, &s.pm, &cr, "REQUEST_DECISION", None).await;
+    let (cr, waiting) = send_for_decision(
+        app,
+        (&s.requester, &s.pm),
+        &s.project,
+        "Connect the ERP",
+        impact.clone(),
+    )
+    .await;
     assert_eq!(waiting["changeRequest"]["status"], "AWAITING_DECISION");
     (cr, impact)
 }

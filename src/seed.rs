@@ -149,6 +149,19 @@ const MILESTONES: &[(i32, &str, Option<&str>, i64)] = &[
     (8, "3-month value review", None, 260),
 ];
 
+/// Who owns each phase of the plan: (phase position, owner's email or the PM). An owner hears
+/// when the phase's gate is asked for.
+const PHASE_OWNERS: &[(i32, Option<&str>)] = &[
+    (1, Some("mei.lin@demo.steerco.dev")),
+    (2, None),
+    (3, Some("raj.patel@demo.steerco.dev")),
+    (4, Some("vendor@demo.steerco.dev")),
+    (5, Some("raj.patel@demo.steerco.dev")),
+    (6, Some("sofia.rossi@demo.steerco.dev")),
+    (7, None),
+    (8, Some("raj.patel@demo.steerco.dev")),
+];
+
 /// Loads the demo, printing what it made: a project in execution on the 8-stage template,
 /// its first phase through its gate, a baselined schedule, a slip in the second phase, change
 /// requests in several states, a running UAT cycle, and the pilot region's go-live a week ago.
@@ -262,6 +275,19 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
     .version;
 
     let phases = service::phase::phases_of(&state.db, project.id).await?;
+    for phase in &phases {
+        let Some((_, owner)) = PHASE_OWNERS.iter().find(|(at, _)| *at == phase.position) else {
+            continue;
+        };
+        let owner_id = owner
+            .and_then(|email| people.get(email).copied())
+            .or(Some(pm.id));
+        let fields = service::phase::PhaseFields {
+            owner_id: Some(owner_id),
+            ..Default::default()
+        };
+        service::phase::update(state, &caller, phase.id, phase.version, fields).await?;
+    }
     let mut previous = None;
     let mut milestones = Vec::new();
     for (position, name, owner, day) in MILESTONES {

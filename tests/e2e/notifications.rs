@@ -25,7 +25,7 @@ struct Team {
     member: TestUser,
     qa: TestUser,
     dev: TestUser,
-    /// Informed (RACI I) on the requirements activity.
+    /// Informed (RACI I) on the requirements activity, and owner of its phase.
     informed: TestUser,
     project: String,
     phase: String,
@@ -54,7 +54,7 @@ async fn team(app: &TestApp) -> Team {
     app.add_member(&pm, &project, &informed, &["BUSINESS_REP"])
         .await;
     let data = app
-        .ok(&pm, "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Requirements\" }) { phase { id } } }", json!({ "p": project }))
+        .ok(&pm, "mutation($p: ID!, $owner: ID!) { phaseCreate(input: { projectId: $p, name: \"Requirements\", ownerId: $owner }) { phase { id } } }", json!({ "p": project, "owner": informed.id }))
         .await;
     let phase = data["phaseCreate"]["phase"]["id"]
         .as_str()
@@ -213,8 +213,11 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
             .contains("http://steerco.test/notifications/preferences?token=")
     );
 
-    // Gate: requested → the committee; the ballot → its voters; each vote → the PM;
-    // decided → every member.
+    // Gate: requested → the committee, the phase's owner and the sponsor; the ballot → its
+    // voters; each vote → the PM; decided → every member.
+    let sponsor = app.user("Omar Haddad", false).await;
+    app.add_member(&t.pm, &t.project, &sponsor, &["SPONSOR"])
+        .await;
     crate::phases::start_phase(&app, &t.pm, &t.phase).await;
     complete_gate_items(&app, &t.pm, &t.phase).await;
     assert_eq!(step(&mail, &mut seen).await, [], "gate items mail nobody");
@@ -231,6 +234,8 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
             (&t.chair, "phase.gate_requested"),
             (&t.member, "decision.opened"),
             (&t.member, "phase.gate_requested"),
+            (&t.informed, "phase.gate_requested"),
+            (&sponsor, "phase.gate_requested"),
         ])
     );
     let ballot = mail.smtp.received();
@@ -261,7 +266,15 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
         assert_eq!(second["decision"]["status"], "DECIDED", "{second}");
         expected = vec![(&t.pm, "decision.vote_cast")];
     }
-    let everyone = [&t.pm, &t.chair, &t.member, &t.qa, &t.dev, &t.informed];
+    let everyone = [
+        &t.pm,
+        &t.chair,
+        &t.member,
+        &t.qa,
+        &t.dev,
+        &t.informed,
+        &sponsor,
+    ];
     expected.extend(everyone.iter().map(|who| (*who, "phase.gate_decided")));
     assert_eq!(step(&mail, &mut seen).await, got(&expected));
 
@@ -1229,6 +1242,7 @@ async fn a_digest_holds_what_may_wait_off_drops_it_and_votes_still_come() {
             (&t.chair, "phase.gate_requested"),
             // OFF cannot silence a vote that is needed; the gate news waits for the digest.
             (&t.member, "decision.opened"),
+            (&t.informed, "phase.gate_requested"),
         ])
     );
     let seen = mail.smtp.received_count();
@@ -1986,7 +2000,8 @@ async fn walking_the_demo_through_a_change_a_gate_and_a_defect_mails_the_routing
         sorted(
             [
                 pairs(&COMMITTEE, "decision.opened"),
-                pairs(&[LENA, OMAR], "phase.gate_requested")
+                // The phase's owner is the PM.
+                pairs(&[LENA, OMAR, PM], "phase.gate_requested")
             ]
             .concat()
         )

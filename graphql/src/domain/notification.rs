@@ -12,7 +12,7 @@
 //! | scope review opened | signatories | action required |
 //! | scope rejected | project managers | |
 //! | scope baselined | all members | |
-//! | gate requested | steering committee | |
+//! | gate requested | steering committee, the phase's owner, sponsors | |
 //! | gate decided | all members | |
 //! | CRITICAL defect logged, or an open one graded CRITICAL | project managers, QA | urgent |
 //! | defect assigned | the assignee | action required |
@@ -61,6 +61,8 @@ pub enum Audience {
     Signatories,
     DefectAssignee,
     DefectReporter,
+    /// The owner of the phase the event is about.
+    PhaseOwner,
     MilestoneOwner,
     /// The plan's War Room roster.
     WarRoom,
@@ -179,9 +181,12 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
         }
         DomainEvent::ScopeRejected { .. } => Route::to("scope.rejected", &[Role(ProjectManager)]),
         DomainEvent::ScopeBaselined { .. } => Route::to("scope.baselined", &[AllMembers]),
-        DomainEvent::GateRequested { .. } => {
-            Route::to("phase.gate_requested", &[Role(SteeringCommittee)])
-        }
+        // DOMAIN §12.2: the committee decides the gate; the phase's owner and the sponsors
+        // hear it is asked for.
+        DomainEvent::GateRequested { .. } => Route::to(
+            "phase.gate_requested",
+            &[Role(SteeringCommittee), PhaseOwner, Role(Sponsor)],
+        ),
         DomainEvent::GateDecided { .. } => Route::to("phase.gate_decided", &[AllMembers]),
         DomainEvent::DefectLogged { critical: true, .. } => {
             Route::to("defect.critical_logged", &[Role(ProjectManager), Role(Qa)])
@@ -516,6 +521,7 @@ pub struct Parties {
     pub signatories: Vec<Uuid>,
     pub defect_assignee: Option<Uuid>,
     pub defect_reporter: Option<Uuid>,
+    pub phase_owner: Option<Uuid>,
     pub milestone_owner: Option<Uuid>,
     pub war_room: Vec<Uuid>,
     pub pending_voters: Vec<Uuid>,
@@ -547,6 +553,7 @@ pub fn recipients(route: &Route, parties: &Parties) -> BTreeSet<Uuid> {
             Audience::Signatories => people.extend(&parties.signatories),
             Audience::DefectAssignee => people.extend(parties.defect_assignee),
             Audience::DefectReporter => people.extend(parties.defect_reporter),
+            Audience::PhaseOwner => people.extend(parties.phase_owner),
             Audience::MilestoneOwner => people.extend(parties.milestone_owner),
             Audience::WarRoom => people.extend(&parties.war_room),
             Audience::PendingVoters => people.extend(&parties.pending_voters),
@@ -838,6 +845,40 @@ mod tests {
             reached_with_sponsor_and_tester(approved),
             [PM, SPONSOR, COMMITTEE, QA, SPONSOR_ONLY]
         );
+    }
+
+    #[test]
+    fn a_gate_requested_reaches_the_committee_the_phase_owner_and_the_sponsors() {
+        let requested = DomainEvent::GateRequested {
+            phase_id: id(99),
+            decision_id: id(98),
+        };
+        let route = route(&requested).unwrap();
+        assert!(
+            !route.action_required,
+            "the ballot itself asks for the vote"
+        );
+        assert_eq!(
+            reached_with_sponsor_and_tester(requested.clone()),
+            [SPONSOR, COMMITTEE, SPONSOR_ONLY],
+            "a phase without an owner"
+        );
+        let owned = Parties {
+            phase_owner: Some(id(DEVELOPER)),
+            ..parties()
+        };
+        assert_eq!(
+            recipients(&route, &owned)
+                .iter()
+                .map(Uuid::as_u128)
+                .collect::<Vec<_>>(),
+            [SPONSOR, COMMITTEE, DEVELOPER]
+        );
+        let owned_by_someone_gone = Parties {
+            phase_owner: Some(id(GONE)),
+            ..parties()
+        };
+        assert!(!recipients(&route, &owned_by_someone_gone).contains(&id(GONE)));
     }
 
     #[test]

@@ -855,6 +855,7 @@ async fn context_of(
             if let DomainEvent::GateDecided { outcome, .. } = event {
                 facts.outcome = Some(outcome.map(|o| o.as_str().to_owned()).unwrap_or_default());
             }
+            parties.phase_owner = phase.owner_id;
             facts.object = object("", phase.name);
             link = settings.object_url(Kind::Phase, phase.id);
         }

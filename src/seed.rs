@@ -28,7 +28,8 @@ use steerco_graphql::domain::project::ProjectAction;
 use steerco_graphql::domain::role::ProjectRole;
 use steerco_graphql::domain::schedule::MilestoneAction;
 use steerco_graphql::domain::scope::{
-    DocumentInput, ItemCategory, ItemInput, ObjectiveInput, ScopeDocument, StatementInput,
+    DocumentInput, ItemCategory, ItemInput, ObjectiveInput, ScopeDocument, ScopeItem, Statement,
+    StatementInput,
 };
 use steerco_graphql::domain::uat::{
     AcceptanceStage, CycleAction, DefectCategory, DefectCommand, ExecutionResult, Priority,
@@ -1085,44 +1086,51 @@ async fn uat(
     Ok(())
 }
 
-/// The demo's scope statement; given the first baseline, the second version: service
-/// ticketing joins the scope and the marketing automation module leaves it.
+/// The demo's scope statement; given the first baseline, the second version, which keeps what
+/// the project delivers (under way, it changes that only through change requests) and
+/// refines the rest: the partner portal is excluded, and acceptance gains the pilot region's
+/// response time.
 fn scope_document(previous: Option<&ScopeDocument>) -> DocumentInput {
-    let keep = |text: &str| {
-        previous
-            .and_then(|doc| doc.in_scope.iter().find(|i| i.text == text))
-            .map(|i| i.id)
-    };
-    let item = |category, text: &str| ItemInput {
-        id: keep(text),
+    let keep = |items: Option<&Vec<ScopeItem>>, category, text: &str| ItemInput {
+        id: items
+            .and_then(|items| items.iter().find(|i| i.text == text))
+            .map(|i| i.id),
         category,
         text: text.to_owned(),
     };
-    let mut in_scope = vec![
-        item(ItemCategory::Module, "Lead and opportunity management"),
-        item(ItemCategory::Process, "Lead to contract"),
-        item(ItemCategory::Integration, "ERP order and invoice sync"),
-        item(ItemCategory::DataObject, "Customer master data"),
-    ];
-    if previous.is_some() {
-        in_scope.push(item(ItemCategory::Process, "Service ticketing"));
-    } else {
-        in_scope.push(item(ItemCategory::Module, "Marketing automation"));
-    }
+    let kept_in = previous.map(|doc| &doc.in_scope);
+    let in_scope = [
+        (ItemCategory::Module, "Lead and opportunity management"),
+        (ItemCategory::Process, "Lead to contract"),
+        (ItemCategory::Integration, "ERP order and invoice sync"),
+        (ItemCategory::DataObject, "Customer master data"),
+        (ItemCategory::Module, "Marketing automation"),
+    ]
+    .into_iter()
+    .map(|(category, text)| keep(kept_in, category, text))
+    .collect();
+    let kept_out = previous.map(|doc| &doc.out_of_scope);
+    let mut out_of_scope = vec![keep(kept_out, ItemCategory::Department, "Field service")];
     let objective = previous
         .and_then(|doc| doc.objectives.first())
         .map(|o| o.id);
-    let statement = |text: &str| StatementInput {
-        id: None,
-        text: text.to_owned(),
-    };
-    let keep_statement = |list: Option<&Vec<steerco_graphql::domain::scope::Statement>>,
-                          text: &str| StatementInput {
+    let statement = |list: Option<&Vec<Statement>>, text: &str| StatementInput {
         id: list
             .and_then(|l| l.iter().find(|s| s.text == text))
             .map(|s| s.id),
         text: text.to_owned(),
     };
+    let mut acceptance_criteria = vec![statement(
+        previous.map(|d| &d.acceptance_criteria),
+        "Core business processes pass UAT 100%",
+    )];
+    if previous.is_some() {
+        out_of_scope.push(keep(None, ItemCategory::Module, "Partner portal"));
+        acceptance_criteria.push(statement(
+            None,
+            "Leads answered within two hours in the pilot region",
+        ));
+    }
     DocumentInput {
         objectives: vec![ObjectiveInput {
             id: objective,
@@ -1132,33 +1140,20 @@ fn scope_document(previous: Option<&ScopeDocument>) -> DocumentInput {
             target: Some("12% within 12 months".to_owned()),
         }],
         in_scope,
-        out_of_scope: vec![ItemInput {
-            id: previous
-                .and_then(|doc| doc.out_of_scope.first())
-                .map(|i| i.id),
-            category: ItemCategory::Department,
-            text: "Field service".to_owned(),
-        }],
-        deliverables: vec![keep_statement(
+        out_of_scope,
+        deliverables: vec![statement(
             previous.map(|d| &d.deliverables),
             "Configured CRM with migrated customer data",
         )],
-        assumptions: vec![keep_statement(
+        assumptions: vec![statement(
             previous.map(|d| &d.assumptions),
             "ERP keeps its current order API",
         )],
-        constraints: vec![keep_statement(
+        constraints: vec![statement(
             previous.map(|d| &d.constraints),
             "Go-live before the autumn sales campaign",
         )],
-        acceptance_criteria: vec![if previous.is_some() {
-            keep_statement(
-                previous.map(|d| &d.acceptance_criteria),
-                "Core business processes pass UAT 100%",
-            )
-        } else {
-            statement("Core business processes pass UAT 100%")
-        }],
+        acceptance_criteria,
     }
 }
 

@@ -1588,21 +1588,21 @@ async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
     let app = TestApp::spawn().await;
     let s = setup(&app).await;
     sign_scope(&app, &s).await;
-    const VERSION: &str = "id number status version basedOnId inScope { id text } signatories { user { id } signedAt }";
+    const VERSION: &str = "id number status version basedOnId inScope { id text } outOfScope { text } signatories { user { id } signedAt }";
     let drafted = app
         .ok(&s.pm, &format!("mutation($p: ID!) {{ scopeDraftCreate(input: {{ projectId: $p }}) {{ scope {{ {VERSION} }} }} }}"), json!({ "p": s.project }))
         .await["scopeDraftCreate"]["scope"]
         .clone();
     let draft = drafted["id"].clone();
-    let mut items: Vec<Value> = drafted["inScope"]
+    // The project under way, the draft keeps what is delivered and excludes a partner portal.
+    let items: Vec<Value> = drafted["inScope"]
         .as_array()
         .unwrap()
         .iter()
         .map(|item| json!({ "id": item["id"], "category": "MODULE", "text": item["text"] }))
         .collect();
-    items.push(json!({ "category": "MODULE", "text": "Partner portal" }));
     let updated = app
-        .ok(&s.pm, "mutation($id: ID!, $v: Int!, $items: [ScopeItemInput!]!) { scopeDraftUpdate(input: { id: $id, expectedVersion: $v, objectives: [{ text: \"Sell more\" }], inScope: $items }) { scope { version } userErrors { message } } }", json!({ "id": draft, "v": drafted["version"], "items": items }))
+        .ok(&s.pm, "mutation($id: ID!, $v: Int!, $items: [ScopeItemInput!]!) { scopeDraftUpdate(input: { id: $id, expectedVersion: $v, objectives: [{ text: \"Sell more\" }], inScope: $items, outOfScope: [{ category: MODULE, text: \"Partner portal\" }] }) { scope { version } userErrors { message } } }", json!({ "id": draft, "v": drafted["version"], "items": items }))
         .await;
     assert_eq!(
         updated["scopeDraftUpdate"]["userErrors"],
@@ -1682,8 +1682,13 @@ async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
     assert_eq!(rebased["basedOnId"], baseline["id"], "{rebased}");
     assert_eq!(
         texts(&rebased),
-        ["Leads", "Partner portal", "Service ticketing"],
-        "the draft's own item stays, the change's come in"
+        ["Leads", "Service ticketing"],
+        "the change's items come in"
+    );
+    assert_eq!(
+        rebased["outOfScope"],
+        json!([{ "text": "Partner portal" }]),
+        "the draft's own exclusion stays"
     );
     assert_eq!(rebased["signatories"], json!([]), "{rebased}");
 
@@ -1699,10 +1704,8 @@ async fn an_open_scope_draft_takes_an_approved_change_and_cannot_undo_it() {
     sign_version(&app, &s, &draft).await;
     let signed = read(draft).await;
     assert_eq!(signed["status"], "BASELINED", "{signed}");
-    assert_eq!(
-        texts(&signed),
-        ["Leads", "Partner portal", "Service ticketing"]
-    );
+    assert_eq!(texts(&signed), ["Leads", "Service ticketing"]);
+    assert_eq!(signed["outOfScope"], json!([{ "text": "Partner portal" }]));
 }
 
 #[tokio::test]

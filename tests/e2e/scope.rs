@@ -386,3 +386,129 @@ async fn bad_scope_input_is_refused_field_by_field() {
     );
     assert_eq!(app.snapshot().await, before);
 }
+
+#[tokio::test]
+async fn once_initiated_a_project_changes_what_it_delivers_only_through_a_change_request() {
+    let app = TestApp::spawn().await;
+    let team = team(&app).await;
+    let v1 = baseline(&app, &team).await;
+    let with_ticketing = || {
+        let mut document = first_document();
+        document["inScope"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "category": "PROCESS", "text": "Service ticketing" }));
+        document
+    };
+
+    // Version 2 adds ticketing and goes for review while the project is still proposed; then
+    // the project is initiated on version 1.
+    let second = draft(&app, &team).await;
+    let filled = update(
+        &app,
+        &team,
+        &second["scope"]["id"],
+        &second["scope"]["version"],
+        with_ticketing(),
+    )
+    .await;
+    let review = submit(
+        &app,
+        &team,
+        &filled["scope"],
+        vec![&team.sponsor.id, &team.business.id],
+    )
+    .await;
+    assert_eq!(review["userErrors"], json!([]), "{review}");
+    let v2 = review["scope"]["id"].clone();
+    let initiated = app
+        .ok(&team.pm, "mutation($id: ID!) { projectTransition(input: { id: $id, action: INITIATE }) { project { status } userErrors { code message } } }", json!({ "id": team.project }))
+        .await;
+    assert_eq!(
+        initiated["projectTransition"]["project"]["status"], "INITIATED",
+        "{initiated}"
+    );
+
+    // Its last signature would baseline a scope nobody decided on: refused, nothing written.
+    assert_eq!(
+        sign(&app, &team.sponsor, &v2).await["userErrors"],
+        json!([])
+    );
+    let audit_before = app.count("audit_event").await;
+    let refused = sign(&app, &team.business, &v2).await;
+    assert_refused(&refused, "PRECONDITION_FAILED", &["input", "id"]);
+    let message = refused["userErrors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("change request") && message.contains("adds \"Service ticketing\""),
+        "{message}"
+    );
+    assert_eq!(app.count("audit_event").await, audit_before);
+    let data = app
+        .ok(&team.pm, "query($p: ID!) { project(id: $p) { scope { id } scopeVersions { status signatories { user { email } signedAt } } } }", json!({ "p": team.project }))
+        .await;
+    assert_eq!(data["project"]["scope"]["id"], v1["id"]);
+    let versions = &data["project"]["scopeVersions"];
+    assert_eq!(versions[1]["status"], "IN_REVIEW");
+    assert_eq!(
+        versions[1]["signatories"][1],
+        json!({ "user": { "email": team.business.email }, "signedAt": null })
+    );
+
+    // The business rejects it; sent again as it was, it is refused at review, on the items.
+    let reject = "mutation($id: ID!, $c: String!) { scopeReject(input: { id: $id, comment: $c }) { scope { version } userErrors { code } } }";
+    let rejected = app
+        .ok(
+            &team.business,
+            reject,
+            json!({ "id": v2, "c": "Ticketing needs a change request" }),
+        )
+        .await;
+    assert_eq!(rejected["scopeReject"]["userErrors"], json!([]));
+    let draft_version = rejected["scopeReject"]["scope"]["version"].clone();
+    let again = submit(
+        &app,
+        &team,
+        &json!({ "id": v2, "version": draft_version }),
+        vec![&team.sponsor.id, &team.business.id],
+    )
+    .await;
+    assert_refused(&again, "PRECONDITION_FAILED", &["input", "inScope"]);
+    assert_eq!(user_errors(&again).len(), 1, "{again}");
+    // Dropping an item, or rewording one, is as much a change of scope.
+    let mut narrowed = first_document();
+    narrowed["inScope"][1]["text"] = json!("ERP order and invoice sync");
+    let narrowed = update(&app, &team, &v2, &draft_version, narrowed).await;
+    assert_eq!(narrowed["userErrors"], json!([]), "{narrowed}");
+    let again = submit(
+        &app,
+        &team,
+        &narrowed["scope"],
+        vec![&team.sponsor.id, &team.business.id],
+    )
+    .await;
+    let message = again["userErrors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("adds \"ERP order and invoice sync\" and drops \"ERP order sync\""),
+        "{message}"
+    );
+
+    // A version that refines the objective and keeps what is delivered is signed as before.
+    let mut refined = first_document();
+    refined["objectives"][0]["target"] = json!("15%");
+    refined["inScope"] = json!([
+        { "category": "INTEGRATION", "text": "ERP order sync" },
+        { "category": "PROCESS", "text": "lead management" }
+    ]);
+    let refined = update(&app, &team, &v2, &narrowed["scope"]["version"], refined).await;
+    let review = submit(
+        &app,
+        &team,
+        &refined["scope"],
+        vec![&team.sponsor.id, &team.business.id],
+    )
+    .await;
+    assert_eq!(review["userErrors"], json!([]), "{review}");
+    sign(&app, &team.sponsor, &v2).await;
+    let signed = sign(&app, &team.business, &v2).await;
+    assert_eq!(signed["scope"]["status"], "BASELINED", "{signed}");
+}

@@ -141,13 +141,15 @@ async fn the_demo_seed_builds_a_running_phased_project_once() {
             )
         })
         .collect();
-    // Version 2 took CR-001's item, approved while it was a draft, besides its own edits.
+    // Version 2 took CR-001's item, approved while it was a draft; its own edits refine the
+    // exclusions and the acceptance criteria, as the project under way changes what it
+    // delivers only through change requests.
     assert_eq!(
         changes,
         vec![
             ("inScope", "ADDED"),
-            ("inScope", "ADDED"),
-            ("inScope", "REMOVED")
+            ("outOfScope", "ADDED"),
+            ("acceptanceCriteria", "ADDED")
         ]
     );
     let data = app

@@ -235,6 +235,13 @@ pub struct ProjectPosition {
     pub held_from: Option<ProjectStatus>,
 }
 
+impl ProjectPosition {
+    /// Whether the project was initiated: it is past PROPOSED, or on hold from a later state.
+    pub fn is_initiated(self) -> bool {
+        self.held_from.unwrap_or(self.status) != ProjectStatus::Proposed
+    }
+}
+
 /// Where a plan's move takes its project, or why the project's lifecycle refuses it.
 /// `Ok(None)`: the project stays where it is.
 ///
@@ -1631,6 +1638,22 @@ mod tests {
 
     fn position(status: ProjectStatus, held_from: Option<ProjectStatus>) -> ProjectPosition {
         ProjectPosition { status, held_from }
+    }
+
+    #[test]
+    fn a_project_is_initiated_once_past_its_proposal_held_or_not() {
+        use ProjectStatus as S;
+        assert!(!position(S::Proposed, None).is_initiated());
+        assert!(!position(S::OnHold, Some(S::Proposed)).is_initiated());
+        assert!(position(S::OnHold, Some(S::Initiated)).is_initiated());
+        for status in [
+            S::Initiated,
+            S::InExecution,
+            S::LiveHypercare,
+            S::Optimization,
+        ] {
+            assert!(position(status, None).is_initiated(), "{status:?}");
+        }
     }
 
     #[test]

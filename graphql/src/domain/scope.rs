@@ -539,6 +539,53 @@ pub fn check_ready_for_review(doc: &ScopeDocument) -> Result<(), Vec<Refusal>> {
     refusals.finish()
 }
 
+/// DOMAIN §3, §12.5: once a project is initiated on its signed scope, what it delivers changes
+/// only through an approved change request, which baselines a version of its own. A version
+/// drafted by hand may still refine the objectives, the out-of-scope list, the deliverables,
+/// assumptions, constraints and acceptance criteria under its signatories' signatures, but it
+/// keeps the in-scope items of `basis`, the baseline it was drafted from: none added, none
+/// dropped, none reworded. Items are the same by text, ignoring case, as everywhere in the
+/// document, so reordering or recategorising one is no change. Before initiation the scope is
+/// still being agreed, and any version may redraw it. The refusal, on `field`, names each item
+/// added and dropped.
+pub fn check_boundary_kept(
+    initiated: bool,
+    basis: Option<&ScopeDocument>,
+    draft: &ScopeDocument,
+    field: &[&str],
+) -> Result<(), Refusal> {
+    let Some(basis) = basis.filter(|_| initiated) else {
+        return Ok(());
+    };
+    let missing_from = |items: &[ScopeItem], other: &[ScopeItem]| -> Vec<String> {
+        items
+            .iter()
+            .filter(|item| !other.iter().any(|o| same_item_text(&o.text, &item.text)))
+            .map(|item| format!("\"{}\"", item.text))
+            .collect()
+    };
+    let added = missing_from(&draft.in_scope, &basis.in_scope);
+    let dropped = missing_from(&basis.in_scope, &draft.in_scope);
+    let mut changes = Vec::new();
+    if !added.is_empty() {
+        changes.push(format!("adds {}", added.join(", ")));
+    }
+    if !dropped.is_empty() {
+        changes.push(format!("drops {}", dropped.join(", ")));
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::precondition(
+        field,
+        format!(
+            "the project is initiated, so what it delivers changes through a change request: \
+             this version {} in scope",
+            changes.join(" and ")
+        ),
+    ))
+}
+
 /// Where one version of the scope statement stands, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScopeStatus {
@@ -1454,6 +1501,59 @@ mod tests {
 
         let older: ScopeDocument = serde_json::from_str(r#"{"objectives": []}"#).unwrap();
         assert_eq!(older, ScopeDocument::default());
+    }
+
+    #[test]
+    fn after_initiation_a_hand_drafted_version_keeps_the_in_scope_items_of_its_baseline() {
+        let basis = previous();
+        let check = |initiated: bool, draft: &ScopeDocument| {
+            check_boundary_kept(initiated, Some(&basis), draft, &["inScope"])
+        };
+
+        // The rest of the document is refined by signature alone; reordering the items,
+        // recategorising one or changing its case is no change to what is delivered.
+        let mut refined = basis.clone();
+        refined.objectives[0].target = Some("20%".into());
+        refined.out_of_scope.clear();
+        refined.deliverables.push(Statement {
+            id: id(132),
+            text: "Training material".into(),
+        });
+        refined.in_scope.reverse();
+        refined.in_scope[0].category = ItemCategory::Process;
+        refined.in_scope[1].text = "LEAD MANAGEMENT".into();
+        assert_eq!(check(true, &refined), Ok(()));
+
+        let mut redrawn = basis.clone();
+        redrawn.in_scope[0].text = "Lead and opportunity management".into();
+        redrawn.in_scope.push(ScopeItem {
+            id: id(113),
+            category: ItemCategory::Process,
+            text: "Service ticketing".into(),
+        });
+        let refusal = check(true, &redrawn).unwrap_err();
+        assert_eq!(refusal.code, RefusalCode::PreconditionFailed);
+        assert_eq!(refusal.field, ["inScope"]);
+        assert!(refusal.message.contains("change request"), "{refusal:?}");
+        assert!(
+            refusal.message.contains(
+                "adds \"Lead and opportunity management\", \"Service ticketing\" and drops \
+                 \"Lead management\""
+            ),
+            "{refusal:?}"
+        );
+        let mut narrowed = basis.clone();
+        narrowed.in_scope.pop();
+        let refusal = check(true, &narrowed).unwrap_err();
+        assert!(refusal.message.contains("drops \"Sales\""), "{refusal:?}");
+        assert!(!refusal.message.contains("adds"), "{refusal:?}");
+
+        // Before initiation the scope is still being agreed; a first version has no basis.
+        assert_eq!(check(false, &redrawn), Ok(()));
+        assert_eq!(
+            check_boundary_kept(true, None, &redrawn, &["inScope"]),
+            Ok(())
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
-use steerco_entity::{project_member, scope_signatory, scope_version, user};
+use steerco_entity::{project, project_member, scope_signatory, scope_version, user};
 use uuid::Uuid;
 
 use super::access::{self, stored_roles};
@@ -106,13 +106,13 @@ pub async fn baseline_document(
         .transpose()
 }
 
-/// Loads a version for a command; `operation` is checked on its project.
+/// Loads a version and its project for a command; `operation` is checked on the project.
 async fn version_for(
     conn: &impl ConnectionTrait,
     caller: &Caller,
     version_id: Uuid,
     operation: ProjectOperation,
-) -> ServiceResult<scope_version::Model> {
+) -> ServiceResult<(scope_version::Model, project::Model)> {
     let (found, project, _) = access::row_for::<scope_version::Entity>(
         conn,
         &caller.actor,
@@ -122,7 +122,34 @@ async fn version_for(
     )
     .await?;
     ensure_open(&project, &["id"])?;
-    Ok(found)
+    Ok((found, project))
+}
+
+/// [`rules::check_boundary_kept`] for `document`, the content of `version`, against the
+/// baseline the version was drafted from, read only once the project is initiated.
+async fn check_boundary_kept(
+    conn: &impl ConnectionTrait,
+    project: &project::Model,
+    version: &scope_version::Model,
+    document: &ScopeDocument,
+    field: &[&str],
+) -> ServiceResult<Result<(), Refusal>> {
+    let initiated = super::project::position_of(project)?.is_initiated();
+    let basis = match version.based_on.filter(|_| initiated) {
+        Some(basis_id) => scope_version::Entity::find_by_id(basis_id)
+            .one(conn)
+            .await?
+            .as_ref()
+            .map(document_of)
+            .transpose()?,
+        None => None,
+    };
+    Ok(rules::check_boundary_kept(
+        initiated,
+        basis.as_ref(),
+        document,
+        field,
+    ))
 }
 
 /// Opens a new draft: a copy of the current baseline, or an empty document for the first one.
@@ -214,7 +241,7 @@ pub async fn update_draft(
     input: DocumentInput,
 ) -> ServiceResult<ScopeChange> {
     let txn = begin_write(&state.writer).await?;
-    let current = version_for(&txn, caller, version_id, ProjectOperation::ManagePlan).await?;
+    let (current, _) = version_for(&txn, caller, version_id, ProjectOperation::ManagePlan).await?;
     rules::transition(status_of(&current)?, ScopeCommand::Edit)?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
@@ -254,14 +281,21 @@ pub async fn submit(
     signatories: &[Uuid],
 ) -> ServiceResult<ScopeChange> {
     let txn = begin_write(&state.writer).await?;
-    let current = version_for(&txn, caller, version_id, ProjectOperation::ManagePlan).await?;
+    let (current, project) =
+        version_for(&txn, caller, version_id, ProjectOperation::ManagePlan).await?;
     let status = rules::transition(status_of(&current)?, ScopeCommand::SubmitForReview)?;
     if current.version != expected_version {
         return Err(Refusal::stale_version(current.version).into());
     }
     let mut refusals = Vec::new();
-    if let Err(found) = rules::check_ready_for_review(&document_of(&current)?) {
+    let document = document_of(&current)?;
+    if let Err(found) = rules::check_ready_for_review(&document) {
         refusals.extend(found);
+    }
+    if let Err(found) =
+        check_boundary_kept(&txn, &project, &current, &document, &["inScope"]).await?
+    {
+        refusals.push(found);
     }
     let members = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(current.project_id))
@@ -391,7 +425,7 @@ pub async fn sign(
     version_id: Uuid,
 ) -> ServiceResult<ScopeChange> {
     let txn = begin_write(&state.writer).await?;
-    let current = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
+    let (current, project) = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
     rules::transition(status_of(&current)?, ScopeCommand::Sign)?;
     let rows = signatories_of(&txn, current.id).await?;
     let mine = own_row(&rows, caller)?;
@@ -430,6 +464,10 @@ pub async fn sign(
     done.push(caller.actor.user_id);
     let mut next = current.clone();
     if rules::all_signed(&required, &done) {
+        // Sent for review before the project was initiated, a version that redraws the scope
+        // can no longer become its baseline: a signatory rejects it, or a change request
+        // makes the change.
+        check_boundary_kept(&txn, &project, &current, &document_of(&current)?, &["id"]).await??;
         events.extend(baseline_in_txn(&txn, origin, now, &mut next).await?);
     }
     commit_with_events(state, txn, origin, next.project_id, &events).await?;
@@ -505,7 +543,7 @@ pub async fn reject(
     let comment = required_multi_line(comment, 4_000)
         .map_err(|e| Refusal::bad_input(&["comment"], format!("comment {e}")))?;
     let txn = begin_write(&state.writer).await?;
-    let current = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
+    let (current, _) = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
     let status = rules::transition(status_of(&current)?, ScopeCommand::Reject)?;
     let rows = signatories_of(&txn, current.id).await?;
     own_row(&rows, caller)?;

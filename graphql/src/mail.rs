@@ -60,7 +60,8 @@ pub struct Facts {
     pub hours: Option<i64>,
     pub forced: Option<bool>,
     pub count: Option<usize>,
-    /// Why, when the change came with a reason (a project put on hold or cancelled).
+    /// Why, when the change came with a reason (a project put on hold or cancelled), or what
+    /// a change request's assessment asks its requester.
     pub reason: Option<String>,
 }
 
@@ -484,11 +485,17 @@ mod tests {
     }
 
     /// Every kind the routing table names (kept in step by the unit test below).
-    const KINDS: [&str; 38] = [
+    const KINDS: [&str; 44] = [
         "change_request.submitted",
+        "change_request.info_requested",
+        "change_request.info_provided",
+        "change_request.awaiting_decision",
         "change_request.approved",
         "change_request.rejected",
         "change_request.deferred",
+        "change_request.implementation_started",
+        "change_request.implemented",
+        "change_request.closed",
         "decision.opened",
         "decision.vote_cast",
         "decision.closed",

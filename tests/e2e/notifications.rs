@@ -161,6 +161,46 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
         got(&[(&t.pm, "change_request.submitted")])
     );
     act(&app, &t.pm, &cr, "START_ASSESSMENT", None).await;
+    assert_eq!(step(&mail, &mut seen).await, [], "assessment started");
+    // The assessment's question → the requester, who alone can answer; the answer → the PM.
+    let asked = act(
+        &app,
+        &t.pm,
+        &cr,
+        "REQUEST_INFO",
+        Some("Which lead fields feed the score?"),
+    )
+    .await;
+    assert_eq!(asked["userErrors"], json!([]), "{asked}");
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.qa, "change_request.info_requested")])
+    );
+    let question = last_email(&mail, &t.qa, "change_request.info_requested");
+    assert!(
+        question
+            .text_body()
+            .contains("Question: Which lead fields feed the score?"),
+        "{}",
+        question.text_body()
+    );
+    assert!(
+        question.header("List-Unsubscribe").is_none(),
+        "an answer that is needed cannot be unsubscribed from"
+    );
+    let answered = act(
+        &app,
+        &t.qa,
+        &cr,
+        "PROVIDE_INFO",
+        Some("Source and industry"),
+    )
+    .await;
+    assert_eq!(answered["userErrors"], json!([]), "{answered}");
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.pm, "change_request.info_provided")])
+    );
     let impact = json!({
         "schedule": { "days": 1 },
         "cost": { "amount": "2000", "currency": "CNY", "budgetLine": "Config" },
@@ -170,6 +210,10 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
     let assessed = assess(&app, &t.pm, &cr, impact).await;
     assert_eq!(assessed["userErrors"], json!([]), "{assessed}");
     act(&app, &t.pm, &cr, "REQUEST_DECISION", None).await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.qa, "change_request.awaiting_decision")])
+    );
     let approved = act(&app, &t.pm, &cr, "APPROVE", Some("Small and safe")).await;
     assert_eq!(
         approved["changeRequest"]["status"], "APPROVED",
@@ -211,6 +255,35 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
             .header("List-Unsubscribe")
             .unwrap()
             .contains("http://steerco.test/notifications/preferences?token=")
+    );
+
+    // Carried out → the requester and, for information, the committee; closed → the
+    // requester.
+    for (action, kind) in [
+        (
+            "START_IMPLEMENTATION",
+            "change_request.implementation_started",
+        ),
+        ("COMPLETE_IMPLEMENTATION", "change_request.implemented"),
+    ] {
+        let moved = act(&app, &t.pm, &cr, action, None).await;
+        assert_eq!(moved["userErrors"], json!([]), "{moved}");
+        assert_eq!(
+            step(&mail, &mut seen).await,
+            got(&[(&t.qa, kind), (&t.chair, kind), (&t.member, kind)]),
+            "{action}"
+        );
+    }
+    let closed = act(&app, &t.pm, &cr, "CLOSE", None).await;
+    assert_eq!(closed["changeRequest"]["status"], "CLOSED", "{closed}");
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[(&t.qa, "change_request.closed")])
+    );
+    assert!(
+        last_email(&mail, &t.qa, "change_request.closed")
+            .subject()
+            .contains("closed: CR-001 Add lead scoring"),
     );
 
     // Gate: requested → the committee, the phase's owner and the sponsor; the ballot → its
@@ -1955,6 +2028,10 @@ async fn walking_the_demo_through_a_change_a_gate_and_a_defect_mails_the_routing
         json!([])
     );
     act(&app, &pm, &cr, "REQUEST_DECISION", None).await;
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        sorted(pairs(&[BUSINESS], "change_request.awaiting_decision"))
+    );
     let approved = act(&app, &pm, &cr, "APPROVE", Some("Small and safe")).await;
     assert_eq!(
         approved["changeRequest"]["status"], "APPROVED",

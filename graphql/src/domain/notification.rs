@@ -5,7 +5,12 @@
 //! | event | audience | |
 //! |---|---|---|
 //! | change request SUBMITTED | project managers | |
-//! | change request APPROVED / REJECTED / DEFERRED (by the PM or the committee's ballot) | requester, project managers, steering committee, Informed on the affected activities | |
+//! | change request INFO_REQUESTED | requester | action required |
+//! | change request back UNDER_ASSESSMENT with the information asked for | project managers | |
+//! | change request AWAITING_DECISION | requester | |
+//! | change request APPROVED / REJECTED / DEFERRED (by the PM or the committee's ballot) | requester, project managers, sponsors, steering committee, Informed on the affected activities, finance when it costs, owners of the milestones it moves | |
+//! | change request IN_IMPLEMENTATION, IMPLEMENTED | requester, steering committee | |
+//! | change request CLOSED once implemented | requester | |
 //! | ballot opened (any subject) | its eligible voters | action required |
 //! | vote cast | requester, project managers | |
 //! | re-baseline or skip ballot closed | project managers, steering committee | |
@@ -138,7 +143,7 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
     use Audience::*;
     use ProjectRole::{BusinessRep, FinanceRep, ProjectManager, Qa, Sponsor, SteeringCommittee};
     let route = match event {
-        DomainEvent::ChangeRequestStatusChanged { to, .. } => {
+        DomainEvent::ChangeRequestStatusChanged { from, to, .. } => {
             let decided = [
                 Requester,
                 Role(ProjectManager),
@@ -148,13 +153,34 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
                 FinanceWhenCosted,
                 ImpactedMilestoneOwners,
             ];
-            match to {
-                CrStatus::Submitted => {
+            // DOMAIN §12.6: the requester follows their change from assessment to closure;
+            // the committee hears, for information, how an approved change is carried out.
+            let carried_out = [Requester, Role(SteeringCommittee)];
+            match (from, to) {
+                (_, CrStatus::Submitted) => {
                     Route::to("change_request.submitted", &[Role(ProjectManager)])
                 }
-                CrStatus::Approved => Route::to("change_request.approved", &decided),
-                CrStatus::Rejected => Route::to("change_request.rejected", &decided),
-                CrStatus::Deferred => Route::to("change_request.deferred", &decided),
+                // Only the requester can answer, and the assessment waits for them.
+                (_, CrStatus::InfoRequested) => {
+                    Route::to("change_request.info_requested", &[Requester]).action_required()
+                }
+                (CrStatus::InfoRequested, CrStatus::UnderAssessment) => {
+                    Route::to("change_request.info_provided", &[Role(ProjectManager)])
+                }
+                (_, CrStatus::AwaitingDecision) => {
+                    Route::to("change_request.awaiting_decision", &[Requester])
+                }
+                (_, CrStatus::Approved) => Route::to("change_request.approved", &decided),
+                (_, CrStatus::Rejected) => Route::to("change_request.rejected", &decided),
+                (_, CrStatus::Deferred) => Route::to("change_request.deferred", &decided),
+                (_, CrStatus::InImplementation) => {
+                    Route::to("change_request.implementation_started", &carried_out)
+                }
+                (_, CrStatus::Implemented) => Route::to("change_request.implemented", &carried_out),
+                // A rejected change's closing is filing: its requester heard of the rejection.
+                (CrStatus::Implemented, CrStatus::Closed) => {
+                    Route::to("change_request.closed", &[Requester])
+                }
                 _ => return None,
             }
         }
@@ -679,17 +705,43 @@ mod tests {
 
     #[test]
     fn change_requests_reach_the_pm_then_the_requester() {
-        let changed = |to| DomainEvent::ChangeRequestStatusChanged {
+        let changed = |from, to| DomainEvent::ChangeRequestStatusChanged {
             change_request_id: id(99),
-            from: CrStatus::Draft,
+            from,
             to,
         };
-        assert_eq!(reached(changed(CrStatus::Submitted)), [PM]);
+        use CrStatus as S;
+        let nobody: [u128; 0] = [];
+        // QA raised the change.
+        assert_eq!(reached(changed(S::Draft, S::Submitted)), [PM]);
+        assert_eq!(reached(changed(S::Submitted, S::UnderAssessment)), nobody);
+        for from in [S::UnderAssessment, S::AwaitingDecision] {
+            let asked = changed(from, S::InfoRequested);
+            assert!(route(&asked).unwrap().action_required, "only QA can answer");
+            assert_eq!(reached(asked), [QA]);
+        }
+        assert_eq!(reached(changed(S::InfoRequested, S::UnderAssessment)), [PM]);
         assert_eq!(
-            reached(changed(CrStatus::Approved)),
+            reached(changed(S::UnderAssessment, S::AwaitingDecision)),
+            [QA]
+        );
+        assert_eq!(
+            reached(changed(S::AwaitingDecision, S::Approved)),
             [PM, SPONSOR, COMMITTEE, QA]
         );
-        assert_eq!(reached(changed(CrStatus::UnderAssessment)), [] as [u128; 0]);
+        for to in [S::InImplementation, S::Implemented] {
+            let carried_out = changed(S::Approved, to);
+            assert!(!route(&carried_out).unwrap().action_required);
+            assert_eq!(reached(carried_out), [SPONSOR, COMMITTEE, QA], "{to:?}");
+        }
+        assert_eq!(reached(changed(S::Implemented, S::Closed)), [QA]);
+        // A rejected change is filed, a withdrawn one was the requester's own doing.
+        assert_eq!(reached(changed(S::Rejected, S::Closed)), nobody);
+        assert_eq!(reached(changed(S::Submitted, S::Withdrawn)), nobody);
+        assert_eq!(
+            route(&changed(S::Implemented, S::Closed)).unwrap().class(),
+            NotificationClass::ChangeRequest
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ use super::access::stored_roles;
 use super::audit::Origin;
 use super::sql_once::SqlOnce;
 use super::{ServiceError, ServiceResult, WriteTxn};
+use crate::domain::change_request::CrStatus;
 use crate::domain::decision::DecisionSubject;
 use crate::domain::event::DomainEvent;
 use crate::domain::notification::{
@@ -753,7 +754,9 @@ async fn context_of(
     let link;
     match event {
         DomainEvent::ChangeRequestStatusChanged {
-            change_request_id, ..
+            change_request_id,
+            to,
+            ..
         } => {
             let Some(cr) = change_request::Entity::find_by_id(*change_request_id)
                 .one(conn)
@@ -767,6 +770,9 @@ async fn context_of(
             parties.costed = crate::domain::change_request::cost_moved(&impact).is_some();
             parties.impacted_milestone_owners =
                 owners_of_milestones_touched(conn, &cr, &impact).await?;
+            if *to == CrStatus::InfoRequested {
+                facts.reason.clone_from(&cr.info_request);
+            }
             facts.object = object(super::change_request::code_of(&cr), &cr.title);
             link = settings.object_url(Kind::ChangeRequest, cr.id);
         }

@@ -237,6 +237,8 @@ pub struct ProjectPosition {
 
 impl ProjectPosition {
     /// Whether the project was initiated: it is past PROPOSED, or on hold from a later state.
+    /// A closed or cancelled project counts as initiated, whenever it stopped: it changes
+    /// nothing any more.
     pub fn is_initiated(self) -> bool {
         self.held_from.unwrap_or(self.status) != ProjectStatus::Proposed
     }

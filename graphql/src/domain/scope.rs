@@ -539,15 +539,15 @@ pub fn check_ready_for_review(doc: &ScopeDocument) -> Result<(), Vec<Refusal>> {
     refusals.finish()
 }
 
-/// DOMAIN §3, §12.5: once a project is initiated on its signed scope, what it delivers changes
+/// DOMAIN §3, §12.5: once a project is initiated on its signed scope, its in-scope items change
 /// only through an approved change request, which baselines a version of its own. A version
 /// drafted by hand may still refine the objectives, the out-of-scope list, the deliverables,
 /// assumptions, constraints and acceptance criteria under its signatories' signatures, but it
-/// keeps the in-scope items of `basis`, the baseline it was drafted from: none added, none
-/// dropped, none reworded. Items are the same by text, ignoring case, as everywhere in the
-/// document, so reordering or recategorising one is no change. Before initiation the scope is
-/// still being agreed, and any version may redraw it. The refusal, on `field`, names each item
-/// added and dropped.
+/// keeps the in-scope items of `basis`, the scope baseline: none added, none dropped, none
+/// reworded. Items are the same by text, ignoring case, as everywhere in the document, so
+/// reordering or recategorising one is no change. Before initiation the scope is still being
+/// agreed, and any version may redraw it. The refusal, on `field`, names each item added and
+/// dropped.
 pub fn check_boundary_kept(
     initiated: bool,
     basis: Option<&ScopeDocument>,
@@ -579,8 +579,8 @@ pub fn check_boundary_kept(
     Err(Refusal::precondition(
         field,
         format!(
-            "the project is initiated, so what it delivers changes through a change request: \
-             this version {} in scope",
+            "the project is initiated, so its in-scope items change only through a change \
+             request: this version {} in scope",
             changes.join(" and ")
         ),
     ))

@@ -125,29 +125,24 @@ async fn version_for(
     Ok((found, project))
 }
 
-/// [`rules::check_boundary_kept`] for `document`, the content of `version`, against the
-/// baseline the version was drafted from, read only once the project is initiated.
+/// [`rules::check_boundary_kept`] for `version`, against the project's scope baseline, read
+/// only once the project is initiated. (A version is drafted from the baseline, and a change
+/// request that baselines a new one carries its change into the open version.)
 async fn check_boundary_kept(
     conn: &impl ConnectionTrait,
     project: &project::Model,
     version: &scope_version::Model,
-    document: &ScopeDocument,
     field: &[&str],
 ) -> ServiceResult<Result<(), Refusal>> {
     let initiated = super::project::position_of(project)?.is_initiated();
-    let basis = match version.based_on.filter(|_| initiated) {
-        Some(basis_id) => scope_version::Entity::find_by_id(basis_id)
-            .one(conn)
-            .await?
-            .as_ref()
-            .map(document_of)
-            .transpose()?,
-        None => None,
+    let baseline = match initiated {
+        true => baseline_document(conn, project.id).await?,
+        false => None,
     };
     Ok(rules::check_boundary_kept(
         initiated,
-        basis.as_ref(),
-        document,
+        baseline.as_ref(),
+        &document_of(version)?,
         field,
     ))
 }
@@ -288,13 +283,10 @@ pub async fn submit(
         return Err(Refusal::stale_version(current.version).into());
     }
     let mut refusals = Vec::new();
-    let document = document_of(&current)?;
-    if let Err(found) = rules::check_ready_for_review(&document) {
+    if let Err(found) = rules::check_ready_for_review(&document_of(&current)?) {
         refusals.extend(found);
     }
-    if let Err(found) =
-        check_boundary_kept(&txn, &project, &current, &document, &["inScope"]).await?
-    {
+    if let Err(found) = check_boundary_kept(&txn, &project, &current, &["inScope"]).await? {
         refusals.push(found);
     }
     let members = project_member::Entity::find()
@@ -427,6 +419,10 @@ pub async fn sign(
     let txn = begin_write(&state.writer).await?;
     let (current, project) = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
     rules::transition(status_of(&current)?, ScopeCommand::Sign)?;
+    // Sent for review before the project was initiated, a version that redraws the scope can
+    // no longer become its baseline, so it takes no more signatures: a signatory rejects it,
+    // and a change request makes the change.
+    check_boundary_kept(&txn, &project, &current, &["id"]).await??;
     let rows = signatories_of(&txn, current.id).await?;
     let mine = own_row(&rows, caller)?;
     if mine.signed_at.is_some() {
@@ -464,10 +460,6 @@ pub async fn sign(
     done.push(caller.actor.user_id);
     let mut next = current.clone();
     if rules::all_signed(&required, &done) {
-        // Sent for review before the project was initiated, a version that redraws the scope
-        // can no longer become its baseline: a signatory rejects it, or a change request
-        // makes the change.
-        check_boundary_kept(&txn, &project, &current, &document_of(&current)?, &["id"]).await??;
         events.extend(baseline_in_txn(&txn, origin, now, &mut next).await?);
     }
     commit_with_events(state, txn, origin, next.project_id, &events).await?;

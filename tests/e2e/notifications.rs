@@ -197,6 +197,18 @@ async fn a_change_request_a_gate_and_a_defect_send_exactly_the_routed_emails() {
     )
     .await;
     assert_eq!(answered["userErrors"], json!([]), "{answered}");
+    // The answer stays with the change once the question is gone.
+    let kept = app
+        .ok(
+            &t.pm,
+            "query($id: ID!) { node(id: $id) { ... on ChangeRequest { infoRequest comments { author { name } body } } } }",
+            json!({ "id": cr["id"] }),
+        )
+        .await;
+    assert_eq!(
+        kept["node"],
+        json!({ "infoRequest": null, "comments": [{ "author": { "name": "Sofia Rossi" }, "body": "Source and industry" }] })
+    );
     assert_eq!(
         step(&mail, &mut seen).await,
         got(&[(&t.pm, "change_request.info_provided")])

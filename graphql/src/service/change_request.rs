@@ -791,7 +791,13 @@ pub async fn transition(
                 events.extend(supersede_only(&txn, origin, now, &current, open).await?);
             }
         }
-        CrAction::ProvideInfo => next.info_request = None,
+        CrAction::ProvideInfo => {
+            next.info_request = None;
+            // The answer stays with the change, in its comments, after the question goes.
+            if let Some(answer) = note.clone().filter(|n| !n.is_empty()) {
+                comment_in_txn(&txn, origin, now, &current, answer).await?;
+            }
+        }
         CrAction::RequestDecision => rules::check_assessed(&impact, &["impact"])?,
         CrAction::Approve | CrAction::Reject | CrAction::Defer => {
             if sent_to_committee {
@@ -1237,18 +1243,33 @@ pub async fn comment(
         ProjectOperation::RaiseChange,
     )
     .await?;
-    let now = state.clock.now();
+    let row = comment_in_txn(&txn, Origin::from(caller), state.clock.now(), &cr, body).await?;
+    commit(txn).await?;
+    Ok(row)
+}
+
+/// Adds `body`, by the origin's actor, to the comments of `cr`, with its audit entry.
+async fn comment_in_txn(
+    txn: &impl ConnectionTrait,
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+    cr: &change_request::Model,
+    body: String,
+) -> ServiceResult<change_request_comment::Model> {
+    let author_id = origin
+        .actor_id
+        .ok_or_else(|| ServiceError::Internal("a comment without an author".into()))?;
     let row = change_request_comment::Model {
         id: Uuid::now_v7(),
         change_request_id: cr.id,
-        author_id: caller.actor.user_id,
+        author_id,
         body,
         created_at: now,
     };
-    whole_row::insert(&txn, row.clone()).await?;
+    whole_row::insert(txn, row.clone()).await?;
     append_in_txn(
-        &txn,
-        Origin::from(caller),
+        txn,
+        origin,
         now,
         AuditEntry {
             project_id: Some(cr.project_id),
@@ -1260,7 +1281,6 @@ pub async fn comment(
         },
     )
     .await?;
-    commit(txn).await?;
     Ok(row)
 }
 

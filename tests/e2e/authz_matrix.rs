@@ -1883,7 +1883,7 @@ impl World {
             .baseline_scope(self.user(Who::Pm), &project, &signatories)
             .await;
         let phase = self.phase_in(&project).await;
-        let milestone = self.milestone_in(&phase, None).await;
+        let milestone = self.milestone_in(&phase, Some(Who::Pm)).await;
         for action in path {
             self.must(
                 Who::Pm,

@@ -41,7 +41,7 @@ async fn setup(app: &TestApp, code: &str) -> Setup {
         .await;
     let data = app.ok(&pm, "mutation($p: ID!) { phaseCreate(input: { projectId: $p, name: \"Build\" }) { phase { id } } }", json!({ "p": project })).await;
     let phase = data["phaseCreate"]["phase"]["id"].clone();
-    app.ok(&pm, "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Hypercare exit\", baselineDate: \"2027-12-01\" }) { userErrors { code } } }", json!({ "p": phase })).await;
+    app.ok(&pm, "mutation($p: ID!, $owner: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Hypercare exit\", ownerId: $owner, baselineDate: \"2027-12-01\" }) { userErrors { code } } }", json!({ "p": phase, "owner": pm.id })).await;
     for action in ["INITIATE", "START_EXECUTION"] {
         let data = app
             .ok(&pm, "mutation($p: ID!, $a: ProjectAction!) { projectTransition(input: { id: $p, action: $a }) { userErrors { code message } } }", json!({ "p": project, "a": action }))

@@ -2488,6 +2488,19 @@ async fn a_project_initiated_started_and_closed_reaches_the_people_its_lifecycle
         .await;
     app.baseline_scope(&t.pm, &t.project, &[&sponsor, &t.informed])
         .await;
+    // Execution needs an owner for every milestone.
+    let plan = app
+        .ok(
+            &t.pm,
+            "query($p: ID!) { project(id: $p) { phases { milestones { id version } } } }",
+            json!({ "p": t.project }),
+        )
+        .await;
+    let milestone = &plan["project"]["phases"][0]["milestones"][0];
+    let owned = app
+        .ok(&t.pm, "mutation($id: ID!, $v: Int!, $owner: ID!) { milestoneUpdate(input: { id: $id, expectedVersion: $v, ownerId: $owner }) { userErrors { code message } } }", json!({ "id": milestone["id"], "v": milestone["version"], "owner": t.pm.id }))
+        .await;
+    assert_eq!(owned["milestoneUpdate"]["userErrors"], json!([]), "{owned}");
     let mut seen = 0;
     step(&mail, &mut seen).await;
 

@@ -385,12 +385,68 @@ async fn the_lifecycle_runs_from_proposal_to_execution_with_guards() {
             json!({ "p": id }),
         )
         .await;
-    app.ok(
-        &pm,
-        "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Pilot\", baselineDate: \"2027-06-01\" }) { userErrors { code } } }",
-        json!({ "p": phase["phaseCreate"]["phase"]["id"] }),
-    )
-    .await;
+    let created = app
+        .ok(
+            &pm,
+            "mutation($p: ID!) { milestoneCreate(input: { phaseId: $p, name: \"Pilot\", baselineDate: \"2027-06-01\" }) { milestone { id } userErrors { code } } }",
+            json!({ "p": phase["phaseCreate"]["phase"]["id"] }),
+        )
+        .await;
+    let milestone = created["milestoneCreate"]["milestone"]["id"].clone();
+
+    // Every milestone needs an owner who is a member of the project: none named, then one
+    // who has left since.
+    let start_execution = || async {
+        app.ok(
+            &pm,
+            TRANSITION,
+            json!({ "input": { "id": id, "action": "START_EXECUTION" } }),
+        )
+        .await
+    };
+    let data = start_execution().await;
+    assert_refused(
+        &data["projectTransition"],
+        "PRECONDITION_FAILED",
+        &["input", "action"],
+    );
+    let message = data["projectTransition"]["userErrors"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("\"Pilot\" has none"), "{message}");
+    let it = app.user("Raj Patel", false).await;
+    let it_member = app.add_member(&pm, &id, &it, &["IT_REP"]).await;
+    let set_owner = |owner: String, version: i64| {
+        let app = &app;
+        let pm = &pm;
+        let milestone = milestone.clone();
+        async move {
+            let data = app
+                .ok(pm, "mutation($id: ID!, $v: Int!, $owner: ID!) { milestoneUpdate(input: { id: $id, expectedVersion: $v, ownerId: $owner }) { userErrors { code message } } }", json!({ "id": milestone, "v": version, "owner": owner }))
+                .await;
+            assert_eq!(data["milestoneUpdate"]["userErrors"], json!([]), "{data}");
+        }
+    };
+    set_owner(it.id.clone(), 1).await;
+    let removed = app
+        .ok(
+            &pm,
+            "mutation($id: ID!) { projectMemberRemove(input: { id: $id }) { userErrors { code message } } }",
+            json!({ "id": it_member }),
+        )
+        .await;
+    assert_eq!(
+        removed["projectMemberRemove"]["userErrors"],
+        json!([]),
+        "{removed}"
+    );
+    let data = start_execution().await;
+    assert_refused(
+        &data["projectTransition"],
+        "PRECONDITION_FAILED",
+        &["input", "action"],
+    );
+    set_owner(pm.id.clone(), 2).await;
 
     let data = app
         .ok(

@@ -258,8 +258,8 @@ pub struct ProjectSnapshot {
     pub held_from: Option<ProjectStatus>,
     pub has_sponsor: bool,
     pub has_project_manager: bool,
-    /// Whether the plan holds at least one milestone.
-    pub has_milestones: bool,
+    /// How far the plan has come toward what execution needs.
+    pub plan: PlanReadiness,
     /// Whether a go-live plan of the project is LIVE: its hypercare is then the plan's to close.
     pub hypercare_held_by_a_plan: bool,
     /// How far the scope statement has come toward what initiation needs.
@@ -285,6 +285,38 @@ impl ScopeReadiness {
             None => Self::Unsigned,
             Some(objectives) if objectives.iter().any(Objective::is_measurable) => Self::Ready,
             Some(_) => Self::NoMeasurableObjective,
+        }
+    }
+}
+
+/// What the plan gives execution (DOMAIN §12.1: "plan with milestones & owners exists"; §12.3:
+/// milestones get their owners at kick-off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanReadiness {
+    NoMilestones,
+    /// The names of the milestones no member of the project owns: none was named, or the one
+    /// named has left the project since.
+    Unowned(Vec<String>),
+    /// At least one milestone, and a member owns each.
+    Ready,
+}
+
+impl PlanReadiness {
+    /// The readiness of a plan whose milestones are given by name, with whether a member of
+    /// the project owns each.
+    pub fn of_milestones<'a>(milestones: impl IntoIterator<Item = (&'a str, bool)>) -> Self {
+        let mut any = false;
+        let mut unowned = Vec::new();
+        for (name, owned) in milestones {
+            any = true;
+            if !owned {
+                unowned.push(name.to_owned());
+            }
+        }
+        match (any, unowned.is_empty()) {
+            (false, _) => Self::NoMilestones,
+            (true, true) => Self::Ready,
+            (true, false) => Self::Unowned(unowned),
         }
     }
 }
@@ -454,11 +486,27 @@ pub fn decide(
             "execution needs a member with the PROJECT_MANAGER role",
         ));
     }
-    if action == ProjectAction::StartExecution && !project.has_milestones {
-        refusals.push(Refusal::precondition(
-            &["action"],
-            "execution needs a plan with at least one milestone",
-        ));
+    if action == ProjectAction::StartExecution {
+        match &project.plan {
+            PlanReadiness::Ready => {}
+            PlanReadiness::NoMilestones => refusals.push(Refusal::precondition(
+                &["action"],
+                "execution needs a plan with at least one milestone",
+            )),
+            PlanReadiness::Unowned(names) => refusals.push(Refusal::precondition(
+                &["action"],
+                format!(
+                    "execution needs an owner, a member of the project, for every milestone: \
+                     {} {} none (milestoneUpdate ownerId)",
+                    names
+                        .iter()
+                        .map(|name| format!("\"{name}\""))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if names.len() == 1 { "has" } else { "have" }
+                ),
+            )),
+        }
     }
     if !refusals.is_empty() {
         return Err(refusals);
@@ -488,7 +536,7 @@ mod tests {
             held_from: (status == ProjectStatus::OnHold).then_some(ProjectStatus::InExecution),
             has_sponsor: true,
             has_project_manager: true,
-            has_milestones: true,
+            plan: PlanReadiness::Ready,
             hypercare_held_by_a_plan: true,
             scope: ScopeReadiness::Ready,
         }
@@ -723,12 +771,58 @@ mod tests {
     #[test]
     fn execution_needs_a_plan_with_milestones() {
         let empty = ProjectSnapshot {
-            has_milestones: false,
+            plan: PlanReadiness::NoMilestones,
             ..snapshot(ProjectStatus::Initiated)
         };
         let refusals = decide(&empty, ProjectAction::StartExecution, None).unwrap_err();
         assert_eq!(refusals.len(), 1);
         assert_eq!(refusals[0].code, RefusalCode::PreconditionFailed);
+    }
+
+    #[test]
+    fn execution_needs_an_owner_for_every_milestone() {
+        assert_eq!(
+            PlanReadiness::of_milestones([]),
+            PlanReadiness::NoMilestones
+        );
+        assert_eq!(
+            PlanReadiness::of_milestones([("Kick-off", true), ("Go-live", true)]),
+            PlanReadiness::Ready
+        );
+        let unowned =
+            PlanReadiness::of_milestones([("Kick-off", true), ("UAT", false), ("Go-live", false)]);
+        assert_eq!(
+            unowned,
+            PlanReadiness::Unowned(vec!["UAT".to_owned(), "Go-live".to_owned()])
+        );
+        let project = ProjectSnapshot {
+            plan: unowned,
+            ..snapshot(ProjectStatus::Initiated)
+        };
+        let refusals = decide(&project, ProjectAction::StartExecution, None).unwrap_err();
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(refusals[0].code, RefusalCode::PreconditionFailed);
+        assert_eq!(refusals[0].field, ["action"]);
+        assert!(
+            refusals[0]
+                .message
+                .contains("\"UAT\", \"Go-live\" have none"),
+            "{}",
+            refusals[0].message
+        );
+        let one = ProjectSnapshot {
+            plan: PlanReadiness::of_milestones([("Go-live", false)]),
+            ..snapshot(ProjectStatus::Initiated)
+        };
+        let refusals = decide(&one, ProjectAction::StartExecution, None).unwrap_err();
+        assert!(refusals[0].message.contains("\"Go-live\" has none"));
+        // The plan is execution's guard alone.
+        assert!(decide(&project, ProjectAction::Hold, Some("budget review")).is_ok());
+        let proposed = ProjectSnapshot {
+            status: ProjectStatus::Proposed,
+            ..project
+        };
+        assert!(decide(&proposed, ProjectAction::Initiate, None).is_ok());
     }
 
     #[test]
@@ -877,7 +971,7 @@ mod properties {
         reason: Option<&'static str>,
         has_sponsor: bool,
         has_project_manager: bool,
-        has_milestones: bool,
+        plan: PlanReadiness,
         scope: ScopeReadiness,
     }
 
@@ -904,28 +998,31 @@ mod properties {
         ]
     }
 
+    /// Usually milestones each with an owner, sometimes none, or one nobody owns.
+    fn plan() -> impl Strategy<Value = PlanReadiness> {
+        prop_oneof![
+            17 => Just(PlanReadiness::Ready),
+            2 => Just(PlanReadiness::NoMilestones),
+            1 => Just(PlanReadiness::Unowned(vec!["Go-live".to_owned()])),
+        ]
+    }
+
     fn step() -> impl Strategy<Value = Step> {
         (
             action(),
             prop::option::of(any::<Index>()),
             reason(),
-            (usually(), usually(), usually()),
-            scope(),
+            (usually(), usually()),
+            (plan(), scope()),
         )
             .prop_map(
-                |(
-                    action,
-                    steer,
-                    reason,
-                    (has_sponsor, has_project_manager, has_milestones),
-                    scope,
-                )| Step {
+                |(action, steer, reason, (has_sponsor, has_project_manager), (plan, scope))| Step {
                     action,
                     steer,
                     reason,
                     has_sponsor,
                     has_project_manager,
-                    has_milestones,
+                    plan,
                     scope,
                 },
             )
@@ -964,7 +1061,7 @@ mod properties {
                 held_from,
                 has_sponsor: step.has_sponsor,
                 has_project_manager: step.has_project_manager,
-                has_milestones: step.has_milestones,
+                plan: step.plan.clone(),
                 hypercare_held_by_a_plan: true,
                 scope: step.scope,
             };
@@ -1062,7 +1159,9 @@ mod properties {
                             && snapshot.has_project_manager
                             && snapshot.scope == ScopeReadiness::Ready
                     }
-                    A::StartExecution => snapshot.has_project_manager && snapshot.has_milestones,
+                    A::StartExecution => {
+                        snapshot.has_project_manager && snapshot.plan == PlanReadiness::Ready
+                    }
                     A::Hold | A::Cancel => has_reason,
                     A::GoLive | A::StartOptimization | A::Close | A::Resume => true,
                 };

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde_json::json;
@@ -25,8 +25,8 @@ use crate::domain::event::DomainEvent;
 use crate::domain::go_live::ProjectPosition;
 use crate::domain::money::{CurrencyCode, Money};
 use crate::domain::project::{
-    self as rules, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus, ScopeReadiness,
-    TimeZone, check_schedule,
+    self as rules, PlanReadiness, ProjectAction, ProjectCode, ProjectSnapshot, ProjectStatus,
+    ScopeReadiness, TimeZone, check_schedule,
 };
 use crate::domain::role::{ProjectRole, RoleSet};
 use crate::domain::schedule::HealthThresholds;
@@ -445,11 +445,20 @@ async fn snapshot_of(
         has_sponsor |= roles.contains(ProjectRole::Sponsor);
         has_project_manager |= roles.contains(ProjectRole::ProjectManager);
     }
-    let has_milestones = steerco_entity::milestone::Entity::find()
+    let milestones: Vec<(String, Option<Uuid>)> = steerco_entity::milestone::Entity::find()
+        .select_only()
+        .column(steerco_entity::milestone::Column::Name)
+        .column(steerco_entity::milestone::Column::OwnerId)
         .filter(steerco_entity::milestone::Column::ProjectId.eq(project.id))
-        .one(conn)
-        .await?
-        .is_some();
+        .order_by_asc(steerco_entity::milestone::Column::ForecastDate)
+        .order_by_asc(steerco_entity::milestone::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let plan = PlanReadiness::of_milestones(milestones.iter().map(|(name, owner)| {
+        let owned = owner.is_some_and(|owner| members.iter().any(|m| m.user_id == owner));
+        (name.as_str(), owned)
+    }));
     let hypercare_held_by_a_plan = steerco_entity::go_live_plan::Entity::find()
         .filter(steerco_entity::go_live_plan::Column::ProjectId.eq(project.id))
         .filter(
@@ -463,7 +472,7 @@ async fn snapshot_of(
     let scope = ScopeReadiness::of_baseline(baseline.as_ref().map(|d| d.objectives.as_slice()));
     let ProjectPosition { status, held_from } = position_of(project)?;
     Ok(ProjectSnapshot {
-        has_milestones,
+        plan,
         hypercare_held_by_a_plan,
         scope,
         status,

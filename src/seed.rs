@@ -150,6 +150,13 @@ const MILESTONES: &[(i32, &str, Option<&str>, i64)] = &[
     (8, "3-month value review", None, 260),
 ];
 
+/// The milestones whose achievement is announced to the whole team.
+const KEY_MILESTONES: &[&str] = &[
+    "Requirements specification signed",
+    "UAT signed off",
+    "Go-live",
+];
+
 /// Who owns each phase of the plan: (phase position, owner's email or the PM). An owner hears
 /// when the phase's gate is asked for.
 const PHASE_OWNERS: &[(i32, Option<&str>)] = &[
@@ -306,6 +313,7 @@ pub async fn demo(state: &AppState) -> ServiceResult<()> {
                     .or(Some(pm.id)),
                 forecast_date: None,
                 baseline_date: Some(start + Duration::days(*day)),
+                key: KEY_MILESTONES.contains(name),
             },
         )
         .await?

@@ -22,6 +22,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i64,
+    /// A key milestone's achievement is announced to the whole team.
+    pub is_key: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

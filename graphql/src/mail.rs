@@ -485,7 +485,7 @@ mod tests {
     }
 
     /// Every kind the routing table names (kept in step by the unit test below).
-    const KINDS: [&str; 44] = [
+    const KINDS: [&str; 45] = [
         "change_request.submitted",
         "change_request.info_requested",
         "change_request.info_provided",
@@ -517,6 +517,7 @@ mod tests {
         "go_live.closed",
         "go_live.rollback_started",
         "hypercare.metric_breached",
+        "milestone.achieved",
         "milestone.health_changed",
         "milestone.overdue",
         "milestone.missed",

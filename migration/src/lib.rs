@@ -30,6 +30,7 @@ mod m20261207_000021_add_change_request_approved_at;
 mod m20261208_000022_add_idempotency_key_outcome;
 mod m20261209_000023_add_idempotency_key_holder;
 mod m20261210_000024_add_notification_claims;
+mod m20261211_000025_add_milestone_key;
 
 /// Applies Steerco's migrations in order, each all or nothing ([`AllOrNothing`]).
 pub struct Migrator;
@@ -89,6 +90,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000022_add_idempotency_key_outcome::Migration),
             Box::new(m20261209_000023_add_idempotency_key_holder::Migration),
             Box::new(m20261210_000024_add_notification_claims::Migration),
+            Box::new(m20261211_000025_add_milestone_key::Migration),
         ];
         each.into_iter()
             .map(|migration| Box::new(AllOrNothing(migration)) as Box<dyn MigrationTrait>)

@@ -2629,3 +2629,87 @@ async fn a_milestone_at_risk_or_missed_reaches_the_sponsor_too() {
         ])
     );
 }
+
+/// DOMAIN §12.3: a key milestone reached is the progress bulletin of the whole team; another
+/// milestone reached mails nobody.
+#[tokio::test]
+async fn a_key_milestone_achieved_reaches_every_member_and_another_nobody() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let create = "mutation($p: ID!, $name: String!, $key: Boolean!, $owner: ID!) { milestoneCreate(input: { phaseId: $p, name: $name, ownerId: $owner, forecastDate: \"2027-02-20\", key: $key }) { milestone { id key } userErrors { code message } } }";
+    let achieve = "mutation($id: ID!) { milestoneTransition(input: { id: $id, action: ACHIEVE }) { milestone { status } userErrors { code message } } }";
+    let mut milestones = Vec::new();
+    for (name, key) in [("Pilot region live", true), ("Training room booked", true)] {
+        let created = app
+            .ok(
+                &t.pm,
+                create,
+                json!({ "p": t.phase, "name": name, "key": key, "owner": t.dev.id }),
+            )
+            .await;
+        let milestone = &created["milestoneCreate"]["milestone"];
+        assert_eq!(milestone["key"], key, "{created}");
+        milestones.push(milestone["id"].clone());
+    }
+    // The second turns out not to be one.
+    let updated = app
+        .ok(&t.pm, "mutation($id: ID!) { milestoneUpdate(input: { id: $id, expectedVersion: 1, key: false }) { milestone { key } userErrors { code message } } }", json!({ "id": milestones[1] }))
+        .await;
+    assert_eq!(
+        updated["milestoneUpdate"]["milestone"]["key"], false,
+        "{updated}"
+    );
+    let mut seen = 0;
+    step(&mail, &mut seen).await;
+
+    let reached = app
+        .ok(&t.dev, achieve, json!({ "id": milestones[0] }))
+        .await;
+    assert_eq!(
+        reached["milestoneTransition"]["milestone"]["status"], "ACHIEVED",
+        "{reached}"
+    );
+    let kind = "milestone.achieved";
+    assert_eq!(
+        step(&mail, &mut seen).await,
+        got(&[
+            (&t.pm, kind),
+            (&t.chair, kind),
+            (&t.member, kind),
+            (&t.qa, kind),
+            (&t.dev, kind),
+            (&t.informed, kind)
+        ])
+    );
+    let today = app.clock.now().date_naive().to_string();
+    let bulletin = last_email(&mail, &t.qa, kind);
+    assert_eq!(
+        bulletin.subject(),
+        "[CRM-MAIL] Milestone achieved: Pilot region live"
+    );
+    assert!(
+        bulletin.text_body().contains(&format!(
+            "Key milestone \"Pilot region live\" of project \"CRM rollout\" was achieved on {today}."
+        )),
+        "{}",
+        bulletin.text_body()
+    );
+    let to_chair = last_email(&mail, &t.chair, kind);
+    assert!(
+        to_chair
+            .text_body()
+            .contains("关键里程碑“Pilot region live”"),
+        "{}",
+        to_chair.text_body()
+    );
+
+    let reached = app
+        .ok(&t.dev, achieve, json!({ "id": milestones[1] }))
+        .await;
+    assert_eq!(
+        reached["milestoneTransition"]["milestone"]["status"], "ACHIEVED",
+        "{reached}"
+    );
+    assert_eq!(step(&mail, &mut seen).await, [], "not a key milestone");
+}

@@ -62,8 +62,10 @@ pub enum DomainEvent {
         subject: DecisionSubject,
         outcome: Option<DecisionChoice>,
     },
+    /// A milestone achieved; a key one is announced to the whole team.
     MilestoneAchieved {
         milestone_id: Uuid,
+        key: bool,
     },
     MilestoneMissed {
         milestone_id: Uuid,
@@ -253,7 +255,7 @@ impl DomainEvent {
             | Self::VoteCast { decision_id, .. }
             | Self::DecisionClosed { decision_id, .. }
             | Self::VotePending { decision_id } => ("Decision", *decision_id),
-            Self::MilestoneAchieved { milestone_id }
+            Self::MilestoneAchieved { milestone_id, .. }
             | Self::MilestoneMissed { milestone_id }
             | Self::MilestoneHealthChanged { milestone_id, .. }
             | Self::MilestoneOverdue { milestone_id }

@@ -28,7 +28,9 @@
 //! | live, rolled back, hypercare closed | all members | |
 //! | rollback started | all members, sponsors | urgent, before anything else |
 //! | hypercare metric breached | project managers, the War Room | urgent |
-//! | milestone AMBER / RED, overdue or missed | its owner, project managers | |
+//! | milestone AMBER, or overdue | its owner, project managers | |
+//! | milestone RED, or missed | its owner, project managers, sponsors | |
+//! | key milestone achieved | all members | |
 //! | reminder: milestone due in N days | its owner | |
 //! | reminder: vote pending for N hours | the voters who have not voted | action required |
 //!
@@ -315,6 +317,10 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             ),
             Health::Green => return None,
         },
+        // DOMAIN §12.3 (S0's progress bulletins): the whole team hears a key milestone reached.
+        DomainEvent::MilestoneAchieved { key: true, .. } => {
+            Route::to("milestone.achieved", &[AllMembers])
+        }
         DomainEvent::MilestoneOverdue { .. } => {
             Route::to("milestone.overdue", &[MilestoneOwner, Role(ProjectManager)])
         }
@@ -336,7 +342,7 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
         | DomainEvent::PhaseStarted { .. }
         | DomainEvent::PhaseCompleted { .. }
         | DomainEvent::PhaseSkipped { .. }
-        | DomainEvent::MilestoneAchieved { .. }
+        | DomainEvent::MilestoneAchieved { key: false, .. }
         | DomainEvent::ScheduleBaselined { .. }
         | DomainEvent::ScopeSigned { .. }
         | DomainEvent::ScopeSuperseded { .. }
@@ -1111,6 +1117,22 @@ mod tests {
             }),
             [PM, DEVELOPER]
         );
+    }
+
+    #[test]
+    fn a_key_milestone_achieved_reaches_the_whole_team_and_another_nobody() {
+        let achieved = |key| DomainEvent::MilestoneAchieved {
+            milestone_id: id(99),
+            key,
+        };
+        assert_eq!(
+            reached_with_sponsor_and_tester(achieved(true)),
+            [PM, SPONSOR, COMMITTEE, QA, DEVELOPER, SPONSOR_ONLY, TESTER]
+        );
+        let route = route(&achieved(true)).unwrap();
+        assert_eq!(route.class(), NotificationClass::Milestone);
+        assert!(!route.action_required);
+        assert_eq!(reached(achieved(false)), [] as [u128; 0]);
     }
 
     #[test]

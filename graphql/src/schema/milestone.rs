@@ -78,6 +78,10 @@ impl Milestone {
         };
         Ok(super::loader::user(ctx, id).await?.map(User))
     }
+    /// A key milestone's achievement is announced to every member of the project.
+    async fn key(&self) -> bool {
+        self.0.is_key
+    }
     /// Set by schedule baselines; null until the first one (or as planned before it).
     async fn baseline_date(&self) -> Option<Date> {
         self.0.baseline_date.map(Date)
@@ -388,6 +392,9 @@ pub struct MilestoneCreateInput {
     pub forecast_date: Option<Date>,
     /// The planned date; only before the schedule's first baseline.
     pub baseline_date: Option<Date>,
+    /// A key milestone's achievement is announced to every member of the project.
+    #[graphql(default)]
+    pub key: bool,
 }
 
 /// A milestone, and every milestone whose forecast moved with it.
@@ -430,6 +437,7 @@ pub struct MilestoneUpdateInput {
     pub forecast_date: Option<Date>,
     /// Only before the first baseline; afterwards baselines set it.
     pub baseline_date: MaybeUndefined<Date>,
+    pub key: Option<bool>,
 }
 
 #[derive(InputObject)]
@@ -556,6 +564,7 @@ impl MilestoneMutation {
                     owner_id,
                     forecast_date: input.forecast_date.map(Into::into),
                     baseline_date: input.baseline_date.map(Into::into),
+                    key: input.key,
                 };
                 service::milestone::create(state(ctx), &caller, command).await
             }
@@ -598,6 +607,7 @@ impl MilestoneMutation {
                     phase_id,
                     forecast_date: input.forecast_date.map(Into::into),
                     baseline_date: input.baseline_date.map_value(|date| date.0).into(),
+                    key: input.key,
                 };
                 service::milestone::update(state(ctx), &caller, id, input.expected_version, changes)
                     .await

@@ -96,6 +96,7 @@ fn snapshot(m: &milestone::Model) -> serde_json::Value {
         "forecastDate": m.forecast_date,
         "actualDate": m.actual_date,
         "status": m.status,
+        "key": m.is_key,
         "version": m.version,
     })
 }
@@ -230,6 +231,8 @@ pub struct NewMilestone {
     pub forecast_date: Option<NaiveDate>,
     /// Only before the first baseline; later, baselines set it.
     pub baseline_date: Option<NaiveDate>,
+    /// Whether its achievement is announced to the whole team.
+    pub key: bool,
 }
 
 /// Adds a milestone to a phase. Its forecast defaults to its planned (baseline) date.
@@ -284,6 +287,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         version: 1,
+        is_key: input.key,
     };
     created.last_health = health_of(&created, &project, now)?.as_str().to_owned();
     whole_row::insert(&txn, created.clone()).await?;
@@ -317,6 +321,7 @@ pub struct MilestoneChanges {
     pub phase_id: Option<Uuid>,
     pub forecast_date: Option<NaiveDate>,
     pub baseline_date: Option<Option<NaiveDate>>,
+    pub key: Option<bool>,
 }
 
 /// Edits a milestone. A new forecast pushes the dependants that would otherwise start early;
@@ -360,6 +365,9 @@ pub async fn update(
     if let Some(owner) = changes.owner_id {
         check_owner(&txn, project.id, owner, &["ownerId"]).await?;
         next.owner_id = owner;
+    }
+    if let Some(key) = changes.key {
+        next.is_key = key;
     }
     if let Some(phase_id) = changes.phase_id.filter(|id| *id != current.phase_id) {
         let target = phase::Entity::find_by_id(phase_id)
@@ -559,6 +567,7 @@ pub async fn transition(
     let mut events = match to {
         MilestoneStatus::Achieved => vec![DomainEvent::MilestoneAchieved {
             milestone_id: next.id,
+            key: next.is_key,
         }],
         MilestoneStatus::Missed => vec![DomainEvent::MilestoneMissed {
             milestone_id: next.id,

@@ -735,6 +735,7 @@ struct InHand<'a> {
 fn milestone_named(event: &DomainEvent) -> Option<Uuid> {
     match event {
         DomainEvent::MilestoneHealthChanged { milestone_id, .. }
+        | DomainEvent::MilestoneAchieved { milestone_id, .. }
         | DomainEvent::MilestoneOverdue { milestone_id }
         | DomainEvent::MilestoneMissed { milestone_id }
         | DomainEvent::MilestoneDueSoon { milestone_id } => Some(*milestone_id),
@@ -925,6 +926,7 @@ async fn context_of(
             link = settings.object_url(Kind::GoLivePlan, metric.plan_id);
         }
         DomainEvent::MilestoneHealthChanged { milestone_id, .. }
+        | DomainEvent::MilestoneAchieved { milestone_id, .. }
         | DomainEvent::MilestoneOverdue { milestone_id }
         | DomainEvent::MilestoneMissed { milestone_id }
         | DomainEvent::MilestoneDueSoon { milestone_id } => {
@@ -936,7 +938,8 @@ async fn context_of(
                 facts.health = Some(to.as_str().to_owned());
             }
             let today = now.date_naive();
-            facts.due_date = Some(found.forecast_date.to_string());
+            // An achieved milestone's date is the day it was reached.
+            facts.due_date = Some(found.actual_date.unwrap_or(found.forecast_date).to_string());
             facts.days = Some((found.forecast_date - today).num_days().abs());
             facts.object = object("", &found.name);
             link = settings.object_url(Kind::Milestone, found.id);

@@ -168,7 +168,7 @@ by_position! {
     }
     milestone {
         id, project_id, phase_id, name, owner_id, baseline_date, forecast_date, actual_date,
-        status, last_health, created_at, updated_at, version,
+        status, last_health, created_at, updated_at, version, is_key,
     }
     raci_activity { id, project_id, phase_id, position, name, updated_at, version }
     raci_assignment { id, activity_id, project_id, user_id, letter, assigned_at }
@@ -569,6 +569,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 1,
+            is_key: actual.is_some(),
         };
         for row in [
             milestone("Signed off", 9, Some(8)),

@@ -225,7 +225,7 @@ impl Timeline {
                     PHASE_OWNERS[index]
                 };
                 let created = created_at + Duration::seconds(rows.len() as i64);
-                rows.push(milestone_row(
+                let mut row = milestone_row(
                     rng,
                     phase,
                     name,
@@ -233,7 +233,10 @@ impl Timeline {
                     baseline,
                     progress,
                     created,
-                ));
+                );
+                // The milestone that closes a phase is announced to the whole team.
+                row.is_key = ordinal == 4;
+                rows.push(row);
             }
         }
         rows
@@ -371,6 +374,7 @@ fn milestone_row(
         created_at,
         updated_at: updated_at.max(created_at),
         version: 1 + progress.changes,
+        is_key: false,
     }
 }
 

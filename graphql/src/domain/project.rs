@@ -779,6 +779,46 @@ mod tests {
         assert_eq!(refusals[0].code, RefusalCode::PreconditionFailed);
     }
 
+    /// The service reads the scope baseline for INITIATE alone and the plan for
+    /// START_EXECUTION alone: no other decision may depend on them.
+    #[test]
+    fn only_initiation_reads_the_scope_and_only_execution_the_plan() {
+        for status in ProjectStatus::ALL {
+            for action in ProjectAction::ALL {
+                let ready = ProjectSnapshot {
+                    held_from: (status == ProjectStatus::OnHold)
+                        .then_some(ProjectStatus::Initiated),
+                    ..snapshot(status)
+                };
+                let decided = decide(&ready, action, Some("review"));
+                if action != ProjectAction::Initiate {
+                    for scope in [
+                        ScopeReadiness::Unsigned,
+                        ScopeReadiness::NoMeasurableObjective,
+                    ] {
+                        let other = ProjectSnapshot {
+                            scope,
+                            ..ready.clone()
+                        };
+                        assert_eq!(decide(&other, action, Some("review")), decided);
+                    }
+                }
+                if action != ProjectAction::StartExecution {
+                    for plan in [
+                        PlanReadiness::NoMilestones,
+                        PlanReadiness::Unowned(vec!["Go-live".to_owned()]),
+                    ] {
+                        let other = ProjectSnapshot {
+                            plan,
+                            ..ready.clone()
+                        };
+                        assert_eq!(decide(&other, action, Some("review")), decided);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn execution_needs_an_owner_for_every_milestone() {
         assert_eq!(

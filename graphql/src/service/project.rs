@@ -403,7 +403,7 @@ pub async fn transition(
     if expected_version.is_some_and(|expected| expected != current.version) {
         return Err(Refusal::stale_version(current.version).into());
     }
-    let snapshot = snapshot_of(&txn, &current).await?;
+    let snapshot = snapshot_of(&txn, &current, action).await?;
     let decided = rules::decide(&snapshot, action, reason)?;
 
     let now = state.clock.now();
@@ -429,10 +429,13 @@ pub async fn transition(
     })
 }
 
-/// What the lifecycle needs to know of a project.
+/// What the lifecycle needs to know of a project to decide `action`. The scope baseline is
+/// read for initiation alone and the plan for execution alone, the only guards that look at
+/// them (the domain's tests hold `decide` to that); other actions see both as ready.
 async fn snapshot_of(
     conn: &impl ConnectionTrait,
     project: &project::Model,
+    action: ProjectAction,
 ) -> ServiceResult<ProjectSnapshot> {
     let members = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project.id))
@@ -445,20 +448,25 @@ async fn snapshot_of(
         has_sponsor |= roles.contains(ProjectRole::Sponsor);
         has_project_manager |= roles.contains(ProjectRole::ProjectManager);
     }
-    let milestones: Vec<(String, Option<Uuid>)> = steerco_entity::milestone::Entity::find()
-        .select_only()
-        .column(steerco_entity::milestone::Column::Name)
-        .column(steerco_entity::milestone::Column::OwnerId)
-        .filter(steerco_entity::milestone::Column::ProjectId.eq(project.id))
-        .order_by_asc(steerco_entity::milestone::Column::ForecastDate)
-        .order_by_asc(steerco_entity::milestone::Column::Id)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let plan = PlanReadiness::of_milestones(milestones.iter().map(|(name, owner)| {
-        let owned = owner.is_some_and(|owner| members.iter().any(|m| m.user_id == owner));
-        (name.as_str(), owned)
-    }));
+    let plan = match action {
+        ProjectAction::StartExecution => {
+            let milestones: Vec<(String, Option<Uuid>)> = steerco_entity::milestone::Entity::find()
+                .select_only()
+                .column(steerco_entity::milestone::Column::Name)
+                .column(steerco_entity::milestone::Column::OwnerId)
+                .filter(steerco_entity::milestone::Column::ProjectId.eq(project.id))
+                .order_by_asc(steerco_entity::milestone::Column::ForecastDate)
+                .order_by_asc(steerco_entity::milestone::Column::Id)
+                .into_tuple()
+                .all(conn)
+                .await?;
+            PlanReadiness::of_milestones(milestones.iter().map(|(name, owner)| {
+                let owned = owner.is_some_and(|owner| members.iter().any(|m| m.user_id == owner));
+                (name.as_str(), owned)
+            }))
+        }
+        _ => PlanReadiness::Ready,
+    };
     let hypercare_held_by_a_plan = steerco_entity::go_live_plan::Entity::find()
         .filter(steerco_entity::go_live_plan::Column::ProjectId.eq(project.id))
         .filter(
@@ -468,8 +476,13 @@ async fn snapshot_of(
         .one(conn)
         .await?
         .is_some();
-    let baseline = super::scope::baseline_document(conn, project.id).await?;
-    let scope = ScopeReadiness::of_baseline(baseline.as_ref().map(|d| d.objectives.as_slice()));
+    let scope = match action {
+        ProjectAction::Initiate => {
+            let baseline = super::scope::baseline_document(conn, project.id).await?;
+            ScopeReadiness::of_baseline(baseline.as_ref().map(|d| d.objectives.as_slice()))
+        }
+        _ => ScopeReadiness::Ready,
+    };
     let ProjectPosition { status, held_from } = position_of(project)?;
     Ok(ProjectSnapshot {
         plan,

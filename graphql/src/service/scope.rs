@@ -419,15 +419,15 @@ pub async fn sign(
     let txn = begin_write(&state.writer).await?;
     let (current, project) = version_for(&txn, caller, version_id, ProjectOperation::Read).await?;
     rules::transition(status_of(&current)?, ScopeCommand::Sign)?;
-    // Sent for review before the project was initiated, a version that redraws the scope can
-    // no longer become its baseline, so it takes no more signatures: a signatory rejects it,
-    // and a change request makes the change.
-    check_boundary_kept(&txn, &project, &current, &["id"]).await??;
     let rows = signatories_of(&txn, current.id).await?;
     let mine = own_row(&rows, caller)?;
     if mine.signed_at.is_some() {
         return Err(Refusal::conflict(&["id"], "you have already signed this version").into());
     }
+    // Sent for review before the project was initiated, a version that redraws the scope can
+    // no longer become its baseline, so it takes no more signatures: a signatory rejects it,
+    // and a change request makes the change.
+    check_boundary_kept(&txn, &project, &current, &["id"]).await??;
     let now = state.clock.now();
     let signed = scope_signatory::Model {
         signed_at: Some(now),

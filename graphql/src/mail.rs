@@ -63,6 +63,19 @@ pub struct Facts {
     /// Why, when the change came with a reason (a project put on hold or cancelled), or what
     /// a change request's assessment asks its requester.
     pub reason: Option<String>,
+    /// The project's open defects by severity, for the daily report while UAT runs.
+    pub open_defects: Option<OpenDefectFacts>,
+}
+
+/// Open defects counted by severity; `ungraded` are those not triaged yet.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct OpenDefectFacts {
+    pub critical: u32,
+    pub major: u32,
+    pub minor: u32,
+    pub trivial: u32,
+    pub ungraded: u32,
+    pub total: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -485,7 +498,7 @@ mod tests {
     }
 
     /// Every kind the routing table names (kept in step by the unit test below).
-    const KINDS: [&str; 45] = [
+    const KINDS: [&str; 46] = [
         "change_request.submitted",
         "change_request.info_requested",
         "change_request.info_provided",
@@ -509,6 +522,7 @@ mod tests {
         "defect.assigned",
         "defect.ready_for_retest",
         "defect.reopened",
+        "defect.open_report",
         "go_live.approved_go",
         "go_live.no_go",
         "go_live.rescheduled",

@@ -2713,3 +2713,100 @@ async fn a_key_milestone_achieved_reaches_every_member_and_another_nobody() {
     );
     assert_eq!(step(&mail, &mut seen).await, [], "not a key milestone");
 }
+
+/// DOMAIN §12.8: while a test cycle runs, the PMs and the business representatives get the
+/// day's open defects by severity, once a day from the digest hour; nothing once it stops.
+#[tokio::test]
+async fn while_uat_runs_the_pm_and_the_business_hear_each_day_where_the_defects_stand() {
+    let app = TestApp::spawn().await;
+    let mail = app.mail().await;
+    let t = team(&app).await;
+    let report = "defect.open_report";
+    let reports = |mail: &Mail, since: usize| -> Vec<(String, String)> {
+        mail.since(since)
+            .into_iter()
+            .filter(|(_, kind)| kind == report)
+            .collect()
+    };
+    // 09:00, after the digest hour: no cycle runs, so no report.
+    assert_eq!(
+        outbox::run_scheduler(&app.state).await.unwrap().reminders,
+        0
+    );
+
+    let data = app
+        .ok(&t.qa, "mutation($p: ID!) { testCycleCreate(input: { projectId: $p, name: \"Sales UAT\", stage: USER_TRIAL, environment: \"UAT sandbox\" }) { cycle { id } userErrors { code } } }", json!({ "p": t.project }))
+        .await;
+    let cycle = data["testCycleCreate"]["cycle"]["id"].clone();
+    let cycle_action = "mutation($id: ID!, $a: TestCycleAction!) { testCycleTransition(input: { id: $id, action: $a }) { cycle { status } userErrors { code } } }";
+    let started = app
+        .ok(&t.qa, cycle_action, json!({ "id": cycle, "a": "START" }))
+        .await;
+    assert_eq!(
+        started["testCycleTransition"]["cycle"]["status"], "RUNNING",
+        "{started}"
+    );
+    for severity in [json!("CRITICAL"), json!("MAJOR"), Value::Null] {
+        let data = app
+            .ok(&t.qa, "mutation($p: ID!, $s: Severity) { defectCreate(input: { projectId: $p, defect: { title: \"Quote total wrong\", stepsToReproduce: \"Add a line\", actualResult: \"Off by one\", severity: $s } }) { userErrors { code message } } }", json!({ "p": t.project, "s": severity }))
+            .await;
+        assert_eq!(data["defectCreate"]["userErrors"], json!([]), "{data}");
+    }
+    mail.deliver().await;
+    let seen = mail.smtp.received_count();
+
+    let pass = outbox::run_scheduler(&app.state).await.unwrap();
+    assert_eq!(pass.reminders, 2, "the PM and the business representative");
+    mail.deliver().await;
+    assert_eq!(
+        reports(&mail, seen),
+        got(&[(&t.pm, report), (&t.informed, report)])
+    );
+    let to_pm = last_email(&mail, &t.pm, report);
+    assert_eq!(
+        to_pm.subject(),
+        "[CRM-MAIL] UAT open defects: 3 (1 critical)"
+    );
+    let body = to_pm.text_body();
+    for line in [
+        "while test cycle \"Sales UAT\" runs:",
+        "Critical: 1",
+        "Major: 1",
+        "Minor: 0",
+        "Not graded yet: 1",
+        "Open in all: 3",
+    ] {
+        assert!(body.contains(line), "{line} in {body}");
+    }
+
+    // Once a day, however many passes; the next day again.
+    let seen = mail.smtp.received_count();
+    assert_eq!(
+        outbox::run_scheduler(&app.state).await.unwrap().reminders,
+        0
+    );
+    app.clock.advance(Days::days(1));
+    assert_eq!(
+        outbox::run_scheduler(&app.state).await.unwrap().reminders,
+        2
+    );
+    mail.deliver().await;
+    assert_eq!(
+        reports(&mail, seen),
+        got(&[(&t.pm, report), (&t.informed, report)])
+    );
+
+    // A cycle no longer running is reported no more.
+    let completed = app
+        .ok(&t.qa, cycle_action, json!({ "id": cycle, "a": "COMPLETE" }))
+        .await;
+    assert_eq!(
+        completed["testCycleTransition"]["cycle"]["status"], "COMPLETED",
+        "{completed}"
+    );
+    app.clock.advance(Days::days(1));
+    assert_eq!(
+        outbox::run_scheduler(&app.state).await.unwrap().reminders,
+        0
+    );
+}

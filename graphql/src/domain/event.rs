@@ -173,6 +173,10 @@ pub enum DomainEvent {
     TestExecutionRecorded {
         execution_id: Uuid,
     },
+    /// The day's report of the open defects, while a test cycle runs (DOMAIN §12.8).
+    OpenDefectsReportDue {
+        cycle_id: Uuid,
+    },
     GoLiveStatusChanged {
         plan_id: Uuid,
         from: super::go_live::PlanStatus,
@@ -231,6 +235,7 @@ impl DomainEvent {
             Self::DefectReopened { .. } => "defect.reopened",
             Self::TestCycleStatusChanged { .. } => "test_cycle.status_changed",
             Self::TestExecutionRecorded { .. } => "test_execution.recorded",
+            Self::OpenDefectsReportDue { .. } => "defect.open_report_due",
             Self::GoLiveStatusChanged { .. } => "go_live.status_changed",
             Self::RollbackStarted { .. } => "go_live.rollback_started",
             Self::HypercareMetricBreached { .. } => "go_live.metric_breached",
@@ -283,7 +288,8 @@ impl DomainEvent {
             | Self::DefectAssigned { defect_id, .. }
             | Self::DefectReadyForRetest { defect_id }
             | Self::DefectReopened { defect_id } => ("Defect", *defect_id),
-            Self::TestCycleStatusChanged { cycle_id, .. } => ("TestCycle", *cycle_id),
+            Self::TestCycleStatusChanged { cycle_id, .. }
+            | Self::OpenDefectsReportDue { cycle_id } => ("TestCycle", *cycle_id),
             Self::TestExecutionRecorded { execution_id } => ("TestExecution", *execution_id),
             Self::GoLiveStatusChanged { plan_id, .. } | Self::RollbackStarted { plan_id, .. } => {
                 ("GoLivePlan", *plan_id)

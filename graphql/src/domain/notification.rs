@@ -23,6 +23,7 @@
 //! | defect assigned | the assignee | action required |
 //! | defect ready for retest | its reporter | action required |
 //! | defect reopened | its assignee, project managers | |
+//! | daily, while a test cycle runs: open defects by severity | project managers, business representatives | |
 //! | go-live GO | all members | |
 //! | go-live NO_GO | project managers, sponsors, steering committee | |
 //! | live, rolled back, hypercare closed | all members | |
@@ -295,6 +296,12 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             ),
             CycleStatus::Planned | CycleStatus::Completed | CycleStatus::Failed => return None,
         },
+        // DOMAIN §12.8: while UAT runs, those who steer it and those who test it see each
+        // morning where the defects stand.
+        DomainEvent::OpenDefectsReportDue { .. } => Route::to(
+            "defect.open_report",
+            &[Role(ProjectManager), Role(BusinessRep)],
+        ),
         DomainEvent::RollbackStarted { .. } => {
             Route::to("go_live.rollback_started", &[AllMembers, Role(Sponsor)])
                 .urgency(Urgency::Critical)
@@ -1133,6 +1140,16 @@ mod tests {
         assert_eq!(route.class(), NotificationClass::Milestone);
         assert!(!route.action_required);
         assert_eq!(reached(achieved(false)), [] as [u128; 0]);
+    }
+
+    #[test]
+    fn the_daily_open_defects_report_reaches_the_pms_and_the_business() {
+        let due = DomainEvent::OpenDefectsReportDue { cycle_id: id(99) };
+        assert_eq!(reached_with_sponsor_and_tester(due.clone()), [PM, TESTER]);
+        let route = route(&due).unwrap();
+        assert_eq!(route.class(), NotificationClass::Defect);
+        assert_eq!(route.urgency, Urgency::Normal, "it may wait for a digest");
+        assert!(!route.action_required);
     }
 
     #[test]

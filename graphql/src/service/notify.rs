@@ -36,8 +36,9 @@ use crate::domain::notification::{
     Delivery, Member, NotificationClass, NotificationStatus, Parties, ReminderPolicy, Route,
     Urgency, delivery, hears_of_project, recipients, route,
 };
+use crate::domain::uat::Severity;
 use crate::domain::user::Locale;
-use crate::mail::{self, Facts, Links, ObjectFacts, Person, ProjectFacts};
+use crate::mail::{self, Facts, Links, ObjectFacts, OpenDefectFacts, Person, ProjectFacts};
 use crate::schema::id::{Kind, encode};
 
 /// What outbound mail needs to know about the deployment.
@@ -888,10 +889,16 @@ async fn context_of(
             facts.reason.clone_from(reason);
             link = settings.object_url(Kind::Project, in_hand.project_id);
         }
-        DomainEvent::TestCycleStatusChanged { cycle_id, .. } => {
+        DomainEvent::TestCycleStatusChanged { cycle_id, .. }
+        | DomainEvent::OpenDefectsReportDue { cycle_id } => {
             let Some(cycle) = test_cycle::Entity::find_by_id(*cycle_id).one(conn).await? else {
                 return Ok(None);
             };
+            if let DomainEvent::OpenDefectsReportDue { .. } = event {
+                let counts = super::uat::open_defect_counts_in(conn, &[cycle.project_id]).await?;
+                facts.open_defects =
+                    Some(open_defect_facts(&super::uat::open_by_severity(&counts)));
+            }
             facts.object = object("", cycle.name);
             link = settings.object_url(Kind::TestCycle, cycle.id);
         }
@@ -951,6 +958,23 @@ async fn context_of(
         facts,
         link,
     }))
+}
+
+/// The counts of [`super::uat::open_by_severity`] as an email tells them.
+fn open_defect_facts(by_severity: &[(Option<Severity>, u32)]) -> OpenDefectFacts {
+    let mut facts = OpenDefectFacts::default();
+    for (severity, count) in by_severity {
+        let slot = match severity {
+            Some(Severity::Critical) => &mut facts.critical,
+            Some(Severity::Major) => &mut facts.major,
+            Some(Severity::Minor) => &mut facts.minor,
+            Some(Severity::Trivial) => &mut facts.trivial,
+            None => &mut facts.ungraded,
+        };
+        *slot = slot.saturating_add(*count);
+        facts.total = facts.total.saturating_add(*count);
+    }
+    facts
 }
 
 fn plan_object(plan: &go_live_plan::Model) -> ObjectFacts {

@@ -18,7 +18,7 @@ use sea_orm::{
 use serde_json::json;
 use steerco_entity::{
     decision, digest_item, milestone, notification, notification_preference, project,
-    project_member, scheduled_reminder, server_secret, user,
+    project_member, scheduled_reminder, server_secret, test_cycle, user,
 };
 use uuid::Uuid;
 
@@ -40,6 +40,7 @@ use crate::domain::notification::{
     SendFailure, milestone_reminder, vote_reminder_due,
 };
 use crate::domain::schedule::MilestoneStatus;
+use crate::domain::uat::CycleStatus;
 use crate::domain::user::Locale;
 use crate::mail::{self, DigestLine, Person};
 
@@ -411,8 +412,15 @@ pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
     let now = state.clock.now();
     super::idempotency::purge(&state.writer, now).await?;
     let mut today = Reminders::of_day(state, now).await?;
-    let reminders =
+    let morning = now.time()
+        >= NaiveTime::from_hms_opt(state.mail.reminders.digest_hour, 0, 0)
+            .unwrap_or(NaiveTime::MIN);
+    let mut reminders =
         remind_milestones(state, &mut today).await? + remind_votes(state, &mut today).await?;
+    // Before the digests, so that a digest of defect news holds the day's report.
+    if morning {
+        reminders += report_open_defects(state, &mut today).await?;
+    }
     if today.marked_any {
         // A pass that records a reminder clears the days before yesterday: a server whose clock
         // is still on yesterday must find that day's records.
@@ -423,9 +431,7 @@ pub async fn run_scheduler(state: &AppState) -> ServiceResult<SchedulerPass> {
             .execute_alone(gone.build(state.writer.backend()))
             .await?;
     }
-    let digests = if now.time()
-        >= NaiveTime::from_hms_opt(state.mail.reminders.digest_hour, 0, 0).unwrap_or(NaiveTime::MIN)
-    {
+    let digests = if morning {
         send_digests(state, now).await?
     } else {
         0
@@ -450,7 +456,7 @@ struct Reminders {
 
 impl Reminders {
     /// The rules a pass writes reminders under.
-    const RULES: [&'static str; 3] = [MILESTONE_DUE, MILESTONE_OVERDUE, VOTE_PENDING];
+    const RULES: [&'static str; 4] = [MILESTONE_DUE, MILESTONE_OVERDUE, VOTE_PENDING, OPEN_DEFECTS];
 
     /// What the passes of the days around today (the days of every time zone) have written,
     /// read in one statement.
@@ -542,6 +548,45 @@ impl Reminders {
 const MILESTONE_DUE: &str = "reminder.milestone_due";
 const MILESTONE_OVERDUE: &str = "milestone.overdue";
 const VOTE_PENDING: &str = "reminder.vote_pending";
+const OPEN_DEFECTS: &str = "defect.open_report";
+
+/// Writes the day's report of the open defects of each project whose UAT runs (DOMAIN
+/// §12.8), once a day from the digest hour, about its latest running test cycle; returns how
+/// many emails that made.
+async fn report_open_defects(state: &AppState, today: &mut Reminders) -> ServiceResult<u64> {
+    let running: Vec<(Uuid, Uuid)> = test_cycle::Entity::find()
+        .select_only()
+        .column(test_cycle::Column::ProjectId)
+        .column(test_cycle::Column::Id)
+        .filter(test_cycle::Column::Status.eq(CycleStatus::Running.as_str()))
+        .filter(
+            test_cycle::Column::ProjectId.not_in_subquery(super::project::read_only_project_ids()),
+        )
+        .order_by_asc(test_cycle::Column::ProjectId)
+        .order_by_desc(test_cycle::Column::Id)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut written = 0;
+    let mut reported = HashSet::new();
+    for (project_id, cycle_id) in running {
+        if !reported.insert(project_id) || today.is_written(OPEN_DEFECTS, project_id, today.day) {
+            continue;
+        }
+        let event = DomainEvent::OpenDefectsReportDue { cycle_id };
+        written += today
+            .write(
+                state,
+                project_id,
+                today.day,
+                OPEN_DEFECTS,
+                project_id,
+                event,
+            )
+            .await?;
+    }
+    Ok(written)
+}
 
 /// Writes the milestone reminders owed today; returns how many emails that made.
 ///

@@ -1238,6 +1238,14 @@ pub async fn open_defect_counts_of(
     state: &AppState,
     project_ids: &[Uuid],
 ) -> ServiceResult<Vec<OpenDefectCount>> {
+    open_defect_counts_in(&state.db, project_ids).await
+}
+
+/// [`open_defect_counts_of`] on any connection.
+pub async fn open_defect_counts_in(
+    conn: &impl ConnectionTrait,
+    project_ids: &[Uuid],
+) -> ServiceResult<Vec<OpenDefectCount>> {
     let open = DefectStatus::ALL
         .into_iter()
         .filter(|status| rules::is_open(*status))
@@ -1251,7 +1259,7 @@ pub async fn open_defect_counts_of(
         .group_by(defect::Column::ProjectId)
         .group_by(defect::Column::Severity)
         .into_model::<OpenDefectCount>()
-        .all(&state.db)
+        .all(conn)
         .await?)
 }
 

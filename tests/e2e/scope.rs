@@ -78,24 +78,30 @@ fn first_document() -> Value {
     })
 }
 
-/// Drafts, fills, submits and signs the first baseline; returns it.
-pub async fn baseline(app: &TestApp, team: &Team) -> Value {
+/// Drafts the next version with `document` and sends it to the sponsor and the business for
+/// review; returns the submit payload.
+async fn send_for_review(app: &TestApp, team: &Team, document: Value) -> Value {
     let draft = draft(app, team).await;
     let filled = update(
         app,
         team,
         &draft["scope"]["id"],
         &draft["scope"]["version"],
-        first_document(),
+        document,
     )
     .await;
-    let review = submit(
+    submit(
         app,
         team,
         &filled["scope"],
         vec![&team.sponsor.id, &team.business.id],
     )
-    .await;
+    .await
+}
+
+/// Drafts, fills, submits and signs the first baseline; returns it.
+pub async fn baseline(app: &TestApp, team: &Team) -> Value {
+    let review = send_for_review(app, team, first_document()).await;
     sign(app, &team.sponsor, &review["scope"]["id"]).await;
     sign(app, &team.business, &review["scope"]["id"]).await["scope"].clone()
 }
@@ -204,22 +210,7 @@ async fn a_scope_is_baselined_the_moment_every_signatory_signs() {
 async fn a_rejection_returns_the_draft_and_clears_signatures() {
     let app = TestApp::spawn().await;
     let team = team(&app).await;
-    let draft = draft(&app, &team).await;
-    let filled = update(
-        &app,
-        &team,
-        &draft["scope"]["id"],
-        &draft["scope"]["version"],
-        first_document(),
-    )
-    .await;
-    let review = submit(
-        &app,
-        &team,
-        &filled["scope"],
-        vec![&team.sponsor.id, &team.business.id],
-    )
-    .await;
+    let review = send_for_review(&app, &team, first_document()).await;
     let id = review["scope"]["id"].clone();
     sign(&app, &team.sponsor, &id).await;
     let reject = "mutation($id: ID!, $c: String!) { scopeReject(input: { id: $id, comment: $c }) { scope { status version rejectionComment signatories { user { email } } } userErrors { code field } } }";
@@ -403,22 +394,7 @@ async fn once_initiated_a_project_changes_its_in_scope_items_only_through_a_chan
 
     // Version 2 adds ticketing and goes for review while the project is still proposed; then
     // the project is initiated on version 1.
-    let second = draft(&app, &team).await;
-    let filled = update(
-        &app,
-        &team,
-        &second["scope"]["id"],
-        &second["scope"]["version"],
-        with_ticketing(),
-    )
-    .await;
-    let review = submit(
-        &app,
-        &team,
-        &filled["scope"],
-        vec![&team.sponsor.id, &team.business.id],
-    )
-    .await;
+    let review = send_for_review(&app, &team, with_ticketing()).await;
     assert_eq!(review["userErrors"], json!([]), "{review}");
     let v2 = review["scope"]["id"].clone();
     let initiated = app

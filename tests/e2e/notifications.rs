@@ -2796,6 +2796,36 @@ async fn while_uat_runs_the_pm_and_the_business_hear_each_day_where_the_defects_
         got(&[(&t.pm, report), (&t.informed, report)])
     );
 
+    // A reader of defect news in a digest finds the day's report in that day's digest.
+    let digested = app
+        .ok(
+            &t.informed,
+            PREFERENCES,
+            json!({ "p": [{ "class": "DEFECT", "delivery": "DAILY_DIGEST" }] }),
+        )
+        .await;
+    assert_eq!(
+        digested["notificationPreferencesUpdate"]["userErrors"],
+        json!([])
+    );
+    let seen = mail.smtp.received_count();
+    app.clock.advance(Days::days(1));
+    let pass = outbox::run_scheduler(&app.state).await.unwrap();
+    assert_eq!(pass.digests, 1, "{pass:?}");
+    mail.deliver().await;
+    assert_eq!(
+        mail.since(seen),
+        got(&[(&t.pm, report), (&t.informed, "digest.daily")])
+    );
+    let digest = last_email(&mail, &t.informed, "digest.daily");
+    assert!(
+        digest
+            .text_body()
+            .contains("UAT open defects: 3 (1 critical)"),
+        "{}",
+        digest.text_body()
+    );
+
     // A cycle no longer running is reported no more.
     let completed = app
         .ok(&t.qa, cycle_action, json!({ "id": cycle, "a": "COMPLETE" }))

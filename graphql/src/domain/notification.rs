@@ -296,8 +296,8 @@ pub fn route(event: &DomainEvent) -> Option<Route> {
             ),
             CycleStatus::Planned | CycleStatus::Completed | CycleStatus::Failed => return None,
         },
-        // DOMAIN §12.8: while UAT runs, those who steer it and those who test it see each
-        // morning where the defects stand.
+        // DOMAIN §12.8: while UAT runs, those who steer it and those who test it see once a
+        // day (from the digest hour, UTC) where the defects stand.
         DomainEvent::OpenDefectsReportDue { .. } => Route::to(
             "defect.open_report",
             &[Role(ProjectManager), Role(BusinessRep)],

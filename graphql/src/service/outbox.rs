@@ -690,11 +690,12 @@ async fn remind_votes(state: &AppState, today: &mut Reminders) -> ServiceResult<
     Ok(written)
 }
 
-/// Turns each user's waiting digest items into one email; an empty digest is never sent.
+/// Turns each user's waiting digest items into one email; an empty digest is never sent. The
+/// items held by this pass's own reports (stamped `now`) go with them.
 async fn send_digests(state: &AppState, now: DateTime<Utc>) -> ServiceResult<u64> {
     let waiting: BTreeSet<Uuid> = digest_item::Entity::find()
         .filter(digest_item::Column::NotificationId.is_null())
-        .filter(digest_item::Column::CreatedAt.lt(now))
+        .filter(digest_item::Column::CreatedAt.lte(now))
         .all(&state.db)
         .await?
         .into_iter()
@@ -746,7 +747,7 @@ async fn digest_for(
     let items = digest_item::Entity::find()
         .filter(digest_item::Column::UserId.eq(user_id))
         .filter(digest_item::Column::NotificationId.is_null())
-        .filter(digest_item::Column::CreatedAt.lt(now))
+        .filter(digest_item::Column::CreatedAt.lte(now))
         .order_by_asc(digest_item::Column::Id)
         .all(&txn)
         .await?;

@@ -122,6 +122,14 @@ pub struct DigestLine {
     pub link: String,
 }
 
+/// A digest line as the layouts read it.
+#[derive(Serialize)]
+struct ItemView<'a> {
+    subject: &'a str,
+    summary_lines: Vec<&'a str>,
+    link: &'a str,
+}
+
 /// A rendered email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -399,12 +407,26 @@ fn render_with_items(
         .filter(|line| !line.trim().is_empty())
         .map(str::to_owned)
         .collect();
+    // A held message's summary may run over several lines (the open-defects report): each
+    // is its own line of the digest, indented under its subject.
+    let items: Vec<ItemView<'_>> = items
+        .iter()
+        .map(|item| ItemView {
+            subject: &item.subject,
+            summary_lines: item
+                .summary
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .collect(),
+            link: &item.link,
+        })
+        .collect();
     let ctx = context! {
         lang => locale.as_str(),
         subject => &subject,
         summary => &summary,
         summary_lines => summary_lines,
-        items => Value::from(Serde(items)),
+        items => Value::from(Serde(&items)),
         link => &links.object,
         preferences_url => &links.preferences,
         // A digest: a link for each class of message it holds, by name.
@@ -642,6 +664,11 @@ mod tests {
                 summary: "GO.".into(),
                 link: "https://steerco.example/objects/b".into(),
             },
+            DigestLine {
+                subject: "[CRM] UAT open defects: 3".into(),
+                summary: "Where they stand:\nCritical: 1\nMajor: 2".into(),
+                link: "https://steerco.example/objects/c".into(),
+            },
         ];
         let preferences = [
             (
@@ -655,8 +682,22 @@ mod tests {
         ];
         let lin = Person { name: "Lin".into() };
         let mail = render_digest(Locale::En, &lin, &lines, &preferences).unwrap();
-        assert!(mail.subject.contains('2'));
+        assert!(mail.subject.contains('3'));
         assert!(mail.text.contains("[CRM] Scope v2 baselined"));
+        // A summary of several lines keeps each under its subject.
+        assert!(
+            mail.text.contains(
+                "* [CRM] UAT open defects: 3\n  Where they stand:\n  Critical: 1\n  Major: 2\n  https://"
+            ),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.html
+                .contains("Where they stand:<br>Critical: 1<br>Major: 2</li>"),
+            "{}",
+            mail.html
+        );
         // MiniJinja escapes `/` in HTML too, harmlessly for an href.
         assert!(mail.html.contains("objects&#x2f;b"), "{}", mail.html);
         // Each class the lines fall under has its preferences link, by name.

@@ -122,6 +122,14 @@ pub struct DigestLine {
     pub link: String,
 }
 
+/// The lines of a summary that say something, as the layouts set them one per line.
+fn lines_of(summary: &str) -> Vec<&str> {
+    summary
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect()
+}
+
 /// A digest line as the layouts read it.
 #[derive(Serialize)]
 struct ItemView<'a> {
@@ -402,22 +410,14 @@ fn render_with_items(
     let summary = templates.piece(locale, kind, "summary", &values)?;
     let layout = templates.layout(locale, &values)?;
     let is_digest = kind == DIGEST_KIND;
-    let summary_lines: Vec<String> = summary
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
+    let summary_lines: Vec<String> = lines_of(&summary).into_iter().map(str::to_owned).collect();
     // A held message's summary may run over several lines (the open-defects report): each
     // is its own line of the digest, indented under its subject.
     let items: Vec<ItemView<'_>> = items
         .iter()
         .map(|item| ItemView {
             subject: &item.subject,
-            summary_lines: item
-                .summary
-                .lines()
-                .filter(|line| !line.trim().is_empty())
-                .collect(),
+            summary_lines: lines_of(&item.summary),
             link: &item.link,
         })
         .collect();
